@@ -1,0 +1,61 @@
+"""The `sfperf` console script: one parser, one subcommand per module in `harness.commands`.
+
+Each command module has `register(subparsers)` (adds its parser, sets `handler`) and imports its
+heavy dependencies inside the handler, so `sfperf --help` stays fast.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+from typing import NoReturn
+
+from harness import __version__
+from harness.errors import CheckFailed, UsageError
+
+COMMANDS = (
+    "mock", "gateway", "launch", "micro", "simulate", "load", "sweep", "profile",
+    "claims", "verdict", "report", "gate", "validate",
+)  # fmt: skip
+
+
+class OneLineParser(argparse.ArgumentParser):
+    """argparse that reports bad usage in one line (exit 2) instead of a usage dump."""
+
+    def error(self, message: str) -> NoReturn:
+        self.exit(2, f"{self.prog}: error: {message}\n")
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = OneLineParser(
+        prog="sfperf",
+        description="Measure OpenAI-compatible gateways in front of the Salesforce Models API.",
+    )
+    parser.add_argument("--version", action="version", version=f"sfperf {__version__}")
+    subparsers = parser.add_subparsers(dest="command", required=True, parser_class=OneLineParser)
+    for name in COMMANDS:
+        importlib.import_module(f"harness.commands.{name}").register(subparsers)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Parse `argv`, run the chosen command, map errors to exit codes."""
+    args = build_parser().parse_args(argv)
+    try:
+        code: int = args.handler(args)
+    except UsageError as exc:
+        print(f"sfperf {args.command}: error: {exc}", file=sys.stderr)
+        return 2
+    except CheckFailed as exc:
+        print(f"sfperf {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except KeyboardInterrupt:
+        print(f"sfperf {args.command}: interrupted", file=sys.stderr)
+        return 130
+    return code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

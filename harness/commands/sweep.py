@@ -1,0 +1,17 @@
+"""`sfperf sweep` (under construction: the owning issue replaces this module)."""
+
+from __future__ import annotations
+
+import argparse
+from typing import Any
+
+from harness.errors import UsageError
+
+
+def register(subparsers: Any) -> None:
+    parser = subparsers.add_parser("sweep", help="(not built yet)")
+    parser.set_defaults(handler=run)
+
+
+def run(args: argparse.Namespace) -> int:
+    raise UsageError("'sweep' is not built yet")

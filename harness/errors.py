@@ -1,0 +1,9 @@
+"""Errors the CLI turns into a one-line message and an exit code."""
+
+
+class UsageError(Exception):
+    """Bad input from the user (arguments, files, URLs): exit code 2, one line, no traceback."""
+
+
+class CheckFailed(Exception):
+    """A gate or claim check failed where the user asked for failure: exit code 1."""

@@ -1,0 +1,96 @@
+"""Saving and loading run directories: `results.json` holds every RunRecord of a run.
+
+Writes are atomic (temp file + rename) so a crash never leaves half a file; loading refuses
+unknown schema versions with a clear error and upgrades old ones.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+from collections.abc import Callable, Iterable
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.records import SCHEMA_VERSION, RunRecord
+
+RESULTS_FILE = "results.json"
+
+# Upgraders from version N to N+1, applied in order to old files.
+_UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
+
+
+def atomic_write_text(path: Path, text: str) -> None:
+    """Write `text` to `path` so readers see either the old file or the whole new one."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(text)
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def atomic_write_bytes(path: Path, data: bytes) -> None:
+    """Binary twin of `atomic_write_text` (plots, profiles)."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    try:
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
+        os.replace(tmp, path)
+    except BaseException:
+        Path(tmp).unlink(missing_ok=True)
+        raise
+
+
+def save_records(run_dir: Path, records: Iterable[RunRecord]) -> Path:
+    """Write all `records` as `run_dir/results.json` (replacing it atomically)."""
+    document = {"schema_version": SCHEMA_VERSION, "records": [r.as_dict() for r in records]}
+    path = run_dir / RESULTS_FILE
+    atomic_write_text(path, json.dumps(document, separators=(",", ":")))
+    return path
+
+
+def append_records(run_dir: Path, records: Iterable[RunRecord]) -> Path:
+    """Add `records` to those already saved in `run_dir` (keeps partial progress on disk)."""
+    existing = load_records(run_dir) if (run_dir / RESULTS_FILE).exists() else []
+    return save_records(run_dir, [*existing, *records])
+
+
+def load_records(source: Path) -> list[RunRecord]:
+    """Read the records of a run directory (or a results.json path); UsageError if unreadable."""
+    path = source / RESULTS_FILE if source.is_dir() else source
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no results found at {path}") from None
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+    document = upgrade_document(document, path)
+    try:
+        return [RunRecord.from_dict(r) for r in document["records"]]
+    except (KeyError, TypeError, ValueError) as exc:
+        raise UsageError(f"{path} is not a valid results file: {exc!r}") from None
+
+
+def upgrade_document(document: Any, path: Path) -> dict[str, Any]:
+    """Check the schema version and bring an old document up to the current one."""
+    if not isinstance(document, dict) or "records" not in document:
+        raise UsageError(f"{path} is not an sfperf results file (no 'records')")
+    version = document.get("schema_version")
+    if not isinstance(version, int) or version < 1 or version > SCHEMA_VERSION:
+        raise UsageError(
+            f"{path} has schema_version {version!r}; this sfperf reads versions 1..{SCHEMA_VERSION}"
+        )
+    while version < SCHEMA_VERSION:
+        document = _UPGRADES[version](document)
+        version += 1
+        document["schema_version"] = version
+    return document
