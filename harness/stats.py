@@ -1,0 +1,280 @@
+"""Statistics derived from raw Series values: summaries, intervals, A/B comparisons.
+
+Pure functions over sequences of floats. Bootstrap resampling is seeded, so the same values give
+the same intervals on every run; scipy provides the Wilson interval and the Mann-Whitney test.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Callable, Sequence
+from dataclasses import asdict, dataclass, field
+from typing import Any
+
+import numpy as np
+import numpy.typing as npt
+
+Array = npt.NDArray[np.float64]
+# A statistic maps a 2-D array (one resample per row) to one value per row.
+RowStatistic = Callable[[Array], Array]
+
+CONFIDENCE = 0.95
+RESAMPLES = 2000
+SEED = 20261127
+# Resampled values held in memory at once: bounds memory for large samples.
+_CHUNK_VALUES = 2_000_000
+
+
+@dataclass(frozen=True)
+class Interval:
+    """A two-sided confidence interval."""
+
+    low: float
+    high: float
+    confidence: float = CONFIDENCE
+
+    def contains(self, value: float) -> bool:
+        return self.low <= value <= self.high
+
+    def as_dict(self) -> dict[str, float]:
+        return asdict(self)
+
+
+@dataclass(frozen=True)
+class DistributionSummary:
+    """n, mean, median and percentiles of one sample, with bootstrap CIs for the median and
+    each percentile (the one summary used for every metric)."""
+
+    n: int
+    mean: float
+    stdev: float
+    minimum: float
+    maximum: float
+    median: float
+    median_ci: Interval
+    percentiles: dict[float, float] = field(default_factory=dict)
+    percentile_cis: dict[float, Interval] = field(default_factory=dict)
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "n": self.n,
+            "mean": self.mean,
+            "stdev": self.stdev,
+            "min": self.minimum,
+            "max": self.maximum,
+            "median": self.median,
+            "median_ci": self.median_ci.as_dict(),
+            "percentiles": {f"p{q:g}": v for q, v in self.percentiles.items()},
+            "percentile_cis": {f"p{q:g}": ci.as_dict() for q, ci in self.percentile_cis.items()},
+        }
+
+
+@dataclass(frozen=True)
+class Comparison:
+    """Candidate against baseline: ratio of medians (candidate / baseline) with a bootstrap CI,
+    the Mann-Whitney two-sided p-value, Cliff's delta and the minimum detectable ratio change."""
+
+    baseline_median: float
+    candidate_median: float
+    ratio: float
+    ratio_ci: Interval
+    p_value: float
+    cliffs_delta: float
+    mde_relative: float
+    n_baseline: int
+    n_candidate: int
+
+    @property
+    def relative_change(self) -> float:
+        """(candidate - baseline) / baseline: +0.15 means 15% larger."""
+        return self.ratio - 1.0
+
+    def as_dict(self) -> dict[str, Any]:
+        return asdict(self) | {"relative_change": self.relative_change}
+
+
+def as_array(values: Sequence[float]) -> Array:
+    """A float64 copy of `values`; ValueError when empty or not finite."""
+    array = np.asarray(values, dtype=np.float64)
+    if array.size == 0:
+        raise ValueError("no values")
+    if not np.all(np.isfinite(array)):
+        raise ValueError("values must be finite")
+    return array
+
+
+def resample_statistic(
+    values: Array, statistic: RowStatistic, *, resamples: int = RESAMPLES, seed: int = SEED
+) -> Array:
+    """`statistic` of `resamples` bootstrap resamples of the rows of `values` (1-D or 2-D)."""
+    rng = np.random.default_rng(seed)
+    n = values.shape[0]
+    width = values[0].size if values.ndim > 1 else 1
+    chunk = max(1, _CHUNK_VALUES // (n * width))
+    out = np.empty(resamples, dtype=np.float64)
+    for start in range(0, resamples, chunk):
+        stop = min(resamples, start + chunk)
+        index = rng.integers(0, n, size=(stop - start, n))
+        out[start:stop] = statistic(values[index])
+    return out
+
+
+def percentile_interval(estimates: Array, confidence: float = CONFIDENCE) -> Interval:
+    """The percentile interval of bootstrap `estimates` (NaNs from degenerate resamples dropped)."""
+    finite = estimates[np.isfinite(estimates)]
+    if finite.size == 0:
+        return Interval(math.nan, math.nan, confidence)
+    tail = (1.0 - confidence) / 2.0 * 100.0
+    low, high = np.percentile(finite, [tail, 100.0 - tail])
+    return Interval(float(low), float(high), confidence)
+
+
+def bootstrap_ci(
+    values: Sequence[float] | Array,
+    statistic: RowStatistic,
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> Interval:
+    """Seeded percentile-bootstrap CI of `statistic` over the rows of `values`."""
+    array = np.asarray(values, dtype=np.float64)
+    estimates = resample_statistic(array, statistic, resamples=resamples, seed=seed)
+    return percentile_interval(estimates, confidence)
+
+
+def row_percentile(q: float) -> RowStatistic:
+    """A row statistic: the q-th percentile (0-100) of each row."""
+    return lambda rows: np.asarray(np.percentile(rows, q, axis=1), dtype=np.float64)
+
+
+def row_mean(rows: Array) -> Array:
+    return np.asarray(rows.mean(axis=1), dtype=np.float64)
+
+
+def summarize(
+    values: Sequence[float],
+    *,
+    percentiles: Sequence[float] = (50, 90, 95, 99),
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> DistributionSummary:
+    """A DistributionSummary of `values` with seeded bootstrap CIs."""
+    array = as_array(values)
+    qs = [50.0, *(float(q) for q in percentiles if q != 50)]
+    estimates = {
+        q: resample_statistic(array, row_percentile(q), resamples=resamples, seed=seed) for q in qs
+    }
+    cis = {q: percentile_interval(est, confidence) for q, est in estimates.items()}
+    points = {q: float(np.percentile(array, q)) for q in qs}
+    return DistributionSummary(
+        n=int(array.size),
+        mean=float(array.mean()),
+        stdev=float(array.std(ddof=1)) if array.size > 1 else 0.0,
+        minimum=float(array.min()),
+        maximum=float(array.max()),
+        median=points[50.0],
+        median_ci=cis[50.0],
+        percentiles={float(q): points[float(q)] for q in percentiles},
+        percentile_cis={float(q): cis[float(q)] for q in percentiles},
+    )
+
+
+def wilson_interval(successes: float, trials: float, confidence: float = CONFIDENCE) -> Interval:
+    """Wilson score interval for a proportion `successes / trials`."""
+    if trials <= 0 or successes < 0 or successes > trials:
+        raise ValueError(f"need 0 <= successes <= trials and trials > 0, got {successes}/{trials}")
+    z = _z(confidence)
+    p = successes / trials
+    denominator = 1.0 + z * z / trials
+    centre = (p + z * z / (2.0 * trials)) / denominator
+    half = z * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denominator
+    return Interval(max(0.0, centre - half), min(1.0, centre + half), confidence)
+
+
+def proportion_mde(
+    rate: float, n_a: int, n_b: int, *, alpha: float = 0.05, power: float = 0.8
+) -> float:
+    """Smallest absolute difference between two rates detectable with these sample sizes."""
+    spread = math.sqrt(max(rate * (1.0 - rate), 1e-12) * (1.0 / n_a + 1.0 / n_b))
+    return (_z(1.0 - alpha) + _z_one_sided(power)) * spread
+
+
+def compare_samples(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+    power: float = 0.8,
+) -> Comparison:
+    """Compare two independent samples by the ratio of their medians."""
+    base, cand = as_array(baseline), as_array(candidate)
+    base_medians = resample_statistic(base, row_percentile(50), resamples=resamples, seed=seed)
+    cand_medians = resample_statistic(cand, row_percentile(50), resamples=resamples, seed=seed + 1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = cand_medians / base_medians
+    base_median, cand_median = float(np.median(base)), float(np.median(cand))
+    return Comparison(
+        baseline_median=base_median,
+        candidate_median=cand_median,
+        ratio=cand_median / base_median if base_median else math.nan,
+        ratio_ci=percentile_interval(ratios, confidence),
+        p_value=mann_whitney_p(base, cand),
+        cliffs_delta=cliffs_delta(base, cand),
+        mde_relative=_ratio_mde(ratios, 1.0 - confidence, power),
+        n_baseline=int(base.size),
+        n_candidate=int(cand.size),
+    )
+
+
+def mann_whitney_p(baseline: Array, candidate: Array) -> float:
+    """Two-sided Mann-Whitney U p-value (1.0 when both samples are constant and equal)."""
+    from scipy.stats import mannwhitneyu
+
+    if np.ptp(np.concatenate([baseline, candidate])) == 0:
+        return 1.0
+    return float(mannwhitneyu(candidate, baseline, alternative="two-sided").pvalue)
+
+
+def cliffs_delta(baseline: Array, candidate: Array) -> float:
+    """P(candidate > baseline) - P(candidate < baseline), in [-1, 1]; 0 for no effect."""
+    from scipy.stats import rankdata
+
+    ranks = rankdata(np.concatenate([candidate, baseline]))
+    n_c, n_b = candidate.size, baseline.size
+    u_candidate = float(ranks[:n_c].sum()) - n_c * (n_c + 1) / 2.0
+    return 2.0 * u_candidate / (n_c * n_b) - 1.0
+
+
+def effect_label(delta: float) -> str:
+    """Romano et al. thresholds for |Cliff's delta|."""
+    size = abs(delta)
+    if size < 0.147:
+        return "negligible"
+    if size < 0.33:
+        return "small"
+    return "medium" if size < 0.474 else "large"
+
+
+def _ratio_mde(ratios: Array, alpha: float, power: float) -> float:
+    """Relative change of the median detectable at `alpha` with `power` (log-normal approx.)."""
+    logs = np.log(ratios[np.isfinite(ratios) & (ratios > 0)])
+    if logs.size < 2:
+        return math.nan
+    return float(math.exp((_z(1.0 - alpha) + _z_one_sided(power)) * float(logs.std())) - 1.0)
+
+
+def _z(confidence: float) -> float:
+    """Two-sided normal quantile: 1.96 for 0.95."""
+    from scipy.stats import norm
+
+    return float(norm.ppf(0.5 + confidence / 2.0))
+
+
+def _z_one_sided(probability: float) -> float:
+    from scipy.stats import norm
+
+    return float(norm.ppf(probability))

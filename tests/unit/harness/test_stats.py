@@ -1,0 +1,93 @@
+"""Statistics agree with textbook answers and separate A/A samples from shifted ones."""
+
+from __future__ import annotations
+
+import numpy as np
+import pytest
+from scipy.stats import binomtest
+
+from harness.stats import (
+    cliffs_delta,
+    compare_samples,
+    effect_label,
+    proportion_mde,
+    summarize,
+    wilson_interval,
+)
+
+
+def test_the_wilson_interval_matches_the_textbook_value_for_81_of_263() -> None:
+    # Agresti & Coull style example: 81/263 -> (0.2553, 0.3662) at 95%.
+    interval = wilson_interval(81, 263)
+    assert interval.low == pytest.approx(0.2553, abs=5e-4)
+    assert interval.high == pytest.approx(0.3662, abs=5e-4)
+
+
+@pytest.mark.parametrize(("k", "n"), [(0, 10), (9, 11), (10, 10), (500, 1000)])
+def test_the_wilson_interval_agrees_with_scipy(k: int, n: int) -> None:
+    expected = binomtest(k, n).proportion_ci(method="wilson")
+    interval = wilson_interval(k, n)
+    assert interval.low == pytest.approx(expected.low, abs=1e-9)
+    assert interval.high == pytest.approx(expected.high, abs=1e-9)
+
+
+def test_a_wilson_interval_refuses_more_successes_than_trials() -> None:
+    with pytest.raises(ValueError, match="successes"):
+        wilson_interval(5, 4)
+
+
+def test_a_summary_reports_the_exact_median_and_percentiles() -> None:
+    summary = summarize(list(range(1, 102)))
+    assert summary.n == 101
+    assert summary.median == 51
+    assert summary.percentiles[90] == pytest.approx(91)
+    assert summary.mean == pytest.approx(51)
+    assert summary.median_ci.low <= 51 <= summary.median_ci.high
+
+
+def test_a_summary_is_the_same_on_every_run_because_the_bootstrap_is_seeded() -> None:
+    values = np.random.default_rng(1).lognormal(size=300).tolist()
+    assert summarize(values) == summarize(values)
+
+
+def test_the_median_interval_covers_the_true_median_of_a_normal_sample() -> None:
+    values = np.random.default_rng(2).normal(10.0, 1.0, size=400)
+    ci = summarize(values.tolist()).median_ci
+    assert ci.low < 10.0 < ci.high
+    assert ci.high - ci.low < 0.5
+
+
+def test_an_empty_sample_cannot_be_summarized() -> None:
+    with pytest.raises(ValueError, match="no values"):
+        summarize([])
+
+
+def test_an_a_a_comparison_finds_no_difference() -> None:
+    rng = np.random.default_rng(3)
+    a, b = rng.lognormal(0, 0.2, 200), rng.lognormal(0, 0.2, 200)
+    result = compare_samples(a.tolist(), b.tolist())
+    assert result.ratio_ci.contains(1.0)
+    assert result.p_value > 0.01
+    assert effect_label(result.cliffs_delta) in {"negligible", "small"}
+
+
+def test_a_fifteen_percent_shift_is_measured_and_significant() -> None:
+    rng = np.random.default_rng(4)
+    a = rng.lognormal(0, 0.1, 200)
+    b = rng.lognormal(0, 0.1, 200) * 1.15
+    result = compare_samples(a.tolist(), b.tolist())
+    assert result.ratio == pytest.approx(1.15, abs=0.04)
+    assert result.ratio_ci.low > 1.05
+    assert result.p_value < 1e-6
+    assert result.relative_change > 0.1
+    assert 0 < result.mde_relative < 0.15
+
+
+def test_cliffs_delta_is_one_when_every_candidate_value_is_larger() -> None:
+    assert cliffs_delta(np.array([1.0, 2.0]), np.array([3.0, 4.0])) == 1.0
+    assert cliffs_delta(np.array([3.0, 4.0]), np.array([1.0, 2.0])) == -1.0
+
+
+def test_the_detectable_difference_shrinks_as_samples_grow() -> None:
+    assert proportion_mde(0.5, 10_000, 10_000) < proportion_mde(0.5, 100, 100)
+    assert proportion_mde(0.5, 100, 100) == pytest.approx(0.198, abs=0.002)
