@@ -1,0 +1,66 @@
+"""Grade a target from the mock's journal: every rule over the entries, then one RunRecord.
+
+`grade_journal` is pure (a list of journal entries in, findings out) so `sfperf verdict`,
+`sfperf validate` and tests share it; `findings_record` turns findings into the record that claims,
+the gate and reports read (runner `verdict`, scenario `findings`, series `finding:<name>`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from harness.findings import auth, protocol, retries
+from harness.findings.calls import group_calls
+from harness.findings.model import Entry, Finding, GradingPolicy
+from harness.records import Environment, RunRecord, capture_environment, make_series
+
+# Every finding a grading can produce; the record carries a (possibly zero) count for each, so a
+# claim or gate rule on `finding:<name>` always finds its series.
+FINDING_NAMES = (
+    "retry_after_ignored", "retried_non_retryable", "retry_storm", "no_backoff", "gave_up",
+    "hang_no_timeout", "token_rate", "token_per_request", "expired_token", "unknown_token",
+    "missing_token", "refresh_stampede", "bad_app_context", "bad_feature_id", "unknown_model",
+    "ignored_fields",
+)  # fmt: skip
+
+
+def grade_journal(entries: Iterable[Entry], policy: GradingPolicy | None = None) -> list[Finding]:
+    """The findings `entries` show, most severe first (empty when the target is clean)."""
+    policy = policy or GradingPolicy()
+    listed: Sequence[Entry] = list(entries)
+    calls = group_calls(listed, policy.retry_window_s)
+    found = [rule(calls, policy) for rule in retries.RULES]
+    found += [rule(listed, policy) for rule in (*auth.RULES, *protocol.RULES)]
+    present = [f for f in found if f is not None]
+    return sorted(present, key=lambda f: (-f.severity.rank, -f.count, f.name))
+
+
+def findings_record(
+    findings: Sequence[Finding],
+    target: str,
+    *,
+    params: Mapping[str, Any] | None = None,
+    environment: Environment | None = None,
+    started_at: str = "",
+    duration_s: float = 0.0,
+    partial: bool = False,
+) -> RunRecord:
+    """A `verdict`/`findings` RunRecord: a count series per finding, details in params."""
+    counts = {name: 0 for name in FINDING_NAMES} | {f.name: f.count for f in findings}
+    return RunRecord(
+        runner="verdict",
+        scenario="findings",
+        params={**(params or {}), "findings": [f.as_dict() for f in findings]},
+        environment=environment or capture_environment(),
+        series=tuple(make_series(f"finding:{n}", "count", [c]) for n, c in counts.items()),
+        labels={"target": target},
+        started_at=started_at,
+        duration_s=duration_s,
+        partial=partial,
+    )
+
+
+def findings_from_record(record: RunRecord) -> list[Finding]:
+    """The findings a `verdict` record holds (what reports render)."""
+    return [Finding.from_dict(item) for item in record.params.get("findings", [])]

@@ -1,0 +1,105 @@
+"""What a grading produces: a `Finding` per kind of mistake, and the `GradingPolicy` thresholds.
+
+A finding names one way a target mistreats its upstream (the mock), how bad it is, how often it
+happened and which requests show it, so a gateway's owner can find them in the mock's journal.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import enum
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+# Examples kept per finding: enough to look up in the journal, few enough to print.
+MAX_EXAMPLES = 5
+
+Entry = Mapping[str, Any]
+"""One journal entry as the mock serves it (fields fixed in docs/internals.md)."""
+
+
+class Severity(enum.Enum):
+    """How bad a finding is; ordered so that `--fail-on WARN` also fails on FAIL."""
+
+    INFO = "INFO"
+    WARN = "WARN"
+    FAIL = "FAIL"
+
+    @property
+    def rank(self) -> int:
+        return _RANKS[self]
+
+    def __str__(self) -> str:
+        return self.value
+
+
+_RANKS = {Severity.INFO: 0, Severity.WARN: 1, Severity.FAIL: 2}
+
+
+@dataclass(frozen=True)
+class Finding:
+    """One kind of mistake seen `count` times; `examples` are request ids from the journal."""
+
+    name: str
+    severity: Severity
+    count: int
+    examples: tuple[str, ...]
+    explanation: str
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "severity": self.severity.value,
+            "count": self.count,
+            "examples": list(self.examples),
+            "explanation": self.explanation,
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Finding:
+        return cls(
+            name=str(data["name"]),
+            severity=Severity(str(data["severity"])),
+            count=int(data["count"]),
+            examples=tuple(str(e) for e in data.get("examples", ())),
+            explanation=str(data.get("explanation", "")),
+        )
+
+
+@dataclass(frozen=True)
+class GradingPolicy:
+    """Thresholds of the rules; defaults follow the real API and common retry guidance."""
+
+    retry_window_s: float = 60.0  # a resend later than this after a failure is a new call
+    max_attempts: int = 5  # more attempts than this for one call is a retry storm
+    immediate_retry_s: float = 0.05  # a retry sooner than this after a failure has no backoff
+    constant_gap_ratio: float = 1.2  # retry gaps whose max/min stay under this are constant
+    retry_after_slack_s: float = 0.05  # clock and network slack when checking Retry-After
+    hang_wait_s: float = 30.0  # staying connected this long to a hung request means no timeout
+    max_tokens_per_request: float = 0.5  # more OAuth requests per Models request than this
+    min_token_requests: int = 3  # below this many token requests, the ratio proves nothing
+    stampede_window_s: float = 1.0
+    stampede_size: int = 3  # this many token requests within the window is a stampede
+    app_context: str = "EinsteinGPT"
+    feature_id: str = "ai-platform-models-connected-app"
+    known_models: frozenset[str] = frozenset()  # empty: an un-injected 404 marks an unknown model
+
+    def as_dict(self) -> dict[str, Any]:
+        return dataclasses.asdict(self) | {"known_models": sorted(self.known_models)}
+
+
+def make_finding(
+    name: str, severity: Severity, hits: Iterable[Entry], explanation: str
+) -> Finding | None:
+    """A finding over the journal entries `hits` (None when there are none)."""
+    ids = [str(e.get("request_id") or e.get("seq")) for e in hits]
+    if not ids:
+        return None
+    return Finding(name, severity, len(ids), tuple(ids[:MAX_EXAMPLES]), explanation)
+
+
+def worst(findings: Iterable[Finding]) -> Severity | None:
+    """The most severe severity among `findings` (None when there are none)."""
+    ranked = sorted((f.severity for f in findings), key=lambda s: s.rank)
+    return ranked[-1] if ranked else None

@@ -1,0 +1,77 @@
+"""Rules on what a target puts in its Models requests: headers, model names, ignored fields."""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Sequence
+
+from harness.findings.calls import MODELS_ENDPOINTS
+from harness.findings.model import Entry, Finding, GradingPolicy, Severity, make_finding
+
+# Endpoints that name a model in their path (feedback does not).
+_MODEL_ENDPOINTS = MODELS_ENDPOINTS - {"feedback"}
+
+
+def _models_requests(entries: Sequence[Entry]) -> list[Entry]:
+    return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
+
+
+def _header_finding(
+    entries: Sequence[Entry], field: str, expected: str, name: str, header: str
+) -> Finding | None:
+    hits = [e for e in _models_requests(entries) if e.get(field) != expected]
+    missing = sum(1 for e in hits if e.get(field) is None)
+    wrong = Counter(str(e.get(field)) for e in hits if e.get(field) is not None)
+    seen = ", ".join(repr(value) for value, _ in wrong.most_common(3))
+    return make_finding(
+        name, Severity.FAIL, hits,
+        f"`{header}` missing on {missing}, wrong on {sum(wrong.values())} requests"
+        + (f" ({seen})" if seen else "") + f"; the API requires {expected!r}",
+    )  # fmt: skip
+
+
+def bad_app_context(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """Models requests with a missing or wrong `x-sfdc-app-context` header."""
+    return _header_finding(
+        entries, "app_context", policy.app_context, "bad_app_context", "x-sfdc-app-context"
+    )
+
+
+def bad_feature_id(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """Models requests with a missing or wrong `x-client-feature-id` header."""
+    return _header_finding(
+        entries, "feature_id", policy.feature_id, "bad_feature_id", "x-client-feature-id"
+    )
+
+
+def unknown_model(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """Models requests naming a model the API does not serve (a 404 the mock did not inject)."""
+    hits = [
+        e
+        for e in entries
+        if e.get("endpoint") in _MODEL_ENDPOINTS
+        and (
+            e.get("model") not in policy.known_models
+            if policy.known_models
+            else e.get("status") == 404 and not e.get("fault")
+        )
+    ]
+    names = ", ".join(sorted({str(e.get("model")) for e in hits})[:5])
+    return make_finding(
+        "unknown_model", Severity.WARN, hits,
+        f"sent model names the API does not serve ({names}); map them to sfdc_ai__ API names",
+    )  # fmt: skip
+
+
+def ignored_fields(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """Requests carrying fields the real API ignores (e.g. sampling settings): a note."""
+    hits = [e for e in _models_requests(entries) if e.get("extra_fields")]
+    names = Counter(str(f) for e in hits for f in e.get("extra_fields") or ())
+    listed = ", ".join(name for name, _ in names.most_common(8))
+    return make_finding(
+        "ignored_fields", Severity.INFO, hits,
+        f"sent fields the Models API ignores ({listed}); they change nothing upstream",
+    )  # fmt: skip
+
+
+RULES = (bad_app_context, bad_feature_id, unknown_model, ignored_fields)

@@ -1,0 +1,188 @@
+"""Grouping journal entries into logical calls, and the retry findings, on synthetic journals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.findings import GradingPolicy, grade_journal
+from harness.findings.calls import client_host, group_calls
+
+POLICY = GradingPolicy()
+
+
+class Journal:
+    """Builds journal entries like the mock's: seq and request ids assigned in order."""
+
+    def __init__(self) -> None:
+        self.entries: list[dict[str, Any]] = []
+
+    def add(self, t_s: float, **fields: Any) -> dict[str, Any]:
+        seq = len(self.entries) + 1
+        entry = {
+            "seq": seq, "request_id": f"r{seq}", "t_s": t_s, "endpoint": "chat-generations",
+            "model": "sfdc_ai__DefaultGPT4OmniMini", "client": f"127.0.0.1:{40000 + seq}",
+            "body_sha256": "body-a", "token_id": "tok-1", "token_status": "valid",
+            "token_expires_t_s": 1800.0, "status": 200, "shape": "official", "fault": None,
+            "latency_ms": 10.0, "retry_after_s": None, "app_context": "EinsteinGPT",
+            "feature_id": "ai-platform-models-connected-app", "extra_fields": [],
+            "duration_s": 0.01, "disconnected": False,
+        } | fields  # fmt: skip
+        self.entries.append(entry)
+        return entry
+
+    def names(self) -> set[str]:
+        return {f.name for f in grade_journal(self.entries, POLICY)}
+
+
+def test_client_host_drops_the_port_of_ipv4_and_ipv6_peers() -> None:
+    assert client_host("127.0.0.1:5123") == "127.0.0.1"
+    assert client_host("[::1]:5123") == "::1"
+    assert client_host("::1") == "::1"
+    assert client_host(None) == ""
+
+
+def test_a_resend_after_a_failure_from_another_port_is_a_retry_of_the_same_call() -> None:
+    journal = Journal()
+    journal.add(0.0, status=503)
+    journal.add(1.0)
+    calls = group_calls(journal.entries, window_s=60.0)
+    assert [len(c.attempts) for c in calls] == [2]
+
+
+def test_the_same_body_after_a_success_starts_a_new_call() -> None:
+    journal = Journal()
+    journal.add(0.0)
+    journal.add(1.0)
+    assert [len(c.attempts) for c in group_calls(journal.entries, 60.0)] == [1, 1]
+
+
+def test_a_resend_sent_before_the_failure_was_answered_is_a_separate_call() -> None:
+    journal = Journal()
+    journal.add(0.0, status=503, duration_s=2.0)
+    journal.add(0.5)  # a concurrent request with the same body, not a reaction to the 503
+    assert [len(c.attempts) for c in group_calls(journal.entries, 60.0)] == [1, 1]
+
+
+def test_a_resend_outside_the_window_is_a_new_call() -> None:
+    journal = Journal()
+    journal.add(0.0, status=503)
+    journal.add(100.0)
+    assert [len(c.attempts) for c in group_calls(journal.entries, 60.0)] == [1, 1]
+
+
+def test_token_requests_are_not_calls() -> None:
+    journal = Journal()
+    journal.add(0.0, endpoint="token", model=None)
+    assert group_calls(journal.entries, 60.0) == []
+
+
+def test_retrying_before_retry_after_elapsed_is_a_failure_finding() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=2.0)
+    journal.add(0.5)
+    findings = {f.name: f for f in grade_journal(journal.entries)}
+    assert findings["retry_after_ignored"].examples == ("r2",)
+    assert findings["retry_after_ignored"].severity.value == "FAIL"
+
+
+def test_retrying_after_retry_after_elapsed_is_clean() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=2.0)
+    journal.add(2.1)
+    assert journal.names() == set()
+
+
+def test_retrying_a_404_is_retrying_a_non_retryable_status() -> None:
+    journal = Journal()
+    journal.add(0.0, status=404)
+    journal.add(0.5, status=404)
+    assert "retried_non_retryable" in journal.names()
+
+
+def test_retrying_a_401_with_the_same_token_is_flagged_but_with_a_new_token_is_not() -> None:
+    same, fresh = Journal(), Journal()
+    same.add(0.0, status=401, token_status="expired")
+    same.add(0.2, status=401, token_status="expired")
+    fresh.add(0.0, status=401, token_status="expired")
+    fresh.add(0.1, endpoint="token", model=None, body_sha256="form", token_id=None)
+    fresh.add(0.2, token_id="tok-2")
+    assert "retried_non_retryable" in same.names()
+    assert "retried_non_retryable" not in fresh.names()
+    assert "no_backoff" not in fresh.names()  # an auth retry is rightly immediate
+
+
+def test_more_attempts_than_the_policy_allows_is_a_retry_storm() -> None:
+    journal = Journal()
+    for attempt in range(7):
+        journal.add(2.0**attempt, status=503)
+    findings = {f.name: f for f in grade_journal(journal.entries)}
+    assert findings["retry_storm"].count == 1
+    assert findings["retry_storm"].examples == ("r1",)
+
+
+def test_immediate_retries_have_no_backoff() -> None:
+    journal = Journal()
+    journal.add(0.0, status=500)
+    journal.add(0.02)
+    assert "no_backoff" in journal.names()
+
+
+def test_retries_at_a_constant_interval_have_no_backoff() -> None:
+    journal = Journal()
+    for attempt in range(3):
+        journal.add(attempt * 1.01, status=503)
+    journal.add(3.03)
+    assert "no_backoff" in journal.names()
+
+
+def test_exponential_backoff_is_clean() -> None:
+    journal = Journal()
+    journal.add(0.0, status=503)
+    journal.add(0.51, status=503)
+    journal.add(1.52, status=503)
+    journal.add(3.53)
+    assert journal.names() == set()
+
+
+def test_a_retryable_failure_passed_on_without_retry_is_giving_up() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=1.0)
+    journal.add(5.0, body_sha256="body-b")
+    findings = {f.name: f for f in grade_journal(journal.entries)}
+    assert findings["gave_up"].examples == ("r1",)
+    assert findings["gave_up"].severity.value == "WARN"
+
+
+def test_a_non_retryable_failure_without_retry_is_not_giving_up() -> None:
+    journal = Journal()
+    journal.add(0.0, status=400)
+    assert "gave_up" not in journal.names()
+
+
+def test_staying_connected_through_a_whole_hang_means_no_read_timeout() -> None:
+    journal = Journal()
+    journal.add(0.0, status=None, fault="hang", duration_s=3.0, disconnected=False)
+    journal.add(3.5)
+    assert "hang_no_timeout" in journal.names()
+
+
+def test_hanging_up_on_a_hung_request_and_retrying_is_clean() -> None:
+    journal = Journal()
+    journal.add(0.0, status=None, fault="hang", duration_s=0.5, disconnected=True)
+    journal.add(1.0)
+    assert journal.names() == set()
+
+
+def test_waiting_longer_than_the_policy_on_a_hang_is_flagged_even_if_the_client_left() -> None:
+    journal = Journal()
+    journal.add(0.0, status=None, fault="hang", duration_s=45.0, disconnected=True)
+    assert "hang_no_timeout" in journal.names()
+
+
+def test_findings_are_ordered_most_severe_first() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=2.0)
+    journal.add(0.01, extra_fields=["temperature"])
+    severities = [f.severity.rank for f in grade_journal(journal.entries)]
+    assert severities == sorted(severities, reverse=True)
+    assert len(severities) >= 2

@@ -1,0 +1,153 @@
+"""Token, protocol and record findings on synthetic journals."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from harness.findings import (
+    FINDING_NAMES,
+    Finding,
+    GradingPolicy,
+    Severity,
+    findings_from_record,
+    findings_record,
+    grade_journal,
+    worst,
+)
+from harness.records import RunRecord
+
+
+def entry(seq: int, t_s: float, **fields: Any) -> dict[str, Any]:
+    """A clean chat-generations journal entry, with `fields` changed."""
+    return {
+        "seq": seq, "request_id": f"r{seq}", "t_s": t_s, "endpoint": "chat-generations",
+        "model": "sfdc_ai__DefaultGPT4OmniMini", "client": "127.0.0.1:40000",
+        "body_sha256": f"body-{seq}", "token_id": "tok-1", "token_status": "valid",
+        "token_expires_t_s": 1800.0, "status": 200, "shape": "official", "fault": None,
+        "latency_ms": 10.0, "retry_after_s": None, "app_context": "EinsteinGPT",
+        "feature_id": "ai-platform-models-connected-app", "extra_fields": [],
+        "duration_s": 0.01, "disconnected": False,
+    } | fields  # fmt: skip
+
+
+def token(seq: int, t_s: float) -> dict[str, Any]:
+    return entry(seq, t_s, endpoint="token", model=None, body_sha256="form", token_id=None,
+                 token_status="not-required")  # fmt: skip
+
+
+def by_name(entries: list[dict[str, Any]]) -> dict[str, Finding]:
+    return {f.name: f for f in grade_journal(entries)}
+
+
+def test_a_token_fetched_before_every_request_is_a_finding() -> None:
+    journal = []
+    for i in range(5):
+        journal += [token(2 * i, i * 10.0), entry(2 * i + 1, i * 10.0 + 0.1)]
+    findings = by_name(journal)
+    assert findings["token_per_request"].count == 5
+    assert findings["token_rate"].severity is Severity.INFO
+    assert "1.00 per Models request" in findings["token_rate"].explanation
+
+
+def test_one_token_reused_for_many_requests_is_only_a_note() -> None:
+    journal = [token(0, 0.0)] + [entry(i, i * 1.0) for i in range(1, 20)]
+    findings = by_name(journal)
+    assert set(findings) == {"token_rate"}
+    assert findings["token_rate"].count == 1
+
+
+def test_requests_with_expired_unknown_or_no_token_are_failures() -> None:
+    journal = [
+        entry(1, 1.0, token_status="expired", status=401),
+        entry(2, 2.0, token_status="unknown", status=401),
+        entry(3, 3.0, token_status="missing", status=401, token_id=None),
+    ]
+    findings = by_name(journal)
+    for name in ("expired_token", "unknown_token", "missing_token"):
+        assert findings[name].count == 1
+        assert findings[name].severity is Severity.FAIL
+
+
+def test_three_token_requests_within_a_second_are_a_stampede() -> None:
+    journal = [token(1, 0.0), token(2, 0.3), token(3, 0.6), token(4, 30.0)]
+    journal += [entry(i, 40.0 + i) for i in range(5, 20)]
+    findings = by_name(journal)
+    assert findings["refresh_stampede"].count == 3
+    assert findings["refresh_stampede"].examples == ("r1", "r2", "r3")
+
+
+def test_token_requests_spread_out_are_not_a_stampede() -> None:
+    journal = [token(1, 0.0), token(2, 0.8), token(3, 1.9)]
+    assert "refresh_stampede" not in by_name(journal)
+
+
+def test_missing_and_wrong_headers_are_failures_that_name_what_was_sent() -> None:
+    journal = [entry(1, 0.0, app_context=None), entry(2, 1.0, app_context="MyApp")]
+    journal.append(entry(3, 2.0, feature_id=None))
+    findings = by_name(journal)
+    assert findings["bad_app_context"].count == 2
+    assert "missing on 1, wrong on 1" in findings["bad_app_context"].explanation
+    assert "'MyApp'" in findings["bad_app_context"].explanation
+    assert findings["bad_feature_id"].examples == ("r3",)
+
+
+def test_an_uninjected_404_marks_an_unknown_model_but_an_injected_one_does_not() -> None:
+    journal = [entry(1, 0.0, model="gpt-4o", status=404), entry(2, 1.0, status=404, fault="404")]
+    findings = by_name(journal)
+    assert findings["unknown_model"].examples == ("r1",)
+    assert "gpt-4o" in findings["unknown_model"].explanation
+
+
+def test_a_known_model_list_decides_unknown_models_when_given() -> None:
+    policy = GradingPolicy(known_models=frozenset({"sfdc_ai__DefaultGPT4OmniMini"}))
+    journal = [entry(1, 0.0), entry(2, 1.0, model="sfdc_ai__Nope")]
+    names = [f.name for f in grade_journal(journal, policy)]
+    assert names == ["unknown_model"]
+
+
+def test_ignored_sampling_fields_are_an_informational_note() -> None:
+    journal = [entry(1, 0.0, extra_fields=["temperature", "max_tokens"])]
+    finding = by_name(journal)["ignored_fields"]
+    assert finding.severity is Severity.INFO
+    assert "temperature" in finding.explanation
+
+
+def test_a_clean_journal_has_no_findings() -> None:
+    assert grade_journal([entry(i, float(i)) for i in range(10)]) == []
+
+
+def test_the_record_has_a_count_series_for_every_finding_and_details_in_params() -> None:
+    findings = by_name([entry(1, 0.0, app_context=None)])
+    record = findings_record(list(findings.values()), "async", params={"mock": "x"})
+    assert record.runner == "verdict"
+    assert record.scenario == "findings"
+    assert record.matches(target="async")
+    assert record.get("finding:bad_app_context").values == (1.0,)
+    assert record.get("finding:retry_storm").values == (0.0,)
+    assert len(record.series) == len(FINDING_NAMES)
+    assert record.params["mock"] == "x"
+
+
+def test_findings_survive_a_record_round_trip() -> None:
+    findings = list(by_name([entry(1, 0.0, token_status="expired")]).values())
+    record = RunRecord.from_dict(findings_record(findings, "t").as_dict())
+    assert findings_from_record(record) == findings
+
+
+def test_worst_severity_picks_the_most_severe() -> None:
+    info = Finding("a", Severity.INFO, 1, (), "")
+    fail = Finding("b", Severity.FAIL, 1, (), "")
+    assert worst([info, fail]) is Severity.FAIL
+    assert worst([]) is None
+
+
+def test_every_rule_name_is_declared_for_the_record() -> None:
+    journal = [
+        entry(1, 0.0, status=429, retry_after_s=5.0, app_context=None, feature_id=None),
+        entry(2, 0.02, body_sha256="body-1", token_status="expired", extra_fields=["top_p"]),
+        entry(3, 1.0, status=404, model="x", token_status="unknown"),
+        token(4, 2.0), token(5, 2.1), token(6, 2.2), entry(7, 3.0, token_status="missing"),
+    ]  # fmt: skip
+    names = {f.name for f in grade_journal(journal)}
+    assert names <= set(FINDING_NAMES)
+    assert len(names) >= 10
