@@ -1,0 +1,125 @@
+"""The shape corpus: named response shapes loaded from `shapes/*.json`, precompiled for speed.
+
+Each shape body is serialised once; placeholders (`"$TEXT"`, `"$PROMPT_TOKENS"`...) replace whole
+JSON values, so rendering is one `str.join` over literal pieces and JSON-encoded values.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from mock_salesforce.errors import ConfigError
+
+PLACEHOLDERS = (
+    "TEXT", "PROMPT_TOKENS", "COMPLETION_TOKENS", "TOTAL_TOKENS", "FINISH_REASON", "CREATED",
+    "PROVIDER_MODEL", "GENERATION_ID", "COMPLETION_ID", "RESPONSE_ID", "EMBEDDINGS",
+)  # fmt: skip
+ENDPOINTS = ("generations", "chat-generations", "embeddings")
+
+
+@dataclass(frozen=True)
+class Shape:
+    """One named response shape and its precompiled template."""
+
+    name: str
+    endpoint: str
+    official: bool
+    text_path: str
+    body: Mapping[str, Any]
+    pieces: tuple[str, ...]
+    slots: tuple[str, ...]
+
+    def serves(self, endpoint: str) -> bool:
+        return self.endpoint == endpoint or (self.endpoint == "*" and endpoint != "embeddings")
+
+    def render(self, values: Mapping[str, str]) -> bytes:
+        """Fill the slots with already JSON-encoded `values` (keyed by placeholder name)."""
+        pieces = self.pieces
+        parts = [pieces[0]]
+        for index, slot in enumerate(self.slots, start=1):
+            parts.append(values[slot])
+            parts.append(pieces[index])
+        return "".join(parts).encode()
+
+
+def compile_shape(data: Mapping[str, Any]) -> Shape:
+    """Check one shape document and precompile its body."""
+    try:
+        name, endpoint, body = str(data["name"]), str(data["endpoint"]), data["body"]
+        text_path, official = str(data["text_path"]), bool(data.get("official", False))
+    except (KeyError, TypeError) as exc:
+        raise ConfigError(f"shape document lacks {exc}") from None
+    if endpoint not in (*ENDPOINTS, "*") or not isinstance(body, dict):
+        raise ConfigError(f"shape {name!r}: endpoint must be one of {ENDPOINTS} or '*'")
+    pieces, slots = _split_template(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
+    return Shape(name, endpoint, official, text_path, body, pieces, slots)
+
+
+def _split_template(serialized: str) -> tuple[tuple[str, ...], tuple[str, ...]]:
+    pieces: list[str] = []
+    slots: list[str] = []
+    rest = serialized
+    while True:
+        found = [(rest.find(f'"${p}"'), p) for p in PLACEHOLDERS if f'"${p}"' in rest]
+        if not found:
+            pieces.append(rest)
+            return tuple(pieces), tuple(slots)
+        at, slot = min(found)
+        pieces.append(rest[:at])
+        slots.append(slot)
+        rest = rest[at + len(slot) + 3 :]
+
+
+class Corpus:
+    """All shapes by name; which shapes serve an endpoint."""
+
+    def __init__(self, shapes: Iterable[Shape]) -> None:
+        self.shapes: dict[str, Shape] = {}
+        for shape in shapes:
+            if shape.name in self.shapes:
+                raise ConfigError(f"shape {shape.name!r} defined twice")
+            self.shapes[shape.name] = shape
+
+    def get(self, name: str) -> Shape:
+        try:
+            return self.shapes[name]
+        except KeyError:
+            raise ConfigError(f"unknown shape {name!r}") from None
+
+    def for_endpoint(self, endpoint: str) -> list[Shape]:
+        return [s for s in self.shapes.values() if s.serves(endpoint)]
+
+    def check_mix(self, mix: Mapping[str, Iterable[str]]) -> None:
+        """Raise ConfigError unless every shape in `{endpoint: shapes}` exists and serves it."""
+        for endpoint, names in mix.items():
+            if endpoint not in ENDPOINTS:
+                raise ConfigError(f"mix endpoint {endpoint!r} is not one of {ENDPOINTS}")
+            for name in names:
+                if not self.get(name).serves(endpoint):
+                    raise ConfigError(f"shape {name!r} does not serve {endpoint!r}")
+
+
+def load_corpus(extra_dir: Path | None = None) -> Corpus:
+    """The shipped shapes, plus every `*.json` in `extra_dir` when given."""
+    documents = []
+    for entry in resources.files("mock_salesforce").joinpath("shapes").iterdir():
+        if entry.name.endswith(".json"):
+            documents.append(json.loads(entry.read_text(encoding="utf-8")))
+    if extra_dir is not None:
+        try:
+            documents += [
+                json.loads(p.read_text("utf-8")) for p in sorted(extra_dir.glob("*.json"))
+            ]
+        except (OSError, ValueError) as exc:
+            raise ConfigError(f"cannot read shapes from {extra_dir}: {exc}") from None
+    return Corpus(compile_shape(d) for d in sorted(documents, key=lambda d: str(d.get("name"))))
+
+
+def encode_text(value: str) -> str:
+    """A JSON string literal (the value format `Shape.render` expects)."""
+    return json.dumps(value)

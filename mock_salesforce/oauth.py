@@ -1,0 +1,163 @@
+"""OAuth 2.0 client credentials like Salesforce's: JWT-shaped signed tokens and their checks.
+
+Tokens are `header.payload.signature` (HS256 over a key derived from the seed) with `exp`, `iat`
+and `jti` claims. The issuer remembers what it issued, so a well-signed token it never issued
+(say, from an earlier mock with the same seed) is told apart from an expired one.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import random
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mock_salesforce.errors import oauth_error_body
+
+SCOPE = "sfap_api api"
+_MAX_REMEMBERED = 100_000
+
+
+@dataclass(frozen=True)
+class TokenCheck:
+    """Outcome of checking a bearer: status is valid, expired, unknown or missing."""
+
+    status: str
+    token_id: str | None = None
+    expires_s: float | None = None
+
+
+class OAuthError(Exception):
+    """An OAuth error response: HTTP status plus `{"error", "error_description"}`."""
+
+    def __init__(self, status: int, error: str, description: str) -> None:
+        super().__init__(description)
+        self.status = status
+        self.error = error
+        self.description = description
+
+    def body(self) -> bytes:
+        return oauth_error_body(self.error, self.description)
+
+
+def _b64(data: bytes) -> str:
+    return base64.urlsafe_b64encode(data).rstrip(b"=").decode()
+
+
+def _unb64(text: str) -> bytes:
+    return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+class TokenIssuer:
+    """Issues and checks access tokens against an injected epoch-seconds clock."""
+
+    def __init__(
+        self,
+        *,
+        seed: int,
+        now_s: Callable[[], float],
+        lifetime_s: float = 1800.0,
+        credentials: tuple[str, str] | None = None,
+        include_expires_in: bool = False,
+    ) -> None:
+        self._key = hashlib.sha256(f"sfperf-mock-{seed}".encode()).digest()
+        self._rng = random.Random(seed)
+        self._now_s = now_s
+        self.lifetime_s = lifetime_s
+        self.credentials = credentials
+        self.include_expires_in = include_expires_in
+        self._issued: dict[str, tuple[str, float]] = {}
+
+    def issue(self, form: Mapping[str, str], base_url: str) -> dict[str, Any]:
+        """The token response for a client-credentials form; raises OAuthError."""
+        self._check_client(form)
+        now_s = self._now_s()
+        jti = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
+        exp_s = now_s + self.lifetime_s
+        claims = {"iss": base_url, "sub": "005MOCK", "aud": "api", "scp": SCOPE}
+        token = self._sign_jwt({**claims, "iat": int(now_s), "exp": exp_s, "jti": jti})
+        self._remember(token, jti, exp_s)
+        issued_at = str(int(now_s * 1000))
+        org_id = "00D" + jti.replace("-", "")[:15].upper()
+        response: dict[str, Any] = {
+            "access_token": token,
+            "signature": _b64(
+                hmac.new(self._key, (org_id + issued_at).encode(), "sha256").digest()
+            ),
+            "token_format": "jwt",
+            "scope": SCOPE,
+            "instance_url": base_url,
+            "id": f"{base_url}/id/{org_id}/005MOCK000000000",
+            "token_type": "Bearer",
+            "issued_at": issued_at,
+            "api_instance_url": base_url,
+        }
+        if self.include_expires_in:
+            response["expires_in"] = int(self.lifetime_s)
+        return response
+
+    def check(self, authorization: str | None) -> TokenCheck:
+        """Classify an `Authorization` header: valid, expired, unknown (never issued), missing."""
+        if not authorization:
+            return TokenCheck("missing")
+        scheme, _, token = authorization.partition(" ")
+        if scheme.lower() != "bearer" or not token:
+            return TokenCheck("unknown")
+        known = self._issued.get(token.strip())
+        if known is not None:
+            jti, exp_s = known
+            return TokenCheck("valid" if self._now_s() < exp_s else "expired", jti, exp_s)
+        return self._check_foreign(token.strip())
+
+    def _check_foreign(self, token: str) -> TokenCheck:
+        claims = self._verify_jwt(token)
+        if claims is None:
+            return TokenCheck("unknown")
+        jti, exp_s = str(claims.get("jti")), float(claims.get("exp", 0))
+        # Forgotten tokens are old ones; a fresh well-signed one was never issued here.
+        return TokenCheck("expired" if self._now_s() >= exp_s else "unknown", jti, exp_s)
+
+    def _check_client(self, form: Mapping[str, str]) -> None:
+        grant = form.get("grant_type")
+        if grant != "client_credentials":
+            raise OAuthError(400, "unsupported_grant_type", "grant type not supported")
+        client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
+        if not client_id:
+            raise OAuthError(400, "invalid_client_id", "client identifier invalid")
+        if not secret:
+            raise OAuthError(401, "invalid_client", "invalid client credentials")
+        if self.credentials is not None and not (
+            hmac.compare_digest(client_id, self.credentials[0])
+            and hmac.compare_digest(secret, self.credentials[1])
+        ):
+            raise OAuthError(401, "invalid_client", "invalid client credentials")
+
+    def _remember(self, token: str, jti: str, exp_s: float) -> None:
+        if len(self._issued) >= _MAX_REMEMBERED:
+            now_s = self._now_s()
+            self._issued = {t: v for t, v in self._issued.items() if v[1] > now_s}
+        self._issued[token] = (jti, exp_s)
+
+    def _sign_jwt(self, claims: Mapping[str, Any]) -> str:
+        header = _b64(json.dumps({"alg": "HS256", "typ": "JWT", "kid": "sfperf-mock"}).encode())
+        payload = _b64(json.dumps(claims, separators=(",", ":")).encode())
+        signing_input = f"{header}.{payload}".encode()
+        return f"{header}.{payload}.{_b64(hmac.new(self._key, signing_input, 'sha256').digest())}"
+
+    def _verify_jwt(self, token: str) -> dict[str, Any] | None:
+        parts = token.split(".")
+        if len(parts) != 3:
+            return None
+        expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode(), "sha256").digest()
+        try:
+            if not hmac.compare_digest(_unb64(parts[2]), expected):
+                return None
+            claims = json.loads(_unb64(parts[1]))
+        except ValueError:
+            return None
+        return claims if isinstance(claims, dict) else None

@@ -1,0 +1,240 @@
+"""What the mock answers to a request: a pure function of the seed and the request's content.
+
+Keying (decided, relied on by fidelity checks): a chat-generations reply is keyed on the seed and
+the content of the LAST `user` message, so a gateway that adds a system prompt still gets the reply
+the harness expects; a generations reply on `prompt`; an embeddings reply on the `input` list.
+Sampling fields, `model`, `localization` and `tags` never change the text, the completion tokens,
+the finish reason or the shape. `prompt_tokens` counts the whole prompt as sent (every message).
+"""
+
+from __future__ import annotations
+
+import bisect
+import hashlib
+import json
+import math
+import random
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+from functools import lru_cache
+from typing import Any
+
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.tokens import count_tokens
+
+TEXT_ENDPOINTS = ("generations", "chat-generations")
+OFFICIAL_SHAPES = {
+    "generations": "official-generations",
+    "chat-generations": "official-chat-generations",
+    "embeddings": "official-embeddings",
+    "feedback": "official-feedback",
+}
+# Every word is at most four characters, so each costs exactly one token (see `tokens`).
+_VOCAB_TEXT = (
+    "the a of to and in is it for on with as at by from this that be are was "
+    "an or not but can will your you we our they data api cost load time fast slow "
+    "call test gate path rate cap low high pie bake oven heat mix add salt fold "
+    "it. now. so. yes. ok. too. all. new. set."
+)
+_VOCAB = tuple(_VOCAB_TEXT.split())
+
+
+@dataclass(frozen=True)
+class Reply:
+    """The reply the mock sends for one request (before it is rendered into a shape)."""
+
+    text: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    shape: str
+
+    @property
+    def total_tokens(self) -> int:
+        return self.prompt_tokens + self.completion_tokens
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "text": self.text,
+            "finish_reason": self.finish_reason,
+            "prompt_tokens": self.prompt_tokens,
+            "completion_tokens": self.completion_tokens,
+            "total_tokens": self.total_tokens,
+            "shape": self.shape,
+        }
+
+
+@dataclass(frozen=True)
+class ShapeMix:
+    """Weighted shape names per endpoint; hashable so replies can be cached per mix."""
+
+    entries: tuple[tuple[str, tuple[str, ...], tuple[float, ...]], ...] = ()
+
+    @classmethod
+    def from_mapping(cls, mix: Mapping[str, Mapping[str, float]]) -> ShapeMix:
+        """Build from `{endpoint: {shape: weight}}`; weights need not sum to anything."""
+        entries = []
+        for endpoint, weights in sorted(mix.items()):
+            names = tuple(weights)
+            if not names or any(float(w) < 0 for w in weights.values()):
+                raise ConfigError(f"mix for {endpoint!r} needs shapes with weights >= 0")
+            total = sum(float(w) for w in weights.values())
+            if total <= 0:
+                raise ConfigError(f"mix for {endpoint!r} has no positive weight")
+            running, bounds = 0.0, []
+            for name in names:
+                running += float(weights[name]) / total
+                bounds.append(running)
+            entries.append((endpoint, names, tuple(bounds)))
+        return cls(tuple(entries))
+
+    def as_mapping(self) -> dict[str, dict[str, float]]:
+        """Back to `{endpoint: {shape: share}}` with shares summing to 1."""
+        out: dict[str, dict[str, float]] = {}
+        for endpoint, names, bounds in self.entries:
+            previous = (0.0, *bounds[:-1])
+            out[endpoint] = {
+                n: round(b - p, 6) for n, b, p in zip(names, bounds, previous, strict=True)
+            }
+        return out
+
+    def choose(self, endpoint: str, u: float) -> str:
+        """The shape for a uniform draw `u` in [0, 1); the official shape when none is mixed."""
+        for name, names, bounds in self.entries:
+            if name == endpoint:
+                return names[min(bisect.bisect_right(bounds, u), len(names) - 1)]
+        return OFFICIAL_SHAPES.get(endpoint, "official-" + endpoint)
+
+
+OFFICIAL_MIX = ShapeMix()
+
+
+@dataclass(frozen=True)
+class ReplyLengths:
+    """Completion length distribution in tokens: lognormal around `median_tokens`, clamped."""
+
+    median_tokens: float = 60.0
+    sigma: float = 0.6
+    min_tokens: int = 1
+    max_tokens: int = 512
+
+    def sample(self, rng: random.Random) -> int:
+        if self.sigma <= 0:
+            drawn = self.median_tokens
+        else:
+            drawn = rng.lognormvariate(math.log(self.median_tokens), self.sigma)
+        return max(self.min_tokens, min(self.max_tokens, round(drawn)))
+
+    def spec(self) -> str:
+        return (
+            f"lognormal:median={self.median_tokens:g},sigma={self.sigma:g},"
+            f"min={self.min_tokens},max={self.max_tokens}"
+        )
+
+
+DEFAULT_LENGTHS = ReplyLengths()
+
+
+def parse_lengths(spec: str) -> ReplyLengths:
+    """Parse `lognormal:median=60,sigma=0.6,min=1,max=512` or `fixed:100` (tokens)."""
+    kind, _, rest = spec.strip().partition(":")
+    try:
+        fields = {k.strip(): float(v) for k, v in (p.split("=", 1) for p in rest.split(",") if p)}
+        if kind == "fixed" and not fields:
+            n = int(rest)
+            return ReplyLengths(float(n), 0.0, n, n)
+        if kind != "lognormal" or not set(fields) <= {"median", "sigma", "min", "max"}:
+            raise ValueError(spec)
+        lengths = ReplyLengths(
+            fields.get("median", 60.0),
+            fields.get("sigma", 0.6),
+            int(fields.get("min", 1)),
+            int(fields.get("max", 512)),
+        )
+    except ValueError:
+        hint = "try 'lognormal:median=60,sigma=0.6'"
+        raise ConfigError(f"bad reply length spec {spec!r} ({hint})") from None
+    if not 1 <= lengths.min_tokens <= lengths.max_tokens or lengths.median_tokens <= 0:
+        raise ConfigError(f"bad reply length spec {spec!r}: need 1 <= min <= max, median > 0")
+    return lengths
+
+
+def reply_key(endpoint: str, body: Mapping[str, Any]) -> str:
+    """The part of a request body the reply depends on (see the module docstring)."""
+    if endpoint == "chat-generations":
+        messages = body.get("messages")
+        if isinstance(messages, list):
+            for message in reversed(messages):
+                if isinstance(message, dict) and message.get("role") == "user":
+                    return _as_text(message.get("content"))
+        return _as_text(messages)
+    if endpoint == "generations":
+        return _as_text(body.get("prompt"))
+    return _as_text(body.get("input"))
+
+
+def prompt_texts(endpoint: str, body: Mapping[str, Any]) -> list[str]:
+    """Every prompt text the request sends (all messages, the prompt, or every input)."""
+    if endpoint == "chat-generations":
+        messages = body.get("messages")
+        items = messages if isinstance(messages, list) else []
+        return [_as_text(m.get("content")) for m in items if isinstance(m, dict)]
+    if endpoint == "generations":
+        return [_as_text(body.get("prompt"))]
+    inputs = body.get("input")
+    return [_as_text(i) for i in inputs] if isinstance(inputs, list) else []
+
+
+def expected_reply(
+    seed: int,
+    endpoint: str,
+    body: Mapping[str, Any],
+    mix: ShapeMix = OFFICIAL_MIX,
+    lengths: ReplyLengths = DEFAULT_LENGTHS,
+) -> Reply:
+    """The reply the mock gives for this request content; cheap (cached on the key)."""
+    text, finish_reason, completion_tokens, shape = _keyed_reply(
+        seed, endpoint, reply_key(endpoint, body), mix, lengths
+    )
+    prompt_tokens = sum(count_tokens(t) for t in prompt_texts(endpoint, body))
+    return Reply(text, finish_reason, prompt_tokens, completion_tokens, shape)
+
+
+@lru_cache(maxsize=8192)
+def _keyed_reply(
+    seed: int, endpoint: str, key: str, mix: ShapeMix, lengths: ReplyLengths
+) -> tuple[str, str, int, str]:
+    rng = random.Random(_digest(seed, endpoint, key))
+    shape = mix.choose(endpoint, rng.random())
+    if endpoint not in TEXT_ENDPOINTS:
+        return "", "stop", 0, shape
+    n_tokens = lengths.sample(rng)
+    finish_reason = "length" if n_tokens >= lengths.max_tokens else "stop"
+    return " ".join(rng.choices(_VOCAB, k=n_tokens)), finish_reason, n_tokens, shape
+
+
+@lru_cache(maxsize=4096)
+def embeddings_json(seed: int, inputs: tuple[str, ...], dims: int) -> str:
+    """The JSON array of `{"embedding": [...], "index": i}` objects for these inputs."""
+    items = []
+    for index, text in enumerate(inputs):
+        rng = random.Random(_digest(seed, "embeddings", text))
+        vector = [round(rng.uniform(-0.05, 0.05), 8) for _ in range(dims)]
+        items.append({"embedding": vector, "index": index})
+    return json.dumps(items, separators=(",", ":"))
+
+
+def _digest(seed: int, endpoint: str, key: str) -> int:
+    data = f"{seed}\x1f{endpoint}\x1f{key}".encode("utf-8", "surrogatepass")
+    return int.from_bytes(hashlib.blake2b(data, digest_size=16).digest(), "big")
+
+
+def _as_text(value: Any) -> str:
+    if isinstance(value, str):
+        return value
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
+
+
+def shape_names_in(mix: ShapeMix) -> Sequence[str]:
+    """Every shape name a mix refers to (for validating it against the corpus)."""
+    return [name for _, names, _ in mix.entries for name in names]

@@ -1,0 +1,158 @@
+"""Request checks like the real Models API: models, headers, JSON, required fields and types.
+
+Each check raises `ApiError` with the documented error object; unknown extra fields are
+tolerated (real gateways send `temperature` or `"max Tokens"`) and reported by `extra_fields`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Collection, Mapping
+from typing import Any
+
+from mock_salesforce.errors import ApiError
+
+_PREFIX = "sfdc_ai__Default"
+_TEXT_MODEL_NAMES = (
+    "BedrockAmazonNovaLite BedrockAmazonNovaPro BedrockAnthropicClaude3Haiku "
+    "BedrockAnthropicClaude45Haiku BedrockAnthropicClaude37Sonnet "
+    "BedrockAnthropicClaude4Sonnet BedrockAnthropicClaude45Sonnet BedrockAnthropicClaude46Sonnet "
+    "GPT4Omni GPT4OmniMini GPT41 "
+    "GPT41Mini GPT5 GPT5Mini GPT51 GPT55 O3 O4Mini OpenAIGPT4OmniMini VertexAIGemini20Flash001 "
+    "VertexAIGemini20FlashLite001 VertexAIGemini25Flash001 VertexAIGemini25FlashLite001 "
+    "VertexAIGeminiPro25 VertexAIGemini30Flash VertexAIGeminiPro30 VertexAIGeminiPro31 "
+    "VertexAIGemini31FlashLite AzureOpenAIGPT35Turbo AzureOpenAIGPT35Turbo_16k "
+    "AzureOpenAIGPT4Turbo OpenAIGPT35Turbo OpenAIGPT35Turbo_16k OpenAIGPT4 OpenAIGPT4_32k "
+    "OpenAIGPT4Turbo"
+)
+TEXT_MODELS = frozenset(_PREFIX + name for name in _TEXT_MODEL_NAMES.split())
+EMBEDDING_MODELS = frozenset(
+    {_PREFIX + "OpenAITextEmbeddingAda_002", _PREFIX + "AzureOpenAITextEmbeddingAda_002"}
+)
+KNOWN_FIELDS = {
+    "generations": frozenset({"prompt", "localization", "tags"}),
+    "chat-generations": frozenset({"messages", "localization", "tags"}),
+    "embeddings": frozenset({"input", "localization", "tags"}),
+    "feedback": frozenset(
+        {
+            "id",
+            "generationId",
+            "feedback",
+            "feedbackText",
+            "source",
+            "appFeedback",
+            "appGenerationId",
+            "appGeneration",
+        }
+    ),
+}
+ROLES = frozenset({"user", "assistant", "system"})
+REQUIRED_HEADERS = ("x-sfdc-app-context", "x-client-feature-id")
+
+
+def check_model(endpoint: str, model: str, custom_models: Collection[str] = ()) -> None:
+    """404 NOT_FOUND unless `model` serves `endpoint` (embeddings models only on embeddings)."""
+    known = EMBEDDING_MODELS if endpoint == "embeddings" else TEXT_MODELS
+    if model not in known and model not in custom_models:
+        raise ApiError(404, "NOT_FOUND", f"Model {model!r} not found for {endpoint}")
+
+
+def check_headers(headers: Mapping[str, str]) -> None:
+    """400 MISSING_HEADER when a header the API marks required is absent or empty."""
+    for name in REQUIRED_HEADERS:
+        if not headers.get(name):
+            raise ApiError(400, "MISSING_HEADER", f"Header {name} is required")
+
+
+def parse_body(raw: bytes) -> dict[str, Any]:
+    """The JSON object in `raw`; 400 JSON_PARSER_ERROR / INVALID_TYPE otherwise."""
+    try:
+        body = json.loads(raw)
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ApiError(400, "JSON_PARSER_ERROR", f"Malformed JSON: {exc}") from None
+    if not isinstance(body, dict):
+        raise ApiError(400, "INVALID_TYPE", "Request body must be a JSON object")
+    return body
+
+
+def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
+    """400 when a required field is missing or a documented field has the wrong type."""
+    _CHECKS[endpoint](body)
+    _check_optional_objects(body)
+
+
+def extra_fields(endpoint: str, body: Mapping[str, Any]) -> list[str]:
+    """Top-level request fields the real API ignores, sorted."""
+    known = KNOWN_FIELDS.get(endpoint, frozenset())
+    return sorted(k for k in body if k not in known)
+
+
+def _required(body: Mapping[str, Any], field: str) -> Any:
+    value = body.get(field)
+    if value is None or value == "" or value == []:
+        raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {field}")
+    return value
+
+
+def _wrong_type(field: str, expected: str) -> ApiError:
+    return ApiError(400, "INVALID_TYPE", f"Field {field} must be {expected}")
+
+
+def _check_generations(body: Mapping[str, Any]) -> None:
+    if not isinstance(_required(body, "prompt"), str):
+        raise _wrong_type("prompt", "a string")
+
+
+def _check_chat(body: Mapping[str, Any]) -> None:
+    messages = _required(body, "messages")
+    if not isinstance(messages, list):
+        raise _wrong_type("messages", "an array")
+    for index, message in enumerate(messages):
+        where = f"messages[{index}]"
+        if not isinstance(message, dict):
+            raise _wrong_type(where, "an object")
+        role = message.get("role")
+        if role is None or role == "":
+            raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {where}.role")
+        if not isinstance(role, str) or role not in ROLES:
+            raise _wrong_type(f"{where}.role", "one of user, assistant, system")
+        if not isinstance(message.get("content"), str):
+            if message.get("content") is None:
+                raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {where}.content")
+            raise _wrong_type(f"{where}.content", "a string")
+
+
+def _check_embeddings(body: Mapping[str, Any]) -> None:
+    inputs = _required(body, "input")
+    if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
+        raise _wrong_type("input", "an array of strings")
+
+
+def _check_feedback(body: Mapping[str, Any]) -> None:
+    for field in ("id", "generationId"):
+        if not isinstance(_required(body, field), str):
+            raise _wrong_type(field, "a string")
+    if body.get("feedback") not in (None, "GOOD", "BAD"):
+        raise _wrong_type("feedback", "GOOD or BAD")
+    for field in ("feedbackText", "source", "appGenerationId", "appGeneration"):
+        if body.get(field) is not None and not isinstance(body[field], str):
+            raise _wrong_type(field, "a string")
+
+
+def _check_optional_objects(body: Mapping[str, Any]) -> None:
+    for field in ("localization", "tags", "appFeedback"):
+        if body.get(field) is not None and not isinstance(body[field], dict):
+            raise _wrong_type(field, "an object")
+    localization = body.get("localization")
+    if isinstance(localization, dict) and not isinstance(localization.get("defaultLocale"), str):
+        raise ApiError(
+            400, "REQUIRED_FIELD_MISSING", "Field is required: localization.defaultLocale"
+        )
+
+
+_CHECKS: dict[str, Callable[[Mapping[str, Any]], None]] = {
+    "generations": _check_generations,
+    "chat-generations": _check_chat,
+    "embeddings": _check_embeddings,
+    "feedback": _check_feedback,
+}
