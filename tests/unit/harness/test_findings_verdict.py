@@ -1,0 +1,105 @@
+"""`sfperf verdict` and journal reading, with the journal served by a stand-in (no sockets)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.cli import main
+from harness.errors import UsageError
+from harness.findings import journal as journal_module
+from harness.findings.journal import fetch_journal, parse_page
+from harness.store import load_records
+
+
+def entry(seq: int, **fields: Any) -> dict[str, Any]:
+    return {
+        "seq": seq, "request_id": f"r{seq}", "t_s": float(seq), "endpoint": "chat-generations",
+        "model": "sfdc_ai__DefaultGPT4OmniMini", "client": "127.0.0.1:1", "body_sha256": f"b{seq}",
+        "token_id": "t", "token_status": "valid", "status": 200, "fault": None,
+        "retry_after_s": None, "app_context": "EinsteinGPT",
+        "feature_id": "ai-platform-models-connected-app", "extra_fields": [], "duration_s": 0.01,
+        "disconnected": False,
+    } | fields  # fmt: skip
+
+
+def serve(monkeypatch: pytest.MonkeyPatch, journal: list[dict[str, Any]], page: int = 2) -> None:
+    """Answer journal reads from `journal`, `page` entries at a time, like a paging mock."""
+
+    def get_page(base: str, since: int, token: str | None, timeout_s: float) -> list[Any]:
+        return [e for e in journal if e["seq"] > since][:page]
+
+    monkeypatch.setattr(journal_module, "_get_page", get_page)
+
+
+def test_fetch_reads_every_page_after_since(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve(monkeypatch, [entry(i) for i in range(1, 8)])
+    read = fetch_journal("http://mock", since=2)
+    assert [e["seq"] for e in read.entries] == [3, 4, 5, 6, 7]
+    assert read.last_seq == 7
+    assert not read.lost
+
+
+def test_fetch_notices_entries_the_ring_dropped(monkeypatch: pytest.MonkeyPatch) -> None:
+    serve(monkeypatch, [entry(i) for i in range(50, 53)])
+    assert fetch_journal("http://mock", since=0).lost
+
+
+def test_a_page_is_a_list_or_an_object_with_entries() -> None:
+    assert parse_page([entry(1)]) == [entry(1)]
+    assert parse_page({"entries": [entry(2)], "next": 2}) == [entry(2)]
+
+
+def test_anything_else_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="not a request journal"):
+        parse_page({"hello": "world"})
+    with pytest.raises(UsageError):
+        parse_page([{"seq": "one"}])
+
+
+def test_verdict_saves_a_record_and_exits_zero_without_fail_on(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(monkeypatch, [entry(1, app_context=None), entry(2)])
+    code = main(["verdict", "--mock", "http://mock", "--target", "gw", "--out", str(tmp_path)])
+    (record,) = load_records(tmp_path)
+    assert code == 0
+    assert record.matches(runner="verdict", scenario="findings", target="gw")
+    assert record.get("finding:bad_app_context").values == (1.0,)
+    assert record.params["entries"] == 2
+    assert "bad_app_context" in capsys.readouterr().out
+
+
+def test_verdict_fails_on_a_fail_finding_when_asked(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    serve(monkeypatch, [entry(1, token_status="expired", status=401)])
+    assert main(["verdict", "--mock", "m", "--fail-on", "FAIL", "--out", str(tmp_path)]) == 1
+
+
+def test_warnings_fail_only_with_fail_on_warn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    serve(monkeypatch, [entry(1, status=429)])  # given up without retry: a warning
+    args = ["verdict", "--mock", "m", "--out", str(tmp_path), "--fail-on"]
+    assert main([*args, "FAIL"]) == 0
+    assert main([*args, "warn"]) == 1
+    assert len(load_records(tmp_path)) == 2
+
+
+def test_a_clean_target_passes_even_with_fail_on_warn(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(monkeypatch, [entry(i) for i in range(1, 5)])
+    assert main(["verdict", "--mock", "m", "--fail-on", "WARN", "--out", str(tmp_path)]) == 0
+    assert "no findings" in capsys.readouterr().out
+
+
+def test_a_bad_policy_option_is_a_usage_error(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(monkeypatch, [])
+    assert main(["verdict", "--mock", "m", "--max-attempts", "0"]) == 2
+    assert "max-attempts" in capsys.readouterr().err
