@@ -1,17 +1,93 @@
-"""`sfperf launch` (under construction: the owning issue replaces this module)."""
+"""`sfperf launch --upstream MOCK_URL [--io-report FILE] -- CMD...`: run CMD with the start-up shim.
+
+The shim redirects the child's Salesforce hosts to MOCK_URL (aiohttp, requests, httpx, urllib)
+and, with --io-report, counts its file opens per path and writes FILE at exit. The exit code is
+the child's (128 + N when a signal N ended it).
+"""
 
 from __future__ import annotations
 
 import argparse
+import os
+import shutil
+import signal
+import subprocess
+import sys
+from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("launch", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "launch",
+        help="run a program with Salesforce hosts redirected to the mock, file opens counted",
+        description=__doc__,
+    )
+    parser.add_argument(
+        "--upstream", required=True, help="the mock's base URL, e.g. http://127.0.0.1:8181"
+    )
+    parser.add_argument(
+        "--io-report", type=Path, help="write the child's file opens and redirects here (JSON)"
+    )
+    parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command to run")
     parser.set_defaults(handler=run)
 
 
+def check_upstream(url: str) -> str:
+    """The mock URL must be an http(s) base URL."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname or parts.query:
+        raise UsageError(f"bad --upstream {url!r}: expected the mock's base URL, http://HOST:PORT")
+    return url.rstrip("/")
+
+
+def child_argv(cmd: list[str]) -> list[str]:
+    """The command after `--`; UsageError when it is missing or not found."""
+    argv = cmd[1:] if cmd[:1] == ["--"] else cmd
+    if not argv:
+        raise UsageError("no command: use sfperf launch --upstream URL -- CMD [ARGS...]")
+    if shutil.which(argv[0]) is None:
+        raise UsageError(f"program {argv[0]!r} not found (or not executable)")
+    return argv
+
+
+def exit_code(returncode: int) -> int:
+    """A shell-style exit code: the child's, or 128 + the signal that ended it."""
+    return 128 - returncode if returncode < 0 else returncode
+
+
+def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:
+    """Run `argv`, pass SIGTERM/SIGINT/SIGHUP on to it, return its raw return code."""
+    process = subprocess.Popen(argv, env=env)
+
+    def forward(signum: int, frame: Any) -> None:
+        if process.poll() is None:
+            process.send_signal(signum)
+
+    previous = {
+        s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
+    }
+    try:
+        return process.wait()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'launch' is not built yet")
+    from harness.shim import collect_io_report, shim_env
+
+    upstream = check_upstream(args.upstream)
+    argv = child_argv(list(args.cmd))
+    report_path: Path | None = args.io_report.resolve() if args.io_report else None
+    if report_path is not None:
+        report_path.unlink(missing_ok=True)  # a stale report must not pass for this run's
+    returncode = run_forwarding_signals(argv, shim_env(upstream, report_path, os.environ))
+    if report_path is not None:
+        report = collect_io_report(report_path)
+        if report is None:
+            print(f"sfperf launch: no io report was written to {report_path}", file=sys.stderr)
+    return exit_code(returncode)

@@ -1,0 +1,82 @@
+"""The sfperf start-up shim, run inside a launched child by `sitecustomize`.
+
+Configured by the environment `sfperf launch` sets (the child's only channel from the harness):
+SFPERF_SHIM_UPSTREAM (mock base URL: Salesforce hosts are redirected there) and
+SFPERF_SHIM_IO_REPORT (where the io report goes at exit). Stdlib only; Python >= 3.9.
+"""
+
+from __future__ import annotations
+
+import atexit
+import os
+import signal
+import sys
+from collections.abc import Mapping, MutableMapping
+from typing import Any
+
+from .iocount import FileCounter, write_json_atomic
+from .patches import PostImportPatcher
+from .redirect import Redirector
+
+ENV_UPSTREAM = "SFPERF_SHIM_UPSTREAM"
+ENV_IO_REPORT = "SFPERF_SHIM_IO_REPORT"
+ENV_ROOT_PID = "SFPERF_SHIM_ROOT_PID"
+
+
+def report_path(base: str, pid: int, root_pid: int) -> str:
+    """The root process writes `base`; its descendants (workers, forks) write `base.<pid>`."""
+    return base if pid == root_pid else f"{base}.{pid}"
+
+
+class Shim:
+    """Everything the shim does in one process: redirects, file counts, the report at exit."""
+
+    def __init__(self, upstream: str | None, io_report: str | None, root_pid: int) -> None:
+        self.redirector = Redirector(upstream) if upstream else None
+        self.io_report = io_report
+        self.root_pid = root_pid
+        self.counter = FileCounter()
+        self.patched: list[str] = []
+        self._written = False
+
+    def report(self) -> dict[str, Any]:
+        files, module_opens = self.counter.snapshot()
+        return {
+            "pid": os.getpid(),
+            "root_pid": self.root_pid,
+            "argv": list(sys.argv),
+            "upstream": self.redirector.upstream if self.redirector else None,
+            "patched": sorted(self.patched),
+            "redirects": self.redirector.snapshot() if self.redirector else {},
+            "files": files,
+            "module_opens": module_opens,
+        }
+
+    def write_report(self) -> None:
+        """Write the io report once (at exit or SIGTERM); its own write is not counted."""
+        if self.io_report is None or self._written:
+            return
+        self._written = True
+        self.counter.paused = True
+        write_json_atomic(report_path(self.io_report, os.getpid(), self.root_pid), self.report())
+
+
+def _exit_on_sigterm(signum: int, frame: Any) -> None:
+    # A default SIGTERM kills without running atexit; exiting this way keeps the report.
+    sys.exit(128 + signum)
+
+
+def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
+    """Install the shim in this process as `environ` says; returns it (tests inspect it)."""
+    root_pid = int(environ.get(ENV_ROOT_PID) or os.getpid())
+    if isinstance(environ, MutableMapping):
+        environ.setdefault(ENV_ROOT_PID, str(root_pid))  # children learn who the root is
+    shim = Shim(environ.get(ENV_UPSTREAM), environ.get(ENV_IO_REPORT), root_pid)
+    if shim.redirector is not None:
+        PostImportPatcher(shim.redirector, shim.patched.append).install()
+    if shim.io_report is not None:
+        sys.addaudithook(shim.counter.hook)
+        atexit.register(shim.write_report)
+        if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
+            signal.signal(signal.SIGTERM, _exit_on_sigterm)
+    return shim

@@ -1,0 +1,56 @@
+"""Small blocking HTTP probes of a target: health, readiness, its own metrics.
+
+Proxies from the environment are ignored on purpose: targets live on loopback, and a corporate
+`http_proxy` must not swallow the harness's probes.
+"""
+
+from __future__ import annotations
+
+import json
+import urllib.error
+import urllib.request
+from typing import Any
+
+HEALTH_PATHS = ("/health", "/v1/models")
+_OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes] | None:
+    """GET `url`: (status, body), or None when nothing answered (refused, reset, timeout)."""
+    try:
+        with _OPENER.open(url, timeout=timeout_s) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        body = exc.read()
+        exc.close()
+        return int(exc.code), body
+    except (OSError, ValueError):
+        return None
+
+
+def is_healthy(base_url: str, timeout_s: float = 2.0) -> bool:
+    """True when GET /health answers 200, or (for gateways without it) GET /v1/models does."""
+    for path in HEALTH_PATHS:
+        answer = http_get(base_url + path, timeout_s)
+        if answer is None:
+            return False
+        if answer[0] == 200:
+            return True
+    return False
+
+
+def answers(base_url: str, timeout_s: float = 1.0) -> bool:
+    """True when anything at all answers HTTP at `base_url` (used while waiting for a start)."""
+    return http_get(base_url + HEALTH_PATHS[0], timeout_s) is not None
+
+
+def get_json(url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
+    """GET `url` and parse a JSON object; None on any failure (absent endpoint, bad JSON)."""
+    answer = http_get(url, timeout_s)
+    if answer is None or answer[0] != 200:
+        return None
+    try:
+        document = json.loads(answer[1])
+    except (ValueError, UnicodeDecodeError):
+        return None
+    return document if isinstance(document, dict) else None

@@ -1,0 +1,194 @@
+"""Child processes the harness owns: start in their own process group, log, wait, stop.
+
+A reader thread copies the child's merged stdout/stderr into its log file and watches for the
+readiness line (a base URL). Stopping sends SIGTERM to the whole group, waits, then SIGKILLs the
+group, so no grandchild outlives the harness.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import signal
+import subprocess
+import threading
+import time
+from collections.abc import Callable, Mapping, Sequence
+from pathlib import Path
+from typing import IO
+
+from harness.errors import UsageError
+
+# Our own servers print their base URL alone on a line.
+BARE_URL = re.compile(r"^(https?://[^\s/]+)/?\s*$")
+# Other programs announce themselves in prose ("Running on http://0.0.0.0:8080 ..."); only
+# local addresses count, so a log line about an upstream host is never taken for readiness.
+LOCAL_URL = re.compile(
+    r"(https?)://(127\.\d+\.\d+\.\d+|localhost|0\.0\.0\.0|\[::1?\])(:\d+)?", re.IGNORECASE
+)
+_WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+
+
+def bare_url(line: str) -> str | None:
+    """The URL when `line` is nothing but a base URL (our servers' readiness line)."""
+    match = BARE_URL.match(line.strip())
+    return match.group(1) if match else None
+
+
+def local_url(line: str) -> str | None:
+    """The first local base URL mentioned in `line`, wildcard binds mapped to loopback."""
+    match = LOCAL_URL.search(line)
+    if match is None:
+        return None
+    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3) or ""
+    return f"{scheme}://{_WILDCARD_HOSTS.get(host, host)}{port}"
+
+
+class Child:
+    """A started process: its log, the URL it announced (if any), and how to stop it."""
+
+    def __init__(
+        self,
+        label: str,
+        argv: Sequence[str],
+        log_path: Path,
+        *,
+        env: Mapping[str, str] | None = None,
+        find_url: Callable[[str], str | None] = bare_url,
+    ) -> None:
+        self.label = label
+        self.log_path = log_path
+        self._find_url = find_url
+        self._url: str | None = None
+        self._url_seen = threading.Event()
+        log_path.parent.mkdir(parents=True, exist_ok=True)
+        self._log: IO[str] = log_path.open("a", encoding="utf-8", errors="replace")
+        try:
+            self.process = _spawn(argv, env)
+        except OSError as exc:
+            self._log.close()
+            raise UsageError(f"cannot start {label} ({argv[0]}): {exc.strerror}") from None
+        self._reader = threading.Thread(target=self._pump, name=f"log-{label}", daemon=True)
+        self._reader.start()
+
+    @property
+    def pid(self) -> int:
+        return self.process.pid
+
+    @property
+    def url(self) -> str | None:
+        """The URL the child announced, once it has."""
+        return self._url
+
+    def _pump(self) -> None:
+        # Keep draining after readiness: a child blocked on a full pipe would stall the run.
+        assert self.process.stdout is not None
+        for line in self.process.stdout:
+            self._log.write(line)
+            self._log.flush()
+            if self._url is None and (url := self._find_url(line)) is not None:
+                self._url = url
+                self._url_seen.set()
+        self._url_seen.set()
+
+    def wait_url(self, timeout_s: float) -> str:
+        """Block until the child prints its URL; UsageError on early exit or timeout."""
+        self._url_seen.wait(timeout_s)
+        if self._url is not None:
+            return self._url
+        if self.process.poll() is not None or not self._reader.is_alive():
+            raise self.exited_error()
+        raise UsageError(
+            f"{self.label} printed no URL within {timeout_s:g} s (log: {self.log_path})"
+        )
+
+    def exited_error(self) -> UsageError:
+        """The error for a child that died before it was ready, quoting its last log line."""
+        code = self.process.wait()
+        self._reader.join(timeout=1.0)
+        last = last_line(self.log_path)
+        detail = f": {last}" if last else ""
+        return UsageError(
+            f"{self.label} exited with code {code} before it was ready{detail} "
+            f"(log: {self.log_path})"
+        )
+
+    def stop(self, grace_s: float = 5.0) -> int | None:
+        """SIGTERM the group, wait `grace_s`, then SIGKILL it; returns the exit code."""
+        try:
+            code = stop_group(self.process, grace_s)
+        finally:
+            self._reader.join(timeout=2.0)
+            self._log.close()
+        return code
+
+
+def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Popen[str]:
+    full_env = dict(os.environ if env is None else env)
+    # A URL line stuck in a block buffer would look like a hung start.
+    full_env.setdefault("PYTHONUNBUFFERED", "1")
+    return subprocess.Popen(
+        list(argv),
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        env=full_env,
+        text=True,
+        encoding="utf-8",
+        errors="replace",
+        bufsize=1,
+        start_new_session=True,
+    )
+
+
+def stop_group(process: subprocess.Popen[str], grace_s: float) -> int | None:
+    """Stop `process` and everything in its process group; never leaves an orphan behind."""
+    _signal_group(process.pid, signal.SIGTERM)
+    try:
+        code: int | None = process.wait(timeout=grace_s)
+    except subprocess.TimeoutExpired:
+        code = None
+    # Grandchildren may linger after the leader exits; the group dies with it.
+    _signal_group(process.pid, signal.SIGKILL)
+    if code is None:
+        with contextlib.suppress(subprocess.TimeoutExpired):
+            code = process.wait(timeout=5.0)
+    return code
+
+
+def _signal_group(pgid: int, signum: signal.Signals) -> None:
+    with contextlib.suppress(ProcessLookupError, PermissionError):
+        os.killpg(pgid, signum)
+
+
+def last_line(path: Path, limit_chars: int = 300) -> str:
+    """The last non-empty line of a log file (for one-line errors), shortened."""
+    try:
+        lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
+    except OSError:
+        return ""
+    for line in reversed(lines):
+        if line.strip():
+            return line.strip()[:limit_chars]
+    return ""
+
+
+def poll_until(
+    ready: Callable[[], bool],
+    *,
+    timeout_s: float,
+    alive: Callable[[], bool],
+    interval_s: float = 0.1,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> bool:
+    """Call `ready` until it returns True, `alive` returns False, or `timeout_s` passes."""
+    deadline = clock() + timeout_s
+    while alive():
+        if ready():
+            return True
+        if clock() >= deadline:
+            return False
+        sleep(interval_s)
+    return False

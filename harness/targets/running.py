@@ -1,0 +1,170 @@
+"""Start, health-check and stop the mock and the target, whatever kind the target is.
+
+`start_mock` runs `python -m mock_salesforce`; `open_target` runs a reference gateway variant,
+checks an already running URL, or launches a user's command with the start-up shim pointing its
+Salesforce at the mock. Logs and io reports land in `run_dir/logs/`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import re
+import sys
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.shim import read_io_report, shim_env
+from harness.targets import health
+from harness.targets.process import Child, bare_url, local_url, poll_until
+from harness.targets.spec import TargetSpec
+
+READY_TIMEOUT_S = 30.0
+STOP_GRACE_S = 5.0
+
+
+@dataclass(frozen=True)
+class Service:
+    """A server the harness started: its base URL, its log, its process id."""
+
+    name: str
+    url: str
+    log_path: Path
+    pid: int
+
+
+@dataclass(frozen=True)
+class RunningTarget:
+    """A target ready to take requests. `io_report()` is there once a launched target stopped."""
+
+    name: str
+    url: str
+    log_path: Path | None = None
+    io_report_path: Path | None = None
+    pid: int | None = None
+
+    def metrics(self) -> dict[str, Any] | None:
+        """The target's own counters (GET /metrics/performance), None when it has none."""
+        return health.get_json(self.url + "/metrics/performance")
+
+    def io_report(self) -> dict[str, Any] | None:
+        """File opens and redirects counted by the shim (launched targets, after they stop)."""
+        return read_io_report(self.io_report_path) if self.io_report_path else None
+
+
+def logs_dir(run_dir: Path) -> Path:
+    return run_dir / "logs"
+
+
+def safe_name(name: str) -> str:
+    """A target name usable in a file name."""
+    return re.sub(r"[^A-Za-z0-9_.-]+", "-", name).strip("-") or "target"
+
+
+@contextlib.contextmanager
+def run_child(
+    child: Child, *, timeout_s: float = READY_TIMEOUT_S, grace_s: float = STOP_GRACE_S
+) -> Iterator[str]:
+    """Wait for `child`'s URL line, yield it, and always stop the child afterwards."""
+    try:
+        yield child.wait_url(timeout_s)
+    finally:
+        child.stop(grace_s)
+
+
+@contextlib.contextmanager
+def start_mock(
+    run_dir: Path,
+    *,
+    profile: str = "default",
+    seed: int = 1234,
+    args: Sequence[str] = (),
+    timeout_s: float = READY_TIMEOUT_S,
+) -> Iterator[Service]:
+    """Run the mock on a free loopback port for the duration of the block."""
+    argv = [sys.executable, "-m", "mock_salesforce", "--host", "127.0.0.1", "--port", "0"]
+    argv += ["--profile", profile, "--seed", str(seed), *args]
+    child = Child("mock", argv, logs_dir(run_dir) / "mock.log")
+    with run_child(child, timeout_s=timeout_s) as url:
+        yield Service("mock", url, child.log_path, child.pid)
+
+
+@contextlib.contextmanager
+def open_target(
+    spec: TargetSpec, *, mock_url: str, run_dir: Path, timeout_s: float = READY_TIMEOUT_S
+) -> Iterator[RunningTarget]:
+    """Make `spec` answer at a URL for the block; stop whatever was started on exit."""
+    if spec.kind == "variant":
+        with _variant_target(spec, mock_url, run_dir, timeout_s) as target:
+            yield target
+    elif spec.kind == "launch":
+        with _launched_target(spec, mock_url, run_dir, timeout_s) as target:
+            yield target
+    else:
+        yield _url_target(spec)
+
+
+@contextlib.contextmanager
+def _variant_target(
+    spec: TargetSpec, mock_url: str, run_dir: Path, timeout_s: float
+) -> Iterator[RunningTarget]:
+    argv = [sys.executable, "-m", "harness.subjects.gateway", "--variant", str(spec.variant)]
+    argv += ["--upstream", mock_url, "--host", "127.0.0.1", "--port", "0"]
+    log_path = logs_dir(run_dir) / f"gateway-{safe_name(spec.name)}.log"
+    child = Child(f"gateway {spec.variant!r}", argv, log_path)
+    with run_child(child, timeout_s=timeout_s) as url:
+        yield RunningTarget(spec.name, url, log_path, pid=child.pid)
+
+
+def _url_target(spec: TargetSpec) -> RunningTarget:
+    url = str(spec.url)
+    if not health.is_healthy(url):
+        raise UsageError(f"target {url} does not answer GET /health or GET /v1/models with 200")
+    return RunningTarget(spec.name, url)
+
+
+@contextlib.contextmanager
+def _launched_target(
+    spec: TargetSpec, mock_url: str, run_dir: Path, timeout_s: float
+) -> Iterator[RunningTarget]:
+    stem = f"target-{safe_name(spec.name)}"
+    log_path = logs_dir(run_dir) / f"{stem}.log"
+    report_path = logs_dir(run_dir) / f"{stem}.io.json"
+    env = shim_env(mock_url, report_path, os.environ)
+    finder = _no_url if spec.url else local_url
+    child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
+    try:
+        url = _wait_launched(child, spec.url, timeout_s)
+        yield RunningTarget(spec.name, url, log_path, report_path, child.pid)
+    finally:
+        child.stop(STOP_GRACE_S)
+
+
+def _no_url(line: str) -> str | None:
+    """With a fixed --target-url, readiness is that URL answering, not a printed line."""
+    return None
+
+
+def _wait_launched(child: Child, fixed_url: str | None, timeout_s: float) -> str:
+    """The launched target's URL once it answers: the fixed one, or the one it printed."""
+    url = fixed_url or child.wait_url(timeout_s)
+
+    def alive() -> bool:
+        return child.process.poll() is None
+
+    def ready() -> bool:
+        return health.is_healthy(url, 1.0)
+
+    if not poll_until(ready, timeout_s=timeout_s, alive=alive):
+        if not alive():
+            raise child.exited_error()
+        raise UsageError(
+            f"{child.label} is not healthy at {url} after {timeout_s:g} s (log: {child.log_path})"
+        )
+    return url
+
+
+__all__ = ["RunningTarget", "Service", "bare_url", "open_target", "start_mock"]

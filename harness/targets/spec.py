@@ -1,0 +1,129 @@
+"""What to measure: a reference gateway variant, an already running URL, or a command to launch.
+
+`target_from_args` turns the CLI's `--variant` / `--target-url` / `--launch` into one validated
+`TargetSpec`; every measuring command (load, sweep, profile, validate) goes through it.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+import shlex
+import shutil
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from harness.errors import UsageError
+
+DEFAULT_VARIANT = "async"
+_VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
+
+
+@dataclass(frozen=True)
+class TargetSpec:
+    """Exactly one of `variant` or (`url` and/or `command`); `name` labels the target in records."""
+
+    variant: str | None = None
+    url: str | None = None
+    command: str | None = None
+    name: str = ""
+
+    def __post_init__(self) -> None:
+        if (self.variant is None) == (self.url is None and self.command is None):
+            raise ValueError("a TargetSpec has either a variant or a url/command")
+        if not self.name:
+            object.__setattr__(self, "name", default_name(self))
+
+    @property
+    def kind(self) -> str:
+        """`variant`, `url` (already running) or `launch` (a command, maybe with a fixed URL)."""
+        if self.variant is not None:
+            return "variant"
+        return "launch" if self.command is not None else "url"
+
+    def argv(self) -> list[str]:
+        """The launch command split into arguments (shell syntax needs an explicit `sh -c`)."""
+        return shlex.split(self.command) if self.command is not None else []
+
+
+def default_name(spec: TargetSpec) -> str:
+    """A short label: the variant, `launch:<program>`, or the URL's host:port."""
+    if spec.variant is not None:
+        return spec.variant
+    if spec.command is not None:
+        program = spec.command.split()[0].rsplit("/", 1)[-1] if spec.command.split() else "cmd"
+        return f"launch:{program}"
+    return urlsplit(spec.url or "").netloc or "url"
+
+
+def target_from_args(
+    variant: str | None,
+    url: str | None,
+    launch: str | None,
+    *,
+    name: str = "",
+    default_variant: str | None = DEFAULT_VARIANT,
+    allow_remote: bool = False,
+) -> TargetSpec:
+    """Validate the target options; nothing given means the reference `default_variant`."""
+    if variant is not None and (url is not None or launch is not None):
+        raise UsageError("choose either --variant or --target-url/--launch, not both")
+    if variant is None and url is None and launch is None:
+        if default_variant is None:
+            raise UsageError("no target: pass --variant, --target-url or --launch")
+        variant = default_variant
+    if variant is not None:
+        return TargetSpec(variant=check_variant(variant), name=name)
+    checked_url = check_url(url, allow_remote=allow_remote) if url is not None else None
+    command = check_command(launch) if launch is not None else None
+    return TargetSpec(url=checked_url, command=command, name=name)
+
+
+def check_variant(variant: str) -> str:
+    """A variant name must look like one (the gateway itself says whether it knows it)."""
+    if not _VARIANT_NAME.match(variant):
+        raise UsageError(f"bad --variant {variant!r}: expected a name such as 'async'")
+    return variant
+
+
+def check_url(url: str, *, allow_remote: bool = False) -> str:
+    """An http(s) base URL with a host; loopback only unless `allow_remote`. Trailing / dropped."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(f"bad --target-url {url!r}: expected http://HOST:PORT")
+    try:
+        _ = parts.port
+    except ValueError:
+        raise UsageError(f"bad --target-url {url!r}: the port is not a number 0-65535") from None
+    if parts.query or parts.fragment:
+        raise UsageError(f"bad --target-url {url!r}: a base URL has no query or fragment")
+    if not allow_remote and not is_loopback(parts.hostname):
+        raise UsageError(
+            f"--target-url host {parts.hostname!r} is not loopback; load goes to 127.0.0.1 "
+            "unless you explicitly allow remote targets"
+        )
+    return url.rstrip("/")
+
+
+def check_command(command: str) -> str:
+    """A launch command must split into words whose program exists."""
+    try:
+        argv = shlex.split(command)
+    except ValueError as exc:
+        raise UsageError(f"bad --launch command {command!r}: {exc}") from None
+    if not argv:
+        raise UsageError("--launch needs a command")
+    if shutil.which(argv[0]) is None:
+        raise UsageError(f"--launch program {argv[0]!r} not found (or not executable)")
+    return command
+
+
+def is_loopback(host: str) -> bool:
+    """True for localhost names and loopback addresses (127.0.0.0/8, ::1)."""
+    if host.lower() in _LOOPBACK_NAMES:
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
