@@ -1,0 +1,260 @@
+"""The load runner: a locustfile from `scenarios/load/`, run headless by locust in subprocesses.
+
+Only the children import locust (gevent patches the process it is imported into). Each child
+writes one raw row per request (`harness.runners.loadrows`); when locust is done, or stopped by
+Ctrl-C, or crashed, the rows on disk become one RunRecord (`partial=True` unless it ended well).
+"""
+
+from __future__ import annotations
+
+import json
+import math
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import IO, Any
+
+from harness.errors import UsageError
+from harness.records import RunRecord, capture_environment, now_iso
+from harness.runners._progress import Advance, no_progress
+from harness.runners.interrupted import Interrupted
+from harness.runners.loadrows import read_rows, row_series
+from harness.runners.openloop import ARRIVALS
+from harness.store import atomic_write_text
+
+SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "load"
+SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
+STOP_GRACE_S = 15.0  # how long locust may take to stop and write after its run time
+POLL_S = 0.25
+
+
+@dataclass(frozen=True)
+class LoadPlan:
+    """Everything that decides what locust does (kept in the record's params)."""
+
+    scenario: str
+    users: int = 10
+    spawn_rate: float = 10.0
+    duration_s: float = 30.0
+    rate_rps: float | None = None  # None: closed loop; a rate: open loop
+    arrival: str = "constant"
+    workers: int = 0  # 0: one local locust process; N: a master plus N local workers
+    seed: int = 1234
+    model: str = "gpt-4o-mini"
+    timeout_s: float = 30.0
+    master_port: int = 0  # 0: pick a free one
+
+    @property
+    def mode(self) -> str:
+        return "closed" if self.rate_rps is None else "open"
+
+    def __post_init__(self) -> None:
+        if self.users < 1 or self.spawn_rate <= 0 or self.duration_s <= 0:
+            raise UsageError("users, spawn rate and duration must be positive")
+        if self.rate_rps is not None and self.rate_rps <= 0:
+            raise UsageError(f"--rate must be positive, got {self.rate_rps}")
+        if self.arrival not in ARRIVALS:
+            raise UsageError(f"--arrival must be one of {', '.join(ARRIVALS)}")
+        if self.workers < 0:
+            raise UsageError(f"--workers must be >= 0, got {self.workers}")
+
+
+@dataclass(frozen=True)
+class LoadTarget:
+    """Where the load goes and what is known about it."""
+
+    name: str
+    url: str
+    mock_url: str = ""  # the sfperf mock behind the target, when known (faults need it)
+    mock_seed: int | None = None  # known seed -> a fidelity check on every reply
+    metrics: Callable[[], Mapping[str, Any] | None] = field(default=lambda: None)
+
+
+def locustfile_for(scenario: str) -> Path:
+    """The locustfile of a named scenario, or a path to a user's locustfile."""
+    path = Path(scenario)
+    if path.suffix == ".py" and path.is_file():
+        return path.resolve()
+    candidate = SCENARIO_DIR / f"{scenario}.py"
+    if scenario in SCENARIOS or (candidate.is_file() and not scenario.startswith("_")):
+        return candidate
+    raise UsageError(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)} or a .py file")
+
+
+def sfperf_options(plan: LoadPlan, target: LoadTarget, raw_dir: Path) -> list[str]:
+    """The `--sfperf-*` options of the locust plugin (forwarded by locust to every worker)."""
+    options = [
+        "--sfperf-out", str(raw_dir),
+        "--sfperf-users", str(plan.users),
+        "--sfperf-duration", f"{plan.duration_s:g}",
+        "--sfperf-seed", str(plan.seed),
+        "--sfperf-model", plan.model,
+        "--sfperf-timeout", f"{plan.timeout_s:g}",
+    ]  # fmt: skip
+    if plan.rate_rps is not None:
+        options += ["--sfperf-mode", "open", "--sfperf-rate", f"{plan.rate_rps:g}"]
+        options += ["--sfperf-arrival", plan.arrival]
+    if target.mock_url:
+        options += ["--sfperf-mock-url", target.mock_url]
+    if target.mock_seed is not None:
+        options += ["--sfperf-mock-seed", str(target.mock_seed)]
+    return options
+
+
+def locust_commands(
+    plan: LoadPlan, target: LoadTarget, run_dir: Path, master_port: int
+) -> list[list[str]]:
+    """The command lines: one headless locust, or a master followed by its local workers."""
+    locust = [sys.executable, "-m", "locust", "-f", str(locustfile_for(plan.scenario))]
+    run = [
+        "--headless", "-H", target.url, "-u", str(plan.users), "-r", f"{plan.spawn_rate:g}",
+        "-t", f"{math.ceil(plan.duration_s)}s", "--stop-timeout", "0", "--only-summary",
+        "--exit-code-on-error", "0", "--csv", str(run_dir / "locust"), "--loglevel", "WARNING",
+    ]  # fmt: skip
+    main = [*locust, *run, *sfperf_options(plan, target, run_dir / "raw")]
+    if plan.workers == 0:
+        return [main]
+    master = [*main, "--master", "--expect-workers", str(plan.workers)]
+    master += ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port)]
+    worker = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)]
+    return [master, *([worker] * plan.workers)]
+
+
+def free_port() -> int:
+    """A free TCP port on loopback (locust's master needs one before it starts)."""
+    import socket
+
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class LocustProcesses:
+    """The locust children of one run: started together, stopped together, never orphaned."""
+
+    def __init__(self, commands: Sequence[Sequence[str]], log_dir: Path) -> None:
+        log_dir.mkdir(parents=True, exist_ok=True)
+        self.logs: list[IO[bytes]] = []
+        self.procs: list[subprocess.Popen[bytes]] = []
+        for index, command in enumerate(commands):
+            log = (log_dir / f"locust-{index}.log").open("wb")
+            self.logs.append(log)
+            self.procs.append(
+                subprocess.Popen(
+                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
+                )
+            )
+
+    @property
+    def main(self) -> subprocess.Popen[bytes]:
+        return self.procs[0]
+
+    def stop(self, grace_s: float) -> None:
+        """SIGTERM (locust stops its users and writes its files), then SIGKILL past `grace_s`."""
+        for proc in self.procs:
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        deadline = time.monotonic() + grace_s
+        for proc in self.procs:
+            try:
+                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                proc.kill()
+                proc.wait()
+        for log in self.logs:
+            log.close()
+
+
+def drive(
+    procs: LocustProcesses,
+    duration_s: float,
+    advance: Advance,
+    clock: Callable[[], float],
+    sleep: Callable[[float], None],
+) -> bool:
+    """Wait for locust to finish, showing progress; False when it crashed or overran."""
+    started_s = clock()
+    deadline_s = started_s + duration_s + STOP_GRACE_S
+    shown_s = 0.0
+    while procs.main.poll() is None:
+        if clock() > deadline_s:
+            return False
+        sleep(POLL_S)
+        elapsed_s = min(clock() - started_s, duration_s)
+        advance(elapsed_s - shown_s, "")
+        shown_s = elapsed_s
+    return procs.main.returncode == 0
+
+
+def run_load(
+    plan: LoadPlan,
+    target: LoadTarget,
+    run_dir: Path,
+    *,
+    advance: Advance = no_progress,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[RunRecord]:
+    """Run `plan` against `target`; the record holds every request, even after Ctrl-C."""
+    (run_dir / "raw").mkdir(parents=True, exist_ok=True)
+    port = plan.master_port or (free_port() if plan.workers else 0)
+    commands = locust_commands(plan, target, run_dir, port)
+    metrics_before = target.metrics()
+    started_at, started_s = now_iso(), clock()
+    procs = LocustProcesses(commands, run_dir / "logs")
+    finished = interrupted = False
+    try:
+        finished = drive(procs, plan.duration_s, advance, clock, sleep)
+    except KeyboardInterrupt:
+        interrupted = True
+    finally:
+        procs.stop(STOP_GRACE_S)
+    metrics = {"before": metrics_before, "after": target.metrics()}
+    atomic_write_text(run_dir / "target-metrics.json", json.dumps(metrics, indent=2))
+    record = load_record(plan, target, run_dir, commands, metrics, started_at,
+                         clock() - started_s, partial=not finished)  # fmt: skip
+    if interrupted:
+        raise Interrupted([record])
+    return [record]
+
+
+def load_record(
+    plan: LoadPlan,
+    target: LoadTarget,
+    run_dir: Path,
+    commands: Sequence[Sequence[str]],
+    metrics: Mapping[str, Any],
+    started_at: str,
+    duration_s: float,
+    partial: bool,
+) -> RunRecord:
+    """The RunRecord of a run from the raw rows its locust processes left in `run_dir/raw`."""
+    rows = read_rows(run_dir / "raw")
+    artifacts = sorted(
+        str(p.relative_to(run_dir))
+        for p in (*run_dir.glob("locust_*.csv"), *run_dir.glob("logs/*.log"))
+    )
+    params = {
+        **asdict(plan),
+        "mode": plan.mode,
+        "target_url": target.url,
+        "fidelity_checked": target.mock_seed is not None,
+        "locust_command": list(commands[0]),
+        "target_metrics": dict(metrics),
+    }
+    return RunRecord(
+        runner="load",
+        scenario=Path(plan.scenario).stem,
+        params=params,
+        environment=capture_environment(),
+        series=row_series(rows),
+        labels={"target": target.name, "mode": plan.mode},
+        artifacts=(*artifacts, "target-metrics.json"),
+        started_at=started_at,
+        duration_s=duration_s,
+        partial=partial or not rows,
+    )

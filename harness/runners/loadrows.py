@@ -1,0 +1,149 @@
+"""The raw per-request rows of a load run: one tab-separated line per request.
+
+The locust child writes them (one file per writing process, see `scenarios/load/_sfperf.py`);
+the load runner reads them back and turns them into RunRecords. Pure code, no locust import, so
+both sides share one definition of the format. Times are epoch seconds (`time.time()`) so rows
+from several processes or hosts line up.
+
+Columns: name, intended_s, start_s, response_ms, status, ok, ttft_ms, itl_ms (`;`-joined),
+fidelity kinds (`,`-joined), error.
+"""
+
+from __future__ import annotations
+
+from collections import Counter
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
+from pathlib import Path
+
+from harness.records import Series, make_series
+
+ROW_FILE_GLOB = "requests-*.tsv"
+_COLUMNS = 10
+
+
+@dataclass(frozen=True)
+class Row:
+    """One request as the client saw it."""
+
+    name: str
+    intended_s: float  # planned start (open loop); equal to start_s in closed loop
+    start_s: float  # when the request was actually sent
+    response_ms: float  # from send to the last byte (or the error)
+    status: int  # HTTP status; 0 when no reply came (connection error, timeout)
+    ok: bool
+    ttft_ms: float | None = None  # streaming: send to first content chunk
+    itl_ms: tuple[float, ...] = ()  # streaming: gaps between content chunks
+    fidelity: tuple[str, ...] = ()  # mismatch kinds found by the fidelity check
+    error: str = ""
+
+    @property
+    def latency_ms(self) -> float:
+        """Latency counted from the intended start, so a late send shows as latency."""
+        return self.response_ms + max(0.0, self.start_s - self.intended_s) * 1000.0
+
+    @property
+    def end_s(self) -> float:
+        return self.start_s + self.response_ms / 1000.0
+
+
+def _clean(text: str) -> str:
+    return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
+
+
+def format_row(row: Row) -> str:
+    """The row as one line (with its newline)."""
+    fields = (
+        _clean(row.name),
+        f"{row.intended_s:.6f}",
+        f"{row.start_s:.6f}",
+        f"{row.response_ms:.3f}",
+        str(row.status),
+        "1" if row.ok else "0",
+        "" if row.ttft_ms is None else f"{row.ttft_ms:.3f}",
+        ";".join(f"{v:.3f}" for v in row.itl_ms),
+        ",".join(row.fidelity),
+        _clean(row.error)[:200],
+    )
+    return "\t".join(fields) + "\n"
+
+
+def parse_row(line: str) -> Row:
+    """The Row a `format_row` line holds; ValueError when the line is not one."""
+    fields = line.rstrip("\n").split("\t")
+    if len(fields) != _COLUMNS:
+        raise ValueError(f"expected {_COLUMNS} tab-separated fields, got {len(fields)}")
+    name, intended, start, response, status, ok, ttft, itl, fidelity, error = fields
+    return Row(
+        name=name,
+        intended_s=float(intended),
+        start_s=float(start),
+        response_ms=float(response),
+        status=int(status),
+        ok=ok == "1",
+        ttft_ms=float(ttft) if ttft else None,
+        itl_ms=tuple(float(v) for v in itl.split(";")) if itl else (),
+        fidelity=tuple(fidelity.split(",")) if fidelity else (),
+        error=error,
+    )
+
+
+def parse_rows(lines: Iterable[str]) -> Iterator[Row]:
+    """Rows from lines, skipping a torn last line (a process killed mid-write)."""
+    for line in lines:
+        if not line.endswith("\n"):
+            return
+        try:
+            yield parse_row(line)
+        except ValueError:
+            continue
+
+
+def read_rows(directory: Path) -> list[Row]:
+    """Every row of every per-process file in `directory`, in order of intended start."""
+    rows: list[Row] = []
+    for path in sorted(directory.glob(ROW_FILE_GLOB)):
+        with path.open(encoding="utf-8") as handle:
+            rows.extend(parse_rows(handle))
+    rows.sort(key=lambda r: r.intended_s)
+    return rows
+
+
+def throughput_rps(rows: Sequence[Row]) -> float:
+    """Completed requests per second over the span from the first planned start to the last end."""
+    if not rows:
+        return 0.0
+    span_s = max(r.end_s for r in rows) - min(r.intended_s for r in rows)
+    return len(rows) / span_s if span_s > 0 else 0.0
+
+
+# The mismatch kinds of `harness.fidelity`; each gets a `fidelity_<kind>` series (zero included,
+# so a claim "no wrong content under load" finds its series even when nothing went wrong).
+FIDELITY_KINDS = (
+    "wrong_content",
+    "missing_content",
+    "error_in_200",
+    "usage_mismatch",
+    "wrong_status",
+    "dropped",
+)
+
+
+def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
+    """The per-request series of internals.md (load), plus `t_s` and `status` per request."""
+    first_s = min((r.intended_s for r in rows), default=0.0)
+    series = [
+        make_series("latency_ms", "ms", (r.latency_ms for r in rows)),
+        make_series("ok", "count", (1.0 if r.ok else 0.0 for r in rows)),
+        make_series("t_s", "s", (r.intended_s - first_s for r in rows)),
+        make_series("status", "code", (r.status for r in rows)),
+        make_series("throughput_rps", "rps", (throughput_rps(rows),)),
+    ]
+    ttft = [r.ttft_ms for r in rows if r.ttft_ms is not None]
+    if ttft:
+        series.append(make_series("ttft_ms", "ms", ttft))
+        series.append(make_series("itl_ms", "ms", (v for r in rows for v in r.itl_ms)))
+    counts = Counter(kind for r in rows for kind in r.fidelity)
+    for kind in sorted(set(FIDELITY_KINDS) | set(counts)):
+        series.append(make_series(f"fidelity_{kind}", "count", (counts[kind],)))
+    return tuple(series)

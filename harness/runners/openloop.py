@@ -1,0 +1,82 @@
+"""Open-loop arrival schedules: requests start at planned times, whatever the target does.
+
+A closed-loop client waits for each reply before sending the next request, so a stalled target
+also stalls the client and the stall never shows in the latencies ("coordinated omission"). Here
+every request has an *intended* start time fixed in advance; latency is counted from it, so a
+request that could only be sent late carries its wait in its latency.
+
+Pure code (no locust, no gevent): the load child paces its users with it, tests drive it with a
+fake clock.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+ARRIVALS = ("constant", "poisson")
+
+
+@dataclass
+class ArrivalSchedule:
+    """Intended start times (seconds on the caller's clock) for one stream of requests.
+
+    `constant`: one arrival every 1/rate s; `poisson`: exponential gaps with mean 1/rate s.
+    Independent Poisson streams add up to a Poisson stream, so N users at rate/N each make one
+    arrival process at `rate` without sharing state across processes or hosts.
+    """
+
+    rate_rps: float
+    arrival: str
+    start_s: float
+    rng: random.Random = field(default_factory=random.Random)
+    _next_s: float = field(init=False)
+
+    def __post_init__(self) -> None:
+        if self.rate_rps <= 0:
+            raise ValueError(f"rate_rps must be > 0, got {self.rate_rps}")
+        if self.arrival not in ARRIVALS:
+            raise ValueError(f"arrival must be one of {ARRIVALS}, got {self.arrival!r}")
+        self._next_s = self.start_s + self._gap_s()
+
+    def _gap_s(self) -> float:
+        if self.arrival == "constant":
+            return 1.0 / self.rate_rps
+        return self.rng.expovariate(self.rate_rps)
+
+    def next_s(self) -> float:
+        """The next intended start time; each call moves the schedule on by one arrival."""
+        due = self._next_s
+        self._next_s += self._gap_s()
+        return due
+
+
+def user_schedule(
+    rate_rps: float, users: int, arrival: str, start_s: float, seed: int
+) -> ArrivalSchedule:
+    """The schedule of one of `users` users sharing a total `rate_rps`.
+
+    Constant streams get a random phase in their first period so that users spread out instead
+    of firing in lockstep.
+    """
+    rng = random.Random(seed)
+    per_user_rps = rate_rps / users
+    phase_s = rng.uniform(0.0, 1.0 / per_user_rps) if arrival == "constant" else 0.0
+    return ArrivalSchedule(per_user_rps, arrival, start_s + phase_s, rng)
+
+
+def wait_for_slot(
+    schedule: ArrivalSchedule, clock: Callable[[], float], sleep: Callable[[float], object]
+) -> float:
+    """Sleep until the next intended start (not at all when already late); return that time."""
+    intended_s = schedule.next_s()
+    delay_s = intended_s - clock()
+    if delay_s > 0:
+        sleep(delay_s)
+    return intended_s
+
+
+def latency_from_intended_ms(intended_s: float, end_s: float) -> float:
+    """Latency as the user saw it: from the planned start to the end, queueing included."""
+    return (end_s - intended_s) * 1000.0

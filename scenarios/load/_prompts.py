@@ -1,0 +1,28 @@
+"""Request bodies for the load scenarios: varied, seeded chat prompts.
+
+Replies from the mock depend on the request content, so varied prompts give varied reply
+lengths; a seeded generator keeps a run reproducible.
+"""
+
+from __future__ import annotations
+
+import random
+from typing import Any
+
+_TOPICS = ("an account", "a renewal", "a support case", "an opportunity", "a lead", "a contract")
+_ASKS = ("Summarise", "Draft a reply about", "List the risks of", "Explain the status of")
+
+
+def chat_body(rng: random.Random, model: str, stream: bool) -> dict[str, Any]:
+    """An OpenAI chat completion request with a system prompt and one varied user message."""
+    ask, topic = rng.choice(_ASKS), rng.choice(_TOPICS)
+    body: dict[str, Any] = {
+        "model": model,
+        "messages": [
+            {"role": "system", "content": "You are a concise CRM assistant."},
+            {"role": "user", "content": f"{ask} {topic} #{rng.randrange(100_000)}."},
+        ],
+    }
+    if stream:
+        body["stream"] = True
+    return body

@@ -1,0 +1,291 @@
+"""sfperf's locust plugin: raw per-request rows, open-loop pacing and an OpenAI chat user.
+
+Every locustfile in this directory imports it; only the locust child process does (gevent
+patches the process it runs in). It adds `--sfperf-*` options to locust, writes one raw row per
+request (see `harness.runners.loadrows`) and gives scenarios `ChatUser`, a user that measures
+each request itself: time to first token and inter-token gaps from the SSE chunks, latency from
+the intended start in open-loop mode, a fidelity check on every reply.
+"""
+
+from __future__ import annotations
+
+import itertools
+import json
+import os
+import random
+import socket
+import time
+import zlib
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gevent
+from geventhttpclient import HTTPClient
+from locust import LoadTestShape, User, constant, events
+from locust.env import Environment
+from locust.runners import MasterRunner, WorkerRunner
+
+from harness.runners.loadrows import Row, format_row
+from harness.runners.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
+from scenarios.load._fidelity import FidelityCheck, build_check
+from scenarios.load._prompts import chat_body
+
+FLUSH_INTERVAL_S = 1.0  # a crashed process loses at most this much of its rows
+
+
+def listen(hook: Any, handler: Callable[..., Any]) -> None:
+    """`hook.add_listener(handler)`, typed (locust's EventHook is not)."""
+    hook.add_listener(handler)
+
+
+def options_of(environment: Environment) -> Any:
+    """Locust's parsed options (argparse.Namespace, with the `--sfperf-*` ones)."""
+    if environment.parsed_options is None:
+        raise RuntimeError("sfperf's locust plugin needs locust's parsed options")
+    return environment.parsed_options
+
+
+def add_arguments(parser: Any) -> None:
+    """The `--sfperf-*` options; locust forwards them from the master to every worker."""
+    group = parser.add_argument_group("sfperf")
+    group.add_argument("--sfperf-out", default="", help="directory for raw per-request rows")
+    group.add_argument("--sfperf-mode", choices=("closed", "open"), default="closed")
+    group.add_argument("--sfperf-rate", type=float, default=0.0, help="open loop: total req/s")
+    group.add_argument("--sfperf-arrival", choices=ARRIVALS, default="constant")
+    group.add_argument("--sfperf-users", type=int, default=1, help="users sharing the rate")
+    group.add_argument("--sfperf-duration", type=float, default=30.0, help="shaped runs: seconds")
+    group.add_argument("--sfperf-seed", type=int, default=1234)
+    group.add_argument("--sfperf-model", default="gpt-4o-mini")
+    group.add_argument("--sfperf-timeout", type=float, default=30.0, help="per request, seconds")
+    group.add_argument("--sfperf-mock-url", default="", help="the mock behind the target")
+    group.add_argument("--sfperf-mock-seed", type=int, default=-1, help="-1: no fidelity check")
+
+
+listen(events.init_command_line_parser, add_arguments)
+
+
+class RowSink:
+    """Where this process's rows go: its own file, or (a worker) the master via its reports."""
+
+    def __init__(self, path: Path | None, forward: bool) -> None:
+        self.forward = forward
+        self.pending: list[str] = []
+        self.handle = path.open("a", encoding="utf-8", buffering=1 << 16) if path else None
+
+    def add_line(self, line: str) -> None:
+        if self.handle is not None:
+            self.handle.write(line)
+        elif self.forward:
+            self.pending.append(line)
+
+    def on_request(self, **kwargs: Any) -> None:
+        self.add_line(format_row(row_from_event(**kwargs)))
+
+    def on_report_to_master(self, client_id: str, data: dict[str, Any]) -> None:
+        data["sfperf_rows"], self.pending = self.pending, []
+
+    def on_worker_report(self, client_id: str, data: dict[str, Any]) -> None:
+        for line in data.get("sfperf_rows", ()):
+            self.add_line(line)
+
+    def flush(self, **_: Any) -> None:
+        if self.handle is not None:
+            self.handle.flush()
+
+    def flush_forever(self) -> None:
+        while True:
+            gevent.sleep(FLUSH_INTERVAL_S)
+            self.flush()
+
+
+def row_from_event(
+    name: str,
+    response_time: float,
+    context: dict[str, Any] | None = None,
+    exception: BaseException | None = None,
+    response: Any = None,
+    start_time: float | None = None,
+    **_: Any,
+) -> Row:
+    """A ChatUser request carries its Row; any other request is described from the event."""
+    if context and isinstance(context.get("sfperf"), Row):
+        row: Row = context["sfperf"]
+        return row
+    start_s = start_time if start_time is not None else time.time() - response_time / 1000.0
+    status = int(getattr(response, "status_code", 0) or 0)
+    error = "" if exception is None else type(exception).__name__
+    return Row(name, start_s, start_s, float(response_time), status, exception is None, error=error)
+
+
+def install_sink(environment: Environment, **_: Any) -> None:
+    """Route this process's request events into a RowSink."""
+    is_worker = isinstance(environment.runner, WorkerRunner)
+    out = "" if is_worker else options_of(environment).sfperf_out
+    role = "master" if isinstance(environment.runner, MasterRunner) else "local"
+    path = Path(out) / f"requests-{role}-{socket.gethostname()}-{os.getpid()}.tsv" if out else None
+    sink = RowSink(path, forward=is_worker)
+    listen(environment.events.request, sink.on_request)
+    listen(environment.events.report_to_master, sink.on_report_to_master)
+    listen(environment.events.worker_report, sink.on_worker_report)
+    listen(environment.events.test_stop, sink.flush)
+    listen(environment.events.quitting, sink.flush)
+    if path is not None:
+        gevent.spawn(sink.flush_forever)
+
+
+listen(events.init, install_sink)
+
+
+class RequestFailed(Exception):
+    """What locust's own statistics see for a request sfperf counts as not ok."""
+
+
+class ChatUser(User):
+    """A client of an OpenAI-compatible gateway sending `POST /v1/chat/completions`.
+
+    Closed loop: sends the next request as soon as the last reply is in. Open loop: waits for
+    its next intended start (its share of `--sfperf-rate`) and counts latency from it.
+    """
+
+    abstract = True
+    wait_time = constant(0)
+    stream = False
+    _count = 0  # users created in this process, to give each its own seed
+
+    def __init__(self, environment: Environment) -> None:
+        super().__init__(environment)
+        options = options_of(environment)
+        ChatUser._count += 1
+        key = f"{options.sfperf_seed}-{socket.gethostname()}-{os.getpid()}-{ChatUser._count}"
+        self.options = options
+        self.rng = random.Random(zlib.crc32(key.encode()))
+        self.check: FidelityCheck = build_check(options.sfperf_mock_seed)
+        self.schedule: ArrivalSchedule | None = None
+        self.http = HTTPClient.from_url(
+            str(self.host),
+            concurrency=1,
+            connection_timeout=options.sfperf_timeout,
+            network_timeout=options.sfperf_timeout,
+        )
+
+    def on_start(self) -> None:
+        if self.options.sfperf_mode == "open":
+            self.schedule = user_schedule(
+                self.options.sfperf_rate,
+                max(1, self.options.sfperf_users),
+                self.options.sfperf_arrival,
+                time.time(),
+                self.rng.randrange(1 << 30),
+            )
+
+    def on_stop(self) -> None:
+        self.http.close()
+
+    def next_start_s(self) -> float:
+        if self.schedule is None:
+            return time.time()
+        return wait_for_slot(self.schedule, time.time, gevent.sleep)
+
+    def chat(self, name: str = "chat") -> Row:
+        """Send one chat completion, check it, report it; the Row is returned for scenarios."""
+        body = chat_body(self.rng, self.options.sfperf_model, self.stream)
+        intended_s = self.next_start_s()
+        start_s, t0 = time.time(), time.perf_counter()
+        exchange = self.exchange(body, t0)
+        response_ms = (time.perf_counter() - t0) * 1000.0
+        fidelity = self.check(body, exchange.status, exchange.payload, exchange.text)
+        ok = exchange.status == 200 and not fidelity and not exchange.error
+        row = Row(
+            name, intended_s, start_s, response_ms, exchange.status, ok,
+            exchange.ttft_ms, exchange.itl_ms, fidelity, exchange.error,
+        )  # fmt: skip
+        self.environment.events.request.fire(
+            request_type="POST",
+            name=name,
+            response_time=row.latency_ms,
+            response_length=exchange.size_bytes,
+            response=None,
+            context={"sfperf": row},
+            exception=None if ok else RequestFailed(describe_failure(row)),
+        )
+        return row
+
+    def exchange(self, body: dict[str, Any], t0: float) -> Exchange:
+        try:
+            response = self.http.post(
+                "/v1/chat/completions",
+                body=json.dumps(body).encode(),
+                headers={"content-type": "application/json"},
+            )
+            if self.stream and response.status_code == 200:
+                return read_sse(response, response.status_code, t0)
+            payload = response.read()
+            return Exchange(response.status_code, payload, len(payload))
+        except Exception as exc:  # any transport failure is a measured outcome, not a crash
+            return Exchange(0, b"", error=type(exc).__name__)
+
+
+def describe_failure(row: Row) -> str:
+    if row.error:
+        return row.error
+    if row.fidelity:
+        return "fidelity:" + ",".join(row.fidelity)
+    return f"HTTP {row.status}"
+
+
+@dataclass(slots=True)
+class Exchange:
+    """What came back for one request (payload for plain replies, text for streamed ones)."""
+
+    status: int
+    payload: bytes
+    size_bytes: int = 0
+    text: str | None = None
+    ttft_ms: float | None = None
+    itl_ms: tuple[float, ...] = ()
+    error: str = ""
+
+
+def read_sse(response: Any, status: int, t0: float) -> Exchange:
+    """Read an SSE chat stream: text pieces plus the arrival time of each content chunk."""
+    pieces: list[str] = []
+    arrivals_ms: list[float] = []
+    size = 0
+    while line := response.readline(b"\n"):
+        size += len(line)
+        if not line.startswith(b"data:"):
+            continue
+        data = line[5:].strip()
+        if data == b"[DONE]":
+            break
+        piece = sse_piece(data)
+        if piece:
+            arrivals_ms.append((time.perf_counter() - t0) * 1000.0)
+            pieces.append(piece)
+    gaps = tuple(b - a for a, b in itertools.pairwise(arrivals_ms))
+    ttft = arrivals_ms[0] if arrivals_ms else None
+    return Exchange(status, b"", size, "".join(pieces), ttft, gaps)
+
+
+def sse_piece(data: bytes) -> str:
+    """The content text of one `chat.completion.chunk` ('' for role-only or final chunks)."""
+    try:
+        choices = json.loads(data).get("choices") or [{}]
+        return str(choices[0].get("delta", {}).get("content") or "")
+    except (ValueError, AttributeError, IndexError, TypeError):
+        return ""
+
+
+def shape_options(shape: LoadTestShape) -> Any:
+    """The parsed options seen from a LoadTestShape (it runs on the master or the only process)."""
+    if shape.runner is None:
+        raise RuntimeError("a LoadTestShape ticks only once attached to a runner")
+    return options_of(shape.runner.environment)
+
+
+def shape_time_s(shape: LoadTestShape) -> float:
+    """Seconds since the shape started (typed wrapper of `get_run_time`)."""
+    run_time: Callable[[], float] = shape.get_run_time
+    return run_time()
