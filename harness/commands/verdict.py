@@ -37,7 +37,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--hang-wait",
         type=float,
-        default=30.0,
+        default=35.0,
         metavar="SECONDS",
         help="waiting this long on a hung request means no read timeout",
     )

@@ -73,10 +73,10 @@ class GradingPolicy:
 
     retry_window_s: float = 60.0  # a resend later than this after a failure is a new call
     max_attempts: int = 5  # more attempts than this for one call is a retry storm
-    immediate_retry_s: float = 0.05  # a retry sooner than this after a failure has no backoff
+    immediate_retry_s: float = 0.01  # a retry sooner than this after a failure has no backoff
     constant_gap_ratio: float = 1.2  # retry gaps whose max/min stay under this are constant
     retry_after_slack_s: float = 0.05  # clock and network slack when checking Retry-After
-    hang_wait_s: float = 30.0  # staying connected this long to a hung request means no timeout
+    hang_wait_s: float = 35.0  # waiting longer on a hung request means no (sane) read timeout
     max_tokens_per_request: float = 0.5  # more OAuth requests per Models request than this
     min_token_requests: int = 3  # below this many token requests, the ratio proves nothing
     stampede_window_s: float = 1.0

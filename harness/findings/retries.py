@@ -55,21 +55,25 @@ def retry_storm(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
 
 
 def no_backoff(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
-    """Calls retried immediately or at a constant interval where no Retry-After set the pace."""
-    hits = [c.attempts[0].entry for c in calls if _lacks_backoff(c, policy)]
+    """Calls retried immediately, or mostly at a constant interval, with no Retry-After pace."""
+    paced = [(c, _free_gaps_s(c)) for c in calls]
+    immediate = [c for c, gaps in paced if any(g < policy.immediate_retry_s for g in gaps)]
+    spread = [(c, gaps) for c, gaps in paced if len(gaps) >= 2 and c not in immediate]
+    constant = [c for c, gaps in spread if max(gaps) <= min(gaps) * policy.constant_gap_ratio]
+    # Jittered backoff now and then draws two near-equal gaps; a constant client always does.
+    if len(constant) * 2 <= len(spread):
+        constant = []
     return make_finding(
-        "no_backoff", Severity.WARN, hits,
+        "no_backoff", Severity.WARN, [c.attempts[0].entry for c in immediate + constant],
         "retried immediately or at a constant interval; back off exponentially with jitter",
     )  # fmt: skip
 
 
-def _lacks_backoff(call: Call, policy: GradingPolicy) -> bool:
-    # A 401 retry with a fresh token is rightly immediate; Retry-After gaps are the server's pace.
+def _free_gaps_s(call: Call) -> list[float]:
+    """Retry gaps the client chose itself: not after a 401 (rightly immediate with a new
+    token) and not after a Retry-After (the server set the pace)."""
     pairs = zip(call.attempts, call.gaps_s(), strict=False)
-    free = [gap for prev, gap in pairs if prev.status != 401 and prev.retry_after_s is None]
-    if any(gap < policy.immediate_retry_s for gap in free):
-        return True
-    return len(free) >= 2 and max(free) <= min(free) * policy.constant_gap_ratio
+    return [gap for prev, gap in pairs if prev.status != 401 and prev.retry_after_s is None]
 
 
 def gave_up(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
@@ -87,7 +91,7 @@ def hang_no_timeout(calls: Sequence[Call], policy: GradingPolicy) -> Finding | N
     hits: list[Entry] = [
         a.entry
         for a in hung
-        if not a.entry.get("disconnected") or a.end_s - a.t_s >= policy.hang_wait_s
+        if not a.entry.get("disconnected") or a.end_s - a.t_s > policy.hang_wait_s
     ]
     longest_s = max((a.end_s - a.t_s for a in hung), default=0.0)
     return make_finding(

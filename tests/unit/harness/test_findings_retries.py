@@ -123,7 +123,7 @@ def test_more_attempts_than_the_policy_allows_is_a_retry_storm() -> None:
 def test_immediate_retries_have_no_backoff() -> None:
     journal = Journal()
     journal.add(0.0, status=500)
-    journal.add(0.02)
+    journal.add(0.013)
     assert "no_backoff" in journal.names()
 
 
@@ -133,6 +133,16 @@ def test_retries_at_a_constant_interval_have_no_backoff() -> None:
         journal.add(attempt * 1.01, status=503)
     journal.add(3.03)
     assert "no_backoff" in journal.names()
+
+
+def test_one_jittered_call_with_near_equal_gaps_among_growing_ones_is_clean() -> None:
+    journal = Journal()
+    for call, gaps in enumerate([(0.04, 0.041), (0.03, 0.09), (0.05, 0.08)]):
+        start, body = call * 10.0, f"body-{call}"
+        journal.add(start, status=503, body_sha256=body)
+        journal.add(start + 0.01 + gaps[0], status=503, body_sha256=body)
+        journal.add(start + 0.02 + gaps[0] + gaps[1], body_sha256=body)
+    assert journal.names() == set()
 
 
 def test_exponential_backoff_is_clean() -> None:
