@@ -11,9 +11,10 @@ Kinds: 401 404 423 429 500 503 (an error reply; `retry_after=` on 429/503), `res
 reset), `empty` (connection closed without a reply), `hang` (no reply for `duration`, default
 until the client gives up), `truncated` / `malformed` (a cut or broken JSON body), `dribble`
 (the body sent at `rate` bytes/s). Filters: `endpoint=`, `model=` (`|` alternatives, `*` globs),
-`window=START-END` (seconds since the mock started). Triggers, all of which must hold:
-`p=` (probability), `every=N` and `first=N` (counted over the requests the rule's filters let
-through since the plan was installed). A rule with no trigger hits every request it filters in.
+`window=START-END` (since the mock started; seconds unless `ms`/`s` is given, e.g. `10s-20s`).
+Triggers, all of which must hold: `p=` (probability), `every=N` and `first=N` (counted over the
+requests the rule's filters let through since the plan was installed). A rule with no trigger
+hits every request it filters in.
 """
 
 from __future__ import annotations
@@ -242,7 +243,8 @@ def _window(text: str | None, spec: str) -> tuple[float, float] | None:
     start, sep, end = text.partition("-")
     if not sep:
         raise ConfigError(f"window must be START-END seconds in {spec!r}")
-    lo, hi = _number(start, "window start", spec), _number(end, "window end", spec)
+    lo = _seconds(start.strip(), "window start", spec) or 0.0
+    hi = _seconds(end.strip(), "window end", spec) or 0.0
     if not 0 <= lo < hi:
         raise ConfigError(f"window needs 0 <= START < END in {spec!r}")
     return (lo, hi)

@@ -44,6 +44,11 @@ def test_fault_labels_name_the_status_or_the_kind() -> None:
     assert parse_fault("reset:every=2").fault.label == "reset"
 
 
+def test_windows_accept_units_and_bare_seconds() -> None:
+    assert parse_fault("reset:window=10s-20s").window_s == (10.0, 20.0)
+    assert parse_fault("reset:window=500ms-1.5").window_s == (0.5, 1.5)
+
+
 def test_filters_and_triggers_parse() -> None:
     rule = parse_fault("500:p=5%,every=3,first=9,window=10-20,endpoint=generations|embeddings")
     assert rule == FaultRule(
@@ -87,6 +92,7 @@ def test_format_round_trips_through_parse(spec: str) -> None:
         ("500:retry_after=2s", "retry_after"),
         ("503:window=20-10", "window"),
         ("503:window=10", "window"),
+        ("503:window=soon-later", "soon"),
         ("dribble:rate=0", "rate"),
         ("hang:duration=forever", "forever"),
         ("500:colour=red", "colour"),
