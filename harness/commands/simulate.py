@@ -1,17 +1,114 @@
-"""`sfperf simulate` (under construction: the owning issue replaces this module)."""
+"""`sfperf simulate`: the token cache in virtual time (a day of requests in seconds)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness.commands._output import add_output_options, run_dir, save
+from harness.records import RunRecord
+
+QUICK_HOURS = 6.0
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("simulate", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "simulate",
+        help="token cache hit rates, refreshes and file I/O over hours of virtual time",
+        description="Run the real token providers against a fake OAuth upstream in virtual time.",
+    )
+    parser.add_argument(
+        "workload", nargs="?", default="seed-report",
+        help="a workload name from scenarios/workloads/ (default seed-report) or a TOML path",
+    )  # fmt: skip
+    parser.add_argument(
+        "--provider", action="append", default=[], metavar="SPEC",
+        help="replace the workload's providers: file[:buffer=5m] or memory-ttl[:ttl=25m,buffer=5m]",
+    )  # fmt: skip
+    parser.add_argument("--arrivals", choices=("poisson", "fixed"), help="arrival process")
+    parser.add_argument("--recording", type=Path, help="replay arrival times from this file")
+    parser.add_argument("--rate-rpm", type=float, help="requests per minute (poisson, fixed)")
+    parser.add_argument("--hours", type=float, help="virtual duration in hours")
+    parser.add_argument("--token-lifetime", help="upstream token lifetime, e.g. 1800s or 30m")
+    parser.add_argument("--seed", type=int, help="seed of the Poisson arrivals")
+    add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'simulate' is not built yet")
+    from harness.runners._progress import progress_bar
+    from harness.runners.interrupted import Interrupted
+    from harness.runners.simulate import run_simulation
+
+    workload = resolve_workload(args)
+    directory = run_dir(args.out)
+    steps = len(workload.providers) * max(1, int(workload.duration_h + 0.999))
+    with progress_bar(steps, f"simulate {workload.name}") as advance:
+        try:
+            records = run_simulation(workload, advance=advance)
+        except Interrupted as stop:
+            save(directory, stop.records)
+            raise
+    save(directory, records)
+    print_summary(records)
+    return 0
+
+
+def resolve_workload(args: argparse.Namespace) -> Any:
+    """The workload named on the command line with every override applied."""
+    from harness.errors import UsageError
+    from harness.runners.workloads import (
+        Arrivals,
+        check_arrivals,
+        load_workload,
+        parse_duration_s,
+        parse_provider,
+    )
+
+    workload = load_workload(args.workload)
+    base = workload.arrivals
+    arrivals = Arrivals(
+        kind="recorded" if args.recording else (args.arrivals or base.kind),
+        rate_rpm=base.rate_rpm if args.rate_rpm is None else args.rate_rpm,
+        path=args.recording or base.path,
+    )
+    if args.hours is not None and not args.hours > 0:
+        raise UsageError(f"--hours must be > 0, not {args.hours}")
+    hours = args.hours or workload.duration_h
+    return workload.with_overrides(
+        arrivals=check_arrivals(arrivals),
+        duration_h=min(hours, QUICK_HOURS) if args.quick else hours,
+        providers=tuple(parse_provider(p) for p in args.provider) or None,
+        token_lifetime_s=parse_duration_s(args.token_lifetime) if args.token_lifetime else None,
+        seed=args.seed,
+    )
+
+
+def print_summary(records: Sequence[RunRecord]) -> None:
+    """One line per provider config: requests, hit rate with its 95% interval, per-hour costs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    from harness.stats import wilson_interval
+
+    table = Table(title="token cache in virtual time")
+    for column in ("config", "requests", "hit rate [95% CI]", "refreshes/h", "file reads/h",
+                   "file writes/h", "expired sends"):  # fmt: skip
+        table.add_column(column, justify="left" if column == "config" else "right")
+    for record in records:
+        totals = {s.name: sum(s.values) for s in record.series}
+        hours = max(1, len(record.get("requests").values))
+        requests = totals["requests"]
+        rate = "-"
+        if requests:
+            ci = wilson_interval(totals["hits"], requests)
+            rate = f"{totals['hits'] / requests:.2%} [{ci.low:.2%}, {ci.high:.2%}]"
+        per_hour = (f"{totals[k] / hours:,.1f}" for k in ("refreshes", "file_reads", "file_writes"))
+        name = record.labels.get("config", "") + (" (partial)" if record.partial else "")
+        table.add_row(name, f"{requests:,.0f}", rate, *per_hour, f"{totals['expired_sends']:,.0f}")
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a pipe or a CI log: do not squeeze the table to 80
+    console.print(table)

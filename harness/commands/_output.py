@@ -1,0 +1,38 @@
+"""Where a measuring command writes: `--out DIR`, or a fresh `results/<timestamp>/`."""
+
+from __future__ import annotations
+
+import argparse
+import datetime as dt
+import sys
+from collections.abc import Sequence
+from pathlib import Path
+
+from harness.records import RunRecord
+from harness.settings import load_settings
+from harness.store import append_records
+
+
+def add_output_options(parser: argparse.ArgumentParser) -> None:
+    """The options every measuring command shares: `--quick` and `--out DIR`."""
+    parser.add_argument("--quick", action="store_true", help="CI-sized run (seconds, not minutes)")
+    parser.add_argument(
+        "--out", type=Path, default=None, help="run directory (default: results/<timestamp>/)"
+    )
+
+
+def run_dir(out: Path | None, now: dt.datetime | None = None) -> Path:
+    """`out` when given, else `<results dir>/<UTC timestamp>` (not created yet)."""
+    if out is not None:
+        return out
+    stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
+    return load_settings().results_dir / stamp
+
+
+def save(directory: Path, records: Sequence[RunRecord]) -> Path:
+    """Add `records` to the run directory's results.json and say where they went (stderr)."""
+    path = append_records(directory, records)
+    partial = sum(r.partial for r in records)
+    note = f" ({partial} partial)" if partial else ""
+    print(f"saved {len(records)} record(s){note} to {path}", file=sys.stderr)
+    return path

@@ -1,0 +1,205 @@
+"""The token cache in virtual time: a day of requests against each token provider in seconds.
+
+The REAL provider classes of `harness.subjects.tokens` run against a `MemoryTokenStore` and a fake
+fetch that issues tokens with the upstream's real lifetime, driven by a virtual clock. Whether a
+request went out with an expired token is judged here, from the expiry the fake upstream wrote in
+each grant, not from the provider's own counters.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Iterator, Mapping
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from harness.records import Environment, RunRecord, Series, capture_environment, now_iso
+from harness.runners._progress import Advance, no_progress
+from harness.runners.interrupted import Interrupted
+from harness.runners.workloads import ProviderConfig, Workload, arrival_times_s
+from harness.subjects.tokens import (
+    FileTokenProvider,
+    MemoryTokenStore,
+    MemoryTtlTokenProvider,
+    TokenGrant,
+)
+
+HOUR_S = 3600.0
+# Per virtual hour, in this order (docs/internals.md: simulate / token-cache).
+SERIES = ("requests", "hits", "misses", "refreshes", "file_reads", "file_writes", "expired_sends")
+
+
+@dataclass
+class VirtualClock:
+    """The simulation's clock: providers call it, the driver moves `now_s` forward."""
+
+    now_s: float = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+@dataclass
+class FakeUpstream:
+    """Issues tokens like the mock's OAuth endpoint does, with the real lifetime."""
+
+    clock: VirtualClock
+    lifetime_s: float
+    issued: int = 0
+
+    def fetch(self) -> TokenGrant:
+        now_s = self.clock.now_s
+        self.issued += 1
+        return TokenGrant(f"sim-{self.issued}", now_s, now_s + self.lifetime_s)
+
+
+@dataclass
+class Rig:
+    """One provider under simulation with the clock, store and upstream it talks to."""
+
+    provider: FileTokenProvider | MemoryTtlTokenProvider
+    clock: VirtualClock
+    upstream: FakeUpstream
+    store: MemoryTokenStore
+
+    def totals(self) -> dict[str, int]:
+        """Cumulative provider and store counters under the record's series names."""
+        counters = self.provider.counters()
+        return {
+            "hits": counters.hits,
+            "misses": counters.misses,
+            "refreshes": counters.refreshes,
+            "file_reads": self.store.reads,
+            "file_writes": self.store.writes,
+            "provider_expired_uses": counters.expired_uses,
+        }
+
+
+def build_rig(config: ProviderConfig, token_lifetime_s: float) -> Rig:
+    """The real provider named by `config`, on a fresh store, virtual clock and fake upstream."""
+    clock = VirtualClock()
+    upstream = FakeUpstream(clock, token_lifetime_s)
+    store = MemoryTokenStore()
+    buffer = {} if config.buffer_s is None else {"refresh_buffer_s": config.buffer_s}
+    provider: FileTokenProvider | MemoryTtlTokenProvider
+    if config.kind == "file":
+        provider = FileTokenProvider(store, upstream.fetch, clock, **buffer)
+    else:
+        provider = MemoryTtlTokenProvider(store, upstream.fetch, clock, config.ttl_s, **buffer)
+    return Rig(provider, clock, upstream, store)
+
+
+def run_simulation(
+    workload: Workload, *, advance: Advance = no_progress, environment: Environment | None = None
+) -> list[RunRecord]:
+    """One `simulate/token-cache` record per provider configuration of `workload`.
+
+    Ctrl-C raises `Interrupted` carrying the records so far, the last one partial.
+    """
+    duration_s = workload.duration_h * HOUR_S
+    times_s = arrival_times_s(workload.arrivals, duration_s, workload.seed)
+    environment = environment or capture_environment()
+    records = []
+    for config in workload.providers:
+        started_at, start_s = now_iso(), time.perf_counter()
+        rig = build_rig(config, workload.token_lifetime_s)
+        hours, totals, partial = simulate_hours(rig, times_s, duration_s, advance)
+        elapsed_s = time.perf_counter() - start_s
+        labels = _labels(rig, config, workload.token_lifetime_s)
+        records.append(
+            _record(workload, labels, hours, totals, environment, started_at, elapsed_s, partial)
+        )
+        if partial:
+            raise Interrupted(records)
+    return records
+
+
+def simulate_hours(
+    rig: Rig, times_s: npt.NDArray[np.float64], duration_s: float, advance: Advance = no_progress
+) -> tuple[dict[str, list[int]], dict[str, int], bool]:
+    """Drive `rig` through `times_s`; per-hour counts of each of SERIES, final totals, partial."""
+    hours: dict[str, list[int]] = {name: [] for name in SERIES}
+    before = rig.totals()
+    try:
+        for lo, hi in _hour_slices(times_s, duration_s):
+            expired = _drive(rig, times_s[lo:hi].tolist())
+            after = rig.totals()
+            for name in SERIES[1:-1]:
+                hours[name].append(after[name] - before[name])
+            hours["requests"].append(hi - lo)
+            hours["expired_sends"].append(expired)
+            before = after
+            advance(1, "")
+    except KeyboardInterrupt:
+        return hours, rig.totals(), True
+    return hours, rig.totals(), False
+
+
+def _hour_slices(times_s: npt.NDArray[np.float64], duration_s: float) -> Iterator[tuple[int, int]]:
+    edges_s = np.arange(0.0, duration_s, HOUR_S)[1:]
+    bounds = [0, *np.searchsorted(times_s, edges_s).tolist(), len(times_s)]
+    return itertools.pairwise(bounds)
+
+
+def _drive(rig: Rig, times_s: list[float]) -> int:
+    """Send one request at each virtual time; count those sent with an expired token."""
+    # The hot loop of the simulator: locals only. The expiry checked is the one the fake
+    # upstream wrote into the grant it issued, whatever the provider believes about it.
+    clock, get_grant = rig.clock, rig.provider.get_grant
+    expired = 0
+    for now_s in times_s:
+        clock.now_s = now_s
+        if get_grant().expires_at_s <= now_s:
+            expired += 1
+    return expired
+
+
+def _labels(rig: Rig, config: ProviderConfig, token_lifetime_s: float) -> dict[str, str]:
+    """What claims select on; settings left to the provider's defaults are read back from it."""
+    ttl_s = getattr(rig.provider, "ttl_s", None)
+    return {
+        "provider": config.kind,
+        "config": config.name,
+        # "none": the provider follows the token's real lifetime (the file provider always does).
+        "ttl_s": "none" if ttl_s is None else f"{ttl_s:g}",
+        "buffer_s": f"{rig.provider.refresh_buffer_s:g}",
+        "token_lifetime_s": f"{token_lifetime_s:g}",
+    }
+
+
+def _record(
+    workload: Workload,
+    labels: Mapping[str, str],
+    hours: Mapping[str, list[int]],
+    totals: Mapping[str, int],
+    environment: Environment,
+    started_at: str,
+    duration_s: float,
+    partial: bool,
+) -> RunRecord:
+    params = workload.as_params() | {
+        "provider": dict(labels),
+        # The provider's own count, kept beside ours so a disagreement is visible.
+        "provider_expired_uses": totals["provider_expired_uses"],
+    }
+    series = tuple(Series(name, "count", tuple(float(v) for v in hours[name])) for name in SERIES)
+    return RunRecord(
+        runner="simulate",
+        scenario="token-cache",
+        params=params,
+        environment=environment,
+        series=series,
+        labels=dict(labels),
+        started_at=started_at,
+        duration_s=duration_s,
+        partial=partial,
+    )
+
+
+def hit_rate(record: RunRecord) -> float:
+    """Share of requests served from the cache over the whole record (0 when no requests)."""
+    requests = sum(record.get("requests").values)
+    return sum(record.get("hits").values) / requests if requests else 0.0
