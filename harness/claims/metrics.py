@@ -1,0 +1,238 @@
+"""Evaluate a claim's metric query over RunRecords: a value, its interval and the evidence.
+
+Records are selected by runner, scenario and labels (numbers compare numerically, so a label
+"2700" matches 2700.0); the statistic is computed on the pooled raw values, with a Wilson
+interval for rates and a seeded bootstrap interval otherwise. A ratio metric compares the same
+statistic between a baseline and a candidate selection.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+
+from harness.claims.ledger import MetricQuery
+from harness.records import RunRecord
+from harness.stats import (
+    Array,
+    Interval,
+    RowStatistic,
+    percentile_interval,
+    resample_statistic,
+    row_mean,
+    row_percentile,
+    wilson_interval,
+)
+
+RESAMPLES = 1000
+
+
+class MissingRecords(Exception):
+    """The records a metric needs are not in the results (the message says which)."""
+
+
+@dataclass(frozen=True)
+class Measurement:
+    """A metric's value with its interval, the run ids it came from and how it was computed."""
+
+    value: float
+    interval: Interval
+    n: int
+    evidence: tuple[str, ...]
+    detail: str
+    partial: bool = False
+
+
+def label_value_matches(actual: str | None, wanted: str) -> bool:
+    """Equal strings, or equal numbers ("2700" == "2700.0")."""
+    if actual is None:
+        return False
+    if actual == wanted:
+        return True
+    try:
+        return float(actual) == float(wanted)
+    except ValueError:
+        return False
+
+
+def select_records(
+    records: Sequence[RunRecord], runner: str, scenario: str, labels: Mapping[str, str]
+) -> list[RunRecord]:
+    """Records of `runner`/`scenario` whose labels match every given label."""
+    return [
+        r
+        for r in records
+        if r.runner == runner
+        and r.scenario == scenario
+        and all(label_value_matches(r.labels.get(k), v) for k, v in labels.items())
+    ]
+
+
+def measure(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:
+    """Evaluate `query`; MissingRecords when no matching records hold the series."""
+    if query.is_ratio:
+        return _measure_ratio(records, query)
+    chosen = _select(records, query, {})
+    values = _rows(chosen, query)
+    statistic = _row_statistic(query)
+    value = float(statistic(values[np.newaxis])[0])
+    if query.statistic == "rate":
+        successes = float(values.sum())
+        interval = wilson_interval(successes, values.shape[0])
+        detail = f"{successes:g} of {values.shape[0]} observations"
+    else:
+        estimates = resample_statistic(values, statistic, resamples=RESAMPLES)
+        interval = percentile_interval(estimates)
+        detail = f"{query.statistic} of {values.shape[0]} observations"
+    return _measurement(value, interval, values.shape[0], chosen, detail)
+
+
+def _measure_ratio(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:
+    assert query.baseline is not None and query.candidate is not None
+    base_sel, cand_sel = (
+        _select(records, query, query.baseline),
+        _select(records, query, query.candidate),
+    )
+    if query.at_max:
+        base_sel, cand_sel = _restrict_to_common_max(base_sel, cand_sel, query.at_max)
+    base, cand = _rows(base_sel, query), _rows(cand_sel, query)
+    statistic = _row_statistic(query)
+    base_point = float(statistic(base[np.newaxis])[0])
+    cand_point = float(statistic(cand[np.newaxis])[0])
+    base_est = resample_statistic(base, statistic, resamples=RESAMPLES, seed=1)
+    cand_est = resample_statistic(cand, statistic, resamples=RESAMPLES, seed=2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = cand_point / base_point if base_point else math.nan
+        interval = percentile_interval(cand_est / base_est)
+    value, interval = _transform(ratio, interval, query.transform)
+    detail = (
+        f"{query.transform} of {query.statistic}: candidate {_fmt(query.candidate)} = "
+        f"{cand_point:.4g} vs baseline {_fmt(query.baseline)} = {base_point:.4g}"
+    )
+    return _measurement(
+        value, interval, base.shape[0] + cand.shape[0], [*base_sel, *cand_sel], detail
+    )
+
+
+def _transform(ratio: float, interval: Interval, transform: str) -> tuple[float, Interval]:
+    if transform == "reduction":
+        return 1.0 - ratio, Interval(1.0 - interval.high, 1.0 - interval.low, interval.confidence)
+    if transform == "speedup":
+        with np.errstate(divide="ignore"):
+            low, high = 1.0 / interval.high - 1.0, 1.0 / interval.low - 1.0
+        return 1.0 / ratio - 1.0 if ratio else math.inf, Interval(low, high, interval.confidence)
+    if transform == "gain":
+        return ratio - 1.0, Interval(interval.low - 1.0, interval.high - 1.0, interval.confidence)
+    return ratio, interval
+
+
+def _measurement(
+    value: float, interval: Interval, n: int, chosen: Sequence[RunRecord], detail: str
+) -> Measurement:
+    evidence = tuple(dict.fromkeys(r.run_id for r in chosen))
+    return Measurement(value, interval, n, evidence, detail, any(r.partial for r in chosen))
+
+
+def _select(
+    records: Sequence[RunRecord], query: MetricQuery, extra: Mapping[str, str]
+) -> list[RunRecord]:
+    labels = {**query.labels, **extra}
+    chosen = [
+        r
+        for r in select_records(records, query.runner, query.scenario, labels)
+        if all(name in r.series_names for name in (*query.series, *query.denominator))
+    ]
+    if not chosen:
+        wanted = ", ".join(f"{k}={v}" for k, v in labels.items()) or "any labels"
+        names = "+".join(query.series)
+        raise MissingRecords(
+            f"no {query.runner}/{query.scenario} records with {wanted} holding series {names}"
+        )
+    return chosen
+
+
+def _restrict_to_common_max(
+    base: list[RunRecord], cand: list[RunRecord], label: str
+) -> tuple[list[RunRecord], list[RunRecord]]:
+    """Keep only records at the largest numeric value of `label` present on both sides."""
+    common = _numeric_labels(base, label) & _numeric_labels(cand, label)
+    if not common:
+        raise MissingRecords(f"baseline and candidate share no numeric value of label {label!r}")
+    top = max(common)
+    keep = [r for r in base if _as_float(r.labels.get(label)) == top]
+    return keep, [r for r in cand if _as_float(r.labels.get(label)) == top]
+
+
+def _numeric_labels(records: Sequence[RunRecord], label: str) -> set[float]:
+    return {v for r in records if (v := _as_float(r.labels.get(label))) is not None}
+
+
+def _as_float(text: str | None) -> float | None:
+    try:
+        return float(text) if text is not None else None
+    except ValueError:
+        return None
+
+
+def _rows(records: Sequence[RunRecord], query: MetricQuery) -> Array:
+    """Pooled observations: 1-D, or 2-D (numerator, denominator) for ratio_of_sums."""
+    numerator = np.concatenate([_summed(r, query.series) for r in records])
+    if query.statistic == "ratio_of_sums":
+        denominator = np.concatenate([_summed(r, query.denominator) for r in records])
+        if denominator.shape != numerator.shape:
+            raise MissingRecords("numerator and denominator series differ in length")
+        return np.column_stack([numerator, denominator])
+    if numerator.size == 0:
+        raise MissingRecords(f"the series {'+'.join(query.series)} hold no values")
+    if query.statistic == "rate":
+        return _indicator(numerator, query.where)
+    return numerator
+
+
+def _summed(record: RunRecord, names: Sequence[str]) -> Array:
+    """Element-wise sum of several series of one record (e.g. file_reads + file_writes)."""
+    arrays = [np.asarray(record.get(n).values, dtype=np.float64) for n in names]
+    if len({a.size for a in arrays}) > 1:
+        raise MissingRecords(f"series {names} of record {record.run_id} differ in length")
+    return np.asarray(np.sum(arrays, axis=0), dtype=np.float64)
+
+
+def _indicator(values: Array, where: tuple[str, float] | None) -> Array:
+    """1.0 where the observation counts as a success (nonzero, or satisfies `where`)."""
+    if where is None:
+        return np.asarray(values != 0, dtype=np.float64)
+    op, x = where
+    tests = {
+        "==": values == x,
+        "!=": values != x,
+        "<=": values <= x,
+        ">=": values >= x,
+        "<": values < x,
+        ">": values > x,
+    }
+    return np.asarray(tests[op], dtype=np.float64)
+
+
+def _row_statistic(query: MetricQuery) -> RowStatistic:
+    if query.statistic in ("rate", "mean"):
+        return row_mean
+    if query.statistic == "median":
+        return row_percentile(50)
+    if query.statistic == "percentile":
+        return row_percentile(query.quantile)
+    if query.statistic == "sum":
+        return lambda rows: np.asarray(rows.sum(axis=1), dtype=np.float64)
+    return _ratio_of_sums
+
+
+def _ratio_of_sums(rows: Array) -> Array:
+    totals = rows.sum(axis=1)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        return np.asarray(totals[..., 0] / totals[..., 1], dtype=np.float64)
+
+
+def _fmt(labels: Mapping[str, str] | None) -> str:
+    return ",".join(f"{k}={v}" for k, v in (labels or {}).items())

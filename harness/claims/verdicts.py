@@ -1,0 +1,194 @@
+"""Claims against evidence: `holds`, `refuted` or `inconclusive`, never silently dropped.
+
+A verdict compares a value's confidence interval with the claim's expected region: inside it
+holds, disjoint from it refuted, straddling its edge inconclusive. Missing records make a claim
+inconclusive and name the workload that would measure it.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.claims.consistency import evaluate_expression, smallest_fraction
+from harness.claims.ledger import Claim, Expectation, Ledger
+from harness.claims.metrics import Measurement, MissingRecords, measure
+from harness.errors import UsageError
+from harness.records import RunRecord
+from harness.stats import Interval, wilson_interval
+from harness.store import atomic_write_text
+
+CLAIMS_FILE = "claims.json"
+HOLDS, REFUTED, INCONCLUSIVE = "holds", "refuted", "inconclusive"
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """The outcome of one claim, with what was measured and why the verdict follows."""
+
+    claim_id: str
+    text: str
+    kind: str
+    verdict: str
+    expected: str
+    reason: str
+    value: float | None = None
+    low: float | None = None
+    high: float | None = None
+    unit: str = ""
+    n: int = 0
+    evidence: tuple[str, ...] = ()
+    workload: str = ""
+    source_file: str = ""
+    quote: str = ""
+    note: str = ""
+    partial: bool = False
+
+    def as_dict(self) -> dict[str, Any]:
+        """JSON-ready: NaN or infinite numbers become None."""
+        data = asdict(self) | {"evidence": list(self.evidence)}
+        return {k: _finite_or_none(v) for k, v in data.items()}
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> Verdict:
+        fields = {k: v for k, v in data.items() if k in cls.__dataclass_fields__}
+        return cls(**fields | {"evidence": tuple(data.get("evidence", ()))})
+
+
+def decide(interval: Interval, expect: Expectation) -> str:
+    """holds when the interval lies inside the region, refuted when disjoint, else inconclusive."""
+    if math.isnan(interval.low) or math.isnan(interval.high):
+        return INCONCLUSIVE
+    if expect.low <= interval.low and interval.high <= expect.high:
+        return HOLDS
+    if interval.high < expect.low or interval.low > expect.high:
+        return REFUTED
+    return INCONCLUSIVE
+
+
+def evaluate_ledger(ledger: Ledger, records: Sequence[RunRecord]) -> list[Verdict]:
+    """One verdict per claim, in ledger order."""
+    return [evaluate_claim(claim, records) for claim in ledger.claims]
+
+
+def evaluate_claim(claim: Claim, records: Sequence[RunRecord]) -> Verdict:
+    """The verdict on one claim given the records of a run."""
+    if claim.kind == "consistency":
+        value = evaluate_expression(claim.expression, claim.inputs)
+        return _verdict(claim, value, Interval(value, value), f"{claim.expression} = {value:.6g}")
+    if claim.kind == "sample-size":
+        return _sample_size_verdict(claim)
+    assert claim.metric is not None
+    try:
+        measured = measure(records, claim.metric)
+    except MissingRecords as exc:
+        return _base(claim, INCONCLUSIVE, f"not measured: {exc}; needs: {claim.workload}")
+    return _measured_verdict(claim, measured)
+
+
+def _measured_verdict(claim: Claim, measured: Measurement) -> Verdict:
+    verdict = _verdict(claim, measured.value, measured.interval, measured.detail)
+    partial_note = " (from a partial run)" if measured.partial else ""
+    return replace(
+        verdict,
+        n=measured.n,
+        evidence=measured.evidence,
+        partial=measured.partial,
+        reason=verdict.reason + partial_note,
+    )
+
+
+def _sample_size_verdict(claim: Claim) -> Verdict:
+    successes, trials = smallest_fraction(claim.reported, claim.digits)
+    interval = wilson_interval(successes, trials)
+    detail = (
+        f"{claim.reported:.{max(claim.digits - 2, 0)}%} is exactly {successes}/{trials}; "
+        f"if measured on {trials} observations its 95% Wilson interval is "
+        f"{interval.low:.1%} to {interval.high:.1%}"
+    )
+    verdict = _verdict(claim, successes / trials, interval, detail)
+    return replace(verdict, n=trials)
+
+
+def _verdict(claim: Claim, value: float, interval: Interval, detail: str) -> Verdict:
+    outcome = decide(interval, claim.expect)
+    expected = claim.expect.describe(claim.unit)
+    reason = f"{detail}; {_explain(outcome, interval, claim, expected)}"
+    verdict = _base(claim, outcome, reason)
+    return replace(verdict, value=value, low=interval.low, high=interval.high)
+
+
+def _explain(outcome: str, interval: Interval, claim: Claim, expected: str) -> str:
+    shown = f"[{format_value(interval.low, claim.unit)}, {format_value(interval.high, claim.unit)}]"
+    if interval.low == interval.high:
+        shown = format_value(interval.low, claim.unit)
+    if outcome == HOLDS:
+        return f"{shown} is {expected}"
+    if outcome == REFUTED:
+        return f"{shown} is not {expected}"
+    return f"{shown} straddles the edge of {expected}: more data needed"
+
+
+def _base(claim: Claim, outcome: str, reason: str) -> Verdict:
+    return Verdict(
+        claim_id=claim.id,
+        text=claim.text,
+        kind=claim.kind,
+        verdict=outcome,
+        expected=claim.expect.describe(claim.unit),
+        reason=reason,
+        unit=claim.unit,
+        workload=claim.workload,
+        source_file=claim.source_file,
+        quote=claim.quote,
+        note=claim.note,
+    )
+
+
+def format_value(value: float | None, unit: str) -> str:
+    """A value for people: fractions as percentages, others with their unit."""
+    if value is None or math.isnan(value):
+        return "n/a"
+    if unit == "fraction":
+        return f"{value * 100:.4g}%"
+    return f"{value:.4g} {unit}".strip()
+
+
+def write_verdicts(run_dir: Path, verdicts: Sequence[Verdict], ledger: Ledger) -> Path:
+    """Write `claims.json` atomically into the run directory."""
+    document = {
+        "ledger": {"title": ledger.title, "source": ledger.source},
+        "counts": count_verdicts(verdicts),
+        "verdicts": [v.as_dict() for v in verdicts],
+    }
+    path = run_dir / CLAIMS_FILE
+    atomic_write_text(path, json.dumps(document, indent=2, allow_nan=False))
+    return path
+
+
+def load_verdicts(run_dir: Path) -> list[Verdict] | None:
+    """The verdicts saved in `run_dir`, or None when the run has no claims.json."""
+    path = run_dir / CLAIMS_FILE
+    if not path.exists():
+        return None
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+        return [Verdict.from_dict(v) for v in document["verdicts"]]
+    except (OSError, ValueError, KeyError, TypeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+def count_verdicts(verdicts: Sequence[Verdict]) -> dict[str, int]:
+    return {
+        kind: sum(v.verdict == kind for v in verdicts) for kind in (HOLDS, REFUTED, INCONCLUSIVE)
+    }
+
+
+def _finite_or_none(value: Any) -> Any:
+    if isinstance(value, float) and not math.isfinite(value):
+        return None
+    return value

@@ -1,0 +1,229 @@
+"""The claim ledger parses TOML claims and gives every verdict kind from synthetic records."""
+
+from __future__ import annotations
+
+import json
+import tomllib
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.claims import (
+    HOLDS,
+    INCONCLUSIVE,
+    REFUTED,
+    evaluate_claim,
+    evaluate_ledger,
+    load_ledger,
+    load_verdicts,
+    parse_ledger,
+    write_verdicts,
+)
+from harness.claims.consistency import evaluate_expression, smallest_fraction
+from harness.errors import UsageError
+from harness.records import Environment, RunRecord, make_series
+
+SEED = Path(__file__).parents[3] / "scenarios" / "claims" / "seed.toml"
+ENV = Environment("3.11", "Linux", "cpu", 2, "host", "abc", False, "0.1.0")
+
+
+def record(runner: str, scenario: str, labels: dict[str, str], **series: list[float]) -> RunRecord:
+    made = tuple(make_series(name, "count", values) for name, values in series.items())
+    return RunRecord(runner, scenario, {}, ENV, made, labels=labels)
+
+
+def ledger_of(claim: str) -> Any:
+    return parse_ledger(tomllib.loads(claim))
+
+
+RATE_CLAIM = """
+[[claim]]
+id = "fallback"
+text = "fallback runs 10% of the time"
+workload = "sfperf micro"
+unit = "fraction"
+expect = {{ {expect} }}
+[claim.metric]
+runner = "micro"
+scenario = "extract-paths"
+labels = {{ extractor = "priority" }}
+series = "fallback"
+statistic = "rate"
+"""
+
+
+def paths_record(fallbacks: int, calls: int) -> RunRecord:
+    values = [1.0] * fallbacks + [0.0] * (calls - fallbacks)
+    return record("micro", "extract-paths", {"extractor": "priority"}, fallback=values)
+
+
+@pytest.mark.parametrize(
+    ("expect", "fallbacks", "verdict"),
+    [
+        ("within = 0.10, tolerance = 0.02", 1000, HOLDS),
+        ("within = 0.10, tolerance = 0.02", 0, REFUTED),
+        ("at_least = 0.095", 1000, INCONCLUSIVE),
+        ("at_most = 0.2", 1000, HOLDS),
+        ("between = [0.3, 0.5]", 1000, REFUTED),
+    ],
+)
+def test_a_rate_claim_gets_the_verdict_its_wilson_interval_implies(
+    expect: str, fallbacks: int, verdict: str
+) -> None:
+    ledger = ledger_of(RATE_CLAIM.format(expect=expect))
+    result = evaluate_claim(ledger.claims[0], [paths_record(fallbacks, 10_000)])
+    assert result.verdict == verdict
+    assert result.value == pytest.approx(fallbacks / 10_000)
+    assert result.low is not None and result.high is not None
+    assert result.low <= result.value <= result.high
+    assert result.n == 10_000
+
+
+def test_a_claim_without_its_records_is_inconclusive_and_names_the_workload() -> None:
+    ledger = ledger_of(RATE_CLAIM.format(expect="at_most = 0.2"))
+    other = record("micro", "extract-paths", {"extractor": "legacy"}, fallback=[1.0])
+    result = evaluate_claim(ledger.claims[0], [other])
+    assert result.verdict == INCONCLUSIVE
+    assert "extractor=priority" in result.reason
+    assert "sfperf micro" in result.reason
+    assert result.evidence == ()
+
+
+def test_evidence_lists_the_run_ids_that_were_used() -> None:
+    ledger = ledger_of(RATE_CLAIM.format(expect="at_most = 0.2"))
+    first, second = paths_record(1, 10), paths_record(2, 10)
+    result = evaluate_claim(ledger.claims[0], [first, second])
+    assert result.evidence == (first.run_id, second.run_id)
+    assert result.n == 20
+
+
+RATIO_CLAIM = """
+[[claim]]
+id = "io"
+text = "file I/O reduced"
+workload = "sfperf simulate"
+unit = "fraction"
+expect = { at_least = 0.89 }
+[claim.metric]
+runner = "simulate"
+scenario = "token-cache"
+series = ["file_reads", "file_writes"]
+denominator = "requests"
+statistic = "ratio_of_sums"
+baseline = { provider = "file" }
+candidate = { provider = "memory-ttl", ttl_s = 2700 }
+transform = "reduction"
+"""
+
+
+def test_a_ratio_claim_compares_two_variants_and_matches_labels_numerically() -> None:
+    file_provider = record(
+        "simulate", "token-cache", {"provider": "file"},
+        requests=[100, 100, 100], file_reads=[100, 100, 100], file_writes=[2, 2, 2],
+    )  # fmt: skip
+    memory = record(
+        "simulate", "token-cache", {"provider": "memory-ttl", "ttl_s": "2700.0"},
+        requests=[100, 100, 100], file_reads=[0, 0, 0], file_writes=[2, 2, 2],
+    )  # fmt: skip
+    result = evaluate_claim(ledger_of(RATIO_CLAIM).claims[0], [file_provider, memory])
+    assert result.value == pytest.approx(1 - 2 / 102)
+    assert result.verdict == HOLDS
+    assert set(result.evidence) == {file_provider.run_id, memory.run_id}
+
+
+def test_a_speedup_at_the_highest_common_concurrency_uses_only_those_records() -> None:
+    claim = """
+[[claim]]
+id = "batching"
+text = "batching is 20% faster"
+workload = "sfperf sweep"
+expect = { between = [0.15, 0.25] }
+[claim.metric]
+runner = "sweep"
+scenario = "sync-vs-async"
+series = "latency_ms"
+statistic = "mean"
+baseline = { subject = "sync" }
+candidate = { subject = "batch" }
+transform = "speedup"
+at_max = "concurrency"
+"""
+
+    def sweep(subject: str, concurrency: str, latencies_ms: list[float]) -> RunRecord:
+        labels = {"subject": subject, "concurrency": concurrency}
+        return record("sweep", "sync-vs-async", labels, latency_ms=latencies_ms)
+
+    records = [
+        sweep("sync", "1", [1.0]),
+        sweep("sync", "8", [120.0] * 50),
+        sweep("batch", "8", [100.0] * 50),
+        sweep("batch", "64", [9.0]),
+    ]
+    result = evaluate_claim(ledger_of(claim).claims[0], records)
+    assert result.value == pytest.approx(0.2)
+    assert result.verdict == HOLDS
+    assert len(result.evidence) == 2
+
+
+def test_a_consistency_claim_checks_the_documents_own_arithmetic() -> None:
+    claim = """
+[[claim]]
+id = "sum"
+kind = "consistency"
+text = "89% + 10% is everything"
+expression = "a + b"
+inputs = { a = 0.89, b = 0.10 }
+expect = { within = 1.0, tolerance = 0.001 }
+"""
+    result = evaluate_claim(ledger_of(claim).claims[0], [])
+    assert result.verdict == REFUTED
+    assert result.value == pytest.approx(0.99)
+
+
+def test_a_reported_percentage_reveals_its_smallest_possible_sample() -> None:
+    assert smallest_fraction(0.8182, 4) == (9, 11)
+    assert smallest_fraction(0.5, 2) == (1, 2)
+
+
+def test_expressions_refuse_anything_but_arithmetic() -> None:
+    assert evaluate_expression("max(a, 2) * 3 - -1", {"a": 1}) == 7
+    with pytest.raises(UsageError, match="unsupported"):
+        evaluate_expression("__import__('os').getcwd()", {})
+    with pytest.raises(UsageError, match="unknown name"):
+        evaluate_expression("x + 1", {})
+
+
+@pytest.mark.parametrize(
+    ("broken", "message"),
+    [
+        ('[[claim]]\nid = "a"\ntext = "t"\nworkload = "w"\nexpect = { at_least = 1 }', "metric"),
+        ('[[claim]]\nid = "a"\ntext = "t"\nkind = "guess"\nexpect = { at_least = 1 }', "kind"),
+        ('[[claim]]\nid = "a"\ntext = "t"\nkind = "consistency"\nexpression = "1"', "expect"),
+        ("title = 'no claims'", "no \\[\\[claim\\]\\]"),
+    ],
+)
+def test_a_malformed_ledger_is_a_usage_error_naming_the_problem(broken: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_ledger(tomllib.loads(broken))
+
+
+def test_the_seed_ledger_parses_and_every_claim_gets_a_verdict_without_records() -> None:
+    ledger = load_ledger(SEED)
+    verdicts = evaluate_ledger(ledger, [])
+    assert len(verdicts) == len(ledger.claims) >= 30
+    measured = [v for v in verdicts if v.kind == "measured"]
+    assert all(v.verdict == INCONCLUSIVE and "needs:" in v.reason for v in measured)
+    by_id = {v.claim_id: v.verdict for v in verdicts}
+    assert by_id["consistency-single-path-plus-fallback"] == REFUTED
+    assert by_id["consistency-buffer-below-ttl"] == REFUTED
+    assert by_id["consistency-ttl-within-token-lifetime"] == REFUTED
+    assert by_id["consistency-8-of-9-is-89pct"] == HOLDS
+
+
+def test_verdicts_round_trip_through_claims_json(tmp_path: Path) -> None:
+    ledger = load_ledger(SEED)
+    verdicts = evaluate_ledger(ledger, [])
+    path = write_verdicts(tmp_path, verdicts, ledger)
+    assert json.loads(path.read_text())["counts"]["refuted"] >= 5
+    assert load_verdicts(tmp_path) == verdicts
