@@ -1,0 +1,114 @@
+"""The load runner's pure parts: plans, locust command lines, shapes, and records from raw rows."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UsageError
+from harness.runners.load import (
+    SCENARIOS,
+    LoadPlan,
+    LoadTarget,
+    load_record,
+    locust_commands,
+    locustfile_for,
+)
+from harness.runners.loadrows import Row, format_row
+from scenarios.load._shapes import ramp_users, spike_users
+
+TARGET = LoadTarget("async", "http://127.0.0.1:9000", mock_url="http://127.0.0.1:9001", mock_seed=7)
+
+
+def option(command: list[str], name: str) -> str:
+    return command[command.index(name) + 1]
+
+
+def test_every_named_scenario_has_a_locustfile() -> None:
+    for name in SCENARIOS:
+        assert locustfile_for(name).is_file()
+
+
+def test_a_user_locustfile_path_is_accepted_and_unknown_names_are_refused(tmp_path: Path) -> None:
+    mine = tmp_path / "mine.py"
+    mine.write_text("")
+    assert locustfile_for(str(mine)) == mine.resolve()
+    with pytest.raises(UsageError, match="unknown scenario 'nope'"):
+        locustfile_for("nope")
+    with pytest.raises(UsageError):
+        locustfile_for("_sfperf")  # helpers are not scenarios
+
+
+def test_plans_refuse_nonsense_as_usage_errors() -> None:
+    with pytest.raises(UsageError):
+        LoadPlan("steady", users=0)
+    with pytest.raises(UsageError, match="--rate"):
+        LoadPlan("steady", rate_rps=-1.0)
+    with pytest.raises(UsageError, match="--arrival"):
+        LoadPlan("steady", rate_rps=5.0, arrival="bursty")
+
+
+def test_a_closed_loop_run_is_one_headless_locust_writing_raw_rows(tmp_path: Path) -> None:
+    (command,) = locust_commands(LoadPlan("steady", users=3, duration_s=2.5), TARGET, tmp_path, 0)
+    assert command[1:3] == ["-m", "locust"] and "--headless" in command
+    assert option(command, "-H") == TARGET.url
+    assert option(command, "-u") == "3"
+    assert option(command, "-t") == "3s"  # locust takes whole seconds: rounded up
+    assert option(command, "--sfperf-out") == str(tmp_path / "raw")
+    assert option(command, "--sfperf-mock-seed") == "7"
+    assert "--sfperf-mode" not in command
+
+
+def test_an_open_loop_run_passes_its_rate_and_arrival_process(tmp_path: Path) -> None:
+    plan = LoadPlan("steady", users=20, rate_rps=150.0, arrival="poisson")
+    (command,) = locust_commands(plan, TARGET, tmp_path, 0)
+    assert option(command, "--sfperf-mode") == "open"
+    assert option(command, "--sfperf-rate") == "150"
+    assert option(command, "--sfperf-arrival") == "poisson"
+    assert option(command, "--sfperf-users") == "20"
+
+
+def test_workers_mean_a_loopback_master_plus_that_many_workers(tmp_path: Path) -> None:
+    master, *workers = locust_commands(LoadPlan("steady", workers=3), TARGET, tmp_path, 5557)
+    assert len(workers) == 3
+    assert option(master, "--expect-workers") == "3"
+    assert option(master, "--master-bind-host") == "127.0.0.1"
+    assert all(option(w, "--master-port") == "5557" and "--worker" in w for w in workers)
+    assert all("--sfperf-out" not in w for w in workers)  # workers forward rows to the master
+
+
+def test_ramp_climbs_in_steps_then_holds_and_ends() -> None:
+    counts = [ramp_users(t, 10, 10.0) for t in (0.0, 1.7, 3.3, 5.0, 6.5, 9.9)]
+    assert counts == [2, 4, 6, 8, 10, 10]
+    assert ramp_users(10.0, 10, 10.0) is None
+
+
+def test_spike_is_the_full_load_only_in_the_middle_fifth() -> None:
+    assert [spike_users(t, 40, 10.0) for t in (0.0, 3.9, 4.0, 5.9, 6.0)] == [10, 10, 40, 40, 10]
+    assert spike_users(10.0, 40, 10.0) is None
+
+
+def test_a_record_is_built_from_the_raw_rows_with_plan_target_and_metrics(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    rows = [Row("chat", 1.0, 1.0, 10.0, 200, True), Row("chat", 2.0, 2.0, 30.0, 429, False)]
+    (tmp_path / "raw" / "requests-local-h-1.tsv").write_text("".join(map(format_row, rows)))
+    (tmp_path / "locust_stats.csv").write_text("")
+    plan = LoadPlan("steady", users=2)
+    metrics = {"before": {"requests": 0}, "after": {"requests": 2}}
+    record = load_record(plan, TARGET, tmp_path, [["locust"]], metrics, "t0", 3.0, partial=False)
+    assert (record.runner, record.scenario) == ("load", "steady")
+    assert record.labels == {"target": "async", "mode": "closed"}
+    assert record.get("latency_ms").values == (10.0, 30.0)
+    assert record.get("ok").values == (1.0, 0.0)
+    assert record.params["target_metrics"] == metrics
+    assert record.params["fidelity_checked"] is True
+    assert "locust_stats.csv" in record.artifacts
+    assert not record.partial
+
+
+def test_a_run_without_any_request_is_partial(tmp_path: Path) -> None:
+    (tmp_path / "raw").mkdir()
+    record = load_record(LoadPlan("steady"), TARGET, tmp_path, [["x"]], {}, "", 1.0, partial=False)
+    assert record.partial
+    assert record.get("latency_ms").values == ()

@@ -1,0 +1,89 @@
+"""Raw per-request rows from the locust child, and their conversion into a load RunRecord."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.runners.loadrows import (
+    FIDELITY_KINDS,
+    Row,
+    format_row,
+    parse_row,
+    parse_rows,
+    read_rows,
+    row_series,
+    throughput_rps,
+)
+
+STREAMED = Row(
+    "chat-stream", 100.0, 100.0, 250.0, 200, True, ttft_ms=40.0, itl_ms=(5.0, 7.5), error=""
+)
+LATE = Row("chat", 100.0, 100.5, 20.0, 200, True)
+FAILED = Row(
+    "chat", 101.0, 101.0, 30.0, 502, False, fidelity=("wrong_status",), error="bad gateway"
+)
+
+
+def write(path: Path, rows: list[Row], torn: str = "") -> None:
+    path.write_text("".join(format_row(r) for r in rows) + torn, encoding="utf-8")
+
+
+def test_a_row_survives_the_round_trip_through_its_line() -> None:
+    assert parse_row(format_row(STREAMED)) == STREAMED
+    assert parse_row(format_row(LATE)) == LATE
+
+
+def test_tabs_and_newlines_in_error_text_cannot_break_the_line() -> None:
+    line = format_row(Row("a\tb", 1.0, 1.0, 2.0, 0, False, error="x\ty\nz"))
+    assert line.count("\t") == 9 and line.endswith("\n") and line.count("\n") == 1
+    assert (parse_row(line).name, parse_row(line).error) == ("a b", "x y z")
+
+
+def test_latency_counts_from_the_intended_start_when_the_send_was_late() -> None:
+    assert LATE.latency_ms == pytest.approx(520.0)
+    assert STREAMED.latency_ms == pytest.approx(250.0)
+
+
+def test_a_torn_last_line_from_a_killed_process_is_skipped(tmp_path: Path) -> None:
+    write(tmp_path / "requests-local-h-1.tsv", [LATE, FAILED], torn="chat\t101.5\t10")
+    assert read_rows(tmp_path) == [LATE, FAILED]
+
+
+def test_garbage_lines_are_skipped_not_fatal() -> None:
+    lines = ["not a row\n", format_row(LATE), "a\tb\tc\td\te\tf\tg\th\ti\tj\n"]
+    assert list(parse_rows(lines)) == [LATE]
+
+
+def test_rows_from_every_process_file_are_merged_in_intended_order(tmp_path: Path) -> None:
+    write(tmp_path / "requests-master-h-1.tsv", [FAILED])
+    write(tmp_path / "requests-local-h-2.tsv", [LATE])
+    (tmp_path / "other.tsv").write_text(format_row(STREAMED))
+    assert read_rows(tmp_path) == [LATE, FAILED]
+
+
+def test_throughput_spans_first_intended_start_to_last_end() -> None:
+    rows = [Row("c", 0.0, 0.0, 500.0, 200, True), Row("c", 1.0, 1.0, 1000.0, 200, True)]
+    assert throughput_rps(rows) == pytest.approx(1.0)  # two requests over two seconds
+    assert throughput_rps([]) == 0.0
+
+
+def test_the_series_follow_the_load_naming_of_internals() -> None:
+    series = {s.name: s for s in row_series([STREAMED, LATE, FAILED])}
+    assert series["latency_ms"].values == pytest.approx((250.0, 520.0, 30.0))
+    assert series["latency_ms"].unit == "ms"
+    assert series["ok"].values == (1.0, 1.0, 0.0)
+    assert series["status"].values == (200.0, 200.0, 502.0)
+    assert series["t_s"].values == (0.0, 0.0, 1.0)
+    assert series["ttft_ms"].values == (40.0,)
+    assert series["itl_ms"].values == (5.0, 7.5)
+    assert len(series["throughput_rps"].values) == 1
+
+
+def test_every_fidelity_kind_has_a_count_even_when_zero() -> None:
+    series = {s.name: s for s in row_series([LATE, FAILED])}
+    assert series["fidelity_wrong_status"].values == (1.0,)
+    for kind in FIDELITY_KINDS:
+        assert f"fidelity_{kind}" in series
+    assert "ttft_ms" not in series  # nothing was streamed
