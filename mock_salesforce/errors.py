@@ -39,11 +39,14 @@ class ConfigError(ValueError):
 class ApiError(Exception):
     """A documented Models API error: HTTP status plus `{errorCode, messageCode, message}`."""
 
-    def __init__(self, status: int, error_code: str, message: str) -> None:
+    def __init__(
+        self, status: int, error_code: str, message: str, headers: dict[str, str] | None = None
+    ) -> None:
         super().__init__(message)
         self.status = status
         self.error_code = error_code
         self.message = message
+        self.headers = headers or {}
 
     @classmethod
     def for_status(cls, status: int, message: str | None = None) -> ApiError:

@@ -78,9 +78,9 @@ class TokenIssuer:
         self._check_client(form)
         now_s = self._now_s()
         jti = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
-        exp_s = now_s + self.lifetime_s
+        exp_s = float(int(now_s + self.lifetime_s))  # whole seconds, as JWT `exp` usually is
         claims = {"iss": base_url, "sub": "005MOCK", "aud": "api", "scp": SCOPE}
-        token = self._sign_jwt({**claims, "iat": int(now_s), "exp": exp_s, "jti": jti})
+        token = self._sign_jwt({**claims, "iat": int(now_s), "exp": int(exp_s), "jti": jti})
         self._remember(token, jti, exp_s)
         issued_at = str(int(now_s * 1000))
         org_id = "00D" + jti.replace("-", "")[:15].upper()

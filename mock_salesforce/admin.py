@@ -1,0 +1,148 @@
+"""The admin API under `/__admin/`: config, counters, journal, reset, expected replies, health.
+
+Like WireMock's: read and change the config at runtime (a JSON merge patch), read what the mock
+saw. Admin calls are not journaled. It can be disabled, or require `Authorization: Bearer TOKEN`.
+"""
+
+from __future__ import annotations
+
+import hmac
+import json
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from aiohttp import web
+
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.replies import expected_reply
+from mock_salesforce.state import MockState
+
+Handler = Callable[[web.Request, MockState], Awaitable[web.Response]]
+PREFIX = "/__admin"
+
+
+def add_admin_routes(app: web.Application, key: web.AppKey[MockState]) -> None:
+    """Register every admin route on `app`, reading the shared state under `key`."""
+    routes: dict[str, dict[str, Handler]] = {
+        "/health": {"GET": health},
+        "/config": {"GET": get_config, "PATCH": patch_config},
+        "/counters": {"GET": get_counters},
+        "/journal": {"GET": get_journal},
+        "/reset": {"POST": reset},
+        "/expected": {"POST": post_expected},
+    }
+    for path, methods in routes.items():
+        app.router.add_route("*", PREFIX + path, _guarded(key, methods))
+
+
+def _guarded(
+    key: web.AppKey[MockState], methods: dict[str, Handler]
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    async def handle(request: web.Request) -> web.Response:
+        state = request.app[key]
+        config = state.config
+        if not config.admin_enabled:
+            return _problem(404, "the admin API is disabled")
+        if config.admin_token is not None and not _token_ok(request, config.admin_token):
+            return _problem(401, "admin API needs Authorization: Bearer <admin token>")
+        handler = methods.get(request.method)
+        if handler is None:
+            allowed = ", ".join(methods)
+            return _problem(405, f"use {allowed}", {"Allow": allowed})
+        return await handler(request, state)
+
+    return handle
+
+
+def _token_ok(request: web.Request, token: str) -> bool:
+    given = request.headers.get("Authorization", "")
+    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+
+
+def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:
+    return web.Response(
+        body=json.dumps(document).encode(),
+        status=status,
+        headers=headers,
+        content_type="application/json",
+    )
+
+
+def _problem(status: int, message: str, headers: dict[str, str] | None = None) -> web.Response:
+    return _json({"error": message}, status, headers)
+
+
+async def _read_json(request: web.Request) -> Any:
+    try:
+        return json.loads(await request.read())
+    except (ValueError, UnicodeDecodeError) as exc:
+        raise ConfigError(f"malformed JSON: {exc}") from None
+
+
+async def health(request: web.Request, state: MockState) -> web.Response:
+    """GET /__admin/health: liveness and a few facts."""
+    return _json(
+        {"status": "ok", "uptime_s": round(state.uptime_s(), 3), "requests": state.seq,
+         "profile": state.config.profile, "seed": state.config.seed}
+    )  # fmt: skip
+
+
+async def get_config(request: web.Request, state: MockState) -> web.Response:
+    """GET /__admin/config: the config in force."""
+    return _json(state.config.to_dict())
+
+
+async def patch_config(request: web.Request, state: MockState) -> web.Response:
+    """PATCH /__admin/config: a JSON merge patch; a bad one changes nothing (400)."""
+    try:
+        patch = await _read_json(request)
+        if not isinstance(patch, dict):
+            raise ConfigError("the patch must be a JSON object")
+        state.apply(state.config.patched(patch))
+    except ConfigError as exc:
+        return _problem(400, str(exc))
+    return _json(state.config.to_dict())
+
+
+async def get_counters(request: web.Request, state: MockState) -> web.Response:
+    """GET /__admin/counters: counters, fault rules fired, journal fill."""
+    document = state.counters.snapshot()
+    plan = state.runtime.faults
+    document["fault_rules"] = plan.counters() if plan is not None else []
+    document["journal"] = {"entries": len(state.journal), "dropped": state.journal.dropped}
+    return _json(document)
+
+
+async def get_journal(request: web.Request, state: MockState) -> web.Response:
+    """GET /__admin/journal?since=SEQ&limit=N: entries after SEQ, oldest first."""
+    try:
+        since = int(request.query.get("since", "0"))
+        limit = int(request.query["limit"]) if "limit" in request.query else None
+    except ValueError:
+        return _problem(400, "since and limit must be integers")
+    entries = state.journal.since(since, limit)
+    return _json({"entries": entries, "last_seq": state.seq, "dropped": state.journal.dropped})
+
+
+async def reset(request: web.Request, state: MockState) -> web.Response:
+    """POST /__admin/reset: zero counters, empty the journal, restart fault schedules."""
+    state.reset()
+    return _json({"reset": True})
+
+
+async def post_expected(request: web.Request, state: MockState) -> web.Response:
+    """POST /__admin/expected {"endpoint", "body"}: the reply the mock gives that request."""
+    try:
+        query = await _read_json(request)
+    except ConfigError as exc:
+        return _problem(400, str(exc))
+    if not isinstance(query, dict) or not isinstance(query.get("body"), dict):
+        return _problem(400, 'expected {"endpoint": "...", "body": {...}}')
+    endpoint = str(query.get("endpoint", "chat-generations"))
+    if endpoint not in ("generations", "chat-generations", "embeddings"):
+        return _problem(400, f"unknown endpoint {endpoint!r}")
+    runtime = state.runtime
+    reply = expected_reply(
+        runtime.config.seed, endpoint, query["body"], runtime.mix, runtime.lengths
+    )
+    return _json(reply.as_dict())

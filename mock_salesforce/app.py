@@ -1,0 +1,257 @@
+"""The aiohttp application: OAuth token endpoint, Models API handlers, journal and counters.
+
+Per request: read the body (413 over the limit), check the bearer (401), the required headers
+(400), the model (404), the JSON (400), quotas (429); then pick a fault, wait the injected
+latency, and send the reply rendered into its shape, or the fault.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hashlib
+import time
+from collections.abc import Callable
+from typing import Any
+
+from aiohttp import web
+
+from mock_salesforce import delivery
+from mock_salesforce.config import MockConfig
+from mock_salesforce.errors import ApiError
+from mock_salesforce.exchange import Exchange, finish, read_body
+from mock_salesforce.faults import Fault
+from mock_salesforce.oauth import OAuthError
+from mock_salesforce.rendering import render_reply
+from mock_salesforce.replies import expected_reply
+from mock_salesforce.state import MockState
+from mock_salesforce.validation import (
+    check_body,
+    check_headers,
+    check_model,
+    extra_fields,
+    parse_body,
+)
+
+STATE = web.AppKey("sfperf_mock_state", MockState)
+MODEL_OPERATIONS = frozenset({"generations", "chat-generations", "embeddings"})
+FEEDBACK_REPLY = b'{"message":"Feedback received, Thank you!"}'
+JSON = "application/json"
+BODY_FAULTS = frozenset({"truncated", "malformed", "dribble"})
+
+
+def create_app(
+    config: MockConfig,
+    *,
+    clock: Callable[[], float] = time.monotonic,
+    wall_clock: Callable[[], float] = time.time,
+) -> web.Application:
+    """The mock as an aiohttp app; `clock` (monotonic s) and `wall_clock` (epoch s) injected."""
+    from mock_salesforce.admin import add_admin_routes
+
+    app = web.Application(client_max_size=1 << 40)  # bodies are read (and limited) by hand
+    app[STATE] = MockState(config, clock=clock, wall_clock=wall_clock)
+    app.router.add_route("*", "/services/oauth2/token", handle_token)
+    app.router.add_route("*", "/einstein/platform/v1/models/{model}/{operation}", handle_model)
+    app.router.add_route("*", "/einstein/platform/v1/feedback", handle_feedback)
+    add_admin_routes(app, STATE)
+    app.router.add_route("*", "/{tail:.*}", handle_unknown)
+    return app
+
+
+async def handle_model(request: web.Request) -> web.StreamResponse:
+    """POST /einstein/platform/v1/models/{model}/{generations|chat-generations|embeddings}."""
+    state = request.app[STATE]
+    operation = request.match_info["operation"]
+    endpoint = operation if operation in MODEL_OPERATIONS else "other"
+    exchange = Exchange(state, endpoint, request.match_info["model"])
+    try:
+        if endpoint == "other":
+            raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
+        response = await _serve_model(request, state, exchange)
+    except ApiError as error:
+        response = _error_response(error, exchange)
+    except ConnectionError:
+        exchange.disconnected = True
+        response = web.Response(status=499)
+    finish(state, request, exchange)
+    return response
+
+
+async def _serve_model(
+    request: web.Request, state: MockState, exchange: Exchange
+) -> web.StreamResponse:
+    body = await _admit(request, state, exchange)
+    endpoint, runtime = exchange.endpoint, exchange.runtime
+    reply = expected_reply(runtime.config.seed, endpoint, body, runtime.mix, runtime.lengths)
+    exchange.shape = reply.shape
+    fault = _decide_fault(state, exchange)
+    await _wait_latency(state, exchange, reply.completion_tokens)
+    payload = render_reply(state, exchange, reply, body)
+    return await _send(request, exchange, payload, fault)
+
+
+async def _admit(request: web.Request, state: MockState, exchange: Exchange) -> dict[str, Any]:
+    """Every check the real API makes before it generates; returns the parsed body."""
+    if request.method != "POST":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
+    config = exchange.runtime.config
+    raw = await read_body(request, config.body_limit_bytes)
+    exchange.body_sha256 = hashlib.sha256(raw).hexdigest()
+    _check_bearer(request, state, exchange)
+    if config.strict_headers:
+        check_headers(request.headers)
+    if exchange.endpoint != "feedback":
+        check_model(exchange.endpoint, exchange.model or "", config.custom_models)
+    body = parse_body(raw)
+    check_body(exchange.endpoint, body)
+    exchange.extra_fields = extra_fields(exchange.endpoint, body)
+    quotas = exchange.runtime.quotas
+    if quotas is not None and not quotas.admit(exchange.endpoint, state.uptime_s()):
+        state.counters.quota_rejections += 1
+        raise ApiError(429, "LIMIT_EXCEEDED", "Rate limit exceeded for this endpoint")
+    return body
+
+
+def _check_bearer(request: web.Request, state: MockState, exchange: Exchange) -> None:
+    if not exchange.runtime.config.require_auth:
+        exchange.token_status = "not-required"
+        return
+    check = state.issuer.check(request.headers.get("Authorization"))
+    state.counters.count_token_check(check.status)
+    exchange.token_status, exchange.token_id = check.status, check.token_id
+    if check.expires_s is not None:
+        exchange.token_expires_t_s = check.expires_s - state.epoch_start_s
+    if check.status != "valid":
+        raise ApiError(401, "INVALID_AUTH", f"Access bearer token is {check.status}")
+
+
+def _decide_fault(state: MockState, exchange: Exchange) -> Fault | None:
+    plan = exchange.runtime.faults
+    if plan is None:
+        return None
+    fault = plan.decide(exchange.endpoint, exchange.model or "", exchange.seq, state.uptime_s())
+    if fault is not None:
+        exchange.fault = fault.label
+        exchange.retry_after_s = fault.retry_after_s
+    return fault
+
+
+async def _wait_latency(state: MockState, exchange: Exchange, output_tokens: int) -> None:
+    """Sleep so the reply leaves `latency_ms` after the request arrived."""
+    runtime = exchange.runtime
+    latency_ms = runtime.sample_latency_ms(exchange.endpoint, exchange.model or "", output_tokens)
+    exchange.latency_ms = latency_ms
+    if latency_ms > 0:
+        remaining_s = latency_ms / 1000.0 - (state.clock() - exchange.t0_s)
+        if remaining_s > 0:
+            await asyncio.sleep(remaining_s)
+
+
+async def _send(
+    request: web.Request, exchange: Exchange, payload: bytes, fault: Fault | None
+) -> web.StreamResponse:
+    exchange.disconnected = delivery.client_gone(request)
+    if fault is not None and fault.kind not in BODY_FAULTS:
+        exchange.shape = None  # what goes out is not the reply shape
+    headers = exchange.headers()
+    if fault is None:
+        exchange.status = 202 if exchange.endpoint == "feedback" else 200
+        return web.Response(
+            body=payload, status=exchange.status, headers=headers, content_type=JSON
+        )
+    exchange.status = fault.status if fault.kind == "status" and fault.status else 0
+    response = await delivery.deliver(request, fault, payload, headers)
+    if fault.kind in BODY_FAULTS:
+        exchange.status = response.status
+    return response
+
+
+def _error_response(error: ApiError, exchange: Exchange) -> web.Response:
+    exchange.status = error.status
+    headers = exchange.headers()
+    headers.update(error.headers)
+    return web.Response(body=error.body(), status=error.status, headers=headers, content_type=JSON)
+
+
+async def handle_feedback(request: web.Request) -> web.StreamResponse:
+    """POST /einstein/platform/v1/feedback: 202 with the documented message."""
+    state = request.app[STATE]
+    exchange = Exchange(state, "feedback", None)
+    try:
+        await _admit(request, state, exchange)
+        exchange.shape = "official-feedback"
+        fault = _decide_fault(state, exchange)
+        await _wait_latency(state, exchange, 0)
+        response = await _send(request, exchange, FEEDBACK_REPLY, fault)
+    except ApiError as error:
+        response = _error_response(error, exchange)
+    except ConnectionError:
+        exchange.disconnected = True
+        response = web.Response(status=499)
+    finish(state, request, exchange)
+    return response
+
+
+async def handle_token(request: web.Request) -> web.StreamResponse:
+    """POST /services/oauth2/token (client credentials, form body or query string)."""
+    state = request.app[STATE]
+    exchange = Exchange(state, "token", None)
+    exchange.token_status = "not-required"
+    try:
+        response = await _serve_token(request, state, exchange)
+    except OAuthError as error:
+        exchange.status = error.status
+        response = web.Response(
+            body=error.body(), status=error.status, headers=exchange.headers(), content_type=JSON
+        )
+    except ApiError as error:
+        response = _error_response(error, exchange)
+    except ConnectionError:
+        exchange.disconnected = True
+        response = web.Response(status=499)
+    finish(state, request, exchange)
+    return response
+
+
+async def _serve_token(
+    request: web.Request, state: MockState, exchange: Exchange
+) -> web.StreamResponse:
+    if request.method != "POST":
+        raise OAuthError(405, "invalid_request", "must use HTTP POST")
+    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+    exchange.body_sha256 = hashlib.sha256(raw).hexdigest()
+    form = dict(request.query)
+    form.update(_parse_form(raw))
+    fault = _decide_fault(state, exchange)
+    await _wait_latency(state, exchange, 0)
+    if fault is not None and fault.kind == "status":
+        return await _send(request, exchange, b"", fault)
+    document = state.issuer.issue(form, f"{request.scheme}://{request.host}")
+    state.counters.tokens_issued += 1
+    exchange.shape = "official-token"
+    return await _send(request, exchange, _json_bytes(document), fault)
+
+
+def _parse_form(raw: bytes) -> dict[str, str]:
+    from urllib.parse import parse_qsl
+
+    try:
+        return dict(parse_qsl(raw.decode("utf-8"), keep_blank_values=True))
+    except (UnicodeDecodeError, ValueError):
+        raise OAuthError(400, "invalid_request", "malformed form body") from None
+
+
+def _json_bytes(document: dict[str, Any]) -> bytes:
+    import json
+
+    return json.dumps(document, separators=(",", ":")).encode()
+
+
+async def handle_unknown(request: web.Request) -> web.StreamResponse:
+    """Anything else: 404 with the documented error object."""
+    state = request.app[STATE]
+    exchange = Exchange(state, "other", None)
+    error = ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
+    response = _error_response(error, exchange)
+    finish(state, request, exchange)
+    return response

@@ -1,0 +1,107 @@
+"""One request's bookkeeping: what the journal and counters record, and the reply headers."""
+
+from __future__ import annotations
+
+from aiohttp import web
+
+from mock_salesforce.errors import ApiError
+from mock_salesforce.state import MockState, Runtime
+
+
+class Exchange:
+    """Journal fields of one request, filled in as the handler goes."""
+
+    __slots__ = (
+        "body_sha256", "disconnected", "endpoint", "extra_fields", "fault", "latency_ms",
+        "model", "request_id", "retry_after_s", "runtime", "seq", "shape", "status", "t0_s",
+        "token_expires_t_s", "token_id", "token_status",
+    )  # fmt: skip
+
+    def __init__(self, state: MockState, endpoint: str, model: str | None) -> None:
+        self.runtime: Runtime = state.runtime
+        self.seq = state.next_seq()
+        self.t0_s = state.clock()
+        self.request_id = new_uuid(self.runtime.rng.getrandbits(128))
+        self.endpoint = endpoint
+        self.model = model
+        self.body_sha256: str | None = None
+        self.token_id: str | None = None
+        self.token_status: str | None = None
+        self.token_expires_t_s: float | None = None
+        self.status = 0  # 0: no HTTP status was sent (reset, empty reply, hang)
+        self.shape: str | None = None
+        self.fault: str | None = None
+        self.latency_ms = 0.0
+        self.retry_after_s: float | None = None
+        self.extra_fields: list[str] = []
+        self.disconnected = False
+
+    def headers(self) -> dict[str, str]:
+        """The response headers every Models API reply carries."""
+        latency_ms = self.latency_ms
+        headers = {
+            "x-request-id": self.request_id,
+            "x-sfperf-latency-ms": f"{latency_ms:.3f}",
+            "x-envoy-upstream-service-time": str(round(latency_ms)),
+        }
+        if self.shape is not None:
+            headers["x-sfperf-shape"] = self.shape
+        if self.fault is not None:
+            headers["x-sfperf-fault"] = self.fault
+        return headers
+
+
+def new_uuid(bits: int) -> str:
+    """A version-4-looking UUID string from 128 random bits (cheaper than `uuid.uuid4`)."""
+    h = f"{bits:032x}"
+    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[bits & 3]}{h[17:20]}-{h[20:]}"
+
+
+def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
+    """Count the request and write its journal entry (fields in `journal.FIELDS` order)."""
+    state.counters.count(
+        exchange.endpoint, exchange.status, exchange.shape, exchange.fault, exchange.latency_ms
+    )
+    if exchange.disconnected:
+        state.counters.disconnects += 1
+    headers = request.headers
+    state.journal.append(
+        (
+            exchange.seq,
+            exchange.request_id,
+            round(exchange.t0_s - state.start_s, 6),
+            exchange.endpoint,
+            exchange.model,
+            request.remote,
+            exchange.body_sha256,
+            exchange.token_id,
+            exchange.token_status,
+            exchange.token_expires_t_s,
+            exchange.status,
+            exchange.shape,
+            exchange.fault,
+            round(exchange.latency_ms, 3),
+            exchange.retry_after_s,
+            headers.get("x-sfdc-app-context"),
+            headers.get("x-client-feature-id"),
+            exchange.extra_fields,
+            round(state.clock() - exchange.t0_s, 6),
+            exchange.disconnected,
+        )
+    )
+
+
+async def read_body(request: web.Request, limit_bytes: int) -> bytes:
+    """The request body; 413 REQUEST_TOO_LARGE as soon as it passes `limit_bytes`."""
+    length = request.content_length
+    if length is not None:
+        if length > limit_bytes:
+            raise ApiError.for_status(413, f"Request body over {limit_bytes} bytes")
+        return await request.read()
+    chunks, size = [], 0
+    while chunk := await request.content.readany():
+        size += len(chunk)
+        if size > limit_bytes:
+            raise ApiError.for_status(413, f"Request body over {limit_bytes} bytes")
+        chunks.append(chunk)
+    return b"".join(chunks)

@@ -1,0 +1,132 @@
+"""The mock's live state: config, the models parsed from it, counters, journal, token issuer.
+
+`Runtime` is everything derived from a `MockConfig`; a config change builds a new one and swaps
+it in with one assignment, so requests in flight finish under the config they started with.
+"""
+
+from __future__ import annotations
+
+import random
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+from mock_salesforce.config import MockConfig
+from mock_salesforce.corpus import Corpus, load_corpus
+from mock_salesforce.counters import Counters
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.faults import FaultPlan, parse_fault
+from mock_salesforce.journal import Journal
+from mock_salesforce.latency import LatencyModel, parse_latency
+from mock_salesforce.oauth import TokenIssuer
+from mock_salesforce.quotas import QuotaBook
+from mock_salesforce.replies import ReplyLengths, ShapeMix, parse_lengths
+
+QUOTA_ENDPOINTS = frozenset({"token", "generations", "chat-generations", "embeddings", "feedback"})
+
+
+@dataclass
+class Runtime:
+    """Models parsed from one config; latency lookups are memoised per (endpoint, model)."""
+
+    config: MockConfig
+    latency: dict[str, LatencyModel]
+    faults: FaultPlan | None
+    quotas: QuotaBook | None
+    mix: ShapeMix
+    lengths: ReplyLengths
+    rng: random.Random
+    _by_route: dict[tuple[str, str], LatencyModel | None] = field(default_factory=dict)
+
+    def sample_latency_ms(self, endpoint: str, model: str, output_tokens: int) -> float:
+        """Injected latency for one request (0 when no model applies)."""
+        key = (endpoint, model)
+        try:
+            latency_model = self._by_route[key]
+        except KeyError:
+            latency_model = self._by_route[key] = self._find_model(endpoint, model)
+        if latency_model is None:
+            return 0.0
+        return max(0.0, latency_model.sample_ms(self.rng, output_tokens))
+
+    def _find_model(self, endpoint: str, model: str) -> LatencyModel | None:
+        for selector in (f"{endpoint}/{model}", model, endpoint, "*"):
+            if selector in self.latency:
+                return self.latency[selector]
+        return None
+
+
+def build_runtime(config: MockConfig, corpus: Corpus) -> Runtime:
+    """Parse and check every spec in `config`; raises ConfigError naming the bad one."""
+    mix = ShapeMix.from_mapping(config.mix)
+    corpus.check_mix(config.mix)
+    unknown = sorted(set(config.quotas_rpm) - QUOTA_ENDPOINTS)
+    if unknown:
+        raise ConfigError(f"quota for unknown endpoint {unknown[0]!r}")
+    rules = [parse_fault(spec) for spec in config.faults]
+    return Runtime(
+        config=config,
+        latency={k: parse_latency(v) for k, v in config.latency.items()},
+        faults=FaultPlan(rules, config.seed) if rules else None,
+        quotas=QuotaBook(config.quotas_rpm) if config.quotas_rpm else None,
+        mix=mix,
+        lengths=parse_lengths(config.reply_lengths),
+        rng=random.Random(config.seed),
+    )
+
+
+class MockState:
+    """Everything a running mock holds; handlers and the admin API share one instance."""
+
+    def __init__(
+        self,
+        config: MockConfig,
+        *,
+        clock: Callable[[], float],
+        wall_clock: Callable[[], float],
+        corpus: Corpus | None = None,
+    ) -> None:
+        self.clock = clock
+        self.start_s = clock()
+        self.epoch_start_s = wall_clock()
+        self.corpus = corpus if corpus is not None else load_corpus()
+        self.runtime = build_runtime(config, self.corpus)
+        self.counters = Counters()
+        self.journal = Journal(config.journal_size)
+        self.issuer = TokenIssuer(
+            seed=config.seed,
+            now_s=self.now_epoch_s,
+            lifetime_s=config.token_lifetime_s,
+            credentials=config.credentials,
+            include_expires_in=config.token_expires_in,
+        )
+        self.seq = 0
+
+    @property
+    def config(self) -> MockConfig:
+        return self.runtime.config
+
+    def now_epoch_s(self) -> float:
+        """Wall-clock epoch seconds, advanced by the injected monotonic clock."""
+        return self.epoch_start_s + (self.clock() - self.start_s)
+
+    def uptime_s(self) -> float:
+        return self.clock() - self.start_s
+
+    def next_seq(self) -> int:
+        self.seq += 1
+        return self.seq
+
+    def apply(self, config: MockConfig) -> None:
+        """Switch to `config` (all checks first: a bad config changes nothing)."""
+        runtime = build_runtime(config, self.corpus)
+        self.runtime = runtime
+        self.issuer.lifetime_s = config.token_lifetime_s
+        self.issuer.credentials = config.credentials
+        self.issuer.include_expires_in = config.token_expires_in
+        self.journal.resize(config.journal_size)
+
+    def reset(self) -> None:
+        """Zero counters, empty the journal, restart fault schedules and quota windows."""
+        self.counters.reset()
+        self.journal.clear()
+        self.runtime = build_runtime(self.config, self.corpus)
