@@ -1,0 +1,334 @@
+"""Fidelity: does what came through a target equal what the mock sent for that request?
+
+The mock's reply is a pure function of its seed and the request content
+(`mock_salesforce.replies.expected_reply`), so every response the harness receives can be
+checked without asking the mock. A check returns the mismatch kinds found (empty = faithful):
+
+- `dropped`: no HTTP answer at all (connection refused/reset, timeout, stream cut before [DONE])
+- `wrong_status`: an error status where the mock answered, or a 200 where the mock failed
+- `error_in_200`: a 200 whose body is an error object or whose text is an error message
+- `missing_content`: a 200 without a readable completion text
+- `wrong_content`: text or finish reason differs from what the mock sent
+- `usage_mismatch`: usage missing or not the mock's (completion tokens exact; prompt tokens at
+  least the request's own, since a gateway may add a system prompt the mock then counts; total =
+  prompt + completion)
+
+Checks are pure and cheap: the load runner calls them on every response.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.records import Series
+from mock_salesforce.replies import (
+    DEFAULT_LENGTHS,
+    OFFICIAL_MIX,
+    Reply,
+    ReplyLengths,
+    ShapeMix,
+    expected_reply,
+    parse_lengths,
+)
+
+KINDS = (
+    "wrong_content",
+    "missing_content",
+    "error_in_200",
+    "usage_mismatch",
+    "wrong_status",
+    "dropped",
+)
+Body = bytes | str | Mapping[str, Any] | None
+_ERROR_TEXT = re.compile(
+    r"^\W*(error|exception|traceback|failed|failure|internal server error|bad gateway|"
+    r"service unavailable|gateway timeout|upstream|too many requests|unauthori[sz]ed)\b"
+    r"|\b(status|status code|http)\s*[:=]?\s*[45]\d\d\b",
+    re.IGNORECASE,
+)
+
+
+@dataclass(frozen=True)
+class Answer:
+    """What a target's response says, whatever its wire form (JSON or SSE)."""
+
+    text: str | None = None
+    finish_reason: str | None = None
+    usage: Mapping[str, Any] | None = None
+    error: bool = False
+    complete: bool = True
+
+
+class ReplyOracle:
+    """The mock's expected replies for OpenAI-style requests, given the mock's seed and lengths."""
+
+    def __init__(
+        self, seed: int, *, lengths: ReplyLengths = DEFAULT_LENGTHS, mix: ShapeMix = OFFICIAL_MIX
+    ) -> None:
+        self.seed = seed
+        self.lengths = lengths
+        self.mix = mix
+
+    @classmethod
+    def from_mock_config(cls, config: Mapping[str, Any]) -> ReplyOracle:
+        """From the mock's settings (`GET /__admin/config` or `MockConfig.to_dict()`)."""
+        lengths = config.get("reply_lengths")
+        mix = config.get("mix") or {}
+        return cls(
+            int(config.get("seed", 0)),
+            lengths=parse_lengths(lengths) if isinstance(lengths, str) else DEFAULT_LENGTHS,
+            mix=ShapeMix.from_mapping(mix) if mix else OFFICIAL_MIX,
+        )
+
+    def chat(self, request_body: Mapping[str, Any]) -> Reply:
+        """The reply behind a `/v1/chat/completions` request (sent on as chat-generations)."""
+        body = {"messages": request_body.get("messages")}
+        return expected_reply(self.seed, "chat-generations", body, self.mix, self.lengths)
+
+    def completion(self, request_body: Mapping[str, Any]) -> Reply:
+        """The reply behind a `/v1/completions` request (sent on as generations)."""
+        body = {"prompt": request_body.get("prompt")}
+        return expected_reply(self.seed, "generations", body, self.mix, self.lengths)
+
+
+def looks_like_error(text: str) -> bool:
+    """True when a completion text reads like an error message rather than an answer."""
+    return bool(_ERROR_TEXT.search(text[:200]))
+
+
+def _as_json(body: Body) -> Any:
+    if body is None or isinstance(body, Mapping):
+        return body
+    try:
+        return json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return None
+
+
+def _first_choice(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
+    choices = document.get("choices")
+    if isinstance(choices, list) and choices and isinstance(choices[0], Mapping):
+        return choices[0]
+    return None
+
+
+def chat_answer(body: Body) -> Answer:
+    """Read a chat completion body: `choices[0].message.content`, finish reason, usage."""
+    return _json_answer(body, lambda choice: (choice.get("message") or {}).get("content"))
+
+
+def completion_answer(body: Body) -> Answer:
+    """Read a text completion body: `choices[0].text`, finish reason, usage."""
+    return _json_answer(body, lambda choice: choice.get("text"))
+
+
+def _json_answer(body: Body, text_of: Any) -> Answer:
+    document = _as_json(body)
+    if not isinstance(document, Mapping):
+        return Answer()
+    choice = _first_choice(document)
+    text = text_of(choice) if choice is not None else None
+    return Answer(
+        text=text if isinstance(text, str) else None,
+        finish_reason=choice.get("finish_reason") if choice is not None else None,
+        usage=document.get("usage") if isinstance(document.get("usage"), Mapping) else None,
+        error="error" in document,
+    )
+
+
+def stream_answer(body: Body) -> Answer:
+    """Reassemble an SSE chat stream: deltas joined, last finish reason, usage if sent."""
+    if isinstance(body, Mapping):
+        return Answer(error="error" in body, complete=True)
+    raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
+    parts: list[str] = []
+    finish, usage, error, done = None, None, False, False
+    for line in raw.splitlines():
+        if not line.startswith("data:"):
+            continue
+        payload = line[5:].strip()
+        if payload == "[DONE]":
+            done = True
+            break
+        chunk = _as_json(payload)
+        if not isinstance(chunk, Mapping):
+            return Answer(complete=True)  # unreadable chunk: the client gets no text
+        error = error or "error" in chunk
+        choice = _first_choice(chunk)
+        if choice is not None:
+            delta = choice.get("delta")
+            parts.append((delta.get("content") or "") if isinstance(delta, Mapping) else "")
+            finish = choice.get("finish_reason") or finish
+        usage = chunk.get("usage") if isinstance(chunk.get("usage"), Mapping) else usage
+    if not parts and not done and not error:
+        return _unstreamed(raw)
+    return Answer("".join(parts) if parts else None, finish, usage, error, done)
+
+
+def _unstreamed(raw: str) -> Answer:
+    # A gateway that answers a stream request with a plain JSON error: read it as such.
+    document = _as_json(raw)
+    if isinstance(document, Mapping):
+        return Answer(error="error" in document, complete=True)
+    return Answer(complete=False)
+
+
+def judge(
+    status: int | None,
+    answer: Answer,
+    expected: Reply | None,
+    *,
+    errors_allowed: bool = False,
+    usage_required: bool = True,
+) -> tuple[str, ...]:
+    """The mismatch kinds of one answer. `expected=None` means the mock sent an error for it;
+    `errors_allowed` accepts error statuses (faults were injected at random)."""
+    if not status:
+        return ("dropped",)
+    if status != 200:
+        ok = status >= 400 and (expected is None or errors_allowed)
+        return () if ok else ("wrong_status",)
+    if not answer.complete:
+        return ("dropped",)
+    if answer.error or (
+        answer.text is not None and expected is None and looks_like_error(answer.text)
+    ):
+        return ("error_in_200",)
+    if expected is None:
+        return ("wrong_status",)
+    content = _content_kinds(answer, expected)
+    if content == ("missing_content",):
+        return content  # nothing readable: a usage verdict would only repeat it
+    return content + _usage_kinds(answer, expected, usage_required)
+
+
+def _content_kinds(answer: Answer, expected: Reply) -> tuple[str, ...]:
+    if not answer.text:
+        return ("missing_content",)
+    if answer.text != expected.text:
+        return ("error_in_200",) if looks_like_error(answer.text) else ("wrong_content",)
+    if answer.finish_reason != expected.finish_reason:
+        return ("wrong_content",)
+    return ()
+
+
+def _usage_kinds(answer: Answer, expected: Reply, required: bool) -> tuple[str, ...]:
+    usage = answer.usage
+    if usage is None:
+        return ("usage_mismatch",) if required else ()
+    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
+    if not isinstance(prompt, int) or not isinstance(completion, int):
+        return ("usage_mismatch",)
+    faithful = (
+        completion == expected.completion_tokens
+        and prompt >= expected.prompt_tokens
+        and usage.get("total_tokens", prompt + completion) == prompt + completion
+    )
+    return () if faithful else ("usage_mismatch",)
+
+
+def check_chat_completion(
+    request_body: Mapping[str, Any],
+    status: int | None,
+    body: Body,
+    expected: Reply | None,
+    *,
+    errors_allowed: bool = False,
+) -> tuple[str, ...]:
+    """Check a `/v1/chat/completions` answer (plain, or streamed when the request asked so)."""
+    if request_body.get("stream"):
+        return check_chat_stream(
+            request_body, status, body, expected, errors_allowed=errors_allowed
+        )
+    return judge(status, chat_answer(body), expected, errors_allowed=errors_allowed)
+
+
+def check_completion(
+    request_body: Mapping[str, Any],
+    status: int | None,
+    body: Body,
+    expected: Reply | None,
+    *,
+    errors_allowed: bool = False,
+) -> tuple[str, ...]:
+    """Check a `/v1/completions` answer."""
+    return judge(status, completion_answer(body), expected, errors_allowed=errors_allowed)
+
+
+def check_chat_stream(
+    request_body: Mapping[str, Any],
+    status: int | None,
+    body: Body,
+    expected: Reply | None,
+    *,
+    errors_allowed: bool = False,
+) -> tuple[str, ...]:
+    """Check a streamed chat answer (the raw SSE body); usage only when the client asked."""
+    options = request_body.get("stream_options")
+    wants_usage = isinstance(options, Mapping) and bool(options.get("include_usage"))
+    answer = stream_answer(body)
+    return judge(
+        status, answer, expected, errors_allowed=errors_allowed, usage_required=wants_usage
+    )
+
+
+@dataclass
+class FidelityTally:
+    """Counts of checked answers and of each mismatch kind, with a few examples per kind."""
+
+    checked: int = 0
+    failed: int = 0
+    counts: dict[str, int] = field(default_factory=lambda: dict.fromkeys(KINDS, 0))
+    examples: dict[str, list[str]] = field(default_factory=dict)
+    max_examples: int = 3
+
+    def add(self, kinds: Iterable[str], example: str = "") -> None:
+        """Count one checked answer and its mismatch kinds (none = faithful)."""
+        self.checked += 1
+        kinds = tuple(kinds)
+        if not kinds:
+            return
+        self.failed += 1
+        for kind in kinds:
+            self.counts[kind] = self.counts.get(kind, 0) + 1
+            kept = self.examples.setdefault(kind, [])
+            if example and len(kept) < self.max_examples:
+                kept.append(example[:300])
+
+    def merge(self, other: FidelityTally) -> None:
+        """Add another tally's counts (e.g. from another load worker) into this one."""
+        self.checked += other.checked
+        self.failed += other.failed
+        for kind, count in other.counts.items():
+            self.counts[kind] = self.counts.get(kind, 0) + count
+        for kind, kept in other.examples.items():
+            mine = self.examples.setdefault(kind, [])
+            mine.extend(kept[: max(0, self.max_examples - len(mine))])
+
+    @property
+    def faithful(self) -> bool:
+        return self.failed == 0
+
+    def as_series(self) -> list[Series]:
+        """One `fidelity_<kind>` count per kind, plus `fidelity_checked` (docs/internals.md)."""
+        series = [Series("fidelity_checked", "count", (float(self.checked),))]
+        series += [Series(f"fidelity_{k}", "count", (float(n),)) for k, n in self.counts.items()]
+        return series
+
+    def as_dict(self) -> dict[str, Any]:
+        return {
+            "checked": self.checked,
+            "failed": self.failed,
+            "counts": dict(self.counts),
+            "examples": {k: list(v) for k, v in self.examples.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, data: Mapping[str, Any]) -> FidelityTally:
+        counts = dict.fromkeys(KINDS, 0) | {str(k): int(v) for k, v in data["counts"].items()}
+        examples = {str(k): [str(e) for e in v] for k, v in data.get("examples", {}).items()}
+        return cls(int(data["checked"]), int(data["failed"]), counts, examples)

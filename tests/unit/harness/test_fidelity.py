@@ -1,0 +1,251 @@
+"""Fidelity checks: each mismatch kind is found, and a faithful answer has none."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+from harness.fidelity import (
+    KINDS,
+    FidelityTally,
+    ReplyOracle,
+    check_chat_completion,
+    check_chat_stream,
+    check_completion,
+    looks_like_error,
+)
+from mock_salesforce.replies import Reply, expected_reply
+
+CHAT_REQUEST: dict[str, Any] = {
+    "model": "gpt-4o-mini",
+    "messages": [{"role": "user", "content": "hi there"}],
+}
+EXPECTED = Reply("pie bake oven", "stop", prompt_tokens=3, completion_tokens=3, shape="official")
+
+
+def chat_body(
+    text: Any = "pie bake oven", finish: str = "stop", usage: dict[str, Any] | None = None
+) -> dict[str, Any]:
+    usage = dict(usage) if usage is not None else {"prompt_tokens": 3, "completion_tokens": 3}
+    if "total_tokens" not in usage:
+        usage["total_tokens"] = usage["prompt_tokens"] + usage["completion_tokens"]
+    choice = {"index": 0, "message": {"role": "assistant", "content": text}}
+    return {"choices": [choice | {"finish_reason": finish}], "usage": usage}
+
+
+def sse(*chunks: dict[str, Any], done: bool = True) -> bytes:
+    lines = [f"data: {json.dumps(c)}\n\n" for c in chunks]
+    return ("".join(lines) + ("data: [DONE]\n\n" if done else "")).encode()
+
+
+def delta(content: str | None, finish: str | None = None) -> dict[str, Any]:
+    return {"choices": [{"index": 0, "delta": {"content": content}, "finish_reason": finish}]}
+
+
+def test_a_faithful_chat_completion_has_no_mismatch() -> None:
+    assert check_chat_completion(CHAT_REQUEST, 200, chat_body(), EXPECTED) == ()
+
+
+def test_a_faithful_answer_given_as_bytes_is_read_as_json() -> None:
+    raw = json.dumps(chat_body()).encode()
+    assert check_chat_completion(CHAT_REQUEST, 200, raw, EXPECTED) == ()
+
+
+def test_different_text_is_wrong_content() -> None:
+    body = chat_body("pie bake oven.")  # even a stripped or added character counts
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("wrong_content",)
+
+
+def test_a_different_finish_reason_is_wrong_content() -> None:
+    body = chat_body(finish="length")
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("wrong_content",)
+
+
+@pytest.mark.parametrize("body", [{"choices": []}, chat_body(None), chat_body(""), b"not json"])
+def test_a_200_without_text_is_missing_content(body: Any) -> None:
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("missing_content",)
+
+
+def test_an_error_message_as_completion_text_is_error_in_200() -> None:
+    body = chat_body("Error: upstream returned status 500")
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("error_in_200",)
+
+
+def test_an_error_object_in_a_200_is_error_in_200() -> None:
+    body = {"error": {"message": "rate limited", "type": "rate_limit"}}
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("error_in_200",)
+
+
+@pytest.mark.parametrize(
+    "usage",
+    [
+        {"prompt_tokens": 3, "completion_tokens": 4},
+        {"prompt_tokens": 2, "completion_tokens": 3},
+        {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 7},
+        {"prompt_tokens": "3", "completion_tokens": 3, "total_tokens": 6},
+    ],
+)
+def test_usage_that_differs_from_the_upstream_is_a_usage_mismatch(usage: dict[str, Any]) -> None:
+    body = chat_body(usage=usage)
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("usage_mismatch",)
+
+
+def test_missing_usage_is_a_usage_mismatch() -> None:
+    body = chat_body()
+    del body["usage"]
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ("usage_mismatch",)
+
+
+def test_more_prompt_tokens_than_the_request_is_allowed_for_an_added_system_prompt() -> None:
+    body = chat_body(usage={"prompt_tokens": 9, "completion_tokens": 3})
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ()
+
+
+def test_wrong_text_and_wrong_usage_are_both_reported() -> None:
+    body = chat_body("cake", usage={"prompt_tokens": 3, "completion_tokens": 1})
+    kinds = check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED)
+    assert kinds == ("wrong_content", "usage_mismatch")
+
+
+@pytest.mark.parametrize("status", [0, None])
+def test_no_http_answer_is_dropped(status: int | None) -> None:
+    assert check_chat_completion(CHAT_REQUEST, status, None, EXPECTED) == ("dropped",)
+
+
+def test_an_error_status_when_the_mock_answered_is_wrong_status() -> None:
+    body = {"error": {"message": "bad gateway"}}
+    assert check_chat_completion(CHAT_REQUEST, 502, body, EXPECTED) == ("wrong_status",)
+
+
+def test_an_error_status_is_right_when_the_mock_sent_an_error() -> None:
+    body = {"error": {"message": "upstream 503"}}
+    assert check_chat_completion(CHAT_REQUEST, 503, body, None) == ()
+
+
+def test_an_error_status_is_accepted_when_faults_were_injected_at_random() -> None:
+    kinds = check_chat_completion(CHAT_REQUEST, 429, b"{}", EXPECTED, errors_allowed=True)
+    assert kinds == ()
+
+
+def test_a_redirect_status_is_never_a_right_answer() -> None:
+    assert check_chat_completion(CHAT_REQUEST, 302, b"", None) == ("wrong_status",)
+
+
+def test_a_200_where_the_mock_sent_an_error_is_wrong_status() -> None:
+    assert check_chat_completion(CHAT_REQUEST, 200, chat_body(), None) == ("wrong_status",)
+
+
+def test_a_200_hiding_an_upstream_error_in_its_text_is_error_in_200() -> None:
+    body = chat_body("Upstream failure: 503 Service Unavailable")
+    assert check_chat_completion(CHAT_REQUEST, 200, body, None) == ("error_in_200",)
+
+
+def test_a_faithful_text_completion_has_no_mismatch() -> None:
+    body: dict[str, Any] = {
+        "choices": [{"index": 0, "text": "pie bake oven", "finish_reason": "stop"}],
+        "usage": {"prompt_tokens": 3, "completion_tokens": 3, "total_tokens": 6},
+    }
+    assert check_completion({"prompt": "hi there"}, 200, body, EXPECTED) == ()
+    body["choices"][0]["text"] = "pie"
+    assert check_completion({"prompt": "hi there"}, 200, body, EXPECTED) == ("wrong_content",)
+
+
+STREAM_REQUEST = CHAT_REQUEST | {"stream": True}
+
+
+def test_a_faithful_stream_reassembles_to_the_mock_text() -> None:
+    body = sse(delta("pie "), delta("bake "), delta("oven"), delta(None, "stop"))
+    assert check_chat_completion(STREAM_REQUEST, 200, body, EXPECTED) == ()
+
+
+def test_a_stream_cut_before_done_is_dropped() -> None:
+    body = sse(delta("pie "), delta("bake "), done=False)
+    assert check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED) == ("dropped",)
+
+
+def test_a_stream_with_altered_text_is_wrong_content() -> None:
+    body = sse(delta("pie bake"), delta(None, "stop"))
+    assert check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED) == ("wrong_content",)
+
+
+def test_a_stream_with_an_error_chunk_is_error_in_200() -> None:
+    body = sse({"error": {"message": "upstream timeout"}})
+    assert check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED) == ("error_in_200",)
+
+
+def test_a_stream_answered_with_a_plain_json_error_is_error_in_200() -> None:
+    body = json.dumps({"error": {"message": "boom"}}).encode()
+    assert check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED) == ("error_in_200",)
+
+
+def test_stream_usage_is_checked_only_when_the_client_asked_for_it() -> None:
+    wrong = {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 9}}
+    body = sse(delta("pie bake oven", "stop"), wrong)
+    assert check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED) == ("usage_mismatch",)
+    asks = STREAM_REQUEST | {"stream_options": {"include_usage": True}}
+    no_usage = sse(delta("pie bake oven", "stop"))
+    assert check_chat_stream(STREAM_REQUEST, 200, no_usage, EXPECTED) == ()
+    assert check_chat_stream(asks, 200, no_usage, EXPECTED) == ("usage_mismatch",)
+
+
+def test_the_oracle_agrees_with_the_mock_reply_for_the_last_user_message() -> None:
+    oracle = ReplyOracle.from_mock_config(
+        {"seed": 7, "reply_lengths": "lognormal:median=5,sigma=0"}
+    )
+    request = {"messages": [{"role": "system", "content": "be brief"}, *CHAT_REQUEST["messages"]]}
+    reply = oracle.chat(request)
+    direct = expected_reply(7, "chat-generations", {"messages": CHAT_REQUEST["messages"]})
+    assert reply.completion_tokens == 5
+    assert reply.text.split()[:1] != [] and reply.finish_reason == "stop"
+    assert oracle.chat(CHAT_REQUEST).text == reply.text  # keyed on the last user message
+    assert direct.text != reply.text  # the lengths setting changes the text
+    assert oracle.completion({"prompt": "hi there"}).text != reply.text
+
+
+@pytest.mark.parametrize(
+    ("text", "is_error"),
+    [
+        ("Error: timeout", True),
+        ("upstream returned HTTP 502", True),
+        ("Traceback (most recent call last):", True),
+        ("the pie is in the oven", False),
+        ("a rate of 500 rows", False),
+    ],
+)
+def test_error_looking_texts_are_recognised(text: str, is_error: bool) -> None:
+    assert looks_like_error(text) is is_error
+
+
+def test_the_tally_counts_checked_failed_and_each_kind() -> None:
+    tally = FidelityTally()
+    tally.add(())
+    tally.add(("wrong_content", "usage_mismatch"), example="req 2")
+    tally.add(("dropped",))
+    assert (tally.checked, tally.failed, tally.faithful) == (3, 2, False)
+    assert tally.counts["wrong_content"] == 1 and tally.counts["dropped"] == 1
+    assert tally.examples == {
+        "wrong_content": ["req 2"],
+        "usage_mismatch": ["req 2"],
+        "dropped": [],
+    }
+
+
+def test_tallies_merge_and_round_trip_through_a_dict() -> None:
+    first, second = FidelityTally(), FidelityTally()
+    first.add(("wrong_status",), example="a")
+    second.add(("wrong_status",), example="b")
+    second.add(())
+    first.merge(FidelityTally.from_dict(json.loads(json.dumps(second.as_dict()))))
+    assert (first.checked, first.failed, first.counts["wrong_status"]) == (3, 2, 2)
+    assert first.examples["wrong_status"] == ["a", "b"]
+
+
+def test_the_tally_becomes_one_count_series_per_kind() -> None:
+    tally = FidelityTally()
+    tally.add(("error_in_200",))
+    series = {s.name: s for s in tally.as_series()}
+    assert set(series) == {"fidelity_checked", *(f"fidelity_{k}" for k in KINDS)}
+    assert series["fidelity_error_in_200"].values == (1.0,)
+    assert series["fidelity_checked"].unit == "count"
