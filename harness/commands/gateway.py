@@ -1,4 +1,4 @@
-"""`sfperf gateway` (under construction: the owning issue replaces this module)."""
+"""`sfperf gateway`: serve a reference gateway variant in front of a (mock) Salesforce."""
 
 from __future__ import annotations
 
@@ -9,9 +9,23 @@ from harness.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("gateway", help="(not built yet)")
+    from harness.subjects.gateway.arguments import add_arguments
+
+    parser = subparsers.add_parser(
+        "gateway",
+        help="serve a reference gateway variant (prints its URL when ready)",
+        description="Serve a reference OpenAI-compatible gateway; prints its base URL on stdout.",
+    )
+    add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'gateway' is not built yet")
+    from harness.subjects.gateway.arguments import options_from_args
+    from harness.subjects.gateway.options import GatewayConfigError
+    from harness.subjects.gateway.serve import serve
+
+    try:
+        return serve(options_from_args(args), lambda url: print(url, flush=True))
+    except GatewayConfigError as exc:
+        raise UsageError(str(exc)) from exc

@@ -56,17 +56,21 @@ def _jwt_claims(token: str) -> dict[str, Any]:
 
 
 def _lifetime_s(payload: Mapping[str, Any], claims: Mapping[str, Any]) -> float | None:
-    """Token lifetime from the JWT: `exp` minus `iat` (or minus the response's `issued_at` ms)."""
+    """Token lifetime from the JWT: `exp` minus the response's `issued_at` (ms), else its `iat`.
+
+    `issued_at` comes first because `iat` is whole seconds: up to a second too generous.
+    """
     exp = claims.get("exp")
     if not isinstance(exp, int | float):
         return None
-    issued = claims.get("iat")
-    if not isinstance(issued, int | float):
-        try:
-            issued = float(payload.get("issued_at", "")) / 1000.0
-        except ValueError:
+    try:
+        issued_s = float(payload["issued_at"]) / 1000.0
+    except (KeyError, TypeError, ValueError):
+        iat = claims.get("iat")
+        if not isinstance(iat, int | float):
             return None
-    return float(exp) - float(issued)
+        issued_s = float(iat)
+    return float(exp) - issued_s
 
 
 def grant_from_token_response(payload: Mapping[str, Any], now_s: float) -> TokenGrant:

@@ -1,0 +1,137 @@
+"""Run a gateway: in a background thread (tests, benchmarks) or in the foreground until a signal.
+
+Both servers run off the main thread, so the foreground mode handles SIGINT/SIGTERM the same
+way for Flask and aiohttp: the main thread waits for a signal, then stops the server cleanly.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from types import FrameType
+from typing import Any
+
+from aiohttp import web
+from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+
+from harness.subjects.gateway.aiohttp_app import create_aiohttp_app
+from harness.subjects.gateway.flask_app import create_flask_app
+from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
+from harness.subjects.gateway.variants import Assembly, assemble
+
+
+class _QuietHandler(WSGIRequestHandler):
+    """No access log line per request: at load it would cost more than the request."""
+
+    def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
+        return None
+
+
+def _url(host: str, port: int) -> str:
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class RunningGateway:
+    """A gateway serving in a background thread; `stop()` shuts it down and releases all."""
+
+    def __init__(self, assembly: Assembly, url: str, stop: Callable[[], None]) -> None:
+        self.assembly = assembly
+        self.gateway = assembly.gateway
+        self.url = url
+        self._stop = stop
+
+    def stop(self) -> None:
+        try:
+            self._stop()
+        finally:
+            self.assembly.cleanup()
+
+
+def _start_flask(assembly: Assembly, host: str, port: int) -> RunningGateway:
+    app = create_flask_app(assembly.gateway, assembly.client)  # type: ignore[arg-type]
+    server: BaseWSGIServer = make_server(
+        host, port, app, threaded=True, request_handler=_QuietHandler
+    )
+    thread = threading.Thread(target=server.serve_forever, name="gateway-flask", daemon=True)
+    thread.start()
+
+    def stop() -> None:
+        server.shutdown()
+        thread.join()
+        server.server_close()
+        assembly.client.close()  # type: ignore[attr-defined]
+
+    return RunningGateway(assembly, _url(host, server.server_port), stop)
+
+
+def _start_aiohttp(assembly: Assembly, host: str, port: int) -> RunningGateway:
+    app = create_aiohttp_app(assembly.gateway, assembly.client)  # type: ignore[arg-type]
+    runner = web.AppRunner(app, access_log=None)
+    loop = asyncio.new_event_loop()
+    thread = threading.Thread(target=loop.run_forever, name="gateway-aiohttp", daemon=True)
+    thread.start()
+
+    def run(coro: Any) -> Any:
+        return asyncio.run_coroutine_threadsafe(coro, loop).result()
+
+    def stop() -> None:
+        run(runner.cleanup())
+        loop.call_soon_threadsafe(loop.stop)
+        thread.join()
+        loop.close()
+
+    try:
+        run(runner.setup())
+        run(web.TCPSite(runner, host, port).start())
+    except BaseException:
+        stop()
+        raise
+    bound_port = runner.addresses[0][1]
+    return RunningGateway(assembly, _url(host, bound_port), stop)
+
+
+def start(options: GatewayOptions) -> RunningGateway:
+    """Build and start a gateway in the background; raises GatewayConfigError on bad options."""
+    assembly = assemble(options)
+    starter = _start_flask if assembly.spec.server == "flask" else _start_aiohttp
+    try:
+        return starter(assembly, options.host, options.port)
+    except OSError as exc:
+        assembly.cleanup()
+        raise GatewayConfigError(f"cannot listen on {options.host}:{options.port}: {exc}") from exc
+
+
+@contextmanager
+def run_in_thread(options: GatewayOptions) -> Iterator[RunningGateway]:
+    """`with run_in_thread(opts) as gw:` serve on `gw.url` for the duration of the block."""
+    running = start(options)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
+    """Serve in the foreground: announce the URL when ready, stop on SIGINT or SIGTERM."""
+    stopping = threading.Event()
+
+    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+        stopping.set()
+
+    watched = (signal.SIGINT, signal.SIGTERM)
+    previous = {signum: signal.signal(signum, on_signal) for signum in watched}
+    try:
+        running = start(options)
+        try:
+            announce(running.url)
+            while not stopping.wait(0.5):
+                pass
+        finally:
+            running.stop()
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+    return 0
