@@ -425,6 +425,44 @@ class _OpenLoopRun:
         )
 
 
+# --- many requests held in flight ------------------------------------------------------
+
+
+async def hold_in_flight(
+    url: str, body: bytes, headers: Mapping[str, str], count: int, batch: int = 500
+) -> list[asyncio.Transport]:
+    """Open `count` connections and send one POST on each without waiting for the replies.
+
+    Connects in batches so the server's accept backlog never overflows; the caller closes the
+    returned transports (which abandons the requests).
+    """
+    require_loopback(url)
+    parts = urlsplit(url)
+    host, port = parts.hostname or "127.0.0.1", parts.port or 80
+    request = http_request_bytes(url, body, headers)
+    loop = asyncio.get_running_loop()
+    transports: list[asyncio.Transport] = []
+    for start in range(0, count, batch):
+        opened = await asyncio.gather(
+            *(
+                loop.create_connection(_Connection, host, port)
+                for _ in range(min(batch, count - start))
+            )
+        )
+        for transport, _ in opened:
+            transport.write(request)
+            transports.append(transport)
+    return transports
+
+
+def open_fds(pid: int) -> int:
+    """How many file descriptors a process holds (its sockets included)."""
+    try:
+        return len(os.listdir(f"/proc/{pid}/fd"))
+    except OSError:
+        return 0
+
+
 # --- bare aiohttp reference server -------------------------------------------------------
 
 

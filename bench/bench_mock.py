@@ -1,0 +1,245 @@
+"""How fast and how exact the mock is, as ratios to a bare aiohttp app measured in the same run.
+
+    python bench/bench_mock.py [--quick] [--phase throughput|latency|memory]...
+    nox -s bench -- mock
+
+1. throughput: wrk, keep-alive, 64 connections, POST chat-generations at zero injected latency,
+   mock vs a bare aiohttp app returning the mock's own reply bytes (goal: ratio >= 0.8).
+2. latency: fixed 200 ms, open-loop arrivals at 1,000 req/s, latency from the scheduled send
+   time; excess over 200 ms, mock vs bare aiohttp + asyncio.sleep (goal: p99 within 1 ms).
+3. memory: RSS of the mock with 10,000 requests in flight (goal: <= 200 MB).
+Servers run on one core, the load generator on another. Not a test: it prints, never asserts.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import statistics
+import sys
+import time
+import urllib.parse
+import urllib.request
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+
+import _load
+
+MODEL = "sfdc_ai__DefaultGPT4Omni"
+CHAT_PATH = f"/einstein/platform/v1/models/{MODEL}/chat-generations"
+CHAT_BODY = json.dumps(
+    {
+        "messages": [
+            {"role": "system", "content": "You are a helpful assistant."},
+            {"role": "user", "content": "Can you give me a recipe for cherry pie?"},
+        ],
+        "localization": {"defaultLocale": "en_US"},
+    }
+).encode()
+PEER_BEST_RATIO = 0.08  # Flask threaded dev server; the best LLM mock peer is 0.071 (peers.md)
+IN_FLIGHT = 10_000
+
+
+@dataclass(frozen=True)
+class Phases:
+    """Durations of the measured runs."""
+
+    throughput_s: float
+    latency_s: float
+    rate_rps: float
+
+
+def start_mock(latency: str, core: int | None) -> _load.ServerProcess:
+    """The mock on a free loopback port, fast profile, with one latency spec for every endpoint."""
+    argv = ["-m", "mock_salesforce", "--port", "0", "--seed", "1", "--profile", "fast"]
+    return _load.python_server([*argv, "--latency", latency], core)
+
+
+def fetch_token(base_url: str) -> str:
+    """A real bearer token from the mock's OAuth endpoint."""
+    form = urllib.parse.urlencode(
+        {"grant_type": "client_credentials", "client_id": "bench", "client_secret": "bench"}
+    ).encode()
+    with urllib.request.urlopen(f"{base_url}/services/oauth2/token", data=form, timeout=10) as r:
+        return str(json.load(r)["access_token"])
+
+
+def chat_headers(token: str) -> dict[str, str]:
+    """The headers the real Models API requires."""
+    return {
+        "Authorization": f"Bearer {token}",
+        "Content-Type": "application/json",
+        "x-sfdc-app-context": "EinsteinGPT",
+        "x-client-feature-id": "ai-platform-models-connected-app",
+    }
+
+
+def one_reply(base_url: str, headers: dict[str, str]) -> bytes:
+    """The mock's reply to the benchmark request (the bare app serves the same bytes)."""
+    request = urllib.request.Request(base_url + CHAT_PATH, CHAT_BODY, headers, method="POST")
+    with urllib.request.urlopen(request, timeout=10) as reply:
+        return bytes(reply.read())
+
+
+def measure_throughput(duration_s: float, cores: tuple[int | None, int | None]) -> float:
+    """wrk req/s: bare, mock, bare (the mock is compared with the mean of its two neighbours)."""
+    server_core, load_core = cores
+    mock = start_mock("fixed:0ms", server_core)
+    try:
+        headers = chat_headers(fetch_token(mock.url))
+        bare = _load.start_bare_server(one_reply(mock.url, headers), core=server_core)
+        try:
+            script = _load.wrk_post_script(CHAT_BODY, headers)
+            order = [("bare", bare), ("mock", mock), ("bare", bare)]
+            results = [
+                (name, _wrk(server.url + CHAT_PATH, script, duration_s, load_core))
+                for name, server in order
+            ]
+        finally:
+            bare.stop()
+    finally:
+        mock.stop()
+    return _report_throughput(results)
+
+
+def _wrk(url: str, script: str, duration_s: float, core: int | None) -> _load.WrkResult:
+    _load.run_wrk(url, connections=64, duration_s=1, lua_script=script, core=core)  # warm-up
+    return _load.run_wrk(url, connections=64, duration_s=duration_s, lua_script=script, core=core)
+
+
+def _report_throughput(results: Sequence[tuple[str, _load.WrkResult]]) -> float:
+    print("\n== 1. throughput: wrk -t1 -c64, keep-alive, POST chat-generations, 0 ms injected")
+    for name, r in results:
+        p50, p99 = r.latency_ms.get(50.0, float("nan")), r.latency_ms.get(99.0, float("nan"))
+        bad = f"  NON-2XX {r.non_2xx}" if r.non_2xx else ""
+        print(
+            f"  {name:5} {r.requests_per_s:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{bad}"
+        )
+    bare_rps = statistics.mean(r.requests_per_s for name, r in results if name == "bare")
+    mock = next(r for name, r in results if name == "mock")
+    ratio = mock.requests_per_s / bare_rps
+    verdict = "ok" if ratio >= 0.8 and mock.non_2xx == 0 else "SHORT OF GOAL"
+    print(f"  ratio mock/bare = {ratio:.3f} (goal >= 0.8: {verdict})")
+    print(f"  vs best peer in peers.md ({PEER_BEST_RATIO}): {ratio / PEER_BEST_RATIO:.1f}x")
+    return ratio
+
+
+def measure_latency(phases: Phases, cores: tuple[int | None, int | None]) -> float:
+    """Open-loop excess over 200 ms: bare+sleep and mock, alternated twice."""
+    server_core, load_core = cores
+    mock = start_mock("fixed:200ms", server_core)
+    try:
+        headers = chat_headers(fetch_token(mock.url))
+        bare = _load.start_bare_server(one_reply(mock.url, headers), 200.0, server_core)
+        try:
+            _load.pin_to_core(load_core)
+            runs = [
+                (name, _open_loop(server.url + CHAT_PATH, headers, phases))
+                for name, server in [("bare", bare), ("mock", mock)] * 2
+            ]
+        finally:
+            bare.stop()
+    finally:
+        mock.stop()
+    return _report_latency(runs, phases)
+
+
+def _open_loop(url: str, headers: dict[str, str], phases: Phases) -> _load.OpenLoopResult:
+    warm = int(phases.rate_rps * 0.3)
+    return asyncio.run(
+        _load.open_loop(
+            url,
+            CHAT_BODY,
+            headers,
+            rate_rps=phases.rate_rps,
+            duration_s=phases.latency_s,
+            warm_connections=warm,
+        )
+    )
+
+
+def _report_latency(runs: Sequence[tuple[str, _load.OpenLoopResult]], phases: Phases) -> float:
+    print(f"\n== 2. latency: fixed 200 ms, open loop {phases.rate_rps:,.0f} req/s, from schedule")
+    for name, r in runs:
+        ok = r.statuses.get(200, 0)
+        print(
+            f"  {name:5} excess p50 {r.percentile_ms(50) - 200:6.2f} ms  "
+            f"p99 {r.percentile_ms(99) - 200:6.2f} ms  max {max(r.latencies_ms) - 200:7.2f} ms  "
+            f"({ok}/{r.planned} ok, {r.errors} errors, {r.max_in_flight} max in flight)"
+        )
+
+    def p99_excess(name: str) -> float:
+        return statistics.median(r.percentile_ms(99) - 200 for n, r in runs if n == name)
+
+    gap_ms = p99_excess("mock") - p99_excess("bare")
+    verdict = "ok" if gap_ms <= 1.0 else "SHORT OF GOAL"
+    print(
+        f"  p99 excess mock - bare = {gap_ms:+.2f} ms (median of 2 runs; goal <= 1 ms: {verdict})"
+    )
+    return gap_ms
+
+
+def measure_memory(cores: tuple[int | None, int | None]) -> float:
+    """RSS of the mock before and with IN_FLIGHT requests held open (60 s injected latency)."""
+    server_core, load_core = cores
+    mock = start_mock("fixed:60s", server_core)
+    try:
+        headers = chat_headers(fetch_token(mock.url))
+        idle_mb = mock.rss_mb()
+        _load.pin_to_core(load_core)
+        loaded_mb, fds = asyncio.run(_hold(mock, headers))
+    finally:
+        mock.stop()
+    verdict = "ok" if loaded_mb <= 200 else "SHORT OF GOAL"
+    print(f"\n== 3. memory: {IN_FLIGHT:,} requests in flight (fixed 60 s latency)")
+    print(f"  mock RSS idle {idle_mb:.1f} MB, loaded {loaded_mb:.1f} MB, {fds:,} open fds")
+    print(f"  goal <= 200 MB: {verdict}")
+    return loaded_mb
+
+
+async def _hold(mock: _load.ServerProcess, headers: dict[str, str]) -> tuple[float, int]:
+    transports = await _load.hold_in_flight(mock.url + CHAT_PATH, CHAT_BODY, headers, IN_FLIGHT)
+    try:
+        await _settle(lambda: _load.open_fds(mock.process.pid) >= IN_FLIGHT, timeout_s=20)
+        await asyncio.sleep(1.0)  # let the mock read and park every request
+        return mock.rss_mb(), _load.open_fds(mock.process.pid)
+    finally:
+        for transport in transports:
+            transport.close()
+
+
+async def _settle(done: Callable[[], bool], timeout_s: float) -> None:
+    deadline = time.monotonic() + timeout_s
+    while not done() and time.monotonic() < deadline:
+        await asyncio.sleep(0.1)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run the chosen phases and print their figures."""
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--quick", action="store_true", help="shorter runs (CI-sized)")
+    parser.add_argument("--phase", action="append", choices=["throughput", "latency", "memory"])
+    args = parser.parse_args(argv)
+    phases = Phases(2.0, 2.0, 1000.0) if args.quick else Phases(5.0, 4.0, 1000.0)
+    cores = _load.pick_cores()
+    print(
+        f"servers on core {cores[0]}, load generator on core {cores[1]}, "
+        f"python {sys.version.split()[0]}"
+    )
+    try:
+        chosen = args.phase or ["throughput", "latency", "memory"]
+        if "throughput" in chosen:
+            measure_throughput(phases.throughput_s, cores)
+        if "latency" in chosen:
+            measure_latency(phases, cores)
+        if "memory" in chosen:
+            measure_memory(cores)
+    except _load.BenchError as exc:
+        print(f"bench_mock: {exc}", file=sys.stderr)
+        return 2
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
