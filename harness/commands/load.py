@@ -1,17 +1,151 @@
-"""`sfperf load` (under construction: the owning issue replaces this module)."""
+"""`sfperf load SCENARIO`: a locust scenario from `scenarios/load/` against a target.
+
+With no target given, the embedded default: the mock plus the reference `async` gateway.
+"""
 
 from __future__ import annotations
 
 import argparse
+import contextlib
+import statistics
+import sys
+from collections.abc import Iterator, Sequence
+from pathlib import Path
 from typing import Any
 
+from harness.commands._output import add_output_options, run_dir, save
 from harness.errors import UsageError
+from harness.records import RunRecord
+
+QUICK_DURATION_S = 5.0
+QUICK_USERS = 5
+DEFAULT_DURATION_S = {"soak": 600.0}  # every other scenario: 30 s
+QUICK_DURATION_BY_SCENARIO_S = {"soak": 10.0}
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("load", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "load",
+        help="locust load scenarios (steady, ramp, spike, soak, streaming, faults)",
+        description="Run a locust scenario headless against a target; every request is kept.",
+    )
+    parser.add_argument("scenario", help="steady|ramp|spike|soak|streaming|faults or a locustfile")
+    target = parser.add_argument_group("target (default: the mock plus the 'async' gateway)")
+    target.add_argument("--target-url", help="an OpenAI-compatible gateway already running")
+    target.add_argument("--variant", help="a reference gateway variant, e.g. async, sync-legacy")
+    target.add_argument("--launch", metavar="CMD", help="start this gateway command (shimmed)")
+    target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
+    target.add_argument("--mock-url", default="", help="the sfperf mock behind --target-url")
+    target.add_argument("--mock-seed", type=int, help="its seed (turns fidelity checks on)")
+    target.add_argument("--mock-profile", default="default", help="profile of the embedded mock")
+    load = parser.add_argument_group("load")
+    load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
+    load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
+    load.add_argument("--duration", help="run time, e.g. 30s, 5m (default 30s; soak 10m)")
+    load.add_argument("--rate", type=float, help="open loop: total requests per second")
+    load.add_argument("--arrival", choices=("constant", "poisson"), default="constant")
+    load.add_argument("--workers", type=int, default=0, help="locust master + N local workers")
+    load.add_argument("--model", default="gpt-4o-mini", help="model name sent to the target")
+    load.add_argument("--seed", type=int, help="seed of the prompts (and of the embedded mock)")
+    add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'load' is not built yet")
+    from harness.runners._progress import progress_bar
+    from harness.runners.interrupted import Interrupted
+    from harness.runners.load import run_load
+
+    plan = plan_from_args(args)
+    directory = run_dir(args.out)
+    with (
+        load_target(args, plan.seed, directory) as target,
+        progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance,
+    ):
+        try:
+            records = run_load(plan, target, directory, advance=advance)
+        except Interrupted as stop:
+            save(directory, stop.records)
+            raise
+    save(directory, records)
+    print_summary(records)
+    return 0
+
+
+def plan_from_args(args: argparse.Namespace) -> Any:
+    """The LoadPlan the options describe (quick mode shrinks what was not given)."""
+    from harness.runners.load import LoadPlan, locustfile_for
+    from harness.runners.workloads import parse_duration_s
+    from harness.settings import load_settings
+
+    name = Path(locustfile_for(args.scenario)).stem
+    if args.duration is not None:
+        duration_s = parse_duration_s(args.duration)
+    elif args.quick:
+        duration_s = QUICK_DURATION_BY_SCENARIO_S.get(name, QUICK_DURATION_S)
+    else:
+        duration_s = DEFAULT_DURATION_S.get(name, 30.0)
+    users = args.users if args.users is not None else (QUICK_USERS if args.quick else 10)
+    return LoadPlan(
+        scenario=args.scenario,
+        users=users,
+        spawn_rate=args.spawn_rate,
+        duration_s=duration_s,
+        rate_rps=args.rate,
+        arrival=args.arrival,
+        workers=args.workers,
+        seed=load_settings().seed if args.seed is None else args.seed,
+        model=args.model,
+    )
+
+
+@contextlib.contextmanager
+def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Iterator[Any]:
+    """A LoadTarget for the block: start the mock (unless the target is a bare URL) and target."""
+    from harness.runners.load import LoadTarget
+    from harness.targets import open_target, start_mock, target_from_args
+
+    spec = target_from_args(
+        args.variant, args.target_url, args.launch, allow_remote=args.allow_remote
+    )
+    if spec.kind == "url":
+        with open_target(spec, mock_url=args.mock_url, run_dir=directory) as running:
+            yield LoadTarget(
+                running.name, running.url, args.mock_url, args.mock_seed, running.metrics
+            )
+        return
+    if args.mock_url or args.mock_seed is not None:
+        raise UsageError("--mock-url/--mock-seed go with --target-url (sfperf starts its own mock)")
+    with (
+        start_mock(directory, profile=args.mock_profile, seed=seed) as mock,
+        open_target(spec, mock_url=mock.url, run_dir=directory) as running,
+    ):
+        yield LoadTarget(running.name, running.url, mock.url, seed, running.metrics)
+
+
+def print_summary(records: Sequence[RunRecord]) -> None:
+    """One line per record: requests, ok share, latency percentiles, throughput, fidelity."""
+    for record in records:
+        latencies = sorted(record.get("latency_ms").values)
+        ok = record.get("ok").values
+        fidelity = {
+            s.name.removeprefix("fidelity_"): int(s.values[0])
+            for s in record.series
+            if s.name.startswith("fidelity_") and s.values and s.values[0]
+        }
+        line = (
+            f"{record.scenario} -> {record.labels.get('target')} ({record.labels.get('mode')}): "
+            f"{len(latencies)} requests, {100 * statistics.fmean(ok) if ok else 0:.1f}% ok, "
+            f"p50 {percentile(latencies, 0.5):.1f} ms, p99 {percentile(latencies, 0.99):.1f} ms, "
+            f"{record.get('throughput_rps').values[0]:.1f} req/s"
+        )
+        if fidelity:
+            line += f", fidelity mismatches {fidelity}"
+        print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
+
+
+def percentile(sorted_values: Sequence[float], q: float) -> float:
+    """The nearest-rank percentile (0 for no values)."""
+    if not sorted_values:
+        return 0.0
+    return sorted_values[min(len(sorted_values) - 1, int(q * len(sorted_values)))]
