@@ -1,0 +1,173 @@
+"""Target specs: validation of --variant / --target-url / --launch, names, readiness lines."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UsageError
+from harness.targets import DEFAULT_VARIANT, TargetSpec, target_from_args
+from harness.targets.process import bare_url, last_line, local_url, poll_until
+from harness.targets.running import RunningTarget, safe_name
+from harness.targets.spec import is_loopback
+
+
+def test_no_target_options_mean_the_default_reference_variant() -> None:
+    spec = target_from_args(None, None, None)
+    assert (spec.kind, spec.variant, spec.name) == ("variant", DEFAULT_VARIANT, DEFAULT_VARIANT)
+
+
+def test_no_target_is_a_usage_error_when_there_is_no_default() -> None:
+    with pytest.raises(UsageError, match="no target"):
+        target_from_args(None, None, None, default_variant=None)
+
+
+@pytest.mark.parametrize(("url", "launch"), [("http://127.0.0.1:8000", None), (None, "python -V")])
+def test_a_variant_together_with_another_target_is_refused(
+    url: str | None, launch: str | None
+) -> None:
+    with pytest.raises(UsageError, match="either --variant"):
+        target_from_args("async", url, launch)
+
+
+@pytest.mark.parametrize("variant", ["", "Async!", "../x", "-async"])
+def test_a_malformed_variant_name_is_refused(variant: str) -> None:
+    with pytest.raises(UsageError, match="bad --variant"):
+        target_from_args(variant, None, None)
+
+
+def test_a_url_target_drops_the_trailing_slash_and_is_named_by_host_and_port() -> None:
+    spec = target_from_args(None, "http://127.0.0.1:8000/", None)
+    assert (spec.kind, spec.url, spec.name) == ("url", "http://127.0.0.1:8000", "127.0.0.1:8000")
+
+
+@pytest.mark.parametrize(
+    "url",
+    ["127.0.0.1:8000", "ftp://127.0.0.1", "http://", "http://127.0.0.1:99999", "http://[::1]/?q=1"],
+)
+def test_a_malformed_target_url_is_refused(url: str) -> None:
+    with pytest.raises(UsageError, match="bad --target-url"):
+        target_from_args(None, url, None)
+
+
+def test_a_remote_target_url_needs_an_explicit_opt_in() -> None:
+    with pytest.raises(UsageError, match="not loopback"):
+        target_from_args(None, "http://gateway.example.com:8000", None)
+    spec = target_from_args(None, "http://gateway.example.com:8000", None, allow_remote=True)
+    assert spec.url == "http://gateway.example.com:8000"
+
+
+@pytest.mark.parametrize(
+    ("host", "loopback"),
+    [("127.0.0.1", True), ("127.3.2.1", True), ("::1", True), ("localhost", True),
+     ("10.0.0.1", False), ("example.com", False), ("0.0.0.0", False)],
+)  # fmt: skip
+def test_loopback_hosts_are_recognised(host: str, loopback: bool) -> None:
+    assert is_loopback(host) is loopback
+
+
+def test_a_launch_command_is_split_like_a_shell_would_and_named_by_its_program() -> None:
+    spec = target_from_args(None, None, f"{sys.executable} -c 'print(1)'")
+    assert spec.kind == "launch"
+    assert spec.argv() == [sys.executable, "-c", "print(1)"]
+    assert spec.name.startswith("launch:python")
+
+
+def test_a_launch_command_may_come_with_the_fixed_url_it_listens_on() -> None:
+    spec = target_from_args(None, "http://127.0.0.1:9000", "python -V", name="mine")
+    assert (spec.kind, spec.url, spec.name) == ("launch", "http://127.0.0.1:9000", "mine")
+
+
+@pytest.mark.parametrize(
+    ("command", "message"),
+    [("", "needs a command"), ("python 'unclosed", "bad --launch"),
+     ("no-such-program-sfperf --x", "not found")],
+)  # fmt: skip
+def test_a_bad_launch_command_is_refused(command: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        target_from_args(None, None, command)
+
+
+def test_a_spec_without_any_target_cannot_be_built() -> None:
+    with pytest.raises(ValueError, match="either a variant"):
+        TargetSpec()
+    with pytest.raises(ValueError, match="either a variant"):
+        TargetSpec(variant="async", url="http://127.0.0.1:1")
+
+
+@pytest.mark.parametrize(
+    ("line", "url"),
+    [("http://127.0.0.1:8181\n", "http://127.0.0.1:8181"),
+     ("http://127.0.0.1:8181/", "http://127.0.0.1:8181"),
+     ("serving on http://127.0.0.1:8181", None), ("", None)],
+)  # fmt: skip
+def test_our_servers_readiness_line_is_a_bare_url(line: str, url: str | None) -> None:
+    assert bare_url(line) == url
+
+
+@pytest.mark.parametrize(
+    ("line", "url"),
+    [(" * Running on http://127.0.0.1:5000 (Press CTRL+C to quit)", "http://127.0.0.1:5000"),
+     ("======== Running on http://0.0.0.0:8080 ========", "http://127.0.0.1:8080"),
+     ("INFO: Uvicorn running on http://localhost:8000", "http://localhost:8000"),
+     ("calling https://api.salesforce.com/einstein", None),
+     ("listening on http://[::]:9000", "http://[::1]:9000")],
+)  # fmt: skip
+def test_a_launched_program_is_ready_when_it_mentions_a_local_url(
+    line: str, url: str | None
+) -> None:
+    assert local_url(line) == url
+
+
+class FakeClock:
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def sleep(self, duration_s: float) -> None:
+        self.now_s += duration_s
+
+
+def test_polling_stops_as_soon_as_the_target_is_ready() -> None:
+    clock, answers = FakeClock(), iter([False, False, True])
+    ready = poll_until(
+        lambda: next(answers), timeout_s=5, alive=lambda: True, clock=clock, sleep=clock.sleep
+    )
+    assert ready and clock.now_s == pytest.approx(0.2)
+
+
+def test_polling_gives_up_at_the_timeout_in_virtual_time() -> None:
+    clock = FakeClock()
+    ready = poll_until(
+        lambda: False, timeout_s=3, alive=lambda: True, clock=clock, sleep=clock.sleep
+    )
+    assert not ready and clock.now_s == pytest.approx(3.0)
+
+
+def test_polling_gives_up_when_the_process_died() -> None:
+    clock = FakeClock()
+    ready = poll_until(
+        lambda: True, timeout_s=3, alive=lambda: False, clock=clock, sleep=clock.sleep
+    )
+    assert not ready
+
+
+def test_the_last_log_line_is_quoted_shortened(tmp_path: Path) -> None:
+    log = tmp_path / "x.log"
+    log.write_text("starting\nerror: unknown variant 'foo'\n\n", encoding="utf-8")
+    assert last_line(log) == "error: unknown variant 'foo'"
+    assert last_line(log, limit_chars=5) == "error"
+    assert last_line(log.parent / "missing.log") == ""
+
+
+def test_target_names_become_safe_file_names() -> None:
+    assert safe_name("launch:python3.11") == "launch-python3.11"
+    assert safe_name("///") == "target"
+
+
+def test_a_url_target_has_no_io_report() -> None:
+    assert RunningTarget("t", "http://127.0.0.1:1").io_report() is None
