@@ -1,0 +1,109 @@
+"""Each mistake a gateway can make against its upstream, made by a small client against the real
+mock on loopback: the verdict names it for the client that makes it, not for a well-behaved one."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field, replace
+
+import pytest
+
+from harness.findings import Finding, GradingPolicy, grade_journal
+from harness.findings.journal import fetch_journal
+from mock_salesforce.config import MockConfig
+from tests.integration.misbehaving.client import RETRYABLE, Manners, ModelsClient
+from tests.integration.misbehaving.mock import running_mock
+
+GOOD = Manners()
+POLICY = GradingPolicy(hang_wait_s=1.0)
+
+
+def one_call(client: ModelsClient) -> None:
+    client.chat("Summarise the renewal #1")
+
+
+def four_calls(client: ModelsClient) -> None:
+    for i in range(4):
+        client.chat(f"Summarise the renewal #{i}")
+
+
+def call_sleep_call(client: ModelsClient) -> None:
+    client.chat("Summarise the renewal #1")
+    time.sleep(1.2)  # past the 1 s token lifetime
+    client.chat("Summarise the renewal #2")
+
+
+def concurrent_calls(client: ModelsClient) -> None:
+    start = threading.Barrier(4)
+
+    def worker(i: int) -> None:
+        start.wait()
+        client.chat(f"Summarise the renewal #{i}")
+
+    threads = [threading.Thread(target=worker, args=(i,)) for i in range(4)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(10.0)
+
+
+def unknown_model_call(client: ModelsClient) -> None:
+    client.chat("Summarise the renewal #1", model="gpt-4o")
+
+
+@dataclass(frozen=True)
+class Case:
+    """One mistake: the mock's settings, the client's bad manners and what it does."""
+
+    finding: str
+    bad: Manners
+    faults: tuple[str, ...] = ()
+    act: Callable[[ModelsClient], None] = one_call
+    good_act: Callable[[ModelsClient], None] | None = None
+    config: dict[str, object] = field(default_factory=dict)
+
+
+CASES = [
+    Case("retry_after_ignored", replace(GOOD, honour_retry_after=False),
+         ("429:first=1,retry_after=1",)),
+    Case("retried_non_retryable", replace(GOOD, retry_statuses=RETRYABLE | {404}),
+         ("404:first=1",)),
+    Case("retried_non_retryable", replace(GOOD, refresh_on_401=False,
+         retry_statuses=RETRYABLE | {401}), ("401:first=1",)),
+    Case("retry_storm", replace(GOOD, max_attempts=8, backoff_s=0.02, backoff_factor=1.5),
+         ("503:first=8",)),
+    Case("no_backoff", replace(GOOD, backoff_s=0.0), ("500:first=3",)),
+    Case("gave_up", replace(GOOD, max_attempts=1), ("429:first=1",)),
+    Case("hang_no_timeout", replace(GOOD, read_timeout_s=None), ("hang:first=1,duration=2s",)),
+    Case("token_per_request", replace(GOOD, token_per_request=True), act=four_calls),
+    Case("expired_token", replace(GOOD, refresh_margin_s=None), act=call_sleep_call,
+         config={"token_lifetime_s": 1.0}),
+    Case("unknown_token", replace(GOOD, bearer="eyJhbGciOiJub25lIn0.e30.forged", max_attempts=1)),
+    Case("refresh_stampede", replace(GOOD, single_flight=False), act=concurrent_calls,
+         config={"latency": {"token": "fixed:200ms"}}),
+    Case("bad_app_context", replace(GOOD, app_context=None)),
+    Case("bad_feature_id", replace(GOOD, feature_id="my-gateway")),
+    Case("unknown_model", GOOD, act=unknown_model_call, good_act=one_call),
+    Case("ignored_fields", replace(GOOD, extra_fields={"temperature": 0.2, "max_tokens": 64})),
+]  # fmt: skip
+
+
+def grade(case: Case, manners: Manners, act: Callable[[ModelsClient], None]) -> list[Finding]:
+    """Run `act` with `manners` against a fresh mock set up for `case`; grade its journal."""
+    faults = [f"{spec},endpoint=chat-generations" for spec in case.faults]
+    config = MockConfig.from_mapping({"seed": 7, "faults": faults, **case.config})
+    with running_mock(config) as url:
+        with ModelsClient(url, manners) as client:
+            act(client)
+        time.sleep(0.1)  # let the mock journal a request the client has just abandoned
+        return grade_journal(fetch_journal(url).entries, POLICY)
+
+
+@pytest.mark.parametrize("case", CASES, ids=lambda c: f"{c.finding}")
+def test_the_mistake_is_found_for_the_client_that_makes_it_and_no_other(case: Case) -> None:
+    bad = {f.name for f in grade(case, case.bad, case.act)}
+    good = {f.name for f in grade(case, GOOD, case.good_act or case.act)}
+    assert case.finding in bad
+    assert good <= {"token_rate"}, good
