@@ -1,0 +1,173 @@
+"""The start-up shim's pure parts: redirect rules, file-open counting, reports, environment."""
+
+from __future__ import annotations
+
+import json
+import os
+from pathlib import Path
+
+import pytest
+
+from harness.shim import (
+    STARTUP_DIR,
+    collect_io_report,
+    merge_reports,
+    read_io_report,
+    report_parts,
+    shim_env,
+)
+from harness.shim.startup.sfperf_shim import (
+    ENV_IO_REPORT,
+    ENV_ROOT_PID,
+    ENV_UPSTREAM,
+    Shim,
+    report_path,
+)
+from harness.shim.startup.sfperf_shim.iocount import FileCounter, access_kinds
+from harness.shim.startup.sfperf_shim.redirect import Redirector, is_salesforce_host
+
+MOCK = "http://127.0.0.1:8181"
+
+
+@pytest.mark.parametrize(
+    ("host", "redirected"),
+    [("api.salesforce.com", True), ("login.salesforce.com", True),
+     ("test.salesforce.com", True), ("acme.my.salesforce.com", True),
+     ("ACME--dev.sandbox.my.salesforce.com", True), ("api.salesforce.com.", True),
+     ("salesforce.com", False), ("my.salesforce.com", False), ("api.openai.com", False),
+     ("evil-api.salesforce.com.example.org", False), ("127.0.0.1", False)],
+)  # fmt: skip
+def test_only_salesforce_hosts_are_redirected(host: str, redirected: bool) -> None:
+    assert is_salesforce_host(host) is redirected
+
+
+@pytest.mark.parametrize(
+    ("url", "target"),
+    [("https://api.salesforce.com/einstein/platform/v1/models/m/chat-generations",
+      f"{MOCK}/einstein/platform/v1/models/m/chat-generations"),
+     ("http://login.salesforce.com/services/oauth2/token?x=1",
+      f"{MOCK}/services/oauth2/token?x=1"),
+     ("https://acme.my.salesforce.com:443/services/oauth2/token#frag",
+      f"{MOCK}/services/oauth2/token"),
+     ("https://api.salesforce.com", f"{MOCK}/"),
+     ("https://api.openai.com/v1/chat/completions", None),
+     ("ftp://api.salesforce.com/file", None), ("/relative/path", None)],
+)  # fmt: skip
+def test_redirected_urls_keep_their_path_and_query(url: str, target: str | None) -> None:
+    assert Redirector(MOCK + "/").rewrite(url) == target
+
+
+def test_redirects_are_counted_per_original_host() -> None:
+    redirector = Redirector(MOCK)
+    for url in ("https://api.salesforce.com/a", "https://api.salesforce.com/b",
+                "https://x.my.salesforce.com/t", "https://example.com/"):  # fmt: skip
+        redirector.rewrite(url)
+    assert redirector.snapshot() == {"api.salesforce.com": 2, "x.my.salesforce.com": 1}
+
+
+def test_an_upstream_that_is_not_an_http_url_is_refused() -> None:
+    with pytest.raises(ValueError, match="upstream"):
+        Redirector("127.0.0.1:8181")
+
+
+@pytest.mark.parametrize(
+    ("flags", "kinds"),
+    [(os.O_RDONLY, (1, 0)), (os.O_WRONLY | os.O_CREAT, (0, 1)), (os.O_RDWR, (1, 1))],
+)
+def test_opens_count_as_reads_or_writes_by_access_mode(flags: int, kinds: tuple[int, int]) -> None:
+    assert access_kinds(flags) == kinds
+
+
+def test_the_counter_counts_open_events_per_absolute_path() -> None:
+    counter = FileCounter()
+    counter.hook("open", ("token.json", "w", os.O_WRONLY | os.O_CREAT))
+    counter.hook("open", (b"token.json", "r", os.O_RDONLY))
+    counter.hook("open", ("token.json", None, os.O_RDONLY))  # os.open passes no mode
+    files, module_opens = counter.snapshot()
+    assert files == {os.path.abspath("token.json"): {"opens": 3, "reads": 2, "writes": 1}}
+    assert module_opens == 0
+
+
+def test_the_counter_ignores_other_events_descriptors_and_pauses() -> None:
+    counter = FileCounter()
+    counter.hook("socket.connect", ("x",))
+    counter.hook("open", (3, "r", 0))
+    counter.paused = True
+    counter.hook("open", ("/tmp/report.json", "w", os.O_WRONLY))
+    assert counter.snapshot() == ({}, 0)
+
+
+def test_module_loading_is_counted_apart_from_the_files_a_program_opens() -> None:
+    counter = FileCounter()
+    counter.hook("open", ("/usr/lib/python3/json/__pycache__/decoder.cpython-311.pyc", "r", 0))
+    counter.hook("open", ("/srv/app/gateway.py", "r", 0))
+    assert counter.snapshot() == ({}, 2)
+
+
+def test_descendant_processes_write_their_own_report_part() -> None:
+    assert report_path("/r/io.json", 10, 10) == "/r/io.json"
+    assert report_path("/r/io.json", 11, 10) == "/r/io.json.11"
+
+
+def test_the_shim_writes_its_report_once_without_counting_that_write(tmp_path: Path) -> None:
+    path = tmp_path / "io.json"
+    shim = Shim(MOCK, str(path), root_pid=os.getpid())
+    shim.counter.count(str(tmp_path / "token.json"), os.O_RDONLY)
+    shim.write_report()
+    shim.counter.paused = False
+    shim.counter.count(str(tmp_path / "late.json"), os.O_RDONLY)
+    shim.write_report()  # a second call (atexit after SIGTERM) changes nothing
+    report = json.loads(path.read_text())
+    assert report["files"] == {str(tmp_path / "token.json"): {"opens": 1, "reads": 1, "writes": 0}}
+    assert (report["pid"], report["upstream"], report["redirects"]) == (os.getpid(), MOCK, {})
+
+
+def test_shim_env_puts_the_shim_first_and_keeps_the_existing_pythonpath(tmp_path: Path) -> None:
+    base = {"PYTHONPATH": "/srv/lib", ENV_ROOT_PID: "42", "HOME": "/root"}
+    env = shim_env(MOCK, tmp_path / "io.json", base)
+    assert env["PYTHONPATH"].split(os.pathsep) == [str(STARTUP_DIR), "/srv/lib"]
+    assert env[ENV_UPSTREAM] == MOCK and env[ENV_IO_REPORT] == str(tmp_path / "io.json")
+    assert ENV_ROOT_PID not in env and env["HOME"] == "/root"
+    assert (STARTUP_DIR / "sitecustomize.py").is_file()
+
+
+def test_without_a_report_path_the_child_counts_nothing() -> None:
+    env = shim_env(MOCK, None, {ENV_IO_REPORT: "/stale.json"})
+    assert ENV_IO_REPORT not in env and env["PYTHONPATH"] == str(STARTUP_DIR)
+
+
+def part(
+    pid: int, files: dict[str, dict[str, int]], redirects: dict[str, int]
+) -> dict[str, object]:
+    common = {"root_pid": 1, "patched": ["requests"], "module_opens": 5, "upstream": MOCK}
+    return {"pid": pid, "files": files, "redirects": redirects, "argv": ["gw.py"], **common}
+
+
+def test_reports_of_a_process_tree_are_summed() -> None:
+    merged = merge_reports([
+        part(1, {"/t": {"opens": 2, "reads": 2, "writes": 0}}, {"api.salesforce.com": 3}),
+        part(7, {"/t": {"opens": 1, "reads": 0, "writes": 1}, "/u": {"opens": 1, "reads": 1,
+             "writes": 0}}, {"api.salesforce.com": 1}),
+    ])  # fmt: skip
+    assert merged["files"]["/t"] == {"opens": 3, "reads": 2, "writes": 1}
+    assert merged["files"]["/u"]["opens"] == 1
+    assert merged["redirects"] == {"api.salesforce.com": 4}
+    assert (merged["pid"], merged["pids"], merged["module_opens"]) == (1, [1, 7], 10)
+
+
+def test_collecting_merges_the_parts_into_the_report_file(tmp_path: Path) -> None:
+    path = tmp_path / "io.json"
+    path.write_text(json.dumps(part(1, {"/t": {"opens": 1, "reads": 1, "writes": 0}}, {})))
+    (tmp_path / "io.json.7").write_text(json.dumps(part(7, {}, {"login.salesforce.com": 1})))
+    (tmp_path / "io.json.tmp").write_text("not a part")
+    assert report_parts(path) == [path, tmp_path / "io.json.7"]
+    merged = collect_io_report(path)
+    assert merged is not None and merged["redirects"] == {"login.salesforce.com": 1}
+    assert json.loads(path.read_text()) == merged
+    assert not (tmp_path / "io.json.7").exists()
+
+
+def test_a_missing_or_unreadable_report_reads_as_none(tmp_path: Path) -> None:
+    assert read_io_report(tmp_path / "io.json") is None
+    (tmp_path / "io.json").write_text("{truncated")
+    assert read_io_report(tmp_path / "io.json") is None
