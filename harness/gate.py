@@ -1,0 +1,304 @@
+"""The regression gate: did the candidate run get slower than the baseline run?
+
+Per-metric rules (TOML) say which series to compare, which direction is better and how large a
+change must be to matter. A regression needs BOTH a significant difference (Mann-Whitney p below
+`alpha`) and an effect beyond every threshold the rule sets (relative and/or absolute), so
+noise alone never fails a build. Results render as Markdown for a CI step summary.
+"""
+
+from __future__ import annotations
+
+import fnmatch
+import math
+import tomllib
+from collections import Counter, defaultdict
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.records import RunRecord
+from harness.stats import Comparison, compare_samples
+
+REGRESSION, IMPROVEMENT, UNCHANGED = "regression", "improvement", "unchanged"
+UNCONFIRMED, MISSING, UNTESTABLE = "unconfirmed", "missing", "untestable"
+DIRECTIONS = ("lower", "higher")
+MIN_VALUES = 3
+
+
+@dataclass(frozen=True)
+class Rule:
+    """Which series to gate and what counts as a regression (direction: which is better)."""
+
+    runner: str
+    scenario: str
+    series: str
+    direction: str = "lower"
+    max_relative: float | None = 0.10
+    max_absolute: float | None = None
+    alpha: float = 0.01
+
+    def applies_to(self, record: RunRecord, series: str) -> bool:
+        return (
+            series == self.series
+            and fnmatch.fnmatchcase(record.runner, self.runner)
+            and fnmatch.fnmatchcase(record.scenario, self.scenario)
+        )
+
+
+@dataclass(frozen=True)
+class MetricResult:
+    """The gate's finding on one metric (one series of one labelled record group)."""
+
+    key: str
+    rule: Rule
+    status: str
+    comparison: Comparison | None = None
+    unit: str = ""
+    note: str = ""
+
+
+@dataclass(frozen=True)
+class GateReport:
+    results: tuple[MetricResult, ...]
+    warnings: tuple[str, ...] = field(default=())
+
+    @property
+    def regressions(self) -> list[MetricResult]:
+        return [r for r in self.results if r.status == REGRESSION]
+
+    @property
+    def failed(self) -> bool:
+        return bool(self.regressions)
+
+
+def load_rules(path: Path) -> list[Rule]:
+    """Rules from a TOML file: `[defaults]` then `[[rule]]` tables."""
+    try:
+        data = tomllib.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise UsageError(f"no gate rules at {path}") from None
+    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
+        raise UsageError(f"cannot read gate rules {path}: {exc}") from None
+    return parse_rules(data, str(path))
+
+
+def parse_rules(data: Mapping[str, Any], origin: str = "rules") -> list[Rule]:
+    defaults = dict(data.get("defaults", {}))
+    raw_rules = data.get("rule", [])
+    if not isinstance(raw_rules, list) or not raw_rules:
+        raise UsageError(f"{origin}: no [[rule]] tables")
+    return [
+        _parse_rule(defaults | raw, f"{origin}: rule #{i + 1}") for i, raw in enumerate(raw_rules)
+    ]
+
+
+def _parse_rule(raw: Mapping[str, Any], where: str) -> Rule:
+    unknown = set(raw) - {f for f in Rule.__dataclass_fields__}
+    if unknown:
+        raise UsageError(f"{where}: unknown keys {sorted(unknown)}")
+    try:
+        rule = Rule(
+            runner=str(raw.get("runner", "*")),
+            scenario=str(raw.get("scenario", "*")),
+            series=str(raw["series"]),
+            direction=str(raw.get("direction", "lower")),
+            max_relative=_optional_float(raw.get("max_relative", 0.10)),
+            max_absolute=_optional_float(raw.get("max_absolute")),
+            alpha=float(raw.get("alpha", 0.01)),
+        )
+    except KeyError:
+        raise UsageError(f"{where}: 'series' is required") from None
+    except (TypeError, ValueError) as exc:
+        raise UsageError(f"{where}: {exc}") from None
+    if rule.direction not in DIRECTIONS:
+        raise UsageError(f"{where}: direction must be one of {DIRECTIONS}")
+    if not 0 < rule.alpha < 1:
+        raise UsageError(f"{where}: alpha must be between 0 and 1")
+    return rule
+
+
+def _optional_float(value: Any) -> float | None:
+    # TOML has no null: a negative threshold (e.g. -1) switches that threshold off.
+    if value is None or float(value) < 0:
+        return None
+    return float(value)
+
+
+def record_key(record: RunRecord, series: str) -> str:
+    """`runner/scenario[label=value,...]/series`: the same metric in both runs has the same key."""
+    labels = ",".join(f"{k}={v}" for k, v in sorted(record.labels.items()))
+    return f"{record.runner}/{record.scenario}[{labels}]/{series}"
+
+
+def collect(
+    records: Sequence[RunRecord], rules: Sequence[Rule]
+) -> dict[str, tuple[Rule, list[float], str]]:
+    """Pool the values of each gated series (first matching rule wins), keyed by `record_key`."""
+    pooled: dict[str, tuple[Rule, list[float], str]] = {}
+    for record in records:
+        for series in record.series:
+            rule = next((r for r in rules if r.applies_to(record, series.name)), None)
+            if rule is not None:
+                entry = pooled.setdefault(record_key(record, series.name), (rule, [], series.unit))
+                entry[1].extend(series.values)
+    return pooled
+
+
+def evaluate_gate(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule]
+) -> GateReport:
+    """Compare every gated metric present in the baseline with the candidate."""
+    base, cand = collect(baseline, rules), collect(candidate, rules)
+    if not base:
+        raise UsageError("the baseline has no records that any gate rule selects")
+    results = [
+        judge(key, rule, values, cand[key][1] if key in cand else None, unit)
+        for key, (rule, values, unit) in sorted(base.items())
+    ]
+    return GateReport(tuple(results), tuple(machine_warnings(baseline, candidate)))
+
+
+def judge(
+    key: str, rule: Rule, baseline: list[float], candidate: list[float] | None, unit: str
+) -> MetricResult:
+    """The status of one metric under `rule`."""
+    if candidate is None:
+        return MetricResult(key, rule, MISSING, unit=unit, note="not in the candidate run")
+    if min(len(baseline), len(candidate)) < MIN_VALUES:
+        note = f"needs >= {MIN_VALUES} values per side for a test"
+        return MetricResult(key, rule, UNTESTABLE, unit=unit, note=note)
+    comparison = compare_samples(baseline, candidate)
+    return MetricResult(key, rule, classify(rule, comparison), comparison, unit)
+
+
+def classify(rule: Rule, comparison: Comparison) -> str:
+    """regression / improvement when significant AND beyond every threshold, else unchanged."""
+    if comparison.p_value >= rule.alpha or math.isnan(comparison.ratio):
+        return UNCHANGED
+    sign = 1.0 if rule.direction == "lower" else -1.0
+    worse_relative = sign * comparison.relative_change
+    worse_absolute = sign * (comparison.candidate_median - comparison.baseline_median)
+    if _beyond(rule, worse_relative, worse_absolute):
+        return REGRESSION
+    if _beyond(rule, -worse_relative, -worse_absolute):
+        return IMPROVEMENT
+    return UNCHANGED
+
+
+def _beyond(rule: Rule, relative: float, absolute: float) -> bool:
+    checks = [relative > rule.max_relative] if rule.max_relative is not None else []
+    if rule.max_absolute is not None:
+        checks.append(absolute > rule.max_absolute)
+    return bool(checks) and all(checks)
+
+
+def confirm(
+    report: GateReport, baseline: Sequence[RunRecord], rerun: Sequence[RunRecord]
+) -> GateReport:
+    """Keep a regression only if the rerun candidate regresses again (else `unconfirmed`)."""
+    rules = list(dict.fromkeys(r.rule for r in report.regressions))
+    again = {r.key: r for r in evaluate_gate(baseline, rerun, rules).results} if rules else {}
+    results = []
+    for result in report.results:
+        if result.status == REGRESSION and again.get(result.key, result).status != REGRESSION:
+            result = MetricResult(
+                result.key, result.rule, UNCONFIRMED, result.comparison, result.unit,
+                "regressed, then not on the confirmation rerun",
+            )  # fmt: skip
+        results.append(result)
+    return GateReport(tuple(results), report.warnings)
+
+
+def fingerprint_of(records: Sequence[RunRecord]) -> str:
+    """The machine fingerprint most records of a run carry."""
+    if not records:
+        raise UsageError("a run with no records has no machine fingerprint")
+    counts = Counter(r.environment.fingerprint for r in records)
+    return counts.most_common(1)[0][0]
+
+
+def machine_warnings(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[str]:
+    """A warning when the two runs were measured on different machines."""
+    base_fp, cand_fp = fingerprint_of(baseline), fingerprint_of(candidate)
+    if base_fp == cand_fp:
+        return []
+    base_env, cand_env = baseline[0].environment, candidate[0].environment
+    return [
+        f"baseline and candidate come from different machines ({base_fp}: {base_env.cpu_model}, "
+        f"{base_env.hostname}; {cand_fp}: {cand_env.cpu_model}, {cand_env.hostname}): "
+        "differences may be the machine's, not the code's"
+    ]
+
+
+def baseline_path(root: Path, fingerprint: str) -> Path:
+    """Where the baseline of one machine lives: `<root>/<fingerprint>/`."""
+    return root / fingerprint
+
+
+def save_baseline(records: Sequence[RunRecord], root: Path) -> Path:
+    """Store `records` as this machine's baseline (atomic); returns the baseline directory."""
+    from harness.store import save_records
+
+    directory = baseline_path(root, fingerprint_of(records))
+    save_records(directory, records)
+    return directory
+
+
+def render_summary(report: GateReport, baseline_name: str, candidate_name: str) -> str:
+    """Markdown for a CI step summary: verdict line, warnings, one table row per metric."""
+    counts = Counter(r.status for r in report.results)
+    headline = f"❌ {counts[REGRESSION]} regression(s)" if report.failed else "✅ no regression"
+    lines = [
+        f"## sfperf gate: {headline}",
+        "",
+        f"Baseline `{baseline_name}` → candidate `{candidate_name}`.",
+    ]
+    lines += ["", *(f"> ⚠️ {w}" for w in report.warnings)] if report.warnings else []
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    lines += ["", f"{len(report.results)} metrics: {tally}.", ""]
+    lines += ["| status | metric | baseline | candidate | change | 95% CI of ratio | p | rule |"]
+    lines += ["|---|---|---|---|---|---|---|---|"]
+    lines += [_row(r) for r in sorted(report.results, key=_order)]
+    return "\n".join(lines) + "\n"
+
+
+_ICONS = {
+    REGRESSION: "❌ regression",
+    UNCONFIRMED: "⚠️ unconfirmed",
+    IMPROVEMENT: "🟢 improvement",
+    UNCHANGED: "· unchanged",
+    MISSING: "❔ missing",
+    UNTESTABLE: "· untestable",
+}
+_RANK = {REGRESSION: 0, UNCONFIRMED: 1, MISSING: 2, IMPROVEMENT: 3, UNTESTABLE: 4, UNCHANGED: 5}
+
+
+def _order(result: MetricResult) -> tuple[int, str]:
+    return _RANK.get(result.status, 9), result.key
+
+
+def _row(result: MetricResult) -> str:
+    rule = result.rule
+    thresholds = [f"> {rule.max_relative:.0%}"] if rule.max_relative is not None else []
+    thresholds += (
+        [f"> {rule.max_absolute:g} {result.unit}"] if rule.max_absolute is not None else []
+    )
+    rule_text = f"{rule.direction} is better, {' and '.join(thresholds)}, p < {rule.alpha:g}"
+    c = result.comparison
+    if c is None:
+        return f"| {_ICONS[result.status]} | `{result.key}` | | | | {result.note} | | {rule_text} |"
+    return (
+        f"| {_ICONS[result.status]} | `{result.key}` | {c.baseline_median:.4g} {result.unit} | "
+        f"{c.candidate_median:.4g} {result.unit} | {c.relative_change:+.1%} | "
+        f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {c.p_value:.2g} | {rule_text} |"
+    )
+
+
+def group_by_status(report: GateReport) -> dict[str, list[str]]:
+    """Metric keys per status (for JSON output and tests)."""
+    grouped: dict[str, list[str]] = defaultdict(list)
+    for result in report.results:
+        grouped[result.status].append(result.key)
+    return dict(grouped)

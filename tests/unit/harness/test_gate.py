@@ -1,0 +1,154 @@
+"""The gate stays quiet on A/A samples and fails on a 15% slowdown; rules parse strictly."""
+
+from __future__ import annotations
+
+import tomllib
+from dataclasses import replace
+from pathlib import Path
+
+import numpy as np
+import pytest
+
+from harness.errors import UsageError
+from harness.gate import (
+    IMPROVEMENT,
+    MISSING,
+    REGRESSION,
+    UNCHANGED,
+    UNCONFIRMED,
+    UNTESTABLE,
+    Rule,
+    confirm,
+    evaluate_gate,
+    load_rules,
+    parse_rules,
+    render_summary,
+    save_baseline,
+)
+from harness.records import Environment, RunRecord, make_series
+from harness.store import load_records
+
+DEFAULT_RULES = Path(__file__).parents[3] / "scenarios" / "gate" / "default.toml"
+ENV = Environment("3.11", "Linux", "cpu", 2, "host", "abc", False, "0.1.0")
+RULES = [Rule("micro", "*", "time_s")]
+
+
+def micro_run(
+    seed: int, slowdown: float = 1.0, shapes: int = 6, rounds: int = 30
+) -> list[RunRecord]:
+    """One micro run: lognormal per-round times per shape, optionally slowed down."""
+    rng = np.random.default_rng(seed)
+    return [
+        RunRecord(
+            "micro", "extract", {}, ENV,
+            (make_series("time_s", "s", rng.lognormal(-13.0, 0.08, rounds) * slowdown),),
+            labels={"extractor": "priority", "shape": f"shape-{i}"},
+        )
+        for i in range(shapes)
+    ]  # fmt: skip
+
+
+def test_twenty_a_a_comparisons_raise_no_alarm() -> None:
+    alarms = sum(
+        evaluate_gate(micro_run(2 * i), micro_run(2 * i + 1), RULES).failed for i in range(20)
+    )
+    assert alarms == 0
+
+
+def test_a_fifteen_percent_slowdown_is_caught_every_time() -> None:
+    caught = sum(
+        evaluate_gate(micro_run(2 * i), micro_run(2 * i + 1, 1.15), RULES).failed for i in range(20)
+    )
+    assert caught == 20
+
+
+def test_a_five_percent_slowdown_is_below_the_ten_percent_threshold() -> None:
+    report = evaluate_gate(micro_run(1), micro_run(2, 1.05, rounds=400), RULES)
+    assert not report.failed
+    assert {r.status for r in report.results} <= {UNCHANGED}
+
+
+def test_a_speedup_is_reported_as_an_improvement_not_a_regression() -> None:
+    report = evaluate_gate(micro_run(1), micro_run(2, 0.7), RULES)
+    assert not report.failed
+    assert {r.status for r in report.results} == {IMPROVEMENT}
+
+
+def test_higher_is_better_metrics_regress_when_they_fall() -> None:
+    rule = [Rule("micro", "*", "time_s", direction="higher")]
+    report = evaluate_gate(micro_run(1), micro_run(2, 0.7), rule)
+    assert report.failed
+
+
+def test_an_absolute_threshold_must_also_be_exceeded() -> None:
+    rule = [Rule("micro", "*", "time_s", max_absolute=1.0)]  # 1 s: far above a 2 us shift
+    assert not evaluate_gate(micro_run(1), micro_run(2, 1.5), rule).failed
+
+
+def test_a_metric_missing_from_the_candidate_is_reported_not_failed() -> None:
+    report = evaluate_gate(micro_run(1, shapes=2), micro_run(2, shapes=1), RULES)
+    assert [r.status for r in report.results].count(MISSING) == 1
+    assert not report.failed
+
+
+def test_too_few_values_cannot_be_tested() -> None:
+    report = evaluate_gate(micro_run(1, rounds=2), micro_run(2, 2.0, rounds=2), RULES)
+    assert {r.status for r in report.results} == {UNTESTABLE}
+
+
+def test_a_regression_that_does_not_repeat_on_the_rerun_is_unconfirmed() -> None:
+    baseline = micro_run(1, shapes=1)
+    report = evaluate_gate(baseline, micro_run(2, 1.3, shapes=1), RULES)
+    assert report.failed
+    cleared = confirm(report, baseline, micro_run(3, shapes=1))
+    assert [r.status for r in cleared.results] == [UNCONFIRMED]
+    assert not cleared.failed
+    kept = confirm(report, baseline, micro_run(4, 1.3, shapes=1))
+    assert [r.status for r in kept.results] == [REGRESSION]
+
+
+def test_runs_from_different_machines_get_a_warning() -> None:
+    other = [replace(r, environment=replace(ENV, hostname="elsewhere")) for r in micro_run(2)]
+    report = evaluate_gate(micro_run(1), other, RULES)
+    assert len(report.warnings) == 1
+    assert "different machines" in report.warnings[0]
+
+
+def test_the_summary_is_a_markdown_table_led_by_the_verdict() -> None:
+    report = evaluate_gate(micro_run(1, shapes=2), micro_run(2, 1.3, shapes=2), RULES)
+    summary = render_summary(report, "base", "cand")
+    assert summary.startswith("## sfperf gate: ❌ 2 regression(s)")
+    assert summary.count("| ❌ regression |") == 2
+    assert "micro/extract[extractor=priority,shape=shape-0]/time_s" in summary
+
+
+def test_the_default_rules_parse_and_gate_micro_times() -> None:
+    rules = load_rules(DEFAULT_RULES)
+    assert any(r.runner == "micro" and r.series == "time_s" for r in rules)
+    assert evaluate_gate(micro_run(1), micro_run(2, 1.3), rules).failed
+
+
+def test_a_baseline_is_stored_under_its_machine_fingerprint(tmp_path: Path) -> None:
+    records = micro_run(1)
+    directory = save_baseline(records, tmp_path)
+    assert directory == tmp_path / ENV.fingerprint
+    assert load_records(directory) == records
+
+
+@pytest.mark.parametrize(
+    ("text", "message"),
+    [
+        ("[[rule]]\nrunner = 'micro'", "series"),
+        ("[[rule]]\nseries = 'x'\ndirection = 'up'", "direction"),
+        ("[[rule]]\nseries = 'x'\ntreshold = 1", "unknown keys"),
+        ("[defaults]\nalpha = 0.01", "no \\[\\[rule\\]\\]"),
+    ],
+)
+def test_bad_rules_are_usage_errors(text: str, message: str) -> None:
+    with pytest.raises(UsageError, match=message):
+        parse_rules(tomllib.loads(text))
+
+
+def test_a_baseline_that_no_rule_selects_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no records"):
+        evaluate_gate(micro_run(1), micro_run(2), [Rule("load", "*", "latency_ms")])
