@@ -1,0 +1,95 @@
+"""`sfperf launch` runs sample clients that hard-code Salesforce hosts; the shim sends them to a
+mock on loopback (for aiohttp, requests, httpx and urllib) and counts their file opens."""
+
+from __future__ import annotations
+
+import json
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from mock_salesforce.config import load_profile
+from mock_salesforce.replies import expected_reply
+from mock_salesforce.server import ThreadedMock, run_in_thread
+
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+SEED = 99
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[ThreadedMock]:
+    with run_in_thread(load_profile("fast").patched({"seed": SEED})) as server:
+        yield server
+
+
+def sfperf_launch(*args: str, cwd: Path) -> subprocess.CompletedProcess[str]:
+    argv = [sys.executable, "-m", "harness.cli", "launch", *args]
+    return subprocess.run(argv, capture_output=True, text=True, timeout=60, cwd=cwd, check=False)
+
+
+@pytest.mark.parametrize("library", ["aiohttp", "requests", "httpx", "urllib"])
+def test_a_client_with_hard_coded_salesforce_hosts_reaches_the_mock(
+    library: str, mock: ThreadedMock, tmp_path: Path
+) -> None:
+    since = max((e["seq"] for e in mock.admin.journal()), default=0)
+    token_file, report_file = tmp_path / "token.json", tmp_path / "io.json"
+    sample = str(SAMPLES / f"sf_{library}.py")
+    result = sfperf_launch(
+        "--upstream", mock.url, "--io-report", str(report_file), "--",
+        sys.executable, sample, str(token_file), cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 0, result.stderr
+    body = {"messages": [{"role": "user", "content": f"hello from {library}"}]}
+    assert result.stdout.strip() == expected_reply(SEED, "chat-generations", body).text
+    endpoints = [e["endpoint"] for e in mock.admin.journal(since=since) if e["seq"] > since]
+    assert endpoints == ["token", "chat-generations"]
+    report = json.loads(report_file.read_text())
+    assert report["redirects"] == {"acme.my.salesforce.com": 1, "api.salesforce.com": 1}
+    assert library in report["patched"]
+    assert report["files"][str(token_file)] == {"opens": 3, "reads": 2, "writes": 1}
+
+
+def test_the_exit_code_is_the_childs_and_non_salesforce_hosts_are_untouched(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    program = (
+        "import urllib.request, sys\n"
+        f"urllib.request.urlopen('{mock.url}/__admin/health').read()\n"
+        "open('data.txt', 'w').write('x')\n"
+        "sys.exit(3)\n"
+    )
+    report_file = tmp_path / "io.json"
+    result = sfperf_launch(
+        "--upstream", mock.url, "--io-report", str(report_file), "--",
+        sys.executable, "-c", program, cwd=tmp_path,
+    )  # fmt: skip
+    assert result.returncode == 3, result.stderr
+    report = json.loads(report_file.read_text())
+    assert report["redirects"] == {}
+    assert report["files"][str(tmp_path / "data.txt")]["writes"] == 1
+
+
+def test_an_existing_sitecustomize_still_runs_after_the_shim(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    site = tmp_path / "site"
+    site.mkdir()
+    (site / "sitecustomize.py").write_text("import builtins\nbuiltins.SITE_WAS_HERE = 1\n")
+    program = (
+        "import os, builtins; print(builtins.SITE_WAS_HERE, 'SFPERF_SHIM_UPSTREAM' in os.environ)"
+    )
+    argv = [sys.executable, "-m", "harness.cli", "launch", "--upstream", mock.url, "--"]
+    argv += [sys.executable, "-c", program]
+    env = {"PYTHONPATH": str(site), "PATH": "/usr/bin:/bin"}
+    result = subprocess.run(argv, capture_output=True, text=True, timeout=60, env=env, check=False)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.split() == ["1", "True"]
+
+
+def test_a_missing_command_is_a_one_line_usage_error(mock: ThreadedMock, tmp_path: Path) -> None:
+    result = sfperf_launch("--upstream", mock.url, "--", "no-such-program-sfperf", cwd=tmp_path)
+    assert result.returncode == 2
+    assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
