@@ -1,20 +1,31 @@
-"""Inputs of the microbenchmarks: Models API response bodies as the mock would send them.
+"""Inputs of the microbenchmarks: Models API responses as the mock sends them, token providers.
 
 One response per shape (extraction time per shape) and a seeded sample over a mock profile's
 shape mix (time and path hit rates over the mix), both built with the mock's own reply logic and
-shape corpus, so what is measured is what the mock serves.
+shape corpus, so what is measured is what the mock serves; token providers by name or import path
+with a fetch that issues tokens without a network.
 """
 
 from __future__ import annotations
 
+import importlib
+import itertools
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
+from harness.subjects.tokens import (
+    FileTokenProvider,
+    MemoryTtlTokenProvider,
+    TokenGrant,
+    TokenStore,
+)
 from mock_salesforce.config import load_profile
 from mock_salesforce.corpus import Shape, encode_text, load_corpus
 from mock_salesforce.replies import OFFICIAL_MIX, Reply, ShapeMix, expected_reply
 
+Fetch = Callable[[], TokenGrant]
 MIX_ENDPOINT = "chat-generations"  # what `/v1/chat/completions` calls upstream
 
 
@@ -89,3 +100,33 @@ def _request(endpoint: str, content: str) -> dict[str, Any]:
     if endpoint == "generations":
         return {"prompt": content}
     return {"messages": [{"role": "user", "content": content}]}
+
+
+def make_provider(spec: str, store: TokenStore, fetch: Fetch, clock: Callable[[], float]) -> Any:
+    """A token provider by name (`file`, `memory-ttl`: reference defaults) or `pkg.mod:Class`
+    (called with `store=`, `fetch=`, `clock=`); ValueError naming the problem otherwise."""
+    if spec == "file":
+        return FileTokenProvider(store, fetch, clock)
+    if spec == "memory-ttl":
+        return MemoryTtlTokenProvider(store, fetch, clock)
+    module_name, sep, attr = spec.partition(":")
+    if not sep or not module_name or not attr:
+        raise ValueError(f"unknown token provider {spec!r} (file, memory-ttl or pkg.module:Class)")
+    try:
+        cls = getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError) as exc:
+        raise ValueError(f"cannot load token provider {spec!r}: {exc}") from exc
+    return cls(store=store, fetch=fetch, clock=clock)
+
+
+def grant_issuer(
+    clock: Callable[[], float], lifetime_s: float = 1800.0
+) -> Callable[[], TokenGrant]:
+    """A fetch that issues numbered tokens living `lifetime_s` on `clock` (no network)."""
+    issued = itertools.count(1)
+
+    def fetch() -> TokenGrant:
+        now_s = clock()
+        return TokenGrant(f"bench-{next(issued)}", now_s, now_s + lifetime_s)
+
+    return fetch
