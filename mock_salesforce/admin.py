@@ -83,7 +83,8 @@ async def health(request: web.Request, state: MockState) -> web.Response:
     """GET /__admin/health: liveness and a few facts."""
     return _json(
         {"status": "ok", "uptime_s": round(state.uptime_s(), 3), "requests": state.seq,
-         "profile": state.config.profile, "seed": state.config.seed}
+         "profile": state.config.profile, "seed": state.config.seed,
+         "instance": state.instance}
     )  # fmt: skip
 
 

@@ -44,12 +44,13 @@ def create_app(
     *,
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
+    instance: int = 0,
 ) -> web.Application:
     """The mock as an aiohttp app; `clock` (monotonic s) and `wall_clock` (epoch s) injected."""
     from mock_salesforce.admin import add_admin_routes
 
     app = web.Application(client_max_size=1 << 40)  # bodies are read (and limited) by hand
-    app[STATE] = MockState(config, clock=clock, wall_clock=wall_clock)
+    app[STATE] = MockState(config, clock=clock, wall_clock=wall_clock, instance=instance)
     app.router.add_route("*", "/services/oauth2/token", handle_token)
     app.router.add_route("*", "/einstein/platform/v1/models/{model}/{operation}", handle_model)
     app.router.add_route("*", "/einstein/platform/v1/feedback", handle_feedback)

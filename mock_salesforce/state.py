@@ -55,8 +55,11 @@ class Runtime:
         return None
 
 
-def build_runtime(config: MockConfig, corpus: Corpus) -> Runtime:
-    """Parse and check every spec in `config`; raises ConfigError naming the bad one."""
+def build_runtime(config: MockConfig, corpus: Corpus, instance: int = 0) -> Runtime:
+    """Parse and check every spec in `config`; raises ConfigError naming the bad one.
+
+    `instance` (a worker's index) decorrelates request ids and latency draws across processes.
+    """
     mix = ShapeMix.from_mapping(config.mix)
     corpus.check_mix(config.mix)
     unknown = sorted(set(config.quotas_rpm) - QUOTA_ENDPOINTS)
@@ -70,7 +73,7 @@ def build_runtime(config: MockConfig, corpus: Corpus) -> Runtime:
         quotas=QuotaBook(config.quotas_rpm) if config.quotas_rpm else None,
         mix=mix,
         lengths=parse_lengths(config.reply_lengths),
-        rng=random.Random(config.seed),
+        rng=random.Random(config.seed * 1_000_003 + instance),
     )
 
 
@@ -84,12 +87,14 @@ class MockState:
         clock: Callable[[], float],
         wall_clock: Callable[[], float],
         corpus: Corpus | None = None,
+        instance: int = 0,
     ) -> None:
+        self.instance = instance
         self.clock = clock
         self.start_s = clock()
         self.epoch_start_s = wall_clock()
         self.corpus = corpus if corpus is not None else load_corpus()
-        self.runtime = build_runtime(config, self.corpus)
+        self.runtime = build_runtime(config, self.corpus, instance)
         self.counters = Counters()
         self.journal = Journal(config.journal_size)
         self.issuer = TokenIssuer(
@@ -118,7 +123,7 @@ class MockState:
 
     def apply(self, config: MockConfig) -> None:
         """Switch to `config` (all checks first: a bad config changes nothing)."""
-        runtime = build_runtime(config, self.corpus)
+        runtime = build_runtime(config, self.corpus, self.instance)
         self.runtime = runtime
         self.issuer.lifetime_s = config.token_lifetime_s
         self.issuer.credentials = config.credentials
@@ -129,4 +134,4 @@ class MockState:
         """Zero counters, empty the journal, restart fault schedules and quota windows."""
         self.counters.reset()
         self.journal.clear()
-        self.runtime = build_runtime(self.config, self.corpus)
+        self.runtime = build_runtime(self.config, self.corpus, self.instance)

@@ -1,4 +1,4 @@
-"""`sfperf mock` (under construction: the owning issue replaces this module)."""
+"""`sfperf mock`: serve the mock Salesforce (or record an upstream); see `mock_salesforce.cli`."""
 
 from __future__ import annotations
 
@@ -9,9 +9,24 @@ from harness.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("mock", help="(not built yet)")
+    from mock_salesforce.cli import add_arguments
+
+    parser = subparsers.add_parser(
+        "mock",
+        help="serve the mock Salesforce Models API (prints its URL when ready)",
+        description="Serve the mock Salesforce OAuth + Models API until SIGINT/SIGTERM.",
+    )
+    add_arguments(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'mock' is not built yet")
+    from mock_salesforce.cli import run as run_mock
+    from mock_salesforce.errors import ConfigError
+
+    try:
+        return run_mock(args)
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
+    except OSError as exc:
+        raise UsageError(f"cannot serve: {exc.strerror or exc}") from None

@@ -1,0 +1,131 @@
+"""Running the mock: `MockServer` (async context manager), `run_in_thread` (sync), `serve`."""
+
+from __future__ import annotations
+
+import asyncio
+import signal
+import threading
+import time
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+
+from aiohttp import web
+
+from mock_salesforce.admin_client import AdminClient
+from mock_salesforce.app import STATE, create_app
+from mock_salesforce.config import MockConfig
+from mock_salesforce.state import MockState
+
+
+def format_url(host: str, port: int) -> str:
+    """`http://HOST:PORT`, with IPv6 hosts bracketed."""
+    return f"http://[{host}]:{port}" if ":" in host else f"http://{host}:{port}"
+
+
+class MockServer:
+    """The mock listening on `host:port` (port 0: a free one) while the context is open."""
+
+    def __init__(
+        self,
+        config: MockConfig | None = None,
+        host: str = "127.0.0.1",
+        port: int = 0,
+        *,
+        clock: Callable[[], float] = time.monotonic,
+        reuse_port: bool = False,
+        shutdown_timeout_s: float = 2.0,
+        instance: int = 0,
+    ) -> None:
+        self.app = create_app(config or MockConfig(), clock=clock, instance=instance)
+        self.host = host
+        self.port = port
+        self.reuse_port = reuse_port
+        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=shutdown_timeout_s)
+
+    @property
+    def url(self) -> str:
+        return format_url(self.host, self.port)
+
+    @property
+    def state(self) -> MockState:
+        return self.app[STATE]
+
+    async def __aenter__(self) -> MockServer:
+        await self._runner.setup()
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_port=self.reuse_port or None)
+        await site.start()
+        self.port = int(self._runner.addresses[0][1])
+        return self
+
+    async def __aexit__(self, *exc_info: object) -> None:
+        await self._runner.cleanup()
+
+
+@dataclass(frozen=True)
+class ThreadedMock:
+    """A mock running in a background thread: its URL and a sync admin client."""
+
+    url: str
+    admin: AdminClient
+    state: MockState
+
+
+@contextmanager
+def run_in_thread(
+    config: MockConfig | None = None, host: str = "127.0.0.1", port: int = 0
+) -> Iterator[ThreadedMock]:
+    """Run the mock on its own event loop in a daemon thread while the context is open."""
+    ready: list[MockServer | BaseException] = []
+    started = threading.Event()
+    loop = asyncio.new_event_loop()
+    stop = asyncio.Event()
+
+    async def main() -> None:
+        try:
+            async with MockServer(config, host, port) as server:
+                ready.append(server)
+                started.set()
+                await stop.wait()
+        except BaseException as exc:  # the caller re-raises it in its own thread
+            ready.append(exc)
+            started.set()
+
+    thread = threading.Thread(target=loop.run_until_complete, args=(main(),), daemon=True)
+    thread.start()
+    started.wait()
+    outcome = ready[0]
+    try:
+        if isinstance(outcome, BaseException):
+            raise outcome
+        admin_token = outcome.state.config.admin_token
+        yield ThreadedMock(outcome.url, AdminClient(outcome.url, admin_token), outcome.state)
+    finally:
+        loop.call_soon_threadsafe(stop.set)
+        thread.join(timeout=10)
+        loop.close()
+
+
+async def serve(
+    config: MockConfig,
+    host: str,
+    port: int,
+    on_ready: Callable[[str], None],
+    *,
+    reuse_port: bool = False,
+    instance: int = 0,
+) -> None:
+    """Serve until SIGINT or SIGTERM, then stop cleanly; `on_ready(url)` once listening."""
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for signum in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(signum, stop.set)
+    try:
+        async with MockServer(
+            config, host, port, reuse_port=reuse_port, instance=instance
+        ) as server:
+            on_ready(server.url)
+            await stop.wait()
+    finally:
+        for signum in (signal.SIGINT, signal.SIGTERM):
+            loop.remove_signal_handler(signum)

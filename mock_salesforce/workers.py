@@ -1,0 +1,92 @@
+"""`--workers N`: N mock processes sharing one port through SO_REUSEPORT.
+
+The kernel spreads connections over the workers. Each worker keeps its own counters, journal and
+config (admin calls reach whichever worker accepts the connection), so use one worker when the
+admin API must see every request.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import multiprocessing
+import queue
+import signal
+import socket
+import threading
+from types import FrameType
+from typing import Any
+
+from mock_salesforce.config import MockConfig
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.server import format_url, serve
+
+_READY_TIMEOUT_S = 30.0
+
+
+def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any) -> None:
+    try:
+        asyncio.run(
+            serve(config, host, port, lambda url: ready.put((index, "")), reuse_port=True,
+                  instance=index)
+        )  # fmt: skip
+    except Exception as exc:  # reported to the parent, which prints one line
+        ready.put((index, str(exc) or type(exc).__name__))
+
+
+def _reserve_port(host: str, port: int) -> socket.socket:
+    """Bind (not listen) a reuse-port socket so port 0 resolves once for every worker."""
+    family = socket.AF_INET6 if ":" in host else socket.AF_INET
+    holder = socket.socket(family, socket.SOCK_STREAM)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+    holder.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEPORT, 1)
+    holder.bind((host, port))
+    return holder
+
+
+def run_workers(args: argparse.Namespace, config: MockConfig) -> int:
+    """Start the workers, print the URL once all listen, stop them all on SIGINT/SIGTERM."""
+    holder = _reserve_port(args.host, args.port)
+    port = int(holder.getsockname()[1])
+    context = multiprocessing.get_context("spawn")
+    ready = context.Queue()
+    workers = [
+        context.Process(target=_worker, args=(config, args.host, port, i, ready), daemon=True)
+        for i in range(args.workers)
+    ]
+    for worker in workers:
+        worker.start()
+    try:
+        _await_ready(ready, len(workers))
+        print(format_url(args.host, port), flush=True)
+        _wait_for_signal(workers)
+    finally:
+        for worker in workers:
+            worker.terminate()  # SIGTERM: each worker stops cleanly
+        for worker in workers:
+            worker.join(timeout=5)
+        holder.close()
+    return 0
+
+
+def _await_ready(ready: Any, count: int) -> None:
+    for _ in range(count):
+        try:
+            index, problem = ready.get(timeout=_READY_TIMEOUT_S)
+        except queue.Empty:
+            raise ConfigError("workers did not start in time") from None
+        if problem:
+            raise ConfigError(f"worker {index} failed: {problem}")
+
+
+def _wait_for_signal(workers: list[Any]) -> None:
+    stop = threading.Event()
+
+    def on_signal(signum: int, frame: FrameType | None) -> None:
+        stop.set()
+
+    signal.signal(signal.SIGTERM, on_signal)
+    signal.signal(signal.SIGINT, on_signal)
+    while not stop.wait(0.2):
+        if not all(w.is_alive() for w in workers):
+            raise ConfigError("a worker exited unexpectedly")
