@@ -120,6 +120,9 @@ class Child:
             code = stop_group(self.process, grace_s)
         finally:
             self._reader.join(timeout=2.0)
+            # A process that escaped the group may still hold the pipe: leave it to the thread.
+            if not self._reader.is_alive() and self.process.stdout is not None:
+                self.process.stdout.close()
             self._log.close()
         return code
 
