@@ -35,6 +35,7 @@ from harness.subjects.upstream import (
 
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
+SessionFactory = Callable[[], aiohttp.ClientSession]  # injectable: tests pass a fake session
 
 
 async def _grant(provider: TokenProvider) -> TokenGrant:
@@ -153,15 +154,17 @@ class SyncWrapperClient:
         provider: TokenProvider,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.perf_counter,
+        session_factory: SessionFactory = aiohttp.ClientSession,
     ) -> None:
         self.provider = provider
         self.retrier = Retrier(settings, sleep, clock)
+        self._new_session = session_factory
 
     def call(self, endpoint: str, model: str, payload: Mapping[str, Any]) -> UpstreamResult:
         return asyncio.run(self._call(endpoint, model, payload))
 
     async def _call(self, endpoint: str, model: str, payload: Mapping[str, Any]) -> UpstreamResult:
-        async with aiohttp.ClientSession() as session:
+        async with self._new_session() as session:
             return await self.retrier.call(session, self.provider, endpoint, model, payload)
 
     def chat(self, model: str, messages: list[dict[str, str]]) -> UpstreamResult:
@@ -188,16 +191,21 @@ class AsyncClient:
         provider: TokenProvider,
         sleep: Sleep = asyncio.sleep,
         clock: Clock = time.perf_counter,
+        session_factory: SessionFactory | None = None,
     ) -> None:
         self.provider = provider
         self.retrier = Retrier(settings, sleep, clock)
+        self._new_session = session_factory or self._pooled_session
         self._session: aiohttp.ClientSession | None = None
+
+    def _pooled_session(self) -> aiohttp.ClientSession:
+        limit = self.retrier.settings.pool_size
+        connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
+        return aiohttp.ClientSession(connector=connector)
 
     def _shared_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:
-            limit = self.retrier.settings.pool_size
-            connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
-            self._session = aiohttp.ClientSession(connector=connector)
+            self._session = self._new_session()  # created lazily, inside the running loop
         return self._session
 
     async def call(self, endpoint: str, model: str, payload: Mapping[str, Any]) -> UpstreamResult:

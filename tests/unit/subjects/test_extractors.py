@@ -70,7 +70,8 @@ def test_priority_runs_the_fallback_routine_only_when_the_expected_path_misses()
 
 @pytest.mark.parametrize("extract", [legacy, priority])
 def test_an_unknown_body_matches_nothing_without_raising(extract: Any) -> None:
-    for body in ({}, {"generation": None}, {"choices": []}, {"text": 3}, {"embeddings": []}):
+    bodies: list[dict[str, Any]] = [{}, {"generation": None}, {"choices": []}, {"text": 3}]
+    for body in [*bodies, {"embeddings": []}]:
         result = extract(body, "chat-generations")
         assert (result.text, result.path, result.path_rank) == (None, None, 0)
 
