@@ -1,0 +1,90 @@
+"""resilience: steady load while the mock provokes every mistake a gateway can make upstream.
+
+At test start the master shortens the mock's token lifetime (so the run crosses several token
+expiries) and then walks the mock through the phases of `resilience_plan`: calm, a burst of 429s
+with `Retry-After`, calm, a 503 outage, calm, hung requests. At test stop the mock is put back as
+it was. Grade the target afterwards with `sfperf verdict --mock URL` (or
+`harness.findings.grade_journal` with the plan's `grading_policy()`).
+"""
+
+import json
+import logging
+import time
+import urllib.request
+from typing import Any
+
+import gevent
+from locust import events, task
+from locust.env import Environment
+from locust.runners import WorkerRunner
+
+from scenarios.load._admin import patch_config
+from scenarios.load._sfperf import ChatUser, listen, options_of
+from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
+
+
+class ResilienceChat(ChatUser):
+    """Sends chat completions back to back through every phase."""
+
+    @task
+    def chat_completion(self) -> None:
+        self.chat()
+
+
+class Director:
+    """Drives the mock through the plan's phases from a greenlet of the master process."""
+
+    def __init__(self, mock_url: str, plan: ResiliencePlan) -> None:
+        self.mock_url, self.plan = mock_url, plan
+        self.saved: dict[str, Any] = {}
+        self.greenlet: Any = None
+
+    def start(self) -> None:
+        config = get_config(self.mock_url)
+        self.saved = {k: config.get(k) for k in ("faults", "token_lifetime_s")}
+        patch_config(self.mock_url, {"token_lifetime_s": self.plan.token_lifetime_s})
+        self.greenlet = gevent.spawn(self.walk, time.monotonic())
+
+    def walk(self, started_s: float) -> None:
+        for phase in self.plan.phases:
+            gevent.sleep(max(phase.start_s - (time.monotonic() - started_s), 0.0))
+            patch_config(self.mock_url, {"faults": list(phase.faults)})
+            logging.info("resilience: %s from %.1f s", phase.name, phase.start_s)
+
+    def stop(self) -> None:
+        if self.greenlet is not None:
+            self.greenlet.kill()
+        patch_config(self.mock_url, {k: v for k, v in self.saved.items() if v is not None})
+
+
+def get_config(mock_url: str, timeout_s: float = 10.0) -> dict[str, Any]:
+    """`GET {mock}/__admin/config`."""
+    with urllib.request.urlopen(mock_url.rstrip("/") + "/__admin/config", timeout=timeout_s) as r:
+        config: dict[str, Any] = json.loads(r.read())
+        return config
+
+
+_directors: list[Director] = []  # the one Director of this process, once the test started
+
+
+def on_test_start(environment: Environment, **_: Any) -> None:
+    """Master (or the only process): start walking the mock through the phases."""
+    if isinstance(environment.runner, WorkerRunner):
+        return
+    options = options_of(environment)
+    if not options.sfperf_mock_url:
+        logging.warning("resilience: no --sfperf-mock-url, so the mock cannot be told to misbehave")
+        return
+    director = Director(options.sfperf_mock_url, resilience_plan(options.sfperf_duration))
+    director.start()
+    _directors.append(director)
+
+
+def on_test_stop(environment: Environment, **_: Any) -> None:
+    """Leave the mock as it was found."""
+    while _directors:
+        _directors.pop().stop()
+
+
+listen(events.test_start, on_test_start)
+listen(events.test_stop, on_test_stop)

@@ -1,0 +1,63 @@
+"""The resilience scenario's plan: which faults the mock injects when, and the token lifetime.
+
+Pure data (no locust), so the locustfile, `sfperf validate` and tests read the same plan. Times
+scale with the run: a full run (>= 2 minutes) hangs requests for 45 s, long enough to tell a
+missing read timeout from a sane 30 s one; a quick run's short hangs cannot (they end before
+any sane timeout fires), so in a quick run `hang_no_timeout` stays silent rather than guess.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+from harness.findings import GradingPolicy
+
+FULL_RUN_S = 120.0
+FULL_HANG_S = 45.0  # > GradingPolicy().hang_wait_s: a client without a read timeout shows
+TOKEN_LIFETIME_MAX_S = 600.0
+ENDPOINT = "chat-generations"  # what the load's chat completions become upstream
+
+
+@dataclass(frozen=True)
+class Phase:
+    """From `start_s` after the run starts, the mock injects `faults` (mock fault specs)."""
+
+    name: str
+    start_s: float
+    faults: tuple[str, ...]
+
+
+@dataclass(frozen=True)
+class ResiliencePlan:
+    """Phases in time order, the token lifetime to set, and the policy to grade with."""
+
+    duration_s: float
+    token_lifetime_s: float
+    hang_s: float
+    phases: tuple[Phase, ...]
+
+    def grading_policy(self) -> GradingPolicy:
+        """How to grade the run: the default thresholds (a quick run cannot show a hang)."""
+        return GradingPolicy()
+
+    @property
+    def proves_read_timeout(self) -> bool:
+        """Whether the hangs last long enough to catch a target without a read timeout."""
+        return self.hang_s > self.grading_policy().hang_wait_s
+
+
+def resilience_plan(duration_s: float) -> ResiliencePlan:
+    """The plan for a run of `duration_s`: calm, a 429 burst, calm, a 503 outage, calm, hangs."""
+    d = duration_s
+    hang_s = FULL_HANG_S if d >= FULL_RUN_S else round(max(1.0, 0.3 * d), 1)
+    on = f"endpoint={ENDPOINT}"
+    phases = (
+        Phase("calm", 0.0, ()),
+        Phase("429 burst", 0.10 * d, (f"429:p=0.5,retry_after=1,{on}",)),
+        Phase("calm", 0.25 * d, ()),
+        Phase("503 outage", 0.35 * d, (f"503:{on}",)),
+        Phase("calm", 0.45 * d, ()),
+        Phase("hangs", 0.55 * d, (f"hang:first=2,duration={hang_s:g}s,{on}",)),
+    )
+    lifetime_s = min(max(d / 3.0, 2.0), TOKEN_LIFETIME_MAX_S)
+    return ResiliencePlan(d, round(lifetime_s, 1), hang_s, phases)
