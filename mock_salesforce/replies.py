@@ -118,12 +118,13 @@ class ReplyLengths:
     min_tokens: int = 1
     max_tokens: int = 512
 
-    def sample(self, rng: random.Random) -> int:
+    def sample(self, rng: random.Random) -> tuple[int, bool]:
+        """A completion length, and whether it was cut at `max_tokens` (finish_reason length)."""
         if self.sigma <= 0:
-            drawn = self.median_tokens
+            drawn = round(self.median_tokens)
         else:
-            drawn = rng.lognormvariate(math.log(self.median_tokens), self.sigma)
-        return max(self.min_tokens, min(self.max_tokens, round(drawn)))
+            drawn = round(rng.lognormvariate(math.log(self.median_tokens), self.sigma))
+        return max(self.min_tokens, min(self.max_tokens, drawn)), drawn > self.max_tokens
 
     def spec(self) -> str:
         return (
@@ -139,24 +140,33 @@ def parse_lengths(spec: str) -> ReplyLengths:
     """Parse `lognormal:median=60,sigma=0.6,min=1,max=512` or `fixed:100` (tokens)."""
     kind, _, rest = spec.strip().partition(":")
     try:
-        fields = {k.strip(): float(v) for k, v in (p.split("=", 1) for p in rest.split(",") if p)}
-        if kind == "fixed" and not fields:
-            n = int(rest)
-            return ReplyLengths(float(n), 0.0, n, n)
-        if kind != "lognormal" or not set(fields) <= {"median", "sigma", "min", "max"}:
-            raise ValueError(spec)
-        lengths = ReplyLengths(
-            fields.get("median", 60.0),
-            fields.get("sigma", 0.6),
-            int(fields.get("min", 1)),
-            int(fields.get("max", 512)),
-        )
+        lengths = _fixed_lengths(rest) if kind == "fixed" else _lognormal_lengths(kind, rest)
     except ValueError:
-        hint = "try 'lognormal:median=60,sigma=0.6'"
+        hint = "try 'lognormal:median=60,sigma=0.6' or 'fixed:100'"
         raise ConfigError(f"bad reply length spec {spec!r} ({hint})") from None
     if not 1 <= lengths.min_tokens <= lengths.max_tokens or lengths.median_tokens <= 0:
         raise ConfigError(f"bad reply length spec {spec!r}: need 1 <= min <= max, median > 0")
     return lengths
+
+
+def _fixed_lengths(rest: str) -> ReplyLengths:
+    n = int(rest)
+    return ReplyLengths(float(n), 0.0, n, n)
+
+
+def _lognormal_lengths(kind: str, rest: str) -> ReplyLengths:
+    fields = {}
+    for part in filter(None, rest.split(",")):
+        key, _, value = part.partition("=")
+        fields[key.strip()] = float(value)
+    if kind != "lognormal" or not set(fields) <= {"median", "sigma", "min", "max"}:
+        raise ValueError(kind)
+    return ReplyLengths(
+        fields.get("median", 60.0),
+        fields.get("sigma", 0.6),
+        int(fields.get("min", 1)),
+        int(fields.get("max", 512)),
+    )
 
 
 def reply_key(endpoint: str, body: Mapping[str, Any]) -> str:
@@ -208,8 +218,8 @@ def _keyed_reply(
     shape = mix.choose(endpoint, rng.random())
     if endpoint not in TEXT_ENDPOINTS:
         return "", "stop", 0, shape
-    n_tokens = lengths.sample(rng)
-    finish_reason = "length" if n_tokens >= lengths.max_tokens else "stop"
+    n_tokens, cut = lengths.sample(rng)
+    finish_reason = "length" if cut else "stop"
     return " ".join(rng.choices(_VOCAB, k=n_tokens)), finish_reason, n_tokens, shape
 
 

@@ -1,0 +1,103 @@
+import base64
+import json
+
+import pytest
+
+from mock_salesforce.oauth import OAuthError, TokenIssuer
+
+FORM = {"grant_type": "client_credentials", "client_id": "id", "client_secret": "s"}
+BASE = "http://127.0.0.1:1"
+
+
+class FakeClock:
+    def __init__(self, now_s: float = 1_700_000_000.0) -> None:
+        self.now_s = now_s
+
+    def __call__(self) -> float:
+        return self.now_s
+
+
+def claims_of(token: str) -> dict[str, object]:
+    payload = token.split(".")[1]
+    return dict(json.loads(base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4))))
+
+
+def issuer(clock: FakeClock, **kwargs: object) -> TokenIssuer:
+    return TokenIssuer(seed=1, now_s=clock, **kwargs)  # type: ignore[arg-type]
+
+
+def test_the_token_response_has_the_real_field_set_and_no_expires_in() -> None:
+    document = issuer(FakeClock()).issue(FORM, BASE)
+    assert set(document) == {
+        "access_token", "signature", "token_format", "scope", "instance_url", "id",
+        "token_type", "issued_at", "api_instance_url",
+    }  # fmt: skip
+    assert document["token_format"] == "jwt" and document["token_type"] == "Bearer"
+    assert document["issued_at"] == "1700000000000"
+    assert document["instance_url"] == document["api_instance_url"] == BASE
+
+
+def test_the_access_token_is_a_jwt_with_exp_and_jti_after_the_lifetime() -> None:
+    token = issuer(FakeClock(), lifetime_s=600).issue(FORM, BASE)["access_token"]
+    claims = claims_of(token)
+    assert token.count(".") == 2
+    assert claims["exp"] == 1_700_000_600
+    assert isinstance(claims["jti"], str) and claims["jti"]
+
+
+def test_expires_in_is_sent_only_when_configured() -> None:
+    document = issuer(FakeClock(), include_expires_in=True, lifetime_s=900).issue(FORM, BASE)
+    assert document["expires_in"] == 900
+
+
+def test_a_token_is_valid_until_its_lifetime_then_expired() -> None:
+    clock = FakeClock()
+    tokens = issuer(clock)
+    bearer = "Bearer " + tokens.issue(FORM, BASE)["access_token"]
+    assert tokens.check(bearer).status == "valid"
+    clock.now_s += 1799
+    assert tokens.check(bearer).status == "valid"
+    clock.now_s += 1
+    check = tokens.check(bearer)
+    assert check.status == "expired" and check.token_id is not None
+
+
+def test_missing_garbled_and_never_issued_tokens_are_told_apart() -> None:
+    clock = FakeClock()
+    tokens = issuer(clock)
+    assert tokens.check(None).status == "missing"
+    assert tokens.check("Bearer not.a.jwt").status == "unknown"
+    assert tokens.check("Basic abc").status == "unknown"
+    foreign = issuer(clock).issue(FORM, BASE)["access_token"]  # same key, not issued here
+    assert issuer(clock).check("Bearer " + foreign).status == "unknown"
+
+
+def test_each_token_has_its_own_jti() -> None:
+    tokens = issuer(FakeClock())
+    jtis = {claims_of(tokens.issue(FORM, BASE)["access_token"])["jti"] for _ in range(50)}
+    assert len(jtis) == 50
+
+
+@pytest.mark.parametrize(
+    "form, status, error",
+    [
+        ({**FORM, "grant_type": "password"}, 400, "unsupported_grant_type"),
+        ({"grant_type": "client_credentials"}, 400, "invalid_client_id"),
+        ({"grant_type": "client_credentials", "client_id": "id"}, 401, "invalid_client"),
+    ],
+)
+def test_bad_requests_get_standard_oauth_errors(
+    form: dict[str, str], status: int, error: str
+) -> None:
+    with pytest.raises(OAuthError) as caught:
+        issuer(FakeClock()).issue(form, BASE)
+    assert (caught.value.status, caught.value.error) == (status, error)
+    assert set(json.loads(caught.value.body())) == {"error", "error_description"}
+
+
+def test_configured_credentials_must_match() -> None:
+    tokens = issuer(FakeClock(), credentials=("id", "right"))
+    with pytest.raises(OAuthError) as caught:
+        tokens.issue({**FORM, "client_secret": "wrong"}, BASE)
+    assert caught.value.status == 401
+    assert tokens.issue({**FORM, "client_secret": "right"}, BASE)["access_token"]

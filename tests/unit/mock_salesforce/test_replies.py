@@ -1,0 +1,129 @@
+import random
+from collections import Counter
+
+import pytest
+
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.replies import (
+    OFFICIAL_MIX,
+    ReplyLengths,
+    ShapeMix,
+    expected_reply,
+    parse_lengths,
+    reply_key,
+)
+from mock_salesforce.tokens import count_tokens
+
+
+def chat(*messages: tuple[str, str], **extra: object) -> dict[str, object]:
+    return {"messages": [{"role": r, "content": c} for r, c in messages], **extra}
+
+
+def test_the_same_request_gets_the_same_reply() -> None:
+    body = chat(("user", "a recipe for cherry pie"))
+    assert expected_reply(7, "chat-generations", body) == expected_reply(
+        7, "chat-generations", body
+    )
+
+
+def test_another_seed_or_prompt_gets_another_text() -> None:
+    body = chat(("user", "a recipe for cherry pie"))
+    base = expected_reply(7, "chat-generations", body).text
+    assert expected_reply(8, "chat-generations", body).text != base
+    other = chat(("user", "a recipe for apple pie"))
+    assert expected_reply(7, "chat-generations", other).text != base
+
+
+def test_sampling_fields_and_model_do_not_change_the_reply() -> None:
+    plain = expected_reply(1, "generations", {"prompt": "hi"})
+    noisy = expected_reply(
+        1, "generations", {"prompt": "hi", "temperature": 0.9, "max Tokens": 5, "model": "x"}
+    )
+    assert plain == noisy
+
+
+def test_chat_reply_is_keyed_on_the_last_user_message() -> None:
+    direct = expected_reply(3, "chat-generations", chat(("user", "old"), ("user", "question")))
+    via_gateway = expected_reply(
+        3, "chat-generations", chat(("system", "be terse"), ("user", "question"))
+    )
+    assert direct.text == via_gateway.text
+    assert direct.completion_tokens == via_gateway.completion_tokens
+    assert reply_key("chat-generations", chat(("user", "q"), ("assistant", "a"))) == "q"
+
+
+def test_prompt_tokens_count_every_message_sent() -> None:
+    reply = expected_reply(3, "chat-generations", chat(("system", "be terse"), ("user", "hi")))
+    assert reply.prompt_tokens == count_tokens("be terse") + count_tokens("hi")
+
+
+def test_usage_agrees_with_the_text() -> None:
+    for index in range(200):
+        reply = expected_reply(index, "generations", {"prompt": f"prompt {index}"})
+        assert count_tokens(reply.text) == reply.completion_tokens
+        assert reply.total_tokens == reply.prompt_tokens + reply.completion_tokens
+
+
+def test_text_length_follows_the_configured_distribution() -> None:
+    lengths = ReplyLengths(median_tokens=40, sigma=0.5, min_tokens=1, max_tokens=1000)
+    counts = sorted(
+        expected_reply(0, "generations", {"prompt": str(i)}, lengths=lengths).completion_tokens
+        for i in range(2000)
+    )
+    assert 36 <= counts[len(counts) // 2] <= 44
+
+
+def test_replies_cut_at_max_tokens_finish_with_length() -> None:
+    lengths = parse_lengths("lognormal:median=100,sigma=0.1,max=12")
+    reply = expected_reply(0, "generations", {"prompt": "x"}, lengths=lengths)
+    assert reply.completion_tokens == 12
+    assert reply.finish_reason == "length"
+
+
+def test_fixed_lengths_are_exact_and_finish_with_stop() -> None:
+    reply = expected_reply(0, "generations", {"prompt": "x"}, lengths=parse_lengths("fixed:12"))
+    assert (reply.completion_tokens, reply.finish_reason) == (12, "stop")
+
+
+def test_default_mix_picks_the_official_shape_of_each_endpoint() -> None:
+    assert expected_reply(0, "generations", {"prompt": "x"}).shape == "official-generations"
+    assert expected_reply(0, "embeddings", {"input": ["x"]}).shape == "official-embeddings"
+    assert OFFICIAL_MIX.choose("chat-generations", 0.5) == "official-chat-generations"
+
+
+def test_a_weighted_mix_is_followed_in_proportion() -> None:
+    mix = ShapeMix.from_mapping({"generations": {"official-generations": 70, "variant-output": 30}})
+    shapes = Counter(
+        expected_reply(5, "generations", {"prompt": f"p{i}"}, mix=mix).shape for i in range(4000)
+    )
+    share = shapes["variant-output"] / 4000
+    assert 0.27 < share < 0.33  # binomial sd is 0.007: 4 sd either side
+    assert set(shapes) == {"official-generations", "variant-output"}
+
+
+def test_mix_round_trips_as_shares() -> None:
+    mix = ShapeMix.from_mapping({"generations": {"a": 3, "b": 1}})
+    assert mix.as_mapping() == {"generations": {"a": 0.75, "b": 0.25}}
+
+
+@pytest.mark.parametrize("weights", [{}, {"a": -1}, {"a": 0}])
+def test_a_mix_without_positive_weights_is_a_config_error(weights: dict[str, float]) -> None:
+    with pytest.raises(ConfigError):
+        ShapeMix.from_mapping({"generations": weights})
+
+
+@pytest.mark.parametrize("spec", ["normal:1", "lognormal:median=x", "fixed:", "lognormal:max=0"])
+def test_bad_length_specs_are_config_errors(spec: str) -> None:
+    with pytest.raises(ConfigError):
+        parse_lengths(spec)
+
+
+def test_length_spec_round_trips() -> None:
+    lengths = ReplyLengths(80, 0.3, 2, 300)
+    assert parse_lengths(lengths.spec()) == lengths
+
+
+def test_odd_bodies_still_get_a_reply() -> None:
+    rng = random.Random(0)
+    for body in ({}, {"messages": "x"}, {"messages": [1, {"role": "user", "content": 5}]}):
+        assert expected_reply(rng.randint(0, 9), "chat-generations", body).shape

@@ -1,0 +1,95 @@
+from typing import Any
+
+import pytest
+
+from mock_salesforce.errors import ApiError
+from mock_salesforce.validation import (
+    check_body,
+    check_headers,
+    check_model,
+    extra_fields,
+    parse_body,
+)
+
+CHAT_MODEL = "sfdc_ai__DefaultGPT4OmniMini"
+EMBED_MODEL = "sfdc_ai__DefaultOpenAITextEmbeddingAda_002"
+
+
+def error_of(call: Any, *args: Any) -> ApiError:
+    with pytest.raises(ApiError) as caught:
+        call(*args)
+    return caught.value
+
+
+def test_known_models_pass_and_unknown_ones_are_not_found() -> None:
+    check_model("chat-generations", CHAT_MODEL)
+    check_model("embeddings", EMBED_MODEL)
+    assert error_of(check_model, "chat-generations", "gpt-4").status == 404
+    assert error_of(check_model, "chat-generations", "gpt-4").error_code == "NOT_FOUND"
+
+
+def test_embeddings_models_serve_only_embeddings() -> None:
+    assert error_of(check_model, "generations", EMBED_MODEL).status == 404
+    assert error_of(check_model, "embeddings", CHAT_MODEL).status == 404
+
+
+def test_custom_models_are_accepted_when_configured() -> None:
+    check_model("generations", "my_byollm", ["my_byollm"])
+
+
+def test_missing_required_headers_are_bad_requests() -> None:
+    check_headers({"x-sfdc-app-context": "EinsteinGPT", "x-client-feature-id": "f"})
+    error = error_of(check_headers, {"x-sfdc-app-context": "EinsteinGPT"})
+    assert (error.status, error.error_code) == (400, "MISSING_HEADER")
+    assert "x-client-feature-id" in error.message
+
+
+@pytest.mark.parametrize("raw", [b"{", b"", b"\xff\xfe", b"[1, 2]", b"null", b'"text"'])
+def test_malformed_or_non_object_json_is_a_bad_request(raw: bytes) -> None:
+    error = error_of(parse_body, raw)
+    assert error.status == 400
+    assert error.error_code in ("JSON_PARSER_ERROR", "INVALID_TYPE")
+
+
+@pytest.mark.parametrize(
+    "endpoint, body, code",
+    [
+        ("generations", {}, "REQUIRED_FIELD_MISSING"),
+        ("generations", {"prompt": ""}, "REQUIRED_FIELD_MISSING"),
+        ("generations", {"prompt": 5}, "INVALID_TYPE"),
+        ("chat-generations", {}, "REQUIRED_FIELD_MISSING"),
+        ("chat-generations", {"messages": {}}, "INVALID_TYPE"),
+        ("chat-generations", {"messages": ["hi"]}, "INVALID_TYPE"),
+        ("chat-generations", {"messages": [{"content": "hi"}]}, "REQUIRED_FIELD_MISSING"),
+        ("chat-generations", {"messages": [{"role": "bot", "content": "hi"}]}, "INVALID_TYPE"),
+        ("chat-generations", {"messages": [{"role": ["user"], "content": "x"}]}, "INVALID_TYPE"),
+        ("chat-generations", {"messages": [{"role": "user"}]}, "REQUIRED_FIELD_MISSING"),
+        ("chat-generations", {"messages": [{"role": "user", "content": 1}]}, "INVALID_TYPE"),
+        ("embeddings", {}, "REQUIRED_FIELD_MISSING"),
+        ("embeddings", {"input": "text"}, "INVALID_TYPE"),
+        ("embeddings", {"input": ["a", 1]}, "INVALID_TYPE"),
+        ("feedback", {"id": "1"}, "REQUIRED_FIELD_MISSING"),
+        ("feedback", {"id": "1", "generationId": "g", "feedback": "MEH"}, "INVALID_TYPE"),
+        ("generations", {"prompt": "x", "localization": "en"}, "INVALID_TYPE"),
+        ("generations", {"prompt": "x", "localization": {}}, "REQUIRED_FIELD_MISSING"),
+        ("generations", {"prompt": "x", "tags": []}, "INVALID_TYPE"),
+    ],
+)
+def test_each_schema_violation_gets_its_documented_error(
+    endpoint: str, body: dict[str, Any], code: str
+) -> None:
+    error = error_of(check_body, endpoint, body)
+    assert (error.status, error.error_code) == (400, code)
+
+
+def test_valid_bodies_pass_and_extra_fields_are_tolerated_and_reported() -> None:
+    body = {
+        "messages": [{"role": "system", "content": "s"}, {"role": "user", "content": "u"}],
+        "temperature": 0.2,
+        "max Tokens": 10,
+        "localization": {"defaultLocale": "en_US"},
+        "tags": None,
+    }
+    check_body("chat-generations", body)
+    check_body("feedback", {"id": "1", "generationId": "g", "feedback": "GOOD"})
+    assert extra_fields("chat-generations", body) == ["max Tokens", "temperature"]
