@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import json
 import re
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -274,6 +274,48 @@ def check_chat_stream(
     return judge(
         status, answer, expected, errors_allowed=errors_allowed, usage_required=wants_usage
     )
+
+
+ResponseCheck = Callable[[Mapping[str, Any], int | None, Body], tuple[str, ...]]
+
+
+def response_check(oracle: ReplyOracle, *, errors_allowed: bool = False) -> ResponseCheck:
+    """One check for any request a load user sends: chat (plain or streamed) or completion."""
+
+    def check(request_body: Mapping[str, Any], status: int | None, body: Body) -> tuple[str, ...]:
+        if "messages" in request_body:
+            expected = oracle.chat(request_body)
+            return check_chat_completion(
+                request_body, status, body, expected, errors_allowed=errors_allowed
+            )
+        expected = oracle.completion(request_body)
+        return check_completion(request_body, status, body, expected, errors_allowed=errors_allowed)
+
+    return check
+
+
+def load_check(
+    mock: int | str | Mapping[str, Any], *, errors_allowed: bool = False
+) -> ResponseCheck:
+    """`response_check` for the mock given by its seed, its base URL (its settings are read from
+    `GET /__admin/config`, so profile reply lengths are honoured) or its settings."""
+    if isinstance(mock, int):
+        oracle = ReplyOracle(mock)
+    elif isinstance(mock, str):
+        oracle = fetch_oracle(mock)
+    else:
+        oracle = ReplyOracle.from_mock_config(mock)
+    return response_check(oracle, errors_allowed=errors_allowed)
+
+
+def fetch_oracle(mock_url: str) -> ReplyOracle:
+    """The oracle for a running mock, from its admin API; ValueError when it cannot be read."""
+    from harness.targets.health import get_json
+
+    config = get_json(mock_url.rstrip("/") + "/__admin/config")
+    if config is None:
+        raise ValueError(f"cannot read the mock's settings at {mock_url}/__admin/config")
+    return ReplyOracle.from_mock_config(config)
 
 
 @dataclass

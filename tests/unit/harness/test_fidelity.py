@@ -14,9 +14,10 @@ from harness.fidelity import (
     check_chat_completion,
     check_chat_stream,
     check_completion,
+    load_check,
     looks_like_error,
 )
-from mock_salesforce.replies import Reply, expected_reply
+from mock_salesforce.replies import Reply, expected_reply, parse_lengths
 
 CHAT_REQUEST: dict[str, Any] = {
     "model": "gpt-4o-mini",
@@ -249,3 +250,21 @@ def test_the_tally_becomes_one_count_series_per_kind() -> None:
     assert set(series) == {"fidelity_checked", *(f"fidelity_{k}" for k in KINDS)}
     assert series["fidelity_error_in_200"].values == (1.0,)
     assert series["fidelity_checked"].unit == "count"
+
+
+def test_the_load_check_dispatches_chat_streams_and_completions_to_the_oracle() -> None:
+    check = load_check({"seed": 3, "reply_lengths": "lognormal:median=4,sigma=0"})
+    oracle = ReplyOracle(3, lengths=parse_lengths("lognormal:median=4,sigma=0"))
+    reply = oracle.chat(CHAT_REQUEST)
+    usage = {"prompt_tokens": reply.prompt_tokens, "completion_tokens": 4}
+    plain = chat_body(reply.text, usage=usage)
+    assert check(CHAT_REQUEST, 200, plain) == ()
+    streamed = sse(delta(reply.text, "stop"))
+    assert check(CHAT_REQUEST | {"stream": True}, 200, streamed) == ()
+    completion = {"choices": [{"text": reply.text, "finish_reason": "stop"}]}
+    assert check({"prompt": "hi there"}, 200, completion) == ("wrong_content",)
+
+
+def test_the_load_check_accepts_errors_only_when_told_faults_are_on() -> None:
+    assert load_check(3)(CHAT_REQUEST, 503, b"{}") == ("wrong_status",)
+    assert load_check(3, errors_allowed=True)(CHAT_REQUEST, 503, b"{}") == ()
