@@ -64,6 +64,8 @@ async def _attempt(
             status, headers = response.status, response.headers
     except TimeoutError:
         return UpstreamResult(504, None, error_kind="timeout", message="upstream timed out")
+    except aiohttp.ClientPayloadError as exc:  # a reply cut short: not retried (may be billed)
+        return UpstreamResult(502, None, error_kind="bad_response", message=str(exc))
     except aiohttp.ClientError as exc:
         return UpstreamResult(502, None, error_kind="connection", message=str(exc))
     try:
