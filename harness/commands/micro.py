@@ -26,6 +26,10 @@ def register(subparsers: Any) -> None:
         help="token provider: file, memory-ttl or pkg.mod:Class(store=, fetch=, clock=) (repeat)",
     )  # fmt: skip
     parser.add_argument(
+        "--shape", action="append", default=[], metavar="NAME",
+        help="response shape to time extraction on (repeat; default: every text shape)",
+    )  # fmt: skip
+    parser.add_argument(
         "--profile", action="append", default=[], metavar="NAME",
         help="mock profile whose shape mix to measure (repeat; default: default, mixed-shapes)",
     )  # fmt: skip
@@ -63,6 +67,7 @@ def make_plan(args: argparse.Namespace, default_seed: int) -> Any:
         extractors = base.extractors + extractors
     return MicroPlan(
         extractors=tuple(dict.fromkeys(extractors)) or base.extractors,
+        shapes=tuple(args.shape),
         profiles=tuple(args.profile) or base.profiles,
         providers=tuple(args.token_provider) or base.providers,
         quick=args.quick,

@@ -26,15 +26,26 @@ from harness.runners.micro_inputs import text_shapes
 
 MICRO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "micro"
 INI = "[pytest]\npython_files = bench_*.py\npython_functions = test_*\naddopts =\n"
-QUICK_OPTIONS = ("--benchmark-min-rounds=5", "--benchmark-max-time=0.05")
-FULL_OPTIONS = ("--benchmark-min-rounds=20", "--benchmark-max-time=0.5")
+# Rounds of at least 100 us: a few-microsecond call is repeated enough to rise above timer noise.
+QUICK_OPTIONS = (
+    "--benchmark-min-time=0.0001",
+    "--benchmark-min-rounds=5",
+    "--benchmark-max-time=0.05",
+)
+FULL_OPTIONS = (
+    "--benchmark-min-time=0.0001",
+    "--benchmark-min-rounds=20",
+    "--benchmark-max-time=0.5",
+)
 
 
 @dataclass(frozen=True)
 class MicroPlan:
-    """What to measure: extractors (names or `pkg.mod:func`), mock profiles, token providers."""
+    """What to measure: extractors (names or `pkg.mod:func`), response shapes, mock profiles
+    (their shape mixes), token providers."""
 
     extractors: tuple[str, ...] = ("legacy", "priority")
+    shapes: tuple[str, ...] = ()  # () = every text shape of the corpus
     profiles: tuple[str, ...] = ("default", "mixed-shapes")
     providers: tuple[str, ...] = ("file", "memory-ttl")
     quick: bool = False
@@ -50,11 +61,12 @@ class MicroPlan:
 
     @property
     def benchmark_count(self) -> int:
-        shapes = len(text_shapes())
+        shapes = len(self.shapes) or len(text_shapes())
         return len(self.extractors) * (shapes + len(self.profiles)) + len(self.providers)
 
     def as_params(self) -> dict[str, Any]:
-        return {"extractors": list(self.extractors), "profiles": list(self.profiles),
+        return {"extractors": list(self.extractors), "shapes": list(self.shapes),
+                "profiles": list(self.profiles),
                 "providers": list(self.providers), "quick": self.quick, "seed": self.seed,
                 "mix_size": self.mix_size}  # fmt: skip
 
@@ -68,6 +80,11 @@ def run_micro(
 ) -> list[RunRecord]:
     """Counted records first (in process), then the timed suite in a child process."""
     env = environment or capture_environment()
+    known = {shape.name for shape in text_shapes()}
+    if unknown := sorted(set(plan.shapes) - known):
+        raise UsageError(
+            f"unknown shape(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     try:
         counted = extract_path_records(
             plan.extractors, plan.profiles, plan.mix_size, plan.seed, env
@@ -90,8 +107,8 @@ def pytest_command(plan: MicroPlan, out_dir: Path) -> list[str]:
                "--sfperf-checkpoint", str(out_dir / "checkpoint.jsonl"),
                f"--sfperf-seed={plan.seed}", f"--sfperf-mix-size={plan.mix_size}"]  # fmt: skip
     command += QUICK_OPTIONS if plan.quick else FULL_OPTIONS
-    for option, values in (("extractor", plan.extractors), ("profile", plan.profiles),
-                           ("provider", plan.providers)):  # fmt: skip
+    for option, values in (("extractor", plan.extractors), ("shape", plan.shapes),
+                           ("profile", plan.profiles), ("provider", plan.providers)):  # fmt: skip
         command += [f"--sfperf-{option}={value}" for value in values]
     return command
 

@@ -9,15 +9,10 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-import pytest
-
-from harness.runners.micro_inputs import mix_samples, profile_mix, shape_samples, text_shapes
+from harness.runners.micro_inputs import mix_samples, profile_mix, shape_samples
 from harness.subjects.extractors import load_extractor
 
-SHAPES = [shape.name for shape in text_shapes()]
 
-
-@pytest.mark.parametrize("shape", SHAPES)
 def test_extract_shape(benchmark: Any, extractor_spec: str, shape: str, seed: int) -> None:
     extract = load_extractor(extractor_spec)
     sample = shape_samples(seed)[shape]

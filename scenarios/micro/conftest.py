@@ -19,6 +19,7 @@ import pytest
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sfperf", "sfperf microbenchmarks")
     group.addoption("--sfperf-extractor", action="append", default=[], help="name or pkg.mod:func")
+    group.addoption("--sfperf-shape", action="append", default=[], help="response shape")
     group.addoption("--sfperf-profile", action="append", default=[], help="mock profile to mix")
     group.addoption("--sfperf-provider", action="append", default=[], help="token provider")
     group.addoption("--sfperf-seed", type=int, default=1234, help="seed of the mock replies")
@@ -27,8 +28,11 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
+    from harness.runners.micro_inputs import text_shapes
+
     options = {
         "extractor_spec": metafunc.config.getoption("sfperf_extractor") or ["legacy", "priority"],
+        "shape": metafunc.config.getoption("sfperf_shape") or [s.name for s in text_shapes()],
         "profile": metafunc.config.getoption("sfperf_profile") or ["default", "mixed-shapes"],
         "provider": metafunc.config.getoption("sfperf_provider") or ["file", "memory-ttl"],
     }
