@@ -1,101 +1,129 @@
-"""`sfperf verdict`: grade how a target treated the mock (retries, tokens, protocol).
+"""`sfperf verdict`: grade how a target treats its upstream (retries, tokens, protocol).
 
-Reads the mock's request journal, prints the findings as a table, appends a `verdict` RunRecord
-to the run directory and, with `--fail-on`, exits 1 when a finding is at least that severe.
+Either grade the journal of a running mock (`--mock URL`), or run a scenario that provokes every
+mistake (`--scenario resilience`: its own mock and target, unless `--target-url` with `--mock`)
+and grade that. Prints the findings, appends the records to the run directory and, with
+`--fail-on`, exits 1 when a finding is at least that severe.
 """
 
 from __future__ import annotations
 
 import argparse
-import datetime as dt
 import time
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
+from harness.commands._output import add_output_options, run_dir, save
 from harness.errors import UsageError
+from harness.records import RunRecord
 
 SEVERITIES = ("FAIL", "WARN")
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
-        "verdict", help="grade how a target treats its upstream, from the mock's request journal"
+        "verdict",
+        help="grade how a target treats its upstream, from the mock's request journal",
+        description="Findings on retries, tokens and protocol from what the mock saw.",
     )
-    parser.add_argument("--mock", required=True, metavar="URL", help="base URL of the mock")
+    parser.add_argument("--mock", metavar="URL", help="the mock whose journal is graded")
+    parser.add_argument(
+        "--scenario", choices=("resilience",), help="first run this scenario against a target"
+    )
     parser.add_argument("--since", type=int, default=0, metavar="SEQ", help="journal seq to skip")
-    parser.add_argument("--target", default="unknown", help="name of the graded target (label)")
+    parser.add_argument("--target", default="", help="name of the graded target (record label)")
     parser.add_argument(
-        "--fail-on",
-        type=str.upper,
-        choices=SEVERITIES,
-        default=None,
-        help="exit 1 when a finding is at least this severe",
+        "--fail-on", type=str.upper, choices=SEVERITIES, help="exit 1 on a finding this severe"
     )
-    parser.add_argument("--out", type=Path, default=None, help="run directory for results.json")
-    parser.add_argument("--admin-token", default=None, help="bearer token of the mock's admin API")
+    parser.add_argument("--admin-token", help="bearer token of the mock's admin API")
     parser.add_argument("--max-attempts", type=int, default=5, help="attempts per call allowed")
-    parser.add_argument(
-        "--hang-wait",
-        type=float,
-        default=35.0,
-        metavar="SECONDS",
-        help="waiting this long on a hung request means no read timeout",
-    )
+    parser.add_argument("--hang-wait", type=float, default=35.0, metavar="SECONDS",
+                        help="waiting longer on a hung request means no read timeout")  # fmt: skip
+    target = parser.add_argument_group("scenario target (default: the reference 'async' gateway)")
+    target.add_argument("--variant", help="a reference gateway variant, e.g. async, sync-legacy")
+    target.add_argument("--target-url", help="a gateway already running in front of --mock")
+    target.add_argument("--launch", metavar="CMD", help="start this gateway command (shimmed)")
+    target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
+    target.add_argument("--duration", help="scenario run time, e.g. 10m (default 10m; quick 10s)")
+    target.add_argument("--users", type=int, default=4, help="concurrent users of the scenario")
+    add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    """Fetch the journal, grade it, save and print the findings; 1 when `--fail-on` is met."""
-    from harness.findings import GradingPolicy, Severity, findings_record, grade_journal, worst
-    from harness.findings.journal import fetch_journal
-    from harness.records import now_iso
-    from harness.settings import load_settings
-    from harness.store import append_records
+    """Grade (after running the scenario, if asked), save, print; 1 when `--fail-on` is met."""
+    from harness.findings import findings_from_record
 
     if args.max_attempts < 1 or args.hang_wait <= 0:
         raise UsageError("--max-attempts must be >= 1 and --hang-wait > 0")
+    directory = run_dir(args.out)
+    records = run_scenario(args, directory) if args.scenario else [grade_mock(args)]
+    save(directory, records)
+    verdict = records[-1]
+    findings = findings_from_record(verdict)
+    print_findings(findings, verdict.labels["target"], verdict.params["entries"], verdict.partial)
+    return 1 if fails(findings, args.fail_on) else 0
+
+
+def grade_mock(args: argparse.Namespace) -> RunRecord:
+    """The verdict record of the journal of the running mock `--mock`."""
+    from harness.findings import GradingPolicy, findings_record, grade_journal
+    from harness.findings.journal import fetch_journal
+    from harness.records import now_iso
+
+    if not args.mock:
+        raise UsageError("give --mock URL (a running mock) or --scenario resilience")
     started_at, t0 = now_iso(), time.monotonic()
     journal = fetch_journal(args.mock, args.since, args.admin_token)
     policy = GradingPolicy(max_attempts=args.max_attempts, hang_wait_s=args.hang_wait)
-    findings = grade_journal(journal.entries, policy)
-    params = {
-        "mock": args.mock,
-        "since": args.since,
-        "last_seq": journal.last_seq,
-        "entries": len(journal.entries),
-        "policy": policy.as_dict(),
-    }
-    record = findings_record(
-        findings,
-        args.target,
-        params=params,
-        started_at=started_at,
-        duration_s=time.monotonic() - t0,
-        partial=journal.lost,
-    )
-    out = args.out or load_settings().results_dir / _stamp()
-    path = append_records(out, [record])
-    print_findings(findings, args.target, len(journal.entries), journal.lost)
-    print(f"findings saved to {path}")
-    threshold = Severity(args.fail_on) if args.fail_on else None
+    params = {"mock": args.mock, "since": args.since, "last_seq": journal.last_seq,
+              "entries": len(journal.entries), "policy": policy.as_dict()}  # fmt: skip
+    return findings_record(
+        grade_journal(journal.entries, policy), args.target or "unknown", params=params,
+        started_at=started_at, duration_s=time.monotonic() - t0, partial=journal.lost,
+    )  # fmt: skip
+
+
+def run_scenario(args: argparse.Namespace, directory: Any) -> list[RunRecord]:
+    """Run the resilience scenario against the chosen target and grade it."""
+    from harness.findings.resilience import DEFAULT_DURATION_S, QUICK_DURATION_S, run_resilience
+    from harness.runners._progress import progress_bar
+    from harness.runners.workloads import parse_duration_s
+    from harness.settings import load_settings
+    from harness.targets import target_from_args
+
+    if args.mock and not args.target_url:
+        raise UsageError("--mock with --scenario names the mock behind --target-url")
+    spec = target_from_args(args.variant, args.target_url, args.launch,
+                            name=args.target, allow_remote=args.allow_remote)  # fmt: skip
+    quick_or_full_s = QUICK_DURATION_S if args.quick else DEFAULT_DURATION_S
+    duration_s = parse_duration_s(args.duration) if args.duration else quick_or_full_s
+    if args.users < 1:
+        raise UsageError("--users must be >= 1")
+    with progress_bar(duration_s, f"verdict resilience -> {spec.name}") as advance:
+        return run_resilience(
+            spec, directory, duration_s=duration_s, users=args.users,
+            seed=load_settings().seed, mock_url=args.mock or "", advance=advance,
+        )  # fmt: skip
+
+
+def fails(findings: Sequence[Any], fail_on: str | None) -> bool:
+    """Whether a finding is at least as severe as `fail_on` (never, without it)."""
+    from harness.findings import Severity, worst
+
     severity = worst(findings)
-    failed = threshold is not None and severity is not None and severity.rank >= threshold.rank
-    return 1 if failed else 0
+    return bool(fail_on) and severity is not None and severity.rank >= Severity(fail_on).rank
 
 
-def _stamp() -> str:
-    return dt.datetime.now(dt.UTC).strftime("%Y%m%dT%H%M%SZ") + "-verdict"
-
-
-def print_findings(findings: Any, target: str, entries: int, lost: bool) -> None:
+def print_findings(findings: Sequence[Any], target: str, entries: int, partial: bool) -> None:
     """The findings as a rich table (or one line when the target is clean)."""
     from rich.console import Console
     from rich.table import Table
 
     console = Console()
     title = f"verdict for {target}: {entries} journal entries"
-    if lost:
-        title += " (the journal ring dropped older entries: partial)"
+    if partial:
+        title += " (partial: the run was cut short or the journal dropped entries)"
     if not findings:
         console.print(f"{title}: no findings")
         return
@@ -105,11 +133,6 @@ def print_findings(findings: Any, target: str, entries: int, lost: bool) -> None
     colours = {"FAIL": "red", "WARN": "yellow", "INFO": "cyan"}
     for f in findings:
         severity = str(f.severity)
-        table.add_row(
-            f"[{colours[severity]}]{severity}[/]",
-            f.name,
-            str(f.count),
-            " ".join(f.examples[:3]),
-            f.explanation,
-        )
+        table.add_row(f"[{colours[severity]}]{severity}[/]", f.name, str(f.count),
+                      " ".join(f.examples[:3]), f.explanation)  # fmt: skip
     console.print(table)

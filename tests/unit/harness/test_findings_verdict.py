@@ -103,3 +103,18 @@ def test_a_bad_policy_option_is_a_usage_error(
     serve(monkeypatch, [])
     assert main(["verdict", "--mock", "m", "--max-attempts", "0"]) == 2
     assert "max-attempts" in capsys.readouterr().err
+
+
+def test_without_a_mock_or_a_scenario_there_is_nothing_to_grade(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["verdict"]) == 2
+    assert "--mock" in capsys.readouterr().err
+
+
+def test_a_mock_url_with_a_scenario_only_goes_with_a_running_target(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    args = ["verdict", "--scenario", "resilience", "--mock", "http://127.0.0.1:9", "--quick"]
+    assert main([*args, "--out", str(tmp_path)]) == 2
+    assert "--target-url" in capsys.readouterr().err

@@ -1,0 +1,104 @@
+"""The resilience run: the mock, a target, the `resilience` load scenario, then the mock's verdict.
+
+One run tells a gateway's owner what it gets wrong upstream: the scenario provokes 429 bursts, a
+503 outage, hangs and token expiry (`scenarios/load/resilience_plan.py`), and the journal of the
+mock the run started is graded before the mock stops. Returns the load record and the verdict.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import asdict
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.findings.grading import findings_record, grade_journal
+from harness.findings.journal import fetch_journal
+from harness.records import RunRecord, now_iso
+from harness.runners._progress import Advance, no_progress
+from harness.runners.load import SCENARIO_DIR, LoadPlan, LoadTarget, run_load
+from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
+from harness.targets.process import Child
+from harness.targets.running import logs_dir, run_child, safe_name
+from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
+
+PROFILE = SCENARIO_DIR / "resilience.toml"
+QUICK_DURATION_S = 10.0
+DEFAULT_DURATION_S = 600.0  # 200 s tokens expire twice; 45 s hangs tell a missing timeout
+JOURNAL_SETTLE_S = 0.5  # replies to abandoned requests reach the journal a moment later
+
+
+def run_resilience(
+    spec: TargetSpec,
+    run_dir: Path,
+    *,
+    duration_s: float = DEFAULT_DURATION_S,
+    users: int = 4,
+    seed: int = 1234,
+    mock_url: str = "",
+    advance: Advance = no_progress,
+) -> list[RunRecord]:
+    """Run the scenario against `spec` and grade it: [load record, verdict record].
+
+    A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
+    fresh mock with the resilience profile."""
+    plan = resilience_plan(duration_s)
+    load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users),
+                         duration_s=duration_s, seed=seed)  # fmt: skip
+    with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
+        started_at = now_iso()
+        first_seq = fetch_journal(target.mock_url).last_seq
+        records = run_load(load_plan, target, run_dir, advance=advance)
+        time.sleep(JOURNAL_SETTLE_S)
+        journal = fetch_journal(target.mock_url, since=first_seq)
+    findings = grade_journal(journal.entries, plan.grading_policy())
+    params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
+              "policy": plan.grading_policy().as_dict(), "resilience_plan": asdict(plan),
+              "proves_read_timeout": plan.proves_read_timeout}  # fmt: skip
+    verdict = findings_record(
+        findings, target.name, params=params, started_at=started_at,
+        partial=journal.lost or any(r.partial for r in records),
+    )  # fmt: skip
+    return [*records, verdict]
+
+
+@contextlib.contextmanager
+def _resilience_target(
+    spec: TargetSpec, run_dir: Path, plan: ResiliencePlan, seed: int, mock_url: str
+) -> Iterator[LoadTarget]:
+    if spec.kind == "url":
+        if not mock_url:
+            raise UsageError("a running --target-url needs --mock-url: the sfperf mock behind it")
+        with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
+            yield LoadTarget(running.name, running.url, mock_url, running.metrics)
+        return
+    with start_mock(run_dir, profile=str(PROFILE), seed=seed) as mock:
+        opened = (
+            _reference_gateway(spec, mock.url, run_dir, plan)
+            if spec.kind == "variant"
+            else open_target(spec, mock_url=mock.url, run_dir=run_dir)
+        )
+        with opened as running:
+            yield LoadTarget(running.name, running.url, mock.url, running.metrics)
+
+
+@contextlib.contextmanager
+def _reference_gateway(
+    spec: TargetSpec, mock_url: str, run_dir: Path, plan: ResiliencePlan
+) -> Iterator[RunningTarget]:
+    """A reference variant configured for the plan's short-lived tokens (its default refresh
+    buffer, 5 minutes, would refresh on every call against them)."""
+    argv = [sys.executable, "-m", "harness.subjects.gateway", "--variant", str(spec.variant),
+            "--upstream", mock_url, "--host", "127.0.0.1", "--port", "0",
+            "--token-refresh-buffer-s", f"{reference_refresh_buffer_s(plan):g}"]  # fmt: skip
+    log_path = logs_dir(run_dir) / f"gateway-{safe_name(spec.name)}.log"
+    with run_child(Child(f"gateway {spec.variant!r}", argv, log_path)) as url:
+        yield RunningTarget(spec.name, url, log_path)
+
+
+def reference_refresh_buffer_s(plan: ResiliencePlan) -> float:
+    """A refresh buffer that fits the plan's token lifetime: a quarter of it."""
+    return round(plan.token_lifetime_s / 4.0, 2)
