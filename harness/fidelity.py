@@ -5,7 +5,9 @@ The mock's reply is a pure function of its seed and the request content
 checked without asking the mock. A check returns the mismatch kinds found (empty = faithful):
 
 - `dropped`: no HTTP answer at all (connection refused/reset, timeout, stream cut before [DONE])
-- `wrong_status`: an error status where the mock answered, or a 200 where the mock failed
+- `wrong_status`: an error status where the mock answered, a 200 where the mock failed, or an
+  error status that does not fit the mock's (an `UpstreamError`: 404 stays 404, 429 stays 429,
+  upstream failures become 502/503/504)
 - `error_in_200`: a 200 whose body is an error object or whose text is an error message
 - `missing_content`: a 200 without a readable completion text
 - `wrong_content`: text or finish reason differs from what the mock sent
@@ -61,6 +63,36 @@ class Answer:
     usage: Mapping[str, Any] | None = None
     error: bool = False
     complete: bool = True
+
+
+# What a gateway should answer when the upstream failed with this status (issue 3: 401 after a
+# failed refresh, 404 unknown model, 429 passed on, 502/504 for upstream failures); 0 = no usable
+# answer at all (reset, hang, truncated or malformed body).
+_FITTING_STATUSES: dict[int, frozenset[int]] = {
+    0: frozenset({502, 503, 504}),
+    400: frozenset({400, 502}),
+    401: frozenset({401, 502}),
+    403: frozenset({403, 502}),
+    404: frozenset({404}),
+    413: frozenset({413, 400}),
+    423: frozenset({423, 502, 503}),
+    429: frozenset({429}),
+}
+_FAILURE_STATUSES = frozenset({500, 502, 503, 504})
+
+
+@dataclass(frozen=True)
+class UpstreamError:
+    """The mock answered a request with an error `status` (0: no usable answer)."""
+
+    status: int
+
+    def fitting_statuses(self) -> frozenset[int]:
+        """The statuses a faithful gateway may answer with."""
+        return _FITTING_STATUSES.get(self.status, _FAILURE_STATUSES)
+
+
+Expected = Reply | UpstreamError | None
 
 
 class ReplyOracle:
@@ -180,30 +212,37 @@ def _unstreamed(raw: str) -> Answer:
 def judge(
     status: int | None,
     answer: Answer,
-    expected: Reply | None,
+    expected: Expected,
     *,
     errors_allowed: bool = False,
     usage_required: bool = True,
 ) -> tuple[str, ...]:
-    """The mismatch kinds of one answer. `expected=None` means the mock sent an error for it;
-    `errors_allowed` accepts error statuses (faults were injected at random)."""
+    """The mismatch kinds of one answer. `expected` is the mock's reply, an `UpstreamError` (the
+    mock sent that error) or None (it sent some error); `errors_allowed` accepts any error status
+    (faults were injected at random, so which requests failed upstream is unknown)."""
     if not status:
         return ("dropped",)
     if status != 200:
-        ok = status >= 400 and (expected is None or errors_allowed)
-        return () if ok else ("wrong_status",)
+        return () if _error_status_fits(status, expected, errors_allowed) else ("wrong_status",)
     if not answer.complete:
         return ("dropped",)
-    if answer.error or (
-        answer.text is not None and expected is None and looks_like_error(answer.text)
-    ):
+    failed_upstream = not isinstance(expected, Reply)
+    if answer.error or (failed_upstream and looks_like_error(answer.text or "")):
         return ("error_in_200",)
-    if expected is None:
+    if not isinstance(expected, Reply):
         return ("wrong_status",)
     content = _content_kinds(answer, expected)
     if content == ("missing_content",):
         return content  # nothing readable: a usage verdict would only repeat it
     return content + _usage_kinds(answer, expected, usage_required)
+
+
+def _error_status_fits(status: int, expected: Expected, errors_allowed: bool) -> bool:
+    if status < 400:
+        return False
+    if isinstance(expected, UpstreamError):
+        return status in expected.fitting_statuses() or errors_allowed
+    return expected is None or errors_allowed
 
 
 def _content_kinds(answer: Answer, expected: Reply) -> tuple[str, ...]:
@@ -235,7 +274,7 @@ def check_chat_completion(
     request_body: Mapping[str, Any],
     status: int | None,
     body: Body,
-    expected: Reply | None,
+    expected: Expected,
     *,
     errors_allowed: bool = False,
 ) -> tuple[str, ...]:
@@ -251,7 +290,7 @@ def check_completion(
     request_body: Mapping[str, Any],
     status: int | None,
     body: Body,
-    expected: Reply | None,
+    expected: Expected,
     *,
     errors_allowed: bool = False,
 ) -> tuple[str, ...]:
@@ -263,7 +302,7 @@ def check_chat_stream(
     request_body: Mapping[str, Any],
     status: int | None,
     body: Body,
-    expected: Reply | None,
+    expected: Expected,
     *,
     errors_allowed: bool = False,
 ) -> tuple[str, ...]:

@@ -11,6 +11,7 @@ from harness.fidelity import (
     KINDS,
     FidelityTally,
     ReplyOracle,
+    UpstreamError,
     check_chat_completion,
     check_chat_stream,
     check_completion,
@@ -273,3 +274,22 @@ def test_the_load_check_dispatches_chat_streams_and_completions_to_the_oracle() 
 def test_the_load_check_accepts_errors_only_when_told_faults_are_on() -> None:
     assert load_check(3)(CHAT_REQUEST, 503, b"{}") == ("wrong_status",)
     assert load_check(3, errors_allowed=True)(CHAT_REQUEST, 503, b"{}") == ()
+
+
+@pytest.mark.parametrize(
+    ("upstream", "status", "kinds"),
+    [(404, 404, ()), (404, 502, ("wrong_status",)), (429, 429, ()), (429, 503, ("wrong_status",)),
+     (401, 401, ()), (500, 502, ()), (503, 504, ()), (0, 504, ()), (0, 500, ("wrong_status",)),
+     (500, 400, ("wrong_status",)), (0, 200, ("wrong_status",))],
+)  # fmt: skip
+def test_an_upstream_error_must_come_back_with_a_fitting_status(
+    upstream: int, status: int, kinds: tuple[str, ...]
+) -> None:
+    body = chat_body() if status == 200 else {"error": {"message": "upstream failed"}}
+    assert check_chat_completion(CHAT_REQUEST, status, body, UpstreamError(upstream)) == kinds
+
+
+def test_with_random_faults_any_error_status_is_accepted_for_an_upstream_error() -> None:
+    body = {"error": {"message": "x"}}
+    kinds = check_chat_completion(CHAT_REQUEST, 502, body, UpstreamError(404), errors_allowed=True)
+    assert kinds == ()
