@@ -1,0 +1,47 @@
+"""The resilience scenario's plan: phases, token lifetime and hang length for a run's duration."""
+
+from __future__ import annotations
+
+import pytest
+
+from harness.findings.resilience import reference_refresh_buffer_s
+from mock_salesforce.faults import parse_fault
+from scenarios.load.resilience_plan import resilience_plan
+
+
+@pytest.mark.parametrize("duration_s", [5.0, 10.0, 130.0, 600.0])
+def test_every_phase_starts_in_order_inside_the_run_with_faults_the_mock_accepts(
+    duration_s: float,
+) -> None:
+    plan = resilience_plan(duration_s)
+    starts = [phase.start_s for phase in plan.phases]
+    assert starts == sorted(starts)
+    assert starts[0] >= 0.0 and starts[-1] < duration_s
+    for phase in plan.phases:
+        for spec in phase.faults:
+            assert "chat-generations" in parse_fault(spec).endpoints
+
+
+@pytest.mark.parametrize("duration_s", [5.0, 10.0, 130.0, 600.0])
+def test_hangs_end_before_the_run_does_so_the_journal_sees_them(duration_s: float) -> None:
+    plan = resilience_plan(duration_s)
+    assert plan.phases[-1].start_s + plan.hang_s < duration_s
+
+
+@pytest.mark.parametrize("duration_s", [10.0, 600.0])
+def test_the_token_lifetime_is_crossed_at_least_twice(duration_s: float) -> None:
+    plan = resilience_plan(duration_s)
+    assert duration_s / plan.token_lifetime_s >= 2.0
+    assert reference_refresh_buffer_s(plan) < plan.token_lifetime_s / 2
+
+
+def test_only_a_full_run_hangs_long_enough_to_prove_a_missing_read_timeout() -> None:
+    assert not resilience_plan(10.0).proves_read_timeout
+    assert resilience_plan(130.0).proves_read_timeout
+
+
+def test_the_phases_provoke_a_429_burst_with_retry_after_an_outage_and_hangs() -> None:
+    rules = [parse_fault(s) for p in resilience_plan(60.0).phases for s in p.faults]
+    labels = {rule.fault.label for rule in rules}
+    assert labels == {"429", "503", "hang"}
+    assert any(rule.fault.retry_after_s == 1.0 for rule in rules)
