@@ -11,7 +11,8 @@ Kinds: 401 404 423 429 500 503 (an error reply; `retry_after=` on 429/503), `res
 reset), `empty` (connection closed without a reply), `hang` (no reply for `duration`, default
 until the client gives up), `truncated` / `malformed` (a cut or broken JSON body), `dribble`
 (the body sent at `rate` bytes/s). Filters: `endpoint=`, `model=` (`|` alternatives, `*` globs),
-`window=START-END` (since the mock started; seconds unless `ms`/`s` is given, e.g. `10s-20s`).
+`window=START-END` (since the mock started; seconds unless `ms`/`s` is given, e.g. `10s-20s`);
+without `endpoint=`, a rule covers every endpoint but the OAuth one (`endpoint=token` for that).
 Triggers, all of which must hold: `p=` (probability), `every=N` and `first=N` (counted over the
 requests the rule's filters let through since the plan was installed). A rule with no trigger
 hits every request it filters in.
@@ -31,6 +32,9 @@ STATUS_KINDS = frozenset({401, 404, 423, 429, 500, 503})
 OTHER_KINDS = frozenset({"reset", "empty", "hang", "truncated", "malformed", "dribble"})
 _RETRY_AFTER_STATUSES = frozenset({429, 503})
 _DEFAULT_DRIBBLE_BYTES_PER_S = 100.0
+# Rules without endpoint= leave OAuth alone: a gateway that cannot get a token never reaches the
+# Models API, which is what fault rules are usually about. `endpoint=token` faults it explicitly.
+TOKEN_ENDPOINT = "token"
 
 
 @dataclass(frozen=True)
@@ -56,7 +60,7 @@ class FaultRule:
     """One parsed fault spec: the fault, its filters and its triggers."""
 
     fault: Fault
-    endpoints: tuple[str, ...] = ()  # empty: any endpoint
+    endpoints: tuple[str, ...] = ()  # empty: any endpoint but the OAuth token endpoint
     models: tuple[str, ...] = ()  # empty: any model; entries may be globs
     window_s: tuple[float, float] | None = None
     probability: float | None = None
@@ -70,7 +74,7 @@ class FaultRule:
 
     def matches(self, endpoint: str, model: str, now_s: float) -> bool:
         """Whether this request passes the rule's endpoint, model and window filters."""
-        if self.endpoints and endpoint not in self.endpoints:
+        if endpoint not in self.endpoints if self.endpoints else endpoint == TOKEN_ENDPOINT:
             return False
         if self.models and not any(_model_matches(p, model) for p in self.models):
             return False

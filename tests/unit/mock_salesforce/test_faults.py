@@ -128,6 +128,15 @@ def test_a_rule_without_trigger_hits_every_request_it_filters_in() -> None:
     assert hits(plan, 5, endpoint=CHAT) == []
 
 
+def test_rules_leave_the_token_endpoint_alone_unless_they_name_it() -> None:
+    assert hits(FaultPlan([parse_fault("500")], seed=1), 3, endpoint="token") == []
+    assert hits(FaultPlan([parse_fault("500:endpoint=token")], seed=1), 3, endpoint="token") == [
+        1,
+        2,
+        3,
+    ]
+
+
 def test_window_covers_start_inclusive_to_end_exclusive() -> None:
     plan = FaultPlan([parse_fault("503:window=10-20")], seed=1)
     decided = {t: plan.decide(CHAT, GPT, 1, t) for t in (9.999, 10.0, 19.999, 20.0)}
