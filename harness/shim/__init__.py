@@ -8,10 +8,11 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.records import Series
 from harness.shim.startup.sfperf_shim import ENV_IO_REPORT, ENV_ROOT_PID, ENV_UPSTREAM
 from harness.store import atomic_write_text
 
@@ -87,3 +88,19 @@ def collect_io_report(path: Path) -> dict[str, Any] | None:
             if part != path:
                 part.unlink(missing_ok=True)
     return merged
+
+
+def io_series(report: Mapping[str, Any], paths: Sequence[str] | None = None) -> list[Series]:
+    """Totals of an io report as count series (`file_opens`, `file_reads`, `file_writes`,
+    `module_opens`, `salesforce_redirects`), over `paths` only when given (e.g. a token file)."""
+    files = report.get("files", {})
+    chosen = [files[p] for p in files if paths is None or p in paths]
+    totals = {k: float(sum(int(e.get(k, 0)) for e in chosen)) for k in ("opens", "reads", "writes")}
+    redirects = float(sum(int(n) for n in report.get("redirects", {}).values()))
+    return [
+        Series("file_opens", "count", (totals["opens"],)),
+        Series("file_reads", "count", (totals["reads"],)),
+        Series("file_writes", "count", (totals["writes"],)),
+        Series("module_opens", "count", (float(report.get("module_opens", 0)),)),
+        Series("salesforce_redirects", "count", (redirects,)),
+    ]

@@ -11,6 +11,7 @@ import pytest
 from harness.shim import (
     STARTUP_DIR,
     collect_io_report,
+    io_series,
     merge_reports,
     read_io_report,
     report_parts,
@@ -171,3 +172,14 @@ def test_a_missing_or_unreadable_report_reads_as_none(tmp_path: Path) -> None:
     assert read_io_report(tmp_path / "io.json") is None
     (tmp_path / "io.json").write_text("{truncated")
     assert read_io_report(tmp_path / "io.json") is None
+
+
+def test_an_io_report_becomes_count_series_optionally_for_chosen_paths() -> None:
+    report = part(1, {"/t": {"opens": 3, "reads": 2, "writes": 1},
+                      "/etc/hosts": {"opens": 1, "reads": 1, "writes": 0}},
+                  {"api.salesforce.com": 4, "login.salesforce.com": 1})  # fmt: skip
+    every = {s.name: s.values for s in io_series(report)}
+    assert every == {"file_opens": (4.0,), "file_reads": (3.0,), "file_writes": (1.0,),
+                     "module_opens": (5.0,), "salesforce_redirects": (5.0,)}  # fmt: skip
+    token_only = {s.name: s.values for s in io_series(report, paths=["/t"])}
+    assert token_only["file_opens"] == (3.0,) and token_only["file_reads"] == (2.0,)
