@@ -35,8 +35,9 @@ def register(subparsers: Any) -> None:
     target.add_argument("--variant", help="a reference gateway variant, e.g. async, sync-legacy")
     target.add_argument("--launch", metavar="CMD", help="start this gateway command (shimmed)")
     target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
-    target.add_argument("--mock-url", default="", help="the sfperf mock behind --target-url")
-    target.add_argument("--mock-seed", type=int, help="its seed (turns fidelity checks on)")
+    target.add_argument(
+        "--mock-url", default="", help="the sfperf mock behind --target-url (fidelity, faults)"
+    )
     target.add_argument("--mock-profile", default="default", help="profile of the embedded mock")
     load = parser.add_argument_group("load")
     load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
@@ -110,17 +111,15 @@ def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Iterato
     )
     if spec.kind == "url":
         with open_target(spec, mock_url=args.mock_url, run_dir=directory) as running:
-            yield LoadTarget(
-                running.name, running.url, args.mock_url, args.mock_seed, running.metrics
-            )
+            yield LoadTarget(running.name, running.url, args.mock_url, running.metrics)
         return
-    if args.mock_url or args.mock_seed is not None:
-        raise UsageError("--mock-url/--mock-seed go with --target-url (sfperf starts its own mock)")
+    if args.mock_url:
+        raise UsageError("--mock-url goes with --target-url (sfperf starts its own mock)")
     with (
         start_mock(directory, profile=args.mock_profile, seed=seed) as mock,
         open_target(spec, mock_url=mock.url, run_dir=directory) as running,
     ):
-        yield LoadTarget(running.name, running.url, mock.url, seed, running.metrics)
+        yield LoadTarget(running.name, running.url, mock.url, running.metrics)
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

@@ -1,30 +1,47 @@
 """The fidelity check the load users run on every reply (a thin seam over `harness.fidelity`).
 
-With the seed of the mock behind the target, the reply the mock sent for a request is known
-(`mock_salesforce.replies.expected_reply`), so each reply seen through the target is compared
-with it. Without that seed (a target whose upstream sfperf does not know) nothing is checked.
+The mock's reply is a pure function of its config (seed, reply lengths, shape mix) and the
+request content, so with the mock behind the target known, each reply seen through the target
+is compared with what the mock sent for it. With no mock known, nothing is checked.
 """
 
 from __future__ import annotations
 
+import functools
+import json
+import urllib.request
 from collections.abc import Callable
 from typing import Any
 
-# (request body, HTTP status (0: no reply), plain payload, streamed text or None) -> mismatch kinds
-FidelityCheck = Callable[[dict[str, Any], int, bytes, "str | None"], tuple[str, ...]]
+from harness.fidelity import ReplyOracle, check_chat_completion
+
+# (request body, HTTP status (0: no reply), raw body (JSON, or the SSE stream)) -> mismatch kinds
+FidelityCheck = Callable[[dict[str, Any], int, bytes], tuple[str, ...]]
 
 
-def no_check(
-    body: dict[str, Any], status: int, payload: bytes, text: str | None
-) -> tuple[str, ...]:
+def no_check(body: dict[str, Any], status: int, payload: bytes) -> tuple[str, ...]:
     """Used when the mock behind the target is unknown: nothing can be compared."""
     return ()
 
 
-def build_check(mock_seed: int) -> FidelityCheck:
-    """The check against a mock seeded with `mock_seed`; `no_check` when the seed is negative."""
-    if mock_seed < 0:
-        return no_check
-    from harness import fidelity
+@functools.lru_cache(maxsize=4)
+def oracle_for(mock_url: str, timeout_s: float = 10.0) -> ReplyOracle:
+    """The mock's expected replies, from its config in force (`GET /__admin/config`), once."""
+    with urllib.request.urlopen(mock_url.rstrip("/") + "/__admin/config", timeout=timeout_s) as r:
+        return ReplyOracle.from_mock_config(json.loads(r.read()))
 
-    return fidelity.load_check(mock_seed)
+
+def build_check(mock_url: str, errors_allowed: bool) -> FidelityCheck:
+    """The check against the mock at `mock_url` (`no_check` when empty).
+
+    `errors_allowed`: the mock injects faults at random, so an error status is a right answer.
+    """
+    if not mock_url:
+        return no_check
+    oracle = oracle_for(mock_url)
+
+    def check(body: dict[str, Any], status: int, payload: bytes) -> tuple[str, ...]:
+        expected = oracle.chat(body)
+        return check_chat_completion(body, status, payload, expected, errors_allowed=errors_allowed)
+
+    return check

@@ -60,7 +60,7 @@ def add_arguments(parser: Any) -> None:
     group.add_argument("--sfperf-model", default="gpt-4o-mini")
     group.add_argument("--sfperf-timeout", type=float, default=30.0, help="per request, seconds")
     group.add_argument("--sfperf-mock-url", default="", help="the mock behind the target")
-    group.add_argument("--sfperf-mock-seed", type=int, default=-1, help="-1: no fidelity check")
+    group.add_argument("--sfperf-fidelity", choices=("on", "off"), default="on")
 
 
 listen(events.init_command_line_parser, add_arguments)
@@ -152,6 +152,7 @@ class ChatUser(User):
     abstract = True
     wait_time = constant(0)
     stream = False
+    errors_allowed = False  # True while the mock injects faults: error statuses are right then
     _count = 0  # users created in this process, to give each its own seed
 
     def __init__(self, environment: Environment) -> None:
@@ -161,7 +162,8 @@ class ChatUser(User):
         key = f"{options.sfperf_seed}-{socket.gethostname()}-{os.getpid()}-{ChatUser._count}"
         self.options = options
         self.rng = random.Random(zlib.crc32(key.encode()))
-        self.check: FidelityCheck = build_check(options.sfperf_mock_seed)
+        mock_url = options.sfperf_mock_url if options.sfperf_fidelity == "on" else ""
+        self.check: FidelityCheck = build_check(mock_url, self.errors_allowed)
         self.schedule: ArrivalSchedule | None = None
         self.http = HTTPClient.from_url(
             str(self.host),
@@ -195,7 +197,7 @@ class ChatUser(User):
         start_s, t0 = time.time(), time.perf_counter()
         exchange = self.exchange(body, t0)
         response_ms = (time.perf_counter() - t0) * 1000.0
-        fidelity = self.check(body, exchange.status, exchange.payload, exchange.text)
+        fidelity = self.check(body, exchange.status, exchange.payload)
         ok = exchange.status == 200 and not fidelity and not exchange.error
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok,
@@ -240,33 +242,30 @@ class Exchange:
     """What came back for one request (payload for plain replies, text for streamed ones)."""
 
     status: int
-    payload: bytes
+    payload: bytes  # the raw body: JSON, or the SSE stream as received
     size_bytes: int = 0
-    text: str | None = None
     ttft_ms: float | None = None
     itl_ms: tuple[float, ...] = ()
     error: str = ""
 
 
 def read_sse(response: Any, status: int, t0: float) -> Exchange:
-    """Read an SSE chat stream: text pieces plus the arrival time of each content chunk."""
-    pieces: list[str] = []
+    """Read an SSE chat stream: the raw stream plus the arrival time of each content chunk."""
+    lines: list[bytes] = []
     arrivals_ms: list[float] = []
-    size = 0
     while line := response.readline(b"\n"):
-        size += len(line)
+        lines.append(line)
         if not line.startswith(b"data:"):
             continue
         data = line[5:].strip()
         if data == b"[DONE]":
             break
-        piece = sse_piece(data)
-        if piece:
+        if sse_piece(data):
             arrivals_ms.append((time.perf_counter() - t0) * 1000.0)
-            pieces.append(piece)
+    raw = b"".join(lines)
     gaps = tuple(b - a for a, b in itertools.pairwise(arrivals_ms))
     ttft = arrivals_ms[0] if arrivals_ms else None
-    return Exchange(status, b"", size, "".join(pieces), ttft, gaps)
+    return Exchange(status, raw, len(raw), ttft, gaps)
 
 
 def sse_piece(data: bytes) -> str:

@@ -17,15 +17,17 @@ from scenarios.load._sfperf import ChatUser, listen, options_of
 
 # Mock fault specs (mock_salesforce/faults.py syntax).
 FAULTS = (
-    "429:p=0.15,retry_after=1",  # a 429 storm: one request in seven throttled
-    "503:p=0.03",
-    "500:every=40",
-    "hang:p=0.005",
+    "429:p=0.25,retry_after=1",  # a 429 storm: one upstream call in four throttled
+    "503:p=0.05",
+    "500:every=10",  # scheduled, so even a short (quick) run sees some
+    "hang:p=0.01",
 )
 
 
 class FaultyChat(ChatUser):
     """Sends chat completions back to back while faults are on."""
+
+    errors_allowed = True
 
     @task
     def chat_completion(self) -> None:

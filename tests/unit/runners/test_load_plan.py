@@ -18,7 +18,7 @@ from harness.runners.load import (
 from harness.runners.loadrows import Row, format_row
 from scenarios.load._shapes import ramp_users, spike_users
 
-TARGET = LoadTarget("async", "http://127.0.0.1:9000", mock_url="http://127.0.0.1:9001", mock_seed=7)
+TARGET = LoadTarget("async", "http://127.0.0.1:9000", mock_url="http://127.0.0.1:9001")
 
 
 def option(command: list[str], name: str) -> str:
@@ -56,7 +56,7 @@ def test_a_closed_loop_run_is_one_headless_locust_writing_raw_rows(tmp_path: Pat
     assert option(command, "-u") == "3"
     assert option(command, "-t") == "3s"  # locust takes whole seconds: rounded up
     assert option(command, "--sfperf-out") == str(tmp_path / "raw")
-    assert option(command, "--sfperf-mock-seed") == "7"
+    assert option(command, "--sfperf-mock-url") == TARGET.mock_url
     assert "--sfperf-mode" not in command
 
 
