@@ -121,6 +121,9 @@ def row_from_event(
 
 def install_sink(environment: Environment, **_: Any) -> None:
     """Route this process's request events into a RowSink."""
+    # gevent's loop caches its clock; after the slow import of a locustfile it lags by the
+    # import time, and locust's --run-time timer (armed next) would end the run that much early.
+    gevent.get_hub().loop.update_now()
     is_worker = isinstance(environment.runner, WorkerRunner)
     out = "" if is_worker else options_of(environment).sfperf_out
     role = "master" if isinstance(environment.runner, MasterRunner) else "local"
