@@ -8,6 +8,7 @@ failure that had already been answered, because a client cannot react to a reply
 
 from __future__ import annotations
 
+import functools
 from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
@@ -21,7 +22,10 @@ BROKEN_FAULTS = frozenset({"reset", "empty", "hang", "truncated", "malformed"})
 _ORDER_SLACK_S = 0.05
 
 
-@dataclass(frozen=True)
+Key = tuple[str, str, str, str]
+
+
+@dataclass(frozen=True, slots=True)
 class Attempt:
     """One journal entry of a Models request, with the timing the rules need."""
 
@@ -30,6 +34,7 @@ class Attempt:
     end_s: float
     status: int | None
     failed: bool
+    key: Key
 
     @property
     def request_id(self) -> str:
@@ -50,7 +55,7 @@ class Attempt:
 class Call:
     """A logical call: its first attempt and every retry, in time order."""
 
-    key: tuple[str, str, str, str]
+    key: Key
     attempts: tuple[Attempt, ...]
 
     @property
@@ -63,6 +68,7 @@ class Call:
         return [nxt.t_s - prev.end_s for prev, nxt in pairs]
 
 
+@functools.lru_cache(maxsize=4096)
 def client_host(client: object) -> str:
     """The host part of a peer address: retries may come over a new connection (a new port)."""
     text = str(client or "")
@@ -89,11 +95,11 @@ def to_attempt(entry: Entry) -> Attempt:
     status = entry.get("status")
     return Attempt(
         entry, t_s, t_s + float(duration_s), status if isinstance(status, int) else None,
-        is_failure(entry),
+        is_failure(entry), call_key(entry),
     )  # fmt: skip
 
 
-def call_key(entry: Entry) -> tuple[str, str, str, str]:
+def call_key(entry: Entry) -> Key:
     """What makes two attempts the same call: client host, endpoint, model and body."""
     return (
         client_host(entry.get("client")),
@@ -106,10 +112,10 @@ def call_key(entry: Entry) -> tuple[str, str, str, str]:
 def group_calls(entries: Iterable[Entry], window_s: float) -> list[Call]:
     """The logical calls in `entries` (Models requests only), ordered by their first attempt."""
     chains: list[list[Attempt]] = []
-    open_chains: dict[tuple[str, str, str, str], list[list[Attempt]]] = defaultdict(list)
+    open_chains: dict[Key, list[list[Attempt]]] = defaultdict(list)
     models = [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
     for attempt in sorted(map(to_attempt, models), key=lambda a: a.t_s):
-        key = call_key(attempt.entry)
+        key = attempt.key
         chain = _pick_chain(open_chains[key], attempt, window_s)
         if chain is None:
             chain = []
@@ -119,7 +125,7 @@ def group_calls(entries: Iterable[Entry], window_s: float) -> list[Call]:
         chain.append(attempt)
         if attempt.failed:
             open_chains[key].append(chain)
-    return [Call(call_key(c[0].entry), tuple(c)) for c in chains]
+    return [Call(c[0].key, tuple(c)) for c in chains]
 
 
 def _pick_chain(

@@ -58,7 +58,8 @@ def no_backoff(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
     """Calls retried immediately, or mostly at a constant interval, with no Retry-After pace."""
     paced = [(c, _free_gaps_s(c)) for c in calls]
     immediate = [c for c, gaps in paced if any(g < policy.immediate_retry_s for g in gaps)]
-    spread = [(c, gaps) for c, gaps in paced if len(gaps) >= 2 and c not in immediate]
+    seen = {id(c) for c in immediate}
+    spread = [(c, gaps) for c, gaps in paced if len(gaps) >= 2 and id(c) not in seen]
     constant = [c for c, gaps in spread if max(gaps) <= min(gaps) * policy.constant_gap_ratio]
     # Jittered backoff now and then draws two near-equal gaps; a constant client always does.
     if len(constant) * 2 <= len(spread):
