@@ -10,7 +10,7 @@ from __future__ import annotations
 import asyncio
 import hashlib
 import time
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable
 from typing import Any
 
 from aiohttp import web
@@ -59,28 +59,45 @@ def create_app(
     return app
 
 
-async def handle_model(request: web.Request) -> web.StreamResponse:
-    """POST /einstein/platform/v1/models/{model}/{generations|chat-generations|embeddings}."""
+Serve = Callable[[web.Request, MockState, Exchange], Awaitable[web.StreamResponse]]
+
+
+async def _exchange(request: web.Request, exchange: Exchange, serve: Serve) -> web.StreamResponse:
+    """Run `serve`, turn errors into their documented replies, journal the outcome."""
     state = request.app[STATE]
-    operation = request.match_info["operation"]
-    endpoint = operation if operation in MODEL_OPERATIONS else "other"
-    exchange = Exchange(state, endpoint, request.match_info["model"])
     try:
-        if endpoint == "other":
-            raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
-        response = await _serve_model(request, state, exchange)
+        response = await serve(request, state, exchange)
     except ApiError as error:
         response = _error_response(error, exchange)
+    except OAuthError as error:
+        exchange.status = error.status
+        response = web.Response(
+            body=error.body(), status=error.status, headers=exchange.headers(), content_type=JSON
+        )
     except ConnectionError:
         exchange.disconnected = True
-        response = web.Response(status=499)
+        response = web.Response(status=499)  # never written: the client is gone
+    except asyncio.CancelledError:  # servers with handler cancellation on: the client left
+        exchange.disconnected = True
+        finish(state, request, exchange)
+        raise
     finish(state, request, exchange)
     return response
+
+
+async def handle_model(request: web.Request) -> web.StreamResponse:
+    """POST /einstein/platform/v1/models/{model}/{generations|chat-generations|embeddings}."""
+    operation = request.match_info["operation"]
+    endpoint = operation if operation in MODEL_OPERATIONS else "other"
+    exchange = Exchange(request.app[STATE], endpoint, request.match_info["model"])
+    return await _exchange(request, exchange, _serve_model)
 
 
 async def _serve_model(
     request: web.Request, state: MockState, exchange: Exchange
 ) -> web.StreamResponse:
+    if exchange.endpoint == "other":
+        raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
     body = await _admit(request, state, exchange)
     endpoint, runtime = exchange.endpoint, exchange.runtime
     reply = expected_reply(runtime.config.seed, endpoint, body, runtime.mix, runtime.lengths)
@@ -161,6 +178,9 @@ async def _send(
             body=payload, status=exchange.status, headers=headers, content_type=JSON
         )
     exchange.status = fault.status if fault.kind == "status" and fault.status else 0
+    if fault.kind == "hang":
+        exchange.disconnected = await delivery.hang(request, fault.hang_s)
+        return web.Response(status=204)  # never written: the connection is gone
     response = await delivery.deliver(request, fault, payload, headers)
     if fault.kind in BODY_FAULTS:
         exchange.status = response.status
@@ -176,42 +196,25 @@ def _error_response(error: ApiError, exchange: Exchange) -> web.Response:
 
 async def handle_feedback(request: web.Request) -> web.StreamResponse:
     """POST /einstein/platform/v1/feedback: 202 with the documented message."""
-    state = request.app[STATE]
-    exchange = Exchange(state, "feedback", None)
-    try:
-        await _admit(request, state, exchange)
-        exchange.shape = "official-feedback"
-        fault = _decide_fault(state, exchange)
-        await _wait_latency(state, exchange, 0)
-        response = await _send(request, exchange, FEEDBACK_REPLY, fault)
-    except ApiError as error:
-        response = _error_response(error, exchange)
-    except ConnectionError:
-        exchange.disconnected = True
-        response = web.Response(status=499)
-    finish(state, request, exchange)
-    return response
+    exchange = Exchange(request.app[STATE], "feedback", None)
+    return await _exchange(request, exchange, _serve_feedback)
+
+
+async def _serve_feedback(
+    request: web.Request, state: MockState, exchange: Exchange
+) -> web.StreamResponse:
+    await _admit(request, state, exchange)
+    exchange.shape = "official-feedback"
+    fault = _decide_fault(state, exchange)
+    await _wait_latency(state, exchange, 0)
+    return await _send(request, exchange, FEEDBACK_REPLY, fault)
 
 
 async def handle_token(request: web.Request) -> web.StreamResponse:
     """POST /services/oauth2/token (client credentials, form body or query string)."""
-    state = request.app[STATE]
-    exchange = Exchange(state, "token", None)
+    exchange = Exchange(request.app[STATE], "token", None)
     exchange.token_status = "not-required"
-    try:
-        response = await _serve_token(request, state, exchange)
-    except OAuthError as error:
-        exchange.status = error.status
-        response = web.Response(
-            body=error.body(), status=error.status, headers=exchange.headers(), content_type=JSON
-        )
-    except ApiError as error:
-        response = _error_response(error, exchange)
-    except ConnectionError:
-        exchange.disconnected = True
-        response = web.Response(status=499)
-    finish(state, request, exchange)
-    return response
+    return await _exchange(request, exchange, _serve_token)
 
 
 async def _serve_token(

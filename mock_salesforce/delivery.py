@@ -66,14 +66,18 @@ def close_connection(request: web.Request) -> None:
         request.transport.close()
 
 
-async def hang(request: web.Request, hang_s: float | None) -> None:
-    """Say nothing for `hang_s` (or until the client leaves), then drop the connection."""
+async def hang(request: web.Request, hang_s: float | None) -> bool:
+    """Say nothing for `hang_s` (or until the client leaves), then drop the connection.
+
+    Returns whether the client gave up first."""
     limit_s = HANG_CAP_S if hang_s is None else min(hang_s, HANG_CAP_S)
     loop = asyncio.get_running_loop()
     deadline = loop.time() + limit_s
     while loop.time() < deadline and not client_gone(request):
         await asyncio.sleep(min(_POLL_S, max(deadline - loop.time(), 0.0)))
+    gave_up = client_gone(request)
     close_connection(request)
+    return gave_up
 
 
 def client_gone(request: web.Request) -> bool:
