@@ -90,7 +90,10 @@ def test_fifty_concurrent_requests_all_come_back_faithful(
     bodies = [chat_body(f"question number {i}") for i in range(50)]
 
     def ask(body: dict[str, Any]) -> dict[str, Any]:
-        return requests.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=20).json()
+        answer: dict[str, Any] = requests.post(
+            f"{gateway.url}/v1/chat/completions", json=body, timeout=20
+        ).json()
+        return answer
 
     with ThreadPoolExecutor(max_workers=50) as pool:
         answers = list(pool.map(ask, bodies))

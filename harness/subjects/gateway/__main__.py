@@ -9,7 +9,6 @@ from typing import NoReturn
 
 from harness.subjects.gateway.arguments import add_arguments, options_from_args
 from harness.subjects.gateway.options import GatewayConfigError
-from harness.subjects.gateway.serve import serve
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -21,6 +20,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _OneLineParser(prog="python -m harness.subjects.gateway")
     add_arguments(parser)
     args = parser.parse_args(argv)
+    from harness.subjects.gateway.serve import serve  # servers load only once the args are good
+
     try:
         return serve(options_from_args(args), lambda url: print(url, flush=True))
     except GatewayConfigError as exc:

@@ -1,0 +1,73 @@
+"""Tokens that expire during a run, against a mock whose tokens live 1.5 s.
+
+A well-set provider refreshes before expiry and never sends an expired token; a memory-ttl TTL
+longer than the real lifetime sends expired tokens, which the mock rejects (401), the gateway
+recovers from with one refresh, and both the mock's journal and the gateway's counters show.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+import requests
+
+from harness.subjects.gateway.options import GatewayOptions
+from harness.subjects.gateway.serve import run_in_thread
+from mock_salesforce.pytest_plugin import SfperfMock, build_config
+from mock_salesforce.server import run_in_thread as run_mock
+
+LIFETIME_S = 1.5
+RUN_S = 3.0
+CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "still there?"}]}
+
+
+@pytest.fixture
+def mock() -> Iterator[SfperfMock]:
+    with run_mock(build_config("fast", 9, token_lifetime_s=LIFETIME_S)) as running:
+        yield SfperfMock(running.url, running.admin, running.state)
+
+
+def run_for(options: GatewayOptions) -> tuple[list[int], dict[str, Any]]:
+    """Send requests every 100 ms for RUN_S seconds; statuses and the gateway's metrics."""
+    statuses = []
+    with run_in_thread(options) as gateway:
+        deadline = time.monotonic() + RUN_S
+        while time.monotonic() < deadline:
+            response = requests.post(f"{gateway.url}/v1/chat/completions", json=CHAT, timeout=10)
+            statuses.append(response.status_code)
+            time.sleep(0.1)
+        metrics = requests.get(f"{gateway.url}/metrics/performance", timeout=10).json()
+    return statuses, metrics
+
+
+def model_calls(mock: SfperfMock) -> list[dict[str, Any]]:
+    return [e for e in mock.admin.journal() if e["endpoint"] == "chat-generations"]
+
+
+@pytest.mark.parametrize("variant", ["sync-legacy", "async"])
+def test_a_well_set_provider_refreshes_before_expiry_and_never_sends_an_expired_token(
+    mock: SfperfMock, variant: str
+) -> None:
+    options = GatewayOptions(mock.url, variant=variant, token_refresh_buffer_s=0.5)
+    statuses, metrics = run_for(options)
+    assert set(statuses) == {200}
+    assert {e["token_status"] for e in model_calls(mock)} == {"valid"}
+    assert metrics["tokens"]["refreshes"] >= 3  # 3 s of 1.5 s tokens: fetched at 0, 1.0 and 2.0 s
+    assert metrics["tokens"]["expired_uses"] == 0
+
+
+def test_a_ttl_longer_than_the_token_lifetime_sends_expired_tokens_and_it_shows(
+    mock: SfperfMock,
+) -> None:
+    options = GatewayOptions(
+        mock.url, variant="async", token_ttl_s=60.0, token_refresh_buffer_s=0.0
+    )
+    statuses, metrics = run_for(options)
+    assert set(statuses) == {200}  # rescued by the refresh-on-401 retry...
+    rejected = [e for e in model_calls(mock) if e["token_status"] == "expired"]
+    assert rejected and all(e["status"] == 401 for e in rejected)  # ...after the mock said no
+    assert metrics["tokens"]["expired_uses"] >= 1
+    assert metrics["tokens"]["invalidations"] == len(rejected)
