@@ -97,7 +97,7 @@ class Child:
         self._url_seen.wait(timeout_s)
         if self._url is not None:
             return self._url
-        if self.process.poll() is not None or not self._reader.is_alive():
+        if exited(self.process) or not self._reader.is_alive():
             raise self.exited_error()
         raise UsageError(
             f"{self.label} printed no URL within {timeout_s:g} s (log: {self.log_path})"
@@ -105,8 +105,7 @@ class Child:
 
     def exited_error(self) -> UsageError:
         """The error for a child that died before it was ready, quoting its last log line."""
-        code = self.process.wait()
-        self._reader.join(timeout=1.0)
+        code = self.stop()
         last = last_line(self.log_path)
         detail = f": {last}" if last else ""
         return UsageError(
@@ -115,7 +114,9 @@ class Child:
         )
 
     def stop(self, grace_s: float = 5.0) -> int | None:
-        """SIGTERM the group, wait `grace_s`, then SIGKILL it; returns the exit code."""
+        """SIGTERM the group, wait `grace_s`, then SIGKILL it; returns the exit code. Idempotent."""
+        if self._log.closed:
+            return self.process.returncode
         try:
             code = stop_group(self.process, grace_s)
         finally:
@@ -145,19 +146,32 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
     )
 
 
-def stop_group(process: subprocess.Popen[str], grace_s: float) -> int | None:
-    """Stop `process` and everything in its process group; never leaves an orphan behind."""
-    _signal_group(process.pid, signal.SIGTERM)
+def exited(process: subprocess.Popen[str]) -> bool:
+    """True once `process` has exited. It is not reaped (WNOWAIT): while its zombie stands, its
+    pid, and so its process group id, cannot be reused by a stranger we would then signal."""
+    if process.returncode is not None:
+        return True
     try:
-        code: int | None = process.wait(timeout=grace_s)
+        info = os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOHANG | os.WNOWAIT)
+    except ChildProcessError:
+        return True
+    return info is not None
+
+
+def stop_group(
+    process: subprocess.Popen[str], grace_s: float, *, interval_s: float = 0.02
+) -> int | None:
+    """Stop `process` and everything in its process group; never leaves an orphan behind."""
+    if process.returncode is None:  # unreaped leader: the group id is still ours to signal
+        _signal_group(process.pid, signal.SIGTERM)
+        poll_until(lambda: exited(process), timeout_s=grace_s, alive=lambda: True,
+                   interval_s=interval_s)  # fmt: skip
+        # Grandchildren may linger after the leader exits; the group dies with it.
+        _signal_group(process.pid, signal.SIGKILL)
+    try:
+        return process.wait(timeout=5.0)
     except subprocess.TimeoutExpired:
-        code = None
-    # Grandchildren may linger after the leader exits; the group dies with it.
-    _signal_group(process.pid, signal.SIGKILL)
-    if code is None:
-        with contextlib.suppress(subprocess.TimeoutExpired):
-            code = process.wait(timeout=5.0)
-    return code
+        return None
 
 
 def _signal_group(pgid: int, signum: signal.Signals) -> None:

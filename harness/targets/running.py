@@ -19,7 +19,7 @@ from typing import Any
 from harness.errors import UsageError
 from harness.shim import read_io_report, shim_env
 from harness.targets import health
-from harness.targets.process import Child, bare_url, local_url, poll_until
+from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import TargetSpec
 
 READY_TIMEOUT_S = 30.0
@@ -153,7 +153,7 @@ def _wait_launched(child: Child, fixed_url: str | None, timeout_s: float) -> str
     url = fixed_url or child.wait_url(timeout_s)
 
     def alive() -> bool:
-        return child.process.poll() is None
+        return not exited(child.process)
 
     def ready() -> bool:
         return health.is_healthy(url, 1.0)
@@ -167,4 +167,4 @@ def _wait_launched(child: Child, fixed_url: str | None, timeout_s: float) -> str
     return url
 
 
-__all__ = ["RunningTarget", "Service", "bare_url", "open_target", "start_mock"]
+__all__ = ["RunningTarget", "Service", "open_target", "start_mock"]
