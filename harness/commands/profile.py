@@ -1,17 +1,95 @@
-"""`sfperf profile` (under construction: the owning issue replaces this module)."""
+"""`sfperf profile`: pyinstrument on a gateway under a short load (HTML, text, session files)."""
 
 from __future__ import annotations
 
 import argparse
+from collections.abc import Sequence
 from typing import Any
 
-from harness.errors import UsageError
+from harness.commands._output import add_output_options, run_dir, save
+from harness.records import RunRecord
+
+QUICK_REQUESTS = 300
+QUICK_DURATION_S = 5.0
 
 
 def register(subparsers: Any) -> None:
-    parser = subparsers.add_parser("profile", help="(not built yet)")
+    parser = subparsers.add_parser(
+        "profile",
+        help="profile a reference gateway variant (or a launched Python gateway) under load",
+        description="Run the target under pyinstrument against the mock and drive a short load.",
+    )
+    parser.add_argument("--variant", default=None, help="reference gateway variant (default async)")
+    parser.add_argument(
+        "--launch", metavar="CMD",
+        help="profile this Python program instead: 'python app.py ...' or 'python -m pkg ...'",
+    )  # fmt: skip
+    parser.add_argument("--target-url", help="where --launch listens, if it prints no URL")
+    parser.add_argument("--requests", type=int, default=None, help="requests to send (2000)")
+    parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
+    parser.add_argument("--duration", type=float, default=None, help="load time cap, s (10)")
+    parser.add_argument("--interval", type=float, default=0.001, help="sampling interval, s")
+    parser.add_argument("--mock-profile", default="fast", help="mock profile (default: fast)")
+    parser.add_argument("--top", type=int, default=20, help="functions kept as share: series")
+    add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
-    raise UsageError("'profile' is not built yet")
+    from harness.runners._progress import progress_bar
+    from harness.runners.interrupted import Interrupted
+    from harness.runners.profiling import run_profile
+
+    plan = make_plan(args)
+    directory = run_dir(args.out)
+    with progress_bar(plan.requests, f"profile {plan.name}") as advance:
+        try:
+            records = run_profile(plan, directory, advance=advance)
+        except Interrupted as stop:
+            save(directory, stop.records)
+            raise
+    save(directory, records)
+    print_summary(records)
+    return 0
+
+
+def make_plan(args: argparse.Namespace) -> Any:
+    """The ProfilePlan the options describe; UsageError on nonsense."""
+    from harness.errors import UsageError
+    from harness.runners.profiling import ProfilePlan
+    from harness.targets.spec import check_variant
+
+    if args.launch and args.variant:
+        raise UsageError("give --variant or --launch, not both")
+    if args.target_url and not args.launch:
+        raise UsageError("--target-url goes with --launch (the command that listens there)")
+    quick = args.quick
+    requests = args.requests or (QUICK_REQUESTS if quick else ProfilePlan.requests)
+    duration_s = args.duration or (QUICK_DURATION_S if quick else ProfilePlan.max_duration_s)
+    if requests < 1 or args.concurrency < 1 or duration_s <= 0 or args.top < 1:
+        raise UsageError("--requests, --concurrency, --duration and --top must be positive")
+    if not 0 < args.interval <= 1:
+        raise UsageError(f"--interval must be in (0, 1] seconds, not {args.interval}")
+    return ProfilePlan(
+        variant=check_variant(args.variant or "async"),
+        launch=args.launch,
+        target_url=args.target_url,
+        requests=requests,
+        concurrency=args.concurrency,
+        max_duration_s=duration_s,
+        interval_s=args.interval,
+        mock_profile=args.mock_profile,
+        top=args.top,
+    )
+
+
+def print_summary(records: Sequence[RunRecord]) -> None:
+    """The top functions and where the profile files are."""
+    for record in records:
+        ok = record.get("ok").values
+        print(f"profile of {record.labels['variant']}: {len(ok)} requests, {sum(ok):.0f} ok")
+        for series in record.series:
+            if series.name.startswith("share:"):
+                print(f"  {series.values[0]:6.1%}  {series.name[len('share:') :]}")
+        for artifact in record.artifacts:
+            print(f"  file: {artifact}")

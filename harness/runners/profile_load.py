@@ -1,0 +1,89 @@
+"""A small, bounded closed-loop load for profiling: N chat completions from C aiohttp workers.
+
+It only has to keep a gateway busy while the profiler samples it, so it is deliberately plain:
+a fixed request count, a wall-clock cap, one shared session, loopback only.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import aiohttp
+
+from harness.runners._progress import Advance, no_progress
+
+MODEL = "gpt-4o-mini"
+TIMEOUT_S = 30.0
+
+
+@dataclass
+class LoadResult:
+    """Per request: latency and success; whether Ctrl-C cut the load short."""
+
+    latencies_ms: list[float] = field(default_factory=list)
+    oks: list[int] = field(default_factory=list)
+    duration_s: float = 0.0
+    interrupted: bool = False
+
+
+def drive_load(
+    url: str,
+    requests: int,
+    concurrency: int,
+    max_duration_s: float,
+    advance: Advance = no_progress,
+    clock: Callable[[], float] = time.perf_counter,
+) -> LoadResult:
+    """Send up to `requests` chat completions to `url` within `max_duration_s`."""
+    result = LoadResult()
+    start_s = clock()
+    try:
+        deadline_s = start_s + max_duration_s
+        asyncio.run(_load(url, requests, concurrency, deadline_s, result, advance, clock))
+    except KeyboardInterrupt:
+        result.interrupted = True  # what was measured so far stays in `result`
+    result.duration_s = clock() - start_s
+    return result
+
+
+async def _load(
+    url: str,
+    requests: int,
+    concurrency: int,
+    deadline_s: float,
+    result: LoadResult,
+    advance: Advance,
+    clock: Callable[[], float],
+) -> None:
+    counter = iter(range(requests))
+    timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
+    connector = aiohttp.TCPConnector(limit=concurrency)
+    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+
+        async def worker() -> None:
+            for index in counter:
+                if clock() >= deadline_s:
+                    return
+                ok, latency_ms = await _one(session, url, index, clock)
+                result.oks.append(ok)
+                result.latencies_ms.append(latency_ms)
+                advance(1, "")
+
+        await asyncio.gather(*(worker() for _ in range(concurrency)))
+
+
+async def _one(
+    session: aiohttp.ClientSession, url: str, index: int, clock: Callable[[], float]
+) -> tuple[int, float]:
+    body = {"model": MODEL, "messages": [{"role": "user", "content": f"profile request {index}"}]}
+    start_s = clock()
+    try:
+        async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+            await response.read()
+            ok = int(response.status == 200)
+    except (aiohttp.ClientError, TimeoutError):
+        ok = 0
+    return ok, (clock() - start_s) * 1000.0

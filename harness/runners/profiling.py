@@ -1,0 +1,196 @@
+"""`profile` runner: pyinstrument on a gateway under a short, bounded load on loopback.
+
+The gateway (a reference variant, or a user's Python command) runs in a child process under
+`harness.runners.profiler_child`; an aiohttp client sends a bounded number of chat completions;
+when the child stops it saves the pyinstrument session, which becomes HTML and text artifacts
+and a RunRecord holding the top functions' shares of the samples as `share:<function>` series.
+"""
+
+from __future__ import annotations
+
+import json
+import shlex
+import sys
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
+from dataclasses import dataclass, replace
+from pathlib import Path
+from typing import Any
+
+from harness.errors import UsageError
+from harness.records import (
+    Environment,
+    RunRecord,
+    Series,
+    capture_environment,
+    make_series,
+    now_iso,
+)
+from harness.runners._progress import Advance, no_progress
+from harness.runners.interrupted import Interrupted
+from harness.runners.profile_load import LoadResult, drive_load
+from harness.store import atomic_write_text
+from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets.process import Child
+from harness.targets.running import logs_dir, run_child, safe_name
+
+PROFILE_DIR = "profile"
+
+
+@dataclass(frozen=True)
+class ProfilePlan:
+    """What to profile (a reference `variant`, or `launch`: a Python command) and the load."""
+
+    variant: str = "async"
+    launch: str | None = None
+    target_url: str | None = None  # where `launch` listens, if it prints no URL
+    requests: int = 2000
+    concurrency: int = 8
+    max_duration_s: float = 10.0
+    interval_s: float = 0.001
+    mock_profile: str = "fast"
+    top: int = 20
+    seed: int = 1234
+
+    @property
+    def name(self) -> str:
+        return TargetSpec(command=self.launch).name if self.launch else self.variant
+
+    def as_params(self) -> dict[str, Any]:
+        return {"variant": self.variant, "launch": self.launch, "requests": self.requests,
+                "concurrency": self.concurrency, "max_duration_s": self.max_duration_s,
+                "interval_s": self.interval_s, "mock_profile": self.mock_profile,
+                "top": self.top, "seed": self.seed}  # fmt: skip
+
+
+def run_profile(
+    plan: ProfilePlan,
+    run_dir: Path,
+    *,
+    advance: Advance = no_progress,
+    environment: Environment | None = None,
+) -> list[RunRecord]:
+    """One `profile/gateway` record for the plan's target; Ctrl-C keeps it, marked partial."""
+    stem = safe_name(plan.name)
+    session_path = run_dir / PROFILE_DIR / f"{stem}.pyisession"
+    session_path.unlink(missing_ok=True)
+    started_at = now_iso()
+    with (
+        start_mock(run_dir, profile=plan.mock_profile, seed=plan.seed) as mock,
+        profiled_target(plan, mock.url, run_dir, session_path) as url,
+    ):
+        load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance)
+    record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
+    record = replace(record, started_at=started_at, partial=load.interrupted)
+    if load.interrupted:
+        raise Interrupted([record])
+    return [record]
+
+
+@contextmanager
+def profiled_target(
+    plan: ProfilePlan, mock_url: str, run_dir: Path, session_path: Path
+) -> Iterator[str]:
+    """Start the target under the profiler child; yield its URL; stop it (saving the session)."""
+    wrapper = [sys.executable, "-m", "harness.runners.profiler_child", "--session",
+               str(session_path), "--interval", str(plan.interval_s)]  # fmt: skip
+    if plan.launch:
+        command = shlex.join([*wrapper, "--", *python_program(plan.launch)])
+        spec = TargetSpec(command=command, url=plan.target_url, name=plan.name)
+        with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
+            yield target.url
+        return
+    # The reference gateway waits for signals on its main thread and serves from others.
+    program = ["-m", "harness.subjects.gateway", "--variant", plan.variant, "--upstream",
+               mock_url, "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
+    log_path = logs_dir(run_dir) / f"gateway-{safe_name(plan.name)}.log"
+    argv = [*wrapper, "--threads-only", "--", *program]
+    child = Child(f"profiled gateway {plan.variant!r}", argv, log_path)
+    with run_child(child) as url:
+        yield url
+
+
+def python_program(command: str) -> list[str]:
+    """`python [-m MODULE | SCRIPT] ARGS` -> the part after the interpreter; UsageError if the
+    command is not a Python program (pyinstrument can only profile Python)."""
+    argv = shlex.split(command)
+    interpreter = Path(argv[0]).name if argv else ""
+    program = argv[1:]
+    runnable = (program[:1] == ["-m"] and len(program) > 1) or (
+        program[:1] != [] and program[0][0] != "-"
+    )
+    if not interpreter.startswith("python") or not runnable:
+        raise UsageError(
+            f"to profile a launched target give a Python program "
+            f"('python script.py ...' or 'python -m module ...'), not {command!r}"
+        )
+    return program
+
+
+def make_record(
+    plan: ProfilePlan, run_dir: Path, session_path: Path, load: LoadResult, env: Environment
+) -> RunRecord:
+    """Render the saved session and turn its top functions into `share:` series."""
+    from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
+    from pyinstrument.session import Session
+
+    try:
+        session = Session.from_json(json.loads(session_path.read_text(encoding="utf-8")))
+    except (OSError, ValueError, KeyError) as exc:
+        raise UsageError(
+            f"the profiled target left no profile ({exc}); see its log in {logs_dir(run_dir)}"
+        ) from None
+    stem = session_path.with_suffix("")
+    atomic_write_text(stem.with_suffix(".html"), HTMLRenderer().render(session))
+    text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(session)
+    atomic_write_text(stem.with_suffix(".txt"), text)
+    shares = top_shares(session.frame_records, session.shorten_path, plan.top)
+    series = [Series(f"share:{name}", "ratio", (share,)) for name, share in shares]
+    series += [
+        make_series("latency_ms", "ms", load.latencies_ms),
+        make_series("ok", "count", load.oks),
+    ]
+    suffixes = (".html", ".txt", ".pyisession")
+    artifacts = tuple(str(stem.with_suffix(s).relative_to(run_dir)) for s in suffixes)
+    params = plan.as_params() | {
+        "sample_count": session.sample_count, "profile_duration_s": session.duration,
+        "requests_sent": len(load.oks), "load_duration_s": load.duration_s,
+    }  # fmt: skip
+    return RunRecord(runner="profile", scenario="gateway", params=params, environment=env,
+                     series=tuple(series), labels={"variant": plan.name}, artifacts=artifacts,
+                     duration_s=load.duration_s)  # fmt: skip
+
+
+def top_shares(
+    frame_records: Sequence[tuple[Sequence[str], float]], shorten: Callable[[str], str], top: int
+) -> list[tuple[str, float]]:
+    """The `top` functions by self time, each with its share of all sampled time."""
+    self_s: dict[str, float] = {}
+    for stack, time_s in frame_records:
+        if stack:
+            name = function_name(stack[-1], shorten)
+            self_s[name] = self_s.get(name, 0.0) + time_s
+    total_s = sum(self_s.values())
+    if total_s <= 0:
+        return []
+    ranked = sorted(self_s.items(), key=lambda item: item[1], reverse=True)[:top]
+    return [(name, time_s / total_s) for name, time_s in ranked]
+
+
+def function_name(identifier: str, shorten: Callable[[str], str]) -> str:
+    """pyinstrument's frame identifier -> `short/path.py:Class.function` (`<built-in>:f`)."""
+    head, *attributes = identifier.split("\x01")
+    parts = head.split("\x00")
+    if len(parts) < 2:
+        return head
+    function, path = parts[0], parts[1]
+    owner = next((a[1:] for a in attributes if a.startswith("c")), "")
+    where = path if path.startswith("<") else _relative(shorten(path))
+    return f"{where}:{owner + '.' if owner else ''}{function}"
+
+
+def _relative(path: str) -> str:
+    """Paths inside this checkout relative to it (an editable install is not on sys.path)."""
+    root = Path(__file__).resolve().parent.parent.parent
+    candidate = Path(path)
+    return str(candidate.relative_to(root)) if candidate.is_relative_to(root) else path
