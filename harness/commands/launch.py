@@ -60,16 +60,16 @@ def exit_code(returncode: int) -> int:
 
 
 def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:
-    """Run `argv`, pass SIGTERM/SIGINT/SIGHUP on to it, return its raw return code."""
+    """Run `argv`, pass SIGTERM/SIGHUP on to it, return its raw return code. Ctrl-C already
+    reaches the child (same foreground group), so sfperf ignores it and lets the child decide."""
     process = subprocess.Popen(argv, env=env)
 
     def forward(signum: int, frame: Any) -> None:
-        if process.poll() is None:
+        if process.returncode is None:
             process.send_signal(signum)
 
-    previous = {
-        s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP)
-    }
+    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP)}
+    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
     try:
         return process.wait()
     finally:

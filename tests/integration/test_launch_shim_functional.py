@@ -93,3 +93,20 @@ def test_a_missing_command_is_a_one_line_usage_error(mock: ThreadedMock, tmp_pat
     result = sfperf_launch("--upstream", mock.url, "--", "no-such-program-sfperf", cwd=tmp_path)
     assert result.returncode == 2
     assert result.stderr.strip().count("\n") == 0 and "not found" in result.stderr
+
+
+def test_sigterm_to_sfperf_reaches_the_child_which_still_writes_its_report(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    program = (
+        "open('seen.txt', 'w').close(); print('ready', flush=True); __import__('time').sleep(30)"
+    )
+    report_file = tmp_path / "io.json"
+    argv = [sys.executable, "-m", "harness.cli", "launch", "--upstream", mock.url]
+    argv += ["--io-report", str(report_file), "--", sys.executable, "-c", program]
+    with subprocess.Popen(argv, cwd=tmp_path, stdout=subprocess.PIPE, text=True) as launcher:
+        assert launcher.stdout is not None and launcher.stdout.readline().strip() == "ready"
+        launcher.terminate()
+        assert launcher.wait(timeout=20) == 128 + 15
+    report = json.loads(report_file.read_text())
+    assert report["files"][str(tmp_path / "seen.txt")]["opens"] == 1
