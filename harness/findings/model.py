@@ -76,6 +76,7 @@ class GradingPolicy:
     immediate_retry_s: float = 0.01  # a retry sooner than this after a failure has no backoff
     constant_gap_ratio: float = 1.2  # retry gaps whose max/min stay under this are constant
     retry_after_slack_s: float = 0.05  # clock and network slack when checking Retry-After
+    long_retry_after_s: float = 10.0  # passing on a 429 that asks to wait longer is fair
     hang_wait_s: float = 35.0  # waiting longer on a hung request means no (sane) read timeout
     max_tokens_per_request: float = 0.5  # more OAuth requests per Models request than this
     min_token_requests: int = 3  # below this many token requests, the ratio proves nothing
