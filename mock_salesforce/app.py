@@ -222,7 +222,10 @@ async def _serve_token(
 ) -> web.StreamResponse:
     if request.method != "POST":
         raise OAuthError(405, "invalid_request", "must use HTTP POST")
-    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+    try:
+        raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+    except ApiError as error:  # OAuth clients expect OAuth error objects
+        raise OAuthError(error.status, "invalid_request", error.message) from None
     exchange.body_sha256 = hashlib.sha256(raw).hexdigest()
     form = dict(request.query)
     form.update(_parse_form(raw))
