@@ -71,6 +71,8 @@ def run_profile(
     environment: Environment | None = None,
 ) -> list[RunRecord]:
     """One `profile/gateway` record for the plan's target; Ctrl-C keeps it, marked partial."""
+    if plan.launch:
+        python_program(plan.launch)  # refuse a non-Python program before starting anything
     stem = safe_name(plan.name)
     session_path = run_dir / PROFILE_DIR / f"{stem}.pyisession"
     session_path.unlink(missing_ok=True)

@@ -1,0 +1,57 @@
+"""`sfperf profile` end to end: mock and gateway children on loopback, profile files on disk."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.store import load_records
+
+LAUNCHED_GATEWAY = """
+import sys
+from harness.subjects.gateway.__main__ import main
+
+sys.exit(main(sys.argv[1:]))
+"""
+
+
+def test_profile_of_the_async_variant_keeps_files_and_shares(tmp_path: Path) -> None:
+    argv = ["profile", "--quick", "--requests", "60", "--concurrency", "4", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    (record,) = load_records(tmp_path)
+    assert (record.runner, record.scenario, record.labels) == (
+        "profile",
+        "gateway",
+        {"variant": "async"},
+    )
+    shares = [s.values[0] for s in record.series if s.name.startswith("share:")]
+    assert shares and all(0 < share <= 1 for share in shares) and sum(shares) <= 1 + 1e-9
+    assert record.get("ok").values == (1.0,) * 60
+    for artifact in record.artifacts:
+        assert (tmp_path / artifact).stat().st_size > 0
+    assert {Path(a).suffix for a in record.artifacts} == {".html", ".txt", ".pyisession"}
+    assert "Samples" in (tmp_path / "profile" / "async.txt").read_text()
+
+
+def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
+    script = tmp_path / "my_gateway.py"
+    script.write_text(LAUNCHED_GATEWAY)
+    # The launched program finds the mock through the start-up shim; the reference gateway
+    # takes its upstream on the command line, so a placeholder Salesforce URL is enough.
+    command = f"{sys.executable} {script} --variant async --upstream https://api.salesforce.com"
+    argv = ["profile", "--quick", "--requests", "30", "--launch", command, "--out", str(tmp_path)]
+    assert main(argv) == 0
+    (record,) = load_records(tmp_path)
+    assert record.labels["variant"].startswith("launch:")
+    assert sum(record.get("ok").values) == 30
+
+
+def test_profile_refuses_a_non_python_launch(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["profile", "--launch", "node server.js", "--out", str(tmp_path)]) == 2
+    assert "Python program" in capsys.readouterr().err
+    assert not (tmp_path / "logs").exists()  # refused before the mock was started

@@ -1,0 +1,126 @@
+"""The profile runner's pure parts and the profiler child, without sockets."""
+
+from __future__ import annotations
+
+import json
+import sys
+import threading
+from pathlib import Path
+
+import pytest
+
+from harness.errors import UsageError
+from harness.runners.profiler_child import (
+    SessionBox,
+    profile_new_threads,
+    run_program,
+    save_session,
+)
+from harness.runners.profiling import ProfilePlan, function_name, python_program, top_shares
+
+
+def keep(path: str) -> str:
+    return path
+
+
+def ident(function: str, path: str, line: int, owner: str = "") -> str:
+    """A frame identifier as pyinstrument writes it."""
+    return f"{function}\x00{path}\x00{line}" + (f"\x01c{owner}" if owner else "") + "\x01l12"
+
+
+def test_function_names_keep_file_class_and_function() -> None:
+    assert (
+        function_name(ident("extract", "pkg/mod.py", 3, "Parser"), keep)
+        == "pkg/mod.py:Parser.extract"
+    )
+    assert function_name(ident("poll", "<built-in>", 0), keep) == "<built-in>:poll"
+    assert function_name("gateway-aiohttp\x00<thread>\x0012", keep) == "<thread>:gateway-aiohttp"
+
+
+def test_function_names_use_the_sessions_path_shortener() -> None:
+    name = function_name(
+        ident("f", "/usr/lib/python3.11/json/encoder.py", 1), lambda p: "json/encoder.py"
+    )
+    assert name == "json/encoder.py:f"
+
+
+def test_shares_are_self_time_over_all_sampled_time() -> None:
+    records = [
+        (["root", ident("a", "m.py", 1)], 0.003),
+        (["root", ident("b", "m.py", 5)], 0.001),
+        (["root", ident("x", "n.py", 1), ident("a", "m.py", 1)], 0.004),
+        ([], 0.5),  # an empty stack is not a function
+    ]
+    assert top_shares(records, keep, top=5) == [("m.py:a", 0.875), ("m.py:b", 0.125)]
+    assert top_shares(records, keep, top=1) == [("m.py:a", 0.875)]
+
+
+def test_no_samples_means_no_shares() -> None:
+    assert top_shares([], keep, top=3) == []
+
+
+@pytest.mark.parametrize(
+    ("command", "program"),
+    [("python app.py --port 8000", ["app.py", "--port", "8000"]),
+     ("/opt/venv/bin/python3 -m gw.main", ["-m", "gw.main"])],
+)  # fmt: skip
+def test_launched_python_programs_are_split_after_the_interpreter(
+    command: str, program: list[str]
+) -> None:
+    assert python_program(command) == program
+
+
+@pytest.mark.parametrize("command", ["node server.js", "python", "python -c 'x'", "python -m"])
+def test_only_python_programs_can_be_profiled(command: str) -> None:
+    with pytest.raises(UsageError, match="Python program"):
+        python_program(command)
+
+
+def test_a_launched_target_is_named_after_its_program() -> None:
+    assert ProfilePlan(launch="python app.py").name == "launch:python"
+    assert ProfilePlan(variant="sync-legacy").name == "sync-legacy"
+
+
+def spin() -> None:
+    for _ in range(200):
+        sum(range(10_000))  # some milliseconds of work for the sampler to see
+
+
+def test_threads_started_in_the_block_are_profiled_and_combined(tmp_path: Path) -> None:
+    box = SessionBox()
+    with profile_new_threads(box, interval_s=0.0001):
+        workers = [threading.Thread(target=spin) for _ in range(2)]
+        for worker in workers:
+            worker.start()
+        for worker in workers:
+            worker.join()
+    session = box.combined()
+    assert session is not None and session.sample_count > 0
+    assert any("spin" in frame for stack, _ in session.frame_records for frame in stack)
+    save_session(session, tmp_path / "s.pyisession")
+    assert (
+        json.loads((tmp_path / "s.pyisession").read_text())["sample_count"] == session.sample_count
+    )
+
+
+def test_the_thread_hook_is_removed_after_the_block() -> None:
+    original = threading.Thread.run
+    with profile_new_threads(SessionBox(), 0.001):
+        assert threading.Thread.run is not original
+    assert threading.Thread.run is original
+
+
+def test_nothing_sampled_writes_no_session(tmp_path: Path) -> None:
+    assert SessionBox().combined() is None
+    save_session(None, tmp_path / "s.pyisession")
+    assert not (tmp_path / "s.pyisession").exists()
+
+
+def test_a_script_runs_as_main_and_its_exit_code_is_kept(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(sys, "argv", list(sys.argv))  # run_program sets both, as python does
+    monkeypatch.setattr(sys, "path", list(sys.path))
+    script = tmp_path / "app.py"
+    script.write_text("import sys\nif __name__ == '__main__':\n    sys.exit(int(sys.argv[1]))\n")
+    assert run_program([str(script), "3"]) == 3
