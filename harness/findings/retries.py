@@ -78,8 +78,15 @@ def _free_gaps_s(call: Call) -> list[float]:
 
 
 def gave_up(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
-    """Calls that failed with a retryable status (423, 429, 503) and were never retried."""
-    hits = [c.last.entry for c in calls if len(c.attempts) == 1 and c.last.status in RETRYABLE]
+    """Calls that failed with a retryable status (423, 429, 503) and were never retried,
+    unless the upstream asked for a wait longer than a caller would sit through."""
+    hits = [
+        c.last.entry
+        for c in calls
+        if len(c.attempts) == 1
+        and c.last.status in RETRYABLE
+        and (c.last.retry_after_s or 0.0) <= policy.long_retry_after_s
+    ]
     return make_finding(
         "gave_up", Severity.WARN, hits,
         "passed a retryable failure (423/429/503) on without a single retry",

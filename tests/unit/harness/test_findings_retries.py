@@ -163,6 +163,12 @@ def test_a_retryable_failure_passed_on_without_retry_is_giving_up() -> None:
     assert findings["gave_up"].severity.value == "WARN"
 
 
+def test_passing_on_a_429_that_asks_for_a_long_wait_is_not_giving_up() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=60.0)
+    assert "gave_up" not in journal.names()
+
+
 def test_a_non_retryable_failure_without_retry_is_not_giving_up() -> None:
     journal = Journal()
     journal.add(0.0, status=400)
