@@ -52,10 +52,13 @@ def _token_failure(exc: TokenFetchError) -> UpstreamResult:
 
 
 async def _attempt(
-    session: aiohttp.ClientSession, url: str, token: str, body: bytes, timeout_s: float
+    session: aiohttp.ClientSession,
+    url: str,
+    token: str,
+    body: bytes,
+    timeout: aiohttp.ClientTimeout,
 ) -> UpstreamResult:
     """One POST; transport failures become results, never exceptions."""
-    timeout = aiohttp.ClientTimeout(total=timeout_s)
     try:
         async with session.post(
             url, data=body, headers=request_headers(token), timeout=timeout
@@ -80,7 +83,6 @@ async def _attempt(
         error_kind=kind,
         retry_after_s=parse_retry_after(headers.get("Retry-After")),
         message=_upstream_message(payload) if kind else "",
-        headers={k: v for k, v in headers.items() if k.lower().startswith("x-")},
     )
 
 
@@ -96,6 +98,7 @@ class Retrier:
     def __init__(self, settings: ClientSettings, sleep: Sleep, clock: Clock) -> None:
         self.settings = settings
         self.backoff = Backoff(settings.backoff_base_s, settings.backoff_max_s)
+        self.timeout = aiohttp.ClientTimeout(total=settings.timeout_s)
         self.sleep = sleep
         self.clock = clock
         self.tally = Tally()
@@ -128,7 +131,7 @@ class Retrier:
                 result = _token_failure(exc)
                 break
             url = models_url(grant, self.settings, model, endpoint)
-            result = await _attempt(session, url, grant.access_token, body, self.settings.timeout_s)
+            result = await _attempt(session, url, grant.access_token, body, self.timeout)
             if result.status == 401 and not refreshed:
                 refreshed = True  # one refresh: the token may have been revoked or expired early
                 provider.invalidate()

@@ -169,6 +169,20 @@ class TokenProvider(Protocol):
     def counters(self) -> TokenCounters: ...
 
 
+@dataclass(slots=True)
+class _Counts:
+    """The live, mutable counts behind `TokenCounters` (slots: cheap on the hot path)."""
+
+    validations: int = 0
+    hits: int = 0
+    misses: int = 0
+    file_reads: int = 0
+    file_writes: int = 0
+    refreshes: int = 0
+    expired_uses: int = 0
+    invalidations: int = 0
+
+
 class _CountingProvider:
     """Counters and store access shared by both providers (all under `self._lock`)."""
 
@@ -179,23 +193,18 @@ class _CountingProvider:
         self._fetch = fetch
         self._clock = clock
         self._lock = threading.Lock()
-        self._counts = dict.fromkeys(TokenCounters.__slots__, 0)
+        self._n = _Counts()
 
     def _read_store(self) -> TokenGrant | None:
-        self._counts["file_reads"] += 1
+        self._n.file_reads += 1
         return self._store.read()
 
     def _refresh(self) -> TokenGrant:
-        self._counts["misses"] += 1
+        self._n.misses += 1
         grant = self._fetch()
-        self._counts["refreshes"] += 1
-        self._counts["file_writes"] += 1
+        self._n.refreshes += 1
+        self._n.file_writes += 1
         self._store.write(grant)
-        return grant
-
-    def _hand_out(self, grant: TokenGrant, now_s: float) -> TokenGrant:
-        if now_s >= grant.expires_at_s:
-            self._counts["expired_uses"] += 1
         return grant
 
     def get_token(self) -> str:
@@ -206,7 +215,7 @@ class _CountingProvider:
 
     def counters(self) -> TokenCounters:
         with self._lock:
-            return TokenCounters(**self._counts)
+            return TokenCounters(**asdict(self._n))
 
 
 class FileTokenProvider(_CountingProvider):
@@ -227,15 +236,17 @@ class FileTokenProvider(_CountingProvider):
     def get_grant(self) -> TokenGrant:
         now_s = self._clock()
         with self._lock:
-            self._counts["validations"] += 1
+            self._n.validations += 1
             grant = self._read_store()
             if grant is None or self._forced or self._due(grant, now_s):
                 grant = self._refresh()
                 self._forced = False
             else:
-                self._counts["hits"] += 1
+                self._n.hits += 1
             self._last = grant
-            return self._hand_out(grant, now_s)
+            if now_s >= grant.expires_at_s:
+                self._n.expired_uses += 1
+            return grant
 
     def _due(self, grant: TokenGrant, now_s: float) -> bool:
         return now_s >= grant.expires_at_s - self.refresh_buffer_s
@@ -246,7 +257,7 @@ class FileTokenProvider(_CountingProvider):
 
     def invalidate(self) -> None:
         with self._lock:
-            self._counts["invalidations"] += 1
+            self._n.invalidations += 1
             self._forced = True
 
 
@@ -276,13 +287,15 @@ class MemoryTtlTokenProvider(_CountingProvider):
     def get_grant(self) -> TokenGrant:
         now_s = self._clock()
         with self._lock:
-            self._counts["validations"] += 1
+            self._n.validations += 1
             grant = self._grant
             if grant is None or now_s >= self._refresh_at_s:
                 grant = self._renew(now_s)
             else:
-                self._counts["hits"] += 1
-            return self._hand_out(grant, now_s)
+                self._n.hits += 1
+            if now_s >= grant.expires_at_s:  # obeying a TTL longer than the token's real life
+                self._n.expired_uses += 1
+            return grant
 
     def _renew(self, now_s: float) -> TokenGrant:
         """At start try the store (a grant left by an earlier run); otherwise fetch a new one."""
@@ -295,7 +308,7 @@ class MemoryTtlTokenProvider(_CountingProvider):
         if grant is None:
             grant = self._refresh()
         else:
-            self._counts["hits"] += 1
+            self._n.hits += 1
         self._grant = grant
         self._refresh_at_s = self._refresh_time(grant)
         return grant
@@ -309,7 +322,7 @@ class MemoryTtlTokenProvider(_CountingProvider):
 
     def invalidate(self) -> None:
         with self._lock:
-            self._counts["invalidations"] += 1
+            self._n.invalidations += 1
             self._grant = None
             self._refresh_at_s = float("-inf")
 

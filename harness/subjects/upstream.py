@@ -55,7 +55,6 @@ class UpstreamResult:
     retry_after_s: float | None = None
     latency_s: float = 0.0
     message: str = ""
-    headers: Mapping[str, str] = field(default_factory=dict)
 
     @property
     def ok(self) -> bool:
