@@ -85,8 +85,10 @@ class Child:
         # Keep draining after readiness: a child blocked on a full pipe would stall the run.
         assert self.process.stdout is not None
         for line in self.process.stdout:
-            self._log.write(line)
-            self._log.flush()
+            # stop() may close the log while a process that left the group still writes.
+            with contextlib.suppress(ValueError):
+                self._log.write(line)
+                self._log.flush()
             if self._url is None and (url := self._find_url(line)) is not None:
                 self._url = url
                 self._url_seen.set()
@@ -109,8 +111,7 @@ class Child:
         last = last_line(self.log_path)
         detail = f": {last}" if last else ""
         return UsageError(
-            f"{self.label} exited with code {code} before it was ready{detail} "
-            f"(log: {self.log_path})"
+            f"{self.label} {describe_exit(code)} before it was ready{detail} (log: {self.log_path})"
         )
 
     def stop(self, grace_s: float = 5.0) -> int | None:
@@ -144,6 +145,16 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
         bufsize=1,
         start_new_session=True,
     )
+
+
+def describe_exit(code: int | None) -> str:
+    """'exited with code N', or 'was killed by SIGNAME' for a negative Popen return code."""
+    if code is None:
+        return "did not exit"
+    if code < 0:
+        with contextlib.suppress(ValueError):
+            return f"was killed by {signal.Signals(-code).name}"
+    return f"exited with code {code}"
 
 
 def exited(process: subprocess.Popen[str]) -> bool:

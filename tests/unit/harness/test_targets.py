@@ -9,7 +9,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.targets import DEFAULT_VARIANT, TargetSpec, target_from_args
-from harness.targets.process import bare_url, last_line, local_url, poll_until
+from harness.targets.process import bare_url, describe_exit, last_line, local_url, poll_until
 from harness.targets.running import RunningTarget, safe_name
 from harness.targets.spec import is_loopback
 
@@ -171,3 +171,12 @@ def test_target_names_become_safe_file_names() -> None:
 
 def test_a_url_target_has_no_io_report() -> None:
     assert RunningTarget("t", "http://127.0.0.1:1").io_report() is None
+
+
+@pytest.mark.parametrize(
+    ("code", "text"),
+    [(2, "exited with code 2"), (-15, "was killed by SIGTERM"), (-9, "was killed by SIGKILL"),
+     (None, "did not exit")],
+)  # fmt: skip
+def test_exit_codes_are_described_for_people(code: int | None, text: str) -> None:
+    assert describe_exit(code) == text
