@@ -87,11 +87,12 @@ def resolve_workload(args: argparse.Namespace) -> Any:
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:
-    """One line per provider config: requests, hit rate with its 95% interval, per-hour costs."""
+    """One line per provider config: requests, hit rate with its 95% interval (batch means over
+    virtual hours), per-hour refreshes and file I/O, requests sent with an expired token."""
     from rich.console import Console
     from rich.table import Table
 
-    from harness.stats import wilson_interval
+    from harness.runners.simulate import hit_rate_interval
 
     table = Table(title="token cache in virtual time")
     for column in ("config", "requests", "hit rate [95% CI]", "refreshes/h", "file reads/h",
@@ -103,8 +104,8 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         requests = totals["requests"]
         rate = "-"
         if requests:
-            ci = wilson_interval(totals["hits"], requests)
-            rate = f"{totals['hits'] / requests:.2%} [{ci.low:.2%}, {ci.high:.2%}]"
+            low, high = hit_rate_interval(record)
+            rate = f"{totals['hits'] / requests:.2%} [{low:.2%}, {high:.2%}]"
         per_hour = (f"{totals[k] / hours:,.1f}" for k in ("refreshes", "file_reads", "file_writes"))
         name = record.labels.get("config", "") + (" (partial)" if record.partial else "")
         table.add_row(name, f"{requests:,.0f}", rate, *per_hour, f"{totals['expired_sends']:,.0f}")

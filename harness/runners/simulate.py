@@ -203,3 +203,23 @@ def hit_rate(record: RunRecord) -> float:
     """Share of requests served from the cache over the whole record (0 when no requests)."""
     requests = sum(record.get("requests").values)
     return sum(record.get("hits").values) / requests if requests else 0.0
+
+
+def hit_rate_interval(record: RunRecord, confidence: float = 0.95) -> tuple[float, float]:
+    """Confidence interval of the hit rate by batch means over the virtual hours.
+
+    Hits of successive requests are not independent (one refresh serves the next thousand), so
+    a binomial interval would be far too narrow; hourly batches are close to independent. The
+    ratio estimator's standard error uses the per-hour residuals `hits - rate * requests`.
+    """
+    from scipy import stats
+
+    hits = np.asarray(record.get("hits").values)
+    requests = np.asarray(record.get("requests").values)
+    rate, batches = hit_rate(record), int(np.count_nonzero(requests))
+    if batches < 2:
+        return (0.0, 1.0) if batches == 0 else (rate, rate)  # one batch: no spread to measure
+    residuals = hits - rate * requests
+    stderr = float(np.sqrt(residuals @ residuals / (batches - 1) / batches) / requests.mean())
+    half = float(stats.t.ppf(0.5 + confidence / 2, batches - 1)) * stderr
+    return max(0.0, rate - half), min(1.0, rate + half)

@@ -6,7 +6,7 @@ import pytest
 
 from harness.records import RunRecord
 from harness.runners.interrupted import Interrupted
-from harness.runners.simulate import hit_rate, run_simulation
+from harness.runners.simulate import hit_rate, hit_rate_interval, run_simulation
 from harness.runners.workloads import Arrivals, ProviderConfig, Workload
 
 DAY_H = 24.0
@@ -106,3 +106,18 @@ def test_ctrl_c_keeps_the_hours_simulated_so_far_marked_partial() -> None:
     assert record.partial
     assert record.labels["config"] == "a"
     assert len(record.get("requests").values) == 3  # the hour whose report was cut short is kept
+
+
+def test_identical_hours_give_a_zero_width_hit_rate_interval() -> None:
+    record = simulate_one(ProviderConfig("sane", "memory-ttl", 1500.0, 300.0), hours=4)
+    rate = hit_rate(record)
+    assert hit_rate_interval(record) == pytest.approx((rate, rate))
+
+
+def test_poisson_hours_give_an_interval_around_the_hit_rate() -> None:
+    config = ProviderConfig("sane", "memory-ttl", 1500.0, 300.0)
+    workload = Workload("t", 24.0, Arrivals("poisson", 0.5), (config,))
+    (record,) = run_simulation(workload)
+    low, high = hit_rate_interval(record)
+    assert low < hit_rate(record) < high
+    assert low > 0.0 and high < 1.0
