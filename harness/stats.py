@@ -190,7 +190,10 @@ def wilson_interval(successes: float, trials: float, confidence: float = CONFIDE
     denominator = 1.0 + z * z / trials
     centre = (p + z * z / (2.0 * trials)) / denominator
     half = z * math.sqrt(p * (1.0 - p) / trials + z * z / (4.0 * trials * trials)) / denominator
-    return Interval(max(0.0, centre - half), min(1.0, centre + half), confidence)
+    # At p = 0 or 1 one end is exactly 0 or 1; rounding leaves ~1e-17, which reads as noise.
+    low = 0.0 if successes == 0 else max(0.0, centre - half)
+    high = 1.0 if successes == trials else min(1.0, centre + half)
+    return Interval(low, high, confidence)
 
 
 def proportion_mde(

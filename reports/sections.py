@@ -1,0 +1,266 @@
+"""Report sections: which tables and figures each kind of record gives, in reading order.
+
+A section renders only when its records exist; otherwise it carries a one-line note saying what
+is missing and which command measures it. Renderers (`reports.render`) turn sections into files.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.claims import Verdict, count_verdicts
+from harness.records import RunRecord
+from reports import frames, plots
+
+
+@dataclass(frozen=True)
+class Table:
+    """A table to render and to save as `<name>.csv`."""
+
+    name: str
+    title: str
+    columns: list[str]
+    rows: list[list[Any]]
+
+
+@dataclass(frozen=True)
+class Figure:
+    """A plot to embed and to save as `<name>.png`."""
+
+    name: str
+    caption: str
+    png: bytes
+
+
+@dataclass(frozen=True)
+class Section:
+    anchor: str
+    title: str
+    intro: str = ""
+    tables: list[Table] = field(default_factory=list)
+    figures: list[Figure] = field(default_factory=list)
+    missing: str = ""
+
+
+def table(name: str, title: str, frame: Any) -> list[Table]:
+    """A one-table list from a frame, or no table when the frame is empty."""
+    columns, rows = frames.table_rows(frame)
+    return [Table(name, title, columns, rows)] if rows else []
+
+
+def figure(name: str, caption: str, png: bytes | None) -> list[Figure]:
+    return [Figure(name, caption, png)] if png else []
+
+
+def claims_section(verdicts: Sequence[Verdict] | None, records: Sequence[RunRecord]) -> Section:
+    if not verdicts:
+        return Section(
+            "claims",
+            "Claim verdicts",
+            missing="No claim verdicts for this run: "
+            "run `sfperf claims --results DIR` (or `sfperf validate`).",
+        )
+    counts = count_verdicts(verdicts)
+    intro = (
+        f"{counts['holds']} hold, {counts['refuted']} refuted, {counts['inconclusive']} "
+        "inconclusive. A claim holds when the 95% interval of its measured value lies inside the "
+        "claimed region, is refuted when the interval lies outside it, and is inconclusive when "
+        "the interval straddles its edge or the workload that measures it did not run."
+    )
+    return Section(
+        "claims",
+        "Claim verdicts",
+        intro,
+        table("claims", "Verdicts", frames.claims_table(verdicts)),
+    )
+
+
+def findings_section(records: Sequence[RunRecord]) -> Section:
+    found = frames.findings_table(records)
+    if found.empty:
+        return Section(
+            "findings",
+            "How the gateway treats its upstream",
+            missing=_missing(records, "verdict", "`sfperf verdict --mock URL` after a load run"),
+        )
+    intro = "Findings from the mock's request journal: what the target did to its upstream."
+    return Section(
+        "findings",
+        "How the gateway treats its upstream",
+        intro,
+        table("findings", "Findings", found),
+    )
+
+
+def extraction_section(records: Sequence[RunRecord]) -> Section:
+    times, paths = frames.extraction_table(records), frames.paths_table(records)
+    if times.empty and paths.empty:
+        return Section(
+            "extraction",
+            "Response extraction",
+            missing=_missing(records, "micro", "`sfperf micro`"),
+        )
+    intro = (
+        "Time per call from pytest-benchmark rounds (median and its 95% bootstrap interval), and "
+        "counted work per call over a profile's shape mix."
+    )
+    return Section(
+        "extraction",
+        "Response extraction",
+        intro,
+        tables=table("extraction_time", "Extraction time per shape", times)
+        + table("extraction_paths", "Paths, fallbacks and lookups per call", paths),
+        figures=figure(
+            "extraction_time",
+            "Median extraction time per response shape (µs)",
+            plots.extraction_plot(times),
+        ),
+    )
+
+
+def token_section(records: Sequence[RunRecord]) -> Section:
+    validate, cache = frames.token_validate_table(records), frames.cache_table(records)
+    if validate.empty and cache.empty:
+        return Section(
+            "tokens",
+            "Token handling",
+            missing=_missing(records, "simulate", "`sfperf simulate` and `sfperf micro`"),
+        )
+    intro = (
+        "Validation cost per provider (micro), and the token cache in virtual time (simulate): "
+        "hit rate, refreshes and file I/O per hour, and requests sent with an expired token."
+    )
+    return Section(
+        "tokens",
+        "Token handling",
+        intro,
+        tables=table("token_validation", "Token validation per provider", validate)
+        + table("token_cache", "Token cache simulation per configuration", cache),
+        figures=figure(
+            "cache_hit_rate",
+            "Hit rate per virtual hour",
+            plots.cache_hit_plot(frames.cache_timeline(records)),
+        ),
+    )
+
+
+def load_section(records: Sequence[RunRecord]) -> Section:
+    summary = frames.load_table(records)
+    if summary.empty:
+        return Section("load", "Load", missing=_missing(records, "load", "`sfperf load steady`"))
+    fidelity = frames.fidelity_table(records)
+    fidelity_note = (
+        " No fidelity failures: every response matched what the mock sent."
+        if not fidelity.empty and fidelity["count"].sum() == 0
+        else ""
+    )
+    return Section(
+        "load",
+        "Load",
+        "Per-request latency measured at the client (open loop: from the "
+        "intended start)." + fidelity_note,
+        tables=table("load", "Latency and throughput per target", summary)
+        + table("fidelity", "Fidelity checks", fidelity),
+        figures=figure(
+            "load_latency_cdf",
+            "Latency CDF per scenario and target",
+            plots.latency_cdf(frames.latency_samples(records, "load")),
+        )
+        + figure("fidelity", "Fidelity failures", plots.fidelity_plot(fidelity)),
+    )
+
+
+def sweep_section(records: Sequence[RunRecord]) -> Section:
+    sweep = frames.sweep_table(records)
+    if sweep.empty:
+        return Section(
+            "sweep", "Sync versus async", missing=_missing(records, "sweep", "`sfperf sweep`")
+        )
+    intro = (
+        "Closed-loop throughput at each concurrency level beside the Little's-law bound "
+        "(concurrency / upstream latency): a subject on the dashed line is limited only by the "
+        "upstream."
+    )
+    return Section(
+        "sweep",
+        "Sync versus async",
+        intro,
+        tables=table("sweep", "Throughput and latency per subject and concurrency", sweep),
+        figures=figure(
+            "sweep", "Throughput and latency against concurrency", plots.sweep_plot(sweep)
+        )
+        + figure(
+            "sweep_latency_cdf",
+            "Latency CDF per subject and level",
+            plots.latency_cdf(frames.latency_samples(records, "sweep")),
+        ),
+    )
+
+
+def profile_section(records: Sequence[RunRecord]) -> Section:
+    profile = frames.profile_table(records)
+    if profile.empty:
+        return Section(
+            "profiles", "Profiles", missing=_missing(records, "profile", "`sfperf profile`")
+        )
+    artifacts = frames.profile_artifacts(records)
+    intro = "Top frames by share of pyinstrument samples under load. Full profiles: " + (
+        ", ".join(f"`{a}`" for a in artifacts) or "none saved"
+    )
+    return Section(
+        "profiles",
+        "Profiles",
+        intro,
+        table("profile_top_frames", "Top frames", profile),
+        figure("profile", "Top frames per variant", plots.profile_plot(profile)),
+    )
+
+
+def summary_section(records: Sequence[RunRecord]) -> Section:
+    if not records:
+        return Section("summary", "Every series", missing="This run holds no records.")
+    return Section(
+        "summary",
+        "Every series",
+        "Distribution of every raw series of every record.",
+        table("summary", "Summary", frames.summary_table(records)),
+    )
+
+
+def params_section(records: Sequence[RunRecord]) -> Section:
+    if not records:
+        return Section("parameters", "Parameters and environment", missing="No records.")
+    intro = "What produced each record (rerun with the same parameters to reproduce it)."
+    return Section(
+        "parameters",
+        "Parameters and environment",
+        intro,
+        table("parameters", "Records", frames.params_table(records)),
+    )
+
+
+SECTIONS: tuple[Callable[[Sequence[RunRecord]], Section], ...] = (
+    findings_section,
+    extraction_section,
+    token_section,
+    load_section,
+    sweep_section,
+    profile_section,
+    summary_section,
+    params_section,
+)
+
+
+def build_sections(
+    records: Sequence[RunRecord], verdicts: Sequence[Verdict] | None
+) -> list[Section]:
+    """Every section in reading order: claims first, raw parameters last."""
+    return [claims_section(verdicts, records), *(build(records) for build in SECTIONS)]
+
+
+def _missing(records: Sequence[RunRecord], runner: str, command: str) -> str:
+    partial = any(r.runner == runner and r.partial for r in records)
+    reason = "only partial records" if partial else f"no `{runner}` records"
+    return f"Not measured in this run ({reason}): run {command}."

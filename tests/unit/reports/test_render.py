@@ -1,0 +1,39 @@
+"""Report pieces: cell formatting, frames from golden records, notes for missing sections."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.store import load_records
+from reports import frames
+from reports.render import format_cell, write_report
+
+GOLDEN = Path(__file__).parents[2] / "golden"
+
+
+def test_missing_records_are_named_with_the_command_that_measures_them(tmp_path: Path) -> None:
+    write_report(tmp_path, load_records(GOLDEN / "results-v1.json"))
+    markdown = (tmp_path / "report.md").read_text()
+    assert "Not measured in this run (no `load` records): run `sfperf load steady`." in markdown
+    assert "No claim verdicts for this run" in markdown
+    assert "## Response extraction" in markdown and "official-chat-generations" in markdown
+
+
+def test_cells_show_rates_as_percentages_and_numbers_compactly() -> None:
+    assert format_cell("hit_rate", 0.8182) == "81.82%"
+    assert format_cell("p50_ms", 12.345678) == "12.35"
+    assert format_cell("requests", 6000.0) == "6000"
+    assert format_cell("anything", None) == ""
+
+
+def test_frames_derive_rates_from_raw_series() -> None:
+    records = load_records(GOLDEN / "results-v1-full.json")
+    paths = frames.paths_table(records).set_index("extractor")
+    assert paths.loc["priority", "first_path_rate"] == pytest.approx(0.9)
+    assert paths.loc["legacy", "fallback_rate"] == 1.0
+    cache = frames.cache_table(records).set_index("configuration")
+    assert cache["hit_rate"].min() == 0.0
+    sweep = frames.sweep_table(records)
+    assert list(sweep["concurrency"].unique()) == [1.0, 4.0, 16.0]
