@@ -94,11 +94,17 @@ def start_mock(
 
 @contextlib.contextmanager
 def open_target(
-    spec: TargetSpec, *, mock_url: str, run_dir: Path, timeout_s: float = READY_TIMEOUT_S
+    spec: TargetSpec,
+    *,
+    mock_url: str,
+    run_dir: Path,
+    timeout_s: float = READY_TIMEOUT_S,
+    gateway_args: Sequence[str] = (),
 ) -> Iterator[RunningTarget]:
-    """Make `spec` answer at a URL for the block; stop whatever was started on exit."""
+    """Make `spec` answer at a URL for the block; stop whatever was started on exit.
+    `gateway_args` go to a reference variant's command line (e.g. a token refresh buffer)."""
     if spec.kind == "variant":
-        with _variant_target(spec, mock_url, run_dir, timeout_s) as target:
+        with _variant_target(spec, mock_url, run_dir, timeout_s, gateway_args) as target:
             yield target
     elif spec.kind == "launch":
         with _launched_target(spec, mock_url, run_dir, timeout_s) as target:
@@ -109,10 +115,10 @@ def open_target(
 
 @contextlib.contextmanager
 def _variant_target(
-    spec: TargetSpec, mock_url: str, run_dir: Path, timeout_s: float
+    spec: TargetSpec, mock_url: str, run_dir: Path, timeout_s: float, extra: Sequence[str]
 ) -> Iterator[RunningTarget]:
     argv = [sys.executable, "-m", "harness.subjects.gateway", "--variant", str(spec.variant)]
-    argv += ["--upstream", mock_url, "--host", "127.0.0.1", "--port", "0"]
+    argv += ["--upstream", mock_url, "--host", "127.0.0.1", "--port", "0", *extra]
     log_path = logs_dir(run_dir) / f"gateway-{safe_name(spec.name)}.log"
     child = Child(f"gateway {spec.variant!r}", argv, log_path)
     with run_child(child, timeout_s=timeout_s) as url:

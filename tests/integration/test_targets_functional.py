@@ -66,6 +66,7 @@ def test_a_reference_variant_answers_faithfully_and_exposes_its_metrics(
     assert metrics is not None and metrics["requests"]["chat"] == 2
     assert (target.name, target.io_report()) == ("async", None)
     assert target.log_path == run_dir / "logs" / "gateway-async.log"
+
     with pytest.raises(ProcessLookupError):
         os.killpg(target.pid or 0, 0)
 
@@ -79,6 +80,16 @@ def test_an_unknown_variant_is_a_usage_error_quoting_the_gateway(
         open_target(spec, mock_url=mock.url, run_dir=run_dir),
     ):
         pytest.fail("an unknown variant is never yielded")
+
+
+def test_extra_gateway_arguments_reach_the_reference_gateway(mock: Service, run_dir: Path) -> None:
+    spec = target_from_args("async", None, None, name="bad-buffer")
+    extra = ["--token-refresh-buffer-s", "soon"]
+    with (
+        pytest.raises(UsageError, match=r"exited with code 2 .*token-refresh-buffer-s"),
+        open_target(spec, mock_url=mock.url, run_dir=run_dir, gateway_args=extra),
+    ):
+        pytest.fail("a gateway with a bad argument is never yielded")
 
 
 def test_a_running_url_is_health_checked_and_used_as_is(mock: Service, run_dir: Path) -> None:
