@@ -206,7 +206,8 @@ class AsyncClient:
     def _pooled_session(self) -> aiohttp.ClientSession:
         limit = self.retrier.settings.pool_size
         connector = aiohttp.TCPConnector(limit=limit, limit_per_host=limit)
-        return aiohttp.ClientSession(connector=connector)
+        # No cookie jar: the Models API sets no cookies, and filtering them costs every request.
+        return aiohttp.ClientSession(connector=connector, cookie_jar=aiohttp.DummyCookieJar())
 
     def _shared_session(self) -> aiohttp.ClientSession:
         if self._session is None or self._session.closed:

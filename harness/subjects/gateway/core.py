@@ -78,14 +78,13 @@ class Gateway:
         if not result.ok or result.json is None:
             return self._upstream_error(result)
         extraction = self.extractor(result.json, prepared.endpoint)
-        self._count_extraction(extraction)
         if extraction.text is None:
+            self._count_extraction(extraction, {})
             message = "upstream reply has no text the extractor recognises"
             return self._error(502, message, "api_error", "upstream_unrecognized", "unrecognized")
         completion = self._completion(prepared, result, extraction.text)
-        self.tally.add(f"status.{200}")
+        self._count_extraction(extraction, {"status.200": 1, "streamed": int(prepared.stream)})
         if prepared.stream:
-            self.tally.add("streamed")
             events = tuple(stream_events(prepared.route, completion, prepared.include_usage))
             return Reply(200, events=events, headers=_request_id(result))
         return Reply(200, completion_body(prepared.route, completion), _request_id(result))
@@ -104,10 +103,12 @@ class Gateway:
             find_usage(payload),
         )
 
-    def _count_extraction(self, extraction: Extraction) -> None:
+    def _count_extraction(self, extraction: Extraction, more: dict[str, float]) -> None:
+        """One locked update per request: the extraction's path and work, plus `more`."""
         path = extraction.path or "(none)"
         self.tally.add_many(
             {
+                **more,
                 f"path.{path}": 1,
                 "extractions": 1,
                 "lookups": extraction.lookups,
