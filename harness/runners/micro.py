@@ -92,7 +92,7 @@ def run_micro(
         token_io = token_io_series(plan.providers, plan.validations)
     except ValueError as exc:  # an extractor, provider or profile that cannot be loaded
         raise UsageError(str(exc)) from None
-    timed, interrupted = run_suite(plan, run_dir / "micro", advance)
+    timed, interrupted = run_suite(plan, run_dir / "micro", env, advance)
     records = counted + merge_token_io(timed, token_io, env)
     if interrupted:
         raise Interrupted([replace(r, partial=True) for r in records])
@@ -113,7 +113,9 @@ def pytest_command(plan: MicroPlan, out_dir: Path) -> list[str]:
     return command
 
 
-def run_suite(plan: MicroPlan, out_dir: Path, advance: Advance) -> tuple[list[RunRecord], bool]:
+def run_suite(
+    plan: MicroPlan, out_dir: Path, env: Environment, advance: Advance = no_progress
+) -> tuple[list[RunRecord], bool]:
     """Run the suite: its records (partial if it crashed or a benchmark failed), and whether
     Ctrl-C stopped it."""
     out_dir.mkdir(parents=True, exist_ok=True)
@@ -126,7 +128,7 @@ def run_suite(plan: MicroPlan, out_dir: Path, advance: Advance) -> tuple[list[Ru
         )
         interrupted = _wait(child, out_dir / "checkpoint.jsonl", advance)
     benchmarks = load_benchmarks(out_dir)
-    records = records_from_benchmarks(benchmarks, capture_environment(), plan.as_params())
+    records = records_from_benchmarks(benchmarks, env, plan.as_params())
     duration_s = time.perf_counter() - start_s
     artifacts = tuple(
         f"micro/{name}" for name in ("benchmarks.json", "pytest.log")

@@ -160,3 +160,16 @@ def test_the_memory_provider_reads_its_file_only_at_start() -> None:
 def test_unknown_token_providers_are_refused() -> None:
     with pytest.raises(ValueError, match="unknown token provider"):
         make_provider("redis", object(), lambda: None, lambda: 0.0)  # type: ignore[arg-type,return-value]
+
+
+def test_a_users_token_provider_class_is_built_with_keywords(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    (tmp_path / "my_tokens.py").write_text(
+        "class Provider:\n"
+        "    def __init__(self, *, store, fetch, clock):\n"
+        "        self.store, self.fetch, self.clock = store, fetch, clock\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    provider = make_provider("my_tokens:Provider", "store", "fetch", "clock")  # type: ignore[arg-type]
+    assert (provider.store, provider.fetch, provider.clock) == ("store", "fetch", "clock")
