@@ -215,3 +215,10 @@ def test_metrics_count_requests_paths_errors_tokens_and_upstream_time() -> None:
     assert (metrics["extractor"]["fallbacks"], metrics["extractor"]["first_path_hits"]) == (1, 0)
     assert metrics["tokens"]["validations"] == 1
     assert metrics["upstream"]["latency_mean_ms"] == 250.0
+
+
+def test_every_mapped_model_is_one_the_mock_serves() -> None:
+    from harness.subjects.gateway.model_names import MODEL_NAMES
+    from mock_salesforce.validation import TEXT_MODELS
+
+    assert set(MODEL_NAMES.values()) <= TEXT_MODELS
