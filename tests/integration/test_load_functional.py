@@ -1,0 +1,140 @@
+"""`sfperf load` for real: locust children against the mock and a reference gateway on loopback.
+
+Each run is a few seconds with a few users; the mock answers after a fixed 20 ms.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import threading
+import time
+from collections.abc import Iterator
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.runners.interrupted import Interrupted
+from harness.runners.load import LoadPlan, LoadTarget, run_load
+from harness.store import load_records
+from harness.subjects.gateway.options import GatewayOptions
+from harness.subjects.gateway.serve import run_in_thread as serve_gateway
+from harness.targets import RunningTarget
+from mock_salesforce.config import load_profile
+from mock_salesforce.server import run_in_thread as serve_mock
+
+SEED = 99
+
+
+@pytest.fixture(scope="module")
+def mock_url() -> Iterator[str]:
+    config = dataclasses.replace(load_profile("fast"), seed=SEED)
+    config = config.patched({"latency": {"chat-generations": "fixed:20ms"}})
+    with serve_mock(config) as mock:
+        yield mock.url
+
+
+@pytest.fixture(scope="module")
+def gateway(mock_url: str) -> Iterator[LoadTarget]:
+    with serve_gateway(GatewayOptions(upstream_url=mock_url, variant="async")) as running:
+        metrics = RunningTarget("async", running.url).metrics
+        yield LoadTarget("async", running.url, mock_url, metrics)
+
+
+class ConstantReply(BaseHTTPRequestHandler):
+    """A 'gateway' that answers every chat completion with the same text (unfaithful)."""
+
+    def do_POST(self) -> None:
+        self.rfile.read(int(self.headers["content-length"]))
+        body = json.dumps({
+            "choices": [{"message": {"content": "hello"}, "finish_reason": "stop"}],
+            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+        }).encode()  # fmt: skip
+        self.send_response(200)
+        self.send_header("content-type", "application/json")
+        self.send_header("content-length", str(len(body)))
+        self.end_headers()
+        self.wfile.write(body)
+
+    def log_message(self, format: str, *args: object) -> None:
+        """Quiet."""
+
+
+class QuietServer(ThreadingHTTPServer):
+    def handle_error(self, request: object, client_address: object) -> None:
+        """Locust drops its connections when the run ends: not worth a traceback."""
+
+
+def test_an_open_loop_stream_run_measures_tokens_at_the_client(
+    gateway: LoadTarget, tmp_path: Path
+) -> None:
+    plan = LoadPlan("streaming", users=4, duration_s=2, rate_rps=20.0, arrival="poisson")
+    (record,) = run_load(plan, gateway, tmp_path)
+    assert record.labels == {"target": "async", "mode": "open"}
+    assert 15 <= len(record.get("latency_ms").values) <= 70  # about 20 req/s for 2 s
+    assert len(record.get("ttft_ms").values) == len(record.get("latency_ms").values)
+    assert record.get("itl_ms").values  # the gateway sends the text in several chunks
+    assert sum(record.get("ok").values) == len(record.get("ok").values)
+
+
+def test_an_unfaithful_target_is_caught_on_every_reply(mock_url: str, tmp_path: Path) -> None:
+    server = QuietServer(("127.0.0.1", 0), ConstantReply)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        plan = LoadPlan("steady", users=2, duration_s=1)
+        (record,) = run_load(plan, LoadTarget("constant", url, mock_url), tmp_path)
+    finally:
+        server.shutdown()
+        server.server_close()
+    requests = len(record.get("latency_ms").values)
+    assert requests > 0
+    assert record.get("fidelity_wrong_content").values == (float(requests),)
+    assert sum(record.get("ok").values) == 0
+
+
+def test_ctrl_c_stops_locust_and_keeps_what_was_measured_as_partial(
+    gateway: LoadTarget, tmp_path: Path
+) -> None:
+    def sleep_then_interrupt(seconds: float) -> None:
+        time.sleep(seconds)
+        # Ctrl-C once locust has written some rows (it flushes them every second).
+        if any(p.stat().st_size for p in (tmp_path / "raw").glob("*.tsv")):
+            raise KeyboardInterrupt
+
+    plan = LoadPlan("steady", users=2, duration_s=30)
+    with pytest.raises(Interrupted) as stopped:
+        run_load(plan, gateway, tmp_path, sleep=sleep_then_interrupt)
+    (record,) = stopped.value.records
+    assert record.partial
+    assert len(record.get("latency_ms").values) > 0
+
+
+def test_the_command_refuses_a_remote_target_without_the_opt_in(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path
+) -> None:
+    code = main(["load", "steady", "--target-url", "http://192.0.2.1:80", "--out", str(tmp_path)])
+    assert code == 2
+    assert "loopback" in capsys.readouterr().err.lower()
+
+
+def test_the_command_keeps_every_request_and_the_target_metrics(
+    gateway: LoadTarget, mock_url: str, tmp_path: Path
+) -> None:
+    argv = ["load", "steady", "--target-url", gateway.url, "--mock-url", mock_url]
+    argv += ["--users", "3", "--duration", "2s", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    (record,) = load_records(tmp_path)
+    assert record.runner == "load" and record.matches(scenario="steady", mode="closed")
+    latencies = record.get("latency_ms").values
+    assert not record.partial
+    assert len(latencies) > 20 and min(latencies) >= 20.0  # the mock's 20 ms are in there
+    assert record.get("ok").values == (1.0,) * len(latencies)
+    assert record.get("fidelity_wrong_content").values == (0.0,)
+    assert record.params["fidelity_checked"] is True
+    metrics = record.params["target_metrics"]
+    assert metrics["after"]["requests"]["chat"] >= len(latencies) > 0
+    assert (tmp_path / "locust_stats.csv").is_file()
