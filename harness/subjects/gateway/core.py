@@ -91,9 +91,9 @@ class Gateway:
 
     def _completion(self, prepared: Prepared, result: UpstreamResult, text: str) -> Completion:
         payload = result.json or {}
-        upstream_id = payload.get("id")
-        prefix = "chatcmpl" if prepared.route == "chat" else "cmpl"
-        completion_id = f"{prefix}-{upstream_id or result.request_id or 'sfperf'}"
+        upstream_id = str(payload.get("id") or result.request_id or "sfperf")
+        prefix = "chatcmpl-" if prepared.route == "chat" else "cmpl-"
+        completion_id = upstream_id if upstream_id.startswith(prefix) else prefix + upstream_id
         return Completion(
             completion_id,
             int(self.wall_clock()),
