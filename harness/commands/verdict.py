@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import time
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.commands._output import add_output_options, run_dir, save
@@ -57,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     if args.max_attempts < 1 or args.hang_wait <= 0:
         raise UsageError("--max-attempts must be >= 1 and --hang-wait > 0")
     directory = run_dir(args.out)
-    records = run_scenario(args, directory) if args.scenario else [grade_mock(args)]
+    records = run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)]
     save(directory, records)
     verdict = records[-1]
     findings = findings_from_record(verdict)
@@ -65,10 +66,10 @@ def run(args: argparse.Namespace) -> int:
     return 1 if fails(findings, args.fail_on) else 0
 
 
-def grade_mock(args: argparse.Namespace) -> RunRecord:
-    """The verdict record of the journal of the running mock `--mock`."""
+def grade_mock(args: argparse.Namespace, directory: Path) -> RunRecord:
+    """The verdict record of the journal of the running mock `--mock` (kept beside it)."""
     from harness.findings import GradingPolicy, findings_record, grade_journal
-    from harness.findings.journal import fetch_journal
+    from harness.findings.journal import fetch_journal, save_journal
     from harness.records import now_iso
 
     if not args.mock:
@@ -78,13 +79,15 @@ def grade_mock(args: argparse.Namespace) -> RunRecord:
     policy = GradingPolicy(max_attempts=args.max_attempts, hang_wait_s=args.hang_wait)
     params = {"mock": args.mock, "since": args.since, "last_seq": journal.last_seq,
               "entries": len(journal.entries), "policy": policy.as_dict()}  # fmt: skip
+    target = args.target or "unknown"
+    saved = save_journal(directory, target, journal.entries)
     return findings_record(
-        grade_journal(journal.entries, policy), args.target or "unknown", params=params,
-        started_at=started_at, duration_s=time.monotonic() - t0, partial=journal.lost,
+        grade_journal(journal.entries, policy), target, params=params, started_at=started_at,
+        duration_s=time.monotonic() - t0, partial=journal.lost, artifacts=[saved],
     )  # fmt: skip
 
 
-def run_scenario(args: argparse.Namespace, directory: Any) -> list[RunRecord]:
+def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
     """Run the resilience scenario against the chosen target and grade it."""
     from harness.findings.resilience import DEFAULT_DURATION_S, QUICK_DURATION_S, run_resilience
     from harness.runners._progress import progress_bar

@@ -45,6 +45,7 @@ def findings_record(
     started_at: str = "",
     duration_s: float = 0.0,
     partial: bool = False,
+    artifacts: Sequence[str] = (),
 ) -> RunRecord:
     """A `verdict`/`findings` RunRecord: a count series per finding, details in params."""
     counts = {name: 0 for name in FINDING_NAMES} | {f.name: f.count for f in findings}
@@ -55,6 +56,7 @@ def findings_record(
         environment=environment or capture_environment(),
         series=tuple(make_series(f"finding:{n}", "count", [c]) for n, c in counts.items()),
         labels={"target": target},
+        artifacts=tuple(artifacts),
         started_at=started_at,
         duration_s=duration_s,
         partial=partial,

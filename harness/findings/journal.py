@@ -7,13 +7,16 @@ were overwritten before they were read, and the grading is marked partial.
 from __future__ import annotations
 
 import json
+import re
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.store import atomic_write_text
 
 # Pages read before giving up: a journal that keeps growing faster than we read it.
 _MAX_PAGES = 1000
@@ -73,3 +76,12 @@ def parse_page(document: Any, base: str = "the mock") -> list[Mapping[str, Any]]
     ):
         raise UsageError(f"{base} answered with something that is not a request journal")
     return list(items)
+
+
+def save_journal(run_dir: Path, target: str, entries: Iterable[Mapping[str, Any]]) -> str:
+    """Keep the graded entries as `journal-<target>.jsonl` (the mock and its journal do not
+    outlive the run; the findings' example request ids point here). Returns the relative path."""
+    name = f"journal-{re.sub(r'[^A-Za-z0-9_.-]+', '-', target).strip('-') or 'target'}.jsonl"
+    lines = "".join(json.dumps(dict(e), separators=(",", ":")) + "\n" for e in entries)
+    atomic_write_text(run_dir / name, lines)
+    return name

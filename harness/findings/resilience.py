@@ -16,7 +16,7 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.findings.grading import findings_record, grade_journal
-from harness.findings.journal import fetch_journal
+from harness.findings.journal import fetch_journal, save_journal
 from harness.records import RunRecord, now_iso
 from harness.runners._progress import Advance, no_progress
 from harness.runners.load import SCENARIO_DIR, LoadPlan, LoadTarget, run_load
@@ -55,12 +55,13 @@ def run_resilience(
         time.sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq)
     findings = grade_journal(journal.entries, plan.grading_policy())
+    saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
               "policy": plan.grading_policy().as_dict(), "resilience_plan": asdict(plan),
               "proves_read_timeout": plan.proves_read_timeout}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
-        partial=journal.lost or any(r.partial for r in records),
+        partial=journal.lost or any(r.partial for r in records), artifacts=[saved],
     )  # fmt: skip
     return [*records, verdict]
 

@@ -69,6 +69,8 @@ def test_verdict_saves_a_record_and_exits_zero_without_fail_on(
     assert record.matches(runner="verdict", scenario="findings", target="gw")
     assert record.get("finding:bad_app_context").values == (1.0,)
     assert record.params["entries"] == 2
+    assert record.artifacts == ("journal-gw.jsonl",)
+    assert len((tmp_path / "journal-gw.jsonl").read_text().splitlines()) == 2
     assert "bad_app_context" in capsys.readouterr().out
 
 
