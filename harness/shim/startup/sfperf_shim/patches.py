@@ -14,7 +14,7 @@ from __future__ import annotations
 import importlib.abc
 import importlib.machinery
 import sys
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
 from typing import Any
 
@@ -120,18 +120,24 @@ class _PatchingLoader(importlib.abc.Loader):
 class PostImportPatcher(importlib.abc.MetaPathFinder):
     """Applies `PATCHES` to their modules when imported (or at once if already imported)."""
 
-    def __init__(self, redirector: Redirector, on_patched: Callable[[str], None]) -> None:
+    def __init__(
+        self,
+        redirector: Redirector,
+        on_patched: Callable[[str], None],
+        patches: Mapping[str, tuple[str, Patch]] = PATCHES,
+    ) -> None:
         self._redirector = redirector
         self._on_patched = on_patched
+        self._patches = patches
 
     def install(self) -> None:
-        for name in PATCHES:
+        for name in self._patches:
             if name in sys.modules:
                 self._apply(name, sys.modules[name])
         sys.meta_path.insert(0, self)
 
     def _apply(self, name: str, module: ModuleType) -> None:
-        label, patch = PATCHES[name]
+        label, patch = self._patches[name]
         try:
             patch(module, self._redirector)
         except Exception as exc:  # an unknown library version must not break the child
@@ -142,7 +148,7 @@ class PostImportPatcher(importlib.abc.MetaPathFinder):
     def find_spec(
         self, fullname: str, path: Sequence[str] | None, target: ModuleType | None = None
     ) -> importlib.machinery.ModuleSpec | None:
-        if fullname not in PATCHES:
+        if fullname not in self._patches:
             return None
         for finder in sys.meta_path:
             if finder is self or not hasattr(finder, "find_spec"):
