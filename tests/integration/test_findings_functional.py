@@ -7,11 +7,14 @@ import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field, replace
+from pathlib import Path
 
 import pytest
 
+from harness.cli import main
 from harness.findings import Finding, GradingPolicy, grade_journal
 from harness.findings.journal import fetch_journal
+from harness.store import load_records
 from mock_salesforce.config import MockConfig
 from tests.integration.misbehaving.client import RETRYABLE, Manners, ModelsClient
 from tests.integration.misbehaving.mock import running_mock
@@ -107,3 +110,16 @@ def test_the_mistake_is_found_for_the_client_that_makes_it_and_no_other(case: Ca
     good = {f.name for f in grade(case, GOOD, case.good_act or case.act)}
     assert case.finding in bad
     assert good <= {"token_rate"}, good
+
+
+def test_sfperf_verdict_grades_a_live_mock_and_fails_ci_on_a_fail_finding(tmp_path: Path) -> None:
+    config = MockConfig.from_mapping({"seed": 7})
+    with running_mock(config) as url:
+        with ModelsClient(url, replace(GOOD, bearer="not-a-token", max_attempts=1)) as client:
+            one_call(client)
+        args = ["verdict", "--mock", url, "--target", "bad", "--out", str(tmp_path)]
+        assert main([*args, "--fail-on", "FAIL"]) == 1
+        assert main([*args, "--since", "1"]) == 0  # seq 1 was the only request
+    first, second = load_records(tmp_path)
+    assert first.get("finding:unknown_token").values == (1.0,)
+    assert second.params["entries"] == 0
