@@ -46,6 +46,13 @@ def register(subparsers: Any) -> None:
     load.add_argument("--rate", type=float, help="open loop: total requests per second")
     load.add_argument("--arrival", choices=("constant", "poisson"), default="constant")
     load.add_argument("--workers", type=int, default=0, help="locust master + N local workers")
+    load.add_argument(
+        "--remote-workers", type=int, default=0, help="also wait for N workers from other hosts"
+    )
+    load.add_argument(
+        "--master-bind", default="127.0.0.1", help="master address (non-loopback: --allow-remote)"
+    )
+    load.add_argument("--master-port", type=int, default=0, help="master port (default: free)")
     load.add_argument("--model", default="gpt-4o-mini", help="model name sent to the target")
     load.add_argument("--seed", type=int, help="seed of the prompts (and of the embedded mock)")
     add_output_options(parser)
@@ -95,9 +102,25 @@ def plan_from_args(args: argparse.Namespace) -> Any:
         rate_rps=args.rate,
         arrival=args.arrival,
         workers=args.workers,
+        remote_workers=args.remote_workers,
+        master_bind_host=check_master_bind(args.master_bind, args.allow_remote),
+        master_port=args.master_port,
         seed=load_settings().seed if args.seed is None else args.seed,
         model=args.model,
     )
+
+
+def check_master_bind(host: str, allow_remote: bool) -> str:
+    """The master's bind address: loopback unless the user opted in to remote workers."""
+    import ipaddress
+
+    try:
+        loopback = host == "localhost" or ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        raise UsageError(f"--master-bind takes an IP address, got {host!r}") from None
+    if not loopback and not allow_remote:
+        raise UsageError(f"--master-bind {host} is not loopback: add --allow-remote to opt in")
+    return host
 
 
 @contextlib.contextmanager

@@ -29,6 +29,7 @@ from harness.store import atomic_write_text
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "load"
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
 STOP_GRACE_S = 15.0  # how long locust may take to stop and write after its run time
+WORKER_WAIT_S = 60.0  # how long a master waits for its workers to connect
 POLL_S = 0.25
 
 
@@ -43,6 +44,8 @@ class LoadPlan:
     rate_rps: float | None = None  # None: closed loop; a rate: open loop
     arrival: str = "constant"
     workers: int = 0  # 0: one local locust process; N: a master plus N local workers
+    remote_workers: int = 0  # workers the master waits for from other hosts (started by hand)
+    master_bind_host: str = "127.0.0.1"  # remote workers need an address they can reach
     seed: int = 1234
     model: str = "gpt-4o-mini"
     timeout_s: float = 30.0
@@ -59,8 +62,12 @@ class LoadPlan:
             raise UsageError(f"--rate must be positive, got {self.rate_rps}")
         if self.arrival not in ARRIVALS:
             raise UsageError(f"--arrival must be one of {', '.join(ARRIVALS)}")
-        if self.workers < 0:
-            raise UsageError(f"--workers must be >= 0, got {self.workers}")
+        if self.workers < 0 or self.remote_workers < 0:
+            raise UsageError("--workers and --remote-workers must be >= 0")
+
+    @property
+    def distributed(self) -> bool:
+        return self.workers + self.remote_workers > 0
 
 
 @dataclass(frozen=True)
@@ -115,10 +122,11 @@ def locust_commands(
         "--exit-code-on-error", "0", "--csv", str(run_dir / "locust"), "--loglevel", "WARNING",
     ]  # fmt: skip
     main = [*locust, *run, *sfperf_options(plan, target, run_dir / "raw")]
-    if plan.workers == 0:
+    if not plan.distributed:
         return [main]
-    master = [*main, "--master", "--expect-workers", str(plan.workers)]
-    master += ["--master-bind-host", "127.0.0.1", "--master-bind-port", str(master_port)]
+    master = [*main, "--master", "--expect-workers", str(plan.workers + plan.remote_workers)]
+    master += ["--expect-workers-max-wait", f"{WORKER_WAIT_S:g}"]
+    master += ["--master-bind-host", plan.master_bind_host, "--master-bind-port", str(master_port)]
     worker = [*locust, "--worker", "--master-host", "127.0.0.1", "--master-port", str(master_port)]
     return [master, *([worker] * plan.workers)]
 
@@ -170,14 +178,16 @@ class LocustProcesses:
 
 def drive(
     procs: LocustProcesses,
+    wait_s: float,
     duration_s: float,
     advance: Advance,
     clock: Callable[[], float],
     sleep: Callable[[float], None],
 ) -> bool:
-    """Wait for locust to finish, showing progress; False when it crashed or overran."""
+    """Wait up to `wait_s` (+ grace) for locust to finish, showing progress over `duration_s`;
+    False when it crashed or overran."""
     started_s = clock()
-    deadline_s = started_s + duration_s + STOP_GRACE_S
+    deadline_s = started_s + wait_s + STOP_GRACE_S
     shown_s = 0.0
     while procs.main.poll() is None:
         if clock() > deadline_s:
@@ -200,14 +210,15 @@ def run_load(
 ) -> list[RunRecord]:
     """Run `plan` against `target`; the record holds every request, even after Ctrl-C."""
     (run_dir / "raw").mkdir(parents=True, exist_ok=True)
-    port = plan.master_port or (free_port() if plan.workers else 0)
+    port = plan.master_port or (free_port() if plan.distributed else 0)
     commands = locust_commands(plan, target, run_dir, port)
     metrics_before = target.metrics()
     started_at, started_s = now_iso(), clock()
     procs = LocustProcesses(commands, run_dir / "logs")
     finished = interrupted = False
     try:
-        finished = drive(procs, plan.duration_s, advance, clock, sleep)
+        wait_s = plan.duration_s + (WORKER_WAIT_S if plan.distributed else 0.0)
+        finished = drive(procs, wait_s, plan.duration_s, advance, clock, sleep)
     except KeyboardInterrupt:
         interrupted = True
     finally:

@@ -112,3 +112,22 @@ def test_a_run_without_any_request_is_partial(tmp_path: Path) -> None:
     record = load_record(LoadPlan("steady"), TARGET, tmp_path, [["x"]], {}, "", 1.0, partial=False)
     assert record.partial
     assert record.get("latency_ms").values == ()
+
+
+def test_remote_workers_are_awaited_on_the_chosen_master_address(tmp_path: Path) -> None:
+    plan = LoadPlan("steady", workers=1, remote_workers=2, master_bind_host="10.0.0.5")
+    master, *local = locust_commands(plan, TARGET, tmp_path, 5557)
+    assert option(master, "--expect-workers") == "3"
+    assert option(master, "--master-bind-host") == "10.0.0.5"
+    assert len(local) == 1  # remote workers are started by hand on their hosts
+
+
+def test_a_non_loopback_master_needs_the_explicit_opt_in() -> None:
+    from harness.commands.load import check_master_bind
+
+    assert check_master_bind("127.0.0.1", allow_remote=False) == "127.0.0.1"
+    with pytest.raises(UsageError, match="--allow-remote"):
+        check_master_bind("0.0.0.0", allow_remote=False)
+    assert check_master_bind("0.0.0.0", allow_remote=True) == "0.0.0.0"
+    with pytest.raises(UsageError, match="IP address"):
+        check_master_bind("my host", allow_remote=True)
