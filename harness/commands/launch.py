@@ -27,12 +27,20 @@ def register(subparsers: Any) -> None:
         description=__doc__,
     )
     parser.add_argument(
-        "--upstream", required=True, help="the mock's base URL, e.g. http://127.0.0.1:8181"
+        "--upstream",
+        required=True,
+        metavar="URL",
+        help="the mock's base URL, e.g. http://127.0.0.1:8181",
     )
     parser.add_argument(
-        "--io-report", type=Path, help="write the child's file opens and redirects here (JSON)"
+        "--io-report",
+        type=Path,
+        metavar="FILE",
+        help="write the child's file opens and redirects here (JSON)",
     )
-    parser.add_argument("cmd", nargs=argparse.REMAINDER, help="-- then the command to run")
+    parser.add_argument(
+        "cmd", nargs=argparse.REMAINDER, metavar="-- CMD", help="-- then the command to run"
+    )
     parser.set_defaults(handler=run)
 
 
@@ -89,5 +97,9 @@ def run(args: argparse.Namespace) -> int:
     if report_path is not None:
         report = collect_io_report(report_path)
         if report is None:
-            print(f"sfperf launch: no io report was written to {report_path}", file=sys.stderr)
+            print(
+                f"sfperf launch: no io report was written to {report_path} (the shim loads only "
+                "into Python programs that start with their site module: not with -S or -I)",
+                file=sys.stderr,
+            )
     return exit_code(returncode)
