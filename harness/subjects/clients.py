@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import functools
 import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
@@ -64,13 +65,17 @@ async def _attempt(
             url, data=body, headers=request_headers(token), timeout=timeout
         ) as response:
             raw = await response.read()
-            status, headers = response.status, response.headers
+            return _result_of(response.status, response.headers, raw)
     except TimeoutError:
         return UpstreamResult(504, None, error_kind="timeout", message="upstream timed out")
     except aiohttp.ClientPayloadError as exc:  # a reply cut short: not retried (may be billed)
         return UpstreamResult(502, None, error_kind="bad_response", message=str(exc))
     except aiohttp.ClientError as exc:
         return UpstreamResult(502, None, error_kind="connection", message=str(exc))
+
+
+def _result_of(status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamResult:
+    """Classify one complete HTTP reply from the Models API."""
     try:
         payload = json.loads(raw) if raw else None
     except ValueError:
@@ -111,6 +116,20 @@ class Retrier:
         wait = result.retry_after_s
         return wait is None or wait <= self.settings.retry_after_max_s
 
+    async def _try_once(
+        self,
+        session: aiohttp.ClientSession,
+        provider: TokenProvider,
+        url_for: Callable[[TokenGrant], str],
+        body: bytes,
+    ) -> UpstreamResult:
+        """Get a token, then POST once; a failed token fetch is a result like any other."""
+        try:
+            grant = await _grant(provider)
+        except TokenFetchError as exc:
+            return _token_failure(exc)
+        return await _attempt(session, url_for(grant), grant.access_token, body, self.timeout)
+
     async def call(
         self,
         session: aiohttp.ClientSession,
@@ -119,19 +138,17 @@ class Retrier:
         model: str,
         payload: Mapping[str, Any],
     ) -> UpstreamResult:
+        """POST `payload` to `model`'s `endpoint`, retrying as the settings allow."""
         started_s = self.clock()
         body = json.dumps(payload).encode()
+        url_for = functools.partial(
+            models_url, settings=self.settings, model=model, endpoint=endpoint
+        )
         attempts = retries = 0
         refreshed = False
         while True:
             attempts += 1
-            try:
-                grant = await _grant(provider)
-            except TokenFetchError as exc:
-                result = _token_failure(exc)
-                break
-            url = models_url(grant, self.settings, model, endpoint)
-            result = await _attempt(session, url, grant.access_token, body, self.timeout)
+            result = await self._try_once(session, provider, url_for, body)
             if result.status == 401 and not refreshed:
                 refreshed = True  # one refresh: the token may have been revoked or expired early
                 provider.invalidate()
