@@ -22,7 +22,6 @@ from harness.subjects.tokens import (
     TOKEN_PROVIDERS,
     FileTokenProvider,
     FileTokenStore,
-    MemoryTokenStore,
     MemoryTtlTokenProvider,
     TokenProvider,
     TokenStore,
@@ -66,12 +65,23 @@ def resolve_spec(options: GatewayOptions) -> VariantSpec:
         )
     if not options.upstream_url.startswith(("http://", "https://")):
         raise GatewayConfigError(f"upstream must be an http(s) URL, got {options.upstream_url!r}")
+    _check_numbers(options)
     return VariantSpec(
         _choose(options.server, base.server, SERVERS, "server"),
         options.extractor or base.extractor,  # checked when loaded (may be pkg.mod:func)
         _choose(options.token_provider, base.token_provider, TOKEN_PROVIDERS, "token provider"),
         _choose(options.client, base.client, CLIENTS, "client"),
     )
+
+
+def _check_numbers(options: GatewayOptions) -> None:
+    """Refuse numbers no client can use (token TTL and buffer are obeyed as given, on purpose)."""
+    if options.timeout_s <= 0:
+        raise GatewayConfigError(f"timeout must be > 0 s, got {options.timeout_s}")
+    if options.max_retries < 0:
+        raise GatewayConfigError(f"max retries must be >= 0, got {options.max_retries}")
+    if options.batch_max < 1 or options.batch_window_s < 0:
+        raise GatewayConfigError("batch size must be >= 1 and batch window >= 0 s")
 
 
 @dataclass
@@ -88,12 +98,12 @@ class Assembly:
             step()
 
 
-def _store(options: GatewayOptions, kind: str, cleanups: list[Callable[[], None]]) -> TokenStore:
+def _store(options: GatewayOptions, cleanups: list[Callable[[], None]]) -> TokenStore:
+    """A real token file for either provider, as in the gateways the seed report describes
+    (so a shim counting file opens sees what each provider really does); temporary by default."""
     if options.token_file:
         return FileTokenStore(options.token_file)
-    if kind == "memory-ttl":
-        return MemoryTokenStore()
-    folder = tempfile.mkdtemp(prefix="sfperf-token-")  # the file provider needs a real file
+    folder = tempfile.mkdtemp(prefix="sfperf-token-")
     cleanups.append(lambda: shutil.rmtree(folder, ignore_errors=True))
     return FileTokenStore(Path(folder) / "token.json")
 
@@ -102,7 +112,7 @@ def _provider(
     options: GatewayOptions, spec: VariantSpec, cleanups: list[Callable[[], None]]
 ) -> TokenProvider:
     settings = _settings(options)
-    store = _store(options, spec.token_provider, cleanups)
+    store = _store(options, cleanups)
     clock = time.time  # grants are stored across runs, so issue times are wall-clock seconds
 
     buffer_s = options.token_refresh_buffer_s

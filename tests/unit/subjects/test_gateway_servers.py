@@ -15,7 +15,7 @@ from harness.subjects.gateway.core import Gateway
 from harness.subjects.gateway.flask_app import create_flask_app
 from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
 from harness.subjects.gateway.variants import VARIANTS, VariantSpec, assemble, resolve_spec
-from harness.subjects.tokens import FileTokenProvider, MemoryTtlTokenProvider
+from harness.subjects.tokens import FileTokenProvider, FileTokenStore, MemoryTtlTokenProvider
 from harness.subjects.upstream import UpstreamResult
 from tests.unit.subjects.conftest import TEXT, load_shapes
 from tests.unit.subjects.fakes import FakeProvider
@@ -105,6 +105,9 @@ def test_components_can_be_overridden_one_by_one() -> None:
         ({"server": "django"}, "unknown server"),
         ({"upstream_url": "ftp://x"}, "http"),
         ({"extractor": "nowhere"}, "unknown extractor"),
+        ({"timeout_s": 0.0}, "timeout"),
+        ({"max_retries": -1}, "retries"),
+        ({"batch_max": 0}, "batch"),
     ],
 )
 def test_options_that_cannot_work_are_one_line_config_errors(
@@ -137,3 +140,13 @@ def test_assembly_bridges_a_client_to_the_server_it_runs_under(
         if isinstance(assembly.client, LoopThreadClient | SyncWrapperClient) and closer:
             closer()
         assembly.cleanup()
+
+
+def test_both_providers_keep_their_grant_in_a_temporary_file_removed_at_cleanup() -> None:
+    for variant in ("sync-legacy", "async"):
+        assembly = assemble(GatewayOptions(UPSTREAM, variant=variant))
+        store = assembly.gateway.provider._store  # type: ignore[attr-defined]
+        assert isinstance(store, FileTokenStore)
+        assert store.path.parent.is_dir()
+        assembly.cleanup()
+        assert not store.path.parent.exists()
