@@ -3,10 +3,8 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
 import sys
-from collections.abc import Iterator, Sequence
-from pathlib import Path
+from collections.abc import Sequence
 from typing import Any
 
 from harness.commands._output import add_output_options, run_dir, save
@@ -44,7 +42,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
     from harness.runners.interrupted import Interrupted
-    from harness.runners.sweep import run_sweep
+    from harness.runners.sweep import reference_gateways, run_sweep
     from harness.settings import load_settings
     from harness.targets import start_mock
 
@@ -57,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     ):
         try:
             records = run_sweep(
-                plan, mock.url, gateway_opener(mock.url, directory), advance=advance
+                plan, mock.url, reference_gateways(mock.url, directory), advance=advance
             )
         except Interrupted as stop:
             save(directory, stop.records)
@@ -94,19 +92,6 @@ def plan_from_args(args: argparse.Namespace) -> Any:
     if args.subjects:
         plan_args["subjects"] = sweep_subjects(args.subjects)
     return SweepPlan(duration_s=duration_s, **plan_args)
-
-
-def gateway_opener(mock_url: str, directory: Path) -> Any:
-    """variant -> a context manager serving that reference gateway against the mock."""
-    from harness.targets import TargetSpec, open_target
-
-    @contextlib.contextmanager
-    def open_variant(variant: str) -> Iterator[str]:
-        spec = TargetSpec(variant=variant, name=f"gateway-{variant}")
-        with open_target(spec, mock_url=mock_url, run_dir=directory) as running:
-            yield running.url
-
-    return open_variant
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

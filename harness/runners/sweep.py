@@ -14,6 +14,7 @@ import json
 import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
+from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
@@ -175,6 +176,19 @@ def subject_measurer(
         return
     with open_gateway(subject.removeprefix(GATEWAY_PREFIX)) as url:
         yield lambda level, duration_s: measure_gateway(url, level, duration_s)
+
+
+def reference_gateways(mock_url: str, run_dir: Path) -> GatewayOpener:
+    """A GatewayOpener serving the reference variants against the mock (logs in `run_dir`)."""
+    from harness.targets import TargetSpec, open_target
+
+    @contextlib.contextmanager
+    def open_variant(variant: str) -> Iterator[str]:
+        spec = TargetSpec(variant=variant, name=f"gateway-{variant}")
+        with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
+            yield running.url
+
+    return open_variant
 
 
 def sweep_subjects(text: str) -> tuple[str, ...]:
