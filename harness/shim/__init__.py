@@ -48,8 +48,8 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
     for report in reports:
         for path, entry in report.get("files", {}).items():
             into = files.setdefault(path, {"opens": 0, "reads": 0, "writes": 0})
-            for key in into:
-                into[key] += int(entry.get(key, 0))
+            for key, value in entry.items():
+                into[key] = into.get(key, 0) + int(value)
         for host, count in report.get("redirects", {}).items():
             redirects[host] = redirects.get(host, 0) + int(count)
     first = reports[0]

@@ -73,7 +73,14 @@ def test_an_upstream_that_is_not_an_http_url_is_refused() -> None:
 
 @pytest.mark.parametrize(
     ("flags", "kinds"),
-    [(os.O_RDONLY, (1, 0)), (os.O_WRONLY | os.O_CREAT, (0, 1)), (os.O_RDWR, (1, 1))],
+    [
+        (os.O_RDONLY, (1, 0)),
+        (os.O_WRONLY | os.O_CREAT, (0, 1)),
+        (os.O_RDWR, (1, 1)),
+        (os.O_RDWR | os.O_CREAT | os.O_APPEND, (1, 1)),
+        (os.O_RDWR | os.O_CREAT | os.O_TRUNC, (0, 1)),
+        (os.O_RDWR | os.O_CREAT | os.O_EXCL, (0, 1)),
+    ],
 )
 def test_opens_count_as_reads_or_writes_by_access_mode(flags: int, kinds: tuple[int, int]) -> None:
     assert access_kinds(flags) == kinds
@@ -183,3 +190,14 @@ def test_an_io_report_becomes_count_series_optionally_for_chosen_paths() -> None
                      "module_opens": (5.0,), "salesforce_redirects": (5.0,)}  # fmt: skip
     token_only = {s.name: s.values for s in io_series(report, paths=["/t"])}
     assert token_only["file_opens"] == (3.0,) and token_only["file_reads"] == (2.0,)
+
+
+def test_an_atomic_write_through_a_temporary_file_counts_as_a_write_of_the_real_file() -> None:
+    counter = FileCounter()
+    counter.hook("open", ("token.json", "r", os.O_RDONLY))
+    counter.hook("open", (".token.json.x1.tmp", None, os.O_RDWR | os.O_CREAT | os.O_EXCL))
+    counter.hook("os.rename", (".token.json.x1.tmp", "token.json", -1, -1))
+    counter.hook("os.rename", ("never-opened", "token.json", -1, -1))
+    files, _ = counter.snapshot()
+    entry = {"opens": 2, "reads": 1, "writes": 1, "renames": 1}
+    assert files == {os.path.abspath("token.json"): entry}

@@ -2,8 +2,9 @@
 io.open, os.open, pathlib) and writes the io report atomically.
 
 `reads` and `writes` count opens by access mode (an O_RDWR open counts as both); the hook cannot
-see individual read() calls. Module loading (.py/.pyc/extension files) is counted apart, as
-`module_opens`, so imports do not drown the files a gateway opens on purpose.
+see individual read() calls. A temporary file renamed onto a path (atomic write) is counted as
+that path's (`renames` says how often). Module loading (.py/.pyc/extension files) is counted
+apart, as `module_opens`, so imports do not drown the files a gateway opens on purpose.
 """
 
 from __future__ import annotations
@@ -18,9 +19,12 @@ MODULE_SUFFIXES = (".py", ".pyc", ".pyo", ".so", ".pyd", ".pth")
 
 
 def access_kinds(flags: int) -> tuple[int, int]:
-    """(reads, writes) that an open with these os flags stands for."""
+    """(reads, writes) that an open with these os flags stands for. A truncated or brand-new
+    file (O_TRUNC, O_EXCL: `w+`, mkstemp) has nothing to read, whatever its access mode."""
     access = flags & os.O_ACCMODE
-    return int(access in (os.O_RDONLY, os.O_RDWR)), int(access in (os.O_WRONLY, os.O_RDWR))
+    fresh = bool(flags & (os.O_TRUNC | os.O_EXCL))
+    reads = access == os.O_RDONLY or (access == os.O_RDWR and not fresh)
+    return int(reads), int(access in (os.O_WRONLY, os.O_RDWR))
 
 
 class FileCounter:
@@ -34,12 +38,28 @@ class FileCounter:
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
         # Called for every audit event in the process: bail out fast.
-        if event != "open" or self.paused:
+        if self.paused:
             return
-        path = args[0]
-        if isinstance(path, int) or path is None:
-            return  # open(fd) wraps an existing descriptor: no new open of a path
-        self.count(os.fsdecode(path), args[2] if len(args) > 2 and args[2] else 0)
+        if event == "open":
+            path = args[0]
+            if isinstance(path, int) or path is None:
+                return  # open(fd) wraps an existing descriptor: no new open of a path
+            self.count(os.fsdecode(path), args[2] if len(args) > 2 and args[2] else 0)
+        elif event == "os.rename" and args[2] == -1 and args[3] == -1:
+            self.renamed(os.fsdecode(args[0]), os.fsdecode(args[1]))
+
+    def renamed(self, source: str, target: str) -> None:
+        """Fold the opens of a temporary file into the file it atomically replaced, so a
+        write-to-temp-then-rename counts as a write of the real file (one `renames` more)."""
+        source, target = os.path.abspath(source), os.path.abspath(target)
+        with self._lock:
+            moved = self.files.pop(source, None)
+            if moved is None:
+                return
+            entry = self.files.setdefault(target, {"opens": 0, "reads": 0, "writes": 0})
+            for key, value in moved.items():
+                entry[key] = entry.get(key, 0) + value
+            entry["renames"] = entry.get("renames", 0) + 1
 
     def count(self, path: str, flags: int) -> None:
         """Add one open of `path` with os `flags`."""
