@@ -124,6 +124,8 @@ def print_findings(findings: Sequence[Any], target: str, entries: int, partial: 
     from rich.table import Table
 
     console = Console()
+    if not console.is_terminal:  # CI logs: wide enough that the explanations stay readable
+        console = Console(width=160)
     title = f"verdict for {target}: {entries} journal entries"
     if partial:
         title += " (partial: the run was cut short or the journal dropped entries)"
@@ -137,5 +139,5 @@ def print_findings(findings: Sequence[Any], target: str, entries: int, partial: 
     for f in findings:
         severity = str(f.severity)
         table.add_row(f"[{colours[severity]}]{severity}[/]", f.name, str(f.count),
-                      " ".join(f.examples[:3]), f.explanation)  # fmt: skip
+                      " ".join(f.examples[:2]), f.explanation)  # fmt: skip
     console.print(table)
