@@ -30,9 +30,12 @@ async def send(request: web.Request, reply: Reply) -> web.StreamResponse:
     )
     response.content_type = "text/event-stream"
     await response.prepare(request)
-    for event in reply.events:
-        await response.write(event.encode())
-    await response.write_eof()
+    try:
+        for event in reply.events:
+            await response.write(event.encode())
+        await response.write_eof()
+    except ConnectionResetError:
+        pass  # the client left mid-stream: nothing more to send, and nothing to report to it
     return response
 
 
