@@ -9,8 +9,10 @@ import pytest
 from harness.errors import UsageError
 from harness.runners.load import (
     SCENARIOS,
+    STOP_GRACE_S,
     LoadPlan,
     LoadTarget,
+    drive,
     load_record,
     locust_commands,
     locustfile_for,
@@ -131,3 +133,50 @@ def test_a_non_loopback_master_needs_the_explicit_opt_in() -> None:
     assert check_master_bind("0.0.0.0", allow_remote=True) == "0.0.0.0"
     with pytest.raises(UsageError, match="IP address"):
         check_master_bind("my host", allow_remote=True)
+
+
+class FakeLocust:
+    """Stands in for LocustProcesses: the main process exits with `code` after `polls` polls."""
+
+    def __init__(self, code: int | None, polls: int) -> None:
+        self.code, self.polls = code, polls
+        self.main = self
+
+    @property
+    def returncode(self) -> int | None:
+        return self.code
+
+    def poll(self) -> int | None:
+        self.polls -= 1
+        return self.code if self.polls < 0 else None
+
+
+class TickingClock:
+    def __init__(self) -> None:
+        self.now_s = 0.0
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def sleep(self, seconds: float) -> None:
+        self.now_s += seconds
+
+
+def test_a_run_that_ends_well_is_complete_and_progress_covers_its_duration() -> None:
+    clock, shown = TickingClock(), []
+    procs = FakeLocust(code=0, polls=12)
+    assert drive(procs, 2.0, 2.0, lambda n, _: shown.append(n), clock, clock.sleep)  # type: ignore[arg-type]
+    assert sum(shown) == pytest.approx(2.0)
+
+
+def test_a_crashed_locust_makes_the_run_partial() -> None:
+    clock = TickingClock()
+    procs = FakeLocust(code=1, polls=2)
+    assert not drive(procs, 2.0, 2.0, lambda n, _: None, clock, clock.sleep)  # type: ignore[arg-type]
+
+
+def test_a_locust_that_never_stops_is_given_up_on_after_the_grace() -> None:
+    clock = TickingClock()
+    procs = FakeLocust(code=None, polls=10**9)
+    assert not drive(procs, 2.0, 2.0, lambda n, _: None, clock, clock.sleep)  # type: ignore[arg-type]
+    assert clock.now_s == pytest.approx(2.0 + STOP_GRACE_S, abs=0.5)
