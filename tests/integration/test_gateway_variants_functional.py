@@ -117,3 +117,17 @@ def test_the_gateway_reports_its_own_counters(gateway: RunningGateway) -> None:
     assert metrics["tokens"]["validations"] >= 1
     assert metrics["upstream"]["calls"] >= 1
     assert requests.get(f"{gateway.url}/health", timeout=10).json()["status"] == "ok"
+
+
+@pytest.mark.parametrize(
+    ("variant", "client"), [("sync-legacy", "async-batching"), ("async", "sync-wrapper")]
+)
+def test_a_client_bridged_into_the_other_server_kind_answers_faithfully(
+    mock: SfperfMock, variant: str, client: str
+) -> None:
+    body = chat_body(f"bridged through {client}")
+    with run_in_thread(GatewayOptions(mock.url, variant=variant, client=client)) as gateway:
+        answer = requests.post(f"{gateway.url}/v1/chat/completions", json=body, timeout=10).json()
+        assert requests.get(f"{gateway.url}/health", timeout=10).json()["variant"] == f"{variant}*"
+    expected = mock.admin.expected("chat-generations", {"messages": body["messages"]})
+    assert answer["choices"][0]["message"]["content"] == expected["text"]
