@@ -87,7 +87,9 @@ def print_summary(records: Sequence[RunRecord]) -> None:
     """The top functions and where the profile files are."""
     for record in records:
         ok = record.get("ok").values
-        print(f"profile of {record.labels['variant']}: {len(ok)} requests, {sum(ok):.0f} ok")
+        idle = record.params.get("idle_share", 0.0)
+        print(f"profile of {record.labels['variant']}: {len(ok)} requests, {sum(ok):.0f} ok; "
+              f"{idle:.1%} of samples waiting (poll, locks, idle workers); busiest:")  # fmt: skip
         for series in record.series:
             if series.name.startswith("share:"):
                 print(f"  {series.values[0]:6.1%}  {series.name[len('share:') :]}")

@@ -146,8 +146,10 @@ def make_record(
     atomic_write_text(stem.with_suffix(".html"), HTMLRenderer().render(session))
     text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(session)
     atomic_write_text(stem.with_suffix(".txt"), text)
-    shares = top_shares(session.frame_records, session.shorten_path, plan.top)
-    series = [Series(f"share:{name}", "ratio", (share,)) for name, share in shares]
+    shares = top_shares(session.frame_records, session.shorten_path, top=None)
+    # The top list names where the work is; waiting is summed up once, as `idle_share`.
+    busy = [(name, share) for name, share in shares if not is_idle(name)][: plan.top]
+    series = [Series(f"share:{name}", "ratio", (share,)) for name, share in busy]
     series += [
         make_series("latency_ms", "ms", load.latencies_ms),
         make_series("ok", "count", load.oks),
@@ -157,6 +159,7 @@ def make_record(
     params = plan.as_params() | {
         "sample_count": session.sample_count, "profile_duration_s": session.duration,
         "requests_sent": len(load.oks), "load_duration_s": load.duration_s,
+        "idle_share": idle_share(shares),
     }  # fmt: skip
     return RunRecord(runner="profile", scenario="gateway", params=params, environment=env,
                      series=tuple(series), labels={"variant": plan.name}, artifacts=artifacts,
@@ -164,9 +167,11 @@ def make_record(
 
 
 def top_shares(
-    frame_records: Sequence[tuple[Sequence[str], float]], shorten: Callable[[str], str], top: int
+    frame_records: Sequence[tuple[Sequence[str], float]],
+    shorten: Callable[[str], str],
+    top: int | None,
 ) -> list[tuple[str, float]]:
-    """The `top` functions by self time, each with its share of all sampled time."""
+    """The `top` functions (None: all) by self time, each with its share of all sampled time."""
     self_s: dict[str, float] = {}
     for stack, time_s in frame_records:
         if stack:
@@ -177,6 +182,24 @@ def top_shares(
         return []
     ranked = sorted(self_s.items(), key=lambda item: item[1], reverse=True)[:top]
     return [(name, time_s / total_s) for name, time_s in ranked]
+
+
+# Where a server thread waits for work rather than doing it (samples are wall time).
+IDLE_FUNCTIONS = frozenset(
+    {"epoll.poll", "poll.poll", "select.select", "kqueue.control", "lock.acquire", "sleep",
+     "SimpleQueue.get", "socket.accept"}
+)  # fmt: skip
+
+
+def is_idle(name: str) -> bool:
+    """True for a built-in that waits: an event loop's poll, a lock, a worker's queue, a sleep."""
+    where, _, function = name.partition(":")
+    return where == "<built-in>" and function in IDLE_FUNCTIONS
+
+
+def idle_share(shares: Sequence[tuple[str, float]]) -> float:
+    """The share of samples spent waiting rather than working."""
+    return sum(share for name, share in shares if is_idle(name))
 
 
 def function_name(identifier: str, shorten: Callable[[str], str]) -> str:

@@ -16,7 +16,13 @@ from harness.runners.profiler_child import (
     run_program,
     save_session,
 )
-from harness.runners.profiling import ProfilePlan, function_name, python_program, top_shares
+from harness.runners.profiling import (
+    ProfilePlan,
+    function_name,
+    idle_share,
+    python_program,
+    top_shares,
+)
 
 
 def keep(path: str) -> str:
@@ -53,6 +59,11 @@ def test_shares_are_self_time_over_all_sampled_time() -> None:
     ]
     assert top_shares(records, keep, top=5) == [("m.py:a", 0.875), ("m.py:b", 0.125)]
     assert top_shares(records, keep, top=1) == [("m.py:a", 0.875)]
+
+
+def test_waiting_in_the_poll_or_a_lock_counts_as_idle() -> None:
+    shares = [("<built-in>:epoll.poll", 0.5), ("<built-in>:lock.acquire", 0.1), ("m.py:poll", 0.4)]
+    assert idle_share(shares) == pytest.approx(0.6)
 
 
 def test_no_samples_means_no_shares() -> None:
