@@ -4,6 +4,9 @@ from __future__ import annotations
 
 from typing import Any
 
+from hypothesis import given, settings
+from hypothesis import strategies as st
+
 from harness.findings import (
     FINDING_NAMES,
     Finding,
@@ -151,3 +154,34 @@ def test_every_rule_name_is_declared_for_the_record() -> None:
     names = {f.name for f in grade_journal(journal)}
     assert names <= set(FINDING_NAMES)
     assert len(names) >= 10
+
+
+_values = st.one_of(st.none(), st.integers(-5, 600), st.floats(0, 100), st.text(max_size=5))
+_entries = st.lists(
+    st.fixed_dictionaries(
+        {"seq": st.integers(1, 50)},
+        optional={
+            "t_s": st.one_of(st.none(), st.floats(0, 100)),
+            "duration_s": st.one_of(st.none(), st.floats(0, 50)),
+            "endpoint": st.sampled_from(["token", "chat-generations", "feedback", "other", None]),
+            "status": st.one_of(st.none(), st.sampled_from([0, 200, 401, 404, 429, 503])),
+            "fault": st.sampled_from([None, "hang", "429", "reset"]),
+            "retry_after_s": st.one_of(st.none(), st.floats(0, 5)),
+            "token_status": st.sampled_from([None, "valid", "expired", "unknown", "missing"]),
+            "extra_fields": st.one_of(st.none(), st.lists(st.text(max_size=4), max_size=2)),
+            "client": _values, "model": _values, "body_sha256": _values, "token_id": _values,
+            "app_context": _values, "feature_id": _values, "request_id": _values,
+        },
+    ),
+    max_size=30,
+)  # fmt: skip
+
+
+@settings(max_examples=60, deadline=None)
+@given(_entries)
+def test_any_journal_grades_without_error_into_declared_counted_findings(
+    journal: list[dict[str, Any]],
+) -> None:
+    findings = grade_journal(journal)
+    assert {f.name for f in findings} <= set(FINDING_NAMES)
+    assert all(f.count >= 1 and 1 <= len(f.examples) <= 5 for f in findings)
