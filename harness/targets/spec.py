@@ -7,16 +7,19 @@
 from __future__ import annotations
 
 import ipaddress
+import itertools
 import re
 import shlex
 import shutil
 from dataclasses import dataclass
+from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
 
 DEFAULT_VARIANT = "async"
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
+_PYTHON = re.compile(r"^python[0-9.]*$")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -52,9 +55,29 @@ def default_name(spec: TargetSpec) -> str:
     if spec.variant is not None:
         return spec.variant
     if spec.command is not None:
-        program = spec.command.split()[0].rsplit("/", 1)[-1] if spec.command.split() else "cmd"
-        return f"launch:{program}"
+        try:
+            argv = shlex.split(spec.command)
+        except ValueError:
+            argv = spec.command.split()
+        return f"launch:{program_name(argv)}"
     return urlsplit(spec.url or "").netloc or "url"
+
+
+def program_name(argv: list[str]) -> str:
+    """What a command runs: the program, or for `python script.py` / `python -m pkg` the script
+    or module (every Python gateway would otherwise be called `python`)."""
+    if not argv:
+        return "cmd"
+    program = PurePath(argv[0]).name
+    if not _PYTHON.match(program):
+        return program
+    for option, value in itertools.pairwise(argv[1:]):
+        if option == "-m":
+            return value
+        if option == "-c":
+            return program
+    scripts = [a for a in argv[1:] if not a.startswith("-")]
+    return PurePath(scripts[0]).stem if scripts else program
 
 
 def target_from_args(

@@ -11,7 +11,7 @@ from harness.errors import UsageError
 from harness.targets import DEFAULT_VARIANT, TargetSpec, target_from_args
 from harness.targets.process import bare_url, describe_exit, last_line, local_url, poll_until
 from harness.targets.running import RunningTarget, safe_name
-from harness.targets.spec import is_loopback
+from harness.targets.spec import is_loopback, program_name
 
 
 def test_no_target_options_mean_the_default_reference_variant() -> None:
@@ -72,7 +72,7 @@ def test_a_launch_command_is_split_like_a_shell_would_and_named_by_its_program()
     spec = target_from_args(None, None, f"{sys.executable} -c 'print(1)'")
     assert spec.kind == "launch"
     assert spec.argv() == [sys.executable, "-c", "print(1)"]
-    assert spec.name.startswith("launch:python")
+    assert spec.name.startswith("launch:python")  # no script: the interpreter names it
 
 
 def test_a_launch_command_may_come_with_the_fixed_url_it_listens_on() -> None:
@@ -180,3 +180,13 @@ def test_a_url_target_has_no_io_report() -> None:
 )  # fmt: skip
 def test_exit_codes_are_described_for_people(code: int | None, text: str) -> None:
     assert describe_exit(code) == text
+
+
+@pytest.mark.parametrize(
+    ("argv", "name"),
+    [(["/srv/venv/bin/python3.11", "-u", "/srv/app/gateway.py", "--port", "80"], "gateway"),
+     (["python", "-m", "uvicorn", "app:api"], "uvicorn"), (["./gw", "--port", "9"], "gw"),
+     (["python", "-c", "print(1)"], "python"), (["python"], "python"), ([], "cmd")],
+)  # fmt: skip
+def test_launched_programs_are_named_after_what_they_run(argv: list[str], name: str) -> None:
+    assert program_name(argv) == name
