@@ -1,4 +1,7 @@
-"""The gateway's command-line options, shared by `sfperf gateway` and `python -m ...gateway`."""
+"""The gateway's command-line options, shared by `sfperf gateway` and `python -m ...gateway`.
+
+Defaults come from `GatewayOptions`, so the CLI and the Python API cannot drift apart.
+"""
 
 from __future__ import annotations
 
@@ -6,26 +9,29 @@ import argparse
 
 from harness.subjects.gateway.options import VARIANT_NAMES, GatewayOptions
 
+_DEFAULTS = GatewayOptions(upstream_url="")
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every gateway option to `parser`."""
-    parser.add_argument("--variant", default="async", help=", ".join(VARIANT_NAMES))
+    d = _DEFAULTS
+    parser.add_argument("--variant", default=d.variant, help=", ".join(VARIANT_NAMES))
     parser.add_argument("--upstream", required=True, help="mock (or Salesforce) base URL")
-    parser.add_argument("--host", default="127.0.0.1")
-    parser.add_argument("--port", type=int, default=0, help="0 picks a free port")
+    parser.add_argument("--host", default=d.host)
+    parser.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
     parser.add_argument("--server", help="override the variant's server: flask or aiohttp")
     parser.add_argument("--extractor", help="legacy, priority or pkg.module:function")
     parser.add_argument("--token-provider", help="file or memory-ttl")
     parser.add_argument("--client", help="sync-wrapper, async or async-batching")
-    parser.add_argument("--token-file", help="where the token is stored (default: temporary)")
-    parser.add_argument("--token-ttl-s", type=float, help="memory-ttl: TTL (default: real life)")
-    parser.add_argument("--token-refresh-buffer-s", type=float, default=300.0)
-    parser.add_argument("--client-id", default="sfperf-client")
-    parser.add_argument("--client-secret", default="sfperf-secret")
-    parser.add_argument("--timeout-s", type=float, default=30.0, help="per upstream attempt")
-    parser.add_argument("--max-retries", type=int, default=2, help="on 429 and 5xx")
-    parser.add_argument("--batch-window-s", type=float, default=0.002)
-    parser.add_argument("--batch-max", type=int, default=16)
+    parser.add_argument("--token-file", help="where the grant is kept (default: a temp file)")
+    parser.add_argument("--token-ttl-s", type=float, help="memory-ttl TTL (default: real life)")
+    parser.add_argument("--token-refresh-buffer-s", type=float, default=d.token_refresh_buffer_s)
+    parser.add_argument("--client-id", default=d.client_id)
+    parser.add_argument("--client-secret", default=d.client_secret)
+    parser.add_argument("--timeout-s", type=float, default=d.timeout_s, help="per attempt")
+    parser.add_argument("--max-retries", type=int, default=d.max_retries, help="429 and 5xx")
+    parser.add_argument("--batch-window-s", type=float, default=d.batch_window_s)
+    parser.add_argument("--batch-max", type=int, default=d.batch_max)
 
 
 def options_from_args(args: argparse.Namespace) -> GatewayOptions:

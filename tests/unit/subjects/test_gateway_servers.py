@@ -150,3 +150,20 @@ def test_both_providers_keep_their_grant_in_a_temporary_file_removed_at_cleanup(
         assert store.path.parent.is_dir()
         assembly.cleanup()
         assert not store.path.parent.exists()
+
+
+def test_command_line_defaults_are_the_python_defaults_and_every_option_lands() -> None:
+    import argparse
+
+    from harness.subjects.gateway.arguments import add_arguments, options_from_args
+
+    parser = argparse.ArgumentParser()
+    add_arguments(parser)
+    assert options_from_args(parser.parse_args(["--upstream", UPSTREAM])) == GatewayOptions(
+        UPSTREAM
+    )
+    argv = ["--upstream", UPSTREAM, "--variant", "sync-legacy", "--token-ttl-s", "60"]
+    argv += ["--client", "async", "--max-retries", "0", "--batch-max", "4"]
+    options = options_from_args(parser.parse_args(argv))
+    assert (options.variant, options.token_ttl_s, options.client) == ("sync-legacy", 60.0, "async")
+    assert (options.max_retries, options.batch_max) == (0, 4)
