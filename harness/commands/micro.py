@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.commands._output import add_output_options, run_dir, save
 from harness.records import RunRecord
+
+if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
+    from harness.runners.micro import MicroPlan
 
 
 def register(subparsers: Any) -> None:
@@ -57,7 +60,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_plan(args: argparse.Namespace, default_seed: int) -> Any:
+def make_plan(args: argparse.Namespace, default_seed: int) -> MicroPlan:
     """The MicroPlan the options ask for; user extractors are measured beside the references."""
     from harness.runners.micro import MicroPlan
 

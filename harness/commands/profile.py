@@ -4,10 +4,13 @@ from __future__ import annotations
 
 import argparse
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.commands._output import add_output_options, run_dir, save
 from harness.records import RunRecord
+
+if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
+    from harness.runners.profiling import ProfilePlan
 
 QUICK_REQUESTS = 300
 QUICK_DURATION_S = 5.0
@@ -53,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_plan(args: argparse.Namespace) -> Any:
+def make_plan(args: argparse.Namespace) -> ProfilePlan:
     """The ProfilePlan the options describe; UsageError on nonsense."""
     from harness.errors import UsageError
     from harness.runners.profiling import ProfilePlan

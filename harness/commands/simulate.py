@@ -5,10 +5,13 @@ from __future__ import annotations
 import argparse
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.commands._output import add_output_options, run_dir, save
 from harness.records import RunRecord
+
+if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
+    from harness.runners.workloads import Workload
 
 QUICK_HOURS = 6.0
 
@@ -56,7 +59,7 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def resolve_workload(args: argparse.Namespace) -> Any:
+def resolve_workload(args: argparse.Namespace) -> Workload:
     """The workload named on the command line with every override applied."""
     from harness.errors import UsageError
     from harness.runners.workloads import (
