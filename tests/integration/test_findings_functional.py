@@ -123,3 +123,18 @@ def test_sfperf_verdict_grades_a_live_mock_and_fails_ci_on_a_fail_finding(tmp_pa
     first, second = load_records(tmp_path)
     assert first.get("finding:unknown_token").values == (1.0,)
     assert second.params["entries"] == 0
+
+
+def test_a_verdict_needs_the_admin_token_and_marks_a_journal_that_dropped_entries_partial(
+    tmp_path: Path,
+) -> None:
+    config = MockConfig.from_mapping({"seed": 7, "journal_size": 2, "admin_token": "s3cret"})
+    with running_mock(config) as url:
+        with ModelsClient(url) as client:
+            four_calls(client)
+        args = ["verdict", "--mock", url, "--out", str(tmp_path)]
+        assert main(args) == 2
+        assert main([*args, "--admin-token", "s3cret"]) == 0
+    (record,) = load_records(tmp_path)
+    assert record.partial
+    assert record.params["entries"] == 2
