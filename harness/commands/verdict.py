@@ -106,7 +106,8 @@ def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
     with progress_bar(duration_s, f"verdict resilience -> {spec.name}") as advance:
         return run_resilience(
             spec, directory, duration_s=duration_s, users=args.users,
-            seed=load_settings().seed, mock_url=args.mock or "", advance=advance,
+            seed=load_settings().seed, mock_url=args.mock or "", admin_token=args.admin_token,
+            advance=advance,
         )  # fmt: skip
 
 

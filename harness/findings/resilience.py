@@ -39,21 +39,22 @@ def run_resilience(
     users: int = 4,
     seed: int = 1234,
     mock_url: str = "",
+    admin_token: str | None = None,
     advance: Advance = no_progress,
 ) -> list[RunRecord]:
     """Run the scenario against `spec` and grade it: [load record, verdict record].
 
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
-    fresh mock with the resilience profile."""
+    fresh mock with the resilience profile (`admin_token`: of that running mock's admin API)."""
     plan = resilience_plan(duration_s)
     load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users),
                          duration_s=duration_s, seed=seed)  # fmt: skip
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
         started_at = now_iso()
-        first_seq = fetch_journal(target.mock_url).last_seq
+        first_seq = fetch_journal(target.mock_url, admin_token=admin_token).last_seq
         records = run_load(load_plan, target, run_dir, advance=advance)
         time.sleep(JOURNAL_SETTLE_S)
-        journal = fetch_journal(target.mock_url, since=first_seq)
+        journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
     findings = grade_journal(journal.entries, plan.grading_policy())
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
