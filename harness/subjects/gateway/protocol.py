@@ -65,7 +65,10 @@ class Reply:
     events: tuple[str, ...] | None = None
 
 
-def error_body(message: str, error_type: str, code: str | None, param: str | None = None) -> dict:  # type: ignore[type-arg]
+def error_body(
+    message: str, error_type: str, code: str | None, param: str | None = None
+) -> dict[str, Any]:
+    """An OpenAI-style error object."""
     return {"error": {"message": message, "type": error_type, "param": param, "code": code}}
 
 
@@ -84,7 +87,8 @@ def dig(node: Any, path: tuple[str | int, ...]) -> Any:
 def _content(message: Any, index: int) -> dict[str, str]:
     if not isinstance(message, dict):
         raise RequestError(400, f"messages[{index}] must be an object", "invalid_type")
-    role = _ROLES.get(message.get("role"))  # type: ignore[arg-type]
+    role_name = message.get("role")
+    role = _ROLES.get(role_name) if isinstance(role_name, str) else None
     if role is None:
         raise RequestError(400, f"messages[{index}].role is not supported", "invalid_value")
     content = message.get("content")

@@ -88,6 +88,9 @@ def test_text_content_parts_are_joined_and_a_one_item_prompt_list_is_unwrapped()
             "invalid_value",
         ),
         (b'{"model": "gpt-4", "messages": [{"role": "user", "content": 3}]}', 400, "invalid_type"),
+        (b'{"model": "gpt-4", "messages": [{"role": ["user"]}]}', 400, "invalid_value"),
+        (b'{"model": "gpt-4", "messages": ["hi"]}', 400, "invalid_type"),
+        (b"\xff\xfe", 400, "invalid_json"),
         (
             b'{"model": "llama-9", "messages": [{"role": "user", "content": "x"}]}',
             404,
