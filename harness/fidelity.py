@@ -133,11 +133,11 @@ def looks_like_error(text: str) -> bool:
 
 
 def _as_json(body: Body) -> Any:
-    if body is None or isinstance(body, Mapping):
-        return body
+    if not isinstance(body, str | bytes | bytearray):
+        return body  # already parsed (or nothing)
     try:
         return json.loads(body)
-    except (ValueError, UnicodeDecodeError):
+    except ValueError:  # UnicodeDecodeError and JSONDecodeError included
         return None
 
 
@@ -148,17 +148,31 @@ def _first_choice(document: Mapping[str, Any]) -> Mapping[str, Any] | None:
     return None
 
 
+def _message_content(choice: Mapping[str, Any]) -> Any:
+    message = choice.get("message")
+    return message.get("content") if isinstance(message, Mapping) else None
+
+
+def _choice_text(choice: Mapping[str, Any]) -> Any:
+    return choice.get("text")
+
+
 def chat_answer(body: Body) -> Answer:
     """Read a chat completion body: `choices[0].message.content`, finish reason, usage."""
-    return _json_answer(body, lambda choice: (choice.get("message") or {}).get("content"))
+    return _json_answer(body, _message_content)
 
 
 def completion_answer(body: Body) -> Answer:
     """Read a text completion body: `choices[0].text`, finish reason, usage."""
-    return _json_answer(body, lambda choice: choice.get("text"))
+    return _json_answer(body, _choice_text)
 
 
-def _json_answer(body: Body, text_of: Any) -> Answer:
+def _has_error(document: Mapping[str, Any]) -> bool:
+    # `"error": null` in a success body is no error.
+    return document.get("error") not in (None, "", {}, [])
+
+
+def _json_answer(body: Body, text_of: Callable[[Mapping[str, Any]], Any]) -> Answer:
     document = _as_json(body)
     if not isinstance(document, Mapping):
         return Answer()
@@ -168,14 +182,14 @@ def _json_answer(body: Body, text_of: Any) -> Answer:
         text=text if isinstance(text, str) else None,
         finish_reason=choice.get("finish_reason") if choice is not None else None,
         usage=document.get("usage") if isinstance(document.get("usage"), Mapping) else None,
-        error="error" in document,
+        error=_has_error(document),
     )
 
 
 def stream_answer(body: Body) -> Answer:
     """Reassemble an SSE chat stream: deltas joined, last finish reason, usage if sent."""
     if isinstance(body, Mapping):
-        return Answer(error="error" in body, complete=True)
+        return Answer(error=_has_error(body), complete=True)
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
     parts: list[str] = []
     finish, usage, error, done = None, None, False, False
@@ -189,7 +203,7 @@ def stream_answer(body: Body) -> Answer:
         chunk = _as_json(payload)
         if not isinstance(chunk, Mapping):
             return Answer(complete=True)  # unreadable chunk: the client gets no text
-        error = error or "error" in chunk
+        error = error or _has_error(chunk)
         choice = _first_choice(chunk)
         if choice is not None:
             delta = choice.get("delta")
@@ -205,7 +219,7 @@ def _unstreamed(raw: str) -> Answer:
     # A gateway that answers a stream request with a plain JSON error: read it as such.
     document = _as_json(raw)
     if isinstance(document, Mapping):
-        return Answer(error="error" in document, complete=True)
+        return Answer(error=_has_error(document), complete=True)
     return Answer(complete=False)
 
 

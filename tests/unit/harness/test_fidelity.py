@@ -293,3 +293,30 @@ def test_with_random_faults_any_error_status_is_accepted_for_an_upstream_error()
     body = {"error": {"message": "x"}}
     kinds = check_chat_completion(CHAT_REQUEST, 502, body, UpstreamError(404), errors_allowed=True)
     assert kinds == ()
+
+
+@pytest.mark.parametrize(
+    "body",
+    [{"choices": {"0": "x"}}, {"choices": ["text"]}, {"choices": [{"message": "pie bake oven"}]},
+     {"choices": [{"message": {"content": 42}}]}, [1, 2], "null", b"\xff\xfe", "",
+     {"choices": [{"message": {"content": "pie bake oven"}, "finish_reason": "stop"}],
+      "usage": ["3", "3"]}],
+)  # fmt: skip
+def test_odd_bodies_are_judged_without_crashing(body: Any) -> None:
+    kinds = check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED)
+    assert kinds and set(kinds) <= set(KINDS)
+
+
+@pytest.mark.parametrize(
+    "body",
+    [b"data: not json\n\ndata: [DONE]\n\n", b"data: [1]\n\n", b"event: ping\n\n", b"",
+     b"data: {\"choices\": [{\"delta\": \"pie\"}]}\n\ndata: [DONE]\n\n"],
+)  # fmt: skip
+def test_odd_streams_are_judged_without_crashing(body: bytes) -> None:
+    kinds = check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED)
+    assert kinds and set(kinds) <= set(KINDS)
+
+
+def test_a_null_error_field_in_a_success_body_is_no_error() -> None:
+    body = chat_body() | {"error": None}
+    assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ()
