@@ -69,8 +69,12 @@ def run_profile(
     *,
     advance: Advance = no_progress,
     environment: Environment | None = None,
+    mock_url: str | None = None,
 ) -> list[RunRecord]:
-    """One `profile/gateway` record for the plan's target; Ctrl-C keeps it, marked partial."""
+    """One `profile/gateway` record for the plan's target; Ctrl-C keeps it, marked partial.
+
+    The target talks to a mock started for the run, or to `mock_url` when one is running.
+    """
     if plan.launch:
         python_program(plan.launch)  # refuse a non-Python program before starting anything
     stem = safe_name(plan.name)
@@ -78,8 +82,8 @@ def run_profile(
     session_path.unlink(missing_ok=True)
     started_at = now_iso()
     with (
-        start_mock(run_dir, profile=plan.mock_profile, seed=plan.seed) as mock,
-        profiled_target(plan, mock.url, run_dir, session_path) as url,
+        upstream(plan, run_dir, mock_url) as mock,
+        profiled_target(plan, mock, run_dir, session_path) as url,
     ):
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance)
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
@@ -87,6 +91,16 @@ def run_profile(
     if load.interrupted:
         raise Interrupted([record])
     return [record]
+
+
+@contextmanager
+def upstream(plan: ProfilePlan, run_dir: Path, mock_url: str | None) -> Iterator[str]:
+    """The mock's URL: the one given, or a mock started (and stopped) for this profile."""
+    if mock_url:
+        yield mock_url
+        return
+    with start_mock(run_dir, profile=plan.mock_profile, seed=plan.seed) as mock:
+        yield mock.url
 
 
 @contextmanager

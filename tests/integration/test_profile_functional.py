@@ -8,7 +8,9 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.runners.profiling import ProfilePlan, run_profile
 from harness.store import load_records
+from harness.targets import start_mock
 
 LAUNCHED_GATEWAY = """
 import sys
@@ -55,3 +57,11 @@ def test_profile_refuses_a_non_python_launch(
     assert main(["profile", "--launch", "node server.js", "--out", str(tmp_path)]) == 2
     assert "Python program" in capsys.readouterr().err
     assert not (tmp_path / "logs").exists()  # refused before the mock was started
+
+
+def test_profile_can_use_a_mock_that_is_already_running(tmp_path: Path) -> None:
+    plan = ProfilePlan(requests=20, concurrency=2, max_duration_s=5.0)
+    with start_mock(tmp_path / "elsewhere") as mock:
+        (record,) = run_profile(plan, tmp_path / "run", mock_url=mock.url)
+    assert record.get("ok").values == (1.0,) * 20
+    assert not (tmp_path / "run" / "logs" / "mock.log").exists()  # no second mock was started
