@@ -68,7 +68,8 @@ def sfperf_rps(target: LoadTarget, users: int, duration_s: int, work: Path) -> t
     """Run the same locustfile through sfperf: (locust's request rate, sfperf's throughput_rps)."""
     plan = LoadPlan("steady", users=users, spawn_rate=users, duration_s=duration_s)
     (record,) = run_load(plan, target, work)
-    return aggregated_rps(work / "locust_stats.csv"), record.get("throughput_rps").values[0]
+    (stats,) = (work / name for name in record.artifacts if name.endswith("locust_stats.csv"))
+    return aggregated_rps(stats), record.get("throughput_rps").values[0]
 
 
 def compare(name: str, target: LoadTarget, args: argparse.Namespace, core: int | None) -> float:

@@ -9,7 +9,9 @@ from __future__ import annotations
 
 import json
 import math
+import re
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -111,6 +113,20 @@ def sfperf_options(plan: LoadPlan, target: LoadTarget, raw_dir: Path) -> list[st
     return options
 
 
+def work_dir_for(run_dir: Path, plan: LoadPlan, target: LoadTarget) -> Path:
+    """A fresh `run_dir/load/<scenario>-<target>-<n>/` for one run's rows, CSVs and logs.
+
+    One run directory holds many load runs (`sfperf validate`); each keeps its own files.
+    """
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", f"{Path(plan.scenario).stem}-{target.name}")
+    number = 1
+    while (run_dir / "load" / f"{stem}-{number}").exists():
+        number += 1
+    work = run_dir / "load" / f"{stem}-{number}"
+    (work / "raw").mkdir(parents=True)
+    return work
+
+
 def locust_commands(
     plan: LoadPlan, target: LoadTarget, run_dir: Path, master_port: int
 ) -> list[list[str]]:
@@ -133,8 +149,6 @@ def locust_commands(
 
 def free_port() -> int:
     """A free TCP port on loopback (locust's master needs one before it starts)."""
-    import socket
-
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
@@ -208,13 +222,16 @@ def run_load(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[RunRecord]:
-    """Run `plan` against `target`; the record holds every request, even after Ctrl-C."""
-    (run_dir / "raw").mkdir(parents=True, exist_ok=True)
+    """Run `plan` against `target`; the record holds every request, even after Ctrl-C.
+
+    Files land in `work_dir_for(run_dir, ...)`; the record names them relative to `run_dir`.
+    """
+    work = work_dir_for(run_dir, plan, target)
     port = plan.master_port or (free_port() if plan.distributed else 0)
-    commands = locust_commands(plan, target, run_dir, port)
+    commands = locust_commands(plan, target, work, port)
     metrics_before = target.metrics()
     started_at, started_s = now_iso(), clock()
-    procs = LocustProcesses(commands, run_dir / "logs")
+    procs = LocustProcesses(commands, work / "logs")
     finished = interrupted = False
     try:
         wait_s = plan.duration_s + (WORKER_WAIT_S if plan.distributed else 0.0)
@@ -224,8 +241,8 @@ def run_load(
     finally:
         procs.stop(STOP_GRACE_S)
     metrics = {"before": metrics_before, "after": target.metrics()}
-    atomic_write_text(run_dir / "target-metrics.json", json.dumps(metrics, indent=2))
-    record = load_record(plan, target, run_dir, commands, metrics, started_at,
+    atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
+    record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished)  # fmt: skip
     if interrupted:
         raise Interrupted([record])
@@ -236,18 +253,17 @@ def load_record(
     plan: LoadPlan,
     target: LoadTarget,
     run_dir: Path,
+    work: Path,
     commands: Sequence[Sequence[str]],
     metrics: Mapping[str, Any],
     started_at: str,
     duration_s: float,
     partial: bool,
 ) -> RunRecord:
-    """The RunRecord of a run from the raw rows its locust processes left in `run_dir/raw`."""
-    rows = read_rows(run_dir / "raw")
-    artifacts = sorted(
-        str(p.relative_to(run_dir))
-        for p in (*run_dir.glob("locust_*.csv"), *run_dir.glob("logs/*.log"))
-    )
+    """The RunRecord of a run from the raw rows its locust processes left in `work/raw`."""
+    rows = read_rows(work / "raw")
+    files = (*work.glob("locust_*.csv"), *work.glob("logs/*.log"), *work.glob("*.json"))
+    artifacts = sorted(str(p.relative_to(run_dir)) for p in files)
     params = {
         **asdict(plan),
         "mode": plan.mode,
@@ -263,7 +279,7 @@ def load_record(
         environment=capture_environment(),
         series=row_series(rows),
         labels={"target": target.name, "mode": plan.mode},
-        artifacts=(*artifacts, "target-metrics.json"),
+        artifacts=tuple(artifacts),
         started_at=started_at,
         duration_s=duration_s,
         partial=partial or not rows,

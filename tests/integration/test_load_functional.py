@@ -102,7 +102,7 @@ def test_ctrl_c_stops_locust_and_keeps_what_was_measured_as_partial(
     def sleep_then_interrupt(seconds: float) -> None:
         time.sleep(seconds)
         # Ctrl-C once locust has written some rows (it flushes them every second).
-        if any(p.stat().st_size for p in (tmp_path / "raw").glob("*.tsv")):
+        if any(p.stat().st_size for p in tmp_path.glob("load/*/raw/*.tsv")):
             raise KeyboardInterrupt
 
     plan = LoadPlan("steady", users=2, duration_s=30)
@@ -137,4 +137,5 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
     assert record.params["fidelity_checked"] is True
     metrics = record.params["target_metrics"]
     assert metrics["after"]["requests"]["chat"] >= len(latencies) > 0
-    assert (tmp_path / "locust_stats.csv").is_file()
+    assert any(name.endswith("locust_stats.csv") for name in record.artifacts)
+    assert all((tmp_path / name).is_file() for name in record.artifacts)

@@ -16,6 +16,7 @@ from harness.runners.load import (
     load_record,
     locust_commands,
     locustfile_for,
+    work_dir_for,
 )
 from harness.runners.loadrows import Row, format_row
 from scenarios.load._shapes import ramp_users, spike_users
@@ -92,28 +93,40 @@ def test_spike_is_the_full_load_only_in_the_middle_fifth() -> None:
 
 
 def test_a_record_is_built_from_the_raw_rows_with_plan_target_and_metrics(tmp_path: Path) -> None:
-    (tmp_path / "raw").mkdir()
+    work = tmp_path / "load" / "steady-async-1"
+    (work / "raw").mkdir(parents=True)
     rows = [Row("chat", 1.0, 1.0, 10.0, 200, True), Row("chat", 2.0, 2.0, 30.0, 429, False)]
-    (tmp_path / "raw" / "requests-local-h-1.tsv").write_text("".join(map(format_row, rows)))
-    (tmp_path / "locust_stats.csv").write_text("")
+    (work / "raw" / "requests-local-h-1.tsv").write_text("".join(map(format_row, rows)))
+    (work / "locust_stats.csv").write_text("")
     plan = LoadPlan("steady", users=2)
     metrics = {"before": {"requests": 0}, "after": {"requests": 2}}
-    record = load_record(plan, TARGET, tmp_path, [["locust"]], metrics, "t0", 3.0, partial=False)
+    record = load_record(
+        plan, TARGET, tmp_path, work, [["locust"]], metrics, "t0", 3.0, partial=False
+    )
     assert (record.runner, record.scenario) == ("load", "steady")
     assert record.labels == {"target": "async", "mode": "closed"}
     assert record.get("latency_ms").values == (10.0, 30.0)
     assert record.get("ok").values == (1.0, 0.0)
     assert record.params["target_metrics"] == metrics
     assert record.params["fidelity_checked"] is True
-    assert "locust_stats.csv" in record.artifacts
+    assert "load/steady-async-1/locust_stats.csv" in record.artifacts
     assert not record.partial
 
 
 def test_a_run_without_any_request_is_partial(tmp_path: Path) -> None:
     (tmp_path / "raw").mkdir()
-    record = load_record(LoadPlan("steady"), TARGET, tmp_path, [["x"]], {}, "", 1.0, partial=False)
+    plan = LoadPlan("steady")
+    record = load_record(plan, TARGET, tmp_path, tmp_path, [["x"]], {}, "", 1.0, partial=False)
     assert record.partial
     assert record.get("latency_ms").values == ()
+
+
+def test_each_run_gets_its_own_work_directory(tmp_path: Path) -> None:
+    plan = LoadPlan("steady")
+    first = work_dir_for(tmp_path, plan, LoadTarget("launch:my gw", "http://127.0.0.1:1"))
+    second = work_dir_for(tmp_path, plan, LoadTarget("launch:my gw", "http://127.0.0.1:1"))
+    assert first != second and first.parent == second.parent == tmp_path / "load"
+    assert first.name == "steady-launch-my-gw-1" and (first / "raw").is_dir()
 
 
 def test_remote_workers_are_awaited_on_the_chosen_master_address(tmp_path: Path) -> None:
