@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import statistics
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
@@ -25,6 +26,10 @@ REGRESSION, IMPROVEMENT, UNCHANGED = "regression", "improvement", "unchanged"
 UNCONFIRMED, MISSING, UNTESTABLE = "unconfirmed", "missing", "untestable"
 DIRECTIONS = ("lower", "higher")
 MIN_VALUES = 3
+# A median shift of every metric of a runner beyond this suggests machine drift.
+DRIFT_LIMIT, DRIFT_MIN_METRICS = 0.10, 3
+# The decision rests on the Mann-Whitney test; the bootstrap only sizes the ratio's interval.
+RESAMPLES = 1000
 
 
 @dataclass(frozen=True)
@@ -157,7 +162,26 @@ def evaluate_gate(
         judge(key, rule, values, cand[key][1] if key in cand else None, unit)
         for key, (rule, values, unit) in sorted(base.items())
     ]
-    return GateReport(tuple(results), tuple(machine_warnings(baseline, candidate)))
+    warnings = machine_warnings(baseline, candidate) + drift_warnings(results)
+    return GateReport(tuple(results), tuple(warnings))
+
+
+def drift_warnings(results: Sequence[MetricResult], limit: float = DRIFT_LIMIT) -> list[str]:
+    """A warning per runner whose metrics ALL moved together: the machine may have changed.
+
+    A code change usually moves some benchmarks; a busier or throttled machine moves every one.
+    """
+    changes: dict[str, list[float]] = defaultdict(list)
+    for result in results:
+        if result.comparison is not None and not math.isnan(result.comparison.ratio):
+            changes[result.key.split("/", 1)[0]].append(result.comparison.relative_change)
+    return [
+        f"every {runner} metric moved together (median change {median:+.0%} over {len(moved)} "
+        "metrics): the machine's speed may have changed between the runs; rerun on a quiet "
+        "machine or use --confirm-cmd"
+        for runner, moved in sorted(changes.items())
+        if len(moved) >= DRIFT_MIN_METRICS and abs(median := statistics.median(moved)) > limit
+    ]
 
 
 def judge(
@@ -169,7 +193,7 @@ def judge(
     if min(len(baseline), len(candidate)) < MIN_VALUES:
         note = f"needs >= {MIN_VALUES} values per side for a test"
         return MetricResult(key, rule, UNTESTABLE, unit=unit, note=note)
-    comparison = compare_samples(baseline, candidate)
+    comparison = compare_samples(baseline, candidate, resamples=RESAMPLES)
     return MetricResult(key, rule, classify(rule, comparison), comparison, unit)
 
 

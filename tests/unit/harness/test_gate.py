@@ -114,6 +114,12 @@ def test_runs_from_different_machines_get_a_warning() -> None:
     assert "different machines" in report.warnings[0]
 
 
+def test_a_shift_of_every_metric_is_flagged_as_possible_machine_drift() -> None:
+    report = evaluate_gate(micro_run(1), micro_run(2, 1.3), RULES)
+    assert any("moved together" in w and "+30%" in w for w in report.warnings)
+    assert not evaluate_gate(micro_run(1), micro_run(2), RULES).warnings
+
+
 def test_the_summary_is_a_markdown_table_led_by_the_verdict() -> None:
     report = evaluate_gate(micro_run(1, shapes=2), micro_run(2, 1.3, shapes=2), RULES)
     summary = render_summary(report, "base", "cand")
