@@ -21,7 +21,8 @@ sys.exit(main(sys.argv[1:]))
 
 
 def test_profile_of_the_async_variant_keeps_files_and_shares(tmp_path: Path) -> None:
-    argv = ["profile", "--quick", "--requests", "60", "--concurrency", "4", "--out", str(tmp_path)]
+    argv = ["profile", "--quick", "--requests", "60", "--concurrency", "4", "--duration", "120",
+            "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
     (record,) = load_records(tmp_path)
     assert (record.runner, record.scenario, record.labels) == (
@@ -44,7 +45,8 @@ def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
     # The launched program finds the mock through the start-up shim; the reference gateway
     # takes its upstream on the command line, so a placeholder Salesforce URL is enough.
     command = f"{sys.executable} {script} --variant async --upstream https://api.salesforce.com"
-    argv = ["profile", "--quick", "--requests", "30", "--launch", command, "--out", str(tmp_path)]
+    argv = ["profile", "--quick", "--requests", "30", "--duration", "120", "--launch", command,
+            "--out", str(tmp_path)]  # fmt: skip
     assert main(argv) == 0
     (record,) = load_records(tmp_path)
     assert record.labels["variant"].startswith("launch:")
@@ -60,7 +62,7 @@ def test_profile_refuses_a_non_python_launch(
 
 
 def test_profile_can_use_a_mock_that_is_already_running(tmp_path: Path) -> None:
-    plan = ProfilePlan(requests=20, concurrency=2, max_duration_s=5.0)
+    plan = ProfilePlan(requests=20, concurrency=2, max_duration_s=120.0)  # the count ends it
     with start_mock(tmp_path / "elsewhere") as mock:
         (record,) = run_profile(plan, tmp_path / "run", mock_url=mock.url)
     assert record.get("ok").values == (1.0,) * 20
