@@ -31,7 +31,13 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--scenario", choices=("resilience",), help="first run this scenario against a target"
     )
-    parser.add_argument("--since", type=int, default=0, metavar="SEQ", help="journal seq to skip")
+    parser.add_argument(
+        "--since",
+        type=int,
+        default=0,
+        metavar="SEQ",
+        help="grade only entries after this journal seq",
+    )
     parser.add_argument("--target", default="", help="name of the graded target (record label)")
     parser.add_argument(
         "--fail-on", type=str.upper, choices=SEVERITIES, help="exit 1 on a finding this severe"
@@ -68,7 +74,7 @@ def run(args: argparse.Namespace) -> int:
 
 def grade_mock(args: argparse.Namespace, directory: Path) -> RunRecord:
     """The verdict record of the journal of the running mock `--mock` (kept beside it)."""
-    from harness.findings import GradingPolicy, findings_record, grade_journal
+    from harness.findings import findings_record, grade_journal
     from harness.findings.journal import fetch_journal, save_journal
     from harness.records import now_iso
 
@@ -76,7 +82,7 @@ def grade_mock(args: argparse.Namespace, directory: Path) -> RunRecord:
         raise UsageError("give --mock URL (a running mock) or --scenario resilience")
     started_at, t0 = now_iso(), time.monotonic()
     journal = fetch_journal(args.mock, args.since, args.admin_token)
-    policy = GradingPolicy(max_attempts=args.max_attempts, hang_wait_s=args.hang_wait)
+    policy = policy_from_args(args)
     params = {"mock": args.mock, "since": args.since, "last_seq": journal.last_seq,
               "entries": len(journal.entries), "policy": policy.as_dict()}  # fmt: skip
     target = args.target or "unknown"
@@ -85,6 +91,13 @@ def grade_mock(args: argparse.Namespace, directory: Path) -> RunRecord:
         grade_journal(journal.entries, policy), target, params=params, started_at=started_at,
         duration_s=time.monotonic() - t0, partial=journal.lost, artifacts=[saved],
     )  # fmt: skip
+
+
+def policy_from_args(args: argparse.Namespace) -> Any:
+    """The GradingPolicy the options describe."""
+    from harness.findings import GradingPolicy
+
+    return GradingPolicy(max_attempts=args.max_attempts, hang_wait_s=args.hang_wait)
 
 
 def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
@@ -107,7 +120,7 @@ def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
         return run_resilience(
             spec, directory, duration_s=duration_s, users=args.users,
             seed=load_settings().seed, mock_url=args.mock or "", admin_token=args.admin_token,
-            advance=advance,
+            policy=policy_from_args(args), advance=advance,
         )  # fmt: skip
 
 

@@ -17,6 +17,7 @@ from pathlib import Path
 from harness.errors import UsageError
 from harness.findings.grading import findings_record, grade_journal
 from harness.findings.journal import fetch_journal, save_journal
+from harness.findings.model import GradingPolicy
 from harness.records import RunRecord, now_iso
 from harness.runners._progress import Advance, no_progress
 from harness.runners.load import SCENARIO_DIR, LoadPlan, LoadTarget, run_load
@@ -40,13 +41,16 @@ def run_resilience(
     seed: int = 1234,
     mock_url: str = "",
     admin_token: str | None = None,
+    policy: GradingPolicy | None = None,
     advance: Advance = no_progress,
 ) -> list[RunRecord]:
     """Run the scenario against `spec` and grade it: [load record, verdict record].
 
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
-    fresh mock with the resilience profile (`admin_token`: of that running mock's admin API)."""
+    fresh mock with the resilience profile (`admin_token`: of that running mock's admin API).
+    `policy` defaults to the plan's."""
     plan = resilience_plan(duration_s)
+    policy = policy or plan.grading_policy()
     load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users),
                          duration_s=duration_s, seed=seed)  # fmt: skip
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
@@ -55,11 +59,11 @@ def run_resilience(
         records = run_load(load_plan, target, run_dir, advance=advance)
         time.sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
-    findings = grade_journal(journal.entries, plan.grading_policy())
+    findings = grade_journal(journal.entries, policy)
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
-              "policy": plan.grading_policy().as_dict(), "resilience_plan": asdict(plan),
-              "proves_read_timeout": plan.proves_read_timeout}  # fmt: skip
+              "policy": policy.as_dict(), "resilience_plan": asdict(plan),
+              "proves_read_timeout": plan.hang_s > policy.hang_wait_s}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
         partial=journal.lost or any(r.partial for r in records), artifacts=[saved],
