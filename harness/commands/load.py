@@ -163,7 +163,27 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         )
         if fidelity:
             line += f", fidelity mismatches {fidelity}"
+        reported = reported_requests(record.params.get("target_metrics", {}))
+        if reported is not None:
+            line += f"; the target counted {reported} (measured {len(latencies)})"
         print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
+
+
+def reported_requests(metrics: Any) -> int | None:
+    """Requests the target says it served during the run (its `requests` counter, after - before).
+
+    The count includes requests still in flight when the load stopped; None when the target
+    has no such counter.
+    """
+
+    def total(snapshot: Any) -> int | None:
+        counter = snapshot.get("requests") if isinstance(snapshot, dict) else None
+        if isinstance(counter, dict):
+            return int(sum(v for v in counter.values() if isinstance(v, int | float)))
+        return int(counter) if isinstance(counter, int | float) else None
+
+    before, after = total(metrics.get("before")), total(metrics.get("after"))
+    return None if before is None or after is None else after - before
 
 
 def percentile(sorted_values: Sequence[float], q: float) -> float:

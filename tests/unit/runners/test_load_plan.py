@@ -193,3 +193,13 @@ def test_a_locust_that_never_stops_is_given_up_on_after_the_grace() -> None:
     procs = FakeLocust(code=None, polls=10**9)
     assert not drive(procs, 2.0, 2.0, lambda n, _: None, clock, clock.sleep)  # type: ignore[arg-type]
     assert clock.now_s == pytest.approx(2.0 + STOP_GRACE_S, abs=0.5)
+
+
+def test_the_targets_own_request_count_is_read_from_its_metrics() -> None:
+    from harness.commands.load import reported_requests
+
+    before = {"requests": {"chat": 1}}
+    after = {"requests": {"chat": 5, "completions": 2}}
+    assert reported_requests({"before": before, "after": after}) == 6
+    assert reported_requests({"before": {"requests": 3}, "after": {"requests": 10}}) == 7
+    assert reported_requests({"before": None, "after": after}) is None
