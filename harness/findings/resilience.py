@@ -51,8 +51,9 @@ def run_resilience(
     `policy` defaults to the plan's."""
     plan = resilience_plan(duration_s)
     policy = policy or plan.grading_policy()
-    load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users),
-                         duration_s=duration_s, seed=seed)  # fmt: skip
+    # The load's own clients outwait the hangs, so hanging up is left to the target.
+    load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users), duration_s=duration_s,
+                         seed=seed, timeout_s=max(30.0, plan.hang_s + 15.0))  # fmt: skip
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
         started_at = now_iso()
         first_seq = fetch_journal(target.mock_url, admin_token=admin_token).last_seq
