@@ -63,7 +63,7 @@ def test_profile_refuses_a_non_python_launch(
 
 def test_profile_can_use_a_mock_that_is_already_running(tmp_path: Path) -> None:
     plan = ProfilePlan(requests=20, concurrency=2, max_duration_s=120.0)  # the count ends it
-    with start_mock(tmp_path / "elsewhere") as mock:
+    with start_mock(tmp_path / "elsewhere", profile="fast") as mock:
         (record,) = run_profile(plan, tmp_path / "run", mock_url=mock.url)
     assert record.get("ok").values == (1.0,) * 20
     assert not (tmp_path / "run" / "logs" / "mock.log").exists()  # no second mock was started
