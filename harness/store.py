@@ -89,8 +89,9 @@ def upgrade_document(document: Any, path: Path) -> dict[str, Any]:
         raise UsageError(
             f"{path} has schema_version {version!r}; this sfperf reads versions 1..{SCHEMA_VERSION}"
         )
+    upgraded: dict[str, Any] = document
     while version < SCHEMA_VERSION:
-        document = _UPGRADES[version](document)
+        upgraded = _UPGRADES[version](upgraded)
         version += 1
-        document["schema_version"] = version
-    return document
+        upgraded["schema_version"] = version
+    return upgraded

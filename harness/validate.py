@@ -1,0 +1,273 @@
+"""`sfperf validate`, the main job: every runner, the claim ledger and one report.
+
+The pipeline reads top to bottom in `run_validate`: micro -> simulate -> load -> sweep -> profile
+-> resilience (the mock grades each target) -> claims -> report. Each step saves its records as
+soon as it has them, so a crash or Ctrl-C in a later step loses nothing measured; a step that
+fails is written down in the report and the run is marked partial.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import sys
+import time
+import traceback
+from collections.abc import Callable, Iterator, Sequence
+from dataclasses import dataclass, field, replace
+from pathlib import Path
+
+from harness.errors import UsageError
+from harness.records import RunRecord
+from harness.runners.interrupted import Interrupted
+from harness.runners.load import LoadPlan, LoadTarget, run_load
+from harness.store import append_records, atomic_write_text
+from harness.targets import TargetSpec, open_target, start_mock
+
+SEED_LEDGER = Path(__file__).resolve().parent.parent / "scenarios" / "claims" / "seed.toml"
+REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching")
+STEPS_FILE = "steps.json"
+
+
+@dataclass(frozen=True)
+class ValidatePlan:
+    """What `sfperf validate` measures: the reference variants, or one user target."""
+
+    quick: bool = False
+    seed: int = 1234
+    targets: tuple[TargetSpec, ...] = tuple(TargetSpec(variant=v) for v in REFERENCE_VARIANTS)
+    mock_url: str = ""  # the sfperf mock behind a --target-url, when there is one
+    extractors: tuple[str, ...] = ("legacy", "priority")
+    ledger: Path = SEED_LEDGER
+
+    @property
+    def embedded(self) -> bool:
+        """True when the targets are the reference variants (the out-of-the-box default)."""
+        return all(t.kind == "variant" for t in self.targets)
+
+    @property
+    def load_duration_s(self) -> float:
+        return 5.0 if self.quick else 60.0
+
+    @property
+    def resilience_duration_s(self) -> float:
+        return 10.0 if self.quick else 300.0
+
+
+@dataclass
+class StepLog:
+    """What each step did: seconds taken, records made, and the error if it failed."""
+
+    steps: list[dict[str, object]] = field(default_factory=list)
+
+    @property
+    def failed(self) -> list[str]:
+        return [str(s["step"]) for s in self.steps if s.get("error")]
+
+
+Step = Callable[[ValidatePlan, Path], list[RunRecord]]
+
+
+def run_validate(plan: ValidatePlan, run_dir: Path, *, say: Callable[[str], None]) -> StepLog:
+    """Run every step into `run_dir`, evaluate the ledger, write the report; returns the log."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = StepLog()
+    steps: list[tuple[str, Step]] = [
+        ("micro", micro_step),
+        ("simulate", simulate_step),
+        ("load", load_step),
+        ("sweep", sweep_step),
+        ("profile", profile_step),
+        ("resilience", resilience_step),
+    ]
+    for name, step in steps:
+        run_step(name, step, plan, run_dir, log, say)
+    finish(plan, run_dir, log, say)
+    return log
+
+
+def run_step(
+    name: str,
+    step: Step,
+    plan: ValidatePlan,
+    run_dir: Path,
+    log: StepLog,
+    say: Callable[[str], None],
+) -> None:
+    """Run one step; save what it measured; a failure is logged, not raised (Ctrl-C is)."""
+    say(f"[{name}] running")
+    started_s = time.monotonic()
+    entry: dict[str, object] = {"step": name}
+    try:
+        records = step(plan, run_dir)
+    except Interrupted as stop:
+        append_records(run_dir, stop.records)
+        raise
+    except UsageError:
+        raise
+    except Exception as exc:  # a broken step must not cost the others' measurements
+        entry["error"] = f"{type(exc).__name__}: {exc}"
+        atomic_write_text(run_dir / "logs" / f"validate-{name}.txt", traceback.format_exc())
+        records = []
+        say(f"[{name}] FAILED: {entry['error']} (traceback in logs/validate-{name}.txt)")
+    append_records(run_dir, records)
+    entry |= {"records": len(records), "duration_s": round(time.monotonic() - started_s, 2)}
+    log.steps.append(entry)
+    say(f"[{name}] {len(records)} record(s) in {entry['duration_s']} s")
+
+
+def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]) -> None:
+    """Claims, the report, the step log, and `results/latest` pointing at this run."""
+    import json
+
+    from harness.claims.ledger import load_ledger
+    from harness.claims.verdicts import count_verdicts, evaluate_ledger, write_verdicts
+    from harness.store import load_records
+    from reports.render import write_report
+
+    records = load_records(run_dir) if (run_dir / "results.json").exists() else []
+    ledger = load_ledger(plan.ledger)
+    verdicts = evaluate_ledger(ledger, records)
+    write_verdicts(run_dir, verdicts, ledger)
+    say(f"[claims] {count_verdicts(verdicts)}")
+    atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
+    write_report(run_dir, records, claims=verdicts, title=report_title(plan, log))
+    point_latest(run_dir)
+    say(f"report: {run_dir / 'report.md'} and {run_dir / 'index.html'}")
+
+
+def report_title(plan: ValidatePlan, log: StepLog) -> str:
+    subject = "reference gateways" if plan.embedded else ", ".join(t.name for t in plan.targets)
+    partial = f" (PARTIAL: {', '.join(log.failed)} failed)" if log.failed else ""
+    return f"sfperf validate{' --quick' if plan.quick else ''}: {subject}{partial}"
+
+
+def point_latest(run_dir: Path) -> None:
+    """Make `<results>/latest` a symlink to `run_dir`, replaced atomically."""
+    latest = run_dir.parent / "latest"
+    temporary = run_dir.parent / f".latest.{os.getpid()}"
+    temporary.unlink(missing_ok=True)
+    temporary.symlink_to(run_dir.name, target_is_directory=True)
+    os.replace(temporary, latest)
+
+
+# -- the steps ---------------------------------------------------------------------------------
+
+
+def micro_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    from harness.runners.micro import MicroPlan, run_micro
+
+    return run_micro(
+        MicroPlan(extractors=plan.extractors, quick=plan.quick, seed=plan.seed), run_dir
+    )
+
+
+def simulate_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    from harness.runners.simulate import run_simulation
+    from harness.runners.workloads import load_workload
+
+    workload = load_workload("seed-report")
+    return run_simulation(replace(workload, seed=plan.seed))
+
+
+def load_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    """Closed-loop `steady` on every target, plus `streaming` and an open loop on the lead one
+    (the async reference, or the user's); one mock and target serve all of a target's runs."""
+    lead = next((t for t in plan.targets if t.variant == "async"), plan.targets[0])
+    records: list[RunRecord] = []
+    for spec in plan.targets:
+        directory = run_dir / "load" / spec.name
+        with serve_target(spec, directory, plan) as target:
+            for load in load_plans(plan, lead=spec == lead):
+                where = directory / f"{load.scenario}-{load.mode}"
+                records += rebase(run_load(load, target, where), where, run_dir)
+    return records
+
+
+def load_plans(plan: ValidatePlan, *, lead: bool) -> list[LoadPlan]:
+    """`steady` for every target; the lead also gets `streaming` and a Poisson open loop."""
+    users = 5 if plan.quick else 20
+    steady = LoadPlan("steady", users=users, spawn_rate=users, duration_s=plan.load_duration_s,
+                      seed=plan.seed)  # fmt: skip
+    if not lead:
+        return [steady]
+    streaming = replace(steady, scenario="streaming")
+    open_loop = replace(steady, users=users * 4, spawn_rate=users * 4, arrival="poisson",
+                        rate_rps=20.0 if plan.quick else 100.0)  # fmt: skip
+    return [steady, streaming, open_loop]
+
+
+def rebase(records: Sequence[RunRecord], directory: Path, run_dir: Path) -> list[RunRecord]:
+    """Records made in a subdirectory of the run, with their artifact paths made run-relative."""
+    prefix = directory.relative_to(run_dir)
+    return [replace(r, artifacts=tuple(str(prefix / a) for a in r.artifacts)) for r in records]
+
+
+@contextlib.contextmanager
+def serve_target(spec: TargetSpec, run_dir: Path, plan: ValidatePlan) -> Iterator[LoadTarget]:
+    """A target with the sfperf mock behind it (a fresh one unless the target is a bare URL)."""
+    if spec.kind == "url":
+        with open_target(spec, mock_url=plan.mock_url, run_dir=run_dir) as running:
+            yield LoadTarget(running.name, running.url, plan.mock_url, running.metrics)
+        return
+    with (
+        start_mock(run_dir, seed=plan.seed) as mock,
+        open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
+    ):
+        yield LoadTarget(running.name, running.url, mock.url, running.metrics)
+
+
+def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    """Sync versus async: the upstream clients, and the reference gateways, at 200 ms upstream."""
+    from harness.runners.sweep import DEFAULT_SUBJECTS, SweepPlan, reference_gateways, run_sweep
+    from harness.runners.sweepsubjects import CLIENTS
+
+    subjects = DEFAULT_SUBJECTS if plan.embedded else tuple(CLIENTS)
+    sweep = SweepPlan(
+        levels=(1, 8, 32) if plan.quick else (1, 2, 4, 8, 16, 32, 64, 128, 256),
+        upstream_latencies_ms=(200.0,),
+        subjects=subjects,
+        duration_s=1.5 if plan.quick else 10.0,
+    )
+    with start_mock(run_dir, seed=plan.seed) as mock:
+        return run_sweep(sweep, mock.url, reference_gateways(mock.url, run_dir))
+
+
+def profile_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    """pyinstrument on the legacy and async references, or on a launched Python target."""
+    from harness.runners.profiling import ProfilePlan, run_profile
+
+    base = ProfilePlan(seed=plan.seed)
+    if plan.quick:
+        base = replace(base, requests=400, max_duration_s=4.0)
+    if plan.embedded:
+        plans = [replace(base, variant=v) for v in ("sync-legacy", "async")]
+    else:
+        launched = [t for t in plan.targets if t.kind == "launch"]
+        plans = [replace(base, launch=t.command, target_url=t.url) for t in launched]
+    records: list[RunRecord] = []
+    for profile in plans:
+        records += run_profile(profile, run_dir)
+    return records
+
+
+def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    """The `resilience` scenario against each target, graded by the mock behind it."""
+    from harness.findings.resilience import run_resilience
+
+    records: list[RunRecord] = []
+    # Quick runs grade the two ends: the deliberately naive legacy and the async reference.
+    quick_names = {"sync-legacy", "async"}
+    targets = [t for t in plan.targets if not (plan.quick and plan.embedded)
+               or t.name in quick_names]  # fmt: skip
+    for spec in targets:
+        directory = run_dir / "resilience" / spec.name
+        graded = run_resilience(spec, directory, duration_s=plan.resilience_duration_s,
+                                seed=plan.seed, mock_url=plan.mock_url)  # fmt: skip
+        records += rebase(graded, directory, run_dir)
+    return records
+
+
+def stderr_say(message: str) -> None:
+    """Progress lines for a person (stderr, so stdout stays clean)."""
+    print(f"{time.strftime('%H:%M:%S')} {message}", file=sys.stderr, flush=True)
