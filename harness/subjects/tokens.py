@@ -239,6 +239,8 @@ class FileTokenProvider(_CountingProvider):
 
     def get_grant(self) -> TokenGrant:
         now_s = self._clock()
+        # The read happens under the lock, so concurrent validations queue behind each other's
+        # file I/O: one refresh at a time, and the serialization the legacy design pays for it.
         with self._lock:
             self._n.validations += 1
             grant = self._read_store()
