@@ -356,8 +356,14 @@ def _config_name(record: RunRecord) -> str:
 
 
 def _group_name(record: RunRecord) -> str:
-    keep = {k: v for k, v in record.labels.items() if k != "mode"}
-    return f"{record.scenario}: {label_text(keep)}"
+    """A short legend entry: `subject ×N` for the sweep, `scenario: target (mode)` for load."""
+    labels = record.labels
+    if record.runner == "sweep":
+        return f"{labels.get('subject', '?')} ×{labels.get('concurrency', '?')}"
+    if "target" in labels:
+        mode = f" ({labels['mode']})" if labels.get("mode") else ""
+        return f"{record.scenario}: {labels['target']}{mode}"
+    return f"{record.scenario}: {label_text(labels)}"
 
 
 def _per_hour(record: RunRecord, name: str) -> float:

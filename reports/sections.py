@@ -159,8 +159,9 @@ def load_section(records: Sequence[RunRecord]) -> Section:
     return Section(
         "load",
         "Load",
-        "Per-request latency measured at the client (open loop: from the "
-        "intended start)." + fidelity_note,
+        "Per-request latency measured at the client (in open-loop mode from "
+        "each request's intended start, so a stalled target cannot hide its queue)."
+        + fidelity_note,
         tables=table("load", "Latency and throughput per target", summary)
         + table("fidelity", "Fidelity checks", fidelity),
         figures=figure(
