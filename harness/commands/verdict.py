@@ -63,8 +63,14 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_attempts < 1 or args.hang_wait <= 0:
         raise UsageError("--max-attempts must be >= 1 and --hang-wait > 0")
+    from harness.runners.interrupted import Interrupted
+
     directory = run_dir(args.out)
-    records = run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)]
+    try:
+        records = run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)]
+    except Interrupted as stop:
+        save(directory, stop.records)
+        raise
     save(directory, records)
     verdict = records[-1]
     findings = findings_from_record(verdict)

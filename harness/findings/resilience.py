@@ -10,7 +10,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
@@ -20,6 +20,7 @@ from harness.findings.journal import fetch_journal, save_journal
 from harness.findings.model import GradingPolicy
 from harness.records import RunRecord, now_iso
 from harness.runners._progress import Advance, no_progress
+from harness.runners.interrupted import Interrupted
 from harness.runners.load import SCENARIO_DIR, LoadPlan, LoadTarget, run_load
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.process import Child
@@ -43,12 +44,14 @@ def run_resilience(
     admin_token: str | None = None,
     policy: GradingPolicy | None = None,
     advance: Advance = no_progress,
+    sleep: Callable[[float], None] = time.sleep,
 ) -> list[RunRecord]:
     """Run the scenario against `spec` and grade it: [load record, verdict record].
 
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
     fresh mock with the resilience profile (`admin_token`: of that running mock's admin API).
-    `policy` defaults to the plan's."""
+    `policy` defaults to the plan's. Ctrl-C still grades what the mock saw: `Interrupted` then
+    carries both records, marked partial."""
     plan = resilience_plan(duration_s)
     policy = policy or plan.grading_policy()
     # The load's own clients outwait the hangs, so hanging up is left to the target.
@@ -57,8 +60,11 @@ def run_resilience(
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
         started_at = now_iso()
         first_seq = fetch_journal(target.mock_url, admin_token=admin_token).last_seq
-        records = run_load(load_plan, target, run_dir, advance=advance)
-        time.sleep(JOURNAL_SETTLE_S)
+        try:
+            records, interrupted = run_load(load_plan, target, run_dir, advance=advance), False
+        except Interrupted as stop:
+            records, interrupted = stop.records, True
+        sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
     findings = grade_journal(journal.entries, policy)
     saved = save_journal(run_dir, target.name, journal.entries)
@@ -67,8 +73,11 @@ def run_resilience(
               "proves_read_timeout": plan.hang_s > policy.hang_wait_s}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
-        partial=journal.lost or any(r.partial for r in records), artifacts=[saved],
+        partial=journal.lost or interrupted or any(r.partial for r in records),
+        artifacts=[saved],
     )  # fmt: skip
+    if interrupted:
+        raise Interrupted([*records, verdict])
     return [*records, verdict]
 
 

@@ -2,9 +2,20 @@
 
 from __future__ import annotations
 
+import contextlib
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
 import pytest
 
-from harness.findings.resilience import reference_refresh_buffer_s
+from harness.findings import resilience
+from harness.findings.journal import JournalRead
+from harness.findings.resilience import reference_refresh_buffer_s, run_resilience
+from harness.records import RunRecord, capture_environment
+from harness.runners.interrupted import Interrupted
+from harness.runners.load import LoadTarget
+from harness.targets import TargetSpec
 from mock_salesforce.faults import parse_fault
 from scenarios.load.resilience_plan import resilience_plan
 
@@ -45,3 +56,51 @@ def test_the_phases_provoke_a_429_burst_with_retry_after_an_outage_and_hangs() -
     labels = {rule.fault.label for rule in rules}
     assert labels == {"429", "503", "hang"}
     assert any(rule.fault.retry_after_s == 1.0 for rule in rules)
+
+
+def fake_record(partial: bool) -> RunRecord:
+    return RunRecord("load", "resilience", {}, capture_environment(), (), partial=partial)
+
+
+@pytest.fixture
+def stand_ins(monkeypatch: pytest.MonkeyPatch) -> list[float]:
+    """The mock, the target and the journal replaced by stand-ins; returns the sleeps taken."""
+
+    @contextlib.contextmanager
+    def target(*_: Any) -> Iterator[LoadTarget]:
+        yield LoadTarget("gw", "http://gw", "http://mock")
+
+    journal = [{"seq": 1, "endpoint": "chat-generations", "status": 200, "app_context": None}]
+    monkeypatch.setattr(resilience, "_resilience_target", target)
+    monkeypatch.setattr(
+        resilience, "fetch_journal", lambda *_, **__: JournalRead(tuple(journal), 0, False)
+    )
+    return []
+
+
+def test_a_resilience_run_returns_the_load_record_and_a_graded_verdict(
+    stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setattr(resilience, "run_load", lambda *_, **__: [fake_record(False)])
+    load, verdict = run_resilience(
+        TargetSpec(variant="async"), tmp_path, duration_s=10.0, sleep=stand_ins.append
+    )
+    assert load.runner == "load"
+    assert verdict.get("finding:bad_app_context").values == (1.0,)
+    assert not verdict.partial
+    assert stand_ins == [resilience.JOURNAL_SETTLE_S]
+    assert (tmp_path / "journal-gw.jsonl").is_file()
+
+
+def test_ctrl_c_during_the_load_still_grades_and_carries_both_records_marked_partial(
+    stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    def interrupted(*_: Any, **__: Any) -> list[RunRecord]:
+        raise Interrupted([fake_record(True)])
+
+    monkeypatch.setattr(resilience, "run_load", interrupted)
+    with pytest.raises(Interrupted) as stop:
+        run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0, sleep=lambda _: None)
+    load, verdict = stop.value.records
+    assert load.partial and verdict.partial
+    assert verdict.get("finding:bad_app_context").values == (1.0,)
