@@ -67,6 +67,10 @@ class ServerProcess:
         """Resident set size of the server process, in MiB."""
         return rss_mb(self.process.pid)
 
+    def cpu_s(self) -> float:
+        """User + system CPU seconds the server process has used so far."""
+        return cpu_s(self.process.pid)
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit within timeout_s."""
         if self.process.poll() is None:
@@ -117,6 +121,19 @@ def rss_mb(pid: int) -> float:
         return 0.0
     match = re.search(r"^VmRSS:\s+(\d+) kB", status, re.MULTILINE)
     return int(match.group(1)) / 1024 if match else 0.0
+
+
+def cpu_s(pid: int) -> float:
+    """User + system CPU seconds a process has used, from /proc (0.0 if it is gone).
+
+    CPU per request is what a server would cost with a core to itself: on a shared machine it
+    is steadier than throughput, which also measures the neighbours.
+    """
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
 def require_loopback(url: str) -> None:

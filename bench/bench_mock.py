@@ -83,6 +83,15 @@ def one_reply(base_url: str, headers: dict[str, str]) -> bytes:
         return bytes(reply.read())
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One measured wrk run and the CPU the server spent on it."""
+
+    name: str
+    wrk: _load.WrkResult
+    cpu_ms_per_request: float
+
+
 def measure_throughput(duration_s: float, cores: tuple[int | None, int | None]) -> float:
     """wrk req/s: bare, mock, bare (the mock is compared with the mean of its two neighbours)."""
     server_core, load_core = cores
@@ -93,10 +102,7 @@ def measure_throughput(duration_s: float, cores: tuple[int | None, int | None]) 
         try:
             script = _load.wrk_post_script(CHAT_BODY, headers)
             order = [("bare", bare), ("mock", mock), ("bare", bare)]
-            results = [
-                (name, _wrk(server.url + CHAT_PATH, script, duration_s, load_core))
-                for name, server in order
-            ]
+            results = [_wrk(name, server, script, duration_s, load_core) for name, server in order]
         finally:
             bare.stop()
     finally:
@@ -104,24 +110,34 @@ def measure_throughput(duration_s: float, cores: tuple[int | None, int | None]) 
     return _report_throughput(results)
 
 
-def _wrk(url: str, script: str, duration_s: float, core: int | None) -> _load.WrkResult:
+def _wrk(
+    name: str, server: _load.ServerProcess, script: str, duration_s: float, core: int | None
+) -> Measured:
+    url = server.url + CHAT_PATH
     _load.run_wrk(url, connections=64, duration_s=1, lua_script=script, core=core)  # warm-up
-    return _load.run_wrk(url, connections=64, duration_s=duration_s, lua_script=script, core=core)
+    before_s = server.cpu_s()
+    result = _load.run_wrk(url, connections=64, duration_s=duration_s, lua_script=script, core=core)
+    spent_ms = (server.cpu_s() - before_s) * 1000
+    return Measured(name, result, spent_ms / max(result.requests, 1))
 
 
-def _report_throughput(results: Sequence[tuple[str, _load.WrkResult]]) -> float:
+def _report_throughput(results: Sequence[Measured]) -> float:
     print("\n== 1. throughput: wrk -t1 -c64, keep-alive, POST chat-generations, 0 ms injected")
-    for name, r in results:
+    for m in results:
+        r = m.wrk
         p50, p99 = r.latency_ms.get(50.0, float("nan")), r.latency_ms.get(99.0, float("nan"))
         bad = f"  NON-2XX {r.non_2xx}" if r.non_2xx else ""
         print(
-            f"  {name:5} {r.requests_per_s:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms{bad}"
+            f"  {m.name:5} {r.requests_per_s:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+            f"  cpu {m.cpu_ms_per_request:.3f} ms/req{bad}"
         )
-    bare_rps = statistics.mean(r.requests_per_s for name, r in results if name == "bare")
-    mock = next(r for name, r in results if name == "mock")
-    ratio = mock.requests_per_s / bare_rps
-    verdict = "ok" if ratio >= 0.8 and mock.non_2xx == 0 else "SHORT OF GOAL"
+    bares = [m for m in results if m.name == "bare"]
+    mock = next(m for m in results if m.name == "mock")
+    ratio = mock.wrk.requests_per_s / statistics.mean(m.wrk.requests_per_s for m in bares)
+    cpu_ratio = statistics.mean(m.cpu_ms_per_request for m in bares) / mock.cpu_ms_per_request
+    verdict = "ok" if ratio >= 0.8 and mock.wrk.non_2xx == 0 else "SHORT OF GOAL"
     print(f"  ratio mock/bare = {ratio:.3f} (goal >= 0.8: {verdict})")
+    print(f"  by CPU per request (a core each): {cpu_ratio:.3f}")
     print(f"  vs best peer in peers.md ({PEER_BEST_RATIO}): {ratio / PEER_BEST_RATIO:.1f}x")
     return ratio
 
