@@ -130,6 +130,8 @@ def parse_request(route: str, raw: bytes) -> Prepared:
     upstream_model = resolve_model(model)
     if upstream_model is None:
         raise RequestError(404, f"The model `{model}` does not exist", "model_not_found", "model")
+    if request.get("n", 1) != 1:  # the Models API returns one generation: never drop the rest
+        raise RequestError(400, "only n=1 is supported", "unsupported_value", "n")
     options = request.get("stream_options")
     include_usage = isinstance(options, dict) and options.get("include_usage") is True
     body = _models_body(route, request)

@@ -92,6 +92,11 @@ def test_text_content_parts_are_joined_and_a_one_item_prompt_list_is_unwrapped()
         (b'{"model": "gpt-4", "messages": ["hi"]}', 400, "invalid_type"),
         (b"\xff\xfe", 400, "invalid_json"),
         (
+            b'{"model": "gpt-4", "n": 2, "messages": [{"role": "user", "content": "x"}]}',
+            400,
+            "unsupported_value",
+        ),
+        (
             b'{"model": "llama-9", "messages": [{"role": "user", "content": "x"}]}',
             404,
             "model_not_found",
