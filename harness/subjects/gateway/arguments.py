@@ -15,23 +15,30 @@ _DEFAULTS = GatewayOptions(upstream_url="")
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     """Add every gateway option to `parser`."""
     d = _DEFAULTS
-    parser.add_argument("--variant", default=d.variant, help=", ".join(VARIANT_NAMES))
-    parser.add_argument("--upstream", required=True, help="mock (or Salesforce) base URL")
-    parser.add_argument("--host", default=d.host)
-    parser.add_argument("--port", type=int, default=d.port, help="0 picks a free port")
-    parser.add_argument("--server", help="override the variant's server: flask or aiohttp")
-    parser.add_argument("--extractor", help="legacy, priority or pkg.module:function")
-    parser.add_argument("--token-provider", help="file or memory-ttl")
-    parser.add_argument("--client", help="sync-wrapper, async or async-batching")
-    parser.add_argument("--token-file", help="where the grant is kept (default: a temp file)")
-    parser.add_argument("--token-ttl-s", type=float, help="memory-ttl TTL (default: real life)")
-    parser.add_argument("--token-refresh-buffer-s", type=float, default=d.token_refresh_buffer_s)
-    parser.add_argument("--client-id", default=d.client_id)
-    parser.add_argument("--client-secret", default=d.client_secret)
-    parser.add_argument("--timeout-s", type=float, default=d.timeout_s, help="per attempt")
-    parser.add_argument("--max-retries", type=int, default=d.max_retries, help="429 and 5xx")
-    parser.add_argument("--batch-window-s", type=float, default=d.batch_window_s)
-    parser.add_argument("--batch-max", type=int, default=d.batch_max)
+    add = parser.add_argument
+    add("--variant", default=d.variant, metavar="NAME", help=", ".join(VARIANT_NAMES))
+    add("--upstream", required=True, metavar="URL", help="mock (or Salesforce) base URL")
+    add("--host", default=d.host, help="bind address (default: %(default)s, loopback)")
+    add("--port", type=int, default=d.port, help="0 (default) picks a free port")
+    add("--server", metavar="KIND", help="override the variant's server: flask or aiohttp")
+    add("--extractor", metavar="X", help="legacy, priority or pkg.module:function")
+    add("--token-provider", metavar="Y", help="file or memory-ttl")
+    add("--client", metavar="Z", help="sync-wrapper, async or async-batching")
+    add("--token-file", metavar="PATH", help="where the grant is kept (default: a temp file)")
+    add("--token-ttl-s", type=float, metavar="S", help="memory-ttl TTL (default: real life)")
+    add(
+        "--token-refresh-buffer-s",
+        type=float,
+        default=d.token_refresh_buffer_s,
+        metavar="S",
+        help="refresh this long before expiry (default: %(default)s)",
+    )
+    add("--client-id", default=d.client_id, metavar="ID")
+    add("--client-secret", default=d.client_secret, metavar="SECRET")
+    add("--timeout-s", type=float, default=d.timeout_s, metavar="S", help="per upstream try")
+    add("--max-retries", type=int, default=d.max_retries, metavar="N", help="on 429 and 5xx")
+    add("--batch-window-s", type=float, default=d.batch_window_s, metavar="S")
+    add("--batch-max", type=int, default=d.batch_max, metavar="N", help="calls per batch")
 
 
 def options_from_args(args: argparse.Namespace) -> GatewayOptions:
