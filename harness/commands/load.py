@@ -167,6 +167,25 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         if reported is not None:
             line += f"; the target counted {reported} (measured {len(latencies)})"
         print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
+        warn_if_behind(record)
+
+
+LATE_SEND_MS = 10.0
+LATE_SHARE_WARN = 0.01
+
+
+def warn_if_behind(record: RunRecord) -> None:
+    """Open loop: say so when the generator itself sent late (its wait is not the target's)."""
+    if record.labels.get("mode") != "open" or "send_lag_ms" not in record.series_names:
+        return
+    lags = record.get("send_lag_ms").values
+    late = sum(lag > LATE_SEND_MS for lag in lags) / len(lags) if lags else 0.0
+    if late > LATE_SHARE_WARN:
+        print(
+            f"warning: {100 * late:.1f}% of requests left > {LATE_SEND_MS:g} ms behind schedule: "
+            "too few --users for --rate (see the send_lag_ms series)",
+            file=sys.stderr,
+        )
 
 
 def reported_requests(metrics: Any) -> int | None:

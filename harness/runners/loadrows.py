@@ -40,7 +40,12 @@ class Row:
     @property
     def latency_ms(self) -> float:
         """Latency counted from the intended start, so a late send shows as latency."""
-        return self.response_ms + max(0.0, self.start_s - self.intended_s) * 1000.0
+        return self.response_ms + self.send_lag_ms
+
+    @property
+    def send_lag_ms(self) -> float:
+        """How late the request left against its plan (open loop; 0 in closed loop)."""
+        return max(0.0, self.start_s - self.intended_s) * 1000.0
 
     @property
     def end_s(self) -> float:
@@ -130,10 +135,15 @@ FIDELITY_KINDS = (
 
 
 def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
-    """The per-request series of internals.md (load), plus `t_s` and `status` per request."""
+    """The per-request series of internals.md (load), plus `t_s`, `status` and `send_lag_ms`.
+
+    `send_lag_ms` shows when the load generator itself fell behind its open-loop schedule
+    (too few users for the rate): that wait is in `latency_ms` too, and is not the target's.
+    """
     first_s = min((r.intended_s for r in rows), default=0.0)
     series = [
         make_series("latency_ms", "ms", (r.latency_ms for r in rows)),
+        make_series("send_lag_ms", "ms", (r.send_lag_ms for r in rows)),
         make_series("ok", "count", (1.0 if r.ok else 0.0 for r in rows)),
         make_series("t_s", "s", (r.intended_s - first_s for r in rows)),
         make_series("status", "code", (r.status for r in rows)),

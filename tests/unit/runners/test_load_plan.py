@@ -203,3 +203,17 @@ def test_the_targets_own_request_count_is_read_from_its_metrics() -> None:
     assert reported_requests({"before": before, "after": after}) == 6
     assert reported_requests({"before": {"requests": 3}, "after": {"requests": 10}}) == 7
     assert reported_requests({"before": None, "after": after}) is None
+
+
+def test_an_open_loop_run_that_fell_behind_its_schedule_is_flagged(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    from harness.commands.load import warn_if_behind
+
+    (tmp_path / "raw").mkdir()
+    rows = [Row("chat", float(i), float(i) + 0.2, 10.0, 200, True) for i in range(10)]
+    (tmp_path / "raw" / "requests-local-h-1.tsv").write_text("".join(map(format_row, rows)))
+    plan = LoadPlan("steady", rate_rps=10.0)
+    record = load_record(plan, TARGET, tmp_path, tmp_path, [["x"]], {}, "", 1.0, partial=False)
+    warn_if_behind(record)
+    assert "100.0% of requests left > 10 ms behind schedule" in capsys.readouterr().err

@@ -76,6 +76,7 @@ def test_the_series_follow_the_load_naming_of_internals() -> None:
     assert series["ok"].values == (1.0, 1.0, 0.0)
     assert series["status"].values == (200.0, 200.0, 502.0)
     assert series["t_s"].values == (0.0, 0.0, 1.0)
+    assert series["send_lag_ms"].values == pytest.approx((0.0, 500.0, 0.0))
     assert series["ttft_ms"].values == (40.0,)
     assert series["itl_ms"].values == (5.0, 7.5)
     assert len(series["throughput_rps"].values) == 1
