@@ -5,7 +5,7 @@
 - `AsyncClient`: one event loop, one shared aiohttp session with pooled keep-alive connections.
 - `BatchingClient`: gathers requests that arrive within a short window and sends them together.
 
-All three share `call_with_retries`: bearer token from the provider, backoff with jitter on 429
+All three share `Retrier.call`: bearer token from the provider, backoff with jitter on 429
 (honouring `Retry-After`) and 5xx, a timeout per attempt, one token refresh and retry on 401.
 """
 
