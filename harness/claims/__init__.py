@@ -1,6 +1,14 @@
 """The claim ledger: quantitative claims from documents checked against measured RunRecords."""
 
-from harness.claims.ledger import Claim, Expectation, Ledger, MetricQuery, load_ledger, parse_ledger
+from harness.claims.ledger import (
+    Claim,
+    Expectation,
+    Ledger,
+    MetricQuery,
+    default_ledger_path,
+    load_ledger,
+    parse_ledger,
+)
 from harness.claims.metrics import Measurement, MissingRecords, measure
 from harness.claims.verdicts import (
     CLAIMS_FILE,
@@ -11,6 +19,7 @@ from harness.claims.verdicts import (
     count_verdicts,
     evaluate_claim,
     evaluate_ledger,
+    evaluate_run,
     format_value,
     load_verdicts,
     write_verdicts,
@@ -29,8 +38,10 @@ __all__ = [
     "MissingRecords",
     "Verdict",
     "count_verdicts",
+    "default_ledger_path",
     "evaluate_claim",
     "evaluate_ledger",
+    "evaluate_run",
     "format_value",
     "load_ledger",
     "load_verdicts",

@@ -84,6 +84,13 @@ class Ledger:
     claims: tuple[Claim, ...]
 
 
+def default_ledger_path() -> Path:
+    """The seed report's ledger shipped with sfperf (`scenarios/claims/seed.toml`)."""
+    import scenarios
+
+    return Path(scenarios.__file__).resolve().parent / "claims" / "seed.toml"
+
+
 def load_ledger(path: Path) -> Ledger:
     """Parse and validate the ledger at `path`."""
     try:

@@ -15,7 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims.consistency import evaluate_expression, smallest_fraction
-from harness.claims.ledger import Claim, Expectation, Ledger
+from harness.claims.ledger import Claim, Expectation, Ledger, default_ledger_path, load_ledger
 from harness.claims.metrics import Measurement, MissingRecords, measure
 from harness.errors import UsageError
 from harness.records import RunRecord
@@ -68,6 +68,16 @@ def decide(interval: Interval, expect: Expectation) -> str:
     if interval.high < expect.low or interval.low > expect.high:
         return REFUTED
     return INCONCLUSIVE
+
+
+def evaluate_run(
+    run_dir: Path, records: Sequence[RunRecord], ledger_path: Path | None = None
+) -> list[Verdict]:
+    """Evaluate a ledger (default: the seed report's) on a run's records; writes claims.json."""
+    ledger = load_ledger(ledger_path or default_ledger_path())
+    verdicts = evaluate_ledger(ledger, records)
+    write_verdicts(run_dir, verdicts, ledger)
+    return verdicts
 
 
 def evaluate_ledger(ledger: Ledger, records: Sequence[RunRecord]) -> list[Verdict]:

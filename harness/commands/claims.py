@@ -27,24 +27,14 @@ def register(subparsers: Any) -> None:
     parser.set_defaults(handler=run)
 
 
-def default_ledger() -> Path:
-    """The seed report's ledger shipped with sfperf."""
-    import scenarios
-
-    return Path(scenarios.__file__).resolve().parent / "claims" / "seed.toml"
-
-
 def run(args: argparse.Namespace) -> int:
-    from harness.claims import count_verdicts, evaluate_ledger, load_ledger, write_verdicts
+    from harness.claims import CLAIMS_FILE, count_verdicts, evaluate_run
     from harness.store import load_records
 
-    ledger = load_ledger(args.ledger or default_ledger())
-    records = load_records(args.results)
-    verdicts = evaluate_ledger(ledger, records)
-    path = write_verdicts(args.results, verdicts, ledger)
+    verdicts = evaluate_run(args.results, load_records(args.results), args.ledger)
     print_verdicts(verdicts)
     counts = count_verdicts(verdicts)
-    print(f"{counts} -> {path}")
+    print(f"{counts} -> {args.results / CLAIMS_FILE}")
     failing = _failing(counts, args.fail_on)
     if failing:
         raise CheckFailed(f"{failing} claim(s) failed --fail-on {args.fail_on}")
