@@ -28,7 +28,8 @@ def register(subparsers: Any) -> None:
     )  # fmt: skip
     parser.add_argument(
         "--provider", action="append", default=[], metavar="SPEC",
-        help="replace the workload's providers: file[:buffer=5m] or memory-ttl[:ttl=25m,buffer=5m]",
+        help="replace the workload's providers (repeat): file[:buffer=5m], "
+        "memory-ttl[:ttl=25m,buffer=5m] or class:pkg.mod:Class[,ttl=..,buffer=..]",
     )  # fmt: skip
     parser.add_argument("--arrivals", choices=("poisson", "fixed"), help="arrival process")
     parser.add_argument("--recording", type=Path, help="replay arrival times from this file")

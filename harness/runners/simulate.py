@@ -8,14 +8,17 @@ each grant, not from the provider's own counters.
 
 from __future__ import annotations
 
+import importlib
 import itertools
 import time
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
 
+from harness.errors import UsageError
 from harness.records import Environment, RunRecord, Series, capture_environment, now_iso
 from harness.runners._progress import Advance, no_progress
 from harness.runners.interrupted import Interrupted
@@ -44,52 +47,81 @@ class VirtualClock:
 
 @dataclass
 class FakeUpstream:
-    """Issues tokens like the mock's OAuth endpoint does, with the real lifetime."""
+    """Issues tokens like the mock's OAuth endpoint does, with the real lifetime.
+
+    With `track=True` it remembers each token's expiry, for providers that hand out only the
+    token string (a user's class without `get_grant`).
+    """
 
     clock: VirtualClock
     lifetime_s: float
+    track: bool = False
     issued: int = 0
+
+    def __post_init__(self) -> None:
+        self.expiry_s: dict[str, float] = {}
 
     def fetch(self) -> TokenGrant:
         now_s = self.clock.now_s
         self.issued += 1
-        return TokenGrant(f"sim-{self.issued}", now_s, now_s + self.lifetime_s)
+        grant = TokenGrant(f"sim-{self.issued}", now_s, now_s + self.lifetime_s)
+        if self.track:
+            self.expiry_s[grant.access_token] = grant.expires_at_s
+        return grant
 
 
 @dataclass
 class Rig:
     """One provider under simulation with the clock, store and upstream it talks to."""
 
-    provider: FileTokenProvider | MemoryTtlTokenProvider
+    provider: Any
     clock: VirtualClock
     upstream: FakeUpstream
     store: MemoryTokenStore
 
     def totals(self) -> dict[str, int]:
-        """Cumulative provider and store counters under the record's series names."""
-        counters = self.provider.counters()
+        """Cumulative counts, all observed from outside the provider: a miss is a token fetched
+        from the upstream, file I/O is what the store saw."""
         return {
-            "hits": counters.hits,
-            "misses": counters.misses,
-            "refreshes": counters.refreshes,
+            "misses": self.upstream.issued,
+            "refreshes": self.upstream.issued,
             "file_reads": self.store.reads,
             "file_writes": self.store.writes,
-            "provider_expired_uses": counters.expired_uses,
         }
+
+    def own_counters(self) -> dict[str, int]:
+        """What the provider says it did (kept beside the observed counts); {} if it won't say."""
+        counters = getattr(self.provider, "counters", None)
+        if not callable(counters):
+            return {}
+        values = counters()
+        return dict(values.as_dict() if hasattr(values, "as_dict") else vars(values))
 
 
 def build_rig(config: ProviderConfig, token_lifetime_s: float) -> Rig:
-    """The real provider named by `config`, on a fresh store, virtual clock and fake upstream."""
+    """The provider named by `config`, on a fresh store, virtual clock and fake upstream."""
     clock = VirtualClock()
-    upstream = FakeUpstream(clock, token_lifetime_s)
+    upstream = FakeUpstream(clock, token_lifetime_s, track=config.kind == "class")
     store = MemoryTokenStore()
     buffer = {} if config.buffer_s is None else {"refresh_buffer_s": config.buffer_s}
-    provider: FileTokenProvider | MemoryTtlTokenProvider
     if config.kind == "file":
-        provider = FileTokenProvider(store, upstream.fetch, clock, **buffer)
-    else:
+        provider: Any = FileTokenProvider(store, upstream.fetch, clock, **buffer)
+    elif config.kind == "memory-ttl":
         provider = MemoryTtlTokenProvider(store, upstream.fetch, clock, config.ttl_s, **buffer)
+    else:
+        ttl = {} if config.ttl_s is None else {"ttl_s": config.ttl_s}
+        cls = load_class(str(config.cls))
+        provider = cls(store=store, fetch=upstream.fetch, clock=clock, **ttl, **buffer)
     return Rig(provider, clock, upstream, store)
+
+
+def load_class(spec: str) -> Any:
+    """The class at import path `pkg.mod:Class`; UsageError naming the problem otherwise."""
+    module_name, _, attr = spec.partition(":")
+    try:
+        return getattr(importlib.import_module(module_name), attr)
+    except (ImportError, AttributeError, ValueError) as exc:
+        raise UsageError(f"cannot load token provider class {spec!r}: {exc}") from None
 
 
 def run_simulation(
@@ -106,11 +138,12 @@ def run_simulation(
     for config in workload.providers:
         started_at, start_s = now_iso(), time.perf_counter()
         rig = build_rig(config, workload.token_lifetime_s)
-        hours, totals, partial = simulate_hours(rig, times_s, duration_s, advance)
+        hours, partial = simulate_hours(rig, times_s, duration_s, advance)
         elapsed_s = time.perf_counter() - start_s
         labels = _labels(rig, config, workload.token_lifetime_s)
+        extra = {"provider_counters": rig.own_counters()}
         records.append(
-            _record(workload, labels, hours, totals, environment, started_at, elapsed_s, partial)
+            _record(workload, labels, hours, extra, environment, started_at, elapsed_s, partial)
         )
         if partial:
             raise Interrupted(records)
@@ -119,23 +152,32 @@ def run_simulation(
 
 def simulate_hours(
     rig: Rig, times_s: npt.NDArray[np.float64], duration_s: float, advance: Advance = no_progress
-) -> tuple[dict[str, list[int]], dict[str, int], bool]:
-    """Drive `rig` through `times_s`; per-hour counts of each of SERIES, final totals, partial."""
+) -> tuple[dict[str, list[int]], bool]:
+    """Drive `rig` through `times_s`: per-hour counts of each of SERIES, and whether Ctrl-C
+    stopped it (the hours done so far are kept)."""
     hours: dict[str, list[int]] = {name: [] for name in SERIES}
+    drive = _drive if hasattr(rig.provider, "get_grant") else _drive_tokens
     before = rig.totals()
     try:
         for lo, hi in _hour_slices(times_s, duration_s):
-            expired = _drive(rig, times_s[lo:hi].tolist())
+            expired = drive(rig, times_s[lo:hi].tolist())
             after = rig.totals()
-            for name in SERIES[1:-1]:
+            for name in after:
                 hours[name].append(after[name] - before[name])
             hours["requests"].append(hi - lo)
+            hours["hits"].append(hi - lo - hours["misses"][-1])
             hours["expired_sends"].append(expired)
             before = after
             advance(1, "")
     except KeyboardInterrupt:
-        return hours, rig.totals(), True
-    return hours, rig.totals(), False
+        return _complete_hours(hours), True
+    return hours, False
+
+
+def _complete_hours(hours: dict[str, list[int]]) -> dict[str, list[int]]:
+    """Drop a last hour whose counts were only partly written when Ctrl-C came."""
+    done = min(len(values) for values in hours.values())
+    return {name: values[:done] for name, values in hours.items()}
 
 
 def _hour_slices(times_s: npt.NDArray[np.float64], duration_s: float) -> Iterator[tuple[int, int]]:
@@ -157,15 +199,27 @@ def _drive(rig: Rig, times_s: list[float]) -> int:
     return expired
 
 
+def _drive_tokens(rig: Rig, times_s: list[float]) -> int:
+    """`_drive` for a provider that only hands out token strings (looked up in the upstream)."""
+    clock, get_token, expiry_s = rig.clock, rig.provider.get_token, rig.upstream.expiry_s
+    expired = 0
+    for now_s in times_s:
+        clock.now_s = now_s
+        if expiry_s.get(get_token(), float("-inf")) <= now_s:
+            expired += 1  # a token the upstream never issued counts as unusable too
+    return expired
+
+
 def _labels(rig: Rig, config: ProviderConfig, token_lifetime_s: float) -> dict[str, str]:
     """What claims select on; settings left to the provider's defaults are read back from it."""
     ttl_s = getattr(rig.provider, "ttl_s", None)
+    buffer_s = getattr(rig.provider, "refresh_buffer_s", None)
     return {
-        "provider": config.kind,
+        "provider": config.cls if config.kind == "class" and config.cls else config.kind,
         "config": config.name,
         # "none": the provider follows the token's real lifetime (the file provider always does).
         "ttl_s": "none" if ttl_s is None else f"{ttl_s:g}",
-        "buffer_s": f"{rig.provider.refresh_buffer_s:g}",
+        "buffer_s": "none" if buffer_s is None else f"{buffer_s:g}",
         "token_lifetime_s": f"{token_lifetime_s:g}",
     }
 
@@ -174,17 +228,14 @@ def _record(
     workload: Workload,
     labels: Mapping[str, str],
     hours: Mapping[str, list[int]],
-    totals: Mapping[str, int],
+    extra: Mapping[str, Any],
     environment: Environment,
     started_at: str,
     duration_s: float,
     partial: bool,
 ) -> RunRecord:
-    params = workload.as_params() | {
-        "provider": dict(labels),
-        # The provider's own count, kept beside ours so a disagreement is visible.
-        "provider_expired_uses": totals["provider_expired_uses"],
-    }
+    # The provider's own counters travel beside what was observed, so a disagreement shows.
+    params = workload.as_params() | {"provider": dict(labels)} | dict(extra)
     series = tuple(Series(name, "count", tuple(float(v) for v in hours[name])) for name in SERIES)
     return RunRecord(
         runner="simulate",

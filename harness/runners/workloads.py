@@ -21,18 +21,23 @@ from harness.errors import UsageError
 
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "workloads"
 ARRIVAL_KINDS = ("poisson", "fixed", "recorded")
-PROVIDER_KINDS = ("file", "memory-ttl")
+PROVIDER_KINDS = ("file", "memory-ttl", "class")  # class: a user's provider, `cls` = pkg.mod:Class
 _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
 
 @dataclass(frozen=True)
 class ProviderConfig:
-    """One token provider setting to simulate; `ttl_s`/`buffer_s` None = the provider's default."""
+    """One token provider setting to simulate; `ttl_s`/`buffer_s` None = the provider's default.
+
+    A user's class (`kind="class"`, `cls="pkg.mod:Class"`) is built with `store=`, `fetch=`,
+    `clock=` and, when set, `ttl_s=` and `refresh_buffer_s=`.
+    """
 
     name: str
     kind: str
     ttl_s: float | None = None
     buffer_s: float | None = None
+    cls: str | None = None
 
 
 @dataclass(frozen=True)
@@ -92,25 +97,48 @@ def parse_duration_s(text: str) -> float:
 
 
 def parse_provider(spec: str) -> ProviderConfig:
-    """`file`, `memory-ttl`, `memory-ttl:ttl=25m,buffer=5m[,name=sane]` -> ProviderConfig."""
+    """`file`, `memory-ttl`, `memory-ttl:ttl=25m,buffer=5m[,name=sane]`, or a user's class
+    `class:pkg.mod:Class[,ttl=..,buffer=..,name=..]` -> ProviderConfig."""
+    if spec.startswith("class:"):
+        return _class_provider(spec)
     kind, _, options = spec.partition(":")
+    fields = _options(options, spec)
+    ttl = parse_duration_s(fields["ttl"]) if "ttl" in fields else None
+    buffer = parse_duration_s(fields["buffer"]) if "buffer" in fields else None
+    return _provider(fields.get("name", spec), kind, ttl, buffer)
+
+
+def _class_provider(spec: str) -> ProviderConfig:
+    path, _, options = spec[len("class:") :].partition(",")
+    module, sep, attr = path.partition(":")
+    if not (module and sep and attr):
+        raise UsageError(f"bad provider {spec!r}: expected class:pkg.module:Class[,ttl=..]")
+    fields = _options(options, spec)
+    ttl = parse_duration_s(fields["ttl"]) if "ttl" in fields else None
+    buffer = parse_duration_s(fields["buffer"]) if "buffer" in fields else None
+    return _provider(fields.get("name", path), "class", ttl, buffer, path)
+
+
+def _options(options: str, spec: str) -> dict[str, str]:
     fields: dict[str, str] = {}
     for item in filter(None, options.split(",")):
         key, sep, value = item.partition("=")
         if not sep or key not in ("ttl", "buffer", "name"):
             raise UsageError(f"bad provider option {item!r} in {spec!r} (ttl=, buffer=, name=)")
         fields[key] = value
-    ttl = parse_duration_s(fields["ttl"]) if "ttl" in fields else None
-    buffer = parse_duration_s(fields["buffer"]) if "buffer" in fields else None
-    return _provider(fields.get("name", spec), kind, ttl, buffer)
+    return fields
 
 
-def _provider(name: str, kind: str, ttl_s: float | None, buffer_s: float | None) -> ProviderConfig:
+def _provider(
+    name: str, kind: str, ttl_s: float | None, buffer_s: float | None, cls: str | None = None
+) -> ProviderConfig:
     if kind not in PROVIDER_KINDS:
         raise UsageError(f"unknown token provider {kind!r}; known: {', '.join(PROVIDER_KINDS)}")
     if kind == "file" and ttl_s is not None:
         raise UsageError(f"provider {name!r}: the file provider has no TTL (only buffer=)")
-    return ProviderConfig(name, kind, ttl_s, buffer_s)
+    if kind == "class" and not cls:
+        raise UsageError(f"provider {name!r}: kind 'class' needs class = 'pkg.module:Class'")
+    return ProviderConfig(name, kind, ttl_s, buffer_s, cls)
 
 
 def load_workload(name_or_path: str) -> Workload:
@@ -135,10 +163,7 @@ def _workload_from_dict(data: dict[str, Any], path: Path) -> Workload:
     arrivals = dict(data.get("arrivals", {}))
     if "path" in arrivals:
         arrivals["path"] = (path.parent / arrivals["path"]).resolve()
-    providers = tuple(
-        _provider(str(p["name"]), str(p["kind"]), _opt_s(p.get("ttl")), _opt_s(p.get("buffer")))
-        for p in data["providers"]
-    )
+    providers = tuple(_provider_from_table(p) for p in data["providers"])
     return Workload(
         name=str(data.get("name", path.stem)),
         description=str(data.get("description", "")),
@@ -148,6 +173,11 @@ def _workload_from_dict(data: dict[str, Any], path: Path) -> Workload:
         token_lifetime_s=_opt_s(data.get("token_lifetime", "1800s")) or 1800.0,
         seed=int(data.get("seed", 1234)),
     )
+
+
+def _provider_from_table(table: dict[str, Any]) -> ProviderConfig:
+    ttl_s, buffer_s = _opt_s(table.get("ttl")), _opt_s(table.get("buffer"))
+    return _provider(str(table["name"]), str(table["kind"]), ttl_s, buffer_s, table.get("class"))
 
 
 def _opt_s(value: Any) -> float | None:

@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import pytest
 
+from harness.errors import UsageError
 from harness.records import RunRecord
 from harness.runners.interrupted import Interrupted
 from harness.runners.simulate import hit_rate, hit_rate_interval, run_simulation
@@ -48,7 +51,7 @@ def test_a_ttl_longer_than_the_token_lifetime_sends_expired_tokens() -> None:
     # expired: 36 cycles a day.
     assert total(record, "refreshes") == 36
     assert total(record, "expired_sends") == 36 * 600
-    assert record.params["provider_expired_uses"] == 36 * 600
+    assert record.params["provider_counters"]["expired_uses"] == 36 * 600  # it agrees
 
 
 def test_the_file_provider_reads_the_store_on_every_request() -> None:
@@ -122,3 +125,31 @@ def test_poisson_hours_give_an_interval_around_the_hit_rate() -> None:
     low, high = hit_rate_interval(record)
     assert low < hit_rate(record) < high
     assert low > 0.0 and high < 1.0
+
+
+class NeverRefreshes:
+    """A user's provider that only knows `get_token`: it keeps its first token forever."""
+
+    def __init__(self, *, store: object, fetch: Any, clock: object) -> None:
+        self._fetch = fetch
+        self._token: str | None = None
+
+    def get_token(self) -> str:
+        if self._token is None:
+            self._token = self._fetch().access_token
+        return self._token
+
+
+def test_a_users_provider_class_is_judged_from_outside() -> None:
+    config = ProviderConfig("mine", "class", cls=f"{__name__}:NeverRefreshes")
+    record = simulate_one(config, hours=1)
+    assert total(record, "misses") == 1 and total(record, "hits") == 3599
+    # The token dies at 1800 s; every later request (1800 of them) goes out expired.
+    assert total(record, "expired_sends") == 1800
+    assert record.labels["provider"] == f"{__name__}:NeverRefreshes"
+    assert record.params["provider_counters"] == {}  # it keeps no counters: nothing to compare
+
+
+def test_an_unloadable_provider_class_is_a_usage_error() -> None:
+    with pytest.raises(UsageError, match="no_such_module"):
+        simulate_one(ProviderConfig("x", "class", cls="no_such_module:Provider"), hours=1)

@@ -56,7 +56,15 @@ def test_provider_specs_parse_ttl_buffer_and_name() -> None:
     assert parse_provider("file") == ProviderConfig("file", "file", None, None)
 
 
-@pytest.mark.parametrize("spec", ["redis", "memory-ttl:ttl", "memory-ttl:size=3", "file:ttl=5m"])
+def test_a_users_class_is_a_provider_spec() -> None:
+    assert parse_provider("class:my.tokens:Cache,ttl=10m,name=mine") == ProviderConfig(
+        "mine", "class", 600.0, None, "my.tokens:Cache"
+    )
+
+
+@pytest.mark.parametrize(
+    "spec", ["redis", "memory-ttl:ttl", "memory-ttl:size=3", "file:ttl=5m", "class:nocolon"]
+)
 def test_bad_provider_specs_are_usage_errors(spec: str) -> None:
     with pytest.raises(UsageError):
         parse_provider(spec)
