@@ -131,3 +131,25 @@ def test_a_client_bridged_into_the_other_server_kind_answers_faithfully(
         assert requests.get(f"{gateway.url}/health", timeout=10).json()["variant"] == f"{variant}*"
     expected = mock.admin.expected("chat-generations", {"messages": body["messages"]})
     assert answer["choices"][0]["message"]["content"] == expected["text"]
+
+
+def test_the_harness_fidelity_check_finds_nothing_wrong(
+    gateway: RunningGateway, mock: SfperfMock
+) -> None:
+    from harness.fidelity import load_check
+
+    check = load_check(mock.url)
+    requests_sent = [
+        ("/v1/chat/completions", chat_body("plain one")),
+        ("/v1/chat/completions", chat_body("streamed one", stream=True)),
+        (
+            "/v1/chat/completions",
+            chat_body("streamed with usage", stream=True, stream_options={"include_usage": True}),
+        ),
+        ("/v1/completions", {"model": "gpt-3.5-turbo", "prompt": "complete me"}),
+    ]
+    kinds = []
+    for path, body in requests_sent:
+        response = requests.post(f"{gateway.url}{path}", json=body, timeout=10)
+        kinds.append(check(body, response.status_code, response.content))
+    assert kinds == [()] * len(requests_sent)
