@@ -24,6 +24,7 @@ class Sample:
     end_s: float
     latency_ms: float
     ok: bool
+    worker: int = 0
 
 
 @dataclass(frozen=True)
@@ -33,6 +34,20 @@ class Window:
     samples: tuple[Sample, ...]
     duration_s: float
     errors: int  # requests that raised (also counted as not ok in `samples`)
+
+    @property
+    def throughput_rps(self) -> float:
+        """Completed requests per second, summed over workers, each up to its last completion.
+
+        Counting completions over the whole window would undercount by up to one request per
+        worker (the one cut off by the deadline), a large bias in short windows.
+        """
+        last_end_s: dict[int, float] = {}
+        counts: dict[int, int] = {}
+        for sample in self.samples:
+            last_end_s[sample.worker] = max(last_end_s.get(sample.worker, 0.0), sample.end_s)
+            counts[sample.worker] = counts.get(sample.worker, 0) + 1
+        return sum(counts[w] / last_end_s[w] for w in counts if last_end_s[w] > 0)
 
 
 async def drive_async(
@@ -47,7 +62,7 @@ async def drive_async(
     samples: list[Sample] = []
     errors = [0]
 
-    async def worker() -> None:
+    async def worker(index: int) -> None:
         while clock() < deadline_s:
             began_s = clock()
             try:
@@ -56,9 +71,9 @@ async def drive_async(
                 ok, errors[0] = False, errors[0] + 1
             ended_s = clock()
             if ended_s <= deadline_s:
-                samples.append(Sample(ended_s - start_s, (ended_s - began_s) * 1000.0, ok))
+                samples.append(Sample(ended_s - start_s, (ended_s - began_s) * 1000.0, ok, index))
 
-    await asyncio.gather(*(worker() for _ in range(concurrency)))
+    await asyncio.gather(*(worker(index) for index in range(concurrency)))
     return Window(tuple(sorted(samples, key=lambda s: s.end_s)), duration_s, errors[0])
 
 
@@ -75,7 +90,7 @@ def drive_threads(
     errors = [0]
     lock = threading.Lock()
 
-    def worker() -> None:
+    def worker(index: int) -> None:
         while clock() < deadline_s:
             began_s = clock()
             try:
@@ -86,10 +101,11 @@ def drive_threads(
                     errors[0] += 1
             ended_s = clock()
             if ended_s <= deadline_s:
+                sample = Sample(ended_s - start_s, (ended_s - began_s) * 1000.0, ok, index)
                 with lock:
-                    samples.append(Sample(ended_s - start_s, (ended_s - began_s) * 1000.0, ok))
+                    samples.append(sample)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
-        for future in [pool.submit(worker) for _ in range(concurrency)]:
+        for future in [pool.submit(worker, index) for index in range(concurrency)]:
             future.result()
     return Window(tuple(sorted(samples, key=lambda s: s.end_s)), duration_s, errors[0])

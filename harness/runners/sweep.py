@@ -88,7 +88,7 @@ def level_record(
         series=(
             make_series("latency_ms", "ms", (s.latency_ms for s in samples)),
             make_series("ok", "count", (1.0 if s.ok else 0.0 for s in samples)),
-            make_series("throughput_rps", "rps", (len(samples) / window.duration_s,)),
+            make_series("throughput_rps", "rps", (window.throughput_rps,)),
             make_series("errors", "count", (failures,)),
             make_series("error_rate", "ratio", (failures / len(samples) if samples else 0.0,)),
             make_series(

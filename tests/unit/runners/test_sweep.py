@@ -43,7 +43,7 @@ def test_littles_bound_is_concurrency_over_latency() -> None:
 
 def test_a_level_record_carries_the_sweep_series_and_labels() -> None:
     samples = (Sample(0.2, 200.0, True), Sample(0.4, 210.0, False), Sample(0.6, 190.0, True))
-    window = Window(samples, duration_s=1.5, errors=0)
+    window = Window(samples, duration_s=1.0, errors=0)
     record = level_record("async", 4, 200.0, window, environment=ENV, params={"x": 1})
     assert (record.runner, record.scenario) == ("sweep", "sync-vs-async")
     assert record.labels == {
@@ -53,7 +53,7 @@ def test_a_level_record_carries_the_sweep_series_and_labels() -> None:
         "upstream_latency_ms": "200",
     }
     assert record.get("latency_ms").values == (200.0, 210.0, 190.0)
-    assert record.get("throughput_rps").values == (2.0,)
+    assert record.get("throughput_rps").values == pytest.approx((5.0,))  # 3 done by 0.6 s
     assert record.get("errors").values == (1.0,)
     assert record.get("error_rate").values == pytest.approx((1 / 3,))
     assert record.get("littles_bound_rps").values == (20.0,)
@@ -91,6 +91,14 @@ def test_plans_refuse_nonsense() -> None:
     with pytest.raises(UsageError, match="unknown subjects"):
         SweepPlan(subjects=("async", "gateway:turbo"))
     assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2]).steps == 4
+
+
+async def test_throughput_is_summed_per_worker_up_to_its_last_completion() -> None:
+    # Two workers at 200 ms a request in a 1 s window; the deadline cut each one's 5th request.
+    samples = tuple(Sample(0.2 * k, 200.0, True, worker=w) for w in (0, 1) for k in (1, 2, 3, 4))
+    window = Window(samples, duration_s=1.0, errors=0)
+    assert window.throughput_rps == pytest.approx(10.0)  # not 8 (completions / window)
+    assert Window((), 1.0, 0).throughput_rps == 0.0
 
 
 async def test_the_async_driver_keeps_n_requests_in_flight_until_the_window_ends() -> None:
