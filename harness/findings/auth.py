@@ -50,9 +50,15 @@ def token_per_request(entries: Sequence[Entry], policy: GradingPolicy) -> Findin
 def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """Models requests sent with a token past its real expiry."""
     hits = [e for e in _models_requests(entries) if e.get("token_status") == "expired"]
+    late_s = [
+        float(e["t_s"]) - float(e["token_expires_t_s"])
+        for e in hits
+        if e.get("t_s") is not None and e.get("token_expires_t_s") is not None
+    ]
+    late = f" (up to {max(max(late_s), 0.0):.0f} s late)" if late_s else ""
     return make_finding(
         "expired_token", Severity.FAIL, hits,
-        "sent a token past its real expiry; refresh before `exp`, not on a longer local TTL",
+        f"sent a token past its real expiry{late}; refresh before `exp`, not on a local TTL",
     )  # fmt: skip
 
 

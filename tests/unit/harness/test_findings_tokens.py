@@ -61,11 +61,12 @@ def test_one_token_reused_for_many_requests_is_only_a_note() -> None:
 
 def test_requests_with_expired_unknown_or_no_token_are_failures() -> None:
     journal = [
-        entry(1, 1.0, token_status="expired", status=401),
+        entry(1, 61.0, token_status="expired", status=401, token_expires_t_s=1.0),
         entry(2, 2.0, token_status="unknown", status=401),
         entry(3, 3.0, token_status="missing", status=401, token_id=None),
     ]
     findings = by_name(journal)
+    assert "up to 60 s late" in findings["expired_token"].explanation
     for name in ("expired_token", "unknown_token", "missing_token"):
         assert findings[name].count == 1
         assert findings[name].severity is Severity.FAIL
