@@ -22,6 +22,9 @@ from harness.subjects.gateway.flask_app import create_flask_app
 from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
 from harness.subjects.gateway.variants import Assembly, assemble
 
+SHUTDOWN_GRACE_S = 5.0
+LISTEN_BACKLOG = 1024  # load tests open hundreds of connections at once
+
 
 class _QuietHandler(WSGIRequestHandler):
     """No access log line per request: at load it would cost more than the request."""
@@ -69,7 +72,8 @@ def _start_flask(assembly: Assembly, host: str, port: int) -> RunningGateway:
 
 def _start_aiohttp(assembly: Assembly, host: str, port: int) -> RunningGateway:
     app = create_aiohttp_app(assembly.gateway, assembly.client)  # type: ignore[arg-type]
-    runner = web.AppRunner(app, access_log=None)
+    # In-flight requests get a few seconds at shutdown, not aiohttp's default minute.
+    runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
     loop = asyncio.new_event_loop()
     thread = threading.Thread(target=loop.run_forever, name="gateway-aiohttp", daemon=True)
     thread.start()
@@ -85,7 +89,7 @@ def _start_aiohttp(assembly: Assembly, host: str, port: int) -> RunningGateway:
 
     try:
         run(runner.setup())
-        run(web.TCPSite(runner, host, port).start())
+        run(web.TCPSite(runner, host, port, backlog=LISTEN_BACKLOG).start())
     except BaseException:
         stop()
         raise
