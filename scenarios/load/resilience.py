@@ -7,10 +7,8 @@ it was. Grade the target afterwards with `sfperf verdict --mock URL` (or
 `harness.findings.grade_journal` with the plan's `grading_policy()`).
 """
 
-import json
 import logging
 import time
-import urllib.request
 from typing import Any
 
 import gevent
@@ -18,7 +16,7 @@ from locust import events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from scenarios.load._admin import patch_config
+from mock_salesforce.admin_client import AdminClient
 from scenarios.load._sfperf import ChatUser, listen, options_of
 from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
 
@@ -35,33 +33,26 @@ class Director:
     """Drives the mock through the plan's phases from a greenlet of the master process."""
 
     def __init__(self, mock_url: str, plan: ResiliencePlan) -> None:
-        self.mock_url, self.plan = mock_url, plan
+        self.admin, self.plan = AdminClient(mock_url), plan
         self.saved: dict[str, Any] = {}
         self.greenlet: Any = None
 
     def start(self) -> None:
-        config = get_config(self.mock_url)
-        self.saved = {k: config.get(k) for k in ("faults", "token_lifetime_s")}
-        patch_config(self.mock_url, {"token_lifetime_s": self.plan.token_lifetime_s})
+        config = self.admin.config()
+        self.saved = {k: config[k] for k in ("faults", "token_lifetime_s") if k in config}
+        self.admin.patch_config({"token_lifetime_s": self.plan.token_lifetime_s})
         self.greenlet = gevent.spawn(self.walk, time.monotonic())
 
     def walk(self, started_s: float) -> None:
         for phase in self.plan.phases:
             gevent.sleep(max(phase.start_s - (time.monotonic() - started_s), 0.0))
-            patch_config(self.mock_url, {"faults": list(phase.faults)})
+            self.admin.patch_config({"faults": list(phase.faults)})
             logging.info("resilience: %s from %.1f s", phase.name, phase.start_s)
 
     def stop(self) -> None:
         if self.greenlet is not None:
             self.greenlet.kill()
-        patch_config(self.mock_url, {k: v for k, v in self.saved.items() if v is not None})
-
-
-def get_config(mock_url: str, timeout_s: float = 10.0) -> dict[str, Any]:
-    """`GET {mock}/__admin/config`."""
-    with urllib.request.urlopen(mock_url.rstrip("/") + "/__admin/config", timeout=timeout_s) as r:
-        config: dict[str, Any] = json.loads(r.read())
-        return config
+        self.admin.patch_config(self.saved)
 
 
 _directors: list[Director] = []  # the one Director of this process, once the test started
