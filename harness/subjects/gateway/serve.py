@@ -15,7 +15,7 @@ from types import FrameType
 from typing import Any
 
 from aiohttp import web
-from werkzeug.serving import BaseWSGIServer, WSGIRequestHandler, make_server
+from werkzeug.serving import ThreadedWSGIServer, WSGIRequestHandler
 
 from harness.subjects.gateway.aiohttp_app import create_aiohttp_app
 from harness.subjects.gateway.flask_app import create_flask_app
@@ -31,6 +31,12 @@ class _QuietHandler(WSGIRequestHandler):
 
     def log_request(self, code: int | str = "-", size: int | str = "-") -> None:
         return None
+
+
+class _ThreadedServer(ThreadedWSGIServer):
+    """werkzeug's threaded server (what `make_server(threaded=True)` builds), longer backlog."""
+
+    request_queue_size = LISTEN_BACKLOG
 
 
 def _url(host: str, port: int) -> str:
@@ -55,9 +61,7 @@ class RunningGateway:
 
 def _start_flask(assembly: Assembly, host: str, port: int) -> RunningGateway:
     app = create_flask_app(assembly.gateway, assembly.client)  # type: ignore[arg-type]
-    server: BaseWSGIServer = make_server(
-        host, port, app, threaded=True, request_handler=_QuietHandler
-    )
+    server = _ThreadedServer(host, port, app, handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="gateway-flask", daemon=True)
     thread.start()
 
