@@ -11,6 +11,9 @@
     def test_two_upstreams(sfperf_mock_factory):
         primary, backup = sfperf_mock_factory(seed=1), sfperf_mock_factory(faults=["503"])
 
+    async def test_client_that_hard_codes_salesforce(sfperf_salesforce_responses):
+        await my_client.chat("hi")   # https://api.salesforce.com/... answered by the mock
+
 Each mock listens on a free 127.0.0.1 port for one test. Unless told otherwise it runs the `fast`
 profile (official shapes, zero latency) so tests stay quick; `--sfperf-mock-profile` and
 `--sfperf-mock-seed` change the defaults for a whole run.
@@ -32,6 +35,7 @@ if TYPE_CHECKING:  # the server stack (aiohttp) is imported when a fixture is us
     from mock_salesforce.admin_client import AdminClient
     from mock_salesforce.config import MockConfig
     from mock_salesforce.state import MockState
+    from mock_salesforce.testing import InterceptedSalesforce
 
 API_PATH = "/einstein/platform/v1"
 MARKER = "sfperf_mock"
@@ -154,3 +158,20 @@ def sfperf_mock(request: pytest.FixtureRequest, sfperf_mock_factory: MockFactory
     if marker is not None and marker.args:
         raise pytest.UsageError(f"@pytest.mark.{MARKER} takes keyword arguments only")
     return sfperf_mock_factory(**(marker.kwargs if marker is not None else {}))
+
+
+@pytest.fixture
+def sfperf_salesforce_responses(
+    request: pytest.FixtureRequest,
+) -> Iterator[InterceptedSalesforce]:
+    """aiohttp calls to Salesforce URLs answered by a mock (see `mock_salesforce.testing`),
+    configured by the test's `sfperf_mock` marker like `sfperf_mock`."""
+    from mock_salesforce.testing import salesforce_responses
+
+    marker = request.node.get_closest_marker(MARKER)
+    kwargs = dict(marker.kwargs) if marker is not None else {}
+    options = request.config.option
+    kwargs.setdefault("profile", options.sfperf_mock_profile)
+    kwargs.setdefault("seed", options.sfperf_mock_seed)
+    with salesforce_responses(**kwargs) as intercepted:
+        yield intercepted

@@ -157,6 +157,28 @@ def test_each_mock_stops_when_its_test_ends(suite: pytest.Pytester, tmp_path: Pa
         socket.create_connection((parts.hostname, parts.port), timeout=2).close()
 
 
+def test_the_responses_fixture_answers_salesforce_urls_per_the_marker(
+    suite: pytest.Pytester,
+) -> None:
+    suite.makepyfile(
+        """
+        import aiohttp, pytest
+
+        FORM = {"grant_type": "client_credentials", "client_id": "a", "client_secret": "b"}
+
+        @pytest.mark.sfperf_mock(faults=["503:endpoint=token"])
+        async def test_token_outage(sfperf_salesforce_responses):
+            async with aiohttp.ClientSession() as session:
+                url = "https://acme.my.salesforce.com/services/oauth2/token"
+                async with session.post(url, data=FORM) as reply:
+                    assert reply.status == 503
+            counters = sfperf_salesforce_responses.admin.counters()
+            assert counters["by_fault"] == {"503": 1}
+        """
+    )
+    suite.runpytest("-o", "asyncio_mode=auto").assert_outcomes(passed=1)
+
+
 def test_bad_marker_use_fails_setup_with_a_one_line_reason(suite: pytest.Pytester) -> None:
     suite.makepyfile(
         """
