@@ -9,6 +9,7 @@ and grade that. Prints the findings, appends the records to the run directory an
 from __future__ import annotations
 
 import argparse
+import json
 import time
 from collections.abc import Sequence
 from pathlib import Path
@@ -43,6 +44,7 @@ def register(subparsers: Any) -> None:
         "--fail-on", type=str.upper, choices=SEVERITIES, help="exit 1 on a finding this severe"
     )
     parser.add_argument("--admin-token", help="bearer token of the mock's admin API")
+    parser.add_argument("--json", action="store_true", help="print the findings as JSON")
     parser.add_argument("--max-attempts", type=int, default=5, help="attempts per call allowed")
     parser.add_argument("--hang-wait", type=float, default=35.0, metavar="SECONDS",
                         help="waiting longer on a hung request means no read timeout")  # fmt: skip
@@ -74,9 +76,7 @@ def run(args: argparse.Namespace) -> int:
     save(directory, records)
     verdict = records[-1]
     findings = findings_from_record(verdict)
-    print_findings(findings, verdict.labels["target"], verdict.params["entries"], verdict.partial)
-    if verdict.params.get("proves_read_timeout") is False:
-        print("note: this run's hangs are too short to catch a missing read timeout (run >= 2m)")
+    show(verdict, findings, as_json=args.json)
     return 1 if fails(findings, args.fail_on) else 0
 
 
@@ -138,6 +138,17 @@ def fails(findings: Sequence[Any], fail_on: str | None) -> bool:
 
     severity = worst(findings)
     return bool(fail_on) and severity is not None and severity.rank >= Severity(fail_on).rank
+
+
+def show(verdict: RunRecord, findings: Sequence[Any], *, as_json: bool) -> None:
+    """The findings as JSON (for tools) or as a table with a note on what the run could not see."""
+    if as_json:
+        print(json.dumps([f.as_dict() for f in findings], indent=2))
+        return
+    params = verdict.params
+    print_findings(findings, verdict.labels["target"], params["entries"], verdict.partial)
+    if params.get("proves_read_timeout") is False:
+        print("note: this run's hangs are too short to catch a missing read timeout (run >= 2m)")
 
 
 def print_findings(findings: Sequence[Any], target: str, entries: int, partial: bool) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
@@ -120,3 +121,13 @@ def test_a_mock_url_with_a_scenario_only_goes_with_a_running_target(
     args = ["verdict", "--scenario", "resilience", "--mock", "http://127.0.0.1:9", "--quick"]
     assert main([*args, "--out", str(tmp_path)]) == 2
     assert "--target-url" in capsys.readouterr().err
+
+
+def test_json_output_lists_the_findings_for_tools(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    serve(monkeypatch, [entry(1, status=429)])
+    assert main(["verdict", "--mock", "m", "--json", "--out", str(tmp_path)]) == 0
+    (finding,) = json.loads(capsys.readouterr().out)
+    assert finding["name"] == "gave_up"
+    assert finding["severity"] == "WARN"
