@@ -126,7 +126,10 @@ class Gateway:
         headers = dict(_request_id(result))
         if status == 429 and result.retry_after_s is not None:
             headers["Retry-After"] = str(math.ceil(result.retry_after_s))
-        message = f"upstream answered {result.status}: {result.message or kind}"
+        if kind in ("timeout", "connection"):  # no upstream status to quote: say what happened
+            message = f"upstream {kind} failure: {result.message or kind}"
+        else:
+            message = f"upstream answered {result.status}: {result.message or kind}"
         return self._error(status, message, error_type, code, f"upstream.{kind}", headers)
 
     def _error(
