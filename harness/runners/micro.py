@@ -9,6 +9,7 @@ validation) run in process. A crash or Ctrl-C keeps every benchmark that finishe
 from __future__ import annotations
 
 import json
+import signal
 import subprocess
 import sys
 import time
@@ -120,7 +121,8 @@ def run_suite(
     Ctrl-C stopped it."""
     out_dir.mkdir(parents=True, exist_ok=True)
     (out_dir / "pytest.ini").write_text(INI, encoding="utf-8")
-    (out_dir / "checkpoint.jsonl").unlink(missing_ok=True)
+    for stale in ("checkpoint.jsonl", "benchmarks.json"):  # an earlier run in the same --out
+        (out_dir / stale).unlink(missing_ok=True)
     started_at, start_s = now_iso(), time.perf_counter()
     with (out_dir / "pytest.log").open("w", encoding="utf-8") as log:
         child = subprocess.Popen(
@@ -150,15 +152,26 @@ def _wait(child: subprocess.Popen[bytes], checkpoint: Path, advance: Advance) ->
             time.sleep(0.2)  # a progress poll in the parent; the child does the measuring
             done = _advance_to(checkpoint, done, advance)
     except KeyboardInterrupt:
-        # The terminal sent SIGINT to the child too; pytest then still writes its JSON.
-        try:
-            child.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            child.kill()
-            child.wait()
+        _stop(child)
         return True
     _advance_to(checkpoint, done, advance)
     return False
+
+
+def _stop(child: subprocess.Popen[bytes]) -> None:
+    """Let an interrupted child finish writing what it measured, then make sure it is gone."""
+    # From a terminal the child got the same SIGINT and is already wrapping up (a second one
+    # would cut its JSON short); otherwise it is told once, like a Ctrl-C.
+    for signal_first, wait_s in ((None, 1.0), (signal.SIGINT, 10.0)):
+        if signal_first is not None:
+            child.send_signal(signal_first)
+        try:
+            child.wait(timeout=wait_s)
+            return
+        except subprocess.TimeoutExpired:
+            continue
+    child.kill()
+    child.wait()
 
 
 def _advance_to(checkpoint: Path, done: int, advance: Advance) -> int:
