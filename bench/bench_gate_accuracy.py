@@ -47,10 +47,11 @@ def extract(response, endpoint):
 
 
 def measure(factor: float, out: Path) -> list[RunRecord]:
-    """One quick micro run with the wrapped extractor stretched by `factor`."""
+    """One micro run with the wrapped extractor stretched by `factor`."""
     os.environ["SFPERF_BENCH_SLOWDOWN"] = f"{factor}"
+    quick = os.environ.get("SFPERF_BENCH_FULL") != "1"
     plan = MicroPlan(
-        extractors=("priority", SLOW_SPEC), shapes=SHAPES, profiles=("default",), quick=True
+        extractors=("priority", SLOW_SPEC), shapes=SHAPES, profiles=("default",), quick=quick
     )
     return run_micro(plan, out)
 
@@ -79,7 +80,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--slowdown", type=float, default=1.15)
+    parser.add_argument("--full", action="store_true", help="micro's full settings, not --quick")
     args = parser.parse_args()
+    os.environ["SFPERF_BENCH_FULL"] = "1" if args.full else "0"
     work = Path(tempfile.mkdtemp(prefix="sfperf-gate-bench-"))
     (work / "sfperf_bench_slow.py").write_text(WRAPPER)
     os.environ["PYTHONPATH"] = os.pathsep.join(
