@@ -256,7 +256,8 @@ class BatchingClient:
     """Collects calls for up to `window_s` (or `max_batch` calls) and sends them together.
 
     The Models API has no batch endpoint, so "together" means one `gather` over the shared
-    session: the batch saves no upstream work and costs each call up to `window_s` of waiting.
+    session: as many upstream requests as without batching, sent in bursts, each call waiting
+    up to `window_s` first. Whether the bursts pay for the wait is what the benchmarks measure.
     """
 
     name = "async-batching"
