@@ -21,13 +21,11 @@ from mock_salesforce.errors import ApiError
 from mock_salesforce.exchange import Exchange, finish, read_body
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
-from mock_salesforce.rendering import render_reply
-from mock_salesforce.replies import expected_reply
+from mock_salesforce.rendering import prepared_for, render
 from mock_salesforce.state import MockState
 from mock_salesforce.validation import (
     check_body,
     check_headers,
-    check_model,
     extra_fields,
     parse_body,
 )
@@ -98,18 +96,20 @@ async def _serve_model(
 ) -> web.StreamResponse:
     if exchange.endpoint == "other":
         raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
-    body = await _admit(request, state, exchange)
-    endpoint, runtime = exchange.endpoint, exchange.runtime
-    reply = expected_reply(runtime.config.seed, endpoint, body, runtime.mix, runtime.lengths)
-    exchange.shape = reply.shape
+    raw = await _receive(request, state, exchange)
+    runtime = exchange.runtime
+    prepared = prepared_for(runtime, exchange.endpoint, exchange.model or "", raw)
+    exchange.extra_fields = prepared.extra_fields
+    exchange.shape = prepared.reply.shape
+    _check_quota(state, exchange)
     fault = _decide_fault(state, exchange)
-    await _wait_latency(state, exchange, reply.completion_tokens)
-    payload = render_reply(state, exchange, reply, body)
+    await _wait_latency(state, exchange, prepared.reply.completion_tokens)
+    payload = render(state, exchange.seq, prepared.template)
     return await _send(request, exchange, payload, fault)
 
 
-async def _admit(request: web.Request, state: MockState, exchange: Exchange) -> dict[str, Any]:
-    """Every check the real API makes before it generates; returns the parsed body."""
+async def _receive(request: web.Request, state: MockState, exchange: Exchange) -> bytes:
+    """The checks made before the body is looked at (405, 413, 401, 400); returns the body."""
     if request.method != "POST":
         raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
     config = exchange.runtime.config
@@ -118,16 +118,14 @@ async def _admit(request: web.Request, state: MockState, exchange: Exchange) -> 
     _check_bearer(request, state, exchange)
     if config.strict_headers:
         check_headers(request.headers)
-    if exchange.endpoint != "feedback":
-        check_model(exchange.endpoint, exchange.model or "", config.custom_models)
-    body = parse_body(raw)
-    check_body(exchange.endpoint, body)
-    exchange.extra_fields = extra_fields(exchange.endpoint, body)
+    return raw
+
+
+def _check_quota(state: MockState, exchange: Exchange) -> None:
     quotas = exchange.runtime.quotas
     if quotas is not None and not quotas.admit(exchange.endpoint, state.uptime_s()):
         state.counters.quota_rejections += 1
         raise ApiError(429, "LIMIT_EXCEEDED", "Rate limit exceeded for this endpoint")
-    return body
 
 
 def _check_bearer(request: web.Request, state: MockState, exchange: Exchange) -> None:
@@ -203,7 +201,10 @@ async def handle_feedback(request: web.Request) -> web.StreamResponse:
 async def _serve_feedback(
     request: web.Request, state: MockState, exchange: Exchange
 ) -> web.StreamResponse:
-    await _admit(request, state, exchange)
+    body = parse_body(await _receive(request, state, exchange))
+    check_body("feedback", body)
+    exchange.extra_fields = extra_fields("feedback", body)
+    _check_quota(state, exchange)
     exchange.shape = "official-feedback"
     fault = _decide_fault(state, exchange)
     await _wait_latency(state, exchange, 0)

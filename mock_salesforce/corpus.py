@@ -23,6 +23,34 @@ ENDPOINTS = ("generations", "chat-generations", "embeddings")
 
 
 @dataclass(frozen=True)
+class Template:
+    """Literal `pieces` around named `slots`: len(pieces) == len(slots) + 1."""
+
+    pieces: tuple[bytes, ...]
+    slots: tuple[str, ...]
+
+    def fill(self, values: Mapping[str, str]) -> bytes:
+        """Fill every slot with an already JSON-encoded value (keyed by placeholder name)."""
+        pieces = self.pieces
+        parts = [pieces[0]]
+        for index, slot in enumerate(self.slots, start=1):
+            parts.append(values[slot].encode())
+            parts.append(pieces[index])
+        return b"".join(parts)
+
+    def partial(self, values: Mapping[str, str]) -> Template:
+        """Fill the slots `values` has; keep the others open (for per-request values)."""
+        pieces, slots = [self.pieces[0]], []
+        for index, slot in enumerate(self.slots, start=1):
+            if slot in values:
+                pieces[-1] += values[slot].encode() + self.pieces[index]
+            else:
+                slots.append(slot)
+                pieces.append(self.pieces[index])
+        return Template(tuple(pieces), tuple(slots))
+
+
+@dataclass(frozen=True)
 class Shape:
     """One named response shape and its precompiled template."""
 
@@ -31,20 +59,14 @@ class Shape:
     official: bool
     text_path: str
     body: Mapping[str, Any]
-    pieces: tuple[str, ...]
-    slots: tuple[str, ...]
+    template: Template
 
     def serves(self, endpoint: str) -> bool:
         return self.endpoint == endpoint or (self.endpoint == "*" and endpoint != "embeddings")
 
     def render(self, values: Mapping[str, str]) -> bytes:
         """Fill the slots with already JSON-encoded `values` (keyed by placeholder name)."""
-        pieces = self.pieces
-        parts = [pieces[0]]
-        for index, slot in enumerate(self.slots, start=1):
-            parts.append(values[slot])
-            parts.append(pieces[index])
-        return "".join(parts).encode()
+        return self.template.fill(values)
 
 
 def compile_shape(data: Mapping[str, Any]) -> Shape:
@@ -57,7 +79,8 @@ def compile_shape(data: Mapping[str, Any]) -> Shape:
     if endpoint not in (*ENDPOINTS, "*") or not isinstance(body, dict):
         raise ConfigError(f"shape {name!r}: endpoint must be one of {ENDPOINTS} or '*'")
     pieces, slots = _split_template(json.dumps(body, separators=(",", ":"), ensure_ascii=False))
-    return Shape(name, endpoint, official, text_path, body, pieces, slots)
+    encoded = tuple(piece.encode() for piece in pieces)
+    return Shape(name, endpoint, official, text_path, body, Template(encoded, slots))
 
 
 def _split_template(serialized: str) -> tuple[tuple[str, ...], tuple[str, ...]]:

@@ -21,7 +21,7 @@ class Exchange:
         self.runtime: Runtime = state.runtime
         self.seq = state.next_seq()
         self.t0_s = state.clock()
-        self.request_id = new_uuid(self.runtime.rng.getrandbits(128))
+        self.request_id = state.ids.uuid("request", self.seq)
         self.endpoint = endpoint
         self.model = model
         self.body_sha256: str | None = None
@@ -51,12 +51,6 @@ class Exchange:
         return headers
 
 
-def new_uuid(bits: int) -> str:
-    """A version-4-looking UUID string from 128 random bits (cheaper than `uuid.uuid4`)."""
-    h = f"{bits:032x}"
-    return f"{h[:8]}-{h[8:12]}-4{h[13:16]}-{'89ab'[bits & 3]}{h[17:20]}-{h[20:]}"
-
-
 def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
     """Count the request and write its journal entry (fields in `journal.FIELDS` order)."""
     state.counters.count(
@@ -69,7 +63,7 @@ def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
         (
             exchange.seq,
             exchange.request_id,
-            round(exchange.t0_s - state.start_s, 6),
+            exchange.t0_s - state.start_s,
             exchange.endpoint,
             exchange.model,
             request.remote,
@@ -80,12 +74,12 @@ def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
             exchange.status,
             exchange.shape,
             exchange.fault,
-            round(exchange.latency_ms, 3),
+            exchange.latency_ms,
             exchange.retry_after_s,
             headers.get("x-sfdc-app-context"),
             headers.get("x-client-feature-id"),
             exchange.extra_fields,
-            round(state.clock() - exchange.t0_s, 6),
+            state.clock() - exchange.t0_s,
             exchange.disconnected,
         )
     )

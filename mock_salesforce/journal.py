@@ -36,7 +36,7 @@ class Journal:
         selected = [e for e in self._entries if e[0] > seq]
         if limit is not None:
             selected = selected[:limit]
-        return [dict(zip(FIELDS, e, strict=True)) for e in selected]
+        return [_as_dict(e) for e in selected]
 
     def resize(self, size: int) -> None:
         """Change the bound, keeping the newest entries."""
@@ -48,3 +48,15 @@ class Journal:
 
     def __len__(self) -> int:
         return len(self._entries)
+
+
+_ROUNDED = {"t_s": 6, "token_expires_t_s": 3, "latency_ms": 3, "duration_s": 6}
+
+
+def _as_dict(entry: tuple[Any, ...]) -> dict[str, Any]:
+    """One entry as a dict, times rounded (they are kept raw: rounding is not hot-path work)."""
+    document = dict(zip(FIELDS, entry, strict=True))
+    for name, digits in _ROUNDED.items():
+        if isinstance(document[name], float):
+            document[name] = round(document[name], digits)
+    return document

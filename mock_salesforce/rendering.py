@@ -1,15 +1,22 @@
-"""Turn a `Reply` into response bytes in its shape (the hot path: precompiled templates)."""
+"""Turn a request into response bytes: the hot path.
+
+Everything that depends only on a valid request's bytes (the checks, the reply, the shape with the
+reply filled in) is `prepare`d once and cached per runtime; per request only the ids and the
+timestamp are filled in.
+"""
 
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
+from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
 
-from mock_salesforce.corpus import encode_text
-from mock_salesforce.exchange import Exchange, new_uuid
-from mock_salesforce.replies import Reply, embeddings_json
-from mock_salesforce.state import MockState
+from mock_salesforce.corpus import Template, encode_text
+from mock_salesforce.replies import Reply, embeddings_json, expected_reply
+from mock_salesforce.state import MockState, Runtime
+from mock_salesforce.validation import check_body, check_model, extra_fields, parse_body
 
 # What the provider reports as `model` for a Models API name (by name fragment, first match).
 _PROVIDER_MODELS = (
@@ -26,6 +33,7 @@ _PROVIDER_MODELS = (
     ("Gemini", "gemini-2.0-flash-001"),
     ("Embedding", "text-embedding-ada-002-v2"),
 )
+PREPARED_CACHE_SIZE = 4096
 
 
 @lru_cache(maxsize=1024)
@@ -34,25 +42,60 @@ def provider_model(model: str) -> str:
     return next((p for key, p in _PROVIDER_MODELS if key in model), model.lower())
 
 
-def render_reply(state: MockState, exchange: Exchange, reply: Reply, body: dict[str, Any]) -> bytes:
-    """The 200 body for `reply` in its shape."""
-    shape = state.corpus.shapes[reply.shape]
-    rng = exchange.runtime.rng
+@dataclass(frozen=True)
+class Prepared:
+    """A valid request's parsed body, ignored fields, reply, and reply-filled template."""
+
+    body: dict[str, Any]
+    extra_fields: list[str]
+    reply: Reply
+    template: Template
+
+
+def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared:
+    """`prepare`, cached per runtime on the request bytes (bounded: cleared when full)."""
+    cache = runtime.prepared
+    key = (endpoint, model, raw)
+    found = cache.get(key)
+    if found is None:
+        found = prepare(runtime, endpoint, model, raw)
+        if len(cache) >= PREPARED_CACHE_SIZE:
+            cache.clear()
+        cache[key] = found
+    return found
+
+
+def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared:
+    """Check the model and body (ApiError on failure), compute the reply, fill its shape."""
+    config = runtime.config
+    check_model(endpoint, model, config.custom_models)
+    body = parse_body(raw)
+    check_body(endpoint, body)
+    reply = expected_reply(config.seed, endpoint, body, runtime.mix, runtime.lengths)
     values = {
         "PROMPT_TOKENS": str(reply.prompt_tokens),
         "COMPLETION_TOKENS": str(reply.completion_tokens),
         "TOTAL_TOKENS": str(reply.total_tokens),
-        "FINISH_REASON": '"' + reply.finish_reason + '"',
-        "CREATED": str(int(state.now_epoch_s())),
-        "PROVIDER_MODEL": json.dumps(provider_model(exchange.model or "")),
-        "GENERATION_ID": '"' + new_uuid(rng.getrandbits(128)) + '"',
-        "COMPLETION_ID": '"chatcmpl-' + f"{rng.getrandbits(120):030x}" + '"',
-        "RESPONSE_ID": '"' + new_uuid(rng.getrandbits(128)).upper() + '"',
+        "FINISH_REASON": json.dumps(reply.finish_reason),
+        "PROVIDER_MODEL": json.dumps(provider_model(model)),
     }
-    if exchange.endpoint == "embeddings":
-        config = exchange.runtime.config
+    if endpoint == "embeddings":
         inputs = tuple(body["input"])
         values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, config.embedding_dims)
     else:
         values["TEXT"] = encode_text(reply.text)
-    return shape.render(values)
+    template = runtime.corpus.get(reply.shape).template.partial(values)
+    return Prepared(body, extra_fields(endpoint, body), reply, template)
+
+
+_PER_REQUEST: dict[str, Callable[[MockState, int], str]] = {
+    "CREATED": lambda state, seq: str(int(state.now_epoch_s())),
+    "GENERATION_ID": lambda state, seq: '"' + state.ids.uuid("generation", seq) + '"',
+    "COMPLETION_ID": lambda state, seq: '"' + state.ids.completion(seq) + '"',
+    "RESPONSE_ID": lambda state, seq: '"' + state.ids.uuid("response", seq).upper() + '"',
+}
+
+
+def render(state: MockState, seq: int, template: Template) -> bytes:
+    """Fill the per-request slots (ids, timestamp) of a prepared template."""
+    return template.fill({slot: _PER_REQUEST[slot](state, seq) for slot in template.slots})

@@ -9,12 +9,14 @@ from __future__ import annotations
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 from mock_salesforce.config import MockConfig
 from mock_salesforce.corpus import Corpus, load_corpus
 from mock_salesforce.counters import Counters
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.faults import FaultPlan, parse_fault
+from mock_salesforce.ids import IdMaker
 from mock_salesforce.journal import Journal
 from mock_salesforce.latency import LatencyModel, parse_latency
 from mock_salesforce.oauth import TokenIssuer
@@ -35,6 +37,9 @@ class Runtime:
     mix: ShapeMix
     lengths: ReplyLengths
     rng: random.Random
+    corpus: Corpus
+    # Request bytes -> everything derived from them (see `rendering.prepared_for`).
+    prepared: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
     _by_route: dict[tuple[str, str], LatencyModel | None] = field(default_factory=dict)
 
     def sample_latency_ms(self, endpoint: str, model: str, output_tokens: int) -> float:
@@ -74,6 +79,7 @@ def build_runtime(config: MockConfig, corpus: Corpus, instance: int = 0) -> Runt
         mix=mix,
         lengths=parse_lengths(config.reply_lengths),
         rng=random.Random(config.seed * 1_000_003 + instance),
+        corpus=corpus,
     )
 
 
@@ -105,6 +111,7 @@ class MockState:
             include_expires_in=config.token_expires_in,
         )
         self.seq = 0
+        self.ids = IdMaker(random.Random(f"{config.seed}/{instance}/{self.epoch_start_s}"))
 
     @property
     def config(self) -> MockConfig:
