@@ -90,6 +90,9 @@ def print_summary(records: Sequence[RunRecord]) -> None:
     """The top functions and where the profile files are."""
     for record in records:
         ok = record.get("ok").values
+        if "profile_error" in record.params:
+            print(f"profile of {record.labels['variant']}: {record.params['profile_error']}")
+            continue
         idle = record.params.get("idle_share", 0.0)
         print(f"profile of {record.labels['variant']}: {len(ok)} requests, {sum(ok):.0f} ok; "
               f"{idle:.1%} of samples waiting (poll, locks, idle workers); busiest:")  # fmt: skip

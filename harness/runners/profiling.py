@@ -35,6 +35,7 @@ from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 
 PROFILE_DIR = "profile"
+SUFFIXES = (".html", ".txt", ".pyisession")
 
 
 @dataclass(frozen=True)
@@ -87,7 +88,7 @@ def run_profile(
     ):
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance)
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
-    record = replace(record, started_at=started_at, partial=load.interrupted)
+    record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
     if load.interrupted:
         raise Interrupted([record])
     return [record]
@@ -146,38 +147,49 @@ def python_program(command: str) -> list[str]:
 def make_record(
     plan: ProfilePlan, run_dir: Path, session_path: Path, load: LoadResult, env: Environment
 ) -> RunRecord:
-    """Render the saved session and turn its top functions into `share:` series."""
+    """Render the saved session and turn its top functions into `share:` series.
+
+    A target that died without leaving a session still yields its load measurements, in a
+    record marked partial that says why it has no shares.
+    """
+    series = [
+        make_series("latency_ms", "ms", load.latencies_ms),
+        make_series("ok", "count", load.oks),
+    ]
+    params = plan.as_params() | {"requests_sent": len(load.oks), "load_duration_s": load.duration_s}
+    record = RunRecord(runner="profile", scenario="gateway", params=params, environment=env,
+                       series=tuple(series), labels={"variant": plan.name},
+                       duration_s=load.duration_s)  # fmt: skip
+    try:
+        shares, profile_params = render_session(session_path)
+    except (OSError, ValueError, KeyError) as exc:
+        why = f"the profiled target left no profile ({exc}); see its log in {logs_dir(run_dir)}"
+        return replace(record, params=params | {"profile_error": why}, partial=True)
+    # The top list names where the work is; waiting is summed up once, as `idle_share`.
+    busy = [(name, share) for name, share in shares if not is_idle(name)][: plan.top]
+    stem = session_path.with_suffix("")
+    artifacts = tuple(str(stem.with_suffix(s).relative_to(run_dir)) for s in SUFFIXES)
+    share_series = tuple(Series(f"share:{name}", "ratio", (share,)) for name, share in busy)
+    return replace(
+        record,
+        series=share_series + record.series,
+        params=params | profile_params | {"idle_share": idle_share(shares)},
+        artifacts=artifacts,
+    )
+
+
+def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[str, float]]:
+    """Write the session's HTML and text beside it; every function's share, session facts."""
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
     from pyinstrument.session import Session
 
-    try:
-        session = Session.from_json(json.loads(session_path.read_text(encoding="utf-8")))
-    except (OSError, ValueError, KeyError) as exc:
-        raise UsageError(
-            f"the profiled target left no profile ({exc}); see its log in {logs_dir(run_dir)}"
-        ) from None
+    session = Session.from_json(json.loads(session_path.read_text(encoding="utf-8")))
     stem = session_path.with_suffix("")
     atomic_write_text(stem.with_suffix(".html"), HTMLRenderer().render(session))
     text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(session)
     atomic_write_text(stem.with_suffix(".txt"), text)
     shares = top_shares(session.frame_records, session.shorten_path, top=None)
-    # The top list names where the work is; waiting is summed up once, as `idle_share`.
-    busy = [(name, share) for name, share in shares if not is_idle(name)][: plan.top]
-    series = [Series(f"share:{name}", "ratio", (share,)) for name, share in busy]
-    series += [
-        make_series("latency_ms", "ms", load.latencies_ms),
-        make_series("ok", "count", load.oks),
-    ]
-    suffixes = (".html", ".txt", ".pyisession")
-    artifacts = tuple(str(stem.with_suffix(s).relative_to(run_dir)) for s in suffixes)
-    params = plan.as_params() | {
-        "sample_count": session.sample_count, "profile_duration_s": session.duration,
-        "requests_sent": len(load.oks), "load_duration_s": load.duration_s,
-        "idle_share": idle_share(shares),
-    }  # fmt: skip
-    return RunRecord(runner="profile", scenario="gateway", params=params, environment=env,
-                     series=tuple(series), labels={"variant": plan.name}, artifacts=artifacts,
-                     duration_s=load.duration_s)  # fmt: skip
+    return shares, {"sample_count": session.sample_count, "profile_duration_s": session.duration}
 
 
 def top_shares(

@@ -10,9 +10,12 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
+from harness.records import Environment
+from harness.runners.profile_load import LoadResult
 from harness.runners.profiler_child import (
     SessionBox,
     profile_new_threads,
+    profiled,
     run_program,
     save_session,
 )
@@ -20,6 +23,7 @@ from harness.runners.profiling import (
     ProfilePlan,
     function_name,
     idle_share,
+    make_record,
     python_program,
     top_shares,
 )
@@ -135,3 +139,33 @@ def test_a_script_runs_as_main_and_its_exit_code_is_kept(
     script = tmp_path / "app.py"
     script.write_text("import sys\nif __name__ == '__main__':\n    sys.exit(int(sys.argv[1]))\n")
     assert run_program([str(script), "3"]) == 3
+
+
+ENV = Environment("3.11", "Linux", "cpu", 2, "host", "abc", False, "0.1.0")
+LOAD = LoadResult(latencies_ms=[1.5, 2.5], oks=[1, 0], duration_s=0.1)
+
+
+def test_a_saved_session_becomes_shares_and_rendered_files(tmp_path: Path) -> None:
+    box = SessionBox()
+    with profiled(box, interval_s=0.0001):
+        spin()
+    session_path = tmp_path / "profile" / "async.pyisession"
+    save_session(box.combined(), session_path)
+    record = make_record(ProfilePlan(top=3), tmp_path, session_path, LOAD, ENV)
+    assert not record.partial
+    assert record.artifacts == (
+        "profile/async.html",
+        "profile/async.txt",
+        "profile/async.pyisession",
+    )
+    assert all((tmp_path / artifact).exists() for artifact in record.artifacts)
+    shares = [s for s in record.series if s.name.startswith("share:")]
+    assert 1 <= len(shares) <= 3 and all(s.unit == "ratio" for s in shares)
+    assert record.get("latency_ms").values == (1.5, 2.5) and record.get("ok").values == (1.0, 0.0)
+
+
+def test_a_target_that_left_no_session_still_keeps_its_load(tmp_path: Path) -> None:
+    record = make_record(ProfilePlan(), tmp_path, tmp_path / "missing.pyisession", LOAD, ENV)
+    assert record.partial
+    assert "left no profile" in record.params["profile_error"]
+    assert record.series_names == ["latency_ms", "ok"]
