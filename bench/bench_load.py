@@ -54,6 +54,7 @@ def aggregated_rps(stats_csv: Path) -> float:
 
 def plain_locust_rps(url: str, users: int, duration_s: int, core: int | None, work: Path) -> float:
     """Run the locustfile with plain locust (no sfperf options) and read its request rate."""
+    work.mkdir(parents=True, exist_ok=True)
     prefix = work / "plain"
     argv = [sys.executable, "-m", "locust", "-f", str(locustfile_for("steady")), "--headless"]
     argv += ["-H", url, "-u", str(users), "-r", str(users), "-t", f"{duration_s}s"]
@@ -73,16 +74,26 @@ def sfperf_rps(target: LoadTarget, users: int, duration_s: int, work: Path) -> t
 
 
 def compare(name: str, target: LoadTarget, args: argparse.Namespace, core: int | None) -> float:
-    """Alternate plain and sfperf runs; print the medians and their ratio."""
+    """A discarded warm-up, then plain and sfperf runs in alternating order; print medians."""
     plain, through, own = [], [], []
+    with tempfile.TemporaryDirectory(prefix="sfperf-bench-load-") as tmp:
+        plain_locust_rps(target.url, args.users, 2, core, Path(tmp) / "warm-up")
     for round_ in range(args.rounds):
         with tempfile.TemporaryDirectory(prefix="sfperf-bench-load-") as tmp:
             work = Path(tmp)
-            plain.append(plain_locust_rps(target.url, args.users, args.duration, core, work / "p"))
-            rps, throughput = sfperf_rps(target, args.users, args.duration, work / "s")
-            through.append(rps)
-            own.append(throughput)
-        print(f"  {name} round {round_ + 1}: plain {plain[-1]:8.1f} req/s   sfperf {rps:8.1f}")
+            runs = ["plain", "sfperf"] if round_ % 2 == 0 else ["sfperf", "plain"]
+            for run in runs:  # alternate the order: neither side always runs first
+                if run == "plain":
+                    plain.append(
+                        plain_locust_rps(target.url, args.users, args.duration, core, work)
+                    )
+                else:
+                    rps, throughput = sfperf_rps(target, args.users, args.duration, work / "s")
+                    through.append(rps)
+                    own.append(throughput)
+        print(
+            f"  {name} round {round_ + 1}: plain {plain[-1]:8.1f} req/s   sfperf {through[-1]:8.1f}"
+        )
     ratio = statistics.median(through) / statistics.median(plain)
     verdict = "ok" if ratio >= GOAL_RATIO else "BELOW GOAL"
     print(
@@ -95,13 +106,13 @@ def compare(name: str, target: LoadTarget, args: argparse.Namespace, core: int |
 
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--quick", action="store_true", help="5 s runs, 1 round")
+    parser.add_argument("--quick", action="store_true", help="5 s runs, 2 rounds")
     parser.add_argument("--users", type=int, default=16)
     parser.add_argument("--duration", type=int, default=10, help="seconds per run")
-    parser.add_argument("--rounds", type=int, default=2)
+    parser.add_argument("--rounds", type=int, default=4)
     args = parser.parse_args(argv)
     if args.quick:
-        args.duration, args.rounds = 5, 1
+        args.duration, args.rounds = 5, 2
     server_core, load_core = _load.pick_cores()
     _load.pin_to_core(load_core)  # sfperf's locust children inherit this core
     mock = start_mock("fixed:0ms", server_core)

@@ -14,6 +14,7 @@ from collections.abc import Callable
 from typing import Any
 
 from harness.fidelity import ReplyOracle, check_chat_completion
+from mock_salesforce.replies import Reply
 
 # (request body, HTTP status (0: no reply), raw body (JSON, or the SSE stream)) -> mismatch kinds
 FidelityCheck = Callable[[dict[str, Any], int, bytes], tuple[str, ...]]
@@ -40,8 +41,16 @@ def build_check(mock_url: str, errors_allowed: bool) -> FidelityCheck:
         return no_check
     oracle = oracle_for(mock_url)
 
+    # Prompts repeat (see _prompts.PROMPT_VARIANTS): remember each expected reply, so the load
+    # generator pays a dictionary lookup per request, not a reply computation.
+    @functools.lru_cache(maxsize=16_384)
+    def expected(messages: tuple[tuple[str, str], ...]) -> Reply:
+        return oracle.chat({"messages": [{"role": r, "content": c} for r, c in messages]})
+
     def check(body: dict[str, Any], status: int, payload: bytes) -> tuple[str, ...]:
-        expected = oracle.chat(body)
-        return check_chat_completion(body, status, payload, expected, errors_allowed=errors_allowed)
+        key = tuple((str(m.get("role")), str(m.get("content"))) for m in body["messages"])
+        return check_chat_completion(
+            body, status, payload, expected(key), errors_allowed=errors_allowed
+        )
 
     return check

@@ -1,7 +1,10 @@
 """Request bodies for the load scenarios: varied, seeded chat prompts.
 
 Replies from the mock depend on the request content, so varied prompts give varied reply
-lengths; a seeded generator keeps a run reproducible.
+lengths; a seeded generator keeps a run reproducible. There are `PROMPT_VARIANTS` distinct
+prompts: few enough that the expected replies of the fidelity check stay in their cache (the
+check then costs the load generator microseconds, not a reply computation per request), many
+enough that a target caching responses sees mostly misses in a short run.
 """
 
 from __future__ import annotations
@@ -11,6 +14,8 @@ from typing import Any
 
 _TOPICS = ("an account", "a renewal", "a support case", "an opportunity", "a lead", "a contract")
 _ASKS = ("Summarise", "Draft a reply about", "List the risks of", "Explain the status of")
+_NUMBERS = 300
+PROMPT_VARIANTS = len(_TOPICS) * len(_ASKS) * _NUMBERS  # 7,200: under the reply cache's 8,192
 
 
 def chat_body(rng: random.Random, model: str, stream: bool) -> dict[str, Any]:
@@ -20,7 +25,7 @@ def chat_body(rng: random.Random, model: str, stream: bool) -> dict[str, Any]:
         "model": model,
         "messages": [
             {"role": "system", "content": "You are a concise CRM assistant."},
-            {"role": "user", "content": f"{ask} {topic} #{rng.randrange(100_000)}."},
+            {"role": "user", "content": f"{ask} {topic} #{rng.randrange(_NUMBERS)}."},
         ],
     }
     if stream:

@@ -129,6 +129,8 @@ def install_sink(environment: Environment, **_: Any) -> None:
     role = "master" if isinstance(environment.runner, MasterRunner) else "local"
     path = Path(out) / f"requests-{role}-{socket.gethostname()}-{os.getpid()}.tsv" if out else None
     sink = RowSink(path, forward=is_worker)
+    if path is None and not is_worker:
+        return  # plain locust without --sfperf-out: no rows, and no cost for them
     listen(environment.events.request, sink.on_request)
     listen(environment.events.report_to_master, sink.on_report_to_master)
     listen(environment.events.worker_report, sink.on_worker_report)
