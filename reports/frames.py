@@ -146,7 +146,7 @@ def token_validate_table(records: Sequence[RunRecord]) -> pd.DataFrame:
                 "file_writes_per_validation": _mean(values(record, "file_writes")),
             }
         )
-    return pd.DataFrame(rows).groupby("provider", as_index=False).max() if rows else pd.DataFrame()
+    return pd.DataFrame(rows)
 
 
 def cache_table(records: Sequence[RunRecord]) -> pd.DataFrame:

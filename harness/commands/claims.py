@@ -31,10 +31,13 @@ def run(args: argparse.Namespace) -> int:
     from harness.claims import CLAIMS_FILE, count_verdicts, evaluate_run
     from harness.store import load_records
 
-    verdicts = evaluate_run(args.results, load_records(args.results), args.ledger)
+    records = load_records(args.results)
+    # --results may name results.json itself; the verdicts go beside it either way.
+    run_dir = args.results if args.results.is_dir() else args.results.parent
+    verdicts = evaluate_run(run_dir, records, args.ledger)
     print_verdicts(verdicts)
     counts = count_verdicts(verdicts)
-    print(f"{counts} -> {args.results / CLAIMS_FILE}")
+    print(f"{counts} -> {run_dir / CLAIMS_FILE}")
     failing = _failing(counts, args.fail_on)
     if failing:
         raise CheckFailed(f"{failing} claim(s) failed --fail-on {args.fail_on}")
