@@ -16,8 +16,8 @@ from harness.findings import Finding, GradingPolicy, grade_journal
 from harness.findings.journal import fetch_journal
 from harness.store import load_records
 from mock_salesforce.config import MockConfig
+from mock_salesforce.server import run_in_thread
 from tests.integration.misbehaving.client import RETRYABLE, Manners, ModelsClient
-from tests.integration.misbehaving.mock import running_mock
 
 GOOD = Manners()
 POLICY = GradingPolicy(hang_wait_s=1.0)
@@ -34,7 +34,7 @@ def four_calls(client: ModelsClient) -> None:
 
 def call_sleep_call(client: ModelsClient) -> None:
     client.chat("Summarise the renewal #1")
-    time.sleep(1.2)  # past the 1 s token lifetime
+    time.sleep(2.2)  # past the 2 s token lifetime
     client.chat("Summarise the renewal #2")
 
 
@@ -82,7 +82,7 @@ CASES = [
     Case("hang_no_timeout", replace(GOOD, read_timeout_s=None), ("hang:first=1,duration=2s",)),
     Case("token_per_request", replace(GOOD, token_per_request=True), act=four_calls),
     Case("expired_token", replace(GOOD, refresh_margin_s=None), act=call_sleep_call,
-         config={"token_lifetime_s": 1.0}),
+         config={"token_lifetime_s": 2.0}),
     Case("unknown_token", replace(GOOD, bearer="eyJhbGciOiJub25lIn0.e30.forged", max_attempts=1)),
     Case("refresh_stampede", replace(GOOD, single_flight=False), act=concurrent_calls,
          config={"latency": {"token": "fixed:200ms"}}),
@@ -97,7 +97,8 @@ def grade(case: Case, manners: Manners, act: Callable[[ModelsClient], None]) -> 
     """Run `act` with `manners` against a fresh mock set up for `case`; grade its journal."""
     faults = [f"{spec},endpoint=chat-generations" for spec in case.faults]
     config = MockConfig.from_mapping({"seed": 7, "faults": faults, **case.config})
-    with running_mock(config) as url:
+    with run_in_thread(config) as mock:
+        url = mock.url
         with ModelsClient(url, manners) as client:
             act(client)
         time.sleep(0.1)  # let the mock journal a request the client has just abandoned
@@ -114,7 +115,8 @@ def test_the_mistake_is_found_for_the_client_that_makes_it_and_no_other(case: Ca
 
 def test_sfperf_verdict_grades_a_live_mock_and_fails_ci_on_a_fail_finding(tmp_path: Path) -> None:
     config = MockConfig.from_mapping({"seed": 7})
-    with running_mock(config) as url:
+    with run_in_thread(config) as mock:
+        url = mock.url
         with ModelsClient(url, replace(GOOD, bearer="not-a-token", max_attempts=1)) as client:
             one_call(client)
         args = ["verdict", "--mock", url, "--target", "bad", "--out", str(tmp_path)]
@@ -129,7 +131,8 @@ def test_a_verdict_needs_the_admin_token_and_marks_a_journal_that_dropped_entrie
     tmp_path: Path,
 ) -> None:
     config = MockConfig.from_mapping({"seed": 7, "journal_size": 2, "admin_token": "s3cret"})
-    with running_mock(config) as url:
+    with run_in_thread(config) as mock:
+        url = mock.url
         with ModelsClient(url) as client:
             four_calls(client)
         args = ["verdict", "--mock", url, "--out", str(tmp_path)]
