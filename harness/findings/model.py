@@ -102,5 +102,4 @@ def make_finding(
 
 def worst(findings: Iterable[Finding]) -> Severity | None:
     """The most severe severity among `findings` (None when there are none)."""
-    ranked = sorted((f.severity for f in findings), key=lambda s: s.rank)
-    return ranked[-1] if ranked else None
+    return max((f.severity for f in findings), key=lambda s: s.rank, default=None)
