@@ -282,8 +282,11 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
     lines += ["", *(f"> ⚠️ {w}" for w in report.warnings)] if report.warnings else []
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     lines += ["", f"{len(report.results)} metrics: {tally}.", ""]
-    lines += ["| status | metric | baseline | candidate | change | 95% CI of ratio | p | rule |"]
-    lines += ["|---|---|---|---|---|---|---|---|"]
+    lines += [
+        "| status | metric | baseline | candidate | change | 95% CI of ratio | p "
+        "| detectable | rule |",
+        "|---|---|---|---|---|---|---|---|---|",
+    ]
     lines += [_row(r) for r in sorted(report.results, key=_order)]
     return "\n".join(lines) + "\n"
 
@@ -312,11 +315,15 @@ def _row(result: MetricResult) -> str:
     rule_text = f"{rule.direction} is better, {' and '.join(thresholds)}, p < {rule.alpha:g}"
     c = result.comparison
     if c is None:
-        return f"| {_ICONS[result.status]} | `{result.key}` | | | | {result.note} | | {rule_text} |"
+        return (
+            f"| {_ICONS[result.status]} | `{result.key}` | | | | {result.note} | | | {rule_text} |"
+        )
+    # "detectable": the change of the median these sample sizes resolve (80% power).
     return (
         f"| {_ICONS[result.status]} | `{result.key}` | {c.baseline_median:.4g} {result.unit} | "
         f"{c.candidate_median:.4g} {result.unit} | {c.relative_change:+.1%} | "
-        f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {c.p_value:.2g} | {rule_text} |"
+        f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {c.p_value:.2g} | "
+        f"±{c.mde_relative:.1%} | {rule_text} |"
     )
 
 
