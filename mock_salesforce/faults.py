@@ -22,11 +22,12 @@ from __future__ import annotations
 
 import fnmatch
 import math
+import re
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.latency import parse_duration_ms
+from mock_salesforce.latency import parse_duration_s
 
 STATUS_KINDS = frozenset({401, 404, 423, 429, 500, 503})
 OTHER_KINDS = frozenset({"reset", "empty", "hang", "truncated", "malformed", "dribble"})
@@ -201,8 +202,7 @@ def _status(kind: str, spec: str) -> str:
 def _seconds(text: str | None, what: str, spec: str) -> float | None:
     if text is None:
         return None
-    value_ms = parse_duration_ms(text if text[-1:].isalpha() else f"{text}s", f"{what} in {spec!r}")
-    return value_ms / 1000
+    return parse_duration_s(text, f"{what} in {spec!r}")
 
 
 def _rate(text: str | None, spec: str) -> float:
@@ -244,9 +244,10 @@ def _count(text: str | None, what: str, spec: str) -> int | None:
 def _window(text: str | None, spec: str) -> tuple[float, float] | None:
     if text is None:
         return None
-    start, sep, end = text.partition("-")
-    if not sep:
+    parts = re.split(r"(?<![eE])-", text, maxsplit=1)  # not the '-' of an exponent (1e-3)
+    if len(parts) != 2:
         raise ConfigError(f"window must be START-END seconds in {spec!r}")
+    start, end = parts
     lo = _seconds(start.strip(), "window start", spec) or 0.0
     hi = _seconds(end.strip(), "window end", spec) or 0.0
     if not 0 <= lo < hi:

@@ -116,6 +116,15 @@ def parse_duration_ms(text: str, what: str = "duration") -> float:
     return number * 1000 if (match.group(2) or "").lower() == "s" else number
 
 
+def parse_duration_s(text: str, what: str = "duration") -> float:
+    """'2s' / '2' (s) / '1500ms' -> seconds, exactly as written when given in seconds."""
+    match = _DURATION.match(text)
+    if match is None:
+        raise ConfigError(f"bad {what} {text!r}: expected a number with s or ms, e.g. 2s")
+    number = float(text.strip().rstrip("msMS").strip())
+    return number / 1000 if (match.group(2) or "").lower() == "ms" else number
+
+
 def parse_latency(spec: str) -> LatencyModel:
     """Parse a latency spec such as `lognormal:median=800ms,sigma=0.5,per_token=2ms`."""
     kind, _, rest = spec.strip().partition(":")

@@ -3,10 +3,20 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.faults import Fault, FaultPlan, FaultRule, format_fault, parse_fault, unit_draw
+from mock_salesforce.faults import (
+    STATUS_KINDS,
+    Fault,
+    FaultPlan,
+    FaultRule,
+    format_fault,
+    parse_fault,
+    unit_draw,
+)
 
 CHAT = "chat-generations"
 GPT = "sfdc_ai__DefaultGPT4Omni"
@@ -199,3 +209,34 @@ def test_unit_draws_are_uniform_and_independent_across_streams() -> None:
     assert stats.kstest(draws, "uniform").pvalue > 0.001
     other = [unit_draw(9, 1, seq) for seq in range(20_000)]
     assert abs(stats.pearsonr(draws, other).statistic) < 0.03
+
+
+names = st.text(alphabet="abcdefghijklmnopqrstuvwxyz_-0123456789", min_size=1, max_size=12)
+seconds = st.floats(min_value=0, max_value=1e6, allow_nan=False)
+faults = st.one_of(
+    st.builds(Fault, st.just("status"), st.sampled_from(sorted(STATUS_KINDS))),
+    st.builds(
+        Fault, st.just("status"), st.sampled_from([429, 503]), retry_after_s=seconds | st.none()
+    ),
+    st.builds(Fault, st.sampled_from(["reset", "empty", "truncated", "malformed"])),
+    st.builds(Fault, st.just("hang"), hang_s=seconds | st.none()),
+    st.builds(
+        Fault, st.just("dribble"), dribble_bytes_per_s=st.floats(min_value=0.001, max_value=1e9)
+    ),
+)
+rules = st.builds(
+    FaultRule,
+    fault=faults,
+    endpoints=st.lists(names, max_size=2).map(tuple),
+    models=st.lists(names, max_size=2).map(tuple),
+    window_s=st.none()
+    | st.tuples(seconds, seconds).filter(lambda w: w[0] < w[1]).map(lambda w: (w[0], w[1])),
+    probability=st.none() | st.floats(0, 1),
+    every=st.none() | st.integers(1, 1000),
+    first=st.none() | st.integers(1, 1000),
+)
+
+
+@given(rule=rules)
+def test_any_rule_round_trips_exactly_through_its_spec(rule: FaultRule) -> None:
+    assert parse_fault(format_fault(rule)) == rule

@@ -8,6 +8,8 @@ import random
 from pathlib import Path
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 from scipy import stats
 
 from mock_salesforce.errors import ConfigError
@@ -189,3 +191,22 @@ def test_an_unreadable_recording_is_a_config_error(tmp_path: Path) -> None:
     path.write_text(json.dumps({"something": "else"}))
     with pytest.raises(ConfigError, match="latency recording"):
         parse_latency(f"empirical:file={path}")
+
+
+durations_ms = st.floats(min_value=0, max_value=1e7, allow_nan=False, allow_infinity=False)
+models = st.one_of(
+    st.builds(Fixed, durations_ms),
+    st.tuples(durations_ms, durations_ms).map(lambda lh: Uniform(min(lh), max(lh))),
+    st.builds(Normal, durations_ms, durations_ms),
+    st.builds(LogNormal, durations_ms.filter(lambda v: v > 0), st.floats(0, 5)),
+    st.lists(durations_ms, min_size=1, max_size=5).map(lambda v: Empirical(tuple(v))),
+)
+
+
+@given(model=models, per_token_ms=st.none() | durations_ms)
+def test_any_model_round_trips_exactly_through_its_spec(
+    model: LatencyModel, per_token_ms: float | None
+) -> None:
+    if per_token_ms is not None:
+        model = PerToken(model, per_token_ms)
+    assert parse_latency(format_latency(model)) == model
