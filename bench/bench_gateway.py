@@ -1,14 +1,15 @@
 """What the reference gateway costs, as a ratio to the mock's own direct throughput, same run.
 
-    python bench/bench_gateway.py [--quick] [--variants async,sync-legacy,...]
+    python bench/bench_gateway.py [--quick] [--rounds N] [--variants async,sync-legacy,...]
 
 wrk (keep-alive, 64 connections) POSTs one chat request. The mock runs at 0 ms injected latency.
 Direct: wrk -> mock chat-generations. Through a gateway: wrk -> gateway /v1/chat/completions ->
 mock. The mock keeps its own core, as Salesforce is never on the gateway's machine; the gateway
 runs on the other core, beside wrk (which had that core to itself in the direct run), so each
 Python server has one core and the ratio is the proxy's throughput against its upstream's.
-Goal for `async`: >= 0.45 (a proxy does at least twice the HTTP work). The mock is measured
-before and after the gateways and the mean is used.
+Goal for `async`: >= 0.45 (a proxy does at least twice the HTTP work). Rounds interleave the
+runs (mock, every variant, mock, ...); each variant run is compared with the mean of the two
+mock runs around it, and the median over rounds is reported.
 
 On a shared machine throughput also measures the neighbours, so each run also reports the CPU
 time each server process spent per request (/proc): `cpu ratio` = mock CPU per direct request /
@@ -75,59 +76,87 @@ def measure(
     return Run(result, per_request_ms[0], per_request_ms[1])
 
 
-def run(variants: Sequence[str], duration_s: float) -> dict[str, Run]:
-    """Runs: `mock` (first), each variant, `mock-again` (last), all against one mock."""
+@dataclass
+class Rounds:
+    """Every run, in order: per round the mock direct, then each variant; the mock once more."""
+
+    mock: list[Run]
+    variants: dict[str, list[Run]]
+
+    def ratios(self, variant: str) -> tuple[list[float], list[float]]:
+        """Per round: variant throughput and CPU against the mean of the mock runs around it."""
+        throughput, cpu = [], []
+        for index, run in enumerate(self.variants[variant]):
+            around = self.mock[index : index + 2]
+            mock_rps = statistics.mean(r.wrk.requests_per_s for r in around)
+            mock_cpu_ms = statistics.mean(r.server_cpu_ms for r in around)
+            throughput.append(run.wrk.requests_per_s / mock_rps)
+            cpu.append(mock_cpu_ms / run.server_cpu_ms)
+        return throughput, cpu
+
+
+def run(variants: Sequence[str], duration_s: float, rounds: int) -> Rounds:
+    """Interleave the runs (mock, variants, mock, variants, ..., mock) against one mock, so a
+    busy neighbour slows a variant and the mock runs beside it alike."""
     server_core, load_core = _load.pick_cores()
     mock = start_mock("fixed:0ms", server_core)
-    mock_pid = mock.process.pid
-    runs: dict[str, Run] = {}
+    gateways: dict[str, _load.ServerProcess] = {}
     try:
         direct = _load.wrk_post_script(MODELS_BODY, chat_headers(fetch_token(mock.url)))
-        mock_url = mock.url + CHAT_PATH
-        runs["mock"] = measure(mock_url, direct, duration_s, load_core, (mock_pid, mock_pid))
         openai = _load.wrk_post_script(OPENAI_BODY, {"Content-Type": "application/json"})
         for variant in variants:
-            gateway = start_gateway(variant, mock.url, load_core)
-            try:
-                url = gateway.url + "/v1/chat/completions"
-                pids = (gateway.process.pid, mock_pid)
-                runs[variant] = measure(url, openai, duration_s, load_core, pids)
-            finally:
-                gateway.stop()
-        runs["mock-again"] = measure(mock_url, direct, duration_s, load_core, (mock_pid, mock_pid))
+            gateways[variant] = start_gateway(variant, mock.url, load_core)
+        mock_pids = (mock.process.pid, mock.process.pid)
+        result = Rounds([], {v: [] for v in variants})
+        for _ in range(rounds):
+            result.mock.append(
+                measure(mock.url + CHAT_PATH, direct, duration_s, load_core, mock_pids)
+            )
+            for variant, gateway in gateways.items():
+                url, pids = (
+                    gateway.url + "/v1/chat/completions",
+                    (gateway.process.pid, mock.process.pid),
+                )
+                result.variants[variant].append(measure(url, openai, duration_s, load_core, pids))
+        result.mock.append(measure(mock.url + CHAT_PATH, direct, duration_s, load_core, mock_pids))
     finally:
+        for gateway in gateways.values():
+            gateway.stop()
         mock.stop()
-    return runs
+    return result
 
 
-def report(runs: dict[str, Run]) -> float:
-    """Print every run and the ratios; returns the `async` throughput ratio (nan if absent)."""
-    mocks = [runs["mock"], runs["mock-again"]]
-    mock_rps = statistics.mean(r.wrk.requests_per_s for r in mocks)
-    mock_cpu_ms = statistics.mean(r.server_cpu_ms for r in mocks)
+def _line(name: str, r: Run, extra: str = "") -> str:
+    p50, p99 = r.wrk.latency_ms.get(50.0, float("nan")), r.wrk.latency_ms.get(99.0, float("nan"))
+    bad = f"  NON-2XX {r.wrk.non_2xx}" if r.wrk.non_2xx else ""
+    bad += f"  SOCKET ERRORS {r.wrk.socket_errors}" if r.wrk.socket_errors else ""
+    return (
+        f"  {name:15} {r.wrk.requests_per_s:9,.0f} req/s  p50 {p50:8.2f} ms  p99 {p99:8.2f} ms"
+        f"  cpu {r.server_cpu_ms:6.3f} ms/req{extra}{bad}"
+    )
+
+
+def report(result: Rounds) -> float:
+    """Print every run and the median ratios; returns the `async` median throughput ratio."""
     print("\n== gateway vs the mock direct: wrk -t1 -c64, keep-alive, 0 ms injected")
-    print("  run                  req/s    p50 ms    p99 ms  ratio  cpu ms/req  cpu ratio")
-    for name, r in runs.items():
-        p50, p99 = (
-            r.wrk.latency_ms.get(50.0, float("nan")),
-            r.wrk.latency_ms.get(99.0, float("nan")),
-        )
-        direct = name.startswith("mock")
-        ratio = "     " if direct else f"{r.wrk.requests_per_s / mock_rps:5.2f}"
-        cpu_ratio = "" if direct else f"{mock_cpu_ms / r.server_cpu_ms:9.2f}"
-        behind = "" if direct else f"  (mock behind it: {r.mock_cpu_ms:.3f} ms/req)"
-        bad = f"  NON-2XX {r.wrk.non_2xx}" if r.wrk.non_2xx else ""
-        bad += f"  SOCKET ERRORS {r.wrk.socket_errors}" if r.wrk.socket_errors else ""
-        print(
-            f"  {name:15} {r.wrk.requests_per_s:9,.0f} {p50:9.2f} {p99:9.2f}  {ratio}"
-            f"  {r.server_cpu_ms:10.3f}{cpu_ratio:>11}{behind}{bad}"
-        )
-    if "async" not in runs:
-        return float("nan")
-    ratio = runs["async"].wrk.requests_per_s / mock_rps
-    verdict = "meets" if ratio >= GOAL_RATIO else "MISSES"
-    print(f"  async / mock = {ratio:.2f} throughput ({verdict} the goal >= {GOAL_RATIO}),")
-    print(f"  {mock_cpu_ms / runs['async'].server_cpu_ms:.2f} by CPU per request")
+    for index, mock_run in enumerate(result.mock):
+        print(_line(f"mock #{index + 1}", mock_run))
+        for variant, runs in result.variants.items():
+            if index < len(runs):
+                print(
+                    _line(variant, runs[index], f"  (mock behind: {runs[index].mock_cpu_ms:.3f})")
+                )
+    print("  median over rounds: throughput ratio / cpu ratio (mock cpu per request / gateway's)")
+    medians = {}
+    for variant in result.variants:
+        throughput, cpu = result.ratios(variant)
+        medians[variant] = statistics.median(throughput)
+        spread = f"rounds {min(throughput):.2f}-{max(throughput):.2f}"
+        print(f"  {variant:15} {medians[variant]:5.2f} / {statistics.median(cpu):5.2f}  ({spread})")
+    ratio = medians.get("async", float("nan"))
+    if ratio == ratio:  # measured
+        verdict = "meets" if ratio >= GOAL_RATIO else "MISSES"
+        print(f"  async / mock = {ratio:.2f} ({verdict} the goal >= {GOAL_RATIO})")
     return ratio
 
 
@@ -135,10 +164,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="2 s per run instead of 5 s")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
+    parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     try:
-        report(run(variants, 2.0 if args.quick else 5.0))
+        report(run(variants, 2.0 if args.quick else 5.0, max(1, args.rounds)))
     except _load.BenchError as exc:
         print(f"bench_gateway: {exc}", file=sys.stderr)
         return 2
