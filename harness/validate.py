@@ -256,7 +256,7 @@ def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     from harness.findings.resilience import run_resilience
 
     records: list[RunRecord] = []
-    # Quick runs grade the two ends: the deliberately naive legacy and the async reference.
+    # Quick runs grade the two ends of the references: sync-legacy and async.
     quick_names = {"sync-legacy", "async"}
     targets = [t for t in plan.targets if not (plan.quick and plan.embedded)
                or t.name in quick_names]  # fmt: skip
