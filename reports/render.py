@@ -23,6 +23,7 @@ from harness.store import atomic_write_bytes, atomic_write_text
 from reports.sections import Section, Table, build_sections
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
+STEPS_FILE = "steps.json"  # written by `sfperf validate` before it renders the report
 CSS_PATH = Path(__file__).with_name("report.css")
 PERCENT_COLUMNS = ("_rate", "share", "ok_rate")
 
@@ -42,12 +43,22 @@ def write_report(
     """
     everything = [*records, *(f for f in findings if f not in records)]
     verdicts = claims if claims is not None else load_verdicts(run_dir)
-    sections = build_sections(everything, verdicts)
+    sections = build_sections(everything, verdicts, load_steps(run_dir))
     written = write_assets(run_dir, sections)
     context = header(run_dir, everything, title)
     atomic_write_text(run_dir / REPORT_MD, render_markdown(context, sections))
     atomic_write_text(run_dir / REPORT_HTML, render_html(context, sections, everything))
     return [*written, run_dir / REPORT_MD, run_dir / REPORT_HTML]
+
+
+def load_steps(run_dir: Path) -> list[dict[str, Any]]:
+    """The step log `sfperf validate` leaves in `steps.json` (empty when absent or unreadable)."""
+    try:
+        document = json.loads((run_dir / STEPS_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return []
+    steps = document.get("steps", []) if isinstance(document, dict) else []
+    return [s for s in steps if isinstance(s, dict) and "step" in s]
 
 
 def write_assets(run_dir: Path, sections: Sequence[Section]) -> list[Path]:

@@ -6,7 +6,7 @@ is missing and which command measures it. Renderers (`reports.render`) turn sect
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -254,11 +254,32 @@ SECTIONS: tuple[Callable[[Sequence[RunRecord]], Section], ...] = (
 )
 
 
+def steps_section(steps: Sequence[Mapping[str, Any]]) -> list[Section]:
+    """The pipeline's step log (`steps.json` of `sfperf validate`), when the run has one."""
+    if not steps:
+        return []
+    columns = ["step", "records", "duration_s", "error"]
+    rows = [[step.get(c, "") for c in columns] for step in steps]
+    failed = [str(step["step"]) for step in steps if step.get("error")]
+    intro = (
+        f"Steps that failed (their sections are partial or missing): {', '.join(failed)}."
+        if failed
+        else "Every step of the run completed."
+    )
+    return [Section("steps", "Run steps", intro, [Table("steps", "Steps", columns, rows)])]
+
+
 def build_sections(
-    records: Sequence[RunRecord], verdicts: Sequence[Verdict] | None
+    records: Sequence[RunRecord],
+    verdicts: Sequence[Verdict] | None,
+    steps: Sequence[Mapping[str, Any]] = (),
 ) -> list[Section]:
     """Every section in reading order: claims first, raw parameters last."""
-    return [claims_section(verdicts, records), *(build(records) for build in SECTIONS)]
+    return [
+        claims_section(verdicts, records),
+        *steps_section(steps),
+        *(build(records) for build in SECTIONS),
+    ]
 
 
 def _missing(records: Sequence[RunRecord], runner: str, command: str) -> str:

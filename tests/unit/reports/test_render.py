@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -37,3 +38,18 @@ def test_frames_derive_rates_from_raw_series() -> None:
     assert cache["hit_rate"].min() == 0.0
     sweep = frames.sweep_table(records)
     assert list(sweep["concurrency"].unique()) == [1.0, 4.0, 16.0]
+
+
+def test_a_failed_validate_step_is_shown_at_the_top(tmp_path: Path) -> None:
+    steps = {
+        "steps": [
+            {"step": "micro", "records": 3, "duration_s": 1.0},
+            {"step": "load", "records": 0, "duration_s": 0.5, "error": "boom"},
+        ]
+    }
+    (tmp_path / "steps.json").write_text(json.dumps(steps))
+    write_report(tmp_path, load_records(GOLDEN / "results-v1.json"))
+    markdown = (tmp_path / "report.md").read_text()
+    assert "## Run steps" in markdown
+    assert "Steps that failed (their sections are partial or missing): load." in markdown
+    assert "| load | 0 | 0.5 | boom |" in markdown
