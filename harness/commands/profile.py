@@ -22,7 +22,10 @@ def register(subparsers: Any) -> None:
         help="profile a reference gateway variant (or a launched Python gateway) under load",
         description="Run the target under pyinstrument against the mock and drive a short load.",
     )
-    parser.add_argument("--variant", default=None, help="reference gateway variant (default async)")
+    parser.add_argument(
+        "--variant", action="append", default=[],
+        help="reference gateway variant (repeat to profile several; default: async)",
+    )  # fmt: skip
     parser.add_argument(
         "--launch", metavar="CMD",
         help="profile this Python program instead: 'python app.py ...' or 'python -m pkg ...'",
@@ -41,13 +44,14 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
     from harness.runners.interrupted import Interrupted
-    from harness.runners.profiling import run_profile
+    from harness.runners.profiling import run_profiles
 
-    plan = make_plan(args)
+    plans = make_plans(args)
     directory = run_dir(args.out)
-    with progress_bar(plan.requests, f"profile {plan.name}") as advance:
+    names = ", ".join(plan.name for plan in plans)
+    with progress_bar(sum(p.requests for p in plans), f"profile {names}") as advance:
         try:
-            records = run_profile(plan, directory, advance=advance)
+            records = run_profiles(plans, directory, advance=advance)
         except Interrupted as stop:
             save(directory, stop.records)
             raise
@@ -56,8 +60,10 @@ def run(args: argparse.Namespace) -> int:
     return 0
 
 
-def make_plan(args: argparse.Namespace) -> ProfilePlan:
-    """The ProfilePlan the options describe; UsageError on nonsense."""
+def make_plans(args: argparse.Namespace) -> list[ProfilePlan]:
+    """One ProfilePlan per target the options name; UsageError on nonsense."""
+    from dataclasses import replace
+
     from harness.errors import UsageError
     from harness.runners.profiling import ProfilePlan
     from harness.targets.spec import check_variant
@@ -73,8 +79,7 @@ def make_plan(args: argparse.Namespace) -> ProfilePlan:
         raise UsageError("--requests, --concurrency, --duration and --top must be positive")
     if not 0 < args.interval <= 1:
         raise UsageError(f"--interval must be in (0, 1] seconds, not {args.interval}")
-    return ProfilePlan(
-        variant=check_variant(args.variant or "async"),
+    base = ProfilePlan(
         launch=args.launch,
         target_url=args.target_url,
         requests=requests,
@@ -84,6 +89,8 @@ def make_plan(args: argparse.Namespace) -> ProfilePlan:
         mock_profile=args.mock_profile,
         top=args.top,
     )
+    variants = dict.fromkeys(args.variant or [base.variant])
+    return [replace(base, variant=check_variant(variant)) for variant in variants]
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

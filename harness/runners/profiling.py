@@ -94,6 +94,33 @@ def run_profile(
     return [record]
 
 
+def run_profiles(
+    plans: Sequence[ProfilePlan],
+    run_dir: Path,
+    *,
+    advance: Advance = no_progress,
+    environment: Environment | None = None,
+) -> list[RunRecord]:
+    """Profile several targets one after another against one mock (that of the first plan).
+
+    Ctrl-C raises `Interrupted` with every record made so far.
+    """
+    for plan in plans:
+        if plan.launch:
+            python_program(plan.launch)
+    environment = environment or capture_environment()
+    records: list[RunRecord] = []
+    with upstream(plans[0], run_dir, None) as mock_url:
+        for plan in plans:
+            try:
+                records += run_profile(
+                    plan, run_dir, advance=advance, environment=environment, mock_url=mock_url
+                )
+            except Interrupted as stop:
+                raise Interrupted(records + stop.records) from None
+    return records
+
+
 @contextmanager
 def upstream(plan: ProfilePlan, run_dir: Path, mock_url: str | None) -> Iterator[str]:
     """The mock's URL: the one given, or a mock started (and stopped) for this profile."""

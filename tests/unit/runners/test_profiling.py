@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import argparse
 import json
 import sys
 import threading
 from pathlib import Path
+from typing import Any
 
 import pytest
 
+from harness.commands.profile import make_plans
 from harness.errors import UsageError
 from harness.records import Environment
 from harness.runners.profile_load import LoadResult
@@ -169,3 +172,29 @@ def test_a_target_that_left_no_session_still_keeps_its_load(tmp_path: Path) -> N
     assert record.partial
     assert "left no profile" in record.params["profile_error"]
     assert record.series_names == ["latency_ms", "ok"]
+
+
+def profile_args(**overrides: Any) -> argparse.Namespace:
+    options: dict[str, Any] = {"variant": [], "launch": None, "target_url": None, "requests": None,
+               "concurrency": 8, "duration": None, "interval": 0.001, "mock_profile": "fast",
+               "top": 20, "quick": True}  # fmt: skip
+    return argparse.Namespace(**(options | overrides))
+
+
+def test_each_named_variant_is_profiled_once_with_quick_settings() -> None:
+    plans = make_plans(profile_args(variant=["async", "sync-legacy", "async"]))
+    assert [p.variant for p in plans] == ["async", "sync-legacy"]
+    assert all(p.requests == 300 and p.max_duration_s == 5.0 for p in plans)
+
+
+def test_a_launch_is_one_plan_and_excludes_variants() -> None:
+    (plan,) = make_plans(profile_args(launch="python app.py"))
+    assert plan.launch == "python app.py"
+    with pytest.raises(UsageError, match="not both"):
+        make_plans(profile_args(launch="python app.py", variant=["async"]))
+
+
+@pytest.mark.parametrize("bad", [{"requests": -1}, {"concurrency": 0}, {"interval": 2.0}])
+def test_nonsense_load_settings_are_usage_errors(bad: dict[str, Any]) -> None:
+    with pytest.raises(UsageError):
+        make_plans(profile_args(**bad))
