@@ -66,7 +66,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilePlan]:
 
     from harness.errors import UsageError
     from harness.runners.profiling import ProfilePlan
-    from harness.targets.spec import check_variant
+    from harness.targets.spec import check_url, check_variant
 
     if args.launch and args.variant:
         raise UsageError("give --variant or --launch, not both")
@@ -81,7 +81,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilePlan]:
         raise UsageError(f"--interval must be in (0, 1] seconds, not {args.interval}")
     base = ProfilePlan(
         launch=args.launch,
-        target_url=args.target_url,
+        target_url=check_url(args.target_url) if args.target_url else None,  # loopback only
         requests=requests,
         concurrency=args.concurrency,
         max_duration_s=duration_s,

@@ -198,3 +198,8 @@ def test_a_launch_is_one_plan_and_excludes_variants() -> None:
 def test_nonsense_load_settings_are_usage_errors(bad: dict[str, Any]) -> None:
     with pytest.raises(UsageError):
         make_plans(profile_args(**bad))
+
+
+def test_a_launched_target_must_listen_on_loopback() -> None:
+    with pytest.raises(UsageError):
+        make_plans(profile_args(launch="python app.py", target_url="http://10.1.2.3:8000"))
