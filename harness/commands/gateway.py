@@ -22,10 +22,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.subjects.gateway.arguments import options_from_args
-    from harness.subjects.gateway.options import GatewayConfigError
-    from harness.subjects.gateway.serve import serve
+    from harness.subjects.gateway.options import GatewayConfigError, check_options
 
     try:
-        return serve(options_from_args(args), lambda url: print(url, flush=True))
+        options = options_from_args(args)
+        check_options(options)  # before the servers are imported: bad input fails fast
+        from harness.subjects.gateway.serve import serve
+
+        return serve(options, lambda url: print(url, flush=True))
     except GatewayConfigError as exc:
         raise UsageError(str(exc)) from exc

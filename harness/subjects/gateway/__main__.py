@@ -8,7 +8,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from harness.subjects.gateway.arguments import add_arguments, options_from_args
-from harness.subjects.gateway.options import GatewayConfigError
+from harness.subjects.gateway.options import GatewayConfigError, check_options
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -20,10 +20,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = _OneLineParser(prog="python -m harness.subjects.gateway")
     add_arguments(parser)
     args = parser.parse_args(argv)
-    from harness.subjects.gateway.serve import serve  # servers load only once the args are good
-
     try:
-        return serve(options_from_args(args), lambda url: print(url, flush=True))
+        options = options_from_args(args)
+        check_options(options)  # before the servers are imported: bad input fails fast
+        from harness.subjects.gateway.serve import serve
+
+        return serve(options, lambda url: print(url, flush=True))
     except GatewayConfigError as exc:
         print(f"{parser.prog}: error: {exc}", file=sys.stderr)
         return 2

@@ -32,3 +32,22 @@ class GatewayOptions:
     max_retries: int = 2
     batch_window_s: float = 0.002
     batch_max: int = 16
+
+
+def check_options(options: GatewayOptions) -> None:
+    """Refuse what no gateway can run with, cheaply (before any server module is imported).
+
+    Component names are checked when the variant is assembled; the token TTL and refresh buffer
+    are obeyed as given, on purpose, so a setting that cannot work shows in the counters.
+    """
+    if options.variant not in VARIANT_NAMES:
+        known = ", ".join(VARIANT_NAMES)
+        raise GatewayConfigError(f"unknown variant {options.variant!r} (known: {known})")
+    if not options.upstream_url.startswith(("http://", "https://")):
+        raise GatewayConfigError(f"upstream must be an http(s) URL, got {options.upstream_url!r}")
+    if options.timeout_s <= 0:
+        raise GatewayConfigError(f"timeout must be > 0 s, got {options.timeout_s}")
+    if options.max_retries < 0:
+        raise GatewayConfigError(f"max retries must be >= 0, got {options.max_retries}")
+    if options.batch_max < 1 or options.batch_window_s < 0:
+        raise GatewayConfigError("batch size must be >= 1 and batch window >= 0 s")

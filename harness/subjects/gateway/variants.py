@@ -17,7 +17,7 @@ from harness.subjects.clients import CLIENTS, AsyncClient, BatchingClient, SyncW
 from harness.subjects.extractors import load_extractor
 from harness.subjects.gateway.bridges import LoopThreadClient, ThreadPoolClient
 from harness.subjects.gateway.core import Gateway
-from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
+from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions, check_options
 from harness.subjects.tokens import (
     TOKEN_PROVIDERS,
     FileTokenProvider,
@@ -58,30 +58,14 @@ def _choose(value: str | None, default: str, known: tuple[str, ...], what: str) 
 
 def resolve_spec(options: GatewayOptions) -> VariantSpec:
     """The variant's components with the options' overrides applied and checked."""
-    base = VARIANTS.get(options.variant)
-    if base is None:
-        raise GatewayConfigError(
-            f"unknown variant {options.variant!r} (known: {', '.join(VARIANTS)})"
-        )
-    if not options.upstream_url.startswith(("http://", "https://")):
-        raise GatewayConfigError(f"upstream must be an http(s) URL, got {options.upstream_url!r}")
-    _check_numbers(options)
+    check_options(options)
+    base = VARIANTS[options.variant]
     return VariantSpec(
         _choose(options.server, base.server, SERVERS, "server"),
         options.extractor or base.extractor,  # checked when loaded (may be pkg.mod:func)
         _choose(options.token_provider, base.token_provider, TOKEN_PROVIDERS, "token provider"),
         _choose(options.client, base.client, CLIENTS, "client"),
     )
-
-
-def _check_numbers(options: GatewayOptions) -> None:
-    """Refuse numbers no client can use (token TTL and buffer are obeyed as given, on purpose)."""
-    if options.timeout_s <= 0:
-        raise GatewayConfigError(f"timeout must be > 0 s, got {options.timeout_s}")
-    if options.max_retries < 0:
-        raise GatewayConfigError(f"max retries must be >= 0, got {options.max_retries}")
-    if options.batch_max < 1 or options.batch_window_s < 0:
-        raise GatewayConfigError("batch size must be >= 1 and batch window >= 0 s")
 
 
 @dataclass
