@@ -79,17 +79,85 @@ def make_plan(args: argparse.Namespace, default_seed: int) -> MicroPlan:
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:
-    """Median time per call and, for path records, the first-path hit rate."""
+    """Extraction medians side by side per shape (ratio to the first extractor), path hit rates
+    per profile, token validation cost and file I/O per provider."""
+    from rich.console import Console
+
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=120)  # a pipe or a CI log: do not squeeze the tables to 80
+    for table in (extract_table(records), paths_table(records), tokens_table(records)):
+        if table.row_count:
+            console.print(table)
+
+
+def _median_us(record: RunRecord) -> float:
     import statistics
 
-    for record in records:
-        labels = " ".join(f"{k}={v}" for k, v in record.labels.items())
-        if "time_s" in record.series_names:
-            median_us = statistics.median(record.get("time_s").values) * 1e6
-            print(f"{record.scenario:15} {labels:55} median {median_us:9.3f} us/call")
-        if record.scenario == "extract-paths":
-            ranks = record.get("path_rank").values
-            first = sum(1 for rank in ranks if rank == 1) / len(ranks)
-            fallback = statistics.fmean(record.get("fallback").values)
-            print(f"{record.scenario:15} {labels:55} first path {first:6.1%}  "
-                  f"fallback {fallback:6.1%}")  # fmt: skip
+    return statistics.median(record.get("time_s").values) * 1e6
+
+
+def extract_table(records: Sequence[RunRecord]) -> Any:
+    """Rows: shapes; columns: median us per call of each extractor, then its ratio to the first."""
+    from rich.table import Table
+
+    timed = [r for r in records if r.scenario == "extract" and "time_s" in r.series_names]
+    extractors = list(dict.fromkeys(r.labels["extractor"] for r in timed))
+    table = Table(
+        title="extraction: median us per call (ratio to " + (extractors or ["-"])[0] + ")"
+    )
+    table.add_column("shape")
+    for name in extractors:
+        table.add_column(name, justify="right")
+    for shape in dict.fromkeys(r.labels["shape"] for r in timed):
+        medians = {
+            r.labels["extractor"]: _median_us(r) for r in timed if r.labels["shape"] == shape
+        }
+        base = medians.get(extractors[0])
+        cells = [_cell(medians.get(name), base) for name in extractors]
+        table.add_row(shape, *cells)
+    return table
+
+
+def _cell(median_us: float | None, base_us: float | None) -> str:
+    if median_us is None:
+        return "-"
+    ratio = f" ({median_us / base_us:.2f}x)" if base_us else ""
+    return f"{median_us:.3f}{ratio}"
+
+
+def paths_table(records: Sequence[RunRecord]) -> Any:
+    """First-path hit rate, fallback rate, mean lookups and correct text, per extractor/profile."""
+    import statistics
+
+    from rich.table import Table
+
+    table = Table(title="extraction paths over each profile's shape mix")
+    for column in ("extractor", "profile", "first path", "fallback", "lookups", "right text"):
+        table.add_column(column, justify="left" if column in ("extractor", "profile") else "right")
+    for record in (r for r in records if r.scenario == "extract-paths"):
+        ranks = record.get("path_rank").values
+        first = sum(1 for rank in ranks if rank == 1) / len(ranks)
+        fallback, lookups, matched = (statistics.fmean(record.get(n).values)
+                                      for n in ("fallback", "lookups", "matched"))  # fmt: skip
+        table.add_row(record.labels["extractor"], record.labels["profile"], f"{first:.1%}",
+                      f"{fallback:.1%}", f"{lookups:.2f}", f"{matched:.1%}")  # fmt: skip
+    return table
+
+
+def tokens_table(records: Sequence[RunRecord]) -> Any:
+    """Median validation cost and file reads/writes per validation, per provider."""
+    import statistics
+
+    from rich.table import Table
+
+    table = Table(title="token validation")
+    for column in ("provider", "median us", "file reads/validation", "file writes/validation"):
+        table.add_column(column, justify="left" if column == "provider" else "right")
+    for record in (r for r in records if r.scenario == "token-validate"):
+        names = record.series_names
+        median = f"{_median_us(record):.3f}" if "time_s" in names else "-"
+        per_call = [f"{statistics.fmean(record.get(n).values):.4f}" if n in names else "-"
+                    for n in ("file_reads", "file_writes")]  # fmt: skip
+        table.add_row(record.labels["provider"], median, *per_call)
+    return table

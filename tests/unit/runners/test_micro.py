@@ -10,7 +10,7 @@ from typing import Any
 
 import pytest
 
-from harness.commands.micro import make_plan
+from harness.commands.micro import extract_table, make_plan
 from harness.records import Environment, RunRecord, make_series
 from harness.runners.micro import (
     MicroPlan,
@@ -173,3 +173,15 @@ def test_a_users_token_provider_class_is_built_with_keywords(
     monkeypatch.syspath_prepend(str(tmp_path))
     provider = make_provider("my_tokens:Provider", "store", "fetch", "clock")  # type: ignore[arg-type]
     assert (provider.store, provider.fetch, provider.clock) == ("store", "fetch", "clock")
+
+
+def test_the_summary_puts_extractors_side_by_side_with_ratios() -> None:
+    raw = fixture_benchmarks()[0]
+    legacy = json.loads(json.dumps(raw))
+    legacy["extra_info"]["extractor"] = "legacy"
+    legacy["stats"]["data"] = [t * 2 for t in raw["stats"]["data"]]
+    records = records_from_benchmarks([legacy, raw], ENV, {})
+    table = extract_table(records)
+    assert [c.header for c in table.columns] == ["shape", "legacy", "priority"]
+    assert table.row_count == 1
+    assert list(table.columns[2].cells)[0].endswith("(0.50x)")
