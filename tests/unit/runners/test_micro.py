@@ -184,4 +184,5 @@ def test_the_summary_puts_extractors_side_by_side_with_ratios() -> None:
     table = extract_table(records)
     assert [c.header for c in table.columns] == ["shape", "legacy", "priority"]
     assert table.row_count == 1
-    assert list(table.columns[2].cells)[0].endswith("(0.50x)")
+    (priority_cell,) = table.columns[2].cells
+    assert str(priority_cell).endswith("(0.50x)")
