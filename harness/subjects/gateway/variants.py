@@ -6,6 +6,7 @@ be overridden one by one, so "what if only the token provider changed?" is one f
 
 from __future__ import annotations
 
+import functools
 import shutil
 import tempfile
 import time
@@ -95,16 +96,13 @@ def _store(options: GatewayOptions, cleanups: list[Callable[[], None]]) -> Token
 def _provider(
     options: GatewayOptions, spec: VariantSpec, cleanups: list[Callable[[], None]]
 ) -> TokenProvider:
-    settings = _settings(options)
     store = _store(options, cleanups)
     clock = time.time  # grants are stored across runs, so issue times are wall-clock seconds
-
+    fetch = functools.partial(fetch_grant, _settings(options), clock)
     buffer_s = options.token_refresh_buffer_s
     if spec.token_provider == "file":
-        return FileTokenProvider(store, lambda: fetch_grant(settings, clock), clock, buffer_s)
-    return MemoryTtlTokenProvider(
-        store, lambda: fetch_grant(settings, clock), clock, options.token_ttl_s, buffer_s
-    )
+        return FileTokenProvider(store, fetch, clock, buffer_s)
+    return MemoryTtlTokenProvider(store, fetch, clock, options.token_ttl_s, buffer_s)
 
 
 def _settings(options: GatewayOptions) -> ClientSettings:

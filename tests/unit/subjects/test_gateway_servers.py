@@ -91,6 +91,12 @@ def test_the_four_variants_are_the_seed_reports_before_and_after() -> None:
     assert VARIANTS["async-batching"].client == "async-batching"
 
 
+def test_the_cheap_name_list_matches_the_registry() -> None:
+    from harness.subjects.gateway.options import VARIANT_NAMES
+
+    assert tuple(VARIANTS) == VARIANT_NAMES
+
+
 def test_components_can_be_overridden_one_by_one() -> None:
     options = GatewayOptions(UPSTREAM, variant="sync-legacy", token_provider="memory-ttl")
     assert resolve_spec(options) == VariantSpec("flask", "legacy", "memory-ttl", "sync-wrapper")
