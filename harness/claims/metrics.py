@@ -121,12 +121,16 @@ def _transform(ratio: float, interval: Interval, transform: str) -> tuple[float,
     if transform == "reduction":
         return 1.0 - ratio, Interval(1.0 - interval.high, 1.0 - interval.low, interval.confidence)
     if transform == "speedup":
-        with np.errstate(divide="ignore"):
-            low, high = 1.0 / interval.high - 1.0, 1.0 / interval.low - 1.0
-        return 1.0 / ratio - 1.0 if ratio else math.inf, Interval(low, high, interval.confidence)
+        low, high = _inverse(interval.high) - 1.0, _inverse(interval.low) - 1.0
+        return _inverse(ratio) - 1.0, Interval(low, high, interval.confidence)
     if transform == "gain":
         return ratio - 1.0, Interval(interval.low - 1.0, interval.high - 1.0, interval.confidence)
     return ratio, interval
+
+
+def _inverse(value: float) -> float:
+    """1 / value, infinite at 0 (a candidate that took no time is infinitely faster)."""
+    return 1.0 / value if value else math.inf
 
 
 def _measurement(
