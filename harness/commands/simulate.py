@@ -36,6 +36,10 @@ def register(subparsers: Any) -> None:
     parser.add_argument("--rate-rpm", type=float, help="requests per minute (poisson, fixed)")
     parser.add_argument("--hours", type=float, help="virtual duration in hours")
     parser.add_argument("--token-lifetime", help="upstream token lifetime, e.g. 1800s or 30m")
+    parser.add_argument(
+        "--mock-profile", metavar="NAME",
+        help="take the token lifetime from this mock profile (name or file)",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed of the Poisson arrivals")
     add_output_options(parser)
     parser.set_defaults(handler=run)
@@ -67,7 +71,6 @@ def resolve_workload(args: argparse.Namespace) -> Workload:
         Arrivals,
         check_arrivals,
         load_workload,
-        parse_duration_s,
         parse_provider,
     )
 
@@ -85,9 +88,29 @@ def resolve_workload(args: argparse.Namespace) -> Workload:
         arrivals=check_arrivals(arrivals),
         duration_h=min(hours, QUICK_HOURS) if args.quick else hours,
         providers=tuple(parse_provider(p) for p in args.provider) or None,
-        token_lifetime_s=parse_duration_s(args.token_lifetime) if args.token_lifetime else None,
+        token_lifetime_s=token_lifetime_s(args),
         seed=args.seed,
     )
+
+
+def token_lifetime_s(args: argparse.Namespace) -> float | None:
+    """`--token-lifetime`, or the lifetime of the tokens `--mock-profile` issues, or None."""
+    from harness.errors import UsageError
+    from harness.runners.workloads import parse_duration_s
+
+    if args.token_lifetime and args.mock_profile:
+        raise UsageError("give --token-lifetime or --mock-profile, not both")
+    if args.token_lifetime:
+        return parse_duration_s(args.token_lifetime)
+    if not args.mock_profile:
+        return None
+    from mock_salesforce.config import load_profile
+    from mock_salesforce.errors import ConfigError
+
+    try:
+        return load_profile(args.mock_profile).token_lifetime_s
+    except ConfigError as exc:
+        raise UsageError(str(exc)) from None
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:
