@@ -248,8 +248,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter runs (CI-sized)")
     parser.add_argument("--phase", action="append", choices=["throughput", "latency", "memory"])
+    parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s (phase 2)")
     args = parser.parse_args(argv)
-    phases = Phases(2.0, 2.0, 1000.0) if args.quick else Phases(5.0, 4.0, 1000.0)
+    phases = Phases(2.0, 2.0, args.rate) if args.quick else Phases(5.0, 4.0, args.rate)
     cores = _load.pick_cores()
     load_1m, cpus = os.getloadavg()[0], os.cpu_count() or 1
     if load_1m > cpus:
