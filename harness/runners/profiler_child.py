@@ -12,7 +12,6 @@ Only this module and `harness.runners.profiling` import pyinstrument.
 from __future__ import annotations
 
 import argparse
-import functools
 import runpy
 import signal
 import sys
@@ -40,10 +39,20 @@ class SessionBox:
         with self._lock:
             self._sessions.append(session)
 
-    def combined(self) -> Session | None:
+    def sessions(self) -> list[Session]:
         with self._lock:
-            sessions = list(self._sessions)
-        return functools.reduce(Session.combine, sessions) if sessions else None
+            return list(self._sessions)
+
+    def combined(self) -> Session | None:
+        """All sessions as one (aggregate views hold; timelines of threads are not merged)."""
+        sessions = self.sessions()
+        # Combine in pairs: a Flask gateway leaves one session per request thread, and folding
+        # them one by one would copy the growing sample list every time.
+        while len(sessions) > 1:
+            pairs = zip(sessions[::2], sessions[1::2], strict=False)
+            odd = sessions[-1:] if len(sessions) % 2 else []
+            sessions = [Session.combine(a, b) for a, b in pairs] + odd
+        return sessions[0] if sessions else None
 
 
 @contextmanager

@@ -203,3 +203,16 @@ def test_nonsense_load_settings_are_usage_errors(bad: dict[str, Any]) -> None:
 def test_a_launched_target_must_listen_on_loopback() -> None:
     with pytest.raises(UsageError):
         make_plans(profile_args(launch="python app.py", target_url="http://10.1.2.3:8000"))
+
+
+def test_many_thread_sessions_combine_into_one_with_every_sample() -> None:
+    box = SessionBox()
+    with profile_new_threads(box, interval_s=0.0001):
+        for _ in range(5):  # an odd count exercises the unpaired session
+            worker = threading.Thread(target=spin)
+            worker.start()
+            worker.join()
+    combined = box.combined()
+    assert combined is not None
+    assert len(box.sessions()) == 5
+    assert combined.sample_count == sum(s.sample_count for s in box.sessions())
