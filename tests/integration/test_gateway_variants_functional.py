@@ -153,3 +153,30 @@ def test_the_harness_fidelity_check_finds_nothing_wrong(
         response = requests.post(f"{gateway.url}{path}", json=body, timeout=10)
         kinds.append(check(body, response.status_code, response.content))
     assert kinds == [()] * len(requests_sent)
+
+
+@pytest.mark.parametrize("variant", ["sync-legacy", "async"])
+def test_variant_shapes_come_through_faithfully_and_the_fallbacks_are_counted(
+    variant: str,
+) -> None:
+    from harness.fidelity import load_check
+
+    with run_mock(build_config("mixed-shapes", 12)) as running:
+        check = load_check(running.url)
+        with run_in_thread(GatewayOptions(running.url, variant=variant)) as gateway:
+            kinds = []
+            for n in range(30):
+                body = chat_body(f"mixed shapes, question {n}")
+                response = requests.post(
+                    f"{gateway.url}/v1/chat/completions", json=body, timeout=10
+                )
+                kinds.append(check(body, response.status_code, response.content))
+            metrics = requests.get(f"{gateway.url}/metrics/performance", timeout=10).json()
+    assert kinds == [()] * 30
+    extractor = metrics["extractor"]
+    assert extractor["extractions"] == 30
+    if variant == "async":  # priority: only the variant shapes need the fallback routine
+        assert 0 < extractor["fallbacks"] < 30
+    else:  # legacy tries generation.generatedText first, so every chat reply is a fallback
+        assert extractor["fallbacks"] == 30
+    assert len(extractor["paths"]) >= 2

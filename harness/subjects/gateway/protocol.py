@@ -155,12 +155,14 @@ def find_usage(payload: Mapping[str, Any]) -> dict[str, Any] | None:
     return None
 
 
-def find_finish_reason(payload: Mapping[str, Any]) -> str | None:
+def find_finish_reason(payload: Mapping[str, Any]) -> str:
+    """The finish reason the upstream sent; `stop` for shapes that carry none, because OpenAI
+    clients require one and a reply that came back whole has stopped."""
     for path in _FINISH_PATHS:
         reason = dig(payload, path)
         if isinstance(reason, str):
             return reason
-    return None
+    return "stop"
 
 
 @dataclass(frozen=True)
@@ -171,7 +173,7 @@ class Completion:
     created: int
     model: str
     text: str
-    finish_reason: str | None
+    finish_reason: str
     usage: dict[str, Any] | None
 
 

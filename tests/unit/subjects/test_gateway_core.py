@@ -230,3 +230,9 @@ def test_every_mapped_model_is_one_the_mock_serves() -> None:
     from mock_salesforce.validation import TEXT_MODELS
 
     assert set(MODEL_NAMES.values()) <= TEXT_MODELS
+
+
+def test_a_shape_without_a_finish_reason_reports_stop() -> None:
+    reply = gateway().finish(prepared(), UpstreamResult(200, {"text": "whole"}))
+    assert reply.body is not None
+    assert reply.body["choices"][0]["finish_reason"] == "stop"
