@@ -14,6 +14,7 @@ import shutil
 import subprocess
 import sys
 import tempfile
+import threading
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -89,7 +90,6 @@ def start_server(
     process = subprocess.Popen(
         pinned(argv, core), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
     )
-    assert process.stdout is not None
     line = _readline_with_timeout(process, timeout_s)
     if not line.startswith("http://"):
         process.kill()
@@ -99,10 +99,10 @@ def start_server(
 
 def _readline_with_timeout(process: subprocess.Popen[str], timeout_s: float) -> str:
     # A stuck server must not hang the benchmark: read the first line in a helper thread.
-    import threading
-
+    stdout = process.stdout
+    assert stdout is not None
     lines: list[str] = []
-    reader = threading.Thread(target=lambda: lines.append(process.stdout.readline()), daemon=True)  # type: ignore[union-attr]
+    reader = threading.Thread(target=lambda: lines.append(stdout.readline()), daemon=True)
     reader.start()
     reader.join(timeout_s)
     return lines[0] if lines else ""
