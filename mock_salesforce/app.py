@@ -8,7 +8,6 @@ latency, and send the reply rendered into its shape, or the fault.
 from __future__ import annotations
 
 import asyncio
-import hashlib
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
@@ -100,6 +99,7 @@ async def _serve_model(
     runtime = exchange.runtime
     prepared = prepared_for(runtime, exchange.endpoint, exchange.model or "", raw)
     exchange.extra_fields = prepared.extra_fields
+    exchange.body_sha256 = prepared.body_sha256
     exchange.shape = prepared.reply.shape
     _check_quota(state, exchange)
     fault = _decide_fault(state, exchange)
@@ -114,7 +114,7 @@ async def _receive(request: web.Request, state: MockState, exchange: Exchange) -
         raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
     config = exchange.runtime.config
     raw = await read_body(request, config.body_limit_bytes)
-    exchange.body_sha256 = hashlib.sha256(raw).hexdigest()
+    exchange.body = raw
     _check_bearer(request, state, exchange)
     if config.strict_headers:
         check_headers(request.headers)
@@ -172,9 +172,8 @@ async def _send(
     headers = exchange.headers()
     if fault is None:
         exchange.status = 202 if exchange.endpoint == "feedback" else 200
-        return web.Response(
-            body=payload, status=exchange.status, headers=headers, content_type=JSON
-        )
+        headers["Content-Type"] = JSON
+        return web.Response(body=payload, status=exchange.status, headers=headers)
     exchange.status = fault.status if fault.kind == "status" and fault.status else 0
     if fault.kind == "hang":
         exchange.disconnected = await delivery.hang(request, fault.hang_s)
@@ -203,7 +202,7 @@ async def _serve_feedback(
 ) -> web.StreamResponse:
     body = parse_body(await _receive(request, state, exchange))
     check_body("feedback", body)
-    exchange.extra_fields = extra_fields("feedback", body)
+    exchange.extra_fields = tuple(extra_fields("feedback", body))
     _check_quota(state, exchange)
     exchange.shape = "official-feedback"
     fault = _decide_fault(state, exchange)
@@ -227,7 +226,7 @@ async def _serve_token(
         raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
     except ApiError as error:  # OAuth clients expect OAuth error objects
         raise OAuthError(error.status, "invalid_request", error.message) from None
-    exchange.body_sha256 = hashlib.sha256(raw).hexdigest()
+    exchange.body = raw
     form = dict(request.query)
     form.update(_parse_form(raw))
     fault = _decide_fault(state, exchange)

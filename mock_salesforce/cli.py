@@ -126,6 +126,9 @@ def _record(args: argparse.Namespace) -> int:
 
 
 def _print_url(url: str) -> None:
+    from mock_salesforce.server import tune_gc_for_serving
+
+    tune_gc_for_serving()  # this process only serves from now on
     print(url, flush=True)
 
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import json
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
+from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
@@ -28,6 +29,11 @@ class Template:
 
     pieces: tuple[bytes, ...]
     slots: tuple[str, ...]
+
+    @cached_property
+    def open_slots(self) -> frozenset[str]:
+        """Each distinct slot name once."""
+        return frozenset(self.slots)
 
     def fill(self, values: Mapping[str, str]) -> bytes:
         """Fill every slot with an already JSON-encoded value (keyed by placeholder name)."""

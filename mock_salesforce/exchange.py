@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import hashlib
+
 from aiohttp import web
 
 from mock_salesforce.errors import ApiError
@@ -12,7 +14,7 @@ class Exchange:
     """Journal fields of one request, filled in as the handler goes."""
 
     __slots__ = (
-        "body_sha256", "disconnected", "endpoint", "extra_fields", "fault", "latency_ms",
+        "body", "body_sha256", "disconnected", "endpoint", "extra_fields", "fault", "latency_ms",
         "model", "request_id", "retry_after_s", "runtime", "seq", "shape", "status", "t0_s",
         "token_expires_t_s", "token_id", "token_status",
     )  # fmt: skip
@@ -24,7 +26,8 @@ class Exchange:
         self.request_id = state.ids.uuid("request", self.seq)
         self.endpoint = endpoint
         self.model = model
-        self.body_sha256: str | None = None
+        self.body: bytes | None = None
+        self.body_sha256: str | None = None  # from `body` when finished, unless known already
         self.token_id: str | None = None
         self.token_status: str | None = None
         self.token_expires_t_s: float | None = None
@@ -33,7 +36,7 @@ class Exchange:
         self.fault: str | None = None
         self.latency_ms = 0.0
         self.retry_after_s: float | None = None
-        self.extra_fields: list[str] = []
+        self.extra_fields: tuple[str, ...] = ()  # a tuple: entries of atoms escape the GC
         self.disconnected = False
 
     def headers(self) -> dict[str, str]:
@@ -67,7 +70,7 @@ def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
             exchange.endpoint,
             exchange.model,
             request.remote,
-            exchange.body_sha256,
+            _sha256(exchange),
             exchange.token_id,
             exchange.token_status,
             exchange.token_expires_t_s,
@@ -83,6 +86,12 @@ def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
             exchange.disconnected,
         )
     )
+
+
+def _sha256(exchange: Exchange) -> str | None:
+    if exchange.body_sha256 is None and exchange.body is not None:
+        return hashlib.sha256(exchange.body).hexdigest()
+    return exchange.body_sha256
 
 
 async def read_body(request: web.Request, limit_bytes: int) -> bytes:

@@ -56,6 +56,7 @@ _ROUNDED = {"t_s": 6, "token_expires_t_s": 3, "latency_ms": 3, "duration_s": 6}
 def _as_dict(entry: tuple[Any, ...]) -> dict[str, Any]:
     """One entry as a dict, times rounded (they are kept raw: rounding is not hot-path work)."""
     document = dict(zip(FIELDS, entry, strict=True))
+    document["extra_fields"] = list(document["extra_fields"] or ())
     for name, digits in _ROUNDED.items():
         if isinstance(document[name], float):
             document[name] = round(document[name], digits)

@@ -7,6 +7,7 @@ timestamp are filled in.
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -47,7 +48,8 @@ class Prepared:
     """A valid request's parsed body, ignored fields, reply, and reply-filled template."""
 
     body: dict[str, Any]
-    extra_fields: list[str]
+    body_sha256: str
+    extra_fields: tuple[str, ...]
     reply: Reply
     template: Template
 
@@ -85,7 +87,8 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     else:
         values["TEXT"] = encode_text(reply.text)
     template = runtime.corpus.get(reply.shape).template.partial(values)
-    return Prepared(body, extra_fields(endpoint, body), reply, template)
+    sha256 = hashlib.sha256(raw).hexdigest()
+    return Prepared(body, sha256, tuple(extra_fields(endpoint, body)), reply, template)
 
 
 _PER_REQUEST: dict[str, Callable[[MockState, int], str]] = {
@@ -98,4 +101,4 @@ _PER_REQUEST: dict[str, Callable[[MockState, int], str]] = {
 
 def render(state: MockState, seq: int, template: Template) -> bytes:
     """Fill the per-request slots (ids, timestamp) of a prepared template."""
-    return template.fill({slot: _PER_REQUEST[slot](state, seq) for slot in template.slots})
+    return template.fill({slot: _PER_REQUEST[slot](state, seq) for slot in template.open_slots})

@@ -19,15 +19,19 @@ from typing import Any
 
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.server import format_url, serve
+from mock_salesforce.server import format_url, serve, tune_gc_for_serving
 
 _READY_TIMEOUT_S = 30.0
 
 
 def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any) -> None:
+    def on_ready(url: str) -> None:
+        tune_gc_for_serving()
+        ready.put((index, ""))
+
     try:
         asyncio.run(
-            serve(config, host, port, lambda url: ready.put((index, "")), reuse_port=True,
+            serve(config, host, port, on_ready, reuse_port=True,
                   instance=index)
         )  # fmt: skip
     except Exception as exc:  # reported to the parent, which prints one line
