@@ -39,41 +39,61 @@ async def send(request: web.Request, reply: Reply) -> web.StreamResponse:
     return response
 
 
+class _Routes:
+    """The handlers: each turns a request into a `Reply` through the gateway core."""
+
+    def __init__(self, gateway: Gateway, client: AsyncClientLike) -> None:
+        self.gateway = gateway
+        self.client = client
+
+    async def _answer(self, request: web.Request, route: str) -> Reply:
+        prepared = self.gateway.prepare(route, await request.read())
+        if isinstance(prepared, Reply):
+            return prepared
+        result = await self.client.call(prepared.endpoint, prepared.upstream_model, prepared.body)
+        return self.gateway.finish(prepared, result)
+
+    async def _complete(self, request: web.Request, route: str) -> web.StreamResponse:
+        try:
+            reply = await self._answer(request, route)
+        except Exception as exc:  # a bug: answer in OpenAI form, never a bare text 500
+            reply = self.gateway.internal_error(exc)
+        return await send(request, reply)
+
+    async def chat(self, request: web.Request) -> web.StreamResponse:
+        return await self._complete(request, "chat")
+
+    async def completions(self, request: web.Request) -> web.StreamResponse:
+        return await self._complete(request, "completions")
+
+    async def models(self, request: web.Request) -> web.StreamResponse:
+        return await send(request, self.gateway.models())
+
+    async def health(self, request: web.Request) -> web.StreamResponse:
+        return await send(request, self.gateway.health())
+
+    async def metrics(self, request: web.Request) -> web.StreamResponse:
+        return await send(request, self.gateway.metrics())
+
+    async def not_found(self, request: web.Request) -> web.StreamResponse:
+        message = f"no route {request.method} {request.path}"
+        return await send(
+            request, Reply(404, error_body(message, "invalid_request_error", "not_found"))
+        )
+
+    async def close_client(self, _app: web.Application) -> None:
+        await self.client.close()
+
+
 def create_aiohttp_app(gateway: Gateway, client: AsyncClientLike) -> web.Application:
     """The OpenAI-compatible routes over `gateway`; the client is closed with the app."""
-
-    async def complete(request: web.Request, route: str) -> web.StreamResponse:
-        prepared = gateway.prepare(route, await request.read())
-        if isinstance(prepared, Reply):
-            return await send(request, prepared)
-        result = await client.call(prepared.endpoint, prepared.upstream_model, prepared.body)
-        return await send(request, gateway.finish(prepared, result))
-
-    async def chat(request: web.Request) -> web.StreamResponse:
-        return await complete(request, "chat")
-
-    async def completions(request: web.Request) -> web.StreamResponse:
-        return await complete(request, "completions")
-
-    async def static(request: web.Request) -> web.StreamResponse:
-        replies = {"/v1/models": gateway.models, "/health": gateway.health}
-        replies["/metrics/performance"] = gateway.metrics
-        return await send(request, replies[request.path]())
-
-    async def not_found(request: web.Request) -> web.StreamResponse:
-        body = error_body(
-            f"no route {request.method} {request.path}", "invalid_request_error", "not_found"
-        )
-        return await send(request, Reply(404, body))
-
-    async def close_client(_app: web.Application) -> None:
-        await client.close()
-
+    routes = _Routes(gateway, client)
     app = web.Application()
-    app.router.add_post("/v1/chat/completions", chat)
-    app.router.add_post("/v1/completions", completions)
-    for path in ("/v1/models", "/health", "/metrics/performance"):
-        app.router.add_get(path, static)
-    app.router.add_route("*", "/{tail:.*}", not_found)
-    app.on_cleanup.append(close_client)
+    app.router.add_post("/v1/chat/completions", routes.chat)
+    app.router.add_post("/v1/completions", routes.completions)
+    app.router.add_get("/v1/models", routes.models)
+    app.router.add_get("/health", routes.health)
+    app.router.add_get("/metrics/performance", routes.metrics)
+    app.router.add_route("*", "/{tail:.*}", routes.not_found)
+    app.on_cleanup.append(routes.close_client)
     return app

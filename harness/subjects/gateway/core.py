@@ -6,6 +6,7 @@ extraction, error mapping, metrics) is made here, so both servers behave the sam
 
 from __future__ import annotations
 
+import logging
 import math
 import time
 from collections.abc import Callable, Mapping
@@ -28,6 +29,8 @@ from harness.subjects.gateway.protocol import (
 from harness.subjects.tally import Tally
 from harness.subjects.tokens import TokenProvider
 from harness.subjects.upstream import UpstreamResult
+
+_log = logging.getLogger(__name__)
 
 # Upstream outcome -> (status, OpenAI error type, code). Client errors keep their own status.
 _UPSTREAM_ERRORS: Mapping[str, tuple[int, str, str]] = {
@@ -143,6 +146,12 @@ class Gateway:
     ) -> Reply:
         self.tally.add_many({f"status.{status}": 1, f"errors.{kind}": 1})
         return Reply(status, error_body(message, error_type, code), headers or {})
+
+    def internal_error(self, exc: BaseException) -> Reply:
+        """A bug of the gateway's own: logged with its traceback, answered as an OpenAI 500."""
+        _log.error("gateway error", exc_info=exc)
+        message = f"gateway error: {type(exc).__name__}"
+        return self._error(500, message, "api_error", "gateway_error", "gateway.internal")
 
     def models(self) -> Reply:
         created = int(self.wall_clock())

@@ -6,6 +6,7 @@ import json
 from typing import Any, Protocol
 
 from flask import Flask, Response, request
+from werkzeug.exceptions import InternalServerError
 
 from harness.subjects.gateway.core import Gateway
 from harness.subjects.gateway.protocol import Reply, error_body
@@ -56,6 +57,11 @@ def create_flask_app(gateway: Gateway, client: SyncClient) -> Flask:
     app.add_url_rule("/v1/models", "models", lambda: to_response(gateway.models()))
     app.add_url_rule("/health", "health", lambda: to_response(gateway.health()))
     app.add_url_rule("/metrics/performance", "metrics", lambda: to_response(gateway.metrics()))
+
+    def internal(error: InternalServerError) -> Response:
+        return to_response(gateway.internal_error(error.original_exception or error))
+
     app.register_error_handler(404, not_found)
+    app.register_error_handler(500, internal)
     app.register_error_handler(405, not_allowed)
     return app

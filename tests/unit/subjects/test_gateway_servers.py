@@ -173,3 +173,45 @@ def test_command_line_defaults_are_the_python_defaults_and_every_option_lands() 
     options = options_from_args(parser.parse_args(argv))
     assert (options.variant, options.token_ttl_s, options.client) == ("sync-legacy", 60.0, "async")
     assert (options.max_retries, options.batch_max) == (0, 4)
+
+
+class BrokenClient:
+    def call(self, endpoint: str, model: str, payload: Any) -> UpstreamResult:
+        raise RuntimeError("bug in the client")
+
+    async def close(self) -> None:
+        return None
+
+
+def test_a_flask_gateway_bug_is_an_openai_500_and_is_counted() -> None:
+    core = Gateway("t", priority, FakeProvider(), lambda: {})
+    client = create_flask_app(core, BrokenClient()).test_client()
+    body = {"model": "gpt-4o", "messages": [{"role": "user", "content": "hi"}]}
+    response = client.post("/v1/chat/completions", data=json.dumps(body))
+    assert (response.status_code, response.get_json()["error"]["code"]) == (500, "gateway_error")
+    assert core.metrics().body["errors"] == {"gateway.internal": 1}  # type: ignore[index]
+
+
+async def test_an_aiohttp_gateway_bug_is_an_openai_500() -> None:
+    from aiohttp.test_utils import make_mocked_request
+
+    from harness.subjects.gateway.aiohttp_app import _Routes
+
+    core = Gateway("t", priority, FakeProvider(), lambda: {})
+    ready = core.prepare(
+        "chat", b'{"model": "gpt-4o", "messages": [{"role": "user", "content": "x"}]}'
+    )
+
+    class Broken:
+        async def call(self, endpoint: str, model: str, payload: Any) -> UpstreamResult:
+            raise RuntimeError("bug in the client")
+
+        async def close(self) -> None:
+            return None
+
+    core.prepare = lambda route, raw: ready  # type: ignore[method-assign]
+    response = await _Routes(core, Broken()).chat(
+        make_mocked_request("POST", "/v1/chat/completions")
+    )
+    assert response.status == 500
+    assert json.loads(response.body)["error"]["code"] == "gateway_error"  # type: ignore[attr-defined]
