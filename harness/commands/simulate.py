@@ -41,6 +41,11 @@ def register(subparsers: Any) -> None:
         help="take the token lifetime from this mock profile (name or file)",
     )  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed of the Poisson arrivals")
+    parser.add_argument(
+        "--on-expired", choices=("ignore", "refresh"),
+        help="when a token was expired: only count it (ignore), or also invalidate the provider "
+        "and resend, as a client does after a 401 (refresh)",
+    )  # fmt: skip
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
@@ -90,6 +95,7 @@ def resolve_workload(args: argparse.Namespace) -> Workload:
         providers=tuple(parse_provider(p) for p in args.provider) or None,
         token_lifetime_s=token_lifetime_s(args),
         seed=args.seed,
+        on_expired=args.on_expired,
     )
 
 

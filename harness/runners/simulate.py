@@ -138,9 +138,9 @@ def run_simulation(
     for config in workload.providers:
         started_at, start_s = now_iso(), time.perf_counter()
         rig = build_rig(config, workload.token_lifetime_s)
-        hours, partial = simulate_hours(rig, times_s, duration_s, advance)
+        hours, partial = simulate_hours(rig, times_s, duration_s, advance, workload.on_expired)
         elapsed_s = time.perf_counter() - start_s
-        labels = _labels(rig, config, workload.token_lifetime_s)
+        labels = _labels(rig, config, workload)
         extra = {"provider_counters": rig.own_counters()}
         records.append(
             _record(workload, labels, hours, extra, environment, started_at, elapsed_s, partial)
@@ -151,17 +151,22 @@ def run_simulation(
 
 
 def simulate_hours(
-    rig: Rig, times_s: npt.NDArray[np.float64], duration_s: float, advance: Advance = no_progress
+    rig: Rig,
+    times_s: npt.NDArray[np.float64],
+    duration_s: float,
+    advance: Advance = no_progress,
+    on_expired: str = "ignore",
 ) -> tuple[dict[str, list[int]], bool]:
     """Drive `rig` through `times_s`: per-hour counts of each of SERIES, and whether Ctrl-C
     stopped it (the hours done so far are kept)."""
     hours: dict[str, list[int]] = {name: [] for name in SERIES}
     # A user's class may wrap grants in its own notion of expiry: judge its tokens by string.
     drive = _drive_tokens if rig.upstream.track else _drive
+    refresh = on_expired == "refresh" and callable(getattr(rig.provider, "invalidate", None))
     before = rig.totals()
     try:
         for lo, hi in _hour_slices(times_s, duration_s):
-            expired = drive(rig, times_s[lo:hi].tolist())
+            expired = drive(rig, times_s[lo:hi].tolist(), refresh)
             after = rig.totals()
             for name in after:
                 hours[name].append(after[name] - before[name])
@@ -187,8 +192,9 @@ def _hour_slices(times_s: npt.NDArray[np.float64], duration_s: float) -> Iterato
     return itertools.pairwise(bounds)
 
 
-def _drive(rig: Rig, times_s: list[float]) -> int:
-    """Send one request at each virtual time; count those sent with an expired token."""
+def _drive(rig: Rig, times_s: list[float], refresh: bool) -> int:
+    """Send one request at each virtual time; count those sent with an expired token (and,
+    with `refresh`, answer each with a 401: invalidate, fetch, resend)."""
     # The hot loop of the simulator: locals only. The expiry checked is the one the fake
     # upstream wrote into the grant it issued, whatever the provider believes about it.
     clock, get_grant = rig.clock, rig.provider.get_grant
@@ -197,10 +203,13 @@ def _drive(rig: Rig, times_s: list[float]) -> int:
         clock.now_s = now_s
         if get_grant().expires_at_s <= now_s:
             expired += 1
+            if refresh:
+                rig.provider.invalidate()
+                get_grant()
     return expired
 
 
-def _drive_tokens(rig: Rig, times_s: list[float]) -> int:
+def _drive_tokens(rig: Rig, times_s: list[float], refresh: bool) -> int:
     """`_drive` judging token strings by the expiry the upstream recorded when issuing them."""
     clock, get_token, expiry_s = rig.clock, rig.provider.get_token, rig.upstream.expiry_s
     expired = 0
@@ -208,10 +217,13 @@ def _drive_tokens(rig: Rig, times_s: list[float]) -> int:
         clock.now_s = now_s
         if expiry_s.get(get_token(), float("-inf")) <= now_s:
             expired += 1  # a token the upstream never issued counts as unusable too
+            if refresh:
+                rig.provider.invalidate()
+                get_token()
     return expired
 
 
-def _labels(rig: Rig, config: ProviderConfig, token_lifetime_s: float) -> dict[str, str]:
+def _labels(rig: Rig, config: ProviderConfig, workload: Workload) -> dict[str, str]:
     """What claims select on; settings left to the provider's defaults are read back from it."""
     ttl_s = getattr(rig.provider, "ttl_s", None)
     buffer_s = getattr(rig.provider, "refresh_buffer_s", None)
@@ -221,7 +233,8 @@ def _labels(rig: Rig, config: ProviderConfig, token_lifetime_s: float) -> dict[s
         # "none": the provider follows the token's real lifetime (the file provider always does).
         "ttl_s": "none" if ttl_s is None else f"{ttl_s:g}",
         "buffer_s": "none" if buffer_s is None else f"{buffer_s:g}",
-        "token_lifetime_s": f"{token_lifetime_s:g}",
+        "token_lifetime_s": f"{workload.token_lifetime_s:g}",
+        "on_expired": workload.on_expired,
     }
 
 

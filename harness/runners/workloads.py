@@ -21,6 +21,7 @@ from harness.errors import UsageError
 
 WORKLOADS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "workloads"
 ARRIVAL_KINDS = ("poisson", "fixed", "recorded")
+ON_EXPIRED = ("ignore", "refresh")
 PROVIDER_KINDS = ("file", "memory-ttl", "class")  # class: a user's provider, `cls` = pkg.mod:Class
 _UNITS_S = {"ms": 0.001, "s": 1.0, "m": 60.0, "min": 60.0, "h": 3600.0}
 
@@ -60,6 +61,9 @@ class Workload:
     token_lifetime_s: float = 1800.0
     seed: int = 1234
     description: str = ""
+    # What a client does when the upstream rejects an expired token: "ignore" (count it, as the
+    # provider alone would behave) or "refresh" (invalidate the provider, fetch, resend once).
+    on_expired: str = "ignore"
 
     def as_params(self) -> dict[str, Any]:
         arrivals = {"kind": self.arrivals.kind, "rate_rpm": self.arrivals.rate_rpm}
@@ -71,6 +75,7 @@ class Workload:
             "arrivals": arrivals,
             "token_lifetime_s": self.token_lifetime_s,
             "seed": self.seed,
+            "on_expired": self.on_expired,
         }
 
     def with_overrides(self, **changes: Any) -> Workload:
@@ -172,7 +177,15 @@ def _workload_from_dict(data: dict[str, Any], path: Path) -> Workload:
         providers=providers,
         token_lifetime_s=_opt_s(data.get("token_lifetime", "1800s")) or 1800.0,
         seed=int(data.get("seed", 1234)),
+        on_expired=check_on_expired(str(data.get("on_expired", "ignore"))),
     )
+
+
+def check_on_expired(value: str) -> str:
+    """`ignore` or `refresh`; UsageError otherwise."""
+    if value not in ON_EXPIRED:
+        raise UsageError(f"on_expired must be one of {', '.join(ON_EXPIRED)}, not {value!r}")
+    return value
 
 
 def _provider_from_table(table: dict[str, Any]) -> ProviderConfig:

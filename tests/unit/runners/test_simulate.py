@@ -54,6 +54,16 @@ def test_a_ttl_longer_than_the_token_lifetime_sends_expired_tokens() -> None:
     assert record.params["provider_counters"]["expired_uses"] == 36 * 600  # it agrees
 
 
+def test_a_client_that_refreshes_after_a_401_sends_one_expired_token_per_token_life() -> None:
+    config = ProviderConfig("long", "memory-ttl", ttl_s=2700.0, buffer_s=300.0)
+    workload = Workload("t", DAY_H, Arrivals("fixed", 60.0), (config,), on_expired="refresh")
+    (record,) = run_simulation(workload)
+    # Each token now lives exactly its 1800 s: rejected once at 1800 s, 3600 s, ..., 84600 s.
+    assert total(record, "expired_sends") == 47
+    assert total(record, "refreshes") == 48
+    assert record.labels["on_expired"] == "refresh"
+
+
 def test_the_file_provider_reads_the_store_on_every_request() -> None:
     record = simulate_one(ProviderConfig("legacy", "file"))
     # Default buffer 300 s on a 1800 s token: refreshes at 0, 1500, ..., 85500 s.
@@ -75,7 +85,7 @@ def test_records_carry_the_labels_claims_select_on() -> None:
     assert record.runner == "simulate" and record.scenario == "token-cache"
     assert record.labels == {
         "provider": "memory-ttl", "config": "sane", "ttl_s": "1500", "buffer_s": "300",
-        "token_lifetime_s": "1800",
+        "token_lifetime_s": "1800", "on_expired": "ignore",
     }  # fmt: skip
     assert record.series_names == [
         "requests", "hits", "misses", "refreshes", "file_reads", "file_writes", "expired_sends",

@@ -121,3 +121,13 @@ def test_an_unreadable_recording_is_a_usage_error(tmp_path: Path) -> None:
     path.write_text("soon\n")
     with pytest.raises(UsageError):
         arrival_times_s(Arrivals("recorded", path=path), 60.0, seed=0)
+
+
+def test_a_workload_says_what_the_client_does_with_a_rejected_token(tmp_path: Path) -> None:
+    body = 'duration_h = 1\non_expired = "{}"\n[[providers]]\nname = "f"\nkind = "file"\n'
+    path = tmp_path / "w.toml"
+    path.write_text(body.format("refresh"))
+    assert load_workload(str(path)).on_expired == "refresh"
+    path.write_text(body.format("pray"))
+    with pytest.raises(UsageError, match="on_expired"):
+        load_workload(str(path))
