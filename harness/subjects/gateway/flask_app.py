@@ -27,6 +27,26 @@ def to_response(reply: Reply) -> Response:
     )
 
 
+def _register_errors(app: Flask, gateway: Gateway) -> None:
+    """Unknown routes, wrong methods and the gateway's own bugs answer in OpenAI form too."""
+
+    def not_found(_error: Exception) -> Response:
+        message = f"no route {request.method} {request.path}"
+        return to_response(Reply(404, error_body(message, "invalid_request_error", "not_found")))
+
+    def not_allowed(_error: Exception) -> Response:
+        message = f"{request.method} not allowed"
+        body = error_body(message, "invalid_request_error", "method_not_allowed")
+        return to_response(Reply(405, body))
+
+    def internal(error: InternalServerError) -> Response:
+        return to_response(gateway.internal_error(error.original_exception or error))
+
+    app.register_error_handler(404, not_found)
+    app.register_error_handler(405, not_allowed)
+    app.register_error_handler(500, internal)
+
+
 def create_flask_app(gateway: Gateway, client: SyncClient) -> Flask:
     """The OpenAI-compatible routes over `gateway`, calling upstream through `client`."""
     app = Flask("sfperf_gateway")
@@ -38,30 +58,11 @@ def create_flask_app(gateway: Gateway, client: SyncClient) -> Flask:
         result = client.call(prepared.endpoint, prepared.upstream_model, prepared.body)
         return to_response(gateway.finish(prepared, result))
 
-    def not_found(_error: Exception) -> Response:
-        body = error_body(
-            f"no route {request.method} {request.path}", "invalid_request_error", "not_found"
-        )
-        return to_response(Reply(404, body))
-
-    def not_allowed(_error: Exception) -> Response:
-        body = error_body(
-            f"{request.method} not allowed", "invalid_request_error", "method_not_allowed"
-        )
-        return to_response(Reply(405, body))
-
-    app.add_url_rule("/v1/chat/completions", "chat", lambda: complete("chat"), methods=["POST"])
-    app.add_url_rule(
-        "/v1/completions", "completions", lambda: complete("completions"), methods=["POST"]
-    )
-    app.add_url_rule("/v1/models", "models", lambda: to_response(gateway.models()))
-    app.add_url_rule("/health", "health", lambda: to_response(gateway.health()))
-    app.add_url_rule("/metrics/performance", "metrics", lambda: to_response(gateway.metrics()))
-
-    def internal(error: InternalServerError) -> Response:
-        return to_response(gateway.internal_error(error.original_exception or error))
-
-    app.register_error_handler(404, not_found)
-    app.register_error_handler(500, internal)
-    app.register_error_handler(405, not_allowed)
+    add = app.add_url_rule
+    add("/v1/chat/completions", "chat", lambda: complete("chat"), methods=["POST"])
+    add("/v1/completions", "completions", lambda: complete("completions"), methods=["POST"])
+    add("/v1/models", "models", lambda: to_response(gateway.models()))
+    add("/health", "health", lambda: to_response(gateway.health()))
+    add("/metrics/performance", "metrics", lambda: to_response(gateway.metrics()))
+    _register_errors(app, gateway)
     return app
