@@ -75,8 +75,9 @@ def test_a_rate_claim_gets_the_verdict_its_wilson_interval_implies(
     result = evaluate_claim(ledger.claims[0], [paths_record(fallbacks, 10_000)])
     assert result.verdict == verdict
     assert result.value == pytest.approx(fallbacks / 10_000)
-    assert result.low is not None and result.high is not None
-    assert result.low <= result.value <= result.high
+    low, value, high = result.low, result.value, result.high
+    assert low is not None and value is not None and high is not None
+    assert low <= value <= high
     assert result.n == 10_000
 
 
