@@ -103,8 +103,11 @@ async def _serve_model(
     exchange.shape = prepared.reply.shape
     _check_quota(state, exchange)
     fault = _decide_fault(state, exchange)
-    await _wait_latency(state, exchange, prepared.reply.completion_tokens)
+    if _latency_ms(exchange, prepared.reply.completion_tokens) > 0:
+        await _wait_latency(state, exchange)
     payload = render(state, exchange.seq, prepared.template)
+    if fault is None:
+        return _reply(request, exchange, payload)
     return await _send(request, exchange, payload, fault)
 
 
@@ -152,28 +155,40 @@ def _decide_fault(state: MockState, exchange: Exchange) -> Fault | None:
     return fault
 
 
-async def _wait_latency(state: MockState, exchange: Exchange, output_tokens: int) -> None:
-    """Sleep so the reply leaves `latency_ms` after the request arrived."""
+def _latency_ms(exchange: Exchange, output_tokens: int) -> float:
+    """Draw the injected latency of this request (kept on the exchange)."""
     runtime = exchange.runtime
     latency_ms = runtime.sample_latency_ms(exchange.endpoint, exchange.model or "", output_tokens)
     exchange.latency_ms = latency_ms
-    if latency_ms > 0:
-        remaining_s = latency_ms / 1000.0 - (state.clock() - exchange.t0_s)
-        if remaining_s > 0:
-            await asyncio.sleep(remaining_s)
+    return latency_ms
+
+
+async def _wait_latency(state: MockState, exchange: Exchange) -> None:
+    """Sleep so the reply leaves `exchange.latency_ms` after the request arrived."""
+    remaining_s = exchange.latency_ms / 1000.0 - (state.clock() - exchange.t0_s)
+    if remaining_s > 0:
+        await asyncio.sleep(remaining_s)
+
+
+def _reply(request: web.Request, exchange: Exchange, payload: bytes) -> web.Response:
+    """The normal reply: 200 (202 for feedback) with the fidelity headers."""
+    exchange.disconnected = delivery.client_gone(request)
+    exchange.status = 202 if exchange.endpoint == "feedback" else 200
+    headers = exchange.headers()
+    headers["Content-Type"] = JSON
+    return web.Response(body=payload, status=exchange.status, headers=headers)
 
 
 async def _send(
     request: web.Request, exchange: Exchange, payload: bytes, fault: Fault | None
 ) -> web.StreamResponse:
+    """The normal reply, or the fault instead of it."""
+    if fault is None:
+        return _reply(request, exchange, payload)
     exchange.disconnected = delivery.client_gone(request)
-    if fault is not None and fault.kind not in BODY_FAULTS:
+    if fault.kind not in BODY_FAULTS:
         exchange.shape = None  # what goes out is not the reply shape
     headers = exchange.headers()
-    if fault is None:
-        exchange.status = 202 if exchange.endpoint == "feedback" else 200
-        headers["Content-Type"] = JSON
-        return web.Response(body=payload, status=exchange.status, headers=headers)
     exchange.status = fault.status if fault.kind == "status" and fault.status else 0
     if fault.kind == "hang":
         exchange.disconnected = await delivery.hang(request, fault.hang_s)
@@ -206,7 +221,8 @@ async def _serve_feedback(
     _check_quota(state, exchange)
     exchange.shape = "official-feedback"
     fault = _decide_fault(state, exchange)
-    await _wait_latency(state, exchange, 0)
+    _latency_ms(exchange, 0)
+    await _wait_latency(state, exchange)
     return await _send(request, exchange, FEEDBACK_REPLY, fault)
 
 
@@ -230,7 +246,8 @@ async def _serve_token(
     form = dict(request.query)
     form.update(_parse_form(raw))
     fault = _decide_fault(state, exchange)
-    await _wait_latency(state, exchange, 0)
+    _latency_ms(exchange, 0)
+    await _wait_latency(state, exchange)
     if fault is not None and fault.kind == "status":
         return await _send(request, exchange, b"", fault)
     document = state.issuer.issue(form, f"{request.scheme}://{request.host}")
