@@ -184,3 +184,14 @@ def test_variant_shapes_come_through_faithfully_and_the_fallbacks_are_counted(
     else:  # legacy tries generation.generatedText first, so every chat reply is a fallback
         assert extractor["fallbacks"] >= 30
     assert len(extractor["paths"]) >= 2
+
+
+def test_embeddings_pass_through_with_one_vector_per_input(
+    gateway: RunningGateway, mock: SfperfMock
+) -> None:
+    body = {"model": "text-embedding-ada-002", "input": ["first text", "second text"]}
+    answer = requests.post(f"{gateway.url}/v1/embeddings", json=body, timeout=10).json()
+    expected = mock.admin.expected("embeddings", {"input": body["input"]})
+    assert [item["index"] for item in answer["data"]] == [0, 1]
+    assert all(len(item["embedding"]) > 0 for item in answer["data"])
+    assert answer["usage"]["prompt_tokens"] == expected["prompt_tokens"]

@@ -66,6 +66,9 @@ class _Routes:
     async def completions(self, request: web.Request) -> web.StreamResponse:
         return await self._complete(request, "completions")
 
+    async def embeddings(self, request: web.Request) -> web.StreamResponse:
+        return await self._complete(request, "embeddings")
+
     async def models(self, request: web.Request) -> web.StreamResponse:
         return await send(request, self.gateway.models())
 
@@ -91,6 +94,7 @@ def create_aiohttp_app(gateway: Gateway, client: AsyncClientLike) -> web.Applica
     app = web.Application()
     app.router.add_post("/v1/chat/completions", routes.chat)
     app.router.add_post("/v1/completions", routes.completions)
+    app.router.add_post("/v1/embeddings", routes.embeddings)
     app.router.add_get("/v1/models", routes.models)
     app.router.add_get("/health", routes.health)
     app.router.add_get("/metrics/performance", routes.metrics)

@@ -20,6 +20,7 @@ from harness.subjects.gateway.protocol import (
     Reply,
     RequestError,
     completion_body,
+    embeddings_body,
     error_body,
     find_finish_reason,
     find_usage,
@@ -80,6 +81,8 @@ class Gateway:
         """Turn the upstream result into a completion, a stream, or an OpenAI-style error."""
         if not result.ok or result.json is None:
             return self._upstream_error(result)
+        if prepared.route == "embeddings":
+            return self._embeddings(prepared, result)
         extraction = self.extractor(result.json, prepared.endpoint)
         if extraction.text is None:
             self._count_extraction(extraction, {})
@@ -91,6 +94,14 @@ class Gateway:
             events = tuple(stream_events(prepared.route, completion, prepared.include_usage))
             return Reply(200, events=events, headers=_request_id(result))
         return Reply(200, completion_body(prepared.route, completion), _request_id(result))
+
+    def _embeddings(self, prepared: Prepared, result: UpstreamResult) -> Reply:
+        body = embeddings_body(prepared.model, result.json or {})
+        if body is None:
+            message = "upstream reply has no embeddings"
+            return self._error(502, message, "api_error", "upstream_unrecognized", "unrecognized")
+        self.tally.add("status.200")
+        return Reply(200, body, _request_id(result))
 
     def _completion(self, prepared: Prepared, result: UpstreamResult, text: str) -> Completion:
         payload = result.json or {}

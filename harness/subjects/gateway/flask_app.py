@@ -61,6 +61,7 @@ def create_flask_app(gateway: Gateway, client: SyncClient) -> Flask:
     add = app.add_url_rule
     add("/v1/chat/completions", "chat", lambda: complete("chat"), methods=["POST"])
     add("/v1/completions", "completions", lambda: complete("completions"), methods=["POST"])
+    add("/v1/embeddings", "embeddings", lambda: complete("embeddings"), methods=["POST"])
     add("/v1/models", "models", lambda: to_response(gateway.models()))
     add("/health", "health", lambda: to_response(gateway.health()))
     add("/metrics/performance", "metrics", lambda: to_response(gateway.metrics()))

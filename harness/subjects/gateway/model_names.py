@@ -27,6 +27,7 @@ MODEL_NAMES: Mapping[str, str] = {
     "gemini-2.5-pro": "sfdc_ai__DefaultVertexAIGeminiPro25",
     "amazon-nova-lite": "sfdc_ai__DefaultBedrockAmazonNovaLite",
     "amazon-nova-pro": "sfdc_ai__DefaultBedrockAmazonNovaPro",
+    "text-embedding-ada-002": "sfdc_ai__DefaultOpenAITextEmbeddingAda_002",
 }
 
 

@@ -14,7 +14,7 @@ from typing import Any
 
 from harness.subjects.gateway.model_names import resolve_model
 
-ROUTES = {"chat": "chat-generations", "completions": "generations"}
+ROUTES = {"chat": "chat-generations", "completions": "generations", "embeddings": "embeddings"}
 _ROLES = {"system": "system", "developer": "system", "user": "user", "assistant": "assistant"}
 _WORD_BOUNDARY = re.compile(r"(?<=\s)(?=\S)")
 
@@ -100,7 +100,17 @@ def _content(message: Any, index: int) -> dict[str, str]:
     return {"role": role, "content": content}
 
 
+def _embeddings_body(request: Mapping[str, Any]) -> dict[str, Any]:
+    texts = request.get("input")
+    texts = [texts] if isinstance(texts, str) else texts
+    if not isinstance(texts, list) or not texts or not all(isinstance(t, str) for t in texts):
+        raise RequestError(400, "input must be a string or strings", "invalid_value", "input")
+    return {"input": texts}
+
+
 def _models_body(route: str, request: Mapping[str, Any]) -> dict[str, Any]:
+    if route == "embeddings":
+        return _embeddings_body(request)
     if route == "chat":
         messages = request.get("messages")
         if not isinstance(messages, list) or not messages:
@@ -187,6 +197,24 @@ def completion_body(route: str, c: Completion) -> dict[str, Any]:
         kind = "text_completion"
     body = {"id": c.id, "object": kind, "created": c.created, "model": c.model}
     return {**body, "choices": [choice], "usage": c.usage}
+
+
+def embeddings_body(model: str, payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """An OpenAI embeddings list from a Models API embeddings reply (None if it has none)."""
+    vectors = payload.get("embeddings")
+    if not isinstance(vectors, list) or not all(isinstance(v, dict) for v in vectors):
+        return None
+    data = [
+        {"object": "embedding", "index": v.get("index", i), "embedding": v.get("embedding")}
+        for i, v in enumerate(vectors)
+    ]
+    return {"object": "list", "data": data, "model": model, "usage": embeddings_usage(payload)}
+
+
+def embeddings_usage(payload: Mapping[str, Any]) -> dict[str, Any] | None:
+    """Embeddings usage (`parameters.usage`: prompt and total tokens), as the upstream sent it."""
+    usage = dig(payload, ("parameters", "usage"))
+    return dict(usage) if isinstance(usage, dict) else None
 
 
 def split_words(text: str) -> list[str]:

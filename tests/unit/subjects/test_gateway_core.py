@@ -227,12 +227,30 @@ def test_metrics_count_requests_paths_errors_tokens_and_upstream_time() -> None:
 
 def test_every_mapped_model_is_one_the_mock_serves() -> None:
     from harness.subjects.gateway.model_names import MODEL_NAMES
-    from mock_salesforce.validation import TEXT_MODELS
+    from mock_salesforce.validation import EMBEDDING_MODELS, TEXT_MODELS
 
-    assert set(MODEL_NAMES.values()) <= TEXT_MODELS
+    assert set(MODEL_NAMES.values()) <= TEXT_MODELS | EMBEDDING_MODELS
 
 
 def test_a_shape_without_a_finish_reason_reports_stop() -> None:
     reply = gateway().finish(prepared(), UpstreamResult(200, {"text": "whole"}))
     assert reply.body is not None
     assert reply.body["choices"][0]["finish_reason"] == "stop"
+
+
+def test_an_embeddings_request_sends_a_list_of_inputs() -> None:
+    one = parse_request("embeddings", b'{"model": "text-embedding-ada-002", "input": "a"}')
+    assert (one.endpoint, one.body) == ("embeddings", {"input": ["a"]})
+    with pytest.raises(RequestError):
+        parse_request("embeddings", b'{"model": "text-embedding-ada-002", "input": [1]}')
+
+
+def test_embeddings_come_back_as_an_openai_list_with_the_upstream_usage() -> None:
+    body = next(s["body"] for s in load_shapes() if s["name"] == "official-embeddings")
+    ready = gateway().prepare("embeddings", b'{"model": "text-embedding-ada-002", "input": "a"}')
+    assert isinstance(ready, Prepared)
+    reply = gateway().finish(ready, UpstreamResult(200, body))
+    assert reply.body is not None
+    assert reply.body["data"] == [{"object": "embedding", "index": 0, "embedding": [0.1, 0.2]}]
+    assert reply.body["usage"] == {"prompt_tokens": 7, "total_tokens": 7}
+    assert gateway().finish(ready, UpstreamResult(200, {"nothing": 1})).status == 502
