@@ -1,0 +1,73 @@
+import json
+import time
+
+import pytest
+
+from mock_salesforce.config import MockConfig, load_profile
+from mock_salesforce.errors import ApiError
+from mock_salesforce.rendering import PREPARED_CACHE_SIZE, prepare, prepared_for, render
+from mock_salesforce.replies import expected_reply
+from mock_salesforce.state import MockState
+
+MODEL = "sfdc_ai__DefaultGPT4OmniMini"
+RAW = json.dumps({"messages": [{"role": "user", "content": "hi"}], "temperature": 1}).encode()
+
+
+def state_for(config: MockConfig) -> MockState:
+    return MockState(config, clock=lambda: 10.0, wall_clock=lambda: 1_700_000_000.0)
+
+
+def test_a_prepared_request_renders_the_expected_reply_with_fresh_ids() -> None:
+    state = state_for(MockConfig(seed=4))
+    prepared = prepare(state.runtime, "chat-generations", MODEL, RAW)
+    first = json.loads(render(state, 1, prepared.template))
+    second = json.loads(render(state, 2, prepared.template))
+    expected = expected_reply(4, "chat-generations", json.loads(RAW))
+    generation = first["generationDetails"]["generations"][0]
+    assert generation["content"] == expected.text
+    assert generation["timestamp"] == 1_700_000_000
+    assert first["generationDetails"]["parameters"]["model"] == "gpt-4o-mini-2024-07-18"
+    assert (
+        first["id"] != second["id"]
+        and generation["id"] != second["generationDetails"]["generations"][0]["id"]
+    )
+    assert prepared.extra_fields == ("temperature",)
+    assert len(prepared.body_sha256) == 64
+
+
+def test_every_shape_of_the_mix_profile_renders_valid_json() -> None:
+    state = state_for(load_profile("mixed-shapes"))
+    for index in range(60):
+        raw = json.dumps({"prompt": f"p{index}"}).encode()
+        prepared = prepare(state.runtime, "generations", MODEL, raw)
+        assert expected_reply(
+            0, "generations", {"prompt": f"p{index}"}, state.runtime.mix
+        ).text in (render(state, index, prepared.template).decode())
+
+
+def test_invalid_requests_are_refused_and_not_cached() -> None:
+    state = state_for(MockConfig())
+    with pytest.raises(ApiError):
+        prepared_for(state.runtime, "chat-generations", MODEL, b"{")
+    with pytest.raises(ApiError):
+        prepared_for(state.runtime, "chat-generations", "unknown-model", RAW)
+    assert state.runtime.prepared == {}
+
+
+def test_the_prepared_cache_is_reused_and_bounded() -> None:
+    state = state_for(MockConfig())
+    first = prepared_for(state.runtime, "chat-generations", MODEL, RAW)
+    assert prepared_for(state.runtime, "chat-generations", MODEL, bytes(RAW)) is first
+    for index in range(PREPARED_CACHE_SIZE + 5):
+        raw = json.dumps({"prompt": str(index)}).encode()
+        prepared_for(state.runtime, "generations", MODEL, raw)
+    assert len(state.runtime.prepared) <= PREPARED_CACHE_SIZE
+
+
+def test_a_config_change_starts_a_fresh_cache() -> None:
+    state = state_for(MockConfig())
+    prepared_for(state.runtime, "chat-generations", MODEL, RAW)
+    state.apply(state.config.patched({"mix": {"chat-generations": {"variant-top-text": 1}}}))
+    prepared = prepared_for(state.runtime, "chat-generations", MODEL, RAW)
+    assert prepared.reply.shape == "variant-top-text"
+    assert time.monotonic()  # the state never read the real clock: injected clocks only
