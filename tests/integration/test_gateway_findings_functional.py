@@ -18,7 +18,9 @@ from harness.subjects.gateway.serve import run_in_thread
 from mock_salesforce.pytest_plugin import build_config
 from mock_salesforce.server import run_in_thread as run_mock
 
-FAULTS = ["429:first=1,retry_after=1s", "500:every=4", "404:every=9"]
+# Transient faults hit the first requests only (all first attempts of the 8 concurrent calls),
+# so no call can meet a fault on every retry; the 404s are permanent and must not be retried.
+FAULTS = ["429:first=1,retry_after=1s", "500:first=4", "404:every=9"]
 
 
 @pytest.mark.parametrize("variant", ["sync-legacy", "async"])
