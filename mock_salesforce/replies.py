@@ -14,7 +14,7 @@ import hashlib
 import json
 import math
 import random
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -244,7 +244,3 @@ def _as_text(value: Any) -> str:
         return value
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
 
-
-def shape_names_in(mix: ShapeMix) -> Sequence[str]:
-    """Every shape name a mix refers to (for validating it against the corpus)."""
-    return [name for _, names, _ in mix.entries for name in names]
