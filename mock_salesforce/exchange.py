@@ -100,6 +100,9 @@ async def read_body(request: web.Request, limit_bytes: int) -> bytes:
     if length is not None:
         if length > limit_bytes:
             raise ApiError.for_status(413, f"Request body over {limit_bytes} bytes")
+        content = request.content
+        if content.is_eof():  # the whole body already arrived: take it without a loop hop
+            return content.read_nowait()
         return await request.read()
     chunks, size = [], 0
     while chunk := await request.content.readany():

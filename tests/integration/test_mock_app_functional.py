@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import dataclasses
 import json
 from collections.abc import Awaitable, Callable
@@ -261,3 +262,24 @@ async def test_journal_entries_carry_every_contract_field(aiohttp_client: MakeCl
 
     assert list(entry) == list(FIELDS)
     assert json.dumps(entries)
+
+
+async def test_a_body_that_arrives_after_its_headers_is_read_whole(
+    aiohttp_client: MakeClient,
+) -> None:
+    client = await start(aiohttp_client, MockConfig(require_auth=False, strict_headers=False))
+    body = json.dumps(CHAT_BODY).encode()
+    head = (
+        f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"
+        f"Content-Length: {len(body)}\r\nConnection: close\r\n\r\n"
+    ).encode()
+    assert client.port is not None
+    reader, writer = await asyncio.open_connection("127.0.0.1", client.port)
+    writer.write(head + body[:10])
+    await writer.drain()
+    await asyncio.sleep(0.05)  # the handler starts before the rest of the body is there
+    writer.write(body[10:])
+    reply = await reader.read()
+    writer.close()
+    assert reply.startswith(b"HTTP/1.1 200")
+    assert expected_reply(0, "chat-generations", CHAT_BODY).text.encode() in reply
