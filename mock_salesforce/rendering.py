@@ -35,6 +35,7 @@ _PROVIDER_MODELS = (
     ("Embedding", "text-embedding-ada-002-v2"),
 )
 PREPARED_CACHE_SIZE = 4096
+PREPARED_MAX_BODY_BYTES = 8192  # bigger requests are rare in load tests and costly to keep
 
 
 @lru_cache(maxsize=1024)
@@ -56,6 +57,8 @@ class Prepared:
 
 def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared:
     """`prepare`, cached per runtime on the request bytes (bounded: cleared when full)."""
+    if len(raw) > PREPARED_MAX_BODY_BYTES:
+        return prepare(runtime, endpoint, model, raw)
     cache = runtime.prepared
     key = (endpoint, model, raw)
     found = cache.get(key)

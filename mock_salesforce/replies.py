@@ -203,18 +203,17 @@ def expected_reply(
     lengths: ReplyLengths = DEFAULT_LENGTHS,
 ) -> Reply:
     """The reply the mock gives for this request content; cheap (cached on the key)."""
-    text, finish_reason, completion_tokens, shape = _keyed_reply(
-        seed, endpoint, reply_key(endpoint, body), mix, lengths
-    )
+    digest = _digest(seed, endpoint, reply_key(endpoint, body))
+    text, finish_reason, completion_tokens, shape = _keyed_reply(digest, endpoint, mix, lengths)
     prompt_tokens = sum(count_tokens(t) for t in prompt_texts(endpoint, body))
     return Reply(text, finish_reason, prompt_tokens, completion_tokens, shape)
 
 
-@lru_cache(maxsize=8192)
+@lru_cache(maxsize=8192)  # keyed on a digest, so huge prompts do not stay in memory
 def _keyed_reply(
-    seed: int, endpoint: str, key: str, mix: ShapeMix, lengths: ReplyLengths
+    digest: int, endpoint: str, mix: ShapeMix, lengths: ReplyLengths
 ) -> tuple[str, str, int, str]:
-    rng = random.Random(_digest(seed, endpoint, key))
+    rng = random.Random(digest)
     shape = mix.choose(endpoint, rng.random())
     if endpoint not in TEXT_ENDPOINTS:
         return "", "stop", 0, shape
@@ -223,15 +222,19 @@ def _keyed_reply(
     return " ".join(rng.choices(_VOCAB, k=n_tokens)), finish_reason, n_tokens, shape
 
 
-@lru_cache(maxsize=4096)
 def embeddings_json(seed: int, inputs: tuple[str, ...], dims: int) -> str:
     """The JSON array of `{"embedding": [...], "index": i}` objects for these inputs."""
-    items = []
-    for index, text in enumerate(inputs):
-        rng = random.Random(_digest(seed, "embeddings", text))
-        vector = [round(rng.uniform(-0.05, 0.05), 8) for _ in range(dims)]
-        items.append({"embedding": vector, "index": index})
-    return json.dumps(items, separators=(",", ":"))
+    items = (
+        f'{{"embedding":{_vector_json(_digest(seed, "embeddings", text), dims)},"index":{index}}}'
+        for index, text in enumerate(inputs)
+    )
+    return "[" + ",".join(items) + "]"
+
+
+@lru_cache(maxsize=1024)
+def _vector_json(digest: int, dims: int) -> str:
+    rng = random.Random(digest)
+    return json.dumps([round(rng.uniform(-0.05, 0.05), 8) for _ in range(dims)])
 
 
 def _digest(seed: int, endpoint: str, key: str) -> int:
@@ -243,4 +246,3 @@ def _as_text(value: Any) -> str:
     if isinstance(value, str):
         return value
     return json.dumps(value, sort_keys=True, separators=(",", ":"), default=str)
-

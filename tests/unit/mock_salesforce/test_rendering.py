@@ -67,3 +67,11 @@ def test_a_config_change_starts_a_fresh_cache() -> None:
     state.apply(state.config.patched({"mix": {"chat-generations": {"variant-top-text": 1}}}))
     prepared = prepared_for(state.runtime, "chat-generations", MODEL, RAW)
     assert prepared.reply.shape == "variant-top-text"
+
+
+def test_big_requests_are_answered_but_not_kept() -> None:
+    state = state_for(MockConfig())
+    raw = json.dumps({"prompt": "word " * 5000}).encode()
+    prepared = prepared_for(state.runtime, "generations", MODEL, raw)
+    assert prepared.reply.prompt_tokens == 5000
+    assert state.runtime.prepared == {}
