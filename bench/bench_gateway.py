@@ -11,6 +11,10 @@ Goal for `async`: >= 0.45 (a proxy does at least twice the HTTP work). Rounds in
 runs (mock, every variant, mock, ...); each variant run is compared with the mean of the two
 mock runs around it, and the median over rounds is reported.
 
+`bare-proxy` is the floor: a 20-line aiohttp server + shared aiohttp client session that only
+forwards the messages and returns the upstream body (no validation, extraction or metrics); it
+shows how much of a gateway's cost is the HTTP stack rather than the gateway's own logic.
+
 On a shared machine throughput also measures the neighbours, so each run also reports the CPU
 time each server process spent per request (/proc): `cpu ratio` = mock CPU per direct request /
 gateway CPU per proxied request, the throughput ratio two servers with a whole core each would
@@ -32,7 +36,7 @@ import _load
 from bench_mock import CHAT_PATH, chat_headers, fetch_token, start_mock
 
 GOAL_RATIO = 0.45
-VARIANTS = ("async", "async-batching", "sync-optimized", "sync-legacy")
+VARIANTS = ("bare-proxy", "async", "async-batching", "sync-optimized", "sync-legacy")
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
     {"role": "user", "content": "Can you give me a recipe for cherry pie?"},
@@ -60,8 +64,40 @@ def cpu_s(pid: int) -> float:
 
 
 def start_gateway(variant: str, mock_url: str, core: int | None) -> _load.ServerProcess:
+    if variant == "bare-proxy":
+        return _load.python_server([__file__, "bare-proxy", mock_url], core)
     argv = ["-m", "harness.subjects.gateway", "--variant", variant, "--upstream", mock_url]
     return _load.python_server(argv, core)
+
+
+def serve_bare_proxy(mock_url: str) -> None:
+    """`python bench/bench_gateway.py bare-proxy MOCK_URL`: the floor, on 127.0.0.1:0."""
+    import asyncio
+
+    from aiohttp import ClientSession, web
+
+    url = mock_url + CHAT_PATH
+    headers = chat_headers(fetch_token(mock_url))
+
+    async def main() -> None:
+        session = ClientSession()
+
+        async def handle(request: web.Request) -> web.Response:
+            messages = json.loads(await request.read())["messages"]
+            payload = json.dumps({"messages": messages}).encode()
+            async with session.post(url, data=payload, headers=headers) as upstream:
+                body = await upstream.read()
+            return web.Response(body=body, content_type="application/json")
+
+        app = web.Application()
+        app.router.add_post("/v1/chat/completions", handle)
+        runner = web.AppRunner(app, access_log=None)
+        await runner.setup()
+        await web.TCPSite(runner, "127.0.0.1", 0).start()
+        print(f"http://127.0.0.1:{runner.addresses[0][1]}", flush=True)
+        await asyncio.Event().wait()
+
+    asyncio.run(main())
 
 
 def measure(
@@ -176,4 +212,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 if __name__ == "__main__":
-    sys.exit(main())
+    if sys.argv[1:2] == ["bare-proxy"]:
+        serve_bare_proxy(sys.argv[2])
+    else:
+        sys.exit(main())
