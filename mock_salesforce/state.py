@@ -129,8 +129,13 @@ class MockState:
         return self.seq
 
     def apply(self, config: MockConfig) -> None:
-        """Switch to `config` (all checks first: a bad config changes nothing)."""
+        """Switch to `config` (all checks first: a bad config changes nothing).
+
+        Fault schedules (`first=`, `every=` counts) and quota windows carry on when their own
+        settings are unchanged: setting a latency must not replay a `429:first=1`.
+        """
         runtime = build_runtime(config, self.corpus, self.instance)
+        _carry_over(self.runtime, runtime)
         self.runtime = runtime
         self.issuer.lifetime_s = config.token_lifetime_s
         self.issuer.credentials = config.credentials
@@ -142,3 +147,12 @@ class MockState:
         self.counters.reset()
         self.journal.clear()
         self.runtime = build_runtime(self.config, self.corpus, self.instance)
+
+
+def _carry_over(old: Runtime, new: Runtime) -> None:
+    """Keep `old`'s fault plan and quota book in `new` when their settings did not change."""
+    before, after = old.config, new.config
+    if tuple(before.faults) == tuple(after.faults) and before.seed == after.seed:
+        new.faults = old.faults
+    if dict(before.quotas_rpm) == dict(after.quotas_rpm):
+        new.quotas = old.quotas

@@ -128,3 +128,17 @@ async def test_counters_add_up_exactly_to_what_was_sent_concurrently(
     assert sum(counters["by_shape"].values()) == 210
     journal = await (await client.get("/__admin/journal")).json()
     assert sorted(e["seq"] for e in journal["entries"]) == list(range(1, 301))
+
+
+async def test_a_config_patch_keeps_fault_schedules_and_request_ids_running(
+    aiohttp_client: MakeClient,
+) -> None:
+    client = await aiohttp_client(create_app(OPEN))
+    await client.patch("/__admin/config", json={"faults": ["429:first=1"]})
+    first = await client.post(CHAT, json=body(1))
+    await client.patch("/__admin/config", json={"latency": {"*": "fixed:1ms"}})
+    second = await client.post(CHAT, json=body(1))
+    assert (first.status, second.status) == (429, 200)
+    assert first.headers["x-request-id"] != second.headers["x-request-id"]
+    journal = await (await client.get("/__admin/journal")).json()
+    assert len({entry["request_id"] for entry in journal["entries"]}) == 2
