@@ -196,6 +196,8 @@ async def _send(
     response = await delivery.deliver(request, fault, payload, headers)
     if fault.kind in BODY_FAULTS:
         exchange.status = response.status
+    if fault.kind == "dribble":  # the client may give up while the body trickles out
+        exchange.disconnected = exchange.disconnected or delivery.client_gone(request)
     return response
 
 

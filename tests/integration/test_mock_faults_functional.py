@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import json
 from collections.abc import Awaitable, Callable
 
@@ -13,6 +14,7 @@ from aiohttp.test_utils import TestClient
 
 from mock_salesforce.app import create_app
 from mock_salesforce.config import MockConfig
+from mock_salesforce.server import MockServer
 
 Client = TestClient[web.Request, web.Application]
 MakeClient = Callable[[web.Application], Awaitable[Client]]
@@ -142,3 +144,27 @@ async def test_the_server_keeps_serving_after_every_kind_of_fault(
             outcomes.append(-1)
     assert (await client.post(CHAT, json=BODY)).status == 200
     assert len(outcomes) == 3
+
+
+@pytest.mark.parametrize(
+    ("spec", "gives_up"),
+    [("dribble:every=1,rate=200", True), ("dribble:every=1,rate=100000", False),
+     ("hang:every=1,duration=2s", True), ("hang:every=1,duration=0.1s", False)],
+)  # fmt: skip
+async def test_the_journal_says_whether_the_client_left_during_the_fault(
+    spec: str, gives_up: bool
+) -> None:
+    # A real server: like production, it does not cancel handlers when the client leaves.
+    async with MockServer(OPEN.patched({"faults": [spec]})) as server:
+        async with aiohttp.ClientSession() as client:
+            with contextlib.suppress(TimeoutError, aiohttp.ClientError):
+                timeout = aiohttp.ClientTimeout(total=0.3 if gives_up else 5)
+                response = await client.post(server.url + CHAT, json=BODY, timeout=timeout)
+                await response.read()
+        for _ in range(100):  # the handler notices within one dribble chunk or hang poll
+            if server.state.journal.since(0):
+                break
+            await asyncio.sleep(0.02)
+        (entry,) = server.state.journal.since(0)
+    assert entry["fault"] == spec.split(":")[0]
+    assert entry["disconnected"] is gives_up
