@@ -18,7 +18,7 @@ from harness.subjects.extractors import (
     path_name,
     priority,
 )
-from tests.unit.subjects.conftest import TEXT, load_shapes, text_shape_cases
+from tests.unit.subjects.shape_bodies import TEXT, load_shapes, text_shape_cases
 
 CASES = text_shape_cases()
 IDS = [f"{name}@{endpoint}" for name, endpoint, _, _ in CASES]

@@ -19,8 +19,8 @@ from harness.subjects.gateway.protocol import (
     split_words,
 )
 from harness.subjects.upstream import UpstreamResult
-from tests.unit.subjects.conftest import TEXT, load_shapes
 from tests.unit.subjects.fakes import FakeProvider
+from tests.unit.subjects.shape_bodies import TEXT, load_shapes
 
 CHAT = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hello"}]}
 

@@ -17,8 +17,8 @@ from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
 from harness.subjects.gateway.variants import VARIANTS, VariantSpec, assemble, resolve_spec
 from harness.subjects.tokens import FileTokenProvider, FileTokenStore, MemoryTtlTokenProvider
 from harness.subjects.upstream import UpstreamResult
-from tests.unit.subjects.conftest import TEXT, load_shapes
 from tests.unit.subjects.fakes import FakeProvider
+from tests.unit.subjects.shape_bodies import TEXT, load_shapes
 
 UPSTREAM = "http://127.0.0.1:9"
 
