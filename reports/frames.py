@@ -243,6 +243,31 @@ def fidelity_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     return pd.DataFrame(rows)
 
 
+def fidelity_wide(fidelity: pd.DataFrame) -> pd.DataFrame:
+    """The fidelity counts as one row per scenario and target, one column per kind, and a total."""
+    if fidelity.empty:
+        return fidelity
+    wide = fidelity.pivot_table(
+        index=["scenario", "target"], columns="kind", values="count", aggfunc="sum", fill_value=0
+    )
+    wide["total"] = wide.sum(axis=1)
+    return wide.reset_index().rename_axis(columns=None)
+
+
+def sweep_latency_samples(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """Per-request sweep latencies at each subject's highest concurrency (where they differ)."""
+    top: dict[str, float] = {}
+    for record in select(records, "sweep"):
+        subject = record.labels.get("subject", "?")
+        top[subject] = max(top.get(subject, -1.0), _number(record.labels.get("concurrency")))
+    chosen = [
+        r
+        for r in select(records, "sweep")
+        if _number(r.labels.get("concurrency")) == top[r.labels.get("subject", "?")]
+    ]
+    return latency_samples(chosen, "sweep")
+
+
 def sweep_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     """sweep: throughput, Little's-law bound and latency percentiles per subject and level."""
     rows = []

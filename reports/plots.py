@@ -132,8 +132,9 @@ def fidelity_plot(fidelity: pd.DataFrame) -> bytes | None:
     failing = fidelity[fidelity["count"] > 0] if not fidelity.empty else fidelity
     if failing.empty:
         return None
-    table = failing.pivot_table(
-        index="target", columns="kind", values="count", aggfunc="sum", fill_value=0
+    named = failing.assign(where=failing["scenario"] + ": " + failing["target"])
+    table = named.pivot_table(
+        index="where", columns="kind", values="count", aggfunc="sum", fill_value=0
     )
     figure, (ax,) = _figure()
     _stacked_bars(ax, table, lambda kind: kind)

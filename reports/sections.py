@@ -163,7 +163,11 @@ def load_section(records: Sequence[RunRecord]) -> Section:
         "each request's intended start, so a stalled target cannot hide its queue)."
         + fidelity_note,
         tables=table("load", "Latency and throughput per target", summary)
-        + table("fidelity", "Fidelity checks", fidelity),
+        + table(
+            "fidelity",
+            "Fidelity checks (responses per mismatch kind)",
+            frames.fidelity_wide(fidelity),
+        ),
         figures=figure(
             "load_latency_cdf",
             "Latency CDF per scenario and target",
@@ -194,8 +198,8 @@ def sweep_section(records: Sequence[RunRecord]) -> Section:
         )
         + figure(
             "sweep_latency_cdf",
-            "Latency CDF per subject and level",
-            plots.latency_cdf(frames.latency_samples(records, "sweep")),
+            "Latency CDF per subject at its highest concurrency",
+            plots.latency_cdf(frames.sweep_latency_samples(records)),
         ),
     )
 
