@@ -1,0 +1,1 @@
+"""Claim ledgers for `sfperf claims` (a package so that installs ship the TOML files)."""
