@@ -176,6 +176,33 @@ def wrk_post_script(body: bytes, headers: Mapping[str, str]) -> str:
     return "\n".join(lines) + "\n"
 
 
+COUNTER = "{n}"  # in a `wrk_pool_script` body: replaced by the request's running number
+
+
+def wrk_pool_script(bodies: Sequence[str], headers: Mapping[str, str]) -> str:
+    """A wrk Lua script POSTing `bodies` in turn; a `{n}` in a body becomes a request counter.
+
+    With a counter every request is new to the server, so a server that caches replies by
+    request bytes is measured on its uncached path."""
+    parts = [body.split(COUNTER, 1) for body in bodies]
+    lines = ['wrk.method = "POST"']
+    lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
+    lines.append("local heads, tails, n = {}, {}, 0")
+    for i, part in enumerate(parts, start=1):
+        tail = _lua_string(part[1]) if len(part) > 1 else "nil"
+        lines.append(f"heads[{i}], tails[{i}] = {_lua_string(part[0])}, {tail}")
+    lines += [
+        "request = function()",
+        "  n = n + 1",
+        f"  local i = (n % {len(parts)}) + 1",
+        "  local body = heads[i]",
+        "  if tails[i] then body = body .. n .. tails[i] end",
+        "  return wrk.format(nil, nil, nil, body)",
+        "end",
+    ]
+    return "\n".join(lines) + "\n"
+
+
 def _lua_string(text: str) -> str:
     escaped = text.replace("\\", "\\\\").replace('"', '\\"').replace("\n", "\\n")
     return f'"{escaped}"'

@@ -17,6 +17,7 @@ import argparse
 import asyncio
 import json
 import os
+import random
 import statistics
 import sys
 import time
@@ -38,8 +39,20 @@ CHAT_BODY = json.dumps(
         "localization": {"defaultLocale": "en_US"},
     }
 ).encode()
+POOL_SIZE = 300
+_WORDS = (
+    "recipe", "cherry", "pie", "oven", "crust", "sugar", "butter", "bake", "slice", "summary",
+    "quarterly", "revenue", "forecast", "customer", "account", "opportunity", "case", "email",
+    "draft", "reply", "polite", "short", "explain", "list", "steps", "why", "how", "what", "when",
+    "compare", "table", "bullet", "points", "translate", "french", "tone", "friendly", "formal",
+)  # fmt: skip
 PEER_BEST_RATIO = 0.08  # Flask threaded dev server; the best LLM mock peer is 0.071 (peers.md)
 IN_FLIGHT = 10_000
+BODIES_HELP = {
+    "unique": f"{POOL_SIZE} prompts plus a request counter: every request new",
+    "pool": f"{POOL_SIZE} distinct prompts in turn",
+    "one": "one fixed body: flatters a server that caches by request bytes",
+}
 
 
 @dataclass(frozen=True)
@@ -83,6 +96,25 @@ def one_reply(base_url: str, headers: dict[str, str]) -> bytes:
         return bytes(reply.read())
 
 
+def chat_bodies(kind: str) -> list[str]:
+    """Request bodies for wrk: `one` (the fixed body), `pool` (POOL_SIZE varied prompts, each
+    repeated), `unique` (the pool with a counter: no two requests alike, so no reply cache
+    helps)."""
+    if kind == "one":
+        return [CHAT_BODY.decode()]
+    rng = random.Random(7)
+    bodies = []
+    for index in range(POOL_SIZE):
+        prompt = " ".join(rng.choices(_WORDS, k=rng.randint(4, 60)))
+        marker = _load.COUNTER if kind == "unique" else str(index)
+        messages = [{"role": "user", "content": f"{prompt} #{marker}"}]
+        if index % 2:
+            messages.insert(0, {"role": "system", "content": "You are a helpful assistant."})
+        body = {"messages": messages, "localization": {"defaultLocale": "en_US"}}
+        bodies.append(json.dumps(body))
+    return bodies
+
+
 @dataclass(frozen=True)
 class Measured:
     """One measured wrk run and the CPU the server spent on it."""
@@ -92,7 +124,9 @@ class Measured:
     cpu_ms_per_request: float
 
 
-def measure_throughput(duration_s: float, cores: tuple[int | None, int | None]) -> float:
+def measure_throughput(
+    duration_s: float, cores: tuple[int | None, int | None], bodies: str = "unique"
+) -> float:
     """wrk req/s: bare, mock, bare (the mock is compared with the mean of its two neighbours)."""
     server_core, load_core = cores
     mock = start_mock("fixed:0ms", server_core)
@@ -100,14 +134,14 @@ def measure_throughput(duration_s: float, cores: tuple[int | None, int | None]) 
         headers = chat_headers(fetch_token(mock.url))
         bare = _load.start_bare_server(one_reply(mock.url, headers), core=server_core)
         try:
-            script = _load.wrk_post_script(CHAT_BODY, headers)
+            script = _load.wrk_pool_script(chat_bodies(bodies), headers)
             order = [("bare", bare), ("mock", mock), ("bare", bare)]
             results = [_wrk(name, server, script, duration_s, load_core) for name, server in order]
         finally:
             bare.stop()
     finally:
         mock.stop()
-    return _report_throughput(results)
+    return _report_throughput(results, bodies)
 
 
 def _wrk(
@@ -121,8 +155,9 @@ def _wrk(
     return Measured(name, result, spent_ms / max(result.requests, 1))
 
 
-def _report_throughput(results: Sequence[Measured]) -> float:
+def _report_throughput(results: Sequence[Measured], bodies: str) -> float:
     print("\n== 1. throughput: wrk -t1 -c64, keep-alive, POST chat-generations, 0 ms injected")
+    print(f"  request bodies: {bodies} ({BODIES_HELP[bodies]})")
     for m in results:
         r = m.wrk
         p50, p99 = r.latency_ms.get(50.0, float("nan")), r.latency_ms.get(99.0, float("nan"))
@@ -249,6 +284,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--quick", action="store_true", help="shorter runs (CI-sized)")
     parser.add_argument("--phase", action="append", choices=["throughput", "latency", "memory"])
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s (phase 2)")
+    parser.add_argument("--bodies", choices=list(BODIES_HELP), default="unique", help="phase 1")
     args = parser.parse_args(argv)
     phases = Phases(2.0, 2.0, args.rate) if args.quick else Phases(5.0, 4.0, args.rate)
     cores = _load.pick_cores()
@@ -262,7 +298,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         chosen = args.phase or ["throughput", "latency", "memory"]
         if "throughput" in chosen:
-            measure_throughput(phases.throughput_s, cores)
+            measure_throughput(phases.throughput_s, cores, args.bodies)
         if "latency" in chosen:
             measure_latency(phases, cores)
         if "memory" in chosen:
