@@ -131,6 +131,8 @@ def fetch_grant(settings: ClientSettings, clock: Callable[[], float]) -> TokenGr
     url = settings.upstream_url.rstrip("/") + TOKEN_PATH
     request = urllib.request.Request(url, data=form, method="POST")
     request.add_header("Content-Type", "application/x-www-form-urlencoded")
+    # The token was issued after we asked: dating it from the ask never overestimates its life.
+    asked_s = clock()
     try:
         with urllib.request.urlopen(request, timeout=settings.timeout_s) as response:
             payload = json.loads(response.read())
@@ -140,4 +142,4 @@ def fetch_grant(settings: ClientSettings, clock: Callable[[], float]) -> TokenGr
         raise TokenFetchError(f"token endpoint unreachable: {exc}") from exc
     if not isinstance(payload, dict):
         raise TokenFetchError("token response is not a JSON object")
-    return grant_from_token_response(payload, clock())
+    return grant_from_token_response(payload, asked_s)
