@@ -13,17 +13,26 @@ import html
 import io
 import json
 import math
+import re
 from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.claims import Verdict, load_verdicts
+from harness.claims import Verdict, count_verdicts, load_verdicts
 from harness.records import RunRecord
 from harness.store import atomic_write_bytes, atomic_write_text
 from reports.sections import Section, Table, build_sections
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
-STEPS_FILE = "steps.json"  # written by `sfperf validate` before it renders the report
+STEPS_FILE = "steps.json"
+FACTS = (
+    "outcome",
+    "run",
+    "when",
+    "commit",
+    "machine",
+    "records",
+)  # the report's header lines  # written by `sfperf validate` before it renders the report
 CSS_PATH = Path(__file__).with_name("report.css")
 PERCENT_COLUMNS = ("_rate", "share", "ok_rate")
 
@@ -46,6 +55,7 @@ def write_report(
     sections = build_sections(everything, verdicts, load_steps(run_dir))
     written = write_assets(run_dir, sections)
     context = header(run_dir, everything, title)
+    context["outcome"] = outcome(verdicts or (), everything, load_steps(run_dir))
     atomic_write_text(run_dir / REPORT_MD, render_markdown(context, sections))
     atomic_write_text(run_dir / REPORT_HTML, render_html(context, sections, everything))
     return [*written, run_dir / REPORT_MD, run_dir / REPORT_HTML]
@@ -82,6 +92,31 @@ def to_csv(tbl: Table) -> str:
     writer.writerow(tbl.columns)
     writer.writerows([["" if v is None else v for v in row] for row in tbl.rows])
     return buffer.getvalue()
+
+
+def outcome(
+    verdicts: Sequence[Verdict], records: Sequence[RunRecord], steps: Sequence[dict[str, Any]]
+) -> str:
+    """One line for the top of the report: verdict counts, serious findings, failed steps."""
+    parts = []
+    if verdicts:
+        counts = count_verdicts(verdicts)
+        parts.append(
+            f"claims: {counts['holds']} hold, {counts['refuted']} refuted, "
+            f"{counts['inconclusive']} inconclusive"
+        )
+    severities = [
+        str(f.get("severity", ""))
+        for r in records
+        if r.runner == "verdict"
+        for f in r.params.get("findings", [])
+    ]
+    if severities:
+        parts.append(f"findings: {severities.count('FAIL')} FAIL, {severities.count('WARN')} WARN")
+    failed = [str(s["step"]) for s in steps if s.get("error")]
+    if steps:
+        parts.append(f"failed steps: {', '.join(failed)}" if failed else "every step completed")
+    return "; ".join(parts) or "no claims, findings or step log"
 
 
 def header(run_dir: Path, records: Sequence[RunRecord], title: str) -> dict[str, str]:
@@ -125,7 +160,7 @@ def format_cell(column: str, value: Any) -> str:
 
 def render_markdown(context: dict[str, str], sections: Sequence[Section]) -> str:
     lines = [f"# {context['title']}", ""]
-    lines += [f"- **{k}:** {context[k]}" for k in ("run", "when", "commit", "machine", "records")]
+    lines += [f"- **{k}:** {context[k]}" for k in FACTS if context.get(k)]
     for section in sections:
         lines += ["", f"## {section.title}", ""]
         if section.missing:
@@ -155,10 +190,7 @@ def render_html(
     context: dict[str, str], sections: Sequence[Section], records: Sequence[RunRecord]
 ) -> str:
     """One self-contained page: inline CSS, plots as base64 PNG, parameters as embedded JSON."""
-    facts = "".join(
-        f"<dt>{esc(k)}</dt><dd>{esc(context[k])}</dd>"
-        for k in ("run", "when", "commit", "machine", "records")
-    )
+    facts = "".join(f"<dt>{esc(k)}</dt><dd>{esc(context[k])}</dd>" for k in FACTS if context.get(k))
     nav = "".join(
         f'<a href="#{s.anchor}" class="{"off" if s.missing else ""}">{esc(s.title)}</a>'
         for s in sections
@@ -176,10 +208,17 @@ def render_html(
     )
 
 
+_LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+
+
 def esc(text: str) -> str:
-    """HTML-escape, turning Markdown `code` spans into <code> (sections share one wording)."""
+    """HTML-escape, turning Markdown `code` spans and [text](link) into HTML.
+
+    Section texts are written once, in Markdown, and shown in both report.md and index.html.
+    """
     parts = html.escape(text, quote=True).split("`")
-    return "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    marked = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
+    return _LINK.sub(r'<a href="\2">\1</a>', marked)
 
 
 def html_section(section: Section) -> str:

@@ -211,8 +211,10 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
             "profiles", "Profiles", missing=_missing(records, "profile", "`sfperf profile`")
         )
     artifacts = frames.profile_artifacts(records)
+    # Artifacts are relative to the run directory, where the report is written too.
+    links = [f"[{a}]({a})" for a in artifacts if a.endswith(".html")]
     intro = "Top frames by share of pyinstrument samples under load. Full profiles: " + (
-        ", ".join(f"`{a}`" for a in artifacts) or "none saved"
+        ", ".join(links or [f"`{a}`" for a in artifacts]) or "none saved"
     )
     return Section(
         "profiles",

@@ -53,3 +53,4 @@ def test_a_failed_validate_step_is_shown_at_the_top(tmp_path: Path) -> None:
     assert "## Run steps" in markdown
     assert "Steps that failed (their sections are partial or missing): load." in markdown
     assert "| load | 0 | 0.5 | boom |" in markdown
+    assert "- **outcome:** failed steps: load" in markdown
