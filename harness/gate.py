@@ -327,6 +327,33 @@ def _row(result: MetricResult) -> str:
     )
 
 
+def report_document(report: GateReport) -> dict[str, Any]:
+    """The gate's outcome as JSON-ready data (for tools reading `--json`)."""
+    return {
+        "failed": report.failed,
+        "warnings": list(report.warnings),
+        "results": [
+            {
+                "metric": r.key,
+                "status": r.status,
+                "unit": r.unit,
+                "note": r.note,
+                "comparison": _finite(r.comparison.as_dict()) if r.comparison else None,
+            }
+            for r in report.results
+        ],
+    }
+
+
+def _finite(data: dict[str, Any]) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return {k: clean(v) for k, v in data.items()}
+
+
 def group_by_status(report: GateReport) -> dict[str, list[str]]:
     """Metric keys per status (for JSON output and tests)."""
     grouped: dict[str, list[str]] = defaultdict(list)

@@ -7,6 +7,7 @@ machine fingerprint under `.sfperf/baselines/<fingerprint>/` (`--save-baseline D
 from __future__ import annotations
 
 import argparse
+import json
 import shlex
 import subprocess
 import sys
@@ -36,6 +37,7 @@ def register(subparsers: Any) -> None:
         help="before failing, run CMD ('{out}' = a fresh results dir) and re-check regressions",
     )
     parser.add_argument("--summary", type=Path, help="write the Markdown summary here too")
+    parser.add_argument("--json", type=Path, help="write every metric's result as JSON here")
     parser.add_argument(
         "--save-baseline", type=Path, metavar="DIR", help="store DIR as this machine's baseline"
     )
@@ -72,6 +74,9 @@ def run(args: argparse.Namespace) -> int:
         print(f"sfperf gate: warning: {warning}", file=sys.stderr)
     if args.summary:
         atomic_write_text(args.summary, summary)
+    if args.json:
+        document = gate.report_document(report)
+        atomic_write_text(args.json, json.dumps(document, indent=2, allow_nan=False))
     return 1 if report.failed else 0
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
@@ -43,8 +44,13 @@ def test_a_slower_candidate_fails_the_gate(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     base, cand = write_run(tmp_path / "a", 1), write_run(tmp_path / "b", 2, 1.15)
-    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 1
+    out = tmp_path / "gate.json"
+    args = ["gate", "--baseline", str(base), "--candidate", str(cand), "--json", str(out)]
+    assert main(args) == 1
     assert "❌ regression" in capsys.readouterr().out
+    document = json.loads(out.read_text())
+    assert document["failed"] is True
+    assert {r["status"] for r in document["results"]} == {"regression"}
 
 
 def test_bad_input_exits_two_with_one_line(
