@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.fidelity import ReplyOracle, check_chat_completion
 from mock_salesforce.replies import Reply
+from scenarios.load._prompts import all_messages
 
 # (request body, HTTP status (0: no reply), raw body (JSON, or the SSE stream)) -> mismatch kinds
 FidelityCheck = Callable[[dict[str, Any], int, bytes], tuple[str, ...]]
@@ -32,6 +33,36 @@ def oracle_for(mock_url: str, timeout_s: float = 10.0) -> ReplyOracle:
         return ReplyOracle.from_mock_config(json.loads(r.read()))
 
 
+MessagesKey = tuple[tuple[str, str], ...]
+
+
+def key_of(messages: list[dict[str, Any]]) -> MessagesKey:
+    return tuple((str(m.get("role")), str(m.get("content"))) for m in messages)
+
+
+@functools.lru_cache(maxsize=4)
+def expectations(mock_url: str) -> Callable[[MessagesKey], Reply]:
+    """The mock's expected reply per request messages, remembered.
+
+    Prompts repeat (see `_prompts.PROMPT_VARIANTS`), so the load generator pays a dictionary
+    lookup per request, not a reply computation.
+    """
+    oracle = oracle_for(mock_url)
+
+    @functools.lru_cache(maxsize=16_384)
+    def expected(key: MessagesKey) -> Reply:
+        return oracle.chat({"messages": [{"role": r, "content": c} for r, c in key]})
+
+    return expected
+
+
+def warm_up(mock_url: str) -> None:
+    """Compute the expected reply of every prompt variant now, before the load starts."""
+    expected = expectations(mock_url)
+    for messages in all_messages():
+        expected(key_of(messages))
+
+
 def build_check(mock_url: str, errors_allowed: bool) -> FidelityCheck:
     """The check against the mock at `mock_url` (`no_check` when empty).
 
@@ -39,17 +70,10 @@ def build_check(mock_url: str, errors_allowed: bool) -> FidelityCheck:
     """
     if not mock_url:
         return no_check
-    oracle = oracle_for(mock_url)
-
-    # Prompts repeat (see _prompts.PROMPT_VARIANTS): remember each expected reply, so the load
-    # generator pays a dictionary lookup per request, not a reply computation.
-    @functools.lru_cache(maxsize=16_384)
-    def expected(messages: tuple[tuple[str, str], ...]) -> Reply:
-        return oracle.chat({"messages": [{"role": r, "content": c} for r, c in messages]})
+    expected = expectations(mock_url)
 
     def check(body: dict[str, Any], status: int, payload: bytes) -> tuple[str, ...]:
-        key = tuple((str(m.get("role")), str(m.get("content"))) for m in body["messages"])
-        reply = expected(key)
+        reply = expected(key_of(body["messages"]))
         if status != 200 or body.get("stream"):
             return check_chat_completion(
                 body, status, payload, reply, errors_allowed=errors_allowed

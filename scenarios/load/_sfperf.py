@@ -29,7 +29,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.runners.loadrows import Row, format_row
 from harness.runners.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
-from scenarios.load._fidelity import FidelityCheck, build_check
+from scenarios.load._fidelity import FidelityCheck, build_check, warm_up
 from scenarios.load._prompts import chat_body
 
 FLUSH_INTERVAL_S = 1.0  # a crashed process loses at most this much of its rows
@@ -141,6 +141,19 @@ def install_sink(environment: Environment, **_: Any) -> None:
 
 
 listen(events.init, install_sink)
+
+
+def warm_fidelity(environment: Environment, **_: Any) -> None:
+    """Expected replies computed at start-up, not during the measured run (workers get the
+    mock URL only with their first spawn message, so they compute them as they go)."""
+    if isinstance(environment.runner, WorkerRunner | MasterRunner):
+        return
+    options = options_of(environment)
+    if options.sfperf_mock_url and options.sfperf_fidelity == "on":
+        warm_up(options.sfperf_mock_url)
+
+
+listen(events.init, warm_fidelity)
 
 
 class RequestFailed(Exception):

@@ -38,7 +38,7 @@ def faithful_document(body: dict[str, Any]) -> dict[str, Any]:
 def mutations(document: dict[str, Any]) -> list[dict[str, Any]]:
     """Ways a gateway gets a reply wrong (and one harmless extra field)."""
     out = []
-    for path, value in [
+    cases: list[tuple[tuple[Any, ...], Any]] = [
         (("choices", 0, "message", "content"), "something else"),
         (("choices", 0, "message", "content"), ""),
         (("choices", 0, "message", "content"), None),
@@ -51,7 +51,8 @@ def mutations(document: dict[str, Any]) -> list[dict[str, Any]]:
         (("error",), None),
         (("usage",), None),
         (("choices",), []),
-    ]:
+    ]
+    for path, value in cases:
         changed = copy.deepcopy(document)
         target: Any = changed
         for key in path[:-1]:
@@ -101,3 +102,25 @@ def test_a_fault_run_accepts_error_statuses(monkeypatch: pytest.MonkeyPatch) -> 
     check = load_fidelity.build_check("http://127.0.0.1:1", errors_allowed=True)
     body = chat_body(random.Random(2), "gpt-4o-mini", stream=False)
     assert check(body, 429, b'{"error": {"message": "slow down"}}') == ()
+
+
+def test_every_prompt_sent_is_one_of_the_variants_computed_ahead() -> None:
+    from scenarios.load._prompts import PROMPT_VARIANTS, all_messages
+
+    variants = {load_fidelity.key_of(m) for m in all_messages()}
+    assert len(variants) == PROMPT_VARIANTS
+    rng = random.Random(9)
+    for _ in range(500):
+        body = chat_body(rng, "gpt-4o-mini", stream=False)
+        assert load_fidelity.key_of(body["messages"]) in variants
+
+
+def test_warming_up_fills_the_expected_replies(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(load_fidelity, "oracle_for", lambda url: ORACLE)
+    load_fidelity.expectations.cache_clear()
+    load_fidelity.warm_up("http://127.0.0.1:2")
+    expected = load_fidelity.expectations("http://127.0.0.1:2")
+    from scenarios.load._prompts import PROMPT_VARIANTS
+
+    assert expected.cache_info().currsize == PROMPT_VARIANTS  # type: ignore[attr-defined]
+    load_fidelity.expectations.cache_clear()
