@@ -126,7 +126,13 @@ def startup_cpu_s(url: str, core: int | None, work: Path) -> float:
     for attempt in range(2):
         before_s = children_cpu_s()
         argv = locust_argv(url, 0, 1, work / f"null-{attempt}")
-        subprocess.run(_load.pinned(argv, core), check=True, capture_output=True, timeout=60)
+        subprocess.run(
+            _load.pinned(argv, core),
+            check=True,
+            capture_output=True,
+            timeout=60,
+            start_new_session=True,
+        )
         spent.append(children_cpu_s() - before_s)
     return min(spent)
 
@@ -141,6 +147,7 @@ def plain_locust(url: str, users: int, duration_s: int, core: int | None, work: 
         check=True,
         capture_output=True,
         timeout=duration_s + 60,
+        start_new_session=True,  # as sfperf starts locust: the same scheduling group either way
     )
     return Measured(*aggregated(Path(f"{prefix}_stats.csv")), children_cpu_s() - before_s)
 
