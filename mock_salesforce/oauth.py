@@ -20,6 +20,7 @@ from mock_salesforce.errors import oauth_error_body
 
 SCOPE = "sfap_api api"
 _MAX_REMEMBERED = 100_000
+_MAX_CHECKED = 10_000
 
 
 class TokenCheck(NamedTuple):
@@ -53,6 +54,13 @@ def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
 
 
+_Classified = tuple[float | None, TokenCheck, TokenCheck]
+
+
+def _fixed(check: TokenCheck) -> _Classified:
+    return None, check, check
+
+
 class TokenIssuer:
     """Issues and checks access tokens against an injected epoch-seconds clock."""
 
@@ -72,6 +80,9 @@ class TokenIssuer:
         self.credentials = credentials
         self.include_expires_in = include_expires_in
         self._issued: dict[str, tuple[str, float]] = {}
+        # Authorization header -> (expiry, check before it, check after it): one dict lookup
+        # and one clock read per request instead of parsing (and for foreign tokens, verifying).
+        self._checked: dict[str | None, _Classified] = {}
 
     def issue(self, form: Mapping[str, str], base_url: str) -> dict[str, Any]:
         """The token response for a client-credentials form; raises OAuthError."""
@@ -102,25 +113,39 @@ class TokenIssuer:
         return response
 
     def check(self, authorization: str | None) -> TokenCheck:
-        """Classify an `Authorization` header: valid, expired, unknown (never issued), missing."""
+        """Classify an `Authorization` header: valid, expired, unknown (never issued), missing.
+
+        Classifications are cached per header value; only the expiry is checked per call."""
+        cached = self._checked.get(authorization)
+        if cached is None:
+            cached = self._classify_for_cache(authorization)
+        expires_s, before, after = cached
+        return before if expires_s is None or self._now_s() < expires_s else after
+
+    def _classify_for_cache(self, authorization: str | None) -> _Classified:
+        if len(self._checked) >= _MAX_CHECKED:  # hostile clients: random tokens
+            self._checked.clear()
+        entry = self._checked[authorization] = self._classify(authorization)
+        return entry
+
+    def _classify(self, authorization: str | None) -> _Classified:
+        """(expiry, the check before it, the check from it on); expiry None: never changes."""
         if not authorization:
-            return TokenCheck("missing")
+            return _fixed(TokenCheck("missing"))
         scheme, _, token = authorization.partition(" ")
+        token = token.strip()
         if scheme.lower() != "bearer" or not token:
-            return TokenCheck("unknown")
-        known = self._issued.get(token.strip())
+            return _fixed(TokenCheck("unknown"))
+        known = self._issued.get(token)
         if known is not None:
             jti, exp_s = known
-            return TokenCheck("valid" if self._now_s() < exp_s else "expired", jti, exp_s)
-        return self._check_foreign(token.strip())
-
-    def _check_foreign(self, token: str) -> TokenCheck:
+            return exp_s, TokenCheck("valid", jti, exp_s), TokenCheck("expired", jti, exp_s)
         claims = self._verify_jwt(token)
         if claims is None:
-            return TokenCheck("unknown")
+            return _fixed(TokenCheck("unknown"))
         jti, exp_s = str(claims.get("jti")), float(claims.get("exp", 0))
         # Forgotten tokens are old ones; a fresh well-signed one was never issued here.
-        return TokenCheck("expired" if self._now_s() >= exp_s else "unknown", jti, exp_s)
+        return exp_s, TokenCheck("unknown", jti, exp_s), TokenCheck("expired", jti, exp_s)
 
     def _check_client(self, form: Mapping[str, str]) -> None:
         grant = form.get("grant_type")
@@ -138,6 +163,7 @@ class TokenIssuer:
             raise OAuthError(401, "invalid_client", "invalid client credentials")
 
     def _remember(self, token: str, jti: str, exp_s: float) -> None:
+        self._checked.clear()  # a token seen before as foreign may be this one (same seed)
         if len(self._issued) >= _MAX_REMEMBERED:
             now_s = self._now_s()
             self._issued = {t: v for t, v in self._issued.items() if v[1] > now_s}

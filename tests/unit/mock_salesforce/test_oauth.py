@@ -101,3 +101,25 @@ def test_configured_credentials_must_match() -> None:
         tokens.issue({**FORM, "client_secret": "wrong"}, BASE)
     assert caught.value.status == 401
     assert tokens.issue({**FORM, "client_secret": "right"}, BASE)["access_token"]
+
+
+def test_repeated_checks_of_one_token_still_follow_the_clock() -> None:
+    clock = FakeClock()
+    tokens = issuer(clock, lifetime_s=60.0)
+    header = "Bearer " + tokens.issue(FORM, BASE)["access_token"]
+    assert [tokens.check(header).status for _ in range(3)] == ["valid"] * 3
+    clock.now_s += 61
+    assert tokens.check(header).status == "expired"
+    assert [tokens.check(h).status for h in (None, "Bearer x", "Bearer x")] == [
+        "missing", "unknown", "unknown",
+    ]  # fmt: skip
+
+
+def test_a_token_checked_before_this_issuer_issued_it_is_valid_once_issued() -> None:
+    clock = FakeClock()
+    earlier = issuer(clock).issue(FORM, BASE)["access_token"]  # same seed, same second
+    tokens = issuer(clock)
+    header = f"Bearer {earlier}"
+    assert tokens.check(header).status == "unknown"
+    assert tokens.issue(FORM, BASE)["access_token"] == earlier
+    assert tokens.check(header).status == "valid"
