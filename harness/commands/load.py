@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import math
 import statistics
 import sys
 from collections.abc import Iterator, Sequence
@@ -181,9 +182,13 @@ def warn_if_behind(record: RunRecord) -> None:
     lags = record.get("send_lag_ms").values
     late = sum(lag > LATE_SEND_MS for lag in lags) / len(lags) if lags else 0.0
     if late > LATE_SHARE_WARN:
+        # Little's law: users busy at once = arrival rate x time a request takes.
+        latencies = record.get("latency_ms").values
+        response_s = statistics.fmean(a - b for a, b in zip(latencies, lags, strict=True)) / 1e3
+        needed = math.ceil(1.5 * float(record.params.get("rate_rps") or 0.0) * response_s)
         print(
             f"warning: {100 * late:.1f}% of requests left > {LATE_SEND_MS:g} ms behind schedule: "
-            "too few --users for --rate (see the send_lag_ms series)",
+            f"too few --users for --rate (try --users {max(needed, 1)}; see send_lag_ms)",
             file=sys.stderr,
         )
 

@@ -216,4 +216,6 @@ def test_an_open_loop_run_that_fell_behind_its_schedule_is_flagged(
     plan = LoadPlan("steady", rate_rps=10.0)
     record = load_record(plan, TARGET, tmp_path, tmp_path, [["x"]], {}, "", 1.0, partial=False)
     warn_if_behind(record)
-    assert "100.0% of requests left > 10 ms behind schedule" in capsys.readouterr().err
+    err = capsys.readouterr().err
+    assert "100.0% of requests left > 10 ms behind schedule" in err
+    assert "try --users 1" in err  # 10 req/s x 10 ms a request: one user would do
