@@ -120,15 +120,12 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     """Claims, the report, the step log, and `results/latest` pointing at this run."""
     import json
 
-    from harness.claims.ledger import load_ledger
-    from harness.claims.verdicts import count_verdicts, evaluate_ledger, write_verdicts
+    from harness.claims.verdicts import count_verdicts, evaluate_run
     from harness.store import load_records
     from reports.render import write_report
 
     records = load_records(run_dir) if (run_dir / "results.json").exists() else []
-    ledger = load_ledger(plan.ledger)
-    verdicts = evaluate_ledger(ledger, records)
-    write_verdicts(run_dir, verdicts, ledger)
+    verdicts = evaluate_run(run_dir, records, plan.ledger)
     say(f"[claims] {count_verdicts(verdicts)}")
     atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
     write_report(run_dir, records, claims=verdicts, title=report_title(plan, log))

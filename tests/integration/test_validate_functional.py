@@ -49,7 +49,7 @@ def test_every_runner_left_records_in_the_run(validated: tuple) -> None:
 def test_every_seed_claim_gets_a_verdict(validated: tuple) -> None:
     _, results = validated
     claims = json.loads((results / "latest" / "claims.json").read_text())
-    ids = {v["id"] for v in claims["verdicts"]}
+    ids = {v["claim_id"] for v in claims["verdicts"]}
     assert ids == {c.id for c in load_ledger(SEED_LEDGER).claims}
     assert {v["verdict"] for v in claims["verdicts"]} <= {"holds", "refuted", "inconclusive"}
 
