@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import hashlib
 import json
-from collections.abc import Callable
 from dataclasses import dataclass
 from functools import lru_cache
 from typing import Any
@@ -94,14 +93,19 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     return Prepared(body, sha256, tuple(extra_fields(endpoint, body)), reply, template)
 
 
-_PER_REQUEST: dict[str, Callable[[MockState, int], str]] = {
-    "CREATED": lambda state, seq: str(int(state.now_epoch_s())),
-    "GENERATION_ID": lambda state, seq: '"' + state.ids.uuid("generation", seq) + '"',
-    "COMPLETION_ID": lambda state, seq: '"' + state.ids.completion(seq) + '"',
-    "RESPONSE_ID": lambda state, seq: '"' + state.ids.uuid("response", seq).upper() + '"',
-}
-
-
 def render(state: MockState, seq: int, template: Template) -> bytes:
     """Fill the per-request slots (ids, timestamp) of a prepared template."""
-    return template.fill({slot: _PER_REQUEST[slot](state, seq) for slot in template.open_slots})
+    slots = template.open_slots
+    if not slots:
+        return template.pieces[0]
+    ids = state.ids
+    values = {}
+    if "CREATED" in slots:
+        values["CREATED"] = str(int(state.now_epoch_s()))
+    if "GENERATION_ID" in slots:
+        values["GENERATION_ID"] = f'"{ids.uuid("generation", seq)}"'
+    if "COMPLETION_ID" in slots:
+        values["COMPLETION_ID"] = f'"{ids.completion(seq)}"'
+    if "RESPONSE_ID" in slots:
+        values["RESPONSE_ID"] = f'"{ids.uuid("response", seq).upper()}"'
+    return template.fill(values)
