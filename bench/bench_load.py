@@ -119,13 +119,14 @@ def locust_argv(url: str, users: int, duration_s: int, prefix: Path) -> list[str
     return [*argv, "--only-summary", "--csv", str(prefix), "--exit-code-on-error", "0"]
 
 
-def startup_cpu_s(url: str, core: int | None, work: Path) -> float:
-    """CPU of a locust run that sends nothing (imports, start, stop): the same on both sides,
-    so it is taken out of both before dividing by the request count."""
+def startup_cpu_s(url: str, core: int | None, work: Path, extra: Sequence[str] = ()) -> float:
+    """CPU of a locust run that sends nothing (imports, start-up, stop; with sfperf's options
+    `extra`, also the expected replies computed ahead), taken out before dividing by requests."""
     spent = []
+    (work / "raw").mkdir(parents=True, exist_ok=True)
     for attempt in range(2):
         before_s = children_cpu_s()
-        argv = locust_argv(url, 0, 1, work / f"null-{attempt}")
+        argv = [*locust_argv(url, 0, 1, work / f"null-{attempt}"), *extra]
         subprocess.run(
             _load.pinned(argv, core),
             check=True,
@@ -166,7 +167,11 @@ def compare(name: str, target: LoadTarget, args: argparse.Namespace, core: int |
     runs: dict[str, list[Measured]] = {"plain": [], "sfperf": []}
     with tempfile.TemporaryDirectory(prefix="sfperf-bench-load-") as tmp:
         plain_locust(target.url, args.users, 2, core, Path(tmp) / "warm-up")
-        startup_s = startup_cpu_s(target.url, core, Path(tmp))
+        sfperf_options = ["--sfperf-out", f"{tmp}/raw", "--sfperf-mock-url", target.mock_url]
+        startup_s = {
+            "plain": startup_cpu_s(target.url, core, Path(tmp)),
+            "sfperf": startup_cpu_s(target.url, core, Path(tmp), sfperf_options),
+        }
     for round_ in range(args.rounds):
         order = ("plain", "sfperf") if round_ % 2 == 0 else ("sfperf", "plain")
         with tempfile.TemporaryDirectory(prefix="sfperf-bench-load-") as tmp:
@@ -180,23 +185,27 @@ def compare(name: str, target: LoadTarget, args: argparse.Namespace, core: int |
         plain, sfperf = runs["plain"][-1], runs["sfperf"][-1]
         print(
             f"  {name} round {round_ + 1}: plain {plain.rate_rps:7.1f} req/s "
-            f"{plain.cpu_us_per_request(startup_s):6.0f} us CPU/req | sfperf "
-            f"{sfperf.rate_rps:7.1f} req/s {sfperf.cpu_us_per_request(startup_s):6.0f} us CPU/req"
+            f"{plain.cpu_us_per_request(startup_s['plain']):6.0f} us CPU/req | sfperf "
+            f"{sfperf.rate_rps:7.1f} req/s "
+            f"{sfperf.cpu_us_per_request(startup_s['sfperf']):6.0f} us CPU/req"
         )
-    print(f"  {name}: locust start-up (taken out of both) {startup_s:.2f} s CPU")
+    print(
+        f"  {name}: start-up CPU taken out: plain {startup_s['plain']:.2f} s, "
+        f"sfperf {startup_s['sfperf']:.2f} s"
+    )
     report(name, runs["plain"], runs["sfperf"], startup_s)
 
 
 def report(
-    name: str, plain: Sequence[Measured], sfperf: Sequence[Measured], startup_s: float
+    name: str, plain: Sequence[Measured], sfperf: Sequence[Measured], startup_s: dict[str, float]
 ) -> None:
     """Two ratios: of request rates, and of CPU per request (the rate at saturation)."""
     rate = statistics.median(m.rate_rps for m in sfperf) / statistics.median(
         m.rate_rps for m in plain
     )
-    cpu = statistics.median(m.cpu_us_per_request(startup_s) for m in plain) / statistics.median(
-        m.cpu_us_per_request(startup_s) for m in sfperf
-    )
+    cpu = statistics.median(
+        m.cpu_us_per_request(startup_s["plain"]) for m in plain
+    ) / statistics.median(m.cpu_us_per_request(startup_s["sfperf"]) for m in sfperf)
     for label, ratio in (("request rate", rate), ("CPU per request (plain / sfperf)", cpu)):
         verdict = "ok" if ratio >= GOAL_RATIO else "BELOW GOAL"
         print(f"{name:<8} {label:<34} ratio {ratio:.3f} (goal >= {GOAL_RATIO}) {verdict}")
