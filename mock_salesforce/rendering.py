@@ -43,6 +43,12 @@ def provider_model(model: str) -> str:
     return next((p for key, p in _PROVIDER_MODELS if key in model), model.lower())
 
 
+@lru_cache(maxsize=1024)
+def json_string(value: str) -> str:
+    """A JSON string literal, memoised: finish reasons and model names repeat."""
+    return json.dumps(value)
+
+
 @dataclass(frozen=True)
 class Prepared:
     """A valid request's parsed body, ignored fields, reply, and reply-filled template."""
@@ -80,8 +86,8 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
         "PROMPT_TOKENS": str(reply.prompt_tokens),
         "COMPLETION_TOKENS": str(reply.completion_tokens),
         "TOTAL_TOKENS": str(reply.total_tokens),
-        "FINISH_REASON": json.dumps(reply.finish_reason),
-        "PROVIDER_MODEL": json.dumps(provider_model(model)),
+        "FINISH_REASON": json_string(reply.finish_reason),
+        "PROVIDER_MODEL": json_string(provider_model(model)),
     }
     if endpoint == "embeddings":
         inputs = tuple(body["input"])
@@ -95,7 +101,7 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
 
 def render(state: MockState, seq: int, template: Template) -> bytes:
     """Fill the per-request slots (ids, timestamp) of a prepared template."""
-    slots = template.open_slots
+    slots = template.slots  # a few names: a tuple is searched as fast as a set
     if not slots:
         return template.pieces[0]
     ids = state.ids

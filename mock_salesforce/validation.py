@@ -108,18 +108,25 @@ def _check_chat(body: Mapping[str, Any]) -> None:
     if not isinstance(messages, list):
         raise _wrong_type("messages", "an array")
     for index, message in enumerate(messages):
-        where = f"messages[{index}]"
-        if not isinstance(message, dict):
-            raise _wrong_type(where, "an object")
-        role = message.get("role")
-        if role is None or role == "":
-            raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {where}.role")
-        if not isinstance(role, str) or role not in ROLES:
-            raise _wrong_type(f"{where}.role", "one of user, assistant, system")
-        if not isinstance(message.get("content"), str):
-            if message.get("content") is None:
-                raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {where}.content")
-            raise _wrong_type(f"{where}.content", "a string")
+        # The common case (a well-formed message) costs two lookups and no string building.
+        role = message.get("role") if isinstance(message, dict) else None
+        if isinstance(role, str) and role in ROLES and isinstance(message.get("content"), str):
+            continue
+        _check_message(f"messages[{index}]", message)
+
+
+def _check_message(where: str, message: Any) -> None:
+    """Raise the documented error for a malformed message."""
+    if not isinstance(message, dict):
+        raise _wrong_type(where, "an object")
+    role = message.get("role")
+    if role is None or role == "":
+        raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {where}.role")
+    if not isinstance(role, str) or role not in ROLES:
+        raise _wrong_type(f"{where}.role", "one of user, assistant, system")
+    if message.get("content") is None:
+        raise ApiError(400, "REQUIRED_FIELD_MISSING", f"Field is required: {where}.content")
+    raise _wrong_type(f"{where}.content", "a string")
 
 
 def _check_embeddings(body: Mapping[str, Any]) -> None:
