@@ -46,13 +46,16 @@ class Template:
 
     def partial(self, values: Mapping[str, str]) -> Template:
         """Fill the slots `values` has; keep the others open (for per-request values)."""
-        pieces, slots = [self.pieces[0]], []
+        pieces, slots, run = [], [], [self.pieces[0]]
         for index, slot in enumerate(self.slots, start=1):
-            if slot in values:
-                pieces[-1] += values[slot].encode() + self.pieces[index]
-            else:
+            value = values.get(slot)
+            if value is None:
+                pieces.append(b"".join(run))
                 slots.append(slot)
-                pieces.append(self.pieces[index])
+                run = [self.pieces[index]]
+            else:
+                run += (value.encode(), self.pieces[index])
+        pieces.append(b"".join(run))
         return Template(tuple(pieces), tuple(slots))
 
 
