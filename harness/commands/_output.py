@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.records import RunRecord
@@ -36,3 +36,16 @@ def save(directory: Path, records: Sequence[RunRecord]) -> Path:
     note = f" ({partial} partial)" if partial else ""
     print(f"saved {len(records)} record(s){note} to {path}", file=sys.stderr)
     return path
+
+
+def measure(directory: Path, runner: Callable[[], list[RunRecord]]) -> list[RunRecord]:
+    """Call `runner` and save its records; on Ctrl-C save the partial ones, then stop."""
+    from harness.runners.interrupted import Interrupted
+
+    try:
+        records = runner()
+    except Interrupted as stop:
+        save(directory, stop.records)
+        raise
+    save(directory, records)
+    return records

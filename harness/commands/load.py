@@ -14,7 +14,7 @@ from collections.abc import Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.commands._output import add_output_options, run_dir, save
+from harness.commands._output import add_output_options, measure, run_dir
 from harness.errors import UsageError
 from harness.records import RunRecord
 
@@ -62,7 +62,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
-    from harness.runners.interrupted import Interrupted
     from harness.runners.load import run_load
 
     plan = plan_from_args(args)
@@ -71,12 +70,7 @@ def run(args: argparse.Namespace) -> int:
         load_target(args, plan.seed, directory) as target,
         progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance,
     ):
-        try:
-            records = run_load(plan, target, directory, advance=advance)
-        except Interrupted as stop:
-            save(directory, stop.records)
-            raise
-    save(directory, records)
+        records = measure(directory, lambda: run_load(plan, target, directory, advance=advance))
     print_summary(records)
     return 0
 

@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.commands._output import add_output_options, run_dir, save
+from harness.commands._output import add_output_options, measure, run_dir
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
@@ -43,19 +43,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
-    from harness.runners.interrupted import Interrupted
     from harness.runners.micro import run_micro
     from harness.settings import load_settings
 
     plan = make_plan(args, load_settings().seed)
     directory = run_dir(args.out)
     with progress_bar(plan.benchmark_count, "micro benchmarks") as advance:
-        try:
-            records = run_micro(plan, directory, advance=advance)
-        except Interrupted as stop:
-            save(directory, stop.records)
-            raise
-    save(directory, records)
+        records = measure(directory, lambda: run_micro(plan, directory, advance=advance))
     print_summary(records)
     return 0
 

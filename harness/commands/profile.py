@@ -6,7 +6,7 @@ import argparse
 from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
-from harness.commands._output import add_output_options, run_dir, save
+from harness.commands._output import add_output_options, measure, run_dir
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
@@ -43,19 +43,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
-    from harness.runners.interrupted import Interrupted
     from harness.runners.profiling import run_profiles
 
     plans = make_plans(args)
     directory = run_dir(args.out)
     names = ", ".join(plan.name for plan in plans)
     with progress_bar(sum(p.requests for p in plans), f"profile {names}") as advance:
-        try:
-            records = run_profiles(plans, directory, advance=advance)
-        except Interrupted as stop:
-            save(directory, stop.records)
-            raise
-    save(directory, records)
+        records = measure(directory, lambda: run_profiles(plans, directory, advance=advance))
     print_summary(records)
     return 0
 

@@ -7,7 +7,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
-from harness.commands._output import add_output_options, run_dir, save
+from harness.commands._output import add_output_options, measure, run_dir
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
@@ -52,19 +52,13 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
-    from harness.runners.interrupted import Interrupted
     from harness.runners.simulate import run_simulation
 
     workload = resolve_workload(args)
     directory = run_dir(args.out)
     steps = len(workload.providers) * max(1, int(workload.duration_h + 0.999))
     with progress_bar(steps, f"simulate {workload.name}") as advance:
-        try:
-            records = run_simulation(workload, advance=advance)
-        except Interrupted as stop:
-            save(directory, stop.records)
-            raise
-    save(directory, records)
+        records = measure(directory, lambda: run_simulation(workload, advance=advance))
     print_summary(records)
     return 0
 

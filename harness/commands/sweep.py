@@ -7,7 +7,7 @@ import sys
 from collections.abc import Sequence
 from typing import Any
 
-from harness.commands._output import add_output_options, run_dir, save
+from harness.commands._output import add_output_options, measure, run_dir
 from harness.errors import UsageError
 from harness.records import RunRecord
 
@@ -41,7 +41,6 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.runners._progress import progress_bar
-    from harness.runners.interrupted import Interrupted
     from harness.runners.sweep import reference_gateways, run_sweep
     from harness.settings import load_settings
     from harness.targets import start_mock
@@ -53,14 +52,12 @@ def run(args: argparse.Namespace) -> int:
         start_mock(directory, profile=args.mock_profile, seed=seed) as mock,
         progress_bar(plan.steps, "sweep") as advance,
     ):
-        try:
-            records = run_sweep(
+        records = measure(
+            directory,
+            lambda: run_sweep(
                 plan, mock.url, reference_gateways(mock.url, directory), advance=advance
-            )
-        except Interrupted as stop:
-            save(directory, stop.records)
-            raise
-    save(directory, records)
+            ),
+        )
     print_summary(records)
     return 0
 

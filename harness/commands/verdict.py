@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.commands._output import add_output_options, run_dir, save
+from harness.commands._output import add_output_options, measure, run_dir
 from harness.errors import UsageError
 from harness.records import RunRecord
 
@@ -65,15 +65,12 @@ def run(args: argparse.Namespace) -> int:
 
     if args.max_attempts < 1 or args.hang_wait <= 0:
         raise UsageError("--max-attempts must be >= 1 and --hang-wait > 0")
-    from harness.runners.interrupted import Interrupted
 
     directory = run_dir(args.out)
-    try:
-        records = run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)]
-    except Interrupted as stop:
-        save(directory, stop.records)
-        raise
-    save(directory, records)
+    records = measure(
+        directory,
+        lambda: run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)],
+    )
     verdict = records[-1]
     findings = findings_from_record(verdict)
     show(verdict, findings, as_json=args.json)
