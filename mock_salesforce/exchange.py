@@ -42,10 +42,14 @@ class Exchange:
     def headers(self) -> dict[str, str]:
         """The response headers every Models API reply carries."""
         latency_ms = self.latency_ms
+        if latency_ms == 0.0:  # the load-test case: no formatting
+            shown_ms, upstream_ms = "0.000", "0"
+        else:
+            shown_ms, upstream_ms = f"{latency_ms:.3f}", str(round(latency_ms))
         headers = {
             "x-request-id": self.request_id,
-            "x-sfperf-latency-ms": f"{latency_ms:.3f}",
-            "x-envoy-upstream-service-time": str(round(latency_ms)),
+            "x-sfperf-latency-ms": shown_ms,
+            "x-envoy-upstream-service-time": upstream_ms,
         }
         if self.shape is not None:
             headers["x-sfperf-shape"] = self.shape
