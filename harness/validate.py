@@ -8,21 +8,20 @@ fails is written down in the report and the run is marked partial.
 
 from __future__ import annotations
 
-import contextlib
 import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 from harness.errors import UsageError
 from harness.records import RunRecord
 from harness.runners.interrupted import Interrupted
-from harness.runners.load import LoadPlan, LoadTarget, run_load
+from harness.runners.load import LoadPlan, run_load, serve_target
 from harness.store import append_records, atomic_write_text
-from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets import TargetSpec, start_mock
 
 SEED_LEDGER = Path(__file__).resolve().parent.parent / "scenarios" / "claims" / "seed.toml"
 REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching")
@@ -175,7 +174,7 @@ def load_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     records: list[RunRecord] = []
     for spec in plan.targets:
         directory = run_dir / "load" / spec.name
-        with serve_target(spec, directory, plan) as target:
+        with serve_target(spec, directory, seed=plan.seed, mock_url=plan.mock_url) as target:
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
                 records += rebase(run_load(load, target, where), where, run_dir)
@@ -199,20 +198,6 @@ def rebase(records: Sequence[RunRecord], directory: Path, run_dir: Path) -> list
     """Records made in a subdirectory of the run, with their artifact paths made run-relative."""
     prefix = directory.relative_to(run_dir)
     return [replace(r, artifacts=tuple(str(prefix / a) for a in r.artifacts)) for r in records]
-
-
-@contextlib.contextmanager
-def serve_target(spec: TargetSpec, run_dir: Path, plan: ValidatePlan) -> Iterator[LoadTarget]:
-    """A target with the sfperf mock behind it (a fresh one unless the target is a bare URL)."""
-    if spec.kind == "url":
-        with open_target(spec, mock_url=plan.mock_url, run_dir=run_dir) as running:
-            yield LoadTarget(running.name, running.url, plan.mock_url, running.metrics)
-        return
-    with (
-        start_mock(run_dir, seed=plan.seed) as mock,
-        open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
-    ):
-        yield LoadTarget(running.name, running.url, mock.url, running.metrics)
 
 
 def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:

@@ -6,11 +6,10 @@ With no target given, the embedded default: the mock plus the reference `async` 
 from __future__ import annotations
 
 import argparse
-import contextlib
 import math
 import statistics
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -118,26 +117,17 @@ def check_master_bind(host: str, allow_remote: bool) -> str:
     return host
 
 
-@contextlib.contextmanager
-def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Iterator[Any]:
-    """A LoadTarget for the block: start the mock (unless the target is a bare URL) and target."""
-    from harness.runners.load import LoadTarget
-    from harness.targets import open_target, start_mock, target_from_args
+def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Any:
+    """The target the options name, served with the sfperf mock behind it (a context manager)."""
+    from harness.runners.load import serve_target
+    from harness.targets import target_from_args
 
     spec = target_from_args(
         args.variant, args.target_url, args.launch, allow_remote=args.allow_remote
     )
-    if spec.kind == "url":
-        with open_target(spec, mock_url=args.mock_url, run_dir=directory) as running:
-            yield LoadTarget(running.name, running.url, args.mock_url, running.metrics)
-        return
-    if args.mock_url:
-        raise UsageError("--mock-url goes with --target-url (sfperf starts its own mock)")
-    with (
-        start_mock(directory, profile=args.mock_profile, seed=seed) as mock,
-        open_target(spec, mock_url=mock.url, run_dir=directory) as running,
-    ):
-        yield LoadTarget(running.name, running.url, mock.url, running.metrics)
+    return serve_target(
+        spec, directory, seed=seed, mock_url=args.mock_url, mock_profile=args.mock_profile
+    )
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

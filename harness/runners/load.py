@@ -15,7 +15,8 @@ import socket
 import subprocess
 import sys
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -27,6 +28,7 @@ from harness.runners.interrupted import Interrupted
 from harness.runners.loadrows import read_rows, row_series
 from harness.runners.openloop import ARRIVALS
 from harness.store import atomic_write_text
+from harness.targets import TargetSpec, open_target, start_mock
 
 SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "load"
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
@@ -284,3 +286,22 @@ def load_record(
         duration_s=duration_s,
         partial=partial or not rows,
     )
+
+
+@contextmanager
+def serve_target(
+    spec: TargetSpec, run_dir: Path, *, seed: int, mock_url: str = "", mock_profile: str = "default"
+) -> Iterator[LoadTarget]:
+    """A LoadTarget for the block, with the sfperf mock behind it: a fresh mock for a reference
+    variant or a launched command; for a running URL, `mock_url` (the mock behind it, if any)."""
+    if spec.kind == "url":
+        with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
+            yield LoadTarget(running.name, running.url, mock_url, running.metrics)
+        return
+    if mock_url:
+        raise UsageError("--mock-url goes with --target-url (sfperf starts its own mock)")
+    with (
+        start_mock(run_dir, profile=mock_profile, seed=seed) as mock,
+        open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
+    ):
+        yield LoadTarget(running.name, running.url, mock.url, running.metrics)
