@@ -218,7 +218,7 @@ def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
 
 def profile_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     """pyinstrument on the legacy and async references, or on a launched Python target."""
-    from harness.runners.profiling import ProfilePlan, run_profile
+    from harness.runners.profiling import ProfilePlan, run_profiles
 
     base = ProfilePlan(seed=plan.seed)
     if plan.quick:
@@ -228,10 +228,7 @@ def profile_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     else:
         launched = [t for t in plan.targets if t.kind == "launch"]
         plans = [replace(base, launch=t.command, target_url=t.url) for t in launched]
-    records: list[RunRecord] = []
-    for profile in plans:
-        records += run_profile(profile, run_dir)
-    return records
+    return run_profiles(plans, run_dir) if plans else []
 
 
 def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
