@@ -1,0 +1,88 @@
+"""The validate pipeline's plan, bookkeeping and bad-input handling (nothing is measured here)."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.records import RunRecord, capture_environment, make_series
+from harness.targets import TargetSpec
+from harness.validate import (
+    StepLog,
+    ValidatePlan,
+    load_plans,
+    point_latest,
+    rebase,
+    report_title,
+    run_step,
+)
+
+
+def test_the_default_plan_measures_every_reference_variant() -> None:
+    plan = ValidatePlan()
+    assert [t.variant for t in plan.targets] == [
+        "sync-legacy", "sync-optimized", "async", "async-batching",
+    ]  # fmt: skip
+    assert plan.embedded
+    assert not ValidatePlan(targets=(TargetSpec(url="http://127.0.0.1:1"),)).embedded
+
+
+def test_the_lead_target_also_gets_streaming_and_an_open_loop() -> None:
+    plan = ValidatePlan(quick=True)
+    lead = load_plans(plan, lead=True)
+    assert [(p.scenario, p.mode) for p in lead] == [
+        ("steady", "closed"), ("streaming", "closed"), ("steady", "open"),
+    ]  # fmt: skip
+    assert [p.scenario for p in load_plans(plan, lead=False)] == ["steady"]
+    assert all(p.duration_s == plan.load_duration_s for p in lead)
+
+
+def test_quick_runs_are_smaller_than_full_ones() -> None:
+    quick, full = ValidatePlan(quick=True), ValidatePlan()
+    assert quick.load_duration_s < full.load_duration_s
+    assert quick.resilience_duration_s < full.resilience_duration_s
+
+
+def test_artifacts_made_in_a_subdirectory_become_run_relative(tmp_path: Path) -> None:
+    series = (make_series("latency_ms", "ms", [1.0]),)
+    record = RunRecord("load", "steady", {}, capture_environment(), series, artifacts=("raw/a",))
+    (rebased,) = rebase([record], tmp_path / "load" / "async", tmp_path)
+    assert rebased.artifacts == ("load/async/raw/a",)
+
+
+def test_a_failing_step_is_logged_and_the_run_goes_on(tmp_path: Path) -> None:
+    def broken(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+        raise RuntimeError("the tool crashed")
+
+    log, said = StepLog(), []
+    run_step("micro", broken, ValidatePlan(), tmp_path, log, said.append)
+    assert log.failed == ["micro"]
+    assert "the tool crashed" in (tmp_path / "logs" / "validate-micro.txt").read_text()
+    assert any("FAILED" in line for line in said)
+    assert "PARTIAL: micro failed" in report_title(ValidatePlan(quick=True), log)
+
+
+def test_latest_points_at_the_newest_run(tmp_path: Path) -> None:
+    for name in ("run-1", "run-2"):
+        (tmp_path / name).mkdir()
+        point_latest(tmp_path / name)
+    assert (tmp_path / "latest").resolve() == (tmp_path / "run-2").resolve()
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["validate", "--ledger", "no-such-ledger.toml"],
+        ["validate", "--target-url", "http://10.1.2.3:8000"],
+        ["validate", "--target-url", "not a url"],
+    ],
+)
+def test_bad_input_is_one_line_and_exit_code_2(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and "error" in err
+    assert not (tmp_path / "run").exists()
