@@ -8,6 +8,8 @@
 2. latency: fixed 200 ms, open-loop arrivals at 1,000 req/s, latency from the scheduled send
    time; excess over 200 ms, mock vs bare aiohttp + asyncio.sleep (goal: p99 within 1 ms).
 3. memory: RSS of the mock with 10,000 requests in flight (goal: <= 200 MB).
+4. handler: the mock's own Python per request, in process with no sockets (steadier than wrk on
+   a shared machine), for one repeated body, a pool of 300, and every body new.
 Servers run on one core, the load generator on another. Not a test: it prints, never asserts.
 """
 
@@ -25,6 +27,7 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import cast
 
 import _load
 
@@ -278,11 +281,84 @@ async def _settle(done: Callable[[], bool], timeout_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
+def measure_handler(requests: int = 2000, rounds: int = 3) -> dict[str, float]:
+    """The mock's own CPU per request in process (no sockets): handle_model on mocked requests.
+
+    Steadier than wrk on a shared machine; the minimum of `rounds` rounds per body kind."""
+    print("\n== 4. handler: mock's own Python per request (in process, no sockets), us")
+    figures = {}
+    for kind in ("one", "pool", "unique"):
+        figures[kind] = min(asyncio.run(_time_handler(kind, requests)) for _ in range(rounds))
+        print(f"  {kind:7} {figures[kind]:7.1f} us/request  ({BODIES_HELP[kind]})")
+    return figures
+
+
+async def _time_handler(kind: str, count: int) -> float:
+    from aiohttp import streams
+    from aiohttp.base_protocol import BaseProtocol
+    from aiohttp.test_utils import make_mocked_request
+    from multidict import CIMultiDict
+
+    from mock_salesforce.app import STATE, create_app, handle_model
+    from mock_salesforce.config import MockConfig
+
+    app = create_app(MockConfig(seed=1, profile="fast"))
+    form = {"grant_type": "client_credentials", "client_id": "b", "client_secret": "b"}
+    token = app[STATE].issuer.issue(form, "http://127.0.0.1")["access_token"]
+    bodies = chat_bodies(kind)
+    raws = [bodies[i % len(bodies)].replace(_load.COUNTER, str(i)).encode() for i in range(count)]
+    loop, transport = asyncio.get_running_loop(), _FakeTransport()
+    protocol = cast(BaseProtocol, _FakeProtocol())
+    requests = []
+    for raw in raws:
+        payload = streams.StreamReader(protocol, 1 << 16, loop=loop)
+        payload.feed_data(raw)
+        payload.feed_eof()
+        headers = CIMultiDict(chat_headers(token), **{"Content-Length": str(len(raw))})
+        match_info = {"model": MODEL, "operation": "chat-generations"}
+        requests.append(
+            make_mocked_request(
+                "POST",
+                CHAT_PATH,
+                headers=headers,
+                payload=payload,
+                app=app,
+                transport=transport,
+                match_info=match_info,
+            )
+        )
+    started_s = time.process_time()
+    for request in requests:
+        await handle_model(request)
+    return (time.process_time() - started_s) / count * 1e6
+
+
+class _FakeTransport:
+    """Just enough transport for the handler (mock objects would cost more than it does)."""
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 40000) if name == "peername" else default
+
+
+class _FakeProtocol:
+    _reading_paused = False
+
+    def resume_reading(self, **_: object) -> None:
+        pass
+
+    def pause_reading(self, **_: object) -> None:
+        pass
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen phases and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter runs (CI-sized)")
-    parser.add_argument("--phase", action="append", choices=["throughput", "latency", "memory"])
+    phase_names = ["throughput", "latency", "memory", "handler"]
+    parser.add_argument("--phase", action="append", choices=phase_names)
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s (phase 2)")
     parser.add_argument("--bodies", choices=list(BODIES_HELP), default="unique", help="phase 1")
     args = parser.parse_args(argv)
@@ -296,13 +372,15 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {sys.version.split()[0]}"
     )
     try:
-        chosen = args.phase or ["throughput", "latency", "memory"]
+        chosen = args.phase or phase_names
         if "throughput" in chosen:
             measure_throughput(phases.throughput_s, cores, args.bodies)
         if "latency" in chosen:
             measure_latency(phases, cores)
         if "memory" in chosen:
             measure_memory(cores)
+        if "handler" in chosen:
+            measure_handler()
     except _load.BenchError as exc:
         print(f"bench_mock: {exc}", file=sys.stderr)
         return 2
