@@ -127,3 +127,14 @@ def test_odd_bodies_still_get_a_reply() -> None:
     rng = random.Random(0)
     for body in ({}, {"messages": "x"}, {"messages": [1, {"role": "user", "content": 5}]}):
         assert expected_reply(rng.randint(0, 9), "chat-generations", body).shape
+
+
+@pytest.mark.parametrize(
+    ("spec", "expected"),
+    [("fixed:5", ReplyLengths(5.0, 0.0, 5, 5)),
+     (" fixed: 100 ", ReplyLengths(100.0, 0.0, 100, 100)),
+     ("lognormal:median=60,sigma=0.6", ReplyLengths(60.0, 0.6, 1, 512)),
+     ("lognormal:median=60,sigma=0.6,min=1,max=512", ReplyLengths(60.0, 0.6, 1, 512))],
+)  # fmt: skip
+def test_every_documented_length_spec_parses(spec: str, expected: ReplyLengths) -> None:
+    assert parse_lengths(spec) == expected
