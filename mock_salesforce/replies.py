@@ -17,6 +17,7 @@ import random
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
+from statistics import NormalDist
 from typing import Any
 
 from mock_salesforce.errors import ConfigError
@@ -37,6 +38,12 @@ _VOCAB_TEXT = (
     "it. now. so. yes. ok. too. all. new. set."
 )
 _VOCAB = tuple(_VOCAB_TEXT.split())
+# Reply texts are slices of one fixed word stream, so a reply costs a slice, not a word-by-word
+# draw from a freshly seeded generator (that draw was most of the mock's time per new request).
+_STREAM_WORDS = 1 << 16
+_STREAM_SEED = 0x5F5EED
+_UNIT = 2.0**-53
+_STANDARD_NORMAL = NormalDist()
 
 
 @dataclass(frozen=True)
@@ -118,12 +125,14 @@ class ReplyLengths:
     min_tokens: int = 1
     max_tokens: int = 512
 
-    def sample(self, rng: random.Random) -> tuple[int, bool]:
-        """A completion length, and whether it was cut at `max_tokens` (finish_reason length)."""
+    def sample(self, u: float) -> tuple[int, bool]:
+        """The completion length at quantile `u` in (0, 1), and whether it was cut at
+        `max_tokens` (then finish_reason is `length`)."""
         if self.sigma <= 0:
             drawn = round(self.median_tokens)
         else:
-            drawn = round(rng.lognormvariate(math.log(self.median_tokens), self.sigma))
+            z = _STANDARD_NORMAL.inv_cdf(u)
+            drawn = round(math.exp(math.log(self.median_tokens) + self.sigma * z))
         return max(self.min_tokens, min(self.max_tokens, drawn)), drawn > self.max_tokens
 
     def spec(self) -> str:
@@ -213,13 +222,36 @@ def expected_reply(
 def _keyed_reply(
     digest: int, endpoint: str, mix: ShapeMix, lengths: ReplyLengths
 ) -> tuple[str, str, int, str]:
-    rng = random.Random(digest)
-    shape = mix.choose(endpoint, rng.random())
+    # Three independent draws from the 128-bit digest: shape, length, where the text starts.
+    shape = mix.choose(endpoint, ((digest >> 75) & (2**53 - 1)) * _UNIT)
     if endpoint not in TEXT_ENDPOINTS:
         return "", "stop", 0, shape
-    n_tokens, cut = lengths.sample(rng)
+    u_length = (((digest >> 22) & (2**53 - 1)) + 0.5) * _UNIT  # never 0 or 1
+    n_tokens, cut = lengths.sample(u_length)
     finish_reason = "length" if cut else "stop"
-    return " ".join(rng.choices(_VOCAB, k=n_tokens)), finish_reason, n_tokens, shape
+    return _words(digest & 0x3FFFFF, n_tokens), finish_reason, n_tokens, shape
+
+
+def _words(start: int, count: int) -> str:
+    """`count` words of the fixed stream from word `start` on (wrapping); one token each."""
+    text, offsets = _word_stream()
+    start %= _STREAM_WORDS
+    if start + count <= _STREAM_WORDS:
+        return text[offsets[start] : offsets[start + count] - 1]
+    head = text[offsets[start] :]
+    return " ".join((head, _words(0, count - (_STREAM_WORDS - start)))) if head else ""
+
+
+@lru_cache(maxsize=1)
+def _word_stream() -> tuple[str, tuple[int, ...]]:
+    """The word stream every reply is cut from, and the offset of each word (plus the end)."""
+    words = random.Random(_STREAM_SEED).choices(_VOCAB, k=_STREAM_WORDS)
+    offsets, position = [], 0
+    for word in words:
+        offsets.append(position)
+        position += len(word) + 1
+    offsets.append(position)
+    return " ".join(words), tuple(offsets)
 
 
 def embeddings_json(seed: int, inputs: tuple[str, ...], dims: int) -> str:

@@ -138,3 +138,21 @@ def test_odd_bodies_still_get_a_reply() -> None:
 )  # fmt: skip
 def test_every_documented_length_spec_parses(spec: str, expected: ReplyLengths) -> None:
     assert parse_lengths(spec) == expected
+
+
+def test_replies_longer_than_the_word_stream_wrap_around_it_and_still_agree_with_usage() -> None:
+    lengths = parse_lengths("fixed:70000")  # longer than the 65,536-word stream
+    reply = expected_reply(3, "generations", {"prompt": "a very long answer"}, lengths=lengths)
+    assert reply.completion_tokens == count_tokens(reply.text) == 70000
+    assert reply.text == reply.text.strip() and "  " not in reply.text
+
+
+def test_length_and_shape_draws_are_independent_of_each_other() -> None:
+    mix = ShapeMix.from_mapping({"generations": {"official-generations": 1, "variant-output": 1}})
+    replies = [expected_reply(0, "generations", {"prompt": str(i)}, mix=mix) for i in range(4000)]
+    by_shape = {
+        shape: sorted(r.completion_tokens for r in replies if r.shape == shape)
+        for shape in ("official-generations", "variant-output")
+    }
+    medians = [tokens[len(tokens) // 2] for tokens in by_shape.values()]
+    assert all(50 <= m <= 70 for m in medians), medians  # default median 60 under both shapes
