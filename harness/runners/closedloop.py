@@ -50,6 +50,34 @@ class Window:
         return sum(counts[w] / last_end_s[w] for w in counts if last_end_s[w] > 0)
 
 
+class _Tally:
+    """The samples and errors of one run, shared by its workers (thread-safe)."""
+
+    def __init__(self, duration_s: float, clock: Clock) -> None:
+        self.clock, self.duration_s = clock, duration_s
+        self.start_s = clock()
+        self.deadline_s = self.start_s + duration_s
+        self.samples: list[Sample] = []
+        self.errors = 0
+        self._lock = threading.Lock()
+
+    def running(self) -> bool:
+        return self.clock() < self.deadline_s
+
+    def record(self, worker: int, began_s: float, ok: bool, failed: bool) -> None:
+        """Count a request that began at `began_s`; only those ending in the window are kept."""
+        ended_s = self.clock()
+        with self._lock:
+            self.errors += failed
+            if ended_s <= self.deadline_s:
+                latency_ms = (ended_s - began_s) * 1000.0
+                self.samples.append(Sample(ended_s - self.start_s, latency_ms, ok, worker))
+
+    def window(self) -> Window:
+        return Window(tuple(sorted(self.samples, key=lambda s: s.end_s)), self.duration_s,
+                      self.errors)  # fmt: skip
+
+
 async def drive_async(
     call: Callable[[], Awaitable[bool]],
     concurrency: int,
@@ -57,24 +85,19 @@ async def drive_async(
     clock: Clock = time.perf_counter,
 ) -> Window:
     """Run `concurrency` tasks calling `call` until `duration_s` has passed."""
-    start_s = clock()
-    deadline_s = start_s + duration_s
-    samples: list[Sample] = []
-    errors = [0]
+    tally = _Tally(duration_s, clock)
 
     async def worker(index: int) -> None:
-        while clock() < deadline_s:
-            began_s = clock()
+        while tally.running():
+            began_s, failed = clock(), False
             try:
                 ok = await call()
             except Exception:  # a failing subject is measured, not fatal
-                ok, errors[0] = False, errors[0] + 1
-            ended_s = clock()
-            if ended_s <= deadline_s:
-                samples.append(Sample(ended_s - start_s, (ended_s - began_s) * 1000.0, ok, index))
+                ok, failed = False, True
+            tally.record(index, began_s, ok, failed)
 
     await asyncio.gather(*(worker(index) for index in range(concurrency)))
-    return Window(tuple(sorted(samples, key=lambda s: s.end_s)), duration_s, errors[0])
+    return tally.window()
 
 
 def drive_threads(
@@ -84,28 +107,18 @@ def drive_threads(
     clock: Clock = time.perf_counter,
 ) -> Window:
     """Run `concurrency` threads calling `call` until `duration_s` has passed."""
-    start_s = clock()
-    deadline_s = start_s + duration_s
-    samples: list[Sample] = []
-    errors = [0]
-    lock = threading.Lock()
+    tally = _Tally(duration_s, clock)
 
     def worker(index: int) -> None:
-        while clock() < deadline_s:
-            began_s = clock()
+        while tally.running():
+            began_s, failed = clock(), False
             try:
                 ok = call()
             except Exception:  # a failing subject is measured, not fatal
-                ok = False
-                with lock:
-                    errors[0] += 1
-            ended_s = clock()
-            if ended_s <= deadline_s:
-                sample = Sample(ended_s - start_s, (ended_s - began_s) * 1000.0, ok, index)
-                with lock:
-                    samples.append(sample)
+                ok, failed = False, True
+            tally.record(index, began_s, ok, failed)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
         for future in [pool.submit(worker, index) for index in range(concurrency)]:
             future.result()
-    return Window(tuple(sorted(samples, key=lambda s: s.end_s)), duration_s, errors[0])
+    return tally.window()
