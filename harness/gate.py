@@ -1,9 +1,16 @@
-"""The regression gate: did the candidate run get slower than the baseline run?
+"""The regression gate: did the candidate get slower than the baseline?
 
 Per-metric rules (TOML) say which series to compare, which direction is better and how large a
-change must be to matter. A regression needs BOTH a significant difference (Mann-Whitney p below
-`alpha`) and an effect beyond every threshold the rule sets (relative and/or absolute), so
-noise alone never fails a build. Results render as Markdown for a CI step summary.
+change must be to matter. A regression needs BOTH a significant difference and an effect beyond
+every threshold the rule sets (relative and/or absolute), so noise alone never fails a build.
+
+Evidence comes in runs (one result set each). With several runs in all, each run gives one value
+per metric (the rule's `statistic` of its rounds) and the between-run spread is the noise: rounds
+within a run share the machine's state of the moment, so they cannot say how much the next run
+will move. With one run a side the rounds are compared (Mann-Whitney), which is over-confident;
+`confirm_runs` then adds runs. p-values are Holm-adjusted over all metrics, so the chance of any
+false alarm is at most `alpha`, not alpha per metric. Results render as Markdown for a CI step
+summary.
 """
 
 from __future__ import annotations
@@ -14,13 +21,20 @@ import statistics
 import tomllib
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
 from harness.records import RunRecord
-from harness.stats import Comparison, compare_samples
+from harness.stats import (
+    Comparison,
+    check_statistic,
+    compare_runs,
+    compare_samples,
+    holm_adjust,
+    run_statistic,
+)
 
 REGRESSION, IMPROVEMENT, UNCHANGED = "regression", "improvement", "unchanged"
 UNCONFIRMED, MISSING, UNTESTABLE = "unconfirmed", "missing", "untestable"
@@ -30,6 +44,11 @@ MIN_VALUES = 3
 DRIFT_LIMIT, DRIFT_MIN_METRICS = 0.10, 3
 # The decision rests on the Mann-Whitney test; the bootstrap only sizes the ratio's interval.
 RESAMPLES = 1000
+# Baseline runs kept per machine: the newest ones are the between-run noise estimate.
+HISTORY_RUNS = 10
+
+# One run: the records one measurement produced (one results.json).
+Run = Sequence[RunRecord]
 
 
 @dataclass(frozen=True)
@@ -43,6 +62,10 @@ class Rule:
     max_relative: float | None = 0.10
     max_absolute: float | None = None
     alpha: float = 0.01
+    # The value a run contributes when several runs are compared: min, median, mean or pNN.
+    statistic: str = "median"
+    # Only runs within this fraction of the best run count (a fast/slow machine); None: all.
+    mode_width: float | None = None
 
     def applies_to(self, record: RunRecord, series: str) -> bool:
         return (
@@ -62,6 +85,7 @@ class MetricResult:
     comparison: Comparison | None = None
     unit: str = ""
     note: str = ""
+    p_adjusted: float = math.nan  # Holm-adjusted over every tested metric of the report
 
 
 @dataclass(frozen=True)
@@ -76,6 +100,11 @@ class GateReport:
     @property
     def failed(self) -> bool:
         return bool(self.regressions)
+
+    @property
+    def suspects(self) -> list[MetricResult]:
+        """Metrics worse beyond their thresholds, significant or not: worth re-measuring."""
+        return [r for r in self.results if r.comparison and is_worse(r.rule, r.comparison)]
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -112,6 +141,8 @@ def _parse_rule(raw: Mapping[str, Any], where: str) -> Rule:
             max_relative=_optional_float(raw.get("max_relative", 0.10)),
             max_absolute=_optional_float(raw.get("max_absolute")),
             alpha=float(raw.get("alpha", 0.01)),
+            statistic=check_statistic(str(raw.get("statistic", "median"))),
+            mode_width=_optional_float(raw.get("mode_width")),
         )
     except KeyError:
         raise UsageError(f"{where}: 'series' is required") from None
@@ -151,19 +182,55 @@ def collect(
     return pooled
 
 
+def collect_runs(
+    runs: Sequence[Run], rules: Sequence[Rule]
+) -> dict[str, tuple[Rule, list[list[float]], str]]:
+    """Per gated metric, the values of each run that has it (one list per run)."""
+    grouped: dict[str, tuple[Rule, list[list[float]], str]] = {}
+    for run in runs:
+        for key, (rule, values, unit) in collect(run, rules).items():
+            grouped.setdefault(key, (rule, [], unit))[1].append(values)
+    return grouped
+
+
 def evaluate_gate(
     baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule]
 ) -> GateReport:
-    """Compare every gated metric present in the baseline with the candidate."""
-    base, cand = collect(baseline, rules), collect(candidate, rules)
+    """Compare every gated metric present in the baseline run with the candidate run."""
+    return evaluate_runs([baseline], [candidate], rules)
+
+
+def evaluate_runs(
+    baseline: Sequence[Run], candidate: Sequence[Run], rules: Sequence[Rule]
+) -> GateReport:
+    """Compare every gated metric of the baseline runs with the candidate runs (Holm over all)."""
+    base, cand = collect_runs(baseline, rules), collect_runs(candidate, rules)
     if not base:
         raise UsageError("the baseline has no records that any gate rule selects")
-    results = [
-        judge(key, rule, values, cand[key][1] if key in cand else None, unit)
-        for key, (rule, values, unit) in sorted(base.items())
+    measured = [
+        judge(key, rule, runs, cand[key][1] if key in cand else None, unit)
+        for key, (rule, runs, unit) in sorted(base.items())
     ]
-    warnings = machine_warnings(baseline, candidate) + drift_warnings(results)
+    results = adjust(measured)
+    flat_base, flat_cand = (
+        [r for run in baseline for r in run],
+        [r for run in candidate for r in run],
+    )
+    warnings = machine_warnings(flat_base, flat_cand) + drift_warnings(results)
     return GateReport(tuple(results), tuple(warnings))
+
+
+def adjust(results: Sequence[MetricResult]) -> list[MetricResult]:
+    """Holm-adjust the p-values of the tested metrics, then classify each with its rule."""
+    adjusted = iter(holm_adjust([r.comparison.p_value for r in results if r.comparison]))
+    out = []
+    for result in results:
+        if result.comparison is not None:
+            p_adjusted = next(adjusted)
+            status = classify(result.rule, result.comparison, p_adjusted)
+            result = replace(result, status=status, p_adjusted=p_adjusted)
+        out.append(result)
+    return out
 
 
 def drift_warnings(results: Sequence[MetricResult], limit: float = DRIFT_LIMIT) -> list[str]:
@@ -185,30 +252,53 @@ def drift_warnings(results: Sequence[MetricResult], limit: float = DRIFT_LIMIT) 
 
 
 def judge(
-    key: str, rule: Rule, baseline: list[float], candidate: list[float] | None, unit: str
+    key: str,
+    rule: Rule,
+    baseline: list[list[float]],
+    candidate: list[list[float]] | None,
+    unit: str,
 ) -> MetricResult:
-    """The status of one metric under `rule`."""
+    """One metric's comparison under `rule` (status UNCHANGED until `adjust` classifies it)."""
     if candidate is None:
         return MetricResult(key, rule, MISSING, unit=unit, note="not in the candidate run")
-    if min(len(baseline), len(candidate)) < MIN_VALUES:
+    if len(baseline) + len(candidate) >= 3:
+        base = [run_statistic(values, rule.statistic) for values in baseline]
+        cand = [run_statistic(values, rule.statistic) for values in candidate]
+        lower = rule.direction == "lower"
+        comparison = compare_runs(base, cand, lower_is_better=lower, mode_width=rule.mode_width)
+        return MetricResult(key, rule, UNCHANGED, comparison, unit)
+    base_values, cand_values = baseline[0], candidate[0]
+    if min(len(base_values), len(cand_values)) < MIN_VALUES:
         note = f"needs >= {MIN_VALUES} values per side for a test"
         return MetricResult(key, rule, UNTESTABLE, unit=unit, note=note)
-    comparison = compare_samples(baseline, candidate, resamples=RESAMPLES)
-    return MetricResult(key, rule, classify(rule, comparison), comparison, unit)
+    comparison = compare_samples(base_values, cand_values, resamples=RESAMPLES)
+    note = "one run a side: rounds share the machine's state; confirm with more runs"
+    return MetricResult(key, rule, UNCHANGED, comparison, unit, note)
 
 
-def classify(rule: Rule, comparison: Comparison) -> str:
-    """regression / improvement when significant AND beyond every threshold, else unchanged."""
-    if comparison.p_value >= rule.alpha or math.isnan(comparison.ratio):
+def classify(rule: Rule, comparison: Comparison, p_value: float | None = None) -> str:
+    """regression / improvement when significant AND beyond every threshold, else unchanged.
+
+    `p_value` (e.g. Holm-adjusted) replaces the comparison's own when given."""
+    p_value = comparison.p_value if p_value is None else p_value
+    if p_value >= rule.alpha or math.isnan(comparison.ratio):
         return UNCHANGED
-    sign = 1.0 if rule.direction == "lower" else -1.0
-    worse_relative = sign * comparison.relative_change
-    worse_absolute = sign * (comparison.candidate_median - comparison.baseline_median)
-    if _beyond(rule, worse_relative, worse_absolute):
+    if is_worse(rule, comparison):
         return REGRESSION
-    if _beyond(rule, -worse_relative, -worse_absolute):
+    if is_worse(rule, comparison, better=True):
         return IMPROVEMENT
     return UNCHANGED
+
+
+def is_worse(rule: Rule, comparison: Comparison, *, better: bool = False) -> bool:
+    """Whether the candidate is worse (or, with `better`, better) beyond every threshold."""
+    if math.isnan(comparison.ratio):
+        return False
+    sign = 1.0 if rule.direction == "lower" else -1.0
+    sign = -sign if better else sign
+    worse_relative = sign * comparison.relative_change
+    worse_absolute = sign * (comparison.candidate_median - comparison.baseline_median)
+    return _beyond(rule, worse_relative, worse_absolute)
 
 
 def _beyond(rule: Rule, relative: float, absolute: float) -> bool:
@@ -233,6 +323,24 @@ def confirm(
             )  # fmt: skip
         results.append(result)
     return GateReport(tuple(results), report.warnings)
+
+
+def confirm_runs(
+    report: GateReport, baseline: Sequence[Run], candidate: Sequence[Run], rules: Sequence[Rule]
+) -> GateReport:
+    """Judge again on all the evidence (first runs plus reruns): a regression of `report` that
+    does not hold across every run becomes `unconfirmed`."""
+    final = evaluate_runs(baseline, candidate, rules)
+    first = {r.key: r.status for r in report.results}
+    runs = f"{len(baseline)} baseline and {len(candidate)} candidate runs"
+    results = [
+        replace(r, status=UNCONFIRMED, note=f"regressed on the first runs, not across {runs}")
+        if first.get(r.key) == REGRESSION and r.status != REGRESSION
+        else r
+        for r in final.results
+    ]
+    warnings = tuple(dict.fromkeys(report.warnings + final.warnings))
+    return GateReport(tuple(results), warnings)
 
 
 def fingerprint_of(records: Sequence[RunRecord]) -> str:
@@ -261,13 +369,27 @@ def baseline_path(root: Path, fingerprint: str) -> Path:
     return root / fingerprint
 
 
-def save_baseline(records: Sequence[RunRecord], root: Path) -> Path:
-    """Store `records` as this machine's baseline (atomic); returns the baseline directory."""
+def save_baseline(records: Sequence[RunRecord], root: Path, keep: int = HISTORY_RUNS) -> Path:
+    """Store `records` as this machine's baseline (atomic) and add them to its history of runs
+    (`history/NNNN/`, the newest `keep` kept); returns the baseline directory."""
+    import shutil
+
     from harness.store import save_records
 
     directory = baseline_path(root, fingerprint_of(records))
     save_records(directory, records)
+    history = sorted((directory / "history").glob("[0-9]" * 4))
+    number = int(history[-1].name) + 1 if history else 1
+    save_records(directory / "history" / f"{number:04d}", records)
+    for old in history[: max(0, len(history) + 1 - keep)]:
+        shutil.rmtree(old)
     return directory
+
+
+def baseline_runs(directory: Path) -> list[Path]:
+    """The run directories of a stored baseline: its history, or the single latest run."""
+    history = sorted(p for p in (directory / "history").glob("[0-9]" * 4) if p.is_dir())
+    return history or [directory]
 
 
 def render_summary(report: GateReport, baseline_name: str, candidate_name: str) -> str:
@@ -281,11 +403,17 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
     ]
     lines += ["", *(f"> ⚠️ {w}" for w in report.warnings)] if report.warnings else []
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    lines += ["", f"{len(report.results)} metrics: {tally}.", ""]
+    tested = sum(r.comparison is not None for r in report.results)
     lines += [
-        "| status | metric | baseline | candidate | change | 95% CI of ratio | p "
-        "| detectable | rule |",
-        "|---|---|---|---|---|---|---|---|---|",
+        "",
+        f"{len(report.results)} metrics: {tally}. p is Holm-adjusted over the {tested} tested "
+        "metrics (the chance of any false alarm stays below alpha).",
+        "",
+    ]
+    lines += [
+        "| status | metric | baseline | candidate | change | 95% CI of ratio | p (Holm) "
+        "| detectable | rule | evidence |",
+        "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(r) for r in sorted(report.results, key=_order)]
     return "\n".join(lines) + "\n"
@@ -314,16 +442,20 @@ def _row(result: MetricResult) -> str:
     )
     rule_text = f"{rule.direction} is better, {' and '.join(thresholds)}, p < {rule.alpha:g}"
     c = result.comparison
+    if c is not None and c.method.startswith("t-test"):
+        rule_text += f", {rule.statistic} of each run"
     if c is None:
         return (
-            f"| {_ICONS[result.status]} | `{result.key}` | | | | {result.note} | | | {rule_text} |"
+            f"| {_ICONS[result.status]} | `{result.key}` | | | | {result.note} | | | {rule_text} "
+            "| |"
         )
-    # "detectable": the change of the median these sample sizes resolve (80% power).
+    # "detectable": the change these samples resolve (80% power); evidence: what was tested.
+    evidence = f"{c.method}; {result.note}" if result.note else c.method
     return (
         f"| {_ICONS[result.status]} | `{result.key}` | {c.baseline_median:.4g} {result.unit} | "
         f"{c.candidate_median:.4g} {result.unit} | {c.relative_change:+.1%} | "
-        f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {c.p_value:.2g} | "
-        f"±{c.mde_relative:.1%} | {rule_text} |"
+        f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {result.p_adjusted:.2g} | "
+        f"±{c.mde_relative:.1%} | {rule_text} | {evidence} |"
     )
 
 
@@ -338,6 +470,7 @@ def report_document(report: GateReport) -> dict[str, Any]:
                 "status": r.status,
                 "unit": r.unit,
                 "note": r.note,
+                "p_adjusted": r.p_adjusted if math.isfinite(r.p_adjusted) else None,
                 "comparison": _finite(r.comparison.as_dict()) if r.comparison else None,
             }
             for r in report.results

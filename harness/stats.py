@@ -1,7 +1,10 @@
 """Statistics derived from raw Series values: summaries, intervals, A/B comparisons.
 
 Pure functions over sequences of floats. Bootstrap resampling is seeded, so the same values give
-the same intervals on every run; scipy provides the Wilson interval and the Mann-Whitney test.
+the same intervals on every run; scipy provides the Wilson interval, the Mann-Whitney test and
+the t distribution. Comparisons come in two kinds: of the rounds of one run a side
+(`compare_samples`) and of several runs a side, one value per run (`compare_runs`), the honest
+unit when machine state drifts between runs; `holm_adjust` controls the error over many metrics.
 """
 
 from __future__ import annotations
@@ -83,6 +86,8 @@ class Comparison:
     mde_relative: float
     n_baseline: int
     n_candidate: int
+    # What the test was run on: the rounds of one run a side, or runs (one value per run).
+    method: str = "Mann-Whitney on rounds"
 
     @property
     def relative_change(self) -> float:
@@ -281,3 +286,127 @@ def _z_one_sided(probability: float) -> float:
     from scipy.stats import norm
 
     return float(norm.ppf(probability))
+
+
+RUN_STATISTICS = ("min", "median", "mean")
+
+
+def run_statistic(values: Sequence[float], statistic: str) -> float:
+    """One value summing up a run's rounds: `min`, `median`, `mean` or `pNN` (a percentile)."""
+    array = as_array(values)
+    if statistic == "min":
+        return float(array.min())
+    if statistic == "median":
+        return float(np.median(array))
+    if statistic == "mean":
+        return float(array.mean())
+    return float(np.percentile(array, float(check_statistic(statistic)[1:])))
+
+
+def check_statistic(statistic: str) -> str:
+    """`statistic` itself when it is `min`, `median`, `mean` or `pNN` (0-100), else ValueError."""
+    if statistic in RUN_STATISTICS:
+        return statistic
+    try:
+        q = float(statistic.removeprefix("p")) if statistic.startswith("p") else -1.0
+    except ValueError:
+        q = -1.0
+    if not 0 <= q <= 100:
+        raise ValueError(f"unknown statistic {statistic!r}: use min, median, mean or pNN")
+    return statistic
+
+
+def holm_adjust(p_values: Sequence[float]) -> list[float]:
+    """Holm-Bonferroni adjusted p-values: compare each with alpha to hold the family-wise error
+    rate at alpha over all the tests, whatever their dependence."""
+    order = sorted(range(len(p_values)), key=lambda i: p_values[i])
+    adjusted, running = [1.0] * len(p_values), 0.0
+    for rank, index in enumerate(order):
+        running = max(running, min(1.0, (len(p_values) - rank) * p_values[index]))
+        adjusted[index] = running
+    return adjusted
+
+
+def fast_mode(costs: Array, width: float) -> npt.NDArray[np.bool_]:
+    """Which values lie within `width` (a fraction) of the smallest: the machine's fast state.
+
+    `costs` are logs, oriented so that smaller is better."""
+    return np.asarray(costs <= costs.min() + math.log1p(width), dtype=np.bool_)
+
+
+def compare_runs(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    lower_is_better: bool = True,
+    mode_width: float | None = None,
+    confidence: float = CONFIDENCE,
+    power: float = 0.8,
+) -> Comparison:
+    """Compare two sets of run-level values (one per run): pooled-variance t-test on logs.
+
+    The between-run spread is the noise. With `mode_width`, only runs within that fraction of
+    the best run of either side count (a machine that flips between a fast and a slow state
+    adds a second mode, not noise), unless that leaves a side empty or no spread to measure."""
+    base, cand = as_array(baseline), as_array(candidate)
+    if base.size + cand.size < 3:
+        raise ValueError("a run-level comparison needs at least 3 runs in all")
+    log_scale = bool(np.all(base > 0) and np.all(cand > 0))
+    b, c = (np.log(base), np.log(cand)) if log_scale else (base, cand)
+    kept_b, kept_c, label = b, c, "all"
+    if mode_width is not None and log_scale:
+        sign = 1.0 if lower_is_better else -1.0
+        keep = fast_mode(sign * np.concatenate([b, c]), mode_width)
+        if keep[: b.size].any() and keep[b.size :].any() and keep.sum() >= 3:
+            kept_b, kept_c, label = b[keep[: b.size]], c[keep[b.size :]], "fast-mode"
+    method = (
+        f"t-test on {label} runs ({kept_b.size} of {b.size} baseline, "
+        f"{kept_c.size} of {c.size} candidate)"
+    )
+    test = _t_test(kept_b, kept_c, confidence, power)
+    if log_scale:
+        base_loc, cand_loc = math.exp(test.locations[0]), math.exp(test.locations[1])
+        ratio, low, high = (math.exp(v) for v in (test.diff, *test.diff_ci))
+        mde = math.expm1(test.detectable)
+    else:
+        base_loc, cand_loc = test.locations
+        ratio, low, high = (_linear_ratio(base_loc, v) for v in (test.diff, *test.diff_ci))
+        mde = test.detectable / abs(base_loc) if base_loc else math.nan
+    return Comparison(base_loc, cand_loc, ratio, Interval(low, high, confidence), test.p_value,
+                      cliffs_delta(base, cand), mde, int(kept_b.size), int(kept_c.size),
+                      method)  # fmt: skip
+
+
+def _linear_ratio(base: float, diff: float) -> float:
+    return (base + diff) / base if base else math.nan
+
+
+@dataclass(frozen=True)
+class TTest:
+    """A pooled-variance two-sample t-test: the means, their difference with its interval, the
+    two-sided p-value and the difference detectable with the requested power."""
+
+    locations: tuple[float, float]
+    diff: float
+    diff_ci: tuple[float, float]
+    p_value: float
+    detectable: float
+
+
+def _t_test(b: Array, c: Array, confidence: float, power: float) -> TTest:
+    from scipy.stats import t
+
+    df = b.size + c.size - 2
+    spread = float(np.sum((b - b.mean()) ** 2) + np.sum((c - c.mean()) ** 2))
+    se = math.sqrt(spread / df * (1.0 / b.size + 1.0 / c.size))
+    diff = float(c.mean() - b.mean())
+    # Identical runs (counted metrics) have no spread: then any difference is real.
+    p_value = float(2.0 * t.sf(abs(diff) / se, df)) if se else float(diff == 0.0)
+    quantile = float(t.ppf(0.5 + confidence / 2.0, df))
+    return TTest(
+        locations=(float(b.mean()), float(c.mean())),
+        diff=diff,
+        diff_ci=(diff - quantile * se, diff + quantile * se),
+        p_value=p_value,
+        detectable=(quantile + float(t.ppf(power, df))) * se,
+    )
