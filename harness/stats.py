@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Callable, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from typing import Any
 
 import numpy as np
@@ -347,23 +347,26 @@ def compare_runs(
 
     The between-run spread is the noise. With `mode_width`, only runs within that fraction of
     the best run of either side count (a machine that flips between a fast and a slow state
-    adds a second mode, not noise), unless that leaves a side empty or no spread to measure."""
+    adds a second mode, not noise); when the modes do not hold at least two runs a side (or
+    all of a one-run side), the runs are ranked instead (Mann-Whitney), as two-state values
+    are far from normal."""
     base, cand = as_array(baseline), as_array(candidate)
     if base.size + cand.size < 3:
         raise ValueError("a run-level comparison needs at least 3 runs in all")
     log_scale = bool(np.all(base > 0) and np.all(cand > 0))
     b, c = (np.log(base), np.log(cand)) if log_scale else (base, cand)
-    kept_b, kept_c, label = b, c, "all"
+    sizes = f"{b.size} baseline, {c.size} candidate"
+    moded = mode_width is not None and log_scale
     if mode_width is not None and log_scale:
-        sign = 1.0 if lower_is_better else -1.0
-        keep = fast_mode(sign * np.concatenate([b, c]), mode_width)
-        if keep[: b.size].any() and keep[b.size :].any() and keep.sum() >= 3:
-            kept_b, kept_c, label = b[keep[: b.size]], c[keep[b.size :]], "fast-mode"
-    method = (
-        f"t-test on {label} runs ({kept_b.size} of {b.size} baseline, "
-        f"{kept_c.size} of {c.size} candidate)"
-    )
-    test = _t_test(kept_b, kept_c, confidence, power)
+        keep = fast_mode((1.0 if lower_is_better else -1.0) * np.concatenate([b, c]), mode_width)
+        b, c = b[keep[: base.size]], c[keep[base.size :]]
+        # One lone run in the fast mode may be a third, in-between state: not a mode.
+        if b.size < min(2, base.size) or c.size < min(2, cand.size) or b.size + c.size < 3:
+            ranked = compare_samples(baseline, candidate, confidence=confidence, power=power)
+            return replace(ranked, method=f"Mann-Whitney on all runs ({sizes}; no fast mode)")
+        sizes = f"{b.size} of {base.size} baseline, {c.size} of {cand.size} candidate"
+    method = f"t-test on {'fast-mode' if moded else 'all'} runs ({sizes})"
+    test = _t_test(b, c, confidence, power)
     if log_scale:
         base_loc, cand_loc = math.exp(test.locations[0]), math.exp(test.locations[1])
         ratio, low, high = (math.exp(v) for v in (test.diff, *test.diff_ci))
@@ -373,7 +376,7 @@ def compare_runs(
         ratio, low, high = (_linear_ratio(base_loc, v) for v in (test.diff, *test.diff_ci))
         mde = test.detectable / abs(base_loc) if base_loc else math.nan
     return Comparison(base_loc, cand_loc, ratio, Interval(low, high, confidence), test.p_value,
-                      cliffs_delta(base, cand), mde, int(kept_b.size), int(kept_c.size),
+                      cliffs_delta(base, cand), mde, int(b.size), int(c.size),
                       method)  # fmt: skip
 
 
