@@ -72,7 +72,8 @@ def test_the_fast_mode_keeps_runs_within_its_width_of_the_best() -> None:
 def two_state_runs(rng: np.random.Generator, n: int, shift: float = 1.0) -> list[float]:
     """Run minima from a machine that is ~1.7x slower in 40% of runs, with 2% run noise."""
     slow = rng.random(n) < 0.4
-    return (np.where(slow, 1.7, 1.0) * shift * rng.lognormal(0, 0.02, n)).tolist()
+    values: list[float] = (np.where(slow, 1.7, 1.0) * shift * rng.lognormal(0, 0.02, n)).tolist()
+    return values
 
 
 def test_slow_runs_of_a_two_state_machine_are_left_out_of_the_fast_mode_comparison() -> None:
