@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
@@ -17,10 +17,10 @@ from aiohttp import web
 from mock_salesforce import delivery
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ApiError
-from mock_salesforce.exchange import Exchange, finish, read_body
+from mock_salesforce.exchange import Exchange, Incoming, finish, read_body
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
-from mock_salesforce.rendering import prepared_for, render
+from mock_salesforce.rendering import Prepared, prepared_for, render
 from mock_salesforce.state import MockState
 from mock_salesforce.validation import (
     check_body,
@@ -33,7 +33,7 @@ STATE = web.AppKey("sfperf_mock_state", MockState)
 MODEL_OPERATIONS = frozenset({"generations", "chat-generations", "embeddings"})
 FEEDBACK_REPLY = b'{"message":"Feedback received, Thank you!"}'
 JSON = "application/json"
-BODY_FAULTS = frozenset({"truncated", "malformed", "dribble"})
+BODY_FAULTS = delivery.BODY_FAULTS
 
 
 def create_app(
@@ -95,32 +95,48 @@ async def _serve_model(
 ) -> web.StreamResponse:
     if exchange.endpoint == "other":
         raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
-    raw = await _receive(request, state, exchange)
-    runtime = exchange.runtime
-    prepared = prepared_for(runtime, exchange.endpoint, exchange.model or "", raw)
-    exchange.extra_fields = prepared.extra_fields
-    exchange.body_sha256 = prepared.body_sha256
-    exchange.shape = prepared.reply.shape
-    _check_quota(state, exchange)
-    fault = _decide_fault(state, exchange)
-    if _latency_ms(exchange, prepared.reply.completion_tokens) > 0:
-        await _wait_latency(state, exchange)
+    if request.method != "POST":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
+    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+    prepared, fault = plan_model(request, state, exchange, raw)
+    if exchange.latency_ms > 0:
+        await wait_latency(state, exchange)
     payload = render(state, exchange.seq, prepared.template)
     if fault is None:
         return _reply(request, exchange, payload)
     return await _send(request, exchange, payload, fault)
 
 
+def plan_model(
+    request: Incoming, state: MockState, exchange: Exchange, raw: bytes
+) -> tuple[Prepared, Fault | None]:
+    """Everything a Models API reply settles before it waits: the bearer, headers, model and
+    body checks (ApiError), the quota, the fault and the injected latency."""
+    admit(request, state, exchange, raw)
+    prepared = prepared_for(exchange.runtime, exchange.endpoint, exchange.model or "", raw)
+    exchange.extra_fields = prepared.extra_fields
+    exchange.body_sha256 = prepared.body_sha256
+    exchange.shape = prepared.reply.shape
+    _check_quota(state, exchange)
+    fault = _decide_fault(state, exchange)
+    _latency_ms(exchange, prepared.reply.completion_tokens)
+    return prepared, fault
+
+
+def admit(request: Incoming, state: MockState, exchange: Exchange, raw: bytes) -> None:
+    """The checks made before the body is looked at: bearer (401), required headers (400)."""
+    exchange.body = raw
+    _check_bearer(request, state, exchange)
+    if exchange.runtime.config.strict_headers:
+        check_headers(request.headers)
+
+
 async def _receive(request: web.Request, state: MockState, exchange: Exchange) -> bytes:
     """The checks made before the body is looked at (405, 413, 401, 400); returns the body."""
     if request.method != "POST":
         raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
-    config = exchange.runtime.config
-    raw = await read_body(request, config.body_limit_bytes)
-    exchange.body = raw
-    _check_bearer(request, state, exchange)
-    if config.strict_headers:
-        check_headers(request.headers)
+    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+    admit(request, state, exchange, raw)
     return raw
 
 
@@ -131,7 +147,7 @@ def _check_quota(state: MockState, exchange: Exchange) -> None:
         raise ApiError(429, "LIMIT_EXCEEDED", "Rate limit exceeded for this endpoint")
 
 
-def _check_bearer(request: web.Request, state: MockState, exchange: Exchange) -> None:
+def _check_bearer(request: Incoming, state: MockState, exchange: Exchange) -> None:
     if not exchange.runtime.config.require_auth:
         exchange.token_status = "not-required"
         return
@@ -163,7 +179,7 @@ def _latency_ms(exchange: Exchange, output_tokens: int) -> float:
     return latency_ms
 
 
-async def _wait_latency(state: MockState, exchange: Exchange) -> None:
+async def wait_latency(state: MockState, exchange: Exchange) -> None:
     """Sleep so the reply leaves `exchange.latency_ms` after the request arrived."""
     remaining_s = exchange.latency_ms / 1000.0 - (state.clock() - exchange.t0_s)
     if remaining_s > 0:
@@ -172,7 +188,7 @@ async def _wait_latency(state: MockState, exchange: Exchange) -> None:
 
 def _reply(request: web.Request, exchange: Exchange, payload: bytes) -> web.Response:
     """The normal reply: 200 (202 for feedback) with the fidelity headers."""
-    exchange.disconnected = delivery.client_gone(request)
+    exchange.disconnected = delivery.client_gone(request.transport)
     exchange.status = 202 if exchange.endpoint == "feedback" else 200
     headers = exchange.headers()
     headers["Content-Type"] = JSON
@@ -185,19 +201,19 @@ async def _send(
     """The normal reply, or the fault instead of it."""
     if fault is None:
         return _reply(request, exchange, payload)
-    exchange.disconnected = delivery.client_gone(request)
+    exchange.disconnected = delivery.client_gone(request.transport)
     if fault.kind not in BODY_FAULTS:
         exchange.shape = None  # what goes out is not the reply shape
     headers = exchange.headers()
     exchange.status = fault.status if fault.kind == "status" and fault.status else 0
     if fault.kind == "hang":
-        exchange.disconnected = await delivery.hang(request, fault.hang_s)
+        exchange.disconnected = await delivery.hang(request.transport, fault.hang_s)
         return web.Response(status=204)  # never written: the connection is gone
     response = await delivery.deliver(request, fault, payload, headers)
     if fault.kind in BODY_FAULTS:
         exchange.status = response.status
     if fault.kind == "dribble":  # the client may give up while the body trickles out
-        exchange.disconnected = exchange.disconnected or delivery.client_gone(request)
+        exchange.disconnected = exchange.disconnected or delivery.client_gone(request.transport)
     return response
 
 
@@ -217,15 +233,27 @@ async def handle_feedback(request: web.Request) -> web.StreamResponse:
 async def _serve_feedback(
     request: web.Request, state: MockState, exchange: Exchange
 ) -> web.StreamResponse:
-    body = parse_body(await _receive(request, state, exchange))
+    if request.method != "POST":
+        raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
+    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+    fault = plan_feedback(request, state, exchange, raw)
+    await wait_latency(state, exchange)
+    return await _send(request, exchange, FEEDBACK_REPLY, fault)
+
+
+def plan_feedback(
+    request: Incoming, state: MockState, exchange: Exchange, raw: bytes
+) -> Fault | None:
+    """The feedback reply settled before it waits (like `plan_model`)."""
+    admit(request, state, exchange, raw)
+    body = parse_body(raw)
     check_body("feedback", body)
     exchange.extra_fields = tuple(extra_fields("feedback", body))
     _check_quota(state, exchange)
     exchange.shape = "official-feedback"
     fault = _decide_fault(state, exchange)
     _latency_ms(exchange, 0)
-    await _wait_latency(state, exchange)
-    return await _send(request, exchange, FEEDBACK_REPLY, fault)
+    return fault
 
 
 async def handle_token(request: web.Request) -> web.StreamResponse:
@@ -244,18 +272,32 @@ async def _serve_token(
         raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
     except ApiError as error:  # OAuth clients expect OAuth error objects
         raise OAuthError(error.status, "invalid_request", error.message) from None
+    form, fault = plan_token(state, exchange, raw, request.query)
+    await wait_latency(state, exchange)
+    if fault is not None and fault.kind == "status":
+        return await _send(request, exchange, b"", fault)
+    payload = issue_token(state, exchange, form, f"{request.scheme}://{request.host}")
+    return await _send(request, exchange, payload, fault)
+
+
+def plan_token(
+    state: MockState, exchange: Exchange, raw: bytes, query: Mapping[str, str]
+) -> tuple[dict[str, str], Fault | None]:
+    """The token request's form (query string, then form body) and fault, latency drawn."""
     exchange.body = raw
-    form = dict(request.query)
+    form = dict(query)
     form.update(_parse_form(raw))
     fault = _decide_fault(state, exchange)
     _latency_ms(exchange, 0)
-    await _wait_latency(state, exchange)
-    if fault is not None and fault.kind == "status":
-        return await _send(request, exchange, b"", fault)
-    document = state.issuer.issue(form, f"{request.scheme}://{request.host}")
+    return form, fault
+
+
+def issue_token(state: MockState, exchange: Exchange, form: dict[str, str], base_url: str) -> bytes:
+    """Issue the token (OAuthError for a bad grant or credentials): the reply body."""
+    document = state.issuer.issue(form, base_url)
     state.counters.tokens_issued += 1
     exchange.shape = "official-token"
-    return await _send(request, exchange, _json_bytes(document), fault)
+    return _json_bytes(document)
 
 
 def _parse_form(raw: bytes) -> dict[str, str]:

@@ -17,6 +17,7 @@ from mock_salesforce.config import MockConfig, load_profile
 from mock_salesforce.corpus import load_corpus
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.quotas import parse_quotas
+from mock_salesforce.server import FRONTS
 from mock_salesforce.state import build_runtime
 
 
@@ -42,6 +43,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--admin-token", default=None, help="require this bearer on /__admin/")
     add("--no-admin", action="store_true", help="disable the admin API")
     add("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
+    add(
+        "--front",
+        choices=FRONTS,
+        default="fast",
+        help="fast (default): the hot path skips aiohttp's web layer; aiohttp: all through it",
+    )
     add("--record-from", default=None, metavar="URL", help="proxy to this upstream and record")
     add("--record-to", default=None, metavar="FILE", help="where record mode writes")
     add("--keep-text", action="store_true", help="record prompt/completion text unredacted")
@@ -111,7 +118,11 @@ def run(args: argparse.Namespace) -> int:
         return run_workers(args, config)
     from mock_salesforce.server import serve
 
-    asyncio.run(serve(config, args.host, args.port, _print_url, reuse_port=args.reuse_port))
+    asyncio.run(
+        serve(
+            config, args.host, args.port, _print_url, reuse_port=args.reuse_port, front=args.front
+        )
+    )
     return 0
 
 

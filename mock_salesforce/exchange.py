@@ -2,12 +2,28 @@
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
+from collections.abc import Mapping
+from typing import Protocol
 
 from aiohttp import web
 
 from mock_salesforce.errors import ApiError
 from mock_salesforce.state import MockState, Runtime
+
+
+class Incoming(Protocol):
+    """What the handlers read of a request: an aiohttp `web.Request`, or the front door's own."""
+
+    @property
+    def headers(self) -> Mapping[str, str]: ...  # case-insensitive
+
+    @property
+    def remote(self) -> str | None: ...
+
+    @property
+    def transport(self) -> asyncio.Transport | None: ...
 
 
 class Exchange:
@@ -58,7 +74,7 @@ class Exchange:
         return headers
 
 
-def finish(state: MockState, request: web.Request, exchange: Exchange) -> None:
+def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
     """Count the request and write its journal entry (fields in `journal.FIELDS` order)."""
     state.counters.count(
         exchange.endpoint, exchange.status, exchange.shape, exchange.fault, exchange.latency_ms

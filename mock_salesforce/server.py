@@ -16,7 +16,13 @@ from aiohttp import web
 from mock_salesforce.admin_client import AdminClient
 from mock_salesforce.app import STATE, create_app
 from mock_salesforce.config import MockConfig
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.frontdoor import FrontDoor, HttpDate
 from mock_salesforce.state import MockState
+
+# `fast`: the front door serves the Models API hot path, aiohttp the rest (see frontdoor.py);
+# `aiohttp`: aiohttp serves everything (slower; the reference the front door is tested against).
+FRONTS = ("fast", "aiohttp")
 
 
 def tune_gc_for_serving() -> None:
@@ -44,12 +50,18 @@ class MockServer:
         reuse_port: bool = False,
         shutdown_timeout_s: float = 2.0,
         instance: int = 0,
+        front: str = "fast",
     ) -> None:
+        if front not in FRONTS:
+            raise ConfigError(f"unknown front {front!r}: choose one of {', '.join(FRONTS)}")
         self.app = create_app(config or MockConfig(), clock=clock, instance=instance)
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
+        self.front = front
         self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=shutdown_timeout_s)
+        self._listener: asyncio.Server | None = None
+        self._doors: set[FrontDoor] = set()
 
     @property
     def url(self) -> str:
@@ -61,13 +73,32 @@ class MockServer:
 
     async def __aenter__(self) -> MockServer:
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_port=self.reuse_port or None)
-        await site.start()
-        self.port = int(self._runner.addresses[0][1])
+        if self.front == "aiohttp":
+            site = web.TCPSite(
+                self._runner, self.host, self.port, reuse_port=self.reuse_port or None
+            )
+            await site.start()
+            self.port = int(self._runner.addresses[0][1])
+            return self
+        fallback, state, date = self._runner.server, self.state, HttpDate()
+        assert fallback is not None  # set up above
+        self._listener = await asyncio.get_running_loop().create_server(
+            lambda: FrontDoor(state, fallback, date, self._doors),
+            self.host,
+            self.port,
+            reuse_port=self.reuse_port or None,
+        )
+        self.port = int(self._listener.sockets[0].getsockname()[1])
         return self
 
     async def __aexit__(self, *exc_info: object) -> None:
+        if self._listener is not None:
+            self._listener.close()
+            for door in list(self._doors):
+                door.close()
         await self._runner.cleanup()
+        if self._listener is not None:
+            await self._listener.wait_closed()
 
 
 @dataclass(frozen=True)
@@ -122,6 +153,7 @@ async def serve(
     *,
     reuse_port: bool = False,
     instance: int = 0,
+    front: str = "fast",
 ) -> None:
     """Serve until SIGINT or SIGTERM, then stop cleanly; `on_ready(url)` once listening."""
     stop = asyncio.Event()
@@ -130,7 +162,7 @@ async def serve(
         loop.add_signal_handler(signum, stop.set)
     try:
         async with MockServer(
-            config, host, port, reuse_port=reuse_port, instance=instance
+            config, host, port, reuse_port=reuse_port, instance=instance, front=front
         ) as server:
             on_ready(server.url)
             await stop.wait()

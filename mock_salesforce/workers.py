@@ -24,16 +24,15 @@ from mock_salesforce.server import format_url, serve, tune_gc_for_serving
 _READY_TIMEOUT_S = 30.0
 
 
-def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any) -> None:
+def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, front: str) -> None:
     def on_ready(url: str) -> None:
         tune_gc_for_serving()
         ready.put((index, ""))
 
     try:
         asyncio.run(
-            serve(config, host, port, on_ready, reuse_port=True,
-                  instance=index)
-        )  # fmt: skip
+            serve(config, host, port, on_ready, reuse_port=True, instance=index, front=front)
+        )
     except Exception as exc:  # reported to the parent, which prints one line
         ready.put((index, str(exc) or type(exc).__name__))
 
@@ -55,7 +54,9 @@ def run_workers(args: argparse.Namespace, config: MockConfig) -> int:
     context = multiprocessing.get_context("spawn")
     ready = context.Queue()
     workers = [
-        context.Process(target=_worker, args=(config, args.host, port, i, ready), daemon=True)
+        context.Process(
+            target=_worker, args=(config, args.host, port, i, ready, args.front), daemon=True
+        )
         for i in range(args.workers)
     ]
     for worker in workers:

@@ -5,20 +5,16 @@ from __future__ import annotations
 import asyncio
 import dataclasses
 import json
-from collections.abc import Awaitable, Callable
 from typing import Any
 
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from mock_salesforce.app import create_app
 from mock_salesforce.config import MockConfig, load_profile
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.tokens import count_tokens
+from tests.integration.conftest import MakeMock
+from tests.integration.mock_fronts import UrlClient
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 API = "/einstein/platform/v1"
 CHAT = f"{API}/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
 GEN = f"{API}/models/sfdc_ai__DefaultGPT4OmniMini/generations"
@@ -28,11 +24,11 @@ FORM = {"grant_type": "client_credentials", "client_id": "id", "client_secret": 
 CHAT_BODY = {"messages": [{"role": "user", "content": "a cherry pie recipe"}], "temperature": 0}
 
 
-async def start(aiohttp_client: MakeClient, config: MockConfig | None = None) -> Client:
-    return await aiohttp_client(create_app(config or load_profile("fast")))
+async def start(mock_client: MakeMock, config: MockConfig | None = None) -> UrlClient:
+    return await mock_client(config or load_profile("fast"))
 
 
-async def auth_headers(client: Client) -> dict[str, str]:
+async def auth_headers(client: UrlClient) -> dict[str, str]:
     response = await client.post("/services/oauth2/token", data=FORM)
     token = (await response.json())["access_token"]
     return {
@@ -49,9 +45,9 @@ async def error_of(response: Any) -> dict[str, Any]:
 
 
 async def test_token_endpoint_returns_the_real_field_set_with_its_own_urls(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client)
+    client = await start(mock_client)
     response = await client.post("/services/oauth2/token", data=FORM)
     document = await response.json()
     assert response.status == 200
@@ -60,9 +56,9 @@ async def test_token_endpoint_returns_the_real_field_set_with_its_own_urls(
 
 
 async def test_token_endpoint_rejects_bad_grants_and_methods_with_oauth_errors(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client)
+    client = await start(mock_client)
     bad_grant = await client.post("/services/oauth2/token", data={**FORM, "grant_type": "x"})
     assert bad_grant.status == 400
     assert (await bad_grant.json())["error"] == "unsupported_grant_type"
@@ -71,9 +67,9 @@ async def test_token_endpoint_rejects_bad_grants_and_methods_with_oauth_errors(
 
 
 async def test_chat_generation_replies_in_the_official_shape_with_fidelity_headers(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client)
+    client = await start(mock_client)
     response = await client.post(CHAT, json=CHAT_BODY, headers=await auth_headers(client))
     document = await response.json()
     generation = document["generationDetails"]["generations"][0]
@@ -89,9 +85,9 @@ async def test_chat_generation_replies_in_the_official_shape_with_fidelity_heade
 
 
 async def test_generations_embeddings_and_feedback_answer_as_documented(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client, dataclasses.replace(MockConfig(), embedding_dims=8))
+    client = await start(mock_client, dataclasses.replace(MockConfig(), embedding_dims=8))
     headers = await auth_headers(client)
     generation = await (await client.post(GEN, json={"prompt": "hi"}, headers=headers)).json()
     assert (
@@ -123,16 +119,16 @@ async def test_generations_embeddings_and_feedback_answer_as_documented(
     ],
 )  # fmt: skip
 async def test_each_bad_request_gets_its_documented_error(
-    aiohttp_client: MakeClient, path: str, kwargs: dict[str, Any], status: int, code: str
+    mock_client: MakeMock, path: str, kwargs: dict[str, Any], status: int, code: str
 ) -> None:
-    client = await start(aiohttp_client, MockConfig(body_limit_bytes=1024))
+    client = await start(mock_client, MockConfig(body_limit_bytes=1024))
     response = await client.post(path, headers=await auth_headers(client), **kwargs)
     assert response.status == status
     assert (await error_of(response))["errorCode"] == code
 
 
-async def test_a_chunked_body_over_the_limit_is_refused(aiohttp_client: MakeClient) -> None:
-    client = await start(aiohttp_client, MockConfig(body_limit_bytes=1024))
+async def test_a_chunked_body_over_the_limit_is_refused(mock_client: MakeMock) -> None:
+    client = await start(mock_client, MockConfig(body_limit_bytes=1024))
 
     async def chunks() -> Any:
         for _ in range(8):
@@ -142,8 +138,8 @@ async def test_a_chunked_body_over_the_limit_is_refused(aiohttp_client: MakeClie
     assert response.status == 413
 
 
-async def test_a_wrong_method_is_405_with_allow(aiohttp_client: MakeClient) -> None:
-    client = await start(aiohttp_client)
+async def test_a_wrong_method_is_405_with_allow(mock_client: MakeMock) -> None:
+    client = await start(mock_client)
     response = await client.get(CHAT, headers=await auth_headers(client))
     assert response.status == 405 and response.headers["Allow"] == "POST"
     assert (await error_of(response))["errorCode"] == "METHOD_NOT_ALLOWED"
@@ -151,9 +147,9 @@ async def test_a_wrong_method_is_405_with_allow(aiohttp_client: MakeClient) -> N
 
 @pytest.mark.parametrize("authorization", [None, "Bearer garbage", "Basic abc"])
 async def test_missing_or_invalid_bearers_are_401_invalid_auth(
-    aiohttp_client: MakeClient, authorization: str | None
+    mock_client: MakeMock, authorization: str | None
 ) -> None:
-    client = await start(aiohttp_client)
+    client = await start(mock_client)
     headers = await auth_headers(client)
     del headers["Authorization"]
     if authorization:
@@ -164,11 +160,10 @@ async def test_missing_or_invalid_bearers_are_401_invalid_auth(
 
 
 async def test_an_expired_token_is_401_and_journaled_as_expired(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
     now = [100.0]
-    app = create_app(MockConfig(token_lifetime_s=60), clock=lambda: now[0])
-    client = await aiohttp_client(app)
+    client = await mock_client(MockConfig(token_lifetime_s=60), clock=lambda: now[0])
     headers = await auth_headers(client)
     assert (await client.post(CHAT, json=CHAT_BODY, headers=headers)).status == 200
     now[0] += 61
@@ -180,29 +175,29 @@ async def test_an_expired_token_is_401_and_journaled_as_expired(
 
 
 async def test_missing_app_headers_are_400_unless_strictness_is_off(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    strict = await start(aiohttp_client)
+    strict = await start(mock_client)
     headers = await auth_headers(strict)
     del headers["x-client-feature-id"]
     response = await strict.post(CHAT, json=CHAT_BODY, headers=headers)
     assert response.status == 400
     assert (await error_of(response))["errorCode"] == "MISSING_HEADER"
-    lax = await start(aiohttp_client, MockConfig(strict_headers=False))
+    lax = await start(mock_client, MockConfig(strict_headers=False))
     lax_headers = await auth_headers(lax)
     del lax_headers["x-client-feature-id"]
     assert (await lax.post(CHAT, json=CHAT_BODY, headers=lax_headers)).status == 200
 
 
-async def test_configured_credentials_are_enforced(aiohttp_client: MakeClient) -> None:
-    client = await start(aiohttp_client, MockConfig(credentials=("id", "right")))
+async def test_configured_credentials_are_enforced(mock_client: MakeMock) -> None:
+    client = await start(mock_client, MockConfig(credentials=("id", "right")))
     response = await client.post("/services/oauth2/token", data=FORM)
     assert response.status == 401
     assert (await response.json())["error"] == "invalid_client"
 
 
-async def test_quotas_answer_429_limit_exceeded_past_the_limit(aiohttp_client: MakeClient) -> None:
-    client = await start(aiohttp_client, MockConfig(quotas_rpm={"chat-generations": 2}))
+async def test_quotas_answer_429_limit_exceeded_past_the_limit(mock_client: MakeMock) -> None:
+    client = await start(mock_client, MockConfig(quotas_rpm={"chat-generations": 2}))
     headers = await auth_headers(client)
     statuses = [(await client.post(CHAT, json=CHAT_BODY, headers=headers)).status for _ in range(3)]
     assert statuses == [200, 200, 429]
@@ -213,9 +208,9 @@ async def test_quotas_answer_429_limit_exceeded_past_the_limit(aiohttp_client: M
 
 
 async def test_the_mix_profile_serves_variant_shapes_the_harness_can_predict(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client, load_profile("mixed-shapes"))
+    client = await start(mock_client, load_profile("mixed-shapes"))
     headers = await auth_headers(client)
     seen = set()
     for index in range(40):
@@ -235,9 +230,9 @@ def _mix() -> Any:
 
 
 async def test_injected_latency_is_reported_in_headers_and_journal(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client, MockConfig(latency={"chat-generations": "fixed:30ms"}))
+    client = await start(mock_client, MockConfig(latency={"chat-generations": "fixed:30ms"}))
     response = await client.post(CHAT, json=CHAT_BODY, headers=await auth_headers(client))
     assert response.headers["x-sfperf-latency-ms"] == "30.000"
     assert response.headers["x-envoy-upstream-service-time"] == "30"
@@ -245,8 +240,8 @@ async def test_injected_latency_is_reported_in_headers_and_journal(
     assert entry["latency_ms"] == 30.0 and entry["duration_s"] >= 0.03
 
 
-async def test_journal_entries_carry_every_contract_field(aiohttp_client: MakeClient) -> None:
-    client = await start(aiohttp_client)
+async def test_journal_entries_carry_every_contract_field(mock_client: MakeMock) -> None:
+    client = await start(mock_client)
     headers = await auth_headers(client)
     body = {**CHAT_BODY, "max Tokens": 5}
     await client.post(CHAT, json=body, headers=headers)
@@ -265,9 +260,9 @@ async def test_journal_entries_carry_every_contract_field(aiohttp_client: MakeCl
 
 
 async def test_a_body_that_arrives_after_its_headers_is_read_whole(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
-    client = await start(aiohttp_client, MockConfig(require_auth=False, strict_headers=False))
+    client = await start(mock_client, MockConfig(require_auth=False, strict_headers=False))
     body = json.dumps(CHAT_BODY).encode()
     head = (
         f"POST {CHAT} HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\n"

@@ -5,39 +5,35 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import json
-from collections.abc import Awaitable, Callable
 
 import aiohttp
 import pytest
-from aiohttp import web
-from aiohttp.test_utils import TestClient
 
-from mock_salesforce.app import create_app
 from mock_salesforce.config import MockConfig
 from mock_salesforce.server import MockServer
+from tests.integration.conftest import MakeMock
+from tests.integration.mock_fronts import UrlClient
 
-Client = TestClient[web.Request, web.Application]
-MakeClient = Callable[[web.Application], Awaitable[Client]]
 CHAT = "/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
 BODY = {"messages": [{"role": "user", "content": "hello"}]}
 OPEN = MockConfig(require_auth=False, strict_headers=False)
 
 
-async def with_fault(aiohttp_client: MakeClient, spec: str) -> Client:
+async def with_fault(mock_client: MakeMock, spec: str) -> UrlClient:
     config = OPEN.patched({"faults": [spec]})
-    return await aiohttp_client(create_app(config))
+    return await mock_client(config)
 
 
-async def last_entry(client: Client) -> dict[str, object]:
+async def last_entry(client: UrlClient) -> dict[str, object]:
     entries = (await (await client.get("/__admin/journal")).json())["entries"]
     return dict(entries[-1])
 
 
 @pytest.mark.parametrize("status", [401, 404, 423, 500, 503])
 async def test_status_faults_send_the_documented_error_object(
-    aiohttp_client: MakeClient, status: int
+    mock_client: MakeMock, status: int
 ) -> None:
-    client = await with_fault(aiohttp_client, f"{status}:every=1")
+    client = await with_fault(mock_client, f"{status}:every=1")
     response = await client.post(CHAT, json=BODY)
     document = await response.json()
     assert response.status == status
@@ -46,8 +42,8 @@ async def test_status_faults_send_the_documented_error_object(
     assert "x-sfperf-shape" not in response.headers
 
 
-async def test_a_429_fault_carries_retry_after_and_is_journaled(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "429:every=1,retry_after=2")
+async def test_a_429_fault_carries_retry_after_and_is_journaled(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "429:every=1,retry_after=2")
     response = await client.post(CHAT, json=BODY)
     assert response.status == 429
     assert response.headers["Retry-After"] == "2"
@@ -56,28 +52,28 @@ async def test_a_429_fault_carries_retry_after_and_is_journaled(aiohttp_client: 
     assert (entry["fault"], entry["retry_after_s"], entry["status"]) == ("429", 2.0, 429)
 
 
-async def test_faults_follow_their_schedule(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "500:every=3")
+async def test_faults_follow_their_schedule(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "500:every=3")
     statuses = [(await client.post(CHAT, json=BODY)).status for _ in range(6)]
     assert statuses == [200, 200, 500, 200, 200, 500]
 
 
-async def test_a_reset_fault_resets_the_connection(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "reset:every=1")
+async def test_a_reset_fault_resets_the_connection(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "reset:every=1")
     with pytest.raises(aiohttp.ClientConnectionError):
         await client.post(CHAT, json=BODY)
     entry = await last_entry(client)
     assert (entry["fault"], entry["status"]) == ("reset", 0)
 
 
-async def test_an_empty_reply_fault_closes_without_a_byte(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "empty:every=1")
+async def test_an_empty_reply_fault_closes_without_a_byte(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "empty:every=1")
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await client.post(CHAT, json=BODY)
 
 
-async def test_a_hang_fault_sends_nothing_until_it_gives_up(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "hang:every=1,duration=200ms")
+async def test_a_hang_fault_sends_nothing_until_it_gives_up(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "hang:every=1,duration=200ms")
     with pytest.raises(aiohttp.ServerDisconnectedError):
         await client.post(CHAT, json=BODY)
     entry = await last_entry(client)
@@ -85,8 +81,8 @@ async def test_a_hang_fault_sends_nothing_until_it_gives_up(aiohttp_client: Make
     assert isinstance(entry["duration_s"], float) and entry["duration_s"] >= 0.2
 
 
-async def test_a_hang_ends_when_the_client_gives_up(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "hang:first=1")
+async def test_a_hang_ends_when_the_client_gives_up(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "hang:first=1")
     async with aiohttp.ClientSession() as impatient:  # closing it closes the connection
         with pytest.raises(TimeoutError):
             await impatient.post(
@@ -102,24 +98,24 @@ async def test_a_hang_ends_when_the_client_gives_up(aiohttp_client: MakeClient) 
     assert counters["disconnects"] == 1
 
 
-async def test_a_truncated_fault_cuts_the_body_short(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "truncated:every=1")
+async def test_a_truncated_fault_cuts_the_body_short(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "truncated:every=1")
     response = await client.post(CHAT, json=BODY)
     assert response.status == 200
     with pytest.raises(aiohttp.ClientPayloadError):
         await response.read()
 
 
-async def test_a_malformed_fault_sends_broken_json(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "malformed:every=1")
+async def test_a_malformed_fault_sends_broken_json(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "malformed:every=1")
     response = await client.post(CHAT, json=BODY)
     assert response.status == 200 and response.headers["x-sfperf-fault"] == "malformed"
     with pytest.raises(json.JSONDecodeError):
         json.loads(await response.read())
 
 
-async def test_a_dribble_fault_sends_the_whole_body_slowly(aiohttp_client: MakeClient) -> None:
-    client = await with_fault(aiohttp_client, "dribble:every=1,rate=20000")
+async def test_a_dribble_fault_sends_the_whole_body_slowly(mock_client: MakeMock) -> None:
+    client = await with_fault(mock_client, "dribble:every=1,rate=20000")
     response = await client.post(CHAT, json=BODY)
     document = json.loads(await response.read())
     assert document["generationDetails"]["generations"][0]["content"]
@@ -129,11 +125,11 @@ async def test_a_dribble_fault_sends_the_whole_body_slowly(aiohttp_client: MakeC
 
 
 async def test_the_server_keeps_serving_after_every_kind_of_fault(
-    aiohttp_client: MakeClient,
+    mock_client: MakeMock,
 ) -> None:
     kinds = ["reset", "empty", "truncated", "malformed", "500", "hang:duration=10ms"]
     config = OPEN.patched({"faults": [f"{k}{',' if ':' in k else ':'}first=1" for k in kinds]})
-    client = await aiohttp_client(create_app(config))
+    client = await mock_client(config)
     outcomes = []
     for _ in range(3):
         try:
