@@ -1,12 +1,17 @@
 """How often does `sfperf gate` cry wolf, and how often does it catch a real 15% slowdown?
 
 Runs the real micro suite (`run_micro`, quick settings, a subset of shapes) repeatedly, with a
-user extractor that wraps `priority` and does a factor (1.00 or 1.15) of its work. Runs are
-interleaved (A, B, A, B, ...) so machine drift hits both arms alike. Prints:
-  - A/A: consecutive factor-1.00 runs gated against each other (goal: 0 alarms in 20);
-  - slowdown: each factor-1.15 run gated against the factor-1.00 run before it (goal: >= 19 of 20
-    caught on the wrapped extractor's metrics).
-Not a test: `python bench/bench_gate_accuracy.py [--pairs 20]`.
+user extractor that wraps `priority` and can do extra calls of it, calibrated in process so
+that every measured shape is at least 15% slower (the wrapper's own cost counted). As a CI job
+with a stored per-machine baseline would, the gate compares each new run with the history of
+earlier baseline runs (`HISTORY` runs are measured first). Prints, raw and after confirmation:
+  - A/A: a new factor-1.00 run gated against the history (goal: 0 alarms in 20);
+  - slowdown: a slowed run gated against the same history (goal: >= 19 of 20 caught on the
+    wrapped extractor's metrics).
+Confirmation (as `--confirm-cmd` with `--confirm-baseline-cmd`) runs when any metric looks worse
+beyond its threshold: `CONFIRM_RUNS` new runs a side, interleaved (A B A B ...), then the gate
+judges again on all the runs.
+Not a test: `python bench/bench_gate_accuracy.py [--pairs 20]` (about 15-25 min on 2 cores).
 """
 
 from __future__ import annotations
@@ -16,40 +21,80 @@ import os
 import sys
 import tempfile
 import time
+import timeit
+from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
-from harness.gate import REGRESSION, GateReport, confirm, evaluate_gate, load_rules
+from harness.gate import REGRESSION, GateReport, Rule, confirm_runs, evaluate_runs, load_rules
 from harness.records import RunRecord
 from harness.runners.micro import MicroPlan, run_micro
 
 ROOT = Path(__file__).resolve().parent.parent
 SLOW_SPEC = "sfperf_bench_slow:extract"
 SHAPES = ("official-chat-generations", "official-generations", "variant-output")
+HISTORY, CONFIRM_RUNS = 3, 4  # baseline runs measured first; confirmation runs per side
+MAX_HISTORY = 10  # as `sfperf gate --save-baseline` keeps
 
 # Imported by the micro child process (found through PYTHONPATH): `priority`, stretched.
 WRAPPER = """
 import os
 from harness.subjects.extractors import priority
 
-# A slowdown of F adds (F - 1) extra calls of the real extractor per call, spread evenly:
-# the same work whatever clock times it, and no timer calls inside the measured code.
-_EXTRA = float(os.environ.get("SFPERF_BENCH_SLOWDOWN", "1.0")) - 1.0
-_debt = 0.0
+
+def stretched(extra):
+    # `extra` more calls of the real extractor per call, spread evenly: the same work whatever
+    # clock times it, and no timer calls inside the measured code.
+    debt = [0.0]
+
+    def extract(response, endpoint):
+        debt[0] += extra
+        if debt[0] >= 1.0:
+            debt[0] -= 1.0
+            priority(response, endpoint)
+        return priority(response, endpoint)
+
+    return extract
 
 
-def extract(response, endpoint):
-    global _debt
-    _debt += _EXTRA
-    if _debt >= 1.0:
-        _debt -= 1.0
-        priority(response, endpoint)
-    return priority(response, endpoint)
+extract = stretched(float(os.environ.get("SFPERF_BENCH_EXTRA", "0")))
 """
 
 
-def measure(factor: float, out: Path) -> list[RunRecord]:
-    """One micro run with the wrapped extractor stretched by `factor`."""
-    os.environ["SFPERF_BENCH_SLOWDOWN"] = f"{factor}"
+def calibrate(slowdown: float) -> float:
+    """Extra `priority` calls per call that make every shape at least `slowdown` slower (the
+    wrapper's own cost included); prints the slowdown then measured per shape."""
+    from sfperf_bench_slow import stretched  # type: ignore[import-not-found]
+
+    from harness.runners.micro_inputs import shape_samples
+    from harness.subjects.extractors import priority
+
+    samples = shape_samples(MicroPlan().seed)
+    calls = {s: (samples[s].response, samples[s].endpoint) for s in SHAPES}
+    ratios = {s: _fastest_pair(stretched(0.0), priority, calls[s]) for s in SHAPES}
+    extra = (slowdown - 1.0) * max(wrapped / plain for wrapped, plain in ratios.values())
+    for shape in SHAPES:
+        slow, base = _fastest_pair(stretched(extra), stretched(0.0), calls[shape])
+        print(f"  injected in {shape}: {slow / base - 1:+.1%} "
+              f"({base * 1e6:.2f} -> {slow * 1e6:.2f} us a call, in process)")  # fmt: skip
+    return extra
+
+
+def _fastest_pair(
+    first: Callable[..., Any], second: Callable[..., Any], args: tuple[Any, ...]
+) -> tuple[float, float]:
+    """Seconds per call of each: the fastest of 40 rounds of 1,000 calls, taken in turn so the
+    machine's state changes hit both alike."""
+    timers = [timeit.Timer("f(*a)", globals={"f": f, "a": args}) for f in (first, second)]
+    best = [t.timeit(1000) for t in timers]
+    for _ in range(39):
+        best = [min(old, t.timeit(1000)) for old, t in zip(best, timers, strict=True)]
+    return best[0] / 1000, best[1] / 1000
+
+
+def measure(extra: float, out: Path) -> list[RunRecord]:
+    """One micro run with the wrapped extractor doing `extra` more calls per call."""
+    os.environ["SFPERF_BENCH_EXTRA"] = f"{extra}"
     quick = os.environ.get("SFPERF_BENCH_FULL") != "1"
     plan = MicroPlan(
         extractors=("priority", SLOW_SPEC), shapes=SHAPES, profiles=("default",), quick=quick
@@ -57,28 +102,70 @@ def measure(factor: float, out: Path) -> list[RunRecord]:
     return run_micro(plan, out)
 
 
-def gate(
-    baseline: list[RunRecord], candidate: list[RunRecord], factor: float, rerun_dir: Path
-) -> tuple[GateReport, GateReport]:
-    """The gate's report, and the report after a confirmation rerun (as `--confirm-cmd`)."""
-    rules = load_rules(ROOT / "scenarios" / "gate" / "default.toml")
-    report = evaluate_gate(baseline, candidate, rules)
-    if not report.failed:
-        return report, report
-    return report, confirm(report, baseline, measure(factor, rerun_dir))
+class Bench:
+    """The measuring loop's state: rules, the work dir and the baseline history."""
+
+    def __init__(self, rules: list[Rule], work: Path) -> None:
+        self.rules, self.work, self.count = rules, work, 0
+        self.history: list[list[RunRecord]] = []
+
+    def run(self, extra: float) -> list[RunRecord]:
+        self.count += 1
+        return measure(extra, self.work / f"run-{self.count:03d}")
+
+    def gate(self, candidate: list[RunRecord], extra: float) -> tuple[GateReport, GateReport]:
+        """The gate's report on the history, and the report after confirmation."""
+        report = evaluate_runs(self.history, [candidate], self.rules)
+        if not (report.failed or report.suspects):
+            return report, report
+        more_base, more_cand = [], []
+        for _ in range(CONFIRM_RUNS):  # interleaved: A B A B ...
+            more_base.append(self.run(0.0))
+            more_cand.append(self.run(extra))
+        confirmed = confirm_runs(
+            report, self.history + more_base, [candidate, *more_cand], self.rules
+        )
+        return report, confirmed
 
 
-def alarms(report: GateReport) -> tuple[bool, bool]:
+def alarms(report: GateReport, label: str) -> tuple[bool, bool]:
     """(any regression at all, a regression on the wrapped extractor)."""
     regressed = [r for r in report.results if r.status == REGRESSION]
     for result in regressed:
         change = result.comparison.relative_change if result.comparison else float("nan")
-        print(f"    regression: {result.key} {change:+.1%}", flush=True)
+        print(f"    {label} regression: {result.key} {change:+.1%}", flush=True)
     return bool(regressed), any(SLOW_SPEC in r.key for r in regressed)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    args = parse_args()
+    work = Path(tempfile.mkdtemp(prefix="sfperf-gate-bench-"))
+    setup(work, args)
+    extra = calibrate(args.slowdown)
+    print(f"{args.slowdown - 1:.0%} slowdown: {extra:.3f} extra priority calls per call")
+    bench = Bench(load_rules(ROOT / "scenarios" / "gate" / "default.toml"), work)
+    started = time.perf_counter()
+    bench.history = [bench.run(0.0) for _ in range(HISTORY)]
+    false_alarms, caught = [0, 0], [0, 0]  # [raw, after confirmation]
+    for i in range(1, args.pairs + 1):
+        slow, same = bench.run(extra), bench.run(0.0)
+        for k, report in enumerate(bench.gate(slow, extra)):
+            caught[k] += alarms(report, ("raw", "confirmed")[k])[1]
+        for k, report in enumerate(bench.gate(same, 0.0)):
+            false_alarms[k] += alarms(report, ("A/A raw", "A/A confirmed")[k])[0]
+        bench.history = [*bench.history, same][-MAX_HISTORY:]
+        print(f"pair {i:2d}: A/A alarms {false_alarms}, caught {caught} (raw, confirmed); "
+              f"{bench.count} runs, load {os.getloadavg()[0]:.1f}", flush=True)  # fmt: skip
+    for k, kind in enumerate(("without confirmation", "with confirmation")):
+        print(f"{kind}: A/A false alarms {false_alarms[k]} of {args.pairs} (goal 0); "
+              f"{args.slowdown - 1:.0%} slowdown caught {caught[k]} of {args.pairs} "
+              f"(goal >= {args.pairs - 1})")  # fmt: skip
+    print(f"{bench.count} micro runs took {time.perf_counter() - started:.0f} s in all")
+    return 0
+
+
+def parse_args() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=(__doc__ or "").splitlines()[0])
     parser.add_argument("--pairs", type=int, default=20)
     parser.add_argument("--slowdown", type=float, default=1.15)
     parser.add_argument("--full", action="store_true", help="micro's full settings, not --quick")
@@ -87,41 +174,20 @@ def main() -> int:
         action="store_true",
         help="time rounds in process CPU time (pytest-benchmark --benchmark-timer), not wall time",
     )
-    args = parser.parse_args()
+    return parser.parse_args()
+
+
+def setup(work: Path, args: argparse.Namespace) -> None:
+    """The wrapper module on the path of this process and of the micro children."""
     os.environ["SFPERF_BENCH_FULL"] = "1" if args.full else "0"
     if args.cpu_time:
         # The micro child is `python -m pytest`, which reads PYTEST_ADDOPTS.
         os.environ["PYTEST_ADDOPTS"] = "--benchmark-timer=time.process_time"
-    work = Path(tempfile.mkdtemp(prefix="sfperf-gate-bench-"))
     (work / "sfperf_bench_slow.py").write_text(WRAPPER)
     os.environ["PYTHONPATH"] = os.pathsep.join(
         [str(work), str(ROOT), os.environ.get("PYTHONPATH", "")]
     )
     sys.path.insert(0, str(work))
-    started = time.perf_counter()
-    previous = measure(1.0, work / "base-0")
-    # [raw, after confirmation] counts
-    false_alarms, caught = [0, 0], [0, 0]
-    for i in range(1, args.pairs + 1):
-        slow = measure(args.slowdown, work / f"slow-{i}")
-        same = measure(1.0, work / f"base-{i}")
-        reports = gate(previous, slow, args.slowdown, work / f"slow-{i}-again")
-        for k, report in enumerate(reports):
-            caught[k] += alarms(report)[1]
-        reports = gate(previous, same, 1.0, work / f"base-{i}-again")
-        for k, report in enumerate(reports):
-            false_alarms[k] += alarms(report)[0]
-        print(
-            f"pair {i:2d}: A/A alarms {false_alarms} (raw, confirmed), caught {caught}", flush=True
-        )
-        previous = same
-    elapsed = time.perf_counter() - started
-    for k, kind in enumerate(("without confirmation", "with a confirmation rerun")):
-        print(f"{kind}: A/A false alarms {false_alarms[k]} of {args.pairs} (goal 0); "
-              f"{args.slowdown - 1:.0%} slowdown caught {caught[k]} of {args.pairs} "
-              f"(goal >= {args.pairs - 1})")  # fmt: skip
-    print(f"micro runs took {elapsed:.0f} s in all")
-    return 0
 
 
 if __name__ == "__main__":

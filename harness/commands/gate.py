@@ -1,7 +1,9 @@
-"""`sfperf gate`: fail a build when the candidate run is slower than the baseline run.
+"""`sfperf gate`: fail a build when the candidate is slower than the baseline.
 
-Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input. Baselines can be kept per
-machine fingerprint under `.sfperf/baselines/<fingerprint>/` (`--save-baseline DIR`).
+Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input. Each `--baseline`/`--candidate`
+directory is one run; several runs a side are compared run by run. Baselines can be kept per
+machine fingerprint under `.sfperf/baselines/<fingerprint>/` (`--save-baseline DIR`), with a
+history of the last runs that serves as the baseline's between-run spread.
 """
 
 from __future__ import annotations
@@ -18,23 +20,39 @@ from typing import Any
 from harness.errors import UsageError
 
 BASELINE_ROOT = Path(".sfperf/baselines")
+CONFIRM_RUNS = 4
 
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "gate",
         help="compare a candidate run with a baseline; exit 1 on regression",
-        description="Compare the records of two runs metric by metric. A regression needs a "
-        "significant difference AND an effect beyond the rule's thresholds.",
+        description="Compare the records of two sets of runs metric by metric. A regression "
+        "needs a significant difference (Holm-adjusted over all metrics) AND an effect beyond "
+        "the rule's thresholds.",
     )
-    parser.add_argument("--baseline", type=Path, help="baseline run dir (default: this machine's)")
-    parser.add_argument("--candidate", type=Path, help="candidate run dir (results.json)")
+    parser.add_argument(
+        "--baseline", type=Path, nargs="+", help="baseline run dir(s) (default: this machine's)"
+    )
+    parser.add_argument("--candidate", type=Path, nargs="+", help="candidate run dir(s)")
     parser.add_argument(
         "--rules", type=Path, help="TOML rules (default: scenarios/gate/default.toml)"
     )
     parser.add_argument(
         "--confirm-cmd",
-        help="before failing, run CMD ('{out}' = a fresh results dir) and re-check regressions",
+        help="when a metric looks worse, re-measure the candidate with CMD ('{out}' = a fresh "
+        "results dir) and judge again on all the runs",
+    )
+    parser.add_argument(
+        "--confirm-baseline-cmd",
+        help="re-measure the baseline with CMD too, interleaved with the candidate (A B A B)",
+    )
+    parser.add_argument(
+        "--confirm-runs",
+        type=int,
+        default=CONFIRM_RUNS,
+        metavar="N",
+        help=f"confirmation runs per re-measured side (default {CONFIRM_RUNS})",
     )
     parser.add_argument("--summary", type=Path, help="write the Markdown summary here too")
     parser.add_argument("--json", type=Path, help="write every metric's result as JSON here")
@@ -59,16 +77,21 @@ def run(args: argparse.Namespace) -> int:
         directory = gate.save_baseline(load_records(args.save_baseline), args.baseline_root)
         print(f"baseline saved: {directory}")
         return 0
-    if args.candidate is None:
+    if not args.candidate:
         raise UsageError("--candidate DIR is required (or --save-baseline DIR)")
-    candidate = load_records(args.candidate)
-    baseline_dir = args.baseline or _stored_baseline(args.baseline_root, candidate)
-    baseline = load_records(baseline_dir)
+    if args.confirm_runs < 1:
+        raise UsageError("--confirm-runs must be at least 1")
+    if args.confirm_baseline_cmd and not args.confirm_cmd:
+        raise UsageError("--confirm-baseline-cmd needs --confirm-cmd")
+    candidate = [load_records(d) for d in args.candidate]
+    baseline_dirs = args.baseline or _stored_baseline(args.baseline_root, candidate[0])
+    baseline = [load_records(d) for d in baseline_dirs]
     rules = gate.load_rules(args.rules or default_rules())
-    report = gate.evaluate_gate(baseline, candidate, rules)
-    if report.failed and args.confirm_cmd:
-        report = gate.confirm(report, baseline, _rerun(args.confirm_cmd))
-    summary = gate.render_summary(report, str(baseline_dir), str(args.candidate))
+    report = gate.evaluate_runs(baseline, candidate, rules)
+    if args.confirm_cmd and (report.failed or report.suspects):
+        more_base, more_cand = _rerun_interleaved(args)
+        report = gate.confirm_runs(report, baseline + more_base, candidate + more_cand, rules)
+    summary = gate.render_summary(report, _names(baseline_dirs), _names(args.candidate))
     print(summary)
     for warning in report.warnings:
         print(f"sfperf gate: warning: {warning}", file=sys.stderr)
@@ -80,7 +103,11 @@ def run(args: argparse.Namespace) -> int:
     return 1 if report.failed else 0
 
 
-def _stored_baseline(root: Path, candidate: list[Any]) -> Path:
+def _names(dirs: list[Path]) -> str:
+    return str(dirs[0]) if len(dirs) == 1 else f"{dirs[0]} (+{len(dirs) - 1} more runs)"
+
+
+def _stored_baseline(root: Path, candidate: list[Any]) -> list[Path]:
     from harness import gate
 
     fingerprint = gate.fingerprint_of(candidate)
@@ -90,7 +117,19 @@ def _stored_baseline(root: Path, candidate: list[Any]) -> Path:
             f"no baseline for machine {fingerprint} under {root}; pass --baseline DIR or "
             "store one with --save-baseline DIR"
         )
-    return directory
+    return gate.baseline_runs(directory)
+
+
+def _rerun_interleaved(args: argparse.Namespace) -> tuple[list[Any], list[Any]]:
+    """`--confirm-runs` new runs of the candidate, each after a new baseline run when the
+    baseline can be re-measured (A B A B: drift during the reruns hits both sides alike)."""
+    base: list[Any] = []
+    cand: list[Any] = []
+    for _ in range(args.confirm_runs):
+        if args.confirm_baseline_cmd:
+            base.append(_rerun(args.confirm_baseline_cmd))
+        cand.append(_rerun(args.confirm_cmd))
+    return base, cand
 
 
 def _rerun(command: str) -> list[Any]:
