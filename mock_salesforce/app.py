@@ -101,7 +101,7 @@ async def _serve_model(
     prepared, fault = plan_model(request, state, exchange, raw)
     if exchange.latency_ms > 0:
         await wait_latency(state, exchange)
-    payload = render(state, exchange.seq, prepared.template)
+    payload = render(state, exchange.seq, prepared)
     if fault is None:
         return _reply(request, exchange, payload)
     return await _send(request, exchange, payload, fault)

@@ -325,7 +325,7 @@ class FrontDoor(asyncio.Protocol):
         if request.operation == "feedback":
             return plan_feedback(request, state, exchange, raw), lambda: FEEDBACK_REPLY
         prepared, fault = plan_model(request, state, exchange, raw)
-        return fault, lambda: render(state, exchange.seq, prepared.template)
+        return fault, lambda: render(state, exchange.seq, prepared)
 
     async def _serve_later(
         self, request: Request, exchange: Exchange, payload: Payload, fault: Fault | None

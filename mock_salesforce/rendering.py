@@ -1,15 +1,15 @@
 """Turn a request into response bytes: the hot path.
 
 Everything that depends only on a valid request's bytes (the checks, the reply, the shape with the
-reply filled in) is `prepare`d once and cached per runtime; per request only the ids and the
-timestamp are filled in.
+reply filled in) is `prepare`d, and cached per runtime once the same bytes come a second time;
+per request only the ids and the timestamp are filled in. Bytes seen once are not kept: a load
+test with every prompt new would only churn the cache (and the garbage collector).
 """
 
 from __future__ import annotations
 
 import hashlib
 import json
-from dataclasses import dataclass
 from functools import lru_cache
 
 from mock_salesforce.corpus import Template, encode_text
@@ -34,6 +34,7 @@ _PROVIDER_MODELS = (
 )
 PREPARED_CACHE_SIZE = 4096
 PREPARED_MAX_BODY_BYTES = 8192  # bigger requests are rare in load tests and costly to keep
+SEEN_SIZE = 65_536  # hashes of request bytes seen once (ints: cheap, and no work for the GC)
 
 
 @lru_cache(maxsize=1024)
@@ -48,35 +49,60 @@ def json_string(value: str) -> str:
     return json.dumps(value)
 
 
-@dataclass(frozen=True)
 class Prepared:
-    """A valid request's digest, ignored fields, reply, and reply-filled template.
+    """A valid request's digest, ignored fields and reply, and its shape's template with the
+    reply's values; `template` fills them in ahead (once the request repeats and is cached).
 
     No parsed body: thousands stay cached, and nested dicts would cost memory and GC passes."""
 
-    body_sha256: str
-    extra_fields: tuple[str, ...]
-    reply: Reply
-    template: Template
+    __slots__ = ("body_sha256", "extra_fields", "reply", "shape_template", "template", "values")
+
+    def __init__(
+        self,
+        body_sha256: str,
+        extra_fields: tuple[str, ...],
+        reply: Reply,
+        shape_template: Template,
+        values: dict[str, str],
+    ) -> None:
+        self.body_sha256 = body_sha256
+        self.extra_fields = extra_fields
+        self.reply = reply
+        self.shape_template = shape_template
+        self.values = values
+        self.template: Template | None = None
+
+    def compile(self) -> Prepared:
+        """Fill the reply's values into the template now, leaving the per-request slots."""
+        self.template = self.shape_template.partial(self.values)
+        return self
 
 
 def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared:
-    """`prepare`, cached per runtime on the request bytes (bounded: cleared when full)."""
+    """`prepare`, cached per runtime on the request bytes from their second sighting on
+    (bounded: cleared when full)."""
     if len(raw) > PREPARED_MAX_BODY_BYTES:
         return prepare(runtime, endpoint, model, raw)
     cache = runtime.prepared
     key = (endpoint, model, raw)
     found = cache.get(key)
-    if found is None:
-        found = prepare(runtime, endpoint, model, raw)
-        if len(cache) >= PREPARED_CACHE_SIZE:
-            cache.clear()
-        cache[key] = found
-    return found
+    if found is not None:
+        return found  # type: ignore[no-any-return]
+    prepared = prepare(runtime, endpoint, model, raw)
+    seen, fingerprint = runtime.seen, hash(key)
+    if fingerprint not in seen:
+        if len(seen) >= SEEN_SIZE:
+            seen.clear()
+        seen.add(fingerprint)
+        return prepared
+    if len(cache) >= PREPARED_CACHE_SIZE:
+        cache.clear()
+    cache[key] = prepared.compile()
+    return prepared
 
 
 def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared:
-    """Check the model and body (ApiError on failure), compute the reply, fill its shape."""
+    """Check the model and body (ApiError on failure) and compute the reply and its values."""
     config = runtime.config
     check_model(endpoint, model, config.custom_models)
     body = parse_body(raw)
@@ -94,18 +120,23 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
         values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, config.embedding_dims)
     else:
         values["TEXT"] = encode_text(reply.text)
-    template = runtime.corpus.get(reply.shape).template.partial(values)
+    template = runtime.corpus.get(reply.shape).template
     sha256 = hashlib.sha256(raw).hexdigest()
-    return Prepared(sha256, tuple(extra_fields(endpoint, body)), reply, template)
+    return Prepared(sha256, tuple(extra_fields(endpoint, body)), reply, template, values)
 
 
-def render(state: MockState, seq: int, template: Template) -> bytes:
-    """Fill the per-request slots (ids, timestamp) of a prepared template."""
+def render(state: MockState, seq: int, prepared: Prepared) -> bytes:
+    """The reply bytes: the per-request slots (ids, timestamp) filled in, and the reply's own
+    values too unless `prepared` is compiled."""
+    template = prepared.template
+    if template is None:
+        template, values = prepared.shape_template, dict(prepared.values)
+    else:
+        values = {}
     slots = template.slots  # a few names: a tuple is searched as fast as a set
     if not slots:
         return template.pieces[0]
     ids = state.ids
-    values = {}
     if "CREATED" in slots:
         values["CREATED"] = str(int(state.now_epoch_s()))
     if "GENERATION_ID" in slots:

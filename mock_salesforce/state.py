@@ -40,6 +40,7 @@ class Runtime:
     corpus: Corpus
     # Request bytes -> everything derived from them (see `rendering.prepared_for`).
     prepared: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
+    seen: set[int] = field(default_factory=set)  # hashes of request bytes met once
     _by_route: dict[tuple[str, str], LatencyModel | None] = field(default_factory=dict)
 
     def sample_latency_ms(self, endpoint: str, model: str, output_tokens: int) -> float:

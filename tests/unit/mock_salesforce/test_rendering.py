@@ -19,8 +19,8 @@ def state_for(config: MockConfig) -> MockState:
 def test_a_prepared_request_renders_the_expected_reply_with_fresh_ids() -> None:
     state = state_for(MockConfig(seed=4))
     prepared = prepare(state.runtime, "chat-generations", MODEL, RAW)
-    first = json.loads(render(state, 1, prepared.template))
-    second = json.loads(render(state, 2, prepared.template))
+    first = json.loads(render(state, 1, prepared))
+    second = json.loads(render(state, 2, prepared))
     expected = expected_reply(4, "chat-generations", json.loads(RAW))
     generation = first["generationDetails"]["generations"][0]
     assert generation["content"] == expected.text
@@ -39,7 +39,7 @@ def test_every_shape_of_the_mix_profile_renders_valid_json() -> None:
         prepared = prepare(state.runtime, "generations", MODEL, raw)
         assert expected_reply(
             0, "generations", {"prompt": f"p{index}"}, state.runtime.mix
-        ).text in (render(state, index, prepared.template).decode())
+        ).text in (render(state, index, prepared).decode())
 
 
 def test_invalid_requests_are_refused_and_not_cached() -> None:
@@ -53,10 +53,14 @@ def test_invalid_requests_are_refused_and_not_cached() -> None:
 
 def test_the_prepared_cache_is_reused_and_bounded() -> None:
     state = state_for(MockConfig())
-    first = prepared_for(state.runtime, "chat-generations", MODEL, RAW)
-    assert prepared_for(state.runtime, "chat-generations", MODEL, bytes(RAW)) is first
+    prepared_for(state.runtime, "chat-generations", MODEL, RAW)  # seen once: not kept
+    assert state.runtime.prepared == {}
+    second = prepared_for(state.runtime, "chat-generations", MODEL, bytes(RAW))
+    assert prepared_for(state.runtime, "chat-generations", MODEL, bytes(RAW)) is second
+    assert second.template is not None  # compiled: the reply's values are filled in ahead
     for index in range(PREPARED_CACHE_SIZE + 5):
         raw = json.dumps({"prompt": str(index)}).encode()
+        prepared_for(state.runtime, "generations", MODEL, raw)
         prepared_for(state.runtime, "generations", MODEL, raw)
     assert len(state.runtime.prepared) <= PREPARED_CACHE_SIZE
 
@@ -75,3 +79,15 @@ def test_big_requests_are_answered_but_not_kept() -> None:
     prepared = prepared_for(state.runtime, "generations", MODEL, raw)
     assert prepared.reply.prompt_tokens == 5000
     assert state.runtime.prepared == {}
+
+
+@pytest.mark.parametrize("endpoint", ["chat-generations", "generations", "embeddings"])
+def test_a_compiled_request_renders_the_same_bytes_as_a_fresh_one(endpoint: str) -> None:
+    state = state_for(load_profile("mixed-shapes"))
+    model = "sfdc_ai__DefaultOpenAITextEmbeddingAda_002" if endpoint == "embeddings" else MODEL
+    bodies = {"generations": {"prompt": "hi"}, "embeddings": {"input": ["a", "b"]}}
+    raw = json.dumps(bodies.get(endpoint, json.loads(RAW))).encode()
+    fresh = prepare(state.runtime, endpoint, model, raw)
+    compiled = prepare(state.runtime, endpoint, model, raw).compile()
+    assert fresh.template is None and compiled.template is not None
+    assert render(state, 7, fresh) == render(state, 7, compiled)
