@@ -4,12 +4,14 @@
     nox -s bench -- mock
 
 1. throughput: wrk, keep-alive, 64 connections, POST chat-generations at zero injected latency,
-   mock vs a bare aiohttp app returning the mock's own reply bytes (goal: ratio >= 0.8).
+   mock vs a bare aiohttp app returning the mock's own reply bytes (goal: ratio >= 0.8); and, to
+   show what the front door buys, the mock with `--front aiohttp` (all through aiohttp's web layer).
 2. latency: fixed 200 ms, open-loop arrivals at 1,000 req/s, latency from the scheduled send
    time; excess over 200 ms, mock vs bare aiohttp + asyncio.sleep (goal: p99 within 1 ms).
 3. memory: RSS of the mock with 10,000 requests in flight (goal: <= 200 MB).
 4. handler: the mock's own Python per request, in process with no sockets (steadier than wrk on
-   a shared machine), for one repeated body, a pool of 300, and every body new.
+   a shared machine): request bytes fed to the front door, for one repeated body, a pool of 300,
+   and every body new.
 Servers run on one core, the load generator on another. Not a test: it prints, never asserts.
 """
 
@@ -27,7 +29,6 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import cast
 
 import _load
 
@@ -67,10 +68,11 @@ class Phases:
     rate_rps: float
 
 
-def start_mock(latency: str, core: int | None) -> _load.ServerProcess:
+def start_mock(latency: str, core: int | None, front: str = "fast") -> _load.ServerProcess:
     """The mock on a free loopback port, fast profile, `latency` on chat-generations."""
     argv = ["-m", "mock_salesforce", "--port", "0", "--seed", "1", "--profile", "fast"]
-    return _load.python_server([*argv, "--latency", f"chat-generations={latency}"], core)
+    argv += ["--front", front, "--latency", f"chat-generations={latency}"]
+    return _load.python_server(argv, core)
 
 
 def fetch_token(base_url: str) -> str:
@@ -130,20 +132,26 @@ class Measured:
 def measure_throughput(
     duration_s: float, cores: tuple[int | None, int | None], bodies: str = "unique"
 ) -> float:
-    """wrk req/s: bare, mock, bare (the mock is compared with the mean of its two neighbours)."""
+    """wrk req/s: bare, mock, bare, mock behind the aiohttp front, bare (each mock compared with
+    the mean of its two neighbours)."""
     server_core, load_core = cores
     mock = start_mock("fixed:0ms", server_core)
+    slow = start_mock("fixed:0ms", server_core, front="aiohttp")
     try:
         headers = chat_headers(fetch_token(mock.url))
+        slow_headers = chat_headers(fetch_token(slow.url))
         bare = _load.start_bare_server(one_reply(mock.url, headers), core=server_core)
         try:
             script = _load.wrk_pool_script(chat_bodies(bodies), headers)
-            order = [("bare", bare), ("mock", mock), ("bare", bare)]
-            results = [_wrk(name, server, script, duration_s, load_core) for name, server in order]
+            slow_script = _load.wrk_pool_script(chat_bodies(bodies), slow_headers)
+            order = [("bare", bare, script), ("mock", mock, script), ("bare", bare, script)]
+            order += [("aiohttp-front", slow, slow_script), ("bare", bare, script)]
+            results = [_wrk(name, srv, spt, duration_s, load_core) for name, srv, spt in order]
         finally:
             bare.stop()
     finally:
         mock.stop()
+        slow.stop()
     return _report_throughput(results, bodies)
 
 
@@ -166,18 +174,29 @@ def _report_throughput(results: Sequence[Measured], bodies: str) -> float:
         p50, p99 = r.latency_ms.get(50.0, float("nan")), r.latency_ms.get(99.0, float("nan"))
         bad = f"  NON-2XX {r.non_2xx}" if r.non_2xx else ""
         print(
-            f"  {m.name:5} {r.requests_per_s:10,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
+            f"  {m.name:13} {r.requests_per_s:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
             f"  cpu {m.cpu_ms_per_request:.3f} ms/req{bad}"
         )
-    bares = [m for m in results if m.name == "bare"]
+    ratios = {name: _ratios(results, name) for name in ("mock", "aiohttp-front")}
+    ratio, cpu_ratio = ratios["mock"]
     mock = next(m for m in results if m.name == "mock")
-    ratio = mock.wrk.requests_per_s / statistics.mean(m.wrk.requests_per_s for m in bares)
-    cpu_ratio = statistics.mean(m.cpu_ms_per_request for m in bares) / mock.cpu_ms_per_request
     verdict = "ok" if ratio >= 0.8 and mock.wrk.non_2xx == 0 else "SHORT OF GOAL"
     print(f"  ratio mock/bare = {ratio:.3f} (goal >= 0.8: {verdict})")
     print(f"  by CPU per request (a core each): {cpu_ratio:.3f}")
     print(f"  vs best peer in peers.md ({PEER_BEST_RATIO}): {ratio / PEER_BEST_RATIO:.1f}x")
+    slow_ratio, slow_cpu_ratio = ratios["aiohttp-front"]
+    print(f"  the mock behind --front aiohttp: {slow_ratio:.3f} (by CPU {slow_cpu_ratio:.3f})")
     return ratio
+
+
+def _ratios(results: Sequence[Measured], name: str) -> tuple[float, float]:
+    """(throughput, CPU-per-request) ratio of run `name` to the mean of the bare runs beside it."""
+    index = next(i for i, m in enumerate(results) if m.name == name)
+    bares = [results[index - 1], results[index + 1]]
+    run = results[index]
+    ratio = run.wrk.requests_per_s / statistics.mean(m.wrk.requests_per_s for m in bares)
+    cpu_ratio = statistics.mean(m.cpu_ms_per_request for m in bares) / run.cpu_ms_per_request
+    return ratio, cpu_ratio
 
 
 def measure_latency(phases: Phases, cores: tuple[int | None, int | None]) -> float:
@@ -281,11 +300,14 @@ async def _settle(done: Callable[[], bool], timeout_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def measure_handler(requests: int = 2000, rounds: int = 3) -> dict[str, float]:
-    """The mock's own CPU per request in process (no sockets): handle_model on mocked requests.
+def measure_handler(requests: int = 5000, rounds: int = 5) -> dict[str, float]:
+    """The mock's own CPU per request in process (no sockets): request bytes fed to the front
+    door, replies written to a transport that drops them. Steadier than wrk on a shared machine;
+    the minimum of `rounds` rounds per body kind."""
+    from mock_salesforce.server import tune_gc_for_serving
 
-    Steadier than wrk on a shared machine; the minimum of `rounds` rounds per body kind."""
-    print("\n== 4. handler: mock's own Python per request (in process, no sockets), us")
+    print("\n== 4. handler: the mock's own Python per request (front door, no sockets), us")
+    tune_gc_for_serving()  # as the served mock does
     figures = {}
     for kind in ("one", "pool", "unique"):
         figures[kind] = min(asyncio.run(_time_handler(kind, requests)) for _ in range(rounds))
@@ -294,63 +316,52 @@ def measure_handler(requests: int = 2000, rounds: int = 3) -> dict[str, float]:
 
 
 async def _time_handler(kind: str, count: int) -> float:
-    from aiohttp import streams
-    from aiohttp.base_protocol import BaseProtocol
-    from aiohttp.test_utils import make_mocked_request
-    from multidict import CIMultiDict
-
-    from mock_salesforce.app import STATE, create_app, handle_model
+    from mock_salesforce.app import STATE, create_app
     from mock_salesforce.config import MockConfig
+    from mock_salesforce.frontdoor import FrontDoor, HttpDate
 
-    app = create_app(MockConfig(seed=1, profile="fast"))
+    state = create_app(MockConfig(seed=1, profile="fast"))[STATE]
     form = {"grant_type": "client_credentials", "client_id": "b", "client_secret": "b"}
-    token = app[STATE].issuer.issue(form, "http://127.0.0.1")["access_token"]
+    headers = chat_headers(state.issuer.issue(form, "http://127.0.0.1")["access_token"])
     bodies = chat_bodies(kind)
-    raws = [bodies[i % len(bodies)].replace(_load.COUNTER, str(i)).encode() for i in range(count)]
-    loop, transport = asyncio.get_running_loop(), _FakeTransport()
-    protocol = cast(BaseProtocol, _FakeProtocol())
-    requests = []
-    for raw in raws:
-        payload = streams.StreamReader(protocol, 1 << 16, loop=loop)
-        payload.feed_data(raw)
-        payload.feed_eof()
-        headers = CIMultiDict(chat_headers(token), **{"Content-Length": str(len(raw))})
-        match_info = {"model": MODEL, "operation": "chat-generations"}
-        requests.append(
-            make_mocked_request(
-                "POST",
-                CHAT_PATH,
-                headers=headers,
-                payload=payload,
-                app=app,
-                transport=transport,
-                match_info=match_info,
-            )
+    url = "http://127.0.0.1:1" + CHAT_PATH
+    raws = [
+        _load.http_request_bytes(
+            url, bodies[i % len(bodies)].replace(_load.COUNTER, str(i)).encode(), headers
         )
+        for i in range(count)
+    ]
+    transport = _DroppingTransport()
+    door = FrontDoor(state, _no_fallback, HttpDate(), set())
+    door.connection_made(transport)
     started_s = time.process_time()
-    for request in requests:
-        await handle_model(request)
-    return (time.process_time() - started_s) / count * 1e6
+    for raw in raws:
+        door.data_received(raw)
+    spent_s = time.process_time() - started_s
+    if transport.writes != count:
+        raise _load.BenchError(f"the front door answered {transport.writes} of {count} requests")
+    return spent_s / count * 1e6
 
 
-class _FakeTransport:
-    """Just enough transport for the handler (mock objects would cost more than it does)."""
+def _no_fallback() -> asyncio.Protocol:
+    raise AssertionError("every benchmark request is served by the front door")
+
+
+class _DroppingTransport(asyncio.Transport):
+    """Counts the replies written and drops them (a mock object would cost more than it does)."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.writes = 0
+
+    def write(self, data: bytes | bytearray | memoryview) -> None:
+        self.writes += 1
 
     def is_closing(self) -> bool:
         return False
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return ("127.0.0.1", 40000) if name == "peername" else default
-
-
-class _FakeProtocol:
-    _reading_paused = False
-
-    def resume_reading(self, **_: object) -> None:
-        pass
-
-    def pause_reading(self, **_: object) -> None:
-        pass
 
 
 def main(argv: Sequence[str] | None = None) -> int:
