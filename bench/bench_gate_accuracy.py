@@ -10,7 +10,7 @@ earlier baseline runs (`HISTORY` runs are measured first). Prints, raw and after
     wrapped extractor's metrics).
 Confirmation (as `--confirm-cmd` with `--confirm-baseline-cmd`) runs when any metric looks worse
 beyond its threshold: `CONFIRM_RUNS` new runs a side, interleaved (A B A B ...), then the gate
-judges again on all the runs.
+judges again on all the runs (`harness.gate.confirm_with`; a second round while undecided).
 Not a test: `python bench/bench_gate_accuracy.py [--pairs 20]` (about 15-25 min on 2 cores).
 """
 
@@ -26,7 +26,7 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from harness.gate import REGRESSION, GateReport, Rule, confirm_runs, evaluate_runs, load_rules
+from harness.gate import REGRESSION, GateReport, Rule, confirm_with, evaluate_runs, load_rules
 from harness.records import RunRecord
 from harness.runners.micro import MicroPlan, run_micro
 
@@ -116,16 +116,13 @@ class Bench:
     def gate(self, candidate: list[RunRecord], extra: float) -> tuple[GateReport, GateReport]:
         """The gate's report on the history, and the report after confirmation."""
         report = evaluate_runs(self.history, [candidate], self.rules)
-        if not (report.failed or report.suspects):
-            return report, report
-        more_base, more_cand = [], []
-        for _ in range(CONFIRM_RUNS):  # interleaved: A B A B ...
-            more_base.append(self.run(0.0))
-            more_cand.append(self.run(extra))
-        confirmed = confirm_runs(
-            report, self.history + more_base, [candidate, *more_cand], self.rules
-        )
-        return report, confirmed
+        runs = (self.history, [candidate])
+        return report, confirm_with(report, runs, self.rules, lambda: self.rerun(extra))
+
+    def rerun(self, extra: float) -> tuple[list[list[RunRecord]], list[list[RunRecord]]]:
+        """`CONFIRM_RUNS` new runs a side, interleaved: A B A B ..."""
+        pairs = [(self.run(0.0), self.run(extra)) for _ in range(CONFIRM_RUNS)]
+        return [base for base, _ in pairs], [cand for _, cand in pairs]
 
 
 def alarms(report: GateReport, label: str) -> tuple[bool, bool]:

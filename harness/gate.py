@@ -20,7 +20,7 @@ import math
 import statistics
 import tomllib
 from collections import Counter, defaultdict
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
@@ -34,6 +34,8 @@ from harness.stats import (
     compare_samples,
     holm_adjust,
     run_statistic,
+    select_runs,
+    shared_prior,
 )
 
 REGRESSION, IMPROVEMENT, UNCHANGED = "regression", "improvement", "unchanged"
@@ -46,6 +48,9 @@ DRIFT_LIMIT, DRIFT_MIN_METRICS = 0.10, 3
 RESAMPLES = 1000
 # Baseline runs kept per machine: the newest ones are the between-run noise estimate.
 HISTORY_RUNS = 10
+# Rounds of confirmation reruns at most: a second only while a worse-looking metric has too
+# few runs in the fast mode to be judged.
+CONFIRM_ROUNDS = 2
 
 # One run: the records one measurement produced (one results.json).
 Run = Sequence[RunRecord]
@@ -105,6 +110,11 @@ class GateReport:
     def suspects(self) -> list[MetricResult]:
         """Metrics worse beyond their thresholds, significant or not: worth re-measuring."""
         return [r for r in self.results if r.comparison and is_worse(r.rule, r.comparison)]
+
+    @property
+    def undecided(self) -> list[MetricResult]:
+        """Suspects whose runs missed the fast mode (too few fast runs a side to compare)."""
+        return [r for r in self.suspects if r.comparison and r.comparison.mode_missing]
 
 
 def load_rules(path: Path) -> list[Rule]:
@@ -207,8 +217,9 @@ def evaluate_runs(
     base, cand = collect_runs(baseline, rules), collect_runs(candidate, rules)
     if not base:
         raise UsageError("the baseline has no records that any gate rule selects")
+    priors = rule_priors(base, cand)
     measured = [
-        judge(key, rule, runs, cand[key][1] if key in cand else None, unit)
+        judge(key, rule, runs, cand[key][1] if key in cand else None, unit, priors.get(rule))
         for key, (rule, runs, unit) in sorted(base.items())
     ]
     results = adjust(measured)
@@ -218,6 +229,28 @@ def evaluate_runs(
     )
     warnings = machine_warnings(flat_base, flat_cand) + drift_warnings(results)
     return GateReport(tuple(results), tuple(warnings))
+
+
+def rule_priors(
+    base: Mapping[str, tuple[Rule, list[list[float]], str]],
+    cand: Mapping[str, tuple[Rule, list[list[float]], str]],
+) -> dict[Rule, tuple[float, float]]:
+    """Per rule, the typical between-run variance of its metrics (measured alike, in the same
+    runs), which steadies each metric's own estimate from a handful of runs."""
+    spreads: dict[Rule, list[tuple[float, int]]] = defaultdict(list)
+    for key, (rule, runs, _) in base.items():
+        if key in cand and len(runs) + len(cand[key][1]) >= 3:
+            values = run_values(rule, runs), run_values(rule, cand[key][1])
+            lower = rule.direction == "lower"
+            selection = select_runs(*values, lower_is_better=lower, mode_width=rule.mode_width)
+            spreads[rule].append(selection.spread)
+    priors = {rule: shared_prior(found) for rule, found in spreads.items()}
+    return {rule: prior for rule, prior in priors.items() if prior is not None}
+
+
+def run_values(rule: Rule, runs: list[list[float]]) -> list[float]:
+    """One value per run: the rule's statistic of that run's rounds."""
+    return [run_statistic(values, rule.statistic) for values in runs]
 
 
 def adjust(results: Sequence[MetricResult]) -> list[MetricResult]:
@@ -257,15 +290,20 @@ def judge(
     baseline: list[list[float]],
     candidate: list[list[float]] | None,
     unit: str,
+    prior: tuple[float, float] | None = None,
 ) -> MetricResult:
-    """One metric's comparison under `rule` (status UNCHANGED until `adjust` classifies it)."""
+    """One metric's comparison under `rule` (status UNCHANGED until `adjust` classifies it);
+    `prior` moderates a run-level variance (see `rule_priors`)."""
     if candidate is None:
         return MetricResult(key, rule, MISSING, unit=unit, note="not in the candidate run")
     if len(baseline) + len(candidate) >= 3:
-        base = [run_statistic(values, rule.statistic) for values in baseline]
-        cand = [run_statistic(values, rule.statistic) for values in candidate]
-        lower = rule.direction == "lower"
-        comparison = compare_runs(base, cand, lower_is_better=lower, mode_width=rule.mode_width)
+        comparison = compare_runs(
+            run_values(rule, baseline),
+            run_values(rule, candidate),
+            lower_is_better=rule.direction == "lower",
+            mode_width=rule.mode_width,
+            prior=prior,
+        )
         return MetricResult(key, rule, UNCHANGED, comparison, unit)
     base_values, cand_values = baseline[0], candidate[0]
     if min(len(base_values), len(cand_values)) < MIN_VALUES:
@@ -341,6 +379,28 @@ def confirm_runs(
     ]
     warnings = tuple(dict.fromkeys(report.warnings + final.warnings))
     return GateReport(tuple(results), warnings)
+
+
+def confirm_with(
+    report: GateReport,
+    runs: tuple[Sequence[Run], Sequence[Run]],
+    rules: Sequence[Rule],
+    remeasure: Callable[[], tuple[Sequence[Run], Sequence[Run]]],
+) -> GateReport:
+    """Confirm `report` (of `runs`: baseline, candidate) with fresh runs from `remeasure` (new
+    baseline runs, new candidate runs), judging on all of them; a second round only while
+    the evidence is undecided. Does nothing when no metric looks worse."""
+    if not (report.failed or report.suspects):
+        return report
+    baseline, candidate = list(runs[0]), list(runs[1])
+    final = report
+    for _ in range(CONFIRM_ROUNDS):
+        more_baseline, more_candidate = remeasure()
+        baseline, candidate = [*baseline, *more_baseline], [*candidate, *more_candidate]
+        final = confirm_runs(report, baseline, candidate, rules)
+        if not final.undecided:
+            break
+    return final
 
 
 def fingerprint_of(records: Sequence[RunRecord]) -> str:

@@ -88,6 +88,8 @@ class Comparison:
     n_candidate: int
     # What the test was run on: the rounds of one run a side, or runs (one value per run).
     method: str = "Mann-Whitney on rounds"
+    # Runs were ranked because too few fell in the fast mode: more runs could decide.
+    mode_missing: bool = False
 
     @property
     def relative_change(self) -> float:
@@ -334,40 +336,95 @@ def fast_mode(costs: Array, width: float) -> npt.NDArray[np.bool_]:
     return np.asarray(costs <= costs.min() + math.log1p(width), dtype=np.bool_)
 
 
+@dataclass(frozen=True)
+class RunSelection:
+    """The runs a run-level comparison rests on: each side's kept values (logs when every
+    value is positive), or `ranked` when too few runs fall in the fast mode."""
+
+    baseline: Array
+    candidate: Array
+    log_scale: bool
+    ranked: bool
+    description: str
+
+    @property
+    def spread(self) -> tuple[float, int]:
+        """The pooled between-run variance of the kept values and its degrees of freedom."""
+        df = self.baseline.size + self.candidate.size - 2
+        if self.ranked or df < 1:
+            return math.nan, 0
+        squares = np.sum((self.baseline - self.baseline.mean()) ** 2) + np.sum(
+            (self.candidate - self.candidate.mean()) ** 2
+        )
+        return float(squares) / df, df
+
+
+def select_runs(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    lower_is_better: bool = True,
+    mode_width: float | None = None,
+) -> RunSelection:
+    """With `mode_width`, keep only runs within that fraction of the best run of either side (a
+    machine flipping between a fast and a slow state adds a second mode, not noise); rank all
+    runs when that leaves fewer than two runs a side (or all of a one-run side)."""
+    base, cand = as_array(baseline), as_array(candidate)
+    if base.size + cand.size < 3:
+        raise ValueError("a run-level comparison needs at least 3 runs in all")
+    log_scale = bool(np.all(base > 0) and np.all(cand > 0))
+    b, c = (np.log(base), np.log(cand)) if log_scale else (base, cand)
+    if mode_width is None or not log_scale:
+        return RunSelection(b, c, log_scale, False, f"all runs ({b.size} baseline, {c.size} "
+                            "candidate)")  # fmt: skip
+    keep = fast_mode((1.0 if lower_is_better else -1.0) * np.concatenate([b, c]), mode_width)
+    kept_b, kept_c = b[keep[: b.size]], c[keep[b.size :]]
+    # One lone run in the fast mode may be a third, in-between state: not a mode.
+    ranked = kept_b.size < min(2, b.size) or kept_c.size < min(2, c.size) or keep.sum() < 3
+    if ranked:
+        return RunSelection(b, c, True, True, f"all runs ({b.size} baseline, "
+                            f"{c.size} candidate; no fast mode)")  # fmt: skip
+    return RunSelection(kept_b, kept_c, True, False, f"fast-mode runs ({kept_b.size} of {b.size} "
+                        f"baseline, {kept_c.size} of {c.size} candidate)")  # fmt: skip
+
+
+def shared_prior(spreads: Sequence[tuple[float, int]]) -> tuple[float, float] | None:
+    """The typical between-run variance of several metrics measured alike (median variance,
+    median degrees of freedom), to steady each one's own estimate; None for fewer than 3."""
+    usable = [(v, df) for v, df in spreads if df >= 1 and math.isfinite(v)]
+    if len(usable) < 3:
+        return None
+    return float(np.median([v for v, _ in usable])), float(np.median([df for _, df in usable]))
+
+
 def compare_runs(
     baseline: Sequence[float],
     candidate: Sequence[float],
     *,
     lower_is_better: bool = True,
     mode_width: float | None = None,
+    prior: tuple[float, float] | None = None,
     confidence: float = CONFIDENCE,
     power: float = 0.8,
 ) -> Comparison:
-    """Compare two sets of run-level values (one per run): pooled-variance t-test on logs.
+    """Compare two sets of run-level values (one per run): t-test on logs, the between-run
+    spread as the noise (see `select_runs` for `mode_width`; ranked runs: Mann-Whitney).
 
-    The between-run spread is the noise. With `mode_width`, only runs within that fraction of
-    the best run of either side count (a machine that flips between a fast and a slow state
-    adds a second mode, not noise); when the modes do not hold at least two runs a side (or
-    all of a one-run side), the runs are ranked instead (Mann-Whitney), as two-state values
-    are far from normal."""
-    base, cand = as_array(baseline), as_array(candidate)
-    if base.size + cand.size < 3:
-        raise ValueError("a run-level comparison needs at least 3 runs in all")
-    log_scale = bool(np.all(base > 0) and np.all(cand > 0))
-    b, c = (np.log(base), np.log(cand)) if log_scale else (base, cand)
-    sizes = f"{b.size} baseline, {c.size} candidate"
-    moded = mode_width is not None and log_scale
-    if mode_width is not None and log_scale:
-        keep = fast_mode((1.0 if lower_is_better else -1.0) * np.concatenate([b, c]), mode_width)
-        b, c = b[keep[: base.size]], c[keep[base.size :]]
-        # One lone run in the fast mode may be a third, in-between state: not a mode.
-        if b.size < min(2, base.size) or c.size < min(2, cand.size) or b.size + c.size < 3:
-            ranked = compare_samples(baseline, candidate, confidence=confidence, power=power)
-            return replace(ranked, method=f"Mann-Whitney on all runs ({sizes}; no fast mode)")
-        sizes = f"{b.size} of {base.size} baseline, {c.size} of {cand.size} candidate"
-    method = f"t-test on {'fast-mode' if moded else 'all'} runs ({sizes})"
-    test = _t_test(b, c, confidence, power)
-    if log_scale:
+    `prior` (variance, df), e.g. from `shared_prior` over the metrics of one rule, moderates
+    the metric's own variance (Smyth 2004): few runs then still give a steady noise estimate."""
+    selection = select_runs(
+        baseline, candidate, lower_is_better=lower_is_better, mode_width=mode_width
+    )
+    if selection.ranked:
+        ranked = compare_samples(baseline, candidate, confidence=confidence, power=power)
+        method = f"Mann-Whitney on {selection.description}"
+        return replace(ranked, method=method, mode_missing=mode_width is not None)
+    b, c = selection.baseline, selection.candidate
+    variance, df = moderate(*selection.spread, prior)
+    test = _t_test(b, c, variance, df, confidence, power)
+    shrunk = " (variance moderated over the rule's metrics)" if prior else ""
+    method = f"t-test on {selection.description}{shrunk}"
+    if selection.log_scale:
         base_loc, cand_loc = math.exp(test.locations[0]), math.exp(test.locations[1])
         ratio, low, high = (math.exp(v) for v in (test.diff, *test.diff_ci))
         mde = math.expm1(test.detectable)
@@ -376,8 +433,18 @@ def compare_runs(
         ratio, low, high = (_linear_ratio(base_loc, v) for v in (test.diff, *test.diff_ci))
         mde = test.detectable / abs(base_loc) if base_loc else math.nan
     return Comparison(base_loc, cand_loc, ratio, Interval(low, high, confidence), test.p_value,
-                      cliffs_delta(base, cand), mde, int(b.size), int(c.size),
-                      method)  # fmt: skip
+                      cliffs_delta(as_array(baseline), as_array(candidate)), mde, int(b.size),
+                      int(c.size), method)  # fmt: skip
+
+
+def moderate(variance: float, df: float, prior: tuple[float, float] | None) -> tuple[float, float]:
+    """The variance pooled with a prior (variance, df) as extra observations, and its df."""
+    if prior is None:
+        return variance, df
+    prior_variance, prior_df = prior
+    if df < 1:
+        return prior_variance, prior_df
+    return (prior_df * prior_variance + df * variance) / (prior_df + df), prior_df + df
 
 
 def _linear_ratio(base: float, diff: float) -> float:
@@ -396,12 +463,12 @@ class TTest:
     detectable: float
 
 
-def _t_test(b: Array, c: Array, confidence: float, power: float) -> TTest:
+def _t_test(
+    b: Array, c: Array, variance: float, df: float, confidence: float, power: float
+) -> TTest:
     from scipy.stats import t
 
-    df = b.size + c.size - 2
-    spread = float(np.sum((b - b.mean()) ** 2) + np.sum((c - c.mean()) ** 2))
-    se = math.sqrt(spread / df * (1.0 / b.size + 1.0 / c.size))
+    se = math.sqrt(variance * (1.0 / b.size + 1.0 / c.size))
     diff = float(c.mean() - b.mean())
     # Identical runs (counted metrics) have no spread: then any difference is real.
     p_value = float(2.0 * t.sf(abs(diff) / se, df)) if se else float(diff == 0.0)

@@ -41,7 +41,7 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--confirm-cmd",
         help="when a metric looks worse, re-measure the candidate with CMD ('{out}' = a fresh "
-        "results dir) and judge again on all the runs",
+        "results dir) and judge again on all the runs (a second round while undecided)",
     )
     parser.add_argument(
         "--confirm-baseline-cmd",
@@ -88,9 +88,10 @@ def run(args: argparse.Namespace) -> int:
     baseline = [load_records(d) for d in baseline_dirs]
     rules = gate.load_rules(args.rules or default_rules())
     report = gate.evaluate_runs(baseline, candidate, rules)
-    if args.confirm_cmd and (report.failed or report.suspects):
-        more_base, more_cand = _rerun_interleaved(args)
-        report = gate.confirm_runs(report, baseline + more_base, candidate + more_cand, rules)
+    if args.confirm_cmd:
+        report = gate.confirm_with(
+            report, (baseline, candidate), rules, lambda: _rerun_interleaved(args)
+        )
     summary = gate.render_summary(report, _names(baseline_dirs), _names(args.candidate))
     print(summary)
     for warning in report.warnings:
