@@ -70,7 +70,7 @@ def default_rules() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness import gate
+    from harness import gate, gate_summary
     from harness.store import atomic_write_text, load_records
 
     if args.save_baseline:
@@ -92,14 +92,14 @@ def run(args: argparse.Namespace) -> int:
         report = gate.confirm_with(
             report, (baseline, candidate), rules, lambda: _rerun_interleaved(args)
         )
-    summary = gate.render_summary(report, _names(baseline_dirs), _names(args.candidate))
+    summary = gate_summary.render_summary(report, _names(baseline_dirs), _names(args.candidate))
     print(summary)
     for warning in report.warnings:
         print(f"sfperf gate: warning: {warning}", file=sys.stderr)
     if args.summary:
         atomic_write_text(args.summary, summary)
     if args.json:
-        document = gate.report_document(report)
+        document = gate_summary.report_document(report)
         atomic_write_text(args.json, json.dumps(document, indent=2, allow_nan=False))
     return 1 if report.failed else 0
 

@@ -22,9 +22,9 @@ from harness.gate import (
     evaluate_gate,
     load_rules,
     parse_rules,
-    render_summary,
     save_baseline,
 )
+from harness.gate_summary import render_summary
 from harness.records import Environment, RunRecord, make_series
 from harness.store import load_records
 

@@ -22,10 +22,9 @@ from harness.gate import (
     evaluate_gate,
     evaluate_runs,
     parse_rules,
-    render_summary,
-    report_document,
     save_baseline,
 )
+from harness.gate_summary import render_summary, report_document
 from harness.records import Environment, RunRecord, make_series
 from harness.store import load_records
 

@@ -1,0 +1,113 @@
+"""The gate's outcome for people and tools: Markdown for a CI step summary, JSON for `--json`."""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from typing import Any
+
+from harness.gate import (
+    IMPROVEMENT,
+    MISSING,
+    REGRESSION,
+    UNCHANGED,
+    UNCONFIRMED,
+    UNTESTABLE,
+    GateReport,
+    MetricResult,
+)
+
+
+def render_summary(report: GateReport, baseline_name: str, candidate_name: str) -> str:
+    """Markdown for a CI step summary: verdict line, warnings, one table row per metric."""
+    counts = Counter(r.status for r in report.results)
+    headline = f"❌ {counts[REGRESSION]} regression(s)" if report.failed else "✅ no regression"
+    lines = [
+        f"## sfperf gate: {headline}",
+        "",
+        f"Baseline `{baseline_name}` → candidate `{candidate_name}`.",
+    ]
+    lines += ["", *(f"> ⚠️ {w}" for w in report.warnings)] if report.warnings else []
+    tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
+    tested = sum(r.comparison is not None for r in report.results)
+    lines += [
+        "",
+        f"{len(report.results)} metrics: {tally}. p is Holm-adjusted over the {tested} tested "
+        "metrics (the chance of any false alarm stays below alpha).",
+        "",
+    ]
+    lines += [
+        "| status | metric | baseline | candidate | change | 95% CI of ratio | p (Holm) "
+        "| detectable | rule | evidence |",
+        "|---|---|---|---|---|---|---|---|---|---|",
+    ]
+    lines += [_row(r) for r in sorted(report.results, key=_order)]
+    return "\n".join(lines) + "\n"
+
+
+_ICONS = {
+    REGRESSION: "❌ regression",
+    UNCONFIRMED: "⚠️ unconfirmed",
+    IMPROVEMENT: "🟢 improvement",
+    UNCHANGED: "· unchanged",
+    MISSING: "❔ missing",
+    UNTESTABLE: "· untestable",
+}
+_RANK = {REGRESSION: 0, UNCONFIRMED: 1, MISSING: 2, IMPROVEMENT: 3, UNTESTABLE: 4, UNCHANGED: 5}
+
+
+def _order(result: MetricResult) -> tuple[int, str]:
+    return _RANK.get(result.status, 9), result.key
+
+
+def _row(result: MetricResult) -> str:
+    rule = result.rule
+    thresholds = [f"> {rule.max_relative:.0%}"] if rule.max_relative is not None else []
+    thresholds += (
+        [f"> {rule.max_absolute:g} {result.unit}"] if rule.max_absolute is not None else []
+    )
+    rule_text = f"{rule.direction} is better, {' and '.join(thresholds)}, p < {rule.alpha:g}"
+    c = result.comparison
+    if c is not None and c.method.startswith("t-test"):
+        rule_text += f", {rule.statistic} of each run"
+    if c is None:
+        return (
+            f"| {_ICONS[result.status]} | `{result.key}` | | | | {result.note} | | | {rule_text} "
+            "| |"
+        )
+    # "detectable": the change these samples resolve (80% power); evidence: what was tested.
+    evidence = f"{c.method}; {result.note}" if result.note else c.method
+    return (
+        f"| {_ICONS[result.status]} | `{result.key}` | {c.baseline_median:.4g} {result.unit} | "
+        f"{c.candidate_median:.4g} {result.unit} | {c.relative_change:+.1%} | "
+        f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {result.p_adjusted:.2g} | "
+        f"±{c.mde_relative:.1%} | {rule_text} | {evidence} |"
+    )
+
+
+def report_document(report: GateReport) -> dict[str, Any]:
+    """The gate's outcome as JSON-ready data (for tools reading `--json`)."""
+    return {
+        "failed": report.failed,
+        "warnings": list(report.warnings),
+        "results": [
+            {
+                "metric": r.key,
+                "status": r.status,
+                "unit": r.unit,
+                "note": r.note,
+                "p_adjusted": r.p_adjusted if math.isfinite(r.p_adjusted) else None,
+                "comparison": _finite(r.comparison.as_dict()) if r.comparison else None,
+            }
+            for r in report.results
+        ],
+    }
+
+
+def _finite(data: dict[str, Any]) -> dict[str, Any]:
+    def clean(value: Any) -> Any:
+        if isinstance(value, dict):
+            return {k: clean(v) for k, v in value.items()}
+        return None if isinstance(value, float) and not math.isfinite(value) else value
+
+    return {k: clean(v) for k, v in data.items()}
