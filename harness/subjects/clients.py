@@ -12,14 +12,12 @@ All three share `Retrier.call`: bearer token from the provider, backoff with jit
 from __future__ import annotations
 
 import asyncio
-import dataclasses
-import functools
-import json
 import time
 from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 import aiohttp
+import orjson
 
 from harness.subjects.tally import Tally
 from harness.subjects.tokens import TokenFetchError, TokenGrant, TokenProvider
@@ -37,13 +35,7 @@ from harness.subjects.upstream import (
 Sleep = Callable[[float], Awaitable[None]]
 Clock = Callable[[], float]
 SessionFactory = Callable[[], aiohttp.ClientSession]  # injectable: tests pass a fake session
-
-
-async def _grant(provider: TokenProvider) -> TokenGrant:
-    """The current grant; a refresh (a blocking OAuth call) runs in a worker thread."""
-    if provider.needs_refresh():
-        return await asyncio.to_thread(provider.get_grant)
-    return provider.get_grant()
+_MAX_URLS = 256
 
 
 def _token_failure(exc: TokenFetchError) -> UpstreamResult:
@@ -77,8 +69,8 @@ async def _attempt(
 def _result_of(status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamResult:
     """Classify one complete HTTP reply from the Models API."""
     try:
-        payload = json.loads(raw) if raw else None
-    except ValueError:
+        payload = orjson.loads(raw) if raw else None
+    except orjson.JSONDecodeError:
         return UpstreamResult(502, None, error_kind="bad_response", message="invalid JSON")
     kind = error_kind_for(status)
     return UpstreamResult(
@@ -107,6 +99,17 @@ class Retrier:
         self.sleep = sleep
         self.clock = clock
         self.tally = Tally()
+        self._urls: dict[tuple[str | None, str, str], str] = {}
+
+    def _url(self, grant: TokenGrant, model: str, endpoint: str) -> str:
+        """`models_url`, remembered: the same few model URLs are built for every request."""
+        key = (grant.api_instance_url, model, endpoint)
+        url = self._urls.get(key)
+        if url is None:
+            if len(self._urls) >= _MAX_URLS:  # passed-through model names are the caller's
+                self._urls.clear()
+            url = self._urls[key] = models_url(grant, self.settings, model, endpoint)
+        return url
 
     def _should_retry(self, result: UpstreamResult, retries: int) -> bool:
         if result.error_kind not in ("rate_limited", "upstream_error", "connection"):
@@ -120,15 +123,20 @@ class Retrier:
         self,
         session: aiohttp.ClientSession,
         provider: TokenProvider,
-        url_for: Callable[[TokenGrant], str],
+        route: tuple[str, str],
         body: bytes,
     ) -> UpstreamResult:
-        """Get a token, then POST once; a failed token fetch is a result like any other."""
+        """Get a token, then POST once; a failed token fetch is a result like any other.
+        A refresh (a blocking OAuth call) runs in a worker thread, off the event loop."""
         try:
-            grant = await _grant(provider)
+            if provider.needs_refresh():
+                grant = await asyncio.to_thread(provider.get_grant)
+            else:
+                grant = provider.get_grant()
         except TokenFetchError as exc:
             return _token_failure(exc)
-        return await _attempt(session, url_for(grant), grant.access_token, body, self.timeout)
+        url = self._url(grant, *route)
+        return await _attempt(session, url, grant.access_token, body, self.timeout)
 
     async def call(
         self,
@@ -140,15 +148,12 @@ class Retrier:
     ) -> UpstreamResult:
         """POST `payload` to `model`'s `endpoint`, retrying as the settings allow."""
         started_s = self.clock()
-        body = json.dumps(payload).encode()
-        url_for = functools.partial(
-            models_url, settings=self.settings, model=model, endpoint=endpoint
-        )
+        body = orjson.dumps(payload)
         attempts = retries = 0
         refreshed = False
         while True:
             attempts += 1
-            result = await self._try_once(session, provider, url_for, body)
+            result = await self._try_once(session, provider, (model, endpoint), body)
             if result.status == 401 and not refreshed:
                 refreshed = True  # one refresh: the token may have been revoked or expired early
                 provider.invalidate()
@@ -162,7 +167,23 @@ class Retrier:
         self.tally.add_many(
             {"calls": 1, "attempts": attempts, "retries": retries, "latency_s": latency_s}
         )
-        return dataclasses.replace(result, attempts=attempts, latency_s=latency_s)
+        return _finished(result, attempts, latency_s)
+
+
+def _finished(result: UpstreamResult, attempts: int, latency_s: float) -> UpstreamResult:
+    """The last attempt's result with the call's totals (`dataclasses.replace`, without its
+    per-call field introspection)."""
+    r = result
+    return UpstreamResult(
+        r.status,
+        r.json,
+        r.request_id,
+        attempts,
+        r.error_kind,
+        r.retry_after_s,
+        latency_s,
+        r.message,
+    )
 
 
 class SyncWrapperClient:

@@ -2,9 +2,9 @@
 
 from __future__ import annotations
 
-import json
 from typing import Any, Protocol
 
+import orjson
 from aiohttp import web
 
 from harness.subjects.gateway.core import Gateway
@@ -21,7 +21,7 @@ class AsyncClientLike(Protocol):
 async def send(request: web.Request, reply: Reply) -> web.StreamResponse:
     """Write a `Reply`: JSON, or SSE events one write each (so time to first token is real)."""
     if reply.events is None:
-        body = json.dumps(reply.body).encode()
+        body = orjson.dumps(reply.body)
         return web.Response(
             body=body, status=reply.status, headers=reply.headers, content_type="application/json"
         )

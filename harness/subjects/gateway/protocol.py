@@ -6,11 +6,12 @@ from the upstream reply unchanged; nothing here strips, trims or rewrites them.
 
 from __future__ import annotations
 
-import json
 import re
 from collections.abc import Iterator, Mapping
 from dataclasses import dataclass, field
 from typing import Any
+
+import orjson
 
 from harness.subjects.gateway.model_names import resolve_model
 
@@ -129,8 +130,8 @@ def _models_body(route: str, request: Mapping[str, Any]) -> dict[str, Any]:
 def parse_request(route: str, raw: bytes) -> Prepared:
     """Validate an OpenAI request body for `route` (`chat` or `completions`)."""
     try:
-        request = json.loads(raw)
-    except ValueError as exc:
+        request = orjson.loads(raw)
+    except orjson.JSONDecodeError as exc:
         raise RequestError(400, f"request body is not JSON: {exc}", "invalid_json") from exc
     if not isinstance(request, dict):
         raise RequestError(400, "request body must be a JSON object", "invalid_json")
@@ -231,7 +232,7 @@ def _chunk(route: str, c: Completion, delta: Mapping[str, Any], finish: str | No
         choices = [{"index": 0, "text": text, "finish_reason": finish, "logprobs": None}]
         kind = "text_completion"
     body = {"id": c.id, "object": kind, "created": c.created, "model": c.model, "choices": choices}
-    return f"data: {json.dumps(body)}\n\n"
+    return f"data: {orjson.dumps(body).decode()}\n\n"
 
 
 def stream_events(route: str, c: Completion, include_usage: bool) -> Iterator[str]:
@@ -244,5 +245,5 @@ def stream_events(route: str, c: Completion, include_usage: bool) -> Iterator[st
     if include_usage:
         kind = "chat.completion.chunk" if route == "chat" else "text_completion"
         body = {"id": c.id, "object": kind, "created": c.created, "model": c.model}
-        yield f"data: {json.dumps({**body, 'choices': [], 'usage': c.usage})}\n\n"
+        yield f"data: {orjson.dumps({**body, 'choices': [], 'usage': c.usage}).decode()}\n\n"
     yield "data: [DONE]\n\n"

@@ -3,15 +3,16 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import random
 from typing import Any
 
 import aiohttp
 import pytest
 
-from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient
+from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient, _finished
 from harness.subjects.tokens import TokenFetchError
-from harness.subjects.upstream import Backoff, ClientSettings
+from harness.subjects.upstream import Backoff, ClientSettings, UpstreamResult
 from tests.unit.subjects.fakes import BASE, FakeProvider, FakeUpstream
 
 CHAT_URL = f"{BASE}/einstein/platform/v1/models/sfdc_ai__M/chat-generations"
@@ -147,6 +148,24 @@ async def test_a_body_that_is_not_json_is_a_bad_response() -> None:
     upstream.add(CHAT_URL, body=b"<html>")
     result = await client_for(upstream).chat("sfdc_ai__M", MESSAGES)
     assert (result.status, result.error_kind) == (502, "bad_response")
+
+
+async def test_each_model_gets_its_own_url_and_the_url_memo_stays_bounded() -> None:
+    upstream = FakeUpstream()
+    for index in range(300):
+        upstream.add(CHAT_URL.replace("sfdc_ai__M", f"sfdc_ai__M{index}"), payload={})
+    client = client_for(upstream)
+    for index in (*range(300), 0, 299):
+        await client.chat(f"sfdc_ai__M{index}", MESSAGES)
+    sent = [request.url.rsplit("/", 2)[1] for request in upstream.sent]
+    assert sent == [f"sfdc_ai__M{index}" for index in (*range(300), 0, 299)]
+    assert len(client.retrier._urls) <= 256
+
+
+def test_a_finished_result_keeps_every_field_of_the_last_attempt() -> None:
+    last = UpstreamResult(429, {"m": 1}, "rq", 1, "rate_limited", 2.5, 0.0, "slow")
+    finished = _finished(last, attempts=3, latency_s=0.25)
+    assert finished == dataclasses.replace(last, attempts=3, latency_s=0.25)
 
 
 @pytest.mark.parametrize(
