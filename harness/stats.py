@@ -374,18 +374,18 @@ def select_runs(
         raise ValueError("a run-level comparison needs at least 3 runs in all")
     log_scale = bool(np.all(base > 0) and np.all(cand > 0))
     b, c = (np.log(base), np.log(cand)) if log_scale else (base, cand)
+    everything = f"all runs ({b.size} baseline, {c.size} candidate"
     if mode_width is None or not log_scale:
-        return RunSelection(b, c, log_scale, False, f"all runs ({b.size} baseline, {c.size} "
-                            "candidate)")  # fmt: skip
+        return RunSelection(b, c, log_scale, ranked=False, description=everything + ")")
     keep = fast_mode((1.0 if lower_is_better else -1.0) * np.concatenate([b, c]), mode_width)
     kept_b, kept_c = b[keep[: b.size]], c[keep[b.size :]]
     # One lone run in the fast mode may be a third, in-between state: not a mode.
-    ranked = kept_b.size < min(2, b.size) or kept_c.size < min(2, c.size) or keep.sum() < 3
-    if ranked:
-        return RunSelection(b, c, True, True, f"all runs ({b.size} baseline, "
-                            f"{c.size} candidate; no fast mode)")  # fmt: skip
-    return RunSelection(kept_b, kept_c, True, False, f"fast-mode runs ({kept_b.size} of {b.size} "
-                        f"baseline, {kept_c.size} of {c.size} candidate)")  # fmt: skip
+    if kept_b.size < min(2, b.size) or kept_c.size < min(2, c.size) or keep.sum() < 3:
+        return RunSelection(b, c, True, ranked=True, description=everything + "; no fast mode)")
+    description = (
+        f"fast-mode runs ({kept_b.size} of {b.size} baseline, {kept_c.size} of {c.size} candidate)"
+    )
+    return RunSelection(kept_b, kept_c, True, ranked=False, description=description)
 
 
 def shared_prior(spreads: Sequence[tuple[float, int]]) -> tuple[float, float] | None:
