@@ -24,19 +24,29 @@ def mock() -> Iterator[SfperfMock]:
 
 
 @pytest.mark.parametrize(
-    ("command", "variant", "stop"),
-    [(MODULE, "async", signal.SIGTERM), (SFPERF, "sync-legacy", signal.SIGINT)],
+    ("command", "variant", "loop", "stop", "runtime"),
+    [
+        (MODULE, "async", "auto", signal.SIGTERM, {"server": "aiohttp", "loop": "uvloop"}),
+        (SFPERF, "async", "asyncio", signal.SIGINT, {"server": "aiohttp", "loop": "asyncio"}),
+        (SFPERF, "sync-legacy", "auto", signal.SIGINT, {"server": "flask"}),
+    ],
 )
 def test_the_gateway_prints_its_url_alone_serves_and_stops_cleanly_on_a_signal(
-    mock: SfperfMock, command: list[str], variant: str, stop: signal.Signals
+    mock: SfperfMock,
+    command: list[str],
+    variant: str,
+    loop: str,
+    stop: signal.Signals,
+    runtime: dict[str, str],
 ) -> None:
-    argv = [*command, "--variant", variant, "--upstream", mock.url, "--port", "0"]
+    argv = [*command, "--variant", variant, "--upstream", mock.url, "--port", "0", "--loop", loop]
     child = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
     try:
         assert child.stdout is not None
         url = child.stdout.readline().strip()
         assert url.startswith("http://127.0.0.1:")
-        assert requests.get(f"{url}/health", timeout=10).json()["variant"] == variant
+        health = requests.get(f"{url}/health", timeout=10).json()
+        assert health == {"status": "ok", "variant": variant, **runtime}
         body = {"model": "gpt-4", "messages": [{"role": "user", "content": "hi"}]}
         assert requests.post(f"{url}/v1/chat/completions", json=body, timeout=10).ok
         child.send_signal(stop)
@@ -56,6 +66,7 @@ BAD_ARGS = [
     (SFPERF, ["--upstream", "http://127.0.0.1:9", "--extractor", "no_such_mod:f"], "extractor"),
     (MODULE, ["--variant", "turbo", "--upstream", "http://127.0.0.1:9"], "unknown variant"),
     (MODULE, [], "--upstream"),
+    (MODULE, ["--upstream", "http://127.0.0.1:9", "--loop", "trio"], "invalid choice"),
 ]
 
 

@@ -7,7 +7,7 @@ from __future__ import annotations
 
 import argparse
 
-from harness.subjects.gateway.options import VARIANT_NAMES, GatewayOptions
+from harness.subjects.gateway.options import LOOPS, VARIANT_NAMES, GatewayOptions
 
 _DEFAULTS = GatewayOptions(upstream_url="")
 
@@ -39,6 +39,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--max-retries", type=int, default=d.max_retries, metavar="N", help="on 429 and 5xx")
     add("--batch-window-s", type=float, default=d.batch_window_s, metavar="S")
     add("--batch-max", type=int, default=d.batch_max, metavar="N", help="calls per batch")
+    add(
+        "--loop",
+        default=d.loop,
+        choices=LOOPS,
+        help="aiohttp server's event loop; auto (default): uvloop if installed, else asyncio",
+    )
 
 
 def options_from_args(args: argparse.Namespace) -> GatewayOptions:
@@ -60,4 +66,5 @@ def options_from_args(args: argparse.Namespace) -> GatewayOptions:
         max_retries=args.max_retries,
         batch_window_s=args.batch_window_s,
         batch_max=args.batch_max,
+        loop=args.loop,
     )

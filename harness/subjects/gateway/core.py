@@ -67,6 +67,9 @@ class Gateway:
         self.client_counters = client_counters
         self.wall_clock = wall_clock
         self.tally = Tally()
+        # What the server running this gateway says about itself (`server`, `loop`), set when
+        # it starts; reported by /health and /metrics so every measurement can say what ran.
+        self.runtime: dict[str, str] = {}
 
     def prepare(self, route: str, raw: bytes) -> Prepared | Reply:
         """Validate a request; a `Reply` means it is refused before any upstream call."""
@@ -173,7 +176,7 @@ class Gateway:
         return Reply(200, {"object": "list", "data": data})
 
     def health(self) -> Reply:
-        return Reply(200, {"status": "ok", "variant": self.variant})
+        return Reply(200, {"status": "ok", "variant": self.variant, **self.runtime})
 
     def metrics(self) -> Reply:
         """Everything the gateway counted, grouped; it is the gateway's own claim, not the truth."""
@@ -197,6 +200,7 @@ def metrics_snapshot(gateway: Gateway) -> dict[str, Any]:
     extractions = totals.get("extractions", 0)
     return {
         "variant": gateway.variant,
+        **gateway.runtime,
         "requests": _group(totals, "requests."),
         "responses_by_status": _group(totals, "status."),
         "errors": _group(totals, "errors."),

@@ -5,6 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 VARIANT_NAMES = ("sync-legacy", "sync-optimized", "async", "async-batching")
+LOOPS = ("auto", "asyncio", "uvloop")  # the aiohttp server's event loop; auto: uvloop if installed
 
 
 class GatewayConfigError(ValueError):
@@ -32,6 +33,7 @@ class GatewayOptions:
     max_retries: int = 2
     batch_window_s: float = 0.002
     batch_max: int = 16
+    loop: str = "auto"
 
 
 def check_options(options: GatewayOptions) -> None:
@@ -51,3 +53,5 @@ def check_options(options: GatewayOptions) -> None:
         raise GatewayConfigError(f"max retries must be >= 0, got {options.max_retries}")
     if options.batch_max < 1 or options.batch_window_s < 0:
         raise GatewayConfigError("batch size must be >= 1 and batch window >= 0 s")
+    if options.loop not in LOOPS:
+        raise GatewayConfigError(f"unknown loop {options.loop!r} (known: {', '.join(LOOPS)})")

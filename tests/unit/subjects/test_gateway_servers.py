@@ -114,6 +114,7 @@ def test_components_can_be_overridden_one_by_one() -> None:
         ({"timeout_s": 0.0}, "timeout"),
         ({"max_retries": -1}, "retries"),
         ({"batch_max": 0}, "batch"),
+        ({"loop": "trio"}, "unknown loop"),
     ],
 )
 def test_options_that_cannot_work_are_one_line_config_errors(
