@@ -227,7 +227,19 @@ def evaluate_runs(
         [r for run in candidate for r in run],
     )
     warnings = machine_warnings(flat_base, flat_cand) + drift_warnings(results)
-    return GateReport(tuple(results), tuple(warnings))
+    report = GateReport(tuple(results), tuple(warnings))
+    return replace(report, warnings=report.warnings + undecided_warnings(report))
+
+
+def undecided_warnings(report: GateReport) -> tuple[str, ...]:
+    """A warning when worse-looking metrics could not be judged for lack of fast-mode runs."""
+    if not report.undecided:
+        return ()
+    return (
+        f"{len(report.undecided)} metric(s) look worse beyond their thresholds but too few "
+        "runs of each side fell in the machine's fast state to judge them; more runs "
+        "(--confirm-runs) can decide",
+    )
 
 
 def rule_priors(

@@ -377,10 +377,14 @@ def select_runs(
     everything = f"all runs ({b.size} baseline, {c.size} candidate"
     if mode_width is None or not log_scale:
         return RunSelection(b, c, log_scale, ranked=False, description=everything + ")")
-    keep = fast_mode((1.0 if lower_is_better else -1.0) * np.concatenate([b, c]), mode_width)
+    sign = 1.0 if lower_is_better else -1.0
+    keep = fast_mode(sign * np.concatenate([b, c]), mode_width)
     kept_b, kept_c = b[keep[: b.size]], c[keep[b.size :]]
     # One lone run in the fast mode may be a third, in-between state: not a mode.
     if kept_b.size < min(2, b.size) or kept_c.size < min(2, c.size) or keep.sum() < 3:
+        if b.size >= 2 and fast_mode(sign * b, mode_width).all():
+            # The baseline never left its fast state: the candidate's distance is its own.
+            return RunSelection(b, c, True, ranked=False, description=everything + ")")
         return RunSelection(b, c, True, ranked=True, description=everything + "; no fast mode)")
     description = (
         f"fast-mode runs ({kept_b.size} of {b.size} baseline, {kept_c.size} of {c.size} candidate)"

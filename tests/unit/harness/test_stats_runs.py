@@ -86,9 +86,17 @@ def test_slow_runs_of_a_two_state_machine_are_left_out_of_the_fast_mode_comparis
 
 
 def test_without_two_fast_runs_a_side_the_runs_are_ranked_instead() -> None:
-    result = compare_runs([1.0, 1.02, 0.99], [1.7, 1.75, 1.21], mode_width=0.3)
+    result = compare_runs([1.0, 1.02, 1.7], [1.7, 1.75, 1.21], mode_width=0.3)
     assert result.method.startswith("Mann-Whitney on all runs")
+    assert result.mode_missing
     assert result.p_value > 0.05  # three runs a side cannot be significant by rank
+
+
+def test_a_baseline_that_never_left_its_fast_state_makes_a_far_candidate_its_own() -> None:
+    # A quiet machine: a 60% slower candidate is beyond the fast mode, and that is the code's.
+    result = compare_runs([1.0, 1.02, 0.99, 1.01], [1.6], mode_width=0.3)
+    assert result.method == "t-test on all runs (4 baseline, 1 candidate)"
+    assert result.p_value < 0.001
 
 
 def test_two_state_a_a_runs_are_not_told_apart_but_a_fifteen_percent_shift_is() -> None:

@@ -1,0 +1,104 @@
+"""`sfperf gate` over several runs: dirs per side, interleaved confirmation, stored history."""
+
+from __future__ import annotations
+
+import sys
+from pathlib import Path
+
+import pytest
+
+from harness.cli import main
+from harness.records import RunRecord, capture_environment, make_series
+from harness.store import save_records
+
+ENV = capture_environment()
+# A confirmation command: log which side ran, then write a run at the given level.
+WRITER = """
+import sys
+from pathlib import Path
+sys.path.insert(0, {tests!r})
+from test_gate_cli import write_run
+side, level, out = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
+with open({log!r}, "a") as log:
+    log.write(side + "\\n")
+write_run(out, level)
+"""
+
+
+def write_run(directory: Path, level: float) -> Path:
+    """A run of two metrics whose every round takes `level` us (plus a few percent per metric)."""
+    records = [
+        RunRecord(
+            "micro", "extract", {}, ENV,
+            (make_series("time_s", "s", [level * 1e-6 * (1 + 0.02 * i)] * 20),),
+            labels={"extractor": "priority", "shape": f"shape-{i}"},
+        )
+        for i in range(2)
+    ]  # fmt: skip
+    save_records(directory, records)
+    return directory
+
+
+def confirm_args(tmp_path: Path, base_level: float, cand_level: float) -> list[str]:
+    script = tmp_path / "writer.py"
+    log = tmp_path / "sides.log"
+    script.write_text(WRITER.format(tests=str(Path(__file__).parent), log=str(log)))
+    command = f"{sys.executable} {script}"
+    return [
+        "--confirm-baseline-cmd", f"{command} base {base_level} {{out}}",
+        "--confirm-cmd", f"{command} cand {cand_level} {{out}}",
+        "--confirm-runs", "2",
+    ]  # fmt: skip
+
+
+def baseline_dirs(tmp_path: Path) -> list[str]:
+    levels = (1.0, 1.01, 0.99, 1.02)
+    return [str(write_run(tmp_path / f"base-{i}", v)) for i, v in enumerate(levels)]
+
+
+def test_a_confirmed_slowdown_re_measures_both_sides_in_turn_and_fails(tmp_path: Path) -> None:
+    cand = write_run(tmp_path / "cand", 1.3)
+    args = ["gate", "--baseline", *baseline_dirs(tmp_path), "--candidate", str(cand)]
+    assert main(args + confirm_args(tmp_path, 1.0, 1.3)) == 1
+    assert (tmp_path / "sides.log").read_text().split() == ["base", "cand", "base", "cand"]
+
+
+def test_a_slowdown_that_does_not_repeat_passes_as_unconfirmed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    cand = write_run(tmp_path / "cand", 1.3)
+    args = ["gate", "--baseline", *baseline_dirs(tmp_path), "--candidate", str(cand)]
+    assert main(args + confirm_args(tmp_path, 1.0, 1.0)) == 0
+    assert "⚠️ unconfirmed" in capsys.readouterr().out
+
+
+def test_nothing_is_re_measured_when_no_metric_looks_worse(tmp_path: Path) -> None:
+    cand = write_run(tmp_path / "cand", 1.0)
+    args = ["gate", "--baseline", *baseline_dirs(tmp_path), "--candidate", str(cand)]
+    assert main(args + confirm_args(tmp_path, 1.0, 1.0)) == 0
+    assert not (tmp_path / "sides.log").exists()
+
+
+def test_the_stored_history_is_the_baseline_when_none_is_given(tmp_path: Path) -> None:
+    root = tmp_path / "baselines"
+    for directory in baseline_dirs(tmp_path):
+        assert main(["gate", "--save-baseline", directory, "--baseline-root", str(root)]) == 0
+    assert len(list((root / ENV.fingerprint / "history").iterdir())) == 4
+    slow, same = write_run(tmp_path / "slow", 1.3), write_run(tmp_path / "same", 1.0)
+    assert main(["gate", "--candidate", str(slow), "--baseline-root", str(root)]) == 1
+    assert main(["gate", "--candidate", str(same), "--baseline-root", str(root)]) == 0
+
+
+@pytest.mark.parametrize(
+    ("extra", "message"),
+    [
+        (["--confirm-runs", "0"], "--confirm-runs"),
+        (["--confirm-baseline-cmd", "true"], "needs --confirm-cmd"),
+    ],
+)
+def test_bad_confirmation_options_exit_two(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], extra: list[str], message: str
+) -> None:
+    base = write_run(tmp_path / "base", 1.0)
+    assert main(["gate", "--baseline", str(base), "--candidate", str(base), *extra]) == 2
+    assert message in capsys.readouterr().err
