@@ -12,16 +12,13 @@ from harness.records import RunRecord, capture_environment, make_series
 from harness.store import save_records
 
 ENV = capture_environment()
-# A confirmation command: log which side ran, then write a run at the given level.
+# A confirmation command: log which side ran, then copy a prepared run (no heavy imports).
 WRITER = """
-import sys
-from pathlib import Path
-sys.path.insert(0, {tests!r})
-from test_gate_cli import write_run
-side, level, out = sys.argv[1], float(sys.argv[2]), Path(sys.argv[3])
+import shutil, sys
+side, source, out = sys.argv[1:]
 with open({log!r}, "a") as log:
     log.write(side + "\\n")
-write_run(out, level)
+shutil.copytree(source, out, dirs_exist_ok=True)
 """
 
 
@@ -40,13 +37,14 @@ def write_run(directory: Path, level: float) -> Path:
 
 
 def confirm_args(tmp_path: Path, base_level: float, cand_level: float) -> list[str]:
-    script = tmp_path / "writer.py"
-    log = tmp_path / "sides.log"
-    script.write_text(WRITER.format(tests=str(Path(__file__).parent), log=str(log)))
+    script, log = tmp_path / "writer.py", tmp_path / "sides.log"
+    script.write_text(WRITER.format(log=str(log)))
+    base = write_run(tmp_path / "rerun-base", base_level)
+    cand = write_run(tmp_path / "rerun-cand", cand_level)
     command = f"{sys.executable} {script}"
     return [
-        "--confirm-baseline-cmd", f"{command} base {base_level} {{out}}",
-        "--confirm-cmd", f"{command} cand {cand_level} {{out}}",
+        "--confirm-baseline-cmd", f"{command} base {base} {{out}}",
+        "--confirm-cmd", f"{command} cand {cand} {{out}}",
         "--confirm-runs", "2",
     ]  # fmt: skip
 
