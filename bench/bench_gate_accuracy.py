@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import statistics
 import sys
 import tempfile
 import time
@@ -71,13 +72,25 @@ def calibrate(slowdown: float) -> float:
 
     samples = shape_samples(MicroPlan().seed)
     calls = {s: (samples[s].response, samples[s].endpoint) for s in SHAPES}
-    ratios = {s: _fastest_pair(stretched(0.0), priority, calls[s]) for s in SHAPES}
-    extra = (slowdown - 1.0) * max(wrapped / plain for wrapped, plain in ratios.values())
+    # The wrapper's own cost relative to `priority`, per shape: the median of 5 interleaved
+    # measurements (one measurement was once thrown 2x off by the shared machine).
+    overheads = [
+        statistics.median(
+            _ratio(*_fastest_pair(stretched(0.0), priority, calls[s])) for _ in "12345"
+        )
+        for s in SHAPES
+    ]
+    print(f"  wrapper / priority per call: {', '.join(f'{o:.3f}' for o in overheads)}")
+    extra = (slowdown - 1.0) * max(overheads)
     for shape in SHAPES:
-        slow, base = _fastest_pair(stretched(extra), stretched(0.0), calls[shape])
-        print(f"  injected in {shape}: {slow / base - 1:+.1%} "
-              f"({base * 1e6:.2f} -> {slow * 1e6:.2f} us a call, in process)")  # fmt: skip
+        pairs = [_fastest_pair(stretched(extra), stretched(0.0), calls[shape]) for _ in "123"]
+        injected = statistics.median(_ratio(*pair) for pair in pairs) - 1.0
+        print(f"  injected in {shape}: {injected:+.1%} (median of 3, in process)")
     return extra
+
+
+def _ratio(first: float, second: float) -> float:
+    return first / second
 
 
 def _fastest_pair(
