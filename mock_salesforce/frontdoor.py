@@ -46,6 +46,7 @@ MODEL_PATH = re.compile(r"/einstein/platform/v1/models/([^/?#]+)/([a-z-]+)")
 # Paths served here besides the models (exact: a query string goes to aiohttp).
 OTHER_PATHS = {b"/services/oauth2/token": "token", b"/einstein/platform/v1/feedback": "feedback"}
 MAX_BACKLOG = 32  # pipelined requests parsed ahead of their turn before reading pauses
+KEEPALIVE_S = 75.0  # idle connections are closed after this long, as aiohttp does by default
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
 Payload = Callable[[], bytes]  # the reply body, made when it is due
 
@@ -114,11 +115,15 @@ class FrontDoor(asyncio.Protocol):
         fallback: Callable[[], asyncio.Protocol],
         date: HttpDate,
         connections: set[FrontDoor],
+        keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         self.state = state
         self._fallback = fallback
         self._date = date
         self._connections = connections
+        self._keepalive_s = keepalive_s
+        self._active_s = 0.0  # loop time of the last bytes received
+        self._idle_timer: asyncio.TimerHandle | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
         self._remote: str | None = None
@@ -143,8 +148,24 @@ class FrontDoor(asyncio.Protocol):
         peer = transport.get_extra_info("peername")
         self._remote = str(peer[0]) if isinstance(peer, tuple) and peer else None
         self._connections.add(self)
+        loop = asyncio.get_running_loop()
+        self._active_s = loop.time()
+        self._idle_timer = loop.call_at(self._active_s + self._keepalive_s, self._check_idle)
+
+    def _check_idle(self) -> None:
+        """Close a connection idle for `keepalive_s` (one timer, moved on lazily)."""
+        loop = asyncio.get_running_loop()
+        due_s = self._active_s + self._keepalive_s
+        if self._handed is not None or self._transport is None:
+            self._idle_timer = None  # aiohttp keeps its own time, or the connection is gone
+        elif self._busy is not None or self._backlog or loop.time() < due_s:
+            self._idle_timer = loop.call_at(max(due_s, loop.time() + 0.01), self._check_idle)
+        else:
+            self._idle_timer = None
+            self._transport.close()
 
     def data_received(self, data: bytes) -> None:
+        self._active_s = asyncio.get_running_loop().time()
         if self._raw:
             self._queue(data)
             return
@@ -163,6 +184,8 @@ class FrontDoor(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
+        if self._idle_timer is not None:
+            self._idle_timer.cancel()
         if self._busy is not None:
             self._busy.cancel()
         if self._handed is not None:

@@ -17,7 +17,7 @@ from mock_salesforce.admin_client import AdminClient
 from mock_salesforce.app import STATE, create_app
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.frontdoor import FrontDoor, HttpDate
+from mock_salesforce.frontdoor import KEEPALIVE_S, FrontDoor, HttpDate
 from mock_salesforce.state import MockState
 
 # `fast`: the front door serves the Models API hot path, aiohttp the rest (see frontdoor.py);
@@ -51,6 +51,7 @@ class MockServer:
         shutdown_timeout_s: float = 2.0,
         instance: int = 0,
         front: str = "fast",
+        keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         if front not in FRONTS:
             raise ConfigError(f"unknown front {front!r}: choose one of {', '.join(FRONTS)}")
@@ -59,7 +60,13 @@ class MockServer:
         self.port = port
         self.reuse_port = reuse_port
         self.front = front
-        self._runner = web.AppRunner(self.app, access_log=None, shutdown_timeout=shutdown_timeout_s)
+        self.keepalive_s = keepalive_s
+        self._runner = web.AppRunner(
+            self.app,
+            access_log=None,
+            shutdown_timeout=shutdown_timeout_s,
+            keepalive_timeout=keepalive_s,
+        )
         self._listener: asyncio.Server | None = None
         self._doors: set[FrontDoor] = set()
 
@@ -83,7 +90,7 @@ class MockServer:
         fallback, state, date = self._runner.server, self.state, HttpDate()
         assert fallback is not None  # set up above
         self._listener = await asyncio.get_running_loop().create_server(
-            lambda: FrontDoor(state, fallback, date, self._doors),
+            lambda: FrontDoor(state, fallback, date, self._doors, self.keepalive_s),
             self.host,
             self.port,
             reuse_port=self.reuse_port or None,

@@ -196,3 +196,19 @@ async def test_a_client_leaving_during_injected_latency_is_journaled(fast: MockS
         await asyncio.sleep(0.02)
     (entry,) = fast.state.journal.since(0)
     assert entry["disconnected"] is True
+
+
+@pytest.mark.parametrize("front", ["fast", "aiohttp"])
+async def test_an_idle_connection_is_closed_after_the_keepalive_time(front: str) -> None:
+    async with MockServer(OPEN, front=front, keepalive_s=0.3) as server:
+        reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        try:
+            writer.write(request(CHAT))
+            await writer.drain()
+            assert (await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)).startswith(
+                b"HTTP/1.1 200"
+            )
+            rest = await asyncio.wait_for(reader.read(), 5)  # to EOF: closed while idle
+            assert rest.endswith(b"}")
+        finally:
+            writer.close()
