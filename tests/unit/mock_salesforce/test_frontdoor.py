@@ -66,7 +66,7 @@ def door_for(config: MockConfig | None = None) -> tuple[FrontDoor, Transport, Fa
     return door, transport, fallback
 
 
-def replies(written: bytes) -> list[tuple[bytes, bytes]]:
+def replies(written: bytes | bytearray) -> list[tuple[bytes, bytes]]:
     """(status line, body) of each Content-Length response in `written`."""
     out, rest = [], bytes(written)
     while rest:
