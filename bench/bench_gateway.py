@@ -34,7 +34,9 @@ import json
 import os
 import statistics
 import sys
-from collections.abc import Sequence
+import timeit
+import urllib.request
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -233,15 +235,69 @@ def report(result: Rounds) -> float:
     return ratio
 
 
+def _best_us(call: Callable[[], object], number: int) -> float:
+    """Microseconds per call, best of 5 batches (a busy neighbour only ever adds time)."""
+    return 1e6 * min(timeit.repeat(call, number=number, repeat=5)) / number
+
+
+def logic_steps(number: int) -> dict[str, float]:
+    """The gateway's own Python per chat request, in process, no sockets: each step alone (us),
+    on the mock's real reply; `bare proxy` is the JSON work the bare proxy does instead."""
+    import orjson
+    from multidict import CIMultiDict, CIMultiDictProxy
+
+    from harness.subjects.clients import result_of
+    from harness.subjects.gateway.options import GatewayOptions
+    from harness.subjects.gateway.protocol import Reply
+    from harness.subjects.gateway.variants import assemble
+    from mock_salesforce.server import run_in_thread
+
+    with run_in_thread() as mock:
+        request = urllib.request.Request(
+            mock.url + CHAT_PATH, MODELS_BODY, chat_headers(fetch_token(mock.url))
+        )
+        with urllib.request.urlopen(request, timeout=10) as reply:
+            raw, headers = reply.read(), CIMultiDictProxy(CIMultiDict(reply.headers.items()))
+    assembly = assemble(GatewayOptions("http://127.0.0.1:9", variant="async"))
+    gateway = assembly.gateway
+    prepared = gateway.prepare("chat", OPENAI_BODY)
+    upstream = result_of(200, headers, raw)
+    assert not isinstance(prepared, Reply) and upstream.ok
+    body = gateway.finish(prepared, upstream).body
+    steps = {
+        "validate request": lambda: gateway.prepare("chat", OPENAI_BODY),
+        "parse upstream reply": lambda: result_of(200, headers, raw),
+        "extract + build reply": lambda: gateway.finish(prepared, upstream),
+        "encode reply": lambda: orjson.dumps(body),
+        "bare proxy": lambda: orjson.dumps({"messages": orjson.loads(OPENAI_BODY)["messages"]}),
+    }
+    timed = {name: _best_us(step, number) for name, step in steps.items()}
+    assembly.cleanup()
+    return timed
+
+
+def report_logic(timed: dict[str, float]) -> None:
+    print("\n== the gateway's own logic per chat request (in process, best of 5 batches)")
+    for name, us in timed.items():
+        print(f"  {name:22} {us:7.2f} us")
+    own = sum(us for name, us in timed.items() if name != "bare proxy")
+    print(f"  gateway logic {own:.1f} us, the bare proxy's {timed['bare proxy']:.1f} us")
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="2 s per run instead of 5 s")
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
+    parser.add_argument("--phase", action="append", choices=["wrk", "logic"], help="(both)")
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
+    phases = args.phase or ["wrk", "logic"]
     try:
-        report(run(variants, 2.0 if args.quick else 5.0, max(1, args.rounds)))
+        if "logic" in phases:
+            report_logic(logic_steps(2_000 if args.quick else 10_000))
+        if "wrk" in phases:
+            report(run(variants, 2.0 if args.quick else 5.0, max(1, args.rounds)))
     except _load.BenchError as exc:
         print(f"bench_gateway: {exc}", file=sys.stderr)
         return 2

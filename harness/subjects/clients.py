@@ -57,7 +57,7 @@ async def _attempt(
             url, data=body, headers=request_headers(token), timeout=timeout
         ) as response:
             raw = await response.read()
-            return _result_of(response.status, response.headers, raw)
+            return result_of(response.status, response.headers, raw)
     except TimeoutError:
         return UpstreamResult(504, None, error_kind="timeout", message="upstream timed out")
     except aiohttp.ClientPayloadError as exc:  # a reply cut short: not retried (may be billed)
@@ -66,7 +66,7 @@ async def _attempt(
         return UpstreamResult(502, None, error_kind="connection", message=str(exc))
 
 
-def _result_of(status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamResult:
+def result_of(status: int, headers: Mapping[str, str], raw: bytes) -> UpstreamResult:
     """Classify one complete HTTP reply from the Models API."""
     try:
         payload = orjson.loads(raw) if raw else None
