@@ -173,16 +173,15 @@ class Retrier:
 def _finished(result: UpstreamResult, attempts: int, latency_s: float) -> UpstreamResult:
     """The last attempt's result with the call's totals (`dataclasses.replace`, without its
     per-call field introspection)."""
-    r = result
     return UpstreamResult(
-        r.status,
-        r.json,
-        r.request_id,
+        result.status,
+        result.json,
+        result.request_id,
         attempts,
-        r.error_kind,
-        r.retry_after_s,
+        result.error_kind,
+        result.retry_after_s,
         latency_s,
-        r.message,
+        result.message,
     )
 
 
