@@ -24,7 +24,10 @@ printed, read from what it has loaded (/proc/PID/maps), not assumed.
 On a shared machine throughput also measures the neighbours, so each run also reports the CPU
 time each server process spent per request (/proc): `cpu ratio` = mock CPU per direct request /
 gateway CPU per proxied request, the throughput ratio two servers with a whole core each would
-show. Not a test: it prints, never asserts.
+show. `--phase logic` (run before wrk unless `--phase wrk` alone is asked) times the gateway's
+own Python per chat request in process, no sockets (validate, parse the upstream reply, extract
+and build, encode) beside the JSON work the bare proxy does instead. Not a test: it prints,
+never asserts.
 """
 
 from __future__ import annotations
