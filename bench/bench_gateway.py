@@ -162,11 +162,11 @@ class Rounds:
         return throughput, cpu
 
 
-def run(variants: Sequence[str], duration_s: float, rounds: int) -> Rounds:
+def run(variants: Sequence[str], duration_s: float, rounds: int, front: str = "fast") -> Rounds:
     """Interleave the runs (mock, variants, mock, variants, ..., mock) against one mock, so a
     busy neighbour slows a variant and the mock runs beside it alike."""
     server_core, load_core = _load.pick_cores()
-    mock = start_mock("fixed:0ms", server_core)
+    mock = start_mock("fixed:0ms", server_core, front)
     gateways: dict[str, _load.ServerProcess] = {}
     try:
         direct = _load.wrk_post_script(MODELS_BODY, chat_headers(fetch_token(mock.url)))
@@ -293,6 +293,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--variants", default=",".join(VARIANTS), help="comma-separated")
     parser.add_argument("--rounds", type=int, default=3, help="interleaved rounds (median)")
     parser.add_argument("--phase", action="append", choices=["wrk", "logic"], help="(both)")
+    parser.add_argument(
+        "--mock-front",
+        choices=["fast", "aiohttp"],
+        default="fast",
+        help="the mock's front (fast: the goal's reference; aiohttp: an aiohttp server like the"
+        " gateway's, as the mock served before its front door)",
+    )
     args = parser.parse_args(argv)
     variants = [v for v in args.variants.split(",") if v]
     phases = args.phase or ["wrk", "logic"]
@@ -300,7 +307,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "logic" in phases:
             report_logic(logic_steps(2_000 if args.quick else 10_000))
         if "wrk" in phases:
-            report(run(variants, 2.0 if args.quick else 5.0, max(1, args.rounds)))
+            duration_s = 2.0 if args.quick else 5.0
+            report(run(variants, duration_s, max(1, args.rounds), args.mock_front))
     except _load.BenchError as exc:
         print(f"bench_gateway: {exc}", file=sys.stderr)
         return 2
