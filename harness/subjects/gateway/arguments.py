@@ -43,7 +43,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         "--loop",
         default=d.loop,
         choices=LOOPS,
-        help="aiohttp server's event loop; auto (default): uvloop if installed, else asyncio",
+        help="aiohttp server's event loop (default: %(default)s; auto: uvloop if installed)",
     )
 
 
