@@ -75,7 +75,10 @@ class DistributionSummary:
 @dataclass(frozen=True)
 class Comparison:
     """Candidate against baseline: ratio of medians (candidate / baseline) with a bootstrap CI,
-    the Mann-Whitney two-sided p-value, Cliff's delta and the minimum detectable ratio change."""
+    the Mann-Whitney two-sided p-value, Cliff's delta and the minimum detectable ratio change.
+
+    From `compare_runs` with a t-test, the "medians" are the geometric means of the runs
+    compared, the interval and p-value the t-test's; `method` says which."""
 
     baseline_median: float
     candidate_median: float
