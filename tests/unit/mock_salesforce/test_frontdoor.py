@@ -146,3 +146,27 @@ async def test_connection_close_closes_after_the_reply() -> None:
     door.data_received(post(CHAT, extra=b"Connection: close\r\n"))
     assert transport.closed
     assert b"Connection: close\r\n" in transport.written
+
+
+class DuckTransport:
+    """A stream transport that is not an asyncio.Transport subclass (as uvloop's is not)."""
+
+    def __init__(self) -> None:
+        self.written = bytearray()
+
+    def write(self, data: bytes) -> None:
+        self.written += data
+
+    def is_closing(self) -> bool:
+        return False
+
+    def get_extra_info(self, name: str, default: object = None) -> object:
+        return ("127.0.0.1", 5000) if name == "peername" else default
+
+
+async def test_any_stream_transport_will_do() -> None:
+    door, _, _ = door_for()
+    transport = DuckTransport()
+    door.connection_made(transport)  # type: ignore[arg-type]
+    door.data_received(post(CHAT))
+    assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
