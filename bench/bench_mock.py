@@ -1,6 +1,7 @@
 """How fast and how exact the mock is, as ratios to a bare aiohttp app measured in the same run.
 
-    python bench/bench_mock.py [--quick] [--phase throughput|latency|memory]...
+    python bench/bench_mock.py [--quick] [--phase throughput|latency|memory|handler]...
+                               [--bodies one|pool|unique|all]
     nox -s bench -- mock
 
 1. throughput: wrk, keep-alive, 64 connections, POST chat-generations at zero injected latency,
@@ -53,9 +54,9 @@ _WORDS = (
 PEER_BEST_RATIO = 0.08  # Flask threaded dev server; the best LLM mock peer is 0.071 (peers.md)
 IN_FLIGHT = 10_000
 BODIES_HELP = {
-    "unique": f"{POOL_SIZE} prompts plus a request counter: every request new",
+    "one": "one fixed body, as peers.md measured; flatters a server that caches by request bytes",
     "pool": f"{POOL_SIZE} distinct prompts in turn",
-    "one": "one fixed body: flatters a server that caches by request bytes",
+    "unique": f"{POOL_SIZE} prompts plus a request counter: every request new (the worst case)",
 }
 
 
@@ -371,7 +372,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     phase_names = ["throughput", "latency", "memory", "handler"]
     parser.add_argument("--phase", action="append", choices=phase_names)
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s (phase 2)")
-    parser.add_argument("--bodies", choices=list(BODIES_HELP), default="unique", help="phase 1")
+    parser.add_argument(
+        "--bodies",
+        choices=[*BODIES_HELP, "all"],
+        default="all",
+        help="phase 1: request bodies (default: all three kinds in turn)",
+    )
     args = parser.parse_args(argv)
     phases = Phases(2.0, 2.0, args.rate) if args.quick else Phases(5.0, 4.0, args.rate)
     cores = _load.pick_cores()
@@ -385,7 +391,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         chosen = args.phase or phase_names
         if "throughput" in chosen:
-            measure_throughput(phases.throughput_s, cores, args.bodies)
+            kinds = list(BODIES_HELP) if args.bodies == "all" else [args.bodies]
+            for kind in kinds:
+                measure_throughput(phases.throughput_s, cores, kind)
         if "latency" in chosen:
             measure_latency(phases, cores)
         if "memory" in chosen:
