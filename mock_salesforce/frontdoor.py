@@ -253,13 +253,15 @@ class FrontDoor(asyncio.Protocol):
         if self._handing_over or parser.get_method() != b"POST":
             return None
         model, operation = "", OTHER_PATHS.get(self._url, "")
-        if not operation:
+        if not operation and b"%" not in self._url:  # percent-escapes: aiohttp decodes them
             match = MODEL_PATH.fullmatch(self._url.decode("latin-1"))
             if match is None or match.group(2) not in MODEL_OPERATIONS:
                 return None
             model, operation = match.groups()
+        if not operation:
+            return None
         headers: CIMultiDict[str] = CIMultiDict(
-            (name.decode("latin-1"), value.decode("latin-1")) for name, value in self._headers
+            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._headers]
         )
         length = headers.get("Content-Length", "")
         limit = self.state.runtime.config.body_limit_bytes

@@ -134,6 +134,13 @@ async def test_other_requests_are_handed_over_whole_and_so_is_all_that_follows()
     assert not transport.written  # the front door answered nothing itself
 
 
+async def test_a_percent_escaped_path_is_left_to_aiohttp_which_decodes_it() -> None:
+    door, transport, fallback = door_for()
+    escaped = b"/einstein/platform/v1/models/sfdc%5Fai__DefaultGPT4OmniMini/chat-generations"
+    door.data_received(post(escaped))
+    assert bytes(fallback.received) == post(escaped) and not transport.written
+
+
 async def test_a_chunked_body_is_handed_over_chunked() -> None:
     door, _, fallback = door_for()
     head = b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % CHAT
