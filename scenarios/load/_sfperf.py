@@ -171,6 +171,9 @@ class ChatUser(User):
     wait_time = constant(0)
     stream = False
     errors_allowed = False  # True while the mock injects faults: error statuses are right then
+    # True: every request's prompt is new, so the mock's journal tells a gateway's retries (the
+    # same body again) from another user's request that happens to draw the same prompt.
+    unique_prompts = False
     _count = 0  # users created in this process, to give each its own seed
 
     def __init__(self, environment: Environment) -> None:
@@ -178,6 +181,7 @@ class ChatUser(User):
         options = options_of(environment)
         ChatUser._count += 1
         key = f"{options.sfperf_seed}-{socket.gethostname()}-{os.getpid()}-{ChatUser._count}"
+        self.key, self.sent = key, 0
         self.options = options
         self.rng = random.Random(zlib.crc32(key.encode()))
         mock_url = options.sfperf_mock_url if options.sfperf_fidelity == "on" else ""
@@ -211,6 +215,9 @@ class ChatUser(User):
     def chat(self, name: str = "chat") -> Row:
         """Send one chat completion, check it, report it; the Row is returned for scenarios."""
         body = chat_body(self.rng, self.options.sfperf_model, self.stream)
+        self.sent += 1
+        if self.unique_prompts:
+            body["messages"][-1]["content"] += f" (request {self.sent} of {self.key})"
         intended_s = self.next_start_s()
         start_s, t0 = time.time(), time.perf_counter()
         exchange = self.exchange(body, t0)

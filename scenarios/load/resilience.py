@@ -22,7 +22,10 @@ from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
 
 
 class ResilienceChat(ChatUser):
-    """Sends chat completions back to back through every phase."""
+    """Sends chat completions back to back through every phase, each prompt new (the grading
+    tells retries by their repeated body)."""
+
+    unique_prompts = True
 
     @task
     def chat_completion(self) -> None:
