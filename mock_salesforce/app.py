@@ -33,7 +33,6 @@ STATE = web.AppKey("sfperf_mock_state", MockState)
 MODEL_OPERATIONS = frozenset({"generations", "chat-generations", "embeddings"})
 FEEDBACK_REPLY = b'{"message":"Feedback received, Thank you!"}'
 JSON = "application/json"
-BODY_FAULTS = delivery.BODY_FAULTS
 
 
 def create_app(
@@ -95,10 +94,7 @@ async def _serve_model(
 ) -> web.StreamResponse:
     if exchange.endpoint == "other":
         raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
-    if request.method != "POST":
-        raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
-    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
-    prepared, fault = plan_model(request, state, exchange, raw)
+    prepared, fault = plan_model(request, state, exchange, await _post_body(request, exchange))
     if exchange.latency_ms > 0:
         await wait_latency(state, exchange)
     payload = render(state, exchange.seq, prepared)
@@ -131,13 +127,11 @@ def admit(request: Incoming, state: MockState, exchange: Exchange, raw: bytes) -
         check_headers(request.headers)
 
 
-async def _receive(request: web.Request, state: MockState, exchange: Exchange) -> bytes:
-    """The checks made before the body is looked at (405, 413, 401, 400); returns the body."""
+async def _post_body(request: web.Request, exchange: Exchange) -> bytes:
+    """The body of a POST: 405 for another method, 413 past the body limit."""
     if request.method != "POST":
         raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
-    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
-    admit(request, state, exchange, raw)
-    return raw
+    return await read_body(request, exchange.runtime.config.body_limit_bytes)
 
 
 def _check_quota(state: MockState, exchange: Exchange) -> None:
@@ -202,7 +196,7 @@ async def _send(
     if fault is None:
         return _reply(request, exchange, payload)
     exchange.disconnected = delivery.client_gone(request.transport)
-    if fault.kind not in BODY_FAULTS:
+    if fault.kind not in delivery.BODY_FAULTS:
         exchange.shape = None  # what goes out is not the reply shape
     headers = exchange.headers()
     exchange.status = fault.status if fault.kind == "status" and fault.status else 0
@@ -210,7 +204,7 @@ async def _send(
         exchange.disconnected = await delivery.hang(request.transport, fault.hang_s)
         return web.Response(status=204)  # never written: the connection is gone
     response = await delivery.deliver(request, fault, payload, headers)
-    if fault.kind in BODY_FAULTS:
+    if fault.kind in delivery.BODY_FAULTS:
         exchange.status = response.status
     if fault.kind == "dribble":  # the client may give up while the body trickles out
         exchange.disconnected = exchange.disconnected or delivery.client_gone(request.transport)
@@ -233,10 +227,7 @@ async def handle_feedback(request: web.Request) -> web.StreamResponse:
 async def _serve_feedback(
     request: web.Request, state: MockState, exchange: Exchange
 ) -> web.StreamResponse:
-    if request.method != "POST":
-        raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
-    raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
-    fault = plan_feedback(request, state, exchange, raw)
+    fault = plan_feedback(request, state, exchange, await _post_body(request, exchange))
     await wait_latency(state, exchange)
     return await _send(request, exchange, FEEDBACK_REPLY, fault)
 

@@ -1,15 +1,17 @@
-"""The front door: a lean HTTP/1.1 layer that serves the Models API hot path itself.
+"""The front door: a lean HTTP/1.1 layer that serves the Salesforce surface itself.
 
 aiohttp's web layer (request and response objects, routing, the task per request) costs more per
 request than the mock's whole logic, so in front of the aiohttp application sits this protocol:
-httptools (the parser uvicorn uses) splits the byte stream into requests, and a plain
-`POST /einstein/platform/v1/models/{model}/{operation}` is answered here, through the same
-checks, plans and renderers as the aiohttp handler (`app.plan_model`), with the same bytes.
+httptools (the parser uvicorn uses) splits the byte stream into requests, and a plain POST to
+the token endpoint, `/einstein/platform/v1/models/{model}/{operation}` or feedback is answered
+here, through the same checks, plans and renderers as the aiohttp handlers (`app.plan_model`,
+`plan_token`, `plan_feedback`), with the same bytes.
 
-Everything else goes to the aiohttp application on the same socket: OAuth, feedback, the admin
-API, unknown paths and methods, and anything unusual about a request (a chunked or oversized
-body, `Expect: 100-continue`, an upgrade). The first such request hands its connection over for
-good: from then on each parsed request is re-serialized and fed to an aiohttp protocol, in order.
+Everything else goes to the aiohttp application on the same socket: the admin API, unknown paths
+and methods, and anything unusual about a request (a query string or percent-escapes, a chunked
+or oversized body, `Expect: 100-continue`, an upgrade). The first such request hands its
+connection over for good: from then on each parsed request is re-serialized and fed to an aiohttp
+protocol, in order.
 """
 
 from __future__ import annotations
@@ -94,17 +96,19 @@ def compose(
     status: int, headers: Mapping[str, str], body: bytes, date: str, *, close: bool = False
 ) -> bytes:
     """A whole HTTP/1.1 response: status line, headers, `Content-Length`, `Date`, body."""
+    return response_head(status, headers, len(body), date, close=close) + body
+
+
+def response_head(
+    status: int, headers: Mapping[str, str], length: int, date: str, *, close: bool = False
+) -> bytes:
+    """The status line and headers of a JSON response of `length` bytes, blank line included."""
     lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
     lines += [f"{name}: {value}" for name, value in headers.items()]
-    lines.append(f"Content-Type: application/json\r\nContent-Length: {len(body)}\r\nDate: {date}")
+    lines.append(f"Content-Type: application/json\r\nContent-Length: {length}\r\nDate: {date}")
     if close:
         lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8") + body
-
-
-def _split_response(response: bytes) -> tuple[bytes, bytes]:
-    head, _, body = response.partition(b"\r\n\r\n")
-    return head + b"\r\n\r\n", body
+    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
 
 
 class FrontDoor(asyncio.Protocol):
@@ -435,8 +439,8 @@ class FrontDoor(asyncio.Protocol):
         elif fault.kind == "empty":
             delivery.close_connection(self._transport)
         elif fault.kind == "truncated":
-            head, body = _split_response(compose(200, headers, payload, self._date()))
-            self._send_raw(exchange, head + body[: len(body) // 2])
+            head = response_head(200, headers, len(payload), self._date())
+            self._send_raw(exchange, head + payload[: len(payload) // 2])
             delivery.close_connection(self._transport)
         elif fault.kind == "malformed":
             self._send(request, exchange, 200, headers, delivery.malformed(payload))
@@ -457,14 +461,13 @@ class FrontDoor(asyncio.Protocol):
             exchange.shape = None
             exchange.disconnected = await delivery.hang(transport, fault.hang_s)
             return
-        head, body = _split_response(compose(200, exchange.headers(), payload, self._date()))
-        self._send_raw(exchange, head)
+        self._send_raw(exchange, response_head(200, exchange.headers(), len(payload), self._date()))
         pause_s = delivery.dribble_pause_s(fault.dribble_bytes_per_s)
-        for start in range(0, len(body), delivery.DRIBBLE_CHUNK_BYTES):
+        for start in range(0, len(payload), delivery.DRIBBLE_CHUNK_BYTES):
             if transport is None or delivery.client_gone(transport):
                 exchange.disconnected = True
                 return
-            transport.write(body[start : start + delivery.DRIBBLE_CHUNK_BYTES])
+            transport.write(payload[start : start + delivery.DRIBBLE_CHUNK_BYTES])
             await asyncio.sleep(pause_s)
         if not request.keep_alive and transport is not None:
             transport.close()
