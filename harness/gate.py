@@ -357,23 +357,6 @@ def _beyond(rule: Rule, relative: float, absolute: float) -> bool:
     return bool(checks) and all(checks)
 
 
-def confirm(
-    report: GateReport, baseline: Sequence[RunRecord], rerun: Sequence[RunRecord]
-) -> GateReport:
-    """Keep a regression only if the rerun candidate regresses again (else `unconfirmed`)."""
-    rules = list(dict.fromkeys(r.rule for r in report.regressions))
-    again = {r.key: r for r in evaluate_gate(baseline, rerun, rules).results} if rules else {}
-    results = []
-    for result in report.results:
-        if result.status == REGRESSION and again.get(result.key, result).status != REGRESSION:
-            result = MetricResult(
-                result.key, result.rule, UNCONFIRMED, result.comparison, result.unit,
-                "regressed, then not on the confirmation rerun",
-            )  # fmt: skip
-        results.append(result)
-    return GateReport(tuple(results), report.warnings)
-
-
 def confirm_runs(
     report: GateReport, baseline: Sequence[Run], candidate: Sequence[Run], rules: Sequence[Rule]
 ) -> GateReport:
