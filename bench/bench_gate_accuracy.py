@@ -67,7 +67,7 @@ def calibrate(slowdown: float) -> float:
     wrapper's own cost included); prints the slowdown then measured per shape."""
     from sfperf_bench_slow import stretched  # type: ignore[import-not-found]
 
-    from harness.runners.micro_inputs import shape_samples
+    from harness.runners.support.micro_inputs import shape_samples
     from harness.subjects.extractors import priority
 
     samples = shape_samples(MicroPlan().seed)

@@ -33,7 +33,6 @@ import statistics
 import subprocess
 import sys
 import tempfile
-import urllib.request
 from collections.abc import Sequence
 from dataclasses import dataclass
 from pathlib import Path
@@ -53,9 +52,9 @@ def serve_oracle(mock_url: str) -> None:
     from aiohttp import web
 
     from harness.fidelity import ReplyOracle
+    from mock_salesforce.admin_client import AdminClient
 
-    with urllib.request.urlopen(mock_url + "/__admin/config", timeout=10) as response:
-        oracle = ReplyOracle.from_mock_config(json.loads(response.read()))
+    oracle = ReplyOracle.from_mock_config(AdminClient(mock_url).config())
 
     @functools.lru_cache(maxsize=16_384)
     def reply_bytes(messages: str) -> bytes:

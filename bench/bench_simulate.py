@@ -19,7 +19,12 @@ import numpy.typing as npt
 
 from harness.records import capture_environment
 from harness.runners.simulate import HOUR_S, build_rig, run_simulation
-from harness.runners.workloads import ProviderConfig, Workload, arrival_times_s, load_workload
+from harness.runners.support.workloads import (
+    ProviderConfig,
+    Workload,
+    arrival_times_s,
+    load_workload,
+)
 
 GOAL_REQUESTS = 1_000_000
 GOAL_S = 5.0

@@ -363,11 +363,12 @@ def load_check(
 
 def fetch_oracle(mock_url: str) -> ReplyOracle:
     """The oracle for a running mock, from its admin API; ValueError when it cannot be read."""
-    from harness.targets.health import get_json
+    from mock_salesforce.admin_client import AdminClient, AdminError
 
-    config = get_json(mock_url.rstrip("/") + "/__admin/config")
-    if config is None:
-        raise ValueError(f"cannot read the mock's settings at {mock_url}/__admin/config")
+    try:
+        config = AdminClient(mock_url, timeout_s=5.0).config()
+    except (AdminError, OSError, ValueError) as exc:
+        raise ValueError(f"cannot read the mock's settings at {mock_url}: {exc}") from None
     return ReplyOracle.from_mock_config(config)
 
 

@@ -18,14 +18,14 @@ import fnmatch
 import math
 import statistics
 import tomllib
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.records import RunRecord
+from harness.records import RunRecord, fingerprint_of, machine_warnings, record_key
 from harness.stats import (
     Comparison,
     check_statistic,
@@ -169,12 +169,6 @@ def _optional_float(value: Any) -> float | None:
     if value is None or float(value) < 0:
         return None
     return float(value)
-
-
-def record_key(record: RunRecord, series: str) -> str:
-    """`runner/scenario[label=value,...]/series`: the same metric in both runs has the same key."""
-    labels = ",".join(f"{k}={v}" for k, v in sorted(record.labels.items()))
-    return f"{record.runner}/{record.scenario}[{labels}]/{series}"
 
 
 def collect(
@@ -395,27 +389,6 @@ def confirm_with(
         if not final.undecided:
             break
     return final
-
-
-def fingerprint_of(records: Sequence[RunRecord]) -> str:
-    """The machine fingerprint most records of a run carry."""
-    if not records:
-        raise UsageError("a run with no records has no machine fingerprint")
-    counts = Counter(r.environment.fingerprint for r in records)
-    return counts.most_common(1)[0][0]
-
-
-def machine_warnings(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[str]:
-    """A warning when the two runs were measured on different machines."""
-    base_fp, cand_fp = fingerprint_of(baseline), fingerprint_of(candidate)
-    if base_fp == cand_fp:
-        return []
-    base_env, cand_env = baseline[0].environment, candidate[0].environment
-    return [
-        f"baseline and candidate come from different machines ({base_fp}: {base_env.cpu_model}, "
-        f"{base_env.hostname}; {cand_fp}: {cand_env.cpu_model}, {cand_env.hostname}): "
-        "differences may be the machine's, not the code's"
-    ]
 
 
 def baseline_path(root: Path, fingerprint: str) -> Path:

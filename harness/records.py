@@ -14,10 +14,13 @@ import os
 import platform
 import subprocess
 import uuid
-from collections.abc import Iterable, Mapping
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+
+from harness.errors import UsageError
 
 # Format history of results.json (bump SCHEMA_VERSION and add an upgrader in store.py):
 #   1  first version: {"schema_version", "records": [RunRecord...]}
@@ -139,6 +142,33 @@ class RunRecord:
             series=tuple(Series.from_dict(s) for s in data.get("series", [])),
             artifacts=tuple(str(a) for a in data.get("artifacts", [])),
         )
+
+
+def record_key(record: RunRecord, series: str) -> str:
+    """`runner/scenario[label=value,...]/series`: the same metric in both runs has the same key."""
+    labels = ",".join(f"{k}={v}" for k, v in sorted(record.labels.items()))
+    return f"{record.runner}/{record.scenario}[{labels}]/{series}"
+
+
+def fingerprint_of(records: Sequence[RunRecord]) -> str:
+    """The machine fingerprint most records of a run carry."""
+    if not records:
+        raise UsageError("a run with no records has no machine fingerprint")
+    counts = Counter(r.environment.fingerprint for r in records)
+    return counts.most_common(1)[0][0]
+
+
+def machine_warnings(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[str]:
+    """A warning when the two runs were measured on different machines."""
+    base_fp, cand_fp = fingerprint_of(baseline), fingerprint_of(candidate)
+    if base_fp == cand_fp:
+        return []
+    base_env, cand_env = baseline[0].environment, candidate[0].environment
+    return [
+        f"baseline and candidate come from different machines ({base_fp}: {base_env.cpu_model}, "
+        f"{base_env.hostname}; {cand_fp}: {cand_env.cpu_model}, {cand_env.hostname}): "
+        "differences may be the machine's, not the code's"
+    ]
 
 
 def make_series(name: str, unit: str, values: Iterable[float]) -> Series:

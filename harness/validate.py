@@ -18,12 +18,13 @@ from pathlib import Path
 
 from harness.errors import UsageError
 from harness.records import RunRecord
-from harness.runners.interrupted import Interrupted
 from harness.runners.load import LoadPlan, run_load, serve_target
+from harness.runners.support.interrupted import Interrupted
 from harness.store import append_records, atomic_write_text
 from harness.targets import TargetSpec, start_mock
+from scenarios import scenario_path
 
-SEED_LEDGER = Path(__file__).resolve().parent.parent / "scenarios" / "claims" / "seed.toml"
+SEED_LEDGER = scenario_path("claims", "seed.toml")
 REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching")
 STEPS_FILE = "steps.json"
 
@@ -161,7 +162,7 @@ def micro_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
 
 def simulate_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     from harness.runners.simulate import run_simulation
-    from harness.runners.workloads import load_workload
+    from harness.runners.support.workloads import load_workload
 
     workload = load_workload("seed-report")
     return run_simulation(replace(workload, seed=plan.seed))
@@ -202,8 +203,8 @@ def rebase(records: Sequence[RunRecord], directory: Path, run_dir: Path) -> list
 
 def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     """Sync versus async: the upstream clients, and the reference gateways, at 200 ms upstream."""
+    from harness.runners.support.sweepsubjects import CLIENTS
     from harness.runners.sweep import DEFAULT_SUBJECTS, SweepPlan, reference_gateways, run_sweep
-    from harness.runners.sweepsubjects import CLIENTS
 
     subjects = DEFAULT_SUBJECTS if plan.embedded else tuple(CLIENTS)
     sweep = SweepPlan(
@@ -233,7 +234,7 @@ def profile_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
 
 def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     """The `resilience` scenario against each target, graded by the mock behind it."""
-    from harness.findings.resilience import run_resilience
+    from harness.runners.resilience import run_resilience
 
     records: list[RunRecord] = []
     # Quick runs grade the two ends of the references: sync-legacy and async.

@@ -1,4 +1,5 @@
-"""A small synchronous client of the admin API (stdlib only), for tests and tools."""
+"""A small synchronous client of the admin API (stdlib only): the one way tests, tools, load
+scenarios and the harness read and change a running mock (config, journal, counters, reset)."""
 
 from __future__ import annotations
 
@@ -8,9 +9,17 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
+JOURNAL_PAGE_SIZE = 5000  # entries per journal request: big pages, bounded answers
+_MAX_JOURNAL_PAGES = 1000  # then stop: a journal that grows faster than it is read
+
 
 class AdminError(RuntimeError):
-    """The admin API answered with an error status."""
+    """The admin API answered with an error `status` (None: with something that is not what
+    was asked for)."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
 class AdminClient:
@@ -35,7 +44,7 @@ class AdminClient:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
-            raise AdminError(f"{method} {path}: {exc.code} {detail}") from None
+            raise AdminError(f"{method} {path}: {exc.code} {detail}", exc.code) from None
 
     def health(self) -> dict[str, Any]:
         return dict(self.call("GET", "health"))
@@ -65,8 +74,24 @@ class AdminClient:
         return dict(self.call("GET", "counters"))
 
     def journal(self, since: int = 0, limit: int | None = None) -> list[dict[str, Any]]:
+        """One page: the entries with `seq > since`, oldest first, at most `limit` of them."""
         query = f"journal?since={since}" + (f"&limit={limit}" if limit is not None else "")
-        return list(self.call("GET", query)["entries"])
+        return journal_entries(self.call("GET", query))
+
+    def read_journal(
+        self, since: int = 0, page_size: int = JOURNAL_PAGE_SIZE
+    ) -> list[dict[str, Any]]:
+        """Every entry with `seq > since`, page by page, oldest first."""
+        entries: list[dict[str, Any]] = []
+        cursor = since
+        for _ in range(_MAX_JOURNAL_PAGES):
+            page = self.journal(cursor, page_size)
+            fresh = [e for e in page if e["seq"] > cursor]
+            if not fresh:  # not a short page: a mock may cap pages below `page_size`
+                break
+            entries.extend(fresh)
+            cursor = max(e["seq"] for e in fresh)
+        return entries
 
     def reset(self) -> None:
         self.call("POST", "reset")
@@ -74,3 +99,14 @@ class AdminClient:
     def expected(self, endpoint: str, body: Mapping[str, Any]) -> dict[str, Any]:
         """The reply the mock gives for `body` on `endpoint` (text, tokens, shape)."""
         return dict(self.call("POST", "expected", {"endpoint": endpoint, "body": dict(body)}))
+
+
+def journal_entries(document: Any) -> list[dict[str, Any]]:
+    """The entries of one journal answer (an object with `entries`, or a bare list); AdminError
+    when it is not a request journal."""
+    items = document.get("entries") if isinstance(document, Mapping) else document
+    if not isinstance(items, list) or not all(
+        isinstance(e, Mapping) and isinstance(e.get("seq"), int) for e in items
+    ):
+        raise AdminError("the answer is not a request journal")
+    return [dict(e) for e in items]

@@ -10,7 +10,7 @@ from __future__ import annotations
 import dataclasses
 import json
 import tomllib
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 from importlib import resources
 from pathlib import Path
@@ -198,3 +198,24 @@ def _read_profile_file(path: Path) -> dict[str, Any]:
 
         return recording_to_profile(data)
     return data
+
+
+def build_config(
+    profile: str,
+    seed: int,
+    *,
+    latency: str | Mapping[str, str] | None = None,
+    faults: Sequence[str] | None = None,
+    quotas: Mapping[str, int] | None = None,
+    **overrides: Any,
+) -> MockConfig:
+    """A MockConfig from a profile plus overrides (`latency`, `faults`, `quotas` as the pytest
+    marker takes them; `latency` alone is a spec for every endpoint)."""
+    patch: dict[str, Any] = {"seed": seed, **overrides}
+    if latency is not None:
+        patch["latency"] = {"*": latency} if isinstance(latency, str) else dict(latency)
+    if faults is not None:
+        patch["faults"] = list(faults)
+    if quotas is not None:
+        patch["quotas_rpm"] = dict(quotas)
+    return load_profile(profile).patched(patch)

@@ -24,7 +24,7 @@ from __future__ import annotations
 import json
 import urllib.parse
 import urllib.request
-from collections.abc import Callable, Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator
 from contextlib import ExitStack
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
@@ -89,28 +89,6 @@ class SfperfMock:
 MockFactory = Callable[..., SfperfMock]
 
 
-def build_config(
-    profile: str,
-    seed: int,
-    *,
-    latency: str | Mapping[str, str] | None = None,
-    faults: Sequence[str] | None = None,
-    quotas: Mapping[str, int] | None = None,
-    **overrides: Any,
-) -> MockConfig:
-    """A MockConfig from a profile plus overrides; `latency` alone is a spec for every endpoint."""
-    from mock_salesforce.config import load_profile
-
-    patch: dict[str, Any] = {"seed": seed, **overrides}
-    if latency is not None:
-        patch["latency"] = {"*": latency} if isinstance(latency, str) else dict(latency)
-    if faults is not None:
-        patch["faults"] = list(faults)
-    if quotas is not None:
-        patch["quotas_rpm"] = dict(quotas)
-    return load_profile(profile).patched(patch)
-
-
 def pytest_addoption(parser: pytest.Parser) -> None:
     group = parser.getgroup("sfperf_mock", "mock Salesforce (sfperf)")
     group.addoption(
@@ -134,6 +112,7 @@ def pytest_configure(config: pytest.Config) -> None:
 @pytest.fixture
 def sfperf_mock_factory(request: pytest.FixtureRequest) -> Iterator[MockFactory]:
     """Start mocks on demand: `factory(profile=..., seed=..., latency=..., faults=[...])`."""
+    from mock_salesforce.config import build_config
     from mock_salesforce.server import run_in_thread
 
     options = request.config.option

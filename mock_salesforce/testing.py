@@ -86,7 +86,7 @@ def salesforce_responses(
 ) -> Iterator[InterceptedSalesforce]:
     """Answer Salesforce URLs from a mock (profile, seed, and `latency=`, `faults=`, ... as for
     the pytest marker) while the context is open; `timeout_s` bounds each reply."""
-    from mock_salesforce.pytest_plugin import build_config
+    from mock_salesforce.config import build_config
     from mock_salesforce.server import run_in_thread
 
     with ExitStack() as stack:

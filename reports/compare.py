@@ -11,8 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims import Verdict, format_value, load_verdicts
-from harness.gate import machine_warnings, record_key
-from harness.records import RunRecord
+from harness.records import RunRecord, machine_warnings, record_key
 from harness.stats import compare_samples, effect_label
 from harness.store import atomic_write_text, load_records
 from reports.render import render_html, render_markdown, to_csv

@@ -86,9 +86,9 @@ class Ledger:
 
 def default_ledger_path() -> Path:
     """The seed report's ledger shipped with sfperf (`scenarios/claims/seed.toml`)."""
-    import scenarios
+    from scenarios import scenario_path
 
-    return Path(scenarios.__file__).resolve().parent / "claims" / "seed.toml"
+    return scenario_path("claims", "seed.toml")
 
 
 def load_ledger(path: Path) -> Ledger:

@@ -40,7 +40,7 @@ def save(directory: Path, records: Sequence[RunRecord]) -> Path:
 
 def measure(directory: Path, runner: Callable[[], list[RunRecord]]) -> list[RunRecord]:
     """Call `runner` and save its records; on Ctrl-C save the partial ones, then stop."""
-    from harness.runners.interrupted import Interrupted
+    from harness.runners.support.interrupted import Interrupted
 
     try:
         records = runner()

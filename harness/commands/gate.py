@@ -64,9 +64,9 @@ def register(subparsers: Any) -> None:
 
 
 def default_rules() -> Path:
-    import scenarios
+    from scenarios import scenario_path
 
-    return Path(scenarios.__file__).resolve().parent / "gate" / "default.toml"
+    return scenario_path("gate", "default.toml")
 
 
 def run(args: argparse.Namespace) -> int:
@@ -110,8 +110,9 @@ def _names(dirs: list[Path]) -> str:
 
 def _stored_baseline(root: Path, candidate: list[Any]) -> list[Path]:
     from harness import gate
+    from harness.records import fingerprint_of
 
-    fingerprint = gate.fingerprint_of(candidate)
+    fingerprint = fingerprint_of(candidate)
     directory = gate.baseline_path(root, fingerprint)
     if not (directory / "results.json").exists():
         raise UsageError(

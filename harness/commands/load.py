@@ -60,8 +60,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners._progress import progress_bar
     from harness.runners.load import run_load
+    from harness.runners.support.progress import progress_bar
 
     plan = plan_from_args(args)
     directory = run_dir(args.out)
@@ -77,7 +77,7 @@ def run(args: argparse.Namespace) -> int:
 def plan_from_args(args: argparse.Namespace) -> Any:
     """The LoadPlan the options describe (quick mode shrinks what was not given)."""
     from harness.runners.load import LoadPlan, locustfile_for
-    from harness.runners.workloads import parse_duration_s
+    from harness.runners.support.workloads import parse_duration_s
     from harness.settings import load_settings
 
     name = Path(locustfile_for(args.scenario)).stem

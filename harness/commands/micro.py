@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners._progress import progress_bar
     from harness.runners.micro import run_micro
+    from harness.runners.support.progress import progress_bar
     from harness.settings import load_settings
 
     plan = make_plan(args, load_settings().seed)

@@ -42,8 +42,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners._progress import progress_bar
     from harness.runners.profiling import run_profiles
+    from harness.runners.support.progress import progress_bar
 
     plans = make_plans(args)
     directory = run_dir(args.out)

@@ -11,7 +11,7 @@ from harness.commands._output import add_output_options, measure, run_dir
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
-    from harness.runners.workloads import Workload
+    from harness.runners.support.workloads import Workload
 
 QUICK_HOURS = 6.0
 
@@ -51,8 +51,8 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners._progress import progress_bar
     from harness.runners.simulate import run_simulation
+    from harness.runners.support.progress import progress_bar
 
     workload = resolve_workload(args)
     directory = run_dir(args.out)
@@ -66,7 +66,7 @@ def run(args: argparse.Namespace) -> int:
 def resolve_workload(args: argparse.Namespace) -> Workload:
     """The workload named on the command line with every override applied."""
     from harness.errors import UsageError
-    from harness.runners.workloads import (
+    from harness.runners.support.workloads import (
         Arrivals,
         check_arrivals,
         load_workload,
@@ -96,7 +96,7 @@ def resolve_workload(args: argparse.Namespace) -> Workload:
 def token_lifetime_s(args: argparse.Namespace) -> float | None:
     """`--token-lifetime`, or the lifetime of the tokens `--mock-profile` issues, or None."""
     from harness.errors import UsageError
-    from harness.runners.workloads import parse_duration_s
+    from harness.runners.support.workloads import parse_duration_s
 
     if args.token_lifetime and args.mock_profile:
         raise UsageError("give --token-lifetime or --mock-profile, not both")

@@ -40,7 +40,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners._progress import progress_bar
+    from harness.runners.support.progress import progress_bar
     from harness.runners.sweep import reference_gateways, run_sweep
     from harness.settings import load_settings
     from harness.targets import start_mock
@@ -64,6 +64,7 @@ def run(args: argparse.Namespace) -> int:
 
 def plan_from_args(args: argparse.Namespace) -> Any:
     """The SweepPlan the options describe (quick mode shrinks what was not given)."""
+    from harness.runners.support.workloads import parse_duration_s
     from harness.runners.sweep import (
         DEFAULT_LEVELS,
         QUICK_LEVELS,
@@ -71,7 +72,6 @@ def plan_from_args(args: argparse.Namespace) -> Any:
         sweep_levels,
         sweep_subjects,
     )
-    from harness.runners.workloads import parse_duration_s
 
     levels = (
         sweep_levels(args.levels)

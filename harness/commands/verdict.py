@@ -107,9 +107,9 @@ def policy_from_args(args: argparse.Namespace) -> Any:
 
 def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
     """Run the resilience scenario against the chosen target and grade it."""
-    from harness.findings.resilience import DEFAULT_DURATION_S, QUICK_DURATION_S, run_resilience
-    from harness.runners._progress import progress_bar
-    from harness.runners.workloads import parse_duration_s
+    from harness.runners.resilience import DEFAULT_DURATION_S, QUICK_DURATION_S, run_resilience
+    from harness.runners.support.progress import progress_bar
+    from harness.runners.support.workloads import parse_duration_s
     from harness.settings import load_settings
     from harness.targets import target_from_args
 

@@ -1,4 +1,4 @@
-"""Read the mock's request journal over its admin API (`GET /__admin/journal?since=SEQ`).
+"""Read the mock's request journal (through its admin client) and keep the graded entries.
 
 The journal is a bounded ring: when the first entry returned is past `since + 1`, older entries
 were overwritten before they were read, and the grading is marked partial.
@@ -9,7 +9,6 @@ from __future__ import annotations
 import json
 import re
 import urllib.error
-import urllib.request
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
@@ -17,9 +16,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.store import atomic_write_text
-
-# Pages read before giving up: a journal that keeps growing faster than we read it.
-_MAX_PAGES = 1000
+from mock_salesforce.admin_client import AdminClient, AdminError
 
 
 @dataclass(frozen=True)
@@ -39,43 +36,18 @@ def fetch_journal(
     mock_url: str, since: int = 0, admin_token: str | None = None, timeout_s: float = 10.0
 ) -> JournalRead:
     """Every journal entry with `seq > since`, page by page; UsageError if the mock won't say."""
-    entries: list[Mapping[str, Any]] = []
-    cursor = since
-    for _ in range(_MAX_PAGES):
-        page = _get_page(mock_url.rstrip("/"), cursor, admin_token, timeout_s)
-        fresh = [e for e in page if int(e["seq"]) > cursor]
-        if not fresh:
-            break
-        entries.extend(fresh)
-        cursor = max(int(e["seq"]) for e in fresh)
-    first = min((int(e["seq"]) for e in entries), default=since + 1)
-    return JournalRead(tuple(entries), since, lost=first > since + 1)
-
-
-def _get_page(
-    base: str, since: int, admin_token: str | None, timeout_s: float
-) -> list[Mapping[str, Any]]:
-    request = urllib.request.Request(f"{base}/__admin/journal?since={since}")
-    if admin_token:
-        request.add_header("Authorization", f"Bearer {admin_token}")
+    base = mock_url.rstrip("/")
     try:
-        with urllib.request.urlopen(request, timeout=timeout_s) as response:
-            document = json.loads(response.read())
-    except urllib.error.HTTPError as exc:
-        raise UsageError(f"the mock at {base} refused its journal: HTTP {exc.code}") from None
+        entries = AdminClient(base, admin_token, timeout_s).read_journal(since)
+    except AdminError as exc:
+        if exc.status is None:
+            wrong = f"{base} answered with something that is not a request journal"
+            raise UsageError(wrong) from None
+        raise UsageError(f"the mock at {base} refused its journal: HTTP {exc.status}") from None
     except (urllib.error.URLError, OSError, ValueError) as exc:
         raise UsageError(f"cannot read the journal of the mock at {base}: {exc}") from None
-    return parse_page(document, base)
-
-
-def parse_page(document: Any, base: str = "the mock") -> list[Mapping[str, Any]]:
-    """The entries of one journal response (a list, or an object with `entries`)."""
-    items = document.get("entries") if isinstance(document, Mapping) else document
-    if not isinstance(items, list) or not all(
-        isinstance(e, Mapping) and isinstance(e.get("seq"), int) for e in items
-    ):
-        raise UsageError(f"{base} answered with something that is not a request journal")
-    return list(items)
+    first = min((int(e["seq"]) for e in entries), default=since + 1)
+    return JournalRead(tuple(entries), since, lost=first > since + 1)
 
 
 def save_journal(run_dir: Path, target: str, entries: Iterable[Mapping[str, Any]]) -> str:

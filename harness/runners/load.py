@@ -1,8 +1,9 @@
 """The load runner: a locustfile from `scenarios/load/`, run headless by locust in subprocesses.
 
 Only the children import locust (gevent patches the process it is imported into). Each child
-writes one raw row per request (`harness.runners.loadrows`); when locust is done, or stopped by
-Ctrl-C, or crashed, the rows on disk become one RunRecord (`partial=True` unless it ended well).
+writes one raw row per request (`harness.runners.support.loadrows`); when locust is done, or
+stopped by Ctrl-C, or crashed, the rows on disk become one RunRecord (`partial=True` unless it
+ended well).
 """
 
 from __future__ import annotations
@@ -23,14 +24,15 @@ from typing import IO, Any
 
 from harness.errors import UsageError
 from harness.records import RunRecord, capture_environment, now_iso
-from harness.runners._progress import Advance, no_progress
-from harness.runners.interrupted import Interrupted
-from harness.runners.loadrows import read_rows, row_series
-from harness.runners.openloop import ARRIVALS
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.loadrows import read_rows, row_series
+from harness.runners.support.openloop import ARRIVALS
+from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
+from scenarios import scenario_path
 
-SCENARIO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "load"
+SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
 STOP_GRACE_S = 15.0  # how long locust may take to stop and write after its run time
 WORKER_WAIT_S = 60.0  # how long a master waits for its workers to connect

@@ -20,12 +20,13 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.records import Environment, RunRecord, Series, capture_environment, now_iso
-from harness.runners._progress import Advance, no_progress
-from harness.runners.interrupted import Interrupted
-from harness.runners.micro_counts import extract_path_records, token_io_series
-from harness.runners.micro_inputs import text_shapes
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.micro_counts import extract_path_records, token_io_series
+from harness.runners.support.micro_inputs import text_shapes
+from harness.runners.support.progress import Advance, no_progress
+from scenarios import scenario_path
 
-MICRO_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "micro"
+MICRO_DIR = scenario_path("micro")
 INI = "[pytest]\npython_files = bench_*.py\npython_functions = test_*\naddopts =\n"
 # Rounds of at least 100 us: a few-microsecond call is repeated enough to rise above timer noise.
 QUICK_OPTIONS = (

@@ -1,9 +1,10 @@
 """`profile` runner: pyinstrument on a gateway under a short, bounded load on loopback.
 
 The gateway (a reference variant, or a user's Python command) runs in a child process under
-`harness.runners.profiler_child`; an aiohttp client sends a bounded number of chat completions;
-when the child stops it saves the pyinstrument session, which becomes HTML and text artifacts
-and a RunRecord holding the top functions' shares of the samples as `share:<function>` series.
+`harness.runners.support.profiler_child`; an aiohttp client sends a bounded number of chat
+completions; when the child stops it saves the pyinstrument session, which becomes HTML and
+text artifacts and a RunRecord holding the top functions' shares of the samples as
+`share:<function>` series.
 """
 
 from __future__ import annotations
@@ -26,9 +27,9 @@ from harness.records import (
     make_series,
     now_iso,
 )
-from harness.runners._progress import Advance, no_progress
-from harness.runners.interrupted import Interrupted
-from harness.runners.profile_load import LoadResult, drive_load
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.profiling_load import LoadResult, drive_load
+from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.process import Child
@@ -136,7 +137,7 @@ def profiled_target(
     plan: ProfilePlan, mock_url: str, run_dir: Path, session_path: Path
 ) -> Iterator[str]:
     """Start the target under the profiler child; yield its URL; stop it (saving the session)."""
-    wrapper = [sys.executable, "-m", "harness.runners.profiler_child", "--session",
+    wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", "--session",
                str(session_path), "--interval", str(plan.interval_s)]  # fmt: skip
     if plan.launch:
         command = shlex.join([*wrapper, "--", *python_program(plan.launch)])

@@ -20,9 +20,9 @@ import numpy.typing as npt
 
 from harness.errors import UsageError
 from harness.records import Environment, RunRecord, Series, capture_environment, now_iso
-from harness.runners._progress import Advance, no_progress
-from harness.runners.interrupted import Interrupted
-from harness.runners.workloads import ProviderConfig, Workload, arrival_times_s
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.progress import Advance, no_progress
+from harness.runners.support.workloads import ProviderConfig, Workload, arrival_times_s
 from harness.subjects.tokens import (
     FileTokenProvider,
     MemoryTokenStore,

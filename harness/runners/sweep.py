@@ -10,8 +10,6 @@ Little's-law bound N / L that no closed loop can beat.
 from __future__ import annotations
 
 import contextlib
-import json
-import urllib.request
 from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -19,10 +17,11 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.records import Environment, RunRecord, capture_environment, make_series, now_iso
-from harness.runners._progress import Advance, no_progress
-from harness.runners.closedloop import Window
-from harness.runners.interrupted import Interrupted
-from harness.runners.sweepsubjects import CLIENTS, measure_client, measure_gateway
+from harness.runners.support.closedloop import Window
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.progress import Advance, no_progress
+from harness.runners.support.sweepsubjects import CLIENTS, measure_client, measure_gateway
+from mock_salesforce.admin_client import AdminClient
 
 SCENARIO = "sync-vs-async"
 DEFAULT_LEVELS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
@@ -109,15 +108,8 @@ def level_record(
 
 def set_upstream_latency(mock_url: str, latency_ms: float, timeout_s: float = 10.0) -> None:
     """Make the mock answer chat-generations after a fixed `latency_ms` (admin merge patch)."""
-    patch = {"latency": {"chat-generations": f"fixed:{latency_ms:g}ms"}}
-    request = urllib.request.Request(
-        mock_url.rstrip("/") + "/__admin/config",
-        data=json.dumps(patch).encode(),
-        method="PATCH",
-        headers={"content-type": "application/json"},
-    )
-    with urllib.request.urlopen(request, timeout=timeout_s) as response:
-        response.read()
+    admin = AdminClient(mock_url, timeout_s=timeout_s)
+    admin.set_latency(f"fixed:{latency_ms:g}ms", selector="chat-generations")
 
 
 def run_sweep(

@@ -9,11 +9,11 @@ from __future__ import annotations
 
 import functools
 import json
-import urllib.request
 from collections.abc import Callable
 from typing import Any
 
 from harness.fidelity import ReplyOracle, check_chat_completion
+from mock_salesforce.admin_client import AdminClient
 from mock_salesforce.replies import Reply
 from scenarios.load._prompts import all_messages
 
@@ -29,8 +29,7 @@ def no_check(body: dict[str, Any], status: int, payload: bytes) -> tuple[str, ..
 @functools.lru_cache(maxsize=4)
 def oracle_for(mock_url: str, timeout_s: float = 10.0) -> ReplyOracle:
     """The mock's expected replies, from its config in force (`GET /__admin/config`), once."""
-    with urllib.request.urlopen(mock_url.rstrip("/") + "/__admin/config", timeout=timeout_s) as r:
-        return ReplyOracle.from_mock_config(json.loads(r.read()))
+    return ReplyOracle.from_mock_config(AdminClient(mock_url, timeout_s=timeout_s).config())
 
 
 MessagesKey = tuple[tuple[str, str], ...]

@@ -2,9 +2,9 @@
 
 Every locustfile in this directory imports it; only the locust child process does (gevent
 patches the process it runs in). It adds `--sfperf-*` options to locust, writes one raw row per
-request (see `harness.runners.loadrows`) and gives scenarios `ChatUser`, a user that measures
-each request itself: time to first token and inter-token gaps from the SSE chunks, latency from
-the intended start in open-loop mode, a fidelity check on every reply.
+request (see `harness.runners.support.loadrows`) and gives scenarios `ChatUser`, a user that
+measures each request itself: time to first token and inter-token gaps from the SSE chunks,
+latency from the intended start in open-loop mode, a fidelity check on every reply.
 """
 
 from __future__ import annotations
@@ -27,8 +27,8 @@ from locust import LoadTestShape, User, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.runners.loadrows import Row, format_row
-from harness.runners.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
+from harness.runners.support.loadrows import Row, format_row
+from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
 from scenarios.load._fidelity import FidelityCheck, build_check, warm_up
 from scenarios.load._prompts import chat_body
 

@@ -12,7 +12,7 @@ from locust import events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
-from scenarios.load._admin import patch_config
+from mock_salesforce.admin_client import AdminClient
 from scenarios.load._sfperf import ChatUser, listen, options_of
 
 # Mock fault specs (mock_salesforce/faults.py syntax).
@@ -43,7 +43,7 @@ def _mock_url(environment: Environment) -> str:
 def faults_on(environment: Environment, **_: Any) -> None:
     """Master (or the only process): ask the mock for the faults."""
     if url := _mock_url(environment):
-        patch_config(url, {"faults": list(FAULTS)})
+        AdminClient(url).patch_config({"faults": list(FAULTS)})
     elif not isinstance(environment.runner, WorkerRunner):
         logging.warning("faults: no --sfperf-mock-url, so the mock cannot be told to misbehave")
 
@@ -51,7 +51,7 @@ def faults_on(environment: Environment, **_: Any) -> None:
 def faults_off(environment: Environment, **_: Any) -> None:
     """Leave the mock as it was found."""
     if url := _mock_url(environment):
-        patch_config(url, {"faults": []})
+        AdminClient(url).clear_faults()
 
 
 listen(events.test_start, faults_on)

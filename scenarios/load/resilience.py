@@ -4,7 +4,7 @@ At test start the master shortens the mock's token lifetime (so the run crosses 
 expiries) and then walks the mock through the phases of `resilience_plan`: calm, a burst of 429s
 with `Retry-After`, calm, a 503 outage, calm, hung requests. At test stop the mock is put back as
 it was. Grade the target afterwards with `sfperf verdict --mock URL` (or
-`harness.findings.grade_journal` with the plan's `grading_policy()`).
+`harness.findings.grade_journal`); `sfperf verdict --scenario resilience` does it all.
 """
 
 import logging

@@ -1,19 +1,18 @@
 """The resilience scenario's plan: which faults the mock injects when, and the token lifetime.
 
-Pure data (no locust), so the locustfile, `sfperf validate` and tests read the same plan. Times
-scale with the run: a full run (>= 2 minutes) hangs requests for 45 s, long enough to tell a
-missing read timeout from a sane 30 s one; a quick run's short hangs cannot (they end before
-any sane timeout fires), so in a quick run `hang_no_timeout` stays silent rather than guess.
+Pure data (no locust, no harness), so the locustfile, the resilience runner and tests read the
+same plan. Times scale with the run: a full run (>= 2 minutes) hangs requests for 45 s, long
+enough to tell a missing read timeout from a sane 30 s one; a quick run's short hangs cannot
+(they end before any sane timeout fires), so in a quick run `hang_no_timeout` stays silent
+rather than guess.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 
-from harness.findings import GradingPolicy
-
 FULL_RUN_S = 120.0
-FULL_HANG_S = 45.0  # > GradingPolicy().hang_wait_s: a client without a read timeout shows
+FULL_HANG_S = 45.0  # > the grading's default hang wait (35 s): a client without a read timeout
 TOKEN_LIFETIME_MAX_S = 600.0
 ENDPOINT = "chat-generations"  # what the load's chat completions become upstream
 
@@ -29,21 +28,17 @@ class Phase:
 
 @dataclass(frozen=True)
 class ResiliencePlan:
-    """Phases in time order, the token lifetime to set, and the policy to grade with."""
+    """Phases in time order, the token lifetime to set and how long the hangs last."""
 
     duration_s: float
     token_lifetime_s: float
     hang_s: float
     phases: tuple[Phase, ...]
 
-    def grading_policy(self) -> GradingPolicy:
-        """How to grade the run: the default thresholds (a quick run cannot show a hang)."""
-        return GradingPolicy()
-
-    @property
-    def proves_read_timeout(self) -> bool:
-        """Whether the hangs last long enough to catch a target without a read timeout."""
-        return self.hang_s > self.grading_policy().hang_wait_s
+    def proves_read_timeout(self, hang_wait_s: float) -> bool:
+        """Whether the hangs outlast `hang_wait_s`, the grading's threshold for a missing read
+        timeout (so a target without one is caught)."""
+        return self.hang_s > hang_wait_s
 
 
 def resilience_plan(duration_s: float) -> ResiliencePlan:

@@ -10,7 +10,7 @@ import itertools
 from collections.abc import Callable, Iterator
 from typing import Any
 
-from harness.runners.micro_inputs import mix_samples, profile_mix, shape_samples
+from harness.runners.support.micro_inputs import mix_samples, profile_mix, shape_samples
 from harness.subjects.extractors import load_extractor
 
 

@@ -10,7 +10,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from harness.runners.micro_inputs import grant_issuer, make_provider
+from harness.runners.support.micro_inputs import grant_issuer, make_provider
 from harness.subjects.tokens import FileTokenStore
 
 

@@ -28,7 +28,7 @@ def pytest_addoption(parser: pytest.Parser) -> None:
 
 
 def pytest_generate_tests(metafunc: pytest.Metafunc) -> None:
-    from harness.runners.micro_inputs import text_shapes
+    from harness.runners.support.micro_inputs import text_shapes
 
     options = {
         "extractor_spec": metafunc.config.getoption("sfperf_extractor") or ["legacy", "priority"],

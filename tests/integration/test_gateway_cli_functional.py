@@ -10,7 +10,8 @@ from collections.abc import Iterator
 import pytest
 import requests
 
-from mock_salesforce.pytest_plugin import SfperfMock, build_config
+from mock_salesforce.config import build_config
+from mock_salesforce.pytest_plugin import SfperfMock
 from mock_salesforce.server import run_in_thread as run_mock
 
 MODULE = [sys.executable, "-m", "harness.subjects.gateway"]

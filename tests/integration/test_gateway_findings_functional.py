@@ -15,7 +15,7 @@ import requests
 from harness.findings import Severity, grade_journal
 from harness.subjects.gateway.options import GatewayOptions
 from harness.subjects.gateway.serve import run_in_thread
-from mock_salesforce.pytest_plugin import build_config
+from mock_salesforce.config import build_config
 from mock_salesforce.server import run_in_thread as run_mock
 
 # Transient faults hit the first requests only (all first attempts of the 8 concurrent calls),

@@ -16,7 +16,8 @@ import requests
 
 from harness.subjects.gateway.options import GatewayOptions
 from harness.subjects.gateway.serve import run_in_thread
-from mock_salesforce.pytest_plugin import SfperfMock, build_config
+from mock_salesforce.config import build_config
+from mock_salesforce.pytest_plugin import SfperfMock
 from mock_salesforce.server import run_in_thread as run_mock
 
 LIFETIME_S = 2.0

@@ -16,8 +16,8 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.runners.interrupted import Interrupted
 from harness.runners.load import LoadPlan, LoadTarget, run_load
+from harness.runners.support.interrupted import Interrupted
 from harness.store import load_records
 from harness.subjects.gateway.options import GatewayOptions
 from harness.subjects.gateway.serve import run_in_thread as serve_gateway

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from harness.findings import Severity, findings_from_record
-from harness.findings.resilience import run_resilience
+from harness.runners.resilience import run_resilience
 from harness.targets import TargetSpec
 
 pytestmark = pytest.mark.slow

@@ -5,14 +5,15 @@ from __future__ import annotations
 import json
 from pathlib import Path
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
 from harness.cli import main
 from harness.errors import UsageError
-from harness.findings import journal as journal_module
-from harness.findings.journal import fetch_journal, parse_page
+from harness.findings.journal import fetch_journal
 from harness.store import load_records
+from mock_salesforce.admin_client import AdminClient
 
 
 def entry(seq: int, **fields: Any) -> dict[str, Any]:
@@ -27,12 +28,13 @@ def entry(seq: int, **fields: Any) -> dict[str, Any]:
 
 
 def serve(monkeypatch: pytest.MonkeyPatch, journal: list[dict[str, Any]], page: int = 2) -> None:
-    """Answer journal reads from `journal`, `page` entries at a time, like a paging mock."""
+    """Answer the admin client's journal reads from `journal`, `page` entries at a time."""
 
-    def get_page(base: str, since: int, token: str | None, timeout_s: float) -> list[Any]:
-        return [e for e in journal if e["seq"] > since][:page]
+    def call(client: AdminClient, method: str, path: str, document: Any = None) -> Any:
+        since = int(parse_qs(urlsplit(path).query)["since"][0])
+        return {"entries": [e for e in journal if e["seq"] > since][:page]}
 
-    monkeypatch.setattr(journal_module, "_get_page", get_page)
+    monkeypatch.setattr(AdminClient, "call", call)
 
 
 def test_fetch_reads_every_page_after_since(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -48,16 +50,10 @@ def test_fetch_notices_entries_the_ring_dropped(monkeypatch: pytest.MonkeyPatch)
     assert fetch_journal("http://mock", since=0).lost
 
 
-def test_a_page_is_a_list_or_an_object_with_entries() -> None:
-    assert parse_page([entry(1)]) == [entry(1)]
-    assert parse_page({"entries": [entry(2)], "next": 2}) == [entry(2)]
-
-
-def test_anything_else_is_a_usage_error() -> None:
+def test_an_answer_that_is_not_a_journal_is_a_usage_error(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.setattr(AdminClient, "call", lambda *_, **__: {"hello": "world"})
     with pytest.raises(UsageError, match="not a request journal"):
-        parse_page({"hello": "world"})
-    with pytest.raises(UsageError):
-        parse_page([{"seq": "one"}])
+        fetch_journal("http://mock")
 
 
 def test_verdict_saves_a_record_and_exits_zero_without_fail_on(

@@ -18,7 +18,7 @@ from harness.runners.load import (
     locustfile_for,
     work_dir_for,
 )
-from harness.runners.loadrows import Row, format_row
+from harness.runners.support.loadrows import Row, format_row
 from scenarios.load._shapes import ramp_users, spike_users
 
 TARGET = LoadTarget("async", "http://127.0.0.1:9000", mock_url="http://127.0.0.1:9001")

@@ -19,8 +19,8 @@ from harness.runners.micro import (
     pytest_command,
     records_from_benchmarks,
 )
-from harness.runners.micro_counts import extract_path_records, token_io_counts
-from harness.runners.micro_inputs import make_provider, text_shapes
+from harness.runners.support.micro_counts import extract_path_records, token_io_counts
+from harness.runners.support.micro_inputs import make_provider, text_shapes
 
 FIXTURE = Path(__file__).parent / "fixtures" / "pytest-benchmark-5.3.json"
 ENV = Environment("3.11", "Linux", "cpu", 2, "host", "abc", False, "0.1.0")

@@ -14,14 +14,6 @@ import pytest
 from harness.commands.profile import make_plans
 from harness.errors import UsageError
 from harness.records import Environment
-from harness.runners.profile_load import LoadResult
-from harness.runners.profiler_child import (
-    SessionBox,
-    profile_new_threads,
-    profiled,
-    run_program,
-    save_session,
-)
 from harness.runners.profiling import (
     ProfilePlan,
     function_name,
@@ -30,6 +22,14 @@ from harness.runners.profiling import (
     python_program,
     top_shares,
 )
+from harness.runners.support.profiler_child import (
+    SessionBox,
+    profile_new_threads,
+    profiled,
+    run_program,
+    save_session,
+)
+from harness.runners.support.profiling_load import LoadResult
 
 
 def keep(path: str) -> str:

@@ -8,9 +8,9 @@ import pytest
 
 from harness.errors import UsageError
 from harness.records import RunRecord
-from harness.runners.interrupted import Interrupted
 from harness.runners.simulate import hit_rate, hit_rate_interval, run_simulation
-from harness.runners.workloads import Arrivals, ProviderConfig, Workload
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.workloads import Arrivals, ProviderConfig, Workload
 
 DAY_H = 24.0
 

@@ -11,8 +11,8 @@ import pytest
 
 from harness.errors import UsageError
 from harness.records import capture_environment
-from harness.runners.closedloop import Sample, Window, drive_async, drive_threads
-from harness.runners.interrupted import Interrupted
+from harness.runners.support.closedloop import Sample, Window, drive_async, drive_threads
+from harness.runners.support.interrupted import Interrupted
 from harness.runners.sweep import (
     DEFAULT_SUBJECTS,
     SweepPlan,

@@ -18,8 +18,9 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.errors import UsageError
+from scenarios import scenario_path
 
-WORKLOADS_DIR = Path(__file__).resolve().parent.parent.parent / "scenarios" / "workloads"
+WORKLOADS_DIR = scenario_path("workloads")
 ARRIVAL_KINDS = ("poisson", "fixed", "recorded")
 ON_EXPIRED = ("ignore", "refresh")
 PROVIDER_KINDS = ("file", "memory-ttl", "class")  # class: a user's provider, `cls` = pkg.mod:Class

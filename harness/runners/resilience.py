@@ -15,19 +15,19 @@ from dataclasses import asdict
 from pathlib import Path
 
 from harness.errors import UsageError
-from harness.findings.grading import findings_record, grade_journal
+from harness.findings import GradingPolicy, findings_record, grade_journal
 from harness.findings.journal import fetch_journal, save_journal
-from harness.findings.model import GradingPolicy
 from harness.records import RunRecord, now_iso
-from harness.runners._progress import Advance, no_progress
-from harness.runners.interrupted import Interrupted
-from harness.runners.load import SCENARIO_DIR, LoadPlan, LoadTarget, run_load
+from harness.runners.load import LoadPlan, LoadTarget, run_load
+from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.progress import Advance, no_progress
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
+from scenarios import scenario_path
 from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
 
-PROFILE = SCENARIO_DIR / "resilience.toml"
+PROFILE = scenario_path("load", "resilience.toml")
 QUICK_DURATION_S = 10.0
 DEFAULT_DURATION_S = 600.0  # 200 s tokens expire twice; 45 s hangs tell a missing timeout
 JOURNAL_SETTLE_S = 0.5  # replies to abandoned requests reach the journal a moment later
@@ -50,10 +50,10 @@ def run_resilience(
 
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
     fresh mock with the resilience profile (`admin_token`: of that running mock's admin API).
-    `policy` defaults to the plan's. Ctrl-C still grades what the mock saw: `Interrupted` then
-    carries both records, marked partial."""
+    `policy` defaults to `GradingPolicy()`. Ctrl-C still grades what the mock saw: `Interrupted`
+    then carries both records, marked partial."""
     plan = resilience_plan(duration_s)
-    policy = policy or plan.grading_policy()
+    policy = policy or GradingPolicy()
     # The load's own clients outwait the hangs, so hanging up is left to the target.
     load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users), duration_s=duration_s,
                          seed=seed, timeout_s=max(30.0, plan.hang_s + 15.0))  # fmt: skip
@@ -70,7 +70,7 @@ def run_resilience(
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
               "policy": policy.as_dict(), "resilience_plan": asdict(plan),
-              "proves_read_timeout": plan.hang_s > policy.hang_wait_s}  # fmt: skip
+              "proves_read_timeout": plan.proves_read_timeout(policy.hang_wait_s)}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
         partial=journal.lost or interrupted or any(r.partial for r in records),

@@ -9,12 +9,13 @@ from typing import Any
 
 import pytest
 
-from harness.findings import resilience
+from harness.findings import GradingPolicy
 from harness.findings.journal import JournalRead
-from harness.findings.resilience import reference_refresh_buffer_s, run_resilience
 from harness.records import RunRecord, capture_environment
-from harness.runners.interrupted import Interrupted
+from harness.runners import resilience
 from harness.runners.load import LoadTarget
+from harness.runners.resilience import reference_refresh_buffer_s, run_resilience
+from harness.runners.support.interrupted import Interrupted
 from harness.targets import TargetSpec
 from mock_salesforce.faults import parse_fault
 from scenarios.load.resilience_plan import resilience_plan
@@ -47,8 +48,9 @@ def test_the_token_lifetime_is_crossed_at_least_twice(duration_s: float) -> None
 
 
 def test_only_a_full_run_hangs_long_enough_to_prove_a_missing_read_timeout() -> None:
-    assert not resilience_plan(10.0).proves_read_timeout
-    assert resilience_plan(130.0).proves_read_timeout
+    hang_wait_s = GradingPolicy().hang_wait_s
+    assert not resilience_plan(10.0).proves_read_timeout(hang_wait_s)
+    assert resilience_plan(130.0).proves_read_timeout(hang_wait_s)
 
 
 def test_the_phases_provoke_a_429_burst_with_retry_after_an_outage_and_hangs() -> None:

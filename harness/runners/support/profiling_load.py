@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 
 import aiohttp
 
-from harness.runners._progress import Advance, no_progress
+from harness.runners.support.progress import Advance, no_progress
 
 MODEL = "gpt-4o-mini"
 TIMEOUT_S = 30.0

@@ -1,6 +1,6 @@
 """The profiled child: run a Python program under pyinstrument and save the session on exit.
 
-    python -m harness.runners.profiler_child --session FILE [--interval S] [--threads-only]
+    python -m harness.runners.support.profiler_child --session FILE [--interval S] [--threads-only]
         -- (-m MODULE | SCRIPT) [ARGS...]
 
 Every thread the program starts gets its own profiler (pyinstrument samples one thread per
@@ -105,7 +105,7 @@ def run_program(program: Sequence[str]) -> int:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m harness.runners.profiler_child")
+    parser = argparse.ArgumentParser(prog="python -m harness.runners.support.profiler_child")
     parser.add_argument("--session", type=Path, required=True, help="where to save the session")
     parser.add_argument("--interval", type=float, default=0.001, help="sampling interval (s)")
     parser.add_argument("--threads-only", action="store_true", help="skip the main thread")

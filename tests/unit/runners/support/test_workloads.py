@@ -9,7 +9,7 @@ import numpy as np
 import pytest
 
 from harness.errors import UsageError
-from harness.runners.workloads import (
+from harness.runners.support.workloads import (
     WORKLOADS_DIR,
     Arrivals,
     ProviderConfig,

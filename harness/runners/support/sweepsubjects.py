@@ -16,7 +16,7 @@ from typing import Any
 
 import aiohttp
 
-from harness.runners.closedloop import Window, drive_async, drive_threads
+from harness.runners.support.closedloop import Window, drive_async, drive_threads
 from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient
 from harness.subjects.tokens import MemoryTokenStore, MemoryTtlTokenProvider, TokenProvider
 from harness.subjects.upstream import ClientSettings, UpstreamResult, fetch_grant

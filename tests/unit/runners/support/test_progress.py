@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from harness.runners._progress import no_progress, progress_bar
+from harness.runners.support.progress import no_progress, progress_bar
 
 
 def test_a_disabled_bar_hands_out_the_silent_advance(capsys: pytest.CaptureFixture[str]) -> None:

@@ -14,14 +14,14 @@ from pathlib import Path
 from typing import Any
 
 from harness.records import Environment, RunRecord, make_series, now_iso
-from harness.runners.micro_inputs import (
+from harness.runners.simulate import VirtualClock
+from harness.runners.support.micro_inputs import (
     MIX_ENDPOINT,
     grant_issuer,
     make_provider,
     mix_samples,
     profile_mix,
 )
-from harness.runners.simulate import VirtualClock
 from harness.subjects.extractors import load_extractor
 from harness.subjects.tokens import FileTokenStore
 

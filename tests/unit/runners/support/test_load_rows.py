@@ -6,7 +6,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.runners.loadrows import (
+from harness.runners.support.loadrows import (
     FIDELITY_KINDS,
     Row,
     format_row,

@@ -8,7 +8,7 @@ import statistics
 
 import pytest
 
-from harness.runners.openloop import (
+from harness.runners.support.openloop import (
     ArrivalSchedule,
     latency_from_intended_ms,
     user_schedule,
