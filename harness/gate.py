@@ -17,7 +17,6 @@ from __future__ import annotations
 import fnmatch
 import math
 import statistics
-import tomllib
 from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
@@ -25,6 +24,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.files import read_toml
 from harness.records import RunRecord, fingerprint_of, machine_warnings, record_key
 from harness.stats import (
     Comparison,
@@ -118,13 +118,7 @@ class GateReport:
 
 def load_rules(path: Path) -> list[Rule]:
     """Rules from a TOML file: `[defaults]` then `[[rule]]` tables."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no gate rules at {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read gate rules {path}: {exc}") from None
-    return parse_rules(data, str(path))
+    return parse_rules(read_toml(path, "gate rules"), str(path))
 
 
 def parse_rules(data: Mapping[str, Any], origin: str = "rules") -> list[Rule]:

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.files import read_json
 from harness.records import SCHEMA_VERSION, RunRecord
 
 RESULTS_FILE = "results.json"
@@ -67,13 +68,7 @@ def append_records(run_dir: Path, records: Iterable[RunRecord]) -> Path:
 def load_records(source: Path) -> list[RunRecord]:
     """Read the records of a run directory (or a results.json path); UsageError if unreadable."""
     path = source / RESULTS_FILE if source.is_dir() else source
-    try:
-        document = json.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no results found at {path}") from None
-    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
-        raise UsageError(f"cannot read {path}: {exc}") from None
-    document = upgrade_document(document, path)
+    document = upgrade_document(read_json(path, "results"), path)
     try:
         return [RunRecord.from_dict(r) for r in document["records"]]
     except (KeyError, TypeError, ValueError) as exc:

@@ -8,13 +8,13 @@ number of observations behind it. Every error names the claim and the key (Usage
 
 from __future__ import annotations
 
-import tomllib
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.files import read_toml
 
 KINDS = ("measured", "consistency", "sample-size")
 STATISTICS = ("rate", "mean", "median", "sum", "ratio_of_sums", "percentile")
@@ -93,13 +93,7 @@ def default_ledger_path() -> Path:
 
 def load_ledger(path: Path) -> Ledger:
     """Parse and validate the ledger at `path`."""
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
-        raise UsageError(f"no claim ledger at {path}") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read claim ledger {path}: {exc}") from None
-    return parse_ledger(data, str(path))
+    return parse_ledger(read_toml(path, "claim ledger"), str(path))
 
 
 def parse_ledger(data: Mapping[str, Any], origin: str = "ledger") -> Ledger:

@@ -18,6 +18,7 @@ from harness.claims.consistency import evaluate_expression, smallest_fraction
 from harness.claims.ledger import Claim, Expectation, Ledger, default_ledger_path, load_ledger
 from harness.claims.metrics import Measurement, MissingRecords, measure
 from harness.errors import UsageError
+from harness.files import read_json
 from harness.records import RunRecord
 from harness.stats import Interval, wilson_interval
 from harness.store import atomic_write_text
@@ -185,10 +186,10 @@ def load_verdicts(run_dir: Path) -> list[Verdict] | None:
     path = run_dir / CLAIMS_FILE
     if not path.exists():
         return None
+    document = read_json(path, "claim verdicts")
     try:
-        document = json.loads(path.read_text(encoding="utf-8"))
         return [Verdict.from_dict(v) for v in document["verdicts"]]
-    except (OSError, ValueError, KeyError, TypeError) as exc:
+    except (ValueError, KeyError, TypeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
 
 

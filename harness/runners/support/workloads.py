@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import json
 import math
-import tomllib
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -18,6 +17,7 @@ import numpy as np
 import numpy.typing as npt
 
 from harness.errors import UsageError
+from harness.files import read_toml
 from scenarios import scenario_path
 
 WORKLOADS_DIR = scenario_path("workloads")
@@ -152,13 +152,10 @@ def load_workload(name_or_path: str) -> Workload:
     path = Path(name_or_path)
     if not path.suffix:
         path = WORKLOADS_DIR / f"{name_or_path}.toml"
-    try:
-        data = tomllib.loads(path.read_text(encoding="utf-8"))
-    except FileNotFoundError:
+    if not path.is_file():
         known = ", ".join(sorted(p.stem for p in WORKLOADS_DIR.glob("*.toml")))
-        raise UsageError(f"no workload {name_or_path!r} (known: {known})") from None
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise UsageError(f"cannot read workload {path}: {exc}") from None
+        raise UsageError(f"no workload {name_or_path!r} (known: {known})")
+    data = read_toml(path, "workload")
     try:
         return _workload_from_dict(data, path)
     except (KeyError, TypeError, ValueError) as exc:
