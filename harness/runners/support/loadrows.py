@@ -16,6 +16,7 @@ from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 
+from harness.fidelity import KINDS as FIDELITY_KINDS
 from harness.records import Series, make_series
 
 ROW_FILE_GLOB = "requests-*.tsv"
@@ -122,17 +123,6 @@ def throughput_rps(rows: Sequence[Row]) -> float:
     return len(rows) / span_s if span_s > 0 else 0.0
 
 
-# The mismatch kinds of `harness.fidelity`; each gets a `fidelity_<kind>` series (zero included,
-# so a claim "no wrong content under load" finds its series even when nothing went wrong).
-FIDELITY_KINDS = (
-    "wrong_content",
-    "missing_content",
-    "error_in_200",
-    "usage_mismatch",
-    "wrong_status",
-    "dropped",
-)
-
 
 def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
     """The per-request series of internals.md (load), plus `t_s`, `status` and `send_lag_ms`.
@@ -153,6 +143,8 @@ def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
     if ttft:
         series.append(make_series("ttft_ms", "ms", ttft))
         series.append(make_series("itl_ms", "ms", (v for r in rows for v in r.itl_ms)))
+    # Every kind gets a series, zero included, so a claim "no wrong content under load" finds
+    # its series even when nothing went wrong.
     counts = Counter(kind for r in rows for kind in r.fidelity)
     for kind in sorted(set(FIDELITY_KINDS) | set(counts)):
         series.append(make_series(f"fidelity_{kind}", "count", (counts[kind],)))

@@ -6,8 +6,8 @@ from pathlib import Path
 
 import pytest
 
+from harness.fidelity import KINDS as FIDELITY_KINDS
 from harness.runners.support.loadrows import (
-    FIDELITY_KINDS,
     Row,
     format_row,
     parse_row,
