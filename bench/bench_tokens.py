@@ -18,7 +18,7 @@ import time
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.subjects.tokens import (
+from harness.subjects.token_providers import (
     FileTokenProvider,
     FileTokenStore,
     MemoryTtlTokenProvider,

@@ -1,4 +1,5 @@
-"""The `sfperf` console script: one parser, one subcommand per module in `harness.commands`.
+"""The `sfperf` console script: one parser, one subcommand per module in `harness.commands`
+(`sfperf profile` lives in `profiling.py`: a module should not be named like the stdlib's).
 
 Each command module has `register(subparsers)` (adds its parser, sets `handler`) and imports its
 heavy dependencies inside the handler, so `sfperf --help` stays fast.
@@ -16,7 +17,7 @@ from harness import __version__
 from harness.errors import CheckFailed, UsageError
 
 COMMANDS = (
-    "mock", "gateway", "launch", "micro", "simulate", "load", "sweep", "profile",
+    "mock", "gateway", "launch", "micro", "simulate", "load", "sweep", "profiling",
     "claims", "verdict", "report", "gate", "validate",
 )  # fmt: skip
 

@@ -78,7 +78,7 @@ def run_validate(plan: ValidatePlan, run_dir: Path, *, say: Callable[[str], None
         ("simulate", simulate_step),
         ("load", load_step),
         ("sweep", sweep_step),
-        ("profile", profile_step),
+        ("profile", profiling_step),
         ("resilience", resilience_step),
     ]
     for name, step in steps:
@@ -217,11 +217,11 @@ def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
         return run_sweep(sweep, mock.url, reference_gateways(mock.url, run_dir))
 
 
-def profile_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def profiling_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     """pyinstrument on the legacy and async references, or on a launched Python target."""
-    from harness.runners.profiling import ProfilePlan, run_profiles
+    from harness.runners.profiling import ProfilingPlan, run_profiling
 
-    base = ProfilePlan(seed=plan.seed)
+    base = ProfilingPlan(seed=plan.seed)
     if plan.quick:
         base = replace(base, requests=400, max_duration_s=4.0)
     if plan.embedded:
@@ -229,7 +229,7 @@ def profile_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     else:
         launched = [t for t in plan.targets if t.kind == "launch"]
         plans = [replace(base, launch=t.command, target_url=t.url) for t in launched]
-    return run_profiles(plans, run_dir) if plans else []
+    return run_profiling(plans, run_dir) if plans else []
 
 
 def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:

@@ -21,7 +21,7 @@ from statistics import NormalDist
 from typing import Any
 
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.tokens import count_tokens
+from mock_salesforce.token_counts import count_tokens
 
 TEXT_ENDPOINTS = ("generations", "chat-generations")
 OFFICIAL_SHAPES = {

@@ -1,4 +1,5 @@
-"""`profile` runner: pyinstrument on a gateway under a short, bounded load on loopback.
+"""The profiling runner (records with runner `profile`): pyinstrument on a gateway under a short,
+bounded load on loopback.
 
 The gateway (a reference variant, or a user's Python command) runs in a child process under
 `harness.runners.support.profiler_child`; an aiohttp client sends a bounded number of chat
@@ -35,12 +36,12 @@ from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 
-PROFILE_DIR = "profile"
+PYINSTRUMENT_DIR = "profile"
 SUFFIXES = (".html", ".txt", ".pyisession")
 
 
 @dataclass(frozen=True)
-class ProfilePlan:
+class ProfilingPlan:
     """What to profile (a reference `variant`, or `launch`: a Python command) and the load."""
 
     variant: str = "async"
@@ -65,8 +66,8 @@ class ProfilePlan:
                 "top": self.top, "seed": self.seed}  # fmt: skip
 
 
-def run_profile(
-    plan: ProfilePlan,
+def profile_target(
+    plan: ProfilingPlan,
     run_dir: Path,
     *,
     advance: Advance = no_progress,
@@ -80,7 +81,7 @@ def run_profile(
     if plan.launch:
         python_program(plan.launch)  # refuse a non-Python program before starting anything
     stem = safe_name(plan.name)
-    session_path = run_dir / PROFILE_DIR / f"{stem}.pyisession"
+    session_path = run_dir / PYINSTRUMENT_DIR / f"{stem}.pyisession"
     session_path.unlink(missing_ok=True)
     started_at = now_iso()
     with (
@@ -95,8 +96,8 @@ def run_profile(
     return [record]
 
 
-def run_profiles(
-    plans: Sequence[ProfilePlan],
+def run_profiling(
+    plans: Sequence[ProfilingPlan],
     run_dir: Path,
     *,
     advance: Advance = no_progress,
@@ -114,7 +115,7 @@ def run_profiles(
     with upstream(plans[0], run_dir, None) as mock_url:
         for plan in plans:
             try:
-                records += run_profile(
+                records += profile_target(
                     plan, run_dir, advance=advance, environment=environment, mock_url=mock_url
                 )
             except Interrupted as stop:
@@ -123,7 +124,7 @@ def run_profiles(
 
 
 @contextmanager
-def upstream(plan: ProfilePlan, run_dir: Path, mock_url: str | None) -> Iterator[str]:
+def upstream(plan: ProfilingPlan, run_dir: Path, mock_url: str | None) -> Iterator[str]:
     """The mock's URL: the one given, or a mock started (and stopped) for this profile."""
     if mock_url:
         yield mock_url
@@ -134,7 +135,7 @@ def upstream(plan: ProfilePlan, run_dir: Path, mock_url: str | None) -> Iterator
 
 @contextmanager
 def profiled_target(
-    plan: ProfilePlan, mock_url: str, run_dir: Path, session_path: Path
+    plan: ProfilingPlan, mock_url: str, run_dir: Path, session_path: Path
 ) -> Iterator[str]:
     """Start the target under the profiler child; yield its URL; stop it (saving the session)."""
     wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", "--session",
@@ -173,7 +174,7 @@ def python_program(command: str) -> list[str]:
 
 
 def make_record(
-    plan: ProfilePlan, run_dir: Path, session_path: Path, load: LoadResult, env: Environment
+    plan: ProfilingPlan, run_dir: Path, session_path: Path, load: LoadResult, env: Environment
 ) -> RunRecord:
     """Render the saved session and turn its top functions into `share:` series.
 

@@ -27,7 +27,7 @@ from harness.targets.running import logs_dir, run_child, safe_name
 from scenarios import scenario_path
 from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
 
-PROFILE = scenario_path("load", "resilience.toml")
+MOCK_PROFILE = scenario_path("load", "resilience.toml")
 QUICK_DURATION_S = 10.0
 DEFAULT_DURATION_S = 600.0  # 200 s tokens expire twice; 45 s hangs tell a missing timeout
 JOURNAL_SETTLE_S = 0.5  # replies to abandoned requests reach the journal a moment later
@@ -91,7 +91,7 @@ def _resilience_target(
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
             yield LoadTarget(running.name, running.url, mock_url, running.metrics)
         return
-    with start_mock(run_dir, profile=str(PROFILE), seed=seed) as mock:
+    with start_mock(run_dir, profile=str(MOCK_PROFILE), seed=seed) as mock:
         opened = (
             _reference_gateway(spec, mock.url, run_dir, plan)
             if spec.kind == "variant"

@@ -1,6 +1,6 @@
 """The token cache in virtual time: a day of requests against each token provider in seconds.
 
-The REAL provider classes of `harness.subjects.tokens` (or a user's class) run against a
+The REAL provider classes of `harness.subjects.token_providers` (or a user's class) run against a
 `MemoryTokenStore` and a fake upstream that issues tokens with the real lifetime, driven by a
 virtual clock. Everything is observed from outside the provider: misses are tokens fetched, file
 I/O is what the store saw, and a send is expired when the real expiry of the token has passed.
@@ -23,7 +23,7 @@ from harness.records import Environment, RunRecord, Series, capture_environment,
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.progress import Advance, no_progress
 from harness.runners.support.workloads import ProviderConfig, Workload, arrival_times_s
-from harness.subjects.tokens import (
+from harness.subjects.token_providers import (
     FileTokenProvider,
     MemoryTokenStore,
     MemoryTtlTokenProvider,

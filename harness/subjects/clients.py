@@ -20,7 +20,7 @@ import aiohttp
 import orjson
 
 from harness.subjects.tally import Tally
-from harness.subjects.tokens import TokenFetchError, TokenGrant, TokenProvider
+from harness.subjects.token_providers import TokenFetchError, TokenGrant, TokenProvider
 from harness.subjects.upstream import (
     Backoff,
     ClientSettings,

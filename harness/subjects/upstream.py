@@ -15,7 +15,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-from harness.subjects.tokens import TokenFetchError, TokenGrant, grant_from_token_response
+from harness.subjects.token_providers import TokenFetchError, TokenGrant, grant_from_token_response
 
 MODELS_PATH = "/einstein/platform/v1"
 TOKEN_PATH = "/services/oauth2/token"

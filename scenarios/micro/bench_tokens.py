@@ -11,7 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.runners.support.micro_inputs import grant_issuer, make_provider
-from harness.subjects.tokens import FileTokenStore
+from harness.subjects.token_providers import FileTokenStore
 
 
 def test_token_validate(benchmark: Any, provider: str, tmp_path: Path) -> None:

@@ -11,7 +11,7 @@ import pytest
 
 from mock_salesforce.config import MockConfig, load_profile
 from mock_salesforce.replies import expected_reply
-from mock_salesforce.tokens import count_tokens
+from mock_salesforce.token_counts import count_tokens
 from tests.integration.conftest import MakeMock
 from tests.integration.mock_fronts import UrlClient
 

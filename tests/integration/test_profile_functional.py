@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
-from harness.runners.profiling import ProfilePlan, run_profile
+from harness.runners.profiling import ProfilingPlan, profile_target
 from harness.store import load_records
 from harness.targets import start_mock
 
@@ -62,8 +62,8 @@ def test_profile_refuses_a_non_python_launch(
 
 
 def test_profile_can_use_a_mock_that_is_already_running(tmp_path: Path) -> None:
-    plan = ProfilePlan(requests=20, concurrency=2, max_duration_s=120.0)  # the count ends it
+    plan = ProfilingPlan(requests=20, concurrency=2, max_duration_s=120.0)  # the count ends it
     with start_mock(tmp_path / "elsewhere", profile="fast") as mock:
-        (record,) = run_profile(plan, tmp_path / "run", mock_url=mock.url)
+        (record,) = profile_target(plan, tmp_path / "run", mock_url=mock.url)
     assert record.get("ok").values == (1.0,) * 20
     assert not (tmp_path / "run" / "logs" / "mock.log").exists()  # no second mock was started

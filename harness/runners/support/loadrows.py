@@ -123,7 +123,6 @@ def throughput_rps(rows: Sequence[Row]) -> float:
     return len(rows) / span_s if span_s > 0 else 0.0
 
 
-
 def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
     """The per-request series of internals.md (load), plus `t_s`, `status` and `send_lag_ms`.
 

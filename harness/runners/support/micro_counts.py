@@ -23,7 +23,7 @@ from harness.runners.support.micro_inputs import (
     profile_mix,
 )
 from harness.subjects.extractors import load_extractor
-from harness.subjects.tokens import FileTokenStore
+from harness.subjects.token_providers import FileTokenStore
 
 VALIDATION_INTERVAL_S = 0.6  # 100 requests a minute, the seed report's traffic
 

@@ -15,7 +15,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from harness.subjects.tokens import (
+from harness.subjects.token_providers import (
     FileTokenProvider,
     MemoryTtlTokenProvider,
     TokenGrant,

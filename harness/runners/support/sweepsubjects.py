@@ -18,7 +18,7 @@ import aiohttp
 
 from harness.runners.support.closedloop import Window, drive_async, drive_threads
 from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient
-from harness.subjects.tokens import MemoryTokenStore, MemoryTtlTokenProvider, TokenProvider
+from harness.subjects.token_providers import MemoryTokenStore, MemoryTtlTokenProvider, TokenProvider
 from harness.subjects.upstream import ClientSettings, UpstreamResult, fetch_grant
 
 CLIENTS = ("sync-wrapper", "async", "async-batching")

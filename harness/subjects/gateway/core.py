@@ -28,7 +28,7 @@ from harness.subjects.gateway.protocol import (
     stream_events,
 )
 from harness.subjects.tally import Tally
-from harness.subjects.tokens import TokenProvider
+from harness.subjects.token_providers import TokenProvider
 from harness.subjects.upstream import UpstreamResult
 
 _log = logging.getLogger(__name__)

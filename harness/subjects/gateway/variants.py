@@ -19,7 +19,7 @@ from harness.subjects.extractors import load_extractor
 from harness.subjects.gateway.bridges import LoopThreadClient, ThreadPoolClient
 from harness.subjects.gateway.core import Gateway
 from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions, check_options
-from harness.subjects.tokens import (
+from harness.subjects.token_providers import (
     TOKEN_PROVIDERS,
     FileTokenProvider,
     FileTokenStore,

@@ -12,7 +12,7 @@ from mock_salesforce.replies import (
     parse_lengths,
     reply_key,
 )
-from mock_salesforce.tokens import count_tokens
+from mock_salesforce.token_counts import count_tokens
 
 
 def chat(*messages: tuple[str, str], **extra: object) -> dict[str, object]:

@@ -11,11 +11,11 @@ from typing import Any
 
 import pytest
 
-from harness.commands.profile import make_plans
+from harness.commands.profiling import make_plans
 from harness.errors import UsageError
 from harness.records import Environment
 from harness.runners.profiling import (
-    ProfilePlan,
+    ProfilingPlan,
     function_name,
     idle_share,
     make_record,
@@ -95,8 +95,8 @@ def test_only_python_programs_can_be_profiled(command: str) -> None:
 
 
 def test_a_launched_target_is_named_after_its_program() -> None:
-    assert ProfilePlan(launch="python app.py").name.startswith("launch:")
-    assert ProfilePlan(variant="sync-legacy").name == "sync-legacy"
+    assert ProfilingPlan(launch="python app.py").name.startswith("launch:")
+    assert ProfilingPlan(variant="sync-legacy").name == "sync-legacy"
 
 
 def spin() -> None:
@@ -154,7 +154,7 @@ def test_a_saved_session_becomes_shares_and_rendered_files(tmp_path: Path) -> No
         spin()
     session_path = tmp_path / "profile" / "async.pyisession"
     save_session(box.combined(), session_path)
-    record = make_record(ProfilePlan(top=3), tmp_path, session_path, LOAD, ENV)
+    record = make_record(ProfilingPlan(top=3), tmp_path, session_path, LOAD, ENV)
     assert not record.partial
     assert record.artifacts == (
         "profile/async.html",
@@ -168,7 +168,7 @@ def test_a_saved_session_becomes_shares_and_rendered_files(tmp_path: Path) -> No
 
 
 def test_a_target_that_left_no_session_still_keeps_its_load(tmp_path: Path) -> None:
-    record = make_record(ProfilePlan(), tmp_path, tmp_path / "missing.pyisession", LOAD, ENV)
+    record = make_record(ProfilingPlan(), tmp_path, tmp_path / "missing.pyisession", LOAD, ENV)
     assert record.partial
     assert "left no profile" in record.params["profile_error"]
     assert record.series_names == ["latency_ms", "ok"]

@@ -13,7 +13,7 @@ from typing import Any
 
 from multidict import CIMultiDict
 
-from harness.subjects.tokens import TokenCounters, TokenFetchError, TokenGrant
+from harness.subjects.token_providers import TokenCounters, TokenFetchError, TokenGrant
 
 BASE = "http://sf.test"
 

@@ -11,7 +11,7 @@ import aiohttp
 import pytest
 
 from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient, _finished
-from harness.subjects.tokens import TokenFetchError
+from harness.subjects.token_providers import TokenFetchError
 from harness.subjects.upstream import Backoff, ClientSettings, UpstreamResult
 from tests.unit.subjects.fakes import BASE, FakeProvider, FakeUpstream
 

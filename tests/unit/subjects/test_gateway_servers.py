@@ -15,7 +15,11 @@ from harness.subjects.gateway.core import Gateway
 from harness.subjects.gateway.flask_app import create_flask_app
 from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
 from harness.subjects.gateway.variants import VARIANTS, VariantSpec, assemble, resolve_spec
-from harness.subjects.tokens import FileTokenProvider, FileTokenStore, MemoryTtlTokenProvider
+from harness.subjects.token_providers import (
+    FileTokenProvider,
+    FileTokenStore,
+    MemoryTtlTokenProvider,
+)
 from harness.subjects.upstream import UpstreamResult
 from tests.unit.subjects.fakes import FakeProvider
 from tests.unit.subjects.shape_bodies import TEXT, load_shapes

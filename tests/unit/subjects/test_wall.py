@@ -33,4 +33,4 @@ def test_subjects_import_only_subjects_from_harness_and_never_the_mock() -> None
 
 
 def test_the_wall_check_sees_imports() -> None:
-    assert "harness.subjects.tokens" in imported_modules(PACKAGE / "clients.py")
+    assert "harness.subjects.token_providers" in imported_modules(PACKAGE / "clients.py")

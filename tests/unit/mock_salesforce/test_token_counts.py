@@ -1,4 +1,4 @@
-from mock_salesforce.tokens import count_message_tokens, count_tokens
+from mock_salesforce.token_counts import count_message_tokens, count_tokens
 
 
 def test_empty_text_has_no_tokens() -> None:

@@ -10,7 +10,7 @@ from harness.commands._output import add_output_options, measure, run_dir
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
-    from harness.runners.profiling import ProfilePlan
+    from harness.runners.profiling import ProfilingPlan
 
 QUICK_REQUESTS = 300
 QUICK_DURATION_S = 5.0
@@ -42,24 +42,24 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners.profiling import run_profiles
+    from harness.runners.profiling import run_profiling
     from harness.runners.support.progress import progress_bar
 
     plans = make_plans(args)
     directory = run_dir(args.out)
     names = ", ".join(plan.name for plan in plans)
     with progress_bar(sum(p.requests for p in plans), f"profile {names}") as advance:
-        records = measure(directory, lambda: run_profiles(plans, directory, advance=advance))
+        records = measure(directory, lambda: run_profiling(plans, directory, advance=advance))
     print_summary(records)
     return 0
 
 
-def make_plans(args: argparse.Namespace) -> list[ProfilePlan]:
-    """One ProfilePlan per target the options name; UsageError on nonsense."""
+def make_plans(args: argparse.Namespace) -> list[ProfilingPlan]:
+    """One ProfilingPlan per target the options name; UsageError on nonsense."""
     from dataclasses import replace
 
     from harness.errors import UsageError
-    from harness.runners.profiling import ProfilePlan
+    from harness.runners.profiling import ProfilingPlan
     from harness.targets.spec import check_url, check_variant
 
     if args.launch and args.variant:
@@ -67,13 +67,13 @@ def make_plans(args: argparse.Namespace) -> list[ProfilePlan]:
     if args.target_url and not args.launch:
         raise UsageError("--target-url goes with --launch (the command that listens there)")
     quick = args.quick
-    requests = args.requests or (QUICK_REQUESTS if quick else ProfilePlan.requests)
-    duration_s = args.duration or (QUICK_DURATION_S if quick else ProfilePlan.max_duration_s)
+    requests = args.requests or (QUICK_REQUESTS if quick else ProfilingPlan.requests)
+    duration_s = args.duration or (QUICK_DURATION_S if quick else ProfilingPlan.max_duration_s)
     if requests < 1 or args.concurrency < 1 or duration_s <= 0 or args.top < 1:
         raise UsageError("--requests, --concurrency, --duration and --top must be positive")
     if not 0 < args.interval <= 1:
         raise UsageError(f"--interval must be in (0, 1] seconds, not {args.interval}")
-    base = ProfilePlan(
+    base = ProfilingPlan(
         launch=args.launch,
         target_url=check_url(args.target_url) if args.target_url else None,  # loopback only
         requests=requests,

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.subjects.tokens import (
+from harness.subjects.token_providers import (
     FileTokenProvider,
     FileTokenStore,
     MemoryTokenStore,
