@@ -2,35 +2,20 @@
 
 from __future__ import annotations
 
-import ast
-from pathlib import Path
-
-import harness.subjects
-
-PACKAGE = Path(harness.subjects.__file__).parent
-
-
-def imported_modules(path: Path) -> set[str]:
-    tree = ast.parse(path.read_text(encoding="utf-8"))
-    names: set[str] = set()
-    for node in ast.walk(tree):
-        if isinstance(node, ast.Import):
-            names.update(alias.name for alias in node.names)
-        elif isinstance(node, ast.ImportFrom) and node.module and node.level == 0:
-            names.add(node.module)
-    return names
+from tests.unit.walls import ROOT, imported_modules, imports_under, within
 
 
 def test_subjects_import_only_subjects_from_harness_and_never_the_mock() -> None:
     offenders = {
-        f"{path.relative_to(PACKAGE)}: {name}"
-        for path in PACKAGE.rglob("*.py")
-        for name in imported_modules(path)
-        if (name.startswith("harness") and not name.startswith("harness.subjects"))
-        or name.startswith("mock_salesforce")
+        f"{path}: {name}"
+        for path, names in imports_under("harness/subjects").items()
+        for name in names
+        if (within(name, "harness") and not within(name, "harness.subjects"))
+        or within(name, "mock_salesforce")
     }
     assert offenders == set()
 
 
 def test_the_wall_check_sees_imports() -> None:
-    assert "harness.subjects.token_providers" in imported_modules(PACKAGE / "clients.py")
+    clients = ROOT / "harness" / "subjects" / "clients.py"
+    assert "harness.subjects.token_providers" in imported_modules(clients)
