@@ -1,1 +1,19 @@
-"""Shared test configuration."""
+"""Shared test configuration and the one fake clock every time-dependent unit test uses."""
+
+from __future__ import annotations
+
+
+class FakeClock:
+    """Virtual time: calling it reads `now_s`; `sleep` moves time on at once and records the
+    sleep, so timing logic is tested instantly and deterministically (pyinstrument's idea)."""
+
+    def __init__(self, now_s: float = 0.0) -> None:
+        self.now_s = now_s
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now_s
+
+    def sleep(self, duration_s: float) -> None:
+        self.sleeps.append(duration_s)
+        self.now_s += duration_s

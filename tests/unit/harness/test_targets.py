@@ -12,6 +12,7 @@ from harness.targets import DEFAULT_VARIANT, TargetSpec, target_from_args
 from harness.targets.process import bare_url, describe_exit, last_line, local_url, poll_until
 from harness.targets.running import RunningTarget, safe_name
 from harness.targets.spec import is_loopback, program_name
+from tests.conftest import FakeClock
 
 
 def test_no_target_options_mean_the_default_reference_variant() -> None:
@@ -119,17 +120,6 @@ def test_a_launched_program_is_ready_when_it_mentions_a_local_url(
     line: str, url: str | None
 ) -> None:
     assert local_url(line) == url
-
-
-class FakeClock:
-    def __init__(self) -> None:
-        self.now_s = 0.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def sleep(self, duration_s: float) -> None:
-        self.now_s += duration_s
 
 
 def test_polling_stops_as_soon_as_the_target_is_ready() -> None:

@@ -4,17 +4,12 @@ import json
 import pytest
 
 from mock_salesforce.oauth import OAuthError, TokenIssuer
+from tests.conftest import FakeClock
+
+NOW_S = 1_700_000_000.0  # a realistic epoch: tokens carry it as issued_at
 
 FORM = {"grant_type": "client_credentials", "client_id": "id", "client_secret": "s"}
 BASE = "http://127.0.0.1:1"
-
-
-class FakeClock:
-    def __init__(self, now_s: float = 1_700_000_000.0) -> None:
-        self.now_s = now_s
-
-    def __call__(self) -> float:
-        return self.now_s
 
 
 def claims_of(token: str) -> dict[str, object]:
@@ -27,7 +22,7 @@ def issuer(clock: FakeClock, **kwargs: object) -> TokenIssuer:
 
 
 def test_the_token_response_has_the_real_field_set_and_no_expires_in() -> None:
-    document = issuer(FakeClock()).issue(FORM, BASE)
+    document = issuer(FakeClock(NOW_S)).issue(FORM, BASE)
     assert set(document) == {
         "access_token", "signature", "token_format", "scope", "instance_url", "id",
         "token_type", "issued_at", "api_instance_url",
@@ -38,7 +33,7 @@ def test_the_token_response_has_the_real_field_set_and_no_expires_in() -> None:
 
 
 def test_the_access_token_is_a_jwt_with_exp_and_jti_after_the_lifetime() -> None:
-    token = issuer(FakeClock(), lifetime_s=600).issue(FORM, BASE)["access_token"]
+    token = issuer(FakeClock(NOW_S), lifetime_s=600).issue(FORM, BASE)["access_token"]
     claims = claims_of(token)
     assert token.count(".") == 2
     assert claims["exp"] == 1_700_000_600
@@ -46,12 +41,12 @@ def test_the_access_token_is_a_jwt_with_exp_and_jti_after_the_lifetime() -> None
 
 
 def test_expires_in_is_sent_only_when_configured() -> None:
-    document = issuer(FakeClock(), include_expires_in=True, lifetime_s=900).issue(FORM, BASE)
+    document = issuer(FakeClock(NOW_S), include_expires_in=True, lifetime_s=900).issue(FORM, BASE)
     assert document["expires_in"] == 900
 
 
 def test_a_token_is_valid_until_its_lifetime_then_expired() -> None:
-    clock = FakeClock()
+    clock = FakeClock(NOW_S)
     tokens = issuer(clock)
     bearer = "Bearer " + tokens.issue(FORM, BASE)["access_token"]
     assert tokens.check(bearer).status == "valid"
@@ -63,7 +58,7 @@ def test_a_token_is_valid_until_its_lifetime_then_expired() -> None:
 
 
 def test_missing_garbled_and_never_issued_tokens_are_told_apart() -> None:
-    clock = FakeClock()
+    clock = FakeClock(NOW_S)
     tokens = issuer(clock)
     assert tokens.check(None).status == "missing"
     assert tokens.check("Bearer not.a.jwt").status == "unknown"
@@ -73,7 +68,7 @@ def test_missing_garbled_and_never_issued_tokens_are_told_apart() -> None:
 
 
 def test_each_token_has_its_own_jti() -> None:
-    tokens = issuer(FakeClock())
+    tokens = issuer(FakeClock(NOW_S))
     jtis = {claims_of(tokens.issue(FORM, BASE)["access_token"])["jti"] for _ in range(50)}
     assert len(jtis) == 50
 
@@ -90,13 +85,13 @@ def test_bad_requests_get_standard_oauth_errors(
     form: dict[str, str], status: int, error: str
 ) -> None:
     with pytest.raises(OAuthError) as caught:
-        issuer(FakeClock()).issue(form, BASE)
+        issuer(FakeClock(NOW_S)).issue(form, BASE)
     assert (caught.value.status, caught.value.error) == (status, error)
     assert set(json.loads(caught.value.body())) == {"error", "error_description"}
 
 
 def test_configured_credentials_must_match() -> None:
-    tokens = issuer(FakeClock(), credentials=("id", "right"))
+    tokens = issuer(FakeClock(NOW_S), credentials=("id", "right"))
     with pytest.raises(OAuthError) as caught:
         tokens.issue({**FORM, "client_secret": "wrong"}, BASE)
     assert caught.value.status == 401
@@ -104,7 +99,7 @@ def test_configured_credentials_must_match() -> None:
 
 
 def test_repeated_checks_of_one_token_still_follow_the_clock() -> None:
-    clock = FakeClock()
+    clock = FakeClock(NOW_S)
     tokens = issuer(clock, lifetime_s=60.0)
     header = "Bearer " + tokens.issue(FORM, BASE)["access_token"]
     assert [tokens.check(header).status for _ in range(3)] == ["valid"] * 3
@@ -116,7 +111,7 @@ def test_repeated_checks_of_one_token_still_follow_the_clock() -> None:
 
 
 def test_a_token_checked_before_this_issuer_issued_it_is_valid_once_issued() -> None:
-    clock = FakeClock()
+    clock = FakeClock(NOW_S)
     earlier = issuer(clock).issue(FORM, BASE)["access_token"]  # same seed, same second
     tokens = issuer(clock)
     header = f"Bearer {earlier}"

@@ -20,6 +20,7 @@ from harness.runners.load import (
 )
 from harness.runners.support.loadrows import Row, format_row
 from scenarios.load._shapes import ramp_users, spike_users
+from tests.conftest import FakeClock
 
 TARGET = LoadTarget("async", "http://127.0.0.1:9000", mock_url="http://127.0.0.1:9001")
 
@@ -164,32 +165,21 @@ class FakeLocust:
         return self.code if self.polls < 0 else None
 
 
-class TickingClock:
-    def __init__(self) -> None:
-        self.now_s = 0.0
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def sleep(self, seconds: float) -> None:
-        self.now_s += seconds
-
-
 def test_a_run_that_ends_well_is_complete_and_progress_covers_its_duration() -> None:
-    clock, shown = TickingClock(), []
+    clock, shown = FakeClock(), []
     procs = FakeLocust(code=0, polls=12)
     assert drive(procs, 2.0, 2.0, lambda n, _: shown.append(n), clock, clock.sleep)  # type: ignore[arg-type]
     assert sum(shown) == pytest.approx(2.0)
 
 
 def test_a_crashed_locust_makes_the_run_partial() -> None:
-    clock = TickingClock()
+    clock = FakeClock()
     procs = FakeLocust(code=1, polls=2)
     assert not drive(procs, 2.0, 2.0, lambda n, _: None, clock, clock.sleep)  # type: ignore[arg-type]
 
 
 def test_a_locust_that_never_stops_is_given_up_on_after_the_grace() -> None:
-    clock = TickingClock()
+    clock = FakeClock()
     procs = FakeLocust(code=None, polls=10**9)
     assert not drive(procs, 2.0, 2.0, lambda n, _: None, clock, clock.sleep)  # type: ignore[arg-type]
     assert clock.now_s == pytest.approx(2.0 + STOP_GRACE_S, abs=0.5)

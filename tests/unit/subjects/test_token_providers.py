@@ -18,14 +18,9 @@ from harness.subjects.token_providers import (
     TokenGrant,
     grant_from_token_response,
 )
+from tests.conftest import FakeClock
 
-
-@dataclass
-class FakeClock:
-    now_s: float = 1000.0
-
-    def __call__(self) -> float:
-        return self.now_s
+START_S = 1000.0  # late enough that grants issued 'before' the start are positive
 
 
 @dataclass
@@ -88,7 +83,7 @@ def test_a_damaged_token_file_reads_as_no_grant(tmp_path: Path) -> None:
 
 
 def test_the_file_provider_reads_the_store_on_every_validation() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     store = MemoryTokenStore()
     provider = FileTokenProvider(store, FakeIssuer(clock), clock, refresh_buffer_s=300)
     tokens = [provider.get_token() for _ in range(5)]
@@ -104,7 +99,7 @@ def test_the_file_provider_reads_the_store_on_every_validation() -> None:
 
 
 def test_the_file_provider_refreshes_inside_the_buffer_before_expiry() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     provider = FileTokenProvider(MemoryTokenStore(), FakeIssuer(clock), clock, 300)
     provider.get_token()
     clock.now_s += 1499
@@ -115,7 +110,7 @@ def test_the_file_provider_refreshes_inside_the_buffer_before_expiry() -> None:
 
 
 def test_invalidate_makes_the_next_validation_fetch_a_new_token() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     for provider in (
         FileTokenProvider(MemoryTokenStore(), FakeIssuer(clock), clock),
         MemoryTtlTokenProvider(MemoryTokenStore(), FakeIssuer(clock), clock),
@@ -128,7 +123,7 @@ def test_invalidate_makes_the_next_validation_fetch_a_new_token() -> None:
 
 
 def test_memory_ttl_touches_the_store_only_at_start_and_on_refresh() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     store = MemoryTokenStore()
     provider = MemoryTtlTokenProvider(
         store, FakeIssuer(clock), clock, ttl_s=600, refresh_buffer_s=60
@@ -144,7 +139,7 @@ def test_memory_ttl_touches_the_store_only_at_start_and_on_refresh() -> None:
 
 
 def test_memory_ttl_reuses_a_fresh_grant_left_in_the_store() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     store = MemoryTokenStore(TokenGrant("kept", clock.now_s - 60, clock.now_s + 1740))
     issuer = FakeIssuer(clock)
     provider = MemoryTtlTokenProvider(store, issuer, clock)
@@ -153,7 +148,7 @@ def test_memory_ttl_reuses_a_fresh_grant_left_in_the_store() -> None:
 
 
 def test_a_buffer_as_long_as_the_ttl_refreshes_on_every_call() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     provider = MemoryTtlTokenProvider(MemoryTokenStore(), FakeIssuer(clock), clock, 2700, 2700)
     for _ in range(10):
         provider.get_token()
@@ -164,7 +159,7 @@ def test_a_buffer_as_long_as_the_ttl_refreshes_on_every_call() -> None:
 
 
 def test_a_ttl_longer_than_the_real_lifetime_hands_out_expired_tokens() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     provider = MemoryTtlTokenProvider(MemoryTokenStore(), FakeIssuer(clock), clock, 2700, 300)
     for _ in range(40):  # 40 minutes; the token really dies at 30
         provider.get_token()
@@ -174,7 +169,7 @@ def test_a_ttl_longer_than_the_real_lifetime_hands_out_expired_tokens() -> None:
 
 
 def test_without_a_ttl_memory_ttl_follows_the_real_lifetime() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     issuer = FakeIssuer(clock, lifetime_s=120)
     provider = MemoryTtlTokenProvider(MemoryTokenStore(), issuer, clock, None, 30)
     provider.get_token()
@@ -186,7 +181,7 @@ def test_without_a_ttl_memory_ttl_follows_the_real_lifetime() -> None:
 
 
 def test_a_failed_fetch_propagates_and_the_next_call_tries_again() -> None:
-    clock = FakeClock()
+    clock = FakeClock(START_S)
     issuer = FakeIssuer(clock, fail=True)
     provider = MemoryTtlTokenProvider(MemoryTokenStore(), issuer, clock)
     with pytest.raises(TokenFetchError):

@@ -14,21 +14,7 @@ from harness.runners.support.openloop import (
     user_schedule,
     wait_for_slot,
 )
-
-
-class FakeClock:
-    """A clock that moves only when something sleeps or works."""
-
-    def __init__(self, now_s: float = 0.0) -> None:
-        self.now_s = now_s
-        self.sleeps: list[float] = []
-
-    def __call__(self) -> float:
-        return self.now_s
-
-    def sleep(self, seconds: float) -> None:
-        self.sleeps.append(seconds)
-        self.now_s += seconds
+from tests.conftest import FakeClock
 
 
 def test_constant_arrivals_are_evenly_spaced_at_the_rate() -> None:
