@@ -25,7 +25,7 @@ def lint(session: nox.Session) -> None:
 
 @nox.session(python="3.11")
 def typecheck(session: nox.Session) -> None:
-    """mypy --strict over the packages."""
+    """mypy --strict over the packages, scenarios, tests, bench and this file."""
     session.install("-e", ".[dev]")
     session.run("mypy")
 

@@ -16,11 +16,13 @@ from harness.validate import SEED_LEDGER
 
 pytestmark = pytest.mark.slow
 
+Validated = tuple[subprocess.CompletedProcess[str], Path]
+
 
 @pytest.fixture(scope="module")
 def validated(
     tmp_path_factory: pytest.TempPathFactory,
-) -> tuple[subprocess.CompletedProcess[str], Path]:
+) -> Validated:
     results = tmp_path_factory.mktemp("results")
     env = {**os.environ, "SFPERF_RESULTS_DIR": str(results)}
     done = subprocess.run(
@@ -30,7 +32,7 @@ def validated(
     return done, results
 
 
-def test_validate_quick_completes_and_points_latest_at_its_run(validated: tuple) -> None:
+def test_validate_quick_completes_and_points_latest_at_its_run(validated: Validated) -> None:
     done, results = validated
     assert done.returncode == 0, done.stderr[-3000:]
     latest = results / "latest"
@@ -38,7 +40,7 @@ def test_validate_quick_completes_and_points_latest_at_its_run(validated: tuple)
     assert done.stdout == ""  # progress goes to stderr; stdout stays clean
 
 
-def test_every_runner_left_records_in_the_run(validated: tuple) -> None:
+def test_every_runner_left_records_in_the_run(validated: Validated) -> None:
     _, results = validated
     records = load_records(results / "latest")
     runners = {r.runner for r in records}
@@ -46,7 +48,7 @@ def test_every_runner_left_records_in_the_run(validated: tuple) -> None:
     assert not [r.scenario for r in records if r.partial and r.runner != "verdict"]
 
 
-def test_every_seed_claim_gets_a_verdict(validated: tuple) -> None:
+def test_every_seed_claim_gets_a_verdict(validated: Validated) -> None:
     _, results = validated
     claims = json.loads((results / "latest" / "claims.json").read_text())
     ids = {v["claim_id"] for v in claims["verdicts"]}
@@ -54,7 +56,7 @@ def test_every_seed_claim_gets_a_verdict(validated: tuple) -> None:
     assert {v["verdict"] for v in claims["verdicts"]} <= {"holds", "refuted", "inconclusive"}
 
 
-def test_the_report_embeds_its_plots_and_links_its_tables(validated: tuple) -> None:
+def test_the_report_embeds_its_plots_and_links_its_tables(validated: Validated) -> None:
     _, results = validated
     run = results / "latest"
     html = (run / "index.html").read_text()

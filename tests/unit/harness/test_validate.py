@@ -56,7 +56,7 @@ def test_a_failing_step_is_logged_and_the_run_goes_on(tmp_path: Path) -> None:
     def broken(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
         raise RuntimeError("the tool crashed")
 
-    log, said = StepLog(), []
+    log, said = StepLog(), list[str]()
     run_step("micro", broken, ValidatePlan(), tmp_path, log, said.append)
     assert log.failed == ["micro"]
     assert "the tool crashed" in (tmp_path / "logs" / "validate-micro.txt").read_text()
