@@ -1,0 +1,289 @@
+"""The sample third-party gateways (tests/samples/gateways/) start as launched targets against
+the real mock, and each shows its one known defect where an outside observer can see it: the
+launch shim's io report, the mock's journal, or the client's response. The clean one shows none.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import itertools
+import json
+import socket
+import statistics
+import subprocess
+import sys
+import time
+import urllib.error
+import urllib.request
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from harness.fidelity import ReplyOracle, UpstreamError, check_chat_completion
+from harness.targets import RunningTarget, open_target, target_from_args
+from mock_salesforce.config import load_profile
+from mock_salesforce.replies import expected_reply
+from mock_salesforce.server import ThreadedMock, run_in_thread
+
+GATEWAYS = Path(__file__).resolve().parents[1] / "samples" / "gateways"
+SEED = 11
+FRAMEWORKS = {"flask": "flask", "quart": "hypercorn", "fastapi": "uvicorn", "starlette": "uvicorn"}
+_NO_PROXY = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+
+
+def needs(framework: str) -> pytest.MarkDecorator:
+    """Skip (with how to fix it) when a sample's framework is not installed here."""
+    missing = [m for m in (framework, FRAMEWORKS[framework]) if importlib.util.find_spec(m) is None]
+    reason = f"{', '.join(missing)} not installed: pip install -e '.[dev]'"
+    return pytest.mark.skipif(bool(missing), reason=reason)
+
+
+@pytest.fixture(scope="module")
+def mock() -> Iterator[ThreadedMock]:
+    with run_in_thread(load_profile("fast").patched({"seed": SEED})) as server:
+        yield server
+
+
+@pytest.fixture(scope="module")
+def oracle(mock: ThreadedMock) -> ReplyOracle:
+    return ReplyOracle.from_mock_config(mock.admin.config())
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+@contextlib.contextmanager
+def launched(
+    sample: str, mock_url: str, run_dir: Path, python: str = sys.executable
+) -> Iterator[RunningTarget]:
+    """`sample`.py started as `--launch` does it, on a fixed port, state kept in `run_dir`."""
+    url = f"http://127.0.0.1:{free_port()}"
+    command = f"{python} {GATEWAYS / sample}.py --port {url.rsplit(':', 1)[1]}"
+    command += f" --state-dir {run_dir / 'state'}"
+    with open_target(target_from_args(None, url, command), mock_url=mock_url, run_dir=run_dir) as t:
+        yield t
+
+
+def http(url: str, body: Any = None) -> tuple[int, bytes]:
+    """GET (or POST `body` as JSON): status and raw body, error statuses included."""
+    data = None if body is None else json.dumps(body).encode()
+    request = urllib.request.Request(url, data=data, headers={"Content-Type": "application/json"})
+    try:
+        with _NO_PROXY.open(request, timeout=10) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return int(exc.code), exc.read()
+
+
+def ask(url: str, content: str, **fields: Any) -> tuple[dict[str, Any], int, bytes]:
+    """One chat completion: (request, status, raw body)."""
+    request = {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]}
+    request |= fields
+    return (request, *http(url + "/v1/chat/completions", request))
+
+
+def models_calls(mock: ThreadedMock, since: int) -> list[dict[str, Any]]:
+    """The mock's journal entries for Models API requests after `since`."""
+    return [e for e in mock.admin.journal(since=since) if e["endpoint"] not in ("token", "other")]
+
+
+def last_seq(mock: ThreadedMock) -> int:
+    return max((e["seq"] for e in mock.admin.journal()), default=0)
+
+
+@needs("flask")
+def test_the_token_file_gateway_reads_its_token_file_for_every_request(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    with launched("token_file_flask", mock.url, tmp_path) as target:
+        for n in range(4):
+            request, status, body = ask(target.url, f"token file {n}")
+            assert check_chat_completion(request, status, body, oracle.chat(request)) == ()
+    report = target.io_report()
+    assert report is not None
+    token_file = tmp_path / "state" / "token-file-flask" / "token.json"
+    assert report["files"][str(token_file)]["reads"] >= 4
+    assert report["files"][str(token_file)]["writes"] == 1  # one token, fetched once
+    assert report["redirects"]["acme-sample.my.salesforce.com"] == 1
+
+
+@needs("quart")
+def test_the_zero_usage_gateway_relays_the_text_and_reports_zero_tokens(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    with launched("zero_usage_quart", mock.url, tmp_path) as target:
+        request, status, body = ask(target.url, "count my tokens")
+    answer = json.loads(body)
+    assert answer["choices"][0]["message"]["content"] == oracle.chat(request).text
+    assert answer["usage"] == {"prompt_tokens": 0, "completion_tokens": 0, "total_tokens": 0}
+    kinds = check_chat_completion(request, status, body, oracle.chat(request))
+    assert kinds == ("usage_mismatch",)
+
+
+def test_the_error_200_gateway_answers_an_upstream_failure_with_200_and_the_error_as_text(
+    oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    failing = load_profile("fast").patched(
+        {"seed": SEED, "faults": ["500:endpoint=chat-generations"]}
+    )
+    with run_in_thread(failing) as mock, launched("error_200_stdlib", mock.url, tmp_path) as target:
+        request, status, body = ask(target.url, "this will fail upstream")
+        journaled = models_calls(mock, 0)
+    assert [e["status"] for e in journaled] == [500]
+    assert status == 200
+    assert json.loads(body)["choices"][0]["message"]["content"].startswith("Error: ")
+    assert check_chat_completion(request, status, body, UpstreamError(500)) == ("error_in_200",)
+
+
+@needs("flask")
+def test_the_closed_loop_gateway_fails_every_request_after_the_first_without_calling_upstream(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    since = last_seq(mock)
+    with launched("closed_loop_flask", mock.url, tmp_path) as target:
+        answers = [ask(target.url, f"loop {n}")[1:] for n in range(3)]
+        journaled = models_calls(mock, since)
+    assert [status for status, _ in answers] == [200, 500, 500]
+    assert json.loads(answers[1][1])["error"]["message"] == "Event loop is closed"
+    assert len(journaled) == 1
+
+
+def sse_arrivals(url: str, request: dict[str, Any]) -> tuple[bytes, list[float]]:
+    """A streamed reply and the arrival times (s) of its `data:` lines."""
+    data = json.dumps(request).encode()
+    http_request = urllib.request.Request(
+        url + "/v1/chat/completions", data=data, headers={"Content-Type": "application/json"}
+    )
+    lines, arrivals_s = [], []
+    with _NO_PROXY.open(http_request, timeout=30) as response:
+        for line in response:
+            lines.append(line)
+            if line.startswith(b"data:"):
+                arrivals_s.append(time.perf_counter())
+    return b"".join(lines), arrivals_s
+
+
+@needs("fastapi")
+def test_the_fake_stream_gateway_plays_a_finished_reply_back_at_its_own_pace(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    since = last_seq(mock)
+    request = {"model": "gpt-4o-mini", "stream": True,
+               "messages": [{"role": "user", "content": "stream it to me"}]}  # fmt: skip
+    with launched("fake_stream_fastapi", mock.url, tmp_path) as target:
+        raw, arrivals_s = sse_arrivals(target.url, request)
+        journaled = models_calls(mock, since)
+    assert check_chat_completion(request, 200, raw, oracle.chat(request)) == ()
+    assert [e["latency_ms"] for e in journaled] == [0]  # the upstream took no time at all...
+    gaps_s = [b - a for a, b in itertools.pairwise(arrivals_s)]
+    assert len(gaps_s) > 5
+    assert statistics.median(gaps_s) >= 0.015  # ...the gateway's 20 ms sleeps did
+
+
+@needs("fastapi")
+def test_the_uncounted_metrics_gateway_reports_no_requests_where_the_clean_one_counts_them(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    reports = {}
+    for sample in ("uncounted_metrics_stdlib", "clean_fastapi"):
+        since = last_seq(mock)
+        with launched(sample, mock.url, tmp_path / sample) as target:
+            assert [ask(target.url, f"{sample} {n}")[1] for n in range(3)] == [200, 200, 200]
+            reports[sample] = target.metrics()
+            assert len(models_calls(mock, since)) == 3
+    assert reports["uncounted_metrics_stdlib"] == {
+        "requests_total": 0, "upstream_calls_total": 0, "token_requests_total": 1,
+        "token_cache_hit_rate": 1.0, "avg_latency_ms": 0.0,
+    }  # fmt: skip
+    clean = reports["clean_fastapi"] or {}
+    assert (clean["requests_total"], clean["upstream_calls_total"]) == (3, 3)
+    assert clean["token_cache_hit_rate"] == pytest.approx(2 / 3)
+    assert clean["avg_latency_ms"] > 0
+
+
+@needs("starlette")
+def test_the_model_names_gateway_refuses_the_default_model_naming_the_ones_it_serves(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    since = last_seq(mock)
+    with launched("model_names_starlette", mock.url, tmp_path) as target:
+        listed = json.loads(http(target.url + "/v1/models")[1])
+        _, refused_status, refused = ask(target.url, "default model")
+        request, status, body = ask(target.url, "served model", model="claude-haiku")
+        journaled = models_calls(mock, since)
+    assert [m["id"] for m in listed["data"]] == ["claude-haiku", "gpt-4-mini"]
+    assert refused_status == 404
+    assert "claude-haiku" in refused.decode() and "gpt-4-mini" in refused.decode()
+    assert check_chat_completion(request, status, body, oracle.chat(request)) == ()
+    assert [e["model"] for e in journaled] == ["sfdc_ai__DefaultBedrockAnthropicClaude3Haiku"]
+
+
+@needs("quart")
+def test_the_rewrite_gateway_relays_the_reply_to_a_request_it_rewrote(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    since = last_seq(mock)
+    with launched("rewrite_quart", mock.url, tmp_path) as target:
+        request, status, body = ask(target.url, "rewrite me")
+        journaled = models_calls(mock, since)
+    [call] = journaled
+    assert (call["endpoint"], call["model"]) == (
+        "generations",
+        "sfdc_ai__DefaultBedrockAnthropicClaude3Haiku",
+    )
+    assert call["extra_fields"] == ["max Tokens"]
+    rewritten = {"prompt": "user: rewrite me\nassistant:"}
+    upstream = expected_reply(SEED, "generations", rewritten)
+    answer = json.loads(body)
+    assert answer["choices"][0]["message"]["content"] == upstream.text  # relayed unchanged
+    assert answer["usage"]["completion_tokens"] == upstream.completion_tokens
+    # Judged against the client's request, the faithful relay looks wrong: the gap to close.
+    assert "wrong_content" in check_chat_completion(request, status, body, oracle.chat(request))
+
+
+@needs("fastapi")
+def test_the_clean_gateway_is_faithful_plain_and_streamed_and_speaks_the_api_right(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    since = last_seq(mock)
+    with launched("clean_fastapi", mock.url, tmp_path) as target:
+        plain = ask(target.url, "clean plain")
+        streamed = ask(target.url, "clean stream", stream=True,
+                       stream_options={"include_usage": True})  # fmt: skip
+        journal = mock.admin.journal(since=since)
+    for request, status, body in (plain, streamed):
+        assert check_chat_completion(request, status, body, oracle.chat(request)) == ()
+    assert [e["endpoint"] for e in journal] == ["token", "chat-generations", "chat-generations"]
+    calls = journal[1:]
+    assert {(e["app_context"], e["feature_id"]) for e in calls} == {
+        ("EinsteinGPT", "ai-platform-models-connected-app")
+    }
+    assert {e["token_status"] for e in calls} == {"valid"}
+    assert all(not e["extra_fields"] for e in calls)
+
+
+def test_a_stdlib_gateway_launches_from_its_own_virtualenv_that_lacks_sfperf(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    venv = tmp_path / "venv"
+    subprocess.run([sys.executable, "-m", "venv", "--without-pip", str(venv)], check=True)
+    python = str(venv / "bin" / "python")
+    probe = subprocess.run(
+        [python, "-c", "import harness"], capture_output=True, check=False, cwd=tmp_path
+    )
+    assert probe.returncode != 0  # the gateway's interpreter cannot import sfperf
+    with launched("error_200_stdlib", mock.url, tmp_path, python=python) as target:
+        health = json.loads(http(target.url + "/health")[1])
+        request, status, body = ask(target.url, "from a foreign interpreter")
+    assert health["python"] == python
+    assert check_chat_completion(request, status, body, oracle.chat(request)) == ()
+    report = target.io_report()
+    assert report is not None
+    assert report["redirects"] == {"acme-sample.my.salesforce.com": 1, "api.salesforce.com": 1}
