@@ -16,7 +16,7 @@ import pytest
 from harness.errors import UsageError
 from harness.fidelity import ReplyOracle, check_chat_completion
 from harness.targets import Service, open_target, start_mock, target_from_args
-from harness.targets.health import get_json
+from mock_salesforce.admin_client import AdminClient
 
 SEED = 321
 
@@ -46,8 +46,7 @@ def post(url: str, request: dict[str, Any]) -> tuple[int, bytes]:
 def test_the_mock_runs_with_the_requested_seed_and_logs_in_the_run_dir(
     mock: Service, run_dir: Path
 ) -> None:
-    config = get_json(mock.url + "/__admin/config")
-    assert config is not None and config["seed"] == SEED
+    assert AdminClient(mock.url).config()["seed"] == SEED
     assert mock.log_path == run_dir / "logs" / "mock.log"
     assert mock.url in mock.log_path.read_text()
 
@@ -55,7 +54,7 @@ def test_the_mock_runs_with_the_requested_seed_and_logs_in_the_run_dir(
 def test_a_reference_variant_answers_faithfully_and_exposes_its_metrics(
     mock: Service, run_dir: Path
 ) -> None:
-    oracle = ReplyOracle.from_mock_config(get_json(mock.url + "/__admin/config") or {})
+    oracle = ReplyOracle.from_mock_config(AdminClient(mock.url).config())
     spec = target_from_args("async", None, None)
     with open_target(spec, mock_url=mock.url, run_dir=run_dir) as target:
         for content in ("first question", "second question"):
