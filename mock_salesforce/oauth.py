@@ -1,8 +1,9 @@
 """OAuth 2.0 client credentials like Salesforce's: JWT-shaped signed tokens and their checks.
 
 Tokens are `header.payload.signature` (HS256 over a key derived from the seed) with `exp`, `iat`
-and `jti` claims. The issuer remembers what it issued, so a well-signed token it never issued
-(say, from an earlier mock with the same seed) is told apart from an expired one.
+and `jti` claims. As on Salesforce, any token signed with the key is valid until its `exp`, even
+one an earlier mock with the same seed issued (a gateway's token cached on disk); a token with a
+bad signature is unknown.
 """
 
 from __future__ import annotations
@@ -113,7 +114,7 @@ class TokenIssuer:
         return response
 
     def check(self, authorization: str | None) -> TokenCheck:
-        """Classify an `Authorization` header: valid, expired, unknown (never issued), missing.
+        """Classify an `Authorization` header: valid, expired, unknown (not signed with this key), missing.
 
         Classifications are cached per header value; only the expiry is checked per call."""
         cached = self._checked.get(authorization)
@@ -144,8 +145,10 @@ class TokenIssuer:
         if claims is None:
             return _fixed(TokenCheck("unknown"))
         jti, exp_s = str(claims.get("jti")), float(claims.get("exp", 0))
-        # Forgotten tokens are old ones; a fresh well-signed one was never issued here.
-        return exp_s, TokenCheck("unknown", jti, exp_s), TokenCheck("expired", jti, exp_s)
+        # Signed with this key but not issued here: an earlier mock with the same seed issued it
+        # (a gateway's token cached on disk). Salesforce accepts any token it signed until it
+        # expires, so this mock does too; only a bad signature makes a token unknown.
+        return exp_s, TokenCheck("valid", jti, exp_s), TokenCheck("expired", jti, exp_s)
 
     def _check_client(self, form: Mapping[str, str]) -> None:
         grant = form.get("grant_type")

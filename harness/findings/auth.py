@@ -63,11 +63,11 @@ def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
 
 
 def unknown_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """Models requests sent with a token the mock never issued."""
+    """Models requests sent with a token the upstream did not sign (a forged or foreign one)."""
     hits = [e for e in _models_requests(entries) if e.get("token_status") == "unknown"]
     return make_finding(
         "unknown_token", Severity.FAIL, hits,
-        "sent a bearer token this upstream never issued (stale cache, wrong org, or made up)",
+        "sent a bearer token this upstream never signed (wrong org, or made up)",
     )  # fmt: skip
 
 

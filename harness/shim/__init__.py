@@ -8,21 +8,30 @@ from __future__ import annotations
 
 import json
 import os
-from collections.abc import Mapping, Sequence
+import time
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
 from harness.records import Series
-from harness.shim.startup.sfperf_shim import ENV_IO_REPORT, ENV_ROOT_PID, ENV_UPSTREAM
+from harness.shim.startup.sfperf_shim import ENV_CONTROL, ENV_IO_REPORT, ENV_ROOT_PID, ENV_UPSTREAM
+from harness.shim.startup.sfperf_shim.snapshots import snapshot_path
 from harness.store import atomic_write_text
 
 STARTUP_DIR = Path(__file__).resolve().parent / "startup"
 ENV_MOCK_URL = "SFPERF_MOCK_URL"
+SNAPSHOT_WAIT_S = 2.0  # the shim answers within its 50 ms poll; a busy machine gets slack
+DESCENDANT_WAIT_S = 0.2  # after the root's snapshot, for the workers' to land too
 
 
-def shim_env(upstream: str, io_report: Path | None, base: Mapping[str, str]) -> dict[str, str]:
-    """`base` plus the shim: its directory first on PYTHONPATH, the mock URL, the report path."""
-    env = {k: v for k, v in base.items() if k != ENV_ROOT_PID}
+def shim_env(
+    upstream: str, io_report: Path | None, base: Mapping[str, str], control: Path | None = None
+) -> dict[str, str]:
+    """`base` plus the shim: its directory first on PYTHONPATH, the mock URL, the report path,
+    and the directory where snapshots are asked for (`request_snapshot`)."""
+    env = {k: v for k, v in base.items() if k not in (ENV_ROOT_PID, ENV_CONTROL)}
+    if control is not None and io_report is not None:
+        env[ENV_CONTROL] = str(control.resolve())
     existing = env.get("PYTHONPATH", "")
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STARTUP_DIR), existing) if p)
     env[ENV_UPSTREAM] = upstream
@@ -104,3 +113,40 @@ def io_series(report: Mapping[str, Any], paths: Sequence[str] | None = None) -> 
         Series("module_opens", "count", (float(report.get("module_opens", 0)),)),
         Series("salesforce_redirects", "count", (redirects,)),
     ]
+
+
+def request_snapshot(
+    control: Path,
+    io_report: Path,
+    label: str,
+    *,
+    timeout_s: float = SNAPSHOT_WAIT_S,
+    sleep: Callable[[float], None] = time.sleep,
+    clock: Callable[[], float] = time.monotonic,
+) -> dict[str, Any] | None:
+    """Ask every shimmed process of a launched target for its counts now; the merged report, or
+    None when no process answered within `timeout_s` (not Python, or the shim did not load)."""
+    control.mkdir(parents=True, exist_ok=True)
+    (control / label).touch()
+    root = Path(snapshot_path(str(io_report), label))
+    deadline_s = clock() + timeout_s
+    while not root.exists() and clock() < deadline_s:
+        sleep(0.02)
+    if root.exists():
+        sleep(DESCENDANT_WAIT_S)
+    return read_io_report(root)
+
+
+def io_delta(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
+    """The counts of `after` minus those of `before` (per path, per host): what a window did."""
+    earlier = before or {}
+    files: dict[str, dict[str, int]] = {}
+    for path, entry in after.get("files", {}).items():
+        old = earlier.get("files", {}).get(path, {})
+        diff = {k: int(v) - int(old.get(k, 0)) for k, v in entry.items()}
+        if any(diff.values()):
+            files[path] = diff
+    redirects = {host: int(n) - int(earlier.get("redirects", {}).get(host, 0))
+                 for host, n in after.get("redirects", {}).items()}  # fmt: skip
+    module_opens = int(after.get("module_opens", 0)) - int(earlier.get("module_opens", 0))
+    return {**after, "files": files, "redirects": redirects, "module_opens": module_opens}

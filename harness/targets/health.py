@@ -54,3 +54,19 @@ def get_json(url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
     except (ValueError, UnicodeDecodeError):
         return None
     return document if isinstance(document, dict) else None
+
+
+def http_post_json(url: str, document: Any, timeout_s: float = 30.0) -> tuple[int, bytes] | None:
+    """POST `document` as JSON: (status, body), error statuses included; None when nothing
+    answered."""
+    request = urllib.request.Request(
+        url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}
+    )
+    try:
+        with _OPENER.open(request, timeout=timeout_s) as response:
+            return int(response.status), response.read()
+    except urllib.error.HTTPError as exc:
+        with exc:
+            return int(exc.code), exc.read()
+    except (OSError, ValueError):
+        return None

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.shim import read_io_report, shim_env
+from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
 from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import TargetSpec
@@ -45,6 +45,7 @@ class RunningTarget:
     log_path: Path | None = None
     io_report_path: Path | None = None
     pid: int | None = None
+    control_dir: Path | None = None  # where io snapshots are asked for (launched targets)
 
     def metrics(self) -> dict[str, Any] | None:
         """The target's own counters (GET /metrics/performance), None when it has none."""
@@ -53,6 +54,12 @@ class RunningTarget:
     def io_report(self) -> dict[str, Any] | None:
         """File opens and redirects counted by the shim (launched targets, after they stop)."""
         return read_io_report(self.io_report_path) if self.io_report_path else None
+
+    def io_snapshot(self, label: str) -> dict[str, Any] | None:
+        """The shim's counts right now (launched Python targets; None when none answered)."""
+        if self.io_report_path is None or self.control_dir is None:
+            return None
+        return request_snapshot(self.control_dir, self.io_report_path, label)
 
 
 def logs_dir(run_dir: Path) -> Path:
@@ -139,12 +146,13 @@ def _launched_target(
     stem = f"target-{safe_name(spec.name)}"
     log_path = logs_dir(run_dir) / f"{stem}.log"
     report_path = logs_dir(run_dir) / f"{stem}.io.json"
-    env = shim_env(mock_url, report_path, os.environ)
+    control = logs_dir(run_dir) / f"{stem}.control"
+    env = shim_env(mock_url, report_path, os.environ, control)
     finder = _no_url if spec.url else local_url
     child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
     try:
         url = _wait_launched(child, spec.url, timeout_s)
-        yield RunningTarget(spec.name, url, log_path, report_path, child.pid)
+        yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control)
     finally:
         child.stop(STOP_GRACE_S)
 

@@ -4,6 +4,7 @@ mock on loopback (for aiohttp, requests, httpx and urllib) and counts their file
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -110,3 +111,33 @@ def test_sigterm_to_sfperf_reaches_the_child_which_still_writes_its_report(
         assert launcher.wait(timeout=20) == 128 + 15
     report = json.loads(report_file.read_text())
     assert report["files"][str(tmp_path / "seen.txt")]["opens"] == 1
+
+
+def test_snapshots_count_a_window_and_not_the_shims_own_writes(tmp_path: Path) -> None:
+    from harness.shim import io_delta, request_snapshot, shim_env
+    from harness.targets.process import poll_until, stop_group
+
+    program = (
+        "import os, time\n"
+        "open('a.txt', 'w').close()\n"
+        "while not os.path.exists('go'): time.sleep(0.01)\n"
+        "for _ in range(3): open('a.txt').close()\n"
+        "os.mkdir('done')\n"
+        "time.sleep(60)\n"
+    )
+    report, control = tmp_path / "io.json", tmp_path / "control"
+    env = shim_env("http://127.0.0.1:9", report, dict(os.environ), control)
+    child = subprocess.Popen([sys.executable, "-c", program], cwd=tmp_path, env=env,
+                             start_new_session=True, text=True)  # fmt: skip
+    try:
+        assert poll_until(lambda: (tmp_path / "a.txt").exists(), timeout_s=20, alive=lambda: True)
+        before = request_snapshot(control, report, "start")
+        (tmp_path / "go").mkdir()
+        assert poll_until(lambda: (tmp_path / "done").exists(), timeout_s=20, alive=lambda: True)
+        after = request_snapshot(control, report, "end")
+    finally:
+        stop_group(child, 5.0)
+    assert before is not None and after is not None
+    window = io_delta(before, after)
+    assert window["files"] == {str(tmp_path / "a.txt"): {"opens": 3, "reads": 3, "writes": 0}}
+    assert not any("snap-" in path or "control" in path for path in after["files"])

@@ -201,3 +201,42 @@ def test_an_atomic_write_through_a_temporary_file_counts_as_a_write_of_the_real_
     files, _ = counter.snapshot()
     entry = {"opens": 2, "reads": 1, "writes": 1, "renames": 1}
     assert files == {os.path.abspath("token.json"): entry}
+
+
+def test_a_snapshot_poller_answers_each_new_label_once_and_not_those_asked_before_it(
+    tmp_path: Path,
+) -> None:
+    from harness.shim.startup.sfperf_shim.snapshots import SnapshotPoller
+
+    (tmp_path / "old").touch()
+    written: list[str] = []
+    poller = SnapshotPoller(str(tmp_path), written.append)
+    (tmp_path / "start").touch()
+    (tmp_path / "not a label!").touch()
+    poller.poll_once()
+    poller.poll_once()
+    (tmp_path / "end").touch()
+    poller.poll_once()
+    assert written == ["start", "end"]
+
+
+def test_the_io_delta_of_a_window_keeps_only_what_changed_in_it() -> None:
+    from harness.shim import io_delta
+
+    before = {"files": {"/t": {"opens": 2, "reads": 2, "writes": 0}, "/c": {"opens": 1}},
+              "redirects": {"api.salesforce.com": 3}, "module_opens": 10}  # fmt: skip
+    after = {"files": {"/t": {"opens": 7, "reads": 7, "writes": 0}, "/c": {"opens": 1},
+                       "/n": {"opens": 1, "reads": 0, "writes": 1}},
+             "redirects": {"api.salesforce.com": 8}, "module_opens": 12}  # fmt: skip
+    window = io_delta(before, after)
+    assert window["files"] == {"/t": {"opens": 5, "reads": 5, "writes": 0},
+                               "/n": {"opens": 1, "reads": 0, "writes": 1}}  # fmt: skip
+    assert (window["redirects"], window["module_opens"]) == ({"api.salesforce.com": 5}, 2)
+
+
+def test_the_environment_names_the_control_directory_only_with_a_report(tmp_path: Path) -> None:
+    from harness.shim.startup.sfperf_shim import ENV_CONTROL
+
+    env = shim_env(MOCK, tmp_path / "io.json", {ENV_CONTROL: "stale"}, tmp_path / "control")
+    assert env[ENV_CONTROL] == str((tmp_path / "control").resolve())
+    assert ENV_CONTROL not in shim_env(MOCK, None, {ENV_CONTROL: "stale"}, tmp_path / "control")

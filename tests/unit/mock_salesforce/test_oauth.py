@@ -57,14 +57,29 @@ def test_a_token_is_valid_until_its_lifetime_then_expired() -> None:
     assert check.status == "expired" and check.token_id is not None
 
 
-def test_missing_garbled_and_never_issued_tokens_are_told_apart() -> None:
+def test_missing_and_garbled_tokens_are_told_apart() -> None:
     clock = FakeClock(NOW_S)
     tokens = issuer(clock)
     assert tokens.check(None).status == "missing"
     assert tokens.check("Bearer not.a.jwt").status == "unknown"
     assert tokens.check("Basic abc").status == "unknown"
+
+
+def test_a_token_another_mock_with_the_same_seed_signed_is_valid_until_it_expires() -> None:
+    clock = FakeClock(NOW_S)
     foreign = issuer(clock).issue(FORM, BASE)["access_token"]  # same key, not issued here
-    assert issuer(clock).check("Bearer " + foreign).status == "unknown"
+    tokens = issuer(clock)
+    assert tokens.check("Bearer " + foreign).status == "valid"
+    clock.now_s += 1800
+    assert tokens.check("Bearer " + foreign).status == "expired"
+
+
+def test_a_token_signed_with_another_seed_is_unknown() -> None:
+    clock = FakeClock(NOW_S)
+    other = TokenIssuer(seed=99, now_s=clock)
+    assert issuer(clock).check("Bearer " + other.issue(FORM, BASE)["access_token"]).status == (
+        "unknown"
+    )
 
 
 def test_each_token_has_its_own_jti() -> None:
@@ -110,11 +125,11 @@ def test_repeated_checks_of_one_token_still_follow_the_clock() -> None:
     ]  # fmt: skip
 
 
-def test_a_token_checked_before_this_issuer_issued_it_is_valid_once_issued() -> None:
+def test_a_token_checked_before_this_issuer_issued_it_stays_valid_once_issued() -> None:
     clock = FakeClock(NOW_S)
     earlier = issuer(clock).issue(FORM, BASE)["access_token"]  # same seed, same second
     tokens = issuer(clock)
     header = f"Bearer {earlier}"
-    assert tokens.check(header).status == "unknown"
+    assert tokens.check(header).status == "valid"
     assert tokens.issue(FORM, BASE)["access_token"] == earlier
     assert tokens.check(header).status == "valid"

@@ -2,7 +2,8 @@
 
 Configured by the environment `sfperf launch` sets (the child's only channel from the harness):
 SFPERF_SHIM_UPSTREAM (mock base URL: Salesforce hosts are redirected there) and
-SFPERF_SHIM_IO_REPORT (where the io report goes at exit). Stdlib only; Python >= 3.9.
+SFPERF_SHIM_IO_REPORT (where the io report goes at exit) and SFPERF_SHIM_CONTROL (a directory
+where the harness asks for snapshots of the report, see `snapshots`). Stdlib only; Python >= 3.9.
 """
 
 from __future__ import annotations
@@ -17,10 +18,12 @@ from typing import Any
 from .iocount import FileCounter, write_json_atomic
 from .patches import PostImportPatcher
 from .redirect import Redirector
+from .snapshots import SnapshotPoller, snapshot_path
 
 ENV_UPSTREAM = "SFPERF_SHIM_UPSTREAM"
 ENV_IO_REPORT = "SFPERF_SHIM_IO_REPORT"
 ENV_ROOT_PID = "SFPERF_SHIM_ROOT_PID"
+ENV_CONTROL = "SFPERF_SHIM_CONTROL"
 
 
 def report_path(base: str, pid: int, root_pid: int) -> str:
@@ -52,6 +55,14 @@ class Shim:
             "module_opens": module_opens,
         }
 
+    def write_snapshot(self, label: str) -> None:
+        """Write the report as it stands as snapshot `label` (from the poller thread, whose own
+        file operations the counter ignores)."""
+        if self.io_report is None:
+            return
+        base = snapshot_path(self.io_report, label)
+        write_json_atomic(report_path(base, os.getpid(), self.root_pid), self.report())
+
     def write_report(self) -> None:
         """Write the io report once (at exit or SIGTERM); its own write is not counted."""
         if self.io_report is None or self._written:
@@ -79,4 +90,25 @@ def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
         atexit.register(shim.write_report)
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
+        if environ.get(ENV_CONTROL):
+            start_snapshots(shim, environ[ENV_CONTROL])
     return shim
+
+
+def start_snapshots(shim: Shim, control_dir: str) -> SnapshotPoller:
+    """Answer snapshot requests from a thread whose file operations are not counted; a forked
+    child (a pre-forking server's worker) starts its own."""
+    poller = SnapshotPoller(control_dir, shim.write_snapshot)
+
+    def start() -> None:
+        poller.start()
+        assert poller.thread is not None
+        shim.counter.ignored_thread = poller.thread.ident
+
+    def restart_in_child() -> None:
+        poller.answered = set(poller.requested())
+        start()
+
+    start()
+    os.register_at_fork(after_in_child=restart_in_child)
+    return poller

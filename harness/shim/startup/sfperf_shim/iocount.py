@@ -34,11 +34,12 @@ class FileCounter:
         self.files: dict[str, dict[str, int]] = {}
         self.module_opens = 0
         self.paused = False
+        self.ignored_thread: int | None = None  # the shim's own snapshot thread
         self._lock = threading.Lock()
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
         # Called for every audit event in the process: bail out fast.
-        if self.paused:
+        if self.paused or (self.ignored_thread and threading.get_ident() == self.ignored_thread):
             return
         if event == "open":
             path = args[0]

@@ -1,0 +1,62 @@
+"""Snapshots of the io report on request, so the harness can count a measured window only.
+
+The harness asks by creating an empty file named after a label in the control directory
+(SFPERF_SHIM_CONTROL); a poller thread in every shimmed process sees it and writes that
+process's report as `<io report>.snap-<label>` (root) or `.snap-<label>.<pid>` (descendants).
+Its own file operations are not counted. Stdlib only; Python >= 3.9.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import threading
+from collections.abc import Callable
+
+POLL_INTERVAL_S = 0.05
+_LABEL = re.compile(r"^[A-Za-z0-9_.-]+$")
+
+
+def snapshot_path(base: str, label: str) -> str:
+    """Where the root process writes the snapshot `label` of the io report at `base`."""
+    return f"{base}.snap-{label}"
+
+
+class SnapshotPoller:
+    """Watches the control directory; calls `write(label)` once per new label, from its thread."""
+
+    def __init__(self, control_dir: str, write: Callable[[str], None]) -> None:
+        self.control_dir = control_dir
+        self.write = write
+        self.answered = set(self.requested())  # labels asked before this process existed
+        self.thread: threading.Thread | None = None
+        self._stop = threading.Event()
+
+    def requested(self) -> list[str]:
+        try:
+            names = os.listdir(self.control_dir)
+        except OSError:
+            return []
+        return sorted(n for n in names if _LABEL.match(n))
+
+    def poll_once(self) -> None:
+        for label in self.requested():
+            if label not in self.answered:
+                self.answered.add(label)
+                self.write(label)
+
+    def start(self) -> None:
+        """Start polling in a daemon thread (again in a forked child, whose thread died)."""
+        self._stop.clear()
+        self.thread = threading.Thread(target=self._run, name="sfperf-shim-snapshots", daemon=True)
+        self.thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+
+    def _run(self) -> None:
+        while not self._stop.wait(POLL_INTERVAL_S):
+            try:
+                self.poll_once()
+            except Exception:  # the gateway must never be hurt by its observer
+                continue

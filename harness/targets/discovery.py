@@ -1,0 +1,171 @@
+"""Discovery: which model to send a target before measuring it.
+
+A stranger's gateway serves its own model names. `discover_model` asks `GET /v1/models`, then
+sends one chat completion per candidate until one answers 200 and (when the mock behind the
+target is known) reaches the mock. The `ModelChoice` says what was chosen and how, or why
+nothing works, with the probe's status and body.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from harness.targets import health
+from mock_salesforce.admin_client import AdminClient, AdminError
+
+DEFAULT_MODEL = "gpt-4o-mini"  # what the load scenarios send when nothing else is known
+MAX_PROBES = 4  # a listing of 50 models must not cost 50 requests before the run starts
+PROBE_TIMEOUT_S = 30.0
+BODY_CHARS = 200
+MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
+
+Answer = tuple[int, bytes] | None  # (status, body), None when nothing answered
+Get = Callable[[str, float], Answer]
+Post = Callable[[str, Any], Answer]
+
+
+@dataclass(frozen=True)
+class Probe:
+    """One chat completion sent with `model`: its status (0: no answer), the start of its body,
+    and whether the mock saw a Models API call for it (None: no mock to ask)."""
+
+    model: str
+    status: int
+    body: str
+    reached_mock: bool | None = None
+
+    @property
+    def works(self) -> bool:
+        return self.status == 200 and self.reached_mock is not False
+
+    def describe(self) -> str:
+        """One line: what the target answered to this model."""
+        answer = f"HTTP {self.status}" if self.status else "no answer"
+        upstream = " but never called the Models API" if self.reached_mock is False else ""
+        body = f": {self.body}" if self.body and not self.works else ""
+        return f"{self.model!r} -> {answer}{upstream}{body}"
+
+
+@dataclass(frozen=True)
+class ModelChoice:
+    """The model the harness sends this target, and how it was chosen.
+
+    `source`: `--model` (the user's), `probe` (the first served model whose probe worked),
+    `default` (no listing; the default name worked) or `none` (nothing works: `reason` says)."""
+
+    model: str | None
+    source: str
+    served: tuple[str, ...] = ()
+    probes: tuple[Probe, ...] = ()
+    listing: str = ""  # what GET /v1/models said, when it listed nothing usable
+
+    @property
+    def reason(self) -> str:
+        """Why no model is usable (empty when one is)."""
+        if self.model is not None:
+            return ""
+        tried = "; ".join(p.describe() for p in self.probes) or "no model to try"
+        listed = f" ({self.listing})" if self.listing else ""
+        return f"no model works on this target{listed}: {tried}"
+
+    def as_params(self) -> dict[str, Any]:
+        """What goes into a record's params: the chosen model and how it was chosen."""
+        return {
+            "model": self.model,
+            "model_source": self.source,
+            "served_models": list(self.served),
+            "model_probes": [vars(p) for p in self.probes],
+        }
+
+    @classmethod
+    def given(cls, model: str) -> ModelChoice:
+        """The reference variants serve every standard name: no discovery needed."""
+        return cls(model, "default")
+
+
+def discover_model(
+    url: str,
+    *,
+    requested: str | None = None,
+    mock_url: str = "",
+    max_probes: int = MAX_PROBES,
+    get: Get = health.http_get,
+    post: Post | None = None,
+) -> ModelChoice:
+    """Choose the model to send `url`: `requested`, else the first served one that works.
+    `get` and `post` make the HTTP calls (tests pass fakes)."""
+    send = post or _post_json
+    served, listing = list_models(url, get)
+    if requested:
+        probe = probe_model(url, requested, mock_url, send)
+        return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing)
+    candidates = list(served[:max_probes]) or [DEFAULT_MODEL]
+    probes: list[Probe] = []
+    for model in candidates:
+        probes.append(probe_model(url, model, mock_url, send))
+        if probes[-1].works:
+            source = "probe" if served else "default"
+            return ModelChoice(model, source, served, tuple(probes), listing)
+    return ModelChoice(None, "none", served, tuple(probes), listing)
+
+
+def list_models(url: str, get: Get = health.http_get) -> tuple[tuple[str, ...], str]:
+    """The model ids `GET /v1/models` lists, and a note when it lists none."""
+    answer = get(url + "/v1/models", 10.0)
+    if answer is None:
+        return (), "GET /v1/models: no answer"
+    status, body = answer
+    if status != 200:
+        return (), f"GET /v1/models answered {status}"
+    ids = model_ids(body)
+    return ids, "" if ids else "GET /v1/models listed no model ids"
+
+
+def model_ids(body: bytes) -> tuple[str, ...]:
+    """Ids from an OpenAI model listing (`{"data": [{"id": ...}]}`); () when it is not one."""
+    try:
+        document = json.loads(body)
+    except (ValueError, UnicodeDecodeError):
+        return ()
+    entries = document.get("data") if isinstance(document, dict) else None
+    if not isinstance(entries, list):
+        return ()
+    ids = (e.get("id") for e in entries if isinstance(e, dict))
+    return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
+
+
+def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
+    """Send one chat completion with `model`; ask the mock (if known) whether it was called."""
+    since = _last_seq(mock_url)
+    body = {"model": model, "messages": [{"role": "user", "content": "sfperf probe: say hi."}]}
+    answer = post(url + "/v1/chat/completions", body)
+    status, raw = answer if answer is not None else (0, b"")
+    text = raw[:BODY_CHARS].decode("utf-8", "replace")
+    return Probe(model, status, text, _reached(mock_url, since))
+
+
+def _post_json(url: str, body: Any) -> Answer:
+    return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S)
+
+
+def _last_seq(mock_url: str) -> int | None:
+    if not mock_url:
+        return None
+    try:
+        return int(AdminClient(mock_url).call("GET", "journal?limit=0")["last_seq"])
+    except (AdminError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _reached(mock_url: str, since: int | None) -> bool | None:
+    """True when the mock journaled a Models API call after `since` (None: cannot tell)."""
+    if since is None:
+        return None
+    try:
+        entries: Sequence[dict[str, Any]] = AdminClient(mock_url).read_journal(since)
+    except (AdminError, OSError, ValueError):
+        return None
+    return any(e.get("endpoint") in MODELS_ENDPOINTS for e in entries)

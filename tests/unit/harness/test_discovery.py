@@ -1,0 +1,103 @@
+import json
+from typing import Any
+
+from harness.targets.discovery import (
+    DEFAULT_MODEL,
+    ModelChoice,
+    Probe,
+    discover_model,
+    model_ids,
+)
+
+URL = "http://127.0.0.1:9"
+
+
+class FakeGateway:
+    """Answers GET /v1/models with `listing` and chat completions 200 for `works`, else 404."""
+
+    def __init__(self, listing: Any, works: set[str], models_status: int = 200) -> None:
+        self.listing = listing
+        self.works = works
+        self.models_status = models_status
+        self.posted: list[str] = []
+
+    def get(self, url: str, timeout_s: float) -> tuple[int, bytes] | None:
+        assert url == URL + "/v1/models"
+        return self.models_status, json.dumps(self.listing).encode()
+
+    def post(self, url: str, body: Any) -> tuple[int, bytes] | None:
+        assert url == URL + "/v1/chat/completions"
+        self.posted.append(body["model"])
+        if body["model"] in self.works:
+            return 200, b'{"choices": []}'
+        return 404, json.dumps({"error": f"model {body['model']!r} is not served"}).encode()
+
+
+def listing(*names: str) -> dict[str, Any]:
+    return {"object": "list", "data": [{"id": n, "object": "model"} for n in names]}
+
+
+def test_the_first_served_model_that_answers_is_chosen_by_probe() -> None:
+    gateway = FakeGateway(listing("claude-haiku", "gpt-4-mini"), works={"gpt-4-mini"})
+    choice = discover_model(URL, get=gateway.get, post=gateway.post)
+    assert (choice.model, choice.source) == ("gpt-4-mini", "probe")
+    assert choice.served == ("claude-haiku", "gpt-4-mini")
+    assert gateway.posted == ["claude-haiku", "gpt-4-mini"]
+    assert choice.as_params()["model_probes"][0]["status"] == 404
+
+
+def test_a_given_model_is_used_without_trying_the_others() -> None:
+    gateway = FakeGateway(listing("a", "b"), works={"b"})
+    choice = discover_model(URL, requested="b", get=gateway.get, post=gateway.post)
+    assert (choice.model, choice.source, gateway.posted) == ("b", "--model", ["b"])
+
+
+def test_a_given_model_that_fails_leaves_no_model_and_says_what_the_target_answered() -> None:
+    gateway = FakeGateway(listing("a"), works={"a"})
+    choice = discover_model(URL, requested="nope", get=gateway.get, post=gateway.post)
+    assert choice.model is None
+    assert "'nope' -> HTTP 404" in choice.reason and "is not served" in choice.reason
+
+
+def test_without_a_listing_the_default_name_is_tried() -> None:
+    gateway = FakeGateway({"detail": "Not Found"}, works={DEFAULT_MODEL}, models_status=404)
+    choice = discover_model(URL, get=gateway.get, post=gateway.post)
+    assert (choice.model, choice.source) == (DEFAULT_MODEL, "default")
+    assert choice.listing == "GET /v1/models answered 404"
+
+
+def test_when_no_model_works_the_reason_names_every_probe_and_the_listing() -> None:
+    gateway = FakeGateway(listing(), works=set())
+    choice = discover_model(URL, get=gateway.get, post=gateway.post)
+    assert (choice.model, choice.source) == (None, "none")
+    assert choice.reason.startswith("no model works on this target (GET /v1/models listed no")
+    assert f"{DEFAULT_MODEL!r} -> HTTP 404" in choice.reason
+
+
+def test_probes_stop_after_a_few_models() -> None:
+    gateway = FakeGateway(listing(*(f"m{i}" for i in range(20))), works=set())
+    discover_model(URL, get=gateway.get, post=gateway.post, max_probes=3)
+    assert gateway.posted == ["m0", "m1", "m2"]
+
+
+def test_a_200_that_never_reached_the_mock_does_not_count_as_working() -> None:
+    probe = Probe("m", 200, "cached", reached_mock=False)
+    assert not probe.works
+    assert "never called the Models API" in probe.describe()
+    assert Probe("m", 200, "", reached_mock=None).works
+
+
+def test_model_ids_read_an_openai_listing_and_nothing_else() -> None:
+    assert model_ids(json.dumps(listing("a", "b", "a")).encode()) == ("a", "b")
+    assert model_ids(b"not json") == ()
+    assert model_ids(b'{"data": [{"name": "x"}, 3, {"id": ""}]}') == ()
+    assert model_ids(b"[1, 2]") == ()
+
+
+def test_a_reference_choice_needs_no_probe() -> None:
+    choice = ModelChoice.given(DEFAULT_MODEL)
+    assert (choice.model, choice.reason, choice.as_params()["model_source"]) == (
+        DEFAULT_MODEL,
+        "",
+        "default",
+    )
