@@ -39,6 +39,11 @@ def register(subparsers: Any) -> None:
         "--mock-url", default="", help="the sfperf mock behind --target-url (fidelity, faults)"
     )
     target.add_argument("--mock-profile", default="default", help="profile of the embedded mock")
+    target.add_argument(
+        "--target-metrics", metavar="PATH",
+        help="where your gateway reports on itself (e.g. /metrics/performance): read before and "
+        "after the run and shown beside the measured figures",
+    )  # fmt: skip
     load = parser.add_argument_group("load")
     load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
     load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
@@ -123,8 +128,9 @@ def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Any:
     from harness.targets import target_from_args
 
     spec = target_from_args(
-        args.variant, args.target_url, args.launch, allow_remote=args.allow_remote
-    )
+        args.variant, args.target_url, args.launch,
+        allow_remote=args.allow_remote, metrics_path=args.target_metrics,
+    )  # fmt: skip
     return serve_target(
         spec, directory, seed=seed, mock_url=args.mock_url, mock_profile=args.mock_profile
     )
@@ -132,7 +138,7 @@ def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Any:
 
 def print_summary(records: Sequence[RunRecord]) -> None:
     """One line per record: requests, ok share, latency percentiles, throughput, fidelity."""
-    for record in records:
+    for record in (r for r in records if r.runner == "load"):
         latencies = sorted(record.get("latency_ms").values)
         ok = record.get("ok").values
         fidelity = {

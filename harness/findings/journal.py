@@ -50,6 +50,18 @@ def fetch_journal(
     return JournalRead(tuple(entries), since, lost=first > since + 1)
 
 
+def journal_position(mock_url: str, admin_token: str | None = None) -> int | None:
+    """The mock's last journal sequence number, without reading the journal (None: no mock,
+    or it would not say)."""
+    if not mock_url:
+        return None
+    try:
+        answer = AdminClient(mock_url, admin_token).call("GET", "journal?limit=0")
+        return int(answer["last_seq"])
+    except (AdminError, OSError, ValueError, KeyError, TypeError):
+        return None
+
+
 def save_journal(run_dir: Path, target: str, entries: Iterable[Mapping[str, Any]]) -> str:
     """Keep the graded entries as `journal-<target>.jsonl` (the mock and its journal do not
     outlive the run; the findings' example request ids point here). Returns the relative path."""

@@ -22,10 +22,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
+from harness.card.measures import card_record
+from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import UsageError
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
-from harness.runners.support.loadrows import read_rows, row_series
+from harness.runners.support.loadrows import Row, read_rows, row_series
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
@@ -85,7 +87,14 @@ class LoadTarget:
     # The sfperf mock behind the target, when known: every reply is then checked against what
     # the mock sent (fidelity), and the faults scenario can make the mock misbehave.
     mock_url: str = ""
-    metrics: Callable[[], Mapping[str, Any] | None] = field(default=lambda: None)
+    metrics: Callable[[], Mapping[str, Any] | None] = field(default=no_metrics)
+    # The shim's file counts now (launched targets): a window is measured without start-up.
+    io_snapshot: Callable[[str], Mapping[str, Any] | None] = field(default=no_snapshot)
+    session: TargetSession = field(default_factory=TargetSession)
+
+    def observer(self, label: str) -> WindowObserver:
+        """Watches this target over one load run (the `card` record's observation)."""
+        return WindowObserver(label, self.mock_url, self.metrics, self.io_snapshot, self.session)
 
 
 def locustfile_for(scenario: str) -> Path:
@@ -226,14 +235,16 @@ def run_load(
     clock: Callable[[], float] = time.monotonic,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[RunRecord]:
-    """Run `plan` against `target`; the record holds every request, even after Ctrl-C.
+    """Run `plan` against `target`: the load record, which holds every request even after
+    Ctrl-C, and the `card` record of what the target did in that window.
 
     Files land in `work_dir_for(run_dir, ...)`; the record names them relative to `run_dir`.
     """
     work = work_dir_for(run_dir, plan, target)
     port = plan.master_port or (free_port() if plan.distributed else 0)
     commands = locust_commands(plan, target, work, port)
-    metrics_before = target.metrics()
+    observer = target.observer(f"{Path(plan.scenario).stem}-{plan.mode}")
+    observer.start()
     started_at, started_s = now_iso(), clock()
     procs = LocustProcesses(commands, work / "logs")
     finished = interrupted = False
@@ -244,13 +255,17 @@ def run_load(
         interrupted = True
     finally:
         procs.stop(STOP_GRACE_S)
-    metrics = {"before": metrics_before, "after": target.metrics()}
+    observation = observer.finish()
+    metrics = {"before": observation.metrics_before, "after": observation.metrics_after}
     atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
+    rows = read_rows(work / "raw")
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
-                         clock() - started_s, partial=not finished)  # fmt: skip
+                         clock() - started_s, partial=not finished, rows=rows)  # fmt: skip
+    card = card_record(observation, rows, target=target.name, scenario=observation.label,
+                       started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
     if interrupted:
-        raise Interrupted([record])
-    return [record]
+        raise Interrupted([record, card])
+    return [record, card]
 
 
 def load_record(
@@ -263,9 +278,10 @@ def load_record(
     started_at: str,
     duration_s: float,
     partial: bool,
+    rows: Sequence[Row] | None = None,
 ) -> RunRecord:
     """The RunRecord of a run from the raw rows its locust processes left in `work/raw`."""
-    rows = read_rows(work / "raw")
+    rows = read_rows(work / "raw") if rows is None else rows
     files = (*work.glob("locust_*.csv"), *work.glob("logs/*.log"), *work.glob("*.json"))
     artifacts = sorted(str(p.relative_to(run_dir)) for p in files)
     params = {
@@ -306,4 +322,4 @@ def serve_target(
         start_mock(run_dir, profile=mock_profile, seed=seed) as mock,
         open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
     ):
-        yield LoadTarget(running.name, running.url, mock.url, running.metrics)
+        yield LoadTarget(running.name, running.url, mock.url, running.metrics, running.io_snapshot)

@@ -13,6 +13,7 @@ from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.findings.journal import journal_position
 from harness.targets import health
 from mock_salesforce.admin_client import AdminClient, AdminError
 
@@ -139,7 +140,7 @@ def model_ids(body: bytes) -> tuple[str, ...]:
 
 def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
     """Send one chat completion with `model`; ask the mock (if known) whether it was called."""
-    since = _last_seq(mock_url)
+    since = journal_position(mock_url)
     body = {"model": model, "messages": [{"role": "user", "content": "sfperf probe: say hi."}]}
     answer = post(url + "/v1/chat/completions", body)
     status, raw = answer if answer is not None else (0, b"")
@@ -149,15 +150,6 @@ def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
 
 def _post_json(url: str, body: Any) -> Answer:
     return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S)
-
-
-def _last_seq(mock_url: str) -> int | None:
-    if not mock_url:
-        return None
-    try:
-        return int(AdminClient(mock_url).call("GET", "journal?limit=0")["last_seq"])
-    except (AdminError, OSError, ValueError, KeyError, TypeError):
-        return None
 
 
 def _reached(mock_url: str, since: int | None) -> bool | None:

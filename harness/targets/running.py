@@ -46,10 +46,11 @@ class RunningTarget:
     io_report_path: Path | None = None
     pid: int | None = None
     control_dir: Path | None = None  # where io snapshots are asked for (launched targets)
+    metrics_path: str | None = None  # where it reports on itself, when known
 
     def metrics(self) -> dict[str, Any] | None:
-        """The target's own counters (GET /metrics/performance), None when it has none."""
-        return health.get_json(self.url + "/metrics/performance")
+        """The target's own figures (GET `metrics_path`), None when it has none."""
+        return health.get_json(self.url + self.metrics_path) if self.metrics_path else None
 
     def io_report(self) -> dict[str, Any] | None:
         """File opens and redirects counted by the shim (launched targets, after they stop)."""
@@ -129,14 +130,14 @@ def _variant_target(
     log_path = logs_dir(run_dir) / f"gateway-{safe_name(spec.name)}.log"
     child = Child(f"gateway {spec.variant!r}", argv, log_path)
     with run_child(child, timeout_s=timeout_s) as url:
-        yield RunningTarget(spec.name, url, log_path, pid=child.pid)
+        yield RunningTarget(spec.name, url, log_path, pid=child.pid, metrics_path=spec.metrics_path)
 
 
 def _url_target(spec: TargetSpec) -> RunningTarget:
     url = str(spec.url)
     if not health.is_healthy(url):
         raise UsageError(f"target {url} does not answer GET /health or GET /v1/models with 200")
-    return RunningTarget(spec.name, url)
+    return RunningTarget(spec.name, url, metrics_path=spec.metrics_path)
 
 
 @contextlib.contextmanager
@@ -152,7 +153,8 @@ def _launched_target(
     child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
     try:
         url = _wait_launched(child, spec.url, timeout_s)
-        yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control)
+        yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control,
+                            spec.metrics_path)  # fmt: skip
     finally:
         child.stop(STOP_GRACE_S)
 

@@ -18,6 +18,7 @@ from urllib.parse import urlsplit
 from harness.errors import UsageError
 
 DEFAULT_VARIANT = "async"
+REFERENCE_METRICS_PATH = "/metrics/performance"
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PYTHON = re.compile(r"^python[0-9.]*$")
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
@@ -31,12 +32,17 @@ class TargetSpec:
     url: str | None = None
     command: str | None = None
     name: str = ""
+    # Where the target reports on itself (`--target-metrics`): opt-in for a user's gateway,
+    # `/metrics/performance` for the reference variants.
+    metrics_path: str | None = None
 
     def __post_init__(self) -> None:
         if (self.variant is None) == (self.url is None and self.command is None):
             raise ValueError("a TargetSpec has either a variant or a url/command")
         if not self.name:
             object.__setattr__(self, "name", default_name(self))
+        if self.metrics_path is None and self.variant is not None:
+            object.__setattr__(self, "metrics_path", REFERENCE_METRICS_PATH)
 
     @property
     def kind(self) -> str:
@@ -88,6 +94,7 @@ def target_from_args(
     name: str = "",
     default_variant: str | None = DEFAULT_VARIANT,
     allow_remote: bool = False,
+    metrics_path: str | None = None,
 ) -> TargetSpec:
     """Validate the target options; nothing given means the reference `default_variant`."""
     if variant is not None and (url is not None or launch is not None):
@@ -96,11 +103,19 @@ def target_from_args(
         if default_variant is None:
             raise UsageError("no target: pass --variant, --target-url or --launch")
         variant = default_variant
+    path = check_metrics_path(metrics_path) if metrics_path is not None else None
     if variant is not None:
-        return TargetSpec(variant=check_variant(variant), name=name)
+        return TargetSpec(variant=check_variant(variant), name=name, metrics_path=path)
     checked_url = check_url(url, allow_remote=allow_remote) if url is not None else None
     command = check_command(launch) if launch is not None else None
-    return TargetSpec(url=checked_url, command=command, name=name)
+    return TargetSpec(url=checked_url, command=command, name=name, metrics_path=path)
+
+
+def check_metrics_path(path: str) -> str:
+    """`--target-metrics` is a path on the target, such as /metrics/performance."""
+    if not path.startswith("/") or any(c.isspace() for c in path):
+        raise UsageError(f"bad --target-metrics {path!r}: expected a path such as /metrics")
+    return path
 
 
 def check_variant(variant: str) -> str:

@@ -27,7 +27,7 @@ from locust import LoadTestShape, User, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.runners.support.loadrows import Row, format_row
+from harness.runners.support.loadrows import BODY_CHARS, Row, format_row
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
 from scenarios.load._fidelity import FidelityCheck, build_check, warm_up
 from scenarios.load._prompts import chat_body
@@ -224,9 +224,10 @@ class ChatUser(User):
         response_ms = (time.perf_counter() - t0) * 1000.0
         fidelity = self.check(body, exchange.status, exchange.payload)
         ok = exchange.status == 200 and not fidelity and not exchange.error
+        quoted = "" if ok else exchange.payload[:BODY_CHARS].decode("utf-8", "replace")
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok,
-            exchange.ttft_ms, exchange.itl_ms, fidelity, exchange.error,
+            exchange.ttft_ms, exchange.itl_ms, fidelity, exchange.error, quoted,
         )  # fmt: skip
         self.environment.events.request.fire(
             request_type="POST",

@@ -71,7 +71,7 @@ def test_an_open_loop_stream_run_measures_tokens_at_the_client(
     gateway: LoadTarget, tmp_path: Path
 ) -> None:
     plan = LoadPlan("streaming", users=4, duration_s=2, rate_rps=20.0, arrival="poisson")
-    (record,) = run_load(plan, gateway, tmp_path)
+    record, _card = run_load(plan, gateway, tmp_path)
     assert record.labels == {"target": "async", "mode": "open"}
     assert 15 <= len(record.get("latency_ms").values) <= 70  # about 20 req/s for 2 s
     assert len(record.get("ttft_ms").values) == len(record.get("latency_ms").values)
@@ -86,7 +86,7 @@ def test_an_unfaithful_target_is_caught_on_every_reply(mock_url: str, tmp_path: 
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         plan = LoadPlan("steady", users=2, duration_s=1)
-        (record,) = run_load(plan, LoadTarget("constant", url, mock_url), tmp_path)
+        record, _card = run_load(plan, LoadTarget("constant", url, mock_url), tmp_path)
     finally:
         server.shutdown()
         server.server_close()
@@ -108,8 +108,8 @@ def test_ctrl_c_stops_locust_and_keeps_what_was_measured_as_partial(
     plan = LoadPlan("steady", users=2, duration_s=30)
     with pytest.raises(Interrupted) as stopped:
         run_load(plan, gateway, tmp_path, sleep=sleep_then_interrupt)
-    (record,) = stopped.value.records
-    assert record.partial
+    record, card = stopped.value.records
+    assert record.partial and card.partial and card.runner == "card"
     assert len(record.get("latency_ms").values) > 0
 
 
@@ -126,8 +126,10 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
 ) -> None:
     argv = ["load", "steady", "--target-url", gateway.url, "--mock-url", mock_url]
     argv += ["--users", "3", "--duration", "2s", "--out", str(tmp_path)]
+    argv += ["--target-metrics", "/metrics/performance"]
     assert main(argv) == 0
-    (record,) = load_records(tmp_path)
+    record, card = load_records(tmp_path)
+    assert card.runner == "card" and card.get("models_requests").values[0] > 0
     assert record.runner == "load" and record.matches(scenario="steady", mode="closed")
     latencies = record.get("latency_ms").values
     assert not record.partial

@@ -6,7 +6,8 @@ both sides share one definition of the format. Times are epoch seconds (`time.ti
 from several processes or hosts line up.
 
 Columns: name, intended_s, start_s, response_ms, status, ok, ttft_ms, itl_ms (`;`-joined),
-fidelity kinds (`,`-joined), error.
+fidelity kinds (`,`-joined), error, body (the first `BODY_CHARS` characters of a reply that was
+not ok, so the report can quote what the target said; rows of older runs have no such column).
 """
 
 from __future__ import annotations
@@ -20,7 +21,8 @@ from harness.fidelity import KINDS as FIDELITY_KINDS
 from harness.records import Series, make_series
 
 ROW_FILE_GLOB = "requests-*.tsv"
-_COLUMNS = 10
+BODY_CHARS = 200
+_COLUMNS = 11
 
 
 @dataclass(frozen=True)
@@ -37,6 +39,7 @@ class Row:
     itl_ms: tuple[float, ...] = ()  # streaming: gaps between content chunks
     fidelity: tuple[str, ...] = ()  # mismatch kinds found by the fidelity check
     error: str = ""
+    body: str = ""  # the start of the reply when it was not ok
 
     @property
     def latency_ms(self) -> float:
@@ -70,6 +73,7 @@ def format_row(row: Row) -> str:
         ";".join(f"{v:.3f}" for v in row.itl_ms),
         ",".join(row.fidelity),
         _clean(row.error)[:200],
+        _clean(row.body)[:BODY_CHARS],
     )
     return "\t".join(fields) + "\n"
 
@@ -77,9 +81,11 @@ def format_row(row: Row) -> str:
 def parse_row(line: str) -> Row:
     """The Row a `format_row` line holds; ValueError when the line is not one."""
     fields = line.rstrip("\n").split("\t")
+    if len(fields) == _COLUMNS - 1:
+        fields.append("")  # a row written before bodies were kept
     if len(fields) != _COLUMNS:
         raise ValueError(f"expected {_COLUMNS} tab-separated fields, got {len(fields)}")
-    name, intended, start, response, status, ok, ttft, itl, fidelity, error = fields
+    name, intended, start, response, status, ok, ttft, itl, fidelity, error, body = fields
     return Row(
         name=name,
         intended_s=float(intended),
@@ -91,6 +97,7 @@ def parse_row(line: str) -> Row:
         itl_ms=tuple(float(v) for v in itl.split(";")) if itl else (),
         fidelity=tuple(fidelity.split(",")) if fidelity else (),
         error=error,
+        body=body,
     )
 
 

@@ -37,7 +37,7 @@ def test_a_row_survives_the_round_trip_through_its_line() -> None:
 
 def test_tabs_and_newlines_in_error_text_cannot_break_the_line() -> None:
     line = format_row(Row("a\tb", 1.0, 1.0, 2.0, 0, False, error="x\ty\nz"))
-    assert line.count("\t") == 9 and line.endswith("\n") and line.count("\n") == 1
+    assert line.count("\t") == 10 and line.endswith("\n") and line.count("\n") == 1
     assert (parse_row(line).name, parse_row(line).error) == ("a b", "x y z")
 
 
@@ -88,3 +88,16 @@ def test_every_fidelity_kind_has_a_count_even_when_zero() -> None:
     for kind in FIDELITY_KINDS:
         assert f"fidelity_{kind}" in series
     assert "ttft_ms" not in series  # nothing was streamed
+
+
+def test_the_start_of_a_failed_reply_survives_the_round_trip_cut_to_its_limit() -> None:
+    from harness.runners.support.loadrows import BODY_CHARS
+
+    failed = Row("chat", 1.0, 1.0, 5.0, 500, False, body='{"error":\n"boom"}' + "x" * 400)
+    parsed = parse_row(format_row(failed))
+    assert parsed.body.startswith('{"error": "boom"}') and len(parsed.body) == BODY_CHARS
+
+
+def test_rows_written_before_bodies_were_kept_still_read() -> None:
+    old = format_row(LATE).rsplit("\t", 1)[0] + "\n"
+    assert parse_row(old) == LATE

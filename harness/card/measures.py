@@ -1,0 +1,146 @@
+"""One `card` RunRecord per measured window: what a target did, seen from outside.
+
+Pure: the observation of a window (journal entries, io delta, self-reported figures) and the
+load's rows in, a RunRecord out. Series hold raw counts (one value per window) or one value per
+Models API request, so claims pool windows and compute rates with intervals.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import PurePath
+from typing import Any
+
+from harness.card.selfreport import pair_figures, reported_figures
+from harness.records import RunRecord, Series, capture_environment, make_series
+from harness.runners.support.loadrows import Row
+
+MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
+PATH_CLASSES = ("credential", "config", "other")
+TOP_ERRORS = 5
+TOP_FILES = 20
+_CREDENTIAL = re.compile(r"token|credential|secret|oauth|jwt|auth|\.pem$|\.key$|\.netrc$")
+_CONFIG = re.compile(r"config|settings|\.(json|ya?ml|toml|ini|cfg|conf|env)$|^\.env")
+_SYSTEM = ("/proc/", "/sys/", "/dev/")
+
+
+@dataclass(frozen=True)
+class WindowObservation:
+    """What was seen from outside a target between the start and the end of a window."""
+
+    label: str
+    duration_s: float
+    journal: tuple[Mapping[str, Any], ...] | None = None  # None: no mock to ask
+    journal_lost: bool = False
+    io: Mapping[str, Any] | None = None  # the shim's counts in the window (launched targets)
+    metrics_before: Mapping[str, Any] | None = None
+    metrics_after: Mapping[str, Any] | None = None
+    first_window: bool = False
+    params: Mapping[str, Any] = field(default_factory=dict)
+
+
+def classify_path(path: str) -> str:
+    """`credential` (token, secret, key files), `config` or `other`."""
+    if path.startswith(_SYSTEM):
+        return "other"
+    name = PurePath(path).name.lower()
+    if _CREDENTIAL.search(name):
+        return "credential"
+    return "config" if _CONFIG.search(name) else "other"
+
+
+def file_io_series(io: Mapping[str, Any]) -> tuple[list[Series], dict[str, Any]]:
+    """`<class>_file_opens|reads|writes` counts, and the busiest paths with their class."""
+    totals = {(c, k): 0 for c in PATH_CLASSES for k in ("opens", "reads", "writes")}
+    files: Mapping[str, Mapping[str, int]] = io.get("files", {})
+    for path, entry in files.items():
+        for kind in ("opens", "reads", "writes"):
+            totals[classify_path(path), kind] += int(entry.get(kind, 0))
+    series = [Series(f"{c}_file_{k}", "count", (float(n),)) for (c, k), n in totals.items()]
+    busiest = sorted(files.items(), key=lambda item: -int(item[1].get("opens", 0)))[:TOP_FILES]
+    paths = {p: {"class": classify_path(p), **dict(e)} for p, e in busiest}
+    return series, paths
+
+
+def token_economy(entries: Sequence[Mapping[str, Any]]) -> list[Series]:
+    """Models and token requests, a hit indicator per Models request, bad-token sends."""
+    models = [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
+    fetches = sum(1 for e in entries if e.get("endpoint") == "token")
+    hits = max(0, len(models) - fetches)
+    statuses = Counter(str(e.get("token_status")) for e in models)
+    return [
+        Series("models_requests", "count", (float(len(models)),)),
+        Series("token_requests", "count", (float(fetches),)),
+        Series("token_cache_hit", "count", (1.0,) * hits + (0.0,) * (len(models) - hits)),
+        Series("expired_token_sends", "count", (float(statuses["expired"]),)),
+        Series("unknown_token_sends", "count", (float(statuses["unknown"]),)),
+        Series("missing_token_sends", "count", (float(statuses["missing"]),)),
+        make_series("upstream_latency_ms", "ms", (float(e.get("latency_ms") or 0) for e in models)),
+    ]
+
+
+def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any]]:
+    """The most frequent failed replies: status, the start of the body (or the transport
+    error), how many."""
+    counts = Counter((r.status, r.body or r.error) for r in rows if not r.ok)
+    return [{"status": s, "body": b, "count": n} for (s, b), n in counts.most_common(top)]
+
+
+def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str, float]:
+    """The measured twins of what a gateway may report about itself."""
+    named = {s.name: s.values for s in series}
+    figures = {"client_requests": float(len(rows))}
+    if rows:
+        figures["mean_latency_ms"] = sum(r.response_ms for r in rows) / len(rows)
+    for name in ("models_requests", "token_requests"):
+        if name in named:
+            figures[name] = named[name][0]
+    if named.get("token_cache_hit"):
+        hits = named["token_cache_hit"]
+        figures["token_cache_hit_rate"] = sum(hits) / len(hits)
+    if "credential_file_opens" in named:
+        figures["credential_file_opens"] = named["credential_file_opens"][0]
+        figures["file_opens"] = sum(named[f"{c}_file_opens"][0] for c in PATH_CLASSES)
+    return figures
+
+
+def card_record(
+    observation: WindowObservation,
+    rows: Sequence[Row],
+    *,
+    target: str,
+    scenario: str,
+    started_at: str = "",
+    users: int = 1,
+    partial: bool = False,
+) -> RunRecord:
+    """The `card/load` record of one window (labels: target, window)."""
+    series = [
+        Series("client_requests", "count", (float(len(rows)),)),
+        Series("error_responses", "count", (float(sum(not r.ok for r in rows)),)),
+        Series("window_s", "s", (observation.duration_s,)),
+    ]
+    params: dict[str, Any] = {**observation.params, "window": observation.label,
+                              "errors": top_errors(rows)}  # fmt: skip
+    if observation.journal is not None:
+        series += token_economy(observation.journal)
+    if observation.io is not None:
+        io_series, params["files"] = file_io_series(observation.io)
+        series += io_series
+    reported = reported_figures(observation.metrics_before, observation.metrics_after,
+                                first_window=observation.first_window)  # fmt: skip
+    pairs = pair_figures(reported, measured_figures(series, rows), slack=float(users))
+    if observation.metrics_after is not None:
+        params["self_reported"] = [p.as_dict() for p in pairs]
+        params["target_metrics"] = {"before": observation.metrics_before,
+                                    "after": observation.metrics_after}  # fmt: skip
+        series.append(make_series("reported_gap", "ratio", (p.gap for p in pairs)))
+    return RunRecord(
+        runner="card", scenario="load", params=params, environment=capture_environment(),
+        series=tuple(series), labels={"target": target, "window": f"{scenario}"},
+        started_at=started_at, duration_s=observation.duration_s,
+        partial=partial or observation.journal_lost,
+    )  # fmt: skip

@@ -1,0 +1,89 @@
+"""Observe a target over a measured window: journal position, io snapshot and self-reported
+metrics at the start, the same at the end, and what happened in between.
+
+Anything the outside cannot tell (no mock behind a running URL, a target that is not Python,
+no metrics endpoint) is left out of the observation, never guessed.
+"""
+
+from __future__ import annotations
+
+import itertools
+import time
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+from harness.card.measures import WindowObservation
+from harness.findings.journal import journal_position
+from mock_salesforce.admin_client import AdminClient, AdminError
+
+_LABELS = itertools.count(1)
+
+
+def no_snapshot(label: str) -> Mapping[str, Any] | None:
+    """For targets the shim does not watch."""
+    return None
+
+
+def no_metrics() -> Mapping[str, Any] | None:
+    """For targets whose metrics the user did not point at."""
+    return None
+
+
+@dataclass
+class TargetSession:
+    """The windows measured on one started target (a target's first window spans its life)."""
+
+    windows: int = 0
+
+
+@dataclass
+class WindowObserver:
+    """`start()` before the load, `finish()` after it; the observation of what lay between."""
+
+    label: str
+    mock_url: str = ""
+    metrics: Callable[[], Mapping[str, Any] | None] = no_metrics
+    io_snapshot: Callable[[str], Mapping[str, Any] | None] = no_snapshot
+    session: TargetSession = field(default_factory=TargetSession)
+    clock: Callable[[], float] = time.monotonic
+    _seq: int | None = None
+    _io: Mapping[str, Any] | None = None
+    _metrics: Mapping[str, Any] | None = None
+    _started_s: float = 0.0
+
+    def start(self) -> None:
+        self._seq = journal_position(self.mock_url)
+        self._io = self.io_snapshot(f"{self.label}-start-{next(_LABELS)}")
+        self._metrics = self.metrics()
+        self._started_s = self.clock()
+
+    def finish(self) -> WindowObservation:
+        from harness.shim import io_delta
+
+        duration_s = self.clock() - self._started_s
+        metrics_after = self.metrics()
+        io_after = self.io_snapshot(f"{self.label}-end-{next(_LABELS)}")
+        entries, lost = journal_since(self.mock_url, self._seq)
+        first = self.session.windows == 0
+        self.session.windows += 1
+        return WindowObservation(
+            label=self.label, duration_s=duration_s, journal=entries, journal_lost=lost,
+            io=io_delta(self._io, io_after) if io_after is not None else None,
+            metrics_before=self._metrics, metrics_after=metrics_after, first_window=first,
+            params={"mock_url": self.mock_url, "journal_since": self._seq},
+        )  # fmt: skip
+
+
+def journal_since(
+    mock_url: str, since: int | None
+) -> tuple[tuple[Mapping[str, Any], ...] | None, bool]:
+    """Entries after `since` and whether the ring lost some; (None, False) when unknown."""
+    if since is None:
+        return None, False
+    try:
+        entries = AdminClient(mock_url).read_journal(since)
+    except (AdminError, OSError, ValueError):
+        return None, False
+    first = min((int(e["seq"]) for e in entries), default=since + 1)
+    return tuple(entries), first > since + 1

@@ -1,0 +1,105 @@
+from typing import Any
+
+import pytest
+
+from harness.card.measures import (
+    WindowObservation,
+    card_record,
+    classify_path,
+    measured_figures,
+    token_economy,
+    top_errors,
+)
+from harness.runners.support.loadrows import Row
+
+
+def row(status: int = 200, ok: bool = True, body: str = "", error: str = "") -> Row:
+    return Row("chat", 0.0, 0.0, 100.0, status, ok, error=error, body=body)
+
+
+def entry(seq: int, endpoint: str, token_status: str = "valid") -> dict[str, Any]:
+    return {"seq": seq, "endpoint": endpoint, "token_status": token_status, "latency_ms": 5}
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/tmp/sfgw/token.json", "credential"), ("/srv/gw/.oauth_cache", "credential"),
+     ("/etc/gw/server.key", "credential"), ("/srv/gw/config.json", "config"),
+     ("/srv/gw/settings.yaml", "config"), ("/srv/gw/.env", "config"),
+     ("/srv/gw/prompts.txt", "other"), ("/proc/self/status", "other")],
+)  # fmt: skip
+def test_paths_are_classed_by_what_they_hold(path: str, kind: str) -> None:
+    assert classify_path(path) == kind
+
+
+def test_the_token_economy_counts_fetches_hits_and_bad_tokens_per_models_request() -> None:
+    entries = [entry(1, "token"), entry(2, "chat-generations"), entry(3, "chat-generations"),
+               entry(4, "chat-generations", "expired"), entry(5, "token"),
+               entry(6, "generations", "unknown"), entry(7, "feedback")]  # fmt: skip
+    named = {s.name: s.values for s in token_economy(entries)}
+    assert named["models_requests"] == (4.0,) and named["token_requests"] == (2.0,)
+    assert sorted(named["token_cache_hit"]) == [0.0, 0.0, 1.0, 1.0]
+    assert named["expired_token_sends"] == (1.0,) and named["unknown_token_sends"] == (1.0,)
+
+
+def test_more_token_fetches_than_models_requests_mean_no_hits_not_negative_ones() -> None:
+    named = {s.name: s.values for s in token_economy([entry(1, "token"), entry(2, "token"),
+                                                      entry(3, "chat-generations")])}  # fmt: skip
+    assert named["token_cache_hit"] == (0.0,)
+
+
+def test_the_top_errors_quote_the_body_or_the_transport_error_with_counts() -> None:
+    rows = [row(500, False, '{"error": "loop closed"}')] * 3 + [row(0, False, error="Timeout")]
+    rows += [row(), row(200, False, '{"choices": "Error: 429"}')]
+    assert top_errors(rows) == [
+        {"status": 500, "body": '{"error": "loop closed"}', "count": 3},
+        {"status": 0, "body": "Timeout", "count": 1},
+        {"status": 200, "body": '{"choices": "Error: 429"}', "count": 1},
+    ]
+    assert len(top_errors([row(400 + i, False) for i in range(9)])) == 5
+
+
+def test_a_window_record_holds_io_by_class_per_window_and_the_busiest_paths() -> None:
+    io = {"files": {"/s/token.json": {"opens": 30, "reads": 30, "writes": 0},
+                    "/s/config.json": {"opens": 30, "reads": 30, "writes": 0}}}  # fmt: skip
+    journal = tuple(entry(i, "chat-generations") for i in range(1, 31))
+    observation = WindowObservation("steady-closed", 5.0, journal=journal, io=io)
+    record = card_record(observation, [row()] * 30, target="launch:gw", scenario="steady-closed")
+    assert (record.runner, record.scenario) == ("card", "load")
+    assert record.labels == {"target": "launch:gw", "window": "steady-closed"}
+    assert record.get("credential_file_opens").values == (30.0,)
+    assert record.get("config_file_reads").values == (30.0,)
+    assert record.get("other_file_opens").values == (0.0,)
+    assert record.params["files"]["/s/token.json"]["class"] == "credential"
+    assert "reported_gap" not in record.series_names
+
+
+def test_a_target_seen_without_mock_or_shim_has_only_client_side_series() -> None:
+    record = card_record(WindowObservation("w", 1.0), [row(503, False, "busy")], target="t",
+                         scenario="w")  # fmt: skip
+    assert set(record.series_names) == {"client_requests", "error_responses", "window_s"}
+    assert record.params["errors"] == [{"status": 503, "body": "busy", "count": 1}]
+
+
+def test_self_reported_counters_that_do_not_count_show_a_gap_beside_the_measured_ones() -> None:
+    before = {"requests_total": 0, "upstream_calls_total": 0, "avg_latency_ms": 0.0}
+    after = {"requests_total": 0, "upstream_calls_total": 0, "avg_latency_ms": 0.0}
+    journal = tuple(entry(i, "chat-generations") for i in range(1, 41))
+    observation = WindowObservation("w", 5.0, journal=journal, metrics_before=before,
+                                    metrics_after=after, first_window=True)  # fmt: skip
+    record = card_record(observation, [row()] * 40, target="t", scenario="w", users=5)
+    pairs = {p["field"]: p for p in record.params["self_reported"]}
+    assert pairs["requests_total"]["measured"] == 40.0
+    assert pairs["requests_total"]["gap"] == pytest.approx(35 / 40)
+    assert pairs["avg_latency_ms"]["gap"] == pytest.approx(1.0)
+    assert max(record.get("reported_gap").values) == pytest.approx(1.0)
+
+
+def test_measured_figures_include_the_hit_rate_and_the_file_opens_of_every_class() -> None:
+    io = {"files": {"/s/token.json": {"opens": 2}, "/s/x.txt": {"opens": 3}}}
+    journal = (entry(1, "token"), entry(2, "chat-generations"), entry(3, "chat-generations"))
+    record = card_record(WindowObservation("w", 1.0, journal=journal, io=io), [row()] * 2,
+                         target="t", scenario="w")  # fmt: skip
+    figures = measured_figures(record.series, [row()] * 2)
+    assert figures["token_cache_hit_rate"] == 0.5
+    assert (figures["credential_file_opens"], figures["file_opens"]) == (2.0, 5.0)
