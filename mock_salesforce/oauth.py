@@ -114,7 +114,7 @@ class TokenIssuer:
         return response
 
     def check(self, authorization: str | None) -> TokenCheck:
-        """Classify an `Authorization` header: valid, expired, unknown (not signed with this key), missing.
+        """Classify an `Authorization` header: valid, expired, unknown (bad signature), missing.
 
         Classifications are cached per header value; only the expiry is checked per call."""
         cached = self._checked.get(authorization)
