@@ -98,8 +98,11 @@ def test_a_running_url_is_health_checked_and_used_as_is(mock: Service, run_dir: 
         spec = target_from_args(None, gateway.url + "/", None)
         with open_target(spec, mock_url=mock.url, run_dir=run_dir) as target:
             assert target.url == gateway.url
-            assert target.metrics() is not None
+            assert target.metrics() is None  # a user's gateway reports on itself when asked to
             assert target.log_path is None
+        asked = target_from_args(None, gateway.url, None, metrics_path="/metrics/performance")
+        with open_target(asked, mock_url=mock.url, run_dir=run_dir) as target:
+            assert target.metrics() is not None
 
 
 def test_a_url_that_is_not_a_healthy_gateway_is_a_usage_error(mock: Service, run_dir: Path) -> None:
