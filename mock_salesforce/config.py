@@ -67,16 +67,26 @@ class MockConfig:
         return data
 
     def patched(self, patch: Mapping[str, Any]) -> MockConfig:
-        """Apply a JSON merge patch (RFC 7386: objects merge, null deletes a key)."""
-        return MockConfig.from_mapping(merge_patch(self.to_dict(), patch))
+        """Apply a JSON merge patch (RFC 7386: objects merge, null deletes a key), except that
+        `latency` and `quotas_rpm` are laid over the current ones by selector, as the command
+        line is over a profile (`overrides.overlay`): `{"latency": {"*": ...}}` replaces all."""
+        from mock_salesforce.overrides import overlay
+
+        merged = merge_patch(self.to_dict(), patch)
+        for key in ("latency", "quotas_rpm"):
+            if isinstance(patch.get(key), Mapping):
+                merged[key] = overlay(getattr(self, key), patch[key])
+        return MockConfig.from_mapping(merged)
 
     def latency_spec(self, endpoint: str, model: str) -> str | None:
         """The latency spec for a request: `endpoint/model`, then `model`, `endpoint`, `*`."""
         latency = self.latency
-        for key in (f"{endpoint}/{model}", model, endpoint, "*"):
-            if key in latency:
-                return latency[key]
-        return None
+        return next((latency[k] for k in latency_keys(endpoint, model) if k in latency), None)
+
+
+def latency_keys(endpoint: str, model: str) -> tuple[str, str, str, str]:
+    """The selectors that can apply to a request, most specific first."""
+    return (f"{endpoint}/{model}", model, endpoint, "*")
 
 
 def merge_patch(target: Any, patch: Any) -> Any:

@@ -1,9 +1,10 @@
 """Rate quotas: per-endpoint requests-per-minute limits over a rolling window, in virtual time.
 
 Like the org limits of the real Models API (e.g. 10,000 generation requests/minute, 1,000 for
-embeddings and feedback), exceeding one gets 429 `LIMIT_EXCEEDED`. The key `*` is one limit
-shared by every endpoint; endpoints without a limit are never throttled. Spec form for the CLI:
-`chat-generations=500,embeddings=1000,*=2000`.
+embeddings and feedback), exceeding one gets 429 `LIMIT_EXCEEDED`. Keys are selectors, as for
+latency: an endpoint, or `*` for every endpoint without a limit of its own; each endpoint counts
+in its own window, and endpoints without a limit are never throttled. Spec form for the CLI:
+`chat-generations=500,embeddings=1000,*=2000`; an item without `ENDPOINT=` is the `*` limit.
 """
 
 from __future__ import annotations
@@ -33,23 +34,30 @@ class QuotaBook:
             raise ConfigError(f"quota window must be > 0 s, not {window_s!r}")
         self.limits_rpm = dict(limits_rpm)
         self.window_s = window_s
-        self._admitted_at: dict[str, deque[float]] = {key: deque() for key in self.limits_rpm}
+        self._admitted_at: dict[str, deque[float]] = {}  # per endpoint: admissions, oldest first
         self.admitted: dict[str, int] = {}
         self.rejected: dict[str, int] = {}
 
+    def limit_rpm(self, endpoint: str) -> int | None:
+        """The limit `endpoint` is held to: its own, else the `*` one, else None."""
+        limits = self.limits_rpm
+        return limits.get(endpoint, limits.get(ALL_ENDPOINTS))
+
     def admit(self, endpoint: str, now_s: float) -> bool:
-        """True (and the request counts) if every limit on `endpoint` has room at now_s."""
-        buckets = [key for key in (endpoint, ALL_ENDPOINTS) if key in self._admitted_at]
-        if any(self._in_window(key, now_s) >= self.limits_rpm[key] for key in buckets):
-            self.rejected[endpoint] = self.rejected.get(endpoint, 0) + 1
-            return False
-        for key in buckets:
-            self._admitted_at[key].append(now_s)
+        """True (and the request counts) if `endpoint`'s limit has room at now_s."""
+        limit = self.limit_rpm(endpoint)
+        if limit is not None:
+            if self._in_window(endpoint, now_s) >= limit:
+                self.rejected[endpoint] = self.rejected.get(endpoint, 0) + 1
+                return False
+            self._admitted_at.setdefault(endpoint, deque()).append(now_s)
         self.admitted[endpoint] = self.admitted.get(endpoint, 0) + 1
         return True
 
-    def _in_window(self, key: str, now_s: float) -> int:
-        times = self._admitted_at[key]
+    def _in_window(self, endpoint: str, now_s: float) -> int:
+        times = self._admitted_at.get(endpoint)
+        if times is None:
+            return 0
         cutoff = now_s - self.window_s
         while times and times[0] <= cutoff:
             times.popleft()
@@ -57,21 +65,16 @@ class QuotaBook:
 
     def retry_after_s(self, endpoint: str, now_s: float) -> float:
         """Seconds until `endpoint` has room again (0.0 when it has room now)."""
-        waits = [0.0]
-        for key in (endpoint, ALL_ENDPOINTS):
-            if key in self._admitted_at and self._in_window(key, now_s) >= self.limits_rpm[key]:
-                times = self._admitted_at[key]
-                waits.append(times[len(times) - self.limits_rpm[key]] + self.window_s - now_s)
-        return max(waits)
+        limit = self.limit_rpm(endpoint)
+        if limit is None or self._in_window(endpoint, now_s) < limit:
+            return 0.0
+        times = self._admitted_at[endpoint]
+        return times[len(times) - limit] + self.window_s - now_s
 
     def remaining(self, endpoint: str, now_s: float) -> int | None:
         """Requests `endpoint` may still make in the current window (None: unlimited)."""
-        left = [
-            self.limits_rpm[key] - self._in_window(key, now_s)
-            for key in (endpoint, ALL_ENDPOINTS)
-            if key in self._admitted_at
-        ]
-        return min(left) if left else None
+        limit = self.limit_rpm(endpoint)
+        return None if limit is None else limit - self._in_window(endpoint, now_s)
 
     def counters(self) -> dict[str, dict[str, int]]:
         """Admissions and rejections per endpoint since the last reset."""
@@ -79,21 +82,23 @@ class QuotaBook:
 
     def reset(self) -> None:
         """Forget every admission and zero the counters; the limits stay."""
-        for times in self._admitted_at.values():
-            times.clear()
+        self._admitted_at.clear()
         self.admitted.clear()
         self.rejected.clear()
 
 
 def parse_quotas(spec: str) -> dict[str, int]:
-    """`chat-generations=500,embeddings=1000` -> {'chat-generations': 500, 'embeddings': 1000}."""
+    """`chat-generations=500,embeddings=1000` -> {'chat-generations': 500, 'embeddings': 1000};
+    `2000` alone -> {'*': 2000}."""
     limits: dict[str, int] = {}
     for item in (i.strip() for i in spec.split(",") if i.strip()):
         endpoint, eq, value = (part.strip() for part in item.partition("="))
+        if not eq:
+            endpoint, value = ALL_ENDPOINTS, endpoint
         value = value.lower().removesuffix("/min").removesuffix("rpm").strip()
-        if not eq or not endpoint or not value.isdigit() or int(value) < 1:
+        if not endpoint or not value.isdigit() or int(value) < 1:
             raise ConfigError(
-                f"bad quota {item!r} in {spec!r}: expected ENDPOINT=REQUESTS_PER_MINUTE"
+                f"bad quota {item!r} in {spec!r}: expected [ENDPOINT=]REQUESTS_PER_MINUTE"
             )
         if endpoint in limits:
             raise ConfigError(f"quota for {endpoint!r} given twice in {spec!r}")

@@ -11,10 +11,10 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
-from mock_salesforce.config import MockConfig
+from mock_salesforce.config import MockConfig, latency_keys
 from mock_salesforce.corpus import Corpus, load_corpus
 from mock_salesforce.counters import Counters
-from mock_salesforce.errors import ConfigError
+from mock_salesforce.effective import check_reach
 from mock_salesforce.faults import FaultPlan, parse_fault
 from mock_salesforce.ids import IdMaker
 from mock_salesforce.journal import Journal
@@ -22,8 +22,6 @@ from mock_salesforce.latency import LatencyModel, parse_latency
 from mock_salesforce.oauth import TokenIssuer
 from mock_salesforce.quotas import QuotaBook
 from mock_salesforce.replies import ReplyLengths, ShapeMix, parse_lengths
-
-QUOTA_ENDPOINTS = frozenset({"token", "generations", "chat-generations", "embeddings", "feedback"})
 
 
 @dataclass
@@ -55,10 +53,8 @@ class Runtime:
         return max(0.0, latency_model.sample_ms(self.rng, output_tokens))
 
     def _find_model(self, endpoint: str, model: str) -> LatencyModel | None:
-        for selector in (f"{endpoint}/{model}", model, endpoint, "*"):
-            if selector in self.latency:
-                return self.latency[selector]
-        return None
+        latency = self.latency
+        return next((latency[k] for k in latency_keys(endpoint, model) if k in latency), None)
 
 
 def build_runtime(config: MockConfig, corpus: Corpus, instance: int = 0) -> Runtime:
@@ -68,13 +64,12 @@ def build_runtime(config: MockConfig, corpus: Corpus, instance: int = 0) -> Runt
     """
     mix = ShapeMix.from_mapping(config.mix)
     corpus.check_mix(config.mix)
-    unknown = sorted(set(config.quotas_rpm) - QUOTA_ENDPOINTS)
-    if unknown:
-        raise ConfigError(f"quota for unknown endpoint {unknown[0]!r}")
     rules = [parse_fault(spec) for spec in config.faults]
+    latency = {k: parse_latency(v) for k, v in config.latency.items()}
+    check_reach(config, latency, rules)
     return Runtime(
         config=config,
-        latency={k: parse_latency(v) for k, v in config.latency.items()},
+        latency=latency,
         faults=FaultPlan(rules, config.seed) if rules else None,
         quotas=QuotaBook(config.quotas_rpm) if config.quotas_rpm else None,
         mix=mix,

@@ -1,4 +1,4 @@
-"""Quotas: rolling-window limits exact at the window edges, shared limits, counters, specs."""
+"""Quotas: rolling-window limits exact at the window edges, the `*` selector, counters, specs."""
 
 from __future__ import annotations
 
@@ -58,15 +58,12 @@ def test_limits_are_per_endpoint() -> None:
     assert not book.admit(CHAT, 1.0) and not book.admit("embeddings", 1.0)
 
 
-def test_the_star_limit_is_shared_by_all_endpoints_and_combines_with_their_own() -> None:
-    book = QuotaBook({"*": 3, CHAT: 1})
-    assert [book.admit(e, 0.0) for e in (CHAT, CHAT, "generations", "embeddings", "feedback")] == [
-        True,
-        False,
-        True,
-        True,
-        False,
-    ]
+def test_the_star_limit_holds_each_endpoint_without_its_own_in_its_own_window() -> None:
+    book = QuotaBook({"*": 2, CHAT: 1})
+    admitted = [book.admit(e, 0.0) for e in (CHAT, CHAT, "embeddings", "embeddings", "embeddings")]
+    assert admitted == [True, False, True, True, False]
+    assert book.admit("feedback", 0.0) and book.admit("generations", 0.0)
+    assert (book.limit_rpm(CHAT), book.limit_rpm("feedback")) == (1, 2)
 
 
 def test_counters_count_admissions_and_rejections_per_endpoint() -> None:
@@ -121,6 +118,10 @@ def test_specs_parse_with_optional_units_and_round_trip() -> None:
     limits = parse_quotas("chat-generations=500, embeddings=1000rpm,*=2000/min")
     assert limits == {CHAT: 500, "embeddings": 1000, "*": 2000}
     assert parse_quotas(format_quotas(limits)) == limits
+
+
+def test_a_bare_number_is_the_limit_of_every_endpoint() -> None:
+    assert parse_quotas("300") == {"*": 300}
 
 
 @pytest.mark.parametrize(
