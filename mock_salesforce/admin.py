@@ -13,6 +13,7 @@ from typing import Any
 
 from aiohttp import web
 
+from mock_salesforce.effective import endpoint_views
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.state import MockState
@@ -89,8 +90,14 @@ async def health(request: web.Request, state: MockState) -> web.Response:
 
 
 async def get_config(request: web.Request, state: MockState) -> web.Response:
-    """GET /__admin/config: the config in force."""
-    return _json(state.config.to_dict())
+    """GET /__admin/config: the config in force, and `effective`: per endpoint, the latency,
+    faults and quota that apply after precedence (`effective.py`)."""
+    return _json(_config_document(state))
+
+
+def _config_document(state: MockState) -> dict[str, Any]:
+    views = endpoint_views(state.runtime)
+    return {**state.config.to_dict(), "effective": {v.endpoint: v.as_dict() for v in views}}
 
 
 async def patch_config(request: web.Request, state: MockState) -> web.Response:
@@ -102,7 +109,7 @@ async def patch_config(request: web.Request, state: MockState) -> web.Response:
         state.apply(state.config.patched(patch))
     except ConfigError as exc:
         return _problem(400, str(exc))
-    return _json(state.config.to_dict())
+    return _json(_config_document(state))
 
 
 async def get_counters(request: web.Request, state: MockState) -> web.Response:

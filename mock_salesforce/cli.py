@@ -1,7 +1,8 @@
 """`python -m mock_salesforce` / `sfperf mock`: serve the mock, or record an upstream.
 
-Prints the base URL alone on one stdout line once listening; SIGINT/SIGTERM stop it cleanly.
-Bad specs or profiles: one line on stderr, exit 2.
+Once listening, prints the base URL alone on the first stdout line (tools read it), then one line
+per endpoint with the latency, faults and quota in force (`--quiet`: the URL alone).
+SIGINT/SIGTERM stop it cleanly. Bad specs or profiles: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -9,16 +10,30 @@ from __future__ import annotations
 import argparse
 import asyncio
 import dataclasses
+import os
 import sys
-from collections.abc import Sequence
-from typing import Any, NoReturn
+from collections.abc import Callable, Iterable, Sequence
+from typing import Any, NoReturn, TypeVar
 
 from mock_salesforce.config import MockConfig, load_profile
 from mock_salesforce.corpus import load_corpus
+from mock_salesforce.effective import endpoint_views
 from mock_salesforce.errors import ConfigError
+from mock_salesforce.overrides import ALL, apply_overrides
 from mock_salesforce.quotas import parse_quotas
 from mock_salesforce.server import FRONTS
 from mock_salesforce.state import build_runtime
+
+V = TypeVar("V")
+# Shown by --help; tests/integration/test_mock_docs_functional.py runs every one of them.
+EXAMPLES = """\
+examples (what you name replaces the profile's values wherever its selector reaches):
+  %(prog)s --latency fixed:200ms             # every endpoint waits 200 ms
+  %(prog)s --latency fixed:0ms --latency chat-generations=fixed:50ms
+  %(prog)s --profile fast --fault 500:every=4 --fault 429:p=0.5,retry_after=1s,endpoint=embeddings
+  %(prog)s --profile salesforce-prod --quota 20 --quota embeddings=5
+  %(prog)s --quiet                           # the URL line alone
+"""
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -33,10 +48,17 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         action="append",
         default=[],
         metavar="[SELECTOR=]SPEC",
-        help="e.g. fixed:200ms, or chat-generations=lognormal:median=800ms,sigma=0.5",
+        help="SELECTOR: *, an endpoint, a model or ENDPOINT/MODEL (default *); e.g. fixed:200ms, "
+        "or chat-generations=lognormal:median=800ms,sigma=0.5",
     )
     add("--fault", action="append", default=[], metavar="SPEC", help="e.g. 429:p=0.1,retry_after=2")
-    add("--quota", action="append", default=[], metavar="ENDPOINT=RPM", help="requests per minute")
+    add(
+        "--quota",
+        action="append",
+        default=[],
+        metavar="[ENDPOINT=]RPM",
+        help="requests per minute (default endpoint *: each endpoint without its own)",
+    )
     add("--token-lifetime", type=float, default=None, metavar="SECONDS")
     add("--credentials", default=None, metavar="CLIENT_ID:SECRET", help="accept only these")
     add("--lax-headers", action="store_true", help="do not require the x-sfdc-*/x-client-* headers")
@@ -52,27 +74,25 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--record-from", default=None, metavar="URL", help="proxy to this upstream and record")
     add("--record-to", default=None, metavar="FILE", help="where record mode writes")
     add("--keep-text", action="store_true", help="record prompt/completion text unredacted")
+    add("--quiet", action="store_true", help="print the URL alone, not what each endpoint does")
     add("--worker-index", type=int, default=0, help=argparse.SUPPRESS)
     add("--reuse-port", action="store_true", help=argparse.SUPPRESS)  # fmt: skip
 
 
 def build_config(args: argparse.Namespace) -> MockConfig:
-    """The profile with the command-line overrides applied, every spec checked."""
+    """The profile with the command line laid over it (`overrides.py`), every spec checked."""
     config = load_profile(args.profile)
-    changes: dict[str, Any] = {}
     if args.seed is not None:
-        changes["seed"] = args.seed
-    if args.latency:
-        changes["latency"] = {**config.latency, **dict(_latency_item(s) for s in args.latency)}
-    if args.fault:
-        changes["faults"] = (*config.faults, *args.fault)
-    if args.quota:
-        quotas = dict(config.quotas_rpm)
-        for spec in args.quota:
-            quotas.update(parse_quotas(spec))
-        changes["quotas_rpm"] = quotas
-    changes.update(_plain_overrides(args))
-    config = dataclasses.replace(config, **changes)
+        config = dataclasses.replace(config, seed=args.seed)
+    config = apply_overrides(
+        config,
+        latency=_by_selector((_latency_item(s) for s in args.latency), "--latency"),
+        faults=args.fault,
+        quotas_rpm=_by_selector(
+            (item for spec in args.quota for item in parse_quotas(spec).items()), "--quota"
+        ),
+    )
+    config = dataclasses.replace(config, **_plain_overrides(args))
     build_runtime(config, load_corpus())  # raises ConfigError on any bad spec
     return config
 
@@ -102,7 +122,27 @@ def _latency_item(spec: str) -> tuple[str, str]:
     head, sep, tail = spec.partition("=")
     if sep and ":" not in head:
         return head.strip(), tail.strip()
-    return "*", spec.strip()
+    return ALL, spec.strip()
+
+
+def _by_selector(items: Iterable[tuple[str, V]], option: str) -> dict[str, V]:
+    """`{selector: value}`; ConfigError when one selector is given twice (which would win?)."""
+    named: dict[str, V] = {}
+    for selector, value in items:
+        if selector in named:
+            raise ConfigError(f"{option} for {selector} given twice")
+        named[selector] = value
+    return named
+
+
+def start_up_lines(config: MockConfig, workers: int = 1) -> list[str]:
+    """The lines printed under the URL: per endpoint, the latency, faults and quota in force."""
+    lines = [view.line() for view in endpoint_views(build_runtime(config, load_corpus()))]
+    if workers > 1:
+        lines.append(
+            f"({workers} workers: each keeps its own quota windows, fault counts and journal)"
+        )
+    return lines
 
 
 def run(args: argparse.Namespace) -> int:
@@ -112,16 +152,16 @@ def run(args: argparse.Namespace) -> int:
     if args.record_from or args.record_to:
         return _record(args)
     config = build_config(args)
+    lines = [] if args.quiet else start_up_lines(config, args.workers)
+    announce = _announcer(lines)
     if args.workers > 1:
         from mock_salesforce.workers import run_workers
 
-        return run_workers(args, config)
+        return run_workers(args, config, announce)
     from mock_salesforce.server import serve
 
     asyncio.run(
-        serve(
-            config, args.host, args.port, _print_url, reuse_port=args.reuse_port, front=args.front
-        )
+        serve(config, args.host, args.port, announce, reuse_port=args.reuse_port, front=args.front)
     )
     return 0
 
@@ -131,16 +171,33 @@ def _record(args: argparse.Namespace) -> int:
         raise ConfigError("record mode needs both --record-from URL and --record-to FILE")
     from mock_salesforce.recorder import record
 
-    asyncio.run(record(args.record_from, args.record_to, args.host, args.port, _print_url,
-                       keep_text=args.keep_text))  # fmt: skip
+    announce = _announcer(())  # record mode injects no latency, faults or quotas
+    asyncio.run(
+        record(
+            args.record_from,
+            args.record_to,
+            args.host,
+            args.port,
+            announce,
+            keep_text=args.keep_text,
+        )
+    )
     return 0
 
 
-def _print_url(url: str) -> None:
-    from mock_salesforce.server import tune_gc_for_serving
+def _announcer(lines: Sequence[str]) -> Callable[[str], None]:
+    """Prints the URL, then `lines`, once the mock listens."""
 
-    tune_gc_for_serving()  # this process only serves from now on
-    print(url, flush=True)
+    def announce(url: str) -> None:
+        from mock_salesforce.server import tune_gc_for_serving
+
+        tune_gc_for_serving()  # this process only serves from now on
+        try:
+            print("\n".join([url, *lines]), flush=True)
+        except BrokenPipeError:  # the reader left (maybe with the URL line): keep serving
+            os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+
+    return announce
 
 
 class _OneLineParser(argparse.ArgumentParser):
@@ -153,7 +210,10 @@ class _OneLineParser(argparse.ArgumentParser):
 def main(argv: Sequence[str] | None = None) -> int:
     """Entry point of `python -m mock_salesforce`."""
     parser = _OneLineParser(
-        prog="python -m mock_salesforce", description="Serve the mock Salesforce Models API."
+        prog="python -m mock_salesforce",
+        description="Serve the mock Salesforce Models API.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     args = parser.parse_args(argv)

@@ -220,12 +220,14 @@ def build_config(
     **overrides: Any,
 ) -> MockConfig:
     """A MockConfig from a profile plus overrides (`latency`, `faults`, `quotas` as the pytest
-    marker takes them; `latency` alone is a spec for every endpoint)."""
-    patch: dict[str, Any] = {"seed": seed, **overrides}
-    if latency is not None:
-        patch["latency"] = {"*": latency} if isinstance(latency, str) else dict(latency)
-    if faults is not None:
-        patch["faults"] = list(faults)
-    if quotas is not None:
-        patch["quotas_rpm"] = dict(quotas)
-    return load_profile(profile).patched(patch)
+    marker takes them, laid over the profile's as the command line's are: `overrides.py`;
+    `latency` alone is a spec for every endpoint)."""
+    from mock_salesforce.overrides import apply_overrides
+
+    config = load_profile(profile).patched({"seed": seed, **overrides})
+    return apply_overrides(
+        config,
+        latency={"*": latency} if isinstance(latency, str) else latency,
+        faults=faults or (),
+        quotas_rpm=quotas,
+    )

@@ -14,6 +14,7 @@ import queue
 import signal
 import socket
 import threading
+from collections.abc import Callable
 from types import FrameType
 from typing import Any
 
@@ -47,8 +48,10 @@ def _reserve_port(host: str, port: int) -> socket.socket:
     return holder
 
 
-def run_workers(args: argparse.Namespace, config: MockConfig) -> int:
-    """Start the workers, print the URL once all listen, stop them all on SIGINT/SIGTERM."""
+def run_workers(
+    args: argparse.Namespace, config: MockConfig, on_ready: Callable[[str], None]
+) -> int:
+    """Start the workers, `on_ready(url)` once all listen, stop them all on SIGINT/SIGTERM."""
     holder = _reserve_port(args.host, args.port)
     port = int(holder.getsockname()[1])
     context = multiprocessing.get_context("spawn")
@@ -63,7 +66,7 @@ def run_workers(args: argparse.Namespace, config: MockConfig) -> int:
         worker.start()
     try:
         _await_ready(ready, len(workers))
-        print(format_url(args.host, port), flush=True)
+        on_ready(format_url(args.host, port))
         _wait_for_signal(workers)
     finally:
         for worker in workers:

@@ -9,12 +9,14 @@ from harness.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
-    from mock_salesforce.cli import add_arguments
+    from mock_salesforce.cli import EXAMPLES, add_arguments
 
     parser = subparsers.add_parser(
         "mock",
         help="serve the mock Salesforce Models API (prints its URL when ready)",
         description="Serve the mock Salesforce OAuth + Models API until SIGINT/SIGTERM.",
+        epilog=EXAMPLES,
+        formatter_class=argparse.RawDescriptionHelpFormatter,
     )
     add_arguments(parser)
     parser.set_defaults(handler=run)

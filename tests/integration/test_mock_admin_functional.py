@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Awaitable, Callable
 
+import pytest
 from aiohttp import web
 from aiohttp.test_utils import TestClient
 
 from mock_salesforce.app import create_app
-from mock_salesforce.config import MockConfig
+from mock_salesforce.config import MockConfig, load_profile
 from mock_salesforce.replies import expected_reply
 
 Client = TestClient[web.Request, web.Application]
@@ -142,3 +143,35 @@ async def test_a_config_patch_keeps_fault_schedules_and_request_ids_running(
     assert first.headers["x-request-id"] != second.headers["x-request-id"]
     journal = await (await client.get("/__admin/journal")).json()
     assert len({entry["request_id"] for entry in journal["entries"]}) == 2
+
+
+@pytest.mark.parametrize(
+    ("patch", "message"),
+    [
+        ({"latency": {"chat": "fixed:1ms"}}, "unknown latency selector 'chat'"),
+        ({"latency": {"embeddings": "fixed:1ms,per_token=2ms"}}, "no output tokens"),
+        ({"quotas_rpm": {"token": 5}}, "token endpoint is not supported"),
+        ({"faults": ["500:endpoint=chats"]}, "unknown endpoint 'chats'"),
+    ],
+)
+async def test_a_patch_that_cannot_apply_is_a_400_saying_why(
+    aiohttp_client: MakeClient, patch: dict[str, object], message: str
+) -> None:
+    client = await aiohttp_client(create_app(OPEN))
+    response = await client.patch("/__admin/config", json=patch)
+    assert response.status == 400 and message in (await response.json())["error"]
+
+
+async def test_a_patched_latency_without_selector_replaces_the_profiles_and_shows_as_effective(
+    aiohttp_client: MakeClient,
+) -> None:
+    profile = load_profile("default").patched({"require_auth": False, "strict_headers": False})
+    client = await aiohttp_client(create_app(profile))
+    patch = {"latency": {"*": "fixed:0ms", "embeddings": "fixed:3ms"}}
+    effective = (await (await client.patch("/__admin/config", json=patch)).json())["effective"]
+    assert effective["chat-generations"]["latency"] == "fixed:0ms"
+    assert effective["embeddings"] == {
+        "latency": "fixed:3ms", "latency_by_model": {}, "faults": [], "quota_rpm": None,
+    }  # fmt: skip
+    response = await client.post(CHAT, json=body(1))
+    assert response.headers["x-sfperf-latency-ms"] == "0.000"

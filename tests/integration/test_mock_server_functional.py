@@ -76,8 +76,8 @@ def cli(*args: str) -> Iterator[tuple[subprocess.Popen[str], str]]:
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])
-def test_the_cli_prints_only_its_url_and_stops_cleanly_on_signals(signum: int) -> None:
-    with cli("--profile", "fast", "--seed", "3", "--lax-headers") as (process, url):
+def test_the_quiet_cli_prints_only_its_url_and_stops_cleanly_on_signals(signum: int) -> None:
+    with cli("--profile", "fast", "--seed", "3", "--lax-headers", "--quiet") as (process, url):
         assert url.startswith("http://127.0.0.1:")
         health = requests.get(url + "/__admin/health", timeout=5).json()
         assert health["seed"] == 3 and health["profile"] == "fast"
@@ -107,6 +107,17 @@ def test_cli_overrides_reach_the_served_config() -> None:
         ["-m", "mock_salesforce", "--profile", "no-such-profile"],
         ["-m", "mock_salesforce", "--record-from", "http://127.0.0.1:9"],
         ["-m", "harness.cli", "mock", "--latency", "bogus:1"],
+        *(
+            [*prog, *spec]
+            for prog in (["-m", "mock_salesforce"], ["-m", "harness.cli", "mock"])
+            for spec in (
+                ["--latency", "chat=fixed:1ms"],
+                ["--latency", "embeddings=fixed:1ms,per_token=2ms"],
+                ["--quota", "token=5"],
+                ["--fault", "500:model=no-such-model"],
+                ["--latency", "fixed:1ms", "--latency", "fixed:2ms"],
+            )
+        ),
     ],
 )
 def test_bad_specs_are_one_line_errors_with_exit_2(argv: list[str]) -> None:

@@ -3,7 +3,13 @@ from pathlib import Path
 
 import pytest
 
-from mock_salesforce.config import MockConfig, load_profile, merge_patch, profile_names
+from mock_salesforce.config import (
+    MockConfig,
+    build_config,
+    load_profile,
+    merge_patch,
+    profile_names,
+)
 from mock_salesforce.corpus import load_corpus
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.state import build_runtime
@@ -109,3 +115,18 @@ def test_a_merge_patch_merges_objects_and_deletes_nulls() -> None:
 def test_a_bad_spec_fails_when_the_runtime_is_built(change: dict[str, object]) -> None:
     with pytest.raises(ConfigError):
         build_runtime(MockConfig().patched(change), CORPUS)
+
+
+def test_a_patched_latency_without_selector_replaces_every_profile_latency() -> None:
+    patched = load_profile("default").patched({"latency": {"*": "fixed:0ms"}})
+    assert patched.latency == {"*": "fixed:0ms"}
+
+
+def test_a_patched_quota_replaces_only_its_own_selector() -> None:
+    patched = load_profile("salesforce-prod").patched({"quotas_rpm": {"embeddings": 5}})
+    assert patched.quotas_rpm["embeddings"] == 5 and patched.quotas_rpm["feedback"] == 1000
+
+
+def test_build_config_lays_the_named_latency_over_the_profile() -> None:
+    config = build_config("default", 1, latency="fixed:3ms", quotas={"feedback": 2})
+    assert config.latency == {"*": "fixed:3ms"} and config.quotas_rpm == {"feedback": 2}
