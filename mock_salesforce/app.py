@@ -111,7 +111,7 @@ def plan_model(
     admit(request, state, exchange, raw)
     prepared = prepared_for(exchange.runtime, exchange.endpoint, exchange.model or "", raw)
     exchange.extra_fields = prepared.extra_fields
-    exchange.body_sha256 = prepared.body_sha256
+    exchange.reply = prepared.reply
     exchange.shape = prepared.reply.shape
     _check_quota(state, exchange)
     fault = _decide_fault(state, exchange)

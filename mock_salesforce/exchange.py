@@ -3,13 +3,14 @@
 from __future__ import annotations
 
 import asyncio
-import hashlib
 from collections.abc import Mapping
 from typing import Protocol
 
 from aiohttp import web
 
 from mock_salesforce.errors import ApiError
+from mock_salesforce.journal import kept_body
+from mock_salesforce.replies import Reply
 from mock_salesforce.state import MockState, Runtime
 
 
@@ -30,8 +31,8 @@ class Exchange:
     """Journal fields of one request, filled in as the handler goes."""
 
     __slots__ = (
-        "body", "body_sha256", "disconnected", "endpoint", "extra_fields", "fault", "latency_ms",
-        "model", "request_id", "retry_after_s", "runtime", "seq", "shape", "status", "t0_s",
+        "body", "disconnected", "endpoint", "extra_fields", "fault", "latency_ms", "model",
+        "reply", "request_id", "retry_after_s", "runtime", "seq", "shape", "status", "t0_s",
         "token_expires_t_s", "token_id", "token_status",
     )  # fmt: skip
 
@@ -43,7 +44,7 @@ class Exchange:
         self.endpoint = endpoint
         self.model = model
         self.body: bytes | None = None
-        self.body_sha256: str | None = None  # from `body` when finished, unless known already
+        self.reply: Reply | None = None  # the reply made for the request, once it is made
         self.token_id: str | None = None
         self.token_status: str | None = None
         self.token_expires_t_s: float | None = None
@@ -75,13 +76,14 @@ class Exchange:
 
 
 def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
-    """Count the request and write its journal entry (fields in `journal.FIELDS` order)."""
+    """Count the request and write its journal entry (values in `journal.STORED` order: atoms
+    and references to what the request already holds, nothing computed)."""
     state.counters.count(
         exchange.endpoint, exchange.status, exchange.shape, exchange.fault, exchange.latency_ms
     )
     if exchange.disconnected:
         state.counters.disconnects += 1
-    headers = request.headers
+    headers, reply = request.headers, exchange.reply
     state.journal.append(
         (
             exchange.seq,
@@ -90,7 +92,7 @@ def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
             exchange.endpoint,
             exchange.model,
             request.remote,
-            _sha256(exchange),
+            kept_body(exchange.endpoint, exchange.body),
             exchange.token_id,
             exchange.token_status,
             exchange.token_expires_t_s,
@@ -104,14 +106,23 @@ def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
             exchange.extra_fields,
             state.clock() - exchange.t0_s,
             exchange.disconnected,
+            *(_reply_atoms(reply) if reply is not None and _delivered(exchange) else _NO_REPLY),
         )
     )
 
 
-def _sha256(exchange: Exchange) -> str | None:
-    if exchange.body_sha256 is None and exchange.body is not None:
-        return hashlib.sha256(exchange.body).hexdigest()
-    return exchange.body_sha256
+_NO_REPLY = (None, None, None, None)
+_INTACT_FAULTS = (None, "dribble")  # a dribbled reply is slow, but whole
+
+
+def _delivered(exchange: Exchange) -> bool:
+    """Whether the reply went out whole: the journal shows a reply only then."""
+    return exchange.status == 200 and exchange.fault in _INTACT_FAULTS and not exchange.disconnected
+
+
+def _reply_atoms(reply: Reply) -> tuple[str, str, int, int]:
+    """What the journal keeps of a reply: atoms only, so its tuples stay out of the GC's way."""
+    return reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
 
 
 async def read_body(request: web.Request, limit_bytes: int) -> bytes:

@@ -1,18 +1,43 @@
 """The request journal: a bounded ring of one small tuple per request the mock saw.
 
-Entry fields are a contract (docs/internals.md; gateway grading reads them): see `FIELDS`.
+Entry fields are a contract (docs/internals.md; gateway grading and the harness's join read
+them): see `FIELDS`. A request keeps what the mock already holds (its body bytes, its reply's
+text and numbers); digests, markers and system text are derived when the journal is read, so a
+request pays for none of them.
 """
 
 from __future__ import annotations
 
+import hashlib
+import json
 from collections import deque
 from typing import Any
 
+from mock_salesforce.markers import find_markers
+from mock_salesforce.replies import TEXT_ENDPOINTS, prompt_texts
+
+# The stored tuple, in order: `body` is the request bytes (or, for a large body, its `BodyFacts`
+# worked out at once) and `reply_text` the text the mock made for it (None: no reply was made).
+STORED = (
+    "seq", "request_id", "t_s", "endpoint", "model", "client", "body", "token_id",
+    "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
+    "retry_after_s", "app_context", "feature_id", "extra_fields", "duration_s", "disconnected",
+    "reply_text", "finish_reason", "prompt_tokens", "completion_tokens",
+)  # fmt: skip
+# What a reader gets, in order.
 FIELDS = (
     "seq", "request_id", "t_s", "endpoint", "model", "client", "body_sha256", "token_id",
     "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
     "retry_after_s", "app_context", "feature_id", "extra_fields", "duration_s", "disconnected",
+    "markers", "content_sha256", "system_text", "reply_sha256", "finish_reason",
+    "prompt_tokens", "completion_tokens",
 )  # fmt: skip
+LARGE_BODY_BYTES = 65_536  # bodies above this are summed up at once rather than kept
+SYSTEM_TEXT_CHARS = 2000  # the journal shows this much of a request's system text
+MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
+
+BodyFacts = tuple[str | None, tuple[str, ...], str | None, str | None]
+"""(body_sha256, markers, content_sha256, system_text) of one request body."""
 
 
 class Journal:
@@ -23,7 +48,7 @@ class Journal:
         self.dropped = 0
 
     def append(self, entry: tuple[Any, ...]) -> None:
-        """Add one entry (values in `FIELDS` order); the oldest falls off when full."""
+        """Add one entry (values in `STORED` order); the oldest falls off when full."""
         entries = self._entries
         if len(entries) == entries.maxlen:
             self.dropped += 1
@@ -50,14 +75,68 @@ class Journal:
         return len(self._entries)
 
 
+def kept_body(endpoint: str, body: bytes | None) -> bytes | BodyFacts | None:
+    """What an entry keeps of a request body: the bytes themselves (a reference, no copy), or
+    for a large body its facts now, so the ring never holds megabytes per entry."""
+    if body is None or len(body) <= LARGE_BODY_BYTES:
+        return body
+    return body_facts(endpoint, body)
+
+
+def body_facts(endpoint: str, body: bytes | None) -> BodyFacts:
+    """The digests, markers and system text of a request body."""
+    if body is None:
+        return None, (), None, None
+    sha256 = hashlib.sha256(body).hexdigest()
+    if endpoint not in MODELS_ENDPOINTS:
+        return sha256, (), None, None
+    document = _json_object(body)
+    if document is None:
+        return sha256, find_markers(body), None, None
+    content = "\n".join(prompt_texts(endpoint, document)).encode("utf-8", "surrogatepass")
+    content_sha256 = hashlib.sha256(content).hexdigest()
+    return sha256, find_markers(body), content_sha256, _system_text(endpoint, document)
+
+
+def _json_object(body: bytes) -> dict[str, Any] | None:
+    try:
+        document = json.loads(body)
+    except (ValueError, RecursionError):
+        return None
+    return document if isinstance(document, dict) else None
+
+
+def _system_text(endpoint: str, document: dict[str, Any]) -> str | None:
+    """The system messages' text of a chat request, joined (None when it has none)."""
+    messages = document.get("messages") if endpoint == "chat-generations" else None
+    if not isinstance(messages, list):
+        return None
+    texts = [
+        str(m.get("content")) for m in messages if isinstance(m, dict) and m.get("role") == "system"
+    ]
+    return "\n".join(texts)[:SYSTEM_TEXT_CHARS] if texts else None
+
+
+def text_sha256(text: str) -> str:
+    """The digest the journal gives a reply text (`reply_sha256`), for a client to compare."""
+    return hashlib.sha256(text.encode("utf-8", "surrogatepass")).hexdigest()
+
+
 _ROUNDED = {"t_s": 6, "token_expires_t_s": 3, "latency_ms": 3, "duration_s": 6}
 
 
 def _as_dict(entry: tuple[Any, ...]) -> dict[str, Any]:
-    """One entry as a dict, times rounded (they are kept raw: rounding is not hot-path work)."""
-    document = dict(zip(FIELDS, entry, strict=True))
-    document["extra_fields"] = list(document["extra_fields"] or ())
+    """One entry as a dict in `FIELDS` order, its derived fields worked out now and times
+    rounded (they are kept raw: neither is hot-path work)."""
+    stored = dict(zip(STORED, entry, strict=True))
+    body, text = stored.pop("body"), stored.pop("reply_text")
+    facts = body if isinstance(body, tuple) else body_facts(stored["endpoint"], body)
+    stored["body_sha256"], markers, stored["content_sha256"], stored["system_text"] = facts
+    stored["markers"] = list(markers)
+    has_text = text is not None and stored["endpoint"] in TEXT_ENDPOINTS
+    stored["reply_sha256"] = text_sha256(text) if has_text else None
+    stored["extra_fields"] = list(stored["extra_fields"] or ())
     for name, digits in _ROUNDED.items():
-        if isinstance(document[name], float):
-            document[name] = round(document[name], digits)
-    return document
+        if isinstance(stored[name], float):
+            stored[name] = round(stored[name], digits)
+    return {name: stored[name] for name in FIELDS}

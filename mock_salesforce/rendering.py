@@ -8,7 +8,6 @@ test with every prompt new would only churn the cache (and the garbage collector
 
 from __future__ import annotations
 
-import hashlib
 import json
 from functools import lru_cache
 
@@ -50,22 +49,20 @@ def json_string(value: str) -> str:
 
 
 class Prepared:
-    """A valid request's digest, ignored fields and reply, and its shape's template with the
+    """A valid request's ignored fields and reply, and its shape's template with the
     reply's values; `template` fills them in ahead (once the request repeats and is cached).
 
     No parsed body: thousands stay cached, and nested dicts would cost memory and GC passes."""
 
-    __slots__ = ("body_sha256", "extra_fields", "reply", "shape_template", "template", "values")
+    __slots__ = ("extra_fields", "reply", "shape_template", "template", "values")
 
     def __init__(
         self,
-        body_sha256: str,
         extra_fields: tuple[str, ...],
         reply: Reply,
         shape_template: Template,
         values: dict[str, str],
     ) -> None:
-        self.body_sha256 = body_sha256
         self.extra_fields = extra_fields
         self.reply = reply
         self.shape_template = shape_template
@@ -121,8 +118,7 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     else:
         values["TEXT"] = encode_text(reply.text)
     template = runtime.corpus.get(reply.shape).template
-    sha256 = hashlib.sha256(raw).hexdigest()
-    return Prepared(sha256, tuple(extra_fields(endpoint, body)), reply, template, values)
+    return Prepared(tuple(extra_fields(endpoint, body)), reply, template, values)
 
 
 def render(state: MockState, seq: int, prepared: Prepared) -> bytes:

@@ -10,6 +10,7 @@ from typing import Any
 import pytest
 
 from mock_salesforce.config import MockConfig, load_profile
+from mock_salesforce.journal import text_sha256
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.token_counts import count_tokens
 from tests.integration.conftest import MakeMock
@@ -243,10 +244,22 @@ async def test_injected_latency_is_reported_in_headers_and_journal(
 async def test_journal_entries_carry_every_contract_field(mock_client: MakeMock) -> None:
     client = await start(mock_client)
     headers = await auth_headers(client)
-    body = {**CHAT_BODY, "max Tokens": 5}
-    await client.post(CHAT, json=body, headers=headers)
+    marker = "sfpm00000000000000c4"
+    messages = [{"role": "system", "content": "Be terse."},
+                {"role": "user", "content": f"a cherry pie recipe {marker}"}]  # fmt: skip
+    body = {"messages": messages, "temperature": 0, "max Tokens": 5}
+    reply = await (await client.post(CHAT, json=body, headers=headers)).json()
     entries = (await (await client.get("/__admin/journal?since=1")).json())["entries"]
     entry = entries[0]
+    generation = reply["generationDetails"]["generations"][0]
+    assert entry["reply_sha256"] == text_sha256(generation["content"])
+    assert entry["markers"] == [marker] and entry["system_text"] == "Be terse."
+    usage = reply["generationDetails"]["parameters"]["usage"]
+    assert (entry["prompt_tokens"], entry["completion_tokens"]) == (
+        usage["prompt_tokens"],
+        usage["completion_tokens"],
+    )
+    assert entry["finish_reason"] == generation["parameters"]["finish_reason"]
     assert entry["seq"] == 2 and entry["endpoint"] == "chat-generations"
     assert entry["extra_fields"] == ["max Tokens", "temperature"]
     assert entry["app_context"] == "EinsteinGPT" and entry["client"] == "127.0.0.1"

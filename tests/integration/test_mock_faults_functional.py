@@ -50,6 +50,7 @@ async def test_a_429_fault_carries_retry_after_and_is_journaled(mock_client: Mak
     assert (await response.json())["errorCode"] == "LIMIT_EXCEEDED"
     entry = await last_entry(client)
     assert (entry["fault"], entry["retry_after_s"], entry["status"]) == ("429", 2.0, 429)
+    assert entry["reply_sha256"] is None  # the reply was made, but never sent
 
 
 async def test_faults_follow_their_schedule(mock_client: MakeMock) -> None:
@@ -64,6 +65,7 @@ async def test_a_reset_fault_resets_the_connection(mock_client: MakeMock) -> Non
         await client.post(CHAT, json=BODY)
     entry = await last_entry(client)
     assert (entry["fault"], entry["status"]) == ("reset", 0)
+    assert entry["reply_sha256"] is None and entry["completion_tokens"] is None
 
 
 async def test_an_empty_reply_fault_closes_without_a_byte(mock_client: MakeMock) -> None:
