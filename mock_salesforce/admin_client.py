@@ -57,7 +57,8 @@ class AdminClient:
         return dict(self.call("PATCH", "config", dict(patch)))
 
     def set_latency(self, spec: str, selector: str = "*") -> dict[str, Any]:
-        """Set the latency spec for `selector` (`*`, an endpoint, a model or `endpoint/model`)."""
+        """Set the latency spec for `selector` (`*`, an endpoint, a model or `endpoint/model`);
+        it replaces every latency the selector covers (`*`: all of them)."""
         return self.patch_config({"latency": {selector: spec}})
 
     def add_fault(self, spec: str) -> dict[str, Any]:
@@ -67,7 +68,8 @@ class AdminClient:
         return self.patch_config({"faults": []})
 
     def set_quota(self, endpoint: str, rpm: int | None) -> dict[str, Any]:
-        """Set (or with None, remove) the requests-per-minute quota of `endpoint`."""
+        """Set (or with None, remove) the requests-per-minute quota of `endpoint` (`*`: every
+        endpoint, replacing their own quotas)."""
         return self.patch_config({"quotas_rpm": {endpoint: rpm}})
 
     def counters(self) -> dict[str, Any]:

@@ -267,23 +267,24 @@ def _num(value: float) -> str:
 
 
 def format_fault(rule: FaultRule) -> str:
-    """The canonical spec string of a rule; parse_fault(format_fault(r)) == r."""
+    """The canonical spec string of a rule, in the order people write them (trigger, fault
+    parameters, window, filters); parse_fault(format_fault(r)) == r."""
     fault = rule.fault
-    parts: list[str] = []
+    parts = [] if rule.probability is None else [f"p={_num(rule.probability)}"]
+    parts += [] if rule.every is None else [f"every={rule.every}"]
+    parts += [] if rule.first is None else [f"first={rule.first}"]
     if fault.retry_after_s is not None:
         parts.append(f"retry_after={_num(fault.retry_after_s)}s")
     if fault.hang_s is not None:
         parts.append(f"duration={_num(fault.hang_s)}s")
     if fault.dribble_bytes_per_s is not None:
         parts.append(f"rate={_num(fault.dribble_bytes_per_s)}")
-    parts += _trigger_parts(rule)
+    parts += _where_parts(rule)
     return fault.label + (":" + ",".join(parts) if parts else "")
 
 
-def _trigger_parts(rule: FaultRule) -> list[str]:
-    parts = [] if rule.probability is None else [f"p={_num(rule.probability)}"]
-    parts += [] if rule.every is None else [f"every={rule.every}"]
-    parts += [] if rule.first is None else [f"first={rule.first}"]
+def _where_parts(rule: FaultRule) -> list[str]:
+    parts = []
     if rule.window_s is not None:
         parts.append(f"window={_num(rule.window_s[0])}-{_num(rule.window_s[1])}")
     parts += [f"endpoint={'|'.join(rule.endpoints)}"] if rule.endpoints else []

@@ -80,6 +80,17 @@ def command_lines(text: str) -> Iterator[str]:
             yield line
 
 
+def shown_outputs(text: str) -> dict[tuple[str, ...], list[str]]:
+    """A `$ COMMAND` line's options -> the lines shown after its URL line, up to the fence."""
+    outputs: dict[tuple[str, ...], list[str]] = {}
+    lines = text.splitlines()
+    for index, raw in enumerate(lines):
+        if raw.startswith("$ ") and raw[2:].startswith(tuple(PROGS)):
+            end = next(i for i in range(index + 1, len(lines)) if lines[i].startswith("```"))
+            outputs[tuple(split_line(raw[2:].strip())[1])] = lines[index + 2 : end]
+    return outputs
+
+
 def split_line(line: str) -> tuple[str, list[str]]:
     prog = next(p for p in PROGS if line.startswith(p))
     return prog, shlex.split(line[len(prog) :])
@@ -108,12 +119,13 @@ def named_options(options: Sequence[str]) -> set[str]:
 
 
 LINES = documented_lines()
+SHOWN = {k: v for path in DOCS for k, v in shown_outputs(path.read_text()).items()}
 SERVING = [line for line in LINES if "--record-from" not in line]
 RECORDING_LINES = [line for line in LINES if "--record-from" in line]
 
 
 def test_the_docs_show_mock_command_lines_of_both_programs() -> None:
-    assert SERVING and RECORDING_LINES
+    assert SERVING and RECORDING_LINES and SHOWN
     assert {split_line(line)[0] for line in LINES} == set(PROGS)
 
 
@@ -323,6 +335,7 @@ def test_a_documented_line_applies_the_latency_faults_and_quotas_it_names(
         printed = stop(process)
     oracle = build_runtime(expected, load_corpus(), seen["health"]["instance"])
     assert printed == ([] if args.quiet else start_up_lines(expected, args.workers))
+    assert printed == SHOWN.get(tuple(options), printed), "the docs show other start-up lines"
     views = {view.endpoint: view.as_dict() for view in endpoint_views(oracle)}
     assert seen["config"]["effective"] == views
     hits = replay(seen["journal"]["entries"], oracle)
