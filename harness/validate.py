@@ -1,9 +1,11 @@
 """`sfperf validate`, the main job: every runner, the claim ledger and one report.
 
-The pipeline reads top to bottom in `run_validate`: micro -> simulate -> load -> sweep -> profile
--> resilience (the mock grades each target) -> claims -> report. Each step saves its records as
-soon as it has them, so a crash or Ctrl-C in a later step loses nothing measured; a step that
-fails is written down in the report and the run is marked partial.
+The pipeline reads top to bottom in `run_validate`: (a user's target: discover its model) ->
+micro -> simulate -> load -> sweep -> profile -> resilience (the mock grades each target) ->
+claims (the seed ledger on everything; the gateway ledger on each user target) -> report. Each
+step saves its records as soon as it has them, so a crash or Ctrl-C in a later step loses
+nothing measured; a step that fails is written down in the report and the run is marked partial;
+a step a target cannot take (no model it serves works) is skipped with the reason.
 """
 
 from __future__ import annotations
@@ -12,20 +14,25 @@ import os
 import sys
 import time
 import traceback
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness.errors import Unavailable
 from harness.records import RunRecord
 from harness.runners.load import LoadPlan, run_load, serve_target
 from harness.runners.support.interrupted import Interrupted
 from harness.store import append_records, atomic_write_text
 from harness.targets import TargetSpec, start_mock
+from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
 from scenarios import scenario_path
 
 SEED_LEDGER = scenario_path("claims", "seed.toml")
+GATEWAY_LEDGER = scenario_path("claims", "gateway.toml")
+TARGET_STEPS = frozenset({"load", "profile", "resilience"})  # they send the target chat requests
 REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching")
+STEP_NAMES = ("micro", "simulate", "load", "sweep", "profile", "resilience")
+LEAD_WINDOWS = ("steady", "streaming", "open")
 STEPS_FILE = "steps.json"
 
 
@@ -39,20 +46,43 @@ class ValidatePlan:
     mock_url: str = ""  # the sfperf mock behind a --target-url, when there is one
     extractors: tuple[str, ...] = ("legacy", "priority")
     ledger: Path = SEED_LEDGER
+    model: str = ""  # --model: what to send a user's target ("": discover it)
+    target_ledgers: tuple[Path, ...] = (GATEWAY_LEDGER,)  # evaluated on each user target alone
+    choices: Mapping[str, ModelChoice] = field(default_factory=dict)  # by target name
+    steps: tuple[str, ...] = ()  # --steps: run only these (default: every step)
+    # Shorter runs than --quick's, for tests: {"load": s, "resilience": s}; and the load windows
+    # of the lead target (a subset of LEAD_WINDOWS).
+    durations_s: Mapping[str, float] = field(default_factory=dict)
+    lead_windows: tuple[str, ...] = LEAD_WINDOWS
 
     @property
     def embedded(self) -> bool:
         """True when the targets are the reference variants (the out-of-the-box default)."""
         return all(t.kind == "variant" for t in self.targets)
 
+    def choice_for(self, spec: TargetSpec) -> ModelChoice:
+        """The model to send `spec` (the references serve every standard name)."""
+        return self.choices.get(spec.name) or ModelChoice.given(self.model or DEFAULT_MODEL)
+
+    @property
+    def measurable(self) -> tuple[TargetSpec, ...]:
+        """The targets that have a model to send."""
+        return tuple(t for t in self.targets if self.choice_for(t).model is not None)
+
+    def skip_reason(self, step: str) -> str:
+        """Why `step` cannot run at all (empty when it can)."""
+        if step not in TARGET_STEPS or self.measurable:
+            return ""
+        return "; ".join(f"{t.name}: {self.choice_for(t).reason}" for t in self.targets)
+
     @property
     def load_duration_s(self) -> float:
-        return 5.0 if self.quick else 30.0
+        return self.durations_s.get("load") or (5.0 if self.quick else 30.0)
 
     @property
     def resilience_duration_s(self) -> float:
         # 150 s is the shortest run whose 45 s hangs can tell a missing read timeout apart.
-        return 10.0 if self.quick else 150.0
+        return self.durations_s.get("resilience") or (10.0 if self.quick else 150.0)
 
 
 @dataclass
@@ -65,6 +95,10 @@ class StepLog:
     def failed(self) -> list[str]:
         return [str(s["step"]) for s in self.steps if s.get("error")]
 
+    @property
+    def skipped(self) -> list[str]:
+        return [str(s["step"]) for s in self.steps if s.get("skipped")]
+
 
 Step = Callable[[ValidatePlan, Path], list[RunRecord]]
 
@@ -73,6 +107,8 @@ def run_validate(plan: ValidatePlan, run_dir: Path, *, say: Callable[[str], None
     """Run every step into `run_dir`, evaluate the ledger, write the report; returns the log."""
     run_dir.mkdir(parents=True, exist_ok=True)
     log = StepLog()
+    if not plan.embedded:
+        plan = discover_step(plan, run_dir, log, say)
     steps: list[tuple[str, Step]] = [
         ("micro", micro_step),
         ("simulate", simulate_step),
@@ -82,7 +118,8 @@ def run_validate(plan: ValidatePlan, run_dir: Path, *, say: Callable[[str], None
         ("resilience", resilience_step),
     ]
     for name, step in steps:
-        run_step(name, step, plan, run_dir, log, say)
+        if not plan.steps or name in plan.steps:
+            run_step(name, step, plan, run_dir, log, say)
     finish(plan, run_dir, log, say)
     return log
 
@@ -96,16 +133,22 @@ def run_step(
     say: Callable[[str], None],
 ) -> None:
     """Run one step; save what it measured; a failure is logged, not raised (Ctrl-C is)."""
+    entry: dict[str, object] = {"step": name}
+    if skipped := plan.skip_reason(name):
+        log.steps.append(entry | {"records": 0, "duration_s": 0.0, "skipped": skipped})
+        say(f"[{name}] skipped: {skipped}")
+        return
     say(f"[{name}] running")
     started_s = time.monotonic()
-    entry: dict[str, object] = {"step": name}
     try:
         records = step(plan, run_dir)
     except Interrupted as stop:
         append_records(run_dir, stop.records)
         raise
-    except UsageError:
-        raise
+    except Unavailable as missing:
+        entry["skipped"] = str(missing)
+        records = []
+        say(f"[{name}] skipped: {missing}")
     except Exception as exc:  # a broken step must not cost the others' measurements
         entry["error"] = f"{type(exc).__name__}: {exc}"
         atomic_write_text(run_dir / "logs" / f"validate-{name}.txt", traceback.format_exc())
@@ -121,6 +164,7 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     """Claims, the report, the step log, and `results/latest` pointing at this run."""
     import json
 
+    from harness.card.ledger import evaluate_cards
     from harness.claims.verdicts import count_verdicts, evaluate_run
     from harness.store import load_records
     from reports.render import write_report
@@ -128,8 +172,12 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     records = load_records(run_dir) if (run_dir / "results.json").exists() else []
     verdicts = evaluate_run(run_dir, records, plan.ledger)
     say(f"[claims] {count_verdicts(verdicts)}")
+    users = [t.name for t in plan.targets if t.kind != "variant"]
+    cards = evaluate_cards(run_dir, records, users, plan.target_ledgers)
+    for target, card in cards.items():
+        say(f"[card] {target}: {count_verdicts(card)}")
     atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
-    write_report(run_dir, records, claims=verdicts, title=report_title(plan, log))
+    write_report(run_dir, records, claims=verdicts, cards=cards, title=report_title(plan, log))
     point_latest(run_dir)
     say(f"report: {run_dir / 'report.md'} and {run_dir / 'index.html'}")
 
@@ -137,6 +185,8 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
 def report_title(plan: ValidatePlan, log: StepLog) -> str:
     subject = "reference gateways" if plan.embedded else ", ".join(t.name for t in plan.targets)
     partial = f" (PARTIAL: {', '.join(log.failed)} failed)" if log.failed else ""
+    if log.skipped and not log.failed:
+        partial = f" (PARTIAL: {', '.join(log.skipped)} skipped)"
     return f"sfperf validate{' --quick' if plan.quick else ''}: {subject}{partial}"
 
 
@@ -150,6 +200,37 @@ def point_latest(run_dir: Path) -> None:
 
 
 # -- the steps ---------------------------------------------------------------------------------
+
+
+def discover_step(
+    plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]
+) -> ValidatePlan:
+    """Ask each user target which model to send (`harness.targets.discovery`): the plan with
+    its choices, and a `discover/models` record per target saying what was chosen and how."""
+    from harness.card.discover import discover_target, discovery_record
+
+    say("[discover] asking each target which model it serves")
+    started_s = time.monotonic()
+    choices: dict[str, ModelChoice] = {}
+    for spec in plan.targets:
+        choice = discover_target(spec, run_dir / "discover" / spec.name, seed=plan.seed,
+                                 mock_url=plan.mock_url, requested=plan.model)  # fmt: skip
+        choices[spec.name] = choice
+        chosen = f"model {choice.model!r} ({choice.source})" if choice.model else choice.reason
+        say(f"[discover] {spec.name}: {chosen}")
+    records = [discovery_record(name, choice) for name, choice in choices.items()]
+    append_records(run_dir, records)
+    entry: dict[str, object] = {"step": "discover", "records": len(records),
+                                "duration_s": round(time.monotonic() - started_s, 2)}  # fmt: skip
+    if errors := [c.error for c in choices.values() if c.error]:
+        entry["error"] = "; ".join(errors)
+    log.steps.append(entry)
+    return replace(plan, choices=choices)
+
+
+def tagged(records: Sequence[RunRecord], choice: ModelChoice) -> list[RunRecord]:
+    """Records made on a target, with the model sent and how it was chosen in their params."""
+    return [replace(r, params={**r.params, **choice.as_params()}) for r in records]
 
 
 def micro_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
@@ -171,14 +252,20 @@ def simulate_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
 def load_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     """Closed-loop `steady` on every target, plus `streaming` and an open loop on the lead one
     (the async reference, or the user's); one mock and target serve all of a target's runs."""
+    from harness.card.window import warm_up
+
     lead = next((t for t in plan.targets if t.variant == "async"), plan.targets[0])
     records: list[RunRecord] = []
-    for spec in plan.targets:
+    for spec in plan.measurable:
         directory = run_dir / "load" / spec.name
+        choice = plan.choice_for(spec)
         with serve_target(spec, directory, seed=plan.seed, mock_url=plan.mock_url) as target:
+            if spec.kind != "variant":  # a user's target: its card counts per request
+                warm_up(target.url, str(choice.model))
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
-                records += rebase(run_load(load, target, where), where, run_dir)
+                made = run_load(replace(load, model=str(choice.model)), target, where)
+                records += tagged(rebase(made, where, run_dir), choice)
     return records
 
 
@@ -189,10 +276,13 @@ def load_plans(plan: ValidatePlan, *, lead: bool) -> list[LoadPlan]:
                       seed=plan.seed)  # fmt: skip
     if not lead:
         return [steady]
-    streaming = replace(steady, scenario="streaming")
-    open_loop = replace(steady, users=users * 4, spawn_rate=users * 4, arrival="poisson",
-                        rate_rps=20.0 if plan.quick else 100.0)  # fmt: skip
-    return [steady, streaming, open_loop]
+    windows = {
+        "steady": steady,
+        "streaming": replace(steady, scenario="streaming"),
+        "open": replace(steady, users=users * 4, spawn_rate=users * 4, arrival="poisson",
+                        rate_rps=20.0 if plan.quick else 100.0),
+    }  # fmt: skip
+    return [windows[name] for name in plan.lead_windows]
 
 
 def rebase(records: Sequence[RunRecord], directory: Path, run_dir: Path) -> list[RunRecord]:
@@ -227,8 +317,9 @@ def profiling_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     if plan.embedded:
         plans = [replace(base, variant=v) for v in ("sync-legacy", "async")]
     else:
-        launched = [t for t in plan.targets if t.kind == "launch"]
-        plans = [replace(base, launch=t.command, target_url=t.url) for t in launched]
+        launched = [t for t in plan.measurable if t.kind == "launch"]
+        plans = [replace(base, launch=t.command, target_url=t.url,
+                         model=str(plan.choice_for(t).model)) for t in launched]  # fmt: skip
     return run_profiling(plans, run_dir) if plans else []
 
 
@@ -239,13 +330,15 @@ def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     records: list[RunRecord] = []
     # Quick runs grade the two ends of the references: sync-legacy and async.
     quick_names = {"sync-legacy", "async"}
-    targets = [t for t in plan.targets if not (plan.quick and plan.embedded)
+    targets = [t for t in plan.measurable if not (plan.quick and plan.embedded)
                or t.name in quick_names]  # fmt: skip
     for spec in targets:
         directory = run_dir / "resilience" / spec.name
+        choice = plan.choice_for(spec)
         graded = run_resilience(spec, directory, duration_s=plan.resilience_duration_s,
-                                seed=plan.seed, mock_url=plan.mock_url)  # fmt: skip
-        records += rebase(graded, directory, run_dir)
+                                seed=plan.seed, mock_url=plan.mock_url,
+                                model=str(choice.model))  # fmt: skip
+        records += tagged(rebase(graded, directory, run_dir), choice)
     return records
 
 

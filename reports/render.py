@@ -14,13 +14,16 @@ import io
 import json
 import math
 import re
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.card.ledger import load_cards
 from harness.claims import Verdict, count_verdicts, load_verdicts
 from harness.records import RunRecord
 from harness.store import atomic_write_bytes, atomic_write_text
+from reports.card import card_sections
 from reports.sections import Section, Table, build_sections
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
@@ -44,21 +47,32 @@ def write_report(
     claims: Sequence[Verdict] | None = None,
     findings: Sequence[RunRecord] = (),
     title: str = "sfperf report",
+    cards: Mapping[str, Sequence[Verdict]] | None = None,
 ) -> list[Path]:
     """Render every section for `records` into `run_dir`; returns the files written.
 
     `claims` defaults to the run's claims.json when present; `findings` are extra `verdict`
-    records (issue 6) not already in `records`.
+    records (issue 6) not already in `records`; `cards` (the gateway ledger's verdicts on each
+    user target, default: the run's card-claims.json) put each target's report card first.
     """
     everything = [*records, *(f for f in findings if f not in records)]
     verdicts = claims if claims is not None else load_verdicts(run_dir)
+    cards = cards if cards is not None else load_cards(run_dir)
     sections = build_sections(everything, verdicts, load_steps(run_dir))
+    if cards:
+        sections = [*card_sections(everything, cards), *retitle_claims(sections)]
     written = write_assets(run_dir, sections)
     context = header(run_dir, everything, title)
-    context["outcome"] = outcome(verdicts or (), everything, load_steps(run_dir))
+    context["outcome"] = outcome(verdicts or (), everything, load_steps(run_dir), cards)
     atomic_write_text(run_dir / REPORT_MD, render_markdown(context, sections))
     atomic_write_text(run_dir / REPORT_HTML, render_html(context, sections, everything))
     return [*written, run_dir / REPORT_MD, run_dir / REPORT_HTML]
+
+
+def retitle_claims(sections: Sequence[Section]) -> list[Section]:
+    """Below a report card, the seed ledger's verdicts are about the reference code."""
+    title = "Claims of the seed report, on the reference code"
+    return [replace(s, title=title) if s.anchor == "claims" else s for s in sections]
 
 
 def load_steps(run_dir: Path) -> list[dict[str, Any]]:
@@ -95,10 +109,15 @@ def to_csv(tbl: Table) -> str:
 
 
 def outcome(
-    verdicts: Sequence[Verdict], records: Sequence[RunRecord], steps: Sequence[dict[str, Any]]
+    verdicts: Sequence[Verdict],
+    records: Sequence[RunRecord],
+    steps: Sequence[dict[str, Any]],
+    cards: Mapping[str, Sequence[Verdict]] | None = None,
 ) -> str:
-    """One line for the top of the report: verdict counts, serious findings, failed steps."""
-    parts = []
+    """One line for the top of the report: each target's card, verdict counts, serious
+    findings, failed or skipped steps."""
+    parts = [f"{target}: {sum(v.verdict == 'refuted' for v in card)} of {len(card)} gateway "
+             "claims refuted" for target, card in (cards or {}).items()]  # fmt: skip
     if verdicts:
         counts = count_verdicts(verdicts)
         parts.append(
@@ -114,8 +133,13 @@ def outcome(
     if severities:
         parts.append(f"findings: {severities.count('FAIL')} FAIL, {severities.count('WARN')} WARN")
     failed = [str(s["step"]) for s in steps if s.get("error")]
-    if steps:
-        parts.append(f"failed steps: {', '.join(failed)}" if failed else "every step completed")
+    skipped = [str(s["step"]) for s in steps if s.get("skipped")]
+    if failed:
+        parts.append(f"failed steps: {', '.join(failed)}")
+    if skipped:
+        parts.append(f"skipped steps: {', '.join(skipped)}")
+    if steps and not failed and not skipped:
+        parts.append("every step completed")
     return "; ".join(parts) or "no claims, findings or step log"
 
 

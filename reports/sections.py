@@ -264,14 +264,14 @@ def steps_section(steps: Sequence[Mapping[str, Any]]) -> list[Section]:
     """The pipeline's step log (`steps.json` of `sfperf validate`), when the run has one."""
     if not steps:
         return []
-    columns = ["step", "records", "duration_s", "error"]
+    columns = ["step", "records", "duration_s", "error", "skipped"]
     rows = [[step.get(c, "") for c in columns] for step in steps]
     failed = [str(step["step"]) for step in steps if step.get("error")]
-    intro = (
-        f"Steps that failed (their sections are partial or missing): {', '.join(failed)}."
-        if failed
-        else "Every step of the run completed."
-    )
+    skipped = [str(step["step"]) for step in steps if step.get("skipped")]
+    notes = [f"Steps that failed (their sections are partial or missing): {', '.join(failed)}."]
+    notes = notes if failed else []
+    notes += [f"Steps skipped (the table says why): {', '.join(skipped)}."] if skipped else []
+    intro = " ".join(notes) or "Every step of the run completed."
     return [Section("steps", "Run steps", intro, [Table("steps", "Steps", columns, rows)])]
 
 

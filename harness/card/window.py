@@ -18,6 +18,7 @@ from harness.findings.journal import journal_position
 from mock_salesforce.admin_client import AdminClient, AdminError
 
 _LABELS = itertools.count(1)
+WARM_UP_REQUESTS = 2
 
 
 def no_snapshot(label: str) -> Mapping[str, Any] | None:
@@ -87,3 +88,14 @@ def journal_since(
         return None, False
     first = min((int(e["seq"]) for e in entries), default=since + 1)
     return tuple(entries), first > since + 1
+
+
+def warm_up(url: str, model: str, requests: int = WARM_UP_REQUESTS) -> None:
+    """A few chat completions before the first window, so the target's one-off work (the first
+    token fetch and its file write, lazy imports, connection pools) is not counted as per-request
+    cost. Their answers do not matter: the windows measure."""
+    from harness.targets.health import http_post_json
+
+    for index in range(requests):
+        body = {"model": model, "messages": [{"role": "user", "content": f"warm-up {index}"}]}
+        http_post_json(url + "/v1/chat/completions", body, timeout_s=30.0)

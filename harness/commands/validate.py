@@ -21,12 +21,31 @@ def register(subparsers: Any) -> None:
     target.add_argument("--launch", metavar="CMD", help="start your gateway command (shimmed)")
     target.add_argument("--mock-url", default="", help="the sfperf mock behind --target-url")
     target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
+    target.add_argument(
+        "--model", default="",
+        help="the model name to send your gateway (default: the first one GET /v1/models lists "
+        "that answers a probe request)",
+    )  # fmt: skip
+    target.add_argument(
+        "--target-metrics", metavar="PATH",
+        help="where your gateway reports on itself (e.g. /metrics/performance): read before and "
+        "after each load run and shown beside what sfperf measured",
+    )  # fmt: skip
     parser.add_argument(
         "--extractor", action="append", default=[], metavar="pkg.mod:func",
         help="also benchmark your own response extractor beside the references",
     )  # fmt: skip
-    parser.add_argument("--ledger", type=Path, help="claim ledger (default: the seed report's)")
+    parser.add_argument(
+        "--ledger", type=Path, action="append", default=[],
+        help="your claim ledger (repeatable): with a target, its claims are evaluated on the "
+        "target beside sfperf's gateway ledger; without one, it replaces the seed ledger",
+    )  # fmt: skip
     parser.add_argument("--seed", type=int, help="seed of the mock and the workloads")
+    parser.add_argument(
+        "--steps", metavar="A,B", type=_step_names, default=(),
+        help="run only these steps, e.g. load,resilience (default: all of micro, simulate, "
+        "load, sweep, profile, resilience; claims and the report always follow)",
+    )  # fmt: skip
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
@@ -37,17 +56,32 @@ def run(args: argparse.Namespace) -> int:
     from harness.validate import ValidatePlan, run_validate, stderr_say
 
     plan = ValidatePlan(quick=args.quick, seed=args.seed or load_settings().seed)
+    ledgers = tuple(_existing(path) for path in args.ledger)
     if args.target_url or args.launch:
-        spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote)
-        plan = ValidatePlan(
-            quick=plan.quick, seed=plan.seed, targets=(spec,), mock_url=args.mock_url
-        )
-    if args.ledger is not None:
-        plan = _with(plan, ledger=_existing(args.ledger))
+        spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote,
+                                metrics_path=args.target_metrics)  # fmt: skip
+        plan = _with(plan, targets=(spec,), mock_url=args.mock_url, model=args.model,
+                     target_ledgers=(*plan.target_ledgers, *ledgers))  # fmt: skip
+    else:
+        plan = _reference_options(plan, args, ledgers)
     if args.extractor:
         plan = _with(plan, extractors=(*plan.extractors, *args.extractor))
+    plan = _with(plan, steps=args.steps)
     log = run_validate(plan, run_dir(args.out), say=stderr_say)
-    return 1 if log.failed else 0
+    return 1 if log.failed or log.skipped else 0
+
+
+def _reference_options(plan: Any, args: argparse.Namespace, ledgers: tuple[Path, ...]) -> Any:
+    """Without a target of the user's: --ledger replaces the seed ledger; target options err."""
+    from harness.errors import UsageError
+
+    for option, value in (("--model", args.model), ("--target-metrics", args.target_metrics),
+                          ("--mock-url", args.mock_url)):  # fmt: skip
+        if value:
+            raise UsageError(f"{option} goes with --target-url or --launch (your gateway)")
+    if len(ledgers) > 1:
+        raise UsageError("one --ledger replaces the seed ledger; several need a target to bind")
+    return _with(plan, ledger=ledgers[0]) if ledgers else plan
 
 
 def _with(plan: Any, **changes: Any) -> Any:
@@ -62,3 +96,13 @@ def _existing(path: Path) -> Path:
     if not path.is_file():
         raise UsageError(f"no ledger at {path}")
     return path
+
+
+def _step_names(text: str) -> tuple[str, ...]:
+    from harness.validate import STEP_NAMES
+
+    names = tuple(n.strip() for n in text.split(",") if n.strip())
+    unknown = [n for n in names if n not in STEP_NAMES]
+    if unknown or not names:
+        raise argparse.ArgumentTypeError(f"steps are some of {','.join(STEP_NAMES)}")
+    return names

@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import json
 import shlex
+import shutil
+import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
@@ -19,7 +21,7 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import UsageError
+from harness.errors import Unavailable
 from harness.records import (
     Environment,
     RunRecord,
@@ -29,7 +31,7 @@ from harness.records import (
     now_iso,
 )
 from harness.runners.support.interrupted import Interrupted
-from harness.runners.support.profiling_load import LoadResult, drive_load
+from harness.runners.support.profiling_load import MODEL, LoadResult, drive_load
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
@@ -37,6 +39,7 @@ from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 
 PYINSTRUMENT_DIR = "profile"
+PROFILER_CHILD = Path(__file__).resolve().parent / "support" / "profiler_child.py"
 SUFFIXES = (".html", ".txt", ".pyisession")
 
 
@@ -54,6 +57,7 @@ class ProfilingPlan:
     mock_profile: str = "fast"
     top: int = 20
     seed: int = 1234
+    model: str = MODEL  # what the load asks the target for (discovered for a user's gateway)
 
     @property
     def name(self) -> str:
@@ -63,7 +67,7 @@ class ProfilingPlan:
         return {"variant": self.variant, "launch": self.launch, "requests": self.requests,
                 "concurrency": self.concurrency, "max_duration_s": self.max_duration_s,
                 "interval_s": self.interval_s, "mock_profile": self.mock_profile,
-                "top": self.top, "seed": self.seed}  # fmt: skip
+                "top": self.top, "seed": self.seed, "model": self.model}  # fmt: skip
 
 
 def profile_target(
@@ -88,7 +92,8 @@ def profile_target(
         upstream(plan, run_dir, mock_url) as mock,
         profiled_target(plan, mock, run_dir, session_path) as url,
     ):
-        load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance)
+        load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance,
+                          model=plan.model)  # fmt: skip
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
     record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
     if load.interrupted:
@@ -137,15 +142,18 @@ def upstream(plan: ProfilingPlan, run_dir: Path, mock_url: str | None) -> Iterat
 def profiled_target(
     plan: ProfilingPlan, mock_url: str, run_dir: Path, session_path: Path
 ) -> Iterator[str]:
-    """Start the target under the profiler child; yield its URL; stop it (saving the session)."""
-    wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", "--session",
-               str(session_path), "--interval", str(plan.interval_s)]  # fmt: skip
+    """Start the target under the profiler child; yield its URL; stop it (saving the session).
+    A launched program runs under its own interpreter (the one its command names)."""
+    options = ["--session", str(session_path), "--interval", str(plan.interval_s)]
     if plan.launch:
+        interpreter = target_interpreter(plan.launch)
+        wrapper = [interpreter, str(PROFILER_CHILD), *options]
         command = shlex.join([*wrapper, "--", *python_program(plan.launch)])
         spec = TargetSpec(command=command, url=plan.target_url, name=plan.name)
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
             yield target.url
         return
+    wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", *options]
     # The reference gateway waits for signals on its main thread and serves from others.
     program = ["-m", "harness.subjects.gateway", "--variant", plan.variant, "--upstream",
                mock_url, "--host", "127.0.0.1", "--port", "0"]  # fmt: skip
@@ -156,21 +164,63 @@ def profiled_target(
         yield url
 
 
+def target_interpreter(command: str) -> str:
+    """The interpreter that runs a launch command (named in it, or a console script's shebang),
+    resolved on PATH; `Unavailable` when pyinstrument cannot be imported there (the profile
+    needs it in the target's own environment)."""
+    interpreter, _ = python_launch(command)
+    try:
+        probe = subprocess.run([interpreter, "-c", "import pyinstrument"], capture_output=True,
+                               timeout=60, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise Unavailable(f"cannot run the target's interpreter {interpreter}: {exc}") from None
+    if probe.returncode != 0:
+        raise Unavailable(
+            f"pyinstrument cannot be imported by the target's interpreter {interpreter}: "
+            f"install it there to profile your gateway ({interpreter} -m pip install pyinstrument)"
+        )
+    return interpreter
+
+
 def python_program(command: str) -> list[str]:
-    """`python [-m MODULE | SCRIPT] ARGS` -> the part after the interpreter; UsageError if the
-    command is not a Python program (pyinstrument can only profile Python)."""
+    """`python [-m MODULE | SCRIPT] ARGS` -> the part after the interpreter (a console script
+    such as `uvicorn app:app` -> its file and ARGS); `Unavailable` for what is not Python
+    (pyinstrument can only profile Python)."""
+    return python_launch(command)[1]
+
+
+def python_launch(command: str) -> tuple[str, list[str]]:
+    """(interpreter, program) of a launch command; `Unavailable` when it is not a Python one."""
     argv = shlex.split(command)
-    interpreter = Path(argv[0]).name if argv else ""
+    if argv and not Path(argv[0]).name.startswith("python"):
+        script = shutil.which(argv[0])
+        interpreter = shebang_python(Path(script)) if script else None
+        if script and interpreter:
+            return interpreter, [script, *argv[1:]]
     program = argv[1:]
     runnable = (program[:1] == ["-m"] and len(program) > 1) or (
         program[:1] != [] and program[0][0] != "-"
     )
-    if not interpreter.startswith("python") or not runnable:
-        raise UsageError(
+    if not argv or not Path(argv[0]).name.startswith("python") or not runnable:
+        raise Unavailable(
             f"to profile a launched target give a Python program "
             f"('python script.py ...' or 'python -m module ...'), not {command!r}"
         )
-    return program
+    return shutil.which(argv[0]) or argv[0], program
+
+
+def shebang_python(script: Path) -> str | None:
+    """The Python interpreter a script's `#!` line names (console scripts), else None."""
+    try:
+        with script.open("rb") as handle:
+            first = handle.readline(512).decode("utf-8", "replace")
+    except OSError:
+        return None
+    words = first[2:].split() if first.startswith("#!") else []
+    if words[:1] and Path(words[0]).name == "env":
+        words = words[1:]
+    named = words[0] if words else ""
+    return (shutil.which(named) or named) if Path(named).name.startswith("python") else None
 
 
 def make_record(

@@ -22,6 +22,7 @@ from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.progress import Advance, no_progress
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
+from harness.targets.discovery import DEFAULT_MODEL
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 from scenarios import scenario_path
@@ -41,6 +42,7 @@ def run_resilience(
     users: int = 4,
     seed: int = 1234,
     mock_url: str = "",
+    model: str = DEFAULT_MODEL,
     admin_token: str | None = None,
     policy: GradingPolicy | None = None,
     advance: Advance = no_progress,
@@ -56,7 +58,8 @@ def run_resilience(
     policy = policy or GradingPolicy()
     # The load's own clients outwait the hangs, so hanging up is left to the target.
     load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users), duration_s=duration_s,
-                         seed=seed, timeout_s=max(30.0, plan.hang_s + 15.0))  # fmt: skip
+                         seed=seed, timeout_s=max(30.0, plan.hang_s + 15.0),
+                         model=model)  # fmt: skip
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
         started_at = now_iso()
         first_seq = fetch_journal(target.mock_url, admin_token=admin_token).last_seq

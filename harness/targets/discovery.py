@@ -62,12 +62,15 @@ class ModelChoice:
     served: tuple[str, ...] = ()
     probes: tuple[Probe, ...] = ()
     listing: str = ""  # what GET /v1/models said, when it listed nothing usable
+    error: str = ""  # why the target could not be asked at all (it did not start...)
 
     @property
     def reason(self) -> str:
         """Why no model is usable (empty when one is)."""
         if self.model is not None:
             return ""
+        if self.error:
+            return self.error
         tried = "; ".join(p.describe() for p in self.probes) or "no model to try"
         listed = f" ({self.listing})" if self.listing else ""
         return f"no model works on this target{listed}: {tried}"
@@ -79,7 +82,13 @@ class ModelChoice:
             "model_source": self.source,
             "served_models": list(self.served),
             "model_probes": [vars(p) for p in self.probes],
+            "model_reason": self.reason,
         }
+
+    @classmethod
+    def failed(cls, error: str) -> ModelChoice:
+        """The target could not be asked (it did not start, or died)."""
+        return cls(None, "none", error=error)
 
     @classmethod
     def given(cls, model: str) -> ModelChoice:

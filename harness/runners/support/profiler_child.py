@@ -3,6 +3,9 @@
     python -m harness.runners.support.profiler_child --session FILE [--interval S] [--threads-only]
         -- (-m MODULE | SCRIPT) [ARGS...]
 
+A user's gateway is profiled under its own interpreter, which knows nothing of sfperf: that
+interpreter runs this file by its path, so it imports only the standard library and pyinstrument.
+
 Every thread the program starts gets its own profiler (pyinstrument samples one thread per
 profiler, and gateways serve from worker threads); at exit the sessions are combined into one
 and saved atomically. SIGTERM ends the program like Ctrl-C so the session is always written.
@@ -24,8 +27,6 @@ from typing import Any
 
 from pyinstrument import Profiler
 from pyinstrument.session import Session
-
-from harness.store import atomic_write_text
 
 
 class SessionBox:
@@ -128,11 +129,21 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def save_session(session: Session | None, path: Path) -> None:
     """Write the session as pyinstrument's JSON (nothing when no thread was sampled)."""
-    if session is not None:
-        import json
+    if session is None:
+        return
+    import json
+    import os
+    import tempfile
 
-        atomic_write_text(path, json.dumps(session.to_json()))
+    path.parent.mkdir(parents=True, exist_ok=True)
+    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(session.to_json(), handle)
+    os.replace(temporary, path)
 
 
 if __name__ == "__main__":
+    # Run by path, this file's directory heads sys.path: it must not shadow the program's imports.
+    if sys.path and Path(sys.path[0]).resolve() == Path(__file__).resolve().parent:
+        del sys.path[0]
     sys.exit(main())

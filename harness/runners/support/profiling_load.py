@@ -36,13 +36,15 @@ def drive_load(
     max_duration_s: float,
     advance: Advance = no_progress,
     clock: Callable[[], float] = time.perf_counter,
+    model: str = MODEL,
 ) -> LoadResult:
-    """Send up to `requests` chat completions to `url` within `max_duration_s`."""
+    """Send up to `requests` chat completions for `model` to `url` within `max_duration_s`."""
     result = LoadResult()
     start_s = clock()
     try:
         deadline_s = start_s + max_duration_s
-        asyncio.run(_load(url, requests, concurrency, deadline_s, result, advance, clock))
+        load = _load(url, requests, concurrency, deadline_s, result, advance, clock, model)
+        asyncio.run(load)
     except KeyboardInterrupt:
         result.interrupted = True  # what was measured so far stays in `result`
     result.duration_s = clock() - start_s
@@ -57,6 +59,7 @@ async def _load(
     result: LoadResult,
     advance: Advance,
     clock: Callable[[], float],
+    model: str,
 ) -> None:
     counter = iter(range(requests))
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
@@ -67,7 +70,7 @@ async def _load(
             for index in counter:
                 if clock() >= deadline_s:
                     return
-                ok, latency_ms = await _one(session, url, index, clock)
+                ok, latency_ms = await _one(session, url, index, clock, model)
                 result.oks.append(ok)
                 result.latencies_ms.append(latency_ms)
                 advance(1, "")
@@ -76,9 +79,9 @@ async def _load(
 
 
 async def _one(
-    session: aiohttp.ClientSession, url: str, index: int, clock: Callable[[], float]
+    session: aiohttp.ClientSession, url: str, index: int, clock: Callable[[], float], model: str
 ) -> tuple[int, float]:
-    body = {"model": MODEL, "messages": [{"role": "user", "content": f"profile request {index}"}]}
+    body = {"model": model, "messages": [{"role": "user", "content": f"profile request {index}"}]}
     start_s = clock()
     try:
         async with session.post(f"{url}/v1/chat/completions", json=body) as response:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import threading
 from pathlib import Path
@@ -216,3 +217,25 @@ def test_many_thread_sessions_combine_into_one_with_every_sample() -> None:
     assert combined is not None
     assert len(box.sessions()) == 5
     assert combined.sample_count == sum(s.sample_count for s in box.sessions())
+
+
+def test_a_console_script_is_profiled_under_the_python_of_its_shebang(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    from harness.runners.profiling import python_launch
+
+    script = tmp_path / "servegw"
+    script.write_text("#!/usr/bin/env python3\nimport sys\n")
+    script.chmod(0o755)
+    monkeypatch.setenv("PATH", f"{tmp_path}:{os.environ['PATH']}")
+    interpreter, program = python_launch("servegw app:app --port 8000")
+    assert Path(interpreter).name.startswith("python3")
+    assert program == [str(script), "app:app", "--port", "8000"]
+
+
+def test_a_program_that_is_not_python_cannot_be_profiled_and_says_so(tmp_path: Path) -> None:
+    from harness.errors import Unavailable
+    from harness.runners.profiling import python_launch
+
+    with pytest.raises(Unavailable, match="give a Python program"):
+        python_launch("sh -c 'exit 0'")

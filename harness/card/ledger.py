@@ -1,0 +1,57 @@
+"""The gateway ledger on a user's target: claims evaluated on that target's records alone.
+
+`evaluate_cards` runs `scenarios/claims/gateway.toml` (and any `--ledger` the user bound to the
+target) over the records labelled with the target and writes `card-claims.json`; the report's
+card reads it back with `load_cards`.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+
+from harness.claims.ledger import load_ledger
+from harness.claims.verdicts import Verdict, evaluate_ledger
+from harness.errors import UsageError
+from harness.records import RunRecord
+from harness.store import atomic_write_text
+
+CARD_CLAIMS_FILE = "card-claims.json"
+
+
+def records_of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:
+    """The records measured on `target` (load, card, findings, discovery, profile)."""
+    return [r for r in records if target in (r.labels.get("target"), r.labels.get("variant"))]
+
+
+def evaluate_cards(
+    run_dir: Path, records: Sequence[RunRecord], targets: Sequence[str], ledgers: Sequence[Path]
+) -> dict[str, list[Verdict]]:
+    """{target: verdicts of every claim of `ledgers`}; writes `card-claims.json` when any."""
+    loaded = [load_ledger(path) for path in ledgers]
+    cards = {
+        target: [
+            v for ledger in loaded for v in evaluate_ledger(ledger, records_of(records, target))
+        ]
+        for target in targets
+    }
+    if cards:
+        document = {t: [v.as_dict() for v in verdicts] for t, verdicts in cards.items()}
+        text = json.dumps({"ledgers": [str(p) for p in ledgers], "targets": document}, indent=2)
+        atomic_write_text(run_dir / CARD_CLAIMS_FILE, text)
+    return cards
+
+
+def load_cards(run_dir: Path) -> dict[str, list[Verdict]]:
+    """The card verdicts saved in `run_dir` ({} when the run measured no user target)."""
+    path = run_dir / CARD_CLAIMS_FILE
+    if not path.exists():
+        return {}
+    try:
+        targets: Mapping[str, list[dict[str, object]]] = json.loads(path.read_text("utf-8"))[
+            "targets"
+        ]
+        return {t: [Verdict.from_dict(v) for v in vs] for t, vs in targets.items()}
+    except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
+        raise UsageError(f"cannot read {path}: {exc}") from None

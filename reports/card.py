@@ -1,0 +1,152 @@
+"""The report card of a user's target: the first thing a report shows when a target is given.
+
+One section per target: which model was sent and how it was chosen (or why none worked), what is
+wrong in one line, then one row per claim of the gateway ledger (measured value, interval,
+verdict), the error replies it sent, the findings of the mock, its self-reported figures beside
+the measured ones, and the files it opened per request. Plain rows: no pandas here.
+"""
+
+from __future__ import annotations
+
+import re
+from collections import Counter
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+from harness.claims import Verdict, format_value
+from harness.records import RunRecord
+from reports.sections import Section, Table
+
+FILES_SHOWN = 8
+_SEVERITY_RANK = {"FAIL": 0, "WARN": 1, "INFO": 2}
+
+
+def card_sections(
+    records: Sequence[RunRecord], cards: Mapping[str, Sequence[Verdict]]
+) -> list[Section]:
+    """A card for each target that has card verdicts, in the order they were measured."""
+    return [card_section(target, _of(records, target), verdicts)
+            for target, verdicts in cards.items()]  # fmt: skip
+
+
+def card_section(target: str, records: Sequence[RunRecord], verdicts: Sequence[Verdict]) -> Section:
+    """The card of one target."""
+    stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target).strip("-") or "target"
+    tables = [
+        _verdict_table(stem, verdicts),
+        _errors_table(stem, records),
+        _findings_table(stem, records),
+        _self_reported_table(stem, records),
+        _files_table(stem, records),
+    ]
+    intro = " ".join(p for p in (_model_line(records), _wrong_line(verdicts, records)) if p)
+    return Section(f"card-{stem}", f"Report card: {target}", intro,
+                   [t for t in tables if t is not None])  # fmt: skip
+
+
+def _of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:
+    return [r for r in records if target in (r.labels.get("target"), r.labels.get("variant"))]
+
+
+def _model_line(records: Sequence[RunRecord]) -> str:
+    discovery = next((r for r in records if r.runner == "discover"), None)
+    if discovery is None:
+        return ""
+    params = discovery.params
+    if params.get("model") is None:
+        return (
+            f"**Not measured: {params.get('model_reason', 'no model works')}.** Load, profile "
+            "and resilience were skipped; pass `--model NAME` to choose one."
+        )
+    how = {"--model": "given with --model", "probe": "the first served model that answered",
+           "default": "the default name (GET /v1/models listed none)"}  # fmt: skip
+    served = ", ".join(f"`{m}`" for m in params.get("served_models", [])) or "none listed"
+    source = how.get(str(params.get("model_source")), str(params.get("model_source")))
+    return f"Model sent: `{params['model']}` ({source}; served: {served})."
+
+
+def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
+    refuted = [v.text for v in verdicts if v.verdict == "refuted"]
+    failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
+    problems = refuted + ([f"FAIL findings: {', '.join(failing)}"] if failing else [])
+    if not problems:
+        unknown = sum(v.verdict == "inconclusive" for v in verdicts)
+        return f"Nothing found wrong ({unknown} claim(s) could not be decided)." if verdicts else ""
+    return "**Wrong:** " + "; ".join(problems) + "."
+
+
+def _verdict_table(stem: str, verdicts: Sequence[Verdict]) -> Table | None:
+    if not verdicts:
+        return None
+    rows = [[v.text, format_value(v.value, v.unit), _interval(v), v.expected, v.verdict,
+             v.reason if v.verdict == "inconclusive" else ""] for v in verdicts]  # fmt: skip
+    columns = ["metric", "measured", "interval", "expected", "verdict", "why undecided"]
+    return Table(f"card-{stem}", "Black-box measurements", columns, rows)
+
+
+def _interval(verdict: Verdict) -> str:
+    if verdict.low is None or verdict.high is None:
+        return ""
+    low, high = format_value(verdict.low, verdict.unit), format_value(verdict.high, verdict.unit)
+    return low if low == high else f"{low} – {high}"
+
+
+def _errors_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
+    counts: Counter[tuple[int, str]] = Counter()
+    for record in records:
+        if record.runner == "card":
+            for error in record.params.get("errors", []):
+                counts[int(error["status"]), str(error["body"])] += int(error["count"])
+    if not counts:
+        return None
+    rows = [[status, n, body] for (status, body), n in counts.most_common(5)]
+    title = "Replies that were not ok (status 0: no reply), with the start of their body"
+    return Table(f"card-errors-{stem}", title, ["status", "count", "body"], rows)
+
+
+def _findings(records: Sequence[RunRecord]) -> list[Mapping[str, Any]]:
+    found = [f for r in records if r.runner == "verdict" for f in r.params.get("findings", [])]
+    return sorted(found, key=lambda f: _SEVERITY_RANK.get(str(f.get("severity")), 3))
+
+
+def _findings_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
+    rows = [[f.get("severity"), f.get("name"), f.get("count"), f.get("explanation")]
+            for f in _findings(records)]  # fmt: skip
+    if not rows:
+        return None
+    title = "Findings: how the target treats its upstream (the mock's journal)"
+    return Table(f"card-findings-{stem}", title, ["severity", "finding", "count", "why"], rows)
+
+
+def _self_reported_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
+    rows = [[r.labels.get("window"), p["field"], p["meaning"], p["reported"], p["measured"],
+             p["gap"]] for r in records if r.runner == "card"
+            for p in r.params.get("self_reported", [])]  # fmt: skip
+    if not rows:
+        return None
+    columns = ["window", "field", "means", "reported", "measured", "gap_rate"]
+    return Table(f"card-self-reported-{stem}", "What the target says about itself", columns, rows)
+
+
+def _files_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
+    totals: dict[str, Counter[str]] = {}
+    classes: dict[str, str] = {}
+    requests = 0.0
+    for record in (r for r in records if r.runner == "card" and "files" in r.params):
+        requests += (
+            record.get("models_requests").values[0]
+            if "models_requests" in record.series_names
+            else 0
+        )
+        for path, entry in record.params["files"].items():
+            classes[path] = str(entry.get("class", "other"))
+            totals.setdefault(path, Counter()).update(
+                {k: int(v) for k, v in entry.items() if k in ("opens", "reads", "writes")}
+            )
+    if not totals:
+        return None
+    busiest = sorted(totals.items(), key=lambda item: -item[1]["opens"])[:FILES_SHOWN]
+    rows = [[path, classes[path], c["opens"], c["opens"] / requests if requests else None,
+             c["reads"], c["writes"]] for path, c in busiest]  # fmt: skip
+    columns = ["path", "class", "opens", "opens_per_request", "reads", "writes"]
+    return Table(f"card-files-{stem}", "Files opened in the measured windows", columns, rows)
