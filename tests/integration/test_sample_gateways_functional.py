@@ -66,7 +66,8 @@ def launched(
     url = f"http://127.0.0.1:{free_port()}"
     command = f"{python} {GATEWAYS / sample}.py --port {url.rsplit(':', 1)[1]}"
     command += f" --state-dir {run_dir / 'state'}"
-    with open_target(target_from_args(None, url, command), mock_url=mock_url, run_dir=run_dir) as t:
+    spec = target_from_args(None, url, command, metrics_path="/metrics/performance")
+    with open_target(spec, mock_url=mock_url, run_dir=run_dir) as t:
         yield t
 
 
