@@ -143,6 +143,24 @@ def test_the_error_200_gateway_answers_an_upstream_failure_with_200_and_the_erro
     assert check_chat_completion(request, status, body, UpstreamError(500)) == ("error_in_200",)
 
 
+def test_a_sample_gateway_asks_for_a_fresh_token_when_a_retry_outlives_the_old_one(
+    tmp_path: Path,
+) -> None:
+    """No second defect in what the samples share: a token that expires while a retry waits
+    out a Retry-After is replaced before the retry, not sent expired."""
+    short = load_profile("fast").patched({
+        "seed": SEED, "token_lifetime_s": 1.5,
+        "faults": ["429:first=1,retry_after=2,endpoint=chat-generations"],
+    })  # fmt: skip
+    with run_in_thread(short) as mock, launched("error_200_stdlib", mock.url, tmp_path) as target:
+        status = ask(target.url, "retry me later")[1]
+        journal = mock.admin.journal()
+    calls = [e for e in journal if e["endpoint"] == "chat-generations"]
+    assert status == 200
+    assert [(e["status"], e["token_status"]) for e in calls] == [(429, "valid"), (200, "valid")]
+    assert [e["endpoint"] for e in journal].count("token") == 2
+
+
 @needs("flask")
 def test_the_closed_loop_gateway_fails_every_request_after_the_first_without_calling_upstream(
     mock: ThreadedMock, tmp_path: Path

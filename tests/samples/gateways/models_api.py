@@ -268,14 +268,17 @@ def call(
     max_attempts: int,
     sleep: Callable[[float], None] = time.sleep,
 ) -> dict[str, Any]:
-    """`send(bearer)` until it succeeds: one new token after a 401, retries on 423/429/503."""
-    bearer, renewed, attempt = token(None), False, 1
+    """`send(bearer)` until it succeeds: one new token after a 401, retries on 423/429/503.
+    The token is asked for before every attempt: one may expire while a retry waits."""
+    stale: str | None = None
+    attempt = 1
     while True:
+        bearer = token(stale)
         answer = send(bearer)
         if answer.status == 200:
             return decode(answer)
-        if answer.status == 401 and not renewed:
-            bearer, renewed = token(bearer), True
+        if answer.status == 401 and stale is None:
+            stale = bearer
             continue
         delay_s = retry_delay_s(answer, attempt, max_attempts)
         if delay_s is None:
@@ -290,13 +293,15 @@ async def call_async(
     max_attempts: int,
 ) -> dict[str, Any]:
     """`call` for asyncio servers."""
-    bearer, renewed, attempt = await token(None), False, 1
+    stale: str | None = None
+    attempt = 1
     while True:
+        bearer = await token(stale)
         answer = await send(bearer)
         if answer.status == 200:
             return decode(answer)
-        if answer.status == 401 and not renewed:
-            bearer, renewed = await token(bearer), True
+        if answer.status == 401 and stale is None:
+            stale = bearer
             continue
         delay_s = retry_delay_s(answer, attempt, max_attempts)
         if delay_s is None:
