@@ -260,11 +260,13 @@ def load_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
         directory = run_dir / "load" / spec.name
         choice = plan.choice_for(spec)
         with serve_target(spec, directory, seed=plan.seed, mock_url=plan.mock_url) as target:
-            if spec.kind != "variant":  # a user's target: its card counts per request
-                warm_up(target.url, str(choice.model))
+            # A user's target: its card counts per request, so its one-off work goes first.
+            warm_s = warm_up(target.url, str(choice.model)) if spec.kind != "variant" else 0.0
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
                 made = run_load(replace(load, model=str(choice.model)), target, where)
+                made = [replace(r, params={**r.params, "warm_up_s": round(warm_s, 3)})
+                        if r.runner == "card" else r for r in made]  # fmt: skip
                 records += tagged(rebase(made, where, run_dir), choice)
     return records
 

@@ -52,27 +52,33 @@ class WindowObserver:
     _io: Mapping[str, Any] | None = None
     _metrics: Mapping[str, Any] | None = None
     _started_s: float = 0.0
+    _cost_s: float = 0.0  # the observer's own time: what the card adds to a run
 
     def start(self) -> None:
+        begun_s = self.clock()
         self._seq = journal_position(self.mock_url)
         self._io = self.io_snapshot(f"{self.label}-start-{next(_LABELS)}")
         self._metrics = self.metrics()
         self._started_s = self.clock()
+        self._cost_s = self._started_s - begun_s
 
     def finish(self) -> WindowObservation:
         from harness.shim import io_delta
 
-        duration_s = self.clock() - self._started_s
+        ended_s = self.clock()
+        duration_s = ended_s - self._started_s
         metrics_after = self.metrics()
         io_after = self.io_snapshot(f"{self.label}-end-{next(_LABELS)}")
         entries, lost = journal_since(self.mock_url, self._seq)
+        cost_s = self._cost_s + self.clock() - ended_s
         first = self.session.windows == 0
         self.session.windows += 1
         return WindowObservation(
             label=self.label, duration_s=duration_s, journal=entries, journal_lost=lost,
             io=io_delta(self._io, io_after) if io_after is not None else None,
             metrics_before=self._metrics, metrics_after=metrics_after, first_window=first,
-            params={"mock_url": self.mock_url, "journal_since": self._seq},
+            params={"mock_url": self.mock_url, "journal_since": self._seq,
+                    "observer_s": round(cost_s, 4)},
         )  # fmt: skip
 
 
@@ -90,12 +96,14 @@ def journal_since(
     return tuple(entries), first > since + 1
 
 
-def warm_up(url: str, model: str, requests: int = WARM_UP_REQUESTS) -> None:
+def warm_up(url: str, model: str, requests: int = WARM_UP_REQUESTS) -> float:
     """A few chat completions before the first window, so the target's one-off work (the first
     token fetch and its file write, lazy imports, connection pools) is not counted as per-request
-    cost. Their answers do not matter: the windows measure."""
+    cost. Their answers do not matter: the windows measure. Returns the seconds it took."""
     from harness.targets.health import http_post_json
 
+    started_s = time.monotonic()
     for index in range(requests):
         body = {"model": model, "messages": [{"role": "user", "content": f"warm-up {index}"}]}
         http_post_json(url + "/v1/chat/completions", body, timeout_s=30.0)
+    return time.monotonic() - started_s
