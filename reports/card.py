@@ -39,7 +39,8 @@ def card_section(target: str, records: Sequence[RunRecord], verdicts: Sequence[V
         _self_reported_table(stem, records),
         _files_table(stem, records),
     ]
-    intro = " ".join(p for p in (_model_line(records), _wrong_line(verdicts, records)) if p)
+    lines = (_model_line(records), _wrong_line(verdicts, records), _token_line(records))
+    intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
                    [t for t in tables if t is not None])  # fmt: skip
 
@@ -71,8 +72,26 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     problems = refuted + ([f"FAIL findings: {', '.join(failing)}"] if failing else [])
     if not problems:
         unknown = sum(v.verdict == "inconclusive" for v in verdicts)
-        return f"Nothing found wrong ({unknown} claim(s) could not be decided)." if verdicts else ""
+        undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
+        return f"Nothing found wrong{undecided}." if verdicts else ""
     return "**Wrong:** " + "; ".join(problems) + "."
+
+
+def _token_line(records: Sequence[RunRecord]) -> str:
+    """The token economy over every window: fetches, Models requests, refreshes per hour."""
+    names = ("token_requests", "models_requests", "window_s", "expired_token_sends",
+             "unknown_token_sends")  # fmt: skip
+    totals = dict.fromkeys(names, 0.0)
+    for record in (r for r in records if r.runner == "card"):
+        for name in (n for n in names if n in record.series_names):
+            totals[name] += sum(record.get(name).values)
+    if not totals["models_requests"] or not totals["window_s"]:
+        return ""
+    per_hour = totals["token_requests"] / totals["window_s"] * 3600
+    bad = totals["expired_token_sends"] + totals["unknown_token_sends"]
+    return (f"Tokens: {totals['token_requests']:g} fetched for {totals['models_requests']:g} "
+            f"Models API requests in the windows ({per_hour:.3g} refreshes per hour; {bad:g} "
+            "sent expired or unknown).")  # fmt: skip
 
 
 def _verdict_table(stem: str, verdicts: Sequence[Verdict]) -> Table | None:

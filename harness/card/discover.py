@@ -26,6 +26,8 @@ def discover_target(
                                   mock_url=target.mock_url)  # fmt: skip
     except UsageError as exc:
         return ModelChoice.failed(f"the target did not start: {exc}")
+    except Exception as exc:  # whatever a stranger's gateway does, the run goes on to a report
+        return ModelChoice.failed(f"asking the target failed: {type(exc).__name__}: {exc}")
 
 
 def discovery_record(target: str, choice: ModelChoice) -> RunRecord:

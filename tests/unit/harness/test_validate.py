@@ -86,3 +86,74 @@ def test_bad_input_is_one_line_and_exit_code_2(
     err = capsys.readouterr().err
     assert err.count("\n") == 1 and "error" in err
     assert not (tmp_path / "run").exists()
+
+
+USER_TARGET = TargetSpec(url="http://127.0.0.1:1", command="python gw.py")
+
+
+def test_a_user_target_without_a_working_model_skips_the_steps_that_would_send_it_requests(
+    tmp_path: Path,
+) -> None:
+    from harness.targets.discovery import ModelChoice, Probe
+
+    none = ModelChoice(None, "none", ("m",), (Probe("m", 500, "boom"),))
+    plan = ValidatePlan(targets=(USER_TARGET,), choices={USER_TARGET.name: none})
+    assert plan.measurable == ()
+    assert "'m' -> HTTP 500: boom" in plan.skip_reason("load")
+    assert plan.skip_reason("micro") == ""
+
+    def must_not_run(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+        raise AssertionError("a skipped step ran")
+
+    log = StepLog()
+    run_step("resilience", must_not_run, plan, tmp_path, log, lambda message: None)
+    assert log.skipped == ["resilience"] and log.failed == []
+    assert "PARTIAL: resilience skipped" in report_title(plan, log)
+
+
+def test_references_are_sent_the_default_model_and_a_user_target_its_discovered_one() -> None:
+    from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
+
+    assert ValidatePlan().choice_for(ValidatePlan().targets[0]).model == DEFAULT_MODEL
+    chosen = ModelChoice("claude-haiku", "probe", ("claude-haiku",))
+    plan = ValidatePlan(targets=(USER_TARGET,), choices={USER_TARGET.name: chosen})
+    assert plan.choice_for(USER_TARGET).model == "claude-haiku"
+    assert plan.measurable == (USER_TARGET,)
+
+
+def test_a_step_refused_as_bad_input_is_a_failed_step_not_the_end_of_the_run(
+    tmp_path: Path,
+) -> None:
+    from harness.errors import Unavailable, UsageError
+
+    def refused(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+        raise UsageError("launched target 'gw' exited with code 1 before it was ready")
+
+    def missing(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+        raise Unavailable("pyinstrument cannot be imported by the target's interpreter")
+
+    log = StepLog()
+    run_step("load", refused, ValidatePlan(), tmp_path, log, lambda message: None)
+    run_step("profile", missing, ValidatePlan(), tmp_path, log, lambda message: None)
+    assert log.failed == ["load"] and "exited with code 1" in str(log.steps[0]["error"])
+    assert log.skipped == ["profile"] and "pyinstrument" in str(log.steps[1]["skipped"])
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [["validate", "--model", "m"], ["validate", "--target-metrics", "/metrics"],
+     ["validate", "--target-url", "http://127.0.0.1:1", "--target-metrics", "metrics"]],
+)  # fmt: skip
+def test_target_options_without_a_target_or_malformed_are_bad_input(
+    argv: list[str], tmp_path: Path
+) -> None:
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 2
+    assert not (tmp_path / "run").exists()
+
+
+def test_unknown_step_names_are_refused_by_the_parser(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    with pytest.raises(SystemExit) as stopped:
+        main(["validate", "--steps", "load,nope", "--out", str(tmp_path / "run")])
+    assert stopped.value.code == 2 and "steps are some of" in capsys.readouterr().err

@@ -1,0 +1,63 @@
+"""The report card leads the report of a run on a user's target, within one screen."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.claims import Verdict
+from harness.records import RunRecord, Series, capture_environment
+from reports.render import write_report
+
+TARGET = "launch:gw"
+
+
+def record(runner: str, scenario: str, params: dict[str, object], **series: float) -> RunRecord:
+    values = tuple(Series(name, "count", (value,)) for name, value in series.items())
+    return RunRecord(runner, scenario, params, capture_environment(), values,
+                     labels={"target": TARGET})  # fmt: skip
+
+
+def verdict(claim_id: str, outcome: str, value: float) -> Verdict:
+    return Verdict(claim_id, f"claim {claim_id}", "measured", outcome, "at most 0.01",
+                   "reason", value, value, value, "opens/request")  # fmt: skip
+
+
+def run(tmp_path: Path, discover: dict[str, object]) -> str:
+    card = record("card", "load", {
+        "errors": [{"status": 500, "body": '{"error": "Event loop is closed"}', "count": 41}],
+        "files": {"/s/token.json": {"class": "credential", "opens": 40, "reads": 40}},
+    }, models_requests=40.0)  # fmt: skip
+    findings = record(
+        "verdict",
+        "findings",
+        {
+            "findings": [
+                {"name": "retry_storm", "severity": "FAIL", "count": 3, "explanation": "too many"}
+            ]
+        },
+    )
+    records = [record("discover", "models", discover), card, findings]
+    cards = {TARGET: [verdict("gw-token-file-io", "refuted", 1.0),
+                      verdict("gw-usage", "holds", 0.0)]}  # fmt: skip
+    write_report(tmp_path, records, claims=[], cards=cards, title="t")
+    return (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path) -> None:
+    discover: dict[str, object] = {"model": "gpt-4-mini", "model_source": "probe",
+                                   "served_models": ["gpt-4-mini"]}  # fmt: skip
+    report = run(tmp_path, discover)
+    first_section = report.split("\n## ")[1]
+    assert first_section.startswith(f"Report card: {TARGET}")
+    assert "Model sent: `gpt-4-mini` (the first served model that answered" in first_section
+    assert "**Wrong:** claim gw-token-file-io; FAIL findings: `retry_storm`." in first_section
+    assert '| 500 | 41 | {"error": "Event loop is closed"} |' in first_section
+    assert "| /s/token.json | credential | 40 | 1 |" in first_section
+    assert "1 of 2 gateway claims refuted" in report.split("\n## ")[0]
+    assert (tmp_path / f"card-{TARGET.replace(':', '-')}.csv").is_file()
+
+
+def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
+    reason = "no model works on this target: 'gpt-4o-mini' -> HTTP 404: unknown model"
+    report = run(tmp_path, {"model": None, "model_source": "none", "model_reason": reason})
+    assert f"**Not measured: {reason}.**" in report.split("\n## ")[1]
