@@ -322,7 +322,10 @@ def profiling_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
         launched = [t for t in plan.measurable if t.kind == "launch"]
         plans = [replace(base, launch=t.command, target_url=t.url,
                          model=str(plan.choice_for(t).model)) for t in launched]  # fmt: skip
-    return run_profiling(plans, run_dir) if plans else []
+    records = run_profiling(plans, run_dir) if plans else []
+    choices = {t.name: plan.choice_for(t) for t in plan.targets}
+    return [tagged([r], choices[r.labels["variant"]])[0] if r.labels.get("variant") in choices
+            else r for r in records]  # fmt: skip
 
 
 def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
