@@ -67,14 +67,15 @@ def _model_line(records: Sequence[RunRecord]) -> str:
 
 
 def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
-    refuted = [v.text for v in verdicts if v.verdict == "refuted"]
+    refuted = [f"refuted: {v.text.rstrip('.')} (measured {format_value(v.value, v.unit)})"
+               for v in verdicts if v.verdict == "refuted"]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
     problems = refuted + ([f"FAIL findings: {', '.join(failing)}"] if failing else [])
     if not problems:
         unknown = sum(v.verdict == "inconclusive" for v in verdicts)
         undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
         return f"Nothing found wrong{undecided}." if verdicts else ""
-    return "**Wrong:** " + "; ".join(problems) + "."
+    return "**What is wrong:** " + "; ".join(problems) + "."
 
 
 def _token_line(records: Sequence[RunRecord]) -> str:

@@ -50,7 +50,8 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     first_section = report.split("\n## ")[1]
     assert first_section.startswith(f"Report card: {TARGET}")
     assert "Model sent: `gpt-4-mini` (the first served model that answered" in first_section
-    assert "**Wrong:** claim gw-token-file-io; FAIL findings: `retry_storm`." in first_section
+    wrong = "**What is wrong:** refuted: claim gw-token-file-io (measured 1 opens/request); FAIL"
+    assert wrong + " findings: `retry_storm`." in first_section
     assert '| 500 | 41 | {"error": "Event loop is closed"} |' in first_section
     assert "| /s/token.json | credential | 40 | 1 |" in first_section
     assert "1 of 2 gateway claims refuted" in report.split("\n## ")[0]
