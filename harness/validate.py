@@ -23,13 +23,14 @@ from harness.records import RunRecord
 from harness.runners.load import LoadPlan, run_load, serve_target
 from harness.runners.support.interrupted import Interrupted
 from harness.store import append_records, atomic_write_text
-from harness.targets import TargetSpec, start_mock
+from harness.targets import TargetSpec
 from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
 from scenarios import scenario_path
 
 SEED_LEDGER = scenario_path("claims", "seed.toml")
 GATEWAY_LEDGER = scenario_path("claims", "gateway.toml")
-TARGET_STEPS = frozenset({"load", "profile", "resilience"})  # they send the target chat requests
+# they send the target chat requests
+TARGET_STEPS = frozenset({"load", "sweep", "profile", "resilience"})
 REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching")
 STEP_NAMES = ("micro", "simulate", "load", "sweep", "profile", "resilience")
 LEAD_WINDOWS = ("steady", "streaming", "open")
@@ -294,19 +295,24 @@ def rebase(records: Sequence[RunRecord], directory: Path, run_dir: Path) -> list
 
 
 def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
-    """Sync versus async: the upstream clients, and the reference gateways, at 200 ms upstream."""
-    from harness.runners.support.sweepsubjects import CLIENTS
-    from harness.runners.sweep import DEFAULT_SUBJECTS, SweepPlan, reference_gateways, run_sweep
+    """The concurrency sweep at 200 ms upstream: the reference clients and gateways, or the
+    user's target with a threaded and an async reference gateway drawn beside it."""
+    from harness.runners import sweep as runner
+    from harness.runners.support.capacity import check_levels, client_capacity
 
-    subjects = DEFAULT_SUBJECTS if plan.embedded else tuple(CLIENTS)
-    sweep = SweepPlan(
-        levels=(1, 8, 32) if plan.quick else (1, 2, 4, 8, 16, 32, 64, 128, 256),
-        upstream_latencies_ms=(200.0,),
-        subjects=subjects,
+    pairs = [] if plan.embedded else [(t, "target") for t in plan.measurable]
+    targets = runner.sweep_targets(pairs, mock_given=bool(plan.mock_url))
+    sweep = runner.SweepPlan(
+        levels=runner.QUICK_LEVELS if plan.quick else runner.DEFAULT_LEVELS,
+        subjects=runner.DEFAULT_SUBJECTS if plan.embedded else runner.YARDSTICKS,
+        targets=tuple(target for _, target in targets.values()),
         duration_s=1.5 if plan.quick else 5.0,
+        model=next((plan.choice_for(spec).model for spec, _ in pairs), None),
     )
-    with start_mock(run_dir, seed=plan.seed) as mock:
-        return run_sweep(sweep, mock.url, reference_gateways(mock.url, run_dir))
+    check_levels(sweep.levels, client_capacity())
+    specs = {name: spec for name, (spec, _) in targets.items()}
+    with runner.sweep_services(specs, run_dir, seed=plan.seed, mock_url=plan.mock_url) as services:
+        return runner.run_sweep(sweep, services.mock_url, services.serve)
 
 
 def profiling_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:

@@ -1,7 +1,8 @@
-"""Two run directories side by side: every shared metric and every claim, baseline -> candidate.
+"""Two run directories side by side: the sweep, every shared metric and every claim.
 
-Metrics are matched by runner, scenario, labels and series; each pair is compared by the ratio
-of medians with a bootstrap interval and a Mann-Whitney p-value (`harness.stats`).
+Records are lined up by `harness.pairing` (runner, scenario and labels; one target against
+one when each run measured one); each metric gets the ratio of medians with a bootstrap
+interval and a verdict, the sweep its throughput and p99 per level and its knees.
 """
 
 from __future__ import annotations
@@ -11,45 +12,35 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims import Verdict, format_value, load_verdicts
-from harness.records import RunRecord, machine_warnings, record_key
-from harness.stats import compare_samples, effect_label
+from harness.pairing import compare_series, pair_records, shared_series
+from harness.records import RunRecord, machine_warnings
 from harness.store import atomic_write_text, load_records
 from reports.render import render_html, render_markdown, to_csv
-from reports.sections import Section, Table
+from reports.sections import Section, Table, sweep_pair_tables
 
 COMPARE_MD, COMPARE_HTML = "compare.md", "compare.html"
-MIN_VALUES = 3
 METRIC_COLUMNS = [
-    "metric", "unit", "baseline_median", "candidate_median", "change", "ratio_ci_low",
-    "ratio_ci_high", "p_value", "effect", "n_baseline", "n_candidate",
+    "metric", "differs", "unit", "baseline_median", "candidate_median", "ratio",
+    "ratio_ci_low", "ratio_ci_high", "verdict", "p_value", "effect", "n_baseline",
+    "n_candidate", "params_differ",
 ]  # fmt: skip
 
 
-def pooled_series(records: Sequence[RunRecord]) -> dict[str, tuple[str, list[float]]]:
-    """Every series of every record keyed like the gate (`runner/scenario[labels]/series`)."""
-    pooled: dict[str, tuple[str, list[float]]] = {}
-    for record in records:
-        for series in record.series:
-            entry = pooled.setdefault(record_key(record, series.name), (series.unit, []))
-            entry[1].extend(series.values)
-    return pooled
-
-
 def metric_rows(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[list[Any]]:
-    """One row per metric present in both runs with enough values to compare."""
-    base, cand = pooled_series(baseline), pooled_series(candidate)
+    """One row per metric both runs measured, lined up by `harness.pairing`: the labels set
+    aside to pair them, the ratio of medians with its interval, the verdict."""
     rows = []
-    for key in sorted(base.keys() & cand.keys()):
-        unit, before = base[key]
-        after = cand[key][1]
-        if min(len(before), len(after)) < MIN_VALUES:
-            continue
-        c = compare_samples(before, after, resamples=500)
-        rows.append([
-            key, unit, c.baseline_median, c.candidate_median, f"{c.relative_change:+.1%}",
-            c.ratio_ci.low, c.ratio_ci.high, c.p_value, effect_label(c.cliffs_delta),
-            c.n_baseline, c.n_candidate,
-        ])  # fmt: skip
+    for pair in pair_records(baseline, candidate):
+        for series in shared_series(pair):
+            change = compare_series(pair, series)
+            if change is None:
+                continue
+            rows.append([
+                f"{pair.key}/{series}", "; ".join(pair.differs), pair.baseline[0].get(series).unit,
+                change.baseline, change.candidate, change.ratio, change.interval.low,
+                change.interval.high, change.verdict, change.p_value, change.effect,
+                change.n_baseline, change.n_candidate, "; ".join(pair.params_differ),
+            ])  # fmt: skip
     return rows
 
 
@@ -70,7 +61,11 @@ def claim_rows(before: Sequence[Verdict], after: Sequence[Verdict]) -> list[list
 def write_comparison(out_dir: Path, baseline_dir: Path, candidate_dir: Path) -> list[Path]:
     """compare.md, compare.html and CSV tables for two run directories, into `out_dir`."""
     baseline, candidate = load_records(baseline_dir), load_records(candidate_dir)
-    sections = [_metrics_section(baseline, candidate), _claims_section(baseline_dir, candidate_dir)]
+    sections = [
+        _sweep_section(baseline, candidate),
+        _metrics_section(baseline, candidate),
+        _claims_section(baseline_dir, candidate_dir),
+    ]
     context = {
         "title": "sfperf comparison",
         "run": f"{baseline_dir} → {candidate_dir}",
@@ -94,13 +89,40 @@ def write_comparison(out_dir: Path, baseline_dir: Path, candidate_dir: Path) -> 
 def _metrics_section(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> Section:
     rows = metric_rows(baseline, candidate)
     if not rows:
-        return Section("metrics", "Metrics", missing="The two runs share no metric to compare.")
+        return Section("metrics", "Metrics", missing=_nothing_shared(baseline, candidate))
     intro = (
-        "Ratio of medians (candidate / baseline) with its 95% bootstrap interval and the "
-        "Mann-Whitney p-value; effect is Cliff's delta."
+        "Records are lined up by runner, scenario and labels; where each run measured one "
+        "target, the labels naming it are set aside (`differs`). Ratio of medians (candidate / "
+        "baseline) with its 95% bootstrap interval; the verdict says whether the interval "
+        "excludes 1 and which way is better. p-value: Mann-Whitney; effect: Cliff's delta."
     )
     return Section(
         "metrics", "Metrics", intro, [Table("compare_metrics", "Metrics", METRIC_COLUMNS, rows)]
+    )
+
+
+def _sweep_section(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> Section:
+    tables = sweep_pair_tables(baseline, candidate)
+    if not tables:
+        return Section("sweep", "Sweep side by side", missing="No sweep in both runs.")
+    intro = (
+        "Per concurrency level: successful requests per second (Little's law for a closed "
+        "loop: N x ok requests / summed latency) and p99 latency, candidate / baseline with "
+        "95% bootstrap intervals; and each subject's knee and shape."
+    )
+    return Section("sweep", "Sweep side by side", intro, tables)
+
+
+def _nothing_shared(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> str:
+    """Why no metric lines up: what each run measured."""
+
+    def sources(records: Sequence[RunRecord]) -> str:
+        return ", ".join(sorted({f"{r.runner}/{r.scenario}" for r in records})) or "nothing"
+
+    return (
+        "The two runs share no metric to compare: the baseline measured "
+        f"{sources(baseline)}, the candidate {sources(candidate)}, and no label told one "
+        "target apart from the other."
     )
 
 

@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness.claims import Verdict, format_value
 from harness.records import RunRecord
+from harness.saturation import ok_flags, saturations
 from harness.stats import summarize
 
 # Report intervals need less precision than claims; this keeps big runs quick to render.
@@ -269,24 +270,60 @@ def sweep_latency_samples(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 def sweep_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """sweep: throughput, Little's-law bound and latency percentiles per subject and level."""
+    """sweep: throughput (all and successful), Little's-law bound, latency percentiles, errors
+    and fidelity mismatches per subject and level."""
     rows = []
     for record in select(records, "sweep"):
-        latency = values(record, "latency_ms")
+        latency, ok = values(record, "latency_ms"), ok_flags(record)
+        throughput = _first(values(record, "throughput_rps"))
+        ok_rps = throughput * float(ok.mean()) if ok.size else np.nan
+        bound = _first(values(record, "littles_bound_rps"))
         rows.append(
             {
                 "subject": record.labels.get("subject", "?"),
+                "kind": record.labels.get("kind", ""),
                 "concurrency": _number(record.labels.get("concurrency")),
                 "upstream_latency_ms": _number(record.labels.get("upstream_latency_ms")),
-                "throughput_rps": _first(values(record, "throughput_rps")),
-                "littles_bound_rps": _first(values(record, "littles_bound_rps")),
+                "throughput_rps": throughput,
+                "ok_rps": ok_rps,
+                "littles_bound_rps": bound,
+                "of_bound": ok_rps / bound if bound else np.nan,
                 "p50_ms": float(np.percentile(latency, 50)) if latency.size else np.nan,
                 "p99_ms": float(np.percentile(latency, 99)) if latency.size else np.nan,
-                "errors": _first(values(record, "errors")),
+                "error_rate": _first(values(record, "error_rate")),
+                "fidelity_mismatches": _fidelity_mismatches(record),
             }
         )
     frame = pd.DataFrame(rows)
     return frame.sort_values(["subject", "concurrency"], ignore_index=True) if rows else frame
+
+
+def _fidelity_mismatches(record: RunRecord) -> float:
+    """Replies unlike the mock's (summed over kinds); NaN when the replies were not checked."""
+    if "fidelity_checked" not in record.series_names:
+        return np.nan
+    kinds = [
+        s for s in record.series if s.name.startswith("fidelity_") and s.name != "fidelity_checked"
+    ]
+    return float(sum(s.values[0] for s in kinds if s.values))
+
+
+def knee_table(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """sweep: each subject's knee (highest level within 90% of the bound) and shape past it."""
+    rows = [
+        {
+            "subject": s.subject,
+            "upstream_latency_ms": _number(s.upstream_latency_ms),
+            "knee": s.knee if s.knee is not None else np.nan,
+            "top_level": s.top,
+            "peak_ok_rps": s.peak_rps,
+            "shape": s.shape,
+            "cap_in_flight": s.cap if s.cap is not None else np.nan,
+            "detail": s.detail,
+        }
+        for s in saturations(select(records, "sweep"))
+    ]
+    return pd.DataFrame(rows)
 
 
 def profile_table(records: Sequence[RunRecord]) -> pd.DataFrame:

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import io
 from collections.abc import Callable
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 from matplotlib.axes import Axes
@@ -55,22 +55,34 @@ def latency_cdf(samples: pd.DataFrame, title: str = "Latency CDF") -> bytes | No
     return _png(figure)
 
 
+# How each kind of sweep subject is drawn: the user's targets stand out, the sweep's own client
+# (its ceiling against the mock directly) is a grey reference line like the bound.
+SWEEP_STYLES: dict[str, dict[str, Any]] = {
+    "target": {"linewidth": 2.6, "linestyle": "-", "marker": "o"},
+    "gateway": {"linewidth": 1.4, "linestyle": "-", "marker": "."},
+    "client": {"linewidth": 1.0, "linestyle": "--", "marker": "."},
+    "ceiling": {"linewidth": 1.2, "linestyle": ":", "marker": "", "color": "#6b7280"},
+}
+
+
 def sweep_plot(sweep: pd.DataFrame) -> bytes | None:
-    """Throughput and median latency against concurrency per subject, with Little's-law bound."""
+    """Successful throughput and median latency against concurrency per subject, beside
+    Little's-law bound and the sweep client's own ceiling."""
     if sweep.empty or sweep["concurrency"].isna().all():
         return None
     figure, (left, right) = _figure(ncols=2)
     for i, (subject, frame) in enumerate(sweep.groupby("subject", sort=True)):
-        color = COLORS[i % len(COLORS)]
-        left.plot(frame["concurrency"], frame["throughput_rps"], "o-", color=color, label=subject)
-        right.plot(frame["concurrency"], frame["p50_ms"], "o-", color=color, label=subject)
+        style: dict[str, Any] = {"color": COLORS[i % len(COLORS)]}
+        style |= SWEEP_STYLES.get(str(frame["kind"].iloc[0]), {})
+        left.plot(frame["concurrency"], frame["ok_rps"], label=subject, **style)
+        right.plot(frame["concurrency"], frame["p50_ms"], label=subject, **style)
     bound = sweep.groupby("concurrency")["littles_bound_rps"].max().dropna()
     if not bound.empty:
         left.plot(bound.index, bound.to_numpy(), "k--", label="Little's law: N / L")
     for ax in (left, right):
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrency (in-flight requests)")
-    left.set(ylabel="throughput (req/s)", title="Throughput against concurrency")
+    left.set(ylabel="successful requests/s", title="Throughput against concurrency")
     right.set(ylabel="median latency (ms)", title="Latency against concurrency")
     left.legend(fontsize="small")
     return _png(figure)

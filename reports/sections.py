@@ -11,6 +11,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.claims import Verdict, count_verdicts
+from harness.pairing import knees_side_by_side, split_roles, sweep_rows
 from harness.records import RunRecord
 from reports import frames, plots
 
@@ -184,15 +185,22 @@ def sweep_section(records: Sequence[RunRecord]) -> Section:
             "sweep", "Sync versus async", missing=_missing(records, "sweep", "`sfperf sweep`")
         )
     intro = (
-        "Closed-loop throughput at each concurrency level beside the Little's-law bound "
-        "(concurrency / upstream latency): a subject on the dashed line is limited only by the "
-        "upstream."
+        "Closed-loop throughput of successful requests at each concurrency level beside the "
+        "Little's-law bound (concurrency / upstream latency): a subject on the dashed line is "
+        "limited only by the upstream. The knee is the highest level up to which every level "
+        "stays within 90% of the bound; the shape past it is classed from what was measured. "
+        "`ceiling` is the sweep's own client calling the mock directly: where a gateway only "
+        "matches it, the limit is the client's, not the gateway's."
     )
+    tables = table("sweep_knees", "Knee and shape per subject", frames.knee_table(records))
+    tables += table("sweep", "Throughput and latency per subject and concurrency", sweep)
+    halves = split_roles(records)
+    tables += sweep_pair_tables(*halves) if halves is not None else []
     return Section(
         "sweep",
         "Sync versus async",
         intro,
-        tables=table("sweep", "Throughput and latency per subject and concurrency", sweep),
+        tables=tables,
         figures=figure(
             "sweep", "Throughput and latency against concurrency", plots.sweep_plot(sweep)
         )
@@ -202,6 +210,51 @@ def sweep_section(records: Sequence[RunRecord]) -> Section:
             plots.latency_cdf(frames.sweep_latency_samples(records)),
         ),
     )
+
+
+SWEEP_PAIR_COLUMNS = [
+    "subject", "concurrency", "upstream_latency_ms", "baseline_ok_rps", "candidate_ok_rps",
+    "throughput_ratio", "throughput_low", "throughput_high", "throughput_verdict",
+    "baseline_p99_ms", "candidate_p99_ms", "p99_ratio", "p99_low", "p99_high", "p99_verdict",
+    "baseline_error_rate", "candidate_error_rate",
+]  # fmt: skip
+KNEE_PAIR_COLUMNS = [
+    "baseline", "candidate", "upstream_latency_ms", "baseline_knee", "candidate_knee",
+    "baseline_peak_ok_rps", "candidate_peak_ok_rps", "baseline_shape", "candidate_shape",
+]  # fmt: skip
+
+
+def sweep_pair_tables(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[Table]:
+    """The sweep's subjects side by side: ok throughput and p99 per level (candidate /
+    baseline, 95% interval, verdict), and each one's knee and shape."""
+    levels = [
+        [
+            row.subject, row.concurrency, row.upstream_latency_ms,
+            row.throughput.baseline, row.throughput.candidate, row.throughput.ratio,
+            row.throughput.interval.low, row.throughput.interval.high, row.throughput.verdict,
+            row.p99.baseline, row.p99.candidate, row.p99.ratio,
+            row.p99.interval.low, row.p99.interval.high, row.p99.verdict, *row.error_rate,
+        ]
+        for row in sweep_rows(baseline, candidate)
+    ]  # fmt: skip
+    knees = [
+        [
+            b.subject, c.subject, b.upstream_latency_ms, _knee(b.knee), _knee(c.knee),
+            b.peak_rps, c.peak_rps, b.shape, c.shape,
+        ]
+        for b, c in knees_side_by_side(baseline, candidate)
+    ]  # fmt: skip
+    tables = []
+    if knees:
+        tables.append(Table("sweep_pair_knees", "Knees side by side", KNEE_PAIR_COLUMNS, knees))
+    if levels:
+        title = "Per level, candidate / baseline"
+        tables.append(Table("sweep_pair_levels", title, SWEEP_PAIR_COLUMNS, levels))
+    return tables
+
+
+def _knee(knee: int | None) -> str:
+    return "none" if knee is None else str(knee)
 
 
 def profile_section(records: Sequence[RunRecord]) -> Section:

@@ -1,4 +1,10 @@
-"""`sfperf sweep`: sync versus async concurrency, beside Little's-law bound (concurrency / L)."""
+"""`sfperf sweep`: throughput and latency against concurrency, beside Little's-law bound.
+
+With no target, the reference clients and gateway variants; with `--target-url` / `--launch`,
+the user's gateway with two reference gateways drawn beside it; with `--baseline-target` and
+`--candidate-target`, two gateways side by side. The sweep's own client is measured against
+the mock directly in the same run (its ceiling).
+"""
 
 from __future__ import annotations
 
@@ -17,61 +23,73 @@ QUICK_DURATION_S = 1.5
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
         "sweep",
-        help="sync vs async: throughput and latency per concurrency level and upstream latency",
-        description="Closed-loop sweep of the upstream clients and gateway variants over "
-        "concurrency levels, against the mock at a fixed upstream latency.",
+        help="sync vs async: throughput and latency per concurrency level, knee and shape",
+        description="Closed-loop sweep over concurrency levels against the mock at a fixed "
+        "upstream latency: your gateway (or two), the reference clients and gateway variants.",
     )
-    parser.add_argument("--levels", help="concurrency levels (default 1,2,4,...,256; quick 1,8,32)")
+    target = parser.add_argument_group("target (default: the reference subjects only)")
+    target.add_argument("--target-url", help="your OpenAI-compatible gateway (running)")
+    target.add_argument("--launch", metavar="CMD", help="start your gateway command (shimmed)")
+    target.add_argument(
+        "--baseline-target", metavar="URL|CMD", help="compare two gateways: the baseline"
+    )
+    target.add_argument(
+        "--candidate-target", metavar="URL|CMD", help="compare two gateways: the candidate"
+    )
+    target.add_argument("--mock-url", default="", help="the sfperf mock behind a running target")
+    target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
+    target.add_argument("--model", default="gpt-4o-mini", help="model name sent to gateways")
     parser.add_argument(
-        "--upstream-latency",
-        default="200ms",
-        help="mock latency per call, e.g. 200ms or 50ms,200ms",
+        "--levels", help="concurrency levels (default 1,2,4,...,256; quick 1,8,32,64)"
+    )
+    parser.add_argument(
+        "--upstream-latency", default="200ms", help="mock latency per call: 200ms, 50ms,200ms"
     )
     parser.add_argument(
         "--subjects",
-        help="comma-separated clients sync-wrapper, async, async-batching and gateway variants "
-        "gateway:sync-legacy, gateway:sync-optimized, gateway:async, gateway:async-batching "
-        "(default: all; sync-legacy and sync-optimized may drop the prefix)",
+        help="references beside the target(s), comma-separated, or none: clients sync-wrapper, "
+        "async, async-batching; gateways gateway:sync-legacy, gateway:sync-optimized, "
+        "gateway:async, gateway:async-batching (sync-* may drop the prefix). Default: all; "
+        "with a target: gateway:sync-optimized,gateway:async",
     )
     parser.add_argument("--duration", help="window per point, e.g. 10s (default 10s; quick 1.5s)")
     parser.add_argument("--mock-profile", default="default", help="profile of the embedded mock")
+    parser.add_argument("--seed", type=int, help="seed of the embedded mock")
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.runners.support.capacity import check_levels, client_capacity
     from harness.runners.support.progress import progress_bar
-    from harness.runners.sweep import reference_gateways, run_sweep
+    from harness.runners.sweep import run_sweep, sweep_services, sweep_targets
     from harness.settings import load_settings
-    from harness.targets import start_mock
 
-    plan = plan_from_args(args)
+    targets = sweep_targets(targets_from_args(args), mock_given=bool(args.mock_url))
+    plan = plan_from_args(args, targets=tuple(target for _, target in targets.values()))
+    check_levels(plan.levels, client_capacity())
     directory = run_dir(args.out)
-    seed = load_settings().seed
+    seed = load_settings().seed if args.seed is None else args.seed
+    specs = {name: spec for name, (spec, _) in targets.items()}
     with (
-        start_mock(directory, profile=args.mock_profile, seed=seed) as mock,
+        sweep_services(
+            specs, directory, seed=seed, mock_url=args.mock_url, mock_profile=args.mock_profile
+        ) as services,
         progress_bar(plan.steps, "sweep") as advance,
     ):
         records = measure(
             directory,
-            lambda: run_sweep(
-                plan, mock.url, reference_gateways(mock.url, directory), advance=advance
-            ),
+            lambda: run_sweep(plan, services.mock_url, services.serve, advance=advance),
         )
     print_summary(records)
     return 0
 
 
-def plan_from_args(args: argparse.Namespace) -> Any:
-    """The SweepPlan the options describe (quick mode shrinks what was not given)."""
+def plan_from_args(args: argparse.Namespace, *, targets: Sequence[Any] = ()) -> Any:
+    """The SweepPlan the options describe, with `targets` (SweepTargets); quick shrinks what
+    was not given."""
     from harness.runners.support.workloads import parse_duration_s
-    from harness.runners.sweep import (
-        DEFAULT_LEVELS,
-        QUICK_LEVELS,
-        SweepPlan,
-        sweep_levels,
-        sweep_subjects,
-    )
+    from harness.runners.sweep import DEFAULT_LEVELS, QUICK_LEVELS, SweepPlan, sweep_levels
 
     levels = (
         sweep_levels(args.levels)
@@ -85,25 +103,108 @@ def plan_from_args(args: argparse.Namespace) -> Any:
         duration_s = parse_duration_s(args.duration)
     else:
         duration_s = QUICK_DURATION_S if args.quick else 10.0
-    plan_args: dict[str, Any] = {"levels": levels, "upstream_latencies_ms": latencies_ms}
-    if args.subjects:
-        plan_args["subjects"] = sweep_subjects(args.subjects)
-    return SweepPlan(duration_s=duration_s, **plan_args)
+    return SweepPlan(
+        levels=levels,
+        upstream_latencies_ms=latencies_ms,
+        subjects=subjects_from_args(args.subjects, with_targets=bool(targets)),
+        targets=tuple(targets),
+        duration_s=duration_s,
+        model=args.model,
+    )
+
+
+def subjects_from_args(text: str | None, *, with_targets: bool) -> tuple[str, ...]:
+    """`--subjects`: the names given, `none`, or when not given every reference subject, or
+    beside a user's target two yardsticks (a threaded and an async reference gateway)."""
+    from harness.runners.sweep import DEFAULT_SUBJECTS, YARDSTICKS, sweep_subjects
+
+    if text is None:
+        return YARDSTICKS if with_targets else DEFAULT_SUBJECTS
+    return () if text.strip() == "none" else sweep_subjects(text)
+
+
+def targets_from_args(args: argparse.Namespace) -> list[tuple[Any, str]]:
+    """(TargetSpec, role) for each gateway the options name: one `target`, or a `baseline`
+    and a `candidate`; UsageError for a mix or half a pair."""
+    from harness.targets import target_from_args
+
+    pair = (args.baseline_target, args.candidate_target)
+    if any(pair) and (args.target_url or args.launch):
+        raise UsageError("use --target-url/--launch or --baseline-target/--candidate-target")
+    if any(pair) and not all(pair):
+        raise UsageError("--baseline-target and --candidate-target go together")
+    if all(pair):
+        return [(target_of(text, args.allow_remote), role)
+                for text, role in zip(pair, ("baseline", "candidate"), strict=True)]  # fmt: skip
+    if args.target_url or args.launch:
+        spec = target_from_args(
+            None, args.target_url, args.launch, default_variant=None, allow_remote=args.allow_remote
+        )
+        return [(spec, "target")]
+    if args.mock_url:
+        raise UsageError("--mock-url names the mock behind --target-url (none was given)")
+    return []
+
+
+def target_of(text: str, allow_remote: bool) -> Any:
+    """A `--baseline-target` / `--candidate-target`: an http(s) URL (running) or a command."""
+    from harness.targets import target_from_args
+
+    if text.startswith(("http://", "https://")):
+        return target_from_args(None, text, None, allow_remote=allow_remote)
+    return target_from_args(None, None, text, allow_remote=allow_remote)
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:
-    """A table: subject, N, L, throughput against the bound, p50/p99 latency, errors."""
+    """A table per level, then each subject's knee and shape, then a pair's side by side."""
+    from harness.saturation import level_points, saturations
+
     if not records:
         raise UsageError("the sweep measured nothing")
-    header = ("subject", "N", "L ms", "req/s", "bound", "p50 ms", "p99 ms", "err")
-    print("{:<24}{:>5}{:>7}{:>10}{:>10}{:>9}{:>9}{:>6}".format(*header), file=sys.stdout)
-    for r in records:
-        latencies = sorted(r.get("latency_ms").values)
-        p50 = latencies[len(latencies) // 2] if latencies else 0.0
-        p99 = latencies[min(len(latencies) - 1, int(0.99 * len(latencies)))] if latencies else 0.0
+    header = ("subject", "N", "L ms", "ok req/s", "bound", "p50 ms", "p99 ms", "err%")
+    print("{:<28}{:>5}{:>8}{:>10}{:>10}{:>9}{:>9}{:>7}".format(*header))
+    for (subject, upstream), points in sorted(level_points(records).items()):
+        for p in points:
+            print(
+                f"{subject:<28}{p.concurrency:>5}{upstream:>8}{p.throughput_rps:>10.1f}"
+                f"{p.bound_rps:>10.1f}{p.p50_ms:>9.1f}{p.p99_ms:>9.1f}{100 * p.error_rate:>7.1f}"
+            )
+    print()
+    for saturation in saturations(records):
+        knee = "none" if saturation.knee is None else str(saturation.knee)
+        print(f"{saturation.subject}: knee {knee}; {saturation.detail}")
+    print_pair(records)
+    print_fidelity(records)
+
+
+def print_pair(records: Sequence[RunRecord]) -> None:
+    """With a baseline and a candidate: throughput and p99 per level, side by side."""
+    from harness.pairing import split_roles, sweep_rows
+
+    halves = split_roles(records)
+    if halves is None:
+        return
+    print("\ncandidate / baseline (95% interval): ok throughput and p99 latency per level")
+    for row in sweep_rows(*halves):
         print(
-            f"{r.labels['subject']:<24}{r.labels['concurrency']:>5}{r.labels['upstream_latency_ms']:>7}"
-            f"{r.get('throughput_rps').values[0]:>10.1f}{r.get('littles_bound_rps').values[0]:>10.1f}"
-            f"{p50:>9.1f}{p99:>9.1f}{int(r.get('errors').values[0]):>6}",
-            file=sys.stdout,
+            f"N={row.concurrency:<5} throughput {row.throughput.describe()}; "
+            f"p99 {row.p99.describe()}"
         )
+
+
+def print_fidelity(records: Sequence[RunRecord]) -> None:
+    """A warning per subject whose replies did not match what the mock sent."""
+    for record in records:
+        if "fidelity_checked" not in record.series_names:
+            continue
+        mismatched = {
+            s.name.removeprefix("fidelity_"): int(s.values[0])
+            for s in record.series
+            if s.name.startswith("fidelity_") and s.name != "fidelity_checked" and s.values[0]
+        }
+        if mismatched:
+            print(
+                f"warning: {record.labels['subject']} at N={record.labels['concurrency']}: "
+                f"replies unlike the mock's: {mismatched}",
+                file=sys.stderr,
+            )

@@ -1,37 +1,75 @@
-"""The sync-versus-async sweep: throughput and latency against concurrency and upstream latency.
+"""The concurrency sweep: each subject's throughput and latency against concurrency, beside
+Little's-law bound N / L that no closed loop of N callers can beat when a call takes L.
 
-For each upstream latency L (set on the mock through its admin API) and each concurrency level
-N, every subject runs closed loop for a fixed window: the upstream clients (`sync-wrapper` from
-a thread pool, `async` and `async-batching` from tasks) call the mock directly, the gateway
-variants are called through HTTP. Each (subject, N, L) becomes one record, beside the
-Little's-law bound N / L that no closed loop can beat.
+The mock answers after a fixed upstream latency L (set through its admin API). Levels go up
+one by one and, within a level, the subjects take turns, so the subjects compared at a level
+are measured moments apart, under the same machine conditions. A subject is one of:
+- `client`: a reference upstream client (`sync-wrapper`, `async`, `async-batching`), in process;
+- `gateway`: a reference gateway variant (`gateway:<variant>`), its own process;
+- `target`: a user's gateway, with a `role` (`target`, or `baseline` / `candidate` when two are
+  compared in one run);
+- `ceiling`: the sweep's own HTTP client calling the mock directly, so a level where a gateway
+  only matches the ceiling is known to be the client's limit, not the gateway's.
+Each (subject, N, L) becomes one record.
 """
 
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterator, Mapping
+import itertools
+import secrets
+import statistics
+from collections import Counter
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.fidelity import FidelityTally, ResponseCheck, load_check
 from harness.records import Environment, RunRecord, capture_environment, make_series, now_iso
 from harness.runners.support.closedloop import Window
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.progress import Advance, no_progress
-from harness.runners.support.sweepsubjects import CLIENTS, measure_client, measure_gateway
+from harness.runners.support.sweepsubjects import (
+    CLIENTS,
+    GATEWAY_MODEL,
+    HttpSubject,
+    HttpWindow,
+    chat_subject,
+    measure_client,
+    measure_http,
+    mock_subject,
+)
+from harness.targets import TargetSpec, open_target, start_mock
 from mock_salesforce.admin_client import AdminClient
 
 SCENARIO = "sync-vs-async"
 DEFAULT_LEVELS = (1, 2, 4, 8, 16, 32, 64, 128, 256)
-QUICK_LEVELS = (1, 8, 32)
+QUICK_LEVELS = (1, 8, 32, 64)
 GATEWAY_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching")
 GATEWAY_PREFIX = "gateway:"  # the client `async` and the gateway variant `async` are different
 DEFAULT_SUBJECTS = (*CLIENTS, *(GATEWAY_PREFIX + v for v in GATEWAY_VARIANTS))
+# Drawn beside a user's target: a known threaded (Flask) shape and a known async one.
+YARDSTICKS = (GATEWAY_PREFIX + "sync-optimized", GATEWAY_PREFIX + "async")
+CEILING = "ceiling"
+ROLES = ("target", "baseline", "candidate")
+UNKNOWN = "unknown"  # the upstream latency of a target whose upstream is not the sweep's mock
+MODELS_ENDPOINTS = ("chat-generations", "generations", "embeddings")
 
-# variant name -> a context manager that serves it against the mock and yields its base URL
-GatewayOpener = Callable[[str], contextlib.AbstractContextManager[str]]
+# subject name (`gateway:<variant>` or a target's name) -> a context manager serving it,
+# yielding its base URL
+SubjectServer = Callable[[str], contextlib.AbstractContextManager[str]]
+
+
+@dataclass(frozen=True)
+class SweepTarget:
+    """A user's gateway in the sweep: its name (the `subject` label) and role. `behind_mock`:
+    its upstream is the sweep's mock (latency set by the sweep, replies checked)."""
+
+    name: str
+    role: str = "target"
+    behind_mock: bool = True
 
 
 @dataclass(frozen=True)
@@ -42,8 +80,13 @@ class SweepPlan:
     upstream_latencies_ms: tuple[float, ...] = (200.0,)
     subjects: tuple[str, ...] = DEFAULT_SUBJECTS
     duration_s: float = 10.0
+    targets: tuple[SweepTarget, ...] = ()
+    ceiling: bool = True
+    model: str = GATEWAY_MODEL  # the model name sent to gateways
 
     def __post_init__(self) -> None:
+        if not self.subjects and not self.targets:
+            raise UsageError("the sweep has no subject: name --subjects or a target")
         if not self.levels or min(self.levels) < 1:
             raise UsageError("--levels must be positive integers")
         if not self.upstream_latencies_ms or min(self.upstream_latencies_ms) <= 0:
@@ -51,14 +94,46 @@ class SweepPlan:
         if self.duration_s <= 0:
             raise UsageError("--duration must be > 0")
         unknown = sorted(set(self.subjects) - set(DEFAULT_SUBJECTS))
-        if unknown or not self.subjects:
+        if unknown:
             raise UsageError(
                 f"unknown subjects {unknown}: choose from {', '.join(DEFAULT_SUBJECTS)}"
             )
+        check_targets(self)
+
+    @property
+    def over_http(self) -> bool:
+        """True when a gateway or target is swept (the sweep's HTTP client is then measured)."""
+        return bool(self.targets) or any(s not in CLIENTS for s in self.subjects)
+
+    @property
+    def all_subjects(self) -> tuple[str, ...]:
+        """Every subject in the order measured at each level: ceiling, targets, references."""
+        ceiling = (CEILING,) if self.ceiling and self.over_http else ()
+        return (*ceiling, *(t.name for t in self.targets), *self.subjects)
 
     @property
     def steps(self) -> int:
-        return len(self.levels) * len(self.upstream_latencies_ms) * len(self.subjects)
+        return len(self.levels) * len(self.upstream_latencies_ms) * len(self.all_subjects)
+
+    def params(self) -> dict[str, Any]:
+        """The plan as record params (levels ascending, as measured)."""
+        return asdict(self) | {"levels": sorted(self.levels)}
+
+
+def check_targets(plan: SweepPlan) -> None:
+    """Targets need distinct names that no reference subject has, and a known role."""
+    names = [t.name for t in plan.targets]
+    if len(set(names)) < len(names) or set(names) & {*DEFAULT_SUBJECTS, CEILING}:
+        raise UsageError(f"target names must differ from each other and from references: {names}")
+    for target in plan.targets:
+        if target.role not in ROLES:
+            raise UsageError(f"target role {target.role!r} is not one of {', '.join(ROLES)}")
+    uncontrolled = [t.name for t in plan.targets if not t.behind_mock]
+    if uncontrolled and len(plan.upstream_latencies_ms) > 1:
+        raise UsageError(
+            f"several --upstream-latency values need the sfperf mock behind {uncontrolled[0]} "
+            "(give --mock-url, or --launch it)"
+        )
 
 
 def littles_bound_rps(concurrency: int, upstream_latency_ms: float) -> float:
@@ -66,56 +141,114 @@ def littles_bound_rps(concurrency: int, upstream_latency_ms: float) -> float:
     return concurrency / (upstream_latency_ms / 1000.0)
 
 
+@dataclass(frozen=True)
+class Measured:
+    """One window of one subject, and its replies' fidelity when they could be checked."""
+
+    window: Window
+    fidelity: FidelityTally | None = None
+    http: bool = False
+
+
+Measure = Callable[[int, float], Measured]
+
+
+@dataclass
+class SubjectRun:
+    """A subject being swept: how to measure it, and the latency it showed alone (its first
+    level), which stands in for L when its upstream is not the sweep's mock."""
+
+    name: str
+    kind: str
+    measure: Measure
+    role: str = ""
+    controlled: bool = True
+    unloaded_ms: float = 0.0
+
+    def labels(self, concurrency: int, latency_ms: float) -> dict[str, str]:
+        latency = f"{latency_ms:g}" if self.controlled else UNKNOWN
+        role = {"role": self.role} if self.role else {}
+        return {"subject": self.name, "kind": self.kind, **role,
+                "concurrency": str(concurrency), "upstream_latency_ms": latency}  # fmt: skip
+
+    def bound_latency_ms(self, latency_ms: float, window: Window) -> float:
+        """L for Little's bound: the mock's, or this subject's own at its first level."""
+        if self.controlled:
+            return latency_ms
+        if not self.unloaded_ms and window.samples:
+            self.unloaded_ms = statistics.median(s.latency_ms for s in window.samples)
+        return self.unloaded_ms or latency_ms
+
+
 def level_record(
-    subject: str,
+    run: SubjectRun,
     concurrency: int,
-    upstream_latency_ms: float,
-    window: Window,
+    latency_ms: float,
+    measured: Measured,
     *,
     environment: Environment,
     params: Mapping[str, Any],
     started_at: str = "",
 ) -> RunRecord:
     """One (subject, concurrency, L) point of the sweep as a RunRecord (internals.md, sweep)."""
+    window = measured.window
     samples = window.samples
     failures = sum(not s.ok for s in samples)
+    bound_ms = run.bound_latency_ms(latency_ms, window)
+    series = [
+        make_series("latency_ms", "ms", (s.latency_ms for s in samples)),
+        make_series("ok", "count", (1.0 if s.ok else 0.0 for s in samples)),
+        make_series("throughput_rps", "rps", (window.throughput_rps,)),
+        make_series("errors", "count", (failures,)),
+        make_series("error_rate", "ratio", (failures / len(samples) if samples else 0.0,)),
+        make_series("littles_bound_rps", "rps", (littles_bound_rps(concurrency, bound_ms),)),
+    ]
+    if measured.http:
+        series.append(make_series("status", "code", (s.status for s in samples)))
+    extra: dict[str, Any] = {"bound_latency_ms": bound_ms}
+    if measured.fidelity is not None:
+        series += measured.fidelity.as_series()
+        extra["fidelity"] = measured.fidelity.as_dict()
     return RunRecord(
         runner="sweep",
         scenario=SCENARIO,
-        params=params,
+        params={**params, **extra},
         environment=environment,
-        series=(
-            make_series("latency_ms", "ms", (s.latency_ms for s in samples)),
-            make_series("ok", "count", (1.0 if s.ok else 0.0 for s in samples)),
-            make_series("throughput_rps", "rps", (window.throughput_rps,)),
-            make_series("errors", "count", (failures,)),
-            make_series("error_rate", "ratio", (failures / len(samples) if samples else 0.0,)),
-            make_series(
-                "littles_bound_rps", "rps", (littles_bound_rps(concurrency, upstream_latency_ms),)
-            ),
-        ),
-        labels={
-            "subject": subject,
-            "kind": "client" if subject in CLIENTS else "gateway",
-            "concurrency": str(concurrency),
-            "upstream_latency_ms": f"{upstream_latency_ms:g}",
-        },
+        series=tuple(series),
+        labels=run.labels(concurrency, latency_ms),
         started_at=started_at,
         duration_s=window.duration_s,
         partial=not samples,
     )
 
 
-def set_upstream_latency(mock_url: str, latency_ms: float, timeout_s: float = 10.0) -> None:
-    """Make the mock answer chat-generations after a fixed `latency_ms` (admin merge patch)."""
+@contextlib.contextmanager
+def latency_restored(mock_url: str, timeout_s: float = 10.0) -> Iterator[None]:
+    """Put the mock's latency settings back as they were once the block ends (the mock may be
+    the user's own, serving other things after the sweep)."""
     admin = AdminClient(mock_url, timeout_s=timeout_s)
-    admin.set_latency(f"fixed:{latency_ms:g}ms", selector="chat-generations")
+    before = dict(admin.config().get("latency", {}))
+    try:
+        yield
+    finally:
+        now = admin.config().get("latency", {})
+        admin.patch_config({"latency": dict.fromkeys(now) | before})
+
+
+def set_upstream_latency(mock_url: str, latency_ms: float, timeout_s: float = 10.0) -> None:
+    """Make every Models endpoint of the mock answer after a fixed `latency_ms`, whatever model
+    a gateway asks for (a profile's per-model latency is dropped: it would take precedence)."""
+    admin = AdminClient(mock_url, timeout_s=timeout_s)
+    current = admin.config().get("latency", {})
+    patch: dict[str, str | None] = {k: None for k in current if k not in ("token", "feedback")}
+    patch |= dict.fromkeys(MODELS_ENDPOINTS, f"fixed:{latency_ms:g}ms")
+    admin.patch_config({"latency": patch})
 
 
 def run_sweep(
     plan: SweepPlan,
     mock_url: str,
-    open_gateway: GatewayOpener,
+    serve: SubjectServer,
     *,
     advance: Advance = no_progress,
 ) -> list[RunRecord]:
@@ -123,64 +256,159 @@ def run_sweep(
     environment = capture_environment()
     records: list[RunRecord] = []
     try:
-        for latency_ms in plan.upstream_latencies_ms:
-            set_upstream_latency(mock_url, latency_ms)
-            for subject in plan.subjects:
-                with subject_measurer(subject, mock_url, open_gateway, max(plan.levels)) as measure:
-                    for level in plan.levels:
-                        advance(0, f"sweep {subject} N={level} L={latency_ms:g}ms")
-                        records.append(
-                            measure_level(plan, subject, level, latency_ms, measure, environment)
-                        )
-                        advance(1, "")
+        with contextlib.ExitStack() as stack:
+            stack.enter_context(latency_restored(mock_url))
+            runs = open_subjects(plan, mock_url, serve, stack, load_check(mock_url))
+            for latency_ms in plan.upstream_latencies_ms:
+                set_upstream_latency(mock_url, latency_ms)
+                for level, run in itertools.product(sorted(plan.levels), runs):
+                    advance(0, f"sweep {run.name} N={level} L={latency_ms:g}ms")
+                    records.append(measure_level(plan, run, level, latency_ms, environment))
+                    advance(1, "")
     except KeyboardInterrupt:
         raise Interrupted(records) from None
     return records
 
 
 def measure_level(
-    plan: SweepPlan,
-    subject: str,
-    level: int,
-    latency_ms: float,
-    measure: Callable[[int, float], Window],
-    environment: Environment,
+    plan: SweepPlan, run: SubjectRun, level: int, latency_ms: float, environment: Environment
 ) -> RunRecord:
     """Measure one point and make its record."""
     started_at = now_iso()
-    window = measure(level, plan.duration_s)
-    params = {**asdict(plan), "upstream_latency_ms": latency_ms}
+    measured = run.measure(level, plan.duration_s)
+    params = {**plan.params(), "upstream_latency_ms": latency_ms}
     return level_record(
-        subject, level, latency_ms, window,
+        run, level, latency_ms, measured,
         environment=environment, params=params, started_at=started_at,
     )  # fmt: skip
 
 
-@contextlib.contextmanager
-def subject_measurer(
-    subject: str, mock_url: str, open_gateway: GatewayOpener, max_concurrency: int
-) -> Iterator[Callable[[int, float], Window]]:
-    """`measure(concurrency, duration_s)` for one subject (a gateway is served meanwhile)."""
-    if subject in CLIENTS:
-        yield lambda level, duration_s: measure_client(
-            subject, mock_url, level, duration_s, max_concurrency
-        )
-        return
-    with open_gateway(subject.removeprefix(GATEWAY_PREFIX)) as url:
-        yield lambda level, duration_s: measure_gateway(url, level, duration_s)
+def open_subjects(
+    plan: SweepPlan,
+    mock_url: str,
+    serve: SubjectServer,
+    stack: contextlib.ExitStack,
+    check: ResponseCheck | None,
+) -> list[SubjectRun]:
+    """A SubjectRun per subject of the plan, in the plan's order; gateways and targets are
+    served until `stack` ends; `check` judges the replies of those behind the mock."""
+    prompts = prompt_numbers()
+    runs: list[SubjectRun] = []
+    if CEILING in plan.all_subjects:
+        ceiling = mock_subject(mock_url, prompts)
+        runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None)))
+    for target in plan.targets:
+        url = stack.enter_context(serve(target.name))
+        subject = chat_subject(url, plan.model, prompts)
+        measure = http_measure(subject, check if target.behind_mock else None)
+        runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock))
+    for name in plan.subjects:
+        if name in CLIENTS:
+            runs.append(SubjectRun(name, "client", client_measure(name, mock_url, plan)))
+            continue
+        url = stack.enter_context(serve(name))
+        subject = chat_subject(url, plan.model, prompts)
+        runs.append(SubjectRun(name, "gateway", http_measure(subject, check)))
+    return runs
 
 
-def reference_gateways(mock_url: str, run_dir: Path) -> GatewayOpener:
-    """A GatewayOpener serving the reference variants against the mock (logs in `run_dir`)."""
-    from harness.targets import TargetSpec, open_target
+def prompt_numbers() -> Iterator[int]:
+    """Prompt numbers no earlier run used, so no gateway can answer a sweep from a cache."""
+    return itertools.count(secrets.randbelow(10**9) * 10**6)
+
+
+def client_measure(name: str, mock_url: str, plan: SweepPlan) -> Measure:
+    pool_size = max(plan.levels)
+    return lambda level, duration_s: Measured(
+        measure_client(name, mock_url, level, duration_s, pool_size)
+    )
+
+
+def http_measure(subject: HttpSubject, check: ResponseCheck | None) -> Measure:
+    """Measure over HTTP; with a check, every kept reply is checked once the window is over."""
+
+    def measure(level: int, duration_s: float) -> Measured:
+        result = measure_http(subject, level, duration_s)
+        tally = fidelity_of(result, check) if check is not None else None
+        return Measured(result.window, tally, http=True)
+
+    return measure
+
+
+def fidelity_of(result: HttpWindow, check: ResponseCheck) -> FidelityTally:
+    """The fidelity of a window's replies; a request that got no reply counts as `dropped`."""
+    tally = FidelityTally()
+    for exchange in result.exchanges:
+        kinds = check(exchange.request, exchange.status, exchange.body)
+        tally.add(kinds, exchange.body[:300].decode(errors="replace"))
+    for _ in range(result.window.errors):
+        tally.add(("dropped",))
+    return tally
+
+
+def reference_gateways(mock_url: str, run_dir: Path) -> SubjectServer:
+    """A SubjectServer for `gateway:<variant>`: that reference variant as its own process,
+    against the mock (logs in `run_dir`)."""
 
     @contextlib.contextmanager
-    def open_variant(variant: str) -> Iterator[str]:
+    def open_variant(subject: str) -> Iterator[str]:
+        variant = subject.removeprefix(GATEWAY_PREFIX)
         spec = TargetSpec(variant=variant, name=f"gateway-{variant}")
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
             yield running.url
 
     return open_variant
+
+
+@dataclass(frozen=True)
+class SweepServices:
+    """What a sweep runs against: the mock, and how to serve any subject."""
+
+    mock_url: str
+    serve: SubjectServer
+
+
+@contextlib.contextmanager
+def sweep_services(
+    specs: Mapping[str, TargetSpec],
+    run_dir: Path,
+    *,
+    seed: int,
+    mock_url: str = "",
+    mock_profile: str = "default",
+) -> Iterator[SweepServices]:
+    """The mock (`mock_url`, or one started for the block) and a server for every subject:
+    the users' targets (`specs` by subject name) and the reference gateway variants."""
+    with contextlib.ExitStack() as stack:
+        if not mock_url:
+            mock_url = stack.enter_context(start_mock(run_dir, profile=mock_profile, seed=seed)).url
+        references = reference_gateways(mock_url, run_dir)
+        upstream = mock_url
+
+        @contextlib.contextmanager
+        def serve(subject: str) -> Iterator[str]:
+            if subject not in specs:
+                with references(subject) as base_url:
+                    yield base_url
+                return
+            with open_target(specs[subject], mock_url=upstream, run_dir=run_dir) as running:
+                yield running.url
+
+        yield SweepServices(mock_url, serve)
+
+
+def sweep_targets(
+    targets: Sequence[tuple[TargetSpec, str]], *, mock_given: bool
+) -> dict[str, tuple[TargetSpec, SweepTarget]]:
+    """{subject name: (spec, SweepTarget)} for (spec, role) pairs. A launched target calls the
+    sweep's mock; a running URL does only when its mock was given (`--mock-url`)."""
+    counts = Counter(spec.name for spec, _ in targets)
+    swept = {}
+    for spec, role in targets:
+        name = spec.name if counts[spec.name] == 1 else f"{spec.name} ({role})"
+        behind_mock = mock_given or spec.kind != "url"
+        swept[name] = (spec, SweepTarget(name, role, behind_mock))
+    return swept
 
 
 def sweep_subjects(text: str) -> tuple[str, ...]:

@@ -1,21 +1,30 @@
-"""`sfperf sweep` for real: clients and a gateway variant against the mock on loopback."""
+"""`sfperf sweep` for real: clients, reference gateways and users' gateways (launched samples
+unlike the references: a threaded Flask server with a cap, Flask calling `asyncio.run` per
+request, an aiohttp one) against the mock on loopback."""
 
 from __future__ import annotations
 
 import contextlib
 import dataclasses
+import sys
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from harness.claims.verdicts import evaluate_run
 from harness.cli import main
-from harness.runners.sweep import SweepPlan, run_sweep
+from harness.pairing import split_roles, sweep_rows
+from harness.runners.sweep import SubjectServer, SweepPlan, run_sweep
+from harness.saturation import saturations
 from harness.store import load_records
 from harness.subjects.gateway.options import GatewayOptions
 from harness.subjects.gateway.serve import run_in_thread as serve_gateway
 from mock_salesforce.config import load_profile
 from mock_salesforce.server import run_in_thread as serve_mock
+from scenarios import scenario_path
+
+GATEWAY_LEDGER = scenario_path("claims", "gateway.toml")
 
 
 @pytest.fixture(scope="module")
@@ -24,9 +33,15 @@ def mock_url() -> Iterator[str]:
         yield mock.url
 
 
-def in_thread_gateways(mock_url: str) -> object:
+SAMPLES = Path(__file__).resolve().parents[1] / "samples"
+CAPPED = f"{sys.executable} {SAMPLES / 'concurrency' / 'capped_flask.py'} --cap 2"
+ASYNCIO_RUN = f"{sys.executable} {SAMPLES / 'concurrency' / 'asyncio_run_flask.py'}"
+
+
+def in_thread_gateways(mock_url: str) -> SubjectServer:
     @contextlib.contextmanager
-    def open_gateway(variant: str) -> Iterator[str]:
+    def open_gateway(subject: str) -> Iterator[str]:
+        variant = subject.removeprefix("gateway:")
         with serve_gateway(GatewayOptions(upstream_url=mock_url, variant=variant)) as running:
             yield running.url
 
@@ -42,15 +57,15 @@ def test_every_subject_stays_under_littles_bound_and_scales_with_concurrency(
         subjects=("sync-wrapper", "async", "async-batching", "gateway:async"),
         duration_s=0.6,
     )
-    records = run_sweep(plan, mock_url, in_thread_gateways(mock_url))  # type: ignore[arg-type]
-    assert len(records) == 8
+    records = run_sweep(plan, mock_url, in_thread_gateways(mock_url))
+    assert len(records) == 10  # the four subjects and the client's ceiling, at two levels
     for record in records:
         throughput = record.get("throughput_rps").values[0]
         assert 0 < throughput <= record.get("littles_bound_rps").values[0] * 1.05
         assert record.get("errors").values == (0.0,)
         assert min(record.get("latency_ms").values) >= 50.0  # the mock's latency is felt
     by_point = {(r.labels["subject"], r.labels["concurrency"]): r for r in records}
-    for subject in plan.subjects:
+    for subject in plan.all_subjects:
         one = by_point[(subject, "1")].get("throughput_rps").values[0]
         four = by_point[(subject, "4")].get("throughput_rps").values[0]
         assert four > 2 * one  # 50 ms of waiting overlaps across 4 callers
@@ -61,7 +76,8 @@ def test_the_command_runs_a_quick_sweep_of_named_subjects(tmp_path: Path) -> Non
     argv += ["async,sync-legacy", "--upstream-latency", "30ms", "--out", str(tmp_path)]
     assert main(argv) == 0
     records = load_records(tmp_path)
-    assert sorted(r.labels["subject"] for r in records) == ["async", "gateway:sync-legacy"]
+    subjects = sorted(r.labels["subject"] for r in records)
+    assert subjects == ["async", "ceiling", "gateway:sync-legacy"]
     assert all(r.matches(runner="sweep", scenario="sync-vs-async") for r in records)
     assert {r.labels["upstream_latency_ms"] for r in records} == {"30"}
 
@@ -69,3 +85,42 @@ def test_the_command_runs_a_quick_sweep_of_named_subjects(tmp_path: Path) -> Non
 def test_the_command_refuses_unknown_subjects(capsys: pytest.CaptureFixture[str]) -> None:
     assert main(["sweep", "--subjects", "turbo", "--out", "/nonexistent"]) == 2
     assert "unknown subjects" in capsys.readouterr().err
+
+
+def test_a_capped_threaded_gateway_against_an_async_one_side_by_side(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # 100 ms upstream; the baseline lets 2 requests reach it at once, the candidate any number.
+    token_file = tmp_path / "token.json"
+    candidate = f"{sys.executable} {SAMPLES / 'gateway_app.py'} {token_file}"
+    argv = ["sweep", "--baseline-target", CAPPED, "--candidate-target", candidate]
+    argv += ["--subjects", "none", "--levels", "2,4,8", "--duration", "0.8s"]
+    assert main([*argv, "--upstream-latency", "100ms", "--out", str(tmp_path / "run")]) == 0
+    records = load_records(tmp_path / "run")
+    by_subject = {s.subject: s for s in saturations(records)}
+    capped, unbounded = by_subject["launch:capped_flask"], by_subject["launch:gateway_app"]
+    assert capped.shape == "cap" and capped.cap is not None and 1.5 < capped.cap < 3.0
+    assert unbounded.top == 8 and unbounded.peak_rps > 2.5 * capped.peak_rps
+    assert all(r.get("fidelity_checked").values[0] > 0 for r in records if "role" in r.labels)
+    assert not any(r.get("fidelity_wrong_content").values[0] for r in records if "role" in r.labels)
+    halves = split_roles(records)
+    assert halves is not None
+    top = [row for row in sweep_rows(*halves) if row.concurrency == 8]
+    assert top[0].throughput.verdict == "better" and top[0].p99.verdict == "better"
+    printed = capsys.readouterr().out
+    assert "concurrency cap" in printed and "candidate / baseline" in printed
+    verdicts = {v.claim_id: v for v in evaluate_run(tmp_path / "run", records, GATEWAY_LEDGER)}
+    assert verdicts["gw-threading-handles-concurrency"].verdict == "refuted"
+
+
+def test_a_gateway_calling_asyncio_run_per_request_is_measured_not_blamed(tmp_path: Path) -> None:
+    argv = ["sweep", "--launch", ASYNCIO_RUN, "--subjects", "none", "--levels", "1,4"]
+    argv += ["--duration", "0.8s", "--upstream-latency", "100ms", "--out", str(tmp_path)]
+    assert main(argv) == 0
+    records = load_records(tmp_path)
+    target = {int(r.labels["concurrency"]): r for r in records if r.labels["kind"] == "target"}
+    assert {r.labels["role"] for r in target.values()} == {"target"}
+    one, four = (target[n].get("throughput_rps").values[0] for n in (1, 4))
+    assert four > 3 * one  # its threads keep four requests in flight
+    assert all(r.get("errors").values == (0.0,) for r in target.values())
+    assert all(r.get("fidelity_checked").values[0] > 0 for r in target.values())

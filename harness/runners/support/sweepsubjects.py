@@ -1,8 +1,10 @@
 """The subjects of the sweep, each measured closed loop for one window at one concurrency.
 
 Upstream clients (`harness.subjects.clients`) call the mock directly: `sync-wrapper` from a
-thread pool (it blocks), `async` and `async-batching` from tasks on one event loop. Gateway
-variants are called over HTTP by an aiohttp client with one connection per worker.
+thread pool (it blocks), `async` and `async-batching` from tasks on one event loop. Gateways
+(reference variants and users' targets) are called over HTTP by an aiohttp client with one
+connection per worker, which also calls the mock directly to measure its own ceiling; replies
+are kept and checked after the window, so checking costs the client nothing while it measures.
 """
 
 from __future__ import annotations
@@ -11,20 +13,30 @@ import asyncio
 import contextlib
 import itertools
 import time
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator, Mapping
+from dataclasses import dataclass, field
 from typing import Any
 
 import aiohttp
 
-from harness.runners.support.closedloop import Window, drive_async, drive_threads
+from harness.runners.support.closedloop import Outcome, Window, drive_async, drive_threads
 from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient
 from harness.subjects.token_providers import MemoryTokenStore, MemoryTtlTokenProvider, TokenProvider
-from harness.subjects.upstream import ClientSettings, UpstreamResult, fetch_grant
+from harness.subjects.upstream import (
+    ClientSettings,
+    UpstreamResult,
+    fetch_grant,
+    models_url,
+    request_headers,
+)
 
 CLIENTS = ("sync-wrapper", "async", "async-batching")
 UPSTREAM_MODEL = "sfdc_ai__DefaultOpenAIGPT4OmniMini"
 GATEWAY_MODEL = "gpt-4o-mini"
-GATEWAY_TIMEOUT_S = 60.0
+HTTP_TIMEOUT_S = 60.0
+# Replies kept per window for the fidelity check: bounds memory (~1 KB each), and past some
+# thousands more checks say nothing new.
+MAX_EXCHANGES = 20_000
 
 
 def messages(n: int) -> list[dict[str, str]]:
@@ -81,29 +93,80 @@ async def _measure_async_client(
         await client.close()
 
 
-def measure_gateway(url: str, concurrency: int, duration_s: float) -> Window:
-    """Drive a gateway's `POST /v1/chat/completions` with `concurrency` callers."""
-    return asyncio.run(_measure_gateway(url, concurrency, duration_s))
+@dataclass(frozen=True)
+class HttpSubject:
+    """Where the sweep's HTTP client posts and what: `body(n)` is the n-th request body."""
+
+    url: str
+    body: Callable[[int], dict[str, Any]]
+    headers: Mapping[str, str] = field(default_factory=dict)
 
 
-async def _measure_gateway(url: str, concurrency: int, duration_s: float) -> Window:
+@dataclass(frozen=True)
+class Exchange:
+    """One request and the reply it got, kept so the reply can be checked after the window."""
+
+    request: Mapping[str, Any]
+    status: int
+    body: bytes
+
+
+@dataclass(frozen=True)
+class HttpWindow:
+    """A closed-loop window over HTTP and the exchanges it kept (at most `MAX_EXCHANGES`)."""
+
+    window: Window
+    exchanges: tuple[Exchange, ...]
+
+
+def chat_subject(base_url: str, model: str, prompts: Iterator[int]) -> HttpSubject:
+    """A gateway's `POST /v1/chat/completions`, one new prompt per request."""
+    return HttpSubject(
+        base_url.rstrip("/") + "/v1/chat/completions",
+        lambda _: {"model": model, "messages": messages(next(prompts))},
+    )
+
+
+def mock_subject(mock_url: str, prompts: Iterator[int]) -> HttpSubject:
+    """The mock's chat-generations endpoint called directly, as a gateway would call it: what
+    the sweep's client reaches with nothing in between (its ceiling)."""
+    settings = ClientSettings(upstream_url=mock_url)
+    grant = fetch_grant(settings, time.time)
+    return HttpSubject(
+        models_url(grant, settings, UPSTREAM_MODEL, "chat-generations"),
+        lambda _: {"messages": messages(next(prompts))},
+        request_headers(grant.access_token),
+    )
+
+
+def measure_http(subject: HttpSubject, concurrency: int, duration_s: float) -> HttpWindow:
+    """Drive `subject` with `concurrency` callers, one connection each, for `duration_s`."""
+    return asyncio.run(_measure_http(subject, concurrency, duration_s))
+
+
+async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: float) -> HttpWindow:
     connector = aiohttp.TCPConnector(limit=concurrency)
-    timeout = aiohttp.ClientTimeout(total=GATEWAY_TIMEOUT_S)
-    endpoint = url.rstrip("/") + "/v1/chat/completions"
+    timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
+    exchanges: list[Exchange] = []
     counter = itertools.count()
-    async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
+    async with aiohttp.ClientSession(
+        connector=connector, timeout=timeout, headers=dict(subject.headers)
+    ) as session:
 
-        async def call() -> bool:
-            body: dict[str, Any] = {"model": GATEWAY_MODEL, "messages": messages(next(counter))}
-            async with session.post(endpoint, json=body) as response:
-                await response.read()
-                return response.status == 200
+        async def call() -> int:
+            body = subject.body(next(counter))
+            async with session.post(subject.url, json=body) as response:
+                reply = await response.read()
+            if len(exchanges) < MAX_EXCHANGES:
+                exchanges.append(Exchange(body, response.status, reply))
+            return response.status
 
-        return await _warm_and_drive(call, concurrency, duration_s)
+        window = await _warm_and_drive(call, concurrency, duration_s)
+    return HttpWindow(window, tuple(exchanges))
 
 
 async def _warm_and_drive(
-    call: Callable[[], Awaitable[bool]], concurrency: int, duration_s: float
+    call: Callable[[], Awaitable[Outcome]], concurrency: int, duration_s: float
 ) -> Window:
     """One call first (token fetch, first connection), then the measured window."""
     with contextlib.suppress(Exception):  # the window will show a subject that keeps failing

@@ -2,14 +2,16 @@
 
 from __future__ import annotations
 
+import math
 from dataclasses import replace
 from pathlib import Path
 
 import numpy as np
+import pytest
 
 from harness.claims import Verdict
-from harness.store import load_records
-from reports.compare import claim_rows, metric_rows
+from harness.store import load_records, save_records
+from reports.compare import claim_rows, metric_rows, write_comparison
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 
@@ -26,13 +28,54 @@ def test_metrics_in_both_runs_are_compared_by_the_ratio_of_medians() -> None:
     rows = {row[0]: row for row in metric_rows(extract, slower)}
     assert len(rows) == len(extract)
     row = rows["micro/extract[extractor=legacy,shape=official-generations]/time_s"]
-    assert row[4] == "+50.0%"
-    assert row[8] == "large"
+    assert row[1] == ""  # nothing set aside: the labels are the same
+    assert row[5] == pytest.approx(1.5)
+    assert row[6] > 1.0 and row[8] == "worse"  # time: lower is better
+    assert row[10] == "large"
 
 
-def test_metrics_with_too_few_values_are_left_out() -> None:
+def test_metrics_with_too_few_values_get_a_ratio_without_an_interval() -> None:
     records = load_records(GOLDEN / "results-v1.json")
-    assert all("hits" not in row[0] for row in metric_rows(records, records))
+    hits = [row for row in metric_rows(records, records) if row[0].endswith("/hits")]
+    assert hits and all(row[8] == "too few values" and math.isnan(row[6]) for row in hits)
+
+
+def test_two_runs_of_different_targets_are_compared_and_the_difference_named(
+    tmp_path: Path,
+) -> None:
+    records = load_records(GOLDEN / "results-v1-full.json")
+    steady = [r for r in records if r.matches(runner="load", target="sync-optimized")]
+    renamed = [replace(r, labels={**r.labels, "target": "launch:quart_app"}) for r in steady]
+    save_records(tmp_path / "a", steady)
+    save_records(tmp_path / "b", renamed)
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    compared = (tmp_path / "out" / "compare.md").read_text()
+    assert "share no metric" not in compared
+    assert "target: sync-optimized → launch:quart_app" in compared
+    assert "no clear change" in compared  # the same values on both sides
+
+
+def test_two_sweep_runs_are_shown_level_by_level_with_their_knees(tmp_path: Path) -> None:
+    records = load_records(GOLDEN / "results-v1-full.json")
+    swept = [r for r in records if r.matches(runner="sweep", subject="async-batching")]
+    save_records(tmp_path / "a", swept)
+    save_records(tmp_path / "b", swept)
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    levels = (tmp_path / "out" / "sweep_pair_levels.csv").read_text().splitlines()
+    assert levels[0].startswith("subject,concurrency,upstream_latency_ms,baseline_ok_rps")
+    assert len(levels) == 1 + len(swept)
+    knees = (tmp_path / "out" / "sweep_pair_knees.csv").read_text().splitlines()
+    assert knees[1].startswith("async-batching,async-batching,")
+
+
+def test_runs_with_nothing_in_common_say_what_each_measured(tmp_path: Path) -> None:
+    records = load_records(GOLDEN / "results-v1-full.json")
+    save_records(tmp_path / "a", [r for r in records if r.runner == "micro"])
+    save_records(tmp_path / "b", [r for r in records if r.runner == "simulate"])
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    compared = (tmp_path / "out" / "compare.md").read_text()
+    assert "the baseline measured micro/extract" in compared
+    assert "the candidate simulate/token-cache" in compared
 
 
 def test_claims_are_paired_by_id_and_changes_marked() -> None:

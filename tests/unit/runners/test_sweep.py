@@ -10,20 +10,38 @@ from collections.abc import Iterator
 import pytest
 
 from harness.errors import UsageError
+from harness.fidelity import FidelityTally
 from harness.records import capture_environment
 from harness.runners.support.closedloop import Sample, Window, drive_async, drive_threads
 from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.sweepsubjects import Exchange, HttpWindow
 from harness.runners.sweep import (
+    CEILING,
     DEFAULT_SUBJECTS,
+    YARDSTICKS,
+    Measured,
+    SubjectRun,
     SweepPlan,
+    SweepTarget,
+    fidelity_of,
     level_record,
     littles_bound_rps,
-    subject_measurer,
+    open_subjects,
     sweep_levels,
     sweep_subjects,
+    sweep_targets,
 )
+from harness.targets import TargetSpec
 
 ENV = capture_environment()
+
+
+def unused(level: int, duration_s: float) -> Measured:
+    raise AssertionError("not measured in this test")
+
+
+def client_run(name: str = "async") -> SubjectRun:
+    return SubjectRun(name, "client", unused)
 
 
 class VirtualTime:
@@ -44,7 +62,9 @@ def test_littles_bound_is_concurrency_over_latency() -> None:
 def test_a_level_record_carries_the_sweep_series_and_labels() -> None:
     samples = (Sample(0.2, 200.0, True), Sample(0.4, 210.0, False), Sample(0.6, 190.0, True))
     window = Window(samples, duration_s=1.0, errors=0)
-    record = level_record("async", 4, 200.0, window, environment=ENV, params={"x": 1})
+    record = level_record(
+        client_run(), 4, 200.0, Measured(window), environment=ENV, params={"x": 1}
+    )
     assert (record.runner, record.scenario) == ("sweep", "sync-vs-async")
     assert record.labels == {
         "subject": "async",
@@ -57,19 +77,62 @@ def test_a_level_record_carries_the_sweep_series_and_labels() -> None:
     assert record.get("errors").values == (1.0,)
     assert record.get("error_rate").values == pytest.approx((1 / 3,))
     assert record.get("littles_bound_rps").values == (20.0,)
+    assert "status" not in record.series_names  # a client call has no HTTP status
     assert not record.partial
+
+
+def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
+    samples = (Sample(0.2, 200.0, True, status=200), Sample(0.3, 90.0, False, status=503))
+    tally = FidelityTally()
+    tally.add(())
+    tally.add(("wrong_status",), "503")
+    measured = Measured(Window(samples, 1.0, 0), tally, http=True)
+    run = SubjectRun("launch:app", "target", unused, role="baseline")
+    record = level_record(run, 2, 200.0, measured, environment=ENV, params={})
+    assert record.labels["role"] == "baseline" and record.labels["kind"] == "target"
+    assert record.get("status").values == (200.0, 503.0)
+    assert record.get("fidelity_checked").values == (2.0,)
+    assert record.get("fidelity_wrong_status").values == (1.0,)
+    assert record.params["fidelity"]["examples"]["wrong_status"] == ["503"]
+
+
+def test_a_target_behind_another_upstream_is_bounded_by_its_own_latency_alone() -> None:
+    run = SubjectRun("127.0.0.1:8000", "target", unused, role="target", controlled=False)
+    alone = Measured(Window((Sample(0.25, 250.0, True),), 1.0, 0))
+    first = level_record(run, 1, 200.0, alone, environment=ENV, params={})
+    busy = Measured(Window((Sample(0.5, 500.0, True),), 1.0, 0))
+    second = level_record(run, 4, 200.0, busy, environment=ENV, params={})
+    assert first.labels["upstream_latency_ms"] == "unknown"
+    assert first.get("littles_bound_rps").values == pytest.approx((4.0,))  # 1 / 250 ms
+    assert second.get("littles_bound_rps").values == pytest.approx((16.0,))  # still 250 ms
+    assert second.params["bound_latency_ms"] == 250.0
 
 
 def test_gateway_subjects_are_told_apart_from_clients_of_the_same_name() -> None:
     window = Window((Sample(0.1, 100.0, True),), 1.0, 0)
-    record = level_record("gateway:async", 1, 100.0, window, environment=ENV, params={})
-    assert record.labels["kind"] == "gateway"
+    run = SubjectRun("gateway:async", "gateway", unused)
+    record = level_record(run, 1, 100.0, Measured(window), environment=ENV, params={})
+    assert record.labels["kind"] == "gateway" and "role" not in record.labels
     assert record.matches(subject="gateway:async") and not record.matches(subject="async")
 
 
 def test_a_point_with_no_completed_request_is_partial() -> None:
-    record = level_record("async", 1, 100.0, Window((), 1.0, 0), environment=ENV, params={})
+    record = level_record(
+        client_run(), 1, 100.0, Measured(Window((), 1.0, 0)), environment=ENV, params={}
+    )
     assert record.partial and record.get("error_rate").values == (0.0,)
+
+
+def test_replies_are_checked_after_the_window_and_lost_requests_count_as_dropped() -> None:
+    exchanges = (Exchange({"messages": []}, 200, b"ok"), Exchange({"messages": []}, 500, b"no"))
+    result = HttpWindow(Window((), 1.0, errors=2), exchanges)
+
+    def check(request: object, status: int | None, body: object) -> tuple[str, ...]:
+        return () if status == 200 else ("wrong_status",)
+
+    tally = fidelity_of(result, check)  # type: ignore[arg-type]
+    assert tally.checked == 4
+    assert tally.counts["wrong_status"] == 1 and tally.counts["dropped"] == 2
 
 
 def test_levels_and_subjects_parse_from_the_command_line() -> None:
@@ -90,7 +153,39 @@ def test_plans_refuse_nonsense() -> None:
         SweepPlan(upstream_latencies_ms=(0.0,))
     with pytest.raises(UsageError, match="unknown subjects"):
         SweepPlan(subjects=("async", "gateway:turbo"))
+    with pytest.raises(UsageError, match="no subject"):
+        SweepPlan(subjects=())
     assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2]).steps == 4
+
+
+def test_plans_refuse_targets_that_cannot_be_told_apart_or_bounded() -> None:
+    with pytest.raises(UsageError, match="names must differ"):
+        SweepPlan(targets=(SweepTarget("app"), SweepTarget("app", "candidate")))
+    with pytest.raises(UsageError, match="names must differ"):
+        SweepPlan(targets=(SweepTarget("gateway:async"),))
+    with pytest.raises(UsageError, match="role"):
+        SweepPlan(targets=(SweepTarget("app", "champion"),))
+    with pytest.raises(UsageError, match="several --upstream-latency"):
+        SweepPlan(targets=(SweepTarget("app", behind_mock=False),),
+                  upstream_latencies_ms=(50.0, 200.0))  # fmt: skip
+
+
+def test_the_client_ceiling_is_measured_first_when_anything_is_swept_over_http() -> None:
+    plan = SweepPlan(subjects=YARDSTICKS, targets=(SweepTarget("app"),))
+    assert plan.all_subjects == (CEILING, "app", *YARDSTICKS)
+    assert SweepPlan(subjects=("async", "sync-wrapper")).all_subjects == ("async", "sync-wrapper")
+
+
+def test_targets_sharing_a_name_are_named_by_role_and_a_url_is_behind_the_mock_only_if_said() -> (
+    None
+):
+    app = TargetSpec(command="python app.py")
+    url = TargetSpec(url="http://127.0.0.1:8000")
+    named = sweep_targets([(app, "baseline"), (app, "candidate")], mock_given=False)
+    assert list(named) == ["launch:app (baseline)", "launch:app (candidate)"]
+    assert all(target.behind_mock for _, target in named.values())
+    assert not sweep_targets([(url, "target")], mock_given=False)["127.0.0.1:8000"][1].behind_mock
+    assert sweep_targets([(url, "target")], mock_given=True)["127.0.0.1:8000"][1].behind_mock
 
 
 async def test_throughput_is_summed_per_worker_up_to_its_last_completion() -> None:
@@ -99,6 +194,16 @@ async def test_throughput_is_summed_per_worker_up_to_its_last_completion() -> No
     window = Window(samples, duration_s=1.0, errors=0)
     assert window.throughput_rps == pytest.approx(10.0)  # not 8 (completions / window)
     assert Window((), 1.0, 0).throughput_rps == 0.0
+
+
+def test_throughput_behind_a_queue_is_read_after_each_workers_warm_up() -> None:
+    # 8 workers, 2 served at a time, 105 ms each: the steady state is 19 req/s. The first
+    # requests, queued from a common start, ended at 105, 210, 315 and 420 ms, two at each;
+    # after them every request waits behind the other 7 (420 ms) and 6 end in the 0.8 s window.
+    warmups = {w: 0.105 * (1 + w // 2) for w in range(8)}
+    samples = tuple(Sample(warmups[w] + 0.42, 420.0, True, worker=w) for w in range(6))
+    window = Window(samples, 0.8, 0, concurrency=8, warmup_end_s=warmups)
+    assert window.throughput_rps == pytest.approx(8 / 0.42)
 
 
 async def test_the_async_driver_keeps_n_requests_in_flight_until_the_window_ends() -> None:
@@ -118,7 +223,21 @@ async def test_the_async_driver_keeps_n_requests_in_flight_until_the_window_ends
     assert peak[0] == 4
     assert all(s.ok for s in window.samples)
     assert all(s.end_s <= 1.0 for s in window.samples)  # nothing ending after the window counts
-    assert len(window.samples) == pytest.approx(40, abs=4)
+    assert len(window.samples) == pytest.approx(40 - 4, abs=4)  # less each worker's warm-up
+    assert sorted(window.warmup_end_s) == [0, 1, 2, 3] and window.concurrency == 4
+
+
+async def test_the_async_driver_keeps_http_statuses_and_counts_only_2xx_as_ok() -> None:
+    clock = VirtualTime()
+    statuses = iter([100, 200, 503, 204, 200])  # the 1st warms up, the 5th ends too late
+
+    async def call() -> int:
+        clock.now_s += 0.1
+        return next(statuses)
+
+    window = await drive_async(call, concurrency=1, duration_s=0.41, clock=clock)
+    assert [(s.status, s.ok) for s in window.samples] == [(200, True), (503, False), (204, True)]
+    assert window.errors == 0
 
 
 async def test_the_async_driver_counts_exceptions_as_failed_requests() -> None:
@@ -129,7 +248,7 @@ async def test_the_async_driver_counts_exceptions_as_failed_requests() -> None:
         raise ConnectionError("gateway gone")
 
     window = await drive_async(call, concurrency=1, duration_s=0.5, clock=clock)
-    assert window.errors == len(window.samples) == 5
+    assert window.errors == len(window.samples) == 4  # the first one was the warm-up
     assert not any(s.ok for s in window.samples)
 
 
@@ -153,21 +272,29 @@ def test_the_thread_driver_runs_the_sync_call_from_n_threads() -> None:
     assert window.samples and all(s.end_s <= 0.3 for s in window.samples)
 
 
-def test_a_gateway_subject_is_served_only_while_it_is_measured() -> None:
+def test_gateways_and_targets_are_served_until_the_sweep_ends() -> None:
     events: list[str] = []
 
     @contextlib.contextmanager
-    def open_gateway(variant: str) -> Iterator[str]:
-        events.append(f"open {variant}")
+    def serve(subject: str) -> Iterator[str]:
+        events.append(f"open {subject}")
         yield "http://127.0.0.1:1"
-        events.append(f"close {variant}")
+        events.append(f"close {subject}")
 
-    with subject_measurer("gateway:sync-legacy", "http://mock", open_gateway, 8):
-        assert events == ["open sync-legacy"]
-    assert events == ["open sync-legacy", "close sync-legacy"]
+    plan = SweepPlan(subjects=("gateway:sync-legacy", "async"), targets=(SweepTarget("app"),),
+                     ceiling=False)  # fmt: skip
+    with contextlib.ExitStack() as stack:
+        runs = open_subjects(plan, "http://mock", serve, stack, None)
+        assert [(r.name, r.kind) for r in runs] == [
+            ("app", "target"), ("gateway:sync-legacy", "gateway"), ("async", "client"),
+        ]  # fmt: skip
+        assert events == ["open app", "open gateway:sync-legacy"]
+    assert events[2:] == ["close gateway:sync-legacy", "close app"]
 
 
 def test_interrupted_carries_the_records_and_is_a_keyboard_interrupt() -> None:
-    record = level_record("async", 1, 100.0, Window((), 1.0, 0), environment=ENV, params={})
+    record = level_record(
+        client_run(), 1, 100.0, Measured(Window((), 1.0, 0)), environment=ENV, params={}
+    )
     stop = Interrupted([record])
     assert isinstance(stop, KeyboardInterrupt) and stop.records == [record]

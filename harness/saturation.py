@@ -1,0 +1,269 @@
+"""Where a subject of the sweep stops scaling: its knee, and the shape of its curve past it.
+
+Pure, read from sweep records (one point per concurrency level at one upstream latency). Only
+successful requests count as throughput, so a gateway that answers errors fast does not look
+fast. The knee is the highest level up to which every level stays within 90% of Little's-law
+bound. Past it, the shape is classed from what was measured, in this order:
+- `client-bound`: the target ran as fast as the sweep's own client can drive the mock with
+  nothing in between (its ceiling), so the target's own limit was not reached;
+- `failure`: the error rate rises (failure under load);
+- `collapse`: throughput falls well below its peak;
+- `cap`: throughput stays flat while latency grows: a concurrency cap, whose size Little's law
+  gives (the flat throughput times the latency of one request alone);
+- `sub-linear`: throughput still rises, but ever further below the bound;
+- `scales`: no level fell below 90% of the bound.
+"""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+
+import numpy as np
+import numpy.typing as npt
+
+from harness.records import RunRecord
+
+KNEE_FRACTION = 0.9  # within 90% of the bound
+CLIENT_FRACTION = 0.9  # a level within 10% of the client's own ceiling is the client's limit
+ERROR_RISE = 0.01  # past the knee, errors up by a point or more: failing under load
+COLLAPSE_FRACTION = 0.8  # the top level under 80% of the peak: collapse
+FLAT_BAND = 0.15  # levels within 15% of the top level's throughput form its plateau
+CEILING_SUBJECT = "ceiling"
+HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
+
+
+@dataclass(frozen=True)
+class LevelPoint:
+    """One level of one subject: successful requests per second against the bound, latency,
+    errors, and what the sweep's client reached against the mock directly at that level."""
+
+    concurrency: int
+    throughput_rps: float
+    bound_rps: float
+    p50_ms: float
+    p99_ms: float
+    error_rate: float
+    ceiling_rps: float | None = None
+
+    @property
+    def efficiency(self) -> float:
+        """The share of Little's-law bound reached."""
+        return self.throughput_rps / self.bound_rps if self.bound_rps > 0 else 0.0
+
+    @property
+    def client_bound(self) -> bool:
+        """The client itself fell short of the bound here, and the subject matched the client."""
+        ceiling = self.ceiling_rps
+        return (
+            ceiling is not None
+            and ceiling < KNEE_FRACTION * self.bound_rps
+            and self.throughput_rps >= CLIENT_FRACTION * ceiling
+        )
+
+
+@dataclass(frozen=True)
+class Saturation:
+    """The knee (None: under 90% of the bound from the first level), the shape past it, one
+    sentence saying so, and for a cap the requests in flight it allows."""
+
+    subject: str
+    upstream_latency_ms: str
+    knee: int | None
+    shape: str
+    detail: str
+    peak_rps: float
+    top: int
+    cap: float | None = None
+
+
+def leading_run(points: Sequence[LevelPoint], floor: float) -> int:
+    """Index of the last level of the leading run with efficiency >= `floor`; -1: none."""
+    index = -1
+    for point in points:
+        if point.efficiency < floor:
+            break
+        index += 1
+    return index
+
+
+def saturation_of(
+    points: Sequence[LevelPoint], subject: str = "", upstream: str = ""
+) -> Saturation:
+    """Knee and shape of one subject's curve (`points` in any order, one per level).
+
+    A subject under 90% of the bound from the first level (each request costs it more than
+    the upstream's L) has no knee; its shape is then read against its own first level."""
+    ordered = sorted(points, key=lambda p: p.concurrency)
+    if not ordered:
+        return Saturation(subject, upstream, None, "no-data", "no level was measured", 0.0, 0)
+    index = leading_run(ordered, KNEE_FRACTION)
+    knee = ordered[index].concurrency if index >= 0 else None
+    if knee is None:
+        first = ordered[0]
+        index = max(leading_run(ordered, KNEE_FRACTION * first.efficiency), 0)
+    shape, detail, cap = shape_past(ordered, index)
+    if knee is None:
+        detail = (
+            f"under 90% of the bound from concurrency {first.concurrency} "
+            f"({first.efficiency:.0%}, p50 {first.p50_ms:.0f} ms); {detail}"
+        )
+    peak = max(p.throughput_rps for p in ordered)
+    return Saturation(subject, upstream, knee, shape, detail, peak, ordered[-1].concurrency, cap)
+
+
+def shape_past(points: Sequence[LevelPoint], last_in_step: int) -> tuple[str, str, float | None]:
+    """(shape, sentence, cap size) for the levels past index `last_in_step`, the last level
+    that kept pace with concurrency."""
+    past = points[last_in_step + 1 :]
+    if not past:
+        return "scales", f"in step with concurrency up to {points[-1].concurrency}", None
+    if past[0].client_bound:
+        return "client-bound", _client_bound(past[0]), None
+    failing = [p for p in past if p.error_rate >= points[last_in_step].error_rate + ERROR_RISE]
+    if failing:
+        worst = max(failing, key=lambda p: p.error_rate)
+        return "failure", _failure(failing[0], worst), None
+    peak = max(points, key=lambda p: p.throughput_rps)
+    top = points[-1]
+    if peak is not top and top.throughput_rps < COLLAPSE_FRACTION * peak.throughput_rps:
+        return "collapse", _collapse(peak, top), None
+    plateau = plateau_of(points)
+    if len(plateau) >= 2:
+        return "cap", *_cap(plateau, points[0])
+    return "sub-linear", _sub_linear(past[0], top), None
+
+
+def plateau_of(points: Sequence[LevelPoint]) -> list[LevelPoint]:
+    """The top levels whose throughput stays within FLAT_BAND of the top level's."""
+    top_rps = points[-1].throughput_rps
+    plateau: list[LevelPoint] = []
+    for point in reversed(points):
+        if abs(point.throughput_rps - top_rps) > FLAT_BAND * top_rps:
+            break
+        plateau.insert(0, point)
+    return plateau
+
+
+def _client_bound(point: LevelPoint) -> str:
+    return (
+        f"client-bound from concurrency {point.concurrency}: the sweep's client reached only "
+        f"{point.ceiling_rps:.0f} req/s against the mock directly and the target kept up with it "
+        f"({point.throughput_rps:.0f} req/s), so the target's own limit lies further"
+    )
+
+
+def _failure(first: LevelPoint, worst: LevelPoint) -> str:
+    return (
+        f"failure under load: errors rise from concurrency {first.concurrency} "
+        f"({first.error_rate:.1%}) to {worst.error_rate:.1%} at {worst.concurrency}"
+    )
+
+
+def _collapse(peak: LevelPoint, top: LevelPoint) -> str:
+    return (
+        f"collapse: throughput falls from {peak.throughput_rps:.0f} req/s at concurrency "
+        f"{peak.concurrency} to {top.throughput_rps:.0f} at {top.concurrency}"
+    )
+
+
+def _cap(plateau: Sequence[LevelPoint], alone: LevelPoint) -> tuple[str, float]:
+    rate = float(np.mean([p.throughput_rps for p in plateau]))
+    cap = rate * alone.p50_ms / 1000.0  # Little's law: in flight = throughput x time in system
+    first, top = plateau[0], plateau[-1]
+    sentence = (
+        f"concurrency cap: throughput flat at about {rate:.0f} req/s from concurrency "
+        f"{first.concurrency} to {top.concurrency} while p50 latency grows from "
+        f"{first.p50_ms:.0f} to {top.p50_ms:.0f} ms: about {cap:.1f} requests in flight "
+        f"at {alone.p50_ms:.0f} ms each (a pool, a lock, or one busy core)"
+    )
+    return sentence, cap
+
+
+def _sub_linear(first: LevelPoint, top: LevelPoint) -> str:
+    return (
+        f"sub-linear: throughput still rises past concurrency {first.concurrency} "
+        f"but reaches only {top.efficiency:.0%} of the bound at {top.concurrency}"
+    )
+
+
+def level_points(records: Iterable[RunRecord]) -> dict[tuple[str, str], list[LevelPoint]]:
+    """Sweep records -> {(subject, upstream latency label): points}; a gateway's or target's
+    points carry the ceiling the sweep's client reached at that level (when measured)."""
+    grouped: dict[tuple[str, str], dict[int, list[RunRecord]]] = defaultdict(
+        lambda: defaultdict(list)
+    )
+    over_http: set[str] = set()
+    for record in records:
+        if record.runner == "sweep" and record.series:
+            subject = record.labels.get("subject", "?")
+            upstream = record.labels.get("upstream_latency_ms", "")
+            grouped[subject, upstream][int(float(record.labels.get("concurrency", "0")))].append(
+                record
+            )
+            if record.labels.get("kind") in HTTP_KINDS:
+                over_http.add(subject)
+    ceiling = _ceilings(grouped)
+    return {
+        (subject, upstream): [
+            _point(level, chosen, ceiling(upstream, level) if subject in over_http else None)
+            for level, chosen in sorted(levels.items())
+        ]
+        for (subject, upstream), levels in grouped.items()
+    }
+
+
+def _ceilings(
+    grouped: dict[tuple[str, str], dict[int, list[RunRecord]]],
+) -> Callable[[str, int], float | None]:
+    """ceiling(upstream, level): the ceiling's throughput there; a target whose upstream is
+    not the mock's (`unknown`) gets the run's one ceiling."""
+    measured = {
+        (upstream, level): _point(level, chosen, None).throughput_rps
+        for (subject, upstream), levels in grouped.items()
+        if subject == CEILING_SUBJECT
+        for level, chosen in levels.items()
+    }
+    upstreams = {upstream for upstream, _ in measured}
+    only = next(iter(upstreams)) if len(upstreams) == 1 else None
+
+    def ceiling(upstream: str, level: int) -> float | None:
+        return measured.get((upstream, level), measured.get((only or "", level)))
+
+    return ceiling
+
+
+def ok_flags(record: RunRecord) -> npt.NDArray[np.float64]:
+    """1.0 per successful request: the `ok` series, or for records older than it, the
+    request count less the `errors` count."""
+    if "ok" in record.series_names:
+        return np.asarray(record.get("ok").values, dtype=np.float64)
+    n = len(record.get("latency_ms").values)
+    errors = int(record.get("errors").values[0]) if "errors" in record.series_names else 0
+    return np.asarray(np.arange(n) >= min(errors, n), dtype=np.float64)
+
+
+def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) -> LevelPoint:
+    """One level from its record(s): a repeated level is pooled."""
+    latency = np.concatenate([np.asarray(r.get("latency_ms").values) for r in records])
+    ok = np.concatenate([ok_flags(r) for r in records])
+    throughput = float(np.mean([r.get("throughput_rps").values[0] for r in records]))
+    share_ok = float(ok.mean()) if ok.size else 0.0
+    return LevelPoint(
+        concurrency=level,
+        throughput_rps=throughput * share_ok,
+        bound_rps=float(np.mean([r.get("littles_bound_rps").values[0] for r in records])),
+        p50_ms=float(np.percentile(latency, 50)) if latency.size else 0.0,
+        p99_ms=float(np.percentile(latency, 99)) if latency.size else 0.0,
+        error_rate=1.0 - share_ok if ok.size else 0.0,
+        ceiling_rps=ceiling_rps,
+    )
+
+
+def saturations(records: Iterable[RunRecord]) -> list[Saturation]:
+    """The knee and shape of every swept subject (the client's ceiling included)."""
+    return [
+        saturation_of(points, subject, upstream)
+        for (subject, upstream), points in sorted(level_points(records).items())
+    ]
