@@ -2,8 +2,8 @@
 
 Pure, read from sweep records (one point per concurrency level at one upstream latency). Only
 successful requests count as throughput, so a gateway that answers errors fast does not look
-fast. The knee is the highest level up to which every level stays within 90% of Little's-law
-bound. Past it, the shape is classed from what was measured, in this order:
+fast. The knee is the highest level still within 90% of Little's-law bound. Past it, the shape
+is classed from what was measured, in this order:
 - `client-bound`: the target ran as fast as the sweep's own client can drive the mock with
   nothing in between (its ceiling), so the target's own limit was not reached;
 - `failure`: the error rate rises (failure under load);
@@ -11,7 +11,8 @@ bound. Past it, the shape is classed from what was measured, in this order:
 - `cap`: throughput stays flat while latency grows: a concurrency cap, whose size Little's law
   gives (the flat throughput times the latency of one request alone);
 - `sub-linear`: throughput still rises, but ever further below the bound;
-- `scales`: no level fell below 90% of the bound.
+- `scales`: the highest level swept is still within 90% of the bound (or, for a subject under
+  it from the first level, still in step with its first level).
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ CLIENT_FRACTION = 0.9  # a level within 10% of the client's own ceiling is the c
 ERROR_RISE = 0.01  # past the knee, errors up by a point or more: failing under load
 COLLAPSE_FRACTION = 0.8  # the top level under 80% of the peak: collapse
 FLAT_BAND = 0.15  # levels within 15% of the top level's throughput form its plateau
+CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
 CEILING_SUBJECT = "ceiling"
 HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
 
@@ -46,6 +48,8 @@ class LevelPoint:
     p99_ms: float
     error_rate: float
     ceiling_rps: float | None = None
+    busiest_cpu_share: float | None = None  # of one core, the subject's busiest process
+    cpu_ms_per_request: float | None = None  # the subject's, all its processes
 
     @property
     def efficiency(self) -> float:
@@ -78,14 +82,11 @@ class Saturation:
     cap: float | None = None
 
 
-def leading_run(points: Sequence[LevelPoint], floor: float) -> int:
-    """Index of the last level of the leading run with efficiency >= `floor`; -1: none."""
-    index = -1
-    for point in points:
-        if point.efficiency < floor:
-            break
-        index += 1
-    return index
+def last_within(points: Sequence[LevelPoint], floor: float) -> int:
+    """Index of the highest level with efficiency >= `floor`; -1: none. A level below it that
+    dipped under (a noisy window) does not move the knee down."""
+    within = [i for i, point in enumerate(points) if point.efficiency >= floor]
+    return within[-1] if within else -1
 
 
 def saturation_of(
@@ -98,11 +99,11 @@ def saturation_of(
     ordered = sorted(points, key=lambda p: p.concurrency)
     if not ordered:
         return Saturation(subject, upstream, None, "no-data", "no level was measured", 0.0, 0)
-    index = leading_run(ordered, KNEE_FRACTION)
+    index = last_within(ordered, KNEE_FRACTION)
     knee = ordered[index].concurrency if index >= 0 else None
     if knee is None:
         first = ordered[0]
-        index = max(leading_run(ordered, KNEE_FRACTION * first.efficiency), 0)
+        index = max(last_within(ordered, KNEE_FRACTION * first.efficiency), 0)
     shape, detail, cap = shape_past(ordered, index)
     if knee is None:
         detail = (
@@ -176,9 +177,21 @@ def _cap(plateau: Sequence[LevelPoint], alone: LevelPoint) -> tuple[str, float]:
         f"concurrency cap: throughput flat at about {rate:.0f} req/s from concurrency "
         f"{first.concurrency} to {top.concurrency} while p50 latency grows from "
         f"{first.p50_ms:.0f} to {top.p50_ms:.0f} ms: about {cap:.1f} requests in flight "
-        f"at {alone.p50_ms:.0f} ms each (a pool, a lock, or one busy core)"
+        f"at {alone.p50_ms:.0f} ms each {_cause(top.busiest_cpu_share)}"
     )
     return sentence, cap
+
+
+def _cause(busiest_cpu_share: float | None) -> str:
+    """What the subject's CPU says about a cap (when the harness could count it)."""
+    if busiest_cpu_share is None:
+        return "(a pool, a lock, or one busy core)"
+    if busiest_cpu_share >= CPU_BOUND_SHARE:
+        return f"(CPU-bound: its busiest process used {busiest_cpu_share:.0%} of a core)"
+    return (
+        f"(not CPU-bound: its busiest process used {busiest_cpu_share:.0%} of a core, so "
+        "a pool, a lock or a queue holds it back)"
+    )
 
 
 def _sub_linear(first: LevelPoint, top: LevelPoint) -> str:
@@ -258,7 +271,27 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         p99_ms=float(np.percentile(latency, 99)) if latency.size else 0.0,
         error_rate=1.0 - share_ok if ok.size else 0.0,
         ceiling_rps=ceiling_rps,
+        busiest_cpu_share=busiest_cpu_share(records),
+        cpu_ms_per_request=cpu_ms_per_request(records),
     )
+
+
+def cpu_ms_per_request(records: Sequence[RunRecord]) -> float | None:
+    """CPU milliseconds the subject spent per answered request (None: not counted)."""
+    counted = [r for r in records if {"subject_cpu_s", "span_requests"} <= set(r.series_names)]
+    answered = sum(r.get("span_requests").values[0] for r in counted)
+    if not counted or answered <= 0:
+        return None
+    return 1000.0 * sum(r.get("subject_cpu_s").values[0] for r in counted) / answered
+
+
+def busiest_cpu_share(records: Sequence[RunRecord]) -> float | None:
+    """The share of one core the subject's busiest process used (None: not counted)."""
+    counted = [r for r in records if {"subject_busiest_cpu_s", "cpu_span_s"} <= set(r.series_names)]
+    span_s = sum(r.get("cpu_span_s").values[0] for r in counted)
+    if not counted or span_s <= 0:
+        return None
+    return sum(r.get("subject_busiest_cpu_s").values[0] for r in counted) / span_s
 
 
 def saturations(records: Iterable[RunRecord]) -> list[Saturation]:

@@ -292,10 +292,18 @@ def sweep_table(records: Sequence[RunRecord]) -> pd.DataFrame:
                 "p99_ms": float(np.percentile(latency, 99)) if latency.size else np.nan,
                 "error_rate": _first(values(record, "error_rate")),
                 "fidelity_mismatches": _fidelity_mismatches(record),
+                "subject_cpu_ms_per_request": _cpu_ms_per_request(record, "subject_cpu_s"),
+                "client_cpu_ms_per_request": _cpu_ms_per_request(record, "client_cpu_s"),
             }
         )
     frame = pd.DataFrame(rows)
     return frame.sort_values(["subject", "concurrency"], ignore_index=True) if rows else frame
+
+
+def _cpu_ms_per_request(record: RunRecord, series: str) -> float:
+    """CPU milliseconds per answered request over the measured span (NaN: not counted)."""
+    cpu_s, answered = _first(values(record, series)), _first(values(record, "span_requests"))
+    return 1000.0 * cpu_s / answered if answered > 0 else np.nan
 
 
 def _fidelity_mismatches(record: RunRecord) -> float:

@@ -187,8 +187,8 @@ def sweep_section(records: Sequence[RunRecord]) -> Section:
     intro = (
         "Closed-loop throughput of successful requests at each concurrency level beside the "
         "Little's-law bound (concurrency / upstream latency): a subject on the dashed line is "
-        "limited only by the upstream. The knee is the highest level up to which every level "
-        "stays within 90% of the bound; the shape past it is classed from what was measured. "
+        "limited only by the upstream. The knee is the highest level still within 90% of the "
+        "bound; the shape past it is classed from what was measured. "
         "`ceiling` is the sweep's own client calling the mock directly: where a gateway only "
         "matches it, the limit is the client's, not the gateway's."
     )

@@ -38,7 +38,9 @@ def register(subparsers: Any) -> None:
     )
     target.add_argument("--mock-url", default="", help="the sfperf mock behind a running target")
     target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
-    target.add_argument("--model", default="gpt-4o-mini", help="model name sent to gateways")
+    target.add_argument(
+        "--model", help="model name sent to your gateway (default: one it lists that works)"
+    )
     parser.add_argument(
         "--levels", help="concurrency levels (default 1,2,4,...,256; quick 1,8,32,64)"
     )
@@ -161,13 +163,15 @@ def print_summary(records: Sequence[RunRecord]) -> None:
 
     if not records:
         raise UsageError("the sweep measured nothing")
-    header = ("subject", "N", "L ms", "ok req/s", "bound", "p50 ms", "p99 ms", "err%")
-    print("{:<28}{:>5}{:>8}{:>10}{:>10}{:>9}{:>9}{:>7}".format(*header))
+    header = ("subject", "N", "L ms", "ok req/s", "bound", "p50 ms", "p99 ms", "err%", "cpu ms")
+    print("{:<28}{:>5}{:>8}{:>10}{:>10}{:>9}{:>9}{:>7}{:>8}".format(*header))
     for (subject, upstream), points in sorted(level_points(records).items()):
         for p in points:
+            cpu = "" if p.cpu_ms_per_request is None else f"{p.cpu_ms_per_request:.2f}"
             print(
                 f"{subject:<28}{p.concurrency:>5}{upstream:>8}{p.throughput_rps:>10.1f}"
                 f"{p.bound_rps:>10.1f}{p.p50_ms:>9.1f}{p.p99_ms:>9.1f}{100 * p.error_rate:>7.1f}"
+                f"{cpu:>8}"
             )
     print()
     for saturation in saturations(records):

@@ -19,15 +19,23 @@ import contextlib
 import itertools
 import secrets
 import statistics
+import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass
+from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
 from harness.fidelity import FidelityTally, ResponseCheck, load_check
-from harness.records import Environment, RunRecord, capture_environment, make_series, now_iso
+from harness.records import (
+    Environment,
+    RunRecord,
+    Series,
+    capture_environment,
+    make_series,
+    now_iso,
+)
 from harness.runners.support.closedloop import Window
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.progress import Advance, no_progress
@@ -41,7 +49,9 @@ from harness.runners.support.sweepsubjects import (
     measure_http,
     mock_subject,
 )
-from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
+from harness.targets.cputime import CpuUse, cpu_used, group_cpu_s
+from harness.targets.discovery import ModelChoice, discover_model
 from mock_salesforce.admin_client import AdminClient
 
 SCENARIO = "sync-vs-async"
@@ -58,8 +68,8 @@ UNKNOWN = "unknown"  # the upstream latency of a target whose upstream is not th
 MODELS_ENDPOINTS = ("chat-generations", "generations", "embeddings")
 
 # subject name (`gateway:<variant>` or a target's name) -> a context manager serving it,
-# yielding its base URL
-SubjectServer = Callable[[str], contextlib.AbstractContextManager[str]]
+# yielding it running (its URL, and its process id when the harness started it)
+SubjectServer = Callable[[str], contextlib.AbstractContextManager[RunningTarget]]
 
 
 @dataclass(frozen=True)
@@ -82,7 +92,7 @@ class SweepPlan:
     duration_s: float = 10.0
     targets: tuple[SweepTarget, ...] = ()
     ceiling: bool = True
-    model: str = GATEWAY_MODEL  # the model name sent to gateways
+    model: str | None = None  # sent to targets; None: discovered (references: GATEWAY_MODEL)
 
     def __post_init__(self) -> None:
         if not self.subjects and not self.targets:
@@ -143,11 +153,16 @@ def littles_bound_rps(concurrency: int, upstream_latency_ms: float) -> float:
 
 @dataclass(frozen=True)
 class Measured:
-    """One window of one subject, and its replies' fidelity when they could be checked."""
+    """One window of one subject, its replies' fidelity when they could be checked, and the
+    CPU the client and (when the harness started it) the subject used over `span_s`."""
 
     window: Window
     fidelity: FidelityTally | None = None
     http: bool = False
+    span_s: float = 0.0
+    span_requests: int = 0  # answered over the span, warm-ups and stragglers included
+    client_cpu_s: float | None = None
+    subject_cpu: CpuUse | None = None
 
 
 Measure = Callable[[int, float], Measured]
@@ -163,6 +178,7 @@ class SubjectRun:
     measure: Measure
     role: str = ""
     controlled: bool = True
+    params: Mapping[str, Any] = field(default_factory=dict)  # e.g. how its model was chosen
     unloaded_ms: float = 0.0
 
     def labels(self, concurrency: int, latency_ms: float) -> dict[str, str]:
@@ -205,6 +221,7 @@ def level_record(
     ]
     if measured.http:
         series.append(make_series("status", "code", (s.status for s in samples)))
+    series += cpu_series(measured)
     extra: dict[str, Any] = {"bound_latency_ms": bound_ms}
     if measured.fidelity is not None:
         series += measured.fidelity.as_series()
@@ -233,6 +250,22 @@ def latency_restored(mock_url: str, timeout_s: float = 10.0) -> Iterator[None]:
     finally:
         now = admin.config().get("latency", {})
         admin.patch_config({"latency": dict.fromkeys(now) | before})
+
+
+def cpu_series(measured: Measured) -> list[Series]:
+    """CPU seconds over the measurement's span: the client's, and the subject's (all its
+    processes, and its busiest one) when the harness started it."""
+    if measured.client_cpu_s is None:
+        return []
+    series = [
+        make_series("cpu_span_s", "s", (measured.span_s,)),
+        make_series("span_requests", "count", (measured.span_requests,)),
+        make_series("client_cpu_s", "s", (measured.client_cpu_s,)),
+    ]
+    if measured.subject_cpu is not None:
+        series.append(make_series("subject_cpu_s", "s", (measured.subject_cpu.total_s,)))
+        series.append(make_series("subject_busiest_cpu_s", "s", (measured.subject_cpu.busiest_s,)))
+    return series
 
 
 def set_upstream_latency(mock_url: str, latency_ms: float, timeout_s: float = 10.0) -> None:
@@ -276,7 +309,7 @@ def measure_level(
     """Measure one point and make its record."""
     started_at = now_iso()
     measured = run.measure(level, plan.duration_s)
-    params = {**plan.params(), "upstream_latency_ms": latency_ms}
+    params = {**plan.params(), **run.params, "upstream_latency_ms": latency_ms}
     return level_record(
         run, level, latency_ms, measured,
         environment=environment, params=params, started_at=started_at,
@@ -289,27 +322,43 @@ def open_subjects(
     serve: SubjectServer,
     stack: contextlib.ExitStack,
     check: ResponseCheck | None,
+    *,
+    choose_model: Callable[[str, str | None, str], ModelChoice] | None = None,
 ) -> list[SubjectRun]:
     """A SubjectRun per subject of the plan, in the plan's order; gateways and targets are
-    served until `stack` ends; `check` judges the replies of those behind the mock."""
+    served until `stack` ends; `check` judges the replies of those behind the mock, and
+    `choose_model(url, requested, mock_url)` (default `target_model`) a target's model."""
+    choose = choose_model or target_model
     prompts = prompt_numbers()
     runs: list[SubjectRun] = []
     if CEILING in plan.all_subjects:
         ceiling = mock_subject(mock_url, prompts)
-        runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None)))
+        runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None, None)))
     for target in plan.targets:
-        url = stack.enter_context(serve(target.name))
-        subject = chat_subject(url, plan.model, prompts)
-        measure = http_measure(subject, check if target.behind_mock else None)
-        runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock))
+        running = stack.enter_context(serve(target.name))
+        choice = choose(running.url, plan.model, mock_url if target.behind_mock else "")
+        measure = http_measure(chat_subject(running.url, choice.model or "", prompts),
+                               check if target.behind_mock else None, running.pid)  # fmt: skip
+        runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock,
+                               choice.as_params()))  # fmt: skip
     for name in plan.subjects:
         if name in CLIENTS:
             runs.append(SubjectRun(name, "client", client_measure(name, mock_url, plan)))
             continue
-        url = stack.enter_context(serve(name))
-        subject = chat_subject(url, plan.model, prompts)
-        runs.append(SubjectRun(name, "gateway", http_measure(subject, check)))
+        running = stack.enter_context(serve(name))
+        subject = chat_subject(running.url, GATEWAY_MODEL, prompts)
+        measure = http_measure(subject, check, running.pid)
+        runs.append(SubjectRun(name, "gateway", measure, params={"model": GATEWAY_MODEL}))
     return runs
+
+
+def target_model(url: str, requested: str | None, mock_url: str) -> ModelChoice:
+    """The model a target is sent: `requested` if it works, else the first it serves that
+    does; UsageError (with what each probe got) when none works."""
+    choice = discover_model(url, requested=requested, mock_url=mock_url)
+    if choice.model is None:
+        raise UsageError(choice.reason)
+    return choice
 
 
 def prompt_numbers() -> Iterator[int]:
@@ -324,13 +373,20 @@ def client_measure(name: str, mock_url: str, plan: SweepPlan) -> Measure:
     )
 
 
-def http_measure(subject: HttpSubject, check: ResponseCheck | None) -> Measure:
-    """Measure over HTTP; with a check, every kept reply is checked once the window is over."""
+def http_measure(subject: HttpSubject, check: ResponseCheck | None, pgid: int | None) -> Measure:
+    """Measure over HTTP, counting the CPU of the client and of process group `pgid` (the
+    subject, when the harness started it); with a check, every kept reply is checked once the
+    window is over."""
 
     def measure(level: int, duration_s: float) -> Measured:
+        before = group_cpu_s(pgid) if pgid else None
+        began_s, client_began_s = time.perf_counter(), time.process_time()
         result = measure_http(subject, level, duration_s)
+        client_cpu_s = time.process_time() - client_began_s
+        span_s = time.perf_counter() - began_s
+        used = cpu_used(before, group_cpu_s(pgid)) if before is not None and pgid else None
         tally = fidelity_of(result, check) if check is not None else None
-        return Measured(result.window, tally, http=True)
+        return Measured(result.window, tally, True, span_s, result.answered, client_cpu_s, used)
 
     return measure
 
@@ -351,11 +407,11 @@ def reference_gateways(mock_url: str, run_dir: Path) -> SubjectServer:
     against the mock (logs in `run_dir`)."""
 
     @contextlib.contextmanager
-    def open_variant(subject: str) -> Iterator[str]:
+    def open_variant(subject: str) -> Iterator[RunningTarget]:
         variant = subject.removeprefix(GATEWAY_PREFIX)
         spec = TargetSpec(variant=variant, name=f"gateway-{variant}")
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
-            yield running.url
+            yield running
 
     return open_variant
 
@@ -386,13 +442,13 @@ def sweep_services(
         upstream = mock_url
 
         @contextlib.contextmanager
-        def serve(subject: str) -> Iterator[str]:
+        def serve(subject: str) -> Iterator[RunningTarget]:
             if subject not in specs:
-                with references(subject) as base_url:
-                    yield base_url
+                with references(subject) as reference:
+                    yield reference
                 return
             with open_target(specs[subject], mock_url=upstream, run_dir=run_dir) as running:
-                yield running.url
+                yield running
 
         yield SweepServices(mock_url, serve)
 

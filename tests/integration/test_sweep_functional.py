@@ -20,6 +20,7 @@ from harness.saturation import saturations
 from harness.store import load_records
 from harness.subjects.gateway.options import GatewayOptions
 from harness.subjects.gateway.serve import run_in_thread as serve_gateway
+from harness.targets import RunningTarget
 from mock_salesforce.config import load_profile
 from mock_salesforce.server import run_in_thread as serve_mock
 from scenarios import scenario_path
@@ -40,10 +41,10 @@ ASYNCIO_RUN = f"{sys.executable} {SAMPLES / 'concurrency' / 'asyncio_run_flask.p
 
 def in_thread_gateways(mock_url: str) -> SubjectServer:
     @contextlib.contextmanager
-    def open_gateway(subject: str) -> Iterator[str]:
+    def open_gateway(subject: str) -> Iterator[RunningTarget]:
         variant = subject.removeprefix("gateway:")
         with serve_gateway(GatewayOptions(upstream_url=mock_url, variant=variant)) as running:
-            yield running.url
+            yield RunningTarget(subject, running.url)
 
     return open_gateway
 
@@ -100,6 +101,7 @@ def test_a_capped_threaded_gateway_against_an_async_one_side_by_side(
     by_subject = {s.subject: s for s in saturations(records)}
     capped, unbounded = by_subject["launch:capped_flask"], by_subject["launch:gateway_app"]
     assert capped.shape == "cap" and capped.cap is not None and 1.5 < capped.cap < 3.0
+    assert "not CPU-bound" in capped.detail  # its threads wait on the semaphore
     assert unbounded.top == 8 and unbounded.peak_rps > 2.5 * capped.peak_rps
     assert all(r.get("fidelity_checked").values[0] > 0 for r in records if "role" in r.labels)
     assert not any(r.get("fidelity_wrong_content").values[0] for r in records if "role" in r.labels)

@@ -113,10 +113,12 @@ class Exchange:
 
 @dataclass(frozen=True)
 class HttpWindow:
-    """A closed-loop window over HTTP and the exchanges it kept (at most `MAX_EXCHANGES`)."""
+    """A closed-loop window over HTTP, the exchanges it kept (at most `MAX_EXCHANGES`), and how
+    many requests were answered in all (warm-ups and those past the window included)."""
 
     window: Window
     exchanges: tuple[Exchange, ...]
+    answered: int = 0
 
 
 def chat_subject(base_url: str, model: str, prompts: Iterator[int]) -> HttpSubject:
@@ -148,6 +150,7 @@ async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: floa
     connector = aiohttp.TCPConnector(limit=concurrency)
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
     exchanges: list[Exchange] = []
+    answered = itertools.count()
     counter = itertools.count()
     async with aiohttp.ClientSession(
         connector=connector, timeout=timeout, headers=dict(subject.headers)
@@ -157,12 +160,13 @@ async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: floa
             body = subject.body(next(counter))
             async with session.post(subject.url, json=body) as response:
                 reply = await response.read()
+            next(answered)
             if len(exchanges) < MAX_EXCHANGES:
                 exchanges.append(Exchange(body, response.status, reply))
             return response.status
 
         window = await _warm_and_drive(call, concurrency, duration_s)
-    return HttpWindow(window, tuple(exchanges))
+    return HttpWindow(window, tuple(exchanges), next(answered))
 
 
 async def _warm_and_drive(

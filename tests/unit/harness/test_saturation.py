@@ -25,6 +25,11 @@ def test_a_subject_within_the_bound_at_every_level_scales() -> None:
     assert found.detail == "in step with concurrency up to 64"
 
 
+def test_one_noisy_level_under_the_bound_does_not_move_the_knee_down() -> None:
+    found = saturation_of([point(1, 4.9), point(8, 35.0), point(32, 152.0), point(64, 304.0)])
+    assert (found.knee, found.shape) == (64, "scales")
+
+
 def test_a_pool_of_four_is_a_cap_of_about_four_requests_in_flight() -> None:
     # 200 ms a request, 4 at a time: 20 req/s however many callers wait.
     points = [point(1, 5.0), point(2, 10.0), point(4, 19.8), point(8, 20.0, 400.0),
@@ -33,6 +38,16 @@ def test_a_pool_of_four_is_a_cap_of_about_four_requests_in_flight() -> None:
     assert (found.knee, found.shape) == (4, "cap")
     assert found.cap == pytest.approx(4.0, rel=0.02)
     assert "20 req/s" in found.detail and "4.0 requests in flight" in found.detail
+
+
+def test_a_cap_says_whether_the_subject_was_cpu_bound_when_its_cpu_was_counted() -> None:
+    def capped(share: float) -> str:
+        points = [point(1, 5.0), point(8, 20.0, 400.0, busiest_cpu_share=share),
+                  point(16, 20.0, 800.0, busiest_cpu_share=share)]  # fmt: skip
+        return saturation_of(points).detail
+
+    assert "(CPU-bound: its busiest process used 97% of a core)" in capped(0.97)
+    assert "(not CPU-bound: its busiest process used 12% of a core" in capped(0.12)
 
 
 def test_a_cap_below_the_second_level_has_no_knee_past_the_first() -> None:

@@ -31,7 +31,9 @@ from harness.runners.sweep import (
     sweep_subjects,
     sweep_targets,
 )
-from harness.targets import TargetSpec
+from harness.targets import RunningTarget, TargetSpec
+from harness.targets.cputime import CpuUse
+from harness.targets.discovery import ModelChoice
 
 ENV = capture_environment()
 
@@ -79,6 +81,18 @@ def test_a_level_record_carries_the_sweep_series_and_labels() -> None:
     assert record.get("littles_bound_rps").values == (20.0,)
     assert "status" not in record.series_names  # a client call has no HTTP status
     assert not record.partial
+
+
+def test_a_level_record_keeps_the_cpu_the_client_and_the_subject_used() -> None:
+    window = Window((Sample(0.2, 200.0, True, status=200),), 1.0, 0)
+    measured = Measured(window, None, True, 1.25, 30, 0.1, CpuUse(total_s=0.9, busiest_s=0.6))
+    run = SubjectRun("gateway:async", "gateway", unused)
+    record = level_record(run, 1, 200.0, measured, environment=ENV, params={})
+    assert record.get("cpu_span_s").values == (1.25,)
+    assert record.get("span_requests").values == (30.0,)
+    assert record.get("client_cpu_s").values == (0.1,)
+    assert record.get("subject_cpu_s").values == (0.9,)
+    assert record.get("subject_busiest_cpu_s").values == (0.6,)
 
 
 def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
@@ -276,19 +290,21 @@ def test_gateways_and_targets_are_served_until_the_sweep_ends() -> None:
     events: list[str] = []
 
     @contextlib.contextmanager
-    def serve(subject: str) -> Iterator[str]:
+    def serve(subject: str) -> Iterator[RunningTarget]:
         events.append(f"open {subject}")
-        yield "http://127.0.0.1:1"
+        yield RunningTarget(subject, "http://127.0.0.1:1")
         events.append(f"close {subject}")
 
     plan = SweepPlan(subjects=("gateway:sync-legacy", "async"), targets=(SweepTarget("app"),),
                      ceiling=False)  # fmt: skip
     with contextlib.ExitStack() as stack:
-        runs = open_subjects(plan, "http://mock", serve, stack, None)
+        runs = open_subjects(plan, "http://mock", serve, stack, None,
+                             choose_model=lambda *_: ModelChoice.given("own-model"))  # fmt: skip
         assert [(r.name, r.kind) for r in runs] == [
             ("app", "target"), ("gateway:sync-legacy", "gateway"), ("async", "client"),
         ]  # fmt: skip
         assert events == ["open app", "open gateway:sync-legacy"]
+        assert runs[0].params["model"] == "own-model"
     assert events[2:] == ["close gateway:sync-legacy", "close app"]
 
 
