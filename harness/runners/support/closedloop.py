@@ -34,12 +34,19 @@ class Sample:
     status: int = NO_REPLY  # HTTP status; also 0 for calls that return only ok
 
 
+# A worker with nothing measured past its warm-up at the deadline may go on for this many
+# windows more, for one measured request (a queue behind a capped subject can be that long).
+OVERTIME_WINDOWS = 3.0
+
+
 @dataclass(frozen=True)
 class Window:
     """What a closed-loop run measured: the requests that ended inside the window, except each
     worker's first (its warm-up, ended at `warmup_end_s[worker]`): N workers that start together
     queue up behind a slow subject in a way no steady state does, and first requests also pay
-    for opening connections."""
+    for opening connections. A worker with nothing past its warm-up at the deadline goes on
+    for one more request (within OVERTIME_WINDOWS), and one that could not is represented by
+    its warm-up, so the slowest workers are never left out of the figures."""
 
     samples: tuple[Sample, ...]
     duration_s: float
@@ -71,34 +78,46 @@ class _Tally:
         self.clock, self.duration_s, self.concurrency = clock, duration_s, concurrency
         self.start_s = clock()
         self.deadline_s = self.start_s + duration_s
+        self.overtime_s = self.deadline_s + OVERTIME_WINDOWS * duration_s
         self.samples: list[Sample] = []
-        self.warmup_end_s: dict[int, float] = {}
-        self.errors = 0
+        self.warmups: dict[int, Sample] = {}
+        self.raised: set[int] = set()  # workers whose warm-up raised
+        self.errors = 0  # kept samples that raised
+        self.measured: set[int] = set()  # workers with a sample past their warm-up
         self._lock = threading.Lock()
 
-    def running(self) -> bool:
-        return self.clock() < self.deadline_s
+    def running(self, worker: int) -> bool:
+        """Whether `worker` sends another request."""
+        now_s = self.clock()
+        return now_s < self.deadline_s or (worker not in self.measured and now_s < self.overtime_s)
 
     def record(self, worker: int, began_s: float, outcome: Outcome | None) -> None:
-        """Count a request that began at `began_s` (outcome None: it raised); a worker's first
-        is its warm-up, and only those ending in the window are kept."""
+        """Count a request that began at `began_s` (outcome None: it raised): a worker's first
+        is its warm-up; later ones are kept when they end in the window, or when they are the
+        first of their worker past its warm-up."""
         ended_s = self.clock()
         if outcome is None or isinstance(outcome, bool):
             ok, status = bool(outcome), NO_REPLY
         else:
             ok, status = 200 <= outcome < 300, outcome
+        sample = Sample(ended_s - self.start_s, (ended_s - began_s) * 1000.0, ok, worker, status)
         with self._lock:
-            if worker not in self.warmup_end_s:
-                self.warmup_end_s[worker] = ended_s - self.start_s
-            elif ended_s <= self.deadline_s:
+            if worker not in self.warmups:
+                self.warmups[worker] = sample
+                if outcome is None:
+                    self.raised.add(worker)
+            elif ended_s <= self.deadline_s or worker not in self.measured:
+                self.samples.append(sample)
+                self.measured.add(worker)
                 self.errors += outcome is None
-                latency_ms = (ended_s - began_s) * 1000.0
-                self.samples.append(Sample(ended_s - self.start_s, latency_ms, ok, worker, status))
 
     def window(self) -> Window:
-        samples = tuple(sorted(self.samples, key=lambda s: s.end_s))
-        return Window(samples, self.duration_s, self.errors, self.concurrency,
-                      dict(self.warmup_end_s))  # fmt: skip
+        """The window; a worker that never got past its warm-up counts by its warm-up."""
+        unmeasured = [s for w, s in self.warmups.items() if w not in self.measured]
+        samples = tuple(sorted([*self.samples, *unmeasured], key=lambda s: s.end_s))
+        warmup_end_s = {w: s.end_s for w, s in self.warmups.items() if w in self.measured}
+        errors = self.errors + len(self.raised - self.measured)
+        return Window(samples, self.duration_s, errors, self.concurrency, warmup_end_s)
 
 
 async def drive_async(
@@ -111,7 +130,7 @@ async def drive_async(
     tally = _Tally(duration_s, concurrency, clock)
 
     async def worker(index: int) -> None:
-        while tally.running():
+        while tally.running(index):
             began_s, outcome = clock(), None
             with contextlib.suppress(Exception):  # a failing subject is measured, not fatal
                 outcome = await call()
@@ -131,7 +150,7 @@ def drive_threads(
     tally = _Tally(duration_s, concurrency, clock)
 
     def worker(index: int) -> None:
-        while tally.running():
+        while tally.running(index):
             began_s, outcome = clock(), None
             with contextlib.suppress(Exception):  # a failing subject is measured, not fatal
                 outcome = call()
