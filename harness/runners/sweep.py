@@ -183,8 +183,9 @@ class SubjectRun:
 
     def labels(self, concurrency: int, latency_ms: float) -> dict[str, str]:
         latency = f"{latency_ms:g}" if self.controlled else UNKNOWN
-        role = {"role": self.role} if self.role else {}
-        return {"subject": self.name, "kind": self.kind, **role,
+        # A user's target is also labelled as load and card records are: `target`.
+        own = {"target": self.name, "role": self.role} if self.kind == "target" else {}
+        return {"subject": self.name, "kind": self.kind, **own,
                 "concurrency": str(concurrency), "upstream_latency_ms": latency}  # fmt: skip
 
     def bound_latency_ms(self, latency_ms: float, window: Window) -> float:

@@ -104,6 +104,7 @@ def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
     run = SubjectRun("launch:app", "target", unused, role="baseline")
     record = level_record(run, 2, 200.0, measured, environment=ENV, params={})
     assert record.labels["role"] == "baseline" and record.labels["kind"] == "target"
+    assert record.labels["target"] == "launch:app"  # as load and card records name it
     assert record.get("status").values == (200.0, 503.0)
     assert record.get("fidelity_checked").values == (2.0,)
     assert record.get("fidelity_wrong_status").values == (1.0,)
