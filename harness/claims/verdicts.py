@@ -134,6 +134,8 @@ def _verdict(claim: Claim, value: float, interval: Interval, detail: str) -> Ver
 
 
 def _explain(outcome: str, interval: Interval, claim: Claim, expected: str) -> str:
+    if math.isnan(interval.low) or math.isnan(interval.high):
+        return "no value to judge (nothing to divide by: its denominator is zero)"
     shown = f"[{format_value(interval.low, claim.unit)}, {format_value(interval.high, claim.unit)}]"
     if interval.low == interval.high:
         shown = format_value(interval.low, claim.unit)

@@ -228,3 +228,31 @@ def test_verdicts_round_trip_through_claims_json(tmp_path: Path) -> None:
     path = write_verdicts(tmp_path, verdicts, ledger)
     assert json.loads(path.read_text())["counts"]["refuted"] >= 5
     assert load_verdicts(tmp_path) == verdicts
+
+
+def test_the_gateway_ledger_parses_and_says_what_a_target_needs_without_records() -> None:
+    from scenarios import scenario_path
+
+    verdicts = evaluate_ledger(load_ledger(scenario_path("claims", "gateway.toml")), [])
+    assert len(verdicts) >= 9
+    assert all(v.verdict == INCONCLUSIVE and "needs:" in v.reason for v in verdicts)
+
+
+def test_a_ratio_over_nothing_is_inconclusive_and_says_there_was_nothing_to_divide_by() -> None:
+    ledger = ledger_of("""
+[[claim]]
+id = "opens"
+text = "token file opens per request"
+workload = "sfperf validate --launch"
+unit = "opens/request"
+expect = { at_most = 0.01 }
+[claim.metric]
+runner = "card"
+scenario = "load"
+series = "credential_file_opens"
+denominator = "models_requests"
+statistic = "ratio_of_sums"
+""")
+    empty = record("card", "load", {}, credential_file_opens=[0.0], models_requests=[0.0])
+    (verdict,) = evaluate_ledger(ledger, [empty])
+    assert verdict.verdict == INCONCLUSIVE and "nothing to divide by" in verdict.reason
