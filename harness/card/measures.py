@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.card.selfreport import pair_figures, reported_figures
 from harness.records import RunRecord, Series, capture_environment, make_series
-from harness.runners.support.loadrows import Row
+from harness.runners.support.loadrows import BODY_CHARS, Row
 
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 PATH_CLASSES = ("credential", "config", "other")
@@ -84,9 +84,17 @@ def token_economy(entries: Sequence[Mapping[str, Any]]) -> list[Series]:
 
 def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any]]:
     """The most frequent failed replies: status, the start of the body (or the transport
-    error), how many."""
-    counts = Counter((r.status, r.body or r.error) for r in rows if not r.ok)
-    return [{"status": s, "body": b, "count": n} for (s, b), n in counts.most_common(top)]
+    error), how many. Replies the fidelity check failed are grouped by what was wrong (each
+    body differs), with the first one as the example."""
+    counts: Counter[tuple[int, str]] = Counter()
+    examples: dict[tuple[int, str], str] = {}
+    for row in (r for r in rows if not r.ok):
+        what = f"fidelity: {', '.join(row.fidelity)}" if row.fidelity else (row.body or row.error)
+        key = (row.status, what)
+        counts[key] += 1
+        examples.setdefault(key, f"{what}: e.g. {row.body}" if row.fidelity else what)
+    return [{"status": k[0], "body": examples[k][:BODY_CHARS], "count": n}
+            for k, n in counts.most_common(top)]  # fmt: skip
 
 
 def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str, float]:

@@ -56,6 +56,15 @@ def test_the_top_errors_quote_the_body_or_the_transport_error_with_counts() -> N
         {"status": 0, "body": "Timeout", "count": 1},
         {"status": 200, "body": '{"choices": "Error: 429"}', "count": 1},
     ]
+
+
+def test_replies_the_fidelity_check_failed_are_grouped_by_what_was_wrong() -> None:
+    def wrong(text: str) -> Row:
+        return Row("chat", 0, 0, 1, 200, False, fidelity=("wrong_content",), body=text)
+
+    assert top_errors([wrong("a"), wrong("b"), wrong("c")]) == [
+        {"status": 200, "body": "fidelity: wrong_content: e.g. a", "count": 3}
+    ]
     assert len(top_errors([row(400 + i, False) for i in range(9)])) == 5
 
 
