@@ -55,9 +55,10 @@ def _model_line(records: Sequence[RunRecord]) -> str:
         return ""
     params = discovery.params
     if params.get("model") is None:
+        hint = "" if params.get("model_error") else "; pass `--model NAME` to choose one"
         return (
             f"**Not measured: {params.get('model_reason', 'no model works')}.** Load, profile "
-            "and resilience were skipped; pass `--model NAME` to choose one."
+            f"and resilience were skipped{hint}."
         )
     how = {"--model": "given with --model", "probe": "the first served model that answered",
            "default": "the default name (GET /v1/models listed none)"}  # fmt: skip
@@ -71,6 +72,8 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
                for v in verdicts if v.verdict == "refuted"]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
     problems = refuted + ([f"FAIL findings: {', '.join(failing)}"] if failing else [])
+    if not problems and not _measured(records):
+        return ""
     if not problems:
         unknown = sum(v.verdict == "inconclusive" for v in verdicts)
         undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
@@ -93,6 +96,11 @@ def _token_line(records: Sequence[RunRecord]) -> str:
     return (f"Tokens: {totals['token_requests']:g} fetched for {totals['models_requests']:g} "
             f"Models API requests in the windows ({per_hour:.3g} refreshes per hour; {bad:g} "
             "sent expired or unknown).")  # fmt: skip
+
+
+def _measured(records: Sequence[RunRecord]) -> bool:
+    """True when anything was measured on the target (not only asked which model it serves)."""
+    return any(r.runner not in ("discover",) for r in records)
 
 
 def _verdict_table(stem: str, verdicts: Sequence[Verdict]) -> Table | None:

@@ -83,6 +83,7 @@ class ModelChoice:
             "served_models": list(self.served),
             "model_probes": [vars(p) for p in self.probes],
             "model_reason": self.reason,
+            "model_error": self.error,
         }
 
     @classmethod

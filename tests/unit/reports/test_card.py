@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from pathlib import Path
 
 from harness.claims import Verdict
@@ -11,9 +12,9 @@ from reports.render import write_report
 TARGET = "launch:gw"
 
 
-def record(runner: str, scenario: str, params: dict[str, object], **series: float) -> RunRecord:
+def record(runner: str, scenario: str, params: Mapping[str, object], **series: float) -> RunRecord:
     values = tuple(Series(name, "count", (value,)) for name, value in series.items())
-    return RunRecord(runner, scenario, params, capture_environment(), values,
+    return RunRecord(runner, scenario, dict(params), capture_environment(), values,
                      labels={"target": TARGET})  # fmt: skip
 
 
@@ -62,3 +63,14 @@ def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
     reason = "no model works on this target: 'gpt-4o-mini' -> HTTP 404: unknown model"
     report = run(tmp_path, {"model": None, "model_source": "none", "model_reason": reason})
     assert f"**Not measured: {reason}.**" in report.split("\n## ")[1]
+    assert "pass `--model NAME`" in report
+
+
+def test_a_target_that_did_not_start_is_not_said_to_have_nothing_wrong(tmp_path: Path) -> None:
+    reason = "the target did not start: exited with code 3 before it was ready: no config"
+    discover = {"model": None, "model_reason": reason, "model_error": reason}
+    write_report(tmp_path, [record("discover", "models", discover)], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "inconclusive", 0.0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert f"**Not measured: {reason}.**" in card
+    assert "Nothing found wrong" not in card and "--model" not in card
