@@ -17,7 +17,7 @@ from harness.errors import UsageError
 from harness.files import read_toml
 
 KINDS = ("measured", "consistency", "sample-size")
-STATISTICS = ("rate", "mean", "median", "sum", "ratio_of_sums", "percentile")
+STATISTICS = ("rate", "mean", "median", "sum", "max", "ratio_of_sums", "percentile")
 # candidate/baseline as is, 1 - it (reduction), it - 1 (gain), baseline/candidate - 1 (speedup).
 TRANSFORMS = ("ratio", "reduction", "gain", "speedup")
 WHERE_OPS = ("==", "!=", "<=", ">=", "<", ">")

@@ -28,6 +28,7 @@ from harness.stats import (
 )
 
 RESAMPLES = 1000
+EXACT = frozenset({"sum", "max"})  # statistics of what was counted, not estimated
 
 
 class MissingRecords(Exception):
@@ -83,6 +84,11 @@ def measure(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:
         successes = float(values.sum())
         interval = wilson_interval(successes, values.shape[0])
         detail = f"{successes:g} of {values.shape[0]} observations"
+    elif query.statistic in EXACT:
+        # A total of counted events, or the worst case seen, is what happened, not an estimate:
+        # one expired-token send refutes "none", however few windows were measured.
+        interval = Interval(value, value)
+        detail = f"{query.statistic} of {values.shape[0]} observations (exact)"
     else:
         estimates = resample_statistic(values, statistic, resamples=RESAMPLES)
         interval = percentile_interval(estimates)
@@ -229,6 +235,8 @@ def _row_statistic(query: MetricQuery) -> RowStatistic:
         return row_percentile(query.quantile)
     if query.statistic == "sum":
         return lambda rows: np.asarray(rows.sum(axis=1), dtype=np.float64)
+    if query.statistic == "max":
+        return lambda rows: np.asarray(rows.max(axis=1), dtype=np.float64)
     return _ratio_of_sums
 
 

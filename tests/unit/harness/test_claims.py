@@ -256,3 +256,23 @@ statistic = "ratio_of_sums"
     empty = record("card", "load", {}, credential_file_opens=[0.0], models_requests=[0.0])
     (verdict,) = evaluate_ledger(ledger, [empty])
     assert verdict.verdict == INCONCLUSIVE and "nothing to divide by" in verdict.reason
+
+
+def test_a_count_of_events_is_exact_so_one_event_in_three_windows_refutes_none() -> None:
+    ledger = ledger_of("""
+[[claim]]
+id = "expired"
+text = "no expired-token sends"
+workload = "sfperf validate"
+unit = "requests"
+expect = { at_most = 0 }
+[claim.metric]
+runner = "card"
+scenario = "load"
+series = "expired_token_sends"
+statistic = "sum"
+""")
+    windows = [record("card", "load", {"window": w}, expired_token_sends=[n])
+               for w, n in (("a", 0.0), ("b", 2.0), ("c", 0.0))]  # fmt: skip
+    (verdict,) = evaluate_ledger(ledger, windows)
+    assert (verdict.verdict, verdict.low, verdict.high) == (REFUTED, 2.0, 2.0)
