@@ -49,7 +49,9 @@ class LevelPoint:
     error_rate: float
     ceiling_rps: float | None = None
     busiest_cpu_share: float | None = None  # of one core, the subject's busiest process
+    busiest_wait_share: float | None = None  # of the span, that process ready with no core
     cpu_ms_per_request: float | None = None  # the subject's, all its processes
+    client_cpu_share: float | None = None  # of one core, the sweep's client (one event loop)
 
     @property
     def efficiency(self) -> float:
@@ -58,13 +60,16 @@ class LevelPoint:
 
     @property
     def client_bound(self) -> bool:
-        """The client itself fell short of the bound here, and the subject matched the client."""
+        """The client itself fell short of the bound here and the subject matched it, or the
+        client's one event loop was busy (it then delays every request it times)."""
         ceiling = self.ceiling_rps
-        return (
+        matched = (
             ceiling is not None
             and ceiling < KNEE_FRACTION * self.bound_rps
             and self.throughput_rps >= CLIENT_FRACTION * ceiling
         )
+        busy = self.client_cpu_share is not None and self.client_cpu_share >= CPU_BOUND_SHARE
+        return matched or busy
 
 
 @dataclass(frozen=True)
@@ -148,10 +153,17 @@ def plateau_of(points: Sequence[LevelPoint]) -> list[LevelPoint]:
 
 
 def _client_bound(point: LevelPoint) -> str:
+    share = point.client_cpu_share
+    if share is not None and share >= CPU_BOUND_SHARE:
+        why = f"the sweep's client used {share:.0%} of a core"
+    else:
+        why = (
+            f"the sweep's client reached only {point.ceiling_rps:.0f} req/s against the mock "
+            f"directly and the subject kept up with it ({point.throughput_rps:.0f} req/s)"
+        )
     return (
-        f"client-bound from concurrency {point.concurrency}: the sweep's client reached only "
-        f"{point.ceiling_rps:.0f} req/s against the mock directly and the target kept up with it "
-        f"({point.throughput_rps:.0f} req/s), so the target's own limit lies further"
+        f"client-bound from concurrency {point.concurrency}: {why}, so the subject's own limit "
+        "was not reached"
     )
 
 
@@ -177,20 +189,26 @@ def _cap(plateau: Sequence[LevelPoint], alone: LevelPoint) -> tuple[str, float]:
         f"concurrency cap: throughput flat at about {rate:.0f} req/s from concurrency "
         f"{first.concurrency} to {top.concurrency} while p50 latency grows from "
         f"{first.p50_ms:.0f} to {top.p50_ms:.0f} ms: about {cap:.1f} requests in flight "
-        f"at {alone.p50_ms:.0f} ms each {_cause(top.busiest_cpu_share)}"
+        f"at {alone.p50_ms:.0f} ms each {_cause(top)}"
     )
     return sentence, cap
 
 
-def _cause(busiest_cpu_share: float | None) -> str:
+def _cause(point: LevelPoint) -> str:
     """What the subject's CPU says about a cap (when the harness could count it)."""
-    if busiest_cpu_share is None:
+    cpu, waited = point.busiest_cpu_share, point.busiest_wait_share or 0.0
+    if cpu is None:
         return "(a pool, a lock, or one busy core)"
-    if busiest_cpu_share >= CPU_BOUND_SHARE:
-        return f"(CPU-bound: its busiest process used {busiest_cpu_share:.0%} of a core)"
+    if cpu >= CPU_BOUND_SHARE:
+        return f"(CPU-bound: its busiest process used {cpu:.0%} of a core)"
+    if cpu + waited >= CPU_BOUND_SHARE:
+        return (
+            f"(starved of a core: its busiest process ran {cpu:.0%} of the time and waited "
+            f"{waited:.0%} for a free core, so this machine was too busy to tell)"
+        )
     return (
-        f"(not CPU-bound: its busiest process used {busiest_cpu_share:.0%} of a core, so "
-        "a pool, a lock or a queue holds it back)"
+        f"(not CPU-bound: its busiest process used {cpu:.0%} of a core, so a pool, a lock or "
+        "a queue holds it back)"
     )
 
 
@@ -271,8 +289,10 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         p99_ms=float(np.percentile(latency, 99)) if latency.size else 0.0,
         error_rate=1.0 - share_ok if ok.size else 0.0,
         ceiling_rps=ceiling_rps,
-        busiest_cpu_share=busiest_cpu_share(records),
+        busiest_cpu_share=cpu_share(records, "subject_busiest_cpu_s"),
+        busiest_wait_share=cpu_share(records, "subject_busiest_wait_s"),
         cpu_ms_per_request=cpu_ms_per_request(records),
+        client_cpu_share=cpu_share(records, "client_cpu_s"),
     )
 
 
@@ -285,13 +305,14 @@ def cpu_ms_per_request(records: Sequence[RunRecord]) -> float | None:
     return 1000.0 * sum(r.get("subject_cpu_s").values[0] for r in counted) / answered
 
 
-def busiest_cpu_share(records: Sequence[RunRecord]) -> float | None:
-    """The share of one core the subject's busiest process used (None: not counted)."""
-    counted = [r for r in records if {"subject_busiest_cpu_s", "cpu_span_s"} <= set(r.series_names)]
+def cpu_share(records: Sequence[RunRecord], series: str) -> float | None:
+    """CPU seconds of `series` per second of the measured span: the share of one core used
+    (None: not counted)."""
+    counted = [r for r in records if {series, "cpu_span_s"} <= set(r.series_names)]
     span_s = sum(r.get("cpu_span_s").values[0] for r in counted)
     if not counted or span_s <= 0:
         return None
-    return sum(r.get("subject_busiest_cpu_s").values[0] for r in counted) / span_s
+    return sum(r.get(series).values[0] for r in counted) / span_s
 
 
 def saturations(records: Iterable[RunRecord]) -> list[Saturation]:

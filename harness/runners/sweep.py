@@ -50,7 +50,7 @@ from harness.runners.support.sweepsubjects import (
     mock_subject,
 )
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
-from harness.targets.cputime import CpuUse, cpu_used, group_cpu_s
+from harness.targets.cputime import CpuUse, cpu_used, snapshot
 from harness.targets.discovery import ModelChoice, discover_model
 from mock_salesforce.admin_client import AdminClient
 
@@ -265,7 +265,9 @@ def cpu_series(measured: Measured) -> list[Series]:
     ]
     if measured.subject_cpu is not None:
         series.append(make_series("subject_cpu_s", "s", (measured.subject_cpu.total_s,)))
-        series.append(make_series("subject_busiest_cpu_s", "s", (measured.subject_cpu.busiest_s,)))
+        used = measured.subject_cpu
+        series.append(make_series("subject_busiest_cpu_s", "s", (used.busiest_s,)))
+        series.append(make_series("subject_busiest_wait_s", "s", (used.busiest_wait_s,)))
     return series
 
 
@@ -380,12 +382,12 @@ def http_measure(subject: HttpSubject, check: ResponseCheck | None, pgid: int | 
     window is over."""
 
     def measure(level: int, duration_s: float) -> Measured:
-        before = group_cpu_s(pgid) if pgid else None
+        before = snapshot(pgid) if pgid else None
         began_s, client_began_s = time.perf_counter(), time.process_time()
         result = measure_http(subject, level, duration_s)
         client_cpu_s = time.process_time() - client_began_s
         span_s = time.perf_counter() - began_s
-        used = cpu_used(before, group_cpu_s(pgid)) if before is not None and pgid else None
+        used = cpu_used(before, snapshot(pgid)) if before is not None and pgid else None
         tally = fidelity_of(result, check) if check is not None else None
         return Measured(result.window, tally, True, span_s, result.answered, client_cpu_s, used)
 

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.targets.cputime import cpu_used, group_cpu_s
+from harness.targets.cputime import GroupSnapshot, cpu_used, group_cpu_s, ready_wait_s
 
 
 def write_stat(proc: Path, pid: int, name: str, pgid: int, utime: int, stime: int) -> None:
@@ -28,9 +28,19 @@ def test_every_process_of_the_group_is_counted_and_no_other(tmp_path: Path) -> N
     assert group_cpu_s(10, tmp_path) == {10: 4.0, 11: 1.0}
 
 
-def test_use_between_snapshots_gives_the_total_and_the_busiest_process() -> None:
-    used = cpu_used({10: 4.0, 11: 1.0}, {10: 5.5, 11: 1.2, 12: 0.3})
-    assert (used.total_s, used.busiest_s) == pytest.approx((2.0, 1.5))
+def test_use_between_snapshots_gives_the_total_and_the_busiest_process_with_its_wait() -> None:
+    before = GroupSnapshot({10: 4.0, 11: 1.0}, {10: 2.0, 11: 0.0})
+    after = GroupSnapshot({10: 5.5, 11: 1.2, 12: 0.3}, {10: 2.4, 11: 0.9, 12: 0.0})
+    used = cpu_used(before, after)
+    assert (used.total_s, used.busiest_s, used.busiest_wait_s) == pytest.approx((2.0, 1.5, 0.4))
+
+
+def test_the_wait_for_a_core_is_summed_over_a_process_threads(tmp_path: Path) -> None:
+    for tid, waited_ns in ((10, 2_000_000_000), (13, 500_000_000)):
+        (tmp_path / "10" / "task" / str(tid)).mkdir(parents=True)
+        (tmp_path / "10" / "task" / str(tid) / "schedstat").write_text(f"123 {waited_ns} 7\n")
+    assert ready_wait_s(10, tmp_path) == pytest.approx(2.5)
+    assert ready_wait_s(99, tmp_path) == 0.0
 
 
 @pytest.mark.skipif(not sys.platform.startswith("linux"), reason="/proc is Linux's")

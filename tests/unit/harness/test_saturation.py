@@ -41,13 +41,15 @@ def test_a_pool_of_four_is_a_cap_of_about_four_requests_in_flight() -> None:
 
 
 def test_a_cap_says_whether_the_subject_was_cpu_bound_when_its_cpu_was_counted() -> None:
-    def capped(share: float) -> str:
-        points = [point(1, 5.0), point(8, 20.0, 400.0, busiest_cpu_share=share),
-                  point(16, 20.0, 800.0, busiest_cpu_share=share)]  # fmt: skip
+    def capped(share: float, waited: float = 0.0) -> str:
+        cpu = {"busiest_cpu_share": share, "busiest_wait_share": waited}
+        points = [point(1, 5.0), point(8, 20.0, 400.0, **cpu), point(16, 20.0, 800.0, **cpu)]
         return saturation_of(points).detail
 
     assert "(CPU-bound: its busiest process used 97% of a core)" in capped(0.97)
     assert "(not CPU-bound: its busiest process used 12% of a core" in capped(0.12)
+    starved = capped(0.60, waited=0.35)  # ready to run, but the machine had no core free
+    assert "starved of a core: its busiest process ran 60% of the time and waited 35%" in starved
 
 
 def test_a_cap_below_the_second_level_has_no_knee_past_the_first() -> None:
@@ -83,6 +85,13 @@ def test_a_target_matching_a_client_that_fell_short_is_not_blamed() -> None:
     found = saturation_of(points)
     assert (found.knee, found.shape) == (128, "client-bound")
     assert "900 req/s" in found.detail
+
+
+def test_a_subject_measured_by_a_busy_client_is_not_blamed_either() -> None:
+    points = [point(1, 5.0), point(128, 630.0), point(256, 700.0, client_cpu_share=0.93)]
+    found = saturation_of(points)
+    assert (found.knee, found.shape) == (128, "client-bound")
+    assert "the sweep's client used 93% of a core" in found.detail
 
 
 def test_throughput_still_rising_far_below_the_bound_is_sub_linear() -> None:

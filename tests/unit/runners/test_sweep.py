@@ -85,7 +85,7 @@ def test_a_level_record_carries_the_sweep_series_and_labels() -> None:
 
 def test_a_level_record_keeps_the_cpu_the_client_and_the_subject_used() -> None:
     window = Window((Sample(0.2, 200.0, True, status=200),), 1.0, 0)
-    measured = Measured(window, None, True, 1.25, 30, 0.1, CpuUse(total_s=0.9, busiest_s=0.6))
+    measured = Measured(window, None, True, 1.25, 30, 0.1, CpuUse(0.9, 0.6, busiest_wait_s=0.2))
     run = SubjectRun("gateway:async", "gateway", unused)
     record = level_record(run, 1, 200.0, measured, environment=ENV, params={})
     assert record.get("cpu_span_s").values == (1.25,)
@@ -93,6 +93,7 @@ def test_a_level_record_keeps_the_cpu_the_client_and_the_subject_used() -> None:
     assert record.get("client_cpu_s").values == (0.1,)
     assert record.get("subject_cpu_s").values == (0.9,)
     assert record.get("subject_busiest_cpu_s").values == (0.6,)
+    assert record.get("subject_busiest_wait_s").values == (0.2,)
 
 
 def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
