@@ -214,8 +214,8 @@ def _cause(point: LevelPoint) -> str:
 
 def _sub_linear(first: LevelPoint, top: LevelPoint) -> str:
     return (
-        f"sub-linear: throughput still rises past concurrency {first.concurrency} "
-        f"but reaches only {top.efficiency:.0%} of the bound at {top.concurrency}"
+        f"sub-linear: from concurrency {first.concurrency} throughput grows more slowly than "
+        f"concurrency, to {top.efficiency:.0%} of the bound at {top.concurrency}"
     )
 
 

@@ -96,7 +96,12 @@ def test_a_subject_measured_by_a_busy_client_is_not_blamed_either() -> None:
 
 def test_throughput_still_rising_far_below_the_bound_is_sub_linear() -> None:
     points = [point(1, 5.0), point(8, 39.0), point(32, 80.0), point(64, 120.0), point(128, 200.0)]
-    assert saturation_of(points).shape == "sub-linear"
+    found = saturation_of(points)
+    assert found.shape == "sub-linear"
+    assert found.detail == (
+        "sub-linear: from concurrency 32 throughput grows more slowly than concurrency, "
+        "to 31% of the bound at 128"
+    )
 
 
 def test_a_gateway_slower_than_the_bound_from_the_start_has_no_knee_but_a_shape() -> None:
