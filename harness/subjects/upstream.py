@@ -36,7 +36,10 @@ class ClientSettings:
     backoff_base_s: float = 0.05
     backoff_max_s: float = 2.0
     retry_after_max_s: float = 10.0  # a longer Retry-After is passed on, not waited out
-    pool_size: int = 100
+    # Upstream connections kept by an async client's pool; 0: no limit. aiohttp's own default
+    # (100) would cap a gateway at 100 / latency requests a second (500/s at 200 ms), whatever
+    # its inbound concurrency: the inbound side is what should bound an async gateway.
+    pool_size: int = 0
 
 
 # Not frozen: a frozen dataclass sets each field through object.__setattr__ (~5x slower to

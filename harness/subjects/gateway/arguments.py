@@ -40,6 +40,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--batch-window-s", type=float, default=d.batch_window_s, metavar="S")
     add("--batch-max", type=int, default=d.batch_max, metavar="N", help="calls per batch")
     add(
+        "--upstream-connections",
+        type=int,
+        default=d.upstream_connections,
+        metavar="N",
+        help="async clients: most upstream connections at once (default: 0, no limit)",
+    )
+    add(
         "--loop",
         default=d.loop,
         choices=LOOPS,
@@ -66,5 +73,6 @@ def options_from_args(args: argparse.Namespace) -> GatewayOptions:
         max_retries=args.max_retries,
         batch_window_s=args.batch_window_s,
         batch_max=args.batch_max,
+        upstream_connections=args.upstream_connections,
         loop=args.loop,
     )

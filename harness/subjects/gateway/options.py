@@ -33,6 +33,7 @@ class GatewayOptions:
     max_retries: int = 2
     batch_window_s: float = 0.002
     batch_max: int = 16
+    upstream_connections: int = 0  # the async client's pool; 0: no limit (see ClientSettings)
     # asyncio by default: uvloop saves ~13% of the instructions per request, but at saturation its
     # p99 was 100-250 ms against ~60 ms on asyncio (unexplained), and the reference gateway's
     # figures should stay comparable with earlier runs. `auto` or `uvloop` opt in.
@@ -54,6 +55,10 @@ def check_options(options: GatewayOptions) -> None:
         raise GatewayConfigError(f"timeout must be > 0 s, got {options.timeout_s}")
     if options.max_retries < 0:
         raise GatewayConfigError(f"max retries must be >= 0, got {options.max_retries}")
+    if options.upstream_connections < 0:
+        raise GatewayConfigError(
+            f"upstream connections must be >= 0 (0: no limit), got {options.upstream_connections}"
+        )
     if options.batch_max < 1 or options.batch_window_s < 0:
         raise GatewayConfigError("batch size must be >= 1 and batch window >= 0 s")
     if options.loop not in LOOPS:

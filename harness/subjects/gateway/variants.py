@@ -112,6 +112,7 @@ def _settings(options: GatewayOptions) -> ClientSettings:
         client_secret=options.client_secret,
         timeout_s=options.timeout_s,
         max_retries=options.max_retries,
+        pool_size=options.upstream_connections,
     )
 
 

@@ -71,6 +71,17 @@ async def test_the_async_client_reuses_one_session_for_every_call() -> None:
     assert upstream.sessions == 1
 
 
+async def test_the_async_clients_pool_is_unbounded_unless_a_size_is_given() -> None:
+    limits = []
+    for settings in (ClientSettings(BASE), ClientSettings(BASE, pool_size=8)):
+        client = AsyncClient(settings, FakeProvider())
+        connector = client._shared_session().connector
+        assert connector is not None
+        limits.append((connector.limit, connector.limit_per_host))
+        await client.close()
+    assert limits == [(0, 0), (8, 8)]
+
+
 async def test_a_429_is_retried_after_the_upstreams_retry_after() -> None:
     upstream = FakeUpstream()
     upstream.add(GEN_URL, status=429, headers={"Retry-After": "1.5"}, payload={"message": "slow"})

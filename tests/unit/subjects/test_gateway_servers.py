@@ -118,6 +118,7 @@ def test_components_can_be_overridden_one_by_one() -> None:
         ({"timeout_s": 0.0}, "timeout"),
         ({"max_retries": -1}, "retries"),
         ({"batch_max": 0}, "batch"),
+        ({"upstream_connections": -1}, "upstream connections"),
         ({"loop": "trio"}, "unknown loop"),
     ],
 )
@@ -175,9 +176,10 @@ def test_command_line_defaults_are_the_python_defaults_and_every_option_lands() 
     )
     argv = ["--upstream", UPSTREAM, "--variant", "sync-legacy", "--token-ttl-s", "60"]
     argv += ["--client", "async", "--max-retries", "0", "--batch-max", "4"]
+    argv += ["--upstream-connections", "64"]
     options = options_from_args(parser.parse_args(argv))
     assert (options.variant, options.token_ttl_s, options.client) == ("sync-legacy", 60.0, "async")
-    assert (options.max_retries, options.batch_max) == (0, 4)
+    assert (options.max_retries, options.batch_max, options.upstream_connections) == (0, 4, 64)
 
 
 class BrokenClient:
