@@ -17,6 +17,7 @@ from typing import Any
 from harness.card.selfreport import pair_figures, reported_figures
 from harness.records import RunRecord, Series, capture_environment, make_series
 from harness.runners.support.loadrows import BODY_CHARS, Row
+from harness.shim import shim_cost
 
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 PATH_CLASSES = ("credential", "config", "other")
@@ -138,6 +139,7 @@ def card_record(
     if observation.io is not None:
         io_series, params["files"] = file_io_series(observation.io)
         series += io_series
+        params["shim"] = shim_cost(observation.io, len(rows))
     reported = reported_figures(observation.metrics_before, observation.metrics_after,
                                 first_window=observation.first_window)  # fmt: skip
     pairs = pair_figures(reported, measured_figures(series, rows), slack=float(users))

@@ -22,6 +22,9 @@ STARTUP_DIR = Path(__file__).resolve().parent / "startup"
 ENV_MOCK_URL = "SFPERF_MOCK_URL"
 SNAPSHOT_WAIT_S = 2.0  # the shim answers within its 50 ms poll; a busy machine gets slack
 DESCENDANT_WAIT_S = 0.2  # after the root's snapshot, for the workers' to land too
+# The additive fields of a process's `overhead` (see sfperf_shim.overhead.account).
+OVERHEAD_FIELDS = ("shim_cpu_s", "process_cpu_s", "poller_cpu_s", "audit_events", "opens",
+                   "host_checks", "url_checks")  # fmt: skip
 
 
 def shim_env(
@@ -71,7 +74,18 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "redirects": redirects,
         "files": files,
         "module_opens": sum(int(r.get("module_opens", 0)) for r in reports),
+        "overhead": merge_overheads([r.get("overhead") or {} for r in reports]),
     }
+
+
+def merge_overheads(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
+    """The shim's cost over a process tree: each additive field summed, the root's unit costs;
+    {} when no process accounted for it (a shim from before the accounting)."""
+    counted = [part for part in parts if "shim_cpu_s" in part]
+    if not counted:
+        return {}
+    merged: dict[str, Any] = {k: sum(float(p.get(k, 0)) for p in counted) for k in OVERHEAD_FIELDS}
+    return {**merged, "unit_ns": dict(counted[0].get("unit_ns", {}))}
 
 
 def read_io_report(path: Path) -> dict[str, Any] | None:
@@ -149,4 +163,33 @@ def io_delta(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict
     redirects = {host: int(n) - int(earlier.get("redirects", {}).get(host, 0))
                  for host, n in after.get("redirects", {}).items()}  # fmt: skip
     module_opens = int(after.get("module_opens", 0)) - int(earlier.get("module_opens", 0))
-    return {**after, "files": files, "redirects": redirects, "module_opens": module_opens}
+    overhead = dict(after.get("overhead") or {})
+    if overhead:
+        old = earlier.get("overhead") or {}
+        # A process that ended inside the window takes its counts with it: never below zero.
+        overhead.update({k: max(float(overhead.get(k, 0)) - float(old.get(k, 0)), 0.0)
+                         for k in OVERHEAD_FIELDS})  # fmt: skip
+    return {**after, "files": files, "redirects": redirects, "module_opens": module_opens,
+            "overhead": overhead}  # fmt: skip
+
+
+def shim_cost(io: Mapping[str, Any], requests: int) -> dict[str, Any] | None:
+    """What the shim cost a launched target over a window (an `io_delta`) in which the client
+    made `requests`: its estimated CPU beside the target's own, per request and as a share;
+    None when the shim kept no account (a target that is not Python, an older shim)."""
+    overhead = io.get("overhead") or {}
+    if "shim_cpu_s" not in overhead:
+        return None
+    shim_ms, target_ms = 1000 * overhead["shim_cpu_s"], 1000 * overhead["process_cpu_s"]
+    share = shim_ms / target_ms if target_ms > 0 else None
+    return {
+        "shim_cpu_ms": round(shim_ms, 3),
+        "target_cpu_ms": round(target_ms, 3),
+        "cpu_share": share,
+        # What CPU per request would be without the shim over what it was with it.
+        "cpu_ratio": 1 - share if share is not None else None,
+        "shim_us_per_request": 1000 * shim_ms / requests if requests else None,
+        "target_cpu_ms_per_request": target_ms / requests if requests else None,
+        **{k: int(overhead[k]) for k in ("audit_events", "opens", "host_checks", "url_checks")},
+        "unit_ns": dict(overhead.get("unit_ns", {})),
+    }

@@ -141,3 +141,28 @@ def test_snapshots_count_a_window_and_not_the_shims_own_writes(tmp_path: Path) -
     window = io_delta(before, after)
     assert window["files"] == {str(tmp_path / "a.txt"): {"opens": 3, "reads": 3, "writes": 0}}
     assert not any("snap-" in path or "control" in path for path in after["files"])
+    overhead = window["overhead"]  # what the shim cost the child in the window
+    assert overhead["opens"] == 3 and overhead["audit_events"] >= 3
+    assert overhead["shim_cpu_s"] > 0 and overhead["process_cpu_s"] > 0
+    assert set(overhead["unit_ns"]) == {"event", "open", "host_check", "url_check"}
+
+
+def test_a_forked_child_reports_only_its_own_opens(tmp_path: Path) -> None:
+    from harness.shim import read_io_report, shim_env
+
+    program = (
+        "import os, sys\n"
+        "open('parent.txt', 'w').close()\n"
+        "pid = os.fork()\n"
+        "if pid == 0:\n"
+        "    open('child.txt', 'w').close()\n"
+        "    sys.exit(0)\n"
+        "os.waitpid(pid, 0)\n"
+    )
+    report = tmp_path / "io.json"
+    env = shim_env("http://127.0.0.1:9", report, dict(os.environ))
+    subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=env, timeout=30, check=True)
+    merged = read_io_report(report)
+    assert merged is not None and len(merged["pids"]) == 2
+    opens = {Path(path).name: entry["opens"] for path, entry in merged["files"].items()}
+    assert opens == {"parent.txt": 1, "child.txt": 1}

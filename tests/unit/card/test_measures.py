@@ -112,3 +112,23 @@ def test_measured_figures_include_the_hit_rate_and_the_file_opens_of_every_class
     figures = measured_figures(record.series, [row()] * 2)
     assert figures["token_cache_hit_rate"] == 0.5
     assert (figures["credential_file_opens"], figures["file_opens"]) == (2.0, 5.0)
+
+
+def test_a_launched_targets_window_says_what_the_shim_cost_it() -> None:
+    overhead = {"shim_cpu_s": 0.002, "process_cpu_s": 0.4, "poller_cpu_s": 0.0005,
+                "audit_events": 300, "opens": 100, "host_checks": 0, "url_checks": 100,
+                "unit_ns": {"event": 90.0}}  # fmt: skip
+    io = {"files": {"/s/token.json": {"opens": 100}}, "overhead": overhead}
+    record = card_record(WindowObservation("w", 1.0, io=io), [row()] * 100, target="t",
+                         scenario="w")  # fmt: skip
+    shim = record.params["shim"]
+    assert (shim["shim_cpu_ms"], shim["target_cpu_ms"]) == (2.0, 400.0)
+    assert shim["cpu_share"] == pytest.approx(0.005) and shim["cpu_ratio"] == pytest.approx(0.995)
+    assert shim["shim_us_per_request"] == pytest.approx(20.0)
+    assert shim["target_cpu_ms_per_request"] == pytest.approx(4.0)
+
+
+def test_a_shim_that_kept_no_account_leaves_the_cost_unknown_not_zero() -> None:
+    io = {"files": {"/s/token.json": {"opens": 1}}, "overhead": {}}
+    record = card_record(WindowObservation("w", 1.0, io=io), [row()], target="t", scenario="w")
+    assert record.params["shim"] is None

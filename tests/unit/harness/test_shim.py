@@ -240,3 +240,82 @@ def test_the_environment_names_the_control_directory_only_with_a_report(tmp_path
     env = shim_env(MOCK, tmp_path / "io.json", {ENV_CONTROL: "stale"}, tmp_path / "control")
     assert env[ENV_CONTROL] == str((tmp_path / "control").resolve())
     assert ENV_CONTROL not in shim_env(MOCK, None, {ENV_CONTROL: "stale"}, tmp_path / "control")
+
+
+def test_the_hook_counts_every_audit_event_it_is_handed_and_forgets_on_request() -> None:
+    counter = FileCounter()
+    for event in ("socket.connect", "open", "sys._getframe"):
+        counter.hook(event, ("/srv/a.json", "r", os.O_RDONLY))
+    assert counter.events() == 3
+    counter.forget_events()
+    assert counter.events() == 0 and counter.total_opens() == 1
+
+
+def test_a_reset_counter_starts_from_zero_as_a_forked_child_does() -> None:
+    counter, redirector = FileCounter(), Redirector(MOCK)
+    counter.count("/srv/a.json", os.O_RDONLY)
+    counter.count("/srv/m.py", os.O_RDONLY)
+    redirector.rewrite("https://api.salesforce.com/x")
+    counter.reset()
+    redirector.reset()
+    assert counter.snapshot() == ({}, 0) and counter.events() == 0
+    assert (redirector.snapshot(), redirector.url_checks) == ({}, 0)
+
+
+def test_a_remembered_url_is_still_counted_each_time_it_is_redirected() -> None:
+    redirector = Redirector(MOCK)
+    url = "https://api.salesforce.com/einstein/platform/v1/models/m/chat-generations"
+    targets = {redirector.rewrite(url) for _ in range(3)}
+    assert targets == {f"{MOCK}/einstein/platform/v1/models/m/chat-generations"}
+    assert redirector.snapshot() == {"api.salesforce.com": 3}
+    assert [redirector.handles(h) for h in ("API.salesforce.com", "127.0.0.1", None)] == [
+        True, False, False]  # fmt: skip
+    assert (redirector.url_checks, redirector.host_checks) == (3, 3)
+
+
+def test_memos_are_forgotten_past_their_limit_and_answers_stay_right(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.shim.startup.sfperf_shim import iocount, redirect
+
+    monkeypatch.setattr(redirect, "MEMO_LIMIT", 2)
+    monkeypatch.setattr(iocount, "MEMO_LIMIT", 2)
+    redirector, counter = Redirector(MOCK), FileCounter()
+    for n in range(5):
+        assert redirector.rewrite(f"https://api.salesforce.com/{n}") == f"{MOCK}/{n}"
+        counter.count(f"/tmp/t{n}.json", os.O_RDONLY)
+    assert redirector.rewrite("https://example.com/0") is None
+    assert redirector.snapshot() == {"api.salesforce.com": 5}
+    assert sorted(counter.snapshot()[0]) == [f"/tmp/t{n}.json" for n in range(5)]
+
+
+def test_the_shims_account_prices_each_kind_of_work_it_did() -> None:
+    from harness.shim.startup.sfperf_shim.overhead import UnitCosts, account
+
+    counter, redirector = FileCounter(), Redirector(MOCK)
+    for _ in range(10):
+        counter.hook("open", ("/srv/token.json", "r", os.O_RDONLY))
+        redirector.rewrite("https://api.salesforce.com/x")
+    counter.hook("sys._getframe", (None,))
+    units = UnitCosts(event_ns=100.0, open_ns=1000.0, host_check_ns=50.0, url_check_ns=500.0)
+    overhead = account(units, counter, redirector, poller_cpu_s=0.5)
+    assert (overhead["audit_events"], overhead["opens"], overhead["url_checks"]) == (11, 10, 10)
+    assert overhead["shim_cpu_s"] == pytest.approx(0.5 + (11 * 100 + 10 * 1000 + 10 * 500) / 1e9)
+    assert overhead["process_cpu_s"] > 0 and overhead["unit_ns"]["open"] == 1000.0
+
+
+def test_the_shims_cost_is_summed_over_the_tree_and_differenced_over_a_window() -> None:
+    from harness.shim import io_delta, merge_overheads
+
+    def cost(shim_s: float, target_s: float, events: int) -> dict[str, object]:
+        return {"shim_cpu_s": shim_s, "process_cpu_s": target_s, "poller_cpu_s": 0.0,
+                "audit_events": events, "opens": 0, "host_checks": 0, "url_checks": 0,
+                "unit_ns": {"event": float(events)}}  # fmt: skip
+
+    start = merge_overheads([cost(0.1, 1.0, 10), cost(0.2, 2.0, 20), {}])
+    assert (start["shim_cpu_s"], start["process_cpu_s"]) == (pytest.approx(0.3), 3.0)
+    assert start["unit_ns"] == {"event": 10.0} and merge_overheads([{}]) == {}
+    end = merge_overheads([cost(0.4, 5.0, 40), cost(0.2, 2.0, 20)])
+    window = io_delta({"overhead": start}, {"overhead": end})["overhead"]
+    assert window["shim_cpu_s"] == pytest.approx(0.3) and window["audit_events"] == 30
+    assert io_delta({"overhead": end}, {"overhead": start})["overhead"]["process_cpu_s"] == 0.0

@@ -16,6 +16,7 @@ from collections.abc import Mapping, MutableMapping
 from typing import Any
 
 from .iocount import FileCounter, write_json_atomic
+from .overhead import UnitCosts, account, install_hook
 from .patches import PostImportPatcher
 from .redirect import Redirector
 from .snapshots import SnapshotPoller, snapshot_path
@@ -32,7 +33,8 @@ def report_path(base: str, pid: int, root_pid: int) -> str:
 
 
 class Shim:
-    """Everything the shim does in one process: redirects, file counts, the report at exit."""
+    """Everything the shim does in one process: redirects, file counts, the report at exit,
+    and what all that cost the process (`overhead`, once the counting hook is installed)."""
 
     def __init__(self, upstream: str | None, io_report: str | None, root_pid: int) -> None:
         self.redirector = Redirector(upstream) if upstream else None
@@ -40,10 +42,22 @@ class Shim:
         self.root_pid = root_pid
         self.counter = FileCounter()
         self.patched: list[str] = []
+        self.units: UnitCosts | None = None
+        self.poller: SnapshotPoller | None = None
         self._written = False
+
+    def forget(self) -> None:
+        """Count from zero: in a forked child, whatever came before is in its parent's report."""
+        self.counter.reset()
+        if self.redirector is not None:
+            self.redirector.reset()
 
     def report(self) -> dict[str, Any]:
         files, module_opens = self.counter.snapshot()
+        overhead = {}
+        if self.units is not None:
+            poller_cpu_s = self.poller.cpu_s if self.poller else 0.0
+            overhead = account(self.units, self.counter, self.redirector, poller_cpu_s)
         return {
             "pid": os.getpid(),
             "root_pid": self.root_pid,
@@ -53,6 +67,7 @@ class Shim:
             "redirects": self.redirector.snapshot() if self.redirector else {},
             "files": files,
             "module_opens": module_opens,
+            "overhead": overhead,
         }
 
     def write_snapshot(self, label: str) -> None:
@@ -86,7 +101,8 @@ def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
     if shim.redirector is not None:
         PostImportPatcher(shim.redirector, shim.patched.append).install()
     if shim.io_report is not None:
-        sys.addaudithook(shim.counter.hook)
+        shim.units = install_hook(shim.counter)
+        os.register_at_fork(after_in_child=shim.forget)
         atexit.register(shim.write_report)
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
@@ -98,7 +114,7 @@ def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
 def start_snapshots(shim: Shim, control_dir: str) -> SnapshotPoller:
     """Answer snapshot requests from a thread whose file operations are not counted; a forked
     child (a pre-forking server's worker) starts its own."""
-    poller = SnapshotPoller(control_dir, shim.write_snapshot)
+    poller = shim.poller = SnapshotPoller(control_dir, shim.write_snapshot)
 
     def start() -> None:
         poller.start()

@@ -5,10 +5,16 @@ io.open, os.open, pathlib) and writes the io report atomically.
 see individual read() calls. A temporary file renamed onto a path (atomic write) is counted as
 that path's (`renames` says how often). Module loading (.py/.pyc/extension files) is counted
 apart, as `module_opens`, so imports do not drown the files a gateway opens on purpose.
+
+The hook runs for every audit event of the process, on the target's own threads, so it is kept
+cheap: other events return after one comparison, an open adds one to a counter keyed by (path,
+flags) (reads and writes are worked out from the flags when a report is asked for), and the
+absolute form of each absolute path is remembered rather than recomputed.
 """
 
 from __future__ import annotations
 
+import itertools
 import json
 import os
 import tempfile
@@ -16,6 +22,9 @@ import threading
 from typing import Any
 
 MODULE_SUFFIXES = (".py", ".pyc", ".pyo", ".so", ".pyd", ".pth")
+MEMO_LIMIT = 4096  # paths remembered; forgotten all at once past it (a new temp file a request)
+_MODULE = "\0module"  # the key of every module file (no path holds a NUL): counted apart
+_get_ident = threading.get_ident
 
 
 def access_kinds(flags: int) -> tuple[int, int]:
@@ -27,58 +36,129 @@ def access_kinds(flags: int) -> tuple[int, int]:
     return int(reads), int(access in (os.O_WRONLY, os.O_RDWR))
 
 
+def tally(counter: itertools.count[int]) -> int:
+    """How many times `next()` was called on a fresh `itertools.count()`."""
+    return int(repr(counter)[len("count(") : -1])
+
+
 class FileCounter:
-    """Audit-hook target: per-path {opens, reads, writes}, plus module opens apart."""
+    """Audit-hook target: opens per absolute path and open flags, module opens apart, and how
+    many audit events it saw (`events()`: the hook's own work, which `overhead` prices).
+
+    Counters are `itertools.count` objects: `next()` on one is a single C call, so threads
+    never lose a count and the hot path takes no lock (a lock only guards creating one)."""
 
     def __init__(self) -> None:
-        self.files: dict[str, dict[str, int]] = {}
-        self.module_opens = 0
         self.paused = False
         self.ignored_thread: int | None = None  # the shim's own snapshot thread
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Start every count from zero (a forked child: what came before is its parent's)."""
+        with self._lock:
+            self._opens: dict[str, dict[int, itertools.count[int]]] = {}  # key -> flags -> n
+            self._paths: dict[str, dict[int, itertools.count[int]]] = {}  # as opened -> same
+            self._moved: dict[tuple[str, int], int] = {}  # opens of renamed temp files
+            self.renames: dict[str, int] = {}
+        self.forget_events()
+
+    def forget_events(self) -> None:
+        """Count audit events from zero (after the shim's own calibration)."""
+        self._events = itertools.count()
 
     def hook(self, event: str, args: tuple[Any, ...]) -> None:
-        # Called for every audit event in the process: bail out fast.
-        if self.paused or (self.ignored_thread and threading.get_ident() == self.ignored_thread):
+        # Every audit event of the process comes through here: one comparison for most; for an
+        # open, two dict lookups and no call that can be avoided (a call costs as much).
+        next(self._events)
+        if event != "open":
+            if event == "os.rename" and args[2] == -1 and args[3] == -1 and not self._ignored():
+                self.renamed(os.fsdecode(args[0]), os.fsdecode(args[1]))
             return
-        if event == "open":
-            path = args[0]
+        path = args[0]
+        if path.__class__ is not str:
             if isinstance(path, int) or path is None:
                 return  # open(fd) wraps an existing descriptor: no new open of a path
-            self.count(os.fsdecode(path), args[2] if len(args) > 2 and args[2] else 0)
-        elif event == "os.rename" and args[2] == -1 and args[3] == -1:
-            self.renamed(os.fsdecode(args[0]), os.fsdecode(args[1]))
+            path = os.fspath(path)  # a path-like object
+            if path.__class__ is not str:
+                path = os.fsdecode(path)
+        if self.paused or (self.ignored_thread is not None and _get_ident() == self.ignored_thread):
+            return
+        flags = (args[2] or 0) if len(args) > 2 else 0
+        per_flags = self._paths.get(path) or self._file(path)
+        counter = per_flags.get(flags)
+        if counter is None:
+            with self._lock:
+                counter = per_flags.setdefault(flags, itertools.count())
+        next(counter)
+
+    def _ignored(self) -> bool:
+        return self.paused or (
+            self.ignored_thread is not None and _get_ident() == self.ignored_thread
+        )
+
+    def count(self, path: str, flags: int) -> None:
+        """Add one open of `path` with os `flags`, as if the process had opened it."""
+        self.hook("open", (path, None, flags))
+
+    def _file(self, path: str) -> dict[int, itertools.count[int]]:
+        """The counters of the file `path` names, remembered for `path` when it is absolute
+        (a relative path's file depends on the working directory)."""
+        key = _MODULE if path.endswith(MODULE_SUFFIXES) else os.path.abspath(path)
+        with self._lock:
+            per_flags = self._opens.setdefault(key, {})
+            if os.path.isabs(path):
+                if len(self._paths) >= MEMO_LIMIT:
+                    self._paths.clear()
+                self._paths[path] = per_flags
+        return per_flags
 
     def renamed(self, source: str, target: str) -> None:
         """Fold the opens of a temporary file into the file it atomically replaced, so a
         write-to-temp-then-rename counts as a write of the real file (one `renames` more)."""
         source, target = os.path.abspath(source), os.path.abspath(target)
         with self._lock:
-            moved = self.files.pop(source, None)
-            if moved is None:
+            counters = self._opens.pop(source, {})
+            self._paths = {p: c for p, c in self._paths.items() if c is not counters}
+            moved = {flags: tally(counter) for flags, counter in counters.items()}
+            for path, flags in [key for key in self._moved if key[0] == source]:
+                moved[flags] = moved.get(flags, 0) + self._moved.pop((path, flags))
+            if not moved:
                 return
-            entry = self.files.setdefault(target, {"opens": 0, "reads": 0, "writes": 0})
-            for key, value in moved.items():
-                entry[key] = entry.get(key, 0) + value
-            entry["renames"] = entry.get("renames", 0) + 1
+            for flags, n in moved.items():
+                self._moved[target, flags] = self._moved.get((target, flags), 0) + n
+            self.renames[target] = self.renames.get(target, 0) + 1
 
-    def count(self, path: str, flags: int) -> None:
-        """Add one open of `path` with os `flags`."""
-        if path.endswith(MODULE_SUFFIXES):
-            with self._lock:
-                self.module_opens += 1
-            return
-        reads, writes = access_kinds(flags)
-        key = os.path.abspath(path)
-        with self._lock:
-            entry = self.files.setdefault(key, {"opens": 0, "reads": 0, "writes": 0})
-            entry["opens"] += 1
-            entry["reads"] += reads
-            entry["writes"] += writes
+    def events(self) -> int:
+        """Audit events the hook has seen (every event of the process, not only opens)."""
+        return tally(self._events)
 
     def snapshot(self) -> tuple[dict[str, dict[str, int]], int]:
+        """Per path {opens, reads, writes[, renames]}, and the module opens."""
         with self._lock:
-            return {path: dict(entry) for path, entry in self.files.items()}, self.module_opens
+            opens = {(path, flags): tally(counter) for path, per_flags in self._opens.items()
+                     for flags, counter in per_flags.items()}  # fmt: skip
+            for key, n in self._moved.items():
+                opens[key] = opens.get(key, 0) + n
+            renames = dict(self.renames)
+        module_opens = sum(n for (path, _), n in opens.items() if path == _MODULE)
+        files: dict[str, dict[str, int]] = {}
+        for (path, flags), n in opens.items():
+            if path == _MODULE or n == 0:
+                continue
+            reads, writes = access_kinds(flags)
+            entry = files.setdefault(path, {"opens": 0, "reads": 0, "writes": 0})
+            entry["opens"] += n
+            entry["reads"] += reads * n
+            entry["writes"] += writes * n
+        for path, n in renames.items():
+            files.setdefault(path, {"opens": 0, "reads": 0, "writes": 0})["renames"] = n
+        return files, module_opens
+
+    def total_opens(self) -> int:
+        """Every counted open, module files included."""
+        files, module_opens = self.snapshot()
+        return sum(entry["opens"] for entry in files.values()) + module_opens
 
 
 def write_json_atomic(path: str, document: dict[str, Any]) -> None:

@@ -1,6 +1,8 @@
 """Which URLs go to the mock: Salesforce hosts (https or http), rewritten onto the mock's base URL.
 
 Pure and stdlib-only: the same rules run inside every launched child and in sfperf's own tests.
+Every request of a patched library passes through here, so answers are memoised: a gateway
+calls the same few hosts and URLs over and over (parsing a URL costs ~1 us, a lookup ~50 ns).
 """
 
 from __future__ import annotations
@@ -10,6 +12,8 @@ from urllib.parse import urlsplit
 
 EXACT_HOSTS = frozenset({"api.salesforce.com", "login.salesforce.com", "test.salesforce.com"})
 SUFFIX_HOSTS = (".my.salesforce.com",)
+MEMO_LIMIT = 1024  # URLs and hosts remembered; forgotten all at once past it (unique URLs)
+_UNSEEN = ("", "")
 
 
 def is_salesforce_host(host: str) -> bool:
@@ -19,27 +23,61 @@ def is_salesforce_host(host: str) -> bool:
 
 
 class Redirector:
-    """Rewrites Salesforce URLs onto `upstream` (path and query kept) and counts them per host."""
+    """Rewrites Salesforce URLs onto `upstream` (path and query kept) and counts them per host.
+
+    `host_checks` and `url_checks` count the calls of `handles` and `rewrite`: the shim's own
+    work on the target's requests, which `overhead` prices."""
 
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
         if parts.scheme not in ("http", "https") or not parts.netloc:
             raise ValueError(f"upstream must be an http(s) base URL, not {upstream!r}")
         self.upstream = upstream.rstrip("/")
-        self.counts: dict[str, int] = {}
+        self._hosts: dict[str | None, bool] = {}
+        self._targets: dict[str, tuple[str, str] | None] = {}  # url -> (mock url, host)
         self._lock = threading.Lock()
+        self.reset()
+
+    def reset(self) -> None:
+        """Start the counts from zero (a forked child: what came before is its parent's)."""
+        self.counts: dict[str, int] = {}
+        self.host_checks = 0
+        self.url_checks = 0
+
+    def handles(self, host: str | None) -> bool:
+        """True when URLs on `host` are redirected (a cheap test before `rewrite`)."""
+        self.host_checks += 1
+        known = self._hosts.get(host)
+        if known is None:
+            if len(self._hosts) >= MEMO_LIMIT:
+                self._hosts.clear()
+            known = self._hosts[host] = bool(host) and is_salesforce_host(str(host))
+        return known
 
     def rewrite(self, url: str) -> str | None:
         """The mock URL for `url`, or None when `url` is not for a Salesforce host."""
-        parts = urlsplit(url)
-        if parts.scheme.lower() not in ("http", "https") or not parts.hostname:
+        self.url_checks += 1
+        found = self._targets.get(url, _UNSEEN)
+        if found is _UNSEEN:
+            found = self._resolve(url)
+        if found is None:
             return None
-        if not is_salesforce_host(parts.hostname):
-            return None
+        target, host = found
         with self._lock:
-            self.counts[parts.hostname] = self.counts.get(parts.hostname, 0) + 1
-        query = f"?{parts.query}" if parts.query else ""
-        return f"{self.upstream}{parts.path or '/'}{query}"
+            self.counts[host] = self.counts.get(host, 0) + 1
+        return target
+
+    def _resolve(self, url: str) -> tuple[str, str] | None:
+        parts = urlsplit(url)
+        found = None
+        web = parts.scheme.lower() in ("http", "https")
+        if web and parts.hostname and is_salesforce_host(parts.hostname):
+            query = f"?{parts.query}" if parts.query else ""
+            found = (f"{self.upstream}{parts.path or '/'}{query}", parts.hostname)
+        if len(self._targets) >= MEMO_LIMIT:
+            self._targets.clear()
+        self._targets[url] = found
+        return found
 
     def snapshot(self) -> dict[str, int]:
         """Redirect counts per original host so far."""
