@@ -32,7 +32,8 @@ def typecheck(session: nox.Session) -> None:
 
 @nox.session(python="3.11", default=False)
 def bench(session: nox.Session) -> None:
-    """Speed benchmarks that print ratios: `nox -s bench -- mock|gateway|tokens|load|simulate`."""
+    """Speed benchmarks that print ratios: `nox -s bench -- mock|gateway|yardstick|shim|tokens|
+    load|simulate`."""
     session.install("-e", ".[dev]")
     targets = session.posargs or ["mock"]
     for target in targets:

@@ -84,11 +84,19 @@ class ServerProcess:
 
 
 def start_server(
-    argv: Sequence[str], core: int | None = None, timeout_s: float = 20.0
+    argv: Sequence[str],
+    core: int | None = None,
+    timeout_s: float = 20.0,
+    env: Mapping[str, str] | None = None,
 ) -> ServerProcess:
-    """Start argv pinned to core; wait for the one stdout line holding its URL."""
+    """Start argv pinned to core (in `env`, default ours); wait for the stdout line holding its
+    URL."""
     process = subprocess.Popen(
-        pinned(argv, core), stdout=subprocess.PIPE, stderr=subprocess.DEVNULL, text=True
+        pinned(argv, core),
+        stdout=subprocess.PIPE,
+        stderr=subprocess.DEVNULL,
+        text=True,
+        env=None if env is None else dict(env),
     )
     line = _readline_with_timeout(process, timeout_s)
     if not line.startswith("http://"):
@@ -108,9 +116,11 @@ def _readline_with_timeout(process: subprocess.Popen[str], timeout_s: float) -> 
     return lines[0] if lines else ""
 
 
-def python_server(module_args: Sequence[str], core: int | None = None) -> ServerProcess:
+def python_server(
+    module_args: Sequence[str], core: int | None = None, env: Mapping[str, str] | None = None
+) -> ServerProcess:
     """Start `python -m ...` (this interpreter) pinned to core."""
-    return start_server([sys.executable, *module_args], core)
+    return start_server([sys.executable, *module_args], core, env=env)
 
 
 def rss_mb(pid: int) -> float:
@@ -136,6 +146,30 @@ def cpu_s(pid: int) -> float:
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
 
 
+def descendants(pid: int) -> list[int]:
+    """Every live descendant of a process (workers, forks), from /proc; [] if it is gone."""
+    found, stack = [], [pid]
+    while stack:
+        parent = stack.pop()
+        try:
+            tasks = os.listdir(f"/proc/{parent}/task")
+        except OSError:
+            continue
+        for tid in tasks:
+            try:
+                children = Path(f"/proc/{parent}/task/{tid}/children").read_text().split()
+            except OSError:
+                continue
+            found += [int(c) for c in children]
+            stack += [int(c) for c in children]
+    return found
+
+
+def tree_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of a process and its live descendants."""
+    return cpu_s(pid) + sum(cpu_s(child) for child in descendants(pid))
+
+
 def require_loopback(url: str) -> None:
     """Refuse to send benchmark load anywhere but loopback."""
     host = urlsplit(url).hostname or ""
@@ -144,6 +178,21 @@ def require_loopback(url: str) -> None:
 
 
 # --- wrk (closed loop, keep-alive) -------------------------------------------------------
+
+
+@dataclass(frozen=True)
+class WindowCount:
+    """Replies wrk saw complete between `start_s` and `end_s` of its run (see `windowed`)."""
+
+    start_s: float
+    end_s: float
+    ok: int
+    failed: int  # status >= 300
+
+    @property
+    def requests_per_s(self) -> float:
+        """Successful replies a second inside the window."""
+        return self.ok / (self.end_s - self.start_s)
 
 
 @dataclass(frozen=True)
@@ -157,6 +206,7 @@ class WrkResult:
     non_2xx: int
     socket_errors: int
     raw: str = field(repr=False)
+    window: WindowCount | None = None
 
 
 def require_wrk() -> str:
@@ -201,6 +251,50 @@ def wrk_pool_script(bodies: Sequence[str], headers: Mapping[str, str]) -> str:
         "end",
     ]
     return "\n".join(lines) + "\n"
+
+
+# LuaJIT's ffi reads the monotonic clock (Lua itself has only whole seconds); one counter pair
+# per wrk thread, summed in `done`, which runs once wrk has joined its threads.
+_WINDOW_LUA = """
+local ffi = require("ffi")
+ffi.cdef[[
+typedef struct { long tv_sec; long tv_nsec; } sfperf_timespec;
+int clock_gettime(int clk_id, sfperf_timespec *tp);
+]]
+local sfperf_ts = ffi.new("sfperf_timespec")
+local function sfperf_now_s()
+  ffi.C.clock_gettime(1, sfperf_ts)
+  return tonumber(sfperf_ts.tv_sec) + tonumber(sfperf_ts.tv_nsec) * 1e-9
+end
+local sfperf_threads = {}
+function setup(thread) table.insert(sfperf_threads, thread) end
+sfperf_started_s, sfperf_ok, sfperf_failed = 0, 0, 0
+function init(args) sfperf_started_s = sfperf_now_s() end
+function response(status, headers, body)
+  local t = sfperf_now_s() - sfperf_started_s
+  if t >= %(start_s)r and t < %(end_s)r then
+    if status < 300 then sfperf_ok = sfperf_ok + 1 else sfperf_failed = sfperf_failed + 1 end
+  end
+end
+function done(summary, latency, requests)
+  local ok, failed = 0, 0
+  for _, t in ipairs(sfperf_threads) do
+    ok, failed = ok + t:get("sfperf_ok"), failed + t:get("sfperf_failed")
+  end
+  io.write(string.format("sfperf-window: %(start_s)r %(end_s)r %%d %%d\\n", ok, failed))
+end
+"""
+
+
+def windowed(lua_script: str, start_s: float, end_s: float) -> str:
+    """`lua_script` that also counts the replies completing between `start_s` and `end_s` of
+    the run (`WrkResult.window`). wrk's own req/s divides every reply by the whole run, so it
+    is low by the start (connecting, the first wave in flight) and by the requests still in
+    flight at the end: at 200 ms a request and 5 s a run, up to 8%. A window inside the run
+    has neither edge, and at a random phase of the replies' waves it counts them unbiased."""
+    if not 0 <= start_s < end_s:
+        raise BenchError(f"bad window {start_s}-{end_s} s")
+    return lua_script + _WINDOW_LUA % {"start_s": float(start_s), "end_s": float(end_s)}
 
 
 def _lua_string(text: str) -> str:
@@ -251,6 +345,7 @@ def parse_wrk(text: str) -> WrkResult:
         r"Socket errors: connect (\d+), read (\d+), write (\d+), timeout (\d+)", text
     )
     non_2xx = re.search(r"Non-2xx or 3xx responses: (\d+)", text)
+    window = re.search(r"^sfperf-window: ([\d.]+) ([\d.]+) (\d+) (\d+)$", text, re.MULTILINE)
     return WrkResult(
         requests=int(totals.group(1)),
         duration_s=float(totals.group(2)) * _UNIT_MS[totals.group(3)] / 1000,
@@ -259,7 +354,11 @@ def parse_wrk(text: str) -> WrkResult:
         non_2xx=int(non_2xx.group(1)) if non_2xx else 0,
         socket_errors=sum(int(g) for g in errors.groups()) if errors else 0,
         raw=text,
-    )
+        window=WindowCount(
+            float(window.group(1)), float(window.group(2)), int(window.group(3)),
+            int(window.group(4)),
+        ) if window else None,
+    )  # fmt: skip
 
 
 # --- open-loop client --------------------------------------------------------------------

@@ -8,9 +8,13 @@ Direct: wrk -> mock chat-generations. Through a gateway: wrk -> gateway /v1/chat
 mock. The mock keeps its own core, as Salesforce is never on the gateway's machine; the gateway
 runs on the other core, beside wrk (which had that core to itself in the direct run), so each
 Python server has one core and the ratio is the proxy's throughput against its upstream's.
-Goal for `async`: >= 0.45 (a proxy does at least twice the HTTP work). Rounds interleave the
-runs (mock, every variant, mock, ...); each variant run is compared with the mean of the two
-mock runs around it, and the median over rounds is reported.
+Rounds interleave the runs (mock, every variant, mock, ...); each variant run is compared with
+the mean of the two mock runs around it, and the median over rounds is reported.
+
+No goal: the ratio is what a variant costs beside its upstream, read when either changes. The
+goal it once had (`async` >= 0.45) is withdrawn: at 0 ms the ratio measures the mock's speed as
+much as the gateway's (the faster the mock got, the lower it fell). Whether the async gateway is
+"async done right" is `bench_yardstick.py`'s question: the Little's-law bound at 512 in flight.
 
 `bare-proxy` is the floor: a 20-line aiohttp server + shared aiohttp client session that only
 forwards the messages and returns the upstream body (no validation, extraction or metrics), with
@@ -46,7 +50,6 @@ from pathlib import Path
 import _load
 from bench_mock import CHAT_PATH, chat_headers, fetch_token, start_mock
 
-GOAL_RATIO = 0.45
 VARIANTS = ("bare-proxy", "async", "async-batching", "sync-optimized", "sync-legacy")  # [@LOOP]
 MESSAGES = [
     {"role": "system", "content": "You are a helpful assistant."},
@@ -227,15 +230,7 @@ def report(result: Rounds) -> float:
             f"rounds {min(throughput):.2f}-{max(throughput):.2f} / {min(cpu):.2f}-{max(cpu):.2f}"
         )
         print(f"  {variant:20} {medians[variant]:5.2f} / {cpu_medians[variant]:5.2f}  ({spread})")
-    ratio = medians.get("async", float("nan"))
-    if ratio == ratio:  # measured
-        verdict = "meets" if ratio >= GOAL_RATIO else "MISSES"
-        cpu_ratio = cpu_medians["async"]
-        print(
-            f"  async / mock = {ratio:.2f} ({verdict} the goal >= {GOAL_RATIO}); "
-            f"cpu ratio {cpu_ratio:.2f} ({'meets' if cpu_ratio >= GOAL_RATIO else 'MISSES'})"
-        )
-    return ratio
+    return medians.get("async", float("nan"))
 
 
 def _best_us(call: Callable[[], object], number: int) -> float:
