@@ -9,12 +9,14 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import signal
 import sys
 from collections.abc import Sequence
 from typing import NoReturn
 
 from harness import __version__
 from harness.errors import CheckFailed, UsageError
+from harness.shutdown import Stopped, exit_status, stop_line, stopping_on_signals
 
 COMMANDS = (
     "mock", "gateway", "launch", "micro", "simulate", "load", "sweep", "profiling",
@@ -42,8 +44,21 @@ def build_parser() -> argparse.ArgumentParser:
 
 
 def main(argv: Sequence[str] | None = None) -> int:
-    """Parse `argv`, run the chosen command, map errors to exit codes."""
+    """Parse `argv`, run the chosen command, map errors and stopping signals to exit codes."""
     args = build_parser().parse_args(argv)
+    with stopping_on_signals() as stop:
+        try:
+            return dispatch(args)
+        except KeyboardInterrupt as interrupt:
+            signum = stop.signum or signal.SIGINT
+            if isinstance(interrupt, Stopped) and interrupt.signum is not None:
+                signum = interrupt.signum
+            print(stop_line(args.command, signum, interrupt), file=sys.stderr)
+            return exit_status(signum)
+
+
+def dispatch(args: argparse.Namespace) -> int:
+    """Run the command; UsageError -> 2 and CheckFailed -> 1, each with one line."""
     try:
         code: int = args.handler(args)
     except UsageError as exc:
@@ -52,9 +67,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     except CheckFailed as exc:
         print(f"sfperf {args.command}: {exc}", file=sys.stderr)
         return 1
-    except KeyboardInterrupt:
-        print(f"sfperf {args.command}: interrupted", file=sys.stderr)
-        return 130
     return code
 
 

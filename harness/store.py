@@ -1,15 +1,18 @@
 """Saving and loading run directories: `results.json` holds every RunRecord of a run.
 
-Writes are atomic (temp file + rename) so a crash never leaves half a file; loading refuses
-unknown schema versions with a clear error and upgrades old ones.
+Writes are atomic (temp file + rename) so a crash never leaves half a file, and appends hold a
+lock so concurrent writers to one run directory lose nothing; loading refuses unknown schema
+versions with a clear error and upgrades old ones.
 """
 
 from __future__ import annotations
 
+import contextlib
+import fcntl
 import json
 import os
 import tempfile
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -18,6 +21,7 @@ from harness.files import read_json
 from harness.records import SCHEMA_VERSION, RunRecord
 
 RESULTS_FILE = "results.json"
+LOCK_FILE = ".results.lock"
 
 # Upgraders from version N to N+1, applied in order to old files.
 _UPGRADES: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {}
@@ -60,9 +64,27 @@ def save_records(run_dir: Path, records: Iterable[RunRecord]) -> Path:
 
 
 def append_records(run_dir: Path, records: Iterable[RunRecord]) -> Path:
-    """Add `records` to those already saved in `run_dir` (keeps partial progress on disk)."""
-    existing = load_records(run_dir) if (run_dir / RESULTS_FILE).exists() else []
-    return save_records(run_dir, [*existing, *records])
+    """Add `records` to those already saved in `run_dir`, skipping any saved before (same
+    `run_id`), so a sub-run can be saved the moment it ends and again with the rest. Writers
+    in other processes wait their turn (`locked`): none loses another's records."""
+    path = run_dir / RESULTS_FILE
+    with locked(run_dir):
+        existing = load_records(run_dir) if path.exists() else []
+        saved = {record.run_id for record in existing}
+        new = [record for record in records if record.run_id not in saved]
+        if new or not path.exists():
+            save_records(run_dir, [*existing, *new])
+    return path
+
+
+@contextlib.contextmanager
+def locked(run_dir: Path) -> Iterator[None]:
+    """Hold the run directory's write lock for the block (an advisory `flock` on LOCK_FILE,
+    released by the kernel even when the holder is killed)."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with (run_dir / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle.fileno(), fcntl.LOCK_EX)
+        yield
 
 
 def load_records(source: Path) -> list[RunRecord]:

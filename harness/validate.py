@@ -16,12 +16,14 @@ import time
 import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import partial
 from pathlib import Path
 
 from harness.errors import Unavailable
 from harness.records import RunRecord
 from harness.runners.load import LoadPlan, run_load, serve_target
-from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.interrupted import Interrupted, Keep
+from harness.shutdown import Stopped, stop_reason
 from harness.store import append_records, atomic_write_text
 from harness.targets import TargetSpec
 from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
@@ -88,9 +90,10 @@ class ValidatePlan:
 
 @dataclass
 class StepLog:
-    """What each step did: seconds taken, records made, and the error if it failed."""
+    """What each step did: seconds taken, records made, and the error if it failed or stopped."""
 
     steps: list[dict[str, object]] = field(default_factory=list)
+    stopped: str = ""  # how the run was stopped, e.g. "stopped by SIGTERM"
 
     @property
     def failed(self) -> list[str]:
@@ -101,16 +104,12 @@ class StepLog:
         return [str(s["step"]) for s in self.steps if s.get("skipped")]
 
 
-Step = Callable[[ValidatePlan, Path], list[RunRecord]]
+Step = Callable[[ValidatePlan, Path, Keep], list[RunRecord]]
 
 
-def run_validate(plan: ValidatePlan, run_dir: Path, *, say: Callable[[str], None]) -> StepLog:
-    """Run every step into `run_dir`, evaluate the ledger, write the report; returns the log."""
-    run_dir.mkdir(parents=True, exist_ok=True)
-    log = StepLog()
-    if not plan.embedded:
-        plan = discover_step(plan, run_dir, log, say)
-    steps: list[tuple[str, Step]] = [
+def pipeline() -> list[tuple[str, Step]]:
+    """The steps of `sfperf validate`, in the order they run."""
+    return [
         ("micro", micro_step),
         ("simulate", simulate_step),
         ("load", load_step),
@@ -118,9 +117,37 @@ def run_validate(plan: ValidatePlan, run_dir: Path, *, say: Callable[[str], None
         ("profile", profiling_step),
         ("resilience", resilience_step),
     ]
-    for name, step in steps:
-        if not plan.steps or name in plan.steps:
+
+
+def run_validate(
+    plan: ValidatePlan,
+    run_dir: Path,
+    *,
+    say: Callable[[str], None],
+    steps: Sequence[tuple[str, Step]] = (),
+) -> StepLog:
+    """Run every step (`steps`, default: the `pipeline()`) into `run_dir`, evaluate the ledger,
+    write the report; returns the log.
+
+    A stop (Ctrl-C, SIGTERM) still writes the step log and a partial report of what was saved,
+    then raises `Stopped`."""
+    run_dir.mkdir(parents=True, exist_ok=True)
+    log = StepLog()
+    chosen = [(name, step) for name, step in steps or pipeline()
+              if not plan.steps or name in plan.steps]  # fmt: skip
+    try:
+        if not plan.embedded:
+            plan = discover_step(plan, run_dir, log, say)
+        for name, step in chosen:
             run_step(name, step, plan, run_dir, log, say)
+    except KeyboardInterrupt:
+        log.stopped = stop_reason()
+        ran = {entry["step"] for entry in log.steps}
+        log.steps += [{"step": name, "error": f"not run ({log.stopped})"}
+                      for name, _ in chosen if name not in ran]  # fmt: skip
+        count = finish(plan, run_dir, log, say)
+        kept = f"kept {count} record(s), {STEPS_FILE} and a partial report in {run_dir}"
+        raise Stopped(kept) from None
     finish(plan, run_dir, log, say)
     return log
 
@@ -133,7 +160,8 @@ def run_step(
     log: StepLog,
     say: Callable[[str], None],
 ) -> None:
-    """Run one step; save what it measured; a failure is logged, not raised (Ctrl-C is)."""
+    """Run one step, saving each sub-run as it ends; a failure is logged, not raised; a stop is
+    logged, and raised once what the step measured is saved."""
     entry: dict[str, object] = {"step": name}
     if skipped := plan.skip_reason(name):
         log.steps.append(entry | {"records": 0, "duration_s": 0.0, "skipped": skipped})
@@ -141,10 +169,20 @@ def run_step(
         return
     say(f"[{name}] running")
     started_s = time.monotonic()
+    kept: set[str] = set()
+
+    def keep(records: Sequence[RunRecord]) -> None:
+        append_records(run_dir, records)
+        kept.update(record.run_id for record in records)
+
     try:
-        records = step(plan, run_dir)
-    except Interrupted as stop:
-        append_records(run_dir, stop.records)
+        records = step(plan, run_dir, keep)
+    except KeyboardInterrupt as stop:
+        keep(stop.records if isinstance(stop, Interrupted) else [])
+        entry |= {"records": len(kept), "duration_s": round(time.monotonic() - started_s, 2),
+                  "error": stop_reason()}  # fmt: skip
+        log.steps.append(entry)
+        say(f"[{name}] {stop_reason()}: {len(kept)} record(s) kept")
         raise
     except Unavailable as missing:
         entry["skipped"] = str(missing)
@@ -155,14 +193,15 @@ def run_step(
         atomic_write_text(run_dir / "logs" / f"validate-{name}.txt", traceback.format_exc())
         records = []
         say(f"[{name}] FAILED: {entry['error']} (traceback in logs/validate-{name}.txt)")
-    append_records(run_dir, records)
-    entry |= {"records": len(records), "duration_s": round(time.monotonic() - started_s, 2)}
+    keep(records)
+    entry |= {"records": len(kept), "duration_s": round(time.monotonic() - started_s, 2)}
     log.steps.append(entry)
-    say(f"[{name}] {len(records)} record(s) in {entry['duration_s']} s")
+    say(f"[{name}] {len(kept)} record(s) in {entry['duration_s']} s")
 
 
-def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]) -> None:
-    """Claims, the report, the step log, and `results/latest` pointing at this run."""
+def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]) -> int:
+    """Claims, the report, the step log, and `results/latest` pointing at this run; returns the
+    number of records the run saved."""
     import json
 
     from harness.card.ledger import evaluate_cards
@@ -170,6 +209,8 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     from harness.store import load_records
     from reports.render import write_report
 
+    # The step log first: it is small, and what a stopped run most needs to leave behind.
+    atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
     records = load_records(run_dir) if (run_dir / "results.json").exists() else []
     verdicts = evaluate_run(run_dir, records, plan.ledger)
     say(f"[claims] {count_verdicts(verdicts)}")
@@ -177,10 +218,10 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     cards = evaluate_cards(run_dir, records, users, plan.target_ledgers)
     for target, card in cards.items():
         say(f"[card] {target}: {count_verdicts(card)}")
-    atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
     write_report(run_dir, records, claims=verdicts, cards=cards, title=report_title(plan, log))
     point_latest(run_dir)
     say(f"report: {run_dir / 'report.md'} and {run_dir / 'index.html'}")
+    return len(records)
 
 
 def report_title(plan: ValidatePlan, log: StepLog) -> str:
@@ -188,6 +229,9 @@ def report_title(plan: ValidatePlan, log: StepLog) -> str:
     partial = f" (PARTIAL: {', '.join(log.failed)} failed)" if log.failed else ""
     if log.skipped and not log.failed:
         partial = f" (PARTIAL: {', '.join(log.skipped)} skipped)"
+    if log.stopped:
+        done = [str(s["step"]) for s in log.steps if not s.get("error") and not s.get("skipped")]
+        partial = f" (PARTIAL: {log.stopped}; completed: {', '.join(done) or 'none'})"
     return f"sfperf validate{' --quick' if plan.quick else ''}: {subject}{partial}"
 
 
@@ -234,7 +278,7 @@ def tagged(records: Sequence[RunRecord], choice: ModelChoice) -> list[RunRecord]
     return [replace(r, params={**r.params, **choice.as_params()}) for r in records]
 
 
-def micro_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def micro_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     from harness.runners.micro import MicroPlan, run_micro
 
     return run_micro(
@@ -242,7 +286,7 @@ def micro_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     )
 
 
-def simulate_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def simulate_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     from harness.runners.simulate import run_simulation
     from harness.runners.support.workloads import load_workload
 
@@ -250,7 +294,7 @@ def simulate_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     return run_simulation(replace(workload, seed=plan.seed))
 
 
-def load_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     """Closed-loop `steady` on every target, plus `streaming` and an open loop on the lead one
     (the async reference, or the user's); one mock and target serve all of a target's runs."""
     from harness.card.window import warm_up
@@ -265,10 +309,10 @@ def load_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
             warm_s = warm_up(target.url, str(choice.model)) if spec.kind != "variant" else 0.0
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
-                made = run_load(replace(load, model=str(choice.model)), target, where)
-                made = [replace(r, params={**r.params, "warm_up_s": round(warm_s, 3)})
-                        if r.runner == "card" else r for r in made]  # fmt: skip
-                records += tagged(rebase(made, where, run_dir), choice)
+                run = partial(run_load, replace(load, model=str(choice.model)), target, where)
+                finish = partial(made_on_target, directory=where, run_dir=run_dir, choice=choice,
+                                 warm_s=warm_s)  # fmt: skip
+                records += kept_in(keep, run, finish)
     return records
 
 
@@ -294,7 +338,38 @@ def rebase(records: Sequence[RunRecord], directory: Path, run_dir: Path) -> list
     return [replace(r, artifacts=tuple(str(prefix / a) for a in r.artifacts)) for r in records]
 
 
-def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def kept_in(
+    keep: Keep,
+    run: Callable[[], list[RunRecord]],
+    finish: Callable[[Sequence[RunRecord]], list[RunRecord]],
+) -> list[RunRecord]:
+    """`run()`'s records in their final form (`finish`), kept the moment the sub-run ends, even
+    by an interrupt. They must be final when kept: a record is saved once (the first copy)."""
+    try:
+        records = finish(run())
+    except Interrupted as stop:
+        keep(finish(stop.records))
+        raise
+    keep(records)
+    return records
+
+
+def made_on_target(
+    records: Sequence[RunRecord],
+    *,
+    directory: Path,
+    run_dir: Path,
+    choice: ModelChoice,
+    warm_s: float = 0.0,
+) -> list[RunRecord]:
+    """Records made on a target in `directory`: rebased onto `run_dir`, tagged with the model
+    sent, the card records with the seconds its warm-up took."""
+    warmed = [replace(r, params={**r.params, "warm_up_s": round(warm_s, 3)})
+              if r.runner == "card" else r for r in records]  # fmt: skip
+    return tagged(rebase(warmed, directory, run_dir), choice)
+
+
+def sweep_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     """The concurrency sweep at 200 ms upstream: the reference clients and gateways, or the
     user's target with a threaded and an async reference gateway drawn beside it."""
     from harness.runners import sweep as runner
@@ -312,10 +387,10 @@ def sweep_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     check_levels(sweep.levels, client_capacity())
     specs = {name: spec for name, (spec, _) in targets.items()}
     with runner.sweep_services(specs, run_dir, seed=plan.seed, mock_url=plan.mock_url) as services:
-        return runner.run_sweep(sweep, services.mock_url, services.serve)
+        return runner.run_sweep(sweep, services.mock_url, services.serve, keep=keep)
 
 
-def profiling_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def profiling_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     """pyinstrument on the legacy and async references, or on a launched Python target."""
     from harness.runners.profiling import ProfilingPlan, run_profiling
 
@@ -328,13 +403,25 @@ def profiling_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
         launched = [t for t in plan.measurable if t.kind == "launch"]
         plans = [replace(base, launch=t.command, target_url=t.url,
                          model=str(plan.choice_for(t).model)) for t in launched]  # fmt: skip
-    records = run_profiling(plans, run_dir) if plans else []
-    choices = {t.name: plan.choice_for(t) for t in plan.targets}
+    if not plans:
+        return []
+    finish = partial(tagged_by_target, choices={t.name: plan.choice_for(t) for t in plan.targets})
+
+    def keep_finished(records: Sequence[RunRecord]) -> None:
+        keep(finish(records))
+
+    return kept_in(keep, partial(run_profiling, plans, run_dir, keep=keep_finished), finish)
+
+
+def tagged_by_target(
+    records: Sequence[RunRecord], *, choices: Mapping[str, ModelChoice]
+) -> list[RunRecord]:
+    """Profile records with the model sent to their target (`variant` label) in their params."""
     return [tagged([r], choices[r.labels["variant"]])[0] if r.labels.get("variant") in choices
             else r for r in records]  # fmt: skip
 
 
-def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+def resilience_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     """The `resilience` scenario against each target, graded by the mock behind it."""
     from harness.runners.resilience import run_resilience
 
@@ -346,10 +433,10 @@ def resilience_step(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
     for spec in targets:
         directory = run_dir / "resilience" / spec.name
         choice = plan.choice_for(spec)
-        graded = run_resilience(spec, directory, duration_s=plan.resilience_duration_s,
-                                seed=plan.seed, mock_url=plan.mock_url,
-                                model=str(choice.model))  # fmt: skip
-        records += tagged(rebase(graded, directory, run_dir), choice)
+        run = partial(run_resilience, spec, directory, duration_s=plan.resilience_duration_s,
+                      seed=plan.seed, mock_url=plan.mock_url, model=str(choice.model))  # fmt: skip
+        finish = partial(made_on_target, directory=directory, run_dir=run_dir, choice=choice)
+        records += kept_in(keep, run, finish)
     return records
 
 

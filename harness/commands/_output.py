@@ -9,8 +9,9 @@ from collections.abc import Callable, Sequence
 from pathlib import Path
 
 from harness.records import RunRecord
+from harness.runners.support.interrupted import Keep
 from harness.settings import load_settings
-from harness.store import append_records
+from harness.store import RESULTS_FILE, append_records
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
@@ -38,14 +39,32 @@ def save(directory: Path, records: Sequence[RunRecord]) -> Path:
     return path
 
 
-def measure(directory: Path, runner: Callable[[], list[RunRecord]]) -> list[RunRecord]:
-    """Call `runner` and save its records; on Ctrl-C save the partial ones, then stop."""
+def measure(directory: Path, runner: Callable[[Keep], list[RunRecord]]) -> list[RunRecord]:
+    """Call `runner(keep)` and save its records: each sub-run the moment `keep` gets it, the rest
+    at the end. A stop saves what was measured and raises `Stopped` saying so (one line)."""
     from harness.runners.support.interrupted import Interrupted
+    from harness.shutdown import Stopped
+
+    kept: dict[str, RunRecord] = {}
+
+    def keep(records: Sequence[RunRecord]) -> None:
+        append_records(directory, records)
+        kept.update((record.run_id, record) for record in records)
 
     try:
-        records = runner()
-    except Interrupted as stop:
-        save(directory, stop.records)
-        raise
+        records = runner(keep)
+    except KeyboardInterrupt as stop:
+        if isinstance(stop, Interrupted):
+            keep(stop.records)
+        raise Stopped(kept_note(list(kept.values()), directory)) from None
     save(directory, records)
     return records
+
+
+def kept_note(records: Sequence[RunRecord], directory: Path) -> str:
+    """What an interrupted command kept: `kept 3 record(s) (1 partial) in DIR/results.json`."""
+    if not records:
+        return "nothing was measured yet"
+    partial = sum(record.partial for record in records)
+    note = f" ({partial} partial)" if partial else ""
+    return f"kept {len(records)} record(s){note} in {directory / RESULTS_FILE}"

@@ -74,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         load_target(args, plan.seed, directory) as target,
         progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance,
     ):
-        records = measure(directory, lambda: run_load(plan, target, directory, advance=advance))
+        records = measure(
+            directory, lambda keep: run_load(plan, target, directory, advance=advance)
+        )
     print_summary(records)
     return 0
 

@@ -49,7 +49,7 @@ def run(args: argparse.Namespace) -> int:
     plan = make_plan(args, load_settings().seed)
     directory = run_dir(args.out)
     with progress_bar(plan.benchmark_count, "micro benchmarks") as advance:
-        records = measure(directory, lambda: run_micro(plan, directory, advance=advance))
+        records = measure(directory, lambda keep: run_micro(plan, directory, advance=advance))
     print_summary(records)
     return 0
 

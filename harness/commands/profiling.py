@@ -49,7 +49,9 @@ def run(args: argparse.Namespace) -> int:
     directory = run_dir(args.out)
     names = ", ".join(plan.name for plan in plans)
     with progress_bar(sum(p.requests for p in plans), f"profile {names}") as advance:
-        records = measure(directory, lambda: run_profiling(plans, directory, advance=advance))
+        records = measure(
+            directory, lambda keep: run_profiling(plans, directory, advance=advance, keep=keep)
+        )
     print_summary(records)
     return 0
 

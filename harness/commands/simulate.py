@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     directory = run_dir(args.out)
     steps = len(workload.providers) * max(1, int(workload.duration_h + 0.999))
     with progress_bar(steps, f"simulate {workload.name}") as advance:
-        records = measure(directory, lambda: run_simulation(workload, advance=advance))
+        records = measure(directory, lambda keep: run_simulation(workload, advance=advance))
     print_summary(records)
     return 0
 

@@ -81,7 +81,9 @@ def run(args: argparse.Namespace) -> int:
     ):
         records = measure(
             directory,
-            lambda: run_sweep(plan, services.mock_url, services.serve, advance=advance),
+            lambda keep: run_sweep(
+                plan, services.mock_url, services.serve, advance=advance, keep=keep
+            ),
         )
     print_summary(records)
     return 0

@@ -69,7 +69,9 @@ def run(args: argparse.Namespace) -> int:
     directory = run_dir(args.out)
     records = measure(
         directory,
-        lambda: run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)],
+        lambda keep: (
+            run_scenario(args, directory) if args.scenario else [grade_mock(args, directory)]
+        ),
     )
     verdict = records[-1]
     findings = findings_from_record(verdict)

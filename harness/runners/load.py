@@ -32,6 +32,7 @@ from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets.process import signal_group, spawn, stop_group
 from scenarios import scenario_path
 
 SCENARIO_DIR = scenario_path("load")
@@ -177,30 +178,26 @@ class LocustProcesses:
         for index, command in enumerate(commands):
             log = (log_dir / f"locust-{index}.log").open("wb")
             self.logs.append(log)
-            self.procs.append(
-                subprocess.Popen(
-                    command, stdout=log, stderr=subprocess.STDOUT, start_new_session=True
-                )
-            )
+            self.procs.append(spawn(command, stdout=log, stderr=subprocess.STDOUT))
 
     @property
     def main(self) -> subprocess.Popen[bytes]:
         return self.procs[0]
 
     def stop(self, grace_s: float) -> None:
-        """SIGTERM (locust stops its users and writes its files), then SIGKILL past `grace_s`."""
+        """SIGTERM every locust at once (each stops its users and writes its files), then
+        SIGKILL the process groups of those still there after `grace_s`."""
         for proc in self.procs:
-            if proc.poll() is None:
-                proc.send_signal(signal.SIGTERM)
-        deadline = time.monotonic() + grace_s
-        for proc in self.procs:
-            try:
-                proc.wait(timeout=max(0.0, deadline - time.monotonic()))
-            except subprocess.TimeoutExpired:
-                proc.kill()
-                proc.wait()
-        for log in self.logs:
-            log.close()
+            signal_group(proc, signal.SIGTERM)
+        deadline_s = time.monotonic() + grace_s
+        try:
+            for proc in self.procs:
+                stop_group(proc, max(0.0, deadline_s - time.monotonic()), first=None)
+        finally:  # an interrupt in the wait above still leaves no locust behind
+            for proc in self.procs:
+                signal_group(proc, signal.SIGKILL)
+            for log in self.logs:
+                log.close()
 
 
 def drive(

@@ -24,9 +24,11 @@ from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.micro_counts import extract_path_records, token_io_series
 from harness.runners.support.micro_inputs import text_shapes
 from harness.runners.support.progress import Advance, no_progress
+from harness.targets.process import spawn, stop_group
 from scenarios import scenario_path
 
 MICRO_DIR = scenario_path("micro")
+STOP_GRACE_S = 10.0  # for an interrupted suite to write the benchmarks it finished
 INI = "[pytest]\npython_files = bench_*.py\npython_functions = test_*\naddopts =\n"
 # Rounds of at least 100 us: a few-microsecond call is repeated enough to rise above timer noise.
 QUICK_OPTIONS = (
@@ -126,7 +128,7 @@ def run_suite(
         (out_dir / stale).unlink(missing_ok=True)
     started_at, start_s = now_iso(), time.perf_counter()
     with (out_dir / "pytest.log").open("w", encoding="utf-8") as log:
-        child = subprocess.Popen(
+        child: subprocess.Popen[bytes] = spawn(
             pytest_command(plan, out_dir), stdout=log, stderr=subprocess.STDOUT
         )
         interrupted = _wait(child, out_dir / "checkpoint.jsonl", advance)
@@ -161,18 +163,8 @@ def _wait(child: subprocess.Popen[bytes], checkpoint: Path, advance: Advance) ->
 
 def _stop(child: subprocess.Popen[bytes]) -> None:
     """Let an interrupted child finish writing what it measured, then make sure it is gone."""
-    # From a terminal the child got the same SIGINT and is already wrapping up (a second one
-    # would cut its JSON short); otherwise it is told once, like a Ctrl-C.
-    for signal_first, wait_s in ((None, 1.0), (signal.SIGINT, 10.0)):
-        if signal_first is not None:
-            child.send_signal(signal_first)
-        try:
-            child.wait(timeout=wait_s)
-            return
-        except subprocess.TimeoutExpired:
-            continue
-    child.kill()
-    child.wait()
+    # pytest takes SIGINT as Ctrl-C: it stops the benchmark and writes what it has.
+    stop_group(child, STOP_GRACE_S, first=signal.SIGINT)
 
 
 def _advance_to(checkpoint: Path, done: int, advance: Advance) -> int:

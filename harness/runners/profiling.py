@@ -30,7 +30,7 @@ from harness.records import (
     make_series,
     now_iso,
 )
-from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
 from harness.runners.support.profiling_load import MODEL, LoadResult, drive_load
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
@@ -107,8 +107,10 @@ def run_profiling(
     *,
     advance: Advance = no_progress,
     environment: Environment | None = None,
+    keep: Keep = keep_nothing,
 ) -> list[RunRecord]:
-    """Profile several targets one after another against one mock (that of the first plan).
+    """Profile several targets one after another against one mock (that of the first plan);
+    each target's record goes to `keep` as soon as it is made.
 
     Ctrl-C raises `Interrupted` with every record made so far.
     """
@@ -120,11 +122,13 @@ def run_profiling(
     with upstream(plans[0], run_dir, None) as mock_url:
         for plan in plans:
             try:
-                records += profile_target(
+                made = profile_target(
                     plan, run_dir, advance=advance, environment=environment, mock_url=mock_url
                 )
             except Interrupted as stop:
                 raise Interrupted(records + stop.records) from None
+            keep(made)
+            records += made
     return records
 
 

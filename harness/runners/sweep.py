@@ -37,7 +37,7 @@ from harness.records import (
     now_iso,
 )
 from harness.runners.support.closedloop import Window
-from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
 from harness.runners.support.progress import Advance, no_progress
 from harness.runners.support.sweepsubjects import (
     CLIENTS,
@@ -287,8 +287,10 @@ def run_sweep(
     serve: SubjectServer,
     *,
     advance: Advance = no_progress,
+    keep: Keep = keep_nothing,
 ) -> list[RunRecord]:
-    """Sweep every subject over every level and upstream latency; Ctrl-C keeps what is done."""
+    """Sweep every subject over every level and upstream latency; each point goes to `keep`
+    as soon as it is measured, and Ctrl-C keeps what is done."""
     environment = capture_environment()
     records: list[RunRecord] = []
     try:
@@ -299,7 +301,9 @@ def run_sweep(
                 set_upstream_latency(mock_url, latency_ms)
                 for level, run in itertools.product(sorted(plan.levels), runs):
                     advance(0, f"sweep {run.name} N={level} L={latency_ms:g}ms")
-                    records.append(measure_level(plan, run, level, latency_ms, environment))
+                    record = measure_level(plan, run, level, latency_ms, environment)
+                    records.append(record)
+                    keep([record])
                     advance(1, "")
     except KeyboardInterrupt:
         raise Interrupted(records) from None

@@ -1,24 +1,29 @@
 """Child processes the harness owns: start in their own process group, log, wait, stop.
 
-A reader thread copies the child's merged stdout/stderr into its log file and watches for the
-readiness line (a base URL). Stopping sends SIGTERM to the whole group, waits, then SIGKILLs the
-group, so no grandchild outlives the harness.
+Every child leads its own process group and is sent SIGTERM by the kernel if the harness dies
+(`spawn`). A reader thread copies the child's merged stdout/stderr into its log file and watches
+for the readiness line (a base URL). Stopping sends SIGTERM to the whole group, waits, then
+SIGKILLs the group, so no grandchild outlives the harness (`stop_group`).
 """
 
 from __future__ import annotations
 
 import contextlib
+import ctypes
+import functools
 import os
 import re
 import signal
 import subprocess
+import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import IO
+from typing import IO, Any
 
 from harness.errors import UsageError
+from harness.shutdown import hurried
 
 # Our own servers print their base URL alone on a line.
 BARE_URL = re.compile(r"^(https?://[^\s/]+)/?\s*$")
@@ -133,8 +138,8 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
     full_env = dict(os.environ if env is None else env)
     # A URL line stuck in a block buffer would look like a hung start.
     full_env.setdefault("PYTHONUNBUFFERED", "1")
-    return subprocess.Popen(
-        list(argv),
+    process: subprocess.Popen[str] = spawn(
+        argv,
         stdin=subprocess.DEVNULL,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
@@ -143,8 +148,51 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
         encoding="utf-8",
         errors="replace",
         bufsize=1,
-        start_new_session=True,
     )
+    return process
+
+
+def spawn(argv: Sequence[str], **options: Any) -> subprocess.Popen[Any]:
+    """`subprocess.Popen(argv, **options)` as the leader of a new process group (its own
+    session: a terminal's Ctrl-C reaches only us, and we stop the group) that is sent SIGTERM
+    if this process dies without stopping it (see `die_with_parent`)."""
+    return subprocess.Popen(
+        list(argv), start_new_session=True, preexec_fn=die_with_parent(), **options
+    )
+
+
+PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+
+
+def die_with_parent() -> Callable[[], None] | None:
+    """A preexec function that has the kernel SIGTERM the child when this process dies, even by
+    SIGKILL (Linux `PR_SET_PDEATHSIG`); None where that is not available.
+
+    The kernel sends it when the *thread* that forked the child ends, so it is only armed for
+    children started from the main thread, which lives as long as the process.
+    """
+    prctl = _prctl()
+    if prctl is None or threading.current_thread() is not threading.main_thread():
+        return None
+    parent_pid = os.getpid()
+
+    def arm() -> None:  # runs in the child between fork and exec: no locks, no imports
+        prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
+        if os.getppid() != parent_pid:  # the parent died before the line above took effect
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return arm
+
+
+@functools.cache
+def _prctl() -> Callable[..., int] | None:
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        function: Callable[..., int] = ctypes.CDLL(None, use_errno=True).prctl
+    except (OSError, AttributeError):
+        return None
+    return function
 
 
 def describe_exit(code: int | None) -> str:
@@ -157,7 +205,7 @@ def describe_exit(code: int | None) -> str:
     return f"exited with code {code}"
 
 
-def exited(process: subprocess.Popen[str]) -> bool:
+def exited(process: subprocess.Popen[Any]) -> bool:
     """True once `process` has exited. It is not reaped (WNOWAIT): while its zombie stands, its
     pid, and so its process group id, cannot be reused by a stranger we would then signal."""
     if process.returncode is not None:
@@ -170,24 +218,39 @@ def exited(process: subprocess.Popen[str]) -> bool:
 
 
 def stop_group(
-    process: subprocess.Popen[str], grace_s: float, *, interval_s: float = 0.02
+    process: subprocess.Popen[Any],
+    grace_s: float,
+    *,
+    first: signal.Signals | None = signal.SIGTERM,
+    interval_s: float = 0.02,
 ) -> int | None:
-    """Stop `process` and everything in its process group; never leaves an orphan behind."""
+    """Stop `process` and everything in its process group; never leaves an orphan behind.
+
+    `first` goes to the whole group (None: the caller has sent it); SIGKILL follows once the
+    leader exits, after `grace_s`, at once when a second signal hurries the stop, and even when
+    an interrupt cuts the wait short.
+    """
     if process.returncode is None:  # unreaped leader: the group id is still ours to signal
-        _signal_group(process.pid, signal.SIGTERM)
-        poll_until(lambda: exited(process), timeout_s=grace_s, alive=lambda: True,
-                   interval_s=interval_s)  # fmt: skip
-        # Grandchildren may linger after the leader exits; the group dies with it.
-        _signal_group(process.pid, signal.SIGKILL)
+        if first is not None:
+            signal_group(process, first)
+        try:
+            poll_until(lambda: exited(process) or hurried(), timeout_s=grace_s,
+                       alive=lambda: True, interval_s=interval_s)  # fmt: skip
+        finally:
+            # Grandchildren may linger after the leader exits; the group dies with it.
+            signal_group(process, signal.SIGKILL)
     try:
         return process.wait(timeout=5.0)
     except subprocess.TimeoutExpired:
         return None
 
 
-def _signal_group(pgid: int, signum: signal.Signals) -> None:
-    with contextlib.suppress(ProcessLookupError, PermissionError):
-        os.killpg(pgid, signum)
+def signal_group(leader: subprocess.Popen[Any], signum: signal.Signals) -> None:
+    """Send `signum` to the process group `leader` leads, unless the leader has been reaped
+    (its group id could then belong to a stranger)."""
+    if leader.returncode is None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(leader.pid, signum)
 
 
 def last_line(path: Path, limit_chars: int = 300) -> str:

@@ -1,10 +1,18 @@
-"""Ctrl-C during a run that measured something: the records so far travel with the interrupt."""
+"""Nothing measured is lost: sub-runs handed over as they end, the rest carried by an interrupt."""
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 
 from harness.records import RunRecord
+
+# keep(records): called by a runner with each sub-run's records (a sweep point, a profiled
+# target) the moment the sub-run ends, so the caller can save them before the next one starts.
+Keep = Callable[[Sequence[RunRecord]], None]
+
+
+def keep_nothing(records: Sequence[RunRecord]) -> None:
+    """The default `Keep`: the caller saves the records the runner returns."""
 
 
 class Interrupted(KeyboardInterrupt):

@@ -2,12 +2,16 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
 from harness.records import RunRecord, capture_environment, make_series
+from harness.runners.support.interrupted import Interrupted, Keep
+from harness.shutdown import Stopped
+from harness.store import load_records
 from harness.targets import TargetSpec
 from harness.validate import (
     StepLog,
@@ -17,6 +21,7 @@ from harness.validate import (
     rebase,
     report_title,
     run_step,
+    run_validate,
 )
 
 
@@ -53,7 +58,7 @@ def test_artifacts_made_in_a_subdirectory_become_run_relative(tmp_path: Path) ->
 
 
 def test_a_failing_step_is_logged_and_the_run_goes_on(tmp_path: Path) -> None:
-    def broken(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    def broken(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
         raise RuntimeError("the tool crashed")
 
     log, said = StepLog(), list[str]()
@@ -102,7 +107,7 @@ def test_a_user_target_without_a_working_model_skips_the_steps_that_would_send_i
     assert "'m' -> HTTP 500: boom" in plan.skip_reason("load")
     assert plan.skip_reason("micro") == ""
 
-    def must_not_run(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    def must_not_run(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
         raise AssertionError("a skipped step ran")
 
     log = StepLog()
@@ -126,10 +131,10 @@ def test_a_step_refused_as_bad_input_is_a_failed_step_not_the_end_of_the_run(
 ) -> None:
     from harness.errors import Unavailable, UsageError
 
-    def refused(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    def refused(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
         raise UsageError("launched target 'gw' exited with code 1 before it was ready")
 
-    def missing(plan: ValidatePlan, run_dir: Path) -> list[RunRecord]:
+    def missing(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
         raise Unavailable("pyinstrument cannot be imported by the target's interpreter")
 
     log = StepLog()
@@ -157,3 +162,46 @@ def test_unknown_step_names_are_refused_by_the_parser(
     with pytest.raises(SystemExit) as stopped:
         main(["validate", "--steps", "load,nope", "--out", str(tmp_path / "run")])
     assert stopped.value.code == 2 and "steps are some of" in capsys.readouterr().err
+
+
+def load_record(scenario: str, *, partial: bool = False) -> RunRecord:
+    series = (make_series("latency_ms", "ms", [1.0]),)
+    labels = {"target": "async", "mode": "closed"}
+    return RunRecord("load", scenario, {}, capture_environment(), series, labels, partial=partial)
+
+
+def test_a_stopped_step_saves_the_sub_runs_it_finished_and_the_one_it_was_in(
+    tmp_path: Path,
+) -> None:
+    finished, cut_short = load_record("steady"), load_record("streaming", partial=True)
+
+    def stopped(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        keep([finished])
+        raise Interrupted([cut_short])
+
+    log = StepLog()
+    with pytest.raises(Interrupted):
+        run_step("load", stopped, ValidatePlan(), tmp_path, log, lambda line: None)
+    assert [r.run_id for r in load_records(tmp_path)] == [finished.run_id, cut_short.run_id]
+    assert log.steps[0]["records"] == 2 and log.steps[0]["error"] == "stopped by SIGINT"
+
+
+def test_a_stopped_run_still_writes_its_step_log_and_a_partial_report(tmp_path: Path) -> None:
+    def measured(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        return [load_record("steady")]
+
+    def stopped(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        raise KeyboardInterrupt
+
+    def never(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        raise AssertionError("a step after the stop ran")
+
+    steps = [("load", measured), ("sweep", stopped), ("profile", never)]
+    run = tmp_path / "run"
+    with pytest.raises(Stopped, match="kept 1 record"):
+        run_validate(ValidatePlan(quick=True), run, say=lambda line: None, steps=steps)
+    logged = json.loads((run / "steps.json").read_text())["steps"]
+    assert [(s["step"], s.get("error")) for s in logged] == [
+        ("load", None), ("sweep", "stopped by SIGINT"), ("profile", "not run (stopped by SIGINT)"),
+    ]  # fmt: skip
+    assert "PARTIAL: stopped by SIGINT; completed: load" in (run / "report.md").read_text()

@@ -1,0 +1,111 @@
+"""How a command stops on SIGINT, SIGTERM or SIGHUP: the same way, whichever comes.
+
+The first signal raises KeyboardInterrupt in the main thread, where every runner already keeps
+what it measured and every child is stopped on the way out. A later signal must not interrupt
+that cleanup (it would orphan children and lose records), so it only cuts the children's grace
+period short. The command then exits 128 + the signal's number, as a shell reports it.
+
+Signal dispositions belong to the process, so the state of the stop lives in the installed
+handler itself: `active()` finds it through `signal.getsignal`.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import threading
+from collections.abc import Iterator
+from types import FrameType
+
+STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
+
+
+class Stopped(KeyboardInterrupt):
+    """A command stopped by a signal, saying what it `kept`; `signum` when the command caught
+    the signal itself (a server's own handler) rather than through `SignalStop`."""
+
+    def __init__(self, kept: str = "", signum: int | None = None) -> None:
+        super().__init__(kept or "stopped")
+        self.kept = kept
+        self.signum = signum
+
+
+class SignalStop:
+    """The handler installed while a command runs: the first signal interrupts, later ones hurry."""
+
+    def __init__(self) -> None:
+        self.signum: int | None = None
+        self._hurry = threading.Event()
+
+    def handle(self, signum: int, frame: FrameType | None) -> None:
+        if self.signum is None:
+            self.signum = signum
+            raise KeyboardInterrupt
+        if not self._hurry.is_set():
+            self._hurry.set()
+            # os.write, not print: the main thread may be inside a write to stderr right now.
+            note = f"{signal_name(signum)} again: stopping children now, still saving results\n"
+            with contextlib.suppress(OSError):
+                os.write(2, note.encode())
+
+    @property
+    def hurried(self) -> bool:
+        """True once a second signal asked to skip the grace periods."""
+        return self._hurry.is_set()
+
+
+@contextlib.contextmanager
+def stopping_on_signals() -> Iterator[SignalStop]:
+    """Install a SignalStop for the block and restore the previous handlers after it.
+
+    Only the main thread can install handlers; elsewhere the block runs with them unchanged.
+    """
+    stop = SignalStop()
+    if threading.current_thread() is not threading.main_thread():
+        yield stop
+        return
+    previous = {signum: signal.signal(signum, stop.handle) for signum in STOP_SIGNALS}
+    try:
+        yield stop
+    finally:
+        for signum, handler in previous.items():
+            signal.signal(signum, handler)
+
+
+def active() -> SignalStop | None:
+    """The SignalStop in force in this process, if a command installed one."""
+    owner = getattr(signal.getsignal(signal.SIGTERM), "__self__", None)
+    return owner if isinstance(owner, SignalStop) else None
+
+
+def hurried() -> bool:
+    """True when a second signal asked the command to stop its children without grace."""
+    stop = active()
+    return stop is not None and stop.hurried
+
+
+def signal_name(signum: int) -> str:
+    """`SIGTERM` for 15 (the number itself when it names no signal)."""
+    try:
+        return signal.Signals(signum).name
+    except ValueError:
+        return str(signum)
+
+
+def stop_reason() -> str:
+    """`stopped by SIGTERM`: the signal that stopped this command (Ctrl-C when none was seen)."""
+    stop = active()
+    signum = stop.signum if stop is not None and stop.signum is not None else signal.SIGINT
+    return f"stopped by {signal_name(signum)}"
+
+
+def exit_status(signum: int) -> int:
+    """The status a shell reports for a process stopped by `signum`: 128 + its number."""
+    return 128 + signum
+
+
+def stop_line(command: str, signum: int, interrupt: BaseException) -> str:
+    """The one line a stopped command prints: which signal, and what it kept."""
+    kept = interrupt.kept if isinstance(interrupt, Stopped) else ""
+    return f"sfperf {command}: stopped by {signal_name(signum)}" + (f"; {kept}" if kept else "")

@@ -1,0 +1,67 @@
+"""Processes as /proc shows them: who descends from whom, and waiting for them to be gone."""
+
+from __future__ import annotations
+
+import os
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+
+@dataclass(frozen=True)
+class Proc:
+    pid: int
+    ppid: int
+    pgid: int
+    state: str
+    command: str
+
+
+def processes() -> dict[int, Proc]:
+    """Every live process (zombies excluded: they hold no resources and run nothing)."""
+    found: dict[int, Proc] = {}
+    for entry in Path("/proc").iterdir():
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = (entry / "stat").read_text()
+            command = (entry / "cmdline").read_bytes().replace(b"\0", b" ").decode(errors="replace")
+        except OSError:  # it exited while we looked
+            continue
+        # `pid (comm) state ppid pgrp ...`: comm may hold spaces and parentheses.
+        fields = stat[stat.rindex(")") + 2 :].split()
+        if fields[0] != "Z":
+            pid = int(entry.name)
+            found[pid] = Proc(pid, int(fields[1]), int(fields[2]), fields[0], command.strip())
+    return found
+
+
+def descendants(pid: int) -> dict[int, Proc]:
+    """The processes below `pid` (children, grandchildren, ...), as of now."""
+    table = processes()
+    found: dict[int, Proc] = {}
+    frontier = [pid]
+    while frontier:
+        parent = frontier.pop()
+        for proc in table.values():
+            if proc.ppid == parent and proc.pid not in found:
+                found[proc.pid] = proc
+                frontier.append(proc.pid)
+    return found
+
+
+def survivors(watched: dict[int, Proc], timeout_s: float = 10.0) -> list[Proc]:
+    """Those of `watched` (or anything in their process groups) still alive after polling for
+    up to `timeout_s`; [] as soon as all are gone."""
+    groups = {proc.pgid for proc in watched.values()} - {os.getpgrp()}
+    deadline_s = time.monotonic() + timeout_s
+    while True:
+        alive = [
+            proc
+            for proc in processes().values()
+            if (proc.pid in watched and proc.command == watched[proc.pid].command)
+            or proc.pgid in groups
+        ]
+        if not alive or time.monotonic() > deadline_s:
+            return alive
+        time.sleep(0.05)

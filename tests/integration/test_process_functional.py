@@ -1,0 +1,63 @@
+"""Children the harness starts lead their own process group, which is stopped whole, and die
+with the harness even when it is SIGKILLed."""
+
+from __future__ import annotations
+
+import contextlib
+import signal
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+
+from harness.shutdown import stopping_on_signals
+from harness.targets.process import spawn, stop_group
+
+from .procs import descendants, survivors
+
+# A leader that ignores SIGTERM and leaves a grandchild behind: the worst child to stop.
+STUBBORN = ["sh", "-c", "trap '' TERM; sleep 60 & echo ready; wait"]
+
+
+@contextlib.contextmanager
+def started(argv: list[str]) -> Iterator[subprocess.Popen[str]]:
+    """`argv` spawned as the harness spawns its children, once it printed its first line."""
+    process: subprocess.Popen[str] = spawn(argv, stdout=subprocess.PIPE, text=True)
+    with process:
+        assert process.stdout is not None
+        process.stdout.readline()
+        try:
+            yield process
+        finally:
+            stop_group(process, grace_s=0.0)
+
+
+def test_stopping_a_group_kills_a_leader_that_ignores_sigterm_and_its_grandchildren() -> None:
+    with started(STUBBORN) as leader:
+        tree = descendants(leader.pid)
+        assert len(tree) == 1  # the grandchild `sleep`
+        assert stop_group(leader, grace_s=0.2) == -signal.SIGKILL
+    assert survivors(tree) == []
+
+
+def test_a_second_signal_cuts_the_grace_period_short() -> None:
+    with started(STUBBORN) as leader, stopping_on_signals():
+        with contextlib.suppress(KeyboardInterrupt):
+            signal.raise_signal(signal.SIGTERM)
+        signal.raise_signal(signal.SIGTERM)  # the second: stop without grace from now on
+        began_s = time.monotonic()
+        stop_group(leader, grace_s=60.0)
+        assert time.monotonic() - began_s < 30.0  # well short of the 60 s grace
+
+
+def test_children_are_stopped_when_the_harness_is_killed_outright() -> None:
+    program = (
+        "import time\nfrom harness.targets.process import spawn\n"
+        "spawn(['sleep', '60'])\nprint('ready', flush=True)\ntime.sleep(60)"
+    )
+    with started([sys.executable, "-c", program]) as harness:
+        tree = descendants(harness.pid)
+        assert [proc.command for proc in tree.values()] == ["sleep 60"]
+        harness.kill()  # SIGKILL: no handler, no cleanup
+        harness.wait()
+        assert survivors(tree) == []
