@@ -15,8 +15,9 @@ import contextlib
 import os
 import signal
 import threading
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from types import FrameType
+from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
 
@@ -57,7 +58,11 @@ class SignalStop:
 
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[SignalStop]:
-    """Install a SignalStop for the block and restore the previous handlers after it.
+    """Install a SignalStop for the block and restore the previous handlers after it, unless a
+    signal stopped the block: the process is then on its way out, and a later signal must not
+    kill it with a traceback (or the wrong exit status) while it exits, so stopping signals are
+    ignored from then on (a Python handler would be reset to the default as the interpreter
+    finalizes; SIG_IGN is not).
 
     Only the main thread can install handlers; elsewhere the block runs with them unchanged.
     """
@@ -69,8 +74,13 @@ def stopping_on_signals() -> Iterator[SignalStop]:
     try:
         yield stop
     finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        restore(previous if stop.signum is None else dict.fromkeys(STOP_SIGNALS, signal.SIG_IGN))
+
+
+def restore(handlers: Mapping[signal.Signals, Any]) -> None:
+    """Put back signal handlers saved from `signal.signal`."""
+    for signum, handler in handlers.items():
+        signal.signal(signum, handler)
 
 
 def active() -> SignalStop | None:
@@ -93,11 +103,15 @@ def signal_name(signum: int) -> str:
         return str(signum)
 
 
-def stop_reason() -> str:
-    """`stopped by SIGTERM`: the signal that stopped this command (Ctrl-C when none was seen)."""
+def stopped_by() -> signal.Signals:
+    """The signal that stopped this command (SIGINT, as for Ctrl-C, when none was seen)."""
     stop = active()
-    signum = stop.signum if stop is not None and stop.signum is not None else signal.SIGINT
-    return f"stopped by {signal_name(signum)}"
+    return signal.Signals(stop.signum) if stop and stop.signum else signal.SIGINT
+
+
+def stop_reason() -> str:
+    """`stopped by SIGTERM`: the signal that stopped this command, in words."""
+    return f"stopped by {stopped_by().name}"
 
 
 def exit_status(signum: int) -> int:

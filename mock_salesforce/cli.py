@@ -2,7 +2,8 @@
 
 Once listening, prints the base URL alone on the first stdout line (tools read it), then one line
 per endpoint with the latency, faults and quota in force (`--quiet`: the URL alone).
-SIGINT/SIGTERM stop it cleanly. Bad specs or profiles: one line on stderr, exit 2.
+SIGINT/SIGTERM stop it cleanly, with exit status 130/143 (128 + the signal's number, as a shell
+reports a process so stopped). Bad specs or profiles: one line on stderr, exit 2.
 """
 
 from __future__ import annotations
@@ -146,7 +147,8 @@ def start_up_lines(config: MockConfig, workers: int = 1) -> list[str]:
 
 
 def run(args: argparse.Namespace) -> int:
-    """Serve (or record) until interrupted; raises ConfigError on bad input."""
+    """Serve (or record) until SIGINT or SIGTERM; returns 128 + the signal's number (130 or
+    143) once stopped cleanly; raises ConfigError on bad input."""
     if args.port < 0 or args.port > 65535 or args.workers < 1:
         raise ConfigError("--port must be 0..65535 and --workers >= 1")
     if args.record_from or args.record_to:
@@ -160,10 +162,10 @@ def run(args: argparse.Namespace) -> int:
         return run_workers(args, config, announce)
     from mock_salesforce.server import serve
 
-    asyncio.run(
+    signum = asyncio.run(
         serve(config, args.host, args.port, announce, reuse_port=args.reuse_port, front=args.front)
     )
-    return 0
+    return 128 + signum  # stopped cleanly by that signal: the status a shell would report
 
 
 def _record(args: argparse.Namespace) -> int:

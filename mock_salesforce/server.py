@@ -161,18 +161,24 @@ async def serve(
     reuse_port: bool = False,
     instance: int = 0,
     front: str = "fast",
-) -> None:
-    """Serve until SIGINT or SIGTERM, then stop cleanly; `on_ready(url)` once listening."""
-    stop = asyncio.Event()
+) -> int:
+    """Serve until SIGINT or SIGTERM, then stop cleanly and return that signal's number;
+    `on_ready(url)` once listening."""
     loop = asyncio.get_running_loop()
+    stopped_by: asyncio.Future[int] = loop.create_future()
+
+    def on_signal(signum: int) -> None:
+        if not stopped_by.done():
+            stopped_by.set_result(signum)
+
     for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
+        loop.add_signal_handler(signum, on_signal, signum)
     try:
         async with MockServer(
             config, host, port, reuse_port=reuse_port, instance=instance, front=front
         ) as server:
             on_ready(server.url)
-            await stop.wait()
+            return await stopped_by
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)

@@ -2,7 +2,8 @@
 
 The kernel spreads connections over the workers. Each worker keeps its own counters, journal and
 config (admin calls reach whichever worker accepts the connection), so use one worker when the
-admin API must see every request.
+admin API must see every request. Workers stop with the parent: on its SIGINT/SIGTERM, and by
+themselves when it vanishes without stopping them.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
+import multiprocessing.connection
+import os
 import queue
 import signal
 import socket
@@ -23,6 +26,7 @@ from mock_salesforce.errors import ConfigError
 from mock_salesforce.server import format_url, serve, tune_gc_for_serving
 
 _READY_TIMEOUT_S = 30.0
+_STOP_GRACE_S = 5.0
 
 
 def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, front: str) -> None:
@@ -30,12 +34,27 @@ def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, fr
         tune_gc_for_serving()
         ready.put((index, ""))
 
+    _stop_with_parent()
     try:
         asyncio.run(
             serve(config, host, port, on_ready, reuse_port=True, instance=index, front=front)
         )
     except Exception as exc:  # reported to the parent, which prints one line
         ready.put((index, str(exc) or type(exc).__name__))
+
+
+def _stop_with_parent() -> None:
+    """SIGTERM this worker (a clean stop) when its parent is gone, even if it was SIGKILLed and
+    could not stop its workers: a daemon thread waits on the parent's sentinel."""
+    parent = multiprocessing.parent_process()
+    if parent is None:
+        return
+
+    def watch() -> None:
+        multiprocessing.connection.wait([parent.sentinel])
+        os.kill(os.getpid(), signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:
@@ -67,14 +86,17 @@ def run_workers(
     try:
         _await_ready(ready, len(workers))
         on_ready(format_url(args.host, port))
-        _wait_for_signal(workers)
+        signum = _wait_for_signal(workers)
     finally:
         for worker in workers:
             worker.terminate()  # SIGTERM: each worker stops cleanly
         for worker in workers:
-            worker.join(timeout=5)
+            worker.join(timeout=_STOP_GRACE_S)
+            if worker.is_alive():
+                worker.kill()
+                worker.join()
         holder.close()
-    return 0
+    return 128 + signum  # stopped cleanly by that signal: the status a shell would report
 
 
 def _await_ready(ready: Any, count: int) -> None:
@@ -87,10 +109,13 @@ def _await_ready(ready: Any, count: int) -> None:
             raise ConfigError(f"worker {index} failed: {problem}")
 
 
-def _wait_for_signal(workers: list[Any]) -> None:
+def _wait_for_signal(workers: list[Any]) -> int:
+    """Block until SIGINT or SIGTERM and return its number; ConfigError if a worker dies."""
+    stopped_by: list[int] = []
     stop = threading.Event()
 
     def on_signal(signum: int, frame: FrameType | None) -> None:
+        stopped_by.append(signum)
         stop.set()
 
     signal.signal(signal.SIGTERM, on_signal)
@@ -98,3 +123,4 @@ def _wait_for_signal(workers: list[Any]) -> None:
     while not stop.wait(0.2):
         if not all(w.is_alive() for w in workers):
             raise ConfigError("a worker exited unexpectedly")
+    return stopped_by[0]

@@ -5,9 +5,11 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import sys
+import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
+from harness.errors import UsageError
 from harness.records import RunRecord
 from harness.runners.support.interrupted import Keep
 from harness.settings import load_settings
@@ -23,11 +25,30 @@ def add_output_options(parser: argparse.ArgumentParser) -> None:
 
 
 def run_dir(out: Path | None, now: dt.datetime | None = None) -> Path:
-    """`out` when given, else `<results dir>/<UTC timestamp>` (not created yet)."""
+    """`out` when given, else `<results dir>/<UTC timestamp>`; created and checked writable
+    now, so a bad --out fails in one line before anything is measured."""
     if out is not None:
-        return out
+        return writable_dir(out, "--out")
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
-    return load_settings().results_dir / stamp
+    return writable_dir(load_settings().results_dir / stamp, "the results directory")
+
+
+def writable_dir(path: Path, what: str) -> Path:
+    """`path`, created if need be; UsageError (one line, exit 2) when it cannot be created or
+    written (checked by writing, which also catches read-only file systems)."""
+    try:
+        path.mkdir(parents=True, exist_ok=True)
+        with tempfile.TemporaryFile(dir=path):
+            pass
+    except OSError as exc:
+        raise UsageError(f"cannot write to {what} {path}: {exc.strerror or exc}") from None
+    return path
+
+
+def writable_file(path: Path, what: str) -> Path:
+    """`path` for a file sfperf will write: its directory is created and checked writable."""
+    writable_dir(path.parent, f"the directory of {what}")
+    return path
 
 
 def save(directory: Path, records: Sequence[RunRecord]) -> Path:

@@ -73,6 +73,7 @@ def run(args: argparse.Namespace) -> int:
     from harness import gate, gate_summary
     from harness.store import atomic_write_text, load_records
 
+    check_outputs(args)
     if args.save_baseline:
         directory = gate.save_baseline(load_records(args.save_baseline), args.baseline_root)
         print(f"baseline saved: {directory}")
@@ -102,6 +103,17 @@ def run(args: argparse.Namespace) -> int:
         document = gate_summary.report_document(report)
         atomic_write_text(args.json, json.dumps(document, indent=2, allow_nan=False))
     return 1 if report.failed else 0
+
+
+def check_outputs(args: argparse.Namespace) -> None:
+    """Every place the gate will write, checked before it compares anything (exit 2 if bad)."""
+    from harness.commands._output import writable_dir, writable_file
+
+    if args.save_baseline:
+        writable_dir(args.baseline_root, "--baseline-root")
+    for option, path in (("--summary", args.summary), ("--json", args.json)):
+        if path is not None:
+            writable_file(path, option)
 
 
 def _names(dirs: list[Path]) -> str:

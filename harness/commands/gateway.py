@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from harness.errors import UsageError
+from harness.shutdown import Stopped
 
 
 def register(subparsers: Any) -> None:
@@ -29,6 +30,7 @@ def run(args: argparse.Namespace) -> int:
         check_options(options)  # before the servers are imported: bad input fails fast
         from harness.subjects.gateway.serve import serve
 
-        return serve(options, lambda url: print(url, flush=True))
+        status = serve(options, lambda url: print(url, flush=True))
     except GatewayConfigError as exc:
         raise UsageError(str(exc)) from exc
+    raise Stopped(signum=status - 128)  # serve() returns only once a signal stopped it

@@ -2,7 +2,9 @@
 
 The shim redirects the child's Salesforce hosts to MOCK_URL (aiohttp, requests, httpx, urllib)
 and, with --io-report, counts its file opens per path and writes FILE at exit. The exit code is
-the child's (128 + N when a signal N ended it).
+the child's (128 + N when a signal N ended it). SIGINT, SIGTERM or SIGHUP sent to sfperf is
+passed on to the child's whole process group, which is killed if still there after 10 s;
+sfperf then exits 128 + N.
 """
 
 from __future__ import annotations
@@ -10,7 +12,6 @@ from __future__ import annotations
 import argparse
 import os
 import shutil
-import signal
 import subprocess
 import sys
 from pathlib import Path
@@ -18,6 +19,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
+
+STOP_GRACE_S = 10.0  # for the program to stop after the signal sfperf passed on
 
 
 def register(subparsers: Any) -> None:
@@ -67,33 +70,35 @@ def exit_code(returncode: int) -> int:
     return 128 - returncode if returncode < 0 else returncode
 
 
-def run_forwarding_signals(argv: list[str], env: dict[str, str]) -> int:
-    """Run `argv`, pass SIGTERM/SIGHUP on to it, return its raw return code. Ctrl-C already
-    reaches the child (same foreground group), so sfperf ignores it and lets the child decide."""
-    process = subprocess.Popen(argv, env=env)
+def run_in_group(argv: list[str], env: dict[str, str]) -> int:
+    """Run `argv` as the leader of its own process group until it exits, then stop whatever it
+    left in the group; returns its raw return code. A stopping signal is passed on to the whole
+    group, which gets STOP_GRACE_S before it is killed, and ends the command as `Stopped`."""
+    from harness.shutdown import Stopped, stopped_by
+    from harness.targets.process import describe_exit, spawn, stop_group
 
-    def forward(signum: int, frame: Any) -> None:
-        if process.returncode is None:
-            process.send_signal(signum)
-
-    previous = {s: signal.signal(s, forward) for s in (signal.SIGTERM, signal.SIGHUP)}
-    previous[signal.SIGINT] = signal.signal(signal.SIGINT, signal.SIG_IGN)
+    process: subprocess.Popen[bytes] = spawn(argv, env=env)
     try:
-        return process.wait()
-    finally:
-        for signum, handler in previous.items():
-            signal.signal(signum, handler)
+        # Wait without reaping: while the leader's zombie stands, its group id stays ours.
+        os.waitid(os.P_PID, process.pid, os.WEXITED | os.WNOWAIT)
+    except KeyboardInterrupt:
+        code = stop_group(process, STOP_GRACE_S, first=stopped_by())
+        raise Stopped(f"{argv[0]} {describe_exit(code)}") from None
+    code = stop_group(process, 0.0)
+    return process.returncode if code is None else code
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.commands._output import writable_file
     from harness.shim import collect_io_report, shim_env
 
     upstream = check_upstream(args.upstream)
     argv = child_argv(list(args.cmd))
     report_path: Path | None = args.io_report.resolve() if args.io_report else None
     if report_path is not None:
+        writable_file(report_path, "--io-report")
         report_path.unlink(missing_ok=True)  # a stale report must not pass for this run's
-    returncode = run_forwarding_signals(argv, shim_env(upstream, report_path, os.environ))
+    returncode = run_in_group(argv, shim_env(upstream, report_path, os.environ))
     if report_path is not None:
         report = collect_io_report(report_path)
         if report is None:

@@ -65,13 +65,16 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.runners.load import run_load
+    from harness.runners.load import run_load, serve_target
     from harness.runners.support.progress import progress_bar
 
     plan = plan_from_args(args)
+    spec, mock_url = target_from_options(args)
     directory = run_dir(args.out)
     with (
-        load_target(args, plan.seed, directory) as target,
+        serve_target(
+            spec, directory, seed=plan.seed, mock_url=mock_url, mock_profile=args.mock_profile
+        ) as target,  # fmt: skip
         progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance,
     ):
         records = measure(
@@ -124,18 +127,19 @@ def check_master_bind(host: str, allow_remote: bool) -> str:
     return host
 
 
-def load_target(args: argparse.Namespace, seed: int, directory: Path) -> Any:
-    """The target the options name, served with the sfperf mock behind it (a context manager)."""
-    from harness.runners.load import serve_target
+def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
+    """The TargetSpec the options name, and the mock behind it (both held to loopback unless
+    --allow-remote)."""
     from harness.targets import target_from_args
+    from harness.targets.spec import check_url
 
     spec = target_from_args(
         args.variant, args.target_url, args.launch,
         allow_remote=args.allow_remote, metrics_path=args.target_metrics,
     )  # fmt: skip
-    return serve_target(
-        spec, directory, seed=seed, mock_url=args.mock_url, mock_profile=args.mock_profile
-    )
+    mock_url = args.mock_url and check_url(args.mock_url, allow_remote=args.allow_remote,
+                                           option="--mock-url")  # fmt: skip
+    return spec, mock_url
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

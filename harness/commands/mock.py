@@ -6,6 +6,7 @@ import argparse
 from typing import Any
 
 from harness.errors import UsageError
+from harness.shutdown import Stopped
 
 
 def register(subparsers: Any) -> None:
@@ -27,8 +28,11 @@ def run(args: argparse.Namespace) -> int:
     from mock_salesforce.errors import ConfigError
 
     try:
-        return run_mock(args)
+        status = run_mock(args)
     except ConfigError as exc:
         raise UsageError(str(exc)) from None
     except OSError as exc:
         raise UsageError(f"cannot serve: {exc.strerror or exc}") from None
+    if status > 128:  # stopped cleanly by a signal, which the mock's own handler caught
+        raise Stopped(signum=status - 128)
+    return status

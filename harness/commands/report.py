@@ -22,15 +22,21 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.commands._output import writable_dir
     from harness.store import load_records
 
     if args.candidate_dir is not None:
         from reports.compare import write_comparison
 
-        written = write_comparison(args.out or args.candidate_dir, args.run_dir, args.candidate_dir)
+        out = args.out or args.candidate_dir
+        if args.out is not None or out.is_dir():  # a missing candidate is reported as such
+            writable_dir(out, "--out" if args.out else "the candidate directory")
+        written = write_comparison(out, args.run_dir, args.candidate_dir)
     else:
         from reports.render import write_report
 
-        written = write_report(args.run_dir, load_records(args.run_dir), title=args.title)
+        records = load_records(args.run_dir)
+        writable_dir(args.run_dir, "the run directory")
+        written = write_report(args.run_dir, records, title=args.title)
     print(written[-1])
     return 0

@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands._output import add_output_options, run_dir
+from harness.errors import UsageError
 
 
 def register(subparsers: Any) -> None:
@@ -53,6 +54,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.settings import load_settings
     from harness.targets import target_from_args
+    from harness.targets.spec import check_url
     from harness.validate import ValidatePlan, run_validate, stderr_say
 
     plan = ValidatePlan(quick=args.quick, seed=args.seed or load_settings().seed)
@@ -60,7 +62,10 @@ def run(args: argparse.Namespace) -> int:
     if args.target_url or args.launch:
         spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote,
                                 metrics_path=args.target_metrics)  # fmt: skip
-        plan = _with(plan, targets=(spec,), mock_url=args.mock_url, model=args.model,
+        mock_url = args.mock_url and check_url(
+            args.mock_url, allow_remote=args.allow_remote, option="--mock-url"
+        )
+        plan = _with(plan, targets=(spec,), mock_url=mock_url, model=args.model,
                      target_ledgers=(*plan.target_ledgers, *ledgers))  # fmt: skip
     else:
         plan = _reference_options(plan, args, ledgers)
@@ -73,8 +78,6 @@ def run(args: argparse.Namespace) -> int:
 
 def _reference_options(plan: Any, args: argparse.Namespace, ledgers: tuple[Path, ...]) -> Any:
     """Without a target of the user's: --ledger replaces the seed ledger; target options err."""
-    from harness.errors import UsageError
-
     for option, value in (("--model", args.model), ("--target-metrics", args.target_metrics),
                           ("--mock-url", args.mock_url)):  # fmt: skip
         if value:
@@ -91,8 +94,6 @@ def _with(plan: Any, **changes: Any) -> Any:
 
 
 def _existing(path: Path) -> Path:
-    from harness.errors import UsageError
-
     if not path.is_file():
         raise UsageError(f"no ledger at {path}")
     return path

@@ -125,21 +125,22 @@ def check_variant(variant: str) -> str:
     return variant
 
 
-def check_url(url: str, *, allow_remote: bool = False) -> str:
-    """An http(s) base URL with a host; loopback only unless `allow_remote`. Trailing / dropped."""
+def check_url(url: str, *, allow_remote: bool = False, option: str = "--target-url") -> str:
+    """An http(s) base URL with a host; loopback only unless `allow_remote`. Trailing / dropped.
+    `option` names the flag in the error (the mock's URL is held to the same rule)."""
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.hostname:
-        raise UsageError(f"bad --target-url {url!r}: expected http://HOST:PORT")
+        raise UsageError(f"bad {option} {url!r}: expected http://HOST:PORT")
     try:
         _ = parts.port
     except ValueError:
-        raise UsageError(f"bad --target-url {url!r}: the port is not a number 0-65535") from None
+        raise UsageError(f"bad {option} {url!r}: the port is not a number 0-65535") from None
     if parts.query or parts.fragment:
-        raise UsageError(f"bad --target-url {url!r}: a base URL has no query or fragment")
+        raise UsageError(f"bad {option} {url!r}: a base URL has no query or fragment")
     if not allow_remote and not is_loopback(parts.hostname):
         raise UsageError(
-            f"--target-url host {parts.hostname!r} is not loopback; load goes to 127.0.0.1 "
-            "unless you explicitly allow remote targets"
+            f"{option} host {parts.hostname!r} is not loopback; load goes to 127.0.0.1 "
+            "unless you explicitly allow remote targets (--allow-remote)"
         )
     return url.rstrip("/")
 

@@ -50,6 +50,29 @@ def descendants(pid: int) -> dict[int, Proc]:
     return found
 
 
+def tagged(name: str, value: str) -> list[Proc]:
+    """Live processes whose environment holds `name=value` (inherited by every descendant that
+    was not given a new environment: children, grandchildren, double-forked daemons)."""
+    marker = f"{name}={value}".encode()
+    found = []
+    for proc in processes().values():
+        try:
+            environment = Path(f"/proc/{proc.pid}/environ").read_bytes().split(b"\0")
+        except OSError:
+            continue
+        if marker in environment:
+            found.append(proc)
+    return found
+
+
+def wait_until_none_tagged(name: str, value: str, timeout_s: float = 15.0) -> list[Proc]:
+    """Those tagged `name=value` still alive after polling up to `timeout_s`; [] once none."""
+    deadline_s = time.monotonic() + timeout_s
+    while (alive := tagged(name, value)) and time.monotonic() < deadline_s:
+        time.sleep(0.05)
+    return alive
+
+
 def survivors(watched: dict[int, Proc], timeout_s: float = 10.0) -> list[Proc]:
     """Those of `watched` (or anything in their process groups) still alive after polling for
     up to `timeout_s`; [] as soon as all are gone."""

@@ -153,10 +153,13 @@ def tune_gc_for_serving() -> None:
 
 
 def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
-    """Serve in the foreground: announce the URL when ready, stop on SIGINT or SIGTERM."""
+    """Serve in the foreground: announce the URL when ready, stop cleanly on SIGINT or SIGTERM;
+    returns 128 + that signal's number (130 or 143), the status a shell would report."""
     stopping = threading.Event()
+    stopped_by: list[int] = []
 
-    def on_signal(_signum: int, _frame: FrameType | None) -> None:
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stopped_by.append(signum)
         stopping.set()
 
     watched = (signal.SIGINT, signal.SIGTERM)
@@ -173,4 +176,4 @@ def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
-    return 0
+    return 128 + stopped_by[0]

@@ -7,11 +7,13 @@ import signal
 import pytest
 
 from harness.shutdown import (
+    STOP_SIGNALS,
     SignalStop,
     Stopped,
     active,
     exit_status,
     hurried,
+    restore,
     stop_line,
     stop_reason,
     stopping_on_signals,
@@ -37,17 +39,31 @@ def test_a_second_signal_hurries_the_stop_instead_of_interrupting_the_cleanup(
     assert capfd.readouterr().err == "SIGTERM again: stopping children now, still saving results\n"
 
 
-def test_a_real_sigterm_raises_keyboard_interrupt_while_installed_and_handlers_come_back() -> None:
-    before = {s: signal.getsignal(s) for s in (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)}
+def test_handlers_are_installed_for_the_block_and_put_back_after_it() -> None:
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
     with stopping_on_signals() as stop:
-        assert active() is stop and not hurried()
-        with pytest.raises(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGTERM)
-        assert stop_reason() == "stopped by SIGTERM"
-        signal.raise_signal(signal.SIGHUP)  # the second: no exception
-        assert hurried()
+        assert active() is stop
+        assert {signal.getsignal(s) for s in STOP_SIGNALS} == {stop.handle}
     assert {s: signal.getsignal(s) for s in before} == before
     assert active() is None and not hurried()
+
+
+def test_a_real_sigterm_interrupts_and_later_signals_no_longer_can() -> None:
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    try:
+        with pytest.raises(KeyboardInterrupt), stopping_on_signals():
+            assert not hurried()
+            try:
+                signal.raise_signal(signal.SIGTERM)
+            finally:
+                assert stop_reason() == "stopped by SIGTERM"
+                signal.raise_signal(signal.SIGINT)  # in the cleanup: no exception
+                assert hurried()
+        # The process is on its way out: a signal now neither raises nor kills it.
+        assert {signal.getsignal(s) for s in STOP_SIGNALS} == {signal.SIG_IGN}
+        signal.raise_signal(signal.SIGTERM)
+    finally:
+        restore(before)
 
 
 def test_a_stopped_command_reports_the_signal_and_what_it_kept_in_one_line() -> None:
