@@ -64,17 +64,19 @@ def stopping_on_signals() -> Iterator[SignalStop]:
     ignored from then on (a Python handler would be reset to the default as the interpreter
     finalizes; SIG_IGN is not).
 
-    Only the main thread can install handlers; elsewhere the block runs with them unchanged.
+    A signal already ignored (SIGHUP under `nohup`, SIGINT in a shell's background job) stays
+    ignored. Only the main thread can install handlers; elsewhere the block runs without them.
     """
     stop = SignalStop()
     if threading.current_thread() is not threading.main_thread():
         yield stop
         return
-    previous = {signum: signal.signal(signum, stop.handle) for signum in STOP_SIGNALS}
+    watched = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
+    previous = {signum: signal.signal(signum, stop.handle) for signum in watched}
     try:
         yield stop
     finally:
-        restore(previous if stop.signum is None else dict.fromkeys(STOP_SIGNALS, signal.SIG_IGN))
+        restore(previous if stop.signum is None else dict.fromkeys(previous, signal.SIG_IGN))
 
 
 def restore(handlers: Mapping[signal.Signals, Any]) -> None:

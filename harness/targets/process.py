@@ -1,9 +1,9 @@
 """Child processes the harness owns: start in their own process group, log, wait, stop.
 
 Every child leads its own process group and is sent SIGTERM by the kernel if the harness dies
-(`spawn`). A reader thread copies the child's merged stdout/stderr into its log file and watches
-for the readiness line (a base URL). Stopping sends SIGTERM to the whole group, waits, then
-SIGKILLs the group, so no grandchild outlives the harness (`stop_group`).
+(`spawn`, `child_setup`). A reader thread copies the child's merged stdout/stderr into its log
+file and watches for the readiness line (a base URL). Stopping sends SIGTERM to the whole group,
+waits, then SIGKILLs the group, so no grandchild outlives the harness (`stop_group`).
 """
 
 from __future__ import annotations
@@ -155,33 +155,38 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
 def spawn(argv: Sequence[str], **options: Any) -> subprocess.Popen[Any]:
     """`subprocess.Popen(argv, **options)` as the leader of a new process group (its own
     session: a terminal's Ctrl-C reaches only us, and we stop the group) that is sent SIGTERM
-    if this process dies without stopping it (see `die_with_parent`)."""
-    return subprocess.Popen(
-        list(argv), start_new_session=True, preexec_fn=die_with_parent(), **options
-    )
+    if this process dies without stopping it (see `child_setup`)."""
+    return subprocess.Popen(list(argv), start_new_session=True, preexec_fn=child_setup(), **options)
 
 
 PR_SET_PDEATHSIG = 1  # <linux/prctl.h>
+STOPPING_SIGNALS = (signal.SIGINT, signal.SIGTERM)  # what we stop children with
 
 
-def die_with_parent() -> Callable[[], None] | None:
-    """A preexec function that has the kernel SIGTERM the child when this process dies, even by
-    SIGKILL (Linux `PR_SET_PDEATHSIG`); None where that is not available.
+def child_setup() -> Callable[[], None] | None:
+    """A preexec function for a child started from the main thread: SIGINT and SIGTERM back to
+    their default action (an ignored disposition would be inherited across exec, and the child
+    could not be stopped by them), and, on Linux, the kernel told to SIGTERM the child when this
+    process dies, even by SIGKILL (`PR_SET_PDEATHSIG`).
 
-    The kernel sends it when the *thread* that forked the child ends, so it is only armed for
-    children started from the main thread, which lives as long as the process.
+    The kernel sends that signal when the *thread* that forked the child ends, so it is only set
+    up for children started from the main thread, which lives as long as the process.
     """
-    prctl = _prctl()
-    if prctl is None or threading.current_thread() is not threading.main_thread():
+    if threading.current_thread() is not threading.main_thread():
         return None
+    prctl = _prctl()
     parent_pid = os.getpid()
 
-    def arm() -> None:  # runs in the child between fork and exec: no locks, no imports
+    def prepare() -> None:  # runs in the child between fork and exec: no locks, no imports
+        for signum in STOPPING_SIGNALS:
+            signal.signal(signum, signal.SIG_DFL)
+        if prctl is None:
+            return
         prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0)
         if os.getppid() != parent_pid:  # the parent died before the line above took effect
             os.kill(os.getpid(), signal.SIGTERM)
 
-    return arm
+    return prepare
 
 
 @functools.cache

@@ -10,7 +10,7 @@ import sys
 import time
 from collections.abc import Iterator
 
-from harness.shutdown import stopping_on_signals
+from harness.shutdown import STOP_SIGNALS, restore, stopping_on_signals
 from harness.targets.process import spawn, stop_group
 
 from .procs import descendants, survivors
@@ -41,13 +41,27 @@ def test_stopping_a_group_kills_a_leader_that_ignores_sigterm_and_its_grandchild
 
 
 def test_a_second_signal_cuts_the_grace_period_short() -> None:
-    with started(STUBBORN) as leader, stopping_on_signals():
-        with contextlib.suppress(KeyboardInterrupt):
-            signal.raise_signal(signal.SIGTERM)
-        signal.raise_signal(signal.SIGTERM)  # the second: stop without grace from now on
-        began_s = time.monotonic()
-        stop_group(leader, grace_s=60.0)
-        assert time.monotonic() - began_s < 30.0  # well short of the 60 s grace
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        with started(STUBBORN) as leader, stopping_on_signals():
+            with contextlib.suppress(KeyboardInterrupt):
+                signal.raise_signal(signal.SIGTERM)
+            signal.raise_signal(signal.SIGTERM)  # the second: stop without grace from now on
+            began_s = time.monotonic()
+            stop_group(leader, grace_s=60.0)
+            assert time.monotonic() - began_s < 30.0  # well short of the 60 s grace
+    finally:
+        restore(handlers)  # a stopped block leaves the signals ignored, as for an exiting process
+
+
+def test_a_child_can_be_stopped_by_sigterm_even_when_the_harness_ignores_it() -> None:
+    handlers = {signum: signal.getsignal(signum) for signum in STOP_SIGNALS}
+    try:
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)  # inherited across exec unless reset
+        with started(["sh", "-c", "echo ready; exec sleep 60"]) as child:
+            assert stop_group(child, grace_s=30.0) == -signal.SIGTERM
+    finally:
+        restore(handlers)
 
 
 def test_children_are_stopped_when_the_harness_is_killed_outright() -> None:

@@ -73,3 +73,14 @@ def test_a_stopped_command_reports_the_signal_and_what_it_kept_in_one_line() -> 
         "sfperf load: stopped by SIGTERM; kept 2 record(s) in out/results.json"
     )
     assert stop_line("mock", signal.SIGINT, KeyboardInterrupt()) == "sfperf mock: stopped by SIGINT"
+
+
+def test_a_signal_the_user_ignored_stays_ignored() -> None:
+    before = signal.signal(signal.SIGHUP, signal.SIG_IGN)  # as under nohup
+    try:
+        with stopping_on_signals() as stop:
+            assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+            assert signal.getsignal(signal.SIGTERM) == stop.handle
+        assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
+    finally:
+        signal.signal(signal.SIGHUP, before)
