@@ -15,6 +15,8 @@ from harness.findings.journal import fetch_journal
 from harness.store import load_records
 from mock_salesforce.admin_client import AdminClient
 
+MOCK = "http://127.0.0.1:9"  # never reached: the admin client's calls are answered in process
+
 
 def entry(seq: int, **fields: Any) -> dict[str, Any]:
     return {
@@ -60,7 +62,7 @@ def test_verdict_saves_a_record_and_exits_zero_without_fail_on(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serve(monkeypatch, [entry(1, app_context=None), entry(2)])
-    code = main(["verdict", "--mock", "http://mock", "--target", "gw", "--out", str(tmp_path)])
+    code = main(["verdict", "--mock", MOCK, "--target", "gw", "--out", str(tmp_path)])
     (record,) = load_records(tmp_path)
     assert code == 0
     assert record.matches(runner="verdict", scenario="findings", target="gw")
@@ -75,14 +77,14 @@ def test_verdict_fails_on_a_fail_finding_when_asked(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     serve(monkeypatch, [entry(1, token_status="expired", status=401)])
-    assert main(["verdict", "--mock", "m", "--fail-on", "FAIL", "--out", str(tmp_path)]) == 1
+    assert main(["verdict", "--mock", MOCK, "--fail-on", "FAIL", "--out", str(tmp_path)]) == 1
 
 
 def test_warnings_fail_only_with_fail_on_warn(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     serve(monkeypatch, [entry(1, status=429)])  # given up without retry: a warning
-    args = ["verdict", "--mock", "m", "--out", str(tmp_path), "--fail-on"]
+    args = ["verdict", "--mock", MOCK, "--out", str(tmp_path), "--fail-on"]
     assert main([*args, "FAIL"]) == 0
     assert main([*args, "warn"]) == 1
     assert len(load_records(tmp_path)) == 2
@@ -92,7 +94,7 @@ def test_a_clean_target_passes_even_with_fail_on_warn(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serve(monkeypatch, [entry(i) for i in range(1, 5)])
-    assert main(["verdict", "--mock", "m", "--fail-on", "WARN", "--out", str(tmp_path)]) == 0
+    assert main(["verdict", "--mock", MOCK, "--fail-on", "WARN", "--out", str(tmp_path)]) == 0
     assert "no findings" in capsys.readouterr().out
 
 
@@ -100,7 +102,7 @@ def test_a_bad_policy_option_is_a_usage_error(
     monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serve(monkeypatch, [])
-    assert main(["verdict", "--mock", "m", "--max-attempts", "0"]) == 2
+    assert main(["verdict", "--mock", MOCK, "--max-attempts", "0"]) == 2
     assert "max-attempts" in capsys.readouterr().err
 
 
@@ -123,7 +125,7 @@ def test_json_output_lists_the_findings_for_tools(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
     serve(monkeypatch, [entry(1, status=429)])
-    assert main(["verdict", "--mock", "m", "--json", "--out", str(tmp_path)]) == 0
+    assert main(["verdict", "--mock", MOCK, "--json", "--out", str(tmp_path)]) == 0
     (finding,) = json.loads(capsys.readouterr().out)
     assert finding["name"] == "gave_up"
     assert finding["severity"] == "WARN"
