@@ -174,7 +174,7 @@ def _record(args: argparse.Namespace) -> int:
     from mock_salesforce.recorder import record
 
     announce = _announcer(())  # record mode injects no latency, faults or quotas
-    asyncio.run(
+    signum = asyncio.run(
         record(
             args.record_from,
             args.record_to,
@@ -184,7 +184,7 @@ def _record(args: argparse.Namespace) -> int:
             keep_text=args.keep_text,
         )
     )
-    return 0
+    return 128 + signum  # stopped cleanly by that signal: the status a shell would report
 
 
 def _announcer(lines: Sequence[str]) -> Callable[[str], None]:

@@ -23,7 +23,7 @@ from aiohttp import web
 from mock_salesforce.corpus import Corpus, load_corpus
 from mock_salesforce.errors import ApiError
 from mock_salesforce.recording import FORMAT, match_shape
-from mock_salesforce.server import format_url
+from mock_salesforce.server import format_url, stop_signals
 
 KEPT_KEYS = frozenset(
     {"role", "finish_reason", "finishReason", "object", "model", "provider", "categoryName",
@@ -178,22 +178,17 @@ async def record(
     on_ready: Callable[[str], None],
     *,
     keep_text: bool = False,
-) -> None:
-    """Serve the recording proxy until SIGINT/SIGTERM; the recording is written on the way out."""
-    import asyncio
-    import signal
-
+) -> int:
+    """Serve the recording proxy until SIGINT/SIGTERM and return that signal's number; the
+    recording is written on the way out."""
     recorder = Recorder(upstream, Path(out_path), keep_text=keep_text)
     runner = web.AppRunner(create_recorder_app(recorder), access_log=None)
     await runner.setup()
-    stop = asyncio.Event()
-    loop = asyncio.get_running_loop()
-    for signum in (signal.SIGINT, signal.SIGTERM):
-        loop.add_signal_handler(signum, stop.set)
     try:
-        site = web.TCPSite(runner, host, port)
-        await site.start()
-        on_ready(format_url(host, int(runner.addresses[0][1])))
-        await stop.wait()
+        with stop_signals() as stopped_by:
+            site = web.TCPSite(runner, host, port)
+            await site.start()
+            on_ready(format_url(host, int(runner.addresses[0][1])))
+            return await stopped_by
     finally:
         await runner.cleanup()

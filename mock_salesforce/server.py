@@ -164,6 +164,18 @@ async def serve(
 ) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly and return that signal's number;
     `on_ready(url)` once listening."""
+    with stop_signals() as stopped_by:
+        async with MockServer(
+            config, host, port, reuse_port=reuse_port, instance=instance, front=front
+        ) as server:
+            on_ready(server.url)
+            return await stopped_by
+
+
+@contextmanager
+def stop_signals() -> Iterator[asyncio.Future[int]]:
+    """For the block, a future that the first SIGINT or SIGTERM sets to its number (handled on
+    the running loop, which must be in the main thread)."""
     loop = asyncio.get_running_loop()
     stopped_by: asyncio.Future[int] = loop.create_future()
 
@@ -174,11 +186,7 @@ async def serve(
     for signum in (signal.SIGINT, signal.SIGTERM):
         loop.add_signal_handler(signum, on_signal, signum)
     try:
-        async with MockServer(
-            config, host, port, reuse_port=reuse_port, instance=instance, front=front
-        ) as server:
-            on_ready(server.url)
-            return await stopped_by
+        yield stopped_by
     finally:
         for signum in (signal.SIGINT, signal.SIGTERM):
             loop.remove_signal_handler(signum)
