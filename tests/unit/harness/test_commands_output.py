@@ -51,9 +51,10 @@ def test_an_output_that_cannot_be_created_is_one_line_and_exit_2(
         ["load", "steady", "--target-url", "http://127.0.0.1:8000", "--mock-url",
          "http://10.1.2.3:9000"],
         ["validate", "--target-url", "http://127.0.0.1:8000", "--mock-url", "http://10.1.2.3:9000"],
+        ["sweep", "--target-url", "http://127.0.0.1:8000", "--mock-url", "http://10.1.2.3:9000"],
         ["verdict", "--mock", "http://mock.example:9000"],
     ],
-    ids=["load", "validate", "verdict"],
+    ids=["load", "validate", "sweep", "verdict"],
 )  # fmt: skip
 def test_a_remote_mock_needs_the_same_opt_in_as_a_remote_target(
     argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
