@@ -233,16 +233,17 @@ def render_html(
 
 
 _LINK = re.compile(r"\[([^\]]+)\]\(([^)\s]+)\)")
+_BOLD = re.compile(r"\*\*([^*]+)\*\*")
 
 
 def esc(text: str) -> str:
-    """HTML-escape, turning Markdown `code` spans and [text](link) into HTML.
+    """HTML-escape, turning Markdown `code` spans, **bold** and [text](link) into HTML.
 
     Section texts are written once, in Markdown, and shown in both report.md and index.html.
     """
     parts = html.escape(text, quote=True).split("`")
     marked = "".join(f"<code>{p}</code>" if i % 2 else p for i, p in enumerate(parts))
-    return _LINK.sub(r'<a href="\2">\1</a>', marked)
+    return _BOLD.sub(r"<strong>\1</strong>", _LINK.sub(r'<a href="\2">\1</a>', marked))
 
 
 def html_section(section: Section) -> str:

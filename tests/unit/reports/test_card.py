@@ -57,6 +57,9 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     assert "| /s/token.json | credential | 40 | 1 |" in first_section
     assert "1 of 2 gateway claims refuted" in report.split("\n## ")[0]
     assert (tmp_path / f"card-{TARGET.replace(':', '-')}.csv").is_file()
+    page = (tmp_path / "index.html").read_text(encoding="utf-8")
+    assert page.index("Report card: launch:gw") < page.index("Claims of the seed report")
+    assert "<strong>What is wrong:</strong>" in page
 
 
 def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
