@@ -156,7 +156,7 @@ def through_sfperf(target: LoadTarget, users: int, duration_s: int, work: Path) 
     """Run the same locustfile through sfperf's load runner (rows, fidelity, record)."""
     plan = LoadPlan("steady", users=users, spawn_rate=users, duration_s=duration_s)
     before_s = children_cpu_s()
-    record, _card = run_load(plan, target, work)
+    record, *_ = run_load(plan, target, work)
     (stats,) = (work / name for name in record.artifacts if name.endswith("locust_stats.csv"))
     return Measured(*aggregated(stats), children_cpu_s() - before_s)
 

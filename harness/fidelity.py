@@ -1,8 +1,12 @@
-"""Fidelity: does what came through a target equal what the mock sent for that request?
+"""Fidelity: does what came through a target equal what the upstream sent for that request?
 
-The mock's reply is a pure function of its seed and the request content
-(`mock_salesforce.replies.expected_reply`), so every response the harness receives can be
-checked without asking the mock. A check returns the mismatch kinds found (empty = faithful):
+The truth is what the mock really answered the upstream call(s) the gateway made for a client
+request, found through the request's marker in the mock's journal (`harness.join`): a gateway
+that rewrites a request (adds a system prompt, flattens chat into a prompt, routes it to another
+model) but relays the reply unchanged is faithful. Without a journal, the reply is predicted: the
+mock's reply is a pure function of its seed and the request content
+(`mock_salesforce.replies.expected_reply`), which holds only while the gateway sends the client's
+content on unchanged. A check returns the mismatch kinds found (empty = faithful):
 
 - `dropped`: no HTTP answer at all (connection refused/reset, timeout, stream cut before [DONE])
 - `wrong_status`: an error status where the mock answered, a 200 where the mock failed, or an
@@ -11,22 +15,24 @@ checked without asking the mock. A check returns the mismatch kinds found (empty
 - `error_in_200`: a 200 whose body is an error object or whose text is an error message
 - `missing_content`: a 200 without a readable completion text
 - `wrong_content`: text or finish reason differs from what the mock sent
-- `usage_mismatch`: usage missing or not the mock's (completion tokens exact; prompt tokens at
-  least the request's own, since a gateway may add a system prompt the mock then counts; total =
-  prompt + completion)
+- `usage_mismatch`: usage missing or not the mock's (completion tokens exact; prompt tokens
+  exact against the journal, at least the request's own against a prediction, since a gateway
+  may add a system prompt the mock then counts; total = prompt + completion)
 
-Checks are pure and cheap: the load runner calls them on every response.
+An answer is judged on its `AnswerFacts` (text digest, finish reason, usage, a few flags), small
+enough for a load row to keep until the run's journal is read. Checks are pure and cheap.
 """
 
 from __future__ import annotations
 
 import json
 import re
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.records import Series
+from mock_salesforce.journal import text_sha256
 from mock_salesforce.replies import (
     DEFAULT_LENGTHS,
     OFFICIAL_MIX,
@@ -46,12 +52,13 @@ KINDS = (
     "dropped",
 )
 Body = bytes | str | Mapping[str, Any] | None
-_ERROR_TEXT = re.compile(
-    r"^\W*(error|exception|traceback|failed|failure|internal server error|bad gateway|"
-    r"service unavailable|gateway timeout|upstream|too many requests|unauthori[sz]ed)\b"
-    r"|\b(status|status code|http)\s*[:=]?\s*[45]\d\d\b",
+_ERROR_START = re.compile(
+    r"\W*(error|exception|traceback|failed|failure|internal server error|bad gateway|"
+    r"service unavailable|gateway timeout|upstream|too many requests|unauthori[sz]ed)\b",
     re.IGNORECASE,
 )
+_ERROR_STATUS = re.compile(r"\b(status|status code|http)\s*[:=]?\s*[45]\d\d\b", re.IGNORECASE)
+_STATUS_DIGITS = re.compile(r"[45]\d\d")  # a cheap first look: most texts have no such number
 
 
 @dataclass(frozen=True)
@@ -63,6 +70,67 @@ class Answer:
     usage: Mapping[str, Any] | None = None
     error: bool = False
     complete: bool = True
+
+
+Usage = tuple[int | None, int | None, int | None]
+"""(prompt, completion, total) tokens as an answer gave them: None where a count is not an int
+(for the total: where it is absent; a total that is there but not an int is -1)."""
+
+
+@dataclass(frozen=True, slots=True)
+class AnswerFacts:
+    """What the judging needs of an answer: small enough to keep per request until the journal
+    that judges it is read. `usage_asked` is False for a stream whose client did not ask for it."""
+
+    text_sha256: str = ""  # "" when there is no readable text
+    finish_reason: str = ""
+    usage: Usage | None = None  # None: no usage object at all
+    error: bool = False  # the body is (or holds) an error object
+    complete: bool = True  # False: a stream cut before its end
+    error_text: bool = False  # the text reads like an error message
+    usage_asked: bool = True
+
+    @classmethod
+    def of(cls, answer: Answer, *, usage_asked: bool = True) -> AnswerFacts:
+        text = answer.text or ""
+        return cls(
+            text_sha256=text_sha256(text) if text else "",
+            finish_reason=str(answer.finish_reason or ""),
+            usage=None if answer.usage is None else _usage_of(answer.usage),
+            error=answer.error,
+            complete=answer.complete,
+            error_text=bool(text) and looks_like_error(text),
+            usage_asked=usage_asked,
+        )
+
+
+def _usage_of(usage: Mapping[str, Any]) -> Usage:
+    total = usage.get("total_tokens")
+    counted_total = _count(total)
+    if total is not None and counted_total is None:
+        counted_total = -1  # there, but no count: never the sum
+    return _count(usage.get("prompt_tokens")), _count(usage.get("completion_tokens")), counted_total
+
+
+def _count(value: Any) -> int | None:
+    return value if isinstance(value, int) and not isinstance(value, bool) else None
+
+
+@dataclass(frozen=True, slots=True)
+class ReplyFacts:
+    """A reply the upstream sent (`exact`: read in the journal) or would send (predicted from
+    the client's request, when prompt tokens may grow by what a gateway adds)."""
+
+    text_sha256: str
+    finish_reason: str
+    prompt_tokens: int
+    completion_tokens: int
+    exact: bool = True
+
+    @classmethod
+    def predicted(cls, reply: Reply) -> ReplyFacts:
+        return cls(text_sha256(reply.text), reply.finish_reason, reply.prompt_tokens,
+                   reply.completion_tokens, exact=False)  # fmt: skip
 
 
 # What a gateway should answer when the upstream failed with this status (issue 3: 401 after a
@@ -92,7 +160,9 @@ class UpstreamError:
         return _FITTING_STATUSES.get(self.status, _FAILURE_STATUSES)
 
 
-Expected = Reply | UpstreamError | None
+Expected = Reply | ReplyFacts | Sequence[ReplyFacts] | UpstreamError | None
+"""The mock's reply (predicted, or the replies it sent: the answer may match any one of them),
+the error it sent (`UpstreamError`), or None (it sent some error, which one unknown)."""
 
 
 class ReplyOracle:
@@ -129,7 +199,10 @@ class ReplyOracle:
 
 def looks_like_error(text: str) -> bool:
     """True when a completion text reads like an error message rather than an answer."""
-    return bool(_ERROR_TEXT.search(text[:200]))
+    head = text[:200]
+    if _ERROR_START.match(head):
+        return True
+    return _STATUS_DIGITS.search(head) is not None and _ERROR_STATUS.search(head) is not None
 
 
 def _as_json(body: Body) -> Any:
@@ -225,30 +298,46 @@ def _unstreamed(raw: str) -> Answer:
 
 def judge(
     status: int | None,
-    answer: Answer,
+    answer: Answer | AnswerFacts,
     expected: Expected,
     *,
     errors_allowed: bool = False,
     usage_required: bool = True,
 ) -> tuple[str, ...]:
-    """The mismatch kinds of one answer. `expected` is the mock's reply, an `UpstreamError` (the
-    mock sent that error) or None (it sent some error); `errors_allowed` accepts any error status
-    (faults were injected at random, so which requests failed upstream is unknown)."""
+    """The mismatch kinds of one answer. `errors_allowed` accepts any error status (faults were
+    injected at random, so which requests failed upstream is unknown)."""
+    if isinstance(answer, Answer):
+        answer = AnswerFacts.of(answer, usage_asked=usage_required)
     if not status:
         return ("dropped",)
     if status != 200:
         return () if _error_status_fits(status, expected, errors_allowed) else ("wrong_status",)
     if not answer.complete:
         return ("dropped",)
-    failed_upstream = not isinstance(expected, Reply)
-    if answer.error or (failed_upstream and looks_like_error(answer.text or "")):
+    replies = _replies(expected)
+    if answer.error or (not replies and answer.error_text):
         return ("error_in_200",)
-    if not isinstance(expected, Reply):
+    if not replies:
         return ("wrong_status",)
-    content = _content_kinds(answer, expected)
+    return min((_reply_kinds(answer, reply) for reply in replies), key=len)
+
+
+def _replies(expected: Expected) -> tuple[ReplyFacts, ...]:
+    """The replies an answer may faithfully relay (none when the upstream failed)."""
+    if isinstance(expected, Reply):
+        return (ReplyFacts.predicted(expected),)
+    if isinstance(expected, ReplyFacts):
+        return (expected,)
+    if expected is None or isinstance(expected, UpstreamError):
+        return ()
+    return tuple(expected)
+
+
+def _reply_kinds(answer: AnswerFacts, reply: ReplyFacts) -> tuple[str, ...]:
+    content = _content_kinds(answer, reply)
     if content == ("missing_content",):
         return content  # nothing readable: a usage verdict would only repeat it
-    return content + _usage_kinds(answer, expected, usage_required)
+    return content + _usage_kinds(answer, reply)
 
 
 def _error_status_fits(status: int, expected: Expected, errors_allowed: bool) -> bool:
@@ -259,27 +348,27 @@ def _error_status_fits(status: int, expected: Expected, errors_allowed: bool) ->
     return expected is None or errors_allowed
 
 
-def _content_kinds(answer: Answer, expected: Reply) -> tuple[str, ...]:
-    if not answer.text:
+def _content_kinds(answer: AnswerFacts, reply: ReplyFacts) -> tuple[str, ...]:
+    if not answer.text_sha256:
         return ("missing_content",)
-    if answer.text != expected.text:
-        return ("error_in_200",) if looks_like_error(answer.text) else ("wrong_content",)
-    if answer.finish_reason != expected.finish_reason:
+    if answer.text_sha256 != reply.text_sha256:
+        return ("error_in_200",) if answer.error_text else ("wrong_content",)
+    if answer.finish_reason != reply.finish_reason:
         return ("wrong_content",)
     return ()
 
 
-def _usage_kinds(answer: Answer, expected: Reply, required: bool) -> tuple[str, ...]:
-    usage = answer.usage
-    if usage is None:
-        return ("usage_mismatch",) if required else ()
-    prompt, completion = usage.get("prompt_tokens"), usage.get("completion_tokens")
-    if not isinstance(prompt, int) or not isinstance(completion, int):
+def _usage_kinds(answer: AnswerFacts, reply: ReplyFacts) -> tuple[str, ...]:
+    if answer.usage is None:
+        return ("usage_mismatch",) if answer.usage_asked else ()
+    prompt, completion, total = answer.usage
+    if prompt is None or completion is None:
         return ("usage_mismatch",)
+    prompt_fits = prompt == reply.prompt_tokens if reply.exact else prompt >= reply.prompt_tokens
     faithful = (
-        completion == expected.completion_tokens
-        and prompt >= expected.prompt_tokens
-        and usage.get("total_tokens", prompt + completion) == prompt + completion
+        completion == reply.completion_tokens
+        and prompt_fits
+        and total in (None, prompt + completion)
     )
     return () if faithful else ("usage_mismatch",)
 

@@ -255,6 +255,57 @@ def fidelity_wide(fidelity: pd.DataFrame) -> pd.DataFrame:
     return wide.reset_index().rename_axis(columns=None)
 
 
+def join_table(records: Sequence[RunRecord]) -> pd.DataFrame:
+    """load: how each run's answers were judged (against the upstream's reply, a predicted one,
+    or not at all), the gateway's added latency and calls per request, how it streams."""
+    rows = []
+    for record in select(records, "load"):
+        basis = record.params.get("fidelity_basis")
+        if not isinstance(basis, Mapping):
+            continue
+        added = values(record, "added_latency_ms")
+        calls = values(record, "upstream_calls")
+        streaming = record.params.get("streaming") or {}
+        rows.append({
+            "scenario": record.scenario,
+            "target": record.labels.get("target", "?"),
+            "vs_upstream": int(basis.get("upstream", 0)),
+            "vs_predicted": int(basis.get("predicted", 0)),
+            "unchecked": int(basis.get("unchecked", 0)),
+            "added_p50_ms": float(np.percentile(added, 50)) if added.size else np.nan,
+            "added_p99_ms": float(np.percentile(added, 99)) if added.size else np.nan,
+            "calls_per_request": _mean(calls),
+            "streaming": str(streaming.get("mode", "")),
+        })  # fmt: skip
+    return pd.DataFrame(rows)
+
+
+REWRITE_COLUMNS = {
+    "models": ["asked", "sent", "asked_family", "sent_family", "swapped"],
+    "endpoints": ["asked", "sent", "changed"],
+    "system_text": ["change", "text"],
+    "parameters": ["field", "means"],
+}
+
+
+def rewrite_tables(records: Sequence[RunRecord]) -> dict[str, pd.DataFrame]:
+    """verdict/rewrites: what the gateway did to the requests, per target (requests summed over
+    its load runs): one frame per aspect of `REWRITE_COLUMNS` that has rows."""
+    tables = {}
+    for aspect, keys in REWRITE_COLUMNS.items():
+        rows = [
+            {"target": r.labels.get("target", "?"), **{k: item.get(k) for k in keys},
+             "requests": int(item.get("requests", 0))}
+            for r in select(records, "verdict", "rewrites")
+            for item in (r.params.get("rewrites") or {}).get(aspect, [])
+        ]  # fmt: skip
+        if rows:
+            frame = pd.DataFrame(rows).astype({k: str for k in keys})
+            groups = frame.groupby(["target", *keys], as_index=False, sort=False)
+            tables[aspect] = groups.agg(requests=("requests", "sum"))
+    return tables
+
+
 def sweep_latency_samples(records: Sequence[RunRecord]) -> pd.DataFrame:
     """Per-request sweep latencies at each subject's highest concurrency (where they differ)."""
     top: dict[str, float] = {}

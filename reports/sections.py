@@ -95,6 +95,49 @@ def findings_section(records: Sequence[RunRecord]) -> Section:
     )
 
 
+_REWRITE_TITLES = {
+    "models": "Model map: the model the client asked for, the one the gateway sent it to",
+    "endpoints": "Endpoints: the client's route, the Models API endpoint it became",
+    "system_text": "System text sent upstream, against the client's",
+    "parameters": "Fields the Models API does not accept (and ignores)",
+}
+
+
+_UNJOINED = (
+    "These load records hold no join with the mock's journal (they were recorded before sfperf "
+    "joined each answer with the upstream calls behind it): their answers were judged against "
+    "replies predicted from the client's requests."
+)
+
+
+def gateway_section(records: Sequence[RunRecord]) -> Section:
+    """What the gateway did to each request: the join's verdict basis, the latency it added, how
+    it streams, and how it rewrote the requests."""
+    joins, rewrites = frames.join_table(records), frames.rewrite_tables(records)
+    title = "What the gateway did to each request"
+    if joins.empty and not rewrites:
+        if frames.select(records, "load"):
+            return Section("gateway", title, missing=_UNJOINED)
+        return Section("gateway", title, missing=_missing(records, "load", "`sfperf load steady` "
+                       "(with `--mock-url` beside `--target-url`)"))  # fmt: skip
+    intro = (
+        "Every prompt of the load carried a marker, and the mock's journal shows the upstream "
+        "calls the gateway made for it. Answers are judged against what the upstream really sent "
+        "(`vs_upstream`); one no journaled call carried is judged against the reply predicted from "
+        "the client's request (`vs_predicted`). Added latency: the client's latency minus the "
+        "upstream's time on those calls."
+    )
+    streams = [
+        f"{r.labels.get('target', '?')} ({r.scenario}) {r.params['streaming']['says']}."
+        for r in frames.select(records, "load")
+        if (r.params.get("streaming") or {}).get("says")
+    ]
+    tables = table("gateway_join", "Judged against, added latency, streaming", joins)
+    for aspect, frame in rewrites.items():
+        tables += table(f"gateway_{aspect}", _REWRITE_TITLES[aspect], frame)
+    return Section("gateway", title, " ".join([intro, *streams]), tables)
+
+
 def extraction_section(records: Sequence[RunRecord]) -> Section:
     times, paths = frames.extraction_table(records), frames.paths_table(records)
     if times.empty and paths.empty:
@@ -303,6 +346,7 @@ def params_section(records: Sequence[RunRecord]) -> Section:
 
 SECTIONS: tuple[Callable[[Sequence[RunRecord]], Section], ...] = (
     findings_section,
+    gateway_section,
     extraction_section,
     token_section,
     load_section,

@@ -160,11 +160,27 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         )
         if fidelity:
             line += f", fidelity mismatches {fidelity}"
+        line += joined_summary(record)
         reported = reported_requests(record.params.get("target_metrics", {}))
         if reported is not None:
             line += f"; the target counted {reported} (measured {len(latencies)})"
         print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
         warn_if_behind(record)
+
+
+def joined_summary(record: RunRecord) -> str:
+    """What the join says: how answers were judged, the gateway's added latency, streaming."""
+    basis = record.params.get("fidelity_basis") or {}
+    if not basis.get("upstream"):
+        predicted = basis.get("predicted", 0)
+        return f" (judged against predicted replies: {predicted})" if predicted else ""
+    text = f"; judged against the upstream: {basis['upstream']} of {sum(basis.values())}"
+    if "added_latency_ms" in record.series_names:
+        added = sorted(record.get("added_latency_ms").values)
+        if added:
+            text += f", gateway added p50 {percentile(added, 0.5):.1f} ms"
+    mode = (record.params.get("streaming") or {}).get("mode")
+    return text + (f", streams: {mode}" if mode else "")
 
 
 LATE_SEND_MS = 10.0

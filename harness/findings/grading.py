@@ -46,16 +46,21 @@ def findings_record(
     duration_s: float = 0.0,
     partial: bool = False,
     artifacts: Sequence[str] = (),
+    scenario: str = "findings",
+    names: Sequence[str] = FINDING_NAMES,
+    labels: Mapping[str, str] | None = None,
 ) -> RunRecord:
-    """A `verdict`/`findings` RunRecord: a count series per finding, details in params."""
-    counts = {name: 0 for name in FINDING_NAMES} | {f.name: f.count for f in findings}
+    """A `verdict` RunRecord: a count series per finding of `names` (zero when absent), details
+    in params. `scenario` says what was graded: `findings` (the journal's rules) or `rewrites`
+    (what a gateway did to a load run's requests, `harness.findings.rewrites`)."""
+    counts = {name: 0 for name in names} | {f.name: f.count for f in findings}
     return RunRecord(
         runner="verdict",
-        scenario="findings",
+        scenario=scenario,
         params={**(params or {}), "findings": [f.as_dict() for f in findings]},
         environment=environment or capture_environment(),
         series=tuple(make_series(f"finding:{n}", "count", [c]) for n, c in counts.items()),
-        labels={"target": target},
+        labels={"target": target, **(labels or {})},
         artifacts=tuple(artifacts),
         started_at=started_at,
         duration_s=duration_s,

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 import re
+import time
 import urllib.error
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +61,28 @@ def journal_position(mock_url: str, admin_token: str | None = None) -> int | Non
         return int(answer["last_seq"])
     except (AdminError, OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def mock_epoch_s(
+    mock_url: str,
+    admin_token: str | None = None,
+    samples: int = 3,
+    clock: Callable[[], float] = time.time,
+) -> float | None:
+    """When the mock's journal time `t_s` 0 was on this machine's `clock` (epoch seconds), from
+    its uptime; the sample with the shortest round trip wins. None when the mock won't say."""
+    client = AdminClient(mock_url, admin_token, timeout_s=5.0)
+    best: tuple[float, float] | None = None
+    for _ in range(samples):
+        try:
+            sent_s = clock()
+            uptime_s = float(client.health()["uptime_s"])
+            back_s = clock()
+        except (AdminError, OSError, ValueError, KeyError, TypeError):
+            return None
+        if best is None or back_s - sent_s < best[0]:
+            best = (back_s - sent_s, (sent_s + back_s) / 2.0 - uptime_s)
+    return None if best is None else best[1]
 
 
 def save_journal(run_dir: Path, target: str, entries: Iterable[Mapping[str, Any]]) -> str:

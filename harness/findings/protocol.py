@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from collections import Counter
 from collections.abc import Sequence
 
@@ -63,15 +64,40 @@ def unknown_model(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
     )  # fmt: skip
 
 
-def ignored_fields(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """Requests carrying fields the real API ignores (e.g. sampling settings): a note."""
+# Settings a gateway may mean to pass on (OpenAI's names and the Models API's internal ones), by
+# their letters alone: `max Tokens`, `maxTokens` and `max_tokens` all mean max_tokens.
+_SETTINGS = (
+    "max_tokens max_completion_tokens temperature top_p top_k n stop presence_penalty "
+    "frequency_penalty seed logprobs top_logprobs logit_bias response_format tools tool_choice "
+    "user stream stream_options num_generations generation_settings"
+)
+_SETTING_BY_LETTERS = {re.sub(r"[^a-z0-9]", "", s): s for s in _SETTINGS.split()}
+
+
+def setting_named(field: str) -> str | None:
+    """The generation setting a request field seems to mean (None: none)."""
+    return _SETTING_BY_LETTERS.get(re.sub(r"[^a-z0-9]", "", field.lower()))
+
+
+def ignored_fields(entries: Sequence[Entry], policy: GradingPolicy | None = None) -> Finding | None:
+    """Requests carrying fields the real API ignores. A WARN when one names a generation
+    setting (misspelt or not): the gateway means a limit or setting that never applies."""
     hits = [e for e in _models_requests(entries) if e.get("extra_fields")]
     names = Counter(str(f) for e in hits for f in e.get("extra_fields") or ())
-    listed = ", ".join(name for name, _ in names.most_common(8))
+    listed = ", ".join(_field_text(name) for name, _ in names.most_common(8))
+    settings = any(setting_named(name) for name in names)
     return make_finding(
-        "ignored_fields", Severity.INFO, hits,
-        f"sent fields the Models API ignores ({listed}); they change nothing upstream",
+        "ignored_fields", Severity.WARN if settings else Severity.INFO, hits,
+        f"sent fields the Models API does not accept ({listed}); it ignores them, so they change "
+        "nothing upstream" + ("; the settings they name never apply" if settings else ""),
     )  # fmt: skip
+
+
+def _field_text(name: str) -> str:
+    meant = setting_named(name)
+    if meant is None:
+        return f"`{name}`"
+    return f"`{name}`" if meant == name else f"`{name}` (meaning {meant}?)"
 
 
 RULES = (bad_app_context, bad_feature_id, unknown_model, ignored_fields)

@@ -22,11 +22,14 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness.card.measures import card_record
+from harness.card.measures import WindowObservation, card_record
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import UsageError
+from harness.findings.journal import mock_epoch_s
+from harness.findings.rewrites import Ask
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.loadjoin import LoadJoin, join_load
 from harness.runners.support.loadrows import Row, read_rows, row_series
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.progress import Advance, no_progress
@@ -34,6 +37,7 @@ from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.process import signal_group, spawn, stop_group
 from scenarios import scenario_path
+from scenarios.load._prompts import SYSTEM_TEXT
 
 SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
@@ -233,7 +237,8 @@ def run_load(
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[RunRecord]:
     """Run `plan` against `target`: the load record, which holds every request even after
-    Ctrl-C, and the `card` record of what the target did in that window.
+    Ctrl-C, the `card` record of what the target did in that window, and (when its requests
+    joined the mock's journal) the `verdict`/`rewrites` record of what it did to them.
 
     Files land in `work_dir_for(run_dir, ...)`; the record names them relative to `run_dir`.
     """
@@ -255,14 +260,33 @@ def run_load(
     observation = observer.finish()
     metrics = {"before": observation.metrics_before, "after": observation.metrics_after}
     atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
-    rows = read_rows(work / "raw")
+    joined = join_rows_of(plan, target, observation, read_rows(work / "raw"), not finished)
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
-                         clock() - started_s, partial=not finished, rows=rows)  # fmt: skip
-    card = card_record(observation, rows, target=target.name, scenario=observation.label,
+                         clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
+    card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
+    records = [record, card, *([joined.rewrites] if joined.rewrites is not None else [])]
     if interrupted:
-        raise Interrupted([record, card])
-    return [record, card]
+        raise Interrupted(records)
+    return records
+
+
+def join_rows_of(
+    plan: LoadPlan,
+    target: LoadTarget,
+    observation: WindowObservation,
+    rows: Sequence[Row],
+    partial: bool,
+) -> LoadJoin:
+    """The run's rows judged against the upstream calls the journal shows for them."""
+    window = f"{Path(plan.scenario).stem}-{plan.mode}"
+    return join_load(
+        rows, observation.journal, checked=bool(target.mock_url),
+        ask=Ask(plan.model, "chat-completions", SYSTEM_TEXT),
+        labels={"target": target.name, "window": window},
+        mock_epoch=lambda: mock_epoch_s(target.mock_url), journal_lost=observation.journal_lost,
+        partial=partial,
+    )  # fmt: skip
 
 
 def load_record(
@@ -275,10 +299,12 @@ def load_record(
     started_at: str,
     duration_s: float,
     partial: bool,
-    rows: Sequence[Row] | None = None,
+    joined: LoadJoin | None = None,
 ) -> RunRecord:
-    """The RunRecord of a run from the raw rows its locust processes left in `work/raw`."""
-    rows = read_rows(work / "raw") if rows is None else rows
+    """The RunRecord of a run from the raw rows its locust processes left in `work/raw`
+    (`joined`: those rows judged against the journal, with what the join measured)."""
+    joined = joined or LoadJoin(tuple(read_rows(work / "raw")))
+    rows = joined.rows
     files = (*work.glob("locust_*.csv"), *work.glob("logs/*.log"), *work.glob("*.json"))
     artifacts = sorted(str(p.relative_to(run_dir)) for p in files)
     params = {
@@ -286,6 +312,7 @@ def load_record(
         "mode": plan.mode,
         "target_url": target.url,
         "fidelity_checked": bool(target.mock_url),
+        **joined.params,
         "locust_command": list(commands[0]),
         "target_metrics": dict(metrics),
     }
@@ -294,7 +321,7 @@ def load_record(
         scenario=Path(plan.scenario).stem,
         params=params,
         environment=capture_environment(),
-        series=row_series(rows),
+        series=row_series(rows) + joined.series,
         labels={"target": target.name, "mode": plan.mode},
         artifacts=tuple(artifacts),
         started_at=started_at,

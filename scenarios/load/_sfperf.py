@@ -4,7 +4,9 @@ Every locustfile in this directory imports it; only the locust child process doe
 patches the process it runs in). It adds `--sfperf-*` options to locust, writes one raw row per
 request (see `harness.runners.support.loadrows`) and gives scenarios `ChatUser`, a user that
 measures each request itself: time to first token and inter-token gaps from the SSE chunks,
-latency from the intended start in open-loop mode, a fidelity check on every reply.
+latency from the intended start in open-loop mode, and every reply's facts (text digest, finish
+reason, usage) beside the request's marker, for the load runner to judge against what the
+upstream really sent (`harness.join`).
 """
 
 from __future__ import annotations
@@ -29,7 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.runners.support.loadrows import BODY_CHARS, Row, format_row
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
-from scenarios.load._fidelity import FidelityCheck, build_check, warm_up
+from scenarios.load._fidelity import FidelityCheck, build_check, read_answer
 from scenarios.load._prompts import chat_body
 
 FLUSH_INTERVAL_S = 1.0  # a crashed process loses at most this much of its rows
@@ -143,19 +145,6 @@ def install_sink(environment: Environment, **_: Any) -> None:
 listen(events.init, install_sink)
 
 
-def warm_fidelity(environment: Environment, **_: Any) -> None:
-    """Expected replies computed at start-up, not during the measured run (workers get the
-    mock URL only with their first spawn message, so they compute them as they go)."""
-    if isinstance(environment.runner, WorkerRunner | MasterRunner):
-        return
-    options = options_of(environment)
-    if options.sfperf_mock_url and options.sfperf_fidelity == "on":
-        warm_up(options.sfperf_mock_url)
-
-
-listen(events.init, warm_fidelity)
-
-
 class RequestFailed(Exception):
     """What locust's own statistics see for a request sfperf counts as not ok."""
 
@@ -171,9 +160,6 @@ class ChatUser(User):
     wait_time = constant(0)
     stream = False
     errors_allowed = False  # True while the mock injects faults: error statuses are right then
-    # True: every request's prompt is new, so the mock's journal tells a gateway's retries (the
-    # same body again) from another user's request that happens to draw the same prompt.
-    unique_prompts = False
     _count = 0  # users created in this process, to give each its own seed
 
     def __init__(self, environment: Environment) -> None:
@@ -181,7 +167,6 @@ class ChatUser(User):
         options = options_of(environment)
         ChatUser._count += 1
         key = f"{options.sfperf_seed}-{socket.gethostname()}-{os.getpid()}-{ChatUser._count}"
-        self.key, self.sent = key, 0
         self.options = options
         self.rng = random.Random(zlib.crc32(key.encode()))
         mock_url = options.sfperf_mock_url if options.sfperf_fidelity == "on" else ""
@@ -213,21 +198,21 @@ class ChatUser(User):
         return wait_for_slot(self.schedule, time.time, gevent.sleep)
 
     def chat(self, name: str = "chat") -> Row:
-        """Send one chat completion, check it, report it; the Row is returned for scenarios."""
-        body = chat_body(self.rng, self.options.sfperf_model, self.stream)
-        self.sent += 1
-        if self.unique_prompts:
-            body["messages"][-1]["content"] += f" (request {self.sent} of {self.key})"
+        """Send one chat completion, read and check it, report it; the Row is returned for
+        scenarios. `ok` and `fidelity` are the child's verdict against the predicted reply; the
+        load runner judges again against the journal once the run is over."""
+        body, marker = chat_body(self.rng, self.options.sfperf_model, self.stream)
         intended_s = self.next_start_s()
         start_s, t0 = time.time(), time.perf_counter()
         exchange = self.exchange(body, t0)
         response_ms = (time.perf_counter() - t0) * 1000.0
-        fidelity = self.check(body, exchange.status, exchange.payload)
+        answer = read_answer(body, exchange.status, exchange.payload)
+        fidelity = self.check(body, exchange.status, answer)
         ok = exchange.status == 200 and not fidelity and not exchange.error
         quoted = "" if ok else exchange.payload[:BODY_CHARS].decode("utf-8", "replace")
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok,
-            exchange.ttft_ms, exchange.itl_ms, fidelity, exchange.error, quoted,
+            exchange.ttft_ms, exchange.itl_ms, fidelity, exchange.error, quoted, marker, answer,
         )  # fmt: skip
         self.environment.events.request.fire(
             request_type="POST",

@@ -22,10 +22,8 @@ from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
 
 
 class ResilienceChat(ChatUser):
-    """Sends chat completions back to back through every phase, each prompt new (the grading
-    tells retries by their repeated body)."""
-
-    unique_prompts = True
+    """Sends chat completions back to back through every phase; every prompt is new (it carries
+    its marker), so the grading tells a gateway's retries by their repeated body."""
 
     @task
     def chat_completion(self) -> None:

@@ -71,12 +71,15 @@ def test_an_open_loop_stream_run_measures_tokens_at_the_client(
     gateway: LoadTarget, tmp_path: Path
 ) -> None:
     plan = LoadPlan("streaming", users=4, duration_s=2, rate_rps=20.0, arrival="poisson")
-    record, _card = run_load(plan, gateway, tmp_path)
+    record, _card, rewrites = run_load(plan, gateway, tmp_path)
     assert record.labels == {"target": "async", "mode": "open"}
     assert 15 <= len(record.get("latency_ms").values) <= 70  # about 20 req/s for 2 s
     assert len(record.get("ttft_ms").values) == len(record.get("latency_ms").values)
     assert record.get("itl_ms").values  # the gateway sends the text in several chunks
     assert sum(record.get("ok").values) == len(record.get("ok").values)
+    assert record.params["streaming"]["mode"] == "relayed"  # the reference relays at once
+    assert record.params["fidelity_basis"]["upstream"] == len(record.get("ok").values)
+    assert rewrites.matches(target="async") and not rewrites.params["findings"]
 
 
 def test_an_unfaithful_target_is_caught_on_every_reply(mock_url: str, tmp_path: Path) -> None:
@@ -94,6 +97,8 @@ def test_an_unfaithful_target_is_caught_on_every_reply(mock_url: str, tmp_path: 
     assert requests > 0
     assert record.get("fidelity_wrong_content").values == (float(requests),)
     assert sum(record.get("ok").values) == 0
+    # It never called the mock: nothing joins, so every verdict is the predicted one.
+    assert record.params["fidelity_basis"] == {"upstream": 0, "predicted": requests, "unchecked": 0}
 
 
 def test_ctrl_c_stops_locust_and_keeps_what_was_measured_as_partial(
@@ -108,7 +113,7 @@ def test_ctrl_c_stops_locust_and_keeps_what_was_measured_as_partial(
     plan = LoadPlan("steady", users=2, duration_s=30)
     with pytest.raises(Interrupted) as stopped:
         run_load(plan, gateway, tmp_path, sleep=sleep_then_interrupt)
-    record, card = stopped.value.records
+    record, card, *_ = stopped.value.records
     assert record.partial and card.partial and card.runner == "card"
     assert len(record.get("latency_ms").values) > 0
 
@@ -128,7 +133,7 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
     argv += ["--users", "3", "--duration", "2s", "--out", str(tmp_path)]
     argv += ["--target-metrics", "/metrics/performance"]
     assert main(argv) == 0
-    record, card = load_records(tmp_path)
+    record, card, _rewrites = load_records(tmp_path)
     assert card.runner == "card" and card.get("models_requests").values[0] > 0
     assert record.runner == "load" and record.matches(scenario="steady", mode="closed")
     latencies = record.get("latency_ms").values

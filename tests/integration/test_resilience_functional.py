@@ -30,3 +30,7 @@ def test_the_async_gateway_weathers_every_provoked_fault_with_a_clean_verdict(
     findings = findings_from_record(verdict)
     assert [f.name for f in findings if f.severity is not Severity.INFO] == []
     assert verdict.params["entries"] == len(entries) > 0
+    # Judged against what the mock really answered, a 502 after a 503 outage fits: no mismatch.
+    assert load.params["fidelity_basis"]["upstream"] == len(load.get("ok").values)
+    mismatches = {s.name: s.values for s in load.series if s.name.startswith("fidelity_")}
+    assert all(values == (0.0,) for values in mismatches.values()), mismatches

@@ -110,10 +110,11 @@ def test_load_keeps_the_requests_it_sent_and_leaves_no_locust_mock_or_gateway(
     with sfperf(tmp_path, *args, "--out", "run") as run:
         wait_for(run, run.rows_written)
         err = stop(run, signum)
-    load, card = run.records()  # the requests, and what the target did meanwhile
-    assert (load.runner, card.runner) == ("load", "card")
+    # the requests, what the target did meanwhile, and what it did to the requests
+    load, card, rewrites = run.records()
+    assert (load.runner, card.runner, rewrites.scenario) == ("load", "card", "rewrites")
     assert load.partial and load.get("latency_ms").values
-    assert "kept 2 record(s) (2 partial) in run/results.json" in err
+    assert "kept 3 record(s) (3 partial) in run/results.json" in err
 
 
 def test_a_second_signal_during_the_cleanup_kills_a_stubborn_child_at_once(

@@ -7,7 +7,11 @@ from several processes or hosts line up.
 
 Columns: name, intended_s, start_s, response_ms, status, ok, ttft_ms, itl_ms (`;`-joined),
 fidelity kinds (`,`-joined), error, body (the first `BODY_CHARS` characters of a reply that was
-not ok, so the report can quote what the target said; rows of older runs have no such column).
+not ok, so the report can quote what the target said), then what the join with the mock's
+journal needs (`harness.join`): marker, and the answer's facts: text sha256, finish reason,
+usage (`prompt,completion,total`, a part empty when not an int; the column empty when there was
+no usage), flags (`e` error object, `i` incomplete stream, `x` error-like text, `n` usage not
+asked). Rows of older runs stop after error (10 columns) or body (11).
 """
 
 from __future__ import annotations
@@ -18,11 +22,14 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from harness.fidelity import KINDS as FIDELITY_KINDS
+from harness.fidelity import AnswerFacts, Usage
 from harness.records import Series, make_series
 
 ROW_FILE_GLOB = "requests-*.tsv"
 BODY_CHARS = 200
-_COLUMNS = 11
+_COLUMNS = 16
+_OLDER_COLUMNS = (10, 11)  # before bodies were kept; before the join's columns
+_FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"))
 
 
 @dataclass(frozen=True)
@@ -40,6 +47,8 @@ class Row:
     fidelity: tuple[str, ...] = ()  # mismatch kinds found by the fidelity check
     error: str = ""
     body: str = ""  # the start of the reply when it was not ok
+    marker: str = ""  # the request's marker (`mock_salesforce.markers`), "" when it had none
+    answer: AnswerFacts | None = None  # what the join judges; None when the answer was not read
 
     @property
     def latency_ms(self) -> float:
@@ -74,18 +83,45 @@ def format_row(row: Row) -> str:
         ",".join(row.fidelity),
         _clean(row.error)[:200],
         _clean(row.body)[:BODY_CHARS],
+        row.marker,
+        *_answer_columns(row.answer),
     )
     return "\t".join(fields) + "\n"
+
+
+def _answer_columns(answer: AnswerFacts | None) -> tuple[str, str, str, str]:
+    if answer is None:
+        return "", "", "", ""
+    usage = (
+        "" if answer.usage is None else ",".join("" if n is None else str(n) for n in answer.usage)
+    )
+    states = {"error": answer.error, "incomplete": not answer.complete,
+              "error_text": answer.error_text, "usage_unasked": not answer.usage_asked}  # fmt: skip
+    flags = "".join(letter for letter, state in _FLAGS if states[state]) or "-"
+    return answer.text_sha256, _clean(answer.finish_reason)[:40], usage, flags
+
+
+def _answer_of(text_sha256: str, finish: str, usage: str, flags: str) -> AnswerFacts | None:
+    if not flags:
+        return None  # no answer was read (a row of another kind of user, or an older row)
+    counts: Usage | None = None
+    if usage:
+        prompt, completion, total = (int(v) if v else None for v in usage.split(","))
+        counts = (prompt, completion, total)
+    return AnswerFacts(
+        text_sha256, finish, counts, error="e" in flags, complete="i" not in flags,
+        error_text="x" in flags, usage_asked="n" not in flags,
+    )  # fmt: skip
 
 
 def parse_row(line: str) -> Row:
     """The Row a `format_row` line holds; ValueError when the line is not one."""
     fields = line.rstrip("\n").split("\t")
-    if len(fields) == _COLUMNS - 1:
-        fields.append("")  # a row written before bodies were kept
+    if len(fields) in _OLDER_COLUMNS:
+        fields += [""] * (_COLUMNS - len(fields))
     if len(fields) != _COLUMNS:
         raise ValueError(f"expected {_COLUMNS} tab-separated fields, got {len(fields)}")
-    name, intended, start, response, status, ok, ttft, itl, fidelity, error, body = fields
+    name, intended, start, response, status, ok, ttft, itl, fidelity, error, body = fields[:11]
     return Row(
         name=name,
         intended_s=float(intended),
@@ -98,6 +134,8 @@ def parse_row(line: str) -> Row:
         fidelity=tuple(fidelity.split(",")) if fidelity else (),
         error=error,
         body=body,
+        marker=fields[11],
+        answer=_answer_of(*fields[12:]),
     )
 
 

@@ -109,11 +109,17 @@ def test_a_known_model_list_decides_unknown_models_when_given() -> None:
     assert names == ["unknown_model"]
 
 
-def test_ignored_sampling_fields_are_an_informational_note() -> None:
-    journal = [entry(1, 0.0, extra_fields=["temperature", "max_tokens"])]
+def test_ignored_fields_that_name_a_setting_warn_and_say_what_a_misspelling_means() -> None:
+    journal = [entry(1, 0.0, extra_fields=["temperature", "max Tokens"])]
     finding = by_name(journal)["ignored_fields"]
+    assert finding.severity is Severity.WARN
+    assert "`temperature`" in finding.explanation
+    assert "`max Tokens` (meaning max_tokens?)" in finding.explanation
+
+
+def test_ignored_fields_that_name_no_setting_are_an_informational_note() -> None:
+    finding = by_name([entry(1, 0.0, extra_fields=["trace"])])["ignored_fields"]
     assert finding.severity is Severity.INFO
-    assert "temperature" in finding.explanation
 
 
 def test_a_clean_journal_has_no_findings() -> None:

@@ -1,4 +1,5 @@
-"""The load users' fidelity check: its fast path agrees with `harness.fidelity` on every case."""
+"""The load users' answer facts and their check against the predicted reply: they agree with
+`harness.fidelity`'s full check on every case; every prompt carries its own marker."""
 
 from __future__ import annotations
 
@@ -11,6 +12,7 @@ import pytest
 
 import scenarios.load._fidelity as load_fidelity
 from harness.fidelity import ReplyOracle, check_chat_completion
+from mock_salesforce.markers import find_markers
 from scenarios.load._prompts import chat_body
 
 ORACLE = ReplyOracle(1234)
@@ -72,55 +74,61 @@ def test_no_mock_means_no_check() -> None:
     assert load_fidelity.build_check("", errors_allowed=False) is load_fidelity.no_check
 
 
-def test_the_fast_check_agrees_with_the_full_one(check: load_fidelity.FidelityCheck) -> None:
+def test_the_check_on_an_answers_facts_agrees_with_the_full_check(
+    check: load_fidelity.FidelityCheck,
+) -> None:
     rng = random.Random(5)
     for _ in range(30):
-        body = chat_body(rng, "gpt-4o-mini", stream=False)
+        body, _ = chat_body(rng, "gpt-4o-mini", stream=False)
         expected = ORACLE.chat(body)
         faithful = faithful_document(body)
         for document in [faithful, *mutations(faithful)]:
             payload = json.dumps(document).encode()
             full = check_chat_completion(body, 200, payload, expected)
-            assert check(body, 200, payload) == full, document
-        assert check(body, 200, json.dumps(faithful).encode()) == ()
+            answer = load_fidelity.read_answer(body, 200, payload)
+            assert check(body, 200, answer) == full, document
+        assert (
+            check(body, 200, load_fidelity.read_answer(body, 200, json.dumps(faithful).encode()))
+            == ()
+        )
 
 
 def test_error_statuses_and_broken_bodies_get_the_full_verdict(
     check: load_fidelity.FidelityCheck,
 ) -> None:
-    body = chat_body(random.Random(1), "gpt-4o-mini", stream=False)
-    assert check(body, 0, b"") == ("dropped",)
-    assert check(body, 502, b'{"error": {"message": "bad gateway"}}') == ("wrong_status",)
-    assert check(body, 200, b"not json") == check_chat_completion(
-        body, 200, b"not json", ORACLE.chat(body)
-    )
-    assert check(body, 200, b"not json") != ()
+    body, _ = chat_body(random.Random(1), "gpt-4o-mini", stream=False)
+    read = load_fidelity.read_answer
+    assert check(body, 0, read(body, 0, b"")) == ("dropped",)
+    error = b'{"error": {"message": "bad gateway"}}'
+    assert check(body, 502, read(body, 502, error)) == ("wrong_status",)
+    broken = check(body, 200, read(body, 200, b"not json"))
+    assert broken == check_chat_completion(body, 200, b"not json", ORACLE.chat(body)) != ()
 
 
 def test_a_fault_run_accepts_error_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
     monkeypatch.setattr(load_fidelity, "oracle_for", lambda url: ORACLE)
     check = load_fidelity.build_check("http://127.0.0.1:1", errors_allowed=True)
-    body = chat_body(random.Random(2), "gpt-4o-mini", stream=False)
-    assert check(body, 429, b'{"error": {"message": "slow down"}}') == ()
+    body, _ = chat_body(random.Random(2), "gpt-4o-mini", stream=False)
+    answer = load_fidelity.read_answer(body, 429, b'{"error": {"message": "slow down"}}')
+    assert check(body, 429, answer) == ()
 
 
-def test_every_prompt_sent_is_one_of_the_variants_computed_ahead() -> None:
-    from scenarios.load._prompts import PROMPT_VARIANTS, all_messages
-
-    variants = {load_fidelity.key_of(m) for m in all_messages()}
-    assert len(variants) == PROMPT_VARIANTS
+def test_every_prompt_is_new_and_carries_its_marker_in_the_user_message() -> None:
     rng = random.Random(9)
-    for _ in range(500):
-        body = chat_body(rng, "gpt-4o-mini", stream=False)
-        assert load_fidelity.key_of(body["messages"]) in variants
+    sent = [chat_body(rng, "gpt-4o-mini", stream=False) for _ in range(500)]
+    assert len({marker for _, marker in sent}) == 500
+    for body, marker in sent:
+        system, user = body["messages"]
+        assert marker in user["content"] and marker not in system["content"]
+        assert find_markers(json.dumps(body).encode()) == (marker,)
 
 
-def test_warming_up_fills_the_expected_replies(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(load_fidelity, "oracle_for", lambda url: ORACLE)
-    load_fidelity.expectations.cache_clear()
-    load_fidelity.warm_up("http://127.0.0.1:2")
-    expected = load_fidelity.expectations("http://127.0.0.1:2")
-    from scenarios.load._prompts import PROMPT_VARIANTS
-
-    assert expected.cache_info().currsize == PROMPT_VARIANTS  # type: ignore[attr-defined]
-    load_fidelity.expectations.cache_clear()
+def test_a_stream_answer_asks_for_usage_only_when_its_request_did() -> None:
+    stream = b'data: {"choices": [{"delta": {"content": "hi"}, "finish_reason": "stop"}]}\n\n'
+    stream += b"data: [DONE]\n\n"
+    plain = load_fidelity.read_answer({"stream": True}, 200, stream)
+    asked = load_fidelity.read_answer(
+        {"stream": True, "stream_options": {"include_usage": True}}, 200, stream
+    )
+    assert plain.text_sha256 == asked.text_sha256 != ""
+    assert (plain.usage_asked, asked.usage_asked) == (False, True)

@@ -7,6 +7,7 @@ from pathlib import Path
 import pytest
 
 from harness.fidelity import KINDS as FIDELITY_KINDS
+from harness.fidelity import AnswerFacts
 from harness.runners.support.loadrows import (
     Row,
     format_row,
@@ -37,7 +38,7 @@ def test_a_row_survives_the_round_trip_through_its_line() -> None:
 
 def test_tabs_and_newlines_in_error_text_cannot_break_the_line() -> None:
     line = format_row(Row("a\tb", 1.0, 1.0, 2.0, 0, False, error="x\ty\nz"))
-    assert line.count("\t") == 10 and line.endswith("\n") and line.count("\n") == 1
+    assert line.count("\t") == 15 and line.endswith("\n") and line.count("\n") == 1
     assert (parse_row(line).name, parse_row(line).error) == ("a b", "x y z")
 
 
@@ -98,6 +99,18 @@ def test_the_start_of_a_failed_reply_survives_the_round_trip_cut_to_its_limit() 
     assert parsed.body.startswith('{"error": "boom"}') and len(parsed.body) == BODY_CHARS
 
 
-def test_rows_written_before_bodies_were_kept_still_read() -> None:
-    old = format_row(LATE).rsplit("\t", 1)[0] + "\n"
-    assert parse_row(old) == LATE
+def test_rows_written_before_bodies_or_markers_were_kept_still_read() -> None:
+    for columns in (10, 11):
+        old = "\t".join(format_row(LATE).split("\t")[:columns]) + "\n"
+        assert parse_row(old) == LATE
+
+
+@pytest.mark.parametrize(
+    "answer",
+    [AnswerFacts("ab" * 32, "stop", (12, 30, 42)),
+     AnswerFacts("", "", None, error=True, complete=False, error_text=True, usage_asked=False),
+     AnswerFacts("cd" * 32, "length", (None, 3, -1))],
+)  # fmt: skip
+def test_the_marker_and_the_answer_facts_survive_the_round_trip(answer: AnswerFacts) -> None:
+    row = Row("chat", 1.0, 1.0, 2.0, 200, True, marker="sfpm0123456789abcdef", answer=answer)
+    assert parse_row(format_row(row)) == row

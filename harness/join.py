@@ -1,0 +1,101 @@
+"""The join: each client request of a load run with the upstream calls a gateway made for it.
+
+Every prompt a load user sends carries a marker (`mock_salesforce.markers`), and the mock's
+journal lists the markers in each request it saw. So each row of a load run finds the Models
+calls the gateway made for it (its retries included), whatever the gateway did to the request on
+the way, and its answer is judged against what the upstream really sent. A row no journaled call
+carries keeps the load child's verdict against the reply predicted from the client's request;
+the result counts how many rows were judged which way (`basis`).
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, replace
+from typing import Any
+
+from harness.fidelity import Expected, ReplyFacts, UpstreamError, judge
+from harness.runners.support.loadrows import Row
+
+Entry = Mapping[str, Any]
+MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
+# Faults after which the client had no usable answer, whatever status the mock logged.
+BROKEN_FAULTS = frozenset({"reset", "empty", "hang", "truncated", "malformed"})
+# How a row was judged: against the upstream's reply (joined), against the reply predicted from
+# the client's request (no journal, or no call carried its marker), or not at all (no mock).
+BASES = ("upstream", "predicted", "unchecked")
+
+
+@dataclass(frozen=True)
+class Joined:
+    """A client request (its row) and the Models calls that carry its marker, in journal order."""
+
+    row: Row
+    calls: tuple[Entry, ...]
+
+
+@dataclass(frozen=True)
+class JoinResult:
+    """Every row judged (`rows`, in the order given), the joined ones with their calls, and how
+    many rows were judged on each basis."""
+
+    rows: tuple[Row, ...]
+    joined: tuple[Joined, ...]
+    basis: Mapping[str, int]
+
+
+def calls_by_marker(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
+    """The Models calls of a journal, under each marker they carry."""
+    found: dict[str, list[Entry]] = defaultdict(list)
+    for entry in entries:
+        if entry.get("endpoint") in MODELS_ENDPOINTS:
+            for marker in entry.get("markers") or ():
+                found[str(marker)].append(entry)
+    return found
+
+
+def reply_facts(entry: Entry) -> ReplyFacts | None:
+    """The reply a journaled call delivered whole (None when it delivered none)."""
+    digest, prompt, completion = (
+        entry.get("reply_sha256"),
+        entry.get("prompt_tokens"),
+        entry.get("completion_tokens"),
+    )
+    if digest is None or not isinstance(prompt, int) or not isinstance(completion, int):
+        return None
+    return ReplyFacts(str(digest), str(entry.get("finish_reason") or ""), prompt, completion)
+
+
+def upstream_expected(calls: Sequence[Entry]) -> Expected:
+    """What a faithful gateway relays for these calls: any reply one of them delivered, or else
+    the error the last one ended with (status 0: no usable answer)."""
+    replies = tuple(facts for facts in map(reply_facts, calls) if facts is not None)
+    if replies:
+        return replies
+    last = calls[-1]
+    broken = last.get("fault") in BROKEN_FAULTS or last.get("disconnected")
+    return UpstreamError(0 if broken else int(last.get("status") or 0))
+
+
+def judge_rows(
+    rows: Sequence[Row], entries: Iterable[Entry] | None, *, checked: bool
+) -> JoinResult:
+    """Judge every row that a journaled call carries against what the upstream sent; the rest
+    keep the child's verdict (`checked`: the child had a mock to predict replies from)."""
+    by_marker = calls_by_marker(entries or ())
+    judged: list[Row] = []
+    joined: list[Joined] = []
+    basis: Counter[str] = Counter(dict.fromkeys(BASES, 0))
+    for row in rows:
+        calls = tuple(by_marker.get(row.marker, ())) if row.marker else ()
+        if not calls or row.answer is None:
+            basis["predicted" if checked else "unchecked"] += 1
+            judged.append(row)
+            continue
+        kinds = judge(row.status, row.answer, upstream_expected(calls))
+        row = replace(row, fidelity=kinds, ok=row.status == 200 and not kinds and not row.error)
+        basis["upstream"] += 1
+        judged.append(row)
+        joined.append(Joined(row, calls))
+    return JoinResult(tuple(judged), tuple(joined), dict(basis))

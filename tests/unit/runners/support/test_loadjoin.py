@@ -1,0 +1,68 @@
+"""A load run's rows joined with the journal: what the load record gains, and the rewrites."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import pytest
+
+from harness.fidelity import AnswerFacts
+from harness.findings.rewrites import Ask
+from harness.runners.support.loadjoin import join_load
+from harness.runners.support.loadrows import Row
+from mock_salesforce.journal import text_sha256
+
+ASK = Ask("gpt-4o-mini", "chat-completions", "Be brief.")
+LABELS = {"target": "gw", "window": "steady-closed"}
+FACTS = AnswerFacts(text_sha256("ok"), "stop", (3, 1, 4))
+
+
+def call(seq: int, marker: str, **fields: Any) -> dict[str, Any]:
+    return {
+        "seq": seq, "request_id": f"r{seq}", "endpoint": "chat-generations", "markers": [marker],
+        "model": "sfdc_ai__DefaultGPT4OmniMini", "status": 200, "fault": None,
+        "disconnected": False, "t_s": float(seq), "duration_s": 0.1, "system_text": "Be brief.",
+        "extra_fields": [], "reply_sha256": text_sha256("ok"), "finish_reason": "stop",
+        "prompt_tokens": 3, "completion_tokens": 1,
+    } | fields  # fmt: skip
+
+
+def rows(n: int, **fields: Any) -> list[Row]:
+    return [Row("chat", 1.0, 1.0, 150.0, 200, True, marker=f"sfpm{i:016x}", answer=FACTS,
+                **fields) for i in range(n)]  # fmt: skip
+
+
+def never() -> float | None:
+    raise AssertionError("the mock's clock is read only for streams")
+
+
+def test_a_joined_run_gains_latency_series_the_basis_and_a_rewrites_record() -> None:
+    journal = [call(i + 1, f"sfpm{i:016x}") for i in range(3)]
+    joined = join_load(rows(3), journal, checked=True, ask=ASK, labels=LABELS, mock_epoch=never)
+    series = {s.name: s for s in joined.series}
+    assert series["added_latency_ms"].values == pytest.approx((50.0,) * 3)
+    assert series["upstream_calls"].values == (1.0, 1.0, 1.0)
+    assert joined.params == {"fidelity_basis": {"upstream": 3, "predicted": 0, "unchecked": 0},
+                             "journal": "read"}  # fmt: skip
+    assert joined.rewrites is not None
+    assert (joined.rewrites.runner, joined.rewrites.scenario) == ("verdict", "rewrites")
+    assert joined.rewrites.labels == LABELS
+    assert joined.rewrites.get("finding:model_swapped").values == (0.0,)
+    assert joined.rewrites.params["rewrites"]["requests"] == 3
+
+
+def test_without_a_journal_the_rows_keep_their_verdict_and_the_record_says_so() -> None:
+    joined = join_load(rows(2), None, checked=True, ask=ASK, labels=LABELS, mock_epoch=never)
+    assert joined.params["journal"] == "unavailable"
+    assert joined.params["fidelity_basis"]["predicted"] == 2
+    assert joined.series == () and joined.rewrites is None
+
+
+def test_streamed_rows_are_timed_against_the_mocks_clock() -> None:
+    streamed = rows(1, ttft_ms=160.0, itl_ms=(0.1, 0.1))
+    journal = [call(1, "sfpm0000000000000000", t_s=0.0)]
+    joined = join_load(streamed, journal, checked=True, ask=ASK, labels=LABELS,
+                       mock_epoch=lambda: 1.0)  # fmt: skip
+    assert joined.params["streaming"]["mode"] == "relayed"
+    lag = next(s for s in joined.series if s.name == "stream_lag_ms")
+    assert lag.values == pytest.approx((60.0,))
