@@ -1,7 +1,7 @@
 """The shape corpus: named response shapes loaded from `shapes/*.json`, precompiled for speed.
 
 Each shape body is serialised once; placeholders (`"$TEXT"`, `"$PROMPT_TOKENS"`...) replace whole
-JSON values, so rendering is one `str.join` over literal pieces and JSON-encoded values.
+JSON values, so rendering is one `bytes.join` over literal pieces and JSON-encoded values.
 """
 
 from __future__ import annotations
@@ -13,6 +13,8 @@ from functools import cached_property
 from importlib import resources
 from pathlib import Path
 from typing import Any
+
+import orjson
 
 from mock_salesforce.errors import ConfigError
 
@@ -153,5 +155,9 @@ def load_corpus(extra_dir: Path | None = None) -> Corpus:
 
 
 def encode_text(value: str) -> str:
-    """A JSON string literal (the value format `Shape.render` expects)."""
+    """A JSON string literal (the value format `Shape.render` expects), as `json.dumps` writes
+    it; orjson writes the same for ASCII text but DEL (which json escapes), in a sixth of the
+    time (a reply's text is encoded for every new request)."""
+    if value.isascii() and "\x7f" not in value:
+        return orjson.dumps(value).decode()
     return json.dumps(value)

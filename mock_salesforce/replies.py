@@ -18,10 +18,10 @@ from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import lru_cache
 from statistics import NormalDist
-from typing import Any
+from typing import Any, NamedTuple
 
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.token_counts import count_tokens
+from mock_salesforce.token_counts import count_message_tokens
 
 TEXT_ENDPOINTS = ("generations", "chat-generations")
 OFFICIAL_SHAPES = {
@@ -30,7 +30,7 @@ OFFICIAL_SHAPES = {
     "embeddings": "official-embeddings",
     "feedback": "official-feedback",
 }
-# Every word is at most four characters, so each costs exactly one token (see `tokens`).
+# Every word is at most four characters, so each costs exactly one token (see `token_counts`).
 _VOCAB_TEXT = (
     "the a of to and in is it for on with as at by from this that be are was "
     "an or not but can will your you we our they data api cost load time fast slow "
@@ -46,9 +46,11 @@ _UNIT = 2.0**-53
 _STANDARD_NORMAL = NormalDist()
 
 
-@dataclass(frozen=True)
-class Reply:
-    """The reply the mock sends for one request (before it is rendered into a shape)."""
+class Reply(NamedTuple):
+    """The reply the mock sends for one request (before it is rendered into a shape).
+
+    A named tuple, not a frozen dataclass: one is made per new request, and a tuple is built
+    in a fraction of the time."""
 
     text: str
     finish_reason: str
@@ -214,7 +216,7 @@ def expected_reply(
     """The reply the mock gives for this request content; cheap (cached on the key)."""
     digest = _digest(seed, endpoint, reply_key(endpoint, body))
     text, finish_reason, completion_tokens, shape = _keyed_reply(digest, endpoint, mix, lengths)
-    prompt_tokens = sum(count_tokens(t) for t in prompt_texts(endpoint, body))
+    prompt_tokens = count_message_tokens(prompt_texts(endpoint, body))
     return Reply(text, finish_reason, prompt_tokens, completion_tokens, shape)
 
 

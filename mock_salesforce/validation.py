@@ -10,6 +10,8 @@ import json
 from collections.abc import Callable, Collection, Mapping
 from typing import Any
 
+import orjson
+
 from mock_salesforce.errors import ApiError
 
 _PREFIX = "sfdc_ai__Default"
@@ -67,12 +69,24 @@ def check_headers(headers: Mapping[str, str]) -> None:
 def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object in `raw`; 400 JSON_PARSER_ERROR / INVALID_TYPE otherwise."""
     try:
-        body = json.loads(raw)
+        body = _loads(raw)
     except (ValueError, UnicodeDecodeError) as exc:
         raise ApiError(400, "JSON_PARSER_ERROR", f"Malformed JSON: {exc}") from None
     if not isinstance(body, dict):
         raise ApiError(400, "INVALID_TYPE", "Request body must be a JSON object")
     return body
+
+
+def _loads(raw: bytes) -> Any:
+    """What `json.loads(raw)` gives, parsed by orjson when it can, in a third of the time.
+
+    orjson refuses what json accepts beyond the JSON standard (NaN, a BOM, lone surrogates,
+    numbers past a double), so json decides those and every error message stays json's. An
+    integer past 64 bits comes back as a float: no reply, check or journal field reads one."""
+    try:
+        return orjson.loads(raw)
+    except orjson.JSONDecodeError:
+        return json.loads(raw)
 
 
 def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
@@ -84,6 +98,8 @@ def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
 def extra_fields(endpoint: str, body: Mapping[str, Any]) -> list[str]:
     """Top-level request fields the real API ignores, sorted."""
     known = KNOWN_FIELDS.get(endpoint, frozenset())
+    if known.issuperset(body):  # the common case, without a generator
+        return []
     return sorted(k for k in body if k not in known)
 
 

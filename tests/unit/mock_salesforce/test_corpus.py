@@ -3,6 +3,8 @@ import re
 from typing import Any
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from mock_salesforce.corpus import Corpus, compile_shape, encode_text, load_corpus
 from mock_salesforce.errors import ConfigError
@@ -82,3 +84,13 @@ def test_extra_shape_folders_are_loaded(tmp_path: Any) -> None:
     (tmp_path / "my.json").write_text(json.dumps(doc))
     corpus = load_corpus(tmp_path)
     assert corpus.get("my-shape").render({"TEXT": '"x"'}) == b'{"t":"x"}'
+
+
+@given(st.text())
+def test_a_text_is_encoded_exactly_as_json_dumps_encodes_it(text: str) -> None:
+    assert encode_text(text) == json.dumps(text)
+
+
+def test_every_ascii_character_is_encoded_as_json_dumps_encodes_it() -> None:
+    for code in range(128):
+        assert encode_text(f"a{chr(code)}b") == json.dumps(f"a{chr(code)}b"), hex(code)

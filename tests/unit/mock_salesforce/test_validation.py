@@ -1,3 +1,4 @@
+import json
 from typing import Any
 
 import pytest
@@ -49,6 +50,26 @@ def test_malformed_or_non_object_json_is_a_bad_request(raw: bytes) -> None:
     error = error_of(parse_body, raw)
     assert error.status == 400
     assert error.error_code in ("JSON_PARSER_ERROR", "INVALID_TYPE")
+
+
+@pytest.mark.parametrize(
+    "raw",
+    [
+        b'{"prompt": "x", "n": NaN}',  # beyond the standard: json takes these, orjson does not
+        b'{"prompt": "\\ud800"}',
+        b'\xef\xbb\xbf{"prompt": "x"}',
+        b'{"prompt": "x", "t": 1e400}',
+        b'{"prompt": "\\u00e9 \xc3\xa9", "a": 1, "a": [2.5, -0.0, null, true]}',
+    ],
+)
+def test_a_body_parses_to_what_json_loads_makes_of_it(raw: bytes) -> None:
+    assert repr(parse_body(raw)) == repr(json.loads(raw))
+
+
+def test_a_malformed_body_is_described_as_json_describes_it() -> None:
+    with pytest.raises(ValueError) as caught:
+        json.loads(b'{"prompt": "x",}')
+    assert error_of(parse_body, b'{"prompt": "x",}').message == f"Malformed JSON: {caught.value}"
 
 
 @pytest.mark.parametrize(
