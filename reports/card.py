@@ -39,7 +39,8 @@ def card_section(target: str, records: Sequence[RunRecord], verdicts: Sequence[V
         _self_reported_table(stem, records),
         _files_table(stem, records),
     ]
-    lines = (_model_line(records), _wrong_line(verdicts, records), _token_line(records))
+    lines = (_model_line(records), _wrong_line(verdicts, records), _token_line(records),
+             _shim_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
                    [t for t in tables if t is not None])  # fmt: skip
@@ -96,6 +97,19 @@ def _token_line(records: Sequence[RunRecord]) -> str:
     return (f"Tokens: {totals['token_requests']:g} fetched for {totals['models_requests']:g} "
             f"Models API requests in the windows ({per_hour:.3g} refreshes per hour; {bad:g} "
             "sent expired or unknown).")  # fmt: skip
+
+
+def _shim_line(records: Sequence[RunRecord]) -> str:
+    """What the launch shim cost the target over the windows, by its own account."""
+    costs = [r.params["shim"] for r in records if r.runner == "card" and r.params.get("shim")]
+    shim_ms = sum(float(c["shim_cpu_ms"]) for c in costs)
+    target_ms = sum(float(c["target_cpu_ms"]) for c in costs)
+    requests = sum(int(c["requests"]) for c in costs)
+    if not requests or target_ms <= 0:
+        return ""
+    return (f"The launch shim (redirects, file-open counting) cost {1000 * shim_ms / requests:.2g}"
+            f" us a request, {shim_ms / target_ms:.2%} of the target's CPU in the windows (its "
+            "own account; `bench/bench_shim.py` measures it from outside).")  # fmt: skip
 
 
 def _measured(records: Sequence[RunRecord]) -> bool:

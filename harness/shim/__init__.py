@@ -183,6 +183,7 @@ def shim_cost(io: Mapping[str, Any], requests: int) -> dict[str, Any] | None:
     shim_ms, target_ms = 1000 * overhead["shim_cpu_s"], 1000 * overhead["process_cpu_s"]
     share = shim_ms / target_ms if target_ms > 0 else None
     return {
+        "requests": requests,
         "shim_cpu_ms": round(shim_ms, 3),
         "target_cpu_ms": round(target_ms, 3),
         "cpu_share": share,

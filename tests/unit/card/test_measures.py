@@ -124,7 +124,7 @@ def test_a_launched_targets_window_says_what_the_shim_cost_it() -> None:
     shim = record.params["shim"]
     assert (shim["shim_cpu_ms"], shim["target_cpu_ms"]) == (2.0, 400.0)
     assert shim["cpu_share"] == pytest.approx(0.005) and shim["cpu_ratio"] == pytest.approx(0.995)
-    assert shim["shim_us_per_request"] == pytest.approx(20.0)
+    assert shim["shim_us_per_request"] == pytest.approx(20.0) and shim["requests"] == 100
     assert shim["target_cpu_ms_per_request"] == pytest.approx(4.0)
 
 

@@ -27,6 +27,7 @@ def run(tmp_path: Path, discover: dict[str, object]) -> str:
     card = record("card", "load", {
         "errors": [{"status": 500, "body": '{"error": "Event loop is closed"}', "count": 41}],
         "files": {"/s/token.json": {"class": "credential", "opens": 40, "reads": 40}},
+        "shim": {"requests": 40, "shim_cpu_ms": 0.08, "target_cpu_ms": 16.0},
     }, models_requests=40.0)  # fmt: skip
     findings = record(
         "verdict",
@@ -55,6 +56,9 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     assert wrong + " findings: `retry_storm`." in first_section
     assert '| 500 | 41 | {"error": "Event loop is closed"} |' in first_section
     assert "| /s/token.json | credential | 40 | 1 |" in first_section
+    assert "The launch shim (redirects, file-open counting) cost 2 us a request, 0.50% of" in (
+        first_section
+    )
     assert "1 of 2 gateway claims refuted" in report.split("\n## ")[0]
     assert (tmp_path / f"card-{TARGET.replace(':', '-')}.csv").is_file()
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
