@@ -92,6 +92,11 @@ def test_a_token_file_read_on_every_request_is_named_with_its_path(tmp_path: Pat
     run = validate(sample("token_file_flask", tmp_path), tmp_path)
     assert run.refuted == ["gw-token-file-io"]
     assert "token.json | credential" in card_text(run)
+    # The shim's own account: at least the token file's open and one redirect per request.
+    shim = next(r.params["shim"] for r in run.records if r.runner == "card")
+    assert shim["opens"] >= shim["requests"] > 0 and shim["url_checks"] >= shim["requests"]
+    assert shim["shim_cpu_ms"] > 0 and shim["target_cpu_ms"] > 0
+    assert "The launch shim (redirects, file-open counting) cost" in card_text(run)
 
 
 @needs("flask")
