@@ -14,11 +14,11 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from harness.claims import Verdict, format_value
+from harness.findings import findings_of
 from harness.records import RunRecord
 from reports.sections import Section, Table
 
 FILES_SHOWN = 8
-_SEVERITY_RANK = {"FAIL": 0, "WARN": 1, "INFO": 2}
 
 
 def card_sections(
@@ -147,8 +147,7 @@ def _errors_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
 
 
 def _findings(records: Sequence[RunRecord]) -> list[Mapping[str, Any]]:
-    found = [f for r in records if r.runner == "verdict" for f in r.params.get("findings", [])]
-    return sorted(found, key=lambda f: _SEVERITY_RANK.get(str(f.get("severity")), 3))
+    return [found.as_dict() for found in findings_of(records)]
 
 
 def _findings_table(stem: str, records: Sequence[RunRecord]) -> Table | None:

@@ -14,6 +14,7 @@ import numpy as np
 import pandas as pd
 
 from harness.claims import Verdict, format_value
+from harness.findings import findings_of
 from harness.records import RunRecord
 from harness.saturation import ok_flags, saturations
 from harness.stats import summarize
@@ -429,25 +430,24 @@ def claims_table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
 
 
 def findings_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """Findings from `verdict` records (details in params["findings"]), worst first."""
-    rank = {"FAIL": 0, "WARN": 1, "INFO": 2}
+    """Findings from `verdict` records (details in params["findings"]), worst first; a finding
+    several records name (the rewrites of each load window) is one row with their counts summed."""
+    targets = dict.fromkeys(r.labels.get("target", "?") for r in select(records, "verdict"))
     rows = [
         {
-            "target": r.labels.get("target", "?"),
-            "severity": str(f.get("severity", "")),
-            "finding": str(f.get("name", "")),
-            "count": int(f.get("count", 0)),
-            "explanation": str(f.get("explanation", "")),
-            "examples": " ".join(str(e) for e in list(f.get("examples", []))[:3]),
+            "target": target,
+            "severity": found.severity.value,
+            "finding": found.name,
+            "count": found.count,
+            "explanation": found.explanation,
+            "examples": " ".join(found.examples[:3]),
         }
-        for r in select(records, "verdict")
-        for f in r.params.get("findings", [])
+        for target in targets
+        for found in findings_of(
+            r for r in select(records, "verdict") if r.labels.get("target", "?") == target
+        )
     ]
-    if not rows:
-        return pd.DataFrame()
-    frame = pd.DataFrame(rows)
-    order = frame["severity"].map(lambda s: rank.get(s, 3))
-    return frame.assign(_rank=order).sort_values(["_rank", "finding"]).drop(columns="_rank")
+    return pd.DataFrame(rows)
 
 
 def params_table(records: Sequence[RunRecord]) -> pd.DataFrame:

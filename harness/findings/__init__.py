@@ -7,6 +7,7 @@ speaks the protocol (`protocol`); `grade_journal` runs every rule, `findings_rec
 from harness.findings.grading import (
     FINDING_NAMES,
     findings_from_record,
+    findings_of,
     findings_record,
     grade_journal,
 )
@@ -18,6 +19,7 @@ __all__ = [
     "GradingPolicy",
     "Severity",
     "findings_from_record",
+    "findings_of",
     "findings_record",
     "grade_journal",
     "worst",

@@ -8,11 +8,12 @@ the gate and reports read (runner `verdict`, scenario `findings`, series `findin
 from __future__ import annotations
 
 from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import replace
 from typing import Any
 
 from harness.findings import auth, protocol, retries
 from harness.findings.calls import group_calls
-from harness.findings.model import Entry, Finding, GradingPolicy
+from harness.findings.model import MAX_EXAMPLES, Entry, Finding, GradingPolicy, Severity
 from harness.records import Environment, RunRecord, capture_environment, make_series
 
 # Every finding a grading can produce; the record carries a (possibly zero) count for each, so a
@@ -71,3 +72,19 @@ def findings_record(
 def findings_from_record(record: RunRecord) -> list[Finding]:
     """The findings a `verdict` record holds (what reports render)."""
     return [Finding.from_dict(item) for item in record.params.get("findings", [])]
+
+
+def findings_of(records: Iterable[RunRecord]) -> list[Finding]:
+    """The findings of every `verdict` record among `records`, one per name and severity (the
+    rewrites of each load window name the same ones: counts add up, examples are pooled), most
+    severe first."""
+    merged: dict[tuple[str, Severity], Finding] = {}
+    for record in (r for r in records if r.runner == "verdict"):
+        for found in findings_from_record(record):
+            key = (found.name, found.severity)
+            if key in merged:
+                kept = merged[key]
+                examples = (*kept.examples, *found.examples)[:MAX_EXAMPLES]
+                found = replace(kept, count=kept.count + found.count, examples=examples)
+            merged[key] = found
+    return sorted(merged.values(), key=lambda f: (-f.severity.rank, -f.count, f.name))

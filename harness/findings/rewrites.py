@@ -137,8 +137,7 @@ def grade_rewrites(entries: Sequence[Entry], ask: Ask) -> list[Finding]:
 def _model_swapped(entries: Sequence[Entry], ask: Ask) -> Finding | None:
     swaps = {row["sent"]: row for row in model_map(entries, ask) if row["swapped"]}
     hits = [e for e in entries if str(e.get("model")) in swaps]
-    named = ", ".join(f"{s} ({row['sent_family']}, {row['requests']} requests)"
-                      for s, row in swaps.items())  # fmt: skip
+    named = ", ".join(f"{sent} ({row['sent_family']})" for sent, row in swaps.items())
     return make_finding(
         "model_swapped", Severity.WARN, hits,
         f"the client asked for {ask.model!r} ({model_family(ask.model)}); the gateway sent it to "

@@ -14,7 +14,10 @@ from dataclasses import dataclass
 FULL_RUN_S = 120.0
 FULL_HANG_S = 45.0  # > the grading's default hang wait (35 s): a client without a read timeout
 TOKEN_LIFETIME_MAX_S = 600.0
-ENDPOINT = "chat-generations"  # what the load's chat completions become upstream
+# What the load's chat completions may become upstream: chat-generations, or generations for a
+# gateway that flattens chat into a prompt. Faults on both reach either kind of gateway; OAuth,
+# embeddings and feedback are left alone.
+TEXT_ENDPOINTS = ("chat-generations", "generations")
 
 
 @dataclass(frozen=True)
@@ -45,7 +48,7 @@ def resilience_plan(duration_s: float) -> ResiliencePlan:
     """The plan for a run of `duration_s`: calm, a 429 burst, calm, a 503 outage, calm, hangs."""
     d = duration_s
     hang_s = FULL_HANG_S if d >= FULL_RUN_S else round(max(1.0, 0.3 * d), 1)
-    on = f"endpoint={ENDPOINT}"
+    on = f"endpoint={'|'.join(TEXT_ENDPOINTS)}"
     phases = (
         Phase("calm", 0.0, ()),
         Phase("429 burst", 0.10 * d, (f"429:p=0.5,retry_after=1,{on}",)),

@@ -78,3 +78,15 @@ def test_requests_are_counted_once_however_many_calls_they_took() -> None:
     summary = rewrite_summary(entries, ASK)
     assert (summary["requests"], summary["calls"]) == (2, 3)
     assert summary["models"][0]["requests"] == 2
+
+
+def test_findings_of_several_windows_are_one_row_each_with_the_counts_summed() -> None:
+    from harness.findings import findings_of, findings_record
+
+    claude = "sfdc_ai__DefaultBedrockAnthropicClaude3Haiku"
+    windows = [
+        findings_record(grade_rewrites([call(m, model=claude)], ASK), "gw", scenario="rewrites")
+        for m in MARKERS[:3]
+    ]
+    (merged,) = findings_of(windows)
+    assert (merged.name, merged.count, len(merged.examples)) == ("model_swapped", 3, 3)
