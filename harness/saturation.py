@@ -1,22 +1,32 @@
 """Where a subject of the sweep stops scaling: its knee, and the shape of its curve past it.
 
 Pure, read from sweep records (one point per concurrency level at one upstream latency). Only
-successful requests count as throughput, so a gateway that answers errors fast does not look
-fast. The knee is the highest level still within 90% of Little's-law bound. Past it, the shape
-is classed from what was measured, in this order:
+successful requests count as throughput and latency, so a gateway that answers errors fast
+does not look fast. A level where half the requests fail or more (or none succeeds) is
+*failing*: never in step with concurrency, whatever its throughput. The knee is the highest
+level that is not failing and still within 90% of Little's-law bound. The shape, first that
+applies:
+- `no-data`: no level measured anything;
+- `broken`: every level measured is failing (a target broken from the first level is not
+  said to scale);
+- `one-level`: one level was measured; a shape needs two;
+- `failure`: a level is failing (under load, or at low concurrency only), or past the knee
+  the error rate rises;
 - `client-bound`: the target ran as fast as the sweep's own client can drive the mock with
   nothing in between (its ceiling), so the target's own limit was not reached;
-- `failure`: the error rate rises (failure under load);
 - `collapse`: throughput falls well below its peak;
 - `cap`: throughput stays flat while latency grows: a concurrency cap, whose size Little's law
   gives (the flat throughput times the latency of one request alone);
 - `sub-linear`: throughput still rises, but ever further below the bound;
 - `scales`: the highest level swept is still within 90% of the bound (or, for a subject under
   it from the first level, still in step with its first level).
+The sentence also names errors below the failing rate and the levels planned but not measured
+(a stopped run).
 """
 
 from __future__ import annotations
 
+import math
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
@@ -29,6 +39,7 @@ from harness.records import RunRecord
 KNEE_FRACTION = 0.9  # within 90% of the bound
 CLIENT_FRACTION = 0.9  # a level within 10% of the client's own ceiling is the client's limit
 ERROR_RISE = 0.01  # past the knee, errors up by a point or more: failing under load
+FAILING_ERROR_RATE = 0.5  # half the requests failed or more: the level is failing
 COLLAPSE_FRACTION = 0.8  # the top level under 80% of the peak: collapse
 FLAT_BAND = 0.15  # levels within 15% of the top level's throughput form its plateau
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
@@ -38,8 +49,9 @@ HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose c
 
 @dataclass(frozen=True)
 class LevelPoint:
-    """One level of one subject: successful requests per second against the bound, latency,
-    errors, and what the sweep's client reached against the mock directly at that level."""
+    """One level of one subject: successful requests per second against the bound, latency of
+    the successful requests (NaN: none), errors, and what the sweep's client reached against
+    the mock directly at that level."""
 
     concurrency: int
     throughput_rps: float
@@ -59,6 +71,11 @@ class LevelPoint:
         return self.throughput_rps / self.bound_rps if self.bound_rps > 0 else 0.0
 
     @property
+    def failing(self) -> bool:
+        """Half the requests failed or more, or none succeeded: never in step."""
+        return self.error_rate >= FAILING_ERROR_RATE or self.throughput_rps <= 0
+
+    @property
     def client_bound(self) -> bool:
         """The client itself fell short of the bound here and the subject matched it, or the
         client's one event loop was busy (it then delays every request it times)."""
@@ -74,8 +91,8 @@ class LevelPoint:
 
 @dataclass(frozen=True)
 class Saturation:
-    """The knee (None: under 90% of the bound from the first level), the shape past it, one
-    sentence saying so, and for a cap the requests in flight it allows."""
+    """The knee (None: no level within 90% of the bound), the shape, one sentence saying so,
+    and for a cap the requests in flight it allows."""
 
     subject: str
     upstream_latency_ms: str
@@ -88,40 +105,56 @@ class Saturation:
 
 
 def last_within(points: Sequence[LevelPoint], floor: float) -> int:
-    """Index of the highest level with efficiency >= `floor`; -1: none. A level below it that
-    dipped under (a noisy window) does not move the knee down."""
-    within = [i for i, point in enumerate(points) if point.efficiency >= floor]
+    """Index of the highest level not failing with efficiency >= `floor`; -1: none. A level
+    below it that dipped under (a noisy window) does not move the knee down."""
+    within = [i for i, p in enumerate(points) if p.efficiency >= floor and not p.failing]
     return within[-1] if within else -1
 
 
 def saturation_of(
-    points: Sequence[LevelPoint], subject: str = "", upstream: str = ""
+    points: Sequence[LevelPoint],
+    subject: str = "",
+    upstream: str = "",
+    planned: Iterable[int] = (),
 ) -> Saturation:
-    """Knee and shape of one subject's curve (`points` in any order, one per level).
-
-    A subject under 90% of the bound from the first level (each request costs it more than
-    the upstream's L) has no knee; its shape is then read against its own first level."""
+    """Knee and shape of one subject's curve (`points` in any order, one per level measured;
+    `planned`: the levels the run meant to measure, so those missing are named)."""
     ordered = sorted(points, key=lambda p: p.concurrency)
+    missing = sorted(set(planned) - {p.concurrency for p in ordered})
     if not ordered:
         return Saturation(subject, upstream, None, "no-data", "no level was measured", 0.0, 0)
-    index = last_within(ordered, KNEE_FRACTION)
-    knee = ordered[index].concurrency if index >= 0 else None
+    knee, shape, detail, cap = _classify(ordered)
+    peak = max(p.throughput_rps for p in ordered)
+    detail += _errors_clause(ordered, shape) + _missing_clause(missing)
+    return Saturation(subject, upstream, knee, shape, detail, peak, ordered[-1].concurrency, cap)
+
+
+def _classify(ordered: Sequence[LevelPoint]) -> tuple[int | None, str, str, float | None]:
+    """(knee, shape, sentence, cap) of levels in ascending order, at least one."""
+    serving = [p for p in ordered if not p.failing]
+    if not serving:
+        return None, "broken", _broken(ordered), None
+    if len(ordered) == 1:
+        return _one_level(ordered[0])
+    index = last_within(serving, KNEE_FRACTION)
+    knee = serving[index].concurrency if index >= 0 else None
+    if len(serving) < len(ordered):
+        return knee, "failure", _failing_levels(ordered), None
+    if knee is None:  # under the bound from the first level: read it against that level
+        index = max(last_within(serving, KNEE_FRACTION * serving[0].efficiency), 0)
+    shape, detail, cap = shape_past(serving, index)
     if knee is None:
-        first = ordered[0]
-        index = max(last_within(ordered, KNEE_FRACTION * first.efficiency), 0)
-    shape, detail, cap = shape_past(ordered, index)
-    if knee is None:
+        first = serving[0]
         detail = (
             f"under 90% of the bound from concurrency {first.concurrency} "
             f"({first.efficiency:.0%}, p50 {first.p50_ms:.0f} ms); {detail}"
         )
-    peak = max(p.throughput_rps for p in ordered)
-    return Saturation(subject, upstream, knee, shape, detail, peak, ordered[-1].concurrency, cap)
+    return knee, shape, detail, cap
 
 
 def shape_past(points: Sequence[LevelPoint], last_in_step: int) -> tuple[str, str, float | None]:
     """(shape, sentence, cap size) for the levels past index `last_in_step`, the last level
-    that kept pace with concurrency."""
+    that kept pace with concurrency (every level here serves: none is failing)."""
     past = points[last_in_step + 1 :]
     if not past:
         return "scales", f"in step with concurrency up to {points[-1].concurrency}", None
@@ -130,7 +163,7 @@ def shape_past(points: Sequence[LevelPoint], last_in_step: int) -> tuple[str, st
     failing = [p for p in past if p.error_rate >= points[last_in_step].error_rate + ERROR_RISE]
     if failing:
         worst = max(failing, key=lambda p: p.error_rate)
-        return "failure", _failure(failing[0], worst), None
+        return "failure", _failure(points[last_in_step], failing[0], worst), None
     peak = max(points, key=lambda p: p.throughput_rps)
     top = points[-1]
     if peak is not top and top.throughput_rps < COLLAPSE_FRACTION * peak.throughput_rps:
@@ -167,11 +200,101 @@ def _client_bound(point: LevelPoint) -> str:
     )
 
 
-def _failure(first: LevelPoint, worst: LevelPoint) -> str:
+def _failure(base: LevelPoint, first: LevelPoint, worst: LevelPoint) -> str:
+    """Errors rising from `base` (a level in step): first at `first`, at most at `worst`."""
+    rise = f"{_percent(first.error_rate)} at {first.concurrency}"
+    if worst is not first:
+        rise += f" and {_percent(worst.error_rate)} at {worst.concurrency}"
     return (
-        f"failure under load: errors rise from concurrency {first.concurrency} "
-        f"({first.error_rate:.1%}) to {worst.error_rate:.1%} at {worst.concurrency}"
+        f"failure under load: errors rise from {_percent(base.error_rate)} at concurrency "
+        f"{base.concurrency} to {rise}"
     )
+
+
+def _broken(points: Sequence[LevelPoint]) -> str:
+    """Every level failing: said plainly, from the first level."""
+    if len(points) == 1:
+        only = points[0]
+        return (
+            f"fails at the one level measured: {_percent(only.error_rate)} errors at "
+            f"concurrency {only.concurrency}"
+        )
+    return (
+        f"fails at every level: {_rates(points)} errors from concurrency "
+        f"{points[0].concurrency} to {points[-1].concurrency}"
+    )
+
+
+def _one_level(point: LevelPoint) -> tuple[int | None, str, str, float | None]:
+    """A single level serving: its figures, but no shape."""
+    knee = point.concurrency if point.efficiency >= KNEE_FRACTION else None
+    detail = (
+        f"one level measured (concurrency {point.concurrency}): {point.throughput_rps:.0f} "
+        f"req/s, {point.efficiency:.0%} of the bound; a shape needs two levels or more"
+    )
+    return knee, "one-level", detail, None
+
+
+def _failing_levels(points: Sequence[LevelPoint]) -> str:
+    """Some levels failing and some not: under load, at low concurrency only, or here and
+    there."""
+    failing = [p for p in points if p.failing]
+    serving = [p for p in points if not p.failing]
+    if failing[0].concurrency > serving[-1].concurrency:
+        within = last_within(serving, KNEE_FRACTION)
+        base = serving[max(within, 0)]
+        risen = [
+            p for p in points
+            if p.concurrency > base.concurrency
+            and (p.failing or p.error_rate >= base.error_rate + ERROR_RISE)
+        ]  # fmt: skip
+        return _failure(base, risen[0], max(risen, key=lambda p: p.error_rate))
+    if failing[-1].concurrency < serving[0].concurrency:
+        return (
+            f"errors fall as concurrency rises: {_rates(failing)} at concurrency "
+            f"{_levels(failing)}, {_rates(serving)} from {serving[0].concurrency}; the levels "
+            "run lowest first, so a slow start (a token fetch, a cold cache) looks the same"
+        )
+    return (
+        f"fails at some levels only: {_rates(failing)} errors at concurrency "
+        f"{_levels(failing)}, {_rates(serving)} at {_levels(serving)}"
+    )
+
+
+def _errors_clause(points: Sequence[LevelPoint], shape: str) -> str:
+    """Errors under the failing rate, which the shape does not name."""
+    erring = [p for p in points if p.error_rate >= ERROR_RISE]
+    if not erring or shape in ("failure", "broken"):
+        return ""
+    where = "every level" if len(erring) == len(points) else f"concurrency {_levels(erring)}"
+    return f"; errors at {where}: {_rates(erring)}"
+
+
+def _missing_clause(missing: Sequence[int]) -> str:
+    if not missing:
+        return ""
+    return f"; concurrency {_levels(missing)} planned but not measured"
+
+
+def _percent(rate: float) -> str:
+    """`12%`; one decimal where rounding would read as none or all (`99.6%`, `0.4%`)."""
+    text = f"{rate:.0%}"
+    if text in ("0%", "100%") and 0.0 < rate < 1.0:
+        return f"{rate:.1%}"
+    return text
+
+
+def _rates(points: Sequence[LevelPoint]) -> str:
+    """The error rates of `points`: `100%`, or their range `40-100%`."""
+    low = _percent(min(p.error_rate for p in points))
+    high = _percent(max(p.error_rate for p in points))
+    return high if low == high else f"{low.removesuffix('%')}-{high}"
+
+
+def _levels(levels: Iterable[LevelPoint | int]) -> str:
+    """`1, 8, 32`: concurrency levels in order."""
+    numbers = sorted(x if isinstance(x, int) else x.concurrency for x in levels)
+    return ", ".join(str(n) for n in numbers)
 
 
 def _collapse(peak: LevelPoint, top: LevelPoint) -> str:
@@ -227,7 +350,7 @@ def level_points(records: Iterable[RunRecord]) -> dict[tuple[str, str], list[Lev
     )
     over_http: set[str] = set()
     for record in records:
-        if record.runner == "sweep" and record.series:
+        if measured_level(record):
             subject = record.labels.get("subject", "?")
             upstream = record.labels.get("upstream_latency_ms", "")
             grouped[subject, upstream][int(float(record.labels.get("concurrency", "0")))].append(
@@ -243,6 +366,26 @@ def level_points(records: Iterable[RunRecord]) -> dict[tuple[str, str], list[Lev
         ]
         for (subject, upstream), levels in grouped.items()
     }
+
+
+def measured_level(record: RunRecord) -> bool:
+    """A sweep record with at least one request measured (an empty one says nothing of the
+    subject: the run stopped, or its window ended before any request did)."""
+    return (
+        record.runner == "sweep"
+        and "latency_ms" in record.series_names
+        and len(record.get("latency_ms").values) > 0
+    )
+
+
+def planned_levels(records: Iterable[RunRecord]) -> dict[tuple[str, str], set[int]]:
+    """{(subject, upstream latency label): the levels its run planned} (params `levels`)."""
+    planned: dict[tuple[str, str], set[int]] = defaultdict(set)
+    for record in records:
+        if record.runner == "sweep":
+            key = record.labels.get("subject", "?"), record.labels.get("upstream_latency_ms", "")
+            planned[key].update(int(level) for level in record.params.get("levels", ()))
+    return planned
 
 
 def _ceilings(
@@ -275,9 +418,17 @@ def ok_flags(record: RunRecord) -> npt.NDArray[np.float64]:
     return np.asarray(np.arange(n) >= min(errors, n), dtype=np.float64)
 
 
+def ok_latencies(record: RunRecord) -> npt.NDArray[np.float64]:
+    """Latency of the successful requests alone (a failure's latency is not the subject's
+    speed: an error answered in 2 ms is not a fast reply)."""
+    latency = np.asarray(record.get("latency_ms").values, dtype=np.float64)
+    ok = ok_flags(record)
+    return latency[ok > 0] if ok.size == latency.size else latency
+
+
 def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) -> LevelPoint:
     """One level from its record(s): a repeated level is pooled."""
-    latency = np.concatenate([np.asarray(r.get("latency_ms").values) for r in records])
+    latency = np.concatenate([ok_latencies(r) for r in records])
     ok = np.concatenate([ok_flags(r) for r in records])
     throughput = float(np.mean([r.get("throughput_rps").values[0] for r in records]))
     share_ok = float(ok.mean()) if ok.size else 0.0
@@ -285,9 +436,9 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         concurrency=level,
         throughput_rps=throughput * share_ok,
         bound_rps=float(np.mean([r.get("littles_bound_rps").values[0] for r in records])),
-        p50_ms=float(np.percentile(latency, 50)) if latency.size else 0.0,
-        p99_ms=float(np.percentile(latency, 99)) if latency.size else 0.0,
-        error_rate=1.0 - share_ok if ok.size else 0.0,
+        p50_ms=float(np.percentile(latency, 50)) if latency.size else math.nan,
+        p99_ms=float(np.percentile(latency, 99)) if latency.size else math.nan,
+        error_rate=1.0 - share_ok if ok.size else 1.0,
         ceiling_rps=ceiling_rps,
         busiest_cpu_share=cpu_share(records, "subject_busiest_cpu_s"),
         busiest_wait_share=cpu_share(records, "subject_busiest_wait_s"),
@@ -317,7 +468,9 @@ def cpu_share(records: Sequence[RunRecord], series: str) -> float | None:
 
 def saturations(records: Iterable[RunRecord]) -> list[Saturation]:
     """The knee and shape of every swept subject (the client's ceiling included)."""
+    chosen = list(records)
+    planned = planned_levels(chosen)
     return [
-        saturation_of(points, subject, upstream)
-        for (subject, upstream), points in sorted(level_points(records).items())
+        saturation_of(points, subject, upstream, planned[subject, upstream])
+        for (subject, upstream), points in sorted(level_points(chosen).items())
     ]

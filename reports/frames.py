@@ -16,7 +16,7 @@ import pandas as pd
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
 from harness.records import RunRecord
-from harness.saturation import ok_flags, saturations
+from harness.saturation import measured_level, ok_flags, ok_latencies, saturations
 from harness.stats import summarize
 
 # Report intervals need less precision than claims; this keeps big runs quick to render.
@@ -308,25 +308,29 @@ def rewrite_tables(records: Sequence[RunRecord]) -> dict[str, pd.DataFrame]:
 
 
 def sweep_latency_samples(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """Per-request sweep latencies at each subject's highest concurrency (where they differ)."""
+    """Latencies of the successful sweep requests at each subject's highest concurrency
+    measured (where they differ)."""
     top: dict[str, float] = {}
-    for record in select(records, "sweep"):
+    for record in filter(measured_level, records):
         subject = record.labels.get("subject", "?")
         top[subject] = max(top.get(subject, -1.0), _number(record.labels.get("concurrency")))
     chosen = [
         r
-        for r in select(records, "sweep")
+        for r in filter(measured_level, records)
         if _number(r.labels.get("concurrency")) == top[r.labels.get("subject", "?")]
     ]
-    return latency_samples(chosen, "sweep")
+    frames = [
+        pd.DataFrame({"group": _group_name(r), "latency_ms": ok_latencies(r)}) for r in chosen
+    ]  # successful requests only, as in the sweep's table: an error's speed is not the subject's
+    return pd.concat(frames, ignore_index=True) if frames else pd.DataFrame()
 
 
 def sweep_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """sweep: throughput (all and successful), Little's-law bound, latency percentiles, errors
-    and fidelity mismatches per subject and level."""
+    """sweep: throughput (all and successful), Little's-law bound, latency percentiles of the
+    successful requests, errors and fidelity mismatches per subject and level measured."""
     rows = []
-    for record in select(records, "sweep"):
-        latency, ok = values(record, "latency_ms"), ok_flags(record)
+    for record in filter(measured_level, records):
+        latency, ok = ok_latencies(record), ok_flags(record)
         throughput = _first(values(record, "throughput_rps"))
         ok_rps = throughput * float(ok.mean()) if ok.size else np.nan
         bound = _first(values(record, "littles_bound_rps"))

@@ -83,7 +83,7 @@ def sweep_plot(sweep: pd.DataFrame) -> bytes | None:
         ax.set_xscale("log", base=2)
         ax.set_xlabel("concurrency (in-flight requests)")
     left.set(ylabel="successful requests/s", title="Throughput against concurrency")
-    right.set(ylabel="median latency (ms)", title="Latency against concurrency")
+    right.set(ylabel="median latency of ok replies (ms)", title="Latency against concurrency")
     left.legend(fontsize="small")
     return _png(figure)
 

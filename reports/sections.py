@@ -228,10 +228,12 @@ def sweep_section(records: Sequence[RunRecord]) -> Section:
             "sweep", "Sync versus async", missing=_missing(records, "sweep", "`sfperf sweep`")
         )
     intro = (
-        "Closed-loop throughput of successful requests at each concurrency level beside the "
-        "Little's-law bound (concurrency / upstream latency): a subject on the dashed line is "
-        "limited only by the upstream. The knee is the highest level still within 90% of the "
-        "bound; the shape past it is classed from what was measured. "
+        "Closed-loop throughput and latency of successful requests at each concurrency level "
+        "beside the Little's-law bound (concurrency / upstream latency): a subject on the "
+        "dashed line is limited only by the upstream. A level where half the requests fail or "
+        "more is failing, never in step. The knee is the highest level still within 90% of "
+        "the bound; the shape past it is classed from what was measured (`broken`: failing at "
+        "every level). "
         "`ceiling` is the sweep's own client calling the mock directly: where a gateway only "
         "matches it, the limit is the client's, not the gateway's."
     )

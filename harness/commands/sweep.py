@@ -9,6 +9,7 @@ the mock directly in the same run (its ceiling).
 from __future__ import annotations
 
 import argparse
+import math
 import sys
 from collections.abc import Sequence
 from typing import Any
@@ -175,15 +176,20 @@ def print_summary(records: Sequence[RunRecord]) -> None:
             cpu = "" if p.cpu_ms_per_request is None else f"{p.cpu_ms_per_request:.2f}"
             print(
                 f"{subject:<28}{p.concurrency:>5}{upstream:>8}{p.throughput_rps:>10.1f}"
-                f"{p.bound_rps:>10.1f}{p.p50_ms:>9.1f}{p.p99_ms:>9.1f}{100 * p.error_rate:>7.1f}"
-                f"{cpu:>8}"
+                f"{p.bound_rps:>10.1f}{_ms(p.p50_ms):>9}{_ms(p.p99_ms):>9}"
+                f"{100 * p.error_rate:>7.1f}{cpu:>8}"
             )
-    print()
+    print("(ok req/s, p50 and p99: successful requests only; -: none succeeded)\n")
     for saturation in saturations(records):
         knee = "none" if saturation.knee is None else str(saturation.knee)
         print(f"{saturation.subject}: knee {knee}; {saturation.detail}")
     print_pair(records)
     print_fidelity(records)
+
+
+def _ms(latency_ms: float) -> str:
+    """A latency of ok replies, `-` when there was none."""
+    return "-" if math.isnan(latency_ms) else f"{latency_ms:.1f}"
 
 
 def print_pair(records: Sequence[RunRecord]) -> None:

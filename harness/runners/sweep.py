@@ -189,11 +189,13 @@ class SubjectRun:
                 "concurrency": str(concurrency), "upstream_latency_ms": latency}  # fmt: skip
 
     def bound_latency_ms(self, latency_ms: float, window: Window) -> float:
-        """L for Little's bound: the mock's, or this subject's own at its first level."""
+        """L for Little's bound: the mock's, or this subject's own at its first level with a
+        successful request."""
         if self.controlled:
             return latency_ms
-        if not self.unloaded_ms and window.samples:
-            self.unloaded_ms = statistics.median(s.latency_ms for s in window.samples)
+        answered = [s.latency_ms for s in window.samples if s.ok]  # an error's speed is not L
+        if not self.unloaded_ms and answered:
+            self.unloaded_ms = statistics.median(answered)
         return self.unloaded_ms or latency_ms
 
 

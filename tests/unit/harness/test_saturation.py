@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import math
+
 import pytest
 
-from harness.records import capture_environment
+from harness.records import RunRecord, capture_environment
 from harness.runners.support.closedloop import Sample, Window
 from harness.runners.sweep import Measured, SubjectRun, level_record
-from harness.saturation import LevelPoint, level_points, saturation_of
+from harness.saturation import LevelPoint, level_points, saturation_of, saturations
 
 L_MS = 200.0
 ENV = capture_environment()
@@ -75,7 +77,19 @@ def test_rising_errors_are_failure_under_load_before_anything_else() -> None:
     ]
     found = saturation_of(points)
     assert (found.knee, found.shape) == (8, "failure")
-    assert "60.0% at 64" in found.detail
+    assert found.detail == (
+        "failure under load: errors rise from 0% at concurrency 8 to 20% at 32 and 60% at 64"
+    )
+
+
+def test_errors_rising_but_under_half_past_the_knee_are_failure_under_load_too() -> None:
+    points = [point(1, 5.0), point(8, 39.0), point(32, 140.0, errors=0.03),
+              point(64, 280.0, errors=0.08)]  # fmt: skip
+    found = saturation_of(points)
+    assert (found.knee, found.shape) == (8, "failure")
+    assert found.detail == (
+        "failure under load: errors rise from 0% at concurrency 8 to 3% at 32 and 8% at 64"
+    )
 
 
 def test_a_target_matching_a_client_that_fell_short_is_not_blamed() -> None:
@@ -133,3 +147,113 @@ def test_only_successful_requests_count_as_throughput_and_the_ceiling_joins_http
     assert app.ceiling_rps == pytest.approx(5.0)
     assert points["async", "200"][0].ceiling_rps is None  # its own client, no HTTP
     assert points["ceiling", "200"][0].ceiling_rps is None
+
+
+# -- broken and partly broken targets: never said to scale -----------------------------------
+
+
+def failing(
+    level: int, errors: float = 1.0, rps: float = 0.0, p50_ms: float = math.nan
+) -> LevelPoint:
+    """A level whose requests (nearly) all failed: fast errors, no ok latency."""
+    return point(level, rps, p50_ms, errors)
+
+
+def test_a_target_failing_every_request_at_every_level_is_broken_not_scaling() -> None:
+    # R1: a Flask gateway that answered 500 to every request, 2-125 ms each, at 1 to 64.
+    found = saturation_of([failing(1), failing(8), failing(32), failing(64)], "launch:app")
+    assert (found.knee, found.shape, found.peak_rps) == (None, "broken", 0.0)
+    assert found.detail == "fails at every level: 100% errors from concurrency 1 to 64"
+
+
+def test_a_level_answering_most_requests_with_fast_errors_is_never_in_step() -> None:
+    # Errors answered in 1 ms leave the callers free: the few ok replies still reach the bound.
+    points = [failing(1, errors=0.6, rps=4.8, p50_ms=200.0),
+              failing(8, errors=0.9, rps=39.0, p50_ms=200.0)]  # fmt: skip
+    found = saturation_of(points)
+    assert (found.knee, found.shape) == (None, "broken")
+    assert found.detail == "fails at every level: 60-90% errors from concurrency 1 to 8"
+
+
+def test_a_target_that_only_works_at_the_first_level_fails_under_load() -> None:
+    found = saturation_of([point(1, 4.9), failing(8), failing(32), failing(64)])
+    assert (found.knee, found.shape) == (1, "failure")
+    assert found.detail == "failure under load: errors rise from 0% at concurrency 1 to 100% at 8"
+
+
+def test_errors_that_fall_as_concurrency_rises_are_named_with_what_else_explains_them() -> None:
+    found = saturation_of([failing(1), point(8, 39.0), point(32, 155.0), point(64, 310.0)])
+    assert (found.knee, found.shape) == (64, "failure")
+    assert found.detail == (
+        "errors fall as concurrency rises: 100% at concurrency 1, 0% from 8; the levels run "
+        "lowest first, so a slow start (a token fetch, a cold cache) looks the same"
+    )
+
+
+def test_a_level_failing_between_working_ones_is_not_hidden_under_the_knee() -> None:
+    found = saturation_of([point(1, 4.9), failing(8, errors=0.7), point(32, 155.0),
+                           point(64, 310.0)])  # fmt: skip
+    assert (found.knee, found.shape) == (64, "failure")
+    assert found.detail == "fails at some levels only: 70% errors at concurrency 8, 0% at 1, 32, 64"
+
+
+def test_errors_under_half_that_do_not_rise_are_named_beside_the_shape() -> None:
+    points = [point(1, 4.5, errors=0.1), point(8, 36.0, errors=0.1), point(32, 144.0, errors=0.1)]
+    found = saturation_of(points)
+    assert (found.knee, found.shape) == (32, "scales")
+    assert found.detail == "in step with concurrency up to 32; errors at every level: 10%"
+    nearly = saturation_of([point(1, 4.9, errors=0.004), point(8, 39.0, errors=0.012)])
+    assert nearly.detail.endswith("; errors at concurrency 8: 1%")
+
+
+def test_one_level_gives_its_figures_but_no_shape() -> None:
+    found = saturation_of([point(8, 39.0)])
+    assert (found.knee, found.shape) == (8, "one-level")
+    assert found.detail == (
+        "one level measured (concurrency 8): 39 req/s, 98% of the bound; "
+        "a shape needs two levels or more"
+    )
+    only = saturation_of([failing(8)])
+    assert (only.shape, only.detail) == (
+        "broken",
+        "fails at the one level measured: 100% errors at concurrency 8",
+    )
+
+
+def test_levels_a_stopped_run_never_measured_are_named_not_guessed() -> None:
+    found = saturation_of([point(1, 4.9), point(8, 39.0)], planned=(1, 8, 32, 64))
+    assert (found.knee, found.shape, found.top) == (8, "scales", 8)
+    assert found.detail == (
+        "in step with concurrency up to 8; concurrency 32, 64 planned but not measured"
+    )
+    nothing = saturation_of([], planned=(1, 8))
+    assert (nothing.shape, nothing.detail) == ("no-data", "no level was measured")
+
+
+def test_a_level_whose_window_measured_nothing_is_dropped_not_read_as_a_collapse() -> None:
+    def record(level: int, samples: tuple[Sample, ...]) -> RunRecord:
+        run = SubjectRun("app", "target", lambda *_: Measured(Window((), 1.0, 0)))
+        params = {"levels": [1, 8, 32]}
+        return level_record(run, level, L_MS, Measured(Window(samples, 1.0, 0)),
+                            environment=ENV, params=params)  # fmt: skip
+
+    answered = tuple(Sample(0.2 * k, L_MS, True, worker=0) for k in range(1, 6))
+    records = [record(1, answered), record(8, answered), record(32, ())]
+    (found,) = saturations(records)
+    assert [p.concurrency for p in level_points(records)["app", "200"]] == [1, 8]
+    assert found.shape != "collapse"
+    assert found.detail.endswith("concurrency 32 planned but not measured")
+
+
+def test_latency_of_a_level_is_the_latency_of_its_successful_requests() -> None:
+    samples = (Sample(0.2, 200.0, True), Sample(0.21, 2.0, False), Sample(0.22, 3.0, False),
+               Sample(0.4, 220.0, True))  # fmt: skip
+    run = SubjectRun("app", "target", lambda *_: Measured(Window((), 1.0, 0)))
+    record = level_record(run, 2, L_MS, Measured(Window(samples, 1.0, 0)), environment=ENV,
+                          params={})  # fmt: skip
+    (only,) = level_points([record])["app", "200"]
+    assert only.p50_ms == pytest.approx(210.0) and only.error_rate == 0.5
+    broken = level_record(run, 2, L_MS, Measured(Window(samples[1:3], 1.0, 0)),
+                          environment=ENV, params={})  # fmt: skip
+    (none_ok,) = level_points([broken])["app", "200"]
+    assert math.isnan(none_ok.p50_ms) and none_ok.failing

@@ -124,6 +124,16 @@ def test_a_target_behind_another_upstream_is_bounded_by_its_own_latency_alone() 
     assert second.params["bound_latency_ms"] == 250.0
 
 
+def test_a_target_behind_another_upstream_is_not_bounded_by_how_fast_it_fails() -> None:
+    run = SubjectRun("127.0.0.1:8000", "target", unused, role="target", controlled=False)
+    failing = Measured(Window((Sample(0.002, 2.0, False, status=500),), 1.0, 0))
+    first = level_record(run, 1, 200.0, failing, environment=ENV, params={})
+    answered = Measured(Window((Sample(0.25, 250.0, True), Sample(0.3, 3.0, False)), 1.0, 0))
+    second = level_record(run, 4, 200.0, answered, environment=ENV, params={})
+    assert first.params["bound_latency_ms"] == 200.0  # no answer yet: the sweep's nominal L
+    assert second.params["bound_latency_ms"] == 250.0  # the first answer's, not the error's
+
+
 def test_gateway_subjects_are_told_apart_from_clients_of_the_same_name() -> None:
     window = Window((Sample(0.1, 100.0, True),), 1.0, 0)
     run = SubjectRun("gateway:async", "gateway", unused)
