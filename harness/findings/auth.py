@@ -1,7 +1,16 @@
-"""Rules on how a target handles its OAuth tokens, over the raw journal entries."""
+"""Rules on how a target handles its OAuth tokens, over the raw journal entries.
+
+A gateway may refresh its token some minutes before `exp` (`GradingPolicy.refresh_margin_s`).
+Its fetching habits (a token per request, bursts of refreshes) are judged only where that margin
+leaves room: a refresh is early when the token it replaced still had more than the margin (or a
+quarter of its life) to live, and bursts are judged only on tokens that outlive the margin. A
+short-lived token (the resilience scenario's, made to expire within a run) is refreshed on every
+request by any sane gateway; what it still tells is whether a token is sent past its `exp`.
+"""
 
 from __future__ import annotations
 
+import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
@@ -17,33 +26,96 @@ def _models_requests(entries: Sequence[Entry]) -> list[Entry]:
     return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
 
 
+def _t_s(entry: Entry) -> float:
+    return float(entry.get("t_s") or 0.0)
+
+
 def _span_h(entries: Sequence[Entry]) -> float:
     """Hours the journal covers (at least one second, so short runs still give a rate)."""
-    times = [float(e.get("t_s") or 0.0) for e in entries]
+    times = [_t_s(e) for e in entries]
     return max(max(times, default=0.0) - min(times, default=0.0), 1.0) / 3600.0
 
 
+def _holds_token(entry: Entry) -> bool:
+    """A Models request sent with a valid token whose expiry the mock journaled."""
+    return (entry.get("endpoint") in MODELS_ENDPOINTS and entry.get("token_status") == "valid"
+            and entry.get("token_id") is not None
+            and entry.get("token_expires_t_s") is not None)  # fmt: skip
+
+
+def token_lifetimes_s(entries: Sequence[Entry]) -> dict[str, float]:
+    """{token id: seconds from its first use to its `exp`} (about its lifetime: a gateway
+    uses a token the moment it has it)."""
+    first_s: dict[str, float] = {}
+    expires_s: dict[str, float] = {}
+    for entry in sorted(filter(_holds_token, entries), key=_t_s):
+        token_id = str(entry["token_id"])
+        first_s.setdefault(token_id, _t_s(entry))
+        expires_s[token_id] = float(entry["token_expires_t_s"])
+    return {token_id: expires_s[token_id] - t_s for token_id, t_s in first_s.items()}
+
+
+def typical_lifetime_s(entries: Sequence[Entry]) -> float | None:
+    """The median token lifetime in the journal (None when no Models request carried one); a
+    token carried over from an earlier mock does not move it."""
+    lifetimes = list(token_lifetimes_s(entries).values())
+    return statistics.median(lifetimes) if lifetimes else None
+
+
+def habits_judged(entries: Sequence[Entry], policy: GradingPolicy) -> bool:
+    """False when the tokens lived no longer than a gateway may refresh before `exp`: fetching
+    often is then what any sane gateway does, and proves nothing."""
+    lifetime_s = typical_lifetime_s(entries)
+    return lifetime_s is None or lifetime_s > policy.refresh_margin_s
+
+
+def early_refreshes(entries: Sequence[Entry], policy: GradingPolicy) -> list[Entry]:
+    """Token requests sent while the token the client last used still had more than
+    max(refresh margin, a quarter of its life) to live: fetched although it held a good one."""
+    lifetimes_s = token_lifetimes_s(entries)
+    held: dict[str, Entry] = {}  # per client host: its last Models request with a valid token
+    early = []
+    for entry in sorted(entries, key=lambda e: (_t_s(e), str(e.get("seq")))):
+        host = client_host(entry.get("client"))
+        if _holds_token(entry):
+            held[host] = entry
+        elif entry.get("endpoint") == "token" and host in held:
+            last = held[host]
+            left_s = float(last["token_expires_t_s"]) - _t_s(entry)
+            life_s = lifetimes_s[str(last["token_id"])]
+            if left_s > max(policy.refresh_margin_s, life_s / 4.0):
+                early.append(entry)
+    return early
+
+
 def token_rate(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """How often the target asked for a token: per hour and per Models request (a note)."""
+    """How often the target asked for a token: per hour and per Models request (a note), and
+    the tokens' lifetime when it was too short to judge the target's habits on."""
     tokens, models = _token_requests(entries), _models_requests(entries)
     per_hour = len(tokens) / _span_h(entries)
     per_request = len(tokens) / max(len(models), 1)
+    lifetime_s = typical_lifetime_s(entries)
+    short = "" if habits_judged(entries, policy) else (
+        f"; the tokens lived {lifetime_s:.3g} s, no longer than the "
+        f"{policy.refresh_margin_s:g} s a gateway may refresh before `exp`, so fetching often is "
+        "expected here and was not judged")  # fmt: skip
     return make_finding(
         "token_rate", Severity.INFO, tokens,
         f"{len(tokens)} token requests for {len(models)} Models requests: "
-        f"{per_hour:.0f}/hour, {per_request:.2f} per Models request",
+        f"{per_hour:.0f}/hour, {per_request:.2f} per Models request{short}",
     )  # fmt: skip
 
 
 def token_per_request(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """A token fetched for (nearly) every Models request instead of reused until it expires."""
-    tokens, models = _token_requests(entries), _models_requests(entries)
-    ratio = len(tokens) / max(len(models), 1)
-    if len(tokens) < policy.min_token_requests or ratio <= policy.max_tokens_per_request:
+    """A token fetched for (nearly) every Models request instead of reused until near expiry."""
+    early, models = early_refreshes(entries, policy), _models_requests(entries)
+    ratio = len(early) / max(len(models), 1)
+    if len(early) < policy.min_token_requests or ratio <= policy.max_tokens_per_request:
         return None
     return make_finding(
-        "token_per_request", Severity.WARN, tokens,
-        f"{ratio:.2f} token requests per Models request; cache the token until near its expiry",
+        "token_per_request", Severity.WARN, early,
+        f"{ratio:.2f} token requests per Models request while the cached token had more than "
+        f"{policy.refresh_margin_s:g} s to live; cache the token until near its expiry",
     )  # fmt: skip
 
 
@@ -80,7 +152,10 @@ def missing_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
 
 
 def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """Bursts of token requests from one client within a second: concurrent refreshes."""
+    """Bursts of token requests from one client within a second: concurrent refreshes (judged
+    on tokens that outlive the refresh margin)."""
+    if not habits_judged(entries, policy):
+        return None
     by_host: dict[str, list[Entry]] = defaultdict(list)
     for entry in _token_requests(entries):
         by_host[client_host(entry.get("client"))].append(entry)
@@ -94,8 +169,8 @@ def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding
 
 def _bursts(tokens: list[Entry], policy: GradingPolicy) -> list[Entry]:
     """The token requests that fall in a window holding at least `stampede_size` of them."""
-    ordered = sorted(tokens, key=lambda e: float(e.get("t_s") or 0.0))
-    times = [float(e.get("t_s") or 0.0) for e in ordered]
+    ordered = sorted(tokens, key=_t_s)
+    times = [_t_s(e) for e in ordered]
     marked = [False] * len(ordered)
     end = 0
     for start, t_s in enumerate(times):

@@ -78,7 +78,10 @@ class GradingPolicy:
     retry_after_slack_s: float = 0.05  # clock and network slack when checking Retry-After
     long_retry_after_s: float = 10.0  # passing on a 429 that asks to wait longer is fair
     hang_wait_s: float = 35.0  # waiting longer on a hung request means no (sane) read timeout
-    max_tokens_per_request: float = 0.5  # more OAuth requests per Models request than this
+    # A gateway may refresh its token this long before `exp` (5 minutes: common client practice,
+    # and the reference gateway's default); on tokens that live no longer, it refreshes each time.
+    refresh_margin_s: float = 300.0
+    max_tokens_per_request: float = 0.5  # more early refreshes per Models request than this
     min_token_requests: int = 3  # below this many token requests, the ratio proves nothing
     stampede_window_s: float = 1.0
     stampede_size: int = 3  # this many token requests within the window is a stampede

@@ -57,5 +57,7 @@ def resilience_plan(duration_s: float) -> ResiliencePlan:
         Phase("calm", 0.45 * d, ()),
         Phase("hangs", 0.55 * d, (f"hang:first=2,duration={hang_s:g}s,{on}",)),
     )
+    # Tokens expire within the run, so a token kept past `exp` shows. They live shorter than
+    # the margin a gateway may refresh before `exp`, so the grading leaves refresh habits alone.
     lifetime_s = min(max(d / 3.0, 2.0), TOKEN_LIFETIME_MAX_S)
     return ResiliencePlan(d, round(lifetime_s, 1), hang_s, phases)

@@ -47,9 +47,56 @@ def test_a_token_fetched_before_every_request_is_a_finding() -> None:
     for i in range(5):
         journal += [token(2 * i, i * 10.0), entry(2 * i + 1, i * 10.0 + 0.1)]
     findings = by_name(journal)
-    assert findings["token_per_request"].count == 5
+    assert findings["token_per_request"].count == 4  # the first fetch replaced no token
     assert findings["token_rate"].severity is Severity.INFO
     assert "1.00 per Models request" in findings["token_rate"].explanation
+
+
+def fetch_before_each_call(lifetime_s: float, calls: int, users: int) -> list[dict[str, Any]]:
+    """A gateway that refreshes whenever its token has under a minute left, on tokens living
+    `lifetime_s`: `users` concurrent requests every 0.2 s, each finding its token too old."""
+    journal: list[dict[str, Any]] = []
+    for call in range(calls):
+        t_s = call * 0.2
+        for user in range(users):
+            seq = len(journal)
+            journal.append(token(seq, t_s + 0.01 * user))
+            journal.append(entry(seq + 1, t_s + 0.01 * user + 0.05, token_id=f"tok-{seq}",
+                                 token_expires_t_s=t_s + lifetime_s))  # fmt: skip
+    return journal
+
+
+def test_refreshing_before_every_request_on_tokens_shorter_than_a_margin_is_not_judged() -> None:
+    findings = by_name(fetch_before_each_call(lifetime_s=3.0, calls=20, users=4))
+    assert set(findings) == {"token_rate"}
+    assert "the tokens lived 2.94 s" in findings["token_rate"].explanation
+    assert "not judged" in findings["token_rate"].explanation
+
+
+def test_the_same_habit_on_thirty_minute_tokens_is_a_token_per_request_and_a_stampede() -> None:
+    findings = by_name(fetch_before_each_call(lifetime_s=1800.0, calls=20, users=4))
+    assert findings["token_per_request"].count == 76  # the first 4 came before any use
+    assert findings["refresh_stampede"].count == 80
+    assert "not judged" not in findings["token_rate"].explanation
+
+
+def test_a_short_lived_token_kept_past_its_exp_is_still_a_failure() -> None:
+    journal = [token(0, 0.0), entry(1, 0.1, token_id="tok-a", token_expires_t_s=3.0)]
+    for i in range(2, 8):
+        status = "expired" if i > 3 else "valid"
+        journal.append(entry(i, 1.0 * i, token_id="tok-a", token_expires_t_s=3.0,
+                             token_status=status))  # fmt: skip
+    findings = by_name(journal)
+    assert findings["expired_token"].count == 4
+    assert findings["expired_token"].severity is Severity.FAIL
+
+
+def test_a_refresh_a_few_minutes_before_exp_is_not_early() -> None:
+    journal = [token(0, 0.0), entry(1, 1.0, token_id="tok-a", token_expires_t_s=1800.0)]
+    for i, t_s in enumerate((1560.0, 1565.0, 1570.0)):  # under 5 minutes left: due
+        journal += [token(10 + 2 * i, t_s), entry(11 + 2 * i, t_s + 0.1, token_id="tok-a",
+                                                 token_expires_t_s=1800.0)]  # fmt: skip
+    assert "token_per_request" not in by_name(journal)
 
 
 def test_one_token_reused_for_many_requests_is_only_a_note() -> None:
