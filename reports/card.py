@@ -13,12 +13,14 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from harness.card.measures import classify_path, file_use
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
 from harness.records import RunRecord
 from reports.sections import Section, Table
 
 FILES_SHOWN = 8
+COUNTED_IO = ("opens", "reads", "writes", "renames")
 
 
 def card_sections(
@@ -171,23 +173,19 @@ def _self_reported_table(stem: str, records: Sequence[RunRecord]) -> Table | Non
 
 def _files_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
     totals: dict[str, Counter[str]] = {}
-    classes: dict[str, str] = {}
     requests = 0.0
     for record in (r for r in records if r.runner == "card" and "files" in r.params):
-        requests += (
-            record.get("models_requests").values[0]
-            if "models_requests" in record.series_names
-            else 0
-        )
+        requests += record.get("client_requests").values[0]  # a card record always has it
         for path, entry in record.params["files"].items():
-            classes[path] = str(entry.get("class", "other"))
             totals.setdefault(path, Counter()).update(
-                {k: int(v) for k, v in entry.items() if k in ("opens", "reads", "writes")}
+                {k: int(v) for k, v in entry.items() if k in COUNTED_IO}
             )
     if not totals:
         return None
     busiest = sorted(totals.items(), key=lambda item: -item[1]["opens"])[:FILES_SHOWN]
-    rows = [[path, classes[path], c["opens"], c["opens"] / requests if requests else None,
-             c["reads"], c["writes"]] for path, c in busiest]  # fmt: skip
-    columns = ["path", "class", "opens", "opens_per_request", "reads", "writes"]
+    # Classed over every window: a file written in any of them is the target's data.
+    rows = [[path, classify_path(path, c), file_use(c, requests), c["opens"],
+             c["opens"] / requests if requests else None, c["reads"], c["writes"]]
+            for path, c in busiest]  # fmt: skip
+    columns = ["path", "class", "use", "opens", "opens_per_request", "reads", "writes"]
     return Table(f"card-files-{stem}", "Files opened in the measured windows", columns, rows)

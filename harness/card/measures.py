@@ -20,7 +20,8 @@ from harness.runners.support.loadrows import BODY_CHARS, Row
 from harness.shim import shim_cost
 
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
-PATH_CLASSES = ("credential", "config", "other")
+PATH_CLASSES = ("credential", "config", "data", "other")
+EVERY_REQUEST = 0.9  # touched at least this often per client request: on (nearly) every one
 TOP_ERRORS = 5
 TOP_FILES = 20
 _CREDENTIAL = re.compile(r"token|credential|secret|oauth|jwt|auth|\.pem$|\.key$|\.netrc$")
@@ -43,14 +44,38 @@ class WindowObservation:
     params: Mapping[str, Any] = field(default_factory=dict)
 
 
-def classify_path(path: str) -> str:
-    """`credential` (token, secret, key files), `config` or `other`."""
+def classify_path(path: str, counts: Mapping[str, Any] | None = None) -> str:
+    """`credential` (token, secret and key files, a token cache the target writes too), `data`
+    (any other file the target writes: a cache, its state; `counts` are the shim's for the
+    path), `config` (read only, named like configuration) or `other`."""
     if path.startswith(_SYSTEM):
         return "other"
     name = PurePath(path).name.lower()
     if _CREDENTIAL.search(name):
         return "credential"
+    if counts is not None and written(counts):
+        return "data"
     return "config" if _CONFIG.search(name) else "other"
+
+
+def written(counts: Mapping[str, Any]) -> bool:
+    """Whether the target wrote the file (opened it for writing, or renamed a file onto it)."""
+    return int(counts.get("writes", 0)) + int(counts.get("renames", 0)) > 0
+
+
+def file_use(counts: Mapping[str, Any], requests: float) -> str:
+    """How a file was used over `requests` client requests, in words."""
+    if requests <= 0:
+        return ""
+    reads, writes = (int(counts.get(k, 0)) / requests for k in ("reads", "writes"))
+    opens = int(counts.get("opens", 0))
+    if writes >= EVERY_REQUEST:
+        return "read and rewritten on every request" if reads >= EVERY_REQUEST else (
+            "rewritten on every request")  # fmt: skip
+    if reads >= EVERY_REQUEST or opens >= EVERY_REQUEST * requests:
+        extra = f", written {int(counts.get('writes', 0))} times" if written(counts) else ""
+        return f"read on every request{extra}"
+    return f"opened {opens} times in {requests:g} requests"
 
 
 def file_io_series(io: Mapping[str, Any]) -> tuple[list[Series], dict[str, Any]]:
@@ -59,10 +84,10 @@ def file_io_series(io: Mapping[str, Any]) -> tuple[list[Series], dict[str, Any]]
     files: Mapping[str, Mapping[str, int]] = io.get("files", {})
     for path, entry in files.items():
         for kind in ("opens", "reads", "writes"):
-            totals[classify_path(path), kind] += int(entry.get(kind, 0))
+            totals[classify_path(path, entry), kind] += int(entry.get(kind, 0))
     series = [Series(f"{c}_file_{k}", "count", (float(n),)) for (c, k), n in totals.items()]
     busiest = sorted(files.items(), key=lambda item: -int(item[1].get("opens", 0)))[:TOP_FILES]
-    paths = {p: {"class": classify_path(p), **dict(e)} for p, e in busiest}
+    paths = {p: {"class": classify_path(p, e), **dict(e)} for p, e in busiest}
     return series, paths
 
 

@@ -6,6 +6,7 @@ from harness.card.measures import (
     WindowObservation,
     card_record,
     classify_path,
+    file_use,
     measured_figures,
     token_economy,
     top_errors,
@@ -30,6 +31,44 @@ def entry(seq: int, endpoint: str, token_status: str = "valid") -> dict[str, Any
 )  # fmt: skip
 def test_paths_are_classed_by_what_they_hold(path: str, kind: str) -> None:
     assert classify_path(path) == kind
+
+
+@pytest.mark.parametrize(
+    ("path", "kind"),
+    [("/tmp/cache/index.json", "data"), ("/srv/gw/state.db", "data"),
+     ("/srv/gw/config.json", "data"), ("/tmp/sfgw/token.json", "credential")],
+)  # fmt: skip
+def test_a_file_the_target_writes_is_its_data_unless_it_holds_credentials(
+    path: str, kind: str
+) -> None:
+    assert classify_path(path, {"opens": 10, "reads": 5, "writes": 5}) == kind
+    assert classify_path(path, {"opens": 1, "renames": 1}) == kind
+
+
+def test_a_file_only_read_is_classed_by_its_name() -> None:
+    assert classify_path("/tmp/cache/index.json", {"opens": 9, "reads": 9}) == "config"
+
+
+@pytest.mark.parametrize(
+    ("counts", "use"),
+    [({"opens": 40, "reads": 40, "writes": 40}, "read and rewritten on every request"),
+     ({"opens": 40, "writes": 40}, "rewritten on every request"),
+     ({"opens": 40, "reads": 40, "writes": 2}, "read on every request, written 2 times"),
+     ({"opens": 40, "reads": 40}, "read on every request"),
+     ({"opens": 3, "reads": 3}, "opened 3 times in 40 requests")],
+)  # fmt: skip
+def test_how_a_file_is_used_per_request_is_said_in_words(counts: dict[str, int], use: str) -> None:
+    assert file_use(counts, 40.0) == use
+
+
+def test_a_window_counts_a_written_json_file_as_data_not_config() -> None:
+    io = {"files": {"/c/index.json": {"opens": 60, "reads": 30, "writes": 30},
+                    "/c/3f2a.json": {"opens": 30, "reads": 0, "writes": 30}}}  # fmt: skip
+    record = card_record(WindowObservation("w", 1.0, io=io), [row()] * 30, target="t",
+                         scenario="w")  # fmt: skip
+    assert record.get("config_file_opens").values == (0.0,)
+    assert record.get("data_file_opens").values == (90.0,)
+    assert record.params["files"]["/c/index.json"]["class"] == "data"
 
 
 def test_the_token_economy_counts_fetches_hits_and_bad_tokens_per_models_request() -> None:

@@ -26,9 +26,10 @@ def verdict(claim_id: str, outcome: str, value: float) -> Verdict:
 def run(tmp_path: Path, discover: dict[str, object]) -> str:
     card = record("card", "load", {
         "errors": [{"status": 500, "body": '{"error": "Event loop is closed"}', "count": 41}],
-        "files": {"/s/token.json": {"class": "credential", "opens": 40, "reads": 40}},
+        "files": {"/s/token.json": {"class": "credential", "opens": 40, "reads": 40},
+                  "/c/index.json": {"class": "config", "opens": 40, "reads": 40, "writes": 40}},
         "shim": {"requests": 40, "shim_cpu_ms": 0.08, "target_cpu_ms": 16.0},
-    }, models_requests=40.0)  # fmt: skip
+    }, models_requests=40.0, client_requests=40.0)  # fmt: skip
     findings = record(
         "verdict",
         "findings",
@@ -55,7 +56,8 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     wrong = "**What is wrong:** refuted: claim gw-token-file-io (measured 1 opens/request); FAIL"
     assert wrong + " findings: `retry_storm`." in first_section
     assert '| 500 | 41 | {"error": "Event loop is closed"} |' in first_section
-    assert "| /s/token.json | credential | 40 | 1 |" in first_section
+    assert "| /s/token.json | credential | read on every request | 40 | 1 |" in first_section
+    assert "| /c/index.json | data | read and rewritten on every request | 40 |" in first_section
     assert "The launch shim (redirects, file-open counting) cost 2 us a request, 0.50% of" in (
         first_section
     )
