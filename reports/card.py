@@ -153,12 +153,13 @@ def _findings(records: Sequence[RunRecord]) -> list[Mapping[str, Any]]:
 
 
 def _findings_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
-    rows = [[f.get("severity"), f.get("name"), f.get("count"), f.get("explanation")]
-            for f in _findings(records)]  # fmt: skip
+    rows = [[f.get("severity"), f.get("name"), f.get("count"), ", ".join(f.get("windows", ())),
+             f.get("explanation")] for f in _findings(records)]  # fmt: skip
     if not rows:
         return None
     title = "Findings: how the target treats its upstream (the mock's journal)"
-    return Table(f"card-findings-{stem}", title, ["severity", "finding", "count", "why"], rows)
+    columns = ["severity", "finding", "count", "seen in", "why"]
+    return Table(f"card-findings-{stem}", title, columns, rows)
 
 
 def _self_reported_table(stem: str, records: Sequence[RunRecord]) -> Table | None:

@@ -435,7 +435,8 @@ def claims_table(verdicts: Sequence[Verdict]) -> pd.DataFrame:
 
 def findings_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     """Findings from `verdict` records (details in params["findings"]), worst first; a finding
-    several records name (the rewrites of each load window) is one row with their counts summed."""
+    several records name (the rewrites of each load window) is one row with their counts summed
+    and the windows it was seen in."""
     targets = dict.fromkeys(r.labels.get("target", "?") for r in select(records, "verdict"))
     rows = [
         {
@@ -443,6 +444,7 @@ def findings_table(records: Sequence[RunRecord]) -> pd.DataFrame:
             "severity": found.severity.value,
             "finding": found.name,
             "count": found.count,
+            "seen_in": ", ".join(found.windows),
             "explanation": found.explanation,
             "examples": " ".join(found.examples[:3]),
         }

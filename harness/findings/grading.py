@@ -74,17 +74,27 @@ def findings_from_record(record: RunRecord) -> list[Finding]:
     return [Finding.from_dict(item) for item in record.params.get("findings", [])]
 
 
+def graded_window(record: RunRecord) -> str:
+    """What a `verdict` record graded: its `window` label (a load window, `resilience`), else
+    its scenario (records saved before verdicts carried one)."""
+    return record.labels.get("window") or record.scenario
+
+
 def findings_of(records: Iterable[RunRecord]) -> list[Finding]:
     """The findings of every `verdict` record among `records`, one per name and severity (the
-    rewrites of each load window name the same ones: counts add up, examples are pooled), most
-    severe first."""
+    rewrites of each load window name the same ones: counts add up, examples are pooled, the
+    windows each was seen in listed), most severe first."""
     merged: dict[tuple[str, Severity], Finding] = {}
     for record in (r for r in records if r.runner == "verdict"):
+        window = graded_window(record)
         for found in findings_from_record(record):
             key = (found.name, found.severity)
-            if key in merged:
-                kept = merged[key]
-                examples = (*kept.examples, *found.examples)[:MAX_EXAMPLES]
-                found = replace(kept, count=kept.count + found.count, examples=examples)
-            merged[key] = found
+            kept = merged.get(key)
+            if kept is None:
+                merged[key] = replace(found, windows=(window,))
+                continue
+            examples = (*kept.examples, *found.examples)[:MAX_EXAMPLES]
+            windows = tuple(dict.fromkeys((*kept.windows, window)))
+            merged[key] = replace(kept, count=kept.count + found.count, examples=examples,
+                                  windows=windows)  # fmt: skip
     return sorted(merged.values(), key=lambda f: (-f.severity.rank, -f.count, f.name))

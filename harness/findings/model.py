@@ -39,13 +39,15 @@ _RANKS = {Severity.INFO: 0, Severity.WARN: 1, Severity.FAIL: 2}
 
 @dataclass(frozen=True)
 class Finding:
-    """One kind of mistake seen `count` times; `examples` are request ids from the journal."""
+    """One kind of mistake seen `count` times; `examples` are request ids from the journal;
+    `windows` the graded runs it was seen in, once merged over several (`findings_of`)."""
 
     name: str
     severity: Severity
     count: int
     examples: tuple[str, ...]
     explanation: str
+    windows: tuple[str, ...] = ()
 
     def as_dict(self) -> dict[str, Any]:
         return {
@@ -54,6 +56,7 @@ class Finding:
             "count": self.count,
             "examples": list(self.examples),
             "explanation": self.explanation,
+            "windows": list(self.windows),
         }
 
     @classmethod
@@ -64,6 +67,7 @@ class Finding:
             count=int(data["count"]),
             examples=tuple(str(e) for e in data.get("examples", ())),
             explanation=str(data.get("explanation", "")),
+            windows=tuple(str(w) for w in data.get("windows", ())),
         )
 
 

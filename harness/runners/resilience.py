@@ -80,7 +80,7 @@ def run_resilience(
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
         partial=journal.lost or interrupted or any(r.partial for r in records),
-        artifacts=[saved],
+        artifacts=[saved], labels={"window": "resilience"},
     )  # fmt: skip
     if interrupted:
         raise Interrupted([*records, verdict])

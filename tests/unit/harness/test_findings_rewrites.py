@@ -8,6 +8,7 @@ import pytest
 
 from harness.findings import Severity
 from harness.findings.rewrites import Ask, grade_rewrites, model_family, rewrite_summary
+from harness.records import RunRecord
 
 ASK = Ask("gpt-4o-mini", "chat-completions", "Be brief.")
 
@@ -90,3 +91,17 @@ def test_findings_of_several_windows_are_one_row_each_with_the_counts_summed() -
     ]
     (merged,) = findings_of(windows)
     assert (merged.name, merged.count, len(merged.examples)) == ("model_swapped", 3, 3)
+
+
+def test_a_finding_seen_in_every_window_is_one_row_with_its_total_and_the_windows() -> None:
+    from harness.findings import Finding, findings_of, findings_record
+
+    def graded(window: str, count: int) -> RunRecord:
+        found = Finding("ignored_fields", Severity.WARN, count, (f"{window}-1",), "max Tokens")
+        return findings_record([found], "gw", labels={"window": window})
+
+    windows = ("steady-closed", "streaming-closed", "ramp-closed", "resilience")
+    counts = (20, 20, 59, 254)
+    (merged,) = findings_of([graded(w, n) for w, n in zip(windows, counts, strict=True)])
+    assert (merged.count, merged.windows) == (353, windows)
+    assert findings_of([graded("steady-closed", 1)] * 2)[0].windows == ("steady-closed",)

@@ -30,16 +30,13 @@ def run(tmp_path: Path, discover: dict[str, object]) -> str:
                   "/c/index.json": {"class": "config", "opens": 40, "reads": 40, "writes": 40}},
         "shim": {"requests": 40, "shim_cpu_ms": 0.08, "target_cpu_ms": 16.0},
     }, models_requests=40.0, client_requests=40.0)  # fmt: skip
-    findings = record(
-        "verdict",
-        "findings",
-        {
-            "findings": [
-                {"name": "retry_storm", "severity": "FAIL", "count": 3, "explanation": "too many"}
-            ]
-        },
-    )
-    records = [record("discover", "models", discover), card, findings]
+    storm = {"name": "retry_storm", "severity": "FAIL", "count": 3, "explanation": "too many"}
+    findings = [
+        RunRecord("verdict", scenario, {"findings": [storm]}, capture_environment(), (),
+                  labels={"target": TARGET, **({"window": window} if window else {})})
+        for scenario, window in (("rewrites", "steady-closed"), ("findings", ""))
+    ]  # fmt: skip
+    records = [record("discover", "models", discover), card, *findings]
     cards = {TARGET: [verdict("gw-token-file-io", "refuted", 1.0),
                       verdict("gw-usage", "holds", 0.0)]}  # fmt: skip
     write_report(tmp_path, records, claims=[], cards=cards, title="t")
@@ -56,6 +53,7 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     wrong = "**What is wrong:** refuted: claim gw-token-file-io (measured 1 opens/request); FAIL"
     assert wrong + " findings: `retry_storm`." in first_section
     assert '| 500 | 41 | {"error": "Event loop is closed"} |' in first_section
+    assert "| FAIL | retry_storm | 6 | steady-closed, findings | too many |" in first_section
     assert "| /s/token.json | credential | read on every request | 40 | 1 |" in first_section
     assert "| /c/index.json | data | read and rewritten on every request | 40 |" in first_section
     assert "The launch shim (redirects, file-open counting) cost 2 us a request, 0.50% of" in (
