@@ -1,7 +1,7 @@
 """The observer effect: what the launch shim (host redirect + file-open counting) costs a gateway.
 
     python bench/bench_shim.py [--quick] [--rounds 3] [--gateways async,async-file]
-                               [--connections 64] [--latency-ms 0]
+                               [--connections 64] [--latency-ms 0] [--together] [--control]
 
 Each gateway runs twice against one mock: plain (its upstream is the mock's URL) and as sfperf
 launches a user's gateway (`harness.shim.shim_env`: the start-up shim on PYTHONPATH, Salesforce
@@ -9,19 +9,23 @@ hosts redirected to the mock, every file open counted by an audit hook, io snaps
 from the control directory; its upstream is https://api.salesforce.com, so it reaches the mock
 only through the redirect). The two alternate under the same closed-loop load (wrk,
 keep-alive): plain, shimmed, plain, ..., plain; each shimmed run is compared with the mean of
-the plain runs around it. Printed per gateway, median over rounds: the throughput ratio
-(shimmed / plain req/s) and the CPU-per-request ratio (plain / shimmed, CPU of the gateway's
-whole process tree from /proc). Goal: >= 0.95 for both.
+the plain runs around it. With `--together` both are loaded at once instead (a wrk each, which
+one starts first alternating), side by side on the same core, and compared within each round:
+what neighbours on a shared machine take, they take from both alike. `--control` starts the
+second gateway without the shim too: an A/A run, whose spread is the method's own.
 
-Gateways: `async` is the reference async gateway; `async-file` is the same with the `file`
-token provider, which opens and parses its token file (JSON) on every request: the audit hook
-fires on the hot path, the case file-open counting exists for.
+Printed per gateway, median over rounds: the throughput ratio (shimmed / plain req/s) and the
+CPU-per-request ratio (plain / shimmed; CPU of the gateway's whole process tree from /proc).
+Goal: >= 0.95 for both. Gateways: `async` is the reference async gateway; `async-file` is the
+same with the `file` token provider, which opens and parses its token file (JSON) on every
+request: the audit hook fires on the hot path, the case file-open counting exists for.
 
 The mock answers at once (`--latency-ms 0`) so the gateway is CPU-bound on its core and every
 microsecond the shim adds shows in its throughput; at a 200 ms upstream a closed loop would hide
-it. The gateway runs alone on the first core, the mock and wrk share the second. For each
-shimmed run the io snapshots around it give the opens counted per request (should be ~1 for
-`async-file`, 0 for `async`) and the shim's own account of its cost. Not a test: it prints.
+it. The gateways run on the first core, the mock and wrk on the second. For each shimmed run
+the io snapshots around it give the opens counted per request (~1 for `async-file`, 0 for
+`async`) and the shim's own account of its cost (`harness.shim.shim_cost`, what a launched
+target's records carry). Not a test: it prints.
 """
 
 from __future__ import annotations
@@ -32,6 +36,7 @@ import statistics
 import sys
 import tempfile
 from collections.abc import Mapping, Sequence
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -60,6 +65,8 @@ class Setup:
     connections: int
     duration_s: float
     rounds: int
+    together: bool  # both gateways loaded at once, side by side on one core
+    control: bool  # the "shimmed" gateway runs without the shim: an A/A run, the method's spread
     server_core: int | None
     load_core: int | None
 
@@ -95,8 +102,11 @@ class Shimmed:
     io_report: Path
     control: Path
     snapshots: int = 0
+    control_run: bool = False  # started without the shim after all (`--control`)
 
     def snapshot(self) -> Mapping[str, Any] | None:
+        if self.control_run:
+            return None
         self.snapshots += 1
         return request_snapshot(self.control, self.io_report, f"bench-{self.snapshots}")
 
@@ -105,19 +115,25 @@ def gateway_argv(name: str, upstream: str) -> list[str]:
     return ["-m", "harness.subjects.gateway", *GATEWAYS[name], "--upstream", upstream]
 
 
-def start_shimmed(name: str, mock_url: str, core: int | None, folder: Path) -> Shimmed:
-    """The gateway with the shim, configured for Salesforce itself, as `--launch` runs it."""
+def start_shimmed(name: str, setup: Setup, mock_url: str, folder: Path) -> Shimmed:
+    """The gateway with the shim, configured for Salesforce itself, as `--launch` runs it (with
+    `setup.control`: a second plain one, for an A/A run)."""
     io_report, control = folder / f"{name}.io.json", folder / f"{name}.control"
+    if setup.control:
+        server = _load.python_server(gateway_argv(name, mock_url), setup.server_core)
+        return Shimmed(server, io_report, control, control_run=True)
     env = shim_env(mock_url, io_report, os.environ, control)
-    server = _load.python_server(gateway_argv(name, SALESFORCE), core, env=env)
+    server = _load.python_server(gateway_argv(name, SALESFORCE), setup.server_core, env=env)
     return Shimmed(server, io_report, control)
+
+
+SCRIPT = _load.wrk_post_script(OPENAI_BODY, {"Content-Type": "application/json"})
 
 
 def measure(url: str, setup: Setup, pid: int, shimmed: Shimmed | None = None) -> Run:
     """Warm up for 1 s, then one windowed wrk run; io snapshots around it when shimmed."""
-    script = _load.wrk_post_script(OPENAI_BODY, {"Content-Type": "application/json"})
-    windowed = _load.windowed(script, WINDOW_START_S, setup.duration_s - WINDOW_TAIL_S)
-    wrk(url, script, setup, 1.0)
+    windowed = _load.windowed(SCRIPT, WINDOW_START_S, setup.duration_s - WINDOW_TAIL_S)
+    wrk(url, SCRIPT, setup, 1.0)
     before = shimmed.snapshot() if shimmed else None
     cpu_before_s = _load.tree_cpu_s(pid)
     result = wrk(url, windowed, setup, setup.duration_s)
@@ -127,6 +143,30 @@ def measure(url: str, setup: Setup, pid: int, shimmed: Shimmed | None = None) ->
     return Run(shimmed is not None, result, cpu_s, io)
 
 
+def measure_together(
+    plain: _load.ServerProcess, shimmed: Shimmed, setup: Setup, shimmed_first: bool = False
+) -> tuple[Run, Run]:
+    """Both gateways under load at once (a wrk each), sharing the server core: whatever the
+    neighbours take, they take from both alike, and the throughput ratio is read in one window.
+    Which wrk starts first alternates between rounds (`shimmed_first`)."""
+    servers = [shimmed.server, plain] if shimmed_first else [plain, shimmed.server]
+    urls = [server.url + GATEWAY_PATH for server in servers]
+    windowed = _load.windowed(SCRIPT, WINDOW_START_S, setup.duration_s - WINDOW_TAIL_S)
+    with ThreadPoolExecutor(2) as pool:
+        list(pool.map(lambda url: wrk(url, SCRIPT, setup, 1.0), urls))
+        before = shimmed.snapshot()
+        cpu_before_s = [_load.tree_cpu_s(s.process.pid) for s in servers]
+        results = list(pool.map(lambda url: wrk(url, windowed, setup, setup.duration_s), urls))
+    cpu_s = [
+        _load.tree_cpu_s(s.process.pid) - b for s, b in zip(servers, cpu_before_s, strict=True)
+    ]
+    after = shimmed.snapshot()
+    io = io_delta(before, after) if after is not None else None
+    first, second = results if not shimmed_first else results[::-1]
+    first_cpu_s, second_cpu_s = cpu_s if not shimmed_first else cpu_s[::-1]
+    return Run(False, first, first_cpu_s), Run(True, second, second_cpu_s, io)
+
+
 def wrk(url: str, script: str, setup: Setup, duration_s: float) -> _load.WrkResult:
     """wrk with the setup's connections, on the load core."""
     return _load.run_wrk(url, connections=setup.connections, duration_s=duration_s,
@@ -134,11 +174,15 @@ def wrk(url: str, script: str, setup: Setup, duration_s: float) -> _load.WrkResu
 
 
 def compare(name: str, setup: Setup, mock_url: str, folder: Path) -> list[Run]:
-    """plain, shimmed, plain, ..., plain against one mock."""
+    """plain, shimmed, plain, ..., plain against one mock (with `together`: plain and shimmed
+    at once, per round)."""
     plain = _load.python_server(gateway_argv(name, mock_url), setup.server_core)
     shimmed = None
     try:
-        shimmed = start_shimmed(name, mock_url, setup.server_core, folder)
+        shimmed = start_shimmed(name, setup, mock_url, folder)
+        if setup.together:
+            return [run for index in range(setup.rounds)
+                    for run in measure_together(plain, shimmed, setup, index % 2 == 1)]  # fmt: skip
         plain_url, shim_url = plain.url + GATEWAY_PATH, shimmed.server.url + GATEWAY_PATH
         runs = []
         for _ in range(setup.rounds):
@@ -152,12 +196,13 @@ def compare(name: str, setup: Setup, mock_url: str, folder: Path) -> list[Run]:
             shimmed.server.stop()
 
 
-def ratios(runs: Sequence[Run]) -> tuple[list[float], list[float]]:
-    """Per shimmed run: throughput and CPU-per-request ratio to the plain runs around it."""
+def ratios(runs: Sequence[Run], together: bool) -> tuple[list[float], list[float]]:
+    """Per shimmed run: throughput and CPU-per-request ratio to the plain runs around it (the
+    one beside it, when measured together)."""
     throughput, cpu = [], []
     for index, run in enumerate(runs):
         if run.shimmed:
-            plain = [runs[index - 1], runs[index + 1]]
+            plain = [runs[index - 1]] if together else [runs[index - 1], runs[index + 1]]
             plain_rps = statistics.mean(r.requests_per_s for r in plain)
             plain_cpu_ms = statistics.mean(r.cpu_ms_per_request for r in plain)
             throughput.append(run.requests_per_s / plain_rps)
@@ -179,7 +224,7 @@ def _io_line(run: Run) -> str:
     return f"  opens/req {opens / requests:.2f}{own}"
 
 
-def report(name: str, runs: Sequence[Run]) -> tuple[float, float]:
+def report(name: str, runs: Sequence[Run], together: bool) -> tuple[float, float]:
     print(f"\n-- {name}: {' '.join(GATEWAYS[name])}")
     for run in runs:
         wrk = run.wrk
@@ -190,7 +235,7 @@ def report(name: str, runs: Sequence[Run]) -> tuple[float, float]:
             f"  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms  cpu {run.cpu_ms_per_request:.4f} ms/req"
             f"{_io_line(run)}{bad}"
         )
-    throughput, cpu = ratios(runs)
+    throughput, cpu = ratios(runs, together)
     t, c = statistics.median(throughput), statistics.median(cpu)
     verdict = "met" if min(t, c) >= GOAL_RATIO else "NOT MET"
     print(
@@ -212,24 +257,35 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--gateways", default=",".join(GATEWAYS), help="comma-separated")
     parser.add_argument("--connections", type=int, default=64, help="wrk -c")
     parser.add_argument("--latency-ms", type=float, default=0.0, help="mock's fixed latency")
+    parser.add_argument(
+        "--control",
+        action="store_true",
+        help="run the second gateway without the shim too (A/A: the spread of the method itself)",
+    )
+    parser.add_argument(
+        "--together",
+        action="store_true",
+        help="load plain and shimmed at once, sharing the core (steadier on a busy machine)",
+    )
     args = parser.parse_args(argv)
     names = [n for n in args.gateways.split(",") if n]
     unknown = sorted(set(names) - set(GATEWAYS))
     if unknown:
         parser.error(f"unknown gateway(s) {', '.join(unknown)} (known: {', '.join(GATEWAYS)})")
     setup = Setup(args.connections, 4.0 if args.quick else 8.0, max(1, args.rounds),
-                  *_load.pick_cores())  # fmt: skip
+                  args.together, args.control, *_load.pick_cores())  # fmt: skip
     print(f"load average {load_average()} (1/5/15 min) on {os.cpu_count()} CPUs")
+    how = "together, sharing" if setup.together else "alternating, each alone"
     print(
-        f"wrk -t1 -c{setup.connections}, keep-alive, mock at {args.latency_ms:g} ms; gateway on"
-        f" core {setup.server_core}, mock + wrk on core {setup.load_core}; {setup.duration_s:g} s"
-        " a run"
+        f"wrk -t1 -c{setup.connections}, keep-alive, mock at {args.latency_ms:g} ms; gateways"
+        f" {how} on core {setup.server_core}, mock + wrk on core {setup.load_core};"
+        f" {setup.duration_s:g} s a run"
     )
     mock = start_mock(f"fixed:{args.latency_ms:g}ms", setup.load_core)
     try:
         with tempfile.TemporaryDirectory(prefix="sfperf-bench-shim-") as folder:
             for name in names:
-                report(name, compare(name, setup, mock.url, Path(folder)))
+                report(name, compare(name, setup, mock.url, Path(folder)), setup.together)
     except _load.BenchError as exc:
         print(f"bench_shim: {exc}", file=sys.stderr)
         return 2
