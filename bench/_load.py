@@ -72,6 +72,10 @@ class ServerProcess:
         """User + system CPU seconds the server process has used so far."""
         return cpu_s(self.process.pid)
 
+    def run_delay_s(self) -> float:
+        """Seconds the server's threads have waited for a CPU so far."""
+        return run_delay_s(self.process.pid)
+
     def stop(self, timeout_s: float = 5.0) -> None:
         """SIGTERM, then SIGKILL if it does not exit within timeout_s."""
         if self.process.poll() is None:
@@ -144,6 +148,23 @@ def cpu_s(pid: int) -> float:
     except OSError:
         return 0.0
     return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def run_delay_s(pid: int) -> float:
+    """Seconds the threads of a process have spent runnable but waiting for a CPU, from
+    /proc/PID/task/*/schedstat (0.0 if it is gone). On a shared machine this says whether a
+    server that fell short was slow or was kept off its core by neighbours."""
+    total_ns = 0
+    try:
+        tasks = os.listdir(f"/proc/{pid}/task")
+    except OSError:
+        return 0.0
+    for tid in tasks:
+        try:
+            total_ns += int(Path(f"/proc/{pid}/task/{tid}/schedstat").read_text().split()[1])
+        except (OSError, IndexError, ValueError):
+            continue
+    return total_ns / 1e9
 
 
 def descendants(pid: int) -> list[int]:

@@ -69,6 +69,7 @@ class Run:
     name: str
     wrk: _load.WrkResult
     cpu_s: dict[str, float]  # process name -> CPU seconds during the run
+    waited_s: dict[str, float]  # process name -> seconds runnable but waiting for a CPU
     client_cpu_s: float
 
     @property
@@ -100,11 +101,12 @@ def measure(
     """A 1 s warm-up (connections, tokens, the gateway's upstream pool), then one wrk run."""
     windowed = _load.windowed(script, WINDOW_START_S, setup.duration_s - WINDOW_TAIL_S)
     wrk(url, script, setup, 1.0)
-    before = {key: server.cpu_s() for key, server in servers.items()}
+    before = {key: (server.cpu_s(), server.run_delay_s()) for key, server in servers.items()}
     client_before_s = children_cpu_s()
     result = wrk(url, windowed, setup, setup.duration_s)
-    spent = {key: server.cpu_s() - before[key] for key, server in servers.items()}
-    return Run(name, result, spent, children_cpu_s() - client_before_s)
+    spent = {key: server.cpu_s() - before[key][0] for key, server in servers.items()}
+    waited = {key: server.run_delay_s() - before[key][1] for key, server in servers.items()}
+    return Run(name, result, spent, waited, children_cpu_s() - client_before_s)
 
 
 def wrk(url: str, script: str, setup: Setup, duration_s: float) -> _load.WrkResult:
@@ -159,7 +161,8 @@ def _line(run: Run, setup: Setup) -> str:
     wrk = run.wrk
     p50, p99 = wrk.latency_ms.get(50.0, float("nan")), wrk.latency_ms.get(99.0, float("nan"))
     cpus = [
-        f"{key} {run.cpu_ms_per_request(key):.3f} ms/req {run.cpu_s[key] / wrk.duration_s:4.0%}"
+        f"{key} {run.cpu_ms_per_request(key):.3f} ms/req, ran {run.cpu_s[key] / wrk.duration_s:.0%}"
+        f" waited {run.waited_s[key] / wrk.duration_s:.0%}"
         for key in run.cpu_s
     ]
     cpus.append(f"wrk {1000 * run.client_cpu_s / max(wrk.requests, 1):.3f} ms/req")
@@ -179,7 +182,8 @@ def report(setup: Setup, runs: Sequence[Run], variant: str) -> float:
         f" replies counted {window} s; Little's-law bound {setup.bound_rps:,.0f} req/s"
     )
     print(f"   cores: gateway / bare app on {setup.server_core}, mock + wrk on {setup.load_core}")
-    print("   name           req/s  of bound                     cpu per request, share of a core")
+    print("   name           req/s  of bound                     per process: CPU per request;"
+          " share of the run it ran / waited for a CPU")  # fmt: skip
     for run in runs:
         print(_line(run, setup))
     gateway_runs = [r for r in runs if r.name == variant]
@@ -192,7 +196,20 @@ def report(setup: Setup, runs: Sequence[Run], variant: str) -> float:
         f" errors; the mock alone {mock_rps / setup.bound_rps:.1%}; goal >= {GOAL_SHARE:.0%}"
         f" with no errors: {met}"
     )
+    explain_shortfall(gateway_runs, setup)
     return share
+
+
+def explain_shortfall(gateway_runs: Sequence[Run], setup: Setup) -> None:
+    """Whether the gateway was kept off its core, and the core share the bound would take."""
+    waited = statistics.median(r.waited_s["gateway"] / r.wrk.duration_s for r in gateway_runs)
+    cpu_ms = statistics.median(r.cpu_ms_per_request("gateway") for r in gateway_runs)
+    print(
+        f"  at the bound the gateway would use {setup.bound_rps * cpu_ms / 1000:.0%} of a core"
+        f" ({cpu_ms:.3f} ms CPU a request); in the runs it waited for a CPU {waited:.0%} of the"
+        " time"
+        + (" (neighbours held its core: the shortfall is the machine's)" if waited > 0.1 else "")
+    )
 
 
 def load_average() -> str:
