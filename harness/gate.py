@@ -121,6 +121,13 @@ def load_rules(path: Path) -> list[Rule]:
     return parse_rules(read_toml(path, "gate rules"), str(path))
 
 
+def shipped_rules() -> list[Rule]:
+    """The rules sfperf ships (scenarios/gate/default.toml)."""
+    from scenarios import scenario_path
+
+    return load_rules(scenario_path("gate", "default.toml"))
+
+
 def parse_rules(data: Mapping[str, Any], origin: str = "rules") -> list[Rule]:
     defaults = dict(data.get("defaults", {}))
     raw_rules = data.get("rule", [])

@@ -5,42 +5,50 @@ the labels that name what was measured are set aside: when, within a runner and 
 side's leftovers share one value of a label (each side measured one target) and the two values
 differ, that label is named and ignored, so `load/steady[target=flask-app]` lines up with
 `load/steady[target=quart-app]`. Scalar parameters that differ between partners are named too.
-Each metric gets the candidate / baseline ratio, its 95% bootstrap interval and a verdict.
+Each metric is compared by `harness.changes` (what it measures decides how; a verdict needs
+significance and a minimum effect); the sweep level by level, with levels where the sweep's
+own client was the limit said so rather than judged.
 """
 
 from __future__ import annotations
 
-import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
-import numpy as np
-
+from harness.changes import (
+    BETTER,
+    HIGHER,
+    LOWER,
+    NO_CLEAR_CHANGE,
+    SMALL_CHANGE,
+    WORSE,
+    Change,
+    compare_closed_loop_throughput,
+    compare_metric,
+    compare_ok_percentile,
+    minimum_effect,
+    series_kind,
+)
+from harness.gate import Rule
 from harness.records import RunRecord
-from harness.saturation import Saturation, ok_flags, saturations
-from harness.stats import (
-    Array,
-    Interval,
-    RowStatistic,
-    compare_samples,
-    effect_label,
-    percentile_interval,
-    resample_statistic,
-    row_percentile,
+from harness.saturation import (
+    LevelPoint,
+    Saturation,
+    level_points,
+    measured_level,
+    saturations,
 )
 
-RESAMPLES = 500
-MIN_VALUES = 3  # fewer values a side give a ratio but no interval
-# Which way is better, per series; a series not named here gets "higher" / "lower" verdicts.
-HIGHER_IS_BETTER = frozenset({"throughput_rps", "ok", "matched", "hits", "fidelity_checked"})
-LOWER_IS_BETTER = frozenset({
-    "latency_ms", "ttft_ms", "itl_ms", "time_s", "send_lag_ms", "errors", "error_rate",
-    "file_opens", "file_reads", "file_writes", "lookups", "fallback", "path_rank", "misses",
-    "refreshes", "expired_sends",
+# Parameters that name where or how a target (or its mock) was reached, or what observing it
+# cost the harness: not what load it was given.
+IGNORED_PARAMS = frozenset({
+    "target_url", "locust_command", "target_metrics", "fidelity", "mock_url", "observer_s",
+    "warm_up_s",
 })  # fmt: skip
-# Parameters that name where or how a target was reached, not what load it was given.
-IGNORED_PARAMS = frozenset({"target_url", "locust_command", "target_metrics", "fidelity"})
+CLIENT_BOUND = "client-bound"
+# Compared first in a pair: whether it worked, how much, how fast.
+LEADING_SERIES = ("ok", "throughput_rps", "latency_ms")
 
 LabelKey = tuple[str, str, tuple[tuple[str, str], ...]]
 
@@ -150,87 +158,19 @@ def params_differ(
     return tuple(changed)
 
 
-@dataclass(frozen=True)
-class Change:
-    """Candidate against baseline on one metric: the ratio, its interval and the verdict."""
-
-    baseline: float
-    candidate: float
-    ratio: float
-    interval: Interval
-    verdict: str
-    n_baseline: int
-    n_candidate: int
-    p_value: float = math.nan  # Mann-Whitney, for per-observation series
-    effect: str = ""  # Cliff's delta, in words
-
-    def describe(self, digits: int = 1) -> str:
-        """`1.52 [1.47, 1.58] better (120.0 → 182.4)`."""
-        spread = (
-            f" [{self.interval.low:.2f}, {self.interval.high:.2f}]"
-            if math.isfinite(self.interval.low)
-            else ""
-        )
-        return (
-            f"{self.ratio:.2f}{spread} {self.verdict} "
-            f"({self.baseline:.{digits}f} → {self.candidate:.{digits}f})"
-        )
-
-
-def better_direction(series: str) -> str:
-    """`higher`, `lower`, or "" when the series says nothing of which is better."""
-    if series in HIGHER_IS_BETTER:
-        return "higher"
-    if series in LOWER_IS_BETTER or series.startswith(("fidelity_", "finding:")):
-        return "lower"
-    return ""
-
-
-def verdict_of(interval: Interval, better: str) -> str:
-    """`better` / `worse` when the interval excludes 1 (`higher` / `lower` for a series of no
-    known direction), `no clear change` when it holds 1."""
-    if not (math.isfinite(interval.low) and math.isfinite(interval.high)):
-        return "no interval"
-    if interval.low <= 1.0 <= interval.high:
-        return "no clear change"
-    moved = "higher" if interval.low > 1.0 else "lower"
-    if not better:
-        return moved
-    return "better" if moved == better else "worse"
-
-
-def compare_series(pair: Pair, series: str) -> Change | None:
-    """Ratio of medians with its bootstrap interval; one value a side gets no interval."""
-    before = pooled(pair.baseline, series)
-    after = pooled(pair.candidate, series)
-    if not before or not after:
-        return None
-    if min(len(before), len(after)) < MIN_VALUES:
-        b, c = float(np.median(before)), float(np.median(after))
-        none = Interval(math.nan, math.nan)
-        return Change(b, c, c / b if b else math.nan, none, "too few values", len(before),
-                      len(after))  # fmt: skip
-    compared = compare_samples(before, after, resamples=RESAMPLES)
-    return Change(
-        compared.baseline_median, compared.candidate_median, compared.ratio, compared.ratio_ci,
-        verdict_of(compared.ratio_ci, better_direction(series)),
-        compared.n_baseline, compared.n_candidate,
-        compared.p_value, effect_label(compared.cliffs_delta),
-    )  # fmt: skip
-
-
-def pooled(records: Iterable[RunRecord], series: str) -> list[float]:
-    values: list[float] = []
-    for record in records:
-        if series in record.series_names:
-            values.extend(record.get(series).values)
-    return values
+def compare_series(pair: Pair, series: str, rules: Sequence[Rule] = ()) -> Change | None:
+    """One metric of a pair, compared as `harness.changes` says (None: not a metric)."""
+    return compare_metric(pair.baseline, pair.candidate, series, rules)
 
 
 def shared_series(pair: Pair) -> list[str]:
-    """Series every record of both sides holds, in the order of the first baseline record."""
-    names = [n for n in pair.baseline[0].series_names]
-    return [n for n in names if all(n in r.series_names for r in (*pair.baseline, *pair.candidate))]
+    """Metrics every record of both sides holds: whether it worked, throughput and latency
+    first, then the rest in the order of the first baseline record (context left out)."""
+    records = (*pair.baseline, *pair.candidate)
+    names = [n for n in pair.baseline[0].series_names if series_kind(n) != "context"]
+    shared = [n for n in names if all(n in r.series_names for r in records)]
+    lead = [n for n in LEADING_SERIES if n in shared]
+    return lead + [n for n in shared if n not in lead]
 
 
 # -- the sweep, level by level -----------------------------------------------------------------
@@ -238,7 +178,8 @@ def shared_series(pair: Pair) -> list[str]:
 
 @dataclass(frozen=True)
 class SweepRow:
-    """One concurrency level of a pair of sweep subjects: ok throughput and p99, compared."""
+    """One concurrency level of a pair of sweep subjects: ok throughput and the p99 of ok
+    replies, compared; error rates and CPU ms per request side by side."""
 
     subject: str
     concurrency: int
@@ -246,33 +187,85 @@ class SweepRow:
     throughput: Change
     p99: Change
     error_rate: tuple[float, float]
+    cpu_ms_per_request: tuple[float | None, float | None] = (None, None)
 
 
-def sweep_rows(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[SweepRow]:
-    """Throughput and p99 per level for every pair of sweep subjects, lowest level first."""
+LevelKey = tuple[str, str, int]
+
+
+def sweep_rows(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule] = ()
+) -> list[SweepRow]:
+    """Throughput and p99 per level for every pair of sweep subjects, lowest level first (a
+    level a side measured nothing at is left out)."""
+    base_points, cand_points = _points_by_level(baseline), _points_by_level(candidate)
     rows = []
     for pair in pair_records(_sweep(baseline), _sweep(candidate)):
-        if not all(_has_latency(r) for r in (*pair.baseline, *pair.candidate)):
-            continue
-        rows.append(
-            SweepRow(
-                subject=subject_text(pair),
-                concurrency=int(float(pair.labels.get("concurrency", "0"))),
-                upstream_latency_ms=pair.labels.get("upstream_latency_ms", ""),
-                throughput=throughput_change(pair),
-                p99=percentile_change(pair, "latency_ms", 99.0),
-                error_rate=(_error_rate(pair.baseline), _error_rate(pair.candidate)),
-            )
-        )
+        base = base_points.get(_level_key(pair.baseline[0]))
+        cand = cand_points.get(_level_key(pair.candidate[0]))
+        if base is not None and cand is not None:
+            rows.append(_sweep_row(pair, base, cand, rules))
     return sorted(rows, key=lambda r: (r.subject, r.upstream_latency_ms, r.concurrency))
 
 
+def _sweep_row(pair: Pair, base: LevelPoint, cand: LevelPoint, rules: Sequence[Rule]) -> SweepRow:
+    record = pair.baseline[0]
+    throughput = compare_closed_loop_throughput(
+        pair.baseline, pair.candidate, minimum_effect(record, "throughput_rps", rules)
+    )
+    p99 = compare_ok_percentile(
+        pair.baseline,
+        pair.candidate,
+        "latency_ms",
+        99.0,
+        minimum_effect(record, "latency_ms", rules),
+    )
+    held = (base.client_bound, cand.client_bound)
+    return SweepRow(
+        subject=subject_text(pair),
+        concurrency=base.concurrency,
+        upstream_latency_ms=pair.labels.get("upstream_latency_ms", ""),
+        throughput=held_back(throughput, *held),
+        p99=held_back(p99, *held),
+        error_rate=(base.error_rate, cand.error_rate),
+        cpu_ms_per_request=(base.cpu_ms_per_request, cand.cpu_ms_per_request),
+    )
+
+
+def held_back(change: Change, baseline_held: bool, candidate_held: bool) -> Change:
+    """A verdict at a level where the sweep's client was the limit of a side: that side may do
+    better than measured, so only a verdict in its favour stands; any other is `client-bound`."""
+    if change.verdict not in (BETTER, WORSE, HIGHER, LOWER, NO_CLEAR_CHANGE, SMALL_CHANGE):
+        return change
+    stands = (not baseline_held or change.verdict == WORSE) and (
+        not candidate_held or change.verdict == BETTER
+    )
+    if stands:
+        return change
+    sides = [n for n, held in (("baseline", baseline_held), ("candidate", candidate_held)) if held]
+    note = (
+        f"the sweep's own client was the limit for the {' and the '.join(sides)} at this level, "
+        "so the subject's own figure was not reached"
+    )
+    return replace(change, verdict=CLIENT_BOUND, note=note)
+
+
+def _points_by_level(records: Sequence[RunRecord]) -> dict[LevelKey, LevelPoint]:
+    return {
+        (subject, upstream, point.concurrency): point
+        for (subject, upstream), points in level_points(records).items()
+        for point in points
+    }
+
+
+def _level_key(record: RunRecord) -> LevelKey:
+    labels = record.labels
+    concurrency = int(float(labels.get("concurrency", "0")))
+    return labels.get("subject", "?"), labels.get("upstream_latency_ms", ""), concurrency
+
+
 def _sweep(records: Iterable[RunRecord]) -> list[RunRecord]:
-    return [r for r in records if r.runner == "sweep"]
-
-
-def _has_latency(record: RunRecord) -> bool:
-    return "latency_ms" in record.series_names and len(record.get("latency_ms").values) > 0
+    return [r for r in records if measured_level(r)]
 
 
 def subject_text(pair: Pair) -> str:
@@ -280,49 +273,6 @@ def subject_text(pair: Pair) -> str:
     if "subject" in pair.labels:
         return pair.labels["subject"]
     return f"{pair.baseline[0].labels.get('subject')} → {pair.candidate[0].labels.get('subject')}"
-
-
-def throughput_change(pair: Pair) -> Change:
-    """Successful requests per second, by Little's law for a closed loop of N callers:
-    N x (ok requests) / (summed latency), bootstrapped over requests."""
-    level = float(pair.labels.get("concurrency", "1"))
-    base, cand = _ok_latency_rows(pair.baseline), _ok_latency_rows(pair.candidate)
-
-    def statistic(rows: Array) -> Array:
-        totals = rows.sum(axis=1)
-        with np.errstate(divide="ignore", invalid="ignore"):
-            return np.asarray(level * 1000.0 * totals[..., 0] / totals[..., 1], dtype=np.float64)
-
-    return _bootstrap_change(base, cand, statistic, "higher")
-
-
-def percentile_change(pair: Pair, series: str, q: float) -> Change:
-    """The q-th percentile of `series`, compared."""
-    base = np.asarray(pooled(pair.baseline, series), dtype=np.float64)
-    cand = np.asarray(pooled(pair.candidate, series), dtype=np.float64)
-    return _bootstrap_change(base, cand, row_percentile(q), better_direction(series))
-
-
-def _ok_latency_rows(records: Iterable[RunRecord]) -> Array:
-    ok = np.concatenate([ok_flags(r) for r in records])
-    latency = np.concatenate([np.asarray(r.get("latency_ms").values) for r in records])
-    return np.column_stack([ok, latency])
-
-
-def _bootstrap_change(base: Array, cand: Array, statistic: RowStatistic, better: str) -> Change:
-    b = float(statistic(base[np.newaxis])[0])
-    c = float(statistic(cand[np.newaxis])[0])
-    base_estimates = resample_statistic(base, statistic, resamples=RESAMPLES, seed=1)
-    cand_estimates = resample_statistic(cand, statistic, resamples=RESAMPLES, seed=2)
-    with np.errstate(divide="ignore", invalid="ignore"):
-        interval = percentile_interval(cand_estimates / base_estimates)
-    ratio = c / b if b else math.nan
-    return Change(b, c, ratio, interval, verdict_of(interval, better), len(base), len(cand))
-
-
-def _error_rate(records: Iterable[RunRecord]) -> float:
-    ok = np.concatenate([ok_flags(r) for r in records])
-    return 1.0 - float(ok.mean()) if ok.size else 0.0
 
 
 def knees_side_by_side(

@@ -206,6 +206,20 @@ def wilson_interval(successes: float, trials: float, confidence: float = CONFIDE
     return Interval(low, high, confidence)
 
 
+def rate_difference_interval(
+    baseline: tuple[float, float], candidate: tuple[float, float], confidence: float = CONFIDENCE
+) -> Interval:
+    """Interval of candidate rate - baseline rate, each given as (successes, trials): Newcombe's
+    hybrid score method from the two Wilson intervals (sound at 0% and 100%, unlike Wald)."""
+    (k1, n1), (k2, n2) = baseline, candidate
+    p1, p2 = k1 / n1, k2 / n2
+    w1, w2 = wilson_interval(k1, n1, confidence), wilson_interval(k2, n2, confidence)
+    difference = p2 - p1
+    low = difference - math.hypot(p2 - w2.low, w1.high - p1)
+    high = difference + math.hypot(w2.high - p2, p1 - w1.low)
+    return Interval(low, high, confidence)
+
+
 def proportion_mde(
     rate: float, n_a: int, n_b: int, *, alpha: float = 0.05, power: float = 0.8
 ) -> float:

@@ -1,8 +1,10 @@
 """Two run directories side by side: the sweep, every shared metric and every claim.
 
 Records are lined up by `harness.pairing` (runner, scenario and labels; one target against
-one when each run measured one); each metric gets the ratio of medians with a bootstrap
-interval and a verdict, the sweep its throughput and p99 per level and its knees.
+one when each run measured one); each metric is compared as `harness.changes` says (latency
+and throughput of ok replies only, rates as rates, counts per request, context left out) with
+a verdict that needs significance and the gate's minimum effect; the sweep gets its
+throughput and p99 per level and its knees.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.claims import Verdict, format_value, load_verdicts
+from harness.gate import Rule, shipped_rules
 from harness.pairing import compare_series, pair_records, shared_series
 from harness.records import RunRecord, machine_warnings
 from harness.store import atomic_write_text, load_records
@@ -19,29 +22,44 @@ from reports.render import render_html, render_markdown, to_csv
 from reports.sections import Section, Table, sweep_pair_tables
 
 COMPARE_MD, COMPARE_HTML = "compare.md", "compare.html"
+RUNNER_ORDER = ("load", "card", "verdict", "profile", "micro", "simulate")
 METRIC_COLUMNS = [
-    "metric", "differs", "unit", "baseline_median", "candidate_median", "ratio",
-    "ratio_ci_low", "ratio_ci_high", "verdict", "p_value", "effect", "n_baseline",
-    "n_candidate", "params_differ",
+    "metric", "differs", "unit", "basis", "baseline", "candidate", "ratio", "ratio_ci_low",
+    "ratio_ci_high", "verdict", "note", "p_value", "effect", "n_baseline", "n_candidate",
+    "params_differ",
 ]  # fmt: skip
 
 
-def metric_rows(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[list[Any]]:
-    """One row per metric both runs measured, lined up by `harness.pairing`: the labels set
-    aside to pair them, the ratio of medians with its interval, the verdict."""
+def metric_rows(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule] = ()
+) -> list[list[Any]]:
+    """One row per metric both runs measured, lined up by `harness.pairing` (the sweep has its
+    own section): the labels set aside to pair them, the figures compared, the ratio with its
+    interval, the verdict and why."""
     rows = []
-    for pair in pair_records(baseline, candidate):
+    pairs = pair_records(_not_sweep(baseline), _not_sweep(candidate))
+    for pair in sorted(pairs, key=lambda p: (_runner_rank(p.runner), p.key)):
         for series in shared_series(pair):
-            change = compare_series(pair, series)
+            change = compare_series(pair, series, rules)
             if change is None:
                 continue
             rows.append([
                 f"{pair.key}/{series}", "; ".join(pair.differs), pair.baseline[0].get(series).unit,
-                change.baseline, change.candidate, change.ratio, change.interval.low,
-                change.interval.high, change.verdict, change.p_value, change.effect,
-                change.n_baseline, change.n_candidate, "; ".join(pair.params_differ),
+                change.basis, change.baseline, change.candidate, change.ratio,
+                change.interval.low, change.interval.high, change.verdict, change.note,
+                change.p_value, change.effect, change.n_baseline, change.n_candidate,
+                "; ".join(pair.params_differ),
             ])  # fmt: skip
     return rows
+
+
+def _not_sweep(records: Sequence[RunRecord]) -> list[RunRecord]:
+    return [r for r in records if r.runner != "sweep"]
+
+
+def _runner_rank(runner: str) -> int:
+    """What a reader looks for first: the load, then what the target did, then the rest."""
+    return RUNNER_ORDER.index(runner) if runner in RUNNER_ORDER else len(RUNNER_ORDER)
 
 
 def claim_rows(before: Sequence[Verdict], after: Sequence[Verdict]) -> list[list[Any]]:
@@ -58,12 +76,19 @@ def claim_rows(before: Sequence[Verdict], after: Sequence[Verdict]) -> list[list
     return rows
 
 
-def write_comparison(out_dir: Path, baseline_dir: Path, candidate_dir: Path) -> list[Path]:
-    """compare.md, compare.html and CSV tables for two run directories, into `out_dir`."""
+def write_comparison(
+    out_dir: Path,
+    baseline_dir: Path,
+    candidate_dir: Path,
+    rules: Sequence[Rule] | None = None,
+) -> list[Path]:
+    """compare.md, compare.html and CSV tables for two run directories, into `out_dir`; a
+    verdict's minimum effect per metric comes from gate `rules` (default: the shipped ones)."""
     baseline, candidate = load_records(baseline_dir), load_records(candidate_dir)
+    rules = shipped_rules() if rules is None else rules
     sections = [
-        _sweep_section(baseline, candidate),
-        _metrics_section(baseline, candidate),
+        _sweep_section(baseline, candidate, rules),
+        _metrics_section(baseline, candidate, rules),
         _claims_section(baseline_dir, candidate_dir),
     ]
     context = {
@@ -86,29 +111,43 @@ def write_comparison(out_dir: Path, baseline_dir: Path, candidate_dir: Path) -> 
     return [*written, out_dir / COMPARE_MD, out_dir / COMPARE_HTML]
 
 
-def _metrics_section(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> Section:
-    rows = metric_rows(baseline, candidate)
+def _metrics_section(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule]
+) -> Section:
+    rows = metric_rows(baseline, candidate, rules)
     if not rows:
         return Section("metrics", "Metrics", missing=_nothing_shared(baseline, candidate))
     intro = (
         "Records are lined up by runner, scenario and labels; where each run measured one "
-        "target, the labels naming it are set aside (`differs`). Ratio of medians (candidate / "
-        "baseline) with its 95% bootstrap interval; the verdict says whether the interval "
-        "excludes 1 and which way is better. p-value: Mann-Whitney; effect: Cliff's delta."
+        "target, the labels naming it are set aside (`differs`). `basis` says what is "
+        "compared: latency and throughput of ok replies only (an error answered fast is not a "
+        "fast reply; with no ok reply on a side they are not compared), rates as rates (their "
+        "difference in points, Newcombe's interval, in `note`), counts over a window per "
+        "request; status codes, timestamps and the harness's own figures are not metrics. "
+        "Ratio of medians (candidate / baseline) with its 95% bootstrap interval. `better` / "
+        "`worse` needs the interval to exclude 1 and a change beyond the gate's minimum effect "
+        "(scenarios/gate/default.toml: 10% unless a rule says otherwise, a rate 1 point); a "
+        "significant change under it is a `small change`. p-value: Mann-Whitney; effect: "
+        "Cliff's delta."
     )
     return Section(
         "metrics", "Metrics", intro, [Table("compare_metrics", "Metrics", METRIC_COLUMNS, rows)]
     )
 
 
-def _sweep_section(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> Section:
-    tables = sweep_pair_tables(baseline, candidate)
+def _sweep_section(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule]
+) -> Section:
+    tables = sweep_pair_tables(baseline, candidate, rules)
     if not tables:
         return Section("sweep", "Sweep side by side", missing="No sweep in both runs.")
     intro = (
         "Per concurrency level: successful requests per second (Little's law for a closed "
-        "loop: N x ok requests / summed latency) and p99 latency, candidate / baseline with "
-        "95% bootstrap intervals; and each subject's knee and shape."
+        "loop: N x ok requests / summed latency) and the p99 latency of ok replies, candidate "
+        "/ baseline with 95% bootstrap intervals, and each subject's knee and shape. A verdict "
+        "needs the interval to exclude 1 and the gate's minimum effect; at a level where the "
+        "sweep's own client was the limit of a side, only a verdict in that side's favour "
+        "stands (`client-bound` otherwise)."
     )
     return Section("sweep", "Sweep side by side", intro, tables)
 
@@ -119,6 +158,8 @@ def _nothing_shared(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord
     def sources(records: Sequence[RunRecord]) -> str:
         return ", ".join(sorted({f"{r.runner}/{r.scenario}" for r in records})) or "nothing"
 
+    if not _not_sweep(baseline) and not _not_sweep(candidate):
+        return "Both runs are sweeps: compared level by level above."
     return (
         "The two runs share no metric to compare: the baseline measured "
         f"{sources(baseline)}, the candidate {sources(candidate)}, and no label told one "

@@ -6,11 +6,13 @@ is missing and which command measures it. Renderers (`reports.render`) turn sect
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
 from harness.claims import Verdict, count_verdicts
+from harness.gate import Rule, shipped_rules
 from harness.pairing import knees_side_by_side, split_roles, sweep_rows
 from harness.records import RunRecord
 from reports import frames, plots
@@ -240,7 +242,7 @@ def sweep_section(records: Sequence[RunRecord]) -> Section:
     tables = table("sweep_knees", "Knee and shape per subject", frames.knee_table(records))
     tables += table("sweep", "Throughput and latency per subject and concurrency", sweep)
     halves = split_roles(records)
-    tables += sweep_pair_tables(*halves) if halves is not None else []
+    tables += sweep_pair_tables(*halves, shipped_rules()) if halves is not None else []
     return Section(
         "sweep",
         "Sync versus async",
@@ -261,7 +263,7 @@ SWEEP_PAIR_COLUMNS = [
     "subject", "concurrency", "upstream_latency_ms", "baseline_ok_rps", "candidate_ok_rps",
     "throughput_ratio", "throughput_low", "throughput_high", "throughput_verdict",
     "baseline_p99_ms", "candidate_p99_ms", "p99_ratio", "p99_low", "p99_high", "p99_verdict",
-    "baseline_error_rate", "candidate_error_rate",
+    "baseline_error_rate", "candidate_error_rate", "baseline_cpu_ms", "candidate_cpu_ms", "note",
 ]  # fmt: skip
 KNEE_PAIR_COLUMNS = [
     "baseline", "candidate", "upstream_latency_ms", "baseline_knee", "candidate_knee",
@@ -269,9 +271,11 @@ KNEE_PAIR_COLUMNS = [
 ]  # fmt: skip
 
 
-def sweep_pair_tables(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[Table]:
-    """The sweep's subjects side by side: ok throughput and p99 per level (candidate /
-    baseline, 95% interval, verdict), and each one's knee and shape."""
+def sweep_pair_tables(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule] = ()
+) -> list[Table]:
+    """The sweep's subjects side by side: ok throughput and p99 of ok replies per level
+    (candidate / baseline, 95% interval, verdict, why), and each one's knee and shape."""
     levels = [
         [
             row.subject, row.concurrency, row.upstream_latency_ms,
@@ -279,8 +283,10 @@ def sweep_pair_tables(baseline: Sequence[RunRecord], candidate: Sequence[RunReco
             row.throughput.interval.low, row.throughput.interval.high, row.throughput.verdict,
             row.p99.baseline, row.p99.candidate, row.p99.ratio,
             row.p99.interval.low, row.p99.interval.high, row.p99.verdict, *row.error_rate,
+            *(math.nan if cpu is None else cpu for cpu in row.cpu_ms_per_request),
+            _pair_note(row.throughput.note, row.p99.note),
         ]
-        for row in sweep_rows(baseline, candidate)
+        for row in sweep_rows(baseline, candidate, rules)
     ]  # fmt: skip
     knees = [
         [
@@ -296,6 +302,14 @@ def sweep_pair_tables(baseline: Sequence[RunRecord], candidate: Sequence[RunReco
         title = "Per level, candidate / baseline"
         tables.append(Table("sweep_pair_levels", title, SWEEP_PAIR_COLUMNS, levels))
     return tables
+
+
+def _pair_note(throughput: str, p99: str) -> str:
+    """Why a level's verdicts are what they are (said once when both say the same)."""
+    if throughput == p99:
+        return throughput
+    return "; ".join(f"{name}: {note}" for name, note in (("throughput", throughput),
+                                                          ("p99", p99)) if note)  # fmt: skip
 
 
 def _knee(knee: int | None) -> str:

@@ -6,6 +6,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from harness.errors import UsageError
+
 
 def register(subparsers: Any) -> None:
     parser = subparsers.add_parser(
@@ -18,6 +20,12 @@ def register(subparsers: Any) -> None:
     parser.add_argument("candidate_dir", type=Path, nargs="?", metavar="DIR2")
     parser.add_argument("--out", type=Path, help="where a comparison goes (default: DIR2)")
     parser.add_argument("--title", default="sfperf report")
+    parser.add_argument(
+        "--rules",
+        type=Path,
+        help="gate rules TOML giving each metric's minimum effect for a comparison's verdicts "
+        "(default: scenarios/gate/default.toml)",
+    )
     parser.set_defaults(handler=run)
 
 
@@ -26,14 +34,19 @@ def run(args: argparse.Namespace) -> int:
     from harness.store import load_records
 
     if args.candidate_dir is not None:
+        from harness.gate import load_rules
         from reports.compare import write_comparison
 
+        rules = load_rules(args.rules) if args.rules else None
         out = args.out or args.candidate_dir
         if args.out is not None or out.is_dir():  # a missing candidate is reported as such
             writable_dir(out, "--out" if args.out else "the candidate directory")
-        written = write_comparison(out, args.run_dir, args.candidate_dir)
+        written = write_comparison(out, args.run_dir, args.candidate_dir, rules)
     else:
         from reports.render import write_report
+
+        if args.rules is not None:
+            raise UsageError("--rules applies to a comparison: give DIR and DIR2")
 
         records = load_records(args.run_dir)
         writable_dir(args.run_dir, "the run directory")

@@ -95,6 +95,7 @@ def test_sfperf_report_renders_a_run_dir_and_compares_two(tmp_path: Path) -> Non
     compare = (tmp_path / "cmp" / "compare.md").read_text()
     assert "micro/extract[extractor=legacy,shape=official-generations]/time_s" in compare
     assert "## Claim verdicts" in compare
+    assert main(["report", str(after), "--rules", str(tmp_path / "rules.toml")]) == 2
 
 
 def test_sfperf_report_on_a_missing_dir_exits_two(tmp_path: Path) -> None:

@@ -7,17 +7,18 @@ import math
 import numpy as np
 import pytest
 
+from harness.changes import MinimumEffect, compare_closed_loop_throughput
+from harness.gate import shipped_rules
 from harness.pairing import (
     compare_series,
+    held_back,
     knees_side_by_side,
     pair_records,
+    shared_series,
     split_roles,
     sweep_rows,
-    throughput_change,
-    verdict_of,
 )
 from harness.records import RunRecord, capture_environment, make_series
-from harness.stats import Interval
 
 ENV = capture_environment()
 RNG = np.random.default_rng(7)
@@ -33,17 +34,25 @@ def load(target: str, latency_ms: float, users: int = 16, n: int = 200) -> RunRe
 
 
 def sweep(
-    subject: str, level: int, latency_ms: float, ok_share: float = 1.0, **labels: str
+    subject: str,
+    level: int,
+    latency_ms: float,
+    ok_share: float = 1.0,
+    client_cpu_share: float | None = None,
+    **labels: str,
 ) -> RunRecord:
     n = 400
     latencies = RNG.normal(latency_ms, latency_ms / 50, n)
     ok = (np.arange(n) < ok_share * n).astype(float)
-    series = (make_series("latency_ms", "ms", latencies), make_series("ok", "count", ok),
+    series = [make_series("latency_ms", "ms", latencies), make_series("ok", "count", ok),
               make_series("throughput_rps", "rps", [level * 1000 / latency_ms * ok_share]),
-              make_series("littles_bound_rps", "rps", [level * 5.0]))  # fmt: skip
+              make_series("littles_bound_rps", "rps", [level * 5.0])]  # fmt: skip
+    if client_cpu_share is not None:  # the sweep's client, over a 1 s span
+        series += [make_series("cpu_span_s", "s", [1.0]),
+                   make_series("client_cpu_s", "s", [client_cpu_share])]  # fmt: skip
     all_labels = {"subject": subject, "kind": "target", "concurrency": str(level),
                   "upstream_latency_ms": "200", **labels}  # fmt: skip
-    return RunRecord("sweep", "sync-vs-async", {}, ENV, series, labels=all_labels)
+    return RunRecord("sweep", "sync-vs-async", {}, ENV, tuple(series), labels=all_labels)
 
 
 def test_runs_that_each_measured_one_target_line_up_and_name_the_label_that_differs() -> None:
@@ -74,16 +83,9 @@ def test_a_single_value_a_side_gets_a_ratio_but_no_interval() -> None:
     assert math.isnan(change.interval.low) and change.verdict == "too few values"
 
 
-def test_verdicts_need_an_interval_that_excludes_one_and_know_which_way_is_better() -> None:
-    assert verdict_of(Interval(1.1, 1.3), "higher") == "better"
-    assert verdict_of(Interval(1.1, 1.3), "lower") == "worse"
-    assert verdict_of(Interval(0.7, 0.9), "") == "lower"
-    assert verdict_of(Interval(0.9, 1.1), "higher") == "no clear change"
-
-
 def test_sweep_throughput_counts_only_successful_requests_by_littles_law() -> None:
     (pair,) = pair_records([sweep("a", 8, 200.0)], [sweep("b", 8, 200.0, ok_share=0.5)])
-    change = throughput_change(pair)
+    change = compare_closed_loop_throughput(pair.baseline, pair.candidate, MinimumEffect())
     assert change.baseline == pytest.approx(40.0, rel=0.01)  # 8 callers / 200 ms
     assert change.ratio == pytest.approx(0.5, rel=0.02)  # half the answers are errors
     assert change.verdict == "worse"
@@ -110,3 +112,57 @@ def test_two_targets_of_one_sweep_run_line_up_level_by_level_with_their_knees() 
 
 def test_a_run_without_both_roles_has_no_halves() -> None:
     assert split_roles([sweep("a", 1, 200.0, role="target")]) is None
+
+
+def test_status_and_timestamps_are_left_out_and_the_ok_rate_leads() -> None:
+    def with_context(record: RunRecord) -> RunRecord:
+        n = len(record.get("ok").values)
+        extra = (make_series("status", "code", [200.0] * n), make_series("t_s", "s", range(n)))
+        return RunRecord(record.runner, record.scenario, record.params, ENV,
+                         (*record.series, *extra), labels=record.labels)  # fmt: skip
+
+    (pair,) = pair_records([with_context(load("a", 200.0))], [with_context(load("b", 100.0))])
+    assert shared_series(pair) == ["ok", "throughput_rps", "latency_ms"]
+
+
+def test_a_sweep_level_where_the_baseline_failed_everything_is_not_a_latency_verdict() -> None:
+    # R11: the baseline answered every request with a fast error; the candidate answered.
+    (row,) = sweep_rows([sweep("flask", 1, 6.0, ok_share=0.0)], [sweep("quart", 1, 210.0)])
+    assert (row.throughput.baseline, row.throughput.verdict) == (0.0, "better")
+    assert row.throughput.note == "only the candidate had ok replies"
+    assert row.p99.verdict == "not compared"
+    assert row.p99.describe() == "not compared: the baseline's ok rate is 0%"
+    assert row.error_rate == (1.0, 0.0)
+
+
+def test_unchanged_subjects_between_two_runs_get_no_verdict_for_a_percent() -> None:
+    # The sweep's own client against the mock in two runs: 1% apart, significant, meaningless.
+    base = [sweep("ceiling", 8, 200.0, kind="ceiling")]
+    cand = [sweep("ceiling", 8, 198.0, kind="ceiling")]
+    (row,) = sweep_rows(base, cand, shipped_rules())
+    assert row.throughput.interval.low > 1.0 and row.throughput.verdict == "small change"
+    assert row.throughput.note.startswith("+1.")  # percent, about
+    assert row.throughput.note.endswith("%: under the minimum effect (10%)")
+    assert row.p99.verdict in ("small change", "no clear change")
+
+
+def test_a_level_where_the_client_was_the_limit_gives_only_verdicts_it_cannot_distort() -> None:
+    base = [sweep("threaded", 64, 400.0), sweep("threaded", 128, 800.0)]
+    busy = [sweep("async", 64, 200.0), sweep("async", 128, 300.0, client_cpu_share=0.95)]
+    rows = {row.concurrency: row for row in sweep_rows(base, busy)}
+    assert rows[64].throughput.verdict == "better"
+    assert rows[128].throughput.verdict == "better"  # held back, and still better: it stands
+    assert rows[128].cpu_ms_per_request == (None, None)
+    slower = [sweep("async", 64, 200.0), sweep("async", 128, 900.0, client_cpu_share=0.95)]
+    held = {row.concurrency: row for row in sweep_rows(base, slower)}[128]
+    assert held.throughput.verdict == "client-bound"
+    assert held.throughput.note.startswith("the sweep's own client was the limit for the candidate")
+
+
+def test_only_a_verdict_in_favour_of_the_held_back_side_stands() -> None:
+    (pair,) = pair_records([sweep("a", 8, 200.0)], [sweep("b", 8, 100.0)])
+    better = compare_closed_loop_throughput(pair.baseline, pair.candidate, MinimumEffect())
+    assert better.verdict == "better"
+    assert held_back(better, False, True).verdict == "better"
+    assert held_back(better, True, False).verdict == "client-bound"
+    assert held_back(better, True, True).verdict == "client-bound"

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import csv
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -29,15 +30,15 @@ def test_metrics_in_both_runs_are_compared_by_the_ratio_of_medians() -> None:
     assert len(rows) == len(extract)
     row = rows["micro/extract[extractor=legacy,shape=official-generations]/time_s"]
     assert row[1] == ""  # nothing set aside: the labels are the same
-    assert row[5] == pytest.approx(1.5)
-    assert row[6] > 1.0 and row[8] == "worse"  # time: lower is better
-    assert row[10] == "large"
+    assert row[3] == "median" and row[6] == pytest.approx(1.5)
+    assert row[7] > 1.0 and row[9] == "worse"  # time: lower is better
+    assert row[12] == "large"
 
 
 def test_metrics_with_too_few_values_get_a_ratio_without_an_interval() -> None:
     records = load_records(GOLDEN / "results-v1.json")
     hits = [row for row in metric_rows(records, records) if row[0].endswith("/hits")]
-    assert hits and all(row[8] == "too few values" and math.isnan(row[6]) for row in hits)
+    assert hits and all(row[9] == "too few values" and math.isnan(row[7]) for row in hits)
 
 
 def test_two_runs_of_different_targets_are_compared_and_the_difference_named(
@@ -66,6 +67,33 @@ def test_two_sweep_runs_are_shown_level_by_level_with_their_knees(tmp_path: Path
     assert len(levels) == 1 + len(swept)
     knees = (tmp_path / "out" / "sweep_pair_knees.csv").read_text().splitlines()
     assert knees[1].startswith("async-batching,async-batching,")
+
+
+def test_a_gateway_failing_fast_is_not_called_faster_than_one_that_answers(
+    tmp_path: Path,
+) -> None:
+    # R11: the baseline answered 500 in ~9 ms to every request, the candidate 200 after ~1 s.
+    records = load_records(GOLDEN / "results-v1-full.json")
+    (steady,) = [r for r in records if r.matches(runner="load", target="sync-optimized")]
+    n = len(steady.get("ok").values)
+    failing = replace(
+        steady,
+        labels={**steady.labels, "target": "launch:flask_app"},
+        series=tuple(
+            replace(s, values=(0.0,) * n) if s.name == "ok"
+            else replace(s, values=(9.0,) * n) if s.name == "latency_ms" else s
+            for s in steady.series
+        ),
+    )  # fmt: skip
+    save_records(tmp_path / "a", [failing])
+    save_records(tmp_path / "b", [replace(steady, labels={**steady.labels, "target": "quart"})])
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    table = (tmp_path / "out" / "compare_metrics.csv").read_text().splitlines()
+    rows = {row["metric"].rsplit("/", 1)[1]: row for row in csv.DictReader(table)}
+    assert rows["latency_ms"]["verdict"] == "not compared"
+    assert rows["latency_ms"]["note"] == "the baseline's ok rate is 0%"
+    assert rows["ok"]["verdict"] == "better" and rows["ok"]["note"].startswith("0.0% → 99.7%")
+    assert "status" not in rows and "t_s" not in rows
 
 
 def test_runs_with_nothing_in_common_say_what_each_measured(tmp_path: Path) -> None:
