@@ -56,8 +56,9 @@ def _guarded(
 
 
 def _token_ok(request: web.Request, token: str) -> bool:
-    given = request.headers.get("Authorization", "")
-    return hmac.compare_digest(given.encode(), f"Bearer {token}".encode())
+    # Header values may hold any bytes (aiohttp keeps them as surrogates): compare bytes.
+    given = request.headers.get("Authorization", "").encode("utf-8", "surrogateescape")
+    return hmac.compare_digest(given, f"Bearer {token}".encode("utf-8", "surrogateescape"))
 
 
 def _json(document: Any, status: int = 200, headers: dict[str, str] | None = None) -> web.Response:

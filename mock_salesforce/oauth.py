@@ -15,7 +15,7 @@ import json
 import random
 import uuid
 from collections.abc import Callable, Mapping
-from typing import Any, NamedTuple
+from typing import Any, NamedTuple, TypeGuard
 
 from mock_salesforce.errors import oauth_error_body
 
@@ -53,6 +53,11 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _is_number(value: object) -> TypeGuard[int | float]:
+    """A JSON number that can be a time (not a bool, not NaN)."""
+    return isinstance(value, int | float) and not isinstance(value, bool) and value == value
 
 
 _Classified = tuple[float | None, TokenCheck, TokenCheck]
@@ -142,9 +147,10 @@ class TokenIssuer:
             jti, exp_s = known
             return exp_s, TokenCheck("valid", jti, exp_s), TokenCheck("expired", jti, exp_s)
         claims = self._verify_jwt(token)
-        if claims is None:
+        exp = None if claims is None else claims.get("exp")
+        if claims is None or not _is_number(exp):  # a well-signed token needs a numeric `exp`
             return _fixed(TokenCheck("unknown"))
-        jti, exp_s = str(claims.get("jti")), float(claims.get("exp", 0))
+        jti, exp_s = str(claims.get("jti")), float(exp)
         # Signed with this key but not issued here: an earlier mock with the same seed issued it
         # (a gateway's token cached on disk). Salesforce accepts any token it signed until it
         # expires, so this mock does too; only a bad signature makes a token unknown.
@@ -179,14 +185,16 @@ class TokenIssuer:
         return f"{header}.{payload}.{_b64(hmac.new(self._key, signing_input, 'sha256').digest())}"
 
     def _verify_jwt(self, token: str) -> dict[str, Any] | None:
+        """The claims of a token signed with this issuer's key, or None (any malformation:
+        not three parts, bytes that are not base64 or not UTF-8, claims that are not JSON)."""
         parts = token.split(".")
-        if len(parts) != 3:
+        if len(parts) != 3 or not token.isascii():  # headers may carry any bytes
             return None
         expected = hmac.new(self._key, f"{parts[0]}.{parts[1]}".encode(), "sha256").digest()
         try:
             if not hmac.compare_digest(_unb64(parts[2]), expected):
                 return None
             claims = json.loads(_unb64(parts[1]))
-        except ValueError:
+        except (ValueError, RecursionError):  # UnicodeDecodeError is a ValueError
             return None
         return claims if isinstance(claims, dict) else None

@@ -82,6 +82,25 @@ def test_a_token_signed_with_another_seed_is_unknown() -> None:
     )
 
 
+def sign(tokens: TokenIssuer, claims: object) -> str:
+    """A token signed with `tokens`' key whatever its claims (as a hostile client can)."""
+    return tokens._sign_jwt(claims)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize("exp", ["soon", None, [1], {"s": 1}, True, float("nan")])
+def test_a_well_signed_token_without_a_numeric_exp_is_unknown(exp: object) -> None:
+    tokens = issuer(FakeClock())
+    assert tokens.check("Bearer " + sign(tokens, {"jti": "j", "exp": exp})).status == "unknown"
+    assert tokens.check("Bearer " + sign(tokens, ["not", "claims"])).status == "unknown"
+
+
+@pytest.mark.parametrize(
+    "authorization", ["Bearer \udcff\udcfe.a.b", "Bearer a.\xff.b", "Bearer \x00", "Bearer ..."]
+)
+def test_a_bearer_with_bytes_that_are_not_text_is_unknown(authorization: str) -> None:
+    assert issuer(FakeClock()).check(authorization).status == "unknown"
+
+
 def test_each_token_has_its_own_jti() -> None:
     tokens = issuer(FakeClock(NOW_S))
     jtis = {claims_of(tokens.issue(FORM, BASE)["access_token"])["jti"] for _ in range(50)}
