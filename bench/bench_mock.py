@@ -13,6 +13,10 @@
 4. handler: the mock's own Python per request, in process with no sockets (steadier than wrk on
    a shared machine): request bytes fed to the front door, for one repeated body, a pool of 300,
    and every body new.
+5. worst-case: the costliest requests the caps allow (2,048 new embeddings inputs, a 1 MiB chat
+   prompt), fed to the front door in process: the CPU each costs and the longest it holds the
+   event loop, which every other client waits out (goal: a few ms); beside it, how long the
+   same embeddings reply built at once would hold the loop (as the mock did before slicing).
 Servers run on one core, the load generator on another. Not a test: it prints, never asserts.
 """
 
@@ -30,11 +34,13 @@ import urllib.parse
 import urllib.request
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import _load
 
 MODEL = "sfdc_ai__DefaultGPT4Omni"
 CHAT_PATH = f"/einstein/platform/v1/models/{MODEL}/chat-generations"
+EMBED_PATH = "/einstein/platform/v1/models/sfdc_ai__DefaultOpenAITextEmbeddingAda_002/embeddings"
 CHAT_BODY = json.dumps(
     {
         "messages": [
@@ -344,6 +350,77 @@ async def _time_handler(kind: str, count: int) -> float:
     return spent_s / count * 1e6
 
 
+WORST_CASES = {
+    "embeddings, 2,048 new inputs": (EMBED_PATH, "embeddings"),
+    "chat-generations, 1 MiB prompt": (CHAT_PATH, "chat"),
+}
+
+
+def measure_worst_case() -> dict[str, float]:
+    """The costliest requests within the caps: CPU, and the longest hold of the event loop."""
+    from mock_salesforce.config import MockConfig
+    from mock_salesforce.replies import embeddings_json
+    from mock_salesforce.server import tune_gc_for_serving
+
+    print("\n== 5. worst case: the costliest requests the caps allow (front door, no sockets)")
+    tune_gc_for_serving()  # as the served mock does
+    config = MockConfig(seed=1, profile="fast")
+    held = {}
+    for name, (path, kind) in WORST_CASES.items():
+        body = _worst_body(kind, config)
+        cpu_ms, held_ms, reply_bytes = asyncio.run(_time_worst(config, path, body))
+        held[name] = held_ms
+        print(f"  {name:32} {cpu_ms:8.1f} ms CPU, loop held at most {held_ms:6.2f} ms, "
+              f"reply {reply_bytes / 1e6:6.1f} MB")  # fmt: skip
+    inputs = tuple(json.loads(_worst_body("embeddings", config))["input"])
+    started_s = time.process_time()
+    embeddings_json(config.seed + 1, inputs, config.embedding_dims)  # new vectors: not cached
+    print(f"  the embeddings built at once    {(time.process_time() - started_s) * 1e3:8.1f} ms "
+          "CPU, all of it holding the loop (before slicing)")  # fmt: skip
+    return held
+
+
+def _worst_body(kind: str, config: Any) -> bytes:
+    if kind == "embeddings":
+        inputs = [
+            f"passage {index} of the worst case" for index in range(config.embeddings_max_inputs)
+        ]
+        return json.dumps({"input": inputs}).encode()
+    prompt = " ".join(_WORDS[i % len(_WORDS)] for i in range(config.body_limit_bytes // 8))
+    body = json.dumps({"messages": [{"role": "user", "content": prompt}]}).encode()
+    return body[: config.body_limit_bytes - 100].rsplit(b" ", 1)[0] + b'"}]}'
+
+
+async def _time_worst(config: Any, path: str, body: bytes) -> tuple[float, float, int]:
+    """Feed one request to the front door while a ticker task measures the loop's gaps."""
+    from mock_salesforce.app import STATE, create_app
+    from mock_salesforce.frontdoor import FrontDoor, HttpDate
+
+    state = create_app(config)[STATE]
+    form = {"grant_type": "client_credentials", "client_id": "b", "client_secret": "b"}
+    headers = chat_headers(state.issuer.issue(form, "http://127.0.0.1")["access_token"])
+    raw = _load.http_request_bytes("http://127.0.0.1:1" + path, body, headers)
+    transport = _DroppingTransport()
+    door = FrontDoor(state, _no_fallback, HttpDate(), set())
+    door.connection_made(transport)
+    gaps_s: list[float] = []
+
+    async def tick() -> None:  # CPU time, not wall time: other processes' turns are not ours
+        last_s = time.process_time()
+        while not transport.done():
+            await asyncio.sleep(0)
+            now_s = time.process_time()
+            gaps_s.append(now_s - last_s)
+            last_s = now_s
+
+    ticker = asyncio.get_running_loop().create_task(tick())
+    await asyncio.sleep(0)
+    started_s = time.process_time()
+    asyncio.get_running_loop().call_soon(door.data_received, raw)
+    await ticker
+    return (time.process_time() - started_s) * 1e3, max(gaps_s) * 1e3, transport.bytes
+
+
 def _no_fallback() -> asyncio.Protocol:
     raise AssertionError("every benchmark request is served by the front door")
 
@@ -353,10 +430,20 @@ class _DroppingTransport(asyncio.Transport):
 
     def __init__(self) -> None:
         super().__init__()
-        self.writes = 0
+        self.writes = self.bytes = 0
+        self._expected_bytes: int | None = None
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.writes += 1
+        self.bytes += len(data)
+        if self._expected_bytes is None:
+            head, _, _ = bytes(data).partition(b"\r\n\r\n")
+            length = head.lower().split(b"content-length: ")[1].split(b"\r\n")[0]
+            self._expected_bytes = len(head) + 4 + int(length)
+
+    def done(self) -> bool:
+        """One whole reply was written."""
+        return self._expected_bytes is not None and self.bytes >= self._expected_bytes
 
     def is_closing(self) -> bool:
         return False
@@ -369,7 +456,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen phases and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter runs (CI-sized)")
-    phase_names = ["throughput", "latency", "memory", "handler"]
+    phase_names = ["throughput", "latency", "memory", "handler", "worst-case"]
     parser.add_argument("--phase", action="append", choices=phase_names)
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s (phase 2)")
     parser.add_argument(
@@ -400,6 +487,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             measure_memory(cores)
         if "handler" in chosen:
             measure_handler()
+        if "worst-case" in chosen:
+            measure_worst_case()
     except _load.BenchError as exc:
         print(f"bench_mock: {exc}", file=sys.stderr)
         return 2

@@ -13,6 +13,7 @@ from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
 
 from aiohttp import web
+from aiohttp.typedefs import Handler
 
 from mock_salesforce import delivery
 from mock_salesforce.config import MockConfig
@@ -20,7 +21,7 @@ from mock_salesforce.errors import ApiError
 from mock_salesforce.exchange import Exchange, Incoming, finish, read_body
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
-from mock_salesforce.rendering import Prepared, prepared_for, render
+from mock_salesforce.rendering import Prepared, prepared_for, render, render_parts
 from mock_salesforce.state import MockState
 from mock_salesforce.validation import (
     check_body,
@@ -45,7 +46,8 @@ def create_app(
     """The mock as an aiohttp app; `clock` (monotonic s) and `wall_clock` (epoch s) injected."""
     from mock_salesforce.admin import add_admin_routes
 
-    app = web.Application(client_max_size=1 << 40)  # bodies are read (and limited) by hand
+    # Bodies are read (and limited) by hand.
+    app = web.Application(client_max_size=1 << 40, middlewares=[documented_errors])
     app[STATE] = MockState(config, clock=clock, wall_clock=wall_clock, instance=instance)
     app.router.add_route("*", "/services/oauth2/token", handle_token)
     app.router.add_route("*", "/einstein/platform/v1/models/{model}/{operation}", handle_model)
@@ -56,6 +58,22 @@ def create_app(
 
 
 Serve = Callable[[web.Request, MockState, Exchange], Awaitable[web.StreamResponse]]
+
+
+@web.middleware
+async def documented_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
+    """What aiohttp itself refuses before a handler runs (a CONNECT's target, an unknown
+    `Expect`) gets the documented error object too, counted and journaled."""
+    try:
+        return await handler(request)
+    except web.HTTPException as exc:
+        if exc.status < 400:
+            raise
+        state = request.app[STATE]
+        exchange = Exchange(state, "other", None)
+        response = _error_response(ApiError.for_status(exc.status, exc.reason), exchange)
+        finish(state, request, exchange)
+        return response
 
 
 async def _exchange(request: web.Request, exchange: Exchange, serve: Serve) -> web.StreamResponse:
@@ -95,6 +113,12 @@ async def _serve_model(
     if exchange.endpoint == "other":
         raise ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
     prepared, fault = plan_model(request, state, exchange, await _post_body(request, exchange))
+    if prepared.pending is not None:  # a large reply: built in slices, written in pieces
+        parts = await render_parts(state, exchange.seq, prepared)
+        await wait_latency(state, exchange)
+        if fault is None:
+            return await _reply_in_parts(request, exchange, parts)
+        return await _send(request, exchange, b"".join(parts), fault)
     if exchange.latency_ms > 0:
         await wait_latency(state, exchange)
     payload = render(state, exchange.seq, prepared)
@@ -128,10 +152,10 @@ def admit(request: Incoming, state: MockState, exchange: Exchange, raw: bytes) -
 
 
 async def _post_body(request: web.Request, exchange: Exchange) -> bytes:
-    """The body of a POST: 405 for another method, 413 past the body limit."""
+    """The body of a POST: 405 for another method, 413 past the endpoint's body limit."""
     if request.method != "POST":
         raise ApiError(405, "METHOD_NOT_ALLOWED", "Use POST", {"Allow": "POST"})
-    return await read_body(request, exchange.runtime.config.body_limit_bytes)
+    return await read_body(request, exchange.runtime.body_limits_bytes[exchange.endpoint])
 
 
 def _check_quota(state: MockState, exchange: Exchange) -> None:
@@ -187,6 +211,23 @@ def _reply(request: web.Request, exchange: Exchange, payload: bytes) -> web.Resp
     headers = exchange.headers()
     headers["Content-Type"] = JSON
     return web.Response(body=payload, status=exchange.status, headers=headers)
+
+
+async def _reply_in_parts(
+    request: web.Request, exchange: Exchange, parts: list[bytes]
+) -> web.StreamResponse:
+    """The normal 200 reply written piece by piece (a large reply is never joined whole)."""
+    exchange.disconnected = delivery.client_gone(request.transport)
+    exchange.status = 200
+    headers = exchange.headers()
+    headers["Content-Type"] = JSON
+    response = web.StreamResponse(status=200, headers=headers)
+    response.content_length = sum(map(len, parts))
+    await response.prepare(request)
+    for part in parts:
+        await response.write(part)
+    await response.write_eof()
+    return response
 
 
 async def _send(
@@ -260,7 +301,7 @@ async def _serve_token(
     if request.method != "POST":
         raise OAuthError(405, "invalid_request", "must use HTTP POST")
     try:
-        raw = await read_body(request, exchange.runtime.config.body_limit_bytes)
+        raw = await read_body(request, exchange.runtime.body_limits_bytes["token"])
     except ApiError as error:  # OAuth clients expect OAuth error objects
         raise OAuthError(error.status, "invalid_request", error.message) from None
     form, fault = plan_token(state, exchange, raw, request.query)

@@ -63,6 +63,13 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
     add("--token-lifetime", type=float, default=None, metavar="SECONDS")
     add("--credentials", default=None, metavar="CLIENT_ID:SECRET", help="accept only these")
     add("--lax-headers", action="store_true", help="do not require the x-sfdc-*/x-client-* headers")
+    add(
+        "--header-timeout",
+        type=float,
+        default=None,
+        metavar="SECONDS",
+        help="refuse (408) a request head that takes longer to arrive (default 10)",
+    )
     add("--admin-token", default=None, help="require this bearer on /__admin/")
     add("--no-admin", action="store_true", help="disable the admin API")
     add("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
@@ -111,6 +118,10 @@ def _plain_overrides(args: argparse.Namespace) -> dict[str, Any]:
         changes["credentials"] = (client_id, secret)
     if args.lax_headers:
         changes["strict_headers"] = False
+    if args.header_timeout is not None:
+        if not args.header_timeout > 0:  # (NaN too)
+            raise ConfigError("--header-timeout must be > 0 seconds")
+        changes["header_timeout_s"] = args.header_timeout
     if args.admin_token is not None:
         changes["admin_token"] = args.admin_token
     if args.no_admin:

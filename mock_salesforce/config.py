@@ -40,6 +40,8 @@ class MockConfig:
     require_auth: bool = True
     strict_headers: bool = True
     body_limit_bytes: int = 1_048_576
+    embeddings_max_inputs: int = 2048
+    header_timeout_s: float = 10.0
     admin_enabled: bool = True
     admin_token: str | None = None
     journal_size: int = 10_000
@@ -102,7 +104,8 @@ def merge_patch(target: Any, patch: Any) -> Any:
     return merged
 
 
-_INTS = {"seed", "embedding_dims", "body_limit_bytes", "journal_size"}
+_INTS = {"seed", "embedding_dims", "body_limit_bytes", "embeddings_max_inputs", "journal_size"}
+_SECONDS = {"token_lifetime_s", "header_timeout_s"}
 _BOOLS = {"token_expires_in", "require_auth", "strict_headers", "admin_enabled"}
 
 
@@ -123,8 +126,8 @@ def _coerce_or_raise(key: str, value: Any) -> Any:
         if not isinstance(value, bool):
             raise ValueError("expected true or false")
         return value
-    if key == "token_lifetime_s":
-        if isinstance(value, bool) or not isinstance(value, int | float) or value <= 0:
+    if key in _SECONDS:
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value > 0:
             raise ValueError("expected seconds > 0")
         return float(value)
     return _coerce_structured(key, value)

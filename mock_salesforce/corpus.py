@@ -46,6 +46,21 @@ class Template:
             parts.append(pieces[index])
         return b"".join(parts)
 
+    def fill_parts(
+        self, values: Mapping[str, str], spliced: Mapping[str, list[bytes]]
+    ) -> list[bytes]:
+        """Like `fill`, but the slots in `spliced` take a list of pieces, and nothing is joined
+        (a large reply is written piece by piece)."""
+        parts = [self.pieces[0]]
+        for index, slot in enumerate(self.slots, start=1):
+            pieces = spliced.get(slot)
+            if pieces is None:
+                parts.append(values[slot].encode())
+            else:
+                parts += pieces
+            parts.append(self.pieces[index])
+        return parts
+
     def partial(self, values: Mapping[str, str]) -> Template:
         """Fill the slots `values` has; keep the others open (for per-request values)."""
         pieces, slots, run = [], [], [self.pieces[0]]

@@ -15,6 +15,11 @@ MESSAGE_CODES = {
     "METHOD_NOT_ALLOWED": "E00450",
     "REQUEST_TOO_LARGE": "E00480",
     "LIMIT_EXCEEDED": "E00490",
+    "BAD_REQUEST": "E00404",
+    "INVALID_INPUT": "E00405",
+    "REQUEST_TIMEOUT": "E00481",
+    "URI_TOO_LONG": "E00482",
+    "HEADERS_TOO_LARGE": "E00483",
     "INTERNAL_ERROR": "E00001",
 }
 # What each status injected as a fault says; 423 really is documented with errorCode NOT_FOUND.
@@ -50,8 +55,10 @@ class ApiError(Exception):
 
     @classmethod
     def for_status(cls, status: int, message: str | None = None) -> ApiError:
-        """The error the real API documents for `status` (500 for unknown statuses)."""
-        code, default = STATUS_ERRORS.get(status, STATUS_ERRORS[500])
+        """The error the real API documents for `status` (a plain bad request for other 4xx,
+        an internal error for other 5xx)."""
+        fallback = ("BAD_REQUEST", "Bad request") if status < 500 else STATUS_ERRORS[500]
+        code, default = STATUS_ERRORS.get(status, fallback)
         return cls(status, code, message or default)
 
     def body(self) -> bytes:

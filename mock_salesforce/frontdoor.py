@@ -18,6 +18,8 @@ from __future__ import annotations
 
 import asyncio
 import email.utils
+import functools
+import logging
 import re
 import time
 from collections import deque
@@ -42,16 +44,55 @@ from mock_salesforce.errors import ApiError
 from mock_salesforce.exchange import Exchange, finish
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
-from mock_salesforce.rendering import render
+from mock_salesforce.protocol import (
+    MAX_FIELD_BYTES,
+    MAX_HEAD_BYTES,
+    MAX_HEADERS,
+    POISON,
+    MockRequestHandler,
+    Refused,
+    bad_request,
+    check_head,
+    check_sizes,
+    head_too_large,
+    journal_refusal,
+)
+from mock_salesforce.rendering import Prepared, render, render_parts
 from mock_salesforce.state import MockState
 
 MODEL_PATH = re.compile(r"/einstein/platform/v1/models/([^/?#]+)/([a-z-]+)")
 # Paths served here besides the models (exact: a query string goes to aiohttp).
 OTHER_PATHS = {b"/services/oauth2/token": "token", b"/einstein/platform/v1/feedback": "feedback"}
 MAX_BACKLOG = 32  # pipelined requests parsed ahead of their turn before reading pauses
+CHUNK_POISON = b"X\r\n"  # not a chunk size: ends a chunked body aiohttp is reading, in error
+# What becomes of a message: served here; a chunked body collected, then handed to aiohttp with
+# its length (so a broken chunk is refused before aiohttp sees any of it); handed over as it comes.
+OURS, BUFFER, STREAM = "ours", "buffer", "stream"
 KEEPALIVE_S = 75.0  # idle connections are closed after this long, as aiohttp does by default
+LINGER_S, LINGER_BYTES = 2.0, 1 << 20  # after a refusal: what the client still sends is dropped
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+logger = logging.getLogger("mock_salesforce.frontdoor")
 Payload = Callable[[], bytes]  # the reply body, made when it is due
+
+
+def _refusal(exc: httptools.HttpParserError) -> ApiError:
+    """What to answer a request the parser (or a check in a callback) rejected."""
+    cause = exc.__context__
+    if cause is not None and not isinstance(cause, ApiError):
+        raise cause from None  # a bug of ours in a callback, not the client's mistake
+    return cause or bad_request(f"Malformed HTTP request: {exc}")
+
+
+def route_of(url: bytes) -> tuple[str, str]:
+    """(model, operation) of a request target this layer serves; operation "" for any other."""
+    operation = OTHER_PATHS.get(url, "")
+    if operation or b"%" in url:  # percent-escapes: aiohttp decodes them
+        return "", operation
+    match = MODEL_PATH.fullmatch(url.decode("latin-1"))
+    if match is None or match.group(2) not in MODEL_OPERATIONS:
+        return "", ""
+    model, operation = match.groups()
+    return model, operation
 
 
 class HttpDate:
@@ -114,6 +155,17 @@ def response_head(
 class FrontDoor(asyncio.Protocol):
     """One client connection: Models API requests served here, the rest handed to aiohttp."""
 
+    # Slots: attribute reads stay fast however many there are (an instance dict past 30 keys
+    # loses CPython's specialised lookups), and a connection costs less memory.
+    __slots__ = (
+        "_active_s", "_backlog", "_body", "_body_bytes", "_body_limit", "_busy", "_chunked",
+        "_connections", "_current", "_date", "_fallback", "_handed", "_handing_over",
+        "_head_bytes", "_head_from_s", "_head_split", "_head_timer", "_headers", "_idle_timer",
+        "_in_body", "_keepalive_s", "_linger_bytes", "_mode", "_parser", "_paused", "_raw",
+        "_read_bytes", "_reading_done", "_remote", "_route", "_route_url", "_transport", "_url",
+        "state",
+    )  # fmt: skip
+
     def __init__(
         self,
         state: MockState,
@@ -133,17 +185,29 @@ class FrontDoor(asyncio.Protocol):
         self._transport: asyncio.Transport | None = None
         self._remote: str | None = None
         self._handed: asyncio.Protocol | None = None  # the aiohttp protocol, once handed over
-        self._backlog: deque[Request | bytes] = deque()  # in arrival order: ours, or bytes for it
+        # In arrival order: ours, bytes for aiohttp, or a refusal to answer in turn.
+        self._backlog: deque[Request | bytes | Refused] = deque()
         self._busy: asyncio.Task[None] | None = None
         self._paused = False
         self._url = b""
         self._headers: list[tuple[bytes, bytes]] = []
         self._current: Request | None = None
+        self._mode = OURS  # what becomes of the message being parsed (see OURS, BUFFER, STREAM)
         self._body: list[bytes] = []
-        self._forwarding = False  # the message being parsed goes to aiohttp
-        self._handing_over = False  # ...and so does every message after it
+        self._body_bytes = 0
+        self._body_limit = 0
+        self._handing_over = False  # this message and every one after it go to aiohttp
         self._chunked = False
+        self._in_body = False  # between the end of a head and the end of its message
         self._raw = False  # after an upgrade: bytes go to aiohttp unparsed
+        self._reading_done = False  # a refusal or a close is due: nothing more is parsed
+        self._linger_bytes = 0  # what may still be read (and dropped) before closing
+        self._head_from_s: float | None = None  # loop time the head being parsed began
+        self._head_split = False  # ...and it did not end in the read it began in
+        self._head_bytes = 0  # bytes of its later reads
+        self._head_timer: asyncio.TimerHandle | None = None
+        self._read_bytes = 0  # size of the read being parsed
+        self._route_url, self._route = b"", ("", "")  # the last request target, and its route
 
     # --- asyncio.Protocol ----------------------------------------------------------------
 
@@ -172,16 +236,31 @@ class FrontDoor(asyncio.Protocol):
 
     def data_received(self, data: bytes) -> None:
         self._active_s = asyncio.get_running_loop().time()
+        if self._reading_done:
+            self._drop(len(data))
+            return
         if self._raw:
             self._queue(data)
+            self._pump()
             return
+        self._read_bytes = len(data)
         try:
             self._parser.feed_data(data)
         except httptools.HttpParserUpgrade as upgrade:  # aiohttp answers it, and what follows
-            self._raw = self._handing_over = True
+            self._raw = True
             self._queue(data[upgrade.args[0] :])
-        except httptools.HttpParserError:
-            self._bad_request()
+        except httptools.HttpParserError as exc:
+            self._refuse(_refusal(exc))
+        else:
+            if self._head_from_s is not None:
+                self._head_continues(len(data))
+        self._pump()
+
+    def _drop(self, size: int) -> None:
+        """Bytes after a refusal: dropped, up to `LINGER_BYTES`."""
+        self._linger_bytes -= size
+        if self._linger_bytes < 0 and self._transport is not None:
+            self._transport.close()
 
     def eof_received(self) -> bool | None:
         if self._handed is not None:
@@ -190,8 +269,9 @@ class FrontDoor(asyncio.Protocol):
 
     def connection_lost(self, exc: Exception | None) -> None:
         self._connections.discard(self)
-        if self._idle_timer is not None:
-            self._idle_timer.cancel()
+        for timer in (self._idle_timer, self._head_timer):
+            if timer is not None:
+                timer.cancel()
         if self._busy is not None:
             self._busy.cancel()
         if self._handed is not None:
@@ -207,7 +287,7 @@ class FrontDoor(asyncio.Protocol):
     def resume_writing(self) -> None:
         if self._handed is not None:
             self._handed.resume_writing()  # type: ignore[attr-defined]
-        elif self._transport is not None:
+        elif self._transport is not None and not self._reading_done:
             self._transport.resume_reading()
 
     def close(self) -> None:
@@ -219,6 +299,7 @@ class FrontDoor(asyncio.Protocol):
 
     def on_message_begin(self) -> None:
         self._url, self._headers, self._body = b"", [], []
+        self._head_from_s = self._active_s
 
     def on_url(self, url: bytes) -> None:
         self._url += url
@@ -227,71 +308,149 @@ class FrontDoor(asyncio.Protocol):
         self._headers.append((name, value))
 
     def on_headers_complete(self) -> None:
-        self._current = self._ours()
-        self._forwarding = self._current is None
-        if self._forwarding:
-            self._start_forwarding()
+        self._head_from_s = None
+        # A head that came whole in a read no bigger than aiohttp's field limit breaks no size
+        # limit but the count's: sizes are checked only when a head may break one.
+        big = self._head_split or self._read_bytes > MAX_FIELD_BYTES
+        if big or len(self._headers) > MAX_HEADERS:
+            check_sizes(self._url, self._headers)
+            if self._head_split:
+                self._end_split_head()
+        parser = self._parser
+        names = check_head(self._headers, parser.get_http_version)
+        self._chunked = b"transfer-encoding" in names
+        self._in_body, self._body_bytes = True, 0
+        if b"upgrade" in names and parser.should_upgrade():  # (a CONNECT is not ours either)
+            self._stream_to_aiohttp()  # httptools stops at the head: aiohttp reads on, raw
+            return
+        self._current = self._ours(names)
+        if self._current is not None:
+            self._mode = OURS
+        elif self._chunked and b"expect" not in names:
+            self._mode, self._handing_over = BUFFER, True
+            self._body_limit = self.state.config.body_limit_bytes
+        else:
+            self._stream_to_aiohttp()
 
     def on_body(self, body: bytes) -> None:
-        if not self._forwarding:
-            self._body.append(body)
-        elif self._chunked:
-            self._queue(b"%x\r\n%s\r\n" % (len(body), body))
-        else:
-            self._queue(body)
+        if self._mode == STREAM:
+            self._queue(b"%x\r\n%s\r\n" % (len(body), body) if self._chunked else body)
+            return
+        self._body.append(body)
+        if self._chunked:  # (a Content-Length was checked against the limit)
+            self._body_bytes += len(body)
+            if self._body_bytes > self._body_limit:
+                raise ApiError.for_status(413, f"Request body over {self._body_limit} bytes")
 
     def on_message_complete(self) -> None:
+        self._in_body = False
         request, self._current = self._current, None
-        if request is None:
-            if self._chunked:
-                self._queue(b"0\r\n\r\n")
+        if request is not None:
+            request.body = b"".join(self._body)
+            self._queue(request)
+        elif self._mode == BUFFER:  # the body whole: handed over with its length
+            body = b"".join(self._body)
+            self._queue(self._head(length=len(body)) + body)
+        elif self._chunked and not self._parser.should_upgrade():
+            self._queue(b"0\r\n\r\n")
+
+    # --- heads that take long, and refusals ----------------------------------------------
+
+    def _head_continues(self, size: int) -> None:
+        """A head went on past the end of a read: time it, and count its later reads."""
+        if not self._head_split:
+            self._head_split = True
+            assert self._head_from_s is not None
+            due_s = self._head_from_s + self.state.config.header_timeout_s
+            self._head_timer = asyncio.get_running_loop().call_at(due_s, self._head_timed_out)
+        else:
+            self._head_bytes += size
+            if self._head_bytes > MAX_HEAD_BYTES:
+                self._refuse(head_too_large(f"Request head over {MAX_HEAD_BYTES} bytes"))
+
+    def _end_split_head(self) -> None:
+        self._head_split, self._head_bytes = False, 0
+        if self._head_timer is not None:
+            self._head_timer.cancel()
+            self._head_timer = None
+
+    def _head_timed_out(self) -> None:
+        self._head_timer = None
+        if self._head_from_s is not None and not self._reading_done:
+            timeout_s = self.state.config.header_timeout_s
+            self._refuse(ApiError(408, "REQUEST_TIMEOUT", f"No request head in {timeout_s:g} s"))
+            self._pump()
+
+    def _refuse(self, error: ApiError) -> None:
+        """Answer `error` in turn, after the replies still owed, then close; read no more."""
+        self._reading_done = True
+        self._head_from_s = None
+        self._end_split_head()
+        if self._transport is not None:
+            self._transport.pause_reading()
+        if not self._handing_over:
+            headers = CIMultiDict(
+                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._headers]
+            )
+            self._backlog.append(Refused(headers, self._remote, error))
             return
-        request.body = b"".join(self._body)
-        self._queue(request)
+        # aiohttp owns the connection: have it answer in order, by breaking its stream
+        handed = self._handover()
+        if isinstance(handed, MockRequestHandler):
+            handed.refusal = error
+        in_chunks = self._mode == STREAM and self._chunked and self._in_body
+        self._backlog.append(CHUNK_POISON if in_chunks else POISON)
 
     # --- choosing and handing over -------------------------------------------------------
 
-    def _ours(self) -> Request | None:
+    def _ours(self, names: set[bytes]) -> Request | None:
         """The request, if it is a plain Models API POST this layer serves; else None."""
         parser = self._parser
-        if self._handing_over or parser.get_method() != b"POST":
+        if self._handing_over or parser.get_method() != b"POST" or b"expect" in names:
             return None
-        model, operation = "", OTHER_PATHS.get(self._url, "")
-        if not operation and b"%" not in self._url:  # percent-escapes: aiohttp decodes them
-            match = MODEL_PATH.fullmatch(self._url.decode("latin-1"))
-            if match is None or match.group(2) not in MODEL_OPERATIONS:
-                return None
-            model, operation = match.groups()
+        if self._url == self._route_url:  # a client sends one path over and over
+            model, operation = self._route
+        else:
+            model, operation = route_of(self._url)
+            self._route_url, self._route = self._url, (model, operation)
         if not operation:
             return None
         headers: CIMultiDict[str] = CIMultiDict(
             [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._headers]
         )
-        length = headers.get("Content-Length", "")
-        limit = self.state.runtime.config.body_limit_bytes
-        if not length.isdigit() or int(length) > limit or "Expect" in headers:
-            return None
+        limit = self.state.runtime.body_limits_bytes[operation]
+        if not self._chunked:  # (a chunked body is limited as it arrives)
+            length = headers.get("Content-Length", "")
+            if not length.isdigit() or int(length) > limit:
+                return None  # aiohttp answers: 413, or the empty body's 400
+        self._body_limit = limit
         assert self._transport is not None
         return Request(
             headers, model, operation, parser.should_keep_alive(), self._remote, self._transport
         )
 
-    def _start_forwarding(self) -> None:
-        """Hand this request (and the connection) to aiohttp: re-serialize its head."""
-        self._handing_over = True
-        names = {name.lower() for name, _ in self._headers}
-        self._chunked = b"transfer-encoding" in names and b"content-length" not in names
-        version = self._parser.get_http_version()
-        head = [b"%s %s HTTP/%s" % (self._parser.get_method(), self._url, version.encode())]
-        head += [name + b": " + value for name, value in self._headers]
-        self._queue(b"\r\n".join(head) + b"\r\n\r\n")
+    def _stream_to_aiohttp(self) -> None:
+        """Hand this message (and the connection) to aiohttp as it arrives, head first."""
+        self._mode, self._handing_over = STREAM, True
+        self._queue(self._head())
+
+    def _head(self, length: int | None = None) -> bytes:
+        """The head of the message being parsed, re-serialized; with `length`, a chunked
+        message's head made a `Content-Length` one (its body is handed over whole)."""
+        parser = self._parser
+        version = parser.get_http_version().encode()
+        lines = [b"%s %s HTTP/%s" % (parser.get_method(), self._url, version)]
+        lines += [name + b": " + value for name, value in self._headers]
+        if length is not None:
+            lines = [line for line in lines if not line.lower().startswith(b"transfer-encoding:")]
+            lines.append(b"Content-Length: %d" % length)
+        return b"\r\n".join(lines) + b"\r\n\r\n"
 
     def _queue(self, item: Request | bytes) -> None:
         self._backlog.append(item)
         if len(self._backlog) > MAX_BACKLOG and self._transport is not None and not self._paused:
             self._paused = True
             self._transport.pause_reading()
-        self._pump()
 
     def _pump(self) -> None:
         """Serve or forward queued items in order; stop while a reply is still in the making."""
@@ -299,11 +458,14 @@ class FrontDoor(asyncio.Protocol):
             item = self._backlog.popleft()
             if isinstance(item, bytes):
                 self._handover().data_received(item)  # type: ignore[attr-defined]
-            else:
+            elif isinstance(item, Request):
                 self._serve(item)
+            else:
+                self._answer_refusal(item)
         if self._paused and len(self._backlog) <= MAX_BACKLOG // 2 and self._transport:
             self._paused = False
-            self._transport.resume_reading()
+            if not self._reading_done:
+                self._transport.resume_reading()
 
     def _handover(self) -> asyncio.Protocol:
         if self._handed is None:
@@ -312,16 +474,22 @@ class FrontDoor(asyncio.Protocol):
             self._handed.connection_made(self._transport)
         return self._handed
 
-    def _bad_request(self) -> None:
-        """Bytes that are not HTTP: 400 and close (after a hand-over aiohttp may be mid-reply,
-        so then just close)."""
+    def _answer_refusal(self, refused: Refused) -> None:
+        """A refused request's reply, counted and journaled; the connection closes after it."""
         self._backlog.clear()
-        if self._transport is None:
-            return
-        if self._handed is None and self._busy is None:
-            body = ApiError(400, "BAD_REQUEST", "Malformed HTTP request").body()
-            self._transport.write(compose(400, {}, body, self._date(), close=True))
-        self._transport.close()
+        error = refused.error
+        headers = journal_refusal(self.state, refused, error).headers()
+        reply = compose(error.status, headers, error.body(), self._date(), close=True)
+        transport = self._transport
+        assert transport is not None
+        transport.write(reply)
+        # Close the way nginx does (a lingering close): closing with unread bytes would send a
+        # reset that can destroy the reply before the client reads it.
+        if transport.can_write_eof():
+            transport.write_eof()
+        self._linger_bytes = LINGER_BYTES
+        transport.resume_reading()
+        asyncio.get_running_loop().call_later(LINGER_S, transport.close)
 
     # --- serving -------------------------------------------------------------------------
 
@@ -330,14 +498,19 @@ class FrontDoor(asyncio.Protocol):
         state, operation = self.state, request.operation
         exchange = Exchange(state, operation, request.model or None)
         try:
-            fault, payload = self._plan(request, exchange)
+            fault, payload, large = self._plan(request, exchange)
         except (ApiError, OAuthError) as error:
             self._error(request, exchange, error)
             finish(state, request, exchange)
             return
-        if exchange.latency_ms > 0 or (fault is not None and fault.kind in delivery.SLOW_FAULTS):
+        except Exception as exc:  # a bug of the mock's: say so, as aiohttp would
+            self._fail(request, exchange, exc)
+            finish(state, request, exchange)
+            return
+        slow = fault is not None and fault.kind in delivery.SLOW_FAULTS
+        if exchange.latency_ms > 0 or slow or large is not None:
             task = asyncio.get_running_loop().create_task(
-                self._serve_later(request, exchange, payload, fault)
+                self._serve_later(request, exchange, payload, fault, large)
             )
             self._busy = task
             task.add_done_callback(self._served)
@@ -345,24 +518,41 @@ class FrontDoor(asyncio.Protocol):
         self._deliver(request, exchange, payload, fault)
         finish(state, request, exchange)
 
-    def _plan(self, request: Request, exchange: Exchange) -> tuple[Fault | None, Payload]:
-        """What `app` settles before the wait, and how to make the reply body after it."""
+    def _plan(
+        self, request: Request, exchange: Exchange
+    ) -> tuple[Fault | None, Payload, Prepared | None]:
+        """What `app` settles before the wait, how to make the reply body after it, and the
+        prepared reply when it is a large one (built in slices, written in pieces)."""
         state, raw = self.state, request.body
         if request.operation == "token":
             exchange.token_status = "not-required"
             form, fault = plan_token(state, exchange, raw, {})
             base_url = f"http://{request.headers.get('Host', '')}"
-            return fault, lambda: issue_token(state, exchange, form, base_url)
+            return fault, lambda: issue_token(state, exchange, form, base_url), None
         if request.operation == "feedback":
-            return plan_feedback(request, state, exchange, raw), lambda: FEEDBACK_REPLY
+            return plan_feedback(request, state, exchange, raw), lambda: FEEDBACK_REPLY, None
         prepared, fault = plan_model(request, state, exchange, raw)
-        return fault, lambda: render(state, exchange.seq, prepared)
+        if prepared.pending is not None:
+            return fault, lambda: b"", prepared
+        return fault, lambda: render(state, exchange.seq, prepared), None
 
     async def _serve_later(
-        self, request: Request, exchange: Exchange, payload: Payload, fault: Fault | None
+        self,
+        request: Request,
+        exchange: Exchange,
+        payload: Payload,
+        fault: Fault | None,
+        large: Prepared | None,
     ) -> None:
         state = self.state
         try:
+            if large is not None:
+                parts = await render_parts(state, exchange.seq, large)
+                if fault is None:
+                    await wait_latency(state, exchange)
+                    self._send_parts(request, exchange, parts)
+                    return
+                payload = functools.partial(b"".join, parts)  # faults cut the reply up whole
             if exchange.latency_ms > 0:
                 await wait_latency(state, exchange)
             if fault is not None and fault.kind in delivery.SLOW_FAULTS:
@@ -373,6 +563,8 @@ class FrontDoor(asyncio.Protocol):
             exchange.disconnected = True
             finish(state, request, exchange)
             raise
+        except Exception as exc:
+            self._fail(request, exchange, exc)
         finish(state, request, exchange)
 
     def _deliver(
@@ -414,6 +606,33 @@ class FrontDoor(asyncio.Protocol):
         close = not request.keep_alive
         transport.write(compose(status, headers, body, self._date(), close=close))
         if close:
+            self._reading_done = True
+            self._backlog.clear()
+            transport.close()
+
+    def _fail(self, request: Request, exchange: Exchange, exc: Exception) -> None:
+        """A 500 for a request the mock failed on (a bug), with its traceback logged."""
+        logger.error("the mock failed on a request", exc_info=exc)
+        if exchange.status and self._transport is not None:  # a reply is under way: cut it
+            self._transport.close()
+            return
+        self._error(request, exchange, ApiError.for_status(500))
+
+    def _send_parts(self, request: Request, exchange: Exchange, parts: list[bytes]) -> None:
+        """A large 200 reply, written piece by piece (the transport buffers what the client has
+        not read yet, and pauses reading meanwhile)."""
+        transport = self._transport
+        if transport is None or transport.is_closing():
+            exchange.disconnected = True
+            return
+        exchange.status = 200
+        close = not request.keep_alive
+        length = sum(map(len, parts))
+        transport.write(response_head(200, exchange.headers(), length, self._date(), close=close))
+        for part in parts:
+            transport.write(part)
+        if close:
+            self._reading_done = True
             self._backlog.clear()
             transport.close()
 

@@ -8,13 +8,23 @@ test with every prompt new would only churn the cache (and the garbage collector
 
 from __future__ import annotations
 
+import asyncio
 import json
+import time
+from collections.abc import Callable
 from functools import lru_cache
+from typing import NamedTuple
 
 from mock_salesforce.corpus import Template, encode_text
-from mock_salesforce.replies import Reply, embeddings_json, expected_reply
+from mock_salesforce.replies import Reply, embedding_json, embeddings_json, expected_reply
 from mock_salesforce.state import MockState, Runtime
-from mock_salesforce.validation import check_body, check_model, extra_fields, parse_body
+from mock_salesforce.validation import (
+    check_body,
+    check_input_count,
+    check_model,
+    extra_fields,
+    parse_body,
+)
 
 # What the provider reports as `model` for a Models API name (by name fragment, first match).
 _PROVIDER_MODELS = (
@@ -34,6 +44,18 @@ _PROVIDER_MODELS = (
 PREPARED_CACHE_SIZE = 4096
 PREPARED_MAX_BODY_BYTES = 8192  # bigger requests are rare in load tests and costly to keep
 SEEN_SIZE = 65_536  # hashes of request bytes seen once (ints: cheap, and no work for the GC)
+# Embeddings replies up to this many vector numbers (about 2 ms of work) are built with the
+# request; bigger ones by `render_parts`, a slice of `SLICE_S` at a time.
+EAGER_VECTOR_NUMBERS = 4096
+SLICE_S = 0.002  # the longest a large reply holds the event loop before it lets others run
+
+
+class PendingVectors(NamedTuple):
+    """The vectors of a large embeddings reply, still to be built."""
+
+    seed: int
+    dims: int
+    inputs: tuple[str, ...]
 
 
 @lru_cache(maxsize=1024)
@@ -54,7 +76,7 @@ class Prepared:
 
     No parsed body: thousands stay cached, and nested dicts would cost memory and GC passes."""
 
-    __slots__ = ("extra_fields", "reply", "shape_template", "template", "values")
+    __slots__ = ("extra_fields", "pending", "reply", "shape_template", "template", "values")
 
     def __init__(
         self,
@@ -62,11 +84,13 @@ class Prepared:
         reply: Reply,
         shape_template: Template,
         values: dict[str, str],
+        pending: PendingVectors | None = None,
     ) -> None:
         self.extra_fields = extra_fields
         self.reply = reply
         self.shape_template = shape_template
         self.values = values
+        self.pending = pending  # a large reply: render it with `render_parts`, not `render`
         self.template: Template | None = None
 
     def compile(self) -> Prepared:
@@ -86,6 +110,8 @@ def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Pre
     if found is not None:
         return found  # type: ignore[no-any-return]
     prepared = prepare(runtime, endpoint, model, raw)
+    if prepared.pending is not None:
+        return prepared  # a large reply is never kept
     seen, fingerprint = runtime.seen, hash(key)
     if fingerprint not in seen:
         if len(seen) >= SEEN_SIZE:
@@ -104,6 +130,8 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     check_model(endpoint, model, config.custom_models)
     body = parse_body(raw)
     check_body(endpoint, body)
+    if endpoint == "embeddings":
+        check_input_count(body["input"], config.embeddings_max_inputs)
     reply = expected_reply(config.seed, endpoint, body, runtime.mix, runtime.lengths)
     values = {
         "PROMPT_TOKENS": str(reply.prompt_tokens),
@@ -112,13 +140,17 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
         "FINISH_REASON": json_string(reply.finish_reason),
         "PROVIDER_MODEL": json_string(provider_model(model)),
     }
+    pending = None
     if endpoint == "embeddings":
-        inputs = tuple(body["input"])
-        values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, config.embedding_dims)
+        inputs, dims = tuple(body["input"]), config.embedding_dims
+        if len(inputs) * dims <= EAGER_VECTOR_NUMBERS:
+            values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, dims)
+        else:
+            pending = PendingVectors(config.seed, dims, inputs)
     else:
         values["TEXT"] = encode_text(reply.text)
     template = runtime.corpus.get(reply.shape).template
-    return Prepared(tuple(extra_fields(endpoint, body)), reply, template, values)
+    return Prepared(tuple(extra_fields(endpoint, body)), reply, template, values, pending)
 
 
 def render(state: MockState, seq: int, prepared: Prepared) -> bytes:
@@ -132,6 +164,14 @@ def render(state: MockState, seq: int, prepared: Prepared) -> bytes:
     slots = template.slots  # a few names: a tuple is searched as fast as a set
     if not slots:
         return template.pieces[0]
+    _add_request_values(state, seq, slots, values)
+    return template.fill(values)
+
+
+def _add_request_values(
+    state: MockState, seq: int, slots: tuple[str, ...], values: dict[str, str]
+) -> None:
+    """The values that differ per request: ids and the timestamp."""
     ids = state.ids
     if "CREATED" in slots:
         values["CREATED"] = str(int(state.now_epoch_s()))
@@ -141,4 +181,26 @@ def render(state: MockState, seq: int, prepared: Prepared) -> bytes:
         values["COMPLETION_ID"] = f'"{ids.completion(seq)}"'
     if "RESPONSE_ID" in slots:
         values["RESPONSE_ID"] = f'"{ids.uuid("response", seq).upper()}"'
-    return template.fill(values)
+
+
+async def render_parts(
+    state: MockState,
+    seq: int,
+    prepared: Prepared,
+    clock: Callable[[], float] = time.perf_counter,
+) -> list[bytes]:
+    """A large reply in pieces, to be written one by one: its vectors built `SLICE_S` of
+    `clock` (CPU-bound work, so a performance clock) at a time, letting the loop run between."""
+    pending = prepared.pending
+    assert pending is not None, "render_parts is for replies with pending vectors"
+    pieces, due_s = [b"["], clock() + SLICE_S
+    for index, text in enumerate(pending.inputs):
+        item = embedding_json(pending.seed, text, index, pending.dims)
+        pieces.append((("," if index else "") + item).encode())
+        if clock() > due_s:
+            await asyncio.sleep(0)
+            due_s = clock() + SLICE_S
+    pieces.append(b"]")
+    template, values = prepared.shape_template, dict(prepared.values)
+    _add_request_values(state, seq, template.slots, values)
+    return template.fill_parts(values, {"EMBEDDINGS": pieces})

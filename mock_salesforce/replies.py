@@ -258,11 +258,13 @@ def _word_stream() -> tuple[str, tuple[int, ...]]:
 
 def embeddings_json(seed: int, inputs: tuple[str, ...], dims: int) -> str:
     """The JSON array of `{"embedding": [...], "index": i}` objects for these inputs."""
-    items = (
-        f'{{"embedding":{_vector_json(_digest(seed, "embeddings", text), dims)},"index":{index}}}'
-        for index, text in enumerate(inputs)
-    )
-    return "[" + ",".join(items) + "]"
+    return "[" + ",".join(embedding_json(seed, t, i, dims) for i, t in enumerate(inputs)) + "]"
+
+
+def embedding_json(seed: int, text: str, index: int, dims: int) -> str:
+    """One `{"embedding": [...], "index": i}` object: the vector of input `text` at `index`."""
+    vector = _vector_json(_digest(seed, "embeddings", text), dims)
+    return f'{{"embedding":{vector},"index":{index}}}'
 
 
 @lru_cache(maxsize=1024)

@@ -18,6 +18,7 @@ from mock_salesforce.app import STATE, create_app
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.frontdoor import KEEPALIVE_S, FrontDoor, HttpDate
+from mock_salesforce.protocol import MockRequestHandler
 from mock_salesforce.state import MockState
 
 # `fast`: the front door serves the Models API hot path, aiohttp the rest (see frontdoor.py);
@@ -61,12 +62,8 @@ class MockServer:
         self.reuse_port = reuse_port
         self.front = front
         self.keepalive_s = keepalive_s
-        self._runner = web.AppRunner(
-            self.app,
-            access_log=None,
-            shutdown_timeout=shutdown_timeout_s,
-            keepalive_timeout=keepalive_s,
-        )
+        # The app's startup, cleanup and request dispatch; connections are protocols of ours.
+        self._runner = web.AppRunner(self.app, shutdown_timeout=shutdown_timeout_s)
         self._listener: asyncio.Server | None = None
         self._doors: set[FrontDoor] = set()
 
@@ -80,17 +77,17 @@ class MockServer:
 
     async def __aenter__(self) -> MockServer:
         await self._runner.setup()
-        if self.front == "aiohttp":
-            site = web.TCPSite(
-                self._runner, self.host, self.port, reuse_port=self.reuse_port or None
-            )
-            await site.start()
-            self.port = int(self._runner.addresses[0][1])
-            return self
-        fallback, state, date = self._runner.server, self.state, HttpDate()
-        assert fallback is not None  # set up above
+        manager, state, date = self._runner.server, self.state, HttpDate()
+        assert manager is not None  # set up above
+
+        def aiohttp_protocol() -> MockRequestHandler:
+            return MockRequestHandler(manager, state, self.keepalive_s)
+
+        def front_door() -> FrontDoor:
+            return FrontDoor(state, aiohttp_protocol, date, self._doors, self.keepalive_s)
+
         self._listener = await asyncio.get_running_loop().create_server(
-            lambda: FrontDoor(state, fallback, date, self._doors, self.keepalive_s),
+            front_door if self.front == "fast" else aiohttp_protocol,
             self.host,
             self.port,
             reuse_port=self.reuse_port or None,

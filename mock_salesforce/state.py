@@ -15,6 +15,7 @@ from mock_salesforce.config import MockConfig, latency_keys
 from mock_salesforce.corpus import Corpus, load_corpus
 from mock_salesforce.counters import Counters
 from mock_salesforce.effective import check_reach
+from mock_salesforce.errors import ConfigError
 from mock_salesforce.faults import FaultPlan, parse_fault
 from mock_salesforce.ids import IdMaker
 from mock_salesforce.journal import Journal
@@ -22,6 +23,7 @@ from mock_salesforce.latency import LatencyModel, parse_latency
 from mock_salesforce.oauth import TokenIssuer
 from mock_salesforce.quotas import QuotaBook
 from mock_salesforce.replies import ReplyLengths, ShapeMix, parse_lengths
+from mock_salesforce.validation import MAX_EMBEDDING_DIMS, body_limits_bytes
 
 
 @dataclass
@@ -36,6 +38,7 @@ class Runtime:
     lengths: ReplyLengths
     rng: random.Random
     corpus: Corpus
+    body_limits_bytes: dict[str, int]  # per endpoint (see `validation.body_limits_bytes`)
     # Request bytes -> everything derived from them (see `rendering.prepared_for`).
     prepared: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
     seen: set[int] = field(default_factory=set)  # hashes of request bytes met once
@@ -64,6 +67,8 @@ def build_runtime(config: MockConfig, corpus: Corpus, instance: int = 0) -> Runt
     """
     mix = ShapeMix.from_mapping(config.mix)
     corpus.check_mix(config.mix)
+    if config.embedding_dims > MAX_EMBEDDING_DIMS:
+        raise ConfigError(f"embedding_dims must be at most {MAX_EMBEDDING_DIMS}")
     rules = [parse_fault(spec) for spec in config.faults]
     latency = {k: parse_latency(v) for k, v in config.latency.items()}
     check_reach(config, latency, rules)
@@ -76,6 +81,7 @@ def build_runtime(config: MockConfig, corpus: Corpus, instance: int = 0) -> Runt
         lengths=parse_lengths(config.reply_lengths),
         rng=random.Random(config.seed * 1_000_003 + instance),
         corpus=corpus,
+        body_limits_bytes=body_limits_bytes(config.body_limit_bytes),
     )
 
 

@@ -7,7 +7,7 @@ tolerated (real gateways send `temperature` or `"max Tokens"`) and reported by `
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Collection, Mapping
+from collections.abc import Callable, Collection, Mapping, Sized
 from typing import Any
 
 import orjson
@@ -49,7 +49,18 @@ KNOWN_FIELDS = {
     ),
 }
 ROLES = frozenset({"user", "assistant", "system"})
+# The most body bytes each endpoint reads (413 past it): the Models endpoints take the configured
+# `body_limit_bytes`; a token form or a feedback document never needs more than these.
+SMALL_BODY_LIMITS_BYTES = {"token": 16_384, "feedback": 65_536}
+MAX_EMBEDDING_DIMS = 4096  # text-embedding-3-large has 3072; one vector is one slice of work
 REQUIRED_HEADERS = ("x-sfdc-app-context", "x-client-feature-id")
+
+
+def body_limits_bytes(limit_bytes: int) -> dict[str, int]:
+    """Per endpoint, the most body bytes read, given the configured limit."""
+    limits = dict.fromkeys(("generations", "chat-generations", "embeddings"), limit_bytes)
+    limits.update({e: min(cap, limit_bytes) for e, cap in SMALL_BODY_LIMITS_BYTES.items()})
+    return limits
 
 
 def check_model(endpoint: str, model: str, custom_models: Collection[str] = ()) -> None:
@@ -70,8 +81,10 @@ def parse_body(raw: bytes) -> dict[str, Any]:
     """The JSON object in `raw`; 400 JSON_PARSER_ERROR / INVALID_TYPE otherwise."""
     try:
         body = _loads(raw)
-    except (ValueError, UnicodeDecodeError) as exc:
+    except ValueError as exc:  # UnicodeDecodeError included
         raise ApiError(400, "JSON_PARSER_ERROR", f"Malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ApiError(400, "JSON_PARSER_ERROR", "Malformed JSON: nested too deep") from None
     if not isinstance(body, dict):
         raise ApiError(400, "INVALID_TYPE", "Request body must be a JSON object")
     return body
@@ -149,6 +162,12 @@ def _check_embeddings(body: Mapping[str, Any]) -> None:
     inputs = _required(body, "input")
     if not isinstance(inputs, list) or not all(isinstance(i, str) for i in inputs):
         raise _wrong_type("input", "an array of strings")
+
+
+def check_input_count(inputs: Sized, limit: int) -> None:
+    """400 when an embeddings request has more inputs than `limit` (each costs a vector)."""
+    if len(inputs) > limit:
+        raise ApiError(400, "INVALID_INPUT", f"Field input has {len(inputs)} items, over {limit}")
 
 
 def _check_feedback(body: Mapping[str, Any]) -> None:

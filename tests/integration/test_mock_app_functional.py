@@ -291,3 +291,24 @@ async def test_a_body_that_arrives_after_its_headers_is_read_whole(
     writer.close()
     assert reply.startswith(b"HTTP/1.1 200")
     assert expected_reply(0, "chat-generations", CHAT_BODY).text.encode() in reply
+
+
+async def test_a_large_embeddings_reply_arrives_whole(mock_client: MakeMock) -> None:
+    client = await start(mock_client, dataclasses.replace(load_profile("fast"), embedding_dims=16))
+    inputs = [f"passage {index}" for index in range(300)]  # built in slices, sent in pieces
+    response = await client.post(EMBED, json={"input": inputs}, headers=await auth_headers(client))
+    document = await response.json()
+    assert response.status == 200 and response.headers["x-sfperf-shape"] == "official-embeddings"
+    assert [item["index"] for item in document["embeddings"]] == list(range(300))
+    assert {len(item["embedding"]) for item in document["embeddings"]} == {16}
+    assert document["parameters"]["usage"]["prompt_tokens"] == 300 * 3
+
+
+async def test_token_and_feedback_bodies_have_their_own_smaller_caps(mock_client: MakeMock) -> None:
+    client = await start(mock_client)
+    form = {**FORM, "padding": "x" * 20_000}
+    assert (await client.post("/services/oauth2/token", data=form)).status == 413
+    feedback = {"id": "i", "generationId": "g", "feedbackText": "x" * 70_000}
+    response = await client.post(FEEDBACK, json=feedback, headers=await auth_headers(client))
+    assert response.status == 413
+    assert (await response.json())["errorCode"] == "REQUEST_TOO_LARGE"

@@ -4,87 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import json
-from dataclasses import dataclass, field
 from typing import Any
 
-import httptools  # type: ignore[import-untyped]
 import pytest
 
 from mock_salesforce.config import MockConfig
 from mock_salesforce.server import MockServer
 
+from .mock_fronts import exchange, request
+
 CHAT = "/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
 BODY = json.dumps({"messages": [{"role": "user", "content": "a cherry pie recipe"}]}).encode()
 OPEN = MockConfig(require_auth=False, strict_headers=False)
 FORM = b"grant_type=client_credentials&client_id=id&client_secret=secret"
-
-
-@dataclass
-class Reply:
-    status: int = 0
-    headers: dict[str, str] = field(default_factory=dict)
-    body: bytes = b""
-
-
-class _Replies:
-    """httptools callbacks collecting whole responses."""
-
-    def __init__(self) -> None:
-        self.done: list[Reply] = []
-        self.current = Reply()
-        self.parser = httptools.HttpResponseParser(self)
-
-    def on_headers_complete(self) -> None:
-        self.current.status = self.parser.get_status_code()
-
-    def on_header(self, name: bytes, value: bytes) -> None:
-        self.current.headers[name.decode().lower()] = value.decode()
-
-    def on_body(self, body: bytes) -> None:
-        self.current.body += body
-
-    def on_message_complete(self) -> None:
-        self.done.append(self.current)
-        self.current = Reply()
-
-
-def request(
-    path: str, body: bytes = BODY, *, method: str = "POST", extra: str = "", length: bool = True
-) -> bytes:
-    head = f"{method} {path} HTTP/1.1\r\nHost: 127.0.0.1\r\n{extra}"
-    if length:
-        head += f"Content-Length: {len(body)}\r\n"
-    return (head + "\r\n").encode() + body
-
-
-async def exchange(
-    port: int, data: bytes | list[bytes], count: int, pause_s: float = 0.0
-) -> tuple[list[Reply], bool]:
-    """Send `data` (pieces `pause_s` apart) on one connection; read `count` replies.
-
-    Returns the replies and whether the server closed the connection after them."""
-    reader, writer = await asyncio.open_connection("127.0.0.1", port)
-    collected = _Replies()
-    try:
-        for piece in [data] if isinstance(data, bytes) else data:
-            writer.write(piece)
-            await writer.drain()
-            await asyncio.sleep(pause_s)
-        closed = False
-        while len(collected.done) < count:
-            chunk = await asyncio.wait_for(reader.read(65536), timeout=5)
-            if not chunk:
-                closed = True
-                break
-            collected.parser.feed_data(chunk)
-        if not closed:
-            try:
-                closed = await asyncio.wait_for(reader.read(1), timeout=0.2) == b""
-            except TimeoutError:
-                closed = False
-        return collected.done, closed
-    finally:
-        writer.close()
 
 
 def with_latency(server: MockServer, spec: str) -> None:
@@ -117,7 +49,7 @@ async def test_both_fronts_send_the_same_token_and_reply() -> None:
             token_request = request("/services/oauth2/token", FORM)
             (token,), _ = await exchange(server.port, token_request, 1)
             bearer = json.loads(token.body)["access_token"]
-            chat = request(CHAT, extra=f"Authorization: Bearer {bearer}\r\n")
+            chat = request(CHAT, BODY, extra=f"Authorization: Bearer {bearer}\r\n")
             (reply,), _ = await exchange(server.port, chat, 1)
             replies[front] = (token, reply, server.state.journal.since(0))
     (fast_token, fast_reply, fast_journal) = replies["fast"]
@@ -137,7 +69,9 @@ async def test_both_fronts_send_the_same_token_and_reply() -> None:
 
 async def test_pipelined_requests_are_answered_in_order(fast: MockServer) -> None:
     with_latency(fast, "fixed:50ms")
-    pipelined = request(CHAT) + request("/__admin/counters", b"", method="GET") + request(CHAT)
+    pipelined = (
+        request(CHAT, BODY) + request("/__admin/counters", b"", method="GET") + request(CHAT, BODY)
+    )
     replies, closed = await exchange(fast.port, pipelined, 3)
     assert [r.status for r in replies] == [200, 200, 200]
     assert "generationDetails" in json.loads(replies[0].body)
@@ -147,7 +81,9 @@ async def test_pipelined_requests_are_answered_in_order(fast: MockServer) -> Non
 
 
 async def test_connection_close_is_honoured(fast: MockServer) -> None:
-    replies, closed = await exchange(fast.port, request(CHAT, extra="Connection: close\r\n"), 1)
+    replies, closed = await exchange(
+        fast.port, request(CHAT, BODY, extra="Connection: close\r\n"), 1
+    )
     assert replies[0].status == 200 and replies[0].headers["connection"] == "close"
     assert closed
 
@@ -176,7 +112,7 @@ async def test_bytes_that_are_not_http_get_a_400_and_the_connection_closes(
 
 
 async def test_a_request_after_a_hand_over_is_still_served(fast: MockServer) -> None:
-    sequence = [request("/__admin/counters", b"", method="GET"), request(CHAT)]
+    sequence = [request("/__admin/counters", b"", method="GET"), request(CHAT, BODY)]
     replies, _ = await exchange(fast.port, sequence, 2, pause_s=0.05)
     assert [r.status for r in replies] == [200, 200]
     entries = fast.state.journal.since(0)
@@ -186,7 +122,7 @@ async def test_a_request_after_a_hand_over_is_still_served(fast: MockServer) -> 
 async def test_a_client_leaving_during_injected_latency_is_journaled(fast: MockServer) -> None:
     with_latency(fast, "fixed:300ms")
     _reader, writer = await asyncio.open_connection("127.0.0.1", fast.port)
-    writer.write(request(CHAT))
+    writer.write(request(CHAT, BODY))
     await writer.drain()
     await asyncio.sleep(0.05)
     writer.close()
@@ -203,7 +139,7 @@ async def test_an_idle_connection_is_closed_after_the_keepalive_time(front: str)
     async with MockServer(OPEN, front=front, keepalive_s=0.3) as server:
         reader, writer = await asyncio.open_connection("127.0.0.1", server.port)
         try:
-            writer.write(request(CHAT))
+            writer.write(request(CHAT, BODY))
             await writer.drain()
             assert (await asyncio.wait_for(reader.readuntil(b"\r\n"), 5)).startswith(
                 b"HTTP/1.1 200"

@@ -105,6 +105,7 @@ def test_cli_overrides_reach_the_served_config() -> None:
         ["-m", "mock_salesforce", "--fault", "418:p=2"],
         ["-m", "mock_salesforce", "--quota", "chat-generations=lots"],
         ["-m", "mock_salesforce", "--profile", "no-such-profile"],
+        ["-m", "mock_salesforce", "--header-timeout", "0"],
         ["-m", "mock_salesforce", "--record-from", "http://127.0.0.1:9"],
         ["-m", "harness.cli", "mock", "--latency", "bogus:1"],
         *(

@@ -73,6 +73,8 @@ def test_a_profile_file_in_toml_or_json_is_loaded(tmp_path: Path) -> None:
         ({"credentials": ["only-id"]}, "credentials"),
         ({"mix": {"generations": {"a": "x"}}}, "mix"),
         ({"token_lifetime_s": 0}, "token_lifetime_s"),
+        ({"header_timeout_s": float("nan")}, "header_timeout_s"),
+        ({"embeddings_max_inputs": -1}, "embeddings_max_inputs"),
     ],
 )
 def test_bad_config_values_name_the_key(data: dict[str, object], message: str) -> None:

@@ -5,6 +5,8 @@ from __future__ import annotations
 import asyncio
 import json
 
+import pytest
+
 from mock_salesforce.config import MockConfig
 from mock_salesforce.frontdoor import FrontDoor, HttpDate, compose
 from mock_salesforce.state import MockState
@@ -14,12 +16,12 @@ BODY = json.dumps({"messages": [{"role": "user", "content": "hi"}]}).encode()
 
 
 class Transport(asyncio.Transport):
-    """Collects what is written; remembers whether it was closed."""
+    """Collects what is written; remembers whether it was closed, half-closed or paused."""
 
     def __init__(self) -> None:
         super().__init__()
         self.written = bytearray()
-        self.closed = False
+        self.closed = self.eof_written = self.paused = False
 
     def write(self, data: bytes | bytearray | memoryview) -> None:
         self.written += data
@@ -29,6 +31,18 @@ class Transport(asyncio.Transport):
 
     def close(self) -> None:
         self.closed = True
+
+    def can_write_eof(self) -> bool:
+        return True
+
+    def write_eof(self) -> None:
+        self.eof_written = True
+
+    def pause_reading(self) -> None:
+        self.paused = True
+
+    def resume_reading(self) -> None:
+        self.paused = False
 
     def get_extra_info(self, name: str, default: object = None) -> object:
         return ("127.0.0.1", 5000) if name == "peername" else default
@@ -141,11 +155,32 @@ async def test_a_percent_escaped_path_is_left_to_aiohttp_which_decodes_it() -> N
     assert bytes(fallback.received) == post(escaped) and not transport.written
 
 
-async def test_a_chunked_body_is_handed_over_chunked() -> None:
+def chunked(path: bytes, body: bytes, extra: bytes = b"") -> bytes:
+    head = b"POST %s HTTP/1.1\r\nHost: x\r\n%sTransfer-Encoding: chunked\r\n\r\n" % (path, extra)
+    return head + b"%x\r\n%s\r\n0\r\n\r\n" % (len(body), body)
+
+
+async def test_a_chunked_models_request_is_served_here() -> None:
+    door, transport, fallback = door_for()
+    door.data_received(chunked(CHAT, BODY))
+    ((status, body),) = replies(transport.written)
+    assert status == b"HTTP/1.1 200 OK" and "generationDetails" in json.loads(body)
+    assert fallback.transport is None
+
+
+async def test_another_chunked_body_is_handed_over_whole_with_its_length() -> None:
     door, _, fallback = door_for()
-    head = b"POST %s HTTP/1.1\r\nHost: x\r\nTransfer-Encoding: chunked\r\n\r\n" % CHAT
-    door.data_received(head + b"5\r\nhello\r\n0\r\n\r\n")
-    assert bytes(fallback.received) == head + b"5\r\nhello\r\n0\r\n\r\n"
+    door.data_received(chunked(b"/__admin/config", b'{"seed": 3}', b"Expect: nothing\r\n"[:0]))
+    assert bytes(fallback.received) == (
+        b'POST /__admin/config HTTP/1.1\r\nHost: x\r\nContent-Length: 11\r\n\r\n{"seed": 3}'
+    )
+
+
+async def test_a_body_sent_after_expect_continue_is_streamed_to_aiohttp() -> None:
+    door, _, fallback = door_for()
+    request = chunked(CHAT, b"hello", b"Expect: 100-continue\r\n")
+    door.data_received(request)
+    assert bytes(fallback.received) == request  # aiohttp sends the interim 100 itself
 
 
 async def test_connection_close_closes_after_the_reply() -> None:
@@ -177,3 +212,91 @@ async def test_any_stream_transport_will_do() -> None:
     door.connection_made(transport)  # type: ignore[arg-type]
     door.data_received(post(CHAT))
     assert transport.written.startswith(b"HTTP/1.1 200 OK\r\n")
+
+
+def refusal(transport: Transport) -> tuple[int, dict[str, str]]:
+    """The status and JSON error of the one reply written, after checking it closes."""
+    ((status_line, body),) = replies(transport.written)
+    assert b"Connection: close\r\n" in transport.written and transport.eof_written
+    document = json.loads(body)
+    assert set(document) == {"errorCode", "messageCode", "message"}
+    return int(status_line.split()[1]), document
+
+
+def head(lines: bytes, path: bytes = b"/") -> bytes:
+    return b"GET %s HTTP/1.1\r\n%s\r\n" % (path, lines)
+
+
+@pytest.mark.parametrize(
+    "request_bytes, status",
+    [
+        (head(b"Host: x\r\n", b"/" + b"a" * 8190), 414),
+        (head(b"Host: x\r\nX: " + b"a" * 8190 + b"\r\n"), 431),
+        (head(b"Host: x\r\n" + b"".join(b"X%d: 1\r\n" % i for i in range(128))), 431),
+        (head(b""), 400),
+        (head(b"Host: x\r\nHost: y\r\n"), 400),
+        (head(b"Host: x\r\nContent-Type: a\r\ncontent-type: b\r\n"), 400),
+        (head(b"Host: x\r\nTransfer-Encoding: xchunked\r\n"), 400),
+        (head(b"Host: x\r\nTransfer-Encoding: gzip, chunked\r\n"), 400),
+        (head(b"Host: x\r\nSec-WebSocket-Key1: 1\r\n"), 400),
+        (chunked(CHAT, b"hello").replace(b"0\r\n\r\n", b"ZZ\r\n"), 400),
+        (b"\x16\x03\x01\x02\x00\x01\x00\x01", 400),
+    ],
+)
+async def test_a_request_aiohttp_would_refuse_gets_a_json_error_and_is_journaled(
+    request_bytes: bytes, status: int
+) -> None:
+    door, transport, fallback = door_for()
+    door.data_received(request_bytes)
+    assert refusal(transport)[0] == status
+    (entry,) = door.state.journal.since(0)
+    assert (entry["endpoint"], entry["status"]) == ("other", status)
+    assert door.state.counters.requests == 1 and fallback.transport is None
+
+
+async def test_a_url_or_header_at_the_limit_is_accepted() -> None:
+    door, transport, _ = door_for()
+    door.data_received(head(b"Host: x\r\nX: " + b"a" * 8189 + b"\r\n", b"/" + b"a" * 8189))
+    assert not transport.written  # handed to aiohttp: an unknown path
+
+
+async def test_http_1_0_needs_no_host() -> None:
+    door, transport, _ = door_for()
+    door.data_received(post(CHAT).replace(b"HTTP/1.1\r\nHost: x\r\n", b"HTTP/1.0\r\n"))
+    assert replies(transport.written)[0][0] == b"HTTP/1.1 200 OK"
+
+
+async def test_a_refusal_comes_after_the_replies_owed_before_it() -> None:
+    door, transport, _ = door_for()
+    door.data_received(post(CHAT) + head(b""))
+    (ok, _), (refused, _) = replies(transport.written)
+    assert ok == b"HTTP/1.1 200 OK" and refused == b"HTTP/1.1 400 Bad Request"
+    assert [e["status"] for e in door.state.journal.since(0)] == [200, 400]
+
+
+async def test_after_a_refusal_nothing_more_is_parsed() -> None:
+    door, transport, _ = door_for()
+    door.data_received(head(b"") + post(CHAT))
+    door.data_received(post(CHAT))
+    assert refusal(transport)[0] == 400 and door.state.counters.requests == 1
+
+
+async def test_a_head_over_the_limit_is_refused_while_it_arrives() -> None:
+    door, transport, _ = door_for()
+    door.data_received(b"GET / HTTP/1.1\r\nHost: x\r\n")
+    sent = 0
+    while not transport.written:
+        door.data_received(b"X%d: %s\r\n" % (sent, b"v" * 8000))
+        sent += 1
+    status, document = refusal(transport)
+    assert status == 431 and "head" in document["message"]
+    assert 32_768 < sent * 8000 <= 32_768 + 2 * 8000  # the read it began in is not counted
+
+
+async def test_an_upgrade_hands_its_body_to_aiohttp_unparsed() -> None:
+    door, transport, fallback = door_for()
+    smuggled = b"POST /__admin/reset HTTP/1.1\r\nHost: x\r\n\r\n"
+    extra = b"Connection: Upgrade\r\nUpgrade: h2c\r\n"
+    door.data_received(post(CHAT, smuggled, extra))
+    assert bytes(fallback.received) == post(CHAT, smuggled, extra)
+    assert not transport.written and door.state.counters.requests == 0

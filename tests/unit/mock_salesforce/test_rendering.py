@@ -1,10 +1,18 @@
 import json
+from collections.abc import Coroutine
+from typing import Any
 
 import pytest
 
 from mock_salesforce.config import MockConfig, load_profile
 from mock_salesforce.errors import ApiError
-from mock_salesforce.rendering import PREPARED_CACHE_SIZE, prepare, prepared_for, render
+from mock_salesforce.rendering import (
+    PREPARED_CACHE_SIZE,
+    prepare,
+    prepared_for,
+    render,
+    render_parts,
+)
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.state import MockState
 
@@ -90,3 +98,61 @@ def test_a_compiled_request_renders_the_same_bytes_as_a_fresh_one(endpoint: str)
     compiled = prepare(state.runtime, endpoint, model, raw).compile()
     assert fresh.template is None and compiled.template is not None
     assert render(state, 7, fresh) == render(state, 7, compiled)
+
+
+EMBED = "sfdc_ai__DefaultOpenAITextEmbeddingAda_002"
+
+
+def embeddings_request(count: int) -> bytes:
+    return json.dumps({"input": [f"text {index}" for index in range(count)]}).encode()
+
+
+class StepClock:
+    """A performance clock that moves `step_s` on every read."""
+
+    def __init__(self, step_s: float) -> None:
+        self.now_s, self.step_s = 0.0, step_s
+
+    def __call__(self) -> float:
+        self.now_s += self.step_s
+        return self.now_s
+
+
+def run_counting_yields(coroutine: Coroutine[Any, Any, list[bytes]]) -> tuple[list[bytes], int]:
+    """Drive a coroutine that only ever yields to the loop; its result and how often it did."""
+    yields = 0
+    while True:
+        try:
+            coroutine.send(None)
+        except StopIteration as done:
+            return done.value, yields
+        yields += 1
+
+
+def test_a_large_embeddings_reply_is_built_in_slices_and_says_the_same() -> None:
+    state = state_for(MockConfig(seed=3, embedding_dims=8))
+    large = prepare(state.runtime, "embeddings", EMBED, embeddings_request(600))
+    assert large.pending is not None  # 600 x 8 numbers: over the eager bound
+    parts, yields = run_counting_yields(render_parts(state, 5, large, StepClock(0.001)))
+    assert yields >= 600 // 3  # a slice of 2 ms, one vector a millisecond
+    document = json.loads(b"".join(parts))
+    vectors = [item["embedding"] for item in document["embeddings"]]
+    one = prepare(state.runtime, "embeddings", EMBED, b'{"input": ["text 7"]}')
+    small = json.loads(render(state, 5, one))
+    assert len(vectors) == 600 and vectors[7] == small["embeddings"][0]["embedding"]
+    assert [item["index"] for item in document["embeddings"]] == list(range(600))
+
+
+def test_a_large_reply_is_never_cached() -> None:
+    state = state_for(MockConfig(embedding_dims=8))
+    for _ in range(3):
+        assert prepared_for(state.runtime, "embeddings", EMBED, embeddings_request(600)).pending
+    assert not state.runtime.prepared
+
+
+def test_more_embeddings_inputs_than_the_cap_are_a_bad_request() -> None:
+    state = state_for(MockConfig(embeddings_max_inputs=10))
+    prepare(state.runtime, "embeddings", EMBED, embeddings_request(10))
+    with pytest.raises(ApiError) as refused:
+        prepare(state.runtime, "embeddings", EMBED, embeddings_request(11))
+    assert (refused.value.status, refused.value.error_code) == (400, "INVALID_INPUT")

@@ -2,8 +2,13 @@
 
 from __future__ import annotations
 
+import pytest
+
 from mock_salesforce.config import MockConfig
-from mock_salesforce.state import MockState
+from mock_salesforce.corpus import load_corpus
+from mock_salesforce.errors import ConfigError
+from mock_salesforce.state import MockState, build_runtime
+from mock_salesforce.validation import MAX_EMBEDDING_DIMS
 
 
 def make_state(config: MockConfig) -> MockState:
@@ -65,3 +70,17 @@ def test_request_ids_stay_unique_across_config_changes_and_resets() -> None:
     state.reset()
     ids.append(state.ids.uuid("request", state.next_seq()))
     assert len(set(ids)) == 3
+
+
+def test_embedding_dims_past_the_cap_are_refused() -> None:
+    build_runtime(MockConfig(embedding_dims=MAX_EMBEDDING_DIMS), load_corpus())
+    with pytest.raises(ConfigError, match="embedding_dims"):
+        build_runtime(MockConfig(embedding_dims=MAX_EMBEDDING_DIMS + 1), load_corpus())
+
+
+def test_token_and_feedback_bodies_are_capped_below_the_models_limit() -> None:
+    limits = build_runtime(MockConfig(body_limit_bytes=1 << 20), load_corpus()).body_limits_bytes
+    assert limits["chat-generations"] == limits["embeddings"] == 1 << 20
+    assert limits["token"] == 16_384 and limits["feedback"] == 65_536
+    small = build_runtime(MockConfig(body_limit_bytes=1000), load_corpus()).body_limits_bytes
+    assert set(small.values()) == {1000}

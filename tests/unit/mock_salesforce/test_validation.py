@@ -45,7 +45,9 @@ def test_missing_required_headers_are_bad_requests() -> None:
     assert "x-client-feature-id" in error.message
 
 
-@pytest.mark.parametrize("raw", [b"{", b"", b"\xff\xfe", b"[1, 2]", b"null", b'"text"'])
+@pytest.mark.parametrize(
+    "raw", [b"{", b"", b"\xff\xfe", b"[1, 2]", b"null", b'"text"', b"[" * 5000, b'{"a":' * 5000]
+)
 def test_malformed_or_non_object_json_is_a_bad_request(raw: bytes) -> None:
     error = error_of(parse_body, raw)
     assert error.status == 400
