@@ -2,24 +2,35 @@
 
 Like WireMock's: read and change the config at runtime (a JSON merge patch), read what the mock
 saw. Admin calls are not journaled. It can be disabled, or require `Authorization: Bearer TOKEN`.
+
+Safe on loopback: it never shows a secret (the client secret and the admin token read as
+`REDACTED`), and a call other than GET must come as `Content-Type: application/json` (a web page
+cannot send that to another origin without a preflight the mock never grants), to a Host that
+is `localhost` or an IP address (DNS rebinding needs a name), from no Origin but a loopback one.
 """
 
 from __future__ import annotations
 
 import hmac
+import ipaddress
 import json
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from mock_salesforce.config import MockConfig
 from mock_salesforce.effective import endpoint_views
-from mock_salesforce.errors import ConfigError
+from mock_salesforce.errors import ApiError, ConfigError
+from mock_salesforce.exchange import read_body
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.state import MockState
 
 Handler = Callable[[web.Request, MockState], Awaitable[web.Response]]
 PREFIX = "/__admin"
+REDACTED = "<redacted>"
+BODY_LIMIT_BYTES = 1 << 20
 
 
 def add_admin_routes(app: web.Application, key: web.AppKey[MockState]) -> None:
@@ -50,9 +61,51 @@ def _guarded(
         if handler is None:
             allowed = ", ".join(methods)
             return _problem(405, f"use {allowed}", {"Allow": allowed})
+        if request.method != "GET":
+            refusal = _refuse_from_a_page(request)
+            if refusal is not None:
+                return refusal
         return await handler(request, state)
 
     return handle
+
+
+def _refuse_from_a_page(request: web.Request) -> web.Response | None:
+    """The refusal of a call a web page could have made (None when it could not have)."""
+    if request.content_type != "application/json":
+        return _problem(415, "send Content-Type: application/json")
+    host = request.headers.get("Host", "")
+    if not _addressed(host):
+        return _problem(403, "the Host must be localhost or an IP address")
+    origin = request.headers.get("Origin")
+    if origin is not None and not _loopback(urlsplit(origin).hostname or ""):
+        return _problem(403, "calls from a web page are refused (Origin is not loopback)")
+    return None
+
+
+def _hostname(host: str) -> str:
+    try:
+        return urlsplit(f"//{host}").hostname or ""
+    except ValueError:
+        return ""
+
+
+def _addressed(host: str) -> bool:
+    """A Host header naming localhost or an IP address."""
+    name = _hostname(host)
+    return name == "localhost" or _ip(name) is not None
+
+
+def _loopback(name: str) -> bool:
+    address = _ip(name)
+    return name == "localhost" or (address is not None and address.is_loopback)
+
+
+def _ip(name: str) -> ipaddress.IPv4Address | ipaddress.IPv6Address | None:
+    try:
+        return ipaddress.ip_address(name)
+    except ValueError:
+        return None
 
 
 def _token_ok(request: web.Request, token: str) -> bool:
@@ -76,9 +129,13 @@ def _problem(status: int, message: str, headers: dict[str, str] | None = None) -
 
 async def _read_json(request: web.Request) -> Any:
     try:
-        return json.loads(await request.read())
-    except (ValueError, UnicodeDecodeError) as exc:
+        return json.loads(await read_body(request, BODY_LIMIT_BYTES))
+    except ApiError as exc:  # over the limit
+        raise ConfigError(exc.message) from None
+    except ValueError as exc:  # UnicodeDecodeError included
         raise ConfigError(f"malformed JSON: {exc}") from None
+    except RecursionError:
+        raise ConfigError("malformed JSON: nested too deep") from None
 
 
 async def health(request: web.Request, state: MockState) -> web.Response:
@@ -98,7 +155,26 @@ async def get_config(request: web.Request, state: MockState) -> web.Response:
 
 def _config_document(state: MockState) -> dict[str, Any]:
     views = endpoint_views(state.runtime)
-    return {**state.config.to_dict(), "effective": {v.endpoint: v.as_dict() for v in views}}
+    document = {**state.config.to_dict(), "effective": {v.endpoint: v.as_dict() for v in views}}
+    if document["credentials"]:
+        document["credentials"] = [document["credentials"][0], REDACTED]
+    if document["admin_token"] is not None:
+        document["admin_token"] = REDACTED
+    return document
+
+
+def _unredacted(patch: Mapping[str, Any], config: MockConfig) -> dict[str, Any]:
+    """`patch` with the secrets it echoes back as `REDACTED` left as they are (a client may
+    send back the config it read)."""
+    kept = dict(patch)
+    if kept.get("admin_token") == REDACTED:
+        del kept["admin_token"]
+    credentials = kept.get("credentials")
+    if isinstance(credentials, list) and credentials[1:] == [REDACTED]:
+        if config.credentials is None or credentials[0] != config.credentials[0]:
+            raise ConfigError("credentials: send the client secret itself")
+        del kept["credentials"]
+    return kept
 
 
 async def patch_config(request: web.Request, state: MockState) -> web.Response:
@@ -107,7 +183,7 @@ async def patch_config(request: web.Request, state: MockState) -> web.Response:
         patch = await _read_json(request)
         if not isinstance(patch, dict):
             raise ConfigError("the patch must be a JSON object")
-        state.apply(state.config.patched(patch))
+        state.apply(state.config.patched(_unredacted(patch, state.config)))
     except ConfigError as exc:
         return _problem(400, str(exc))
     return _json(_config_document(state))

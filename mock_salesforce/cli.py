@@ -26,6 +26,7 @@ from mock_salesforce.server import FRONTS
 from mock_salesforce.state import build_runtime
 
 V = TypeVar("V")
+ADMIN_TOKEN_VARIABLE = "SFPERF_ADMIN_TOKEN"  # the admin token, kept out of argv (and ps)
 # Shown by --help; tests/integration/test_mock_docs_functional.py runs every one of them.
 EXAMPLES = """\
 examples (what you name replaces the profile's values wherever its selector reaches):
@@ -70,7 +71,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         metavar="SECONDS",
         help="refuse (408) a request head that takes longer to arrive (default 10)",
     )
-    add("--admin-token", default=None, help="require this bearer on /__admin/")
+    add(
+        "--admin-token",
+        default=None,
+        help=f"require this bearer on /__admin/ (or set {ADMIN_TOKEN_VARIABLE}: ps shows argv)",
+    )
     add("--no-admin", action="store_true", help="disable the admin API")
     add("--workers", type=int, default=1, help="processes sharing the port (SO_REUSEPORT)")
     add(
@@ -122,8 +127,16 @@ def _plain_overrides(args: argparse.Namespace) -> dict[str, Any]:
         if not args.header_timeout > 0:  # (NaN too)
             raise ConfigError("--header-timeout must be > 0 seconds")
         changes["header_timeout_s"] = args.header_timeout
-    if args.admin_token is not None:
-        changes["admin_token"] = args.admin_token
+    return {**changes, **_admin_overrides(args)}
+
+
+def _admin_overrides(args: argparse.Namespace) -> dict[str, Any]:
+    """The admin API's settings: the token from argv, else from the environment (the mock's
+    only read of it: this is its command-line edge)."""
+    changes: dict[str, Any] = {}
+    token = args.admin_token or os.environ.get(ADMIN_TOKEN_VARIABLE)
+    if token:
+        changes["admin_token"] = token
     if args.no_admin:
         changes["admin_enabled"] = False
     return changes

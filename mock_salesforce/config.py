@@ -199,16 +199,18 @@ def load_profile(name_or_path: str) -> MockConfig:
 
 
 def _read_profile_file(path: Path) -> dict[str, Any]:
+    from mock_salesforce.recording import FORMAT_PREFIX, parse_recording, recording_to_profile
+
     try:
         text = path.read_text(encoding="utf-8")
-        data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
+        data = parse_recording(text) if path.suffix != ".toml" else None
+        if data is None:
+            data = tomllib.loads(text) if path.suffix == ".toml" else json.loads(text)
     except (OSError, ValueError) as exc:
         raise ConfigError(f"cannot read profile {str(path)!r}: {exc}") from None
     if not isinstance(data, dict):
         raise ConfigError(f"profile {str(path)!r} is not a table/object")
-    if str(data.get("format", "")).startswith("sfperf-recording/"):
-        from mock_salesforce.recording import recording_to_profile
-
+    if str(data.get("format", "")).startswith(FORMAT_PREFIX):
         return recording_to_profile(data)
     return data
 

@@ -547,18 +547,9 @@ class FrontDoor(asyncio.Protocol):
         state = self.state
         try:
             if large is not None:
-                parts = await render_parts(state, exchange.seq, large)
-                if fault is None:
-                    await wait_latency(state, exchange)
-                    self._send_parts(request, exchange, parts)
-                    return
-                payload = functools.partial(b"".join, parts)  # faults cut the reply up whole
-            if exchange.latency_ms > 0:
-                await wait_latency(state, exchange)
-            if fault is not None and fault.kind in delivery.SLOW_FAULTS:
-                await self._fault_slowly(request, exchange, payload(), fault)
+                await self._serve_large(request, exchange, large, fault)
             else:
-                self._deliver(request, exchange, payload, fault)
+                await self._wait_and_deliver(request, exchange, payload, fault)
         except asyncio.CancelledError:  # the client left (or the server stops)
             exchange.disconnected = True
             finish(state, request, exchange)
@@ -566,6 +557,29 @@ class FrontDoor(asyncio.Protocol):
         except Exception as exc:
             self._fail(request, exchange, exc)
         finish(state, request, exchange)
+
+    async def _wait_and_deliver(
+        self, request: Request, exchange: Exchange, payload: Payload, fault: Fault | None
+    ) -> None:
+        if exchange.latency_ms > 0:
+            await wait_latency(self.state, exchange)
+        if fault is not None and fault.kind in delivery.SLOW_FAULTS:
+            await self._fault_slowly(request, exchange, payload(), fault)
+        else:
+            self._deliver(request, exchange, payload, fault)
+
+    async def _serve_large(
+        self, request: Request, exchange: Exchange, large: Prepared, fault: Fault | None
+    ) -> None:
+        """A large reply: built in slices, then written in pieces (or cut up by its fault)."""
+        parts = await render_parts(self.state, exchange.seq, large)
+        if fault is None:
+            await wait_latency(self.state, exchange)
+            self._send_parts(request, exchange, parts)
+        else:  # faults cut the reply up whole
+            await self._wait_and_deliver(
+                request, exchange, functools.partial(b"".join, parts), fault
+            )
 
     def _deliver(
         self, request: Request, exchange: Exchange, payload: Payload, fault: Fault | None

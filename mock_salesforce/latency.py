@@ -247,14 +247,18 @@ def _checked_samples(samples_ms: Sequence[float], spec: str) -> tuple[float, ...
 
 
 def load_samples_ms(path: Path) -> list[float]:
-    """Latencies in ms from a recording: a JSON list, a JSON object with `samples_ms` or
-    `latency_ms` (a list, or a list of entries carrying it), JSON lines, or one number a line."""
+    """Latencies in ms from a recording: record mode's, a JSON list, a JSON object with
+    `samples_ms` or `latency_ms` (a list, or a list of entries carrying it), JSON lines, or one
+    number a line."""
+    from mock_salesforce.recording import parse_recording
+
     try:
         text = path.read_text()
+        data: object = parse_recording(text)
     except OSError as exc:
         raise ConfigError(f"cannot read latency recording {str(path)!r}: {exc.strerror}") from None
     try:
-        data = json.loads(text)
+        data = json.loads(text) if data is None else data
     except json.JSONDecodeError:
         data = None
     try:

@@ -7,6 +7,7 @@ become the mix, the latencies become empirical latency models, and error rates b
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
@@ -14,7 +15,12 @@ from typing import Any
 from mock_salesforce.corpus import Corpus
 from mock_salesforce.errors import ConfigError
 
-FORMAT = "sfperf-recording/1"
+# Format history: 1 = one JSON document {"format", "recorded_from", "redacted", "entries": [...]},
+# rewritten whole every 25 exchanges (a crash lost up to 24 of them); 2 = JSON Lines: that
+# document without "entries" on the first line, then one entry per line, appended as each
+# exchange ends (a crash loses at most the line being written). Both are read.
+FORMAT = "sfperf-recording/2"
+FORMAT_PREFIX = "sfperf-recording/"
 _FAULT_STATUSES = (401, 404, 423, 429, 500, 503)
 
 
@@ -38,10 +44,37 @@ def structure(value: Any, placeholders: bool = False) -> Any:
     return "leaf"
 
 
+def parse_recording(text: str) -> dict[str, Any] | None:
+    """A recording in either format as one document (`entries` listed), or None when `text`
+    is not one; a last line cut short (a recorder that crashed mid-write) is left out."""
+    first, _, rest = text.partition("\n")
+    try:
+        header = json.loads(first)
+    except ValueError:
+        header = None
+    if not isinstance(header, dict) or header.get("format") != FORMAT:
+        return None  # format 1 is a JSON document: the profile reader parses it whole
+    lines = rest.splitlines()
+    entries = [_entry(line, last=n == len(lines) - 1) for n, line in enumerate(lines) if line]
+    return {**header, "entries": [e for e in entries if e is not None]}
+
+
+def _entry(line: str, last: bool) -> dict[str, Any] | None:
+    try:
+        entry = json.loads(line)
+    except ValueError:
+        if last:
+            return None
+        raise ConfigError(f"recording line is not JSON: {line[:60]!r}") from None
+    if not isinstance(entry, dict):
+        raise ConfigError(f"recording line is not an object: {line[:60]!r}")
+    return entry
+
+
 def recording_to_profile(data: Mapping[str, Any]) -> dict[str, Any]:
     """Profile data (MockConfig fields) that replays a recording's shapes, latencies and errors."""
     entries = data.get("entries")
-    if data.get("format") != FORMAT or not isinstance(entries, list):
+    if not str(data.get("format")).startswith(FORMAT_PREFIX) or not isinstance(entries, list):
         raise ConfigError(f"not a {FORMAT} recording (format or entries missing)")
     latencies: dict[str, list[float]] = defaultdict(list)
     shapes: dict[str, Counter[str]] = defaultdict(Counter)

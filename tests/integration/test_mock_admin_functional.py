@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import io
 from collections.abc import Awaitable, Callable
 
 import pytest
@@ -18,6 +19,7 @@ MakeClient = Callable[[web.Application], Awaitable[Client]]
 CHAT = "/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
 EMBED = "/einstein/platform/v1/models/sfdc_ai__DefaultOpenAITextEmbeddingAda_002/embeddings"
 OPEN = MockConfig(require_auth=False, strict_headers=False, embedding_dims=4)
+JSON_TYPE = {"Content-Type": "application/json"}
 
 
 def body(index: int) -> dict[str, object]:
@@ -43,7 +45,7 @@ async def test_a_bad_patch_is_400_and_changes_nothing(aiohttp_client: MakeClient
     for patch in ({"latency": {"*": "nonsense"}}, {"nope": 1}, [1, 2]):
         response = await client.patch("/__admin/config", json=patch)
         assert response.status == 400 and "error" in await response.json()
-    malformed = await client.patch("/__admin/config", data=b"{")
+    malformed = await client.patch("/__admin/config", data=b"{", headers=JSON_TYPE)
     assert malformed.status == 400
     assert await (await client.get("/__admin/config")).json() == before
 
@@ -77,7 +79,7 @@ async def test_expected_answers_what_the_mock_sends(aiohttp_client: MakeClient) 
 async def test_reset_zeroes_counters_and_empties_the_journal(aiohttp_client: MakeClient) -> None:
     client = await aiohttp_client(create_app(OPEN))
     await client.post(CHAT, json=body(1))
-    assert (await client.post("/__admin/reset")).status == 200
+    assert (await client.post("/__admin/reset", headers=JSON_TYPE)).status == 200
     counters = await (await client.get("/__admin/counters")).json()
     journal = await (await client.get("/__admin/journal")).json()
     assert counters["requests"] == 0 and journal["entries"] == []
@@ -175,3 +177,50 @@ async def test_a_patched_latency_without_selector_replaces_the_profiles_and_show
     }  # fmt: skip
     response = await client.post(CHAT, json=body(1))
     assert response.headers["x-sfperf-latency-ms"] == "0.000"
+
+
+async def test_the_config_never_shows_a_secret(aiohttp_client: MakeClient) -> None:
+    config = OPEN.patched({"credentials": ["my-id", "hunter2"], "admin_token": "s3cret"})
+    client = await aiohttp_client(create_app(config))
+    token = {"Authorization": "Bearer s3cret"}
+    read = await (await client.get("/__admin/config", headers=token)).json()
+    assert read["credentials"] == ["my-id", "<redacted>"] and read["admin_token"] == "<redacted>"
+    secrets = {"credentials": read["credentials"], "admin_token": read["admin_token"]}
+    echoed = await client.patch("/__admin/config", json={**secrets, "seed": 5}, headers=token)
+    assert echoed.status == 200 and "hunter2" not in await echoed.text()
+    assert (await client.get("/__admin/counters", headers=token)).status == 200  # token kept
+    other_id = {"credentials": ["other-id", "<redacted>"]}
+    assert (await client.patch("/__admin/config", json=other_id, headers=token)).status == 400
+
+
+@pytest.mark.parametrize(
+    "headers, status",
+    [
+        ({"Content-Type": "text/plain"}, 415),
+        ({}, 415),
+        ({**JSON_TYPE, "Host": "evil.example:80"}, 403),
+        ({**JSON_TYPE, "Origin": "http://evil.example"}, 403),
+        ({**JSON_TYPE, "Origin": "null"}, 403),
+        ({**JSON_TYPE, "Origin": "http://localhost:5173"}, 200),
+        ({**JSON_TYPE, "Host": "10.1.2.3:8080"}, 200),
+        ({**JSON_TYPE, "Host": "[::1]:8080", "Origin": "http://127.0.0.1:1"}, 200),
+    ],
+)
+async def test_a_call_that_changes_the_mock_cannot_come_from_a_web_page(
+    aiohttp_client: MakeClient, headers: dict[str, str], status: int
+) -> None:
+    client = await aiohttp_client(create_app(OPEN))
+    await client.post(CHAT, json=body(1))
+    response = await client.post("/__admin/reset", data=b"", headers=headers)
+    assert response.status == status
+    counters = await (await client.get("/__admin/counters")).json()
+    assert counters["requests"] == (0 if status == 200 else 1)
+
+
+@pytest.mark.parametrize("payload", [b"[" * 5000, b'{"seed": "' + b"x" * (1 << 20) + b'"}'])
+async def test_a_hostile_admin_body_is_a_400(aiohttp_client: MakeClient, payload: bytes) -> None:
+    client = await aiohttp_client(create_app(OPEN))
+    for method, path in (("PATCH", "/__admin/config"), ("POST", "/__admin/expected")):
+        data = io.BytesIO(payload)  # (aiohttp warns of a large body given as bytes)
+        response = await client.request(method, path, data=data, headers=JSON_TYPE)
+        assert response.status == 400 and "error" in await response.json()

@@ -302,6 +302,8 @@ async def test_a_large_embeddings_reply_arrives_whole(mock_client: MakeMock) -> 
     assert [item["index"] for item in document["embeddings"]] == list(range(300))
     assert {len(item["embedding"]) for item in document["embeddings"]} == {16}
     assert document["parameters"]["usage"]["prompt_tokens"] == 300 * 3
+    journal = await (await client.get("/__admin/journal")).json()
+    assert [e["endpoint"] for e in journal["entries"]] == ["token", "embeddings"]
 
 
 async def test_token_and_feedback_bodies_have_their_own_smaller_caps(mock_client: MakeMock) -> None:

@@ -40,6 +40,7 @@ from mock_salesforce.corpus import load_corpus
 from mock_salesforce.effective import endpoint_views, served_models
 from mock_salesforce.faults import parse_fault
 from mock_salesforce.quotas import parse_quotas
+from mock_salesforce.recording import parse_recording
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.server import run_in_thread
 from mock_salesforce.state import Runtime, build_runtime
@@ -366,5 +367,6 @@ def test_a_documented_record_mode_line_records_what_passes_through(
             )
             assert stop(process) == []  # record mode prints its URL alone
     assert chat.status_code == 200
-    recording = json.loads((tmp_path / args.record_to).read_text())
+    recording = parse_recording((tmp_path / args.record_to).read_text())
+    assert recording is not None
     assert [e["endpoint"] for e in recording["entries"]] == ["token", "chat-generations"]

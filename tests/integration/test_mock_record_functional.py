@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-import json
 import os
 import signal
 import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 import requests
 
 from mock_salesforce.config import MockConfig, load_profile
+from mock_salesforce.recording import parse_recording
 from mock_salesforce.server import run_in_thread
 
 CHAT = "/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
@@ -39,12 +40,17 @@ def drive(url: str, count: int) -> list[int]:
     return statuses
 
 
-def record(upstream_url: str, out: Path, *extra: str) -> list[int]:
-    process = subprocess.Popen(
+def recorder(upstream_url: str, out: Path, *extra: str) -> subprocess.Popen[str]:
+    return subprocess.Popen(
         [sys.executable, "-m", "mock_salesforce", "--port", "0", "--record-from", upstream_url,
          "--record-to", str(out), *extra],
-        stdout=subprocess.PIPE, text=True, env={**os.environ, "PYTHONUNBUFFERED": "1"},
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**os.environ, "PYTHONUNBUFFERED": "1"},
     )  # fmt: skip
+
+
+def record(upstream_url: str, out: Path, *extra: str) -> list[int]:
+    process = recorder(upstream_url, out, *extra)
     assert process.stdout is not None
     try:
         recorder_url = process.stdout.readline().strip()
@@ -65,7 +71,8 @@ def test_a_recording_is_redacted_and_replays_shapes_latency_and_errors(tmp_path:
     assert statuses.count(503) == 4
     for secret in ("swordfish", "hunter2", "my-client-id", "Bearer", "eyJ"):
         assert secret not in text
-    recording = json.loads(text)
+    recording = parse_recording(text)
+    assert recording is not None
     chats = [e for e in recording["entries"] if e["endpoint"] == "chat-generations"]
     assert len(chats) == 20 and all(e["latency_ms"] >= 25 for e in chats)
     assert {e["shape"] for e in chats if e["status"] == 200} == {
@@ -90,3 +97,37 @@ def test_keep_text_keeps_prompts_but_never_credentials(tmp_path: Path) -> None:
     text = out.read_text()
     assert SECRET_PROMPT in text
     assert "hunter2" not in text and "Bearer" not in text
+
+
+def test_a_recorder_killed_mid_run_has_kept_every_exchange_it_finished(tmp_path: Path) -> None:
+    out = tmp_path / "rec.jsonl"
+    with run_in_thread(UPSTREAM.patched({"faults": []})) as upstream:
+        process = recorder(upstream.url, out)
+        assert process.stdout is not None
+        try:
+            drive(process.stdout.readline().strip(), 7)
+        finally:
+            process.kill()  # no clean shutdown: nothing is written on the way out
+            process.communicate(timeout=10)
+    recording = parse_recording(out.read_text())
+    assert recording is not None and len(recording["entries"]) == 8  # the token and 7 chats
+    assert load_profile(str(out)).mix  # and it replays
+
+
+@pytest.mark.parametrize(
+    "upstream, record_to, says",
+    [
+        ("http://me:hunter2@127.0.0.1:9", "rec.json", "user or password"),
+        ("ftp://127.0.0.1:9", "rec.json", "http"),
+        ("http://127.0.0.1:9", "a-file/rec.json", "cannot write the recording"),
+    ],
+)
+def test_a_recorder_that_cannot_keep_its_recording_exits_2_at_once(
+    tmp_path: Path, upstream: str, record_to: str, says: str
+) -> None:
+    (tmp_path / "a-file").write_text("not a folder")
+    process = recorder(upstream, tmp_path / record_to)
+    stdout, stderr = process.communicate(timeout=30)
+    assert process.returncode == 2 and stdout == ""
+    assert len(stderr.strip().splitlines()) == 1 and says in stderr
+    assert "hunter2" not in stderr

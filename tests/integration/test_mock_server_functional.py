@@ -8,6 +8,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from contextlib import contextmanager
+from pathlib import Path
 
 import aiohttp
 import pytest
@@ -140,3 +141,21 @@ def test_workers_share_one_port_and_stop_together() -> None:
         process.communicate(timeout=15)
     assert instances == {0, 1}
     assert process.returncode == 128 + signal.SIGTERM
+
+
+def test_the_admin_token_can_come_from_the_environment_out_of_sight_of_ps() -> None:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "mock_salesforce", "--port", "0", "--profile", "fast", "--quiet"],
+        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        env={**ENV, "SFPERF_ADMIN_TOKEN": "kept-out-of-argv"},
+    )  # fmt: skip
+    try:
+        assert process.stdout is not None
+        url = process.stdout.readline().strip()
+        assert requests.get(url + "/__admin/counters", timeout=5).status_code == 401
+        token = {"Authorization": "Bearer kept-out-of-argv"}
+        assert requests.get(url + "/__admin/counters", headers=token, timeout=5).ok
+        assert b"kept-out-of-argv" not in Path(f"/proc/{process.pid}/cmdline").read_bytes()
+    finally:
+        process.send_signal(signal.SIGTERM)
+        process.communicate(timeout=10)

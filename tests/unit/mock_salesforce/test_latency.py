@@ -176,6 +176,8 @@ def test_empirical_resamples_only_recorded_values_in_even_proportions() -> None:
         '{"entries": [{"latency_ms": 120}, {"latency_ms": 180}, {"latency_ms": 2000}]}',
         '{"latency_ms": 120}\n{"latency_ms": 180}\n{"latency_ms": 2000}\n',
         "120ms\n180\n2s\n",
+        '{"format": "sfperf-recording/2"}\n{"latency_ms": 120}\n{"latency_ms": 180}\n'
+        '{"latency_ms": 2000}\n{"latency_ms": 40',  # record mode's, cut short by a crash
     ],
 )
 def test_empirical_reads_recordings_in_several_formats(tmp_path: Path, content: str) -> None:
