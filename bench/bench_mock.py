@@ -1,7 +1,7 @@
 """How fast and how exact the mock is, as ratios to a bare aiohttp app measured in the same run.
 
-    python bench/bench_mock.py [--quick] [--phase throughput|latency|memory|handler]...
-                               [--bodies one|pool|unique|all]
+    python bench/bench_mock.py [--quick] [--bodies one|pool|unique|all] [--phase PHASE]...
+        PHASE: throughput, latency, memory, handler, worst-case (default: these), instructions
     nox -s bench -- mock
 
 1. throughput: wrk, keep-alive, 64 connections, POST chat-generations at zero injected latency,
@@ -17,6 +17,9 @@
    prompt), fed to the front door in process: the CPU each costs and the longest it holds the
    event loop, which every other client waits out (goal: a few ms); beside it, how long the
    same embeddings reply built at once would hold the loop (as the mock did before slicing).
+6. instructions (only when asked: one to two minutes per body kind): the handler phase under
+   valgrind's callgrind, user-space instructions per request; the same however busy the machine
+   is, so a change of a few percent shows.
 Servers run on one core, the load generator on another. Not a test: it prints, never asserts.
 """
 
@@ -27,7 +30,10 @@ import asyncio
 import json
 import os
 import random
+import re
+import shutil
 import statistics
+import subprocess
 import sys
 import time
 import urllib.parse
@@ -307,7 +313,9 @@ async def _settle(done: Callable[[], bool], timeout_s: float) -> None:
         await asyncio.sleep(0.1)
 
 
-def measure_handler(requests: int = 5000, rounds: int = 5) -> dict[str, float]:
+def measure_handler(
+    kinds: Sequence[str], requests: int = 5000, rounds: int = 5
+) -> dict[str, float]:
     """The mock's own CPU per request in process (no sockets): request bytes fed to the front
     door, replies written to a transport that drops them. Steadier than wrk on a shared machine;
     the minimum of `rounds` rounds per body kind."""
@@ -316,7 +324,7 @@ def measure_handler(requests: int = 5000, rounds: int = 5) -> dict[str, float]:
     print("\n== 4. handler: the mock's own Python per request (front door, no sockets), us")
     tune_gc_for_serving()  # as the served mock does
     figures = {}
-    for kind in ("one", "pool", "unique"):
+    for kind in kinds:
         figures[kind] = min(asyncio.run(_time_handler(kind, requests)) for _ in range(rounds))
         print(f"  {kind:7} {figures[kind]:7.1f} us/request  ({BODIES_HELP[kind]})")
     return figures
@@ -421,6 +429,38 @@ async def _time_worst(config: Any, path: str, body: bytes) -> tuple[float, float
     return (time.process_time() - started_s) * 1e3, max(gaps_s) * 1e3, transport.bytes
 
 
+INSTRUCTION_REQUESTS = (1000, 3000)  # two handler runs: their difference has no start-up in it
+
+
+def measure_instructions(kinds: Sequence[str]) -> dict[str, float]:
+    """User-space instructions per request of the handler phase, counted by callgrind: two runs
+    with different request counts, so imports and start-up cancel out."""
+    valgrind = shutil.which("valgrind")
+    if valgrind is None:
+        raise _load.BenchError("valgrind not found: install it (`apt-get install -y valgrind`)")
+    print("\n== 6. instructions: the handler phase under callgrind, user space, per request")
+    figures = {}
+    low, high = INSTRUCTION_REQUESTS
+    for kind in kinds:
+        counts = [_callgrind_count(valgrind, kind, requests) for requests in (low, high)]
+        figures[kind] = (counts[1] - counts[0]) / (high - low)
+        print(f"  {kind:7} {figures[kind]:9,.0f} instructions/request  ({BODIES_HELP[kind]})")
+    return figures
+
+
+def _callgrind_count(valgrind: str, kind: str, requests: int) -> int:
+    """Instructions of one handler round of `requests` requests, the process's start included."""
+    argv = [valgrind, "--tool=callgrind", "--callgrind-out-file=/dev/null", sys.executable]
+    argv += [__file__, "--phase", "handler", "--bodies", kind]
+    argv += ["--handler-requests", str(requests), "--handler-rounds", "1"]
+    env = dict(os.environ, PYTHONHASHSEED="0")  # the same dict layouts in every run
+    done = subprocess.run(argv, capture_output=True, text=True, env=env, check=False)
+    found = re.search(r"Collected : (\d+)", done.stderr)
+    if done.returncode != 0 or found is None:
+        raise _load.BenchError(f"callgrind run failed: {done.stderr.strip()[-300:]}")
+    return int(found.group(1))
+
+
 def _no_fallback() -> asyncio.Protocol:
     raise AssertionError("every benchmark request is served by the front door")
 
@@ -456,15 +496,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     """Run the chosen phases and print their figures."""
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
     parser.add_argument("--quick", action="store_true", help="shorter runs (CI-sized)")
-    phase_names = ["throughput", "latency", "memory", "handler", "worst-case"]
-    parser.add_argument("--phase", action="append", choices=phase_names)
+    phase_names = ["throughput", "latency", "memory", "handler", "worst-case", "instructions"]
+    parser.add_argument(
+        "--phase", action="append", choices=phase_names, help="default: all but instructions"
+    )
     parser.add_argument("--rate", type=float, default=1000.0, help="open-loop req/s (phase 2)")
     parser.add_argument(
         "--bodies",
         choices=[*BODIES_HELP, "all"],
         default="all",
-        help="phase 1: request bodies (default: all three kinds in turn)",
+        help="phases 1, 4 and 5: request bodies (default: all three kinds in turn)",
     )
+    parser.add_argument("--handler-requests", type=int, default=5000, help=argparse.SUPPRESS)
+    parser.add_argument("--handler-rounds", type=int, default=5, help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     phases = Phases(2.0, 2.0, args.rate) if args.quick else Phases(5.0, 4.0, args.rate)
     cores = _load.pick_cores()
@@ -476,9 +520,9 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"python {sys.version.split()[0]}"
     )
     try:
-        chosen = args.phase or phase_names
+        chosen = args.phase or phase_names[:-1]
+        kinds = list(BODIES_HELP) if args.bodies == "all" else [args.bodies]
         if "throughput" in chosen:
-            kinds = list(BODIES_HELP) if args.bodies == "all" else [args.bodies]
             for kind in kinds:
                 measure_throughput(phases.throughput_s, cores, kind)
         if "latency" in chosen:
@@ -486,9 +530,11 @@ def main(argv: Sequence[str] | None = None) -> int:
         if "memory" in chosen:
             measure_memory(cores)
         if "handler" in chosen:
-            measure_handler()
+            measure_handler(kinds, args.handler_requests, args.handler_rounds)
         if "worst-case" in chosen:
             measure_worst_case()
+        if "instructions" in chosen:
+            measure_instructions(kinds)
     except _load.BenchError as exc:
         print(f"bench_mock: {exc}", file=sys.stderr)
         return 2
