@@ -4,18 +4,20 @@ Every prompt a load user sends carries a marker (`mock_salesforce.markers`), and
 journal lists the markers in each request it saw. So each row of a load run finds the Models
 calls the gateway made for it (its retries included), whatever the gateway did to the request on
 the way, and its answer is judged against what the upstream really sent. A row no journaled call
-carries keeps the load child's verdict against the reply predicted from the client's request;
-the result counts how many rows were judged which way (`basis`).
+carries (no journal, a ring that lost it, a gateway that never called) is judged against the
+reply predicted from its request as sent, when the mock's settings are known; the result counts
+how many rows were judged which way (`basis`).
 """
 
 from __future__ import annotations
 
+import json
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.fidelity import Expected, ReplyFacts, UpstreamError, judge
+from harness.fidelity import Expected, ReplyFacts, ReplyOracle, UpstreamError, judge
 from harness.runners.support.loadrows import Row
 
 Entry = Mapping[str, Any]
@@ -78,24 +80,43 @@ def upstream_expected(calls: Sequence[Entry]) -> Expected:
     return UpstreamError(0 if broken else int(last.get("status") or 0))
 
 
+def predicted(row: Row, oracle: ReplyOracle | None) -> ReplyFacts | None:
+    """The reply the mock gives the row's request as sent (None: no oracle, or no request)."""
+    if oracle is None or not row.request:
+        return None
+    try:
+        request = json.loads(row.request)
+    except ValueError:
+        return None
+    if not isinstance(request, dict):
+        return None
+    reply = oracle.chat(request) if "messages" in request else oracle.completion(request)
+    return ReplyFacts.predicted(reply)
+
+
 def judge_rows(
-    rows: Sequence[Row], entries: Iterable[Entry] | None, *, checked: bool
+    rows: Sequence[Row], entries: Iterable[Entry] | None, oracle: ReplyOracle | None = None
 ) -> JoinResult:
-    """Judge every row that a journaled call carries against what the upstream sent; the rest
-    keep the child's verdict (`checked`: the child had a mock to predict replies from)."""
+    """Judge every row against what the upstream sent for it (the calls carrying its marker),
+    else against the reply `oracle` predicts for its request; rows with neither are left as the
+    child wrote them (unchecked)."""
     by_marker = calls_by_marker(entries or ())
     judged: list[Row] = []
     joined: list[Joined] = []
     basis: Counter[str] = Counter(dict.fromkeys(BASES, 0))
     for row in rows:
         calls = tuple(by_marker.get(row.marker, ())) if row.marker else ()
-        if not calls or row.answer is None:
-            basis["predicted" if checked else "unchecked"] += 1
+        expected: Expected = upstream_expected(calls) if calls else predicted(row, oracle)
+        if row.answer is None or expected is None:
+            basis["unchecked"] += 1
             judged.append(row)
             continue
-        kinds = judge(row.status, row.answer, upstream_expected(calls))
+        # Random faults excuse an error status only where the journal cannot say what happened.
+        allowed = row.errors_allowed and not calls
+        kinds = judge(row.status, row.answer, expected, errors_allowed=allowed)
         row = replace(row, fidelity=kinds, ok=row.status == 200 and not kinds and not row.error)
-        basis["upstream"] += 1
+        basis["upstream" if calls else "predicted"] += 1
         judged.append(row)
-        joined.append(Joined(row, calls))
+        if calls:
+            joined.append(Joined(row, calls))
     return JoinResult(tuple(judged), tuple(joined), dict(basis))

@@ -57,6 +57,11 @@ class StreamTiming:
     spread_ms: float  # from the first token to the last
     chunks: int  # content chunks
 
+    @property
+    def gap_ms(self) -> float:
+        """The mean gap between two chunks (0 for a single one)."""
+        return self.spread_ms / (self.chunks - 1) if self.chunks > 1 else 0.0
+
 
 def stream_timings(joined: Sequence[Joined], mock_epoch_s: float) -> list[StreamTiming]:
     """The timing of every streamed 200 answer whose upstream reply is in the journal;
@@ -83,11 +88,8 @@ def stream_behaviour(timings: Sequence[StreamTiming]) -> dict[str, Any]:
     lag = statistics.median(t.lag_ms for t in timings)
     spread = statistics.median(t.spread_ms for t in timings)
     chunks = statistics.median(t.chunks for t in timings)
-    gap = (
-        statistics.median(t.spread_ms / (t.chunks - 1) for t in timings if t.chunks > 1)
-        if chunks > 1
-        else 0.0
-    )
+    gaps = [t.gap_ms for t in timings if t.chunks > 1]
+    gap = statistics.median(gaps) if gaps and chunks > 1 else 0.0
     mode, says = _stream_mode(lag, spread, chunks, gap)
     return {
         "mode": mode, "says": says, "requests": len(timings), "lag_ms_p50": round(lag, 3),

@@ -25,8 +25,8 @@ from typing import IO, Any
 from harness.card.measures import WindowObservation, card_record
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import UsageError
+from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.journal import mock_epoch_s
-from harness.findings.rewrites import Ask
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
@@ -37,7 +37,6 @@ from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.process import signal_group, spawn, stop_group
 from scenarios import scenario_path
-from scenarios.load._prompts import SYSTEM_TEXT
 
 SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
@@ -281,12 +280,21 @@ def join_rows_of(
     """The run's rows judged against the upstream calls the journal shows for them."""
     window = f"{Path(plan.scenario).stem}-{plan.mode}"
     return join_load(
-        rows, observation.journal, checked=bool(target.mock_url),
-        ask=Ask(plan.model, "chat-completions", SYSTEM_TEXT),
+        rows, observation.journal, oracle=lambda: mock_oracle(target.mock_url),
         labels={"target": target.name, "window": window},
         mock_epoch=lambda: mock_epoch_s(target.mock_url), journal_lost=observation.journal_lost,
         partial=partial,
     )  # fmt: skip
+
+
+def mock_oracle(mock_url: str) -> ReplyOracle | None:
+    """The replies the mock at `mock_url` gives (from its settings); None: no mock to ask."""
+    if not mock_url:
+        return None
+    try:
+        return fetch_oracle(mock_url)
+    except ValueError:
+        return None
 
 
 def load_record(

@@ -3,19 +3,21 @@
 Rows are judged against what the upstream really sent (`harness.join`); the gateway's own share
 of the latency and how it streams come from the same join (`harness.overhead`); what it did to
 the requests (model, endpoint, system text, parameters) becomes a `verdict`/`rewrites` record
-(`harness.findings.rewrites`). Without a journal (no mock, or one that would not say), the rows
-keep the child's verdict against the predicted reply, and the record says so.
+(`harness.findings.rewrites`). Rows the journal cannot place are judged against the reply
+predicted from their request as sent; the record says how many rows were judged which way.
 """
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.fidelity import ReplyOracle
 from harness.findings.grading import findings_record
 from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rewrite_summary
-from harness.join import Joined, judge_rows
+from harness.join import Joined, calls_by_marker, judge_rows
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
 from harness.runners.support.loadrows import Row
@@ -37,17 +39,18 @@ def join_load(
     rows: Sequence[Row],
     journal: Sequence[Entry] | None,
     *,
-    checked: bool,
-    ask: Ask,
+    oracle: Callable[[], ReplyOracle | None],
     labels: Mapping[str, str],
     mock_epoch: Callable[[], float | None],
     journal_lost: bool = False,
     partial: bool = False,
 ) -> LoadJoin:
-    """Join `rows` with `journal` (None: none could be read); `checked`: the child predicted
-    replies (a mock was known); `mock_epoch` is asked only when a streamed answer joined;
-    `partial`: the run was cut short (the rewrites record says so too)."""
-    result = judge_rows(rows, journal, checked=checked)
+    """Join `rows` with `journal` (None: none could be read). `oracle` (the mock's predicted
+    replies, None: no mock) is asked only when a row found no call, `mock_epoch` only when a
+    streamed answer joined; `partial`: the run was cut short (the rewrites record says so too)."""
+    placed = calls_by_marker(journal or ())
+    unplaced = any(row.marker not in placed for row in rows)
+    result = judge_rows(rows, journal, oracle() if unplaced else None)
     params: dict[str, Any] = {"fidelity_basis": dict(result.basis),
                               "journal": _journal_state(journal, journal_lost)}  # fmt: skip
     if not result.joined:
@@ -59,8 +62,27 @@ def join_load(
     streaming = _streaming(result.joined, mock_epoch, series)
     if streaming:
         params["streaming"] = streaming
-    rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost)
+    rewrites = _rewrites_record(result.joined, labels, partial or journal_lost)
     return LoadJoin(result.rows, tuple(series), params, rewrites)
+
+
+def ask_of(joined: Sequence[Joined]) -> Ask:
+    """What the client asked, read from the first joined request as sent."""
+    request = next((r for r in (_request(j.row) for j in joined) if r), {})
+    messages = request.get("messages")
+    if not isinstance(messages, list):
+        return Ask(str(request.get("model", "")), "completions")
+    system = [str(m.get("content")) for m in messages
+              if isinstance(m, dict) and m.get("role") == "system"]  # fmt: skip
+    return Ask(str(request.get("model", "")), "chat-completions", "\n".join(system) or None)
+
+
+def _request(row: Row) -> dict[str, Any]:
+    try:
+        request = json.loads(row.request) if row.request else {}
+    except ValueError:
+        return {}
+    return request if isinstance(request, dict) else {}
 
 
 def _journal_state(journal: Sequence[Entry] | None, lost: bool) -> str:
@@ -81,14 +103,16 @@ def _streaming(
     timings = stream_timings(joined, epoch_s)
     series.append(make_series("stream_lag_ms", "ms", (t.lag_ms for t in timings)))
     series.append(make_series("stream_spread_ms", "ms", (t.spread_ms for t in timings)))
+    series.append(make_series("stream_gap_ms", "ms", (t.gap_ms for t in timings if t.chunks > 1)))
     return stream_behaviour(timings)
 
 
 def _rewrites_record(
-    joined: Sequence[Joined], ask: Ask, labels: Mapping[str, str], partial: bool
+    joined: Sequence[Joined], labels: Mapping[str, str], partial: bool
 ) -> RunRecord:
     calls = {int(c["seq"]): c for j in joined for c in j.calls}
     entries = [calls[seq] for seq in sorted(calls)]
+    ask = ask_of(joined)
     summary = rewrite_summary(entries, ask)
     labels = dict(labels)
     target = labels.pop("target", "")

@@ -7,11 +7,13 @@ from several processes or hosts line up.
 
 Columns: name, intended_s, start_s, response_ms, status, ok, ttft_ms, itl_ms (`;`-joined),
 fidelity kinds (`,`-joined), error, body (the first `BODY_CHARS` characters of a reply that was
-not ok, so the report can quote what the target said), then what the join with the mock's
-journal needs (`harness.join`): marker, and the answer's facts: text sha256, finish reason,
-usage (`prompt,completion,total`, a part empty when not an int; the column empty when there was
-no usage), flags (`e` error object, `i` incomplete stream, `x` error-like text, `n` usage not
-asked). Rows of older runs stop after error (10 columns) or body (11).
+not ok, so the report can quote what the target said), then what the load runner judges the
+answer with once the run is over (`harness.join`): the request's marker, the answer's facts
+(text sha256, finish reason, usage `prompt,completion,total` with a part empty when not an int
+and the column empty when there was no usage), flags (`e` error object, `i` incomplete stream,
+`x` error-like text, `n` usage not asked; `f` the scenario injects faults at random, so any
+error status may be right; `-` none), and the request body as sent (compact JSON). Rows of older
+runs stop after error (10 columns) or body (11).
 """
 
 from __future__ import annotations
@@ -27,9 +29,10 @@ from harness.records import Series, make_series
 
 ROW_FILE_GLOB = "requests-*.tsv"
 BODY_CHARS = 200
-_COLUMNS = 16
+_COLUMNS = 17
 _OLDER_COLUMNS = (10, 11)  # before bodies were kept; before the join's columns
 _FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"))
+FAULTS_FLAG = "f"
 
 
 @dataclass(frozen=True)
@@ -49,6 +52,8 @@ class Row:
     body: str = ""  # the start of the reply when it was not ok
     marker: str = ""  # the request's marker (`mock_salesforce.markers`), "" when it had none
     answer: AnswerFacts | None = None  # what the join judges; None when the answer was not read
+    request: str = ""  # the request body as sent (JSON): a reply is predicted from it if need be
+    errors_allowed: bool = False  # faults were injected at random: an error status may be right
 
     @property
     def latency_ms(self) -> float:
@@ -84,12 +89,13 @@ def format_row(row: Row) -> str:
         _clean(row.error)[:200],
         _clean(row.body)[:BODY_CHARS],
         row.marker,
-        *_answer_columns(row.answer),
+        *_answer_columns(row.answer, row.errors_allowed),
+        row.request,
     )
     return "\t".join(fields) + "\n"
 
 
-def _answer_columns(answer: AnswerFacts | None) -> tuple[str, str, str, str]:
+def _answer_columns(answer: AnswerFacts | None, errors_allowed: bool) -> tuple[str, str, str, str]:
     if answer is None:
         return "", "", "", ""
     usage = (
@@ -97,8 +103,9 @@ def _answer_columns(answer: AnswerFacts | None) -> tuple[str, str, str, str]:
     )
     states = {"error": answer.error, "incomplete": not answer.complete,
               "error_text": answer.error_text, "usage_unasked": not answer.usage_asked}  # fmt: skip
-    flags = "".join(letter for letter, state in _FLAGS if states[state]) or "-"
-    return answer.text_sha256, _clean(answer.finish_reason)[:40], usage, flags
+    flags = "".join(letter for letter, state in _FLAGS if states[state])
+    flags += FAULTS_FLAG if errors_allowed else ""
+    return answer.text_sha256, _clean(answer.finish_reason)[:40], usage, flags or "-"
 
 
 def _answer_of(text_sha256: str, finish: str, usage: str, flags: str) -> AnswerFacts | None:
@@ -135,7 +142,9 @@ def parse_row(line: str) -> Row:
         error=error,
         body=body,
         marker=fields[11],
-        answer=_answer_of(*fields[12:]),
+        answer=_answer_of(*fields[12:16]),
+        request=fields[16],
+        errors_allowed=FAULTS_FLAG in fields[15],
     )
 
 

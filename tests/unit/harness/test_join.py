@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import json
+from dataclasses import replace
 from typing import Any
 
-from harness.fidelity import AnswerFacts, ReplyFacts, UpstreamError
+from harness.fidelity import AnswerFacts, ReplyFacts, ReplyOracle, UpstreamError
 from harness.join import judge_rows, upstream_expected
 from harness.runners.support.loadrows import Row
 from mock_salesforce.journal import text_sha256
@@ -33,43 +35,44 @@ def answered(text: str = TEXT, usage: tuple[int, int, int] | None = (3, 3, 6)) -
 
 
 def row(status: int = 200, answer: AnswerFacts | None = None, marker: str = MARKER) -> Row:
-    """A row the child judged wrong_content against its prediction."""
-    return Row("chat", 1.0, 1.0, 120.0, status, False, fidelity=("wrong_content",),
-               marker=marker, answer=answer or answered())  # fmt: skip
+    """A row as the child writes it: a request as sent, its answer's facts, not judged yet."""
+    request = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+    return Row("chat", 1.0, 1.0, 120.0, status, True, marker=marker,
+               answer=answer or answered(), request=request)  # fmt: skip
 
 
 def test_a_relayed_reply_to_a_rewritten_request_is_faithful_against_the_upstream() -> None:
-    result = judge_rows([row()], [call(1, endpoint="generations")], checked=True)
+    result = judge_rows([row()], [call(1, endpoint="generations")])
     assert result.rows[0].fidelity == () and result.rows[0].ok
     assert result.basis == {"upstream": 1, "predicted": 0, "unchecked": 0}
 
 
 def test_usage_the_gateway_dropped_is_a_usage_mismatch_against_the_upstream() -> None:
-    result = judge_rows([row(answer=answered(usage=(0, 0, 0)))], [call(1)], checked=True)
+    result = judge_rows([row(answer=answered(usage=(0, 0, 0)))], [call(1)])
     assert result.rows[0].fidelity == ("usage_mismatch",) and not result.rows[0].ok
 
 
 def test_prompt_tokens_must_equal_the_upstreams_exactly() -> None:
-    (judged,) = judge_rows([row(answer=answered(usage=(5, 3, 8)))], [call(1)], checked=True).rows
+    (judged,) = judge_rows([row(answer=answered(usage=(5, 3, 8)))], [call(1)]).rows
     assert judged.fidelity == ("usage_mismatch",)
 
 
 def test_a_text_no_upstream_call_delivered_is_wrong_content() -> None:
-    (judged,) = judge_rows([row(answer=answered("cake"))], [call(1)], checked=True).rows
+    (judged,) = judge_rows([row(answer=answered("cake"))], [call(1)]).rows
     assert judged.fidelity == ("wrong_content",)
 
 
 def test_a_retried_call_is_judged_on_the_reply_that_came_through() -> None:
     calls = [failed(1, 503, fault="503"), call(2)]
-    (judged,) = judge_rows([row()], calls, checked=True).rows
+    (judged,) = judge_rows([row()], calls).rows
     assert judged.fidelity == ()
 
 
 def test_an_error_status_fitting_the_upstreams_last_failure_is_faithful() -> None:
     calls = [failed(1, 503, fault="503"), failed(2, 503, fault="503")]
-    (judged,) = judge_rows([row(502, AnswerFacts())], calls, checked=True).rows
+    (judged,) = judge_rows([row(502, AnswerFacts())], calls).rows
     assert judged.fidelity == () and not judged.ok  # faithful, but not a success
-    (hidden,) = judge_rows([row(200, answered("Error: upstream 503"))], calls, checked=True).rows
+    (hidden,) = judge_rows([row(200, answered("Error: upstream 503"))], calls).rows
     assert hidden.fidelity == ("wrong_status",)
 
 
@@ -79,15 +82,27 @@ def test_a_broken_or_abandoned_reply_counts_as_no_answer_upstream() -> None:
     assert upstream_expected([call(1)]) == (ReplyFacts(text_sha256(TEXT), "stop", 3, 3),)
 
 
-def test_rows_no_call_carries_keep_the_childs_predicted_verdict() -> None:
-    rows = [row(marker="sfpm00000000000000ff"), row(marker="")]
-    result = judge_rows(rows, [call(1)], checked=True)
-    assert [r.fidelity for r in result.rows] == [("wrong_content",)] * 2
-    assert result.basis == {"upstream": 0, "predicted": 2, "unchecked": 0}
-    assert judge_rows(rows, None, checked=False).basis["unchecked"] == 2
+def test_rows_no_call_carries_are_judged_against_the_reply_predicted_for_their_request() -> None:
+    oracle = ReplyOracle(3)
+    reply = oracle.chat({"messages": [{"role": "user", "content": "hi"}]})
+    usage = (reply.prompt_tokens, reply.completion_tokens, reply.total_tokens)
+    faithful = row(answer=AnswerFacts(text_sha256(reply.text), reply.finish_reason, usage))
+    unplaced = [faithful, row(), replace(row(marker=""), request="")]
+    result = judge_rows(unplaced, [call(1, marker="sfpm00000000000000ff")], oracle)
+    assert [r.fidelity[:1] for r in result.rows] == [(), ("wrong_content",), ()]
+    assert result.basis == {"upstream": 0, "predicted": 2, "unchecked": 1}
+    assert judge_rows(unplaced, None).basis == {"upstream": 0, "predicted": 0, "unchecked": 3}
+
+
+def test_random_faults_excuse_an_error_status_only_where_the_journal_cannot_say() -> None:
+    faulty = replace(row(503, AnswerFacts()), errors_allowed=True)
+    (predicted,) = judge_rows([faulty], [], ReplyOracle(3)).rows
+    assert predicted.fidelity == ()
+    (joined,) = judge_rows([faulty], [call(1)]).rows
+    assert joined.fidelity == ("wrong_status",)  # the upstream answered: a 503 is wrong
 
 
 def test_token_requests_and_calls_of_other_requests_are_not_joined() -> None:
     calls = [call(1, endpoint="token"), call(2, marker="sfpm00000000000000b2"), call(3)]
-    result = judge_rows([row()], calls, checked=True)
+    result = judge_rows([row()], calls)
     assert [c["seq"] for c in result.joined[0].calls] == [3]

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 from typing import Any
 
 from harness.fidelity import AnswerFacts
-from harness.findings.rewrites import Ask
 from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.loadjoin import join_load
 from harness.runners.support.loadrows import Row
@@ -28,12 +28,20 @@ def rewritten_call(seq: int) -> dict[str, Any]:
 
 def load_and_rewrites() -> list[RunRecord]:
     facts = AnswerFacts(text_sha256("ok"), "stop", (9, 1, 10))
-    rows = [Row("chat-stream", 100.0, 100.0 + seq, 80.0, 200, False, 60.0, (25.0, 25.0),
-                ("wrong_content",), marker=f"sfpm{seq:016x}", answer=facts)
+    request = json.dumps(
+        {
+            "model": "gpt-4o-mini",
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "hi"},
+            ],
+        }
+    )
+    rows = [Row("chat-stream", 100.0, 100.0 + seq, 80.0, 200, True, 60.0, (25.0, 25.0),
+                marker=f"sfpm{seq:016x}", answer=facts, request=request)
             for seq in range(1, 4)]  # fmt: skip
     joined = join_load(
-        rows, [rewritten_call(seq) for seq in range(1, 4)], checked=True,
-        ask=Ask("gpt-4o-mini", "chat-completions", "Be brief."),
+        rows, [rewritten_call(seq) for seq in range(1, 4)], oracle=lambda: None,
         labels={"target": "gw", "window": "streaming-closed"}, mock_epoch=lambda: 100.0,
     )  # fmt: skip
     load = RunRecord(

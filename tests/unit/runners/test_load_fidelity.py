@@ -1,5 +1,6 @@
-"""The load users' answer facts and their check against the predicted reply: they agree with
-`harness.fidelity`'s full check on every case; every prompt carries its own marker."""
+"""What the load users keep of each reply (its facts), judged after the run against the reply
+predicted for the request as sent: the same verdict as `harness.fidelity`'s full check on every
+case; every prompt carries its own marker."""
 
 from __future__ import annotations
 
@@ -8,10 +9,10 @@ import json
 import random
 from typing import Any
 
-import pytest
-
 import scenarios.load._fidelity as load_fidelity
 from harness.fidelity import ReplyOracle, check_chat_completion
+from harness.join import judge_rows
+from harness.runners.support.loadrows import Row
 from mock_salesforce.markers import find_markers
 from scenarios.load._prompts import chat_body
 
@@ -64,53 +65,43 @@ def mutations(document: dict[str, Any]) -> list[dict[str, Any]]:
     return out
 
 
-@pytest.fixture
-def check(monkeypatch: pytest.MonkeyPatch) -> load_fidelity.FidelityCheck:
-    monkeypatch.setattr(load_fidelity, "oracle_for", lambda url: ORACLE)
-    return load_fidelity.build_check("http://127.0.0.1:1", errors_allowed=False)
+def judged_after_the_run(body: dict[str, Any], status: int, payload: bytes) -> tuple[str, ...]:
+    """What the load runner makes of a row no journaled call carries: the child's facts of the
+    reply, judged against the reply predicted for the request as sent."""
+    answer = load_fidelity.read_answer(body, status, payload)
+    row = Row("chat", 0.0, 0.0, 1.0, status, True, answer=answer, request=json.dumps(body))
+    (judged,) = judge_rows([row], None, ORACLE).rows
+    return judged.fidelity
 
 
-def test_no_mock_means_no_check() -> None:
-    assert load_fidelity.build_check("", errors_allowed=False) is load_fidelity.no_check
-
-
-def test_the_check_on_an_answers_facts_agrees_with_the_full_check(
-    check: load_fidelity.FidelityCheck,
-) -> None:
+def test_the_facts_the_child_keeps_are_judged_as_the_full_check_judges_the_reply() -> None:
     rng = random.Random(5)
     for _ in range(30):
         body, _ = chat_body(rng, "gpt-4o-mini", stream=False)
-        expected = ORACLE.chat(body)
         faithful = faithful_document(body)
         for document in [faithful, *mutations(faithful)]:
             payload = json.dumps(document).encode()
-            full = check_chat_completion(body, 200, payload, expected)
-            answer = load_fidelity.read_answer(body, 200, payload)
-            assert check(body, 200, answer) == full, document
-        assert (
-            check(body, 200, load_fidelity.read_answer(body, 200, json.dumps(faithful).encode()))
-            == ()
-        )
+            full = check_chat_completion(body, 200, payload, ORACLE.chat(body))
+            assert judged_after_the_run(body, 200, payload) == full, document
+        assert judged_after_the_run(body, 200, json.dumps(faithful).encode()) == ()
 
 
-def test_error_statuses_and_broken_bodies_get_the_full_verdict(
-    check: load_fidelity.FidelityCheck,
-) -> None:
+def test_error_statuses_and_broken_bodies_get_the_full_verdict() -> None:
     body, _ = chat_body(random.Random(1), "gpt-4o-mini", stream=False)
-    read = load_fidelity.read_answer
-    assert check(body, 0, read(body, 0, b"")) == ("dropped",)
+    assert judged_after_the_run(body, 0, b"") == ("dropped",)
     error = b'{"error": {"message": "bad gateway"}}'
-    assert check(body, 502, read(body, 502, error)) == ("wrong_status",)
-    broken = check(body, 200, read(body, 200, b"not json"))
+    assert judged_after_the_run(body, 502, error) == ("wrong_status",)
+    broken = judged_after_the_run(body, 200, b"not json")
     assert broken == check_chat_completion(body, 200, b"not json", ORACLE.chat(body)) != ()
 
 
-def test_a_fault_run_accepts_error_statuses(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setattr(load_fidelity, "oracle_for", lambda url: ORACLE)
-    check = load_fidelity.build_check("http://127.0.0.1:1", errors_allowed=True)
+def test_the_child_counts_as_ok_only_a_readable_whole_answer() -> None:
     body, _ = chat_body(random.Random(2), "gpt-4o-mini", stream=False)
-    answer = load_fidelity.read_answer(body, 429, b'{"error": {"message": "slow down"}}')
-    assert check(body, 429, answer) == ()
+    read = load_fidelity.read_answer
+    assert load_fidelity.readable(read(body, 200, json.dumps(faithful_document(body)).encode()))
+    assert not load_fidelity.readable(read(body, 200, b'{"error": {"message": "x"}}'))
+    assert not load_fidelity.readable(read(body, 200, b"not json"))
+    assert not load_fidelity.readable(read(body, 503, b"{}"))
 
 
 def test_every_prompt_is_new_and_carries_its_marker_in_the_user_message() -> None:

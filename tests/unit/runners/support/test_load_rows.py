@@ -38,7 +38,7 @@ def test_a_row_survives_the_round_trip_through_its_line() -> None:
 
 def test_tabs_and_newlines_in_error_text_cannot_break_the_line() -> None:
     line = format_row(Row("a\tb", 1.0, 1.0, 2.0, 0, False, error="x\ty\nz"))
-    assert line.count("\t") == 15 and line.endswith("\n") and line.count("\n") == 1
+    assert line.count("\t") == 16 and line.endswith("\n") and line.count("\n") == 1
     assert (parse_row(line).name, parse_row(line).error) == ("a b", "x y z")
 
 
@@ -112,5 +112,16 @@ def test_rows_written_before_bodies_or_markers_were_kept_still_read() -> None:
      AnswerFacts("cd" * 32, "length", (None, 3, -1))],
 )  # fmt: skip
 def test_the_marker_and_the_answer_facts_survive_the_round_trip(answer: AnswerFacts) -> None:
-    row = Row("chat", 1.0, 1.0, 2.0, 200, True, marker="sfpm0123456789abcdef", answer=answer)
+    row = Row(
+        "chat",
+        1.0,
+        1.0,
+        2.0,
+        200,
+        True,
+        marker="sfpm0123456789abcdef",
+        answer=answer,
+        request='{"messages":[{"role":"user","content":"a\\tb"}]}',
+        errors_allowed=True,
+    )
     assert parse_row(format_row(row)) == row

@@ -2,17 +2,18 @@
 
 from __future__ import annotations
 
+import json
 from typing import Any
 
 import pytest
 
-from harness.fidelity import AnswerFacts
-from harness.findings.rewrites import Ask
+from harness.fidelity import AnswerFacts, ReplyOracle
 from harness.runners.support.loadjoin import join_load
 from harness.runners.support.loadrows import Row
 from mock_salesforce.journal import text_sha256
 
-ASK = Ask("gpt-4o-mini", "chat-completions", "Be brief.")
+REQUEST = json.dumps({"model": "gpt-4o-mini", "messages": [
+    {"role": "system", "content": "Be brief."}, {"role": "user", "content": "hi"}]})  # fmt: skip
 LABELS = {"target": "gw", "window": "steady-closed"}
 FACTS = AnswerFacts(text_sha256("ok"), "stop", (3, 1, 4))
 
@@ -29,7 +30,11 @@ def call(seq: int, marker: str, **fields: Any) -> dict[str, Any]:
 
 def rows(n: int, **fields: Any) -> list[Row]:
     return [Row("chat", 1.0, 1.0, 150.0, 200, True, marker=f"sfpm{i:016x}", answer=FACTS,
-                **fields) for i in range(n)]  # fmt: skip
+                request=REQUEST, **fields) for i in range(n)]  # fmt: skip
+
+
+def no_oracle() -> ReplyOracle | None:
+    return None
 
 
 def never() -> float | None:
@@ -38,7 +43,7 @@ def never() -> float | None:
 
 def test_a_joined_run_gains_latency_series_the_basis_and_a_rewrites_record() -> None:
     journal = [call(i + 1, f"sfpm{i:016x}") for i in range(3)]
-    joined = join_load(rows(3), journal, checked=True, ask=ASK, labels=LABELS, mock_epoch=never)
+    joined = join_load(rows(3), journal, oracle=no_oracle, labels=LABELS, mock_epoch=never)
     series = {s.name: s for s in joined.series}
     assert series["added_latency_ms"].values == pytest.approx((50.0,) * 3)
     assert series["upstream_calls"].values == (1.0, 1.0, 1.0)
@@ -49,19 +54,32 @@ def test_a_joined_run_gains_latency_series_the_basis_and_a_rewrites_record() -> 
     assert joined.rewrites.labels == LABELS
     assert joined.rewrites.get("finding:model_swapped").values == (0.0,)
     assert joined.rewrites.params["rewrites"]["requests"] == 3
+    asked = joined.rewrites.params["rewrites"]["asked"]
+    assert asked == {
+        "model": "gpt-4o-mini",
+        "endpoint": "chat-completions",
+        "system_text": "Be brief.",
+    }
 
 
-def test_without_a_journal_the_rows_keep_their_verdict_and_the_record_says_so() -> None:
-    joined = join_load(rows(2), None, checked=True, ask=ASK, labels=LABELS, mock_epoch=never)
+def test_without_a_journal_rows_are_judged_against_predicted_replies_and_the_record_says_so() -> (
+    None
+):
+    joined = join_load(
+        rows(2), None, oracle=lambda: ReplyOracle(1), labels=LABELS, mock_epoch=never
+    )
     assert joined.params["journal"] == "unavailable"
-    assert joined.params["fidelity_basis"]["predicted"] == 2
+    assert joined.params["fidelity_basis"] == {"upstream": 0, "predicted": 2, "unchecked": 0}
+    assert all("wrong_content" in r.fidelity for r in joined.rows)  # "ok" is not the mock's
     assert joined.series == () and joined.rewrites is None
+    unchecked = join_load(rows(2), None, oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    assert unchecked.params["fidelity_basis"]["unchecked"] == 2
 
 
 def test_streamed_rows_are_timed_against_the_mocks_clock() -> None:
     streamed = rows(1, ttft_ms=160.0, itl_ms=(0.1, 0.1))
     journal = [call(1, "sfpm0000000000000000", t_s=0.0)]
-    joined = join_load(streamed, journal, checked=True, ask=ASK, labels=LABELS,
+    joined = join_load(streamed, journal, oracle=no_oracle, labels=LABELS,
                        mock_epoch=lambda: 1.0)  # fmt: skip
     assert joined.params["streaming"]["mode"] == "relayed"
     lag = next(s for s in joined.series if s.name == "stream_lag_ms")
