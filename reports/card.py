@@ -10,7 +10,7 @@ from __future__ import annotations
 
 import re
 from collections import Counter
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from harness.card.measures import classify_path, file_use
@@ -20,6 +20,7 @@ from harness.records import RunRecord
 from reports.sections import Section, Table
 
 FILES_SHOWN = 8
+ERRORS_SHOWN = 5
 COUNTED_IO = ("opens", "reads", "writes", "renames")
 
 
@@ -137,15 +138,29 @@ def _interval(verdict: Verdict) -> str:
 
 def _errors_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
     counts: Counter[tuple[int, str]] = Counter()
-    for record in records:
-        if record.runner == "card":
-            for error in record.params.get("errors", []):
-                counts[int(error["status"]), str(error["body"])] += int(error["count"])
+    seen: dict[tuple[int, str], dict[str, None]] = {}
+    for window, error in _errors(records):
+        key = (int(error["status"]), str(error["body"]))
+        counts[key] += int(error["count"])
+        seen.setdefault(key, {})[window] = None
     if not counts:
         return None
-    rows = [[status, n, body] for (status, body), n in counts.most_common(5)]
+    # A request left without any reply first: a client sees a reset, the worst a gateway does.
+    ordered = sorted(counts.items(), key=lambda item: (item[0][0] != 0, -item[1]))[:ERRORS_SHOWN]
+    rows = [[status, n, ", ".join(seen[status, body]), body] for (status, body), n in ordered]
     title = "Replies that were not ok (status 0: no reply), with the start of their body"
-    return Table(f"card-errors-{stem}", title, ["status", "count", "body"], rows)
+    return Table(f"card-errors-{stem}", title, ["status", "count", "seen in", "body"], rows)
+
+
+def _errors(records: Sequence[RunRecord]) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(window, error group): every failed reply of the load windows, and the requests the
+    resilience run left without a reply (its other errors are the faults it provoked)."""
+    for record in records:
+        if record.runner == "card":
+            window = record.labels.get("window", "load")
+            yield from ((window, error) for error in record.params.get("errors", []))
+        elif record.runner == "load" and record.scenario == "resilience":
+            yield from (("resilience", e) for e in record.params.get("no_reply_errors", []))
 
 
 def _findings(records: Sequence[RunRecord]) -> list[Mapping[str, Any]]:

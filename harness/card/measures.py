@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.card.selfreport import pair_figures, reported_figures
 from harness.records import RunRecord, Series, capture_environment, make_series
-from harness.runners.support.loadrows import BODY_CHARS, Row
+from harness.runners.support.loadrows import BODY_CHARS, Row, no_reply
 from harness.shim import shim_cost
 
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
@@ -110,17 +110,30 @@ def token_economy(entries: Sequence[Mapping[str, Any]]) -> list[Series]:
 
 def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any]]:
     """The most frequent failed replies: status, the start of the body (or the transport
-    error), how many. Replies the fidelity check failed are grouped by what was wrong (each
-    body differs), with the first one as the example."""
+    error), how many; requests left without any reply first. Replies the fidelity check failed
+    are grouped by what was wrong (each body differs), with the first one as the example."""
     counts: Counter[tuple[int, str]] = Counter()
     examples: dict[tuple[int, str], str] = {}
     for row in (r for r in rows if not r.ok):
-        what = f"fidelity: {', '.join(row.fidelity)}" if row.fidelity else (row.body or row.error)
+        what = _failure(row)
         key = (row.status, what)
         counts[key] += 1
-        examples.setdefault(key, f"{what}: e.g. {row.body}" if row.fidelity else what)
+        examples.setdefault(
+            key, f"{what}: e.g. {row.body}" if row.status and row.fidelity else what
+        )
+    ordered = sorted(counts.items(), key=lambda item: (item[0][0] != 0, -item[1]))
     return [{"status": k[0], "body": examples[k][:BODY_CHARS], "count": n}
-            for k, n in counts.most_common(top)]  # fmt: skip
+            for k, n in ordered[:top]]  # fmt: skip
+
+
+def _failure(row: Row) -> str:
+    """What went wrong with a reply: what became of a request that got none, what the fidelity
+    check found, or the reply's body."""
+    if row.status == 0 and no_reply(row):
+        return f"{row.error or 'no reply'}: the connection ended without a reply"
+    if row.status == 0:
+        return f"{row.error}: no reply within the client's timeout (the client gave up)"
+    return f"fidelity: {', '.join(row.fidelity)}" if row.fidelity else row.body or row.error
 
 
 def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str, float]:
@@ -155,6 +168,7 @@ def card_record(
     series = [
         Series("client_requests", "count", (float(len(rows)),)),
         Series("error_responses", "count", (float(sum(not r.ok for r in rows)),)),
+        Series("no_reply", "count", (float(sum(map(no_reply, rows))),)),
         Series("window_s", "s", (observation.duration_s,)),
     ]
     params: dict[str, Any] = {**observation.params, "window": observation.label,

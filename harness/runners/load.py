@@ -22,7 +22,7 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import IO, Any
 
-from harness.card.measures import WindowObservation, card_record
+from harness.card.measures import WindowObservation, card_record, top_errors
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import UsageError
 from harness.fidelity import ReplyOracle, fetch_oracle
@@ -30,7 +30,7 @@ from harness.findings.journal import mock_epoch_s
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
-from harness.runners.support.loadrows import Row, read_rows, row_series
+from harness.runners.support.loadrows import Row, no_reply, read_rows, row_series
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
@@ -321,6 +321,7 @@ def load_record(
         "target_url": target.url,
         "fidelity_checked": bool(target.mock_url),
         **joined.params,
+        "no_reply_errors": top_errors([r for r in rows if no_reply(r)]),
         "locust_command": list(commands[0]),
         "target_metrics": dict(metrics),
     }

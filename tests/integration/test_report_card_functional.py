@@ -135,6 +135,18 @@ def test_error_text_inside_a_200_is_named_once_the_upstream_fails(tmp_path: Path
     assert "gw-no-error-in-200-under-faults" in run.refuted
 
 
+@needs()
+def test_a_connection_closed_without_a_reply_is_named_in_the_claims_and_the_errors(
+    tmp_path: Path,
+) -> None:
+    run = validate(sample("dropped_reply_stdlib", tmp_path), tmp_path, resilience=True)
+    assert "gw-every-request-answered-under-faults" in run.refuted
+    assert run.verdict("gw-every-request-answered") == "holds"  # the calm windows lose none
+    errors = card_text(run).split("Replies that were not ok")[1]
+    assert "| 0 |" in errors and "| resilience | " in errors
+    assert "the connection ended without a reply" in errors
+
+
 def test_the_async_reference_launched_as_a_user_target_has_nothing_wrong(tmp_path: Path) -> None:
     command = (f"{sys.executable} -m harness.subjects.gateway --variant async "
                "--upstream https://api.salesforce.com --host 127.0.0.1")  # fmt: skip

@@ -6,6 +6,7 @@ launch shim's io report, the mock's journal, or the client's response. The clean
 from __future__ import annotations
 
 import contextlib
+import http.client as http_client
 import importlib.util
 import itertools
 import json
@@ -141,6 +142,19 @@ def test_the_error_200_gateway_answers_an_upstream_failure_with_200_and_the_erro
     assert status == 200
     assert json.loads(body)["choices"][0]["message"]["content"].startswith("Error: ")
     assert check_chat_completion(request, status, body, UpstreamError(500)) == ("error_in_200",)
+
+
+def test_the_dropped_reply_gateway_closes_the_connection_when_the_upstream_fails_for_good(
+    tmp_path: Path,
+) -> None:
+    failing = load_profile("fast").patched(
+        {"seed": SEED, "faults": ["500:endpoint=chat-generations"]}
+    )
+    dropped = (urllib.error.URLError, ConnectionError, http_client.HTTPException)
+    with run_in_thread(failing) as mock, launched("dropped_reply_stdlib", mock.url, tmp_path) as t:
+        with pytest.raises(dropped):  # no status line came back: the connection just ended
+            ask(t.url, "this will fail upstream")
+        assert [e["status"] for e in models_calls(mock, 0)] == [500]
 
 
 def test_a_sample_gateway_asks_for_a_fresh_token_when_a_retry_outlives_the_old_one(

@@ -70,6 +70,17 @@ class Row:
         return self.start_s + self.response_ms / 1000.0
 
 
+# Transport errors that mean the client stopped waiting (its own timeout, `LoadPlan.timeout_s`),
+# not that the target hung up: a slow reply is not a dropped one.
+CLIENT_TIMEOUTS = frozenset({"TimeoutError", "timeout", "Timeout", "ConnectionTimeout"})
+
+
+def no_reply(row: Row) -> bool:
+    """Whether the target ended the exchange with no reply at all: the connection closed, reset
+    or refused (not the client's own timeout)."""
+    return row.status == 0 and row.error not in CLIENT_TIMEOUTS
+
+
 def _clean(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
@@ -201,4 +212,5 @@ def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
     counts = Counter(kind for r in rows for kind in r.fidelity)
     for kind in sorted(set(FIDELITY_KINDS) | set(counts)):
         series.append(make_series(f"fidelity_{kind}", "count", (counts[kind],)))
+    series.append(make_series("no_reply", "count", (sum(map(no_reply, rows)),)))
     return tuple(series)

@@ -88,13 +88,27 @@ def test_more_token_fetches_than_models_requests_mean_no_hits_not_negative_ones(
 
 
 def test_the_top_errors_quote_the_body_or_the_transport_error_with_counts() -> None:
-    rows = [row(500, False, '{"error": "loop closed"}')] * 3 + [row(0, False, error="Timeout")]
+    rows = [row(500, False, '{"error": "loop closed"}')] * 3
     rows += [row(), row(200, False, '{"choices": "Error: 429"}')]
     assert top_errors(rows) == [
         {"status": 500, "body": '{"error": "loop closed"}', "count": 3},
-        {"status": 0, "body": "Timeout", "count": 1},
         {"status": 200, "body": '{"choices": "Error: 429"}', "count": 1},
     ]
+
+
+def test_requests_left_without_a_reply_come_first_and_the_clients_timeout_is_told_apart() -> None:
+    closed = Row("chat", 0.0, 0.0, 5.0, 0, False, fidelity=("dropped",),
+                 error="HTTPConnectionClosed")  # fmt: skip
+    rows = [row(500, False, "busy")] * 9 + [closed] * 2
+    rows += [row(0, False, error="TimeoutError")]
+    assert top_errors(rows, top=2) == [
+        {"status": 0, "body": "HTTPConnectionClosed: the connection ended without a reply",
+         "count": 2},
+        {"status": 0, "body": "TimeoutError: no reply within the client's timeout (the client "
+         "gave up)", "count": 1},
+    ]  # fmt: skip
+    record = card_record(WindowObservation("w", 1.0), rows, target="t", scenario="w")
+    assert record.get("no_reply").values == (2.0,)
 
 
 def test_replies_the_fidelity_check_failed_are_grouped_by_what_was_wrong() -> None:
@@ -125,7 +139,8 @@ def test_a_window_record_holds_io_by_class_per_window_and_the_busiest_paths() ->
 def test_a_target_seen_without_mock_or_shim_has_only_client_side_series() -> None:
     record = card_record(WindowObservation("w", 1.0), [row(503, False, "busy")], target="t",
                          scenario="w")  # fmt: skip
-    assert set(record.series_names) == {"client_requests", "error_responses", "window_s"}
+    assert set(record.series_names) == {"client_requests", "error_responses", "no_reply",
+                                        "window_s"}  # fmt: skip
     assert record.params["errors"] == [{"status": 503, "body": "busy", "count": 1}]
 
 

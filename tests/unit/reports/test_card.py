@@ -36,7 +36,11 @@ def run(tmp_path: Path, discover: dict[str, object]) -> str:
                   labels={"target": TARGET, **({"window": window} if window else {})})
         for scenario, window in (("rewrites", "steady-closed"), ("findings", ""))
     ]  # fmt: skip
-    records = [record("discover", "models", discover), card, *findings]
+    dropped = {"status": 0, "body": "HTTPConnectionClosed: the connection ended without a reply",
+               "count": 2}  # fmt: skip
+    resilience = RunRecord("load", "resilience", {"no_reply_errors": [dropped]},
+                           capture_environment(), (), labels={"target": TARGET})  # fmt: skip
+    records = [record("discover", "models", discover), card, *findings, resilience]
     cards = {TARGET: [verdict("gw-token-file-io", "refuted", 1.0),
                       verdict("gw-usage", "holds", 0.0)]}  # fmt: skip
     write_report(tmp_path, records, claims=[], cards=cards, title="t")
@@ -52,7 +56,10 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     assert "Model sent: `gpt-4-mini` (the first served model that answered" in first_section
     wrong = "**What is wrong:** refuted: claim gw-token-file-io (measured 1 opens/request); FAIL"
     assert wrong + " findings: `retry_storm`." in first_section
-    assert '| 500 | 41 | {"error": "Event loop is closed"} |' in first_section
+    errors = first_section[first_section.index("Replies that were not ok") :]
+    assert errors.index("| 0 | 2 | resilience | HTTPConnectionClosed: the connection ended") < (
+        errors.index('| 500 | 41 | load | {"error": "Event loop is closed"} |')
+    )
     assert "| FAIL | retry_storm | 6 | steady-closed, findings | too many |" in first_section
     assert "| /s/token.json | credential | read on every request | 40 | 1 |" in first_section
     assert "| /c/index.json | data | read and rewritten on every request | 40 |" in first_section

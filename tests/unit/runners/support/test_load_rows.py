@@ -91,6 +91,16 @@ def test_every_fidelity_kind_has_a_count_even_when_zero() -> None:
     assert "ttft_ms" not in series  # nothing was streamed
 
 
+def test_a_connection_ended_without_a_reply_is_counted_but_the_clients_timeout_is_not() -> None:
+    reset = Row(
+        "chat", 102.0, 102.0, 5.0, 0, False, fidelity=("dropped",), error="ConnectionResetError"
+    )
+    waited = Row("chat", 103.0, 103.0, 3e4, 0, False, fidelity=("dropped",), error="TimeoutError")
+    series = {s.name: s for s in row_series([LATE, FAILED, reset, waited])}
+    assert series["no_reply"].values == (1.0,)
+    assert series["fidelity_dropped"].values == (2.0,)
+
+
 def test_the_start_of_a_failed_reply_survives_the_round_trip_cut_to_its_limit() -> None:
     from harness.runners.support.loadrows import BODY_CHARS
 
