@@ -45,6 +45,7 @@ FLAT_BAND = 0.15  # levels within 15% of the top level's throughput form its pla
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
 CEILING_SUBJECT = "ceiling"
 HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
+LEVEL_SERIES = frozenset({"latency_ms", "throughput_rps", "littles_bound_rps"})
 
 
 @dataclass(frozen=True)
@@ -373,9 +374,18 @@ def measured_level(record: RunRecord) -> bool:
     subject: the run stopped, or its window ended before any request did)."""
     return (
         record.runner == "sweep"
-        and "latency_ms" in record.series_names
+        and set(record.series_names) >= LEVEL_SERIES
         and len(record.get("latency_ms").values) > 0
     )
+
+
+def client_bound_levels(records: Iterable[RunRecord]) -> dict[tuple[str, str], set[int]]:
+    """{(subject, upstream latency label): the levels where the sweep's own client was its
+    limit}: what was measured there is the client's, not the subject's."""
+    return {
+        key: {point.concurrency for point in points if point.client_bound}
+        for key, points in level_points(records).items()
+    }
 
 
 def planned_levels(records: Iterable[RunRecord]) -> dict[tuple[str, str], set[int]]:

@@ -16,6 +16,7 @@ import numpy as np
 
 from harness.claims.ledger import MetricQuery
 from harness.records import RunRecord
+from harness.saturation import client_bound_levels
 from harness.stats import (
     Array,
     Interval,
@@ -102,8 +103,11 @@ def _measure_ratio(records: Sequence[RunRecord], query: MetricQuery) -> Measurem
         _select(records, query, query.baseline),
         _select(records, query, query.candidate),
     )
+    where = ""
     if query.at_max:
-        base_sel, cand_sel = _restrict_to_common_max(base_sel, cand_sel, query.at_max)
+        base_sel, cand_sel, where = _restrict_to_common_max(
+            base_sel, cand_sel, query.at_max, _client_bound_levels(records, query.at_max)
+        )
     base, cand = _rows(base_sel, query), _rows(cand_sel, query)
     statistic = _row_statistic(query)
     base_point = float(statistic(base[np.newaxis])[0])
@@ -116,7 +120,7 @@ def _measure_ratio(records: Sequence[RunRecord], query: MetricQuery) -> Measurem
     value, interval = _transform(ratio, interval, query.transform)
     detail = (
         f"{query.transform} of {query.statistic}: candidate {_fmt(query.candidate)} = "
-        f"{cand_point:.4g} vs baseline {_fmt(query.baseline)} = {base_point:.4g}"
+        f"{cand_point:.4g} vs baseline {_fmt(query.baseline)} = {base_point:.4g}{where}"
     )
     return _measurement(
         value, interval, base.shape[0] + cand.shape[0], [*base_sel, *cand_sel], detail
@@ -165,15 +169,39 @@ def _select(
 
 
 def _restrict_to_common_max(
-    base: list[RunRecord], cand: list[RunRecord], label: str
-) -> tuple[list[RunRecord], list[RunRecord]]:
-    """Keep only records at the largest numeric value of `label` present on both sides."""
-    common = _numeric_labels(base, label) & _numeric_labels(cand, label)
+    base: list[RunRecord], cand: list[RunRecord], label: str, held: Mapping[str, set[float]]
+) -> tuple[list[RunRecord], list[RunRecord], str]:
+    """Keep only records at the largest numeric value of `label` present on both sides where
+    no subject of either side was held back by the sweep's own client (`held`: subject ->
+    values); the third item says which value, and which were passed over."""
+    common = sorted(_numeric_labels(base, label) & _numeric_labels(cand, label), reverse=True)
     if not common:
         raise MissingRecords(f"baseline and candidate share no numeric value of label {label!r}")
-    top = max(common)
+    subjects = {r.labels.get("subject", "") for r in (*base, *cand)}
+    limited = {v for s in subjects for v in held.get(s, set())}
+    usable = [v for v in common if v not in limited]
+    passed = ", ".join(f"{v:g}" for v in common if not usable or v > usable[0])
+    if not usable:
+        raise MissingRecords(
+            f"the sweep's own client was the limit at every {label} both ran ({passed}), so "
+            "neither side's own figure was measured"
+        )
+    top = usable[0]
     keep = [r for r in base if _as_float(r.labels.get(label)) == top]
-    return keep, [r for r in cand if _as_float(r.labels.get(label)) == top]
+    where = f" at {label} {top:g}" + (
+        f" ({passed}: the sweep's client was the limit)" if passed else ""
+    )
+    return keep, [r for r in cand if _as_float(r.labels.get(label)) == top], where
+
+
+def _client_bound_levels(records: Sequence[RunRecord], label: str) -> dict[str, set[float]]:
+    """Sweep levels where the sweep's own client was a subject's limit (subject -> levels)."""
+    if label != "concurrency":
+        return {}
+    held: dict[str, set[float]] = {}
+    for (subject, _), levels in client_bound_levels(records).items():
+        held.setdefault(subject, set()).update(float(v) for v in levels)
+    return held
 
 
 def _numeric_labels(records: Sequence[RunRecord], label: str) -> set[float]:

@@ -23,6 +23,7 @@ from harness.claims import (
 from harness.claims.consistency import evaluate_expression, smallest_fraction
 from harness.errors import UsageError
 from harness.records import Environment, RunRecord, make_series
+from scenarios import scenario_path
 
 SEED = Path(__file__).parents[3] / "scenarios" / "claims" / "seed.toml"
 ENV = Environment("3.11", "Linux", "cpu", 2, "host", "abc", False, "0.1.0")
@@ -276,3 +277,32 @@ statistic = "sum"
                for w, n in (("a", 0.0), ("b", 2.0), ("c", 0.0))]  # fmt: skip
     (verdict,) = evaluate_ledger(ledger, windows)
     assert (verdict.verdict, verdict.low, verdict.high) == (REFUTED, 2.0, 2.0)
+
+
+def test_a_concurrency_gain_is_judged_where_the_sweeps_own_client_was_not_the_limit() -> None:
+    # At 64 both gateways ran as fast as the sweep's client could drive the mock at all (270 of
+    # 320 req/s): a gain of ~0 there measures the client. At 8 the threaded one is capped.
+    def level(subject: str, role: str, n: int, rps: float) -> RunRecord:
+        labels = {"subject": subject, "kind": "ceiling" if not role else "target",
+                  "concurrency": str(n), "upstream_latency_ms": "200"}  # fmt: skip
+        if role:
+            labels["role"] = role
+        series = (make_series("latency_ms", "ms", [1000.0 * n / rps] * 40),
+                  make_series("ok", "count", [1.0] * 40),
+                  make_series("throughput_rps", "rps", [rps]),
+                  make_series("littles_bound_rps", "rps", [n / 0.2]))  # fmt: skip
+        return RunRecord("sweep", "sync-vs-async", {}, ENV, series, labels=labels)
+
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-threading-handles-concurrency"]
+    records = [
+        level("ceiling", "", 8, 39.9), level("ceiling", "", 64, 270.0),
+        level("threaded", "baseline", 8, 20.0), level("threaded", "baseline", 64, 265.0),
+        level("async", "candidate", 8, 39.8), level("async", "candidate", 64, 268.0),
+    ]  # fmt: skip
+    result = evaluate_claim(claim, records)
+    assert result.verdict == REFUTED and result.value == pytest.approx(0.99, rel=0.01)
+    assert "at concurrency 8 (64: the sweep's client was the limit)" in result.reason
+    held = evaluate_claim(claim, [r for r in records if r.labels["concurrency"] == "64"])
+    assert held.verdict == INCONCLUSIVE
+    assert "the sweep's own client was the limit at every concurrency both ran (64)" in held.reason
