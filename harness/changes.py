@@ -55,6 +55,7 @@ LOWER_IS_BETTER = frozenset({
     "file_reads", "file_writes", "lookups", "fallback", "path_rank", "misses", "refreshes",
     "expired_sends", "added_latency_ms", "upstream_calls", "stream_lag_ms", "error_responses",
     "token_requests", "expired_token_sends", "unknown_token_sends", "missing_token_sends",
+    "no_reply",
 })  # fmt: skip
 LOWER_SUFFIXES = ("_file_opens", "_file_reads", "_file_writes")
 # What a record says about the run rather than the target: when or how things happened, the
