@@ -220,6 +220,16 @@ def rate_difference_interval(
     return Interval(low, high, confidence)
 
 
+def binomial_tail(successes: int, trials: int, rate: float) -> float:
+    """P(X >= successes) for X ~ Binomial(trials, rate): how likely chance alone gives as many."""
+    if not 0 <= successes <= trials or not 0.0 <= rate <= 1.0:
+        raise ValueError(f"need 0 <= successes <= trials and 0 <= rate <= 1, got "
+                         f"{successes}/{trials} at {rate}")  # fmt: skip
+    from scipy.stats import binom
+
+    return float(binom.sf(successes - 1, trials, rate))
+
+
 def proportion_mde(
     rate: float, n_a: int, n_b: int, *, alpha: float = 0.05, power: float = 0.8
 ) -> float:

@@ -78,7 +78,13 @@ class GradingPolicy:
     retry_window_s: float = 60.0  # a resend later than this after a failure is a new call
     max_attempts: int = 5  # more attempts than this for one call is a retry storm
     immediate_retry_s: float = 0.01  # a retry sooner than this after a failure has no backoff
-    constant_gap_ratio: float = 1.2  # retry gaps whose max/min stay under this are constant
+    constant_gap_ratio: float = 1.2  # successive retry gaps within this ratio are constant
+    # A jittered backoff now and then draws a wait under `immediate_retry_s`, or two within
+    # `constant_gap_ratio` (full jitter with a 40 ms first ceiling: 1 draw in 4; two full-jitter
+    # waits, the second ceiling double the first: 1 pair in 11). `no_backoff` needs more of them
+    # than this share gives by chance with probability `evidence_p`.
+    jitter_share: float = 0.25
+    evidence_p: float = 0.001
     retry_after_slack_s: float = 0.05  # clock and network slack when checking Retry-After
     long_retry_after_s: float = 10.0  # passing on a 429 that asks to wait longer is fair
     hang_wait_s: float = 35.0  # waiting longer on a hung request means no (sane) read timeout

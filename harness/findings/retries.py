@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Sequence
+import itertools
+from collections.abc import Iterable, Iterator, Sequence
+from dataclasses import dataclass
 
 from harness.findings.calls import Attempt, Call
 from harness.findings.model import Finding, GradingPolicy, Severity, make_finding
+from harness.stats import binomial_tail
 
 NON_RETRYABLE = frozenset({400, 403, 404, 405, 413, 422})
 RETRYABLE = frozenset({423, 429, 503})
@@ -55,19 +58,60 @@ def retry_storm(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
 
 
 def no_backoff(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
-    """Calls retried immediately, or mostly at a constant interval, with no Retry-After pace."""
-    paced = [(c, _free_gaps_s(c)) for c in calls]
-    immediate = [c for c, gaps in paced if any(g < policy.immediate_retry_s for g in gaps)]
-    seen = {id(c) for c in immediate}
-    spread = [(c, gaps) for c, gaps in paced if len(gaps) >= 2 and id(c) not in seen]
-    constant = [c for c, gaps in spread if max(gaps) <= min(gaps) * policy.constant_gap_ratio]
-    # Jittered backoff now and then draws two near-equal gaps; a constant client always does.
-    if len(constant) * 2 <= len(spread):
-        constant = []
+    """Retries sent at once, or at a constant interval, more often than a jittered backoff does
+    by chance: full jitter may draw ~0 s for one retry, but only a client that never waits
+    does so retry after retry (a binomial test against `policy.jitter_share`)."""
+    waits = [(c, _free_gaps_s(c)) for c in calls]
+    at_once = _habit((c, [g < policy.immediate_retry_s for g in gaps]) for c, gaps in waits)
+    steady = _habit(
+        (c, [_steady(a, b, policy) for a, b in itertools.pairwise(gaps)]) for c, gaps in waits
+    )
+    said = []
+    if at_once.proven(policy):
+        said.append(f"at once ({at_once.seen} of {at_once.of} retries within "
+                    f"{policy.immediate_retry_s * 1000:g} ms of the failure)")  # fmt: skip
+    if steady.proven(policy):
+        said.append(f"at a constant interval ({steady.seen} of {steady.of} successive waits "
+                    f"within {policy.constant_gap_ratio:g}x of each other)")  # fmt: skip
+    shown = {id(c): c for h in (at_once, steady) if h.proven(policy) for c in h.calls}
+    hits = [c.attempts[0].entry for c in sorted(shown.values(), key=lambda c: c.attempts[0].t_s)]
     return make_finding(
-        "no_backoff", Severity.WARN, [c.attempts[0].entry for c in immediate + constant],
-        "retried immediately or at a constant interval; back off exponentially with jitter",
+        "no_backoff", Severity.WARN, hits,
+        f"retried {' and '.join(said)}, more often than a jittered backoff does by chance "
+        f"(p < {policy.evidence_p:g}); back off exponentially with jitter",
     )  # fmt: skip
+
+
+@dataclass(frozen=True)
+class _Habit:
+    """A retry pattern seen `seen` times in `of` chances, in `calls`."""
+
+    calls: tuple[Call, ...]
+    seen: int
+    of: int
+
+    def proven(self, policy: GradingPolicy) -> bool:
+        """Whether chance alone (a jittered backoff) would show it this often only rarely."""
+        chance = binomial_tail(self.seen, self.of, policy.jitter_share) if self.seen else 1.0
+        return chance < policy.evidence_p
+
+
+def _habit(marked: Iterable[tuple[Call, list[bool]]]) -> _Habit:
+    """Pool per-call marks (True: the pattern showed at that chance) into one `_Habit`."""
+    calls: list[Call] = []
+    seen = of = 0
+    for call, marks in marked:
+        seen, of = seen + sum(marks), of + len(marks)
+        if any(marks):
+            calls.append(call)
+    return _Habit(tuple(calls), seen, of)
+
+
+def _steady(first_s: float, second_s: float, policy: GradingPolicy) -> bool:
+    """Two successive waits within `constant_gap_ratio` of each other (real waits: retries at
+    once are the other habit)."""
+    low, high = sorted((first_s, second_s))
+    return low >= policy.immediate_retry_s and high <= low * policy.constant_gap_ratio
 
 
 def _free_gaps_s(call: Call) -> list[float]:

@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import random
+from collections.abc import Callable
 from typing import Any
+
+import pytest
 
 from harness.findings import GradingPolicy, grade_journal
 from harness.findings.calls import client_host, group_calls
@@ -120,19 +124,69 @@ def test_more_attempts_than_the_policy_allows_is_a_retry_storm() -> None:
     assert findings["retry_storm"].examples == ("r1",)
 
 
-def test_immediate_retries_have_no_backoff() -> None:
+def retrying_journal(wait_s: Callable[[int], float], calls: int, failures: int = 3) -> Journal:
+    """`calls` calls, each failing `failures` times with a 503 before it succeeds; the client
+    waits `wait_s(n)` seconds before its n-th retry."""
     journal = Journal()
-    journal.add(0.0, status=500)
-    journal.add(0.013)
-    assert "no_backoff" in journal.names()
+    for call in range(calls):
+        t_s, body = call * 30.0, f"body-{call}"
+        for retry in range(1, failures + 1):
+            journal.add(t_s, status=503, body_sha256=body)
+            t_s += 0.01 + wait_s(retry)  # the mock's answer took 10 ms
+        journal.add(t_s, body_sha256=body)
+    return journal
 
 
-def test_retries_at_a_constant_interval_have_no_backoff() -> None:
-    journal = Journal()
-    for attempt in range(3):
-        journal.add(attempt * 1.01, status=503)
-    journal.add(3.03)
-    assert "no_backoff" in journal.names()
+def full_jitter(rng: random.Random, base_s: float) -> Callable[[int], float]:
+    """AWS's full jitter: anywhere from 0 to the doubling ceiling."""
+    return lambda retry: rng.uniform(0.0, base_s * 2 ** (retry - 1))
+
+
+def equal_jitter(rng: random.Random, base_s: float) -> Callable[[int], float]:
+    """Half the doubling ceiling, plus up to half again (the reference gateways' backoff)."""
+    return lambda retry: base_s * 2 ** (retry - 1) * (0.5 + 0.5 * rng.random())
+
+
+def waits_in(journal: Journal) -> list[float]:
+    return [round(g, 6) for c in group_calls(journal.entries, 60.0) for g in c.gaps_s()]
+
+
+def test_full_jitter_that_draws_a_retry_at_once_now_and_then_is_not_graded_no_backoff() -> None:
+    journal = retrying_journal(full_jitter(random.Random(3), base_s=0.04), calls=20)
+    assert min(waits_in(journal)) < POLICY.immediate_retry_s  # the draw the old rule tripped on
+    assert "no_backoff" not in journal.names()
+
+
+@pytest.mark.parametrize("seed", range(20))
+def test_jittered_and_plain_exponential_backoffs_are_clean_whatever_they_draw(seed: int) -> None:
+    rng = random.Random(seed)
+    for wait_s in (full_jitter(rng, 0.04), equal_jitter(rng, 0.05), lambda n: 0.1 * 2 ** (n - 1)):
+        for calls in (1, 2, 5, 30):
+            assert "no_backoff" not in retrying_journal(wait_s, calls).names()
+
+
+def test_two_equal_jitter_waits_that_happen_to_be_close_are_not_a_constant_interval() -> None:
+    # Equal-jitter draws for retries 1 and 2 (25-50 ms, then 50-100 ms) that fall within 1.2x:
+    # a single call once looked like a constant client.
+    draws = iter([0.048, 0.055])
+    journal = retrying_journal(lambda retry: next(draws), calls=1, failures=2)
+    assert "no_backoff" not in journal.names()
+
+
+def test_a_client_that_never_waits_is_graded_no_backoff_once_the_habit_cannot_be_chance() -> None:
+    one_call = retrying_journal(lambda retry: 0.001, calls=1)
+    habit = retrying_journal(lambda retry: 0.001, calls=4)
+    assert "no_backoff" not in one_call.names()  # 3 retries at once: full jitter does that
+    finding = {f.name: f for f in grade_journal(habit.entries, POLICY)}["no_backoff"]
+    assert finding.count == 4
+    assert "12 of 12 retries within 10 ms" in finding.explanation
+
+
+def test_a_client_that_retries_at_a_constant_interval_is_graded_no_backoff() -> None:
+    journal = retrying_journal(lambda retry: 0.5, calls=6)
+    finding = {f.name: f for f in grade_journal(journal.entries, POLICY)}["no_backoff"]
+    assert finding.count == 6
+    assert "at a constant interval (12 of 12 successive waits" in finding.explanation
 
 
 def test_one_jittered_call_with_near_equal_gaps_among_growing_ones_is_clean() -> None:

@@ -7,6 +7,7 @@ import pytest
 from scipy.stats import binomtest
 
 from harness.stats import (
+    binomial_tail,
     cliffs_delta,
     compare_samples,
     effect_label,
@@ -91,3 +92,11 @@ def test_cliffs_delta_is_one_when_every_candidate_value_is_larger() -> None:
 def test_the_detectable_difference_shrinks_as_samples_grow() -> None:
     assert proportion_mde(0.5, 10_000, 10_000) < proportion_mde(0.5, 100, 100)
     assert proportion_mde(0.5, 100, 100) == pytest.approx(0.198, abs=0.002)
+
+
+def test_the_binomial_tail_is_the_chance_of_at_least_that_many_successes() -> None:
+    assert binomial_tail(5, 5, 0.25) == pytest.approx(0.25**5)
+    assert binomial_tail(0, 7, 0.3) == pytest.approx(1.0)
+    assert binomial_tail(2, 3, 0.5) == pytest.approx(0.5)  # 3 + 1 of 8 outcomes
+    with pytest.raises(ValueError):
+        binomial_tail(4, 3, 0.5)
