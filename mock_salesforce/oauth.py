@@ -1,9 +1,9 @@
 """OAuth 2.0 client credentials like Salesforce's: JWT-shaped signed tokens and their checks.
 
 Tokens are `header.payload.signature` (HS256 over a key derived from the seed) with `exp`, `iat`
-and `jti` claims. As on Salesforce, any token signed with the key is valid until its `exp`, even
-one an earlier mock with the same seed issued (a gateway's token cached on disk); a token with a
-bad signature is unknown.
+and `jti` claims (ids unique to each mock). As on Salesforce, any token signed with the key is
+valid until its `exp`, even one an earlier mock with the same seed issued (a gateway's token
+cached on disk); a token with a bad signature is unknown.
 """
 
 from __future__ import annotations
@@ -13,6 +13,7 @@ import hashlib
 import hmac
 import json
 import random
+import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeGuard
@@ -78,9 +79,15 @@ class TokenIssuer:
         lifetime_s: float = 1800.0,
         credentials: tuple[str, str] | None = None,
         include_expires_in: bool = False,
+        id_nonce: str | None = None,
     ) -> None:
         self._key = hashlib.sha256(f"sfperf-mock-{seed}".encode()).digest()
-        self._rng = random.Random(seed)
+        # The key is the seed's, so any mock with that seed accepts the token; its `jti` is the
+        # issuer's own (`id_nonce`, fresh unless given): a new mock never reissues an id that
+        # a gateway may still hold from an earlier one, and the journal never joins the two.
+        self._rng = random.Random(
+            f"{seed}/{secrets.token_hex(16) if id_nonce is None else id_nonce}"
+        )
         self._now_s = now_s
         self.lifetime_s = lifetime_s
         self.credentials = credentials

@@ -46,9 +46,10 @@ class Attempt:
         return None if value is None else float(value)
 
     @property
-    def token_id(self) -> str | None:
-        value = self.entry.get("token_id")
-        return None if value is None else str(value)
+    def token(self) -> tuple[object, object]:
+        """The bearer it carried, as its id and expiry: mocks of one seed used to issue the same
+        ids, so an id alone could join a token from an earlier mock with a new one."""
+        return self.entry.get("token_id"), self.entry.get("token_expires_t_s")
 
 
 @dataclass(frozen=True)

@@ -39,7 +39,7 @@ def retried_non_retryable(calls: Sequence[Call], policy: GradingPolicy) -> Findi
     hits = [
         nxt.entry
         for prev, nxt in _retries(calls)
-        if prev.status in NON_RETRYABLE or (prev.status == 401 and nxt.token_id == prev.token_id)
+        if prev.status in NON_RETRYABLE or (prev.status == 401 and nxt.token == prev.token)
     ]
     return make_finding(
         "retried_non_retryable", Severity.FAIL, hits,

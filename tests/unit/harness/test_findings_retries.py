@@ -115,6 +115,13 @@ def test_retrying_a_401_with_the_same_token_is_flagged_but_with_a_new_token_is_n
     assert "no_backoff" not in fresh.names()  # an auth retry is rightly immediate
 
 
+def test_a_new_token_that_shares_its_id_with_the_refused_one_is_still_a_new_token() -> None:
+    journal = Journal()  # the refused token came from an earlier mock with the same seed
+    journal.add(0.0, status=401, token_status="expired", token_expires_t_s=-5.0)
+    journal.add(0.2, token_expires_t_s=1800.0)
+    assert "retried_non_retryable" not in journal.names()
+
+
 def test_more_attempts_than_the_policy_allows_is_a_retry_storm() -> None:
     journal = Journal()
     for attempt in range(7):

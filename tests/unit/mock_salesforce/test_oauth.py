@@ -107,6 +107,23 @@ def test_each_token_has_its_own_jti() -> None:
     assert len(jtis) == 50
 
 
+def test_two_mocks_with_one_seed_accept_each_others_tokens_but_never_issue_the_same_id() -> None:
+    clock = FakeClock(NOW_S)
+    first, second = issuer(clock), issuer(clock)
+    earlier = "Bearer " + first.issue(FORM, BASE)["access_token"]
+    later = "Bearer " + second.issue(FORM, BASE)["access_token"]
+    assert second.check(earlier).status == "valid"
+    assert second.check(earlier).token_id != second.check(later).token_id
+
+
+def test_an_id_nonce_makes_the_ids_reproducible() -> None:
+    def first_jti() -> object:
+        tokens = issuer(FakeClock(NOW_S), id_nonce="run-1")
+        return claims_of(tokens.issue(FORM, BASE)["access_token"])["jti"]
+
+    assert first_jti() == first_jti()
+
+
 @pytest.mark.parametrize(
     "form, status, error",
     [
@@ -146,8 +163,9 @@ def test_repeated_checks_of_one_token_still_follow_the_clock() -> None:
 
 def test_a_token_checked_before_this_issuer_issued_it_stays_valid_once_issued() -> None:
     clock = FakeClock(NOW_S)
-    earlier = issuer(clock).issue(FORM, BASE)["access_token"]  # same seed, same second
-    tokens = issuer(clock)
+    # Same seed, same ids, same second: only issuers given one id_nonce issue the same token.
+    earlier = issuer(clock, id_nonce="n").issue(FORM, BASE)["access_token"]
+    tokens = issuer(clock, id_nonce="n")
     header = f"Bearer {earlier}"
     assert tokens.check(header).status == "valid"
     assert tokens.issue(FORM, BASE)["access_token"] == earlier
