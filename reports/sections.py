@@ -82,6 +82,9 @@ def claims_section(verdicts: Sequence[Verdict] | None, records: Sequence[RunReco
 
 def findings_section(records: Sequence[RunRecord]) -> Section:
     found = frames.findings_table(records)
+    graded = [r for r in records if r.runner == "verdict"]
+    if found.empty and graded:
+        return Section("findings", "How the gateway treats its upstream", _clean_grading(graded))
     if found.empty:
         return Section(
             "findings",
@@ -399,6 +402,16 @@ def build_sections(
         *steps_section(steps),
         *(build(records) for build in SECTIONS),
     ]
+
+
+def _clean_grading(graded: Sequence[RunRecord]) -> str:
+    """What a grading that found nothing says: who was graded, on how many requests."""
+    targets = ", ".join(dict.fromkeys(str(r.labels.get("target", "?")) for r in graded))
+    entries = sum(int(r.params.get("entries", 0)) for r in graded)
+    journal = f"the mock's journal of {entries:,} requests" if entries else "the mock's journal"
+    partial = " (partial records: the run was cut short)" if any(r.partial for r in graded) else ""
+    return (f"No findings: {journal} shows no mistake in how {targets} treated the "
+            f"upstream{partial}.")  # fmt: skip
 
 
 def _missing(records: Sequence[RunRecord], runner: str, command: str) -> str:
