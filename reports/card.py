@@ -14,6 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from harness.card.measures import classify_path, file_use
+from harness.card.selfreport import AGREES_WITHIN
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
 from harness.records import RunRecord
@@ -179,12 +180,26 @@ def _findings_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
 
 def _self_reported_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
     rows = [[r.labels.get("window"), p["field"], p["meaning"], p["reported"], p["measured"],
-             p["gap"]] for r in records if r.runner == "card"
+             *_agreement(p)] for r in records if r.runner == "card"
             for p in r.params.get("self_reported", [])]  # fmt: skip
     if not rows:
         return None
-    columns = ["window", "field", "means", "reported", "measured", "gap_rate"]
+    columns = ["window", "field", "means", "reported", "measured", "off by", "verdict"]
     return Table(f"card-self-reported-{stem}", "What the target says about itself", columns, rows)
+
+
+def _agreement(pairing: Mapping[str, Any]) -> tuple[str, str]:
+    """How far a self-reported figure is from the measured one, and whether that is a
+    disagreement (a counter may trail by the requests in flight at the window's edges)."""
+    off_by, allowed = pairing.get("off_by", pairing["gap"]), float(pairing.get("allowed", 0.0))
+    shown = (f"{off_by * 100:.0f} points" if pairing["meaning"] == "token_cache_hit_rate"
+             else f"{off_by:.0%}")  # fmt: skip
+    difference = abs(float(pairing["reported"]) - float(pairing["measured"]))
+    if not pairing.get("agrees", pairing["gap"] <= AGREES_WITHIN):
+        return shown, "disagrees"
+    if 0.0 < difference <= allowed:
+        return shown, f"agrees (within the {allowed:g} requests in flight at the window's edges)"
+    return shown, "agrees"
 
 
 def _files_table(stem: str, records: Sequence[RunRecord]) -> Table | None:

@@ -18,6 +18,9 @@ LEVELS = frozenset({"token_cache_hit_rate", "mean_latency_ms"})
 _SKIP = re.compile(r"error|status|fail|retr|health|metrics|embedding|(?<!up)stream|uptime|start")
 
 
+AGREES_WITHIN = 0.10  # the bound of gateway.toml's gw-self-reported-figures, for the card's rows
+
+
 @dataclass(frozen=True)
 class Pairing:
     """One self-reported field and the measured figure it claims to be."""
@@ -26,10 +29,16 @@ class Pairing:
     meaning: str
     reported: float
     measured: float
-    gap: float  # fraction: relative for counts, absolute points for a rate
+    off_by: float  # plain difference: relative for counts and means, absolute points for a rate
+    allowed: float  # a difference up to this is no disagreement (requests in flight at the edges)
+    gap: float  # what the claim judges: 0 within `allowed`, else `off_by`
+
+    @property
+    def agrees(self) -> bool:
+        return self.gap <= AGREES_WITHIN
 
     def as_dict(self) -> dict[str, Any]:
-        return vars(self).copy()
+        return vars(self) | {"agrees": self.agrees}
 
 
 def numeric_fields(document: Any, prefix: str = "") -> Iterator[tuple[str, float]]:
@@ -93,16 +102,18 @@ def pair_figures(
     reported: Mapping[str, tuple[str, float]], measured: Mapping[str, float], slack: float
 ) -> list[Pairing]:
     """Each reported figure with its measured twin (when measured). `slack` requests may be in
-    flight at a window's edges, so counts within it of each other agree."""
+    flight at a window's edges, so counters that differ by no more agree; past it, the gap is
+    the whole difference (0 reported against 18 measured is off by 100%, not by 18 - slack)."""
     pairs = []
     for field, (meaning, value) in sorted(reported.items()):
         if meaning not in measured:
             continue
         truth = measured[meaning]
         if meaning == "token_cache_hit_rate":
-            gap = abs(value - truth)
+            off_by, allowed = abs(value - truth), 0.0
         else:
+            off_by = abs(value - truth) / max(abs(truth), 1.0)
             allowed = slack if meaning not in LEVELS else 0.0
-            gap = max(0.0, abs(value - truth) - allowed) / max(abs(truth), 1.0)
-        pairs.append(Pairing(field, meaning, value, truth, gap))
+        gap = 0.0 if abs(value - truth) <= allowed else off_by
+        pairs.append(Pairing(field, meaning, value, truth, off_by, allowed, gap))
     return pairs

@@ -153,7 +153,8 @@ def test_self_reported_counters_that_do_not_count_show_a_gap_beside_the_measured
     record = card_record(observation, [row()] * 40, target="t", scenario="w", users=5)
     pairs = {p["field"]: p for p in record.params["self_reported"]}
     assert pairs["requests_total"]["measured"] == 40.0
-    assert pairs["requests_total"]["gap"] == pytest.approx(35 / 40)
+    assert pairs["requests_total"]["gap"] == pytest.approx(1.0)  # 0 of 40: off by all of it
+    assert not pairs["requests_total"]["agrees"]
     assert pairs["avg_latency_ms"]["gap"] == pytest.approx(1.0)
     assert max(record.get("reported_gap").values) == pytest.approx(1.0)
 

@@ -1,6 +1,14 @@
 import pytest
 
-from harness.card.selfreport import meaning_of, numeric_fields, pair_figures, reported_figures
+from harness.card.selfreport import (
+    AGREES_WITHIN,
+    meaning_of,
+    numeric_fields,
+    pair_figures,
+    reported_figures,
+)
+from harness.claims.ledger import load_ledger
+from scenarios import scenario_path
 
 
 @pytest.mark.parametrize(
@@ -43,3 +51,18 @@ def test_counts_within_the_in_flight_slack_agree_and_rates_differ_in_points() ->
     gaps = {p.field: p.gap for p in pairs}
     assert gaps == {"requests_total": 0.0, "hit": pytest.approx(0.1)}
     assert pair_figures({"x": ("file_opens", 3.0)}, {}, 5) == []
+
+
+def test_a_counter_past_the_in_flight_slack_is_off_by_the_whole_difference() -> None:
+    reported = {"requests_total": ("client_requests", 0.0), "calls": ("models_requests", 12.0)}
+    pairs = {p.field: p for p in pair_figures(reported, {"client_requests": 18.0,
+                                                          "models_requests": 18.0}, 5)}  # fmt: skip
+    assert pairs["requests_total"].gap == pytest.approx(1.0)  # not (18 - 5) / 18
+    assert pairs["calls"].gap == pytest.approx(6 / 18) and pairs["calls"].allowed == 5.0
+    assert not pairs["requests_total"].agrees and not pairs["calls"].agrees
+
+
+def test_the_cards_rows_agree_by_the_bound_the_gateway_ledger_claims() -> None:
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-self-reported-figures"]
+    assert claim.expect.high == AGREES_WITHIN

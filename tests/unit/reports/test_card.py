@@ -5,6 +5,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from harness.card.selfreport import pair_figures
 from harness.claims import Verdict
 from harness.records import RunRecord, Series, capture_environment
 from reports.render import write_report
@@ -88,3 +89,20 @@ def test_a_target_that_did_not_start_is_not_said_to_have_nothing_wrong(tmp_path:
     card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert f"**Not measured: {reason}.**" in card
     assert "Nothing found wrong" not in card and "--model" not in card
+
+
+def test_self_reported_figures_say_how_far_off_they_are_and_whether_that_disagrees(
+    tmp_path: Path,
+) -> None:
+    reported = {"requests_total": ("client_requests", 0.0), "calls": ("models_requests", 65.0),
+                "hit_rate": ("token_cache_hit_rate", 1.0)}  # fmt: skip
+    measured = {"client_requests": 18.0, "models_requests": 49.0, "token_cache_hit_rate": 1.0}
+    pairs = [p.as_dict() for p in pair_figures(reported, measured, slack=16)]
+    card = record("card", "load", {"self_reported": pairs})
+    write_report(tmp_path, [card], claims=[], cards={TARGET: []})
+    table = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "| reported | measured | off by | verdict |" in table
+    assert "| requests_total | client_requests | 0 | 18 | 100% | disagrees |" in table
+    within = "agrees (within the 16 requests in flight at the window's edges)"
+    assert f"| 65 | 49 | 33% | {within} |" in table
+    assert "| 1 | 1 | 0 points | agrees |" in table
