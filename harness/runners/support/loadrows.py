@@ -188,6 +188,15 @@ def throughput_rps(rows: Sequence[Row]) -> float:
     return len(rows) / span_s if span_s > 0 else 0.0
 
 
+def answered(row: Row) -> bool:
+    """A 200 with the upstream's answer: ok, or wrong in its token usage alone (a defect of its
+    own, counted by `fidelity_usage_mismatch`, so a claim on answers does not count it again)."""
+    return row.ok or (row.status == 200 and not row.error and set(row.fidelity) == _USAGE_ONLY)
+
+
+_USAGE_ONLY = {"usage_mismatch"}
+
+
 def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
     """The per-request series of internals.md (load), plus `t_s`, `status` and `send_lag_ms`.
 
@@ -199,6 +208,7 @@ def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
         make_series("latency_ms", "ms", (r.latency_ms for r in rows)),
         make_series("send_lag_ms", "ms", (r.send_lag_ms for r in rows)),
         make_series("ok", "count", (1.0 if r.ok else 0.0 for r in rows)),
+        make_series("answered", "count", (1.0 if answered(r) else 0.0 for r in rows)),
         make_series("t_s", "s", (r.intended_s - first_s for r in rows)),
         make_series("status", "code", (r.status for r in rows)),
         make_series("throughput_rps", "rps", (throughput_rps(rows),)),

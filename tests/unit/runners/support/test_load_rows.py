@@ -83,6 +83,15 @@ def test_the_series_follow_the_load_naming_of_internals() -> None:
     assert len(series["throughput_rps"].values) == 1
 
 
+def test_a_reply_wrong_only_in_its_usage_is_answered_but_not_ok() -> None:
+    zero_usage = Row("chat", 102.0, 102.0, 30.0, 200, False, fidelity=("usage_mismatch",))
+    wrong_text = Row("chat", 103.0, 103.0, 30.0, 200, False,
+                     fidelity=("usage_mismatch", "wrong_content"))  # fmt: skip
+    series = {s.name: s for s in row_series([LATE, zero_usage, wrong_text, FAILED])}
+    assert series["ok"].values == (1.0, 0.0, 0.0, 0.0)
+    assert series["answered"].values == (1.0, 1.0, 0.0, 0.0)
+
+
 def test_every_fidelity_kind_has_a_count_even_when_zero() -> None:
     series = {s.name: s for s in row_series([LATE, FAILED])}
     assert series["fidelity_wrong_status"].values == (1.0,)
