@@ -68,6 +68,8 @@ class WindowObserver:
         ended_s = self.clock()
         duration_s = ended_s - self._started_s
         metrics_after = self.metrics()
+        # Both ends or nothing: a missing start snapshot (a busy machine, a shim that answered
+        # late) would count the target's start-up (its config and token reads) as the window's.
         io_after = self.io_snapshot(f"{self.label}-end-{next(_LABELS)}")
         entries, lost = journal_since(self.mock_url, self._seq)
         cost_s = self._cost_s + self.clock() - ended_s
@@ -75,7 +77,7 @@ class WindowObserver:
         self.session.windows += 1
         return WindowObservation(
             label=self.label, duration_s=duration_s, journal=entries, journal_lost=lost,
-            io=io_delta(self._io, io_after) if io_after is not None else None,
+            io=None if self._io is None or io_after is None else io_delta(self._io, io_after),
             metrics_before=self._metrics, metrics_after=metrics_after, first_window=first,
             params={"mock_url": self.mock_url, "journal_since": self._seq,
                     "observer_s": round(cost_s, 4)},
