@@ -1,9 +1,10 @@
 """How a command stops on SIGINT, SIGTERM or SIGHUP: the same way, whichever comes.
 
-The first signal raises KeyboardInterrupt in the main thread, where every runner already keeps
-what it measured and every child is stopped on the way out. A later signal must not interrupt
-that cleanup (it would orphan children and lose records), so it only cuts the children's grace
-period short. The command then exits 128 + the signal's number, as a shell reports it.
+The first signal raises KeyboardInterrupt in the main thread (between asyncio tasks when a loop
+runs there), where every runner already keeps what it measured and every child is stopped on the
+way out. A later signal must not interrupt that cleanup (it would orphan children and lose
+records), so it only cuts the children's grace period short. The command then exits 128 + the
+signal's number, as a shell reports it.
 
 Signal dispositions belong to the process, so the state of the stop lives in the installed
 handler itself: `active()` finds it through `signal.getsignal`.
@@ -14,6 +15,7 @@ from __future__ import annotations
 import contextlib
 import os
 import signal
+import sys
 import threading
 from collections.abc import Iterator, Mapping
 from types import FrameType
@@ -42,7 +44,8 @@ class SignalStop:
     def handle(self, signum: int, frame: FrameType | None) -> None:
         if self.signum is None:
             self.signum = signum
-            raise KeyboardInterrupt
+            interrupt_main()
+            return
         if not self._hurry.is_set():
             self._hurry.set()
             # os.write, not print: the main thread may be inside a write to stderr right now.
@@ -54,6 +57,22 @@ class SignalStop:
     def hurried(self) -> bool:
         """True once a second signal asked to skip the grace periods."""
         return self._hurry.is_set()
+
+
+def interrupt_main() -> None:
+    """Raise KeyboardInterrupt where the main thread is, unless that is inside an asyncio task
+    step: the task would keep the interrupt as its own exception, which nobody retrieves, and
+    asyncio prints "Task exception was never retrieved" as the process exits. There the loop
+    raises it from a callback of its own instead, before any other task runs."""
+    asyncio = sys.modules.get("asyncio")  # never imported: no loop can be running
+    loop = asyncio._get_running_loop() if asyncio is not None else None
+    if loop is None or asyncio is None or asyncio.current_task(loop) is None:
+        raise KeyboardInterrupt
+    loop.call_soon_threadsafe(_raise_interrupt)
+
+
+def _raise_interrupt() -> None:
+    raise KeyboardInterrupt
 
 
 @contextlib.contextmanager

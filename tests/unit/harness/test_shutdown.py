@@ -2,7 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
+import gc
 import signal
+from collections.abc import Callable, Coroutine
+from typing import Any
 
 import pytest
 
@@ -84,3 +88,36 @@ def test_a_signal_the_user_ignored_stays_ignored() -> None:
         assert signal.getsignal(signal.SIGHUP) is signal.SIG_IGN
     finally:
         signal.signal(signal.SIGHUP, before)
+
+
+def interrupted(main: Callable[[], Coroutine[Any, Any, None]]) -> bool:
+    """Whether a signal stopped `asyncio.run(main())` (the traceback is gone once this returns,
+    so what it held can be collected)."""
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    try:
+        with stopping_on_signals():
+            asyncio.run(main())
+    except KeyboardInterrupt:
+        return True
+    finally:
+        restore(before)
+    return False
+
+
+def test_a_signal_inside_an_asyncio_task_stops_the_loop_without_leaving_the_task_failed() -> None:
+    complaints: list[str] = []
+
+    async def main() -> None:
+        loop = asyncio.get_running_loop()
+        loop.set_exception_handler(lambda _, context: complaints.append(context["message"]))
+        helper = asyncio.create_task(signal_mid_step())
+        await asyncio.sleep(5.0)  # interrupted long before
+        await helper
+
+    async def signal_mid_step() -> None:
+        signal.raise_signal(signal.SIGTERM)  # the handler runs here, inside this task's step
+        await asyncio.sleep(0)
+
+    assert interrupted(main)
+    gc.collect()  # a task left holding the interrupt complains when it is collected
+    assert complaints == []
