@@ -106,9 +106,10 @@ def _token_line(records: Sequence[RunRecord]) -> str:
 def _shim_line(records: Sequence[RunRecord]) -> str:
     """What the launch shim cost the target over the windows, by its own account."""
     costs = [r.params["shim"] for r in records if r.runner == "card" and r.params.get("shim")]
-    shim_ms = sum(float(c["shim_cpu_ms"]) for c in costs)
-    target_ms = sum(float(c["target_cpu_ms"]) for c in costs)
-    requests = sum(int(c["requests"]) for c in costs)
+    # Records saved before the shim's account carried its requests have none: no line then.
+    shim_ms = sum(float(c.get("shim_cpu_ms", 0.0)) for c in costs)
+    target_ms = sum(float(c.get("target_cpu_ms", 0.0)) for c in costs)
+    requests = sum(int(c.get("requests", 0)) for c in costs)
     if not requests or target_ms <= 0:
         return ""
     return (f"The launch shim (redirects, file-open counting) cost {1000 * shim_ms / requests:.2g}"

@@ -5,12 +5,16 @@ from __future__ import annotations
 from collections.abc import Mapping
 from pathlib import Path
 
+from harness.card.ledger import evaluate_cards
 from harness.card.selfreport import pair_figures
 from harness.claims import Verdict
 from harness.records import RunRecord, Series, capture_environment
+from harness.store import load_records
 from reports.render import write_report
+from scenarios import scenario_path
 
 TARGET = "launch:gw"
+GOLDEN = Path(__file__).parents[2] / "golden"
 
 
 def record(runner: str, scenario: str, params: Mapping[str, object], **series: float) -> RunRecord:
@@ -106,3 +110,14 @@ def test_self_reported_figures_say_how_far_off_they_are_and_whether_that_disagre
     within = "agrees (within the 16 requests in flight at the window's edges)"
     assert f"| 65 | 49 | 33% | {within} |" in table
     assert "| 1 | 1 | 0 points | agrees |" in table
+
+
+def test_a_run_an_older_sfperf_saved_still_renders_with_its_card(tmp_path: Path) -> None:
+    # A launched gateway's validate run as sfperf saved it at ecc4a8a (series cut to 25 values).
+    records = load_records(GOLDEN / "results-v1-card-ecc4a8a.json")
+    target = "launch:async_endpoint_server"
+    cards = evaluate_cards(tmp_path, records, [target], [scenario_path("claims", "gateway.toml")])
+    write_report(tmp_path, records, claims=[], cards=cards)
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert card.startswith(f"Report card: {target}")
+    assert "Model sent: `sfdc_ai__DefaultBedrockAnthropicClaude3Haiku`" in card
