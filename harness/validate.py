@@ -18,6 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 from harness.errors import Unavailable
 from harness.records import RunRecord
@@ -37,6 +38,7 @@ REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching"
 STEP_NAMES = ("micro", "simulate", "load", "sweep", "profile", "resilience")
 LEAD_WINDOWS = ("steady", "streaming", "open")
 STEPS_FILE = "steps.json"
+T = TypeVar("T")
 
 
 @dataclass(frozen=True)
@@ -201,7 +203,8 @@ def run_step(
 
 def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]) -> int:
     """Claims, the report, the step log, and `results/latest` pointing at this run; returns the
-    number of records the run saved."""
+    number of records the run saved. A ledger or renderer that breaks is a failed step of its
+    own: the measurements stay in results.json and a bare report says what broke."""
     import json
 
     from harness.card.ledger import evaluate_cards
@@ -212,16 +215,59 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     # The step log first: it is small, and what a stopped run most needs to leave behind.
     atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
     records = load_records(run_dir) if (run_dir / "results.json").exists() else []
-    verdicts = evaluate_run(run_dir, records, plan.ledger)
+    guard = partial(guarded, log=log, run_dir=run_dir, say=say)
+    verdicts = guard("claims", lambda: evaluate_run(run_dir, records, plan.ledger)) or []
     say(f"[claims] {count_verdicts(verdicts)}")
     users = [t.name for t in plan.targets if t.kind != "variant"]
-    cards = evaluate_cards(run_dir, records, users, plan.target_ledgers)
-    for target, card in cards.items():
+    cards = guard("card", lambda: evaluate_cards(run_dir, records, users, plan.target_ledgers))
+    for target, card in (cards or {}).items():
         say(f"[card] {target}: {count_verdicts(card)}")
-    write_report(run_dir, records, claims=verdicts, cards=cards, title=report_title(plan, log))
+    title = report_title(plan, log)
+    if guard("report", lambda: write_report(run_dir, records, claims=verdicts, cards=cards,
+                                            title=title)) is None:  # fmt: skip
+        write_bare_report(run_dir, log, report_title(plan, log), len(records))
+    if log.failed:  # the log again, with what broke after the steps
+        atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
     point_latest(run_dir)
     say(f"report: {run_dir / 'report.md'} and {run_dir / 'index.html'}")
     return len(records)
+
+
+def guarded(
+    name: str,
+    work: Callable[[], T],
+    *,
+    log: StepLog,
+    run_dir: Path,
+    say: Callable[[str], None],
+) -> T | None:
+    """`work()`, or None when it raised: then a failed step `name` in the log, its traceback in
+    `logs/validate-NAME.txt`."""
+    try:
+        return work()
+    except Exception as exc:  # what was measured must outlive a broken ledger or renderer
+        error = f"{type(exc).__name__}: {exc}"
+        atomic_write_text(run_dir / "logs" / f"validate-{name}.txt", traceback.format_exc())
+        log.steps.append({"step": name, "records": 0, "duration_s": 0.0, "error": error})
+        say(f"[{name}] FAILED: {error} (traceback in logs/validate-{name}.txt)")
+        return None
+
+
+def write_bare_report(run_dir: Path, log: StepLog, title: str, records: int) -> None:
+    """A report.md and index.html without the renderer: what broke, the steps, where the data is."""
+    import html
+
+    rows = [f"| {s['step']} | {s.get('records', 0)} | {s.get('duration_s', 0)} | "
+            f"{s.get('error') or s.get('skipped') or 'ok'} |" for s in log.steps]  # fmt: skip
+    text = "\n".join([
+        f"# {title}", "",
+        f"The full report could not be rendered (see the report step below). All {records} "
+        f"record(s) are in results.json; `sfperf report {run_dir}` renders them again.", "",
+        "| step | records | seconds | outcome |", "|---|---|---|---|", *rows, "",
+    ])  # fmt: skip
+    atomic_write_text(run_dir / "report.md", text)
+    page = f"<!doctype html><meta charset=utf-8><title>{html.escape(title)}</title>"
+    atomic_write_text(run_dir / "index.html", f"{page}<pre>{html.escape(text)}</pre>\n")
 
 
 def report_title(plan: ValidatePlan, log: StepLog) -> str:

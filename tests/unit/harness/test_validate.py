@@ -205,3 +205,41 @@ def test_a_stopped_run_still_writes_its_step_log_and_a_partial_report(tmp_path: 
         ("load", None), ("sweep", "stopped by SIGINT"), ("profile", "not run (stopped by SIGINT)"),
     ]  # fmt: skip
     assert "PARTIAL: stopped by SIGINT; completed: load" in (run / "report.md").read_text()
+
+
+def test_a_broken_ledger_is_a_failed_step_and_the_report_is_still_written(tmp_path: Path) -> None:
+    def measured(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        return [load_record("steady")]
+
+    ledger = tmp_path / "mine.toml"
+    ledger.write_text("[[claim]\n")
+    run = tmp_path / "run"
+    log = run_validate(ValidatePlan(quick=True, ledger=ledger), run, say=lambda line: None,
+                       steps=[("load", measured)])  # fmt: skip
+    assert log.failed == ["claims"]
+    assert "PARTIAL: claims failed" in (run / "report.md").read_text()
+    assert [s["step"] for s in json.loads((run / "steps.json").read_text())["steps"]] == [
+        "load", "claims",
+    ]  # fmt: skip
+
+
+def test_a_renderer_that_breaks_leaves_a_bare_report_and_every_record(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def measured(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        return [load_record("steady")]
+
+    def broken_renderer(*args: object, **kwargs: object) -> list[Path]:
+        raise KeyError("requests")
+
+    monkeypatch.setattr("reports.render.write_report", broken_renderer)
+    run = tmp_path / "run"
+    log = run_validate(ValidatePlan(quick=True), run, say=lambda line: None,
+                       steps=[("load", measured)])  # fmt: skip
+    assert log.failed == ["report"]
+    report = (run / "report.md").read_text()
+    assert "PARTIAL: report failed" in report
+    assert "| report | 0 | 0.0 | KeyError: 'requests' |" in report
+    assert "All 1 record(s) are in results.json" in report
+    assert "KeyError" in (run / "logs" / "validate-report.txt").read_text()
+    assert (run / "index.html").is_file() and len(load_records(run)) == 1
