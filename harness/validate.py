@@ -270,6 +270,13 @@ def write_bare_report(run_dir: Path, log: StepLog, title: str, records: int) -> 
     atomic_write_text(run_dir / "index.html", f"{page}<pre>{html.escape(text)}</pre>\n")
 
 
+def exit_status(log: StepLog) -> int:
+    """0 when every step ran, or was skipped for a reason the report gives (a target that serves
+    no model, a profiler missing from its interpreter: things measured as far as they can be);
+    1 when a step failed (its error in steps.json, the report's title says PARTIAL)."""
+    return 1 if log.failed else 0
+
+
 def report_title(plan: ValidatePlan, log: StepLog) -> str:
     subject = "reference gateways" if plan.embedded else ", ".join(t.name for t in plan.targets)
     partial = f" (PARTIAL: {', '.join(log.failed)} failed)" if log.failed else ""

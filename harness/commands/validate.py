@@ -15,7 +15,8 @@ def register(subparsers: Any) -> None:
         "validate",
         help="run everything (micro, simulate, load, sweep, profile, resilience, claims, report)",
         description="Measure the reference gateways (or yours) against the mock and write one "
-        "report with a verdict on every claim of the ledger.",
+        "report with a verdict on every claim of the ledger. Exit status 0 when every step ran "
+        "or was skipped for a reason the report gives, 1 when a step failed (see steps.json).",
     )
     target = parser.add_argument_group("target (default: the reference gateway variants)")
     target.add_argument("--target-url", help="your OpenAI-compatible gateway, already running")
@@ -55,7 +56,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.settings import load_settings
     from harness.targets import target_from_args
     from harness.targets.spec import check_url
-    from harness.validate import ValidatePlan, run_validate, stderr_say
+    from harness.validate import ValidatePlan, exit_status, run_validate, stderr_say
 
     plan = ValidatePlan(quick=args.quick, seed=args.seed or load_settings().seed)
     ledgers = tuple(_existing(path) for path in args.ledger)
@@ -73,7 +74,9 @@ def run(args: argparse.Namespace) -> int:
         plan = _with(plan, extractors=(*plan.extractors, *args.extractor))
     plan = _with(plan, steps=args.steps)
     log = run_validate(plan, run_dir(args.out), say=stderr_say)
-    return 1 if log.failed or log.skipped else 0
+    if log.failed:
+        stderr_say(f"validate: {', '.join(log.failed)} failed (steps.json says why): exit 1")
+    return exit_status(log)
 
 
 def _reference_options(plan: Any, args: argparse.Namespace, ledgers: tuple[Path, ...]) -> Any:

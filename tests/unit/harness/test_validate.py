@@ -16,6 +16,7 @@ from harness.targets import TargetSpec
 from harness.validate import (
     StepLog,
     ValidatePlan,
+    exit_status,
     load_plans,
     point_latest,
     rebase,
@@ -243,3 +244,10 @@ def test_a_renderer_that_breaks_leaves_a_bare_report_and_every_record(
     assert "All 1 record(s) are in results.json" in report
     assert "KeyError" in (run / "logs" / "validate-report.txt").read_text()
     assert (run / "index.html").is_file() and len(load_records(run)) == 1
+
+
+def test_a_skipped_step_is_no_failure_but_a_failed_one_is() -> None:
+    skipped = StepLog([{"step": "profile", "skipped": "no pyinstrument in the target's python"}])
+    failed = StepLog([{"step": "load", "error": "RuntimeError: the tool crashed"}])
+    assert exit_status(StepLog()) == exit_status(skipped) == 0
+    assert exit_status(failed) == 1
