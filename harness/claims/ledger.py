@@ -51,10 +51,26 @@ class MetricQuery:
     candidate: Mapping[str, str] | None = None
     transform: str = "ratio"
     at_max: str | None = None
+    chances: Chances | None = None
 
     @property
     def is_ratio(self) -> bool:
         return self.baseline is not None
+
+
+@dataclass(frozen=True)
+class Chances:
+    """What could have shown a claim wrong: the observations of `series` (those that satisfy
+    `where`, or its total when there is no `where`) in the records a claim selects. None of them
+    leaves "no error text in a 200" with nothing to check, not true."""
+
+    series: str
+    where: tuple[str, float] | None = None
+    what: str = ""  # how the report says it: "replies came back 200"
+
+    def describe(self, seen: float, of: int) -> str:
+        what = self.what or f"observations of {self.series}"
+        return f"{seen:g} of {of} {what}" if self.where is not None else f"{seen:g} {what}"
 
 
 @dataclass(frozen=True)
@@ -182,6 +198,7 @@ def parse_metric(raw: Any, where: str) -> MetricQuery:
         candidate=None if candidate is None else _labels(candidate, where),
         transform=transform,
         at_max=str(raw["at_max"]) if "at_max" in raw else None,
+        chances=_parse_chances(raw.get("chances"), where),
     )
     if statistic == "ratio_of_sums" and not query.denominator:
         raise UsageError(f"{where}: statistic ratio_of_sums needs 'denominator'")
@@ -215,6 +232,17 @@ def _percent_wording(expect: Expectation) -> str:
     if expect.low == float("-inf"):
         return f"at most {high:.4g}%"
     return f"{low:.4g}% to {high:.4g}%"
+
+
+def _parse_chances(raw: Any, where: str) -> Chances | None:
+    """`chances = "series"` or `{series = "status", where = "== 200", what = "..."}`."""
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw:
+        return Chances(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("series"), str):
+        raise UsageError(f"{where}: metric.chances must be a series name or a table with 'series'")
+    return Chances(raw["series"], _parse_where(raw.get("where"), where), str(raw.get("what", "")))
 
 
 def _parse_where(raw: Any, where: str) -> tuple[str, float] | None:

@@ -14,7 +14,7 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from harness.claims.ledger import MetricQuery
+from harness.claims.ledger import Chances, MetricQuery
 from harness.records import RunRecord
 from harness.saturation import client_bound_levels
 from harness.stats import (
@@ -34,6 +34,10 @@ EXACT = frozenset({"sum", "max"})  # statistics of what was counted, not estimat
 
 class MissingRecords(Exception):
     """The records a metric needs are not in the results (the message says which)."""
+
+
+class NothingToCheck(Exception):
+    """The records are there, but held no chance to show the claim wrong (the message says)."""
 
 
 @dataclass(frozen=True)
@@ -78,6 +82,7 @@ def measure(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:
     if query.is_ratio:
         return _measure_ratio(records, query)
     chosen = _select(records, query, {})
+    checked = _check_chances(chosen, query.chances)
     values = _rows(chosen, query)
     statistic = _row_statistic(query)
     value = float(statistic(values[np.newaxis])[0])
@@ -94,7 +99,21 @@ def measure(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:
         estimates = resample_statistic(values, statistic, resamples=RESAMPLES)
         interval = percentile_interval(estimates)
         detail = f"{query.statistic} of {values.shape[0]} observations"
-    return _measurement(value, interval, values.shape[0], chosen, detail)
+    return _measurement(value, interval, values.shape[0], chosen, detail + checked)
+
+
+def _check_chances(chosen: Sequence[RunRecord], chances: Chances | None) -> str:
+    """What the claim could have seen (", over 80 of 80 replies came back 200"); NothingToCheck
+    when that is none. Records made before the series existed are not asked."""
+    holding = [r for r in chosen if chances is not None and chances.series in r.series_names]
+    if chances is None or not holding:
+        return ""
+    values = np.concatenate([np.asarray(r.get(chances.series).values) for r in holding])
+    seen = float(_indicator(values, chances.where).sum() if chances.where else values.sum())
+    said = chances.describe(seen, values.size)
+    if seen == 0:
+        raise NothingToCheck(said)
+    return f", over {said}"
 
 
 def _measure_ratio(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:

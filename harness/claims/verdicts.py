@@ -16,7 +16,7 @@ from typing import Any
 
 from harness.claims.consistency import evaluate_expression, smallest_fraction
 from harness.claims.ledger import Claim, Expectation, Ledger, default_ledger_path, load_ledger
-from harness.claims.metrics import Measurement, MissingRecords, measure
+from harness.claims.metrics import Measurement, MissingRecords, NothingToCheck, measure
 from harness.errors import UsageError
 from harness.files import read_json
 from harness.records import RunRecord
@@ -98,6 +98,8 @@ def evaluate_claim(claim: Claim, records: Sequence[RunRecord]) -> Verdict:
         measured = measure(records, claim.metric)
     except MissingRecords as exc:
         return _base(claim, INCONCLUSIVE, f"not measured: {exc}; needs: {claim.workload}")
+    except NothingToCheck as exc:
+        return _base(claim, INCONCLUSIVE, f"nothing to check: {exc}")
     return _measured_verdict(claim, measured)
 
 

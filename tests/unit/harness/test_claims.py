@@ -306,3 +306,45 @@ def test_a_concurrency_gain_is_judged_where_the_sweeps_own_client_was_not_the_li
     held = evaluate_claim(claim, [r for r in records if r.labels["concurrency"] == "64"])
     assert held.verdict == INCONCLUSIVE
     assert "the sweep's own client was the limit at every concurrency both ran (64)" in held.reason
+
+
+NONE_IN_200_CLAIM = """
+[[claim]]
+id = "no-error-in-200"
+text = "No error text comes back inside a 200"
+workload = "sfperf load steady"
+unit = "replies"
+expect = { at_most = 0 }
+[claim.metric]
+runner = "load"
+scenario = "steady"
+series = "fidelity_error_in_200"
+statistic = "sum"
+chances = { series = "status", where = "== 200", what = "replies came back 200" }
+"""
+
+
+def load_of(*statuses: float, errors_in_200: float = 0) -> RunRecord:
+    return record("load", "steady", {}, status=list(statuses),
+                  fidelity_error_in_200=[errors_in_200])  # fmt: skip
+
+
+def test_a_claim_that_nothing_could_have_shown_wrong_is_inconclusive_not_holding() -> None:
+    (claim,) = ledger_of(NONE_IN_200_CLAIM).claims
+    nothing = evaluate_claim(claim, [load_of(500, 500, 500)])
+    assert nothing.verdict == INCONCLUSIVE
+    assert nothing.reason == "nothing to check: 0 of 3 replies came back 200"
+    checked = evaluate_claim(claim, [load_of(200, 200, 500)])
+    assert checked.verdict == HOLDS and "over 2 of 3 replies came back 200" in checked.reason
+    assert evaluate_claim(claim, [load_of(200, 500, errors_in_200=1)]).verdict == REFUTED
+
+
+def test_records_made_before_a_claims_chances_were_counted_are_judged_as_before() -> None:
+    (claim,) = ledger_of(NONE_IN_200_CLAIM).claims
+    older = record("load", "steady", {}, fidelity_error_in_200=[0.0])
+    assert evaluate_claim(claim, [older]).verdict == HOLDS
+
+
+def test_chances_must_name_a_series() -> None:
+    with pytest.raises(UsageError, match=r"metric\.chances"):
+        ledger_of(NONE_IN_200_CLAIM.replace('series = "status", ', ""))
