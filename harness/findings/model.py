@@ -77,10 +77,13 @@ class GradingPolicy:
 
     retry_window_s: float = 60.0  # a resend later than this after a failure is a new call
     max_attempts: int = 5  # more attempts than this for one call is a retry storm
-    immediate_retry_s: float = 0.01  # a retry sooner than this after a failure has no backoff
+    # A retry sooner than this after a failure had no backoff: on a busy machine a retry sent at
+    # once arrives 10-20 ms after the failure; the shortest sane first wait is longer (the
+    # references' equal jitter waits 25-50 ms).
+    immediate_retry_s: float = 0.02
     constant_gap_ratio: float = 1.2  # successive retry gaps within this ratio are constant
     # A jittered backoff now and then draws a wait under `immediate_retry_s`, or two within
-    # `constant_gap_ratio` (full jitter with a 40 ms first ceiling: 1 draw in 4; two full-jitter
+    # `constant_gap_ratio` (full jitter with an 80 ms first ceiling: 1 draw in 4; two full-jitter
     # waits, the second ceiling double the first: 1 pair in 11). `no_backoff` needs more of them
     # than this share gives by chance with probability `evidence_p`.
     jitter_share: float = 0.25
