@@ -59,6 +59,7 @@ class ValidatePlan:
     # of the lead target (a subset of LEAD_WINDOWS).
     durations_s: Mapping[str, float] = field(default_factory=dict)
     lead_windows: tuple[str, ...] = LEAD_WINDOWS
+    mock_profile: str = "default"  # the mock behind discovery and the load windows (a name or file)
 
     @property
     def embedded(self) -> bool:
@@ -312,7 +313,8 @@ def discover_step(
     choices: dict[str, ModelChoice] = {}
     for spec in plan.targets:
         choice = discover_target(spec, run_dir / "discover" / spec.name, seed=plan.seed,
-                                 mock_url=plan.mock_url, requested=plan.model)  # fmt: skip
+                                 mock_url=plan.mock_url, requested=plan.model,
+                                 mock_profile=plan.mock_profile)  # fmt: skip
         choices[spec.name] = choice
         chosen = f"model {choice.model!r} ({choice.source})" if choice.model else choice.reason
         say(f"[discover] {spec.name}: {chosen}")
@@ -357,7 +359,9 @@ def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     for spec in plan.measurable:
         directory = run_dir / "load" / spec.name
         choice = plan.choice_for(spec)
-        with serve_target(spec, directory, seed=plan.seed, mock_url=plan.mock_url) as target:
+        with serve_target(
+            spec, directory, seed=plan.seed, mock_url=plan.mock_url, mock_profile=plan.mock_profile
+        ) as target:
             # A user's target: its card counts per request, so its one-off work goes first.
             warm_s = warm_up(target.url, str(choice.model)) if spec.kind != "variant" else 0.0
             for load in load_plans(plan, lead=spec == lead):

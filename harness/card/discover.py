@@ -17,11 +17,18 @@ from harness.targets.discovery import ModelChoice, discover_model
 
 
 def discover_target(
-    spec: TargetSpec, directory: Path, *, seed: int, mock_url: str = "", requested: str = ""
+    spec: TargetSpec,
+    directory: Path,
+    *,
+    seed: int,
+    mock_url: str = "",
+    requested: str = "",
+    mock_profile: str = "default",
 ) -> ModelChoice:
     """The model to send `spec`, found on a short-lived start of it (logs in `directory`)."""
     try:
-        with serve_target(spec, directory, seed=seed, mock_url=mock_url) as target:
+        with serve_target(spec, directory, seed=seed, mock_url=mock_url,
+                          mock_profile=mock_profile) as target:  # fmt: skip
             return discover_model(target.url, requested=requested or None,
                                   mock_url=target.mock_url)  # fmt: skip
     except UsageError as exc:
