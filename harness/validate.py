@@ -79,7 +79,8 @@ class ValidatePlan:
         """Why `step` cannot run at all (empty when it can)."""
         if step not in TARGET_STEPS or self.measurable:
             return ""
-        return "; ".join(f"{t.name}: {self.choice_for(t).reason}" for t in self.targets)
+        # The full reason (each probe's status and body) is said once: by discover, on the card.
+        return f"no model works on {', '.join(t.name for t in self.targets)} (see discover)"
 
     @property
     def load_duration_s(self) -> float:

@@ -105,7 +105,7 @@ def test_a_user_target_without_a_working_model_skips_the_steps_that_would_send_i
     none = ModelChoice(None, "none", ("m",), (Probe("m", 500, "boom"),))
     plan = ValidatePlan(targets=(USER_TARGET,), choices={USER_TARGET.name: none})
     assert plan.measurable == ()
-    assert "'m' -> HTTP 500: boom" in plan.skip_reason("load")
+    assert plan.skip_reason("load") == "no model works on launch:gw (see discover)"
     assert plan.skip_reason("micro") == ""
 
     def must_not_run(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
