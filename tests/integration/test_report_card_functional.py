@@ -2,7 +2,8 @@
 
 The five gateways whose defect shows under plain load share one `sfperf validate` run (a module
 fixture: each is discovered and measured over one steady window, one report holds their cards);
-the two checks that need upstream faults run validate's resilience step on their own. The mock
+the async reference and the gateway that drops replies share another with the resilience step,
+and error text in a 200 is provoked by the resilience step alone. The mock
 behind the load answers in a steady 100 ms: a 1.5 s window then holds dozens of requests even on
 a busy machine, so every claim the tests read is decided by counts, never by how many requests a
 loaded machine happened to fit in (claims on time aside: they are the machine's as much as the
@@ -185,25 +186,39 @@ def test_error_text_inside_a_200_is_named_once_the_upstream_fails(tmp_path: Path
     assert "gw-no-error-in-200-under-faults" in runs[target.name].refuted
 
 
+REFERENCE = (f"{sys.executable} -m harness.subjects.gateway --variant async "
+             "--upstream https://api.salesforce.com --host 127.0.0.1")  # fmt: skip
+
+
+@pytest.fixture(scope="module")
+def under_faults(tmp_path_factory: pytest.TempPathFactory) -> Mapping[str, CardRun]:
+    """The async reference and the gateway that drops replies, through the load windows and the
+    resilience step, in one validate run; by name."""
+    root = tmp_path_factory.mktemp("faults")
+    specs = {"reference": launched(REFERENCE, "/metrics/performance")}
+    if GATEWAYS.is_dir():
+        specs["dropped_reply_stdlib"] = launched(sample("dropped_reply_stdlib", root / "state"))
+    runs = validate(root / "run", tuple(specs.values()), steps=("load", "resilience"),
+                    durations_s={"load": 1.5, "resilience": RESILIENCE_S})  # fmt: skip
+    return {name: runs[spec.name] for name, spec in specs.items()}
+
+
 @needs()
 def test_a_connection_closed_without_a_reply_is_named_in_the_claims_and_the_errors(
-    tmp_path: Path,
+    under_faults: Mapping[str, CardRun],
 ) -> None:
-    run = validate(sample("dropped_reply_stdlib", tmp_path), tmp_path, resilience=True)
+    run = under_faults["dropped_reply_stdlib"]
     assert "gw-every-request-answered-under-faults" in run.refuted
     assert run.verdict("gw-every-request-answered") == "holds"  # the calm windows lose none
-    errors = card_text(run).split("Replies that were not ok")[1]
+    errors = run.text.split("Replies that were not ok")[1]
     assert "| 0 |" in errors and "| resilience | " in errors
     assert "the connection ended without a reply" in errors
 
 
-def test_the_async_reference_launched_as_a_user_target_has_nothing_wrong(tmp_path: Path) -> None:
-    command = (f"{sys.executable} -m harness.subjects.gateway --variant async "
-               "--upstream https://api.salesforce.com --host 127.0.0.1")  # fmt: skip
-    target = launched(command, "/metrics/performance")
-    runs = validate(tmp_path / "run", (target,), steps=("load", "resilience"),
-                    durations_s={"load": 1.5, "resilience": RESILIENCE_S})  # fmt: skip
-    run = runs[target.name]
+def test_the_async_reference_launched_as_a_user_target_has_nothing_wrong(
+    under_faults: Mapping[str, CardRun],
+) -> None:
+    run = under_faults["reference"]
     assert run.refuted == []
     assert "FAIL" not in run.findings.values()
     if not run.timing_refuted:
@@ -213,10 +228,8 @@ def test_the_async_reference_launched_as_a_user_target_has_nothing_wrong(tmp_pat
 def test_a_target_that_serves_no_working_model_is_reported_with_what_it_answered(
     tmp_path: Path,
 ) -> None:
-    command = (f"{sys.executable} -m harness.subjects.gateway --variant async "
-               "--upstream https://api.salesforce.com --host 127.0.0.1")  # fmt: skip
     run_dir = tmp_path / "run"
-    log = run_validate(ValidatePlan(quick=True, targets=(launched(command),), steps=("load",),
+    log = run_validate(ValidatePlan(quick=True, targets=(launched(REFERENCE),), steps=("load",),
                                     model="no-such-model"),
                        run_dir, say=lambda message: None)  # fmt: skip
     assert log.skipped == ["load"]
