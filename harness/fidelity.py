@@ -197,6 +197,28 @@ class ReplyOracle:
         return expected_reply(self.seed, "generations", body, self.mix, self.lengths)
 
 
+def answered(status: int | None, kinds: Iterable[str], transport_error: str = "") -> bool:
+    """The one definition of an ok request (load and sweep): a 200 whose answer is the
+    upstream's. Usage that differs is a defect of its own (`usage_mismatch`, with its own
+    claim), not a failed request."""
+    return status == 200 and not transport_error and set(kinds) <= _USAGE_ONLY
+
+
+_USAGE_ONLY = frozenset({"usage_mismatch"})
+
+
+def answer_facts(request: Mapping[str, Any], status: int | None, payload: Body) -> AnswerFacts:
+    """The facts of one chat completion's reply (JSON, or the SSE stream as received); empty
+    facts for a reply that is not a 200, whose body is never judged as an answer."""
+    if status != 200:
+        return AnswerFacts()
+    if not request.get("stream"):
+        return AnswerFacts.of(chat_answer(payload))
+    options = request.get("stream_options")
+    asked = isinstance(options, Mapping) and bool(options.get("include_usage"))
+    return AnswerFacts.of(stream_answer(payload), usage_asked=asked)
+
+
 def looks_like_error(text: str) -> bool:
     """True when a completion text reads like an error message rather than an answer."""
     head = text[:200]

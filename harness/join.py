@@ -17,7 +17,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Any
 
-from harness.fidelity import Expected, ReplyFacts, ReplyOracle, UpstreamError, judge
+from harness.fidelity import Expected, ReplyFacts, ReplyOracle, UpstreamError, answered, judge
 from harness.runners.support.loadrows import Row
 
 Entry = Mapping[str, Any]
@@ -114,7 +114,7 @@ def judge_rows(
         # Random faults excuse an error status only where the journal cannot say what happened.
         allowed = row.errors_allowed and not calls
         kinds = judge(row.status, row.answer, expected, errors_allowed=allowed)
-        row = replace(row, fidelity=kinds, ok=row.status == 200 and not kinds and not row.error)
+        row = replace(row, fidelity=kinds, ok=answered(row.status, kinds, row.error))
         basis["upstream" if calls else "predicted"] += 1
         judged.append(row)
         if calls:

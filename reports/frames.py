@@ -363,7 +363,7 @@ def _cpu_ms_per_request(record: RunRecord, series: str) -> float:
 
 
 def _fidelity_mismatches(record: RunRecord) -> float:
-    """Replies unlike the mock's (summed over kinds); NaN when the replies were not checked."""
+    """Replies unlike the upstream's (summed over kinds); NaN when the replies were not checked."""
     if "fidelity_checked" not in record.series_names:
         return np.nan
     kinds = [

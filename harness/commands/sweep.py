@@ -221,6 +221,6 @@ def print_fidelity(records: Sequence[RunRecord]) -> None:
         if mismatched:
             print(
                 f"warning: {record.labels['subject']} at N={record.labels['concurrency']}: "
-                f"replies unlike the mock's: {mismatched}",
+                f"replies unlike the upstream's: {mismatched}",
                 file=sys.stderr,
             )

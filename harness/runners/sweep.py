@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
-from harness.fidelity import FidelityTally, ResponseCheck, load_check
+from harness.fidelity import FidelityTally
 from harness.records import (
     Environment,
     RunRecord,
@@ -39,11 +39,11 @@ from harness.records import (
 from harness.runners.support.closedloop import Window
 from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
 from harness.runners.support.progress import Advance, no_progress
+from harness.runners.support.sweepjoin import WindowJudge
 from harness.runners.support.sweepsubjects import (
     CLIENTS,
     GATEWAY_MODEL,
     HttpSubject,
-    HttpWindow,
     chat_subject,
     measure_client,
     measure_http,
@@ -298,7 +298,7 @@ def run_sweep(
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(latency_restored(mock_url))
-            runs = open_subjects(plan, mock_url, serve, stack, load_check(mock_url))
+            runs = open_subjects(plan, mock_url, serve, stack, WindowJudge(mock_url))
             for latency_ms in plan.upstream_latencies_ms:
                 set_upstream_latency(mock_url, latency_ms)
                 for level, run in itertools.product(sorted(plan.levels), runs):
@@ -330,12 +330,12 @@ def open_subjects(
     mock_url: str,
     serve: SubjectServer,
     stack: contextlib.ExitStack,
-    check: ResponseCheck | None,
+    judge: WindowJudge | None,
     *,
     choose_model: Callable[[str, str | None, str], ModelChoice] | None = None,
 ) -> list[SubjectRun]:
     """A SubjectRun per subject of the plan, in the plan's order; gateways and targets are
-    served until `stack` ends; `check` judges the replies of those behind the mock, and
+    served until `stack` ends; `judge` judges the replies of those behind the mock, and
     `choose_model(url, requested, mock_url)` (default `target_model`) a target's model."""
     choose = choose_model or target_model
     prompts = prompt_numbers()
@@ -347,7 +347,7 @@ def open_subjects(
         running = stack.enter_context(serve(target.name))
         choice = choose(running.url, plan.model, mock_url if target.behind_mock else "")
         measure = http_measure(chat_subject(running.url, choice.model or "", prompts),
-                               check if target.behind_mock else None, running.pid)  # fmt: skip
+                               judge if target.behind_mock else None, running.pid)  # fmt: skip
         runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock,
                                choice.as_params()))  # fmt: skip
     for name in plan.subjects:
@@ -356,7 +356,7 @@ def open_subjects(
             continue
         running = stack.enter_context(serve(name))
         subject = chat_subject(running.url, GATEWAY_MODEL, prompts)
-        measure = http_measure(subject, check, running.pid)
+        measure = http_measure(subject, judge, running.pid)
         runs.append(SubjectRun(name, "gateway", measure, params={"model": GATEWAY_MODEL}))
     return runs
 
@@ -382,33 +382,24 @@ def client_measure(name: str, mock_url: str, plan: SweepPlan) -> Measure:
     )
 
 
-def http_measure(subject: HttpSubject, check: ResponseCheck | None, pgid: int | None) -> Measure:
+def http_measure(subject: HttpSubject, judge: WindowJudge | None, pgid: int | None) -> Measure:
     """Measure over HTTP, counting the CPU of the client and of process group `pgid` (the
-    subject, when the harness started it); with a check, every kept reply is checked once the
-    window is over."""
+    subject, when the harness started it); with a judge, every kept reply is judged once the
+    window is over (`sweepjoin`), and a measured request judged wrong is not ok."""
 
     def measure(level: int, duration_s: float) -> Measured:
         before = snapshot(pgid) if pgid else None
+        if judge is not None:
+            judge.start()
         began_s, client_began_s = time.perf_counter(), time.process_time()
         result = measure_http(subject, level, duration_s)
         client_cpu_s = time.process_time() - client_began_s
         span_s = time.perf_counter() - began_s
         used = cpu_used(before, snapshot(pgid)) if before is not None and pgid else None
-        tally = fidelity_of(result, check) if check is not None else None
-        return Measured(result.window, tally, True, span_s, result.answered, client_cpu_s, used)
+        window, tally = judge.judge(result) if judge is not None else (result.window, None)
+        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used)
 
     return measure
-
-
-def fidelity_of(result: HttpWindow, check: ResponseCheck) -> FidelityTally:
-    """The fidelity of a window's replies; a request that got no reply counts as `dropped`."""
-    tally = FidelityTally()
-    for exchange in result.exchanges:
-        kinds = check(exchange.request, exchange.status, exchange.body)
-        tally.add(kinds, exchange.body[:300].decode(errors="replace"))
-    for _ in range(result.window.errors):
-        tally.add(("dropped",))
-    return tally
 
 
 def reference_gateways(mock_url: str, run_dir: Path) -> SubjectServer:

@@ -17,8 +17,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 
 Clock = Callable[[], float]
-# What a call returns: ok or not, or an HTTP status.
-Outcome = bool | int
+# What a call returns: ok or not, an HTTP status, or a status and a tag (an int the caller picks,
+# e.g. where it kept the reply, to find it again after the window: `Sample.tag`).
+Outcome = bool | int | tuple[int, int]
 NO_REPLY = 0  # the status of a request that raised (connection error, timeout), as in load rows
 
 
@@ -32,6 +33,7 @@ class Sample:
     ok: bool
     worker: int = 0
     status: int = NO_REPLY  # HTTP status; also 0 for calls that return only ok
+    tag: int = -1  # what the call returned beside its status (-1: nothing)
 
 
 # A worker with nothing measured past its warm-up at the deadline may go on for this many
@@ -96,11 +98,13 @@ class _Tally:
         is its warm-up; later ones are kept when they end in the window, or when they are the
         first of their worker past its warm-up."""
         ended_s = self.clock()
-        if outcome is None or isinstance(outcome, bool):
-            ok, status = bool(outcome), NO_REPLY
+        status, tag = outcome if isinstance(outcome, tuple) else (outcome, -1)
+        if status is None or isinstance(status, bool):
+            ok, status = bool(status), NO_REPLY
         else:
-            ok, status = 200 <= outcome < 300, outcome
-        sample = Sample(ended_s - self.start_s, (ended_s - began_s) * 1000.0, ok, worker, status)
+            ok = 200 <= status < 300
+        latency_ms = (ended_s - began_s) * 1000.0
+        sample = Sample(ended_s - self.start_s, latency_ms, ok, worker, status, tag)
         with self._lock:
             if worker not in self.warmups:
                 self.warmups[worker] = sample

@@ -29,6 +29,7 @@ from harness.subjects.upstream import (
     models_url,
     request_headers,
 )
+from mock_salesforce.markers import PREFIX as MARKER_PREFIX
 
 CLIENTS = ("sync-wrapper", "async", "async-batching")
 UPSTREAM_MODEL = "sfdc_ai__DefaultOpenAIGPT4OmniMini"
@@ -40,8 +41,14 @@ MAX_EXCHANGES = 20_000
 
 
 def messages(n: int) -> list[dict[str, str]]:
-    """A varied user message (the mock's reply depends on the content)."""
-    return [{"role": "user", "content": f"Summarise the status of account #{n}."}]
+    """A varied user message (the mock's reply depends on the content) that carries its marker,
+    so the journal names the upstream calls a gateway made for it (`harness.join`)."""
+    return [{"role": "user", "content": f"Summarise the status of account #{n}. ({marker_of(n)})"}]
+
+
+def marker_of(n: int) -> str:
+    """The marker of prompt number `n` (`mock_salesforce.markers`): unique as the numbers are."""
+    return f"{MARKER_PREFIX}{n % (1 << 64):016x}"
 
 
 def token_provider(settings: ClientSettings) -> TokenProvider:
@@ -156,14 +163,15 @@ async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: floa
         connector=connector, timeout=timeout, headers=dict(subject.headers)
     ) as session:
 
-        async def call() -> int:
+        async def call() -> tuple[int, int]:
             body = subject.body(next(counter))
             async with session.post(subject.url, json=body) as response:
                 reply = await response.read()
             next(answered)
-            if len(exchanges) < MAX_EXCHANGES:
-                exchanges.append(Exchange(body, response.status, reply))
-            return response.status
+            if len(exchanges) >= MAX_EXCHANGES:
+                return response.status, -1
+            exchanges.append(Exchange(body, response.status, reply))
+            return response.status, len(exchanges) - 1  # the sample finds its reply again
 
         window = await _warm_and_drive(call, concurrency, duration_s)
     return HttpWindow(window, tuple(exchanges), next(answered))

@@ -320,3 +320,16 @@ def test_odd_streams_are_judged_without_crashing(body: bytes) -> None:
 def test_a_null_error_field_in_a_success_body_is_no_error() -> None:
     body = chat_body() | {"error": None}
     assert check_chat_completion(CHAT_REQUEST, 200, body, EXPECTED) == ()
+
+
+@pytest.mark.parametrize(
+    ("status", "kinds", "error", "ok"),
+    [(200, (), "", True), (200, ("usage_mismatch",), "", True),
+     (200, ("wrong_content",), "", False), (200, (), "Timeout", False), (502, (), "", False)],
+)  # fmt: skip
+def test_ok_means_a_200_with_the_upstreams_answer_usage_aside(
+    status: int, kinds: tuple[str, ...], error: str, ok: bool
+) -> None:
+    from harness.fidelity import answered
+
+    assert answered(status, kinds, error) is ok

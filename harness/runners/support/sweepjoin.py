@@ -1,0 +1,81 @@
+"""A sweep window's replies judged through the join, as a load run's are.
+
+Every sweep prompt carries a marker (`sweepsubjects.messages`), so after a window its kept
+replies are judged against what the upstream really sent for them (`harness.join`), or against
+the reply predicted for the request when the journal cannot place them. A measured request whose
+reply was judged wrong is not ok: the sweep and the load runner count ok the same way
+(`harness.fidelity.answered`).
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import replace
+
+from harness.card.window import journal_since
+from harness.fidelity import FidelityTally, ReplyOracle, answer_facts, fetch_oracle
+from harness.findings.journal import journal_position
+from harness.join import judge_rows
+from harness.runners.support.closedloop import NO_REPLY, Window
+from harness.runners.support.loadrows import Row
+from harness.runners.support.sweepsubjects import Exchange, HttpWindow
+from mock_salesforce.markers import find_markers
+
+EXAMPLE_BYTES = 300
+
+
+class WindowJudge:
+    """Judges the replies of the windows of subjects behind the mock at `mock_url`: `start()`
+    before a window, `judge(result)` after it."""
+
+    def __init__(self, mock_url: str) -> None:
+        self.mock_url = mock_url
+        self._since: int | None = None
+        self._oracle: ReplyOracle | None = None
+
+    def start(self) -> None:
+        self._since = journal_position(self.mock_url)
+
+    def judge(self, result: HttpWindow) -> tuple[Window, FidelityTally]:
+        """The window with each judged request's `ok` from its verdict, and the tally of kinds;
+        a request that got no reply counts as `dropped`."""
+        journal, _ = journal_since(self.mock_url, self._since)
+        rows = [exchange_row(exchange) for exchange in result.exchanges]
+        judged = judge_rows(rows, journal, self.oracle()).rows
+        tally = FidelityTally()
+        for exchange, row in zip(result.exchanges, judged, strict=True):
+            tally.add(row.fidelity, exchange.body[:EXAMPLE_BYTES].decode(errors="replace"))
+        for _ in range(result.window.errors):
+            tally.add(("dropped",))
+        return with_verdicts(result.window, [row.ok for row in judged]), tally
+
+    def oracle(self) -> ReplyOracle | None:
+        """The mock's predicted replies, read once (None when its settings cannot be read)."""
+        if self._oracle is None:
+            try:
+                self._oracle = fetch_oracle(self.mock_url)
+            except ValueError:
+                return None
+        return self._oracle
+
+
+def exchange_row(exchange: Exchange) -> Row:
+    """A kept exchange as the row the join judges (ok: it came back 2xx)."""
+    request = json.dumps(exchange.request, separators=(",", ":"))
+    markers = find_markers(request.encode())
+    status = exchange.status
+    return Row(
+        "sweep", 0.0, 0.0, 0.0, status, 200 <= status < 300, marker=markers[0] if markers else "",
+        answer=answer_facts(exchange.request, status, exchange.body), request=request,
+    )  # fmt: skip
+
+
+def with_verdicts(window: Window, verdicts: list[bool]) -> Window:
+    """`window` with every sample whose reply was judged (its tag) ok only if its verdict is."""
+    samples = tuple(
+        replace(s, ok=s.ok and verdicts[s.tag])
+        if 0 <= s.tag < len(verdicts) and s.status != NO_REPLY
+        else s
+        for s in window.samples
+    )
+    return replace(window, samples=samples)

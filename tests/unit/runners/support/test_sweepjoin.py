@@ -1,0 +1,75 @@
+"""A sweep window's replies judged through the join: verdicts reach the samples they belong to."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import pytest
+
+import harness.runners.support.sweepjoin as sweepjoin
+from harness.fidelity import ReplyOracle
+from harness.runners.support.closedloop import NO_REPLY, Sample, Window
+from harness.runners.support.sweepjoin import WindowJudge, exchange_row, with_verdicts
+from harness.runners.support.sweepsubjects import Exchange, HttpWindow, marker_of, messages
+from mock_salesforce.journal import text_sha256
+
+ORACLE = ReplyOracle(2)
+
+
+def reply(n: int, text: str | None = None, usage: tuple[int, int] | None = None) -> bytes:
+    """A gateway's reply to prompt `n`: the mock's (predicted) text and usage unless given."""
+    expected = ORACLE.chat({"messages": messages(n)})
+    prompt, completion = usage or (expected.prompt_tokens, expected.completion_tokens)
+    choice = {"message": {"content": text or expected.text}, "finish_reason": "stop"}
+    usage_doc = {"prompt_tokens": prompt, "completion_tokens": completion}
+    return json.dumps({"choices": [choice | {"finish_reason": expected.finish_reason}],
+                       "usage": usage_doc}).encode()  # fmt: skip
+
+
+def exchange(n: int, status: int = 200, body: bytes | None = None) -> Exchange:
+    request = {"model": "gpt-4o-mini", "messages": messages(n)}
+    return Exchange(request, status, reply(n) if body is None else body)
+
+
+def test_a_kept_exchange_becomes_a_row_with_its_marker_facts_and_request() -> None:
+    row = exchange_row(exchange(7))
+    assert row.marker == marker_of(7) and row.ok
+    assert row.answer is not None and row.answer.text_sha256
+    assert json.loads(row.request)["messages"] == messages(7)
+
+
+def test_verdicts_reach_the_samples_whose_replies_they_judged() -> None:
+    samples = (
+        Sample(0.1, 5.0, True, status=200, tag=0),
+        Sample(0.2, 5.0, True, status=200, tag=1),
+        Sample(0.3, 5.0, True, status=200),  # its reply was not kept: status alone
+        Sample(0.4, 5.0, False, status=NO_REPLY, tag=1),
+    )
+    judged = with_verdicts(Window(samples, 1.0, 1), [True, False])
+    assert [s.ok for s in judged.samples] == [True, False, True, False]
+
+
+def test_the_judge_joins_the_journal_predicts_the_rest_and_counts_lost_requests_as_dropped(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    expected = ORACLE.chat({"messages": messages(1)})
+    upstream: dict[str, Any] = {
+        "seq": 5, "endpoint": "chat-generations", "markers": [marker_of(1)], "status": 200,
+        "fault": None, "disconnected": False, "reply_sha256": text_sha256(expected.text),
+        "finish_reason": expected.finish_reason, "prompt_tokens": expected.prompt_tokens,
+        "completion_tokens": expected.completion_tokens,
+    }  # fmt: skip
+    monkeypatch.setattr(sweepjoin, "journal_since", lambda url, since: ((upstream,), False))
+    monkeypatch.setattr(sweepjoin, "journal_position", lambda url: 4)
+    monkeypatch.setattr(sweepjoin, "fetch_oracle", lambda url: ORACLE)
+    exchanges = (exchange(1), exchange(2, body=reply(2, "something else")),
+                 exchange(3, body=reply(3, usage=(0, 0))))  # fmt: skip
+    samples = tuple(Sample(0.1 * i, 5.0, True, status=200, tag=i) for i in range(3))
+    judge = WindowJudge("http://mock")
+    judge.start()
+    window, tally = judge.judge(HttpWindow(Window(samples, 1.0, errors=2), exchanges))
+    # Usage alone is a defect of its own, not a failed request (one definition of ok).
+    assert [s.ok for s in window.samples] == [True, False, True]
+    assert tally.counts["wrong_content"] == 1 and tally.counts["usage_mismatch"] == 1
+    assert tally.counts["dropped"] == 2 and tally.checked == 5
