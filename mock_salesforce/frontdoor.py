@@ -8,10 +8,13 @@ here, through the same checks, plans and renderers as the aiohttp handlers (`app
 `plan_token`, `plan_feedback`), with the same bytes.
 
 Everything else goes to the aiohttp application on the same socket: the admin API, unknown paths
-and methods, and anything unusual about a request (a query string or percent-escapes, a chunked
-or oversized body, `Expect: 100-continue`, an upgrade). The first such request hands its
-connection over for good: from then on each parsed request is re-serialized and fed to an aiohttp
-protocol, in order.
+and methods, and anything unusual about a request (a query string or percent-escapes, an
+oversized body, an upgrade, an `Expect` this layer cannot answer in turn). The first such request
+hands its connection over for good: from then on each parsed request is re-serialized and fed to
+an aiohttp protocol, in order (a chunked body collected first and given its length).
+
+It is at least as strict as aiohttp (`protocol.py`): what aiohttp's parser would refuse is
+refused here, with the mock's JSON error, in turn after the replies owed before it.
 """
 
 from __future__ import annotations
@@ -159,7 +162,7 @@ class FrontDoor(asyncio.Protocol):
     # loses CPython's specialised lookups), and a connection costs less memory.
     __slots__ = (
         "_active_s", "_backlog", "_body", "_body_bytes", "_body_limit", "_busy", "_chunked",
-        "_connections", "_current", "_date", "_fallback", "_handed", "_handing_over",
+        "_connections", "_continued", "_current", "_date", "_fallback", "_handed", "_handing_over",
         "_head_bytes", "_head_from_s", "_head_split", "_head_timer", "_headers", "_idle_timer",
         "_in_body", "_keepalive_s", "_linger_bytes", "_mode", "_parser", "_paused", "_raw",
         "_read_bytes", "_reading_done", "_remote", "_route", "_route_url", "_transport", "_url",
@@ -199,6 +202,7 @@ class FrontDoor(asyncio.Protocol):
         self._handing_over = False  # this message and every one after it go to aiohttp
         self._chunked = False
         self._in_body = False  # between the end of a head and the end of its message
+        self._continued = False  # this layer answered the message's Expect: 100-continue
         self._raw = False  # after an upgrade: bytes go to aiohttp unparsed
         self._reading_done = False  # a refusal or a close is due: nothing more is parsed
         self._linger_bytes = 0  # what may still be read (and dropped) before closing
@@ -323,6 +327,9 @@ class FrontDoor(asyncio.Protocol):
         if b"upgrade" in names and parser.should_upgrade():  # (a CONNECT is not ours either)
             self._stream_to_aiohttp()  # httptools stops at the head: aiohttp reads on, raw
             return
+        self._continued = b"expect" in names and self._may_continue()
+        if self._continued:
+            names = names - {b"expect"}
         self._current = self._ours(names)
         if self._current is not None:
             self._mode = OURS
@@ -330,7 +337,19 @@ class FrontDoor(asyncio.Protocol):
             self._mode, self._handing_over = BUFFER, True
             self._body_limit = self.state.config.body_limit_bytes
         else:
+            self._continued = False  # aiohttp answers the Expect itself
             self._stream_to_aiohttp()
+            return
+        if self._continued and self._transport is not None:
+            self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
+
+    def _may_continue(self) -> bool:
+        """Whether to answer `Expect: 100-continue` here: nothing owed on the connection yet
+        (an interim reply must not overtake a final one), and no other expectation."""
+        if self._handing_over or self._busy is not None or self._backlog:
+            return False
+        values = [v.strip().lower() for n, v in self._headers if n.lower() == b"expect"]
+        return values == [b"100-continue"]
 
     def on_body(self, body: bytes) -> None:
         if self._mode == STREAM:
@@ -441,8 +460,11 @@ class FrontDoor(asyncio.Protocol):
         version = parser.get_http_version().encode()
         lines = [b"%s %s HTTP/%s" % (parser.get_method(), self._url, version)]
         lines += [name + b": " + value for name, value in self._headers]
-        if length is not None:
-            lines = [line for line in lines if not line.lower().startswith(b"transfer-encoding:")]
+        if length is not None:  # (and an Expect this layer answered goes too)
+            dropped = (
+                (b"transfer-encoding:", b"expect:") if self._continued else (b"transfer-encoding:",)
+            )
+            lines = [line for line in lines if not line.lower().startswith(dropped)]
             lines.append(b"Content-Length: %d" % length)
         return b"\r\n".join(lines) + b"\r\n\r\n"
 

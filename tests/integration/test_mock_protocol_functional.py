@@ -99,3 +99,11 @@ async def test_the_mock_keeps_serving_after_every_refusal(front: str) -> None:
             await exchange(server.port, data, 1)
         (reply,), _ = await exchange(server.port, request(CHAT, BODY), 1)
         assert reply.status == 200
+
+
+async def test_a_broken_chunk_sent_after_a_continue_gets_its_400() -> None:
+    async with MockServer(OPEN, front="fast") as server:
+        head = chunked_head(CHAT, extra="Expect: 100-continue\r\n")
+        replies, closed = await exchange(server.port, [head, b"5\r\nhello\r\nZZ\r\n"], 2, 0.1)
+        assert [reply.status for reply in replies] == [100, 400] and closed
+        assert [e["status"] for e in server.state.journal.since(0)] == [400]

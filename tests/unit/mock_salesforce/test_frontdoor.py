@@ -176,11 +176,33 @@ async def test_another_chunked_body_is_handed_over_whole_with_its_length() -> No
     )
 
 
-async def test_a_body_sent_after_expect_continue_is_streamed_to_aiohttp() -> None:
-    door, _, fallback = door_for()
+CONTINUE = b"HTTP/1.1 100 Continue\r\n\r\n"
+
+
+async def test_expect_continue_is_answered_here_when_nothing_is_owed_before_it() -> None:
+    door, transport, fallback = door_for()
+    door.data_received(chunked(CHAT, BODY, b"Expect: 100-continue\r\n"))
+    assert transport.written.startswith(CONTINUE) and fallback.transport is None
+    ((status, _),) = replies(transport.written[len(CONTINUE) :])
+    assert status == b"HTTP/1.1 200 OK"
+
+
+async def test_a_broken_chunk_after_a_continue_is_refused() -> None:
+    door, transport, _ = door_for()
+    broken = chunked(CHAT, b"hello", b"Expect: 100-continue\r\n").replace(b"0\r\n\r\n", b"ZZ\r\n")
+    door.data_received(broken)
+    assert transport.written.startswith(CONTINUE)
+    transport.written = transport.written[len(CONTINUE) :]
+    assert refusal(transport)[0] == 400
+
+
+async def test_an_expect_behind_an_owed_reply_is_left_to_aiohttp() -> None:
+    door, transport, fallback = door_for()
+    door.data_received(b"GET /__admin/health HTTP/1.1\r\nHost: x\r\n\r\n")
     request = chunked(CHAT, b"hello", b"Expect: 100-continue\r\n")
     door.data_received(request)
-    assert bytes(fallback.received) == request  # aiohttp sends the interim 100 itself
+    assert bytes(fallback.received).endswith(request)  # aiohttp sends its interim 100 in turn
+    assert not transport.written
 
 
 async def test_connection_close_closes_after_the_reply() -> None:
