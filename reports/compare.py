@@ -9,10 +9,11 @@ throughput and p99 per level and its knees.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
+from harness.card.ledger import load_cards
 from harness.claims import Verdict, format_value, load_verdicts
 from harness.gate import Rule, shipped_rules
 from harness.pairing import compare_series, pair_records, shared_series
@@ -63,17 +64,35 @@ def _runner_rank(runner: str) -> int:
 
 
 def claim_rows(before: Sequence[Verdict], after: Sequence[Verdict]) -> list[list[Any]]:
-    """Claims side by side: verdict and value in each run, and whether the verdict changed."""
-    earlier = {v.claim_id: v for v in before}
+    """Claims side by side: verdict and value in each run, and whether the verdict changed
+    (a claim only one run judged is kept, blank on the other side)."""
+    earlier, later = {v.claim_id: v for v in before}, {v.claim_id: v for v in after}
     rows = []
-    for v in after:
-        old = earlier.get(v.claim_id)
+    for claim_id in [*later, *(c for c in earlier if c not in later)]:
+        old, new = earlier.get(claim_id), later.get(claim_id)
+        text = later[claim_id].text if new else earlier[claim_id].text
         rows.append([
-            v.claim_id, old.verdict if old else "", v.verdict,
-            format_value(old.value, old.unit) if old else "", format_value(v.value, v.unit),
-            "changed" if old and old.verdict != v.verdict else "",
+            claim_id, text, old.verdict if old else "", new.verdict if new else "",
+            format_value(old.value, old.unit) if old else "",
+            format_value(new.value, new.unit) if new else "",
+            "changed" if old and new and old.verdict != new.verdict else "",
         ])  # fmt: skip
     return rows
+
+
+def card_claim_rows(
+    before: Mapping[str, Sequence[Verdict]], after: Mapping[str, Sequence[Verdict]]
+) -> list[list[Any]]:
+    """Each target's report-card claims beside the same target's in the other run; when each
+    run measured one target, those two (`a → b`), as the metrics are lined up."""
+    if len(before) == len(after) == 1 and before.keys() != after.keys():
+        ((a, old),), ((b, new),) = before.items(), after.items()
+        return [[f"{a} → {b}", *row] for row in claim_rows(old, new)]
+    return [
+        [target, *row]
+        for target in sorted(before.keys() & after.keys())
+        for row in claim_rows(before[target], after[target])
+    ]
 
 
 def write_comparison(
@@ -167,17 +186,34 @@ def _nothing_shared(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord
     )
 
 
+CLAIM_COLUMNS = [
+    "claim", "text", "baseline_verdict", "candidate_verdict", "baseline", "candidate", "changed",
+]  # fmt: skip
+
+
 def _claims_section(baseline_dir: Path, candidate_dir: Path) -> Section:
+    """The targets' report-card claims first (what a user comparing two gateways asks), then
+    the seed report's claims on the reference code."""
+    tables = []
+    cards = card_claim_rows(load_cards(baseline_dir), load_cards(candidate_dir))
+    if cards:
+        title = "Report-card claims per target"
+        tables.append(Table("compare_card_claims", title, ["target", *CLAIM_COLUMNS], cards))
     before, after = load_verdicts(baseline_dir), load_verdicts(candidate_dir)
-    if not before or not after:
-        return Section(
-            "claims", "Claim verdicts", missing="Claim verdicts need claims.json in both runs."
+    if before and after:
+        title = "Claims of the seed report, on the reference code"
+        tables.append(Table("compare_claims", title, CLAIM_COLUMNS, claim_rows(before, after)))
+    if not tables:
+        missing = (
+            "Claim verdicts need claims.json (or a report card, card-claims.json) in both runs."
         )
-    columns = ["claim", "baseline_verdict", "candidate_verdict", "baseline", "candidate", "changed"]
-    rows = claim_rows(before, after)
-    return Section(
-        "claims", "Claim verdicts", "", [Table("compare_claims", "Claims", columns, rows)]
+        return Section("claims", "Claim verdicts", missing=missing)
+    intro = (
+        "Each claim's verdict and measured value in the baseline and the candidate run; "
+        "`changed` marks a verdict that moved. A target's report-card claims are lined up by "
+        "target (one against one when each run measured one)."
     )
+    return Section("claims", "Claim verdicts", intro, tables)
 
 
 def _commits(records: Sequence[RunRecord]) -> str:

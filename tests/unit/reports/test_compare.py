@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import csv
+import json
 import math
 from dataclasses import replace
 from pathlib import Path
@@ -10,7 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 
-from harness.claims import Verdict
+from harness.card.ledger import CARD_CLAIMS_FILE
+from harness.claims import Verdict, write_verdicts
+from harness.claims.ledger import Ledger
 from harness.store import load_records, save_records
 from reports.compare import claim_rows, metric_rows, write_comparison
 
@@ -110,6 +113,30 @@ def test_claims_are_paired_by_id_and_changes_marked() -> None:
     before = Verdict("a", "t", "measured", "holds", "at least 1", "r", value=2.0)
     after = replace(before, verdict="refuted", value=0.5)
     new = replace(before, claim_id="b")
-    rows = claim_rows([before], [after, new])
-    assert rows[0] == ["a", "holds", "refuted", "2", "0.5", "changed"]
-    assert rows[1][:3] == ["b", "", "holds"]
+    gone = replace(before, claim_id="c")
+    rows = claim_rows([before, gone], [after, new])
+    assert rows[0] == ["a", "t", "holds", "refuted", "2", "0.5", "changed"]
+    assert rows[1][:4] == ["b", "t", "", "holds"]
+    assert rows[2][:4] == ["c", "t", "holds", ""]  # judged in the baseline only: still shown
+
+
+def test_two_gateways_report_cards_are_compared_before_the_reference_claims(
+    tmp_path: Path,
+) -> None:
+    # R25: two validate runs of two gateways; the user asks which of *their* claims changed.
+    ok_rate = Verdict("gw-ok-rate", "95% ok", "measured", "refuted", "at least 95%", "", value=0.0)
+    seed = Verdict("extract-89pct", "89% single path", "measured", "refuted", "", "", value=1.0)
+    records = load_records(GOLDEN / "results-v1.json")[:1]
+    for name, target, rate in (("a", "launch:flask_app", 0.0), ("b", "launch:quart_app", 1.0)):
+        save_records(tmp_path / name, records)
+        verdict = replace(ok_rate, value=rate, verdict="holds" if rate else "refuted")
+        card = {"ledgers": [], "targets": {target: [verdict.as_dict()]}}
+        (tmp_path / name / CARD_CLAIMS_FILE).write_text(json.dumps(card))
+        write_verdicts(tmp_path / name, [seed], Ledger("seed", "seed.md", ()))
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    compared = (tmp_path / "out" / "compare.md").read_text()
+    cards = compared.index("Report-card claims per target")
+    assert cards < compared.index("Claims of the seed report, on the reference code")
+    card_rows = (tmp_path / "out" / "compare_card_claims.csv").read_text().splitlines()
+    assert card_rows[1].startswith("launch:flask_app → launch:quart_app,gw-ok-rate,95% ok,")
+    assert card_rows[1].endswith(",refuted,holds,0,1,changed")
