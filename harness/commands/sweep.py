@@ -19,6 +19,7 @@ from harness.errors import UsageError
 from harness.records import RunRecord
 
 QUICK_DURATION_S = 1.5
+ROLES = ("baseline", "candidate")
 
 
 def register(subparsers: Any) -> None:
@@ -37,6 +38,11 @@ def register(subparsers: Any) -> None:
     target.add_argument(
         "--candidate-target", metavar="URL|CMD", help="compare two gateways: the candidate"
     )
+    for role in ("baseline", "candidate"):
+        target.add_argument(
+            f"--{role}-url",
+            help=f"where the --{role}-target command listens, when it prints no URL",
+        )
     target.add_argument("--mock-url", default="", help="the sfperf mock behind a running target")
     target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
     target.add_argument(
@@ -142,8 +148,12 @@ def targets_from_args(args: argparse.Namespace) -> list[tuple[Any, str]]:
     if any(pair) and not all(pair):
         raise UsageError("--baseline-target and --candidate-target go together")
     if all(pair):
-        return [(target_of(text, args.allow_remote), role)
-                for text, role in zip(pair, ("baseline", "candidate"), strict=True)]  # fmt: skip
+        urls = (args.baseline_url, args.candidate_url)
+        return [(target_of(text, url, role, args.allow_remote), role)
+                for text, url, role in zip(pair, urls, ROLES, strict=True)]  # fmt: skip
+    for role in ROLES:
+        if getattr(args, f"{role}_url"):
+            raise UsageError(f"--{role}-url goes with a --{role}-target command")
     if args.target_url or args.launch:
         spec = target_from_args(
             None, args.target_url, args.launch, default_variant=None, allow_remote=args.allow_remote
@@ -154,13 +164,16 @@ def targets_from_args(args: argparse.Namespace) -> list[tuple[Any, str]]:
     return []
 
 
-def target_of(text: str, allow_remote: bool) -> Any:
-    """A `--baseline-target` / `--candidate-target`: an http(s) URL (running) or a command."""
+def target_of(text: str, url: str | None, role: str, allow_remote: bool) -> Any:
+    """A `--baseline-target` / `--candidate-target`: an http(s) URL (running) or a command,
+    which listens at `url` when given (else it prints its URL)."""
     from harness.targets import target_from_args
 
     if text.startswith(("http://", "https://")):
+        if url:
+            raise UsageError(f"--{role}-url goes with a command; --{role}-target is a URL")
         return target_from_args(None, text, None, allow_remote=allow_remote)
-    return target_from_args(None, None, text, allow_remote=allow_remote)
+    return target_from_args(None, url, text, allow_remote=allow_remote)
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

@@ -107,7 +107,9 @@ class Child:
         if exited(self.process) or not self._reader.is_alive():
             raise self.exited_error()
         raise UsageError(
-            f"{self.label} printed no URL within {timeout_s:g} s (log: {self.log_path})"
+            f"{self.label} printed no URL within {timeout_s:g} s; if it listens without saying "
+            "so, give its URL (--target-url; in a sweep pair --baseline-url/--candidate-url) "
+            f"(log: {self.log_path})"
         )
 
     def exited_error(self) -> UsageError:

@@ -20,6 +20,18 @@ from harness.cli import main
         (["--levels", "1,100000000"], "file descriptors"),
         (["--subjects", "none"], "no subject"),
         (["--launch", "no-such-program-anywhere"], "not found"),
+        (["--baseline-url", "http://127.0.0.1:9"], "--baseline-url goes with a --baseline-target"),
+        (
+            [
+                "--baseline-target",
+                "http://127.0.0.1:9",
+                "--baseline-url",
+                "http://127.0.0.1:8",
+                "--candidate-target",
+                "python -V",
+            ],
+            "--baseline-target is a URL",
+        ),
     ],
 )
 def test_the_sweep_refuses_in_one_line_with_exit_code_2(
@@ -29,3 +41,14 @@ def test_the_sweep_refuses_in_one_line_with_exit_code_2(
     error = capsys.readouterr().err.strip()
     assert reason in error and "\n" not in error
     assert not (tmp_path / "run").exists()  # refused before anything started
+
+
+def test_a_pair_target_command_that_prints_no_url_is_given_one() -> None:
+    from harness.cli import build_parser
+    from harness.commands.sweep import targets_from_args
+
+    argv = ["sweep", "--baseline-target", "python -V", "--baseline-url", "http://127.0.0.1:8010",
+            "--candidate-target", "http://127.0.0.1:8030"]  # fmt: skip
+    (baseline, _), (candidate, role) = targets_from_args(build_parser().parse_args(argv))
+    assert (baseline.url, baseline.command) == ("http://127.0.0.1:8010", "python -V")
+    assert (candidate.url, candidate.command, role) == ("http://127.0.0.1:8030", None, "candidate")
