@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 
@@ -13,6 +13,8 @@ class Settings:
 
     results_dir: Path = Path("results")
     seed: int = 1234
+    # The client credential OpenAI clients read: sent to a target as `Authorization: Bearer`.
+    openai_api_key: str = field(default="", repr=False)  # a secret: never shown
 
 
 def load_settings(environ: dict[str, str] | None = None) -> Settings:
@@ -21,4 +23,5 @@ def load_settings(environ: dict[str, str] | None = None) -> Settings:
     return Settings(
         results_dir=Path(env.get("SFPERF_RESULTS_DIR", "results")),
         seed=int(env.get("SFPERF_SEED", "1234")),
+        openai_api_key=env.get("OPENAI_API_KEY", "").strip(),
     )

@@ -364,7 +364,8 @@ def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
             spec, directory, seed=plan.seed, mock_url=plan.mock_url, mock_profile=plan.mock_profile
         ) as target:
             # A user's target: its card counts per request, so its one-off work goes first.
-            warm_s = warm_up(target.url, str(choice.model)) if spec.kind != "variant" else 0.0
+            warm_s = (warm_up(target.url, str(choice.model), headers=target.headers)
+                      if spec.kind != "variant" else 0.0)  # fmt: skip
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
                 run = partial(run_load, replace(load, model=str(choice.model)), target, where)
@@ -459,7 +460,7 @@ def profiling_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRec
         plans = [replace(base, variant=v) for v in ("sync-legacy", "async")]
     else:
         launched = [t for t in plan.measurable if t.kind == "launch"]
-        plans = [replace(base, launch=t.command, target_url=t.url,
+        plans = [replace(base, launch=t.command, target_url=t.url, headers=t.headers,
                          model=str(plan.choice_for(t).model)) for t in launched]  # fmt: skip
     if not plans:
         return []

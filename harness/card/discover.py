@@ -30,7 +30,7 @@ def discover_target(
         with serve_target(spec, directory, seed=seed, mock_url=mock_url,
                           mock_profile=mock_profile) as target:  # fmt: skip
             return discover_model(target.url, requested=requested or None,
-                                  mock_url=target.mock_url)  # fmt: skip
+                                  mock_url=target.mock_url, headers=target.headers)  # fmt: skip
     except UsageError as exc:
         return ModelChoice.failed(f"the target did not start: {exc}")
     except Exception as exc:  # whatever a stranger's gateway does, the run goes on to a report

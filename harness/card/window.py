@@ -98,7 +98,12 @@ def journal_since(
     return tuple(entries), first > since + 1
 
 
-def warm_up(url: str, model: str, requests: int = WARM_UP_REQUESTS) -> float:
+def warm_up(
+    url: str,
+    model: str,
+    requests: int = WARM_UP_REQUESTS,
+    headers: Mapping[str, str] | None = None,
+) -> float:
     """A few chat completions before the first window, so the target's one-off work (the first
     token fetch and its file write, lazy imports, connection pools) is not counted as per-request
     cost. Their answers do not matter: the windows measure. Returns the seconds it took."""
@@ -107,5 +112,5 @@ def warm_up(url: str, model: str, requests: int = WARM_UP_REQUESTS) -> float:
     started_s = time.monotonic()
     for index in range(requests):
         body = {"model": model, "messages": [{"role": "user", "content": f"warm-up {index}"}]}
-        http_post_json(url + "/v1/chat/completions", body, timeout_s=30.0)
+        http_post_json(url + "/v1/chat/completions", body, timeout_s=30.0, headers=headers or {})
     return time.monotonic() - started_s

@@ -14,6 +14,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands._output import add_output_options, measure, run_dir
+from harness.commands._target import add_target_header_option, headers_from_args
 from harness.errors import UsageError
 from harness.records import RunRecord
 
@@ -44,6 +45,7 @@ def register(subparsers: Any) -> None:
         help="where your gateway reports on itself (e.g. /metrics/performance): read before and "
         "after the run and shown beside the measured figures",
     )  # fmt: skip
+    add_target_header_option(target)
     load = parser.add_argument_group("load")
     load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
     load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
@@ -133,9 +135,10 @@ def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
     from harness.targets import target_from_args
     from harness.targets.spec import check_url
 
+    users = bool(args.target_url or args.launch)
     spec = target_from_args(
-        args.variant, args.target_url, args.launch,
-        allow_remote=args.allow_remote, metrics_path=args.target_metrics,
+        args.variant, args.target_url, args.launch, allow_remote=args.allow_remote,
+        metrics_path=args.target_metrics, headers=headers_from_args(args, users_target=users),
     )  # fmt: skip
     mock_url = args.mock_url and check_url(args.mock_url, allow_remote=args.allow_remote,
                                            option="--mock-url")  # fmt: skip
@@ -166,6 +169,7 @@ def print_summary(records: Sequence[RunRecord]) -> None:
             line += f"; the target counted {reported} (measured {len(latencies)})"
         print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
         warn_if_behind(record)
+        warn_if_refused(record)
 
 
 def joined_summary(record: RunRecord) -> str:
@@ -181,6 +185,19 @@ def joined_summary(record: RunRecord) -> str:
             text += f", gateway added p50 {percentile(added, 0.5):.1f} ms"
     mode = (record.params.get("streaming") or {}).get("mode")
     return text + (f", streams: {mode}" if mode else "")
+
+
+def warn_if_refused(record: RunRecord) -> None:
+    """Say what to do when the target refused most requests for want of a client credential."""
+    from collections import Counter
+
+    from harness.targets.headers import credential_hint
+
+    statuses = Counter(int(s) for s in record.get("status").values)
+    status, count = statuses.most_common(1)[0] if statuses else (0, 0)
+    names = record.params.get("target_headers") or []
+    if hint := credential_hint(status, map(str, names)):
+        print(f"warning: {count} requests answered {status}: {hint}", file=sys.stderr)
 
 
 LATE_SEND_MS = 10.0

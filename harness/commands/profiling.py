@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.commands._output import add_output_options, measure, run_dir
+from harness.commands._target import add_target_header_option, headers_from_args
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
@@ -31,6 +32,7 @@ def register(subparsers: Any) -> None:
         help="profile this Python program instead: 'python app.py ...' or 'python -m pkg ...'",
     )  # fmt: skip
     parser.add_argument("--target-url", help="where --launch listens, if it prints no URL")
+    add_target_header_option(parser)
     parser.add_argument("--requests", type=int, default=None, help="requests to send (2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--duration", type=float, default=None, help="load time cap, s (10)")
@@ -84,6 +86,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilingPlan]:
         interval_s=args.interval,
         mock_profile=args.mock_profile,
         top=args.top,
+        headers=headers_from_args(args, users_target=bool(args.launch)),
     )
     variants = dict.fromkeys(args.variant or [base.variant])
     return [replace(base, variant=check_variant(variant)) for variant in variants]

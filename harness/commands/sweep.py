@@ -15,6 +15,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from harness.commands._output import add_output_options, measure, run_dir
+from harness.commands._target import add_target_header_option, headers_from_args
 from harness.errors import UsageError
 from harness.records import RunRecord
 
@@ -48,6 +49,7 @@ def register(subparsers: Any) -> None:
     target.add_argument(
         "--model", help="model name sent to your gateway (default: one it lists that works)"
     )
+    add_target_header_option(target)
     parser.add_argument(
         "--levels", help="concurrency levels (default 1,2,4,...,256; quick 1,8,32,64)"
     )
@@ -143,37 +145,39 @@ def targets_from_args(args: argparse.Namespace) -> list[tuple[Any, str]]:
     from harness.targets import target_from_args
 
     pair = (args.baseline_target, args.candidate_target)
+    if not any(pair) and not (args.target_url or args.launch) and args.target_header:
+        raise UsageError("--target-header goes with a target of yours (--target-url, --launch...)")
+    headers = headers_from_args(args) if any(pair) or args.target_url or args.launch else ()
     if any(pair) and (args.target_url or args.launch):
         raise UsageError("use --target-url/--launch or --baseline-target/--candidate-target")
     if any(pair) and not all(pair):
         raise UsageError("--baseline-target and --candidate-target go together")
     if all(pair):
         urls = (args.baseline_url, args.candidate_url)
-        return [(target_of(text, url, role, args.allow_remote), role)
+        return [(target_of(text, url, role, args.allow_remote, headers), role)
                 for text, url, role in zip(pair, urls, ROLES, strict=True)]  # fmt: skip
     for role in ROLES:
         if getattr(args, f"{role}_url"):
             raise UsageError(f"--{role}-url goes with a --{role}-target command")
     if args.target_url or args.launch:
-        spec = target_from_args(
-            None, args.target_url, args.launch, default_variant=None, allow_remote=args.allow_remote
-        )
+        spec = target_from_args(None, args.target_url, args.launch, default_variant=None,
+                                allow_remote=args.allow_remote, headers=headers)  # fmt: skip
         return [(spec, "target")]
     if args.mock_url:
         raise UsageError("--mock-url names the mock behind --target-url (none was given)")
     return []
 
 
-def target_of(text: str, url: str | None, role: str, allow_remote: bool) -> Any:
+def target_of(text: str, url: str | None, role: str, allow_remote: bool, headers: Any = ()) -> Any:
     """A `--baseline-target` / `--candidate-target`: an http(s) URL (running) or a command,
-    which listens at `url` when given (else it prints its URL)."""
+    which listens at `url` when given (else it prints its URL); `headers`: --target-header."""
     from harness.targets import target_from_args
 
     if text.startswith(("http://", "https://")):
         if url:
             raise UsageError(f"--{role}-url goes with a command; --{role}-target is a URL")
-        return target_from_args(None, text, None, allow_remote=allow_remote)
-    return target_from_args(None, url, text, allow_remote=allow_remote)
+        return target_from_args(None, text, None, allow_remote=allow_remote, headers=headers)
+    return target_from_args(None, url, text, allow_remote=allow_remote, headers=headers)
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

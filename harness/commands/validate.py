@@ -7,6 +7,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands._output import add_output_options, run_dir
+from harness.commands._target import add_target_header_option, headers_from_args
 from harness.errors import UsageError
 
 
@@ -33,6 +34,7 @@ def register(subparsers: Any) -> None:
         help="where your gateway reports on itself (e.g. /metrics/performance): read before and "
         "after each load run and shown beside what sfperf measured",
     )  # fmt: skip
+    add_target_header_option(target)
     parser.add_argument(
         "--extractor", action="append", default=[], metavar="pkg.mod:func",
         help="also benchmark your own response extractor beside the references",
@@ -62,7 +64,8 @@ def run(args: argparse.Namespace) -> int:
     ledgers = tuple(_existing(path) for path in args.ledger)
     if args.target_url or args.launch:
         spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote,
-                                metrics_path=args.target_metrics)  # fmt: skip
+                                metrics_path=args.target_metrics,
+                                headers=headers_from_args(args))  # fmt: skip
         mock_url = args.mock_url and check_url(
             args.mock_url, allow_remote=args.allow_remote, option="--mock-url"
         )
@@ -82,7 +85,8 @@ def run(args: argparse.Namespace) -> int:
 def _reference_options(plan: Any, args: argparse.Namespace, ledgers: tuple[Path, ...]) -> Any:
     """Without a target of the user's: --ledger replaces the seed ledger; target options err."""
     for option, value in (("--model", args.model), ("--target-metrics", args.target_metrics),
-                          ("--mock-url", args.mock_url)):  # fmt: skip
+                          ("--mock-url", args.mock_url),
+                          ("--target-header", args.target_header)):  # fmt: skip
         if value:
             raise UsageError(f"{option} goes with --target-url or --launch (your gateway)")
     if len(ledgers) > 1:

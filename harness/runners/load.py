@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import math
+import os
 import re
 import signal
 import socket
@@ -34,7 +35,8 @@ from harness.runners.support.loadrows import Row, no_reply, read_rows, row_serie
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
-from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
+from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.process import signal_group, spawn, stop_group
 from scenarios import scenario_path
 
@@ -95,6 +97,15 @@ class LoadTarget:
     # The shim's file counts now (launched targets): a window is measured without start-up.
     io_snapshot: Callable[[str], Mapping[str, Any] | None] = field(default=no_snapshot)
     session: TargetSession = field(default_factory=TargetSession)
+    # Sent with every request (`--target-header`): secrets, kept out of the repr and records.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+
+    @classmethod
+    def of(cls, running: RunningTarget, mock_url: str, *, io: bool = False) -> LoadTarget:
+        """The load's view of a running target (`io`: with the shim's file counts)."""
+        snapshot = running.io_snapshot if io else no_snapshot
+        return cls(running.name, running.url, mock_url, running.metrics, snapshot,
+                   headers=running.headers)  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
         """Watches this target over one load run (the `card` record's observation)."""
@@ -128,6 +139,14 @@ def sfperf_options(plan: LoadPlan, target: LoadTarget, raw_dir: Path) -> list[st
     if target.mock_url:
         options += ["--sfperf-mock-url", target.mock_url]
     return options
+
+
+def locust_env(headers: Mapping[str, str]) -> dict[str, str] | None:
+    """The locust children's environment: ours, plus the target's headers (in the environment,
+    not on a command line that `ps` shows and the record keeps)."""
+    if not headers:
+        return None
+    return {**os.environ, HEADERS_VARIABLE: json.dumps(dict(headers))}
 
 
 def work_dir_for(run_dir: Path, plan: LoadPlan, target: LoadTarget) -> Path:
@@ -174,14 +193,19 @@ def free_port() -> int:
 class LocustProcesses:
     """The locust children of one run: started together, stopped together, never orphaned."""
 
-    def __init__(self, commands: Sequence[Sequence[str]], log_dir: Path) -> None:
+    def __init__(
+        self,
+        commands: Sequence[Sequence[str]],
+        log_dir: Path,
+        env: Mapping[str, str] | None = None,
+    ) -> None:
         log_dir.mkdir(parents=True, exist_ok=True)
         self.logs: list[IO[bytes]] = []
         self.procs: list[subprocess.Popen[bytes]] = []
         for index, command in enumerate(commands):
             log = (log_dir / f"locust-{index}.log").open("wb")
             self.logs.append(log)
-            self.procs.append(spawn(command, stdout=log, stderr=subprocess.STDOUT))
+            self.procs.append(spawn(command, stdout=log, stderr=subprocess.STDOUT, env=env))
 
     @property
     def main(self) -> subprocess.Popen[bytes]:
@@ -247,7 +271,7 @@ def run_load(
     observer = target.observer(f"{Path(plan.scenario).stem}-{plan.mode}")
     observer.start()
     started_at, started_s = now_iso(), clock()
-    procs = LocustProcesses(commands, work / "logs")
+    procs = LocustProcesses(commands, work / "logs", locust_env(target.headers))
     finished = interrupted = False
     try:
         wait_s = plan.duration_s + (WORKER_WAIT_S if plan.distributed else 0.0)
@@ -323,6 +347,7 @@ def load_record(
         **joined.params,
         "no_reply_errors": top_errors([r for r in rows if no_reply(r)]),
         "locust_command": list(commands[0]),
+        "target_headers": sorted(target.headers),  # names only: the values are secrets
         "target_metrics": dict(metrics),
     }
     return RunRecord(
@@ -347,7 +372,7 @@ def serve_target(
     variant or a launched command; for a running URL, `mock_url` (the mock behind it, if any)."""
     if spec.kind == "url":
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
-            yield LoadTarget(running.name, running.url, mock_url, running.metrics)
+            yield LoadTarget.of(running, mock_url)
         return
     if mock_url:
         raise UsageError("--mock-url goes with --target-url (sfperf starts its own mock)")
@@ -355,4 +380,4 @@ def serve_target(
         start_mock(run_dir, profile=mock_profile, seed=seed) as mock,
         open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
     ):
-        yield LoadTarget(running.name, running.url, mock.url, running.metrics, running.io_snapshot)
+        yield LoadTarget.of(running, mock.url, io=True)

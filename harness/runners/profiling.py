@@ -17,7 +17,7 @@ import subprocess
 import sys
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +35,7 @@ from harness.runners.support.profiling_load import MODEL, LoadResult, drive_load
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets.headers import Headers
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 
@@ -58,6 +59,8 @@ class ProfilingPlan:
     top: int = 20
     seed: int = 1234
     model: str = MODEL  # what the load asks the target for (discovered for a user's gateway)
+    # What every request to a launched target carries (`--target-header`): secrets, not shown.
+    headers: Headers = field(default=(), repr=False)
 
     @property
     def name(self) -> str:
@@ -93,7 +96,7 @@ def profile_target(
         profiled_target(plan, mock, run_dir, session_path) as url,
     ):
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance,
-                          model=plan.model)  # fmt: skip
+                          model=plan.model, headers=dict(plan.headers))  # fmt: skip
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
     record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
     if load.interrupted:
@@ -153,7 +156,8 @@ def profiled_target(
         interpreter = target_interpreter(plan.launch)
         wrapper = [interpreter, str(PROFILER_CHILD), *options]
         command = shlex.join([*wrapper, "--", *python_program(plan.launch)])
-        spec = TargetSpec(command=command, url=plan.target_url, name=plan.name)
+        spec = TargetSpec(command=command, url=plan.target_url, name=plan.name,
+                          headers=plan.headers)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
             yield target.url
         return

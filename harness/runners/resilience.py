@@ -95,7 +95,7 @@ def _resilience_target(
         if not mock_url:
             raise UsageError("a running --target-url needs --mock-url: the sfperf mock behind it")
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
-            yield LoadTarget(running.name, running.url, mock_url, running.metrics)
+            yield LoadTarget.of(running, mock_url)
         return
     with start_mock(run_dir, profile=str(MOCK_PROFILE), seed=seed) as mock:
         opened = (
@@ -104,7 +104,7 @@ def _resilience_target(
             else open_target(spec, mock_url=mock.url, run_dir=run_dir)
         )
         with opened as running:
-            yield LoadTarget(running.name, running.url, mock.url, running.metrics)
+            yield LoadTarget.of(running, mock.url)
 
 
 @contextlib.contextmanager

@@ -332,11 +332,11 @@ def open_subjects(
     stack: contextlib.ExitStack,
     judge: WindowJudge | None,
     *,
-    choose_model: Callable[[str, str | None, str], ModelChoice] | None = None,
+    choose_model: Callable[[RunningTarget, str | None, str], ModelChoice] | None = None,
 ) -> list[SubjectRun]:
     """A SubjectRun per subject of the plan, in the plan's order; gateways and targets are
     served until `stack` ends; `judge` judges the replies of those behind the mock, and
-    `choose_model(url, requested, mock_url)` (default `target_model`) a target's model."""
+    `choose_model(running, requested, mock_url)` (default `target_model`) a target's model."""
     choose = choose_model or target_model
     prompts = prompt_numbers()
     runs: list[SubjectRun] = []
@@ -345,9 +345,9 @@ def open_subjects(
         runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None, None)))
     for target in plan.targets:
         running = stack.enter_context(serve(target.name))
-        choice = choose(running.url, plan.model, mock_url if target.behind_mock else "")
-        measure = http_measure(chat_subject(running.url, choice.model or "", prompts),
-                               judge if target.behind_mock else None, running.pid)  # fmt: skip
+        choice = choose(running, plan.model, mock_url if target.behind_mock else "")
+        subject = chat_subject(running.url, choice.model or "", prompts, running.headers)
+        measure = http_measure(subject, judge if target.behind_mock else None, running.pid)
         runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock,
                                choice.as_params()))  # fmt: skip
     for name in plan.subjects:
@@ -361,10 +361,11 @@ def open_subjects(
     return runs
 
 
-def target_model(url: str, requested: str | None, mock_url: str) -> ModelChoice:
+def target_model(running: RunningTarget, requested: str | None, mock_url: str) -> ModelChoice:
     """The model a target is sent: `requested` if it works, else the first it serves that
     does; UsageError (with what each probe got) when none works."""
-    choice = discover_model(url, requested=requested, mock_url=mock_url)
+    choice = discover_model(running.url, requested=requested, mock_url=mock_url,
+                            headers=running.headers)  # fmt: skip
     if choice.model is None:
         raise UsageError(choice.reason)
     return choice

@@ -9,12 +9,14 @@ nothing works, with the probe's status and body.
 from __future__ import annotations
 
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from harness.findings.journal import journal_position
 from harness.targets import health
+from harness.targets.headers import credential_hint
 from mock_salesforce.admin_client import AdminClient, AdminError
 
 DEFAULT_MODEL = "gpt-4o-mini"  # what the load scenarios send when nothing else is known
@@ -49,6 +51,11 @@ class Probe:
         body = f": {self.body}" if self.body and not self.works else ""
         return f"{self.model!r} -> {answer}{upstream}{body}"
 
+    @property
+    def refused(self) -> bool:
+        """The target refused the client itself (401/403), whatever the model."""
+        return self.status in (401, 403)
+
 
 @dataclass(frozen=True)
 class ModelChoice:
@@ -63,6 +70,7 @@ class ModelChoice:
     probes: tuple[Probe, ...] = ()
     listing: str = ""  # what GET /v1/models said, when it listed nothing usable
     error: str = ""  # why the target could not be asked at all (it did not start...)
+    hint: str = ""  # what the user can do about it (e.g. send the credential it wants)
 
     @property
     def reason(self) -> str:
@@ -73,7 +81,8 @@ class ModelChoice:
             return self.error
         tried = "; ".join(p.describe() for p in self.probes) or "no model to try"
         listed = f" ({self.listing})" if self.listing else ""
-        return f"no model works on this target{listed}: {tried}"
+        hint = f" ({self.hint})" if self.hint else ""
+        return f"no model works on this target{listed}{hint}: {tried}"
 
     def as_params(self) -> dict[str, Any]:
         """What goes into a record's params: the chosen model and how it was chosen."""
@@ -103,16 +112,19 @@ def discover_model(
     requested: str | None = None,
     mock_url: str = "",
     max_probes: int = MAX_PROBES,
-    get: Get = health.http_get,
+    get: Get | None = None,
     post: Post | None = None,
+    headers: Mapping[str, str] = health.NO_HEADERS,
 ) -> ModelChoice:
     """Choose the model to send `url`: `requested`, else the first served one that works.
-    `get` and `post` make the HTTP calls (tests pass fakes)."""
-    send = post or _post_json
-    served, listing = list_models(url, get)
+    `headers` go with every request (`--target-header`); `get` and `post` make the HTTP calls
+    (tests pass fakes)."""
+    send = post or partial(_post_json, headers=headers)
+    served, listing = list_models(url, get or partial(health.http_get, headers=headers))
     if requested:
         probe = probe_model(url, requested, mock_url, send)
-        return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing)
+        return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing,
+                           hint=_hint((probe,), headers))  # fmt: skip
     candidates = list(served[:max_probes]) or [DEFAULT_MODEL]
     probes: list[Probe] = []
     for model in candidates:
@@ -120,7 +132,13 @@ def discover_model(
         if probes[-1].works:
             source = "probe" if served else "default"
             return ModelChoice(model, source, served, tuple(probes), listing)
-    return ModelChoice(None, "none", served, tuple(probes), listing)
+    return ModelChoice(None, "none", served, tuple(probes), listing, hint=_hint(probes, headers))
+
+
+def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
+    """Said once when every probe was refused for want of (or with a wrong) credential."""
+    refused = [p.status for p in probes if p.refused]
+    return credential_hint(refused[0], headers) if probes and len(refused) == len(probes) else ""
 
 
 def list_models(url: str, get: Get = health.http_get) -> tuple[tuple[str, ...], str]:
@@ -158,8 +176,8 @@ def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
     return Probe(model, status, text, _reached(mock_url, since))
 
 
-def _post_json(url: str, body: Any) -> Answer:
-    return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S)
+def _post_json(url: str, body: Any, headers: Mapping[str, str] = health.NO_HEADERS) -> Answer:
+    return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S, headers=headers)
 
 
 def _reached(mock_url: str, since: int | None) -> bool | None:

@@ -9,16 +9,22 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
+from collections.abc import Mapping
 from typing import Any
 
 HEALTH_PATHS = ("/health", "/v1/models")
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
+NO_HEADERS: Mapping[str, str] = {}
 
 
-def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes] | None:
-    """GET `url`: (status, body), or None when nothing answered (refused, reset, timeout)."""
+def http_get(
+    url: str, timeout_s: float = 2.0, headers: Mapping[str, str] = NO_HEADERS
+) -> tuple[int, bytes] | None:
+    """GET `url` with `headers`: (status, body), or None when nothing answered (refused,
+    reset, timeout)."""
     try:
-        with _OPENER.open(url, timeout=timeout_s) as response:
+        request = urllib.request.Request(url, headers=dict(headers))
+        with _OPENER.open(request, timeout=timeout_s) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read()
@@ -28,10 +34,12 @@ def http_get(url: str, timeout_s: float = 2.0) -> tuple[int, bytes] | None:
         return None
 
 
-def is_healthy(base_url: str, timeout_s: float = 2.0) -> bool:
+def is_healthy(
+    base_url: str, timeout_s: float = 2.0, headers: Mapping[str, str] = NO_HEADERS
+) -> bool:
     """True when GET /health answers 200, or (for gateways without it) GET /v1/models does."""
     for path in HEALTH_PATHS:
-        answer = http_get(base_url + path, timeout_s)
+        answer = http_get(base_url + path, timeout_s, headers)
         if answer is None:
             return False
         if answer[0] == 200:
@@ -44,9 +52,11 @@ def answers(base_url: str, timeout_s: float = 1.0) -> bool:
     return http_get(base_url + HEALTH_PATHS[0], timeout_s) is not None
 
 
-def get_json(url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
+def get_json(
+    url: str, timeout_s: float = 5.0, headers: Mapping[str, str] = NO_HEADERS
+) -> dict[str, Any] | None:
     """GET `url` and parse a JSON object; None on any failure (absent endpoint, bad JSON)."""
-    answer = http_get(url, timeout_s)
+    answer = http_get(url, timeout_s, headers)
     if answer is None or answer[0] != 200:
         return None
     try:
@@ -56,12 +66,13 @@ def get_json(url: str, timeout_s: float = 5.0) -> dict[str, Any] | None:
     return document if isinstance(document, dict) else None
 
 
-def http_post_json(url: str, document: Any, timeout_s: float = 30.0) -> tuple[int, bytes] | None:
-    """POST `document` as JSON: (status, body), error statuses included; None when nothing
-    answered."""
-    request = urllib.request.Request(
-        url, data=json.dumps(document).encode(), headers={"Content-Type": "application/json"}
-    )
+def http_post_json(
+    url: str, document: Any, timeout_s: float = 30.0, headers: Mapping[str, str] = NO_HEADERS
+) -> tuple[int, bytes] | None:
+    """POST `document` as JSON with `headers`: (status, body), error statuses included; None
+    when nothing answered."""
+    sent = {**headers, "Content-Type": "application/json"}
+    request = urllib.request.Request(url, data=json.dumps(document).encode(), headers=sent)
     try:
         with _OPENER.open(request, timeout=timeout_s) as response:
             return int(response.status), response.read()

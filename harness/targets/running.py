@@ -11,14 +11,15 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterator, Mapping, Sequence
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
 from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
+from harness.targets.headers import credential_hint
 from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import TargetSpec
 
@@ -47,10 +48,14 @@ class RunningTarget:
     pid: int | None = None
     control_dir: Path | None = None  # where io snapshots are asked for (launched targets)
     metrics_path: str | None = None  # where it reports on itself, when known
+    # What every client sends it (`--target-header`); secrets, so not in the repr.
+    headers: Mapping[str, str] = field(default_factory=dict, repr=False)
 
     def metrics(self) -> dict[str, Any] | None:
         """The target's own figures (GET `metrics_path`), None when it has none."""
-        return health.get_json(self.url + self.metrics_path) if self.metrics_path else None
+        if not self.metrics_path:
+            return None
+        return health.get_json(self.url + self.metrics_path, headers=self.headers)
 
     def io_report(self) -> dict[str, Any] | None:
         """File opens and redirects counted by the shim (launched targets, after they stop)."""
@@ -130,14 +135,25 @@ def _variant_target(
     log_path = logs_dir(run_dir) / f"gateway-{safe_name(spec.name)}.log"
     child = Child(f"gateway {spec.variant!r}", argv, log_path)
     with run_child(child, timeout_s=timeout_s) as url:
-        yield RunningTarget(spec.name, url, log_path, pid=child.pid, metrics_path=spec.metrics_path)
+        yield RunningTarget(spec.name, url, log_path, pid=child.pid, metrics_path=spec.metrics_path,
+                            headers=dict(spec.headers))  # fmt: skip
 
 
 def _url_target(spec: TargetSpec) -> RunningTarget:
-    url = str(spec.url)
-    if not health.is_healthy(url):
-        raise UsageError(f"target {url} does not answer GET /health or GET /v1/models with 200")
-    return RunningTarget(spec.name, url, metrics_path=spec.metrics_path)
+    url, headers = str(spec.url), dict(spec.headers)
+    if not health.is_healthy(url, headers=headers):
+        raise UsageError(
+            f"target {url} does not answer GET /health or GET /v1/models with 200"
+            + refusal_hint(url, headers)
+        )
+    return RunningTarget(spec.name, url, metrics_path=spec.metrics_path, headers=headers)
+
+
+def refusal_hint(url: str, headers: Mapping[str, str]) -> str:
+    """': <what to do>' when the target refuses the client (401/403 to GET /v1/models)."""
+    answer = health.http_get(url + "/v1/models", 2.0, headers)
+    hint = credential_hint(answer[0], headers) if answer is not None else ""
+    return f" (GET /v1/models answered {answer[0] if answer else 0}: {hint})" if hint else ""
 
 
 @contextlib.contextmanager
@@ -152,9 +168,9 @@ def _launched_target(
     finder = _no_url if spec.url else local_url
     child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
     try:
-        url = _wait_launched(child, spec.url, timeout_s)
+        url = _wait_launched(child, spec.url, timeout_s, dict(spec.headers))
         yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control,
-                            spec.metrics_path)  # fmt: skip
+                            spec.metrics_path, dict(spec.headers))  # fmt: skip
     finally:
         child.stop(STOP_GRACE_S)
 
@@ -164,7 +180,9 @@ def _no_url(line: str) -> str | None:
     return None
 
 
-def _wait_launched(child: Child, fixed_url: str | None, timeout_s: float) -> str:
+def _wait_launched(
+    child: Child, fixed_url: str | None, timeout_s: float, headers: Mapping[str, str]
+) -> str:
     """The launched target's URL once it answers: the fixed one, or the one it printed."""
     url = fixed_url or child.wait_url(timeout_s)
 
@@ -172,13 +190,14 @@ def _wait_launched(child: Child, fixed_url: str | None, timeout_s: float) -> str
         return not exited(child.process)
 
     def ready() -> bool:
-        return health.is_healthy(url, 1.0)
+        return health.is_healthy(url, 1.0, headers)
 
     if not poll_until(ready, timeout_s=timeout_s, alive=alive):
         if not alive():
             raise child.exited_error()
         raise UsageError(
-            f"{child.label} is not healthy at {url} after {timeout_s:g} s (log: {child.log_path})"
+            f"{child.label} is not healthy at {url} after {timeout_s:g} s"
+            f"{refusal_hint(url, headers)} (log: {child.log_path})"
         )
     return url
 

@@ -11,11 +11,12 @@ import itertools
 import re
 import shlex
 import shutil
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import PurePath
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
+from harness.targets.headers import Headers
 
 DEFAULT_VARIANT = "async"
 REFERENCE_METRICS_PATH = "/metrics/performance"
@@ -35,6 +36,9 @@ class TargetSpec:
     # Where the target reports on itself (`--target-metrics`): opt-in for a user's gateway,
     # `/metrics/performance` for the reference variants.
     metrics_path: str | None = None
+    # Sent by every client sfperf runs against the target (`harness.targets.headers`); the
+    # values are secrets, so the spec's repr leaves them out.
+    headers: Headers = field(default=(), repr=False)
 
     def __post_init__(self) -> None:
         if (self.variant is None) == (self.url is None and self.command is None):
@@ -95,8 +99,10 @@ def target_from_args(
     default_variant: str | None = DEFAULT_VARIANT,
     allow_remote: bool = False,
     metrics_path: str | None = None,
+    headers: Headers = (),
 ) -> TargetSpec:
-    """Validate the target options; nothing given means the reference `default_variant`."""
+    """Validate the target options; nothing given means the reference `default_variant`.
+    `headers` go with every request to the target (`--target-header`)."""
     if variant is not None and (url is not None or launch is not None):
         raise UsageError("choose either --variant or --target-url/--launch, not both")
     if variant is None and url is None and launch is None:
@@ -105,10 +111,12 @@ def target_from_args(
         variant = default_variant
     path = check_metrics_path(metrics_path) if metrics_path is not None else None
     if variant is not None:
-        return TargetSpec(variant=check_variant(variant), name=name, metrics_path=path)
+        return TargetSpec(variant=check_variant(variant), name=name, metrics_path=path,
+                          headers=headers)  # fmt: skip
     checked_url = check_url(url, allow_remote=allow_remote) if url is not None else None
     command = check_command(launch) if launch is not None else None
-    return TargetSpec(url=checked_url, command=command, name=name, metrics_path=path)
+    return TargetSpec(url=checked_url, command=command, name=name, metrics_path=path,
+                      headers=headers)  # fmt: skip
 
 
 def check_metrics_path(path: str) -> str:

@@ -31,6 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.runners.support.loadrows import BODY_CHARS, Row, format_row
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
+from harness.targets.headers import HEADERS_VARIABLE
 from scenarios.load._fidelity import read_answer, readable
 from scenarios.load._prompts import chat_body
 
@@ -144,6 +145,13 @@ def install_sink(environment: Environment, **_: Any) -> None:
 listen(events.init, install_sink)
 
 
+def target_headers() -> dict[str, str]:
+    """The headers every request carries: the target's (`--target-header`, passed in the
+    environment so no command line shows them) and the JSON content type."""
+    given = json.loads(os.environ.get(HEADERS_VARIABLE) or "{}")
+    return {**{str(k): str(v) for k, v in given.items()}, "content-type": "application/json"}
+
+
 class RequestFailed(Exception):
     """What locust's own statistics see for a request sfperf counts as not ok."""
 
@@ -171,6 +179,7 @@ class ChatUser(User):
         self.reading = bool(options.sfperf_out) or isinstance(environment.runner, WorkerRunner)
         self.rng = random.Random(zlib.crc32(key.encode()))
         self.schedule: ArrivalSchedule | None = None
+        self.headers = target_headers()
         self.http = HTTPClient.from_url(
             str(self.host),
             concurrency=1,
@@ -225,9 +234,7 @@ class ChatUser(User):
 
     def exchange(self, body: bytes, t0: float) -> Exchange:
         try:
-            response = self.http.post(
-                "/v1/chat/completions", body=body, headers={"content-type": "application/json"}
-            )
+            response = self.http.post("/v1/chat/completions", body=body, headers=self.headers)
             if self.stream and response.status_code == 200:
                 return read_sse(response, response.status_code, t0)
             payload = response.read()

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import asyncio
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 
 import aiohttp
@@ -37,13 +37,16 @@ def drive_load(
     advance: Advance = no_progress,
     clock: Callable[[], float] = time.perf_counter,
     model: str = MODEL,
+    headers: Mapping[str, str] | None = None,
 ) -> LoadResult:
-    """Send up to `requests` chat completions for `model` to `url` within `max_duration_s`."""
+    """Send up to `requests` chat completions for `model` to `url` within `max_duration_s`
+    (each with `headers`: the target's `--target-header`s)."""
     result = LoadResult()
     start_s = clock()
     try:
         deadline_s = start_s + max_duration_s
-        load = _load(url, requests, concurrency, deadline_s, result, advance, clock, model)
+        load = _load(url, requests, concurrency, deadline_s, result, advance, clock, model,
+                     dict(headers or {}))  # fmt: skip
         asyncio.run(load)
     except KeyboardInterrupt:
         result.interrupted = True  # what was measured so far stays in `result`
@@ -60,11 +63,14 @@ async def _load(
     advance: Advance,
     clock: Callable[[], float],
     model: str,
+    headers: dict[str, str],
 ) -> None:
     counter = iter(range(requests))
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
     connector = aiohttp.TCPConnector(limit=concurrency)
-    async with aiohttp.ClientSession(timeout=timeout, connector=connector) as session:
+    async with aiohttp.ClientSession(
+        timeout=timeout, connector=connector, headers=headers
+    ) as session:
 
         async def worker() -> None:
             for index in counter:

@@ -128,11 +128,15 @@ class HttpWindow:
     answered: int = 0
 
 
-def chat_subject(base_url: str, model: str, prompts: Iterator[int]) -> HttpSubject:
-    """A gateway's `POST /v1/chat/completions`, one new prompt per request."""
+def chat_subject(
+    base_url: str, model: str, prompts: Iterator[int], headers: Mapping[str, str] | None = None
+) -> HttpSubject:
+    """A gateway's `POST /v1/chat/completions`, one new prompt per request (with `headers`:
+    the target's `--target-header`s)."""
     return HttpSubject(
         base_url.rstrip("/") + "/v1/chat/completions",
         lambda _: {"model": model, "messages": messages(next(prompts))},
+        dict(headers or {}),
     )
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -15,6 +16,7 @@ from harness.runners.load import (
     drive,
     load_record,
     locust_commands,
+    locust_env,
     locustfile_for,
     work_dir_for,
 )
@@ -80,6 +82,18 @@ def test_workers_mean_a_loopback_master_plus_that_many_workers(tmp_path: Path) -
     assert option(master, "--master-bind-host") == "127.0.0.1"
     assert all(option(w, "--master-port") == "5557" and "--worker" in w for w in workers)
     assert all("--sfperf-out" not in w for w in workers)  # workers forward rows to the master
+
+
+def test_the_targets_headers_reach_locust_in_its_environment_never_on_its_command_line(
+    tmp_path: Path,
+) -> None:
+    target = LoadTarget("gw", "http://127.0.0.1:9000", headers={"Authorization": "Bearer s3"})
+    (command,) = locust_commands(LoadPlan("steady"), target, tmp_path, 0)
+    assert not any("s3" in part for part in command)
+    env = locust_env(target.headers) or {}
+    assert json.loads(env["SFPERF_TARGET_HEADERS"]) == {"Authorization": "Bearer s3"}
+    assert env["PATH"] and locust_env({}) is None  # no headers: locust inherits ours unchanged
+    assert "s3" not in repr(target)
 
 
 def test_ramp_climbs_in_steps_then_holds_and_ends() -> None:

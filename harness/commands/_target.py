@@ -1,0 +1,31 @@
+"""The option every command that talks to a target shares: `--target-header` (and the
+`OPENAI_API_KEY` it falls back to), resolved once here, at the edge."""
+
+from __future__ import annotations
+
+import argparse
+import sys
+from typing import Any
+
+from harness.settings import load_settings
+from harness.targets.headers import Headers, describe_headers, target_headers
+
+
+def add_target_header_option(group: Any) -> None:
+    """`--target-header 'Name: value'`, repeatable, on an argument group or parser."""
+    group.add_argument(
+        "--target-header", action="append", default=[], metavar="'NAME: VALUE'",
+        help="a header every request to the target carries, e.g. 'Authorization: Bearer KEY' "
+        "(repeatable; default: OPENAI_API_KEY as a Bearer token, when set)",
+    )  # fmt: skip
+
+
+def headers_from_args(args: argparse.Namespace, *, users_target: bool = True) -> Headers:
+    """The target's headers the options (and, for a user's target, the environment) name;
+    says which on stderr (names only: the values are secrets)."""
+    options = list(getattr(args, "target_header", None) or [])
+    api_key = load_settings().openai_api_key if users_target else ""
+    headers = target_headers(options, api_key)
+    if line := describe_headers(headers, options):
+        print(line, file=sys.stderr)
+    return headers
