@@ -10,13 +10,18 @@ import math
 import statistics
 import sys
 from collections.abc import Sequence
+from dataclasses import replace
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from harness.commands._output import add_output_options, measure, run_dir
+from harness.commands._output import add_output_options, measure, run_dir, save
 from harness.commands._target import add_target_header_option, headers_from_args
 from harness.errors import UsageError
 from harness.records import RunRecord
+
+if TYPE_CHECKING:  # the runners import locust's helpers, aiohttp...: only when a command runs
+    from harness.runners.load import LoadTarget
+    from harness.targets import TargetSpec
 
 QUICK_DURATION_S = 5.0
 QUICK_USERS = 5
@@ -60,30 +65,61 @@ def register(subparsers: Any) -> None:
         "--master-bind", default="127.0.0.1", help="master address (non-loopback: --allow-remote)"
     )
     load.add_argument("--master-port", type=int, default=0, help="master port (default: free)")
-    load.add_argument("--model", default="gpt-4o-mini", help="model name sent to the target")
+    load.add_argument(
+        "--model", default="",
+        help="model name sent to the target (default: gpt-4o-mini to a reference variant; to "
+        "your gateway, the first one GET /v1/models lists that answers a probe request)",
+    )  # fmt: skip
     load.add_argument("--seed", type=int, help="seed of the prompts (and of the embedded mock)")
     add_output_options(parser)
     parser.set_defaults(handler=run)
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.card.window import warm_up
     from harness.runners.load import run_load, serve_target
     from harness.runners.support.progress import progress_bar
 
     plan = plan_from_args(args)
     spec, mock_url = target_from_options(args)
     directory = run_dir(args.out)
-    with (
-        serve_target(
-            spec, directory, seed=plan.seed, mock_url=mock_url, mock_profile=args.mock_profile
-        ) as target,  # fmt: skip
-        progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance,
-    ):
-        records = measure(
-            directory, lambda keep: run_load(plan, target, directory, advance=advance)
-        )
+    with serve_target(
+        spec, directory, seed=plan.seed, mock_url=mock_url, mock_profile=args.mock_profile
+    ) as target:
+        choice = choose_model(spec, target, args.model, directory)
+        plan = replace(plan, model=str(choice.model))
+        # A user's gateway: its one-off work (first token fetch, lazy imports) before the window.
+        users = spec.kind != "variant"
+        warm_s = warm_up(target.url, plan.model, headers=target.headers) if users else 0.0
+        extra = {**choice.as_params(), "warm_up_s": round(warm_s, 3)}
+        with progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance:
+            records = measure(directory, lambda keep: with_params(
+                run_load(plan, target, directory, advance=advance), extra))  # fmt: skip
     print_summary(records)
     return 0
+
+
+def choose_model(spec: TargetSpec, target: LoadTarget, requested: str, directory: Path) -> Any:
+    """The ModelChoice: a reference variant serves every standard name; a user's gateway is
+    asked as validate asks it (`--model` if it works, else the first served one that does).
+    Its answer is kept as a `discover/models` record; UsageError saying why when none works."""
+    from harness.card.discover import discovery_record
+    from harness.targets.discovery import DEFAULT_MODEL, ModelChoice, discover_model
+
+    if spec.kind == "variant":
+        return ModelChoice.given(requested or DEFAULT_MODEL)
+    choice = discover_model(target.url, requested=requested or None, mock_url=target.mock_url,
+                            headers=target.headers)  # fmt: skip
+    save(directory, [discovery_record(target.name, choice)])
+    if choice.model is None:
+        raise UsageError(f"{target.name}: {choice.reason}; nothing measured")
+    print(f"model {choice.model!r} ({choice.source})", file=sys.stderr)
+    return choice
+
+
+def with_params(records: Sequence[RunRecord], extra: dict[str, Any]) -> list[RunRecord]:
+    """`records` with `extra` (the model choice, the warm-up) in their params."""
+    return [replace(r, params={**r.params, **extra}) for r in records]
 
 
 def plan_from_args(args: argparse.Namespace) -> Any:
@@ -112,7 +148,7 @@ def plan_from_args(args: argparse.Namespace) -> Any:
         master_bind_host=check_master_bind(args.master_bind, args.allow_remote),
         master_port=args.master_port,
         seed=load_settings().seed if args.seed is None else args.seed,
-        model=args.model,
+        model=args.model or "gpt-4o-mini",  # a user's gateway: replaced by discovery
     )
 
 

@@ -1,6 +1,7 @@
 """A gateway that wants a client credential (tests/samples/gateways/api_key_stdlib.py) is measured
 when `--target-header` (or OPENAI_API_KEY) gives it: every client sfperf runs sends it, and
-the secret is written nowhere."""
+the secret is written nowhere. `sfperf load` asks a user's gateway which model to send, as
+validate does, and stops saying why when none works."""
 
 from __future__ import annotations
 
@@ -80,11 +81,15 @@ def test_discovery_the_sweep_client_the_profile_load_and_the_metrics_send_the_cr
     assert (gateway.metrics() or {}).get("requests", 0) >= 5
 
 
-def test_load_sends_openai_api_key_from_every_locust_user_and_writes_the_secret_nowhere(
+def test_load_discovers_the_model_and_sends_openai_api_key_from_every_user_and_nowhere_else(
     tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setenv("OPENAI_API_KEY", SECRET)
     monkeypatch.setenv("SFGW_API_KEY", SECRET)  # the gateway's key, kept off its command line
+    config = json.loads((GATEWAY.parent / "config.json").read_text())
+    config["models"] = {"claude-haiku": "sfdc_ai__DefaultBedrockAnthropicClaude3Haiku"}
+    (tmp_path / "config.json").write_text(json.dumps(config))
+    monkeypatch.setenv("SFGW_CONFIG", str(tmp_path / "config.json"))  # not the default model
     url, launch = command(tmp_path, key_option="")
     argv = ["load", "steady", "--launch", launch, "--target-url", url, "--users", "2"]
     argv += ["--duration", "2s", "--target-metrics", "/metrics/performance", "--out", str(tmp_path)]
@@ -95,8 +100,23 @@ def test_load_sends_openai_api_key_from_every_locust_user_and_writes_the_secret_
     statuses = record.get("status").values
     assert statuses and set(statuses) == {200.0}
     assert record.params["target_headers"] == ["Authorization"]
+    assert (record.params["model"], record.params["model_source"]) == ("claude-haiku", "probe")
+    assert "model 'claude-haiku' (probe)" in err
     assert record.params["target_metrics"]["after"]["requests"] >= len(statuses)
     saved = "".join(p.read_text(errors="replace") for p in tmp_path.rglob("*") if p.is_file()
                     and "state" not in p.parts and not p.name.endswith(".log"))  # fmt: skip
     assert SECRET not in saved + out + err
     assert SECRET not in json.dumps(record.params)
+
+
+def test_load_stops_before_measuring_and_says_why_when_no_model_works(
+    gateway: RunningTarget, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["load", "steady", "--target-url", gateway.url, "--model", "gpt-5-nope"]
+    argv += ["--target-header", f"Authorization: Bearer {SECRET}", "--out", str(tmp_path)]
+    assert main(argv) == 2
+    err = capsys.readouterr().err
+    assert "no model works on this target" in err and "'gpt-5-nope' -> HTTP 404" in err
+    assert "nothing measured" in err
+    (discovered,) = load_records(tmp_path)
+    assert discovered.runner == "discover" and discovered.params["model"] is None
