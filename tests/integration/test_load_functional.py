@@ -133,7 +133,9 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
     argv += ["--users", "3", "--duration", "2s", "--out", str(tmp_path)]
     argv += ["--target-metrics", "/metrics/performance"]
     assert main(argv) == 0
-    record, card, _rewrites = load_records(tmp_path)
+    discovered, record, card, _rewrites = load_records(tmp_path)
+    assert (discovered.runner, discovered.params["model_source"]) == ("discover", "probe")
+    assert record.params["model"] == "gpt-4o-mini" and record.params["warm_up_s"] > 0
     assert card.runner == "card" and card.get("models_requests").values[0] > 0
     assert record.runner == "load" and record.matches(scenario="steady", mode="closed")
     latencies = record.get("latency_ms").values
