@@ -14,7 +14,7 @@ from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
 from harness.card.measures import classify_path, file_use
-from harness.card.selfreport import AGREES_WITHIN
+from harness.card.selfreport import AGREES_WITHIN, MEANINGS
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
 from harness.records import RunRecord
@@ -22,6 +22,7 @@ from reports.sections import Section, Table
 
 FILES_SHOWN = 8
 ERRORS_SHOWN = 5
+UNPAIRED_SHOWN = 8
 COUNTED_IO = ("opens", "reads", "writes", "renames")
 
 
@@ -44,7 +45,7 @@ def card_section(target: str, records: Sequence[RunRecord], verdicts: Sequence[V
         _files_table(stem, records),
     ]
     lines = (_model_line(records), _wrong_line(verdicts, records), _token_line(records),
-             _shim_line(records))  # fmt: skip
+             _shim_line(records), _self_report_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
                    [t for t in tables if t is not None])  # fmt: skip
@@ -115,6 +116,42 @@ def _shim_line(records: Sequence[RunRecord]) -> str:
     return (f"The launch shim (redirects, file-open counting) cost {1000 * shim_ms / requests:.2g}"
             f" us a request, {shim_ms / target_ms:.2%} of the target's CPU in the windows (its "
             "own account; `bench/bench_shim.py` measures it from outside).")  # fmt: skip
+
+
+def _self_report_line(records: Sequence[RunRecord]) -> str:
+    """What became of the fields of the target's metrics document (`--target-metrics`): read,
+    paired with a measured figure, or not, so a user sees the option did something."""
+    accounts = [r.params["self_reported_fields"] for r in records
+                if r.runner == "card" and r.params.get("self_reported_fields")]  # fmt: skip
+    if not accounts:
+        return ""
+    paired = {f: m for account in accounts for f, m in account.get("paired", {}).items()}
+    first = accounts[0]
+    left = {f: why for f, why in first.get("not_compared", {}).items() if f not in paired}
+    notes = {f: n for account in accounts for f, n in account.get("notes", {}).items()}
+    parts = [f"Its metrics document (`--target-metrics`): {first.get('read', 0)} numeric fields "
+             "read; paired with a measured figure: "
+             + (_listed({f: MEANINGS.get(m, m) + _note(notes, f) for f, m in paired.items()})
+                or "none")]  # fmt: skip
+    if left:
+        parts.append(f"named but not compared: {_listed(left)}")
+    unpaired = list(first.get("unpaired", []))
+    if unpaired:
+        parts.append("not paired (sfperf measures nothing they name): " + _listed(
+            dict.fromkeys(unpaired, ""), limit=UNPAIRED_SHOWN))  # fmt: skip
+    return "; ".join(parts) + "."
+
+
+def _note(notes: Mapping[str, str], field: str) -> str:
+    return f"; {notes[field]}" if field in notes else ""
+
+
+def _listed(items: Mapping[str, str], limit: int = 0) -> str:
+    """`field` (what), ... with at most `limit` names (0: all) and how many more."""
+    names = [f"`{f}` ({what})" if what else f"`{f}`" for f, what in items.items()]
+    shown = names[:limit] if limit else names
+    more = f" and {len(names) - len(shown)} more" if len(shown) < len(names) else ""
+    return ", ".join(shown) + more
 
 
 def _measured(records: Sequence[RunRecord]) -> bool:

@@ -14,7 +14,13 @@ from dataclasses import dataclass, field
 from pathlib import PurePath
 from typing import Any
 
-from harness.card.selfreport import pair_figures, reported_figures
+from harness.card.selfreport import (
+    Pairing,
+    field_account,
+    pair_figures,
+    read_units,
+    reported_figures,
+)
 from harness.records import RunRecord, Series, capture_environment, make_series
 from harness.runners.support.loadrows import BODY_CHARS, Row, no_reply
 from harness.shim import shim_cost
@@ -154,6 +160,23 @@ def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str,
     return figures
 
 
+def self_report(
+    observation: WindowObservation, measured: Mapping[str, float], users: int,
+    params: dict[str, Any],
+) -> list[Pairing]:  # fmt: skip
+    """The target's self-reported figures paired with the measured ones; what became of each
+    field of its document goes into `params` (`self_reported`, `self_reported_fields`)."""
+    before, after = observation.metrics_before, observation.metrics_after or {}
+    first = observation.first_window
+    reported, notes = read_units(reported_figures(before, after, first_window=first), measured)
+    pairs = pair_figures(reported, measured, slack=float(users))
+    params["self_reported"] = [p.as_dict() for p in pairs]
+    params["self_reported_fields"] = field_account(before, after, pairs, measured,
+                                                   first_window=first, notes=notes)  # fmt: skip
+    params["target_metrics"] = {"before": before, "after": observation.metrics_after}
+    return pairs
+
+
 def card_record(
     observation: WindowObservation,
     rows: Sequence[Row],
@@ -179,13 +202,8 @@ def card_record(
         io_series, params["files"] = file_io_series(observation.io)
         series += io_series
         params["shim"] = shim_cost(observation.io, len(rows))
-    reported = reported_figures(observation.metrics_before, observation.metrics_after,
-                                first_window=observation.first_window)  # fmt: skip
-    pairs = pair_figures(reported, measured_figures(series, rows), slack=float(users))
     if observation.metrics_after is not None:
-        params["self_reported"] = [p.as_dict() for p in pairs]
-        params["target_metrics"] = {"before": observation.metrics_before,
-                                    "after": observation.metrics_after}  # fmt: skip
+        pairs = self_report(observation, measured_figures(series, rows), users, params)
         series.append(make_series("reported_gap", "ratio", (p.gap for p in pairs)))
     return RunRecord(
         runner="card", scenario="load", params=params, environment=capture_environment(),

@@ -187,3 +187,23 @@ def test_a_shim_that_kept_no_account_leaves_the_cost_unknown_not_zero() -> None:
     io = {"files": {"/s/token.json": {"opens": 1}}, "overhead": {}}
     record = card_record(WindowObservation("w", 1.0, io=io), [row()], target="t", scenario="w")
     assert record.params["shim"] is None
+
+
+def test_a_gateway_that_averages_only_its_successes_is_caught_on_its_first_window() -> None:
+    """The sf-model-api ASGI server's own figures after a window of failures (all 500s)."""
+    before = {"async_optimization": {"requests_processed": 0, "avg_response_time_ms": 0.0},
+              "connection_pool": {"requests_made": 0, "errors": 0}}  # fmt: skip
+    after = {"async_optimization": {"requests_processed": 30, "avg_response_time_ms": 0.0},
+             "connection_pool": {"requests_made": 30, "errors": 30}}  # fmt: skip
+    journal = tuple(entry(i, "chat-generations") for i in range(1, 31))
+    observation = WindowObservation("w", 2.0, journal=journal, metrics_before=before,
+                                    metrics_after=after, first_window=True)  # fmt: skip
+    record = card_record(observation, [row(500, False)] * 30, target="t", scenario="w")
+    pairs = {p["field"]: p for p in record.params["self_reported"]}
+    assert set(pairs) == {"async_optimization.requests_processed",
+                          "async_optimization.avg_response_time_ms",
+                          "connection_pool.requests_made"}  # fmt: skip
+    assert pairs["async_optimization.avg_response_time_ms"]["gap"] == pytest.approx(1.0)
+    assert record.get("reported_gap").values.count(0.0) == 2
+    account = record.params["self_reported_fields"]
+    assert (account["read"], account["unpaired"]) == (4, ["connection_pool.errors"])

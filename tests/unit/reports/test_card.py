@@ -121,3 +121,25 @@ def test_a_run_an_older_sfperf_saved_still_renders_with_its_card(tmp_path: Path)
     card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert card.startswith(f"Report card: {target}")
     assert "Model sent: `sfdc_ai__DefaultBedrockAnthropicClaude3Haiku`" in card
+
+
+def test_the_card_says_which_self_reported_fields_were_paired_and_which_not(
+    tmp_path: Path,
+) -> None:
+    account = {"read": 12, "paired": {"pool.requests_made": "models_requests",
+                                      "rt.avg_response_time": "mean_latency_ms"},
+               "not_compared": {"tokens.file_reads": "sfperf did not measure credential file "
+                                                     "opens here"},
+               "unpaired": [f"pool.setting_{i}" for i in range(9)],
+               "notes": {"rt.avg_response_time": "no unit in its name: read as s"}}  # fmt: skip
+    card = record("card", "load", {"self_reported_fields": account}, client_requests=4.0)
+    write_report(tmp_path, [card], claims=[], cards={TARGET: [verdict("gw-usage", "holds", 0)]})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert (
+        "Its metrics document (`--target-metrics`): 12 numeric fields read; paired with a measured"
+        " figure: `pool.requests_made` (Models API requests), `rt.avg_response_time` (mean "
+        "latency; no unit in its name: read as s); named but not compared: `tokens.file_reads` "
+        "(sfperf did not measure credential file opens here); not paired (sfperf measures nothing"
+        " they name): `pool.setting_0`" in text
+    )
+    assert "`pool.setting_7` and 1 more." in text
