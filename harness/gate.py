@@ -23,8 +23,10 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
+from harness.changes import OK_ONLY, ok_values
 from harness.errors import UsageError
 from harness.files import read_toml
+from harness.pairing import Alias, aliased, target_aliases
 from harness.records import RunRecord, fingerprint_of, machine_warnings, record_key
 from harness.stats import (
     Comparison,
@@ -94,8 +96,12 @@ class MetricResult:
 
 @dataclass(frozen=True)
 class GateReport:
+    """Every gated metric's result; `nothing_compared` says why no metric could be tested
+    (empty when some were): such a gate has no verdict, and the command exits 2."""
+
     results: tuple[MetricResult, ...]
     warnings: tuple[str, ...] = field(default=())
+    nothing_compared: str = ""
 
     @property
     def regressions(self) -> list[MetricResult]:
@@ -104,6 +110,11 @@ class GateReport:
     @property
     def failed(self) -> bool:
         return bool(self.regressions)
+
+    @property
+    def tested(self) -> int:
+        """How many metrics were compared at all (none: the gate cannot say "no regression")."""
+        return sum(r.comparison is not None for r in self.results)
 
     @property
     def suspects(self) -> list[MetricResult]:
@@ -175,25 +186,36 @@ def _optional_float(value: Any) -> float | None:
 def collect(
     records: Sequence[RunRecord], rules: Sequence[Rule]
 ) -> dict[str, tuple[Rule, list[float], str]]:
-    """Pool the values of each gated series (first matching rule wins), keyed by `record_key`."""
+    """Pool the values of each gated series (first matching rule wins), keyed by `record_key`;
+    a request's latency counts only for a successful request (`harness.changes.OK_ONLY`: an
+    error answered in 2 ms is not a faster reply)."""
     pooled: dict[str, tuple[Rule, list[float], str]] = {}
     for record in records:
         for series in record.series:
             rule = next((r for r in rules if r.applies_to(record, series.name)), None)
             if rule is not None:
                 entry = pooled.setdefault(record_key(record, series.name), (rule, [], series.unit))
-                entry[1].extend(series.values)
+                entry[1].extend(_gated_values(record, series.name))
     return pooled
+
+
+def _gated_values(record: RunRecord, series: str) -> list[float]:
+    if series in OK_ONLY:
+        return ok_values([record], series) or []
+    return list(record.get(series).values)
 
 
 def collect_runs(
     runs: Sequence[Run], rules: Sequence[Rule]
 ) -> dict[str, tuple[Rule, list[list[float]], str]]:
-    """Per gated metric, the values of each run that has it (one list per run)."""
+    """Per gated metric, the values of each run that has any (one list per run): a run whose
+    requests all failed adds no latency, but its metric is still known, as untestable."""
     grouped: dict[str, tuple[Rule, list[list[float]], str]] = {}
     for run in runs:
         for key, (rule, values, unit) in collect(run, rules).items():
-            grouped.setdefault(key, (rule, [], unit))[1].append(values)
+            entry = grouped.setdefault(key, (rule, [], unit))
+            if values:
+                entry[1].append(values)
     return grouped
 
 
@@ -207,7 +229,13 @@ def evaluate_gate(
 def evaluate_runs(
     baseline: Sequence[Run], candidate: Sequence[Run], rules: Sequence[Rule]
 ) -> GateReport:
-    """Compare every gated metric of the baseline runs with the candidate runs (Holm over all)."""
+    """Compare every gated metric of the baseline runs with the candidate runs (Holm over all).
+    Records are lined up as `sfperf report A B` pairs them: when each side measured one target
+    under its own name, the candidate's take the baseline's name (a warning says so)."""
+    flat_base = [r for run in baseline for r in run]
+    aliases = target_aliases(flat_base, [r for run in candidate for r in run])
+    candidate = [aliased(run, aliases) for run in candidate]
+    flat_cand = [r for run in candidate for r in run]
     base, cand = collect_runs(baseline, rules), collect_runs(candidate, rules)
     if not base:
         raise UsageError("the baseline has no records that any gate rule selects")
@@ -217,13 +245,55 @@ def evaluate_runs(
         for key, (rule, runs, unit) in sorted(base.items())
     ]
     results = adjust(measured)
-    flat_base, flat_cand = (
-        [r for run in baseline for r in run],
-        [r for run in candidate for r in run],
+    warnings = (
+        alias_warnings(aliases) + machine_warnings(flat_base, flat_cand) + drift_warnings(results)
     )
-    warnings = machine_warnings(flat_base, flat_cand) + drift_warnings(results)
-    report = GateReport(tuple(results), tuple(warnings))
+    why = nothing_compared(results, (base, cand), (flat_base, flat_cand))
+    report = GateReport(tuple(results), tuple(warnings), why)
     return replace(report, warnings=report.warnings + undecided_warnings(report))
+
+
+def alias_warnings(aliases: Sequence[Alias]) -> list[str]:
+    """One line per label set aside to line the two sides' targets up."""
+    renamed = dict.fromkeys((a.label, a.baseline_value, a.candidate_value) for a in aliases)
+    return [
+        f"each side measured one {label} under its own name: {base} (baseline) is compared "
+        f"with {cand} (candidate)"
+        for label, base, cand in renamed
+    ]
+
+
+def nothing_compared(
+    results: Sequence[MetricResult],
+    keys: tuple[Mapping[str, object], Mapping[str, object]],
+    records: tuple[Sequence[RunRecord], Sequence[RunRecord]],
+) -> str:
+    """Why no metric was tested ("" when some were): the sides share none (which targets or
+    metrics each has), or none shared could be tested (one such, and why)."""
+    if any(r.comparison is not None for r in results):
+        return ""
+    base_keys, cand_keys = keys
+    if not base_keys.keys() & cand_keys.keys():
+        return (
+            "nothing to compare: baseline and candidate share no gated metric; "
+            + _what_each_has(records, (sorted(base_keys), sorted(cand_keys)))
+        )
+    untestable = [r for r in results if r.status == UNTESTABLE]
+    example = f"{untestable[0].key}: {untestable[0].note}"
+    return f"nothing compared: no shared metric could be tested ({len(untestable)}; {example})"
+
+
+def _what_each_has(
+    records: tuple[Sequence[RunRecord], Sequence[RunRecord]],
+    keys: tuple[Sequence[str], Sequence[str]],
+) -> str:
+    """`targets a vs b` when the two sides measured other targets, else a metric of each."""
+    base, cand = ({r.labels["target"] for r in side if "target" in r.labels} for side in records)
+    if base and cand and base != cand:
+        return f"targets {', '.join(sorted(base))} vs {', '.join(sorted(cand))}"
+    if not keys[1]:
+        return "no gate rule selects any record of the candidate"
+    return f"e.g. {keys[0][0]} vs {keys[1][0]}"
 
 
 def undecided_warnings(report: GateReport) -> tuple[str, ...]:
@@ -245,7 +315,7 @@ def rule_priors(
     runs), which steadies each metric's own estimate from a handful of runs."""
     spreads: dict[Rule, list[tuple[float, int]]] = defaultdict(list)
     for key, (rule, runs, _) in base.items():
-        if key in cand and len(runs) + len(cand[key][1]) >= 3:
+        if key in cand and runs and cand[key][1] and len(runs) + len(cand[key][1]) >= 3:
             values = run_values(rule, runs), run_values(rule, cand[key][1])
             lower = rule.direction == "lower"
             selection = select_runs(*values, lower_is_better=lower, mode_width=rule.mode_width)
@@ -302,6 +372,10 @@ def judge(
     `prior` moderates a run-level variance (see `rule_priors`)."""
     if candidate is None:
         return MetricResult(key, rule, MISSING, unit=unit, note="not in the candidate run")
+    if not baseline or not candidate:
+        side = "baseline" if not baseline else "candidate"
+        return MetricResult(key, rule, UNTESTABLE, unit=unit, note=f"no value in the {side}"
+                            + (" (no ok reply)" if rule.series in OK_ONLY else ""))  # fmt: skip
     if len(baseline) + len(candidate) >= 3:
         comparison = compare_runs(
             run_values(rule, baseline),

@@ -22,18 +22,20 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
     """Markdown for a CI step summary: verdict line, warnings, one table row per metric."""
     counts = Counter(r.status for r in report.results)
     headline = f"❌ {counts[REGRESSION]} regression(s)" if report.failed else "✅ no regression"
+    if report.nothing_compared:
+        headline = "⚠️ no verdict: nothing compared"
     lines = [
         f"## sfperf gate: {headline}",
         "",
         f"Baseline `{baseline_name}` → candidate `{candidate_name}`.",
     ]
+    lines += ["", f"**{report.nothing_compared}**"] if report.nothing_compared else []
     lines += ["", *(f"> ⚠️ {w}" for w in report.warnings)] if report.warnings else []
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
-    tested = sum(r.comparison is not None for r in report.results)
     lines += [
         "",
-        f"{len(report.results)} metrics: {tally}. p is Holm-adjusted over the {tested} tested "
-        "metrics (the chance of any false alarm stays below alpha).",
+        f"{len(report.results)} metrics: {tally}. p is Holm-adjusted over the {report.tested} "
+        "tested metrics (the chance of any false alarm stays below alpha).",
         "",
     ]
     lines += [
@@ -89,6 +91,8 @@ def report_document(report: GateReport) -> dict[str, Any]:
     """The gate's outcome as JSON-ready data (for tools reading `--json`)."""
     return {
         "failed": report.failed,
+        "tested": report.tested,
+        "nothing_compared": report.nothing_compared or None,
         "warnings": list(report.warnings),
         "results": [
             {

@@ -15,6 +15,7 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
+from typing import TYPE_CHECKING
 
 from harness.changes import (
     BETTER,
@@ -30,7 +31,6 @@ from harness.changes import (
     minimum_effect,
     series_kind,
 )
-from harness.gate import Rule
 from harness.records import RunRecord
 from harness.saturation import (
     LevelPoint,
@@ -39,6 +39,9 @@ from harness.saturation import (
     measured_level,
     saturations,
 )
+
+if TYPE_CHECKING:  # the gate imports this module: its rules are for annotations only
+    from harness.gate import Rule
 
 # Parameters that name where or how a target (or its mock) was reached, or what observing it
 # cost the harness: not what load it was given.
@@ -83,9 +86,51 @@ def pair_records(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) 
     """Every pairing of the two sides: identical labels first, then one target against one."""
     base, cand = _grouped(baseline), _grouped(candidate)
     pairs = [_pair(base[key], cand[key], ()) for key in sorted(base.keys() & cand.keys())]
-    leftovers_base = [r for key in base.keys() - cand.keys() for r in base[key]]
-    leftovers_cand = [r for key in cand.keys() - base.keys() for r in cand[key]]
-    return pairs + _pair_targets(leftovers_base, leftovers_cand)
+    for base_left, cand_left in _leftovers(base, cand).values():
+        pairs += _pair_targets(base_left, cand_left)
+    return pairs
+
+
+@dataclass(frozen=True)
+class Alias:
+    """A label the candidate's records of one runner and scenario take from the baseline's, so
+    that one target lines up with one as `pair_records` pairs them (`target: a → b`)."""
+
+    runner: str
+    scenario: str
+    label: str
+    baseline_value: str
+    candidate_value: str
+
+    def applies_to(self, record: RunRecord) -> bool:
+        return (record.runner, record.scenario) == (self.runner, self.scenario) and (
+            record.labels.get(self.label) == self.candidate_value
+        )
+
+
+def target_aliases(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[Alias]:
+    """The labels set aside to pair the records no identical partner took (`pair_records`),
+    as renamings of the candidate's values: for tools that key metrics by every label."""
+    aliases = []
+    for (runner, scenario), (base, cand) in _leftovers(
+        _grouped(baseline), _grouped(candidate)
+    ).items():
+        aliases += [
+            Alias(runner, scenario, name, base[0].labels[name], cand[0].labels[name])
+            for name in identity_labels(base, cand)
+        ]
+    return aliases
+
+
+def aliased(records: Iterable[RunRecord], aliases: Sequence[Alias]) -> list[RunRecord]:
+    """`records` with every alias that applies to one given its baseline value."""
+    renamed = []
+    for record in records:
+        labels = dict(record.labels)
+        for alias in (a for a in aliases if a.applies_to(record)):
+            labels[alias.label] = alias.baseline_value
+        renamed.append(replace(record, labels=labels) if labels != record.labels else record)
+    return renamed
 
 
 def _grouped(
@@ -97,24 +142,30 @@ def _grouped(
     return groups
 
 
-def _pair_targets(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[Pair]:
-    """Within each runner and scenario, pair by the labels each side holds one value of."""
+def _leftovers(
+    base: Mapping[LabelKey, list[RunRecord]], cand: Mapping[LabelKey, list[RunRecord]]
+) -> dict[tuple[str, str], tuple[list[RunRecord], list[RunRecord]]]:
+    """Per runner and scenario, each side's records whose labels the other side lacks."""
     sources: dict[tuple[str, str], tuple[list[RunRecord], list[RunRecord]]] = defaultdict(
         lambda: ([], [])
     )
-    for side, records in enumerate((baseline, candidate)):
-        for record in records:
-            sources[record.runner, record.scenario][side].append(record)
-    pairs: list[Pair] = []
-    for base, cand in sources.values():
-        identity = identity_labels(base, cand)
-        if not identity:
-            continue
-        base_groups, cand_groups = _grouped(base, identity), _grouped(cand, identity)
-        named = tuple(f"{k}: {base[0].labels[k]} → {cand[0].labels[k]}" for k in identity)
-        for key in sorted(base_groups.keys() & cand_groups.keys()):
-            pairs.append(_pair(base_groups[key], cand_groups[key], named, identity))
-    return pairs
+    for side, (groups, other) in enumerate(((base, cand), (cand, base))):
+        for key in sorted(groups.keys() - other.keys()):
+            sources[key[0], key[1]][side].extend(groups[key])
+    return sources
+
+
+def _pair_targets(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[Pair]:
+    """One runner and scenario's leftovers, paired by the labels each side holds one value of."""
+    identity = identity_labels(baseline, candidate)
+    if not identity:
+        return []
+    base_groups, cand_groups = _grouped(baseline, identity), _grouped(candidate, identity)
+    named = tuple(f"{k}: {baseline[0].labels[k]} → {candidate[0].labels[k]}" for k in identity)
+    return [
+        _pair(base_groups[key], cand_groups[key], named, identity)
+        for key in sorted(base_groups.keys() & cand_groups.keys())
+    ]
 
 
 def identity_labels(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[str]:

@@ -1,6 +1,7 @@
 """`sfperf gate`: fail a build when the candidate is slower than the baseline.
 
-Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input. Each `--baseline`/`--candidate`
+Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input and when no metric could be
+compared (a gate that compared nothing has no verdict). Each `--baseline`/`--candidate`
 directory is one run; several runs a side are compared run by run. Baselines can be kept per
 machine fingerprint under `.sfperf/baselines/<fingerprint>/` (`--save-baseline DIR`), with a
 history of the last runs that serves as the baseline's between-run spread.
@@ -102,6 +103,8 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         document = gate_summary.report_document(report)
         atomic_write_text(args.json, json.dumps(document, indent=2, allow_nan=False))
+    if report.nothing_compared:
+        raise UsageError(report.nothing_compared)  # a gate that compared nothing never passes
     return 1 if report.failed else 0
 
 

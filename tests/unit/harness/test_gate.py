@@ -17,6 +17,7 @@ from harness.gate import (
     UNTESTABLE,
     Rule,
     evaluate_gate,
+    evaluate_runs,
     load_rules,
     parse_rules,
     save_baseline,
@@ -144,3 +145,62 @@ def test_bad_rules_are_usage_errors(text: str, message: str) -> None:
 def test_a_baseline_that_no_rule_selects_is_a_usage_error() -> None:
     with pytest.raises(UsageError, match="no records"):
         evaluate_gate(micro_run(1), micro_run(2), [Rule("load", "*", "latency_ms")])
+
+
+def load_run(target: str, seed: int, ok_share: float = 1.0, n: int = 300) -> list[RunRecord]:
+    """One load run of `target`: ok replies after ~200 ms, the rest failing in ~2 ms."""
+    rng = np.random.default_rng(seed)
+    ok = np.arange(n) < ok_share * n
+    latency = np.where(ok, rng.normal(200.0, 10.0, n), rng.normal(2.0, 0.2, n))
+    series = (make_series("latency_ms", "ms", latency), make_series("ok", "count", ok))
+    return [RunRecord("load", "steady", {}, ENV, series, labels={"target": target})]
+
+
+def test_two_runs_of_one_target_each_are_lined_up_as_report_a_b_does() -> None:
+    # R26: one gateway launched as `python app.py`, then as `env PORT=... python app.py`.
+    rules = load_rules(DEFAULT_RULES)
+    report = evaluate_gate(load_run("launch:app", 1), load_run("launch:env", 2), rules)
+    assert [(r.key, r.status) for r in report.results] == [
+        ("load/steady[target=launch:app]/latency_ms", UNCHANGED)
+    ]
+    assert report.warnings == (
+        "each side measured one target under its own name: launch:app (baseline) is compared "
+        "with launch:env (candidate)",
+    )
+    assert not report.nothing_compared
+
+
+def test_a_gate_whose_sides_share_no_metric_names_what_each_side_measured() -> None:
+    rules = load_rules(DEFAULT_RULES)
+    other = [replace(r, labels={"target": "a", "mode": "open"}) for r in load_run("a", 2)]
+    report = evaluate_gate(load_run("a", 1), other, rules)
+    assert (report.failed, report.tested) == (False, 0)
+    assert report.nothing_compared == (
+        "nothing to compare: baseline and candidate share no gated metric; "
+        "e.g. load/steady[target=a]/latency_ms vs load/steady[mode=open,target=a]/latency_ms"
+    )
+    assert "## sfperf gate: ⚠️ no verdict: nothing compared" in render_summary(report, "a", "b")
+    two_targets = load_run("a", 1) + load_run("b", 2)
+    assert evaluate_gate(two_targets, load_run("c", 3), rules).nothing_compared.endswith(
+        "share no gated metric; targets a, b vs c"
+    )
+
+
+def test_a_candidate_without_an_ok_reply_leaves_nothing_tested_and_says_why() -> None:
+    rules = load_rules(DEFAULT_RULES)
+    report = evaluate_gate(load_run("a", 1), load_run("a", 2, ok_share=0.0), rules)
+    assert report.nothing_compared == (
+        "nothing compared: no shared metric could be tested (1; load/steady[target=a]/latency_ms: "
+        "no value in the candidate (no ok reply))"
+    )
+    broken = [load_run("a", seed, ok_share=0.0) for seed in (3, 4)]
+    runs = evaluate_runs([load_run("a", 1), load_run("a", 2)], broken, rules)
+    assert [r.status for r in runs.results] == [UNTESTABLE]
+
+
+def test_fast_errors_do_not_pass_for_faster_replies() -> None:
+    # Half the candidate's requests fail in 2 ms: its median over all requests would halve.
+    report = evaluate_gate(
+        load_run("a", 1), load_run("a", 2, ok_share=0.5), load_rules(DEFAULT_RULES)
+    )
+    assert [r.status for r in report.results] == [UNCHANGED]

@@ -9,7 +9,7 @@ import pytest
 
 from harness.cli import main
 from harness.records import RunRecord, capture_environment, make_series
-from harness.store import save_records
+from harness.store import load_records, save_records
 
 ENV = capture_environment()
 # A confirmation command: log which side ran, then copy a prepared run (no heavy imports).
@@ -100,3 +100,42 @@ def test_bad_confirmation_options_exit_two(
     base = write_run(tmp_path / "base", 1.0)
     assert main(["gate", "--baseline", str(base), "--candidate", str(base), *extra]) == 2
     assert message in capsys.readouterr().err
+
+
+def write_load_run(directory: Path, target: str) -> Path:
+    """One load run of `target`: 50 ok replies after 200-249 ms."""
+    series = (
+        make_series("latency_ms", "ms", [200.0 + i for i in range(50)]),
+        make_series("ok", "count", [1.0] * 50),
+    )
+    save_records(directory, [RunRecord("load", "steady", {}, ENV, series, {"target": target})])
+    return directory
+
+
+def test_two_one_target_runs_under_other_names_are_compared(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write_load_run(tmp_path / "base", "launch:async_endpoint_server")
+    cand = write_load_run(tmp_path / "cand", "launch:env")
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 0
+    out, err = capsys.readouterr()
+    assert "1 metrics: 1 unchanged" in out
+    assert "launch:async_endpoint_server (baseline) is compared with launch:env" in err
+
+
+def test_a_gate_that_compared_nothing_exits_two_with_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write_load_run(tmp_path / "base", "a")
+    other = write_load_run(tmp_path / "b", "b")
+    save_records(tmp_path / "two", [*load_records(base), *load_records(other)])
+    cand = write_load_run(tmp_path / "cand", "c")
+    summary = tmp_path / "summary.md"
+    args = ["gate", "--baseline", str(tmp_path / "two"), "--candidate", str(cand)]
+    assert main([*args, "--summary", str(summary)]) == 2
+    errors = [line for line in capsys.readouterr().err.splitlines() if "error" in line]
+    assert errors == [
+        "sfperf gate: error: nothing to compare: baseline and candidate share no gated metric; "
+        "targets a, b vs c"
+    ]
+    assert "no verdict: nothing compared" in summary.read_text()
