@@ -18,7 +18,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import Unavailable
 from harness.records import RunRecord
@@ -29,6 +29,9 @@ from harness.store import append_records, atomic_write_text
 from harness.targets import TargetSpec
 from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
 from scenarios import scenario_path
+
+if TYPE_CHECKING:  # the sweep runner is imported when its step runs
+    from harness.runners.sweep import SweepPlan
 
 SEED_LEDGER = scenario_path("claims", "seed.toml")
 GATEWAY_LEDGER = scenario_path("claims", "gateway.toml")
@@ -434,6 +437,20 @@ def sweep_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]
     from harness.runners import sweep as runner
     from harness.runners.support.capacity import check_levels, client_capacity
 
+    sweep, specs, chosen = sweep_setup(plan)
+    check_levels(sweep.levels, client_capacity())
+    with runner.sweep_services(specs, run_dir, seed=plan.seed, mock_url=plan.mock_url) as services:
+        return runner.run_sweep(sweep, services.mock_url, services.serve, keep=keep, chosen=chosen)
+
+
+def sweep_setup(
+    plan: ValidatePlan,
+) -> tuple[SweepPlan, dict[str, TargetSpec], dict[str, ModelChoice]]:
+    """What the sweep step measures: its plan, the user's targets by subject name, and the model
+    discover chose for each, sent as it is: a second probe could be answered from a target's
+    own reply cache and read as "never called the Models API" (R14)."""
+    from harness.runners import sweep as runner
+
     pairs = [] if plan.embedded else [(t, "target") for t in plan.measurable]
     targets = runner.sweep_targets(pairs, mock_given=bool(plan.mock_url))
     sweep = runner.SweepPlan(
@@ -443,10 +460,8 @@ def sweep_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]
         duration_s=1.5 if plan.quick else 5.0,
         model=next((plan.choice_for(spec).model for spec, _ in pairs), None),
     )
-    check_levels(sweep.levels, client_capacity())
     specs = {name: spec for name, (spec, _) in targets.items()}
-    with runner.sweep_services(specs, run_dir, seed=plan.seed, mock_url=plan.mock_url) as services:
-        return runner.run_sweep(sweep, services.mock_url, services.serve, keep=keep)
+    return sweep, specs, {name: plan.choice_for(spec) for name, spec in specs.items()}
 
 
 def profiling_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:

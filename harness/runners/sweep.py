@@ -290,15 +290,18 @@ def run_sweep(
     *,
     advance: Advance = no_progress,
     keep: Keep = keep_nothing,
+    chosen: Mapping[str, ModelChoice] | None = None,
 ) -> list[RunRecord]:
     """Sweep every subject over every level and upstream latency; each point goes to `keep`
-    as soon as it is measured, and Ctrl-C keeps what is done."""
+    as soon as it is measured, and Ctrl-C keeps what is done. `chosen`: models already chosen
+    per target name (validate's discover step), sent without a new probe."""
     environment = capture_environment()
     records: list[RunRecord] = []
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(latency_restored(mock_url))
-            runs = open_subjects(plan, mock_url, serve, stack, WindowJudge(mock_url))
+            runs = open_subjects(plan, mock_url, serve, stack, WindowJudge(mock_url),
+                                 chosen=chosen)  # fmt: skip
             for latency_ms in plan.upstream_latencies_ms:
                 set_upstream_latency(mock_url, latency_ms)
                 for level, run in itertools.product(sorted(plan.levels), runs):
@@ -333,11 +336,14 @@ def open_subjects(
     judge: WindowJudge | None,
     *,
     choose_model: Callable[[RunningTarget, str | None, str], ModelChoice] | None = None,
+    chosen: Mapping[str, ModelChoice] | None = None,
 ) -> list[SubjectRun]:
     """A SubjectRun per subject of the plan, in the plan's order; gateways and targets are
-    served until `stack` ends; `judge` judges the replies of those behind the mock, and
-    `choose_model(running, requested, mock_url)` (default `target_model`) a target's model."""
+    served until `stack` ends; `judge` judges the replies of those behind the mock. A target's
+    model: `chosen[name]` when given (a second probe could be answered from the target's own
+    cache), else `choose_model(running, requested, mock_url)` (default `target_model`)."""
     choose = choose_model or target_model
+    known: Mapping[str, ModelChoice] = chosen or {}
     prompts = prompt_numbers()
     runs: list[SubjectRun] = []
     if CEILING in plan.all_subjects:
@@ -345,7 +351,9 @@ def open_subjects(
         runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None, None)))
     for target in plan.targets:
         running = stack.enter_context(serve(target.name))
-        choice = choose(running, plan.model, mock_url if target.behind_mock else "")
+        choice = known.get(target.name) or choose(
+            running, plan.model, mock_url if target.behind_mock else ""
+        )
         subject = chat_subject(running.url, choice.model or "", prompts, running.headers)
         measure = http_measure(subject, judge if target.behind_mock else None, running.pid)
         runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock,

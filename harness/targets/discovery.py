@@ -9,6 +9,7 @@ nothing works, with the probe's status and body.
 from __future__ import annotations
 
 import json
+import random
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from functools import partial
@@ -18,12 +19,16 @@ from harness.findings.journal import journal_position
 from harness.targets import health
 from harness.targets.headers import credential_hint
 from mock_salesforce.admin_client import AdminClient, AdminError
+from mock_salesforce.markers import new_marker
 
 DEFAULT_MODEL = "gpt-4o-mini"  # what the load scenarios send when nothing else is known
 MAX_PROBES = 4  # a listing of 50 models must not cost 50 requests before the run starts
 PROBE_TIMEOUT_S = 30.0
 BODY_CHARS = 200
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
+# Each probe's prompt is new (a marker): a gateway that caches replies must not answer one from
+# an earlier probe, or it reads as "never called the Models API" (R14).
+_MARKERS = random.Random()
 
 Answer = tuple[int, bytes] | None  # (status, body), None when nothing answered
 Get = Callable[[str, float], Answer]
@@ -169,7 +174,8 @@ def model_ids(body: bytes) -> tuple[str, ...]:
 def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
     """Send one chat completion with `model`; ask the mock (if known) whether it was called."""
     since = journal_position(mock_url)
-    body = {"model": model, "messages": [{"role": "user", "content": "sfperf probe: say hi."}]}
+    prompt = f"sfperf probe {new_marker(_MARKERS)}: say hi."
+    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     answer = post(url + "/v1/chat/completions", body)
     status, raw = answer if answer is not None else (0, b"")
     text = raw[:BODY_CHARS].decode("utf-8", "replace")

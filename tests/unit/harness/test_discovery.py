@@ -8,6 +8,7 @@ from harness.targets.discovery import (
     discover_model,
     model_ids,
 )
+from mock_salesforce.markers import find_markers
 
 URL = "http://127.0.0.1:9"
 
@@ -101,3 +102,17 @@ def test_a_reference_choice_needs_no_probe() -> None:
         "",
         "default",
     )
+
+
+def test_every_probe_sends_a_prompt_no_earlier_probe_sent() -> None:
+    # R14: a gateway with a reply cache answered a second probe of the same prompt from it.
+    prompts: list[str] = []
+
+    def post(url: str, body: Any) -> tuple[int, bytes] | None:
+        prompts.append(body["messages"][0]["content"])
+        return 200, b'{"choices": []}'
+
+    for _ in range(2):
+        discover_model(URL, requested="m", get=FakeGateway(listing("m"), set()).get, post=post)
+    assert len(set(prompts)) == 2
+    assert all(find_markers(p.encode()) for p in prompts)

@@ -13,6 +13,7 @@ from harness.runners.support.interrupted import Interrupted, Keep
 from harness.shutdown import Stopped
 from harness.store import load_records
 from harness.targets import TargetSpec
+from harness.targets.discovery import ModelChoice
 from harness.validate import (
     StepLog,
     ValidatePlan,
@@ -23,6 +24,7 @@ from harness.validate import (
     report_title,
     run_step,
     run_validate,
+    sweep_setup,
 )
 
 
@@ -251,3 +253,13 @@ def test_a_skipped_step_is_no_failure_but_a_failed_one_is() -> None:
     failed = StepLog([{"step": "load", "error": "RuntimeError: the tool crashed"}])
     assert exit_status(StepLog()) == exit_status(skipped) == 0
     assert exit_status(failed) == 1
+
+
+def test_the_sweep_sends_a_target_the_model_discover_chose_without_probing_again() -> None:
+    # R14: a gateway with a reply cache answered the sweep's second probe from it.
+    spec = TargetSpec(url="http://127.0.0.1:1")
+    choice = ModelChoice("own-model", "probe", served=("own-model",))
+    plan = ValidatePlan(quick=True, targets=(spec,), choices={spec.name: choice})
+    sweep, specs, chosen = sweep_setup(plan)
+    assert [t.name for t in sweep.targets] == list(specs) == [spec.name]
+    assert chosen == {spec.name: choice}

@@ -344,3 +344,18 @@ def test_interrupted_carries_the_records_and_is_a_keyboard_interrupt() -> None:
     )
     stop = Interrupted([record])
     assert isinstance(stop, KeyboardInterrupt) and stop.records == [record]
+
+
+def test_a_model_already_chosen_for_a_target_is_sent_without_a_new_probe() -> None:
+    @contextlib.contextmanager
+    def serve(subject: str) -> Iterator[RunningTarget]:
+        yield RunningTarget(subject, "http://127.0.0.1:1")
+
+    def probe(*_: object) -> ModelChoice:
+        raise AssertionError("probed again: a caching gateway answers that from its cache")
+
+    plan = SweepPlan(subjects=(), targets=(SweepTarget("app"),), ceiling=False)
+    with contextlib.ExitStack() as stack:
+        (run,) = open_subjects(plan, "http://mock", serve, stack, None, choose_model=probe,
+                               chosen={"app": ModelChoice("own-model", "probe")})  # fmt: skip
+    assert (run.params["model"], run.params["model_source"]) == ("own-model", "probe")
