@@ -17,6 +17,7 @@ import uuid
 from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
+from functools import cache
 from pathlib import Path
 from typing import Any
 
@@ -182,7 +183,8 @@ def now_iso() -> str:
 
 
 def capture_environment(repo: Path | None = None) -> Environment:
-    """Describe this machine and the code checkout (git commit and dirty flag when available)."""
+    """Describe this machine and the code checkout (git commit and dirty flag when available),
+    the checkout as this process first saw it."""
     commit, dirty = _git_state(repo or Path(__file__).resolve().parent.parent)
     return Environment(
         python=platform.python_version(),
@@ -206,6 +208,7 @@ def _cpu_model() -> str:
     return platform.processor() or platform.machine()
 
 
+@cache  # one run, one commit: an editable install's checkout may move while a run goes on (R7)
 def _git_state(repo: Path) -> tuple[str, bool]:
     def git(*args: str) -> str:
         done = subprocess.run(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import subprocess
 from pathlib import Path
 
 import pytest
@@ -72,3 +73,16 @@ def test_every_golden_file_still_loads(golden: Path) -> None:
 
 def test_there_is_a_golden_file_for_the_current_schema_version() -> None:
     assert (GOLDEN / f"results-v{SCHEMA_VERSION}.json").exists()
+
+
+def test_a_run_stamps_one_commit_even_when_the_checkout_moves_during_it(tmp_path: Path) -> None:
+    # R7: an editable install's checkout moved during a run; its records named two commits.
+    def commit(message: str) -> None:
+        subprocess.run(["git", "-C", str(tmp_path), "-c", "user.name=t", "-c", "user.email=t@t",
+                        "commit", "-q", "--allow-empty", "-m", message], check=True)  # fmt: skip
+
+    subprocess.run(["git", "init", "-q", str(tmp_path)], check=True)
+    commit("first")
+    first = capture_environment(tmp_path).git_commit
+    commit("second")
+    assert capture_environment(tmp_path).git_commit == first != "unknown"
