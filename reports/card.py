@@ -61,7 +61,9 @@ def _model_line(records: Sequence[RunRecord]) -> str:
         return ""
     params = discovery.params
     if params.get("model") is None:
-        hint = "" if params.get("model_error") else "; pass `--model NAME` to choose one"
+        # A model name cannot help a target that failed to start or whose calls went astray.
+        astray = params.get("model_error") or params.get("model_unreached")
+        hint = "" if astray else "; pass `--model NAME` to choose one"
         return (
             f"**Not measured: {params.get('model_reason', 'no model works')}.** Load, profile "
             f"and resilience were skipped{hint}."

@@ -2,18 +2,25 @@
 serves (`harness.targets.discovery`), stop it, and keep the answer as a `discover` record.
 
 A target that does not start is an answer too: the choice then carries the one-line error, and
-every step that would send it requests is skipped with that reason.
+every step that would send it requests is skipped with that reason. When no probe of a launched
+gateway reached the mock, the shim's counts say whether its Salesforce calls were redirected at
+all: if not, the failure is the redirect's, and the choice says so instead of judging the gateway.
 """
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
+from typing import Any
 
 from harness.errors import UsageError
 from harness.records import RunRecord, capture_environment, make_series, now_iso
-from harness.runners.load import serve_target
+from harness.runners.load import LoadTarget, serve_target
 from harness.targets import TargetSpec
 from harness.targets.discovery import ModelChoice, discover_model
+
+REDIRECTED_HOSTS = "api/login/test.salesforce.com and *.my.salesforce.com"
 
 
 def discover_target(
@@ -29,12 +36,44 @@ def discover_target(
     try:
         with serve_target(spec, directory, seed=seed, mock_url=mock_url,
                           mock_profile=mock_profile) as target:  # fmt: skip
-            return discover_model(target.url, requested=requested or None,
-                                  mock_url=target.mock_url, headers=target.headers)  # fmt: skip
+            choice = discover_model(target.url, requested=requested or None,
+                                    mock_url=target.mock_url, headers=target.headers)  # fmt: skip
+            return _judged_by_the_redirect(choice, spec, target)
     except UsageError as exc:
         return ModelChoice.failed(f"the target did not start: {exc}")
     except Exception as exc:  # whatever a stranger's gateway does, the run goes on to a report
         return ModelChoice.failed(f"asking the target failed: {type(exc).__name__}: {exc}")
+
+
+def _judged_by_the_redirect(
+    choice: ModelChoice, spec: TargetSpec, target: LoadTarget
+) -> ModelChoice:
+    """`choice`, saying why its probes never reached the mock when the shim explains it."""
+    unheard = bool(choice.probes) and all(p.reached_mock is False for p in choice.probes)
+    if choice.model is not None or spec.kind != "launch" or not unheard:
+        return choice
+    unreached = why_unreached(target.io_snapshot("discover-unreached"))
+    return replace(choice, unreached=unreached) if unreached else choice
+
+
+def why_unreached(io: Mapping[str, Any] | None) -> str:
+    """Why a launched gateway's upstream calls never reached the mock, from the shim's counts
+    (an io report); "" when the shim did redirect some (the gateway's answers are its own)."""
+    if io is None:
+        return ("its Salesforce calls never reached the mock: the launch shim did not answer from "
+                "the gateway (not a Python program, or one started without sitecustomize), so "
+                "nothing redirected them")  # fmt: skip
+    if any(io.get("redirects", {}).values()):
+        return ""
+    others = ", ".join(sorted(io.get("other_hosts") or {}))
+    if others:
+        return (f"its upstream calls never reached the mock: it looked up {others}, which the "
+                f"shim does not redirect (it redirects {REDIRECTED_HOSTS})")  # fmt: skip
+    patched = ", ".join(io.get("patched") or []) or "none"
+    return (
+        "its Salesforce calls never reached the mock: they did not go through a client the "
+        f"shim redirects (patched: {patched}), or it answered without calling Salesforce"
+    )
 
 
 def discovery_record(target: str, choice: ModelChoice) -> RunRecord:

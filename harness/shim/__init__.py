@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 import os
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -56,14 +56,11 @@ def report_parts(path: Path) -> list[Path]:
 def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
     """One report for a process tree: counts summed over processes, per path and per host."""
     files: dict[str, dict[str, int]] = {}
-    redirects: dict[str, int] = {}
     for report in reports:
         for path, entry in report.get("files", {}).items():
             into = files.setdefault(path, {"opens": 0, "reads": 0, "writes": 0})
             for key, value in entry.items():
                 into[key] = into.get(key, 0) + int(value)
-        for host, count in report.get("redirects", {}).items():
-            redirects[host] = redirects.get(host, 0) + int(count)
     first = reports[0]
     return {
         "pid": first.get("root_pid", first.get("pid")),
@@ -71,11 +68,21 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "argv": first.get("argv", []),
         "upstream": first.get("upstream"),
         "patched": sorted({lib for r in reports for lib in r.get("patched", [])}),
-        "redirects": redirects,
+        "redirects": _summed(r.get("redirects") for r in reports),
+        "other_hosts": _summed(r.get("other_hosts") for r in reports),
         "files": files,
         "module_opens": sum(int(r.get("module_opens", 0)) for r in reports),
         "overhead": merge_overheads([r.get("overhead") or {} for r in reports]),
     }
+
+
+def _summed(counts: Iterable[Mapping[str, int] | None]) -> dict[str, int]:
+    """Counts per key summed over processes (`redirects`, `other_hosts` per host)."""
+    total: dict[str, int] = {}
+    for part in counts:
+        for key, count in (part or {}).items():
+            total[key] = total.get(key, 0) + int(count)
+    return total
 
 
 def merge_overheads(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:

@@ -76,6 +76,9 @@ class ModelChoice:
     listing: str = ""  # what GET /v1/models said, when it listed nothing usable
     error: str = ""  # why the target could not be asked at all (it did not start...)
     hint: str = ""  # what the user can do about it (e.g. send the credential it wants)
+    # Why the probes cannot judge the target: its upstream calls never reached the mock (a
+    # launched gateway whose client the shim does not redirect).
+    unreached: str = ""
 
     @property
     def reason(self) -> str:
@@ -87,6 +90,8 @@ class ModelChoice:
         tried = "; ".join(p.describe() for p in self.probes) or "no model to try"
         listed = f" ({self.listing})" if self.listing else ""
         hint = f" ({self.hint})" if self.hint else ""
+        if self.unreached:
+            return f"{self.unreached}; no verdict on the gateway from its answers{listed}: {tried}"
         return f"no model works on this target{listed}{hint}: {tried}"
 
     def as_params(self) -> dict[str, Any]:
@@ -98,6 +103,7 @@ class ModelChoice:
             "model_probes": [vars(p) for p in self.probes],
             "model_reason": self.reason,
             "model_error": self.error,
+            "model_unreached": self.unreached,
         }
 
     @classmethod

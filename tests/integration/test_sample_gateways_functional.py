@@ -116,6 +116,22 @@ def test_the_token_file_gateway_reads_its_token_file_for_every_request(
     assert report["redirects"]["acme-sample.my.salesforce.com"] == 1
 
 
+def test_a_gateway_on_bare_http_client_reaches_the_mock_and_discovery_chooses_its_model(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    from harness.targets.discovery import discover_model
+
+    with launched("httpclient_stdlib", mock.url, tmp_path) as target:
+        choice = discover_model(target.url, mock_url=mock.url)
+        request, status, body = ask(target.url, "over http.client", model=choice.model)
+        assert check_chat_completion(request, status, body, oracle.chat(request)) == ()
+    assert choice.source == "probe" and choice.probes[-1].reached_mock is True
+    report = target.io_report()
+    assert report is not None and {"socket", "ssl"} <= set(report["patched"])
+    assert report["redirects"]["api.salesforce.com"] >= 2  # a connection a call
+    assert report["redirects"]["acme-sample.my.salesforce.com"] == 1
+
+
 @needs("quart")
 def test_the_zero_usage_gateway_relays_the_text_and_reports_zero_tokens(
     mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path

@@ -163,6 +163,13 @@ def test_reports_of_a_process_tree_are_summed() -> None:
     assert (merged["pid"], merged["pids"], merged["module_opens"]) == (1, [1, 7], 10)
 
 
+def test_hosts_looked_up_and_not_redirected_are_summed_over_the_tree_too() -> None:
+    first = {**part(1, {}, {}), "other_hosts": {"example.com": 2}}
+    second = {**part(7, {}, {}), "other_hosts": {"example.com": 1, "pypi.org": 1}}
+    assert merge_reports([first, second])["other_hosts"] == {"example.com": 3, "pypi.org": 1}
+    assert merge_reports([part(1, {}, {})])["other_hosts"] == {}  # a report from an older shim
+
+
 def test_collecting_merges_the_parts_into_the_report_file(tmp_path: Path) -> None:
     path = tmp_path / "io.json"
     path.write_text(json.dumps(part(1, {"/t": {"opens": 1, "reads": 1, "writes": 0}}, {})))

@@ -1,9 +1,11 @@
-"""Each library patch rewrites Salesforce URLs at its seam, on stand-in classes (the real
-libraries are patched only inside launched children, never in the test process)."""
+"""Each library patch rewrites Salesforce URLs at its seam, and the socket seam sends a
+Salesforce host's connections to the mock, on stand-in classes (the real libraries are patched
+only inside launched children, never in the test process)."""
 
 from __future__ import annotations
 
 import importlib
+import socket
 import sys
 import types
 import urllib.request
@@ -23,6 +25,7 @@ from harness.shim.startup.sfperf_shim.patches import (
     patch_urllib,
 )
 from harness.shim.startup.sfperf_shim.redirect import Redirector
+from harness.shim.startup.sfperf_shim.sockets import PlainAsTls, patch_socket, patch_ssl
 
 MOCK = "http://127.0.0.1:8181"
 API = "https://api.salesforce.com/einstein/platform/v1/models/m/chat-generations"
@@ -134,3 +137,67 @@ def test_a_library_whose_seam_moved_is_left_alone_with_a_warning(
     patcher._apply(seam, types.ModuleType(seam))  # a version without the transports
     assert patched == []
     assert "cannot patch httpx" in capsys.readouterr().err
+
+
+class Resolver:
+    """A stand-in `socket` module whose `getaddrinfo` answers every name with one address."""
+
+    def __init__(self) -> None:
+        self.asked: list[tuple[Any, Any]] = []
+
+    def getaddrinfo(self, host: Any, port: Any, *args: Any, **kwargs: Any) -> list[Any]:
+        self.asked.append((host, port))
+        return [(socket.AF_INET, socket.SOCK_STREAM, 6, "", ("127.0.0.1", port))]
+
+
+def test_a_salesforce_host_is_looked_up_as_the_mock_whatever_the_port_and_others_pass() -> None:
+    resolver, sockets = Resolver(), redirector()
+    patch_socket(resolver, sockets)  # type: ignore[arg-type]
+    module: Any = resolver
+    assert module.getaddrinfo("api.salesforce.com", 443)[0][4] == ("127.0.0.1", 8181)
+    assert module.getaddrinfo(b"acme.my.salesforce.com", "https")[0][4] == ("127.0.0.1", 8181)
+    assert module.getaddrinfo("example.com", 443, socket.AF_INET)[0][4] == ("127.0.0.1", 443)
+    module.getaddrinfo("127.0.0.1", 80)
+    assert resolver.asked[:3] == [("127.0.0.1", 8181), ("127.0.0.1", 8181), ("example.com", 443)]
+    assert sockets.snapshot() == {"api.salesforce.com": 1, "acme.my.salesforce.com": 1}
+    assert sockets.others() == {"example.com": 1}  # an address literal is no host worth naming
+    assert sockets.mock_peers == {("127.0.0.1", 8181)}
+
+
+class PeerSocket(socket.socket):
+    """An unconnected socket that says it is connected to the mock (no traffic in a unit test)."""
+
+    def getpeername(self) -> tuple[str, int]:
+        return ("127.0.0.1", 8181)
+
+
+class SSLContext:
+    def wrap_socket(self, sock: socket.socket, server_hostname: str | None = None) -> str:
+        return f"tls to {server_hostname}"
+
+
+def test_tls_to_the_mock_for_a_salesforce_host_stays_plain_http_dressed_as_tls() -> None:
+    sockets = redirector()
+    sockets.connected("api.salesforce.com", [("127.0.0.1", 8181)])
+    patch_ssl(types.SimpleNamespace(SSLContext=SSLContext), sockets)  # type: ignore[arg-type]
+    with PeerSocket() as raw:
+        raw.settimeout(7.0)
+        plain = SSLContext().wrap_socket(raw, server_hostname="api.salesforce.com")
+        assert isinstance(plain, PlainAsTls) and raw.fileno() == -1  # the descriptor moved
+        with plain:
+            assert plain.gettimeout() == 7.0 and plain.selected_alpn_protocol() is None
+            assert plain.server_hostname == "api.salesforce.com" and plain.unwrap() is plain
+    with PeerSocket() as raw:  # another host on the same address is left to TLS
+        assert SSLContext().wrap_socket(raw, server_hostname="example.com") == "tls to example.com"
+    with socket.socket() as unconnected:
+        wrapped = SSLContext().wrap_socket(unconnected, server_hostname="api.salesforce.com")
+        assert wrapped == "tls to api.salesforce.com"
+
+
+def test_tls_is_left_alone_when_the_mock_speaks_tls_itself() -> None:
+    class Context(SSLContext):
+        pass
+
+    original = Context.wrap_socket
+    patch_ssl(types.SimpleNamespace(SSLContext=Context), Redirector("https://127.0.0.1:8443"))  # type: ignore[arg-type]
+    assert Context.wrap_socket is original

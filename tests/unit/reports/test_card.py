@@ -85,6 +85,17 @@ def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
     assert "pass `--model NAME`" in report
 
 
+def test_a_target_whose_calls_never_reached_the_mock_is_not_told_to_pick_a_model(
+    tmp_path: Path,
+) -> None:
+    unreached = "its Salesforce calls never reached the mock: they did not go through a client"
+    reason = f"{unreached}; no verdict on the gateway from its answers: 'm' -> HTTP 504"
+    discover: dict[str, object] = {"model": None, "model_reason": reason}
+    discover["model_unreached"] = unreached
+    report = run(tmp_path, discover)
+    assert f"**Not measured: {reason}.**" in report and "--model" not in report
+
+
 def test_a_target_that_did_not_start_is_not_said_to_have_nothing_wrong(tmp_path: Path) -> None:
     reason = "the target did not start: exited with code 3 before it was ready: no config"
     discover = {"model": None, "model_reason": reason, "model_error": reason}

@@ -3,7 +3,7 @@
 Configured by the environment `sfperf launch` sets (the child's only channel from the harness):
 SFPERF_SHIM_UPSTREAM (mock base URL: Salesforce hosts are redirected there) and
 SFPERF_SHIM_IO_REPORT (where the io report goes at exit) and SFPERF_SHIM_CONTROL (a directory
-where the harness asks for snapshots of the report, see `snapshots`). Stdlib only; Python >= 3.9.
+where the harness asks for snapshots of the report, see `snapshots`). Stdlib only; Python >= 3.8.
 """
 
 from __future__ import annotations
@@ -65,6 +65,7 @@ class Shim:
             "upstream": self.redirector.upstream if self.redirector else None,
             "patched": sorted(self.patched),
             "redirects": self.redirector.snapshot() if self.redirector else {},
+            "other_hosts": self.redirector.others() if self.redirector else {},
             "files": files,
             "module_opens": module_opens,
             "overhead": overhead,

@@ -6,7 +6,7 @@ target's interpreter (best of 3 batches); a report multiplies those unit costs b
 happened and adds the CPU time of the shim's snapshot thread. Beside it, the process's whole
 CPU time, so a window's `shim_cpu_s / process_cpu_s` is the shim's share of what the target
 spent. An estimate, not a measurement of every cycle: cache effects and the patched libraries'
-extra call frames are left out. Stdlib only; Python >= 3.9.
+extra call frames are left out. Stdlib only; Python >= 3.8.
 """
 
 from __future__ import annotations

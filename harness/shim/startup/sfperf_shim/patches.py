@@ -4,6 +4,8 @@
 - requests: `HTTPAdapter.send` (every prepared request, after the session picked the adapter)
 - httpx: `HTTPTransport.handle_request` / `AsyncHTTPTransport.handle_async_request`
 - urllib: `OpenerDirector.open` (urlopen and every opener; redirects re-enter it)
+- anything else (http.client, urllib3 used directly, ...): the host lookup and the TLS wrap under
+  every client, `socket.getaddrinfo` and `ssl.SSLContext.wrap_socket` (see `sockets`)
 
 Patches are applied when the library's module is first imported (a post-import hook), so a child
 that never uses a library never pays for importing it.
@@ -16,11 +18,13 @@ import importlib.machinery
 import sys
 from collections.abc import Callable, Mapping, Sequence
 from types import ModuleType
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .redirect import Redirector
+from .sockets import patch_socket, patch_ssl
 
-Patch = Callable[[ModuleType, Redirector], None]
+if TYPE_CHECKING:  # Python 3.8 cannot subscript collections.abc.Callable at run time
+    Patch = Callable[[ModuleType, Redirector], None]
 
 
 def patch_aiohttp(module: ModuleType, redirector: Redirector) -> None:
@@ -98,6 +102,8 @@ PATCHES: dict[str, tuple[str, Patch]] = {
     "requests.adapters": ("requests", patch_requests),
     "httpx._transports.default": ("httpx", patch_httpx),
     "urllib.request": ("urllib", patch_urllib),
+    "socket": ("socket", patch_socket),
+    "ssl": ("ssl", patch_ssl),
 }
 
 

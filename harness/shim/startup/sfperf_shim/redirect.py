@@ -3,17 +3,21 @@
 Pure and stdlib-only: the same rules run inside every launched child and in sfperf's own tests.
 Every request of a patched library passes through here, so answers are memoised: a gateway
 calls the same few hosts and URLs over and over (parsing a URL costs ~1 us, a lookup ~50 ns).
+The socket seam (`sockets`) asks the same questions of host names, per connection.
 """
 
 from __future__ import annotations
 
 import threading
+from collections.abc import Iterable
 from urllib.parse import urlsplit
 
 EXACT_HOSTS = frozenset({"api.salesforce.com", "login.salesforce.com", "test.salesforce.com"})
 SUFFIX_HOSTS = (".my.salesforce.com",)
 MEMO_LIMIT = 1024  # URLs and hosts remembered; forgotten all at once past it (unique URLs)
+OTHER_HOSTS_KEPT = 32  # names looked up and not redirected, kept for the report (a diagnosis)
 _UNSEEN = ("", "")
+_DEFAULT_PORTS = {"http": 80, "https": 443}
 
 
 def is_salesforce_host(host: str) -> bool:
@@ -23,16 +27,21 @@ def is_salesforce_host(host: str) -> bool:
 
 
 class Redirector:
-    """Rewrites Salesforce URLs onto `upstream` (path and query kept) and counts them per host.
+    """Rewrites Salesforce URLs onto `upstream` (path and query kept) and counts them per host:
+    requests for a library patched at its URL seam, connections for one redirected at the
+    socket (`connected`). `address` is where the mock listens, `plain` whether it speaks HTTP.
 
     `host_checks` and `url_checks` count the calls of `handles` and `rewrite`: the shim's own
     work on the target's requests, which `overhead` prices."""
 
     def __init__(self, upstream: str) -> None:
         parts = urlsplit(upstream)
-        if parts.scheme not in ("http", "https") or not parts.netloc:
+        if parts.scheme not in ("http", "https") or not parts.hostname:
             raise ValueError(f"upstream must be an http(s) base URL, not {upstream!r}")
         self.upstream = upstream.rstrip("/")
+        self.address = (parts.hostname, parts.port or _DEFAULT_PORTS[parts.scheme])
+        self.plain = parts.scheme == "http"
+        self.mock_peers: set[tuple[str, int]] = set()  # addresses the socket seam sent to the mock
         self._hosts: dict[str | None, bool] = {}
         self._targets: dict[str, tuple[str, str] | None] = {}  # url -> (mock url, host)
         self._lock = threading.Lock()
@@ -41,6 +50,7 @@ class Redirector:
     def reset(self) -> None:
         """Start the counts from zero (a forked child: what came before is its parent's)."""
         self.counts: dict[str, int] = {}
+        self.other_hosts: dict[str, int] = {}
         self.host_checks = 0
         self.url_checks = 0
 
@@ -63,9 +73,24 @@ class Redirector:
         if found is None:
             return None
         target, host = found
-        with self._lock:
-            self.counts[host] = self.counts.get(host, 0) + 1
+        self._count(self.counts, host)
         return target
+
+    def connected(self, host: str, peers: Iterable[tuple[str, int]]) -> None:
+        """The socket seam sent a connection for `host` to the mock, at one of `peers`."""
+        self.mock_peers.update(peers)
+        self._count(self.counts, host)
+
+    def passed(self, host: str) -> None:
+        """The socket seam looked up `host` and left it alone: kept (a few) for the report, so a
+        gateway whose calls never reached the mock shows which hosts it called instead."""
+        room = host in self.other_hosts or len(self.other_hosts) < OTHER_HOSTS_KEPT
+        if room and is_named(host):
+            self._count(self.other_hosts, host)
+
+    def _count(self, counts: dict[str, int], host: str) -> None:
+        with self._lock:
+            counts[host] = counts.get(host, 0) + 1
 
     def _resolve(self, url: str) -> tuple[str, str] | None:
         parts = urlsplit(url)
@@ -83,3 +108,15 @@ class Redirector:
         """Redirect counts per original host so far."""
         with self._lock:
             return dict(self.counts)
+
+    def others(self) -> dict[str, int]:
+        """Lookups of host names not redirected so far (at most `OTHER_HOSTS_KEPT` names)."""
+        with self._lock:
+            return dict(self.other_hosts)
+
+
+def is_named(host: str) -> bool:
+    """True for a host name worth reporting: not an IP address, not this machine."""
+    if not host or host.lower() in ("localhost", "localhost.localdomain"):
+        return False
+    return ":" not in host and not host.replace(".", "").isdigit()

@@ -3,7 +3,7 @@
 The harness asks by creating an empty file named after a label in the control directory
 (SFPERF_SHIM_CONTROL); a poller thread in every shimmed process sees it and writes that
 process's report as `<io report>.snap-<label>` (root) or `.snap-<label>.<pid>` (descendants).
-Its own file operations are not counted. Stdlib only; Python >= 3.9.
+Its own file operations are not counted. Stdlib only; Python >= 3.8.
 """
 
 from __future__ import annotations

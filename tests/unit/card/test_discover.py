@@ -1,0 +1,61 @@
+"""Discovery as a step: when no probe of a launched gateway reached the mock, the shim's counts
+say whether the redirect is to blame before the gateway is."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from harness.card.discover import _judged_by_the_redirect, why_unreached
+from harness.runners.load import LoadTarget
+from harness.targets import TargetSpec
+from harness.targets.discovery import ModelChoice, Probe
+
+URL = "http://127.0.0.1:9"
+UNREACHABLE = Probe("gpt-4o-mini", 504, "upstream unreachable: Name or service not known", False)
+
+
+def io(redirects: Mapping[str, int] = {}, others: Mapping[str, int] = {}) -> dict[str, Any]:
+    return {"patched": ["socket", "ssl"], "redirects": dict(redirects), "other_hosts": dict(others)}
+
+
+def test_nothing_redirected_blames_the_redirect_and_names_what_was_patched() -> None:
+    said = why_unreached(io())
+    assert "did not go through a client the shim redirects (patched: socket, ssl)" in said
+    assert "never reached the mock" in said
+
+
+def test_hosts_the_shim_does_not_redirect_are_named() -> None:
+    said = why_unreached(io(others={"acme.lightning.force.com": 3}))
+    assert "it looked up acme.lightning.force.com, which the shim does not redirect" in said
+
+
+def test_a_gateway_that_is_not_shimmed_is_said_so() -> None:
+    assert "the launch shim did not answer from the gateway" in why_unreached(None)
+
+
+def test_redirected_calls_leave_the_answers_to_the_gateway() -> None:
+    assert why_unreached(io(redirects={"api.salesforce.com": 2})) == ""
+
+
+def failed_choice(*probes: Probe) -> ModelChoice:
+    return ModelChoice(None, "none", ("gpt-4o-mini",), probes)
+
+
+def test_a_launched_gateway_whose_probes_never_reached_the_mock_is_not_judged_on_them() -> None:
+    spec = TargetSpec(command="python gw.py", url=URL)
+    target = LoadTarget("launch:gw", URL, "http://mock", io_snapshot=lambda label: io())
+    choice = _judged_by_the_redirect(failed_choice(UNREACHABLE), spec, target)
+    assert choice.reason.startswith("its Salesforce calls never reached the mock")
+    assert "no verdict on the gateway from its answers: 'gpt-4o-mini' -> HTTP 504" in choice.reason
+    assert choice.as_params()["model_unreached"] == choice.unreached != ""
+
+
+def test_a_probe_that_reached_the_mock_or_a_running_target_keeps_the_plain_reason() -> None:
+    target = LoadTarget("t", URL, "http://mock", io_snapshot=lambda label: io())
+    launched, running = TargetSpec(command="python gw.py", url=URL), TargetSpec(url=URL)
+    reached = failed_choice(Probe("gpt-4o-mini", 500, "boom", True))
+    assert _judged_by_the_redirect(reached, launched, target) == reached
+    unreached = failed_choice(UNREACHABLE)
+    assert _judged_by_the_redirect(unreached, running, target) == unreached
+    assert unreached.reason.startswith("no model works on this target")
