@@ -2,14 +2,15 @@
 serves (`harness.targets.discovery`), stop it, and keep the answer as a `discover` record.
 
 A target that does not start is an answer too: the choice then carries the one-line error, and
-every step that would send it requests is skipped with that reason. When no probe of a launched
-gateway reached the mock, the shim's counts say whether its Salesforce calls were redirected at
-all: if not, the failure is the redirect's, and the choice says so instead of judging the gateway.
+every step that would send it requests is skipped with that reason. When a launched gateway
+answered its probes with an upstream failure while the mock heard nothing from it at all, the
+shim's counts say whether its Salesforce calls were redirected: if not, the failure is the
+redirect's, and the choice says so instead of judging the gateway.
 """
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -19,6 +20,7 @@ from harness.records import RunRecord, capture_environment, make_series, now_iso
 from harness.runners.load import LoadTarget, serve_target
 from harness.targets import TargetSpec
 from harness.targets.discovery import ModelChoice, discover_model
+from mock_salesforce.admin_client import AdminClient, AdminError
 
 REDIRECTED_HOSTS = "api/login/test.salesforce.com and *.my.salesforce.com"
 
@@ -46,14 +48,30 @@ def discover_target(
 
 
 def _judged_by_the_redirect(
-    choice: ModelChoice, spec: TargetSpec, target: LoadTarget
+    choice: ModelChoice,
+    spec: TargetSpec,
+    target: LoadTarget,
+    heard_from: Callable[[str], bool] | None = None,
 ) -> ModelChoice:
-    """`choice`, saying why its probes never reached the mock when the shim explains it."""
+    """`choice`, saying why its probes never reached the mock when the shim explains it: only
+    for a launched gateway that answered an upstream failure (a 5xx, or nothing) while the mock
+    heard nothing from it; a 4xx is the gateway's own refusal (an unknown model...)."""
     unheard = bool(choice.probes) and all(p.reached_mock is False for p in choice.probes)
-    if choice.model is not None or spec.kind != "launch" or not unheard:
+    upstream_failed = any(p.status == 0 or p.status >= 500 for p in choice.probes)
+    if choice.model is not None or spec.kind != "launch" or not (unheard and upstream_failed):
+        return choice
+    if (heard_from or _mock_heard_from)(target.mock_url):  # it reached the mock some other way
         return choice
     unreached = why_unreached(target.io_snapshot("discover-unreached"))
     return replace(choice, unreached=unreached) if unreached else choice
+
+
+def _mock_heard_from(mock_url: str) -> bool:
+    """True when the mock journaled any request (or cannot say: then nothing is blamed on it)."""
+    try:
+        return bool(AdminClient(mock_url).journal(since=0, limit=1))
+    except (AdminError, OSError, ValueError):
+        return True
 
 
 def why_unreached(io: Mapping[str, Any] | None) -> str:

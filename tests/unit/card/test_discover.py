@@ -42,10 +42,14 @@ def failed_choice(*probes: Probe) -> ModelChoice:
     return ModelChoice(None, "none", ("gpt-4o-mini",), probes)
 
 
+def silent(mock_url: str) -> bool:
+    return False  # the mock heard nothing from the gateway
+
+
 def test_a_launched_gateway_whose_probes_never_reached_the_mock_is_not_judged_on_them() -> None:
     spec = TargetSpec(command="python gw.py", url=URL)
     target = LoadTarget("launch:gw", URL, "http://mock", io_snapshot=lambda label: io())
-    choice = _judged_by_the_redirect(failed_choice(UNREACHABLE), spec, target)
+    choice = _judged_by_the_redirect(failed_choice(UNREACHABLE), spec, target, silent)
     assert choice.reason.startswith("its Salesforce calls never reached the mock")
     assert "no verdict on the gateway from its answers: 'gpt-4o-mini' -> HTTP 504" in choice.reason
     assert choice.as_params()["model_unreached"] == choice.unreached != ""
@@ -55,7 +59,16 @@ def test_a_probe_that_reached_the_mock_or_a_running_target_keeps_the_plain_reaso
     target = LoadTarget("t", URL, "http://mock", io_snapshot=lambda label: io())
     launched, running = TargetSpec(command="python gw.py", url=URL), TargetSpec(url=URL)
     reached = failed_choice(Probe("gpt-4o-mini", 500, "boom", True))
-    assert _judged_by_the_redirect(reached, launched, target) == reached
+    assert _judged_by_the_redirect(reached, launched, target, silent) == reached
     unreached = failed_choice(UNREACHABLE)
-    assert _judged_by_the_redirect(unreached, running, target) == unreached
+    assert _judged_by_the_redirect(unreached, running, target, silent) == unreached
     assert unreached.reason.startswith("no model works on this target")
+
+
+def test_a_refusal_of_the_gateways_own_or_a_mock_that_heard_from_it_blames_no_redirect() -> None:
+    launched = TargetSpec(command="python gw.py", url=URL)
+    target = LoadTarget("t", URL, "http://mock", io_snapshot=lambda label: io())
+    refused = failed_choice(Probe("no-such-model", 404, "unknown model", False))
+    assert _judged_by_the_redirect(refused, launched, target, silent) == refused
+    unreached = failed_choice(UNREACHABLE)  # a token call reached the mock, by its own setting
+    assert _judged_by_the_redirect(unreached, launched, target, lambda url: True) == unreached
