@@ -218,8 +218,9 @@ def _io_line(run: Run) -> str:
     opens = sum(int(e.get("opens", 0)) for e in run.io.get("files", {}).values())
     cost = shim_cost(run.io, requests)
     own = "" if cost is None else (
-        f"; by its own account {cost['shim_us_per_request']:.2f} us/req,"
-        f" cpu ratio {cost['cpu_ratio']:.4f}"
+        f"; by its own account {cost['shim_us_per_request']:.2f} us/req"
+        f" ({cost['work_us_per_request']:.2f} of work, the rest the poller's"
+        f" {cost['poller_cpu_ms']:.1f} ms), cpu ratio {cost['cpu_ratio']:.4f}"
     )  # fmt: skip
     return f"  opens/req {opens / requests:.2f}{own}"
 

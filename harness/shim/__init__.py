@@ -20,7 +20,7 @@ from harness.store import atomic_write_text
 
 STARTUP_DIR = Path(__file__).resolve().parent / "startup"
 ENV_MOCK_URL = "SFPERF_MOCK_URL"
-SNAPSHOT_WAIT_S = 2.0  # the shim answers within its 50 ms poll; a busy machine gets slack
+SNAPSHOT_WAIT_S = 2.0  # the shim answers within its 50-150 ms poll; a busy machine gets slack
 DESCENDANT_WAIT_S = 0.2  # after the root's snapshot, for the workers' to land too
 # The additive fields of a process's `overhead` (see sfperf_shim.overhead.account).
 OVERHEAD_FIELDS = ("shim_cpu_s", "process_cpu_s", "poller_cpu_s", "audit_events", "opens",
@@ -180,14 +180,21 @@ def io_delta(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict
             "overhead": overhead}  # fmt: skip
 
 
-def shim_cost(io: Mapping[str, Any], requests: int) -> dict[str, Any] | None:
-    """What the shim cost a launched target over a window (an `io_delta`) in which the client
-    made `requests`: its estimated CPU beside the target's own, per request and as a share;
-    None when the shim kept no account (a target that is not Python, an older shim)."""
+def shim_cost(
+    io: Mapping[str, Any], requests: int, window_s: float | None = None
+) -> dict[str, Any] | None:
+    """What the shim cost a launched target over a window (an `io_delta`) of `window_s` in
+    which the client made `requests`, beside the target's own CPU: in all (`shim_cpu_ms`,
+    `cpu_share`), and apart the work it did on the target's requests (`work_*`: events, opens
+    and checks at their unit costs) and its snapshot pollers' background CPU (`poller_*`), which
+    is paid per second whatever the requests. None when the shim kept no account."""
     overhead = io.get("overhead") or {}
     if "shim_cpu_s" not in overhead:
         return None
     shim_ms, target_ms = 1000 * overhead["shim_cpu_s"], 1000 * overhead["process_cpu_s"]
+    counts = {k: int(overhead[k]) for k in ("audit_events", "opens", "host_checks", "url_checks")}
+    poller_ms = min(1000 * float(overhead.get("poller_cpu_s", 0.0)), shim_ms)
+    work_ms = shim_ms - poller_ms
     share = shim_ms / target_ms if target_ms > 0 else None
     return {
         "requests": requests,
@@ -198,6 +205,31 @@ def shim_cost(io: Mapping[str, Any], requests: int) -> dict[str, Any] | None:
         "cpu_ratio": 1 - share if share is not None else None,
         "shim_us_per_request": 1000 * shim_ms / requests if requests else None,
         "target_cpu_ms_per_request": target_ms / requests if requests else None,
-        **{k: int(overhead[k]) for k in ("audit_events", "opens", "host_checks", "url_checks")},
+        "work_cpu_ms": round(work_ms, 3),
+        "work_us_per_request": 1000 * work_ms / requests if requests else None,
+        "work_share": work_ms / target_ms if target_ms > 0 else None,
+        "poller_cpu_ms": round(poller_ms, 3),
+        "poller_ms_per_s": poller_ms / window_s if window_s else None,
+        "processes": len(io.get("pids") or ()) or 1,
+        "window_s": window_s,
+        **counts,
         "unit_ns": dict(overhead.get("unit_ns", {})),
     }
+
+
+def split_shim_cpu_ms(cost: Mapping[str, Any]) -> tuple[float, float]:
+    """(work, background) ms of a `shim_cost`: the work on the target's requests and the
+    snapshot pollers' CPU. A cost recorded before they were kept apart is split by pricing its
+    counts at its unit costs (the rest is the pollers')."""
+    if "poller_cpu_ms" in cost:
+        return float(cost.get("work_cpu_ms", 0.0)), float(cost["poller_cpu_ms"])
+    units = cost.get("unit_ns") or {}
+    if not units:  # nothing to price the counts with: all of it is said per request, as before
+        return float(cost.get("shim_cpu_ms", 0.0)), 0.0
+    priced = zip(("audit_events", "opens", "host_checks", "url_checks"),
+                 ("event", "open", "host_check", "url_check"), strict=True)  # fmt: skip
+    work_ms = sum(float(cost.get(count, 0)) * float(units.get(unit, 0.0))
+                  for count, unit in priced) / 1e6  # fmt: skip
+    total_ms = float(cost.get("shim_cpu_ms", 0.0))
+    work_ms = min(work_ms, total_ms)
+    return work_ms, total_ms - work_ms

@@ -181,6 +181,10 @@ def test_a_launched_targets_window_says_what_the_shim_cost_it() -> None:
     assert shim["cpu_share"] == pytest.approx(0.005) and shim["cpu_ratio"] == pytest.approx(0.995)
     assert shim["shim_us_per_request"] == pytest.approx(20.0) and shim["requests"] == 100
     assert shim["target_cpu_ms_per_request"] == pytest.approx(4.0)
+    # The poller's background CPU is kept apart from the work on the requests, per second.
+    assert (shim["work_cpu_ms"], shim["poller_cpu_ms"]) == (1.5, 0.5)
+    assert shim["work_us_per_request"] == pytest.approx(15.0)
+    assert shim["poller_ms_per_s"] == pytest.approx(0.5) and shim["window_s"] == 1.0
 
 
 def test_a_shim_that_kept_no_account_leaves_the_cost_unknown_not_zero() -> None:

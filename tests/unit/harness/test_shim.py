@@ -220,11 +220,25 @@ def test_a_snapshot_poller_answers_each_new_label_once_and_not_those_asked_befor
     poller = SnapshotPoller(str(tmp_path), written.append)
     (tmp_path / "start").touch()
     (tmp_path / "not a label!").touch()
-    poller.poll_once()
-    poller.poll_once()
+    assert poller.poll_once() and not poller.poll_once()
     (tmp_path / "end").touch()
-    poller.poll_once()
+    assert poller.poll_once()
     assert written == ["start", "end"]
+
+
+def test_the_poller_wakes_often_only_for_a_while_after_answering() -> None:
+    from harness.shim.startup.sfperf_shim.snapshots import (
+        IDLE_POLL_INTERVAL_S,
+        POLL_INTERVAL_S,
+        interval_s,
+    )
+
+    assert interval_s(now_s=10.0, quick_until_s=12.0) == POLL_INTERVAL_S
+    assert interval_s(now_s=12.5, quick_until_s=12.0) == IDLE_POLL_INTERVAL_S
+    # An idle period shorter than the harness's wait for descendants: none is left out.
+    from harness.shim import DESCENDANT_WAIT_S
+
+    assert IDLE_POLL_INTERVAL_S < DESCENDANT_WAIT_S
 
 
 def test_the_io_delta_of_a_window_keeps_only_what_changed_in_it() -> None:

@@ -68,14 +68,46 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     assert "| FAIL | retry_storm | 6 | steady-closed, findings | too many |" in first_section
     assert "| /s/token.json | credential | read on every request | 40 | 1 |" in first_section
     assert "| /c/index.json | data | read and rewritten on every request | 40 |" in first_section
-    assert "The launch shim (redirects, file-open counting) cost 2 us a request, 0.50% of" in (
-        first_section
+    assert (
+        "The launch shim (redirects, file-open counting) cost 2 us a request in the windows "
+        "(0.5% of the target's CPU), by its own account" in first_section
     )
     assert "1 of 2 gateway claims refuted" in report.split("\n## ")[0]
     assert (tmp_path / f"card-{TARGET.replace(':', '-')}.csv").is_file()
     page = (tmp_path / "index.html").read_text(encoding="utf-8")
     assert page.index("Report card: launch:gw") < page.index("Claims of the seed report")
     assert "<strong>What is wrong:</strong>" in page
+
+
+def shim_card(shim: dict[str, object], window_s: float) -> RunRecord:
+    return record("card", "load", {"shim": shim}, client_requests=20.0, window_s=window_s)
+
+
+def test_the_shims_background_polling_is_said_per_second_apart_from_its_cost_a_request(
+    tmp_path: Path,
+) -> None:
+    shim: dict[str, object] = {"requests": 20, "shim_cpu_ms": 22.5, "target_cpu_ms": 150.0}
+    shim |= {"work_cpu_ms": 0.5, "poller_cpu_ms": 22.0, "processes": 4}
+    write_report(tmp_path, [shim_card(shim, 5.0), shim_card(shim, 5.0)], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "holds", 0.0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert (
+        "cost 25 us a request in the windows (0.33% of the target's CPU), plus 4.4 ms/s of "
+        "background polling for its window snapshots in 4 processes (15% of its CPU)" in card
+    )
+
+
+def test_an_older_shim_account_is_split_by_pricing_its_counts_and_reads_without_exponents(
+    tmp_path: Path,
+) -> None:
+    older: dict[str, object] = {"requests": 20, "shim_cpu_ms": 14.0, "target_cpu_ms": 100.0,
+                                "audit_events": 20000, "opens": 0, "host_checks": 0,
+                                "url_checks": 0, "unit_ns": {"event": 700.0}}  # fmt: skip
+    write_report(tmp_path, [shim_card(older, 10.0)], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "holds", 0.0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "cost 700 us a request in the windows (14% of the target's CPU), by its own" in card
+    assert "e+" not in card and "polling" not in card
 
 
 def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
