@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import shlex
 import shutil
 import subprocess
 import sys
@@ -20,6 +21,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
+from harness.targets.spec import is_assignment
 
 STOP_GRACE_S = 10.0  # for the program to stop after the signal sfperf passed on
 
@@ -61,6 +63,9 @@ def child_argv(cmd: list[str]) -> list[str]:
     argv = cmd[1:] if cmd[:1] == ["--"] else cmd
     if not argv:
         raise UsageError("no command: use sfperf launch --upstream URL -- CMD [ARGS...]")
+    if is_assignment(argv[0]):
+        raise UsageError(f"{argv[0]!r} is an environment assignment, which is shell syntax: "
+                         f"write the command as `env {shlex.join(argv)}`")  # fmt: skip
     if shutil.which(argv[0]) is None:
         raise UsageError(f"program {argv[0]!r} not found (or not executable)")
     return argv

@@ -15,11 +15,13 @@ from collections.abc import Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import UsageError
 from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
 from harness.targets.headers import credential_hint
+from harness.targets.listening import listening_addresses
 from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import TargetSpec
 
@@ -195,11 +197,21 @@ def _wait_launched(
     if not poll_until(ready, timeout_s=timeout_s, alive=alive):
         if not alive():
             raise child.exited_error()
-        raise UsageError(
-            f"{child.label} is not healthy at {url} after {timeout_s:g} s"
-            f"{refusal_hint(url, headers)} (log: {child.log_path})"
-        )
+        hint = refusal_hint(url, headers) or where_it_listens(child.pid, url)
+        raise UsageError(f"{child.label} is not healthy at {url} after {timeout_s:g} s{hint} "
+                         f"(log: {child.log_path})")  # fmt: skip
     return url
+
+
+def where_it_listens(pgid: int, url: str) -> str:
+    """What to add to "not healthy at URL": where the launched group does listen, if elsewhere."""
+    addresses = listening_addresses(pgid)
+    if not addresses:
+        return "; it listens on no TCP port (yet)"
+    listed, port = ", ".join(addresses), f":{urlsplit(url).port}"
+    if any(a.endswith(port) for a in addresses):
+        return f"; it listens on {listed} but answers neither GET /health nor GET /v1/models"
+    return f"; it listens on {listed}: is the port of --target-url right?"
 
 
 __all__ = ["RunningTarget", "Service", "open_target", "start_mock"]

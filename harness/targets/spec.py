@@ -22,6 +22,14 @@ DEFAULT_VARIANT = "async"
 REFERENCE_METRICS_PATH = "/metrics/performance"
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PYTHON = re.compile(r"^python[0-9.]*$")
+_ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")  # NAME=VALUE, as `env` and shells take it
+_APP = re.compile(r"^([A-Za-z_][\w.]*):[A-Za-z_]\w*(\(.*\))?$")  # module:attr (not host:port)
+# Programs that run an application named in their arguments: the label is the application's.
+SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "granian", "waitress-serve",
+                     "flask", "quart", "fastapi"})  # fmt: skip
+SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
+PREFIXES = frozenset({"exec", "nohup", "time"})  # run the rest of the line as it is
+RUNNERS = frozenset({"poetry", "uv", "pipenv", "pdm", "hatch", "rye"})  # `X run CMD`
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -74,19 +82,69 @@ def default_name(spec: TargetSpec) -> str:
 
 
 def program_name(argv: list[str]) -> str:
-    """What a command runs: the program, or for `python script.py` / `python -m pkg` the script
-    or module (every Python gateway would otherwise be called `python`)."""
+    """What a command runs: the program, or what a launcher runs (`python script.py`, `python -m
+    pkg`, `uvicorn module:app`, `env X=1 ...`, `sh -c '...'`, `poetry run ...`): the script, the
+    module or the application (every gateway would otherwise be `python`, `env` or `uvicorn`)."""
     if not argv:
         return "cmd"
-    program = PurePath(argv[0]).name
+    program, rest = PurePath(argv[0]).name, argv[1:]
+    inner = launched_command(program, rest)
+    if inner is not None:
+        return program_name(inner) if inner else program
+    if program in SERVERS:
+        return application(rest) or program
     if not _PYTHON.match(program):
         return program
-    for option, value in itertools.pairwise(argv[1:]):
+    return python_program_name(program, rest)
+
+
+def launched_command(program: str, rest: list[str]) -> list[str] | None:
+    """The command a launcher runs (`env`, a shell's `-c`, `exec`, `poetry run`...); [] when it
+    names none, None when `program` is no launcher."""
+    if program == "env":
+        return list(itertools.dropwhile(lambda a: a.startswith("-") or _ASSIGNMENT.match(a), rest))
+    if program in SHELLS and "-c" in rest[:-1]:
+        return last_command(rest[rest.index("-c") + 1])
+    if program in PREFIXES:
+        return list(itertools.dropwhile(lambda a: a.startswith("-"), rest))
+    if program in RUNNERS and rest[:1] == ["run"]:
+        return list(itertools.dropwhile(lambda a: a.startswith("-"), rest[1:]))
+    return None
+
+
+def last_command(script: str) -> list[str]:
+    """The words of a shell line's last command (`echo ready; exec python app.py` -> python...)."""
+    commands = [c for c in re.split(r";|&&|\|\||\n", script) if c.strip()]
+    try:
+        words = shlex.split(commands[-1]) if commands else []
+    except ValueError:
+        return []
+    return list(itertools.dropwhile(lambda a: bool(_ASSIGNMENT.match(a)), words))
+
+
+def application(arguments: list[str]) -> str:
+    """The module of a server's application argument (`module:app`, or flask's `--app module`)."""
+    for option, value in itertools.pairwise(["", *arguments]):
+        if option == "--app" or option.startswith("--app="):
+            return (option.partition("=")[2] or value).partition(":")[0]
+        if not option.startswith("-") or option.startswith("--"):
+            found = _APP.match(value)
+            if found:
+                return found.group(1)
+    return ""
+
+
+def python_program_name(program: str, rest: list[str]) -> str:
+    """`python [options] (-m MODULE | SCRIPT | -c CODE)`: the module (a server's application),
+    the script, or the interpreter."""
+    for option, value in itertools.pairwise(rest):
         if option == "-m":
+            if value in SERVERS:
+                return application(rest[rest.index("-m") + 2 :]) or value
             return value
         if option == "-c":
             return program
-    scripts = [a for a in argv[1:] if not a.startswith("-")]
+    scripts = [a for a in rest if not a.startswith("-")]
     return PurePath(scripts[0]).stem if scripts else program
 
 
@@ -161,9 +219,17 @@ def check_command(command: str) -> str:
         raise UsageError(f"bad --launch command {command!r}: {exc}") from None
     if not argv:
         raise UsageError("--launch needs a command")
+    if is_assignment(argv[0]):
+        raise UsageError(f"--launch {command!r} starts with an environment assignment, which is "
+                         f"shell syntax: write it `env {command}`")  # fmt: skip
     if shutil.which(argv[0]) is None:
         raise UsageError(f"--launch program {argv[0]!r} not found (or not executable)")
     return command
+
+
+def is_assignment(word: str) -> bool:
+    """True for `NAME=VALUE`: an environment assignment (shell syntax, not a program)."""
+    return bool(_ASSIGNMENT.match(word))
 
 
 def is_loopback(host: str) -> bool:

@@ -94,6 +94,19 @@ def test_a_launched_gateway_on_a_fixed_address_is_ready_when_that_address_answer
     assert (tmp_path / "logs" / "target-fixed.log").exists()
 
 
+def test_a_target_url_on_the_wrong_port_names_the_port_the_program_listens_on(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    listening, asked = free_port(), free_port()
+    command = f"{sys.executable} -m http.server {listening} --bind 127.0.0.1"
+    spec = target_from_args(None, f"http://127.0.0.1:{asked}", command, name="elsewhere")
+    with (
+        pytest.raises(UsageError, match=rf"it listens on 127\.0\.0\.1:{listening}: is the port"),
+        open_target(spec, mock_url=mock.url, run_dir=tmp_path, timeout_s=3.0),
+    ):
+        pytest.fail("a program listening elsewhere is never yielded")
+
+
 def test_a_program_that_exits_early_is_a_usage_error_naming_its_log(
     mock: ThreadedMock, tmp_path: Path
 ) -> None:

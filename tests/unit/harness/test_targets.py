@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import shlex
 import sys
 from pathlib import Path
 
@@ -175,8 +176,35 @@ def test_exit_codes_are_described_for_people(code: int | None, text: str) -> Non
 @pytest.mark.parametrize(
     ("argv", "name"),
     [(["/srv/venv/bin/python3.11", "-u", "/srv/app/gateway.py", "--port", "80"], "gateway"),
-     (["python", "-m", "uvicorn", "app:api"], "uvicorn"), (["./gw", "--port", "9"], "gw"),
+     (["python", "-m", "uvicorn", "app:api"], "app"), (["./gw", "--port", "9"], "gw"),
      (["python", "-c", "print(1)"], "python"), (["python"], "python"), ([], "cmd")],
 )  # fmt: skip
 def test_launched_programs_are_named_after_what_they_run(argv: list[str], name: str) -> None:
     assert program_name(argv) == name
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [("env PORT=8002 /v/bin/python async_endpoint_server.py", "async_endpoint_server"),
+     ("/v/bin/uvicorn async_endpoint_server:app --port 8001", "async_endpoint_server"),
+     ("/v/bin/gunicorn -w 3 -b localhost:8010 gunicorn_wsgi:app", "gunicorn_wsgi"),
+     ("python -m hypercorn pkg.server:app --bind 127.0.0.1:9", "pkg.server"),
+     ("sh -c 'echo listening on http://127.0.0.1:8030; exec python retry.py --port 8030'",
+      "retry"),
+     ("poetry run uvicorn svc.main:app", "svc.main"), ("flask --app hello run", "hello"),
+     ("nohup env -i X=1 ./gw", "gw"), ("uvicorn --port 9", "uvicorn"), ("env", "env")],
+)  # fmt: skip
+def test_a_launcher_is_named_after_the_application_it_runs(command: str, name: str) -> None:
+    assert program_name(shlex.split(command)) == name
+
+
+def test_a_command_that_starts_with_an_environment_assignment_says_to_use_env() -> None:
+    with pytest.raises(UsageError, match=r"environment assignment.*`env PORT=8002 python gw\.py`"):
+        target_from_args(None, None, "PORT=8002 python gw.py")
+
+
+def test_sfperf_launch_also_says_to_use_env_for_an_environment_assignment() -> None:
+    from harness.commands.launch import child_argv
+
+    with pytest.raises(UsageError, match=r"write the command as `env PORT=1 python gw\.py`"):
+        child_argv(["--", "PORT=1", "python", "gw.py"])

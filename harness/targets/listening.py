@@ -1,0 +1,92 @@
+"""Where a started process group listens, from /proc (Linux): the TCP sockets in LISTEN state
+that its processes hold. A launched gateway that never answered at `--target-url` is then
+told apart from one that listens elsewhere ("it listens on 127.0.0.1:8000").
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import os
+import re
+import sys
+from collections.abc import Iterable
+from pathlib import Path
+
+PROC = Path("/proc")
+LISTEN = "0A"  # the state column of /proc/net/tcp
+_SOCKET = re.compile(r"^socket:\[(\d+)\]$")
+
+
+def listening_addresses(pgid: int, proc: Path = PROC) -> list[str]:
+    """`host:port` of every TCP socket a process of group `pgid` listens on (sorted; [] when
+    /proc cannot say)."""
+    inodes = {inode for pid in group_pids(pgid, proc) for inode in socket_inodes(pid, proc)}
+    found: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            text = (proc / "net" / table).read_text(encoding="ascii")
+        except OSError:
+            continue
+        found.update(listening_in(text, inodes))
+    return sorted(found)
+
+
+def group_pids(pgid: int, proc: Path = PROC) -> list[int]:
+    """The processes whose process group is `pgid` (field 5 of /proc/PID/stat)."""
+    pids = []
+    for entry in _numeric(proc):
+        try:
+            stat = (proc / entry / "stat").read_text(encoding="ascii", errors="replace")
+        except OSError:
+            continue
+        # The command name (field 2) is in parentheses and may hold spaces: read after it.
+        fields = stat[stat.rfind(")") + 2 :].split()
+        if len(fields) > 2 and fields[2] == str(pgid):
+            pids.append(int(entry))
+    return pids
+
+
+def socket_inodes(pid: int, proc: Path = PROC) -> set[str]:
+    """The inodes of the sockets a process holds open (its /proc/PID/fd links)."""
+    inodes: set[str] = set()
+    try:
+        descriptors = os.listdir(proc / str(pid) / "fd")
+    except OSError:
+        return inodes
+    for fd in descriptors:
+        try:
+            found = _SOCKET.match(os.readlink(proc / str(pid) / "fd" / fd))
+        except OSError:
+            continue
+        if found:
+            inodes.add(found.group(1))
+    return inodes
+
+
+def listening_in(table: str, inodes: Iterable[str]) -> list[str]:
+    """`host:port` of the LISTEN rows of a /proc/net/tcp(6) table whose inode is in `inodes`."""
+    wanted, found = set(inodes), []
+    for line in table.splitlines()[1:]:
+        fields = line.split()
+        if len(fields) > 9 and fields[3] == LISTEN and fields[9] in wanted:
+            found.append(address(fields[1]))
+    return found
+
+
+def address(hex_address: str) -> str:
+    """`0100007F:1F40` (or its IPv6 form) -> `127.0.0.1:8000` (`[::1]:8000`)."""
+    host_hex, port_hex = hex_address.split(":")
+    raw = bytes.fromhex(host_hex)
+    # The kernel prints each 32-bit word of the address in the machine's byte order.
+    step = -1 if sys.byteorder == "little" else 1
+    ordered = b"".join(raw[i : i + 4][::step] for i in range(0, len(raw), 4))
+    host = ipaddress.ip_address(ordered)
+    shown = f"[{host}]" if host.version == 6 else str(host)
+    return f"{shown}:{int(port_hex, 16)}"
+
+
+def _numeric(proc: Path) -> list[str]:
+    try:
+        return [name for name in os.listdir(proc) if name.isdigit()]
+    except OSError:
+        return []
