@@ -13,12 +13,11 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from harness.card.measures import classify_path, file_use
+from harness.card.measures import classify_path, file_use, split_shim_cpu_ms
 from harness.card.selfreport import AGREES_WITHIN, MEANINGS
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
 from harness.records import RunRecord
-from harness.shim import split_shim_cpu_ms
 from reports.sections import Section, Table
 
 FILES_SHOWN = 8

@@ -211,3 +211,21 @@ def card_record(
         started_at=started_at, duration_s=observation.duration_s,
         partial=partial or observation.journal_lost,
     )  # fmt: skip
+
+
+def split_shim_cpu_ms(cost: Mapping[str, Any]) -> tuple[float, float]:
+    """(work, background) ms of a `shim_cost`: the work on the target's requests and the
+    snapshot pollers' CPU. A cost recorded before they were kept apart is split by pricing its
+    counts at its unit costs (the rest is the pollers')."""
+    if "poller_cpu_ms" in cost:
+        return float(cost.get("work_cpu_ms", 0.0)), float(cost["poller_cpu_ms"])
+    units = cost.get("unit_ns") or {}
+    if not units:  # nothing to price the counts with: all of it is said per request, as before
+        return float(cost.get("shim_cpu_ms", 0.0)), 0.0
+    priced = zip(("audit_events", "opens", "host_checks", "url_checks"),
+                 ("event", "open", "host_check", "url_check"), strict=True)  # fmt: skip
+    work_ms = sum(float(cost.get(count, 0)) * float(units.get(unit, 0.0))
+                  for count, unit in priced) / 1e6  # fmt: skip
+    total_ms = float(cost.get("shim_cpu_ms", 0.0))
+    work_ms = min(work_ms, total_ms)
+    return work_ms, total_ms - work_ms
