@@ -475,6 +475,9 @@ def profiling_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRec
         plans = [replace(base, variant=v) for v in ("sync-legacy", "async")]
     else:
         launched = [t for t in plan.measurable if t.kind == "launch"]
+        if plan.measurable and not launched:
+            raise Unavailable("a running target cannot be profiled (pyinstrument has to start "
+                              "the program): give its command with --launch")  # fmt: skip
         plans = [replace(base, launch=t.command, target_url=t.url, headers=t.headers,
                          model=str(plan.choice_for(t).model)) for t in launched]  # fmt: skip
     if not plans:

@@ -331,6 +331,8 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
     intro = "Top frames by share of pyinstrument samples under load. Full profiles: " + (
         ", ".join(links or [f"`{a}`" for a in artifacts]) or "none saved"
     )
+    note = _start_up_note([r for r in records if r.runner == "profile"])
+    intro = f"{intro}. {note}" if note else intro
     return Section(
         "profiles",
         "Profiles",
@@ -338,6 +340,19 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
         table("profile_top_frames", "Top frames", profile),
         figure("profile", "Top frames per variant", plots.profile_plot(profile)),
     )
+
+
+def _start_up_note(profiles: Sequence[RunRecord]) -> str:
+    """Whether each profile starts at its target's readiness or includes its start-up."""
+    cut = [f"{r.labels.get('variant')} {float(r.params['start_up_cut_s']):.1f} s"
+           for r in profiles if r.params.get("sampled_from") == "ready"]  # fmt: skip
+    whole = [str(r.labels.get("variant")) for r in profiles
+             if str(r.params.get("sampled_from", "")).startswith("start")]  # fmt: skip
+    notes = [f"Sampled from the moment the target was ready (start-up left out: {', '.join(cut)})."
+             ] if cut else []  # fmt: skip
+    if whole:
+        notes.append(f"Start-up (imports, set-up) included for: {', '.join(whole)}.")
+    return " ".join(notes)
 
 
 def summary_section(records: Sequence[RunRecord]) -> Section:

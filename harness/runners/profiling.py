@@ -89,7 +89,9 @@ def profile_target(
         python_program(plan.launch)  # refuse a non-Python program before starting anything
     stem = safe_name(plan.name)
     session_path = run_dir / PYINSTRUMENT_DIR / f"{stem}.pyisession"
-    session_path.unlink(missing_ok=True)
+    session_path.parent.mkdir(parents=True, exist_ok=True)
+    for stale in (session_path, *ready_files(session_path)):
+        stale.unlink(missing_ok=True)
     started_at = now_iso()
     with (
         upstream(plan, run_dir, mock_url) as mock,
@@ -149,9 +151,12 @@ def upstream(plan: ProfilingPlan, run_dir: Path, mock_url: str | None) -> Iterat
 def profiled_target(
     plan: ProfilingPlan, mock_url: str, run_dir: Path, session_path: Path
 ) -> Iterator[str]:
-    """Start the target under the profiler child; yield its URL; stop it (saving the session).
-    A launched program runs under its own interpreter (the one its command names)."""
-    options = ["--session", str(session_path), "--interval", str(plan.interval_s)]
+    """Start the target under the profiler child; yield its URL once ready (from then on the
+    child keeps its samples); stop it (saving the session). A launched program runs under its
+    own interpreter (the one its command names)."""
+    ready, _ = ready_files(session_path)
+    options = ["--session", str(session_path), "--interval", str(plan.interval_s),
+               "--ready-file", str(ready)]  # fmt: skip
     if plan.launch:
         interpreter = target_interpreter(plan.launch)
         wrapper = [interpreter, str(PROFILER_CHILD), *options]
@@ -159,6 +164,7 @@ def profiled_target(
         spec = TargetSpec(command=command, url=plan.target_url, name=plan.name,
                           headers=plan.headers)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
+            ready.touch()
             yield target.url
         return
     wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", *options]
@@ -169,7 +175,24 @@ def profiled_target(
     argv = [*wrapper, "--threads-only", "--", *program]
     child = Child(f"profiled gateway {plan.variant!r}", argv, log_path)
     with run_child(child) as url:
+        ready.touch()
         yield url
+
+
+def ready_files(session_path: Path) -> tuple[Path, Path]:
+    """Where the harness says the target is ready, and where the child says what it cut."""
+    return session_path.with_suffix(".ready"), session_path.with_suffix(".ready.json")
+
+
+def start_up_params(session_path: Path) -> dict[str, Any]:
+    """Whether the profile starts at readiness (`sampled_from`) and how much start-up was cut."""
+    try:
+        note = json.loads(ready_files(session_path)[1].read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        note = None
+    if not isinstance(note, dict):
+        return {"sampled_from": "start (start-up included)"}
+    return {"sampled_from": "ready", "start_up_cut_s": float(note.get("start_up_cut_s", 0.0))}
 
 
 def target_interpreter(command: str) -> str:
@@ -244,6 +267,7 @@ def make_record(
         make_series("ok", "count", load.oks),
     ]
     params = plan.as_params() | {"requests_sent": len(load.oks), "load_duration_s": load.duration_s}
+    params |= start_up_params(session_path)
     record = RunRecord(runner="profile", scenario="gateway", params=params, environment=env,
                        series=tuple(series), labels={"variant": plan.name},
                        duration_s=load.duration_s)  # fmt: skip

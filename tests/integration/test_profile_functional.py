@@ -13,9 +13,17 @@ from harness.store import load_records
 from harness.targets import start_mock
 
 LAUNCHED_GATEWAY = """
-import sys
+import sys, time
 from harness.subjects.gateway.__main__ import main
 
+
+def warm_caches_at_start_up():  # busy for 0.4 s before serving: start-up, not load
+    deadline = time.perf_counter() + 0.4
+    while time.perf_counter() < deadline:
+        pass
+
+
+warm_caches_at_start_up()
 sys.exit(main(sys.argv[1:]))
 """
 
@@ -51,6 +59,9 @@ def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
     (record,) = load_records(tmp_path)
     assert record.labels["variant"].startswith("launch:")
     assert sum(record.get("ok").values) == 30
+    # Sampled from readiness: the start-up's busy loop is not in the profile under load.
+    assert record.params["sampled_from"] == "ready" and record.params["start_up_cut_s"] >= 0.4
+    assert not any("warm_caches_at_start_up" in name for name in record.series_names)
 
 
 def test_profile_refuses_a_non_python_launch(

@@ -1,7 +1,7 @@
 """The profiled child: run a Python program under pyinstrument and save the session on exit.
 
     python -m harness.runners.support.profiler_child --session FILE [--interval S] [--threads-only]
-        -- (-m MODULE | SCRIPT) [ARGS...]
+        [--ready-file FILE] -- (-m MODULE | SCRIPT) [ARGS...]
 
 A user's gateway is profiled under its own interpreter, which knows nothing of sfperf: that
 interpreter runs this file by its path, so it imports only the standard library and pyinstrument.
@@ -9,12 +9,18 @@ interpreter runs this file by its path, so it imports only the standard library 
 Every thread the program starts gets its own profiler (pyinstrument samples one thread per
 profiler, and gateways serve from worker threads); at exit the sessions are combined into one
 and saved atomically. SIGTERM ends the program like Ctrl-C so the session is always written.
+With `--ready-file`, the harness creates that file when the program is ready to serve, and
+only what was sampled from then on is kept (imports and start-up are not the profile under
+load); how much was cut goes beside the session (`<session>.ready.json`).
 Only this module and `harness.runners.profiling` import pyinstrument.
 """
 
 from __future__ import annotations
 
 import argparse
+import copy
+import json
+import os
 import runpy
 import signal
 import sys
@@ -44,9 +50,10 @@ class SessionBox:
         with self._lock:
             return list(self._sessions)
 
-    def combined(self) -> Session | None:
-        """All sessions as one (aggregate views hold; timelines of threads are not merged)."""
-        sessions = self.sessions()
+    def combined(self, since_s: float | None = None) -> Session | None:
+        """All sessions as one (aggregate views hold; timelines of threads are not merged),
+        each cut to what it sampled from `since_s` on (wall clock) when given."""
+        sessions = [s for s in (sampled_since(s, since_s) for s in self.sessions()) if s]
         # Combine in pairs: a Flask gateway leaves one session per request thread, and folding
         # them one by one would copy the growing sample list every time.
         while len(sessions) > 1:
@@ -54,6 +61,34 @@ class SessionBox:
             odd = sessions[-1:] if len(sessions) % 2 else []
             sessions = [Session.combine(a, b) for a, b in pairs] + odd
         return sessions[0] if sessions else None
+
+
+def sampled_since(session: Session, since_s: float | None) -> Session | None:
+    """The part of one thread's `session` sampled from `since_s` on; None when nothing was.
+    A sample's time is the time since the one before it, so their running sum is the clock."""
+    cut_s = (since_s or 0.0) - session.start_time
+    if since_s is None or cut_s <= 0:
+        return session
+    kept, elapsed_s = [], 0.0
+    for stack, time_s in session.frame_records:
+        elapsed_s += time_s
+        if elapsed_s > cut_s:
+            kept.append((stack, time_s))
+    if not kept:
+        return None
+    trimmed = copy.copy(session)
+    trimmed.frame_records = kept
+    trimmed.start_time, trimmed.sample_count = since_s, len(kept)
+    trimmed.duration = max(session.duration - cut_s, 0.0)
+    return trimmed
+
+
+def ready_at(path: Path | None) -> float | None:
+    """When the harness found the program ready (the ready file's mtime); None: not told."""
+    try:
+        return os.stat(path).st_mtime if path is not None else None
+    except OSError:
+        return None
 
 
 @contextmanager
@@ -110,6 +145,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--session", type=Path, required=True, help="where to save the session")
     parser.add_argument("--interval", type=float, default=0.001, help="sampling interval (s)")
     parser.add_argument("--threads-only", action="store_true", help="skip the main thread")
+    parser.add_argument("--ready-file", type=Path, help="keep only samples from its creation on")
     parser.add_argument("program", nargs=argparse.REMAINDER, help="-- (-m MODULE | SCRIPT) ARGS")
     args = parser.parse_args(argv)
     program = args.program[1:] if args.program[:1] == ["--"] else args.program
@@ -124,21 +160,31 @@ def main(argv: Sequence[str] | None = None) -> int:
             with profiled(box, args.interval):
                 return run_program(program)
     finally:
-        save_session(box.combined(), args.session)
+        save_profile(box, args.session, ready_at(args.ready_file))
+
+
+def save_profile(box: SessionBox, path: Path, since_s: float | None) -> None:
+    """Save the combined session, from readiness on when known, and say how much was cut."""
+    if since_s is not None:
+        started_s = min((s.start_time for s in box.sessions()), default=since_s)
+        note = {"sampled_from": "ready", "start_up_cut_s": round(max(since_s - started_s, 0), 3)}
+        write_atomic(path.with_suffix(".ready.json"), json.dumps(note))
+    save_session(box.combined(since_s), path)
 
 
 def save_session(session: Session | None, path: Path) -> None:
     """Write the session as pyinstrument's JSON (nothing when no thread was sampled)."""
-    if session is None:
-        return
-    import json
-    import os
+    if session is not None:
+        write_atomic(path, json.dumps(session.to_json()))
+
+
+def write_atomic(path: Path, text: str) -> None:
     import tempfile
 
     path.parent.mkdir(parents=True, exist_ok=True)
     fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        json.dump(session.to_json(), handle)
+        handle.write(text)
     os.replace(temporary, path)
 
 

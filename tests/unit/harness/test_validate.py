@@ -263,3 +263,15 @@ def test_the_sweep_sends_a_target_the_model_discover_chose_without_probing_again
     sweep, specs, chosen = sweep_setup(plan)
     assert [t.name for t in sweep.targets] == list(specs) == [spec.name]
     assert chosen == {spec.name: choice}
+
+
+def test_a_running_target_is_a_profile_skipped_with_the_reason_not_a_silent_nothing(
+    tmp_path: Path,
+) -> None:
+    from harness.errors import Unavailable
+    from harness.validate import profiling_step
+
+    running = TargetSpec(url="http://127.0.0.1:8000")
+    plan = ValidatePlan(targets=(running,))
+    with pytest.raises(Unavailable, match=r"a running target cannot be profiled.*--launch"):
+        profiling_step(plan, tmp_path, lambda records: None)

@@ -239,3 +239,39 @@ def test_a_program_that_is_not_python_cannot_be_profiled_and_says_so(tmp_path: P
 
     with pytest.raises(Unavailable, match="give a Python program"):
         python_launch("sh -c 'exit 0'")
+
+
+def three_samples(start_s: float) -> Any:
+    """A thread's session: samples a, b, c of 0.5 s each, from `start_s`."""
+    from pyinstrument.session import Session
+
+    return Session(frame_records=[(["a"], 0.5), (["b"], 0.5), (["c"], 0.5)], start_time=start_s,
+                   duration=1.5, min_interval=0.001, max_interval=0.001, sample_count=3,
+                   start_call_stack=[], target_description="t", cpu_time=0.0, sys_path=[],
+                   sys_prefixes=[])  # fmt: skip
+
+
+def test_a_session_keeps_only_what_it_sampled_from_readiness_on() -> None:
+    from harness.runners.support.profiler_child import sampled_since
+
+    trimmed = sampled_since(three_samples(100.0), 100.6)
+    assert trimmed is not None and [s for s, _ in trimmed.frame_records] == [["b"], ["c"]]
+    assert (trimmed.start_time, trimmed.sample_count) == (100.6, 2)
+    assert trimmed.duration == pytest.approx(0.9)
+    later = three_samples(101.0)  # a thread started after readiness is kept whole
+    assert sampled_since(later, 100.6) is later
+    assert sampled_since(three_samples(100.0), None) is not None
+    assert sampled_since(three_samples(90.0), 100.0) is None  # a thread of the start-up alone
+
+
+def test_the_saved_profile_says_how_much_start_up_it_left_out(tmp_path: Path) -> None:
+    from harness.runners.profiling import start_up_params
+    from harness.runners.support.profiler_child import save_profile
+
+    box, session_path = SessionBox(), tmp_path / "t.pyisession"
+    box.add(three_samples(100.0))
+    assert start_up_params(session_path) == {"sampled_from": "start (start-up included)"}
+    save_profile(box, session_path, since_s=100.6)
+    assert start_up_params(session_path) == {"sampled_from": "ready", "start_up_cut_s": 0.6}
+    saved = json.loads(session_path.read_text())
+    assert [record[0] for record in saved["frame_records"]] == [["b"], ["c"]]
