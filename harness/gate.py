@@ -23,7 +23,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.changes import OK_ONLY, ok_values
+from harness.changes import OK_ONLY, RATES, ok_values
 from harness.errors import UsageError
 from harness.files import read_toml
 from harness.pairing import Alias, aliased, target_aliases
@@ -31,6 +31,7 @@ from harness.records import RunRecord, fingerprint_of, machine_warnings, record_
 from harness.stats import (
     Comparison,
     check_statistic,
+    compare_rates,
     compare_runs,
     compare_samples,
     holm_adjust,
@@ -315,6 +316,8 @@ def rule_priors(
     runs), which steadies each metric's own estimate from a handful of runs."""
     spreads: dict[Rule, list[tuple[float, int]]] = defaultdict(list)
     for key, (rule, runs, _) in base.items():
+        if rule.series in RATES:  # rates are pooled over runs, not judged run by run
+            continue
         if key in cand and runs and cand[key][1] and len(runs) + len(cand[key][1]) >= 3:
             values = run_values(rule, runs), run_values(rule, cand[key][1])
             lower = rule.direction == "lower"
@@ -376,6 +379,8 @@ def judge(
         side = "baseline" if not baseline else "candidate"
         return MetricResult(key, rule, UNTESTABLE, unit=unit, note=f"no value in the {side}"
                             + (" (no ok reply)" if rule.series in OK_ONLY else ""))  # fmt: skip
+    if rule.series in RATES:
+        return judge_rate(key, rule, baseline, candidate, unit)
     if len(baseline) + len(candidate) >= 3:
         comparison = compare_runs(
             run_values(rule, baseline),
@@ -392,6 +397,18 @@ def judge(
     comparison = compare_samples(base_values, cand_values, resamples=RESAMPLES)
     note = "one run a side: rounds share the machine's state; confirm with more runs"
     return MetricResult(key, rule, UNCHANGED, comparison, unit, note)
+
+
+def judge_rate(
+    key: str, rule: Rule, baseline: list[list[float]], candidate: list[list[float]], unit: str
+) -> MetricResult:
+    """A 0/1 series (a request answered ok or not) as two rates: every run's observations
+    pooled, Fisher's exact test; its thresholds read in points (`max_absolute` 0.01 = 1)."""
+    before = [v for run in baseline for v in run]
+    after = [v for run in candidate for v in run]
+    runs = len(baseline) + len(candidate)
+    note = f"{runs} runs pooled" if runs > 2 else ""
+    return MetricResult(key, rule, UNCHANGED, compare_rates(before, after), unit, note)
 
 
 def classify(rule: Rule, comparison: Comparison, p_value: float | None = None) -> str:

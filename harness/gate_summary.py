@@ -6,6 +6,7 @@ import math
 from collections import Counter
 from typing import Any
 
+from harness.changes import RATES
 from harness.gate import (
     IMPROVEMENT,
     MISSING,
@@ -16,6 +17,7 @@ from harness.gate import (
     GateReport,
     MetricResult,
 )
+from harness.stats import Comparison
 
 
 def render_summary(report: GateReport, baseline_name: str, candidate_name: str) -> str:
@@ -64,11 +66,7 @@ def _order(result: MetricResult) -> tuple[int, str]:
 
 def _row(result: MetricResult) -> str:
     rule = result.rule
-    thresholds = [f"> {rule.max_relative:.0%}"] if rule.max_relative is not None else []
-    thresholds += (
-        [f"> {rule.max_absolute:g} {result.unit}"] if rule.max_absolute is not None else []
-    )
-    rule_text = f"{rule.direction} is better, {' and '.join(thresholds)}, p < {rule.alpha:g}"
+    rule_text = f"{rule.direction} is better, {_thresholds(result)}, p < {rule.alpha:g}"
     c = result.comparison
     if c is not None and c.method.startswith("t-test"):
         rule_text += f", {rule.statistic} of each run"
@@ -79,12 +77,38 @@ def _row(result: MetricResult) -> str:
         )
     # "detectable": the change these samples resolve (80% power); evidence: what was tested.
     evidence = f"{c.method}; {result.note}" if result.note else c.method
+    before, after = _figure(c.baseline_median, result), _figure(c.candidate_median, result)
     return (
-        f"| {_ICONS[result.status]} | `{result.key}` | {c.baseline_median:.4g} {result.unit} | "
-        f"{c.candidate_median:.4g} {result.unit} | {c.relative_change:+.1%} | "
+        f"| {_ICONS[result.status]} | `{result.key}` | {before} | {after} | {_change(c, result)} | "
         f"{c.ratio_ci.low:.3f} – {c.ratio_ci.high:.3f} | {result.p_adjusted:.2g} | "
         f"±{c.mde_relative:.1%} | {rule_text} | {evidence} |"
     )
+
+
+def _thresholds(result: MetricResult) -> str:
+    """`> 10% and > 1 ms`; a rate's absolute threshold in points."""
+    rule = result.rule
+    found = [f"> {rule.max_relative:.0%}"] if rule.max_relative is not None else []
+    if rule.max_absolute is not None and rule.series in RATES:
+        found.append(f"> {100 * rule.max_absolute:g} point(s)")
+    elif rule.max_absolute is not None:
+        found.append(f"> {rule.max_absolute:g} {result.unit}")
+    return " and ".join(found)
+
+
+def _figure(value: float, result: MetricResult) -> str:
+    """A median in its unit; a rate (the share of requests ok) as a percentage."""
+    if result.rule.series in RATES:
+        return f"{value:.2%}"
+    return f"{value:.4g} {result.unit}"
+
+
+def _change(comparison: Comparison, result: MetricResult) -> str:
+    """Relative change; a rate's in points (99% -> 95% is -4.0 points, not -4.0%)."""
+    if result.rule.series in RATES:
+        shift = comparison.candidate_median - comparison.baseline_median
+        return f"{100 * shift:+.1f} points"
+    return f"{comparison.relative_change:+.1%}"
 
 
 def report_document(report: GateReport) -> dict[str, Any]:

@@ -267,6 +267,43 @@ def compare_samples(
     )
 
 
+def compare_rates(
+    baseline: Sequence[float], candidate: Sequence[float], *, confidence: float = CONFIDENCE
+) -> Comparison:
+    """Compare two rates of 0/1 observations (e.g. requests answered ok): the "medians" are the
+    rates, the ratio's interval comes from Newcombe's interval of their difference, the p-value
+    from Fisher's exact test; `method` says so."""
+    from scipy.stats import fisher_exact
+
+    base, cand = as_array(baseline), as_array(candidate)
+    (k1, n1), (k2, n2) = (float(base.sum()), base.size), (float(cand.sum()), cand.size)
+    rate_b, rate_c = k1 / n1, k2 / n2
+    spread = rate_difference_interval((k1, n1), (k2, n2), confidence)
+    same = k1 + k2 in (0, n1 + n2)  # all fail or all succeed: nothing to test
+    # The detectable change, at the pooled rate kept off 0 and 1 (a rate of 1 has no spread).
+    pooled = min(max((k1 + k2) / (n1 + n2), 1 / (n1 + n2)), 1 - 1 / (n1 + n2))
+    return Comparison(
+        baseline_median=rate_b,
+        candidate_median=rate_c,
+        ratio=rate_c / rate_b if rate_b else math.nan,
+        ratio_ci=_over(spread, rate_b),
+        p_value=1.0 if same else float(fisher_exact([[k1, n1 - k1], [k2, n2 - k2]]).pvalue),
+        cliffs_delta=rate_c - rate_b,  # what Cliff's delta is for 0/1 observations
+        mde_relative=proportion_mde(pooled, n1, n2) / rate_b if rate_b else math.nan,
+        n_baseline=n1,
+        n_candidate=n2,
+        method="rates (Fisher's exact test)",
+    )
+
+
+def _over(difference: Interval, baseline: float) -> Interval:
+    """An interval of candidate - baseline as one of candidate / baseline."""
+    if not baseline:
+        return Interval(math.nan, math.nan, difference.confidence)
+    low, high = 1 + difference.low / baseline, 1 + difference.high / baseline
+    return Interval(low, high, difference.confidence)
+
+
 def mann_whitney_p(baseline: Array, candidate: Array) -> float:
     """Two-sided Mann-Whitney U p-value (1.0 when both samples are constant and equal)."""
     from scipy.stats import mannwhitneyu

@@ -13,6 +13,7 @@ from harness.errors import UsageError
 from harness.gate import (
     IMPROVEMENT,
     MISSING,
+    REGRESSION,
     UNCHANGED,
     UNTESTABLE,
     Rule,
@@ -161,7 +162,8 @@ def test_two_runs_of_one_target_each_are_lined_up_as_report_a_b_does() -> None:
     rules = load_rules(DEFAULT_RULES)
     report = evaluate_gate(load_run("launch:app", 1), load_run("launch:env", 2), rules)
     assert [(r.key, r.status) for r in report.results] == [
-        ("load/steady[target=launch:app]/latency_ms", UNCHANGED)
+        ("load/steady[target=launch:app]/latency_ms", UNCHANGED),
+        ("load/steady[target=launch:app]/ok", UNCHANGED),
     ]
     assert report.warnings == (
         "each side measured one target under its own name: launch:app (baseline) is compared "
@@ -186,21 +188,34 @@ def test_a_gate_whose_sides_share_no_metric_names_what_each_side_measured() -> N
     )
 
 
-def test_a_candidate_without_an_ok_reply_leaves_nothing_tested_and_says_why() -> None:
-    rules = load_rules(DEFAULT_RULES)
-    report = evaluate_gate(load_run("a", 1), load_run("a", 2, ok_share=0.0), rules)
+def test_a_gate_whose_shared_metrics_are_all_untestable_says_why() -> None:
+    latency_only = [Rule("load", "*", "latency_ms", max_absolute=1.0)]
+    report = evaluate_gate(load_run("a", 1), load_run("a", 2, ok_share=0.0), latency_only)
     assert report.nothing_compared == (
         "nothing compared: no shared metric could be tested (1; load/steady[target=a]/latency_ms: "
         "no value in the candidate (no ok reply))"
     )
     broken = [load_run("a", seed, ok_share=0.0) for seed in (3, 4)]
-    runs = evaluate_runs([load_run("a", 1), load_run("a", 2)], broken, rules)
+    runs = evaluate_runs([load_run("a", 1), load_run("a", 2)], broken, latency_only)
     assert [r.status for r in runs.results] == [UNTESTABLE]
 
 
-def test_fast_errors_do_not_pass_for_faster_replies() -> None:
+def test_fast_errors_fail_the_gate_on_the_ok_rate_not_pass_for_faster_replies() -> None:
     # Half the candidate's requests fail in 2 ms: its median over all requests would halve.
-    report = evaluate_gate(
-        load_run("a", 1), load_run("a", 2, ok_share=0.5), load_rules(DEFAULT_RULES)
-    )
-    assert [r.status for r in report.results] == [UNCHANGED]
+    rules = load_rules(DEFAULT_RULES)
+    report = evaluate_gate(load_run("a", 1), load_run("a", 2, ok_share=0.5), rules)
+    assert {r.key.rsplit("/", 1)[1]: r.status for r in report.results} == {
+        "latency_ms": UNCHANGED, "ok": REGRESSION,
+    }  # fmt: skip
+    summary = render_summary(report, "a", "b")
+    assert "| 100.00% | 50.00% | -50.0 points |" in summary
+    assert "higher is better, > 1 point(s), p < 0.01 | rates (Fisher's exact test)" in summary
+
+
+def test_an_ok_rate_a_point_lower_is_no_regression_and_one_of_several_runs_is_pooled() -> None:
+    rules = load_rules(DEFAULT_RULES)
+    assert not evaluate_gate(load_run("a", 1), load_run("a", 2, ok_share=0.99), rules).failed
+    base = [load_run("a", seed) for seed in (1, 2, 3)]
+    report = evaluate_runs(base, [load_run("a", 4, ok_share=0.9)], rules)
+    (ok,) = [r for r in report.results if r.key.endswith("/ok")]
+    assert (ok.status, ok.note) == (REGRESSION, "4 runs pooled")

@@ -119,7 +119,7 @@ def test_two_one_target_runs_under_other_names_are_compared(
     cand = write_load_run(tmp_path / "cand", "launch:env")
     assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 0
     out, err = capsys.readouterr()
-    assert "1 metrics: 1 unchanged" in out
+    assert "2 metrics: 2 unchanged" in out
     assert "launch:async_endpoint_server (baseline) is compared with launch:env" in err
 
 

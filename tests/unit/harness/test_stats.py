@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import math
+
 import numpy as np
 import pytest
 from scipy.stats import binomtest
@@ -9,6 +11,7 @@ from scipy.stats import binomtest
 from harness.stats import (
     binomial_tail,
     cliffs_delta,
+    compare_rates,
     compare_samples,
     effect_label,
     proportion_mde,
@@ -100,3 +103,13 @@ def test_the_binomial_tail_is_the_chance_of_at_least_that_many_successes() -> No
     assert binomial_tail(2, 3, 0.5) == pytest.approx(0.5)  # 3 + 1 of 8 outcomes
     with pytest.raises(ValueError):
         binomial_tail(4, 3, 0.5)
+
+
+def test_two_rates_are_compared_by_their_difference_and_fishers_exact_test() -> None:
+    same = compare_rates([1.0] * 300, [1.0] * 297 + [0.0] * 3)
+    assert (same.baseline_median, same.candidate_median) == (1.0, 0.99)
+    assert same.p_value > 0.2 and same.ratio_ci.low < 1.0 < same.ratio_ci.high
+    fallen = compare_rates([1.0] * 300, [1.0] * 150 + [0.0] * 150)
+    assert fallen.p_value < 1e-40 and fallen.ratio_ci.high < 0.6 and fallen.cliffs_delta == -0.5
+    nothing = compare_rates([0.0] * 30, [0.0] * 30)
+    assert nothing.p_value == 1.0 and math.isnan(nothing.ratio)
