@@ -136,7 +136,8 @@ def _polling(ms_per_s: float, processes: int, share: float) -> str:
 
 
 def _readable(value: float) -> str:
-    """Two significant digits, never an exponent: 7,012, 700, 12, 1.5, 0.05, "< 0.01"."""
+    """A figure people read at a glance, never with an exponent: whole from 10 up (7,012,
+    700, 12), else two significant digits (1.5, 0.05), "< 0.01" below."""
     if value >= 10:
         return f"{value:,.0f}"
     if value >= 0.01 or value == 0:
