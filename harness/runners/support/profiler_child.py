@@ -4,7 +4,8 @@
         [--ready-file FILE] -- (-m MODULE | SCRIPT) [ARGS...]
 
 A user's gateway is profiled under its own interpreter, which knows nothing of sfperf: that
-interpreter runs this file by its path, so it imports only the standard library and pyinstrument.
+interpreter runs this file by its path, so it imports only the standard library and pyinstrument,
+and runs on Python 3.8 and later.
 
 Every thread the program starts gets its own profiler (pyinstrument samples one thread per
 profiler, and gateways serve from worker threads); at exit the sessions are combined into one
@@ -57,9 +58,10 @@ class SessionBox:
         # Combine in pairs: a Flask gateway leaves one session per request thread, and folding
         # them one by one would copy the growing sample list every time.
         while len(sessions) > 1:
-            pairs = zip(sessions[::2], sessions[1::2], strict=False)
             odd = sessions[-1:] if len(sessions) % 2 else []
-            sessions = [Session.combine(a, b) for a, b in pairs] + odd
+            # Pairs by index: zip(strict=) is Python 3.10+, and this runs in the target's Python.
+            pairs = range(0, len(sessions) - 1, 2)
+            sessions = [Session.combine(sessions[i], sessions[i + 1]) for i in pairs] + odd
         return sessions[0] if sessions else None
 
 
