@@ -123,15 +123,21 @@ def last_command(script: str) -> list[str]:
 
 
 def application(arguments: list[str]) -> str:
-    """The module of a server's application argument (`module:app`, or flask's `--app module`)."""
+    """The module of a server's application argument (`module:app`, flask's `--app module`,
+    or a script: `fastapi run app/main.py`)."""
     for option, value in itertools.pairwise(["", *arguments]):
         if option == "--app" or option.startswith("--app="):
-            return (option.partition("=")[2] or value).partition(":")[0]
+            return _module_of((option.partition("=")[2] or value).partition(":")[0])
+        # A short option's value (`-b localhost:8000`, `-k uvicorn.workers:X`) is no application.
         if not option.startswith("-") or option.startswith("--"):
             found = _APP.match(value)
-            if found:
-                return found.group(1)
+            if found or value.endswith(".py"):
+                return found.group(1) if found else _module_of(value)
     return ""
+
+
+def _module_of(name: str) -> str:
+    return PurePath(name).stem if name.endswith(".py") else name
 
 
 def python_program_name(program: str, rest: list[str]) -> str:

@@ -192,7 +192,8 @@ def test_launched_programs_are_named_after_what_they_run(argv: list[str], name: 
      ("sh -c 'echo listening on http://127.0.0.1:8030; exec python retry.py --port 8030'",
       "retry"),
      ("poetry run uvicorn svc.main:app", "svc.main"), ("flask --app hello run", "hello"),
-     ("nohup env -i X=1 ./gw", "gw"), ("uvicorn --port 9", "uvicorn"), ("env", "env")],
+     ("nohup env -i X=1 ./gw", "gw"), ("uvicorn --port 9", "uvicorn"), ("env", "env"),
+     ("fastapi run app/main.py --port 9", "main"), ("flask --app srv.py run", "srv")],
 )  # fmt: skip
 def test_a_launcher_is_named_after_the_application_it_runs(command: str, name: str) -> None:
     assert program_name(shlex.split(command)) == name
