@@ -271,11 +271,18 @@ def _agreement(pairing: Mapping[str, Any]) -> tuple[str, str]:
     return shown, "agrees"
 
 
+def requests_served(record: RunRecord) -> float:
+    """The requests a card window's files were opened for: the claims' denominator (records
+    saved before it existed: the client's requests)."""
+    name = "requests_served" if "requests_served" in record.series_names else "client_requests"
+    return float(record.get(name).values[0])
+
+
 def _files_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
     totals: dict[str, Counter[str]] = {}
     requests = 0.0
     for record in (r for r in records if r.runner == "card" and "files" in r.params):
-        requests += record.get("client_requests").values[0]  # a card record always has it
+        requests += requests_served(record)
         for path, entry in record.params["files"].items():
             totals.setdefault(path, Counter()).update(
                 {k: int(v) for k, v in entry.items() if k in COUNTED_IO}

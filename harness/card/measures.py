@@ -21,6 +21,7 @@ from harness.card.selfreport import (
     read_units,
     reported_figures,
 )
+from harness.join import calls_by_marker
 from harness.records import RunRecord, Series, capture_environment, make_series
 from harness.runners.support.loadrows import BODY_CHARS, Row, no_reply
 from harness.shim import shim_cost
@@ -114,6 +115,14 @@ def token_economy(entries: Sequence[Mapping[str, Any]]) -> list[Series]:
     ]
 
 
+def in_flight_at_end(journal: Sequence[Mapping[str, Any]], rows: Sequence[Row]) -> int:
+    """Requests the client stopped waiting for at the window's end that the target still took
+    upstream: their markers are in the window's journal, on no row. Their file opens and
+    upstream calls are the window's too, so a per-request figure counts them as requests."""
+    seen = {row.marker for row in rows if row.marker}
+    return sum(1 for marker in calls_by_marker(journal) if marker not in seen)
+
+
 def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any]]:
     """The most frequent failed replies: status, the start of the body (or the transport
     error), how many; requests left without any reply first. Replies the fidelity check failed
@@ -196,8 +205,11 @@ def card_record(
     ]
     params: dict[str, Any] = {**observation.params, "window": observation.label,
                               "errors": top_errors(rows)}  # fmt: skip
+    served = float(len(rows))
     if observation.journal is not None:
         series += token_economy(observation.journal)
+        served += in_flight_at_end(observation.journal, rows)
+    series.append(Series("requests_served", "count", (served,)))
     if observation.io is not None:
         io_series, params["files"] = file_io_series(observation.io)
         series += io_series

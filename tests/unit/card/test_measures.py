@@ -140,7 +140,7 @@ def test_a_target_seen_without_mock_or_shim_has_only_client_side_series() -> Non
     record = card_record(WindowObservation("w", 1.0), [row(503, False, "busy")], target="t",
                          scenario="w")  # fmt: skip
     assert set(record.series_names) == {"client_requests", "error_responses", "no_reply",
-                                        "window_s"}  # fmt: skip
+                                        "requests_served", "window_s"}  # fmt: skip
     assert record.params["errors"] == [{"status": 503, "body": "busy", "count": 1}]
 
 
@@ -211,3 +211,18 @@ def test_a_gateway_that_averages_only_its_successes_is_caught_on_its_first_windo
     assert record.get("reported_gap").values.count(0.0) == 2
     account = record.params["self_reported_fields"]
     assert (account["read"], account["unpaired"]) == (4, ["connection_pool.errors"])
+
+
+def test_requests_still_in_flight_at_a_windows_end_count_as_served_when_the_upstream_saw_them(
+) -> None:  # fmt: skip
+    # 20 replies came back; the client stopped waiting for 4 more, which the target still took
+    # upstream (their markers are in the journal) and opened its token file for: 24 opens.
+    rows = [Row("chat", 0.0, 0.0, 100.0, 200, True, marker=f"m{i}") for i in range(20)]
+    journal = tuple(entry(i, "chat-generations") | {"markers": [f"m{i}"]} for i in range(24))
+    io = {"files": {"/s/token.json": {"opens": 24, "reads": 24, "writes": 0}}}
+    observation = WindowObservation("steady-closed", 5.0, journal=journal, io=io)
+    record = card_record(observation, rows, target="t", scenario="steady-closed")
+    assert record.get("client_requests").values == (20.0,)
+    assert record.get("requests_served").values == (24.0,)
+    opens, served = (record.get(n).values[0] for n in ("credential_file_opens", "requests_served"))
+    assert opens / served == 1.0

@@ -186,3 +186,16 @@ def test_the_card_says_which_self_reported_fields_were_paired_and_which_not(
         " they name): `pool.setting_0`" in text
     )
     assert "`pool.setting_7` and 1 more." in text
+
+
+def test_the_files_table_divides_opens_by_the_claims_denominator(tmp_path: Path) -> None:
+    # One token-file open per request served: 24, of which 20 came back to the client.
+    files = {"/s/token.json": {"class": "credential", "opens": 24, "reads": 24}}
+    card = record("card", "load", {"files": files}, client_requests=20.0, requests_served=24.0,
+                  credential_file_opens=24.0, config_file_opens=0.0)  # fmt: skip
+    cards = evaluate_cards(tmp_path, [card], [TARGET], [scenario_path("claims", "gateway.toml")])
+    (claim,) = [v for v in cards[TARGET] if v.claim_id == "gw-token-file-io"]
+    write_report(tmp_path, [card], claims=[], cards=cards)
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    row = next(line for line in text.splitlines() if line.startswith("| /s/token.json"))
+    assert claim.value == 1.0 and "| 24 | 1 |" in row
