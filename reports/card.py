@@ -85,6 +85,10 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     if not problems:
         unknown = sum(v.verdict == "inconclusive" for v in verdicts)
         undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
+        failed = sum(int(error["count"]) for _, error in _errors(records))
+        if failed:  # within the claims' bounds, but not nothing
+            return (f"No claim refuted{undecided}, but {failed:g} replies were not ok: see "
+                    "the errors table.")  # fmt: skip
         return f"Nothing found wrong{undecided}." if verdicts else ""
     return "**What is wrong:** " + "; ".join(problems) + "."
 
@@ -223,14 +227,17 @@ def _errors_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
 
 
 def _errors(records: Sequence[RunRecord]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(window, error group): every failed reply of the load windows, and the requests the
-    resilience run left without a reply (its other errors are the faults it provoked)."""
+    """(window, error group): every failed reply of the load windows, and of the resilience run
+    the requests left without a reply and those that failed while the upstream was calm (its
+    other errors are the faults it provoked)."""
     for record in records:
         if record.runner == "card":
             window = record.labels.get("window", "load")
             yield from ((window, error) for error in record.params.get("errors", []))
         elif record.runner == "load" and record.scenario == "resilience":
             yield from (("resilience", e) for e in record.params.get("no_reply_errors", []))
+            calm = record.params.get("calm_errors", [])
+            yield from (("resilience (upstream calm)", e) for e in calm)
 
 
 def _findings(records: Sequence[RunRecord]) -> list[Mapping[str, Any]]:

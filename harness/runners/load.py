@@ -33,6 +33,7 @@ from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
 from harness.runners.support.loadrows import Row, no_reply, read_rows, row_series
 from harness.runners.support.openloop import ARRIVALS
+from harness.runners.support.phases import PhaseSpan, read_phases
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
@@ -283,7 +284,9 @@ def run_load(
     observation = observer.finish()
     metrics = {"before": observation.metrics_before, "after": observation.metrics_after}
     atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
-    joined = join_rows_of(plan, target, observation, read_rows(work / "raw"), not finished)
+    raw = work / "raw"
+    joined = join_rows_of(plan, target, observation, read_rows(raw), not finished,
+                          read_phases(raw))  # fmt: skip
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
@@ -300,14 +303,16 @@ def join_rows_of(
     observation: WindowObservation,
     rows: Sequence[Row],
     partial: bool,
+    phases: Sequence[PhaseSpan] = (),
 ) -> LoadJoin:
-    """The run's rows judged against the upstream calls the journal shows for them."""
+    """The run's rows judged against the upstream calls the journal shows for them (and, when
+    the scenario walked the mock through `phases`, on the requests that met a calm upstream)."""
     window = f"{Path(plan.scenario).stem}-{plan.mode}"
     return join_load(
         rows, observation.journal, oracle=lambda: mock_oracle(target.mock_url),
         labels={"target": target.name, "window": window},
         mock_epoch=lambda: mock_epoch_s(target.mock_url), journal_lost=observation.journal_lost,
-        partial=partial,
+        partial=partial, phases=phases,
     )  # fmt: skip
 
 

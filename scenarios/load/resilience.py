@@ -9,6 +9,7 @@ it was. Grade the target afterwards with `sfperf verdict --mock URL` (or
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 import gevent
@@ -16,6 +17,7 @@ from locust import events, task
 from locust.env import Environment
 from locust.runners import WorkerRunner
 
+from harness.runners.support.phases import PhaseSpan, write_phases
 from mock_salesforce.admin_client import AdminClient
 from scenarios.load._sfperf import ChatUser, listen, options_of
 from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
@@ -33,10 +35,12 @@ class ResilienceChat(ChatUser):
 class Director:
     """Drives the mock through the plan's phases from a greenlet of the master process."""
 
-    def __init__(self, mock_url: str, plan: ResiliencePlan) -> None:
+    def __init__(self, mock_url: str, plan: ResiliencePlan, out: str = "") -> None:
         self.admin, self.plan = AdminClient(mock_url), plan
         self.saved: dict[str, Any] = {}
         self.greenlet: Any = None
+        self.out = Path(out) if out else None  # where the phases' spans go, beside the rows
+        self.spans: list[PhaseSpan] = []
 
     def start(self) -> None:
         config = self.admin.config()
@@ -47,8 +51,17 @@ class Director:
     def walk(self, started_s: float) -> None:
         for phase in self.plan.phases:
             gevent.sleep(max(phase.start_s - (time.monotonic() - started_s), 0.0))
+            # Faults begin when asked for and calm once the mock says so: a request sent in
+            # between counts as met by the faults.
+            before_s = time.time()
             self.admin.patch_config({"faults": list(phase.faults)})
+            self.mark(PhaseSpan(phase.name, time.time() if phase.calm else before_s, phase.calm))
             logging.info("resilience: %s from %.1f s", phase.name, phase.start_s)
+
+    def mark(self, span: PhaseSpan) -> None:
+        self.spans.append(span)
+        if self.out is not None:
+            write_phases(self.out, self.spans)
 
     def stop(self) -> None:
         if self.greenlet is not None:
@@ -67,7 +80,8 @@ def on_test_start(environment: Environment, **_: Any) -> None:
     if not options.sfperf_mock_url:
         logging.warning("resilience: no --sfperf-mock-url, so the mock cannot be told to misbehave")
         return
-    director = Director(options.sfperf_mock_url, resilience_plan(options.sfperf_duration))
+    plan = resilience_plan(options.sfperf_duration)
+    director = Director(options.sfperf_mock_url, plan, options.sfperf_out)
     director.start()
     _directors.append(director)
 

@@ -28,6 +28,12 @@ class Phase:
     start_s: float
     faults: tuple[str, ...]
 
+    @property
+    def calm(self) -> bool:
+        """No fault hits calls at random: none at all, or only ones aimed at the first few
+        calls (`first=N`), which the journal names."""
+        return all("first=" in spec for spec in self.faults)
+
 
 @dataclass(frozen=True)
 class ResiliencePlan:

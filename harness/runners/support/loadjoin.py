@@ -14,13 +14,15 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.card.measures import top_errors
 from harness.fidelity import ReplyOracle
 from harness.findings.grading import findings_record
 from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rewrite_summary
 from harness.join import Joined, calls_by_marker, judge_rows
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
-from harness.runners.support.loadrows import Row
+from harness.runners.support.loadrows import Row, answered, no_reply
+from harness.runners.support.phases import PhaseSpan, calm_requests
 
 Entry = Mapping[str, Any]
 
@@ -44,18 +46,21 @@ def join_load(
     mock_epoch: Callable[[], float | None],
     journal_lost: bool = False,
     partial: bool = False,
+    phases: Sequence[PhaseSpan] = (),
 ) -> LoadJoin:
     """Join `rows` with `journal` (None: none could be read). `oracle` (the mock's predicted
     replies, None: no mock) is asked only when a row found no call, `mock_epoch` only when a
-    streamed answer joined; `partial`: the run was cut short (the rewrites record says so too)."""
+    streamed answer joined; `partial`: the run was cut short (the rewrites record says so too);
+    `phases`: the ones the scenario walked the mock through, if any (see `calm_series`)."""
     placed = calls_by_marker(journal or ())
     unplaced = any(row.marker not in placed for row in rows)
     result = judge_rows(rows, journal, oracle() if unplaced else None)
     params: dict[str, Any] = {"fidelity_basis": dict(result.basis),
                               "journal": _journal_state(journal, journal_lost)}  # fmt: skip
+    series = calm_series(result.rows, phases, journal, params)
     if not result.joined:
-        return LoadJoin(result.rows, params=params)
-    series = [
+        return LoadJoin(result.rows, tuple(series), params=params)
+    series += [
         make_series("added_latency_ms", "ms", added_latency_ms(result.joined)),
         make_series("upstream_calls", "count", upstream_calls(result.joined)),
     ]
@@ -64,6 +69,23 @@ def join_load(
         params["streaming"] = streaming
     rewrites = _rewrites_record(result.joined, labels, partial or journal_lost)
     return LoadJoin(result.rows, tuple(series), params, rewrites)
+
+
+def calm_series(
+    rows: Sequence[Row],
+    phases: Sequence[PhaseSpan],
+    journal: Sequence[Entry] | None,
+    params: dict[str, Any],
+) -> list[Series]:
+    """`calm_answered` (1/0 per request that met a calm upstream: did it get the upstream's
+    answer) and, in `params`, `calm_errors`: those that did not and still got a reply (the
+    ones left without one are in `no_reply_errors` already). Nothing without phases."""
+    if not phases:
+        return []
+    calm = calm_requests(rows, phases, journal)
+    params["calm_errors"] = top_errors([r for r in calm if not answered(r) and not no_reply(r)])
+    params["phases"] = [{"name": p.name, "start_s": p.start_s, "calm": p.calm} for p in phases]
+    return [make_series("calm_answered", "count", (float(answered(r)) for r in calm))]
 
 
 def ask_of(joined: Sequence[Joined]) -> Ask:

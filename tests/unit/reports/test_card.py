@@ -199,3 +199,30 @@ def test_the_files_table_divides_opens_by_the_claims_denominator(tmp_path: Path)
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     row = next(line for line in text.splitlines() if line.startswith("| /s/token.json"))
     assert claim.value == 1.0 and "| 24 | 1 |" in row
+
+
+def test_a_gateway_the_faults_broke_for_good_is_refuted_and_its_errors_shown(
+    tmp_path: Path,
+) -> None:
+    # 872 requests while the upstream was calm, every one 500 from a corrupt cache on disk.
+    broken = {"status": 500, "body": "cache index unreadable: Extra data", "count": 872}
+    resilience = RunRecord("load", "resilience", {"calm_errors": [broken]}, capture_environment(),
+                           (Series("calm_answered", "count", (0.0,) * 872),),
+                           labels={"target": TARGET, "mode": "closed"})  # fmt: skip
+    cards = evaluate_cards(tmp_path, [resilience], [TARGET],
+                           [scenario_path("claims", "gateway.toml")])  # fmt: skip
+    (claim,) = [v for v in cards[TARGET] if v.claim_id == "gw-answers-between-faults"]
+    assert claim.verdict == "refuted" and claim.value == 0.0
+    write_report(tmp_path, [resilience], claims=[], cards=cards)
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "| 500 | 872 | resilience (upstream calm) | cache index unreadable" in card
+    assert "Nothing found wrong" not in card
+
+
+def test_nothing_is_said_to_be_wrong_only_when_no_reply_failed(tmp_path: Path) -> None:
+    errors = [{"status": 500, "body": "cache index unreadable", "count": 2}]
+    card = record("card", "load", {"errors": errors}, client_requests=69.0)
+    write_report(tmp_path, [card], claims=[], cards={TARGET: [verdict("gw-usage", "holds", 0)]})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "No claim refuted, but 2 replies were not ok: see the errors table." in text
+    assert "Nothing found wrong" not in text

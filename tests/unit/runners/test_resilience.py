@@ -107,3 +107,9 @@ def test_ctrl_c_during_the_load_still_grades_and_carries_both_records_marked_par
     load, verdict = stop.value.records
     assert load.partial and verdict.partial
     assert verdict.get("finding:bad_app_context").values == (1.0,)
+
+
+def test_the_upstream_is_calm_between_the_faults_and_in_the_hangs_aimed_at_the_first_calls(
+) -> None:  # fmt: skip
+    calm = {(p.name, p.calm) for p in resilience_plan(60.0).phases}
+    assert calm == {("calm", True), ("429 burst", False), ("503 outage", False), ("hangs", True)}

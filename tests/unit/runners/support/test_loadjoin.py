@@ -10,6 +10,7 @@ import pytest
 from harness.fidelity import AnswerFacts, ReplyOracle
 from harness.runners.support.loadjoin import join_load
 from harness.runners.support.loadrows import Row
+from harness.runners.support.phases import PhaseSpan
 from mock_salesforce.journal import text_sha256
 
 REQUEST = json.dumps({"model": "gpt-4o-mini", "messages": [
@@ -84,3 +85,19 @@ def test_streamed_rows_are_timed_against_the_mocks_clock() -> None:
     assert joined.params["streaming"]["mode"] == "relayed"
     lag = next(s for s in joined.series if s.name == "stream_lag_ms")
     assert lag.values == pytest.approx((60.0,))
+
+
+def test_a_run_walked_through_phases_is_judged_on_the_requests_that_met_a_calm_upstream() -> None:
+    # A gateway the faults broke: every request after them fails without going upstream.
+    broken = [Row("chat", 20.0 + i, 20.0 + i, 9.0, 500, False, body="cache index unreadable",
+                  marker=f"m{i}") for i in range(4)]  # fmt: skip
+    phases = (PhaseSpan("503 outage", 10.0, False), PhaseSpan("calm", 20.0, True))
+    joined = join_load(broken, [], oracle=no_oracle, labels=LABELS, mock_epoch=never,
+                       phases=phases)  # fmt: skip
+    calm = next(s for s in joined.series if s.name == "calm_answered")
+    assert calm.values == (0.0,) * 4
+    assert joined.params["calm_errors"] == [
+        {"status": 500, "body": "cache index unreadable", "count": 4}
+    ]
+    plain = join_load(broken, [], oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    assert "calm_errors" not in plain.params and plain.series == ()

@@ -1,0 +1,60 @@
+"""The phases a load scenario walked the mock through, and which requests met a calm upstream.
+
+The resilience scenario writes one line per phase as it begins (`phases.json` beside the rows:
+name, epoch start, calm or not); the load runner reads it back to judge the target on the
+requests that met no fault: sent and answered inside one calm phase, with no upstream call of
+theirs hit by an injected fault. A gateway that stays broken after the faults shows there.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import asdict, dataclass
+from pathlib import Path
+from typing import Any
+
+from harness.join import calls_by_marker
+from harness.runners.support.loadrows import Row
+from harness.store import atomic_write_text
+
+PHASES_FILE = "phases.json"
+
+
+@dataclass(frozen=True)
+class PhaseSpan:
+    """From `start_s` (epoch seconds) to the next phase's start, the mock did what `name` says;
+    `calm`: it injected nothing into calls at random (faults aimed at the first few calls are
+    told apart by the journal)."""
+
+    name: str
+    start_s: float
+    calm: bool
+
+
+def write_phases(directory: Path, spans: Sequence[PhaseSpan]) -> None:
+    """The phases so far, written whole each time (a run cut short keeps those it began)."""
+    atomic_write_text(directory / PHASES_FILE, json.dumps([asdict(s) for s in spans]))
+
+
+def read_phases(directory: Path) -> tuple[PhaseSpan, ...]:
+    """The phases a run's scenario wrote into `directory`; () when it walked none."""
+    try:
+        raw = json.loads((directory / PHASES_FILE).read_text(encoding="utf-8"))
+        return tuple(PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"])) for p in raw)
+    except (OSError, ValueError, TypeError, KeyError):
+        return ()
+
+
+def calm_requests(
+    rows: Sequence[Row], spans: Sequence[PhaseSpan], journal: Iterable[Mapping[str, Any]] | None
+) -> list[Row]:
+    """The rows sent and answered inside one calm phase whose upstream calls (by marker) met no
+    injected fault."""
+    faulted = {marker for marker, calls in calls_by_marker(journal or ()).items()
+               if any(call.get("fault") for call in calls)}  # fmt: skip
+    ends = [s.start_s for s in spans[1:]] + [float("inf")]
+    calm = [(s.start_s, end) for s, end in zip(spans, ends, strict=True) if s.calm]
+    return [row for row in rows
+            if row.marker not in faulted
+            and any(start <= row.start_s and row.end_s <= end for start, end in calm)]  # fmt: skip

@@ -1,0 +1,50 @@
+"""Which requests of a run met a calm upstream, by the phases its scenario walked the mock
+through and the faults the journal shows on their calls."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from harness.runners.support.loadrows import Row
+from harness.runners.support.phases import (
+    PhaseSpan,
+    calm_requests,
+    read_phases,
+    write_phases,
+)
+
+SPANS = (PhaseSpan("calm", 100.0, True), PhaseSpan("503 outage", 110.0, False),
+         PhaseSpan("calm", 120.0, True), PhaseSpan("hangs", 130.0, True))  # fmt: skip
+
+
+def sent(start_s: float, marker: str, response_ms: float = 500.0) -> Row:
+    return Row("chat", start_s, start_s, response_ms, 500, False, marker=marker)
+
+
+def call(marker: str, fault: str | None) -> dict[str, Any]:
+    return {"endpoint": "chat-generations", "markers": [marker], "fault": fault}
+
+
+def test_a_request_is_calm_when_sent_and_answered_inside_one_calm_phase() -> None:
+    rows = [sent(101.0, "a"), sent(109.8, "edge"), sent(111.0, "outage"), sent(121.0, "b"),
+            sent(99.0, "before")]  # fmt: skip
+    assert [r.marker for r in calm_requests(rows, SPANS, [])] == ["a", "b"]
+
+
+def test_a_request_whose_upstream_call_met_an_aimed_fault_is_not_calm() -> None:
+    rows = [sent(131.0, "hung", 3000.0), sent(131.5, "after")]
+    journal = [call("hung", "hang"), call("hung", None), call("after", None)]
+    assert [r.marker for r in calm_requests(rows, SPANS, journal)] == ["after"]
+
+
+def test_a_request_that_never_went_upstream_is_judged_by_its_phase_alone() -> None:
+    assert [r.marker for r in calm_requests([sent(125.0, "cache")], SPANS, None)] == ["cache"]
+
+
+def test_phases_written_beside_the_rows_read_back_and_none_when_there_are_none(
+    tmp_path: Path,
+) -> None:
+    write_phases(tmp_path, SPANS)
+    assert read_phases(tmp_path) == SPANS
+    assert read_phases(tmp_path / "elsewhere") == ()
