@@ -21,8 +21,9 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import Unavailable
+from harness.findings.journal import journal_position
 from harness.records import RunRecord
-from harness.runners.load import LoadPlan, run_load, serve_target
+from harness.runners.load import LoadPlan, LoadTarget, run_load, serve_target
 from harness.runners.support.interrupted import Interrupted, Keep
 from harness.shutdown import Stopped, stop_reason
 from harness.store import append_records, atomic_write_text
@@ -310,19 +311,25 @@ def discover_step(
 ) -> ValidatePlan:
     """Ask each user target which model to send (`harness.targets.discovery`): the plan with
     its choices, and a `discover/models` record per target saying what was chosen and how."""
-    from harness.card.discover import discover_target, discovery_record
+    from harness.card.discover import discover_journaled, discovery_record
+    from harness.card.measures import journal_record
 
     say("[discover] asking each target which model it serves")
     started_s = time.monotonic()
     choices: dict[str, ModelChoice] = {}
+    records: list[RunRecord] = []
     for spec in plan.targets:
-        choice = discover_target(spec, run_dir / "discover" / spec.name, seed=plan.seed,
-                                 mock_url=plan.mock_url, requested=plan.model,
-                                 mock_profile=plan.mock_profile)  # fmt: skip
+        choice, journal = discover_journaled(
+            spec, run_dir / "discover" / spec.name, seed=plan.seed, mock_url=plan.mock_url,
+            requested=plan.model, mock_profile=plan.mock_profile,
+        )  # fmt: skip
         choices[spec.name] = choice
         chosen = f"model {choice.model!r} ({choice.source})" if choice.model else choice.reason
         say(f"[discover] {spec.name}: {chosen}")
-    records = [discovery_record(name, choice) for name, choice in choices.items()]
+        records.append(discovery_record(spec.name, choice))
+        # Its token sends are graded like a window's (a stale token on disk goes up here).
+        if journal is not None:
+            records.append(journal_record(journal, target=spec.name, window="discover"))
     append_records(run_dir, records)
     entry: dict[str, object] = {"step": "discover", "records": len(records),
                                 "duration_s": round(time.monotonic() - started_s, 2)}  # fmt: skip
@@ -356,19 +363,21 @@ def simulate_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunReco
 def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
     """Closed-loop `steady` on every target, plus `streaming` and an open loop on the lead one
     (the async reference, or the user's); one mock and target serve all of a target's runs."""
-    from harness.card.window import warm_up
-
     lead = next((t for t in plan.targets if t.variant == "async"), plan.targets[0])
     records: list[RunRecord] = []
     for spec in plan.measurable:
         directory = run_dir / "load" / spec.name
         choice = plan.choice_for(spec)
+        since = journal_position(plan.mock_url) if plan.mock_url else 0  # a fresh mock: all
         with serve_target(
             spec, directory, seed=plan.seed, mock_url=plan.mock_url, mock_profile=plan.mock_profile
         ) as target:
             # A user's target: its card counts per request, so its one-off work goes first.
-            warm_s = (warm_up(target.url, str(choice.model), headers=target.headers)
-                      if spec.kind != "variant" else 0.0)  # fmt: skip
+            warm_s = 0.0
+            if spec.kind != "variant":
+                warm_s, warmed = warmed_up(target, str(choice.model), since)
+                keep(warmed)
+                records += warmed
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
                 run = partial(run_load, replace(load, model=str(choice.model)), target, where)
@@ -376,6 +385,19 @@ def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
                                  warm_s=warm_s)  # fmt: skip
                 records += kept_in(keep, run, finish)
     return records
+
+
+def warmed_up(target: LoadTarget, model: str, since: int | None) -> tuple[float, list[RunRecord]]:
+    """The warm-up before a user's target's first window (seconds), and the token sends of its
+    start and warm-up as a `card` journal record (none without a mock to ask)."""
+    from harness.card.measures import journal_record
+    from harness.card.window import journal_since, warm_up
+
+    warm_s = warm_up(target.url, model, headers=target.headers)
+    journal, lost = journal_since(target.mock_url, since) if target.mock_url else (None, False)
+    if journal is None:
+        return warm_s, []
+    return warm_s, [journal_record(journal, target=target.name, window="warm-up", partial=lost)]
 
 
 def load_plans(plan: ValidatePlan, *, lead: bool) -> list[LoadPlan]:

@@ -94,20 +94,24 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
 
 
 def _token_line(records: Sequence[RunRecord]) -> str:
-    """The token economy over every window: fetches, Models requests, refreshes per hour."""
-    names = ("token_requests", "models_requests", "window_s", "expired_token_sends",
-             "unknown_token_sends")  # fmt: skip
-    totals = dict.fromkeys(names, 0.0)
-    for record in (r for r in records if r.runner == "card"):
-        for name in (n for n in names if n in record.series_names):
-            totals[name] += sum(record.get(name).values)
+    """The token economy over the load windows (fetches, Models requests, refreshes per hour),
+    and the bad token sends over every journal graded."""
+    cards = [r for r in records if r.runner == "card"]
+    windows = [r for r in cards if "window_s" in r.series_names]
+    totals = {name: _total(windows, name) for name in ("token_requests", "models_requests",
+                                                       "window_s")}  # fmt: skip
     if not totals["models_requests"] or not totals["window_s"]:
         return ""
     per_hour = totals["token_requests"] / totals["window_s"] * 3600
-    bad = totals["expired_token_sends"] + totals["unknown_token_sends"]
+    bad = _total(cards, "expired_token_sends") + _total(cards, "unknown_token_sends")
+    graded = [str(r.labels.get("window")) for r in cards if "expired_token_sends" in r.series_names]
     return (f"Tokens: {totals['token_requests']:g} fetched for {totals['models_requests']:g} "
-            f"Models API requests in the windows ({per_hour:.3g} refreshes per hour; {bad:g} "
-            "sent expired or unknown).")  # fmt: skip
+            f"Models API requests in the windows ({per_hour:.3g} refreshes per hour); {bad:g} "
+            f"sent expired or unknown in {', '.join(dict.fromkeys(graded))}.")  # fmt: skip
+
+
+def _total(records: Sequence[RunRecord], name: str) -> float:
+    return sum(sum(r.get(name).values) for r in records if name in r.series_names)
 
 
 def _shim_line(records: Sequence[RunRecord]) -> str:

@@ -15,7 +15,9 @@ from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
+from harness.card.window import journal_since
 from harness.errors import UsageError
+from harness.findings.journal import journal_position
 from harness.records import RunRecord, capture_environment, make_series, now_iso
 from harness.runners.load import LoadTarget, serve_target
 from harness.targets import TargetSpec
@@ -23,6 +25,8 @@ from harness.targets.discovery import ModelChoice, discover_model
 from mock_salesforce.admin_client import AdminClient, AdminError
 
 REDIRECTED_HOSTS = "api/login/test.salesforce.com and *.my.salesforce.com"
+
+Entry = Mapping[str, Any]
 
 
 def discover_target(
@@ -35,16 +39,33 @@ def discover_target(
     mock_profile: str = "default",
 ) -> ModelChoice:
     """The model to send `spec`, found on a short-lived start of it (logs in `directory`)."""
+    return discover_journaled(spec, directory, seed=seed, mock_url=mock_url, requested=requested,
+                              mock_profile=mock_profile)[0]  # fmt: skip
+
+
+def discover_journaled(
+    spec: TargetSpec,
+    directory: Path,
+    *,
+    seed: int,
+    mock_url: str = "",
+    requested: str = "",
+    mock_profile: str = "default",
+) -> tuple[ModelChoice, tuple[Entry, ...] | None]:
+    """`discover_target`, and what the mock journaled of the target meanwhile (its start-up
+    included; None: no mock to ask): a stale token on disk goes upstream here first."""
+    since = journal_position(mock_url) if mock_url else 0  # a fresh mock: all of it
     try:
         with serve_target(spec, directory, seed=seed, mock_url=mock_url,
                           mock_profile=mock_profile) as target:  # fmt: skip
             choice = discover_model(target.url, requested=requested or None,
                                     mock_url=target.mock_url, headers=target.headers)  # fmt: skip
-            return _judged_by_the_redirect(choice, spec, target)
+            journal = journal_since(target.mock_url, since)[0] if target.mock_url else None
+            return _judged_by_the_redirect(choice, spec, target), journal
     except UsageError as exc:
-        return ModelChoice.failed(f"the target did not start: {exc}")
+        return ModelChoice.failed(f"the target did not start: {exc}"), None
     except Exception as exc:  # whatever a stranger's gateway does, the run goes on to a report
-        return ModelChoice.failed(f"asking the target failed: {type(exc).__name__}: {exc}")
+        return ModelChoice.failed(f"asking the target failed: {type(exc).__name__}: {exc}"), None
 
 
 def _judged_by_the_redirect(

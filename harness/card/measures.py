@@ -22,7 +22,7 @@ from harness.card.selfreport import (
     reported_figures,
 )
 from harness.join import calls_by_marker
-from harness.records import RunRecord, Series, capture_environment, make_series
+from harness.records import RunRecord, Series, capture_environment, make_series, now_iso
 from harness.runners.support.loadrows import BODY_CHARS, Row, no_reply
 from harness.shim import shim_cost
 
@@ -103,16 +103,52 @@ def token_economy(entries: Sequence[Mapping[str, Any]]) -> list[Series]:
     models = [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
     fetches = sum(1 for e in entries if e.get("endpoint") == "token")
     hits = max(0, len(models) - fetches)
-    statuses = Counter(str(e.get("token_status")) for e in models)
     return [
         Series("models_requests", "count", (float(len(models)),)),
         Series("token_requests", "count", (float(fetches),)),
         Series("token_cache_hit", "count", (1.0,) * hits + (0.0,) * (len(models) - hits)),
+        *token_sends(models),
+        make_series("upstream_latency_ms", "ms", (float(e.get("latency_ms") or 0) for e in models)),
+    ]
+
+
+def token_sends(models: Sequence[Mapping[str, Any]]) -> list[Series]:
+    """How the tokens on Models requests fared: sent expired, unknown or missing, and
+    `expiry_chances`: the requests sent once a token the target used had reached its `exp`
+    (with none, "no expired token goes upstream" was never put to the test)."""
+    statuses = Counter(str(e.get("token_status")) for e in models)
+    return [
         Series("expired_token_sends", "count", (float(statuses["expired"]),)),
         Series("unknown_token_sends", "count", (float(statuses["unknown"]),)),
         Series("missing_token_sends", "count", (float(statuses["missing"]),)),
-        make_series("upstream_latency_ms", "ms", (float(e.get("latency_ms") or 0) for e in models)),
+        Series("expiry_chances", "count", (float(expiry_chances(models)),)),
     ]
+
+
+def expiry_chances(models: Sequence[Mapping[str, Any]]) -> int:
+    """Models requests sent with an expired token or after the earliest `exp` of the tokens
+    the target had sent before (mock clock): each had to carry a fresh token."""
+    earliest_exp_s, chances = float("inf"), 0
+    for entry in sorted(models, key=lambda e: float(e.get("t_s") or 0.0)):
+        if entry.get("token_expires_t_s") is not None:
+            earliest_exp_s = min(earliest_exp_s, float(entry["token_expires_t_s"]))
+        sent_s = float(entry.get("t_s") or 0.0)
+        chances += entry.get("token_status") == "expired" or sent_s >= earliest_exp_s
+    return chances
+
+
+def journal_record(
+    entries: Sequence[Mapping[str, Any]], *, target: str, window: str, partial: bool = False
+) -> RunRecord:
+    """A `card/load` record of a journal outside the load windows (discovery, the warm-up,
+    the resilience run): the target's token sends there, and nothing per client request."""
+    models = [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
+    series = [Series("models_requests", "count", (float(len(models)),)), *token_sends(models)]
+    return RunRecord(
+        runner="card", scenario="load", params={"window": window, "journal_entries": len(entries)},
+        environment=capture_environment(), series=tuple(series),
+        labels={"target": target, "window": window}, started_at=now_iso(), partial=partial,
+    )  # fmt: skip
 
 
 def in_flight_at_end(journal: Sequence[Mapping[str, Any]], rows: Sequence[Row]) -> int:

@@ -2,7 +2,8 @@
 
 One run tells a gateway's owner what it gets wrong upstream: the scenario provokes 429 bursts, a
 503 outage, hangs and token expiry (`scenarios/load/resilience_plan.py`), and the journal of the
-mock the run started is graded before the mock stops. Returns the load record and the verdict.
+mock the run started is graded before the mock stops. Returns the load record, the token
+sends of the journal as a `card` record, and the verdict (last).
 """
 
 from __future__ import annotations
@@ -14,6 +15,7 @@ from collections.abc import Callable, Iterator
 from dataclasses import asdict
 from pathlib import Path
 
+from harness.card.measures import journal_record
 from harness.errors import UsageError
 from harness.findings import GradingPolicy, findings_record, grade_journal
 from harness.findings.journal import fetch_journal, save_journal
@@ -48,7 +50,8 @@ def run_resilience(
     advance: Advance = no_progress,
     sleep: Callable[[float], None] = time.sleep,
 ) -> list[RunRecord]:
-    """Run the scenario against `spec` and grade it: [load record, verdict record].
+    """Run the scenario against `spec` and grade it: [load record, card record of the token
+    sends (window `resilience`), verdict record].
 
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
     fresh mock with the resilience profile (`admin_token`: of that running mock's admin API).
@@ -82,9 +85,12 @@ def run_resilience(
         partial=journal.lost or interrupted or any(r.partial for r in records),
         artifacts=[saved], labels={"window": "resilience"},
     )  # fmt: skip
+    # Its tokens live a few seconds: the run that puts "no expired token goes upstream" to test.
+    tokens = journal_record(journal.entries, target=target.name, window="resilience",
+                            partial=journal.lost)  # fmt: skip
     if interrupted:
-        raise Interrupted([*records, verdict])
-    return [*records, verdict]
+        raise Interrupted([*records, tokens, verdict])
+    return [*records, tokens, verdict]
 
 
 @contextlib.contextmanager

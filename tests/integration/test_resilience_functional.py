@@ -19,7 +19,8 @@ pytestmark = pytest.mark.slow
 def test_the_async_gateway_weathers_every_provoked_fault_with_a_clean_verdict(
     tmp_path: Path,
 ) -> None:
-    load, verdict = run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=8.0, users=3)
+    load, tokens, verdict = run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=8.0,
+                                           users=3)  # fmt: skip
     (journal_file,) = verdict.artifacts
     entries = [json.loads(line) for line in (tmp_path / journal_file).read_text().splitlines()]
     faults = Counter(e["fault"] for e in entries)
@@ -34,3 +35,8 @@ def test_the_async_gateway_weathers_every_provoked_fault_with_a_clean_verdict(
     assert load.params["fidelity_basis"]["upstream"] == len(load.get("ok").values)
     mismatches = {s.name: s.values for s in load.series if s.name.startswith("fidelity_")}
     assert all(values == (0.0,) for values in mismatches.values()), mismatches
+    # Between the faults it answers everything; its tokens expired and it never sent one late.
+    calm = load.get("calm_answered").values
+    assert len(calm) > 0 and set(calm) == {1.0}
+    assert tokens.get("expiry_chances").values[0] > 0
+    assert tokens.get("expired_token_sends").values == (0.0,)

@@ -6,7 +6,9 @@ from harness.card.measures import (
     WindowObservation,
     card_record,
     classify_path,
+    expiry_chances,
     file_use,
+    journal_record,
     measured_figures,
     token_economy,
     top_errors,
@@ -226,3 +228,30 @@ def test_requests_still_in_flight_at_a_windows_end_count_as_served_when_the_upst
     assert record.get("requests_served").values == (24.0,)
     opens, served = (record.get(n).values[0] for n in ("credential_file_opens", "requests_served"))
     assert opens / served == 1.0
+
+
+def sent(t_s: float, token: str, exp_s: float, status: str = "valid") -> dict[str, Any]:
+    return {"endpoint": "chat-generations", "t_s": t_s, "token_id": token,
+            "token_expires_t_s": exp_s, "token_status": status}  # fmt: skip
+
+
+def test_expiry_is_put_to_the_test_only_by_requests_sent_once_a_used_token_reached_its_exp(
+) -> None:  # fmt: skip
+    # Long-lived tokens, a short window: nothing had to carry a fresh token.
+    assert expiry_chances([sent(1.0, "a", 1800.0), sent(2.0, "a", 1800.0)]) == 0
+    # 3-second tokens: refreshed in time, every request after the first exp was a test of it.
+    refreshed = [sent(1.0, "a", 3.0), sent(2.9, "a", 3.0), sent(3.5, "b", 6.0), sent(4.0, "b", 6.0)]
+    assert expiry_chances(refreshed) == 2
+    # A token kept on disk from an earlier run, already past its exp at the first request.
+    assert expiry_chances([sent(0.5, "stale", -600.0, "expired"), sent(0.9, "c", 1800.0)]) == 2
+
+
+def test_a_journal_outside_the_windows_becomes_a_card_record_of_token_sends_only() -> None:
+    journal = [{"endpoint": "token", "t_s": 0.1}, sent(0.5, "stale", -600.0, "expired"),
+               sent(0.9, "c", 1800.0)]  # fmt: skip
+    record = journal_record(journal, target="launch:gw", window="discover")
+    assert (record.runner, record.scenario) == ("card", "load")
+    assert record.labels == {"target": "launch:gw", "window": "discover"}
+    assert set(record.series_names) == {"models_requests", "expired_token_sends", "expiry_chances",
+                                        "unknown_token_sends", "missing_token_sends"}  # fmt: skip
+    assert record.get("expired_token_sends").values == (1.0,)

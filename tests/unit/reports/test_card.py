@@ -226,3 +226,26 @@ def test_nothing_is_said_to_be_wrong_only_when_no_reply_failed(tmp_path: Path) -
     text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert "No claim refuted, but 2 replies were not ok: see the errors table." in text
     assert "Nothing found wrong" not in text
+
+
+def test_no_expired_token_sends_holds_only_once_some_token_reached_its_exp(tmp_path: Path) -> None:
+    ledger = [scenario_path("claims", "gateway.toml")]
+    window = record("card", "load", {}, models_requests=40.0, expired_token_sends=0.0,
+                    expiry_chances=0.0)  # fmt: skip
+
+    def verdict_of(*records: RunRecord) -> Verdict:
+        cards = evaluate_cards(tmp_path, list(records), [TARGET], ledger)
+        return next(v for v in cards[TARGET] if v.claim_id == "gw-no-expired-token-sends")
+
+    untested = verdict_of(window)
+    assert untested.verdict == "inconclusive"
+    assert "0 requests went upstream once a token the target used had reached its exp" in (
+        untested.reason
+    )
+    refreshed = record("card", "load", {}, models_requests=30.0, expired_token_sends=0.0,
+                       expiry_chances=22.0)  # fmt: skip
+    assert verdict_of(window, refreshed).verdict == "holds"
+    # A stale token kept on disk went up while the target was being discovered.
+    discover = record("card", "load", {}, models_requests=2.0, expired_token_sends=1.0,
+                      expiry_chances=2.0)  # fmt: skip
+    assert verdict_of(window, discover).verdict == "refuted"

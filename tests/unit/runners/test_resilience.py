@@ -85,10 +85,11 @@ def test_a_resilience_run_returns_the_load_record_and_a_graded_verdict(
     stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     monkeypatch.setattr(resilience, "run_load", lambda *_, **__: [fake_record(False)])
-    load, verdict = run_resilience(
+    load, tokens, verdict = run_resilience(
         TargetSpec(variant="async"), tmp_path, duration_s=10.0, sleep=stand_ins.append
     )
     assert load.runner == "load"
+    assert (tokens.runner, tokens.labels["window"]) == ("card", "resilience")
     assert verdict.get("finding:bad_app_context").values == (1.0,)
     assert not verdict.partial
     assert stand_ins == [resilience.JOURNAL_SETTLE_S]
@@ -104,7 +105,7 @@ def test_ctrl_c_during_the_load_still_grades_and_carries_both_records_marked_par
     monkeypatch.setattr(resilience, "run_load", interrupted)
     with pytest.raises(Interrupted) as stop:
         run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0, sleep=lambda _: None)
-    load, verdict = stop.value.records
+    load, _, verdict = stop.value.records
     assert load.partial and verdict.partial
     assert verdict.get("finding:bad_app_context").values == (1.0,)
 
