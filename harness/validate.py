@@ -325,7 +325,8 @@ def discover_step(
         )  # fmt: skip
         choices[spec.name] = choice
         chosen = f"model {choice.model!r} ({choice.source})" if choice.model else choice.reason
-        say(f"[discover] {spec.name}: {chosen}")
+        flaw = f", but {choice.flaw}" if choice.flaw else ""
+        say(f"[discover] {spec.name}: {chosen}{flaw}")
         records.append(discovery_record(spec.name, choice))
         # Its token sends are graded like a window's (a stale token on disk goes up here).
         if journal is not None:

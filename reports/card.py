@@ -72,7 +72,9 @@ def _model_line(records: Sequence[RunRecord]) -> str:
            "default": "the default name (GET /v1/models listed none)"}  # fmt: skip
     served = ", ".join(f"`{m}`" for m in params.get("served_models", [])) or "none listed"
     source = how.get(str(params.get("model_source")), str(params.get("model_source")))
-    return f"Model sent: `{params['model']}` ({source}; served: {served})."
+    flaw = f" Its probe reached the upstream, but {params['model_flaw']}." if params.get(
+        "model_flaw") else ""  # fmt: skip
+    return f"Model sent: `{params['model']}` ({source}; served: {served}).{flaw}"
 
 
 def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
@@ -80,6 +82,9 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
                for v in verdicts if v.verdict == "refuted"]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
     problems = refuted + ([f"FAIL findings: {', '.join(failing)}"] if failing else [])
+    discovered = next((r.params for r in records if r.runner == "discover"), {})
+    if discovered.get("model_flaw"):
+        problems.append("the discovery probe's answer was not the upstream's (see above)")
     if not problems and not _measured(records):
         return ""
     if not problems:

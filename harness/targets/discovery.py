@@ -1,9 +1,11 @@
 """Discovery: which model to send a target before measuring it.
 
 A stranger's gateway serves its own model names. `discover_model` asks `GET /v1/models`, then
-sends one chat completion per candidate until one answers 200 and (when the mock behind the
-target is known) reaches the mock. The `ModelChoice` says what was chosen and how, or why
-nothing works, with the probe's status and body.
+sends one chat completion per candidate until one answers 200 with the upstream's answer (when
+the mock behind the target is known, the probe must reach it, and its answer is judged against
+the mock's reply). A model whose 200 is not the upstream's answer (error text inside it) is
+chosen only when no other works, and the choice says so. The `ModelChoice` says what was
+chosen and how, or why nothing works, with the probe's status and body.
 """
 
 from __future__ import annotations
@@ -15,7 +17,9 @@ from dataclasses import dataclass
 from functools import partial
 from typing import Any
 
+from harness.fidelity import answer_facts, answered, judge
 from harness.findings.journal import journal_position
+from harness.join import reply_facts
 from harness.targets import health
 from harness.targets.headers import credential_hint
 from mock_salesforce.admin_client import AdminClient, AdminError
@@ -44,10 +48,23 @@ class Probe:
     status: int
     body: str
     reached_mock: bool | None = None
+    fidelity: tuple[str, ...] = ()  # what was wrong with a 200's answer (`harness.fidelity`)
 
     @property
     def works(self) -> bool:
         return self.status == 200 and self.reached_mock is not False
+
+    @property
+    def clean(self) -> bool:
+        """It works, and its answer was the upstream's (usage aside: it has its own claim)."""
+        return self.works and answered(self.status, self.fidelity)
+
+    def flaw(self) -> str:
+        """What was wrong with the answer of a probe that works ("" when nothing)."""
+        if not self.works or self.clean:
+            return ""
+        kinds = ", ".join(k.replace("_", " ") for k in self.fidelity if k != "usage_mismatch")
+        return f"its answer was not the upstream's ({kinds}): {self.body}"
 
     def describe(self) -> str:
         """One line: what the target answered to this model."""
@@ -94,6 +111,11 @@ class ModelChoice:
             return f"{self.unreached}; no verdict on the gateway from its answers{listed}: {tried}"
         return f"no model works on this target{listed}{hint}: {tried}"
 
+    @property
+    def flaw(self) -> str:
+        """What was wrong with the chosen model's probe answer ("" when nothing)."""
+        return next((p.flaw() for p in self.probes if p.model == self.model and p.works), "")
+
     def as_params(self) -> dict[str, Any]:
         """What goes into a record's params: the chosen model and how it was chosen."""
         return {
@@ -104,6 +126,7 @@ class ModelChoice:
             "model_reason": self.reason,
             "model_error": self.error,
             "model_unreached": self.unreached,
+            "model_flaw": self.flaw,
         }
 
     @classmethod
@@ -140,10 +163,15 @@ def discover_model(
     probes: list[Probe] = []
     for model in candidates:
         probes.append(probe_model(url, model, mock_url, send))
-        if probes[-1].works:
-            source = "probe" if served else "default"
-            return ModelChoice(model, source, served, tuple(probes), listing)
-    return ModelChoice(None, "none", served, tuple(probes), listing, hint=_hint(probes, headers))
+        if probes[-1].clean:
+            break
+    # The first clean one; else the first that reached the upstream, its flaw on record.
+    chosen = next((p for p in probes if p.clean), next((p for p in probes if p.works), None))
+    if chosen is None:
+        return ModelChoice(None, "none", served, tuple(probes), listing,
+                           hint=_hint(probes, headers))  # fmt: skip
+    return ModelChoice(chosen.model, "probe" if served else "default", served, tuple(probes),
+                       listing)  # fmt: skip
 
 
 def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
@@ -178,26 +206,44 @@ def model_ids(body: bytes) -> tuple[str, ...]:
 
 
 def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
-    """Send one chat completion with `model`; ask the mock (if known) whether it was called."""
+    """Send one chat completion with `model`; ask the mock (if known) whether it was called,
+    and judge a 200's answer against the reply the upstream gave (without a mock: only whether
+    it reads like an error)."""
     since = journal_position(mock_url)
     prompt = f"sfperf probe {new_marker(_MARKERS)}: say hi."
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     answer = post(url + "/v1/chat/completions", body)
     status, raw = answer if answer is not None else (0, b"")
     text = raw[:BODY_CHARS].decode("utf-8", "replace")
-    return Probe(model, status, text, _reached(mock_url, since))
+    calls = _models_calls(mock_url, since)
+    reached = None if calls is None else bool(calls)
+    return Probe(model, status, text, reached, probe_fidelity(body, status, raw, calls or ()))
+
+
+def probe_fidelity(
+    request: Mapping[str, Any], status: int, raw: bytes, calls: Sequence[Mapping[str, Any]]
+) -> tuple[str, ...]:
+    """The mismatch kinds of a probe's 200 against the upstream's last reply for it (a gateway
+    may retry); with none to compare, error text or an error object inside the 200 only."""
+    if status != 200:
+        return ()
+    facts = answer_facts(request, status, raw)
+    reply = next((r for r in map(reply_facts, reversed(calls)) if r is not None), None)
+    if reply is None:
+        return ("error_in_200",) if facts.error or facts.error_text else ()
+    return judge(status, facts, reply)
 
 
 def _post_json(url: str, body: Any, headers: Mapping[str, str] = health.NO_HEADERS) -> Answer:
     return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S, headers=headers)
 
 
-def _reached(mock_url: str, since: int | None) -> bool | None:
-    """True when the mock journaled a Models API call after `since` (None: cannot tell)."""
+def _models_calls(mock_url: str, since: int | None) -> list[dict[str, Any]] | None:
+    """The Models API calls the mock journaled after `since` (None: cannot tell)."""
     if since is None:
         return None
     try:
         entries: Sequence[dict[str, Any]] = AdminClient(mock_url).read_journal(since)
     except (AdminError, OSError, ValueError):
         return None
-    return any(e.get("endpoint") in MODELS_ENDPOINTS for e in entries)
+    return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]

@@ -1,9 +1,11 @@
 """The phases a load scenario walked the mock through, and which requests met a calm upstream.
 
 The resilience scenario writes one line per phase as it begins (`phases.json` beside the rows:
-name, epoch start, calm or not); the load runner reads it back to judge the target on the
-requests that met no fault: sent and answered inside one calm phase, with no upstream call of
-theirs hit by an injected fault. A gateway that stays broken after the faults shows there.
+name, epoch start, calm or not); the load runner reads it back to tell the requests that met a
+calm upstream (the journal says none of their calls was hit; or, for one that made no call, it
+was sent and answered inside a calm phase) from those that met the faults. A gateway that stays
+broken after the faults shows on the first; error text inside a 200 counts against faults only
+on the second.
 """
 
 from __future__ import annotations
@@ -49,12 +51,16 @@ def read_phases(directory: Path) -> tuple[PhaseSpan, ...]:
 def calm_requests(
     rows: Sequence[Row], spans: Sequence[PhaseSpan], journal: Iterable[Mapping[str, Any]] | None
 ) -> list[Row]:
-    """The rows sent and answered inside one calm phase whose upstream calls (by marker) met no
-    injected fault."""
-    faulted = {marker for marker, calls in calls_by_marker(journal or ()).items()
-               if any(call.get("fault") for call in calls)}  # fmt: skip
+    """The rows that met a calm upstream: those whose upstream calls (by marker) all got the
+    upstream's own reply, and those that made none, sent and answered inside one calm phase.
+    The others met the faults (a call of theirs was hit, or none went up while they were on)."""
+    calls = calls_by_marker(journal or ())
     ends = [s.start_s for s in spans[1:]] + [float("inf")]
     calm = [(s.start_s, end) for s, end in zip(spans, ends, strict=True) if s.calm]
-    return [row for row in rows
-            if row.marker not in faulted
-            and any(start <= row.start_s and row.end_s <= end for start, end in calm)]  # fmt: skip
+
+    def met_calm(row: Row) -> bool:
+        if row.marker in calls:
+            return not any(call.get("fault") for call in calls[row.marker])
+        return any(start <= row.start_s and row.end_s <= end for start, end in calm)
+
+    return [row for row in rows if met_calm(row)]

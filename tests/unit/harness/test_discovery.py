@@ -7,7 +7,9 @@ from harness.targets.discovery import (
     Probe,
     discover_model,
     model_ids,
+    probe_fidelity,
 )
+from mock_salesforce.journal import text_sha256
 from mock_salesforce.markers import find_markers
 
 URL = "http://127.0.0.1:9"
@@ -116,3 +118,50 @@ def test_every_probe_sends_a_prompt_no_earlier_probe_sent() -> None:
         discover_model(URL, requested="m", get=FakeGateway(listing("m"), set()).get, post=post)
     assert len(set(prompts)) == 2
     assert all(find_markers(p.encode()) for p in prompts)
+
+
+ERROR_TEXT = "[Error: Could not extract generated text from Salesforce response]"
+
+
+def chat_reply(text: str) -> bytes:
+    return json.dumps({"choices": [{"index": 0, "finish_reason": "stop",
+                                    "message": {"role": "assistant", "content": text}}],
+                       "usage": {"prompt_tokens": 5, "completion_tokens": 2,
+                                 "total_tokens": 7}}).encode()  # fmt: skip
+
+
+class ErrorTextGateway(FakeGateway):
+    """Answers 200 to every model, with error text inside for those in `broken`."""
+
+    def __init__(self, names: tuple[str, ...], broken: set[str]) -> None:
+        super().__init__(listing(*names), works=set(names))
+        self.broken = broken
+
+    def post(self, url: str, body: Any) -> tuple[int, bytes] | None:
+        self.posted.append(body["model"])
+        return 200, chat_reply(ERROR_TEXT if body["model"] in self.broken else "hi there")
+
+
+def test_a_model_whose_200_holds_error_text_is_passed_over_for_one_that_answers() -> None:
+    gateway = ErrorTextGateway(("broken", "fine"), broken={"broken"})
+    choice = discover_model(URL, get=gateway.get, post=gateway.post)
+    assert (choice.model, choice.flaw) == ("fine", "")
+    assert choice.as_params()["model_probes"][0]["fidelity"] == ("error_in_200",)
+
+
+def test_when_every_200_holds_error_text_the_first_is_sent_and_the_choice_says_so() -> None:
+    gateway = ErrorTextGateway(("a", "b"), broken={"a", "b"})
+    choice = discover_model(URL, get=gateway.get, post=gateway.post)
+    assert choice.model == "a" and gateway.posted == ["a", "b"]
+    assert choice.flaw.startswith("its answer was not the upstream's (error in 200): {")
+    assert choice.as_params()["model_flaw"] == choice.flaw
+
+
+def test_a_probes_answer_is_judged_against_the_reply_the_upstream_gave() -> None:
+    request = {"model": "m", "messages": [{"role": "user", "content": "hi"}]}
+    call = {"endpoint": "chat-generations", "reply_sha256": text_sha256("hi there"),
+            "finish_reason": "stop", "prompt_tokens": 5, "completion_tokens": 2}  # fmt: skip
+    assert probe_fidelity(request, 200, chat_reply("hi there"), [call]) == ()
+    assert probe_fidelity(request, 200, chat_reply(ERROR_TEXT), [call]) == ("error_in_200",)
+    assert probe_fidelity(request, 200, chat_reply("other text"), [call]) == ("wrong_content",)
+    assert probe_fidelity(request, 500, b"boom", [call]) == ()

@@ -249,3 +249,17 @@ def test_no_expired_token_sends_holds_only_once_some_token_reached_its_exp(tmp_p
     discover = record("card", "load", {}, models_requests=2.0, expired_token_sends=1.0,
                       expiry_chances=2.0)  # fmt: skip
     assert verdict_of(window, discover).verdict == "refuted"
+
+
+def test_a_probe_answered_with_error_text_is_named_beside_the_model_and_in_what_is_wrong(
+    tmp_path: Path,
+) -> None:
+    flaw = 'its answer was not the upstream\'s (error in 200): {"choices": [[Error: Could not'
+    discover = {"model": "claude-3-haiku", "model_source": "probe", "model_flaw": flaw,
+                "served_models": ["claude-3-haiku"]}  # fmt: skip
+    write_report(tmp_path, [record("discover", "models", discover)], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "holds", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert f"Its probe reached the upstream, but {flaw}." in card
+    assert "the discovery probe's answer was not the upstream's" in card
+    assert "Nothing found wrong" not in card

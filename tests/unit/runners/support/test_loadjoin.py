@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness.fidelity import AnswerFacts, ReplyOracle
-from harness.runners.support.loadjoin import join_load
+from harness.runners.support.loadjoin import calm_series, join_load
 from harness.runners.support.loadrows import Row
 from harness.runners.support.phases import PhaseSpan
 from mock_salesforce.journal import text_sha256
@@ -101,3 +101,18 @@ def test_a_run_walked_through_phases_is_judged_on_the_requests_that_met_a_calm_u
     ]
     plain = join_load(broken, [], oracle=no_oracle, labels=LABELS, mock_epoch=never)
     assert "calm_errors" not in plain.params and plain.series == ()
+
+
+def test_error_text_in_a_200_counts_against_the_faults_only_when_the_request_met_them() -> None:
+    def error_200(marker: str) -> Row:
+        return Row("chat", 15.0, 15.0, 9.0, 200, False, fidelity=("error_in_200",),
+                   body="[Error: Could not extract generated text]", marker=marker)  # fmt: skip
+
+    journal = [call(1, "hit", fault="503"), call(2, "spared", fault=None)]
+    params: dict[str, Any] = {}
+    phases = (PhaseSpan("503 outage", 10.0, False),)
+    series = {s.name: s.values for s in calm_series(
+        [error_200("hit"), error_200("spared")], phases, journal, params)}  # fmt: skip
+    assert series["fault_error_in_200"] == (1.0,)
+    assert series["calm_answered"] == (0.0,)  # the spared request's error text is no answer
+    assert params["calm_errors"][0]["body"].startswith("fidelity: error_in_200: e.g. [Error")

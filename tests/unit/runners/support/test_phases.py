@@ -48,3 +48,8 @@ def test_phases_written_beside_the_rows_read_back_and_none_when_there_are_none(
     write_phases(tmp_path, SPANS)
     assert read_phases(tmp_path) == SPANS
     assert read_phases(tmp_path / "elsewhere") == ()
+
+
+def test_a_request_whose_own_call_was_spared_in_a_fault_phase_met_a_calm_upstream() -> None:
+    spared = sent(111.0, "spared")  # the 429 burst hits half the calls; not this one's
+    assert calm_requests([spared], SPANS, [call("spared", None)]) == [spared]
