@@ -170,7 +170,7 @@ def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any
         key = (row.status, what)
         counts[key] += 1
         examples.setdefault(
-            key, f"{what}: e.g. {row.body}" if row.status and row.fidelity else what
+            key, f"{what}: e.g. {row.body}" if row.status and row.fidelity and row.body else what
         )
     ordered = sorted(counts.items(), key=lambda item: (item[0][0] != 0, -item[1]))
     return [{"status": k[0], "body": examples[k][:BODY_CHARS], "count": n}
@@ -190,7 +190,8 @@ def _failure(row: Row) -> str:
 def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str, float]:
     """The measured twins of what a gateway may report about itself."""
     named = {s.name: s.values for s in series}
-    figures = {"client_requests": float(len(rows))}
+    # What the target served: the client's requests, and those in flight at the window's end.
+    figures = {"client_requests": named.get("requests_served", (float(len(rows)),))[0]}
     if rows:
         figures["mean_latency_ms"] = sum(r.response_ms for r in rows) / len(rows)
     for name in ("models_requests", "token_requests"):

@@ -216,7 +216,10 @@ class ChatUser(User):
         response_ms = (time.perf_counter() - t0) * 1000.0
         answer = read_answer(body, exchange.status, exchange.payload) if self.reading else None
         ok = exchange.status == 200 and not exchange.error and (answer is None or readable(answer))
-        quoted = "" if ok else exchange.payload[:BODY_CHARS].decode("utf-8", "replace")
+        # The start of a reply that is not ok, or whose text reads like an error: the report
+        # quotes it (a readable 200 may still be error text the judging will name).
+        telling = not ok or (answer is not None and answer.error_text)
+        quoted = exchange.payload[:BODY_CHARS].decode("utf-8", "replace") if telling else ""
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok, exchange.ttft_ms,
             exchange.itl_ms, (), exchange.error, quoted, marker, answer, sent, self.errors_allowed,

@@ -255,3 +255,19 @@ def test_a_journal_outside_the_windows_becomes_a_card_record_of_token_sends_only
     assert set(record.series_names) == {"models_requests", "expired_token_sends", "expiry_chances",
                                         "unknown_token_sends", "missing_token_sends"}  # fmt: skip
     assert record.get("expired_token_sends").values == (1.0,)
+
+
+def test_a_failed_reply_without_a_kept_body_is_shown_by_what_was_wrong_alone() -> None:
+    judged = Row("chat", 0.0, 0.0, 9.0, 200, False, fidelity=("wrong_content",))
+    assert top_errors([judged])[0]["body"] == "fidelity: wrong_content"
+
+
+def test_a_self_reported_request_count_is_paired_with_the_requests_served() -> None:
+    rows = [Row("chat", 0.0, 0.0, 100.0, 200, True, marker=f"m{i}") for i in range(20)]
+    journal = tuple(entry(i, "chat-generations") | {"markers": [f"m{i}"]} for i in range(24))
+    figures = {"requests_processed": 0}, {"requests_processed": 24}
+    observation = WindowObservation("w", 5.0, journal=journal, metrics_before=figures[0],
+                                    metrics_after=figures[1])  # fmt: skip
+    record = card_record(observation, rows, target="t", scenario="w", users=5)
+    (pair,) = record.params["self_reported"]
+    assert (pair["measured"], pair["off_by"]) == (24.0, 0.0)
