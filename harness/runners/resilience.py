@@ -87,7 +87,7 @@ def run_resilience(
     )  # fmt: skip
     # Its tokens live a few seconds: the run that puts "no expired token goes upstream" to test.
     tokens = journal_record(journal.entries, target=target.name, window="resilience",
-                            partial=journal.lost)  # fmt: skip
+                            partial=journal.lost or interrupted)  # fmt: skip
     if interrupted:
         raise Interrupted([*records, tokens, verdict])
     return [*records, tokens, verdict]

@@ -166,7 +166,8 @@ def test_verdict_grades_what_the_mock_saw_before_the_stop(
     with sfperf(tmp_path, *args) as run:
         wait_for(run, run.rows_written)
         stop(run, signum)
-    assert [(r.runner, r.partial) for r in run.records()] == [("load", True), ("verdict", True)]
+    assert [(r.runner, r.partial) for r in run.records()] == [
+        ("load", True), ("card", True), ("verdict", True)]  # fmt: skip
 
 
 @pytest.mark.parametrize("signum", [signal.SIGTERM, signal.SIGINT])

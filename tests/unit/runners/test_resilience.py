@@ -96,7 +96,7 @@ def test_a_resilience_run_returns_the_load_record_and_a_graded_verdict(
     assert (tmp_path / "journal-gw.jsonl").is_file()
 
 
-def test_ctrl_c_during_the_load_still_grades_and_carries_both_records_marked_partial(
+def test_ctrl_c_during_the_load_still_grades_and_carries_every_record_marked_partial(
     stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
     def interrupted(*_: Any, **__: Any) -> list[RunRecord]:
@@ -105,8 +105,8 @@ def test_ctrl_c_during_the_load_still_grades_and_carries_both_records_marked_par
     monkeypatch.setattr(resilience, "run_load", interrupted)
     with pytest.raises(Interrupted) as stop:
         run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0, sleep=lambda _: None)
-    load, _, verdict = stop.value.records
-    assert load.partial and verdict.partial
+    load, tokens, verdict = stop.value.records
+    assert load.partial and tokens.partial and verdict.partial
     assert verdict.get("finding:bad_app_context").values == (1.0,)
 
 
