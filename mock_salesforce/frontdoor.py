@@ -164,9 +164,9 @@ class FrontDoor(asyncio.Protocol):
         "_active_s", "_backlog", "_body", "_body_bytes", "_body_limit", "_busy", "_chunked",
         "_connections", "_continued", "_current", "_date", "_fallback", "_handed", "_handing_over",
         "_head_bytes", "_head_from_s", "_head_split", "_head_timer", "_headers", "_idle_timer",
-        "_in_body", "_keepalive_s", "_linger_bytes", "_mode", "_parser", "_paused", "_raw",
-        "_read_bytes", "_reading_done", "_remote", "_route", "_route_url", "_transport", "_url",
-        "state",
+        "_in_body", "_keepalive_s", "_linger_bytes", "_loop_time", "_mode", "_parser", "_paused",
+        "_raw", "_read_bytes", "_reading_done", "_remote", "_route", "_route_url", "_transport",
+        "_url", "state",
     )  # fmt: skip
 
     def __init__(
@@ -183,6 +183,7 @@ class FrontDoor(asyncio.Protocol):
         self._connections = connections
         self._keepalive_s = keepalive_s
         self._active_s = 0.0  # loop time of the last bytes received
+        self._loop_time: Callable[[], float] = time.monotonic  # the loop's clock, once connected
         self._idle_timer: asyncio.TimerHandle | None = None
         self._parser = httptools.HttpRequestParser(self)
         self._transport: asyncio.Transport | None = None
@@ -223,6 +224,8 @@ class FrontDoor(asyncio.Protocol):
         self._remote = str(peer[0]) if isinstance(peer, tuple) and peer else None
         self._connections.add(self)
         loop = asyncio.get_running_loop()
+        # Kept, not asked again per read: asking for the running loop costs a getpid syscall.
+        self._loop_time = loop.time
         self._active_s = loop.time()
         self._idle_timer = loop.call_at(self._active_s + self._keepalive_s, self._check_idle)
 
@@ -239,7 +242,7 @@ class FrontDoor(asyncio.Protocol):
             self._transport.close()
 
     def data_received(self, data: bytes) -> None:
-        self._active_s = asyncio.get_running_loop().time()
+        self._active_s = self._loop_time()
         if self._reading_done:
             self._drop(len(data))
             return
