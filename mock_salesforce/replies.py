@@ -44,6 +44,7 @@ _STREAM_WORDS = 1 << 16
 _STREAM_SEED = 0x5F5EED
 _UNIT = 2.0**-53
 _BITS_53 = 2**53 - 1
+MAX_LENGTH_STEPS = 4096  # reply length ranges up to this wide are sampled from a table
 
 
 class Reply(NamedTuple):
@@ -130,11 +131,31 @@ class ReplyLengths:
     def sample(self, u: float) -> tuple[int, bool]:
         """The completion length at quantile `u` in (0, 1), and whether it was cut at
         `max_tokens` (then finish_reason is `length`)."""
+        steps = self._steps
+        if steps is None:
+            drawn = self._drawn(u)
+            return max(self.min_tokens, min(self.max_tokens, drawn)), drawn > self.max_tokens
+        above = bisect.bisect_right(steps, u)  # the lengths past min_tokens that u reaches
+        if above == len(steps):
+            return self.max_tokens, True
+        return self.min_tokens + above, False
+
+    def _drawn(self, u: float) -> int:
+        """The length at quantile `u`, before it is clamped."""
         if self.sigma <= 0:
-            drawn = round(self.median_tokens)
-        else:
-            drawn = round(math.exp(self._log_lengths.inv_cdf(u)))
-        return max(self.min_tokens, min(self.max_tokens, drawn)), drawn > self.max_tokens
+            return round(self.median_tokens)
+        return round(math.exp(self._log_lengths.inv_cdf(u)))
+
+    @cached_property
+    def _steps(self) -> tuple[float, ...] | None:
+        """The quantile from which each length min_tokens + 1 ... max_tokens + 1 (the cut) is
+        drawn: a bisection instead of the inverse CDF per reply. None for a fixed length, or a
+        range too wide to tabulate (then `_drawn` per reply)."""
+        if self.sigma <= 0 or self.max_tokens - self.min_tokens > MAX_LENGTH_STEPS:
+            return None
+        log_lengths = self._log_lengths
+        lengths = range(self.min_tokens + 1, self.max_tokens + 2)
+        return tuple(log_lengths.cdf(math.log(n - 0.5)) for n in lengths)
 
     @cached_property
     def _log_lengths(self) -> NormalDist:
@@ -186,28 +207,40 @@ def _lognormal_lengths(kind: str, rest: str) -> ReplyLengths:
 
 def reply_key(endpoint: str, body: Mapping[str, Any]) -> str:
     """The part of a request body the reply depends on (see the module docstring)."""
-    if endpoint == "chat-generations":
-        messages = body.get("messages")
-        if isinstance(messages, list):
-            for message in reversed(messages):
-                if isinstance(message, dict) and message.get("role") == "user":
-                    return _as_text(message.get("content"))
-        return _as_text(messages)
-    if endpoint == "generations":
-        return _as_text(body.get("prompt"))
-    return _as_text(body.get("input"))
+    return key_and_texts(endpoint, body)[0]
 
 
 def prompt_texts(endpoint: str, body: Mapping[str, Any]) -> list[str]:
     """Every prompt text the request sends (all messages, the prompt, or every input)."""
+    return key_and_texts(endpoint, body)[1]
+
+
+def key_and_texts(endpoint: str, body: Mapping[str, Any]) -> tuple[str, list[str]]:
+    """`reply_key` and `prompt_texts` of a request, in one pass over its messages."""
     if endpoint == "chat-generations":
-        messages = body.get("messages")
-        items = messages if isinstance(messages, list) else []
-        return [_as_text(m.get("content")) for m in items if isinstance(m, dict)]
+        return _chat_key_and_texts(body.get("messages"))
     if endpoint == "generations":
-        return [_as_text(body.get("prompt"))]
+        prompt = _as_text(body.get("prompt"))
+        return prompt, [prompt]
     inputs = body.get("input")
-    return [_as_text(i) for i in inputs] if isinstance(inputs, list) else []
+    texts = [_as_text(i) for i in inputs] if isinstance(inputs, list) else []
+    return _as_text(inputs), texts
+
+
+def _chat_key_and_texts(messages: Any) -> tuple[str, list[str]]:
+    """The last user message's content, and every message's (a chat request's)."""
+    if not isinstance(messages, list):
+        return _as_text(messages), []
+    texts: list[str] = []
+    key = None
+    for message in messages:
+        if isinstance(message, dict):
+            content = message.get("content")
+            text = content if isinstance(content, str) else _as_text(content)
+            texts.append(text)
+            if message.get("role") == "user":
+                key = text
+    return (_as_text(messages) if key is None else key), texts
 
 
 def expected_reply(
@@ -222,10 +255,11 @@ def expected_reply(
     Not cached: the mock keeps whole replies of repeated request bodies (`rendering`), and a
     load test's prompts are new (the harness's carry unique markers), so a cache here would
     only be kept up, never asked."""
+    key, texts = key_and_texts(endpoint, body)
     # Three independent draws from the key's 128-bit digest: shape, length, where text starts.
-    digest = _digest(seed, endpoint, reply_key(endpoint, body))
+    digest = _digest(seed, endpoint, key)
     shape = mix.choose(endpoint, ((digest >> 75) & _BITS_53) * _UNIT)
-    prompt_tokens = count_message_tokens(prompt_texts(endpoint, body))
+    prompt_tokens = count_message_tokens(texts)
     if endpoint not in TEXT_ENDPOINTS:
         return Reply("", "stop", prompt_tokens, 0, shape)
     n_tokens, cut = lengths.sample((((digest >> 22) & _BITS_53) + 0.5) * _UNIT)  # never 0 or 1

@@ -1,10 +1,13 @@
+import math
 import random
 from collections import Counter
+from statistics import NormalDist
 
 import pytest
 
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.replies import (
+    MAX_LENGTH_STEPS,
     OFFICIAL_MIX,
     ReplyLengths,
     ShapeMix,
@@ -156,3 +159,26 @@ def test_length_and_shape_draws_are_independent_of_each_other() -> None:
     }
     medians = [tokens[len(tokens) // 2] for tokens in by_shape.values()]
     assert all(50 <= m <= 70 for m in medians), medians  # default median 60 under both shapes
+
+
+@pytest.mark.parametrize(
+    "spec", ["lognormal:median=60,sigma=0.6", "lognormal:median=9,sigma=2,min=5,max=50"]
+)
+def test_a_tabulated_length_is_the_one_the_inverse_cdf_gives(spec: str) -> None:
+    lengths = parse_lengths(spec)
+    by_inverse = NormalDist(math.log(lengths.median_tokens), lengths.sigma)
+    rng = random.Random(2)
+    for _ in range(20_000):
+        u = (rng.getrandbits(53) + 0.5) * 2.0**-53
+        drawn = round(math.exp(by_inverse.inv_cdf(u)))
+        clamped = max(lengths.min_tokens, min(lengths.max_tokens, drawn))
+        assert lengths.sample(u) == (clamped, drawn > lengths.max_tokens), u
+
+
+def test_a_length_range_too_wide_to_tabulate_is_drawn_by_the_inverse_cdf() -> None:
+    most = MAX_LENGTH_STEPS + 10
+    lengths = parse_lengths(f"lognormal:median=60,sigma=3,max={most}")
+    by_inverse = NormalDist(math.log(60), 3)
+    for u in (0.001, 0.5, 0.999999):
+        drawn = round(math.exp(by_inverse.inv_cdf(u)))
+        assert lengths.sample(u) == (min(max(drawn, 1), most), drawn > most)
