@@ -152,19 +152,41 @@ def missing_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
 
 
 def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """Bursts of token requests from one client within a second: concurrent refreshes (judged
-    on tokens that outlive the refresh margin)."""
-    if not habits_judged(entries, policy):
-        return None
+    """Concurrent refreshes from one client: on tokens that outlive the refresh margin, bursts
+    of token requests within a second; on shorter ones (refreshing often is fair there, doing it
+    all at once is not), token requests in flight together from more than one per process of
+    the target (judged only when the shim counted its processes)."""
     by_host: dict[str, list[Entry]] = defaultdict(list)
     for entry in _token_requests(entries):
         by_host[client_host(entry.get("client"))].append(entry)
-    hits = [e for group in by_host.values() for e in _bursts(group, policy)]
+    if habits_judged(entries, policy):
+        hits = [e for group in by_host.values() for e in _bursts(group, policy)]
+        return make_finding(
+            "refresh_stampede", Severity.WARN, hits,
+            f"{policy.stampede_size}+ token requests within {policy.stampede_window_s:g} s; "
+            "let one refresh run and the others wait for it",
+        )  # fmt: skip
+    if policy.target_processes is None:
+        return None
+    together = policy.target_processes + 1
+    hits = [e for group in by_host.values() for e in _in_flight_together(group, together)]
     return make_finding(
         "refresh_stampede", Severity.WARN, hits,
-        f"{policy.stampede_size}+ token requests within {policy.stampede_window_s:g} s; "
-        "let one refresh run and the others wait for it",
+        f"{together}+ token requests in flight at once from a target of "
+        f"{policy.target_processes} process(es); let one refresh run and the others wait for it",
     )  # fmt: skip
+
+
+def _in_flight_together(tokens: list[Entry], at_least: int) -> list[Entry]:
+    """The token requests in flight at a moment when at least `at_least` of them were (from
+    its start `t_s` for `duration_s`, as journaled)."""
+    spans = [(_t_s(e), _t_s(e) + float(e.get("duration_s") or 0.0), e) for e in tokens]
+    marked: dict[int, Entry] = {}
+    for moment_s, _, _ in spans:
+        flying = [e for start_s, end_s, e in spans if start_s <= moment_s < end_s]
+        if len(flying) >= at_least:
+            marked.update((id(e), e) for e in flying)
+    return sorted(marked.values(), key=_t_s)
 
 
 def _bursts(tokens: list[Entry], policy: GradingPolicy) -> list[Entry]:

@@ -98,6 +98,10 @@ class GradingPolicy:
     min_token_requests: int = 3  # below this many token requests, the ratio proves nothing
     stampede_window_s: float = 1.0
     stampede_size: int = 3  # this many token requests within the window is a stampede
+    # How many processes the target ran (the launch shim counts them; None: unknown). On tokens
+    # too short-lived to judge habits on, refreshes in flight together from more than this many
+    # are a stampede: each process may keep its own token, one process should refresh once.
+    target_processes: int | None = None
     app_context: str = "EinsteinGPT"
     feature_id: str = "ai-platform-models-connected-app"
     known_models: frozenset[str] = frozenset()  # empty: an un-injected 404 marks an unknown model

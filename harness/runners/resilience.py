@@ -12,7 +12,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator
-from dataclasses import asdict
+from dataclasses import asdict, replace
 from pathlib import Path
 
 from harness.card.measures import journal_record
@@ -75,6 +75,7 @@ def run_resilience(
         records = [r for r in records if r.runner == "load"]
         sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
+        policy = replace(policy, target_processes=process_count(target))
     findings = grade_journal(journal.entries, policy)
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
@@ -110,7 +111,13 @@ def _resilience_target(
             else open_target(spec, mock_url=mock.url, run_dir=run_dir)
         )
         with opened as running:
-            yield LoadTarget.of(running, mock.url)
+            yield LoadTarget.of(running, mock.url, io=spec.kind == "launch")
+
+
+def process_count(target: LoadTarget) -> int | None:
+    """How many processes of the target the launch shim saw (None: not launched under it)."""
+    snapshot = target.io_snapshot("resilience-processes") or {}
+    return len(snapshot.get("pids") or ()) or None
 
 
 @contextlib.contextmanager

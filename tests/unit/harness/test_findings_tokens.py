@@ -239,3 +239,37 @@ def test_any_journal_grades_without_error_into_declared_counted_findings(
     findings = grade_journal(journal)
     assert {f.name for f in findings} <= set(FINDING_NAMES)
     assert all(f.count >= 1 and 1 <= len(f.examples) <= 5 for f in findings)
+
+
+def refreshed_at_each_expiry(in_flight_s: float, users: int) -> list[dict[str, Any]]:
+    """3-second tokens; at each expiry every one of `users` requests fetches its own token,
+    each fetch in flight `in_flight_s` (overlapping when longer than their 10 ms spacing)."""
+    journal: list[dict[str, Any]] = []
+    for expiry in range(3):
+        t_s = expiry * 3.0
+        for user in range(users):
+            seq = len(journal)
+            journal.append(token(seq, t_s + 0.01 * user) | {"duration_s": in_flight_s})
+            journal.append(entry(seq + 1, t_s + 0.1, token_id=f"tok-{seq}",
+                                 token_expires_t_s=t_s + 3.0))  # fmt: skip
+    return journal
+
+
+def test_short_lived_tokens_refreshed_all_at_once_by_one_process_are_a_stampede() -> None:
+    crowd = refreshed_at_each_expiry(in_flight_s=0.05, users=4)
+    found = {f.name: f for f in grade_journal(crowd, GradingPolicy(target_processes=1))}
+    assert found["refresh_stampede"].count == 12
+    assert "2+ token requests in flight at once from a target of 1 process" in (
+        found["refresh_stampede"].explanation
+    )
+
+
+def test_refreshes_one_at_a_time_or_one_per_process_are_no_stampede() -> None:
+    one_at_a_time = refreshed_at_each_expiry(in_flight_s=0.005, users=4)
+    assert "refresh_stampede" not in {
+        f.name for f in grade_journal(one_at_a_time, GradingPolicy(target_processes=1))
+    }
+    crowd = refreshed_at_each_expiry(in_flight_s=0.05, users=4)
+    for processes in (4, None):  # each of 4 workers keeps its own token; or nobody counted them
+        policy = GradingPolicy(target_processes=processes)
+        assert "refresh_stampede" not in {f.name for f in grade_journal(crowd, policy)}

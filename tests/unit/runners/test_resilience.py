@@ -14,7 +14,7 @@ from harness.findings.journal import JournalRead
 from harness.records import RunRecord, capture_environment
 from harness.runners import resilience
 from harness.runners.load import LoadTarget
-from harness.runners.resilience import reference_refresh_buffer_s, run_resilience
+from harness.runners.resilience import process_count, reference_refresh_buffer_s, run_resilience
 from harness.runners.support.interrupted import Interrupted
 from harness.targets import TargetSpec
 from mock_salesforce.faults import parse_fault
@@ -114,3 +114,9 @@ def test_the_upstream_is_calm_between_the_faults_and_in_the_hangs_aimed_at_the_f
 ) -> None:  # fmt: skip
     calm = {(p.name, p.calm) for p in resilience_plan(60.0).phases}
     assert calm == {("calm", True), ("429 burst", False), ("503 outage", False), ("hangs", True)}
+
+
+def test_the_target_processes_are_those_the_launch_shim_heard_from() -> None:
+    workers = LoadTarget("t", "http://x", io_snapshot=lambda _: {"pids": [10, 11, 12, 13]})
+    assert process_count(workers) == 4
+    assert process_count(LoadTarget("t", "http://x")) is None  # not launched under the shim
