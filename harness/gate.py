@@ -26,6 +26,7 @@ from typing import Any
 from harness.changes import OK_ONLY, RATES, ok_values
 from harness.errors import UsageError
 from harness.files import read_toml
+from harness.gate_claims import ClaimChange
 from harness.pairing import Alias, aliased, target_aliases
 from harness.records import RunRecord, fingerprint_of, machine_warnings, record_key
 from harness.stats import (
@@ -103,6 +104,8 @@ class GateReport:
     results: tuple[MetricResult, ...]
     warnings: tuple[str, ...] = field(default=())
     nothing_compared: str = ""
+    # Report-card claims whose verdict moved (`harness.gate_claims`); holds -> refuted fails.
+    claims: tuple[ClaimChange, ...] = ()
 
     @property
     def regressions(self) -> list[MetricResult]:
@@ -110,7 +113,7 @@ class GateReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.regressions)
+        return bool(self.regressions) or any(c.regressed for c in self.claims)
 
     @property
     def tested(self) -> int:
@@ -255,12 +258,16 @@ def evaluate_runs(
 
 
 def alias_warnings(aliases: Sequence[Alias]) -> list[str]:
-    """One line per label set aside to line the two sides' targets up."""
-    renamed = dict.fromkeys((a.label, a.baseline_value, a.candidate_value) for a in aliases)
+    """One line per pair of names set aside to line the two sides' targets up (the labels
+    that carried them named: a launched target is its `target`, `variant` and `subject`)."""
+    labels: dict[tuple[str, str], list[str]] = defaultdict(list)
+    for alias in aliases:
+        named = labels[alias.baseline_value, alias.candidate_value]
+        named += [alias.label] if alias.label not in named else []
     return [
-        f"each side measured one {label} under its own name: {base} (baseline) is compared "
-        f"with {cand} (candidate)"
-        for label, base, cand in renamed
+        f"each side measured one target under its own name ({', '.join(names)}): {base} "
+        f"(baseline) is compared with {cand} (candidate)"
+        for (base, cand), names in labels.items()
     ]
 
 

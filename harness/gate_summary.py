@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections import Counter
+from collections.abc import Sequence
 from typing import Any
 
 from harness.changes import RATES
@@ -17,13 +18,15 @@ from harness.gate import (
     GateReport,
     MetricResult,
 )
+from harness.gate_claims import ClaimChange
 from harness.stats import Comparison
 
 
 def render_summary(report: GateReport, baseline_name: str, candidate_name: str) -> str:
     """Markdown for a CI step summary: verdict line, warnings, one table row per metric."""
     counts = Counter(r.status for r in report.results)
-    headline = f"❌ {counts[REGRESSION]} regression(s)" if report.failed else "✅ no regression"
+    regressed = counts[REGRESSION] + sum(c.regressed for c in report.claims)
+    headline = f"❌ {regressed} regression(s)" if report.failed else "✅ no regression"
     if report.nothing_compared:
         headline = "⚠️ no verdict: nothing compared"
     lines = [
@@ -46,7 +49,27 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
         "|---|---|---|---|---|---|---|---|---|---|",
     ]
     lines += [_row(r) for r in sorted(report.results, key=_order)]
+    lines += _claim_lines(report.claims)
     return "\n".join(lines) + "\n"
+
+
+def _claim_lines(claims: Sequence[ClaimChange]) -> list[str]:
+    """The report-card claims whose verdict moved: holds -> refuted is a regression."""
+    if not claims:
+        return []
+    lines = [
+        "",
+        "Report-card claims whose verdict moved (a claim that held and is now refuted fails "
+        "the gate):",
+        "",
+        "| status | target | claim | baseline | candidate |",
+        "|---|---|---|---|---|",
+    ]
+    return lines + [
+        f"| {'❌ regression' if c.regressed else '· moved'} | {c.target} | `{c.claim_id}`: "
+        f"{c.text} | {c.before} | {c.after} |"
+        for c in claims
+    ]
 
 
 _ICONS = {
@@ -117,6 +140,7 @@ def report_document(report: GateReport) -> dict[str, Any]:
         "failed": report.failed,
         "tested": report.tested,
         "nothing_compared": report.nothing_compared or None,
+        "claims": [vars(c) | {"regressed": c.regressed} for c in report.claims],
         "warnings": list(report.warnings),
         "results": [
             {

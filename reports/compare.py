@@ -13,7 +13,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from harness.card.ledger import load_cards
+from harness.card.ledger import load_cards, paired_cards
 from harness.claims import Verdict, format_value, load_verdicts
 from harness.gate import Rule, shipped_rules
 from harness.pairing import compare_series, pair_records, shared_series
@@ -85,13 +85,10 @@ def card_claim_rows(
 ) -> list[list[Any]]:
     """Each target's report-card claims beside the same target's in the other run; when each
     run measured one target, those two (`a → b`), as the metrics are lined up."""
-    if len(before) == len(after) == 1 and before.keys() != after.keys():
-        ((a, old),), ((b, new),) = before.items(), after.items()
-        return [[f"{a} → {b}", *row] for row in claim_rows(old, new)]
     return [
         [target, *row]
-        for target in sorted(before.keys() & after.keys())
-        for row in claim_rows(before[target], after[target])
+        for target, old, new in paired_cards(before, after)
+        for row in claim_rows(old, new)
     ]
 
 

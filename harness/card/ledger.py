@@ -55,3 +55,15 @@ def load_cards(run_dir: Path) -> dict[str, list[Verdict]]:
         return {t: [Verdict.from_dict(v) for v in vs] for t, vs in targets.items()}
     except (OSError, ValueError, KeyError, TypeError, AttributeError) as exc:
         raise UsageError(f"cannot read {path}: {exc}") from None
+
+
+def paired_cards(
+    before: Mapping[str, Sequence[Verdict]], after: Mapping[str, Sequence[Verdict]]
+) -> list[tuple[str, Sequence[Verdict], Sequence[Verdict]]]:
+    """Each target's card beside the same target's in the other run, as (name, before, after);
+    when each run measured one target under its own name, those two (`a → b`), as records are
+    lined up (`harness.pairing`)."""
+    if len(before) == len(after) == 1 and before.keys() != after.keys():
+        ((a, old),), ((b, new),) = before.items(), after.items()
+        return [(f"{a} → {b}", old, new)]
+    return [(t, before[t], after[t]) for t in sorted(before.keys() & after.keys())]

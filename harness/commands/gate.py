@@ -71,7 +71,10 @@ def default_rules() -> Path:
 
 
 def run(args: argparse.Namespace) -> int:
+    from dataclasses import replace
+
     from harness import gate, gate_summary
+    from harness.gate_claims import claim_changes
     from harness.store import atomic_write_text, load_records
 
     check_outputs(args)
@@ -94,6 +97,8 @@ def run(args: argparse.Namespace) -> int:
         report = gate.confirm_with(
             report, (baseline, candidate), rules, lambda: _rerun_interleaved(args)
         )
+    claims = tuple(claim_changes(baseline_dirs, args.candidate))
+    report = replace(report, claims=claims)
     summary = gate_summary.render_summary(report, _names(baseline_dirs), _names(args.candidate))
     print(summary)
     for warning in report.warnings:
@@ -103,7 +108,7 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         document = gate_summary.report_document(report)
         atomic_write_text(args.json, json.dumps(document, indent=2, allow_nan=False))
-    if report.nothing_compared:
+    if report.nothing_compared and not report.failed:
         raise UsageError(report.nothing_compared)  # a gate that compared nothing never passes
     return 1 if report.failed else 0
 

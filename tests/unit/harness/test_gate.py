@@ -166,8 +166,8 @@ def test_two_runs_of_one_target_each_are_lined_up_as_report_a_b_does() -> None:
         ("load/steady[target=launch:app]/ok", UNCHANGED),
     ]
     assert report.warnings == (
-        "each side measured one target under its own name: launch:app (baseline) is compared "
-        "with launch:env (candidate)",
+        "each side measured one target under its own name (target): launch:app (baseline) is "
+        "compared with launch:env (candidate)",
     )
     assert not report.nothing_compared
 

@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import sys
 from pathlib import Path
 
 import pytest
 
+from harness.claims import HOLDS, REFUTED
 from harness.cli import main
 from harness.records import RunRecord, capture_environment, make_series
 from harness.store import load_records, save_records
+from tests.unit.harness.test_gate_claims import write_card
 
 ENV = capture_environment()
 # A confirmation command: log which side ran, then copy a prepared run (no heavy imports).
@@ -139,3 +142,17 @@ def test_a_gate_that_compared_nothing_exits_two_with_one_line(
         "targets a, b vs c"
     ]
     assert "no verdict: nothing compared" in summary.read_text()
+
+
+def test_a_card_claim_that_held_and_is_refuted_fails_the_gate(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write_card(write_load_run(tmp_path / "base", "a"), "a", x=HOLDS)
+    cand = write_card(write_load_run(tmp_path / "cand", "a"), "a", x=REFUTED)
+    out = tmp_path / "gate.json"
+    args = ["gate", "--baseline", str(base), "--candidate", str(cand), "--json", str(out)]
+    assert main(args) == 1
+    printed = capsys.readouterr().out
+    assert printed.startswith("## sfperf gate: ❌ 1 regression(s)")
+    assert "| ❌ regression | a | `x`: claim x | holds | refuted |" in printed
+    assert json.loads(out.read_text())["claims"][0]["regressed"] is True
