@@ -1,6 +1,7 @@
 """`sfperf launch` runs sample clients that hard-code Salesforce hosts; the shim sends them to a
 mock on loopback (aiohttp, requests, httpx and urllib at their URL seams; http.client and urllib3
-used directly at the socket seam, TLS left out) and counts their file opens."""
+used directly at the socket seam, bare asyncio streams at asyncio's, TLS left out) and counts
+their file opens."""
 
 from __future__ import annotations
 
@@ -21,7 +22,7 @@ SAMPLES = Path(__file__).resolve().parents[1] / "samples"
 SEED = 99
 # The shim's seam that redirects each sample: its own library's, or the socket's under them all.
 SEAMS = {"aiohttp": "aiohttp", "requests": "requests", "httpx": "httpx", "urllib": "urllib",
-         "httpclient": "socket", "urllib3": "socket"}  # fmt: skip
+         "httpclient": "socket", "urllib3": "socket", "asyncio": "asyncio"}  # fmt: skip
 
 
 @pytest.fixture(scope="module")

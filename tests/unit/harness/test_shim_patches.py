@@ -25,7 +25,12 @@ from harness.shim.startup.sfperf_shim.patches import (
     patch_urllib,
 )
 from harness.shim.startup.sfperf_shim.redirect import Redirector
-from harness.shim.startup.sfperf_shim.sockets import PlainAsTls, patch_socket, patch_ssl
+from harness.shim.startup.sfperf_shim.sockets import (
+    PlainAsTls,
+    patch_asyncio,
+    patch_socket,
+    patch_ssl,
+)
 
 MOCK = "http://127.0.0.1:8181"
 API = "https://api.salesforce.com/einstein/platform/v1/models/m/chat-generations"
@@ -201,3 +206,24 @@ def test_tls_is_left_alone_when_the_mock_speaks_tls_itself() -> None:
     original = Context.wrap_socket
     patch_ssl(types.SimpleNamespace(SSLContext=Context), Redirector("https://127.0.0.1:8443"))  # type: ignore[arg-type]
     assert Context.wrap_socket is original
+
+
+def test_asyncio_tls_to_a_salesforce_host_goes_plain_to_the_mock_and_other_hosts_keep_it() -> None:
+    opened: list[tuple[Any, Any, dict[str, Any]]] = []
+
+    class BaseEventLoop:
+        async def create_connection(
+            self, factory: Any, host: Any = None, port: Any = None, **kwargs: Any
+        ) -> None:
+            opened.append((host, port, kwargs))
+
+    sockets = redirector()
+    patch_asyncio(types.SimpleNamespace(BaseEventLoop=BaseEventLoop), sockets)  # type: ignore[arg-type]
+    tls = {"ssl": True, "server_hostname": "api.salesforce.com", "ssl_handshake_timeout": 5}
+    for host in ("api.salesforce.com", "example.com"):
+        with pytest.raises(StopIteration):
+            BaseEventLoop().create_connection(object, host, 443, family=0, **tls).send(None)
+    plain, kept = opened
+    assert plain == ("127.0.0.1", 8181, {"family": 0})
+    assert kept == ("example.com", 443, {"family": 0, **tls})
+    assert sockets.snapshot() == {"api.salesforce.com": 1}

@@ -5,7 +5,8 @@
 - httpx: `HTTPTransport.handle_request` / `AsyncHTTPTransport.handle_async_request`
 - urllib: `OpenerDirector.open` (urlopen and every opener; redirects re-enter it)
 - anything else (http.client, urllib3 used directly, ...): the host lookup and the TLS wrap under
-  every client, `socket.getaddrinfo` and `ssl.SSLContext.wrap_socket` (see `sockets`)
+  every client, `socket.getaddrinfo` and `ssl.SSLContext.wrap_socket`, and asyncio's
+  `BaseEventLoop.create_connection` for its own TLS (see `sockets`)
 
 Patches are applied when the library's module is first imported (a post-import hook), so a child
 that never uses a library never pays for importing it.
@@ -21,7 +22,7 @@ from types import ModuleType
 from typing import TYPE_CHECKING, Any
 
 from .redirect import Redirector
-from .sockets import patch_socket, patch_ssl
+from .sockets import patch_asyncio, patch_socket, patch_ssl
 
 if TYPE_CHECKING:  # Python 3.8 cannot subscript collections.abc.Callable at run time
     Patch = Callable[[ModuleType, Redirector], None]
@@ -104,6 +105,7 @@ PATCHES: dict[str, tuple[str, Patch]] = {
     "urllib.request": ("urllib", patch_urllib),
     "socket": ("socket", patch_socket),
     "ssl": ("ssl", patch_ssl),
+    "asyncio.base_events": ("asyncio", patch_asyncio),
 }
 
 

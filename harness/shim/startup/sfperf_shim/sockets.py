@@ -5,11 +5,12 @@ looks its host up with `socket.getaddrinfo` and, for https, wraps the connected 
 `ssl.SSLContext.wrap_socket`. Here a Salesforce host's lookup answers with the mock's address
 (the port asked for replaced by the mock's), and when the mock speaks plain HTTP the TLS wrap of
 such a connection hands back the plain socket, dressed as a TLS one (`PlainAsTls`): the client
-sends its HTTP/1.1 to the mock as it would have sent it over TLS. Counted per connection.
+sends its HTTP/1.1 to the mock as it would have sent it over TLS. asyncio does its TLS apart
+(memory BIOs): its `create_connection` to a Salesforce host with `ssl` goes to the mock without
+it. Counted per connection.
 
-Not covered: asyncio's own TLS (memory BIOs, no `wrap_socket`) and resolvers that bypass
-`socket.getaddrinfo` (uvloop's); aiohttp and httpx are redirected by URL before they connect.
-Stdlib only.
+Not covered: resolvers that bypass `socket.getaddrinfo` and loops that are not asyncio's
+(uvloop); aiohttp and httpx are redirected by URL before they connect. Stdlib only.
 """
 
 from __future__ import annotations
@@ -92,6 +93,30 @@ def goes_to_mock(sock: Any, server_hostname: Any, redirector: Redirector) -> boo
     except OSError:
         return False
     return tuple(peer[:2]) in redirector.mock_peers
+
+
+# Options asyncio refuses without `ssl`: dropped with it.
+_TLS_OPTIONS = ("ssl", "server_hostname", "ssl_handshake_timeout", "ssl_shutdown_timeout")
+
+
+def patch_asyncio(module: ModuleType, redirector: Redirector) -> None:
+    """`BaseEventLoop.create_connection(host=<Salesforce>, ssl=...)` connects to a plain-HTTP mock
+    without TLS (asyncio.open_connection and every asyncio client without its own patch)."""
+    if not redirector.plain:
+        return
+    loop = module.BaseEventLoop
+    original = loop.create_connection
+
+    async def create_connection(
+        self: Any, factory: Any, host: Any = None, port: Any = None, **kwargs: Any
+    ) -> Any:
+        if host and kwargs.get("ssl") and redirector.handles(host):
+            redirector.connected(host, ())
+            kwargs = {k: v for k, v in kwargs.items() if k not in _TLS_OPTIONS}
+            host, port = redirector.address
+        return await original(self, factory, host, port, **kwargs)
+
+    loop.create_connection = create_connection
 
 
 def patch_ssl(module: ModuleType, redirector: Redirector) -> None:
