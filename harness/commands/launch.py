@@ -3,10 +3,9 @@
 The shim redirects the child's Salesforce hosts to MOCK_URL (aiohttp, requests, httpx, urllib by
 URL; any other client, http.client, urllib3 or bare asyncio included, by its host lookup or its
 asyncio connection, TLS left out) and, with --io-report, counts its file opens per path and
-writes FILE at exit. The exit code is
-the child's (128 + N when a signal N ended it). SIGINT, SIGTERM or SIGHUP sent to sfperf is
-passed on to the child's whole process group, which is killed if still there after 10 s;
-sfperf then exits 128 + N.
+writes FILE at exit. The exit code is the child's (128 + N when a signal N ended it). SIGINT,
+SIGTERM or SIGHUP sent to sfperf is passed on to the child's whole process group, which is
+killed if still there after 10 s; sfperf then exits 128 + N.
 """
 
 from __future__ import annotations
