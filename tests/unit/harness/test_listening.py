@@ -5,6 +5,8 @@ from __future__ import annotations
 import os
 from pathlib import Path
 
+import pytest
+
 from harness.targets.listening import address, group_pids, listening_addresses, listening_in
 
 TCP = """\
@@ -50,3 +52,18 @@ def test_only_listening_sockets_of_the_group_are_named(tmp_path: Path) -> None:
 def test_an_established_connection_on_the_same_inode_is_not_a_listener() -> None:
     assert listening_in(TCP, {"111"}) == ["127.0.0.1:8000"]
     assert listening_in(TCP, set()) == []
+
+
+def test_a_target_not_answering_is_told_where_it_does_listen(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    from harness.targets import running
+
+    listening = {7: [], 8: ["127.0.0.1:8000"], 9: ["0.0.0.0:8005", "127.0.0.1:9090"]}
+    monkeypatch.setattr(running, "listening_addresses", lambda pgid: listening[pgid])
+    url = "http://127.0.0.1:8005"
+    assert running.where_it_listens(7, url) == "; it listens on no TCP port (yet)"
+    assert running.where_it_listens(8, url) == (
+        "; it listens on 127.0.0.1:8000: is the port of --target-url right?"
+    )
+    assert "answers neither GET /health nor GET /v1/models" in running.where_it_listens(9, url)
