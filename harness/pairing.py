@@ -13,7 +13,7 @@ own client was the limit said so rather than judged.
 from __future__ import annotations
 
 from collections import defaultdict
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Collection, Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import TYPE_CHECKING
 
@@ -50,6 +50,8 @@ IGNORED_PARAMS = frozenset({
     "warm_up_s",
 })  # fmt: skip
 CLIENT_BOUND = "client-bound"
+# Labels that name the gateway measured (a launched target, a reference variant, a sweep subject).
+TARGET_LABELS = frozenset({"target", "variant", "subject"})
 # Compared first in a pair: whether it worked, how much, how fast.
 LEADING_SERIES = ("ok", "throughput_rps", "latency_ms")
 
@@ -108,9 +110,14 @@ class Alias:
         )
 
 
-def target_aliases(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) -> list[Alias]:
+def target_aliases(
+    baseline: Sequence[RunRecord],
+    candidate: Sequence[RunRecord],
+    labels: Collection[str] = TARGET_LABELS,
+) -> list[Alias]:
     """The labels set aside to pair the records no identical partner took (`pair_records`),
-    as renamings of the candidate's values: for tools that key metrics by every label."""
+    as renamings of the candidate's values, for tools that key metrics by every label; only
+    `labels` may be set aside (a benchmark case renamed is another case, not another target)."""
     aliases = []
     for (runner, scenario), (base, cand) in _leftovers(
         _grouped(baseline), _grouped(candidate)
@@ -118,6 +125,7 @@ def target_aliases(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]
         aliases += [
             Alias(runner, scenario, name, base[0].labels[name], cand[0].labels[name])
             for name in identity_labels(base, cand)
+            if name in labels
         ]
     return aliases
 

@@ -219,3 +219,12 @@ def test_an_ok_rate_a_point_lower_is_no_regression_and_one_of_several_runs_is_po
     report = evaluate_runs(base, [load_run("a", 4, ok_share=0.9)], rules)
     (ok,) = [r for r in report.results if r.key.endswith("/ok")]
     assert (ok.status, ok.note) == (REGRESSION, "4 runs pooled")
+
+
+def test_a_benchmark_case_each_side_has_alone_is_not_compared_with_the_other() -> None:
+    # Baseline shapes 0 and 1, candidate 0 and 2: shape 2 is another case, not shape 1 renamed.
+    renamed = [replace(r, labels={**r.labels, "shape": "shape-2"}) if r.labels["shape"] ==
+               "shape-1" else r for r in micro_run(2, shapes=2)]  # fmt: skip
+    report = evaluate_gate(micro_run(1, shapes=2), renamed, RULES)
+    assert [r.status for r in report.results] == [UNCHANGED, MISSING]
+    assert not report.warnings
