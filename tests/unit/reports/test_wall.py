@@ -15,7 +15,8 @@ RUNNING = (
 # The records and the statistics read from them, the claims and the gate.
 MEASUREMENTS = (
     "harness/records.py", "harness/store.py", "harness/stats.py", "harness/files.py",
-    "harness/gate.py", "harness/gate_summary.py", "harness/claims", "harness/findings",
+    "harness/gate.py", "harness/gate_summary.py", "harness/gate_claims.py", "harness/claims",
+    "harness/findings", "harness/pairing.py", "harness/changes.py",
 )  # fmt: skip
 
 
