@@ -96,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
             records = measure(directory, lambda keep: with_params(
                 run_load(plan, target, directory, advance=advance), extra))  # fmt: skip
     print_summary(records)
+    print_findings(records)
     return 0
 
 
@@ -206,6 +207,18 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
         warn_if_behind(record)
         warn_if_refused(record)
+
+
+def print_findings(records: Sequence[RunRecord]) -> None:
+    """The WARN and FAIL findings of the run (how the target retried, what it did to the
+    requests), one line each after the summary; INFO stays in the records."""
+    from harness.findings import Severity, findings_of
+
+    for found in findings_of(records):
+        if found.severity in (Severity.WARN, Severity.FAIL):
+            where = ", ".join(found.windows)
+            print(f"{found.severity.value} {found.name} x{found.count} ({where}): "
+                  f"{found.explanation}")  # fmt: skip
 
 
 def joined_summary(record: RunRecord) -> str:

@@ -26,13 +26,29 @@ FINDING_NAMES = (
 )  # fmt: skip
 
 
+# What a load window is graded on (`verdict/retries`): how the target retries and backs off.
+# Its tokens are counted by the window's card record, its request fields by `verdict/rewrites`.
+RETRY_FINDINGS = tuple(rule.__name__ for rule in retries.RULES)
+
+
 def grade_journal(entries: Iterable[Entry], policy: GradingPolicy | None = None) -> list[Finding]:
     """The findings `entries` show, most severe first (empty when the target is clean)."""
     policy = policy or GradingPolicy()
     listed: Sequence[Entry] = list(entries)
-    calls = group_calls(listed, policy.retry_window_s)
-    found = [rule(calls, policy) for rule in retries.RULES]
+    found: list[Finding | None] = [*grade_retries(listed, policy)]
     found += [rule(listed, policy) for rule in (*auth.RULES, *protocol.RULES)]
+    return most_severe_first(found)
+
+
+def grade_retries(entries: Iterable[Entry], policy: GradingPolicy | None = None) -> list[Finding]:
+    """The retry and backoff findings alone (`RETRY_FINDINGS`), most severe first."""
+    policy = policy or GradingPolicy()
+    calls = group_calls(list(entries), policy.retry_window_s)
+    return most_severe_first([rule(calls, policy) for rule in retries.RULES])
+
+
+def most_severe_first(found: Iterable[Finding | None]) -> list[Finding]:
+    """The findings present, most severe first, then the most frequent."""
     present = [f for f in found if f is not None]
     return sorted(present, key=lambda f: (-f.severity.rank, -f.count, f.name))
 

@@ -27,6 +27,7 @@ from harness.card.measures import WindowObservation, card_record, top_errors
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import UsageError
 from harness.fidelity import ReplyOracle, fetch_oracle
+from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_retries
 from harness.findings.journal import mock_epoch_s
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
@@ -291,7 +292,8 @@ def run_load(
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
-    records = [record, card, *([joined.rewrites] if joined.rewrites is not None else [])]
+    graded = retries_record(observation, target.name, card.labels["window"], not finished)
+    records = [record, card, *(r for r in (joined.rewrites, graded) if r is not None)]
     if interrupted:
         raise Interrupted(records)
     return records
@@ -313,6 +315,20 @@ def join_rows_of(
         labels={"target": target.name, "window": window},
         mock_epoch=lambda: mock_epoch_s(target.mock_url), journal_lost=observation.journal_lost,
         partial=partial, phases=phases,
+    )  # fmt: skip
+
+
+def retries_record(
+    observation: WindowObservation, target: str, window: str, partial: bool
+) -> RunRecord | None:
+    """`verdict/retries`: how the target retried and backed off in the window, graded from the
+    mock's journal as validate's resilience step grades it (None: no journal to grade)."""
+    if observation.journal is None:
+        return None
+    entries, lost = observation.journal, observation.journal_lost
+    return findings_record(
+        grade_retries(entries), target, params={"entries": len(entries)}, scenario="retries",
+        names=RETRY_FINDINGS, labels={"window": window}, partial=partial or lost,
     )  # fmt: skip
 
 

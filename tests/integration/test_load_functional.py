@@ -7,6 +7,8 @@ from __future__ import annotations
 
 import dataclasses
 import json
+import socket
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -26,6 +28,13 @@ from mock_salesforce.config import load_profile
 from mock_salesforce.server import run_in_thread as serve_mock
 
 SEED = 99
+SAMPLES = Path(__file__).resolve().parents[1] / "samples" / "gateways"
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
 
 
 @pytest.fixture(scope="module")
@@ -71,7 +80,7 @@ def test_an_open_loop_stream_run_measures_tokens_at_the_client(
     gateway: LoadTarget, tmp_path: Path
 ) -> None:
     plan = LoadPlan("streaming", users=4, duration_s=2, rate_rps=20.0, arrival="poisson")
-    record, _card, rewrites = run_load(plan, gateway, tmp_path)
+    record, _card, rewrites, _retries = run_load(plan, gateway, tmp_path)
     assert record.labels == {"target": "async", "mode": "open"}
     assert 15 <= len(record.get("latency_ms").values) <= 70  # about 20 req/s for 2 s
     assert len(record.get("ttft_ms").values) == len(record.get("latency_ms").values)
@@ -89,12 +98,13 @@ def test_an_unfaithful_target_is_caught_on_every_reply(mock_url: str, tmp_path: 
     try:
         url = f"http://127.0.0.1:{server.server_address[1]}"
         plan = LoadPlan("steady", users=2, duration_s=1)
-        record, _card = run_load(plan, LoadTarget("constant", url, mock_url), tmp_path)
+        record, _card, retried = run_load(plan, LoadTarget("constant", url, mock_url), tmp_path)
     finally:
         server.shutdown()
         server.server_close()
     requests = len(record.get("latency_ms").values)
     assert requests > 0
+    assert retried.scenario == "retries"  # its journal is graded even when nothing joined
     assert record.get("fidelity_wrong_content").values == (float(requests),)
     assert sum(record.get("ok").values) == 0
     # It never called the mock: nothing joins, so every verdict is the predicted one.
@@ -133,7 +143,13 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
     argv += ["--users", "3", "--duration", "2s", "--out", str(tmp_path)]
     argv += ["--target-metrics", "/metrics/performance"]
     assert main(argv) == 0
-    discovered, record, card, _rewrites = load_records(tmp_path)
+    discovered, record, card, _rewrites, retried = load_records(tmp_path)
+    assert (retried.runner, retried.scenario, retried.labels["window"]) == (
+        "verdict",
+        "retries",
+        "steady-closed",
+    )
+    assert retried.params["findings"] == [] and retried.params["entries"] > 0
     assert (discovered.runner, discovered.params["model_source"]) == ("discover", "probe")
     assert record.params["model"] == "gpt-4o-mini" and record.params["warm_up_s"] > 0
     assert card.runner == "card" and card.get("models_requests").values[0] > 0
@@ -148,3 +164,21 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
     assert metrics["after"]["requests"]["chat"] >= len(latencies) > 0
     assert any(name.endswith("locust_stats.csv") for name in record.artifacts)
     assert all((tmp_path / name).is_file() for name in record.artifacts)
+
+
+def test_load_faults_grades_how_the_gateway_retries_and_prints_what_is_wrong(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    port = free_port()
+    launch = f"{sys.executable} {SAMPLES / 'retry_now_stdlib.py'} --port {port}"
+    launch += f" --state-dir {tmp_path / 'state'}"
+    argv = ["load", "faults", "--launch", launch, "--target-url", f"http://127.0.0.1:{port}"]
+    argv += ["--mock-profile", "fast", "--users", "3", "--duration", "3s"]
+    assert main([*argv, "--out", str(tmp_path)]) == 0
+    retried = next(r for r in load_records(tmp_path) if r.scenario == "retries")
+    assert retried.labels["window"] == "faults-closed"
+    assert retried.get("finding:retry_after_ignored").values[0] > 0
+    out = capsys.readouterr().out
+    summary, *findings = out.splitlines()
+    assert summary.startswith("faults -> launch:retry_now_stdlib (closed)")
+    assert any(line.startswith("FAIL retry_after_ignored x") for line in findings)

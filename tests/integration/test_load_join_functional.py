@@ -54,7 +54,7 @@ def load_sample(sample: str, scenario: str, run_dir: Path) -> list[RunRecord]:
 def test_a_rewriting_gateway_that_relays_faithfully_is_faithful_and_its_rewrites_named(
     tmp_path: Path,
 ) -> None:
-    load, _card, rewrites = load_sample("rewrite_quart", "steady", tmp_path)
+    load, _card, rewrites, _retries = load_sample("rewrite_quart", "steady", tmp_path)
     requests = len(load.get("latency_ms").values)
     assert requests > 5
     assert load.params["fidelity_basis"]["upstream"] == requests

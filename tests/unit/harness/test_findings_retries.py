@@ -10,6 +10,7 @@ import pytest
 
 from harness.findings import GradingPolicy, grade_journal
 from harness.findings.calls import client_host, group_calls
+from harness.findings.grading import RETRY_FINDINGS, grade_retries
 
 POLICY = GradingPolicy()
 
@@ -267,3 +268,12 @@ def test_findings_are_ordered_most_severe_first() -> None:
     severities = [f.severity.rank for f in grade_journal(journal.entries)]
     assert severities == sorted(severities, reverse=True)
     assert len(severities) >= 2
+
+
+def test_a_load_window_is_graded_on_its_retries_alone() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=1.0)
+    journal.add(0.01, extra_fields=["max Tokens"])  # a protocol finding: not the window's to name
+    graded = {f.name for f in grade_retries(journal.entries, POLICY)}
+    assert graded == {"retry_after_ignored"} <= set(RETRY_FINDINGS)
+    assert "ignored_fields" in journal.names()  # the full grading still names it
