@@ -61,7 +61,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.validate import ValidatePlan, exit_status, run_validate, stderr_say
 
     plan = ValidatePlan(quick=args.quick, seed=args.seed or load_settings().seed)
-    ledgers = tuple(_existing(path) for path in args.ledger)
+    ledgers = tuple(args.ledger)
     if args.target_url or args.launch:
         spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote,
                                 metrics_path=args.target_metrics,
@@ -76,6 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.extractor:
         plan = _with(plan, extractors=(*plan.extractors, *args.extractor))
     plan = _with(plan, steps=args.steps)
+    check_ledgers((plan.ledger, *plan.target_ledgers))
     log = run_validate(plan, run_dir(args.out), say=stderr_say)
     if log.failed:
         stderr_say(f"validate: {', '.join(log.failed)} failed (steps.json says why): exit 1")
@@ -100,10 +101,13 @@ def _with(plan: Any, **changes: Any) -> Any:
     return replace(plan, **changes)
 
 
-def _existing(path: Path) -> Path:
-    if not path.is_file():
-        raise UsageError(f"no ledger at {path}")
-    return path
+def check_ledgers(paths: tuple[Path, ...]) -> None:
+    """Load and check every ledger the run will evaluate, before anything starts: a bad one is
+    one line and exit 2 in milliseconds, not after minutes of measuring."""
+    from harness.claims.ledger import load_ledger
+
+    for path in dict.fromkeys(paths):
+        load_ledger(path)
 
 
 def _step_names(text: str) -> tuple[str, ...]:

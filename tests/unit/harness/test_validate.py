@@ -96,6 +96,26 @@ def test_bad_input_is_one_line_and_exit_code_2(
     assert not (tmp_path / "run").exists()
 
 
+@pytest.mark.parametrize(
+    ("text", "says"),
+    [
+        ('[[claim]]\nid = "x"\ntext = ""\n', "claim #1 (x): 'text' must be a non-empty string"),
+        ("[[claim]\n", "cannot read claim ledger"),
+    ],
+)
+def test_a_bad_ledger_is_one_line_and_exit_2_before_anything_starts(
+    text: str, says: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    ledger = tmp_path / "mine.toml"
+    ledger.write_text(text)
+    # A target that cannot answer: were it contacted first, the error would be another.
+    argv = ["validate", "--steps", "load", "--ledger", str(ledger), "--target-url"]
+    assert main([*argv, "http://127.0.0.1:1", "--out", str(tmp_path / "run")]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1 and says in err and str(ledger) in err
+    assert not (tmp_path / "run").exists()
+
+
 USER_TARGET = TargetSpec(url="http://127.0.0.1:1", command="python gw.py")
 
 
