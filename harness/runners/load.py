@@ -19,7 +19,7 @@ import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import IO, Any
 
@@ -28,7 +28,7 @@ from harness.card.window import TargetSession, WindowObserver, no_metrics, no_sn
 from harness.errors import UsageError
 from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_retries
-from harness.findings.journal import mock_epoch_s
+from harness.findings.journal import mock_epoch_s, save_journal
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
@@ -293,6 +293,10 @@ def run_load(
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
     graded = retries_record(observation, target.name, card.labels["window"], not finished)
+    if graded is not None and observation.journal:
+        # The mock and its journal do not outlive the run: `sfperf verdict` needs it kept.
+        saved = work / save_journal(work, target.name, observation.journal)
+        graded = replace(graded, artifacts=(str(saved.relative_to(run_dir)),))
     records = [record, card, *(r for r in (joined.rewrites, graded) if r is not None)]
     if interrupted:
         raise Interrupted(records)

@@ -178,6 +178,8 @@ def test_load_faults_grades_how_the_gateway_retries_and_prints_what_is_wrong(
     retried = next(r for r in load_records(tmp_path) if r.scenario == "retries")
     assert retried.labels["window"] == "faults-closed"
     assert retried.get("finding:retry_after_ignored").values[0] > 0
+    (journal,) = retried.artifacts  # kept: the mock that wrote it is gone
+    assert len((tmp_path / journal).read_text().splitlines()) == retried.params["entries"]
     out = capsys.readouterr().out
     summary, *findings = out.splitlines()
     assert summary.startswith("faults -> launch:retry_now_stdlib (closed)")

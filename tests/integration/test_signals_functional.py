@@ -110,11 +110,12 @@ def test_load_keeps_the_requests_it_sent_and_leaves_no_locust_mock_or_gateway(
     with sfperf(tmp_path, *args, "--out", "run") as run:
         wait_for(run, run.rows_written)
         err = stop(run, signum)
-    # the requests, what the target did meanwhile, and what it did to the requests
-    load, card, rewrites = run.records()
+    # the requests, what the target did meanwhile, what it did to the requests, how it retried
+    load, card, rewrites, retries = run.records()
     assert (load.runner, card.runner, rewrites.scenario) == ("load", "card", "rewrites")
+    assert retries.scenario == "retries"
     assert load.partial and load.get("latency_ms").values
-    assert "kept 3 record(s) (3 partial) in run/results.json" in err
+    assert "kept 4 record(s) (4 partial) in run/results.json" in err
 
 
 def test_a_second_signal_during_the_cleanup_kills_a_stubborn_child_at_once(
