@@ -76,21 +76,24 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from harness.card.window import warm_up
+    from harness.findings.journal import journal_position
     from harness.runners.load import run_load, serve_target
     from harness.runners.support.progress import progress_bar
+    from harness.validate import warmed_up
 
     plan = plan_from_args(args)
     spec, mock_url = target_from_options(args)
     directory = run_dir(args.out)
+    since = journal_position(mock_url) if mock_url else 0  # a fresh mock: all of its journal
     with serve_target(
         spec, directory, seed=plan.seed, mock_url=mock_url, mock_profile=args.mock_profile
     ) as target:
         choice = choose_model(spec, target, args.model, directory)
         plan = replace(plan, model=str(choice.model))
-        # A user's gateway: its one-off work (first token fetch, lazy imports) before the window.
-        users = spec.kind != "variant"
-        warm_s = warm_up(target.url, plan.model, headers=target.headers) if users else 0.0
+        warm_s = 0.0
+        if spec.kind != "variant":  # as validate: its one-off work goes before the window,
+            warm_s, warmed = warmed_up(target, plan.model, since)  # its token sends are graded
+            save(directory, with_params(warmed, choice.as_params()))
         extra = {**choice.as_params(), "warm_up_s": round(warm_s, 3)}
         with progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance:
             records = measure(directory, lambda keep: with_params(

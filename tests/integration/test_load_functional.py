@@ -143,7 +143,9 @@ def test_the_command_keeps_every_request_and_the_target_metrics(
     argv += ["--users", "3", "--duration", "2s", "--out", str(tmp_path)]
     argv += ["--target-metrics", "/metrics/performance"]
     assert main(argv) == 0
-    discovered, record, card, _rewrites, retried = load_records(tmp_path)
+    # as validate: discovery, the start-up and warm-up's token sends, then the window's records
+    discovered, warmed, record, card, _rewrites, retried = load_records(tmp_path)
+    assert (warmed.runner, warmed.labels["window"]) == ("card", "warm-up")
     assert (retried.runner, retried.scenario, retried.labels["window"]) == (
         "verdict",
         "retries",
