@@ -225,7 +225,12 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
     verdicts = guard("claims", lambda: evaluate_run(run_dir, records, plan.ledger)) or []
     say(f"[claims] {count_verdicts(verdicts)}")
     users = [t.name for t in plan.targets if t.kind != "variant"]
-    cards = guard("card", lambda: evaluate_cards(run_dir, records, users, plan.target_ledgers))
+
+    def ledger_broke(path: Path, error: Exception) -> None:
+        guard(f"card-{path.stem}", partial(reraise, error))
+
+    cards = guard("card", lambda: evaluate_cards(run_dir, records, users, plan.target_ledgers,
+                                                 broken=ledger_broke))  # fmt: skip
     for target, card in (cards or {}).items():
         say(f"[card] {target}: {count_verdicts(card)}")
     title = report_title(plan, log)
@@ -257,6 +262,11 @@ def guarded(
         log.steps.append({"step": name, "records": 0, "duration_s": 0.0, "error": error})
         say(f"[{name}] FAILED: {error} (traceback in logs/validate-{name}.txt)")
         return None
+
+
+def reraise(error: Exception) -> None:
+    """Raise `error` again (to log it as a failed step, traceback and all)."""
+    raise error
 
 
 def write_bare_report(run_dir: Path, log: StepLog, title: str, records: int) -> None:

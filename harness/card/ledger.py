@@ -8,7 +8,7 @@ card reads it back with `load_cards`.
 from __future__ import annotations
 
 import json
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 
 from harness.claims.ledger import load_ledger
@@ -26,16 +26,28 @@ def records_of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:
 
 
 def evaluate_cards(
-    run_dir: Path, records: Sequence[RunRecord], targets: Sequence[str], ledgers: Sequence[Path]
+    run_dir: Path,
+    records: Sequence[RunRecord],
+    targets: Sequence[str],
+    ledgers: Sequence[Path],
+    *,
+    broken: Callable[[Path, Exception], None] | None = None,
 ) -> dict[str, list[Verdict]]:
-    """{target: verdicts of every claim of `ledgers`}; writes `card-claims.json` when any."""
-    loaded = [load_ledger(path) for path in ledgers]
-    cards = {
-        target: [
-            v for ledger in loaded for v in evaluate_ledger(ledger, records_of(records, target))
-        ]
-        for target in targets
-    }
+    """{target: verdicts of every claim of `ledgers`}; writes `card-claims.json` when any.
+    With `broken`, a ledger that cannot be read or evaluated is handed to it and the others
+    still make the card (a user's broken ledger must not take the built-in one down)."""
+    cards: dict[str, list[Verdict]] = {target: [] for target in targets}
+    for path in ledgers:
+        try:
+            ledger = load_ledger(path)
+            judged = {t: evaluate_ledger(ledger, records_of(records, t)) for t in targets}
+        except Exception as exc:
+            if broken is None:
+                raise
+            broken(path, exc)
+            continue
+        for target, verdicts in judged.items():
+            cards[target] += verdicts
     if cards:
         document = {t: [v.as_dict() for v in verdicts] for t, verdicts in cards.items()}
         text = json.dumps({"ledgers": [str(p) for p in ledgers], "targets": document}, indent=2)

@@ -1,0 +1,32 @@
+"""The gateway ledger on a user's target: a broken ledger of the user's leaves the built-in card."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+
+from harness.card.ledger import evaluate_cards
+from harness.errors import UsageError
+from scenarios import scenario_path
+
+GATEWAY = scenario_path("claims", "gateway.toml")
+
+
+def test_a_broken_ledger_is_handed_over_and_the_built_in_ledger_still_makes_the_card(
+    tmp_path: Path,
+) -> None:
+    mine = tmp_path / "mine.toml"
+    mine.write_text('[[claim]]\nid = "x"\ntext = ""\n')
+    broken: list[tuple[Path, Exception]] = []
+    cards = evaluate_cards(tmp_path, [], ["gw"], [GATEWAY, mine],
+                           broken=lambda path, exc: broken.append((path, exc)))  # fmt: skip
+    assert cards["gw"] and all(v.claim_id.startswith("gw-") for v in cards["gw"])
+    ((path, exc),) = broken
+    assert path == mine and "'text' must be a non-empty string" in str(exc)
+    assert (tmp_path / "card-claims.json").is_file()
+
+
+def test_without_a_taker_a_broken_ledger_raises() -> None:
+    with pytest.raises(UsageError, match="no claim ledger found"):
+        evaluate_cards(Path("."), [], ["gw"], [Path("no-such.toml")])
