@@ -65,6 +65,12 @@ def provider_model(model: str) -> str:
 
 
 @lru_cache(maxsize=1024)
+def provider_model_json(model: str) -> str:
+    """`provider_model` as a JSON string literal."""
+    return json.dumps(provider_model(model))
+
+
+@lru_cache(maxsize=1024)
 def json_string(value: str) -> str:
     """A JSON string literal, memoised: finish reasons and model names repeat."""
     return json.dumps(value)
@@ -133,12 +139,13 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     if endpoint == "embeddings":
         check_input_count(body["input"], config.embeddings_max_inputs)
     reply = expected_reply(config.seed, endpoint, body, runtime.mix, runtime.lengths)
+    prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
     values = {
-        "PROMPT_TOKENS": str(reply.prompt_tokens),
-        "COMPLETION_TOKENS": str(reply.completion_tokens),
-        "TOTAL_TOKENS": str(reply.total_tokens),
+        "PROMPT_TOKENS": str(prompt_tokens),
+        "COMPLETION_TOKENS": str(completion_tokens),
+        "TOTAL_TOKENS": str(prompt_tokens + completion_tokens),
         "FINISH_REASON": json_string(reply.finish_reason),
-        "PROVIDER_MODEL": json_string(provider_model(model)),
+        "PROVIDER_MODEL": provider_model_json(model),
     }
     pending = None
     if endpoint == "embeddings":
