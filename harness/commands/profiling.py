@@ -32,6 +32,11 @@ def register(subparsers: Any) -> None:
         help="profile this Python program instead: 'python app.py ...' or 'python -m pkg ...'",
     )  # fmt: skip
     parser.add_argument("--target-url", help="where --launch listens, if it prints no URL")
+    parser.add_argument(
+        "--model", default="",
+        help="model name sent to --launch (default: the first one GET /v1/models lists that "
+        "answers a probe request; gpt-4o-mini to a variant)",
+    )  # fmt: skip
     add_target_header_option(parser)
     parser.add_argument("--requests", type=int, default=None, help="requests to send (2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
@@ -87,6 +92,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilingPlan]:
         mock_profile=args.mock_profile,
         top=args.top,
         headers=headers_from_args(args, users_target=bool(args.launch)),
+        model=args.model,
     )
     variants = dict.fromkeys(args.variant or [base.variant])
     return [replace(base, variant=check_variant(variant)) for variant in variants]

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
-from harness.errors import Unavailable
+from harness.errors import Unavailable, UsageError
 from harness.records import (
     Environment,
     RunRecord,
@@ -35,6 +35,7 @@ from harness.runners.support.profiling_load import MODEL, LoadResult, drive_load
 from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
+from harness.targets.discovery import discover_model
 from harness.targets.headers import Headers
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
@@ -58,7 +59,9 @@ class ProfilingPlan:
     mock_profile: str = "fast"
     top: int = 20
     seed: int = 1234
-    model: str = MODEL  # what the load asks the target for (discovered for a user's gateway)
+    # What the load asks the target for; "": MODEL for a reference variant, and for a launched
+    # gateway the model discovery chooses on it (`--model` of validate and profile wins).
+    model: str = ""
     # What every request to a launched target carries (`--target-header`): secrets, not shown.
     headers: Headers = field(default=(), repr=False)
 
@@ -97,6 +100,7 @@ def profile_target(
         upstream(plan, run_dir, mock_url) as mock,
         profiled_target(plan, mock, run_dir, session_path) as url,
     ):
+        plan = replace(plan, model=model_for(plan, url, mock))
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance,
                           model=plan.model, headers=dict(plan.headers))  # fmt: skip
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
@@ -104,6 +108,18 @@ def profile_target(
     if load.interrupted:
         raise Interrupted([record])
     return [record]
+
+
+def model_for(plan: ProfilingPlan, url: str, mock_url: str) -> str:
+    """The model to send: the plan's, MODEL to a reference variant, else the one discovery
+    chooses on the launched gateway (its probes are a few requests of the profile); UsageError
+    saying what each probe got when none works."""
+    if plan.model or not plan.launch:
+        return plan.model or MODEL
+    choice = discover_model(url, mock_url=mock_url, headers=dict(plan.headers))
+    if choice.model is None:
+        raise UsageError(f"{plan.name}: {choice.reason}; nothing profiled")
+    return choice.model
 
 
 def run_profiling(

@@ -59,6 +59,7 @@ def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
     (record,) = load_records(tmp_path)
     assert record.labels["variant"].startswith("launch:")
     assert sum(record.get("ok").values) == 30
+    assert record.params["model"] == "gpt-4o-mini"  # what discovery chose: no --model given
     # Sampled from readiness: the start-up's busy loop is not in the profile under load.
     assert record.params["sampled_from"] == "ready" and record.params["start_up_cut_s"] >= 0.4
     assert not any("warm_caches_at_start_up" in name for name in record.series_names)

@@ -178,7 +178,7 @@ def test_a_target_that_left_no_session_still_keeps_its_load(tmp_path: Path) -> N
 def profile_args(**overrides: Any) -> argparse.Namespace:
     options: dict[str, Any] = {"variant": [], "launch": None, "target_url": None, "requests": None,
                "concurrency": 8, "duration": None, "interval": 0.001, "mock_profile": "fast",
-               "top": 20, "quick": True}  # fmt: skip
+               "top": 20, "quick": True, "model": "", "target_header": []}  # fmt: skip
     return argparse.Namespace(**(options | overrides))
 
 
