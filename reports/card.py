@@ -61,9 +61,12 @@ def _model_line(records: Sequence[RunRecord]) -> str:
         return ""
     params = discovery.params
     if params.get("model") is None:
-        # A model name cannot help a target that failed to start or whose calls went astray.
+        # A model name cannot help a target that failed to start or whose calls went astray,
+        # nor one whose every served name was tried.
         astray = params.get("model_error") or params.get("model_unreached")
-        hint = "" if astray else "; pass `--model NAME` to choose one"
+        served, probed = params.get("served_models", []), params.get("model_probes", [])
+        untried = not served or len(served) > len(probed)
+        hint = "; pass `--model NAME` to choose one" if untried and not astray else ""
         return (
             f"**Not measured: {params.get('model_reason', 'no model works')}.** Load, profile "
             f"and resilience were skipped{hint}."

@@ -108,6 +108,16 @@ def to_csv(tbl: Table) -> str:
     return buffer.getvalue()
 
 
+def card_outcome(target: str, card: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
+    """How a target's card came out; "not measured" when no model worked on it (its claims
+    then hold nothing: every one is undecided)."""
+    discovered = [r for r in records if r.runner == "discover" and r.labels.get("target") == target]
+    if discovered and discovered[-1].params.get("model") is None:
+        return f"{target}: not measured (no model works on it: see its card)"
+    refuted = sum(v.verdict == "refuted" for v in card)
+    return f"{target}: {refuted} of {len(card)} gateway claims refuted"
+
+
 def outcome(
     verdicts: Sequence[Verdict],
     records: Sequence[RunRecord],
@@ -116,8 +126,7 @@ def outcome(
 ) -> str:
     """One line for the top of the report: each target's card, verdict counts, serious
     findings, failed or skipped steps."""
-    parts = [f"{target}: {sum(v.verdict == 'refuted' for v in card)} of {len(card)} gateway "
-             "claims refuted" for target, card in (cards or {}).items()]  # fmt: skip
+    parts = [card_outcome(target, card, records) for target, card in (cards or {}).items()]
     if verdicts:
         counts = count_verdicts(verdicts)
         parts.append(

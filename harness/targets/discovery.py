@@ -20,6 +20,7 @@ from typing import Any
 from harness.fidelity import answer_facts, answered, judge
 from harness.findings.journal import journal_position
 from harness.join import reply_facts
+from harness.runners.support.loadrows import quote_body
 from harness.targets import health
 from harness.targets.headers import credential_hint
 from mock_salesforce.admin_client import AdminClient, AdminError
@@ -28,7 +29,6 @@ from mock_salesforce.markers import new_marker
 DEFAULT_MODEL = "gpt-4o-mini"  # what the load scenarios send when nothing else is known
 MAX_PROBES = 4  # a listing of 50 models must not cost 50 requests before the run starts
 PROBE_TIMEOUT_S = 30.0
-BODY_CHARS = 200
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 # Each probe's prompt is new (a marker): a gateway that caches replies must not answer one from
 # an earlier probe, or it reads as "never called the Models API" (R14).
@@ -214,7 +214,7 @@ def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     answer = post(url + "/v1/chat/completions", body)
     status, raw = answer if answer is not None else (0, b"")
-    text = raw[:BODY_CHARS].decode("utf-8", "replace")
+    text = quote_body(raw)
     calls = _models_calls(mock_url, since)
     reached = None if calls is None else bool(calls)
     return Probe(model, status, text, reached, probe_fidelity(body, status, raw, calls or ()))

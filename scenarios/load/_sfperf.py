@@ -29,7 +29,7 @@ from locust import LoadTestShape, User, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.runners.support.loadrows import BODY_CHARS, Row, format_row
+from harness.runners.support.loadrows import Row, format_row, quote_body
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
 from harness.targets.headers import HEADERS_VARIABLE
 from scenarios.load._fidelity import read_answer, readable
@@ -219,7 +219,7 @@ class ChatUser(User):
         # The start of a reply that is not ok, or whose text reads like an error: the report
         # quotes it (a readable 200 may still be error text the judging will name).
         telling = not ok or (answer is not None and answer.error_text)
-        quoted = exchange.payload[:BODY_CHARS].decode("utf-8", "replace") if telling else ""
+        quoted = quote_body(exchange.payload) if telling else ""
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok, exchange.ttft_ms,
             exchange.itl_ms, (), exchange.error, quoted, marker, answer, sent, self.errors_allowed,

@@ -7,7 +7,8 @@ from several processes or hosts line up.
 
 Columns: name, intended_s, start_s, response_ms, status, ok, ttft_ms, itl_ms (`;`-joined),
 fidelity kinds (`,`-joined), error, body (the first `BODY_CHARS` characters of a reply that was
-not ok, so the report can quote what the target said), then what the load runner judges the
+not ok or reads like an error, a JSON error's message first: `quote_body`, so the report can
+quote what the target said), then what the load runner judges the
 answer with once the run is over (`harness.join`): the request's marker, the answer's facts
 (text sha256, finish reason, usage `prompt,completion,total` with a part empty when not an int
 and the column empty when there was no usage), flags (`e` error object, `i` incomplete stream,
@@ -18,6 +19,7 @@ runs stop after error (10 columns) or body (11).
 
 from __future__ import annotations
 
+import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass
@@ -73,6 +75,36 @@ class Row:
 # Transport errors that mean the client stopped waiting (its own timeout, `LoadPlan.timeout_s`),
 # not that the target hung up: a slow reply is not a dropped one.
 CLIENT_TIMEOUTS = frozenset({"TimeoutError", "timeout", "Timeout", "ConnectionTimeout"})
+
+
+def quote_body(payload: bytes) -> str:
+    """The start of a reply for the report (`BODY_CHARS`): a JSON error's message first when
+    the body would cut it (it often sits after a page of details), then the body as sent."""
+    text = payload.decode("utf-8", "replace")
+    message = error_message(text)
+    if message and message not in text[:BODY_CHARS]:
+        text = f"{message} | {text}"
+    return text[:BODY_CHARS]
+
+
+_MESSAGE_KEYS = ("message", "error_description", "detail", "error")
+
+
+def error_message(text: str) -> str:
+    """The message of a JSON error body (`error.message`, `message`, `error_description`,
+    `detail`, or `error` as text); "" when it has none."""
+    try:
+        document = json.loads(text)
+    except ValueError:
+        return ""
+    if not isinstance(document, dict):
+        return ""
+    nested = document.get("error")
+    for where in (nested, document) if isinstance(nested, dict) else (document,):
+        found = next((where[k] for k in _MESSAGE_KEYS if isinstance(where.get(k), str)), "")
+        if found:
+            return str(found)
+    return ""
 
 
 def no_reply(row: Row) -> bool:

@@ -263,3 +263,18 @@ def test_a_probe_answered_with_error_text_is_named_beside_the_model_and_in_what_
     assert f"Its probe reached the upstream, but {flaw}." in card
     assert "the discovery probe's answer was not the upstream's" in card
     assert "Nothing found wrong" not in card
+
+
+def test_a_target_every_served_model_failed_on_is_not_measured_and_gets_no_model_hint(
+    tmp_path: Path,
+) -> None:
+    probes = [{"model": m, "status": 500, "body": "Event loop is closed | {...}"}
+              for m in ("a", "b")]  # fmt: skip
+    discover = {"model": None, "model_reason": "no model works on this target: 'a' -> HTTP 500",
+                "served_models": ["a", "b"], "model_probes": probes}  # fmt: skip
+    write_report(tmp_path, [record("discover", "models", discover)], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "inconclusive", 0)]})  # fmt: skip
+    report = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert f"{TARGET}: not measured (no model works on it: see its card)" in report.split(
+        "\n## ")[0]  # fmt: skip
+    assert "--model" not in report.split("\n## ")[1]

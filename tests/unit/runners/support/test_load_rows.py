@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from pathlib import Path
 
 import pytest
@@ -9,10 +10,12 @@ import pytest
 from harness.fidelity import KINDS as FIDELITY_KINDS
 from harness.fidelity import AnswerFacts
 from harness.runners.support.loadrows import (
+    BODY_CHARS,
     Row,
     format_row,
     parse_row,
     parse_rows,
+    quote_body,
     read_rows,
     row_series,
     throughput_rps,
@@ -144,3 +147,14 @@ def test_the_marker_and_the_answer_facts_survive_the_round_trip(answer: AnswerFa
         errors_allowed=True,
     )
     assert parse_row(format_row(row)) == row
+
+
+def test_a_json_errors_message_leads_its_quote_when_the_body_would_cut_it() -> None:
+    details = {"model_used": "claude-3-haiku", "suggestion": "Try using claude-3-haiku " * 8}
+    body = json.dumps({"error": {"code": "internal_error", "details": details,
+                                 "message": "Event loop is closed"}}).encode()  # fmt: skip
+    quoted = quote_body(body)
+    assert quoted.startswith('Event loop is closed | {"error": {"code": "internal_error"')
+    assert len(quoted) == BODY_CHARS
+    assert quote_body(b'{"detail": "Not Found"}') == '{"detail": "Not Found"}'  # whole already
+    assert quote_body(b"<html>502</html>") == "<html>502</html>"
