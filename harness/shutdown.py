@@ -6,19 +6,25 @@ way out. A later signal must not interrupt that cleanup (it would orphan childre
 records), so it only cuts the children's grace period short. The command then exits 128 + the
 signal's number, as a shell reports it.
 
+Python swallows an exception raised where nothing can catch it (an at-fork hook such as
+logging's, run as `subprocess` forks with a `preexec_fn`; a `__del__`), and only reports it. A
+first signal landing there would be lost and the command would run to its end, so while a
+command runs, such a swallowed interrupt of its own is delivered again to the main thread.
+
 Signal dispositions belong to the process, so the state of the stop lives in the installed
 handler itself: `active()` finds it through `signal.getsignal`.
 """
 
 from __future__ import annotations
 
+import _thread
 import contextlib
 import os
 import signal
 import sys
 import threading
 from collections.abc import Iterator, Mapping
-from types import FrameType
+from types import FrameType, TracebackType
 from typing import Any
 
 STOP_SIGNALS = (signal.SIGINT, signal.SIGTERM, signal.SIGHUP)
@@ -40,10 +46,12 @@ class SignalStop:
     def __init__(self) -> None:
         self.signum: int | None = None
         self._hurry = threading.Event()
+        self._swallowed = False  # the first interrupt was lost: the next call delivers it
 
     def handle(self, signum: int, frame: FrameType | None) -> None:
-        if self.signum is None:
-            self.signum = signum
+        if self.signum is None or self._swallowed:
+            self.signum = self.signum or signum
+            self._swallowed = False
             interrupt_main()
             return
         if not self._hurry.is_set():
@@ -52,6 +60,19 @@ class SignalStop:
             note = f"{signal_name(signum)} again: stopping children now, still saving results\n"
             with contextlib.suppress(OSError):
                 os.write(2, note.encode())
+
+    def redeliver(self, unraisable: sys.UnraisableHookArgs) -> bool:
+        """Deliver the first signal's interrupt again if Python swallowed it (`unraisable`, as
+        `sys.unraisablehook` gets it); True when the exception was that interrupt."""
+        if self.signum is None or self._swallowed or not _raised_here(unraisable.exc_traceback):
+            return False
+        self._swallowed = True
+        # From a new thread, not waited for (as threading.Thread.start would): tripped here,
+        # `handle` would run inside this hook and be swallowed again. Tripped there, it runs at
+        # the main thread's next check for signals; landing in such a place again only brings
+        # it back here.
+        _thread.start_new_thread(_thread.interrupt_main, (signal.Signals(self.signum),))
+        return True
 
     @property
     def hurried(self) -> bool:
@@ -75,6 +96,13 @@ def _raise_interrupt() -> None:
     raise KeyboardInterrupt
 
 
+def _raised_here(trace: TracebackType | None) -> bool:
+    """True when `trace` ends in `interrupt_main`: the exception is a first signal's interrupt."""
+    while trace is not None and trace.tb_next is not None:
+        trace = trace.tb_next
+    return trace is not None and trace.tb_frame.f_code is interrupt_main.__code__
+
+
 @contextlib.contextmanager
 def stopping_on_signals() -> Iterator[SignalStop]:
     """Install a SignalStop for the block and restore the previous handlers after it, unless a
@@ -92,9 +120,12 @@ def stopping_on_signals() -> Iterator[SignalStop]:
         return
     watched = [s for s in STOP_SIGNALS if signal.getsignal(s) is not signal.SIG_IGN]
     previous = {signum: signal.signal(signum, stop.handle) for signum in watched}
+    reporting = sys.unraisablehook
+    sys.unraisablehook = lambda unraisable: stop.redeliver(unraisable) or reporting(unraisable)
     try:
         yield stop
     finally:
+        sys.unraisablehook = reporting
         restore(previous if stop.signum is None else dict.fromkeys(previous, signal.SIG_IGN))
 
 

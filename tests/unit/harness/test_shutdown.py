@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import gc
 import signal
+import time
 from collections.abc import Callable, Coroutine
 from typing import Any
 
@@ -121,3 +122,26 @@ def test_a_signal_inside_an_asyncio_task_stops_the_loop_without_leaving_the_task
     assert interrupted(main)
     gc.collect()  # a task left holding the interrupt complains when it is collected
     assert complaints == []
+
+
+class SignalledWhenCollected:
+    """A signal arriving while Python runs code whose exceptions it only reports (as logging's
+    at-fork hook runs while `subprocess` forks for a `preexec_fn`)."""
+
+    def __del__(self) -> None:
+        signal.raise_signal(signal.SIGTERM)
+
+
+def test_a_first_interrupt_python_swallowed_is_delivered_again_and_stops_the_command() -> None:
+    before = {s: signal.getsignal(s) for s in STOP_SIGNALS}
+    try:
+        with pytest.raises(KeyboardInterrupt), stopping_on_signals() as stop:
+            doomed = SignalledWhenCollected()
+            del doomed  # KeyboardInterrupt raised in __del__: Python reports it, raises nothing
+            deadline_s = time.monotonic() + 10.0
+            while time.monotonic() < deadline_s:  # no sleep: a signal would not end it
+                pass
+            pytest.fail("the interrupt swallowed in __del__ was lost")
+        assert stop.signum == signal.SIGTERM and not stop.hurried
+    finally:
+        restore(before)
