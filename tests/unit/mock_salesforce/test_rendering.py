@@ -156,3 +156,66 @@ def test_more_embeddings_inputs_than_the_cap_are_a_bad_request() -> None:
     with pytest.raises(ApiError) as refused:
         prepare(state.runtime, "embeddings", EMBED, embeddings_request(11))
     assert (refused.value.status, refused.value.error_code) == (400, "INVALID_INPUT")
+
+
+# Replies of a few requests, byte for byte, as the mock gave them before its hot path was last
+# reworked: the reply is a function of the seed and the request, so a faster path must not move
+# a byte (fixed clocks; ids depend only on the seed, the start time and the sequence number).
+PINNED_SEED, PINNED_SEQ = 4, 3
+PINNED_REQUESTS = {
+    "chat-generations": (
+        MODEL,
+        {
+            "messages": [
+                {"role": "system", "content": "Be brief."},
+                {"role": "user", "content": "Crème brûlée\tfor 4?"},
+            ]
+        },
+    ),
+    "generations": (MODEL, {"prompt": "hello world"}),
+    "embeddings": (EMBED, {"input": ["a", "b"]}),
+}
+PINNED_REPLIES = {
+    "chat-generations": (
+        b'{"id":"902B98CE-71A0-464F-9C8C-000000000003","generationDetails":{"generations":[{"i'
+        b'd":"fde19669-356f-4a46-ab86-000000000003","role":"assistant","content":"api for slow'
+        b' low slow not","timestamp":1700000000,"parameters":{"finish_reason":"stop","refusal"'
+        b':null,"index":0,"logprobs":null},"contentQuality":{"scanToxicity":{"isDetected":fals'
+        b'e,"categories":[{"categoryName":"identity","score":2e-05},{"categoryName":"hate","sc'
+        b'ore":0.0},{"categoryName":"profanity","score":3e-05},{"categoryName":"violence","sco'
+        b're":2e-05},{"categoryName":"sexual","score":0.00015},{"categoryName":"physical","sco'
+        b're":0.0}]}}}],"parameters":{"provider":"openai","created":1700000000,"model":"gpt-4o'
+        b'-mini-2024-07-18","object":"chat.completion","system_fingerprint":"fp_sfperf","usage'
+        b'":{"completion_tokens":6,"prompt_tokens":9,"total_tokens":15,"completion_tokens_deta'
+        b'ils":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected'
+        b'_prediction_tokens":0},"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}}'
+        b"}}}"
+    ),
+    "generations": (
+        b'{"id":"chatcmpl-5a9a48e5990c6b2b0000000003","generation":{"id":"fde19669-356f-4a46-a'
+        b'b86-000000000003","generatedText":"our cap too. oven mix is","contentQuality":{"scan'
+        b'Toxicity":{"isDetected":false,"categories":[{"categoryName":"identity","score":2e-05'
+        b'},{"categoryName":"hate","score":0.0},{"categoryName":"profanity","score":3e-05},{"c'
+        b'ategoryName":"violence","score":2e-05},{"categoryName":"sexual","score":0.00015},{"c'
+        b'ategoryName":"physical","score":0.0}]}},"parameters":{"finish_reason":"stop","index"'
+        b':0,"logprobs":null}},"moreGenerations":null,"prompt":null,"parameters":{"created":17'
+        b'00000000,"usage":{"completion_tokens":6,"prompt_tokens":4,"total_tokens":10},"model"'
+        b':"gpt-4o-mini-2024-07-18","system_fingerprint":null,"object":"chat.completion"}}'
+    ),
+    "embeddings": (
+        b'{"embeddings":[{"embedding":[-0.04004465, -0.03555959, -0.0284083],"index":0},{"embe'
+        b'dding":[0.03685944, -0.01811988, 0.00844363],"index":1}],"parameters":{"usage":{"pro'
+        b'mpt_tokens":2,"total_tokens":2},"model":"text-embedding-ada-002-v2","object":"list"}'
+        b"}"
+    ),
+}
+
+
+@pytest.mark.parametrize("endpoint", sorted(PINNED_REQUESTS))
+def test_a_pinned_request_gets_the_same_reply_byte_for_byte(endpoint: str) -> None:
+    config = MockConfig(seed=PINNED_SEED, reply_lengths="fixed:6", embedding_dims=3)
+    model, body = PINNED_REQUESTS[endpoint]
+    prepared = prepare(state_for(config).runtime, endpoint, model, json.dumps(body).encode())
+    fresh = render(state_for(config), PINNED_SEQ, prepared)
+    compiled = render(state_for(config), PINNED_SEQ, prepared.compile())
+    assert fresh == compiled == PINNED_REPLIES[endpoint]
