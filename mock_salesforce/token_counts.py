@@ -15,16 +15,17 @@ CHARS_PER_TOKEN = 4
 # each byte becomes "x", or " " for what `str.split` splits on; a word of n letters is then a
 # run of n x's, and with CHARS_PER_TOKEN - 1 more x's after it, it holds exactly
 # ceil(n / CHARS_PER_TOKEN) non-overlapping runs of CHARS_PER_TOKEN x's (an empty one, none).
+# One space put after the text ends its last word as the others end, so one replace pads all.
 _MARKS = bytes(32 if chr(code).isspace() else 120 for code in range(256))
-_PAD = b"x" * (CHARS_PER_TOKEN - 1)
+_PADDED_SPACE = b"x" * (CHARS_PER_TOKEN - 1) + b" "
 _TOKEN = b"x" * CHARS_PER_TOKEN
 
 
 def count_tokens(text: str) -> int:
     """Tokens in `text`: one per started `CHARS_PER_TOKEN` characters of every word."""
     if text.isascii():
-        marks = text.encode("ascii").translate(_MARKS).replace(b" ", _PAD + b" ")
-        return (marks + _PAD).count(_TOKEN)
+        marks = (text + " ").encode("ascii").translate(_MARKS)
+        return marks.replace(b" ", _PADDED_SPACE).count(_TOKEN)
     width = CHARS_PER_TOKEN
     return sum((len(word) + width - 1) // width for word in text.split())
 
