@@ -37,14 +37,21 @@ class Template:
         """Each distinct slot name once."""
         return frozenset(self.slots)
 
+    @cached_property
+    def _text_parts(self) -> list[str]:
+        """The pieces as text at the even places of a list, the odd ones kept for the slots'
+        values (pieces are UTF-8: serialised JSON and encoded values)."""
+        parts = [""] * (2 * len(self.pieces) - 1)
+        parts[::2] = (piece.decode() for piece in self.pieces)
+        return parts
+
     def fill(self, values: Mapping[str, str]) -> bytes:
         """Fill every slot with an already JSON-encoded value (keyed by placeholder name)."""
-        pieces = self.pieces
-        parts = [pieces[0]]
-        for index, slot in enumerate(self.slots, start=1):
-            parts.append(values[slot].encode())
-            parts.append(pieces[index])
-        return b"".join(parts)
+        # Joined as text and encoded once, the slots looked up by `map`: no Python-level loop
+        # per slot (a third of the time of joining bytes encoded slot by slot).
+        parts = self._text_parts.copy()
+        parts[1::2] = map(values.__getitem__, self.slots)
+        return "".join(parts).encode()
 
     def fill_parts(
         self, values: Mapping[str, str], spliced: Mapping[str, list[bytes]]
