@@ -2,6 +2,13 @@
 
 from __future__ import annotations
 
+import signal
+
+# A suite started where SIGINT is ignored (a shell's background job, nohup) would hand that on
+# to every command it starts, and the Ctrl-C tests would fail for a reason that is not sfperf's.
+if signal.getsignal(signal.SIGINT) is signal.SIG_IGN:
+    signal.signal(signal.SIGINT, signal.default_int_handler)
+
 
 class FakeClock:
     """Virtual time: calling it reads `now_s`; `sleep` moves time on at once and records the

@@ -140,6 +140,7 @@ def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Pop
     full_env = dict(os.environ if env is None else env)
     # A URL line stuck in a block buffer would look like a hung start.
     full_env.setdefault("PYTHONUNBUFFERED", "1")
+    full_env["SFPERF_PARENT_PID"] = str(os.getpid())  # harness.subjects.gateway.serve.PARENT_ENV
     process: subprocess.Popen[str] = spawn(
         argv,
         stdin=subprocess.DEVNULL,

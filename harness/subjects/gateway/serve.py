@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import asyncio
 import gc
+import os
 import signal
 import threading
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from types import FrameType
@@ -24,6 +26,8 @@ from harness.subjects.gateway.options import GatewayConfigError, GatewayOptions
 from harness.subjects.gateway.variants import Assembly, assemble
 
 SHUTDOWN_GRACE_S = 5.0
+STOP_DEADLINE_S = SHUTDOWN_GRACE_S + 5.0  # a stop that takes longer than this ends the process
+PARENT_ENV = "SFPERF_PARENT_PID"  # set by harness.targets.process for the processes it starts
 LISTEN_BACKLOG = 1024  # load tests open hundreds of connections at once
 
 
@@ -158,12 +162,16 @@ def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
     stopping = threading.Event()
     stopped_by: list[int] = []
 
-    def on_signal(signum: int, _frame: FrameType | None) -> None:
+    def stop(signum: int) -> None:
         stopped_by.append(signum)
         stopping.set()
 
+    def on_signal(signum: int, _frame: FrameType | None) -> None:
+        stop(signum)
+
     watched = (signal.SIGINT, signal.SIGTERM)
     previous = {signum: signal.signal(signum, on_signal) for signum in watched}
+    stop_with_parent(os.environ.get(PARENT_ENV, ""), stop)
     try:
         running = start(options)
         tune_gc_for_serving()  # this process only serves from now on
@@ -172,8 +180,34 @@ def serve(options: GatewayOptions, announce: Callable[[str], None]) -> int:
             while not stopping.wait(0.5):
                 pass
         finally:
+            exit_if_stuck(128 + (stopped_by[0] if stopped_by else signal.SIGTERM))
             running.stop()
     finally:
         for signum, handler in previous.items():
             signal.signal(signum, handler)
     return 128 + stopped_by[0]
+
+
+def stop_with_parent(parent_pid: str, stop: Callable[[int], None], poll_s: float = 0.5) -> bool:
+    """Call `stop(SIGTERM)` once the sfperf process that started this one (`parent_pid`, from
+    PARENT_ENV) is gone, even SIGKILLed: the kernel's parent-death signal is a first line, but
+    it is lost when SIGTERM is blocked or ignored in this process. False: not started by it."""
+    if not parent_pid.isdigit() or os.getppid() != int(parent_pid):
+        return False
+
+    def watch() -> None:
+        while os.getppid() == int(parent_pid):
+            time.sleep(poll_s)
+        stop(signal.SIGTERM)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+    return True
+
+
+def exit_if_stuck(status: int, deadline_s: float = STOP_DEADLINE_S) -> threading.Timer:
+    """End the process with `status` if stopping the server takes longer than `deadline_s`
+    (a handler that ignores cancellation must not keep a stopped gateway alive)."""
+    timer = threading.Timer(deadline_s, os._exit, (status,))
+    timer.daemon = True
+    timer.start()
+    return timer
