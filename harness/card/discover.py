@@ -29,20 +29,6 @@ REDIRECTED_HOSTS = "api/login/test.salesforce.com and *.my.salesforce.com"
 Entry = Mapping[str, Any]
 
 
-def discover_target(
-    spec: TargetSpec,
-    directory: Path,
-    *,
-    seed: int,
-    mock_url: str = "",
-    requested: str = "",
-    mock_profile: str = "default",
-) -> ModelChoice:
-    """The model to send `spec`, found on a short-lived start of it (logs in `directory`)."""
-    return discover_journaled(spec, directory, seed=seed, mock_url=mock_url, requested=requested,
-                              mock_profile=mock_profile)[0]  # fmt: skip
-
-
 def discover_journaled(
     spec: TargetSpec,
     directory: Path,
@@ -52,8 +38,9 @@ def discover_journaled(
     requested: str = "",
     mock_profile: str = "default",
 ) -> tuple[ModelChoice, tuple[Entry, ...] | None]:
-    """`discover_target`, and what the mock journaled of the target meanwhile (its start-up
-    included; None: no mock to ask): a stale token on disk goes upstream here first."""
+    """The model to send `spec`, found on a short-lived start of it (logs in `directory`), and
+    what the mock journaled of the target meanwhile (its start-up included; None: no mock to
+    ask): a stale token on disk goes upstream here first."""
     since = journal_position(mock_url) if mock_url else 0  # a fresh mock: all of it
     try:
         with serve_target(spec, directory, seed=seed, mock_url=mock_url,
