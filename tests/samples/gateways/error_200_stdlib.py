@@ -14,82 +14,23 @@ Usage: python error_200_stdlib.py --port 8003 [--config FILE] [--state-dir DIR]
 
 from __future__ import annotations
 
-import json
-import sys
-import urllib.parse
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import models_api as api
+import stdlib_gateway as stdlib
 
 
-class Gateway:
-    """The OpenAI chat endpoint over the Models API."""
-
-    def __init__(self, settings: api.Settings) -> None:
-        self.settings = settings
-        self.tokens = api.TokenCache(self.fetch_token, settings.token_file)
-
-    def fetch_token(self) -> dict[str, Any]:
-        form = urllib.parse.urlencode(self.settings.token_form).encode()
-        content = {"Content-Type": "application/x-www-form-urlencoded"}
-        answer = api.urllib_post(self.settings.token_url, form, content, self.settings.timeout_s)
-        if answer.status != 200:
-            raise api.UpstreamError.from_answer(answer)
-        return dict(json.loads(answer.body))
-
+class Gateway(stdlib.Gateway):
     def chat(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
         """The completion for one chat request; an upstream failure is dressed up as one."""
-        data = json.dumps(api.chat_body(asked)).encode()
-        url, timeout_s = api.chat_url(model), self.settings.timeout_s
-
-        def send(bearer: str) -> api.Answer:
-            return api.urllib_post(url, data, api.headers(bearer), timeout_s)
-
         try:
-            reply = api.call(send, self.tokens.get, self.settings.max_attempts)
-            return api.chat_completion(reply, asked["model"])
+            return super().chat(asked, model)
         except api.UpstreamError as exc:  # the defect: the failure goes out as a 200 answer
             return api.completion("error", asked["model"], f"Error: {exc.message}", "stop", {})
 
 
-class Handler(api.JsonHandler):
-    gateway: Gateway
-
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            self.reply(200, {"status": "ok", "python": sys.executable})
-        elif self.path == "/v1/models":
-            self.reply(200, api.models_listing(self.gateway.settings.models))
-        else:
-            self.no_route()
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path != "/v1/chat/completions":
-            self.no_route()
-            return
-        try:
-            asked, model = api.parse_chat_request(raw, self.gateway.settings.models)
-        except api.BadRequest as exc:
-            self.reply(exc.status, exc.body())
-            return
-        done = self.gateway.chat(asked, model)
-        stream, usage = api.wants_stream(asked)
-        if stream:
-            self.stream(api.stream_events(done, usage))
-        else:
-            self.reply(200, done)
-
-
 def main() -> None:
-    settings = api.load_settings("error-200-stdlib")
-    Handler.gateway = Gateway(settings)
-    server = ThreadingHTTPServer((settings.host, settings.port), Handler)
-    server.daemon_threads = True
-    print(api.banner(settings, "http.server"), flush=True)
-    with server:
-        server.serve_forever()
+    stdlib.serve(Gateway(api.load_settings("error-200-stdlib")))
 
 
 if __name__ == "__main__":

@@ -12,13 +12,10 @@ Usage: python httpclient_stdlib.py --port 8010 [--config FILE] [--state-dir DIR]
 from __future__ import annotations
 
 import http.client
-import json
-import sys
 import urllib.parse
-from http.server import ThreadingHTTPServer
-from typing import Any
 
 import models_api as api
+import stdlib_gateway as stdlib
 
 
 def https_post(url: str, data: bytes, headers: dict[str, str], timeout_s: float) -> api.Answer:
@@ -36,73 +33,9 @@ def https_post(url: str, data: bytes, headers: dict[str, str], timeout_s: float)
         connection.close()
 
 
-class Gateway:
-    """The OpenAI chat endpoint over the Models API."""
-
-    def __init__(self, settings: api.Settings) -> None:
-        self.settings = settings
-        self.tokens = api.TokenCache(self.fetch_token, settings.token_file)
-
-    def fetch_token(self) -> dict[str, Any]:
-        form = urllib.parse.urlencode(self.settings.token_form).encode()
-        content = {"Content-Type": "application/x-www-form-urlencoded"}
-        answer = https_post(self.settings.token_url, form, content, self.settings.timeout_s)
-        if answer.status != 200:
-            raise api.UpstreamError.from_answer(answer)
-        return dict(json.loads(answer.body))
-
-    def chat(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
-        """The completion for one chat request (UpstreamError when the upstream failed)."""
-        data = json.dumps(api.chat_body(asked)).encode()
-        url, timeout_s = api.chat_url(model), self.settings.timeout_s
-
-        def send(bearer: str) -> api.Answer:
-            return https_post(url, data, api.headers(bearer), timeout_s)
-
-        reply = api.call(send, self.tokens.get, self.settings.max_attempts)
-        return api.chat_completion(reply, asked["model"])
-
-
-class Handler(api.JsonHandler):
-    gateway: Gateway
-
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            self.reply(200, {"status": "ok", "python": sys.executable})
-        elif self.path == "/v1/models":
-            self.reply(200, api.models_listing(self.gateway.settings.models))
-        else:
-            self.no_route()
-
-    def do_POST(self) -> None:
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path != "/v1/chat/completions":
-            self.no_route()
-            return
-        try:
-            asked, model = api.parse_chat_request(raw, self.gateway.settings.models)
-            done = self.gateway.chat(asked, model)
-        except api.BadRequest as exc:
-            self.reply(exc.status, exc.body())
-            return
-        except api.UpstreamError as exc:
-            self.reply(exc.client_status, api.upstream_error_body(exc), exc.client_headers)
-            return
-        stream, usage = api.wants_stream(asked)
-        if stream:
-            self.stream(api.stream_events(done, usage))
-        else:
-            self.reply(200, done)
-
-
 def main() -> None:
-    settings = api.load_settings("httpclient-stdlib")
-    Handler.gateway = Gateway(settings)
-    server = ThreadingHTTPServer((settings.host, settings.port), Handler)
-    server.daemon_threads = True
-    print(api.banner(settings, "http.server, http.client"), flush=True)
-    with server:
-        server.serve_forever()
+    gateway = stdlib.Gateway(api.load_settings("httpclient-stdlib"), post=https_post)
+    stdlib.serve(gateway, framework="http.server, http.client")
 
 
 if __name__ == "__main__":

@@ -3,7 +3,8 @@ gateway's settings (a JSON config file, the environment, `--port`), tokens kept 
 retry policy, and the OpenAI <-> Models API translations.
 
 Stdlib only, so a gateway can run from a bare virtualenv; each gateway imports this module from
-beside itself. Nothing here is a defect: each gateway's one known defect is in its own file.
+beside itself (the stdlib gateways their server too, from `stdlib_gateway`). Nothing here is a
+defect: each gateway's one known defect is in its own file.
 """
 
 from __future__ import annotations
@@ -23,7 +24,6 @@ import urllib.request
 import uuid
 from collections.abc import Awaitable, Callable, Iterable, Mapping
 from dataclasses import dataclass
-from http.server import BaseHTTPRequestHandler
 from pathlib import Path
 from typing import Any
 
@@ -467,38 +467,6 @@ def models_listing(names: Iterable[str]) -> dict[str, Any]:
     """`GET /v1/models`."""
     data = [{"id": n, "object": "model", "created": 0, "owned_by": "salesforce"} for n in names]
     return {"object": "list", "data": data}
-
-
-class JsonHandler(BaseHTTPRequestHandler):
-    """What the stdlib gateways' request handlers share: JSON replies and SSE streams."""
-
-    protocol_version = "HTTP/1.1"
-
-    def reply(
-        self, status: int, body: Mapping[str, Any], extra: Mapping[str, str] | None = None
-    ) -> None:
-        data = json.dumps(body).encode()
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
-
-    def stream(self, events: list[str]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")  # the end of the stream closes the connection
-        self.end_headers()
-        for event in events:
-            self.wfile.write(event.encode())
-            self.wfile.flush()
-        self.close_connection = True
-
-    def no_route(self) -> None:
-        self.reply(404, error_body(f"no route {self.command} {self.path}", "invalid_request_error"))
 
 
 def banner(settings: Settings, framework: str) -> str:

@@ -16,92 +16,49 @@ Usage: python uncounted_metrics_stdlib.py --port 8006 [--config FILE] [--state-d
 
 from __future__ import annotations
 
-import json
 import threading
 import time
-import urllib.parse
-from http.server import ThreadingHTTPServer
 from typing import Any
 
 import models_api as api
+import stdlib_gateway as stdlib
 
 
-class Upstream:
-    """The Models API side: tokens (counted) and chat generations."""
+class Gateway(stdlib.Gateway):
+    """Counts its token requests (this counter is right)."""
 
     def __init__(self, settings: api.Settings) -> None:
-        self.settings = settings
-        self.tokens = api.TokenCache(self.fetch_token, settings.token_file)
+        super().__init__(settings)
         self.token_requests_total = 0
         self._lock = threading.Lock()
 
     def fetch_token(self) -> dict[str, Any]:
         with self._lock:
             self.token_requests_total += 1
-        form = urllib.parse.urlencode(self.settings.token_form).encode()
-        content = {"Content-Type": "application/x-www-form-urlencoded"}
-        answer = api.urllib_post(self.settings.token_url, form, content, self.settings.timeout_s)
-        if answer.status != 200:
-            raise api.UpstreamError.from_answer(answer)
-        return dict(json.loads(answer.body))
-
-    def chat(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
-        data = json.dumps(api.chat_body(asked)).encode()
-
-        url, timeout_s = api.chat_url(model), self.settings.timeout_s
-
-        def send(bearer: str) -> api.Answer:
-            return api.urllib_post(url, data, api.headers(bearer), timeout_s)
-
-        reply = api.call(send, self.tokens.get, self.settings.max_attempts)
-        return api.chat_completion(reply, asked["model"])
+        return super().fetch_token()
 
 
-class MetricsHandler(api.JsonHandler):
+class Handler(stdlib.Handler):
     """The HTTP side, keeping the gateway-wide counters that `/metrics/performance` reports."""
 
-    upstream: Upstream
+    gateway: Gateway
     requests_total = 0
     upstream_calls_total = 0
     latency_total_ms = 0.0
 
-    def do_GET(self) -> None:
-        if self.path == "/health":
-            self.reply(200, {"status": "ok"})
-        elif self.path == "/v1/models":
-            self.reply(200, api.models_listing(self.upstream.settings.models))
-        elif self.path == "/metrics/performance":
-            self.reply(200, self.performance())
-        else:
-            self.no_route()
-
     def do_POST(self) -> None:
         started_s = time.perf_counter()
-        raw = self.rfile.read(int(self.headers.get("Content-Length") or 0))
-        if self.path != "/v1/chat/completions":
-            self.no_route()
-            return
         self.requests_total += 1  # the defect: counts on this request's handler, not the class
-        try:
-            asked, model = api.parse_chat_request(raw, self.upstream.settings.models)
-            self.upstream_calls_total += 1
-            done = self.upstream.chat(asked, model)
-        except api.BadRequest as exc:
-            self.reply(exc.status, exc.body())
-            return
-        except api.UpstreamError as exc:
-            self.reply(exc.client_status, api.upstream_error_body(exc), exc.client_headers)
-            return
+        super().do_POST()
         self.latency_total_ms += (time.perf_counter() - started_s) * 1000.0
-        stream, usage = api.wants_stream(asked)
-        if stream:
-            self.stream(api.stream_events(done, usage))
-        else:
-            self.reply(200, done)
+
+    def complete(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
+        self.upstream_calls_total += 1
+        return super().complete(asked, model)
 
     def performance(self) -> dict[str, Any]:
         """What the gateway says about itself."""
-        requests, tokens = self.requests_total, self.upstream.token_requests_total
+        requests, tokens = self.requests_total, self.gateway.token_requests_total
         return {
             "requests_total": requests,
             "upstream_calls_total": self.upstream_calls_total,
@@ -112,13 +69,7 @@ class MetricsHandler(api.JsonHandler):
 
 
 def main() -> None:
-    settings = api.load_settings("uncounted-metrics-stdlib")
-    MetricsHandler.upstream = Upstream(settings)
-    server = ThreadingHTTPServer((settings.host, settings.port), MetricsHandler)
-    server.daemon_threads = True
-    print(api.banner(settings, "http.server"), flush=True)
-    with server:
-        server.serve_forever()
+    stdlib.serve(Gateway(api.load_settings("uncounted-metrics-stdlib")), Handler)
 
 
 if __name__ == "__main__":
