@@ -319,7 +319,7 @@ def measure_handler(
     """The mock's own CPU per request in process (no sockets): request bytes fed to the front
     door, replies written to a transport that drops them. Steadier than wrk on a shared machine;
     the minimum of `rounds` rounds per body kind."""
-    from mock_salesforce.server import tune_gc_for_serving
+    from mock_salesforce.process import tune_gc_for_serving
 
     print("\n== 4. handler: the mock's own Python per request (front door, no sockets), us")
     tune_gc_for_serving()  # as the served mock does
@@ -367,8 +367,8 @@ WORST_CASES = {
 def measure_worst_case() -> dict[str, float]:
     """The costliest requests within the caps: CPU, and the longest hold of the event loop."""
     from mock_salesforce.config import MockConfig
+    from mock_salesforce.process import tune_gc_for_serving
     from mock_salesforce.replies import embeddings_json
-    from mock_salesforce.server import tune_gc_for_serving
 
     print("\n== 5. worst case: the costliest requests the caps allow (front door, no sockets)")
     tune_gc_for_serving()  # as the served mock does

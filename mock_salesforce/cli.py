@@ -215,7 +215,7 @@ def _announcer(lines: Sequence[str]) -> Callable[[str], None]:
     """Prints the URL, then `lines`, once the mock listens."""
 
     def announce(url: str) -> None:
-        from mock_salesforce.server import tune_gc_for_serving
+        from mock_salesforce.process import tune_gc_for_serving
 
         tune_gc_for_serving()  # this process only serves from now on
         try:

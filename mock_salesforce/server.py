@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import gc
 import signal
 import threading
 import time
@@ -24,13 +23,6 @@ from mock_salesforce.state import MockState
 # `fast`: the front door serves the Models API hot path, aiohttp the rest (see frontdoor.py);
 # `aiohttp`: aiohttp serves everything (slower; the reference the front door is tested against).
 FRONTS = ("fast", "aiohttp")
-
-
-def tune_gc_for_serving() -> None:
-    """For a process that only serves the mock: keep start-up objects out of every collection
-    and collect the young generation less often (the hot path allocates little that lives)."""
-    gc.freeze()
-    gc.set_threshold(20_000, 20, 20)
 
 
 def format_url(host: str, port: int) -> str:

@@ -11,7 +11,6 @@ from __future__ import annotations
 import argparse
 import asyncio
 import multiprocessing
-import multiprocessing.connection
 import os
 import queue
 import signal
@@ -23,7 +22,8 @@ from typing import Any
 
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.server import format_url, serve, tune_gc_for_serving
+from mock_salesforce.process import stop_with_parent, tune_gc_for_serving
+from mock_salesforce.server import format_url, serve
 
 _READY_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0
@@ -34,7 +34,8 @@ def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, fr
         tune_gc_for_serving()
         ready.put((index, ""))
 
-    _stop_with_parent()
+    parent = multiprocessing.parent_process()  # a parent SIGKILLed cannot stop its workers
+    stop_with_parent(parent.pid if parent else None, _signal_self)
     try:
         asyncio.run(
             serve(config, host, port, on_ready, reuse_port=True, instance=index, front=front)
@@ -43,18 +44,9 @@ def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, fr
         ready.put((index, str(exc) or type(exc).__name__))
 
 
-def _stop_with_parent() -> None:
-    """SIGTERM this worker (a clean stop) when its parent is gone, even if it was SIGKILLed and
-    could not stop its workers: a daemon thread waits on the parent's sentinel."""
-    parent = multiprocessing.parent_process()
-    if parent is None:
-        return
-
-    def watch() -> None:
-        multiprocessing.connection.wait([parent.sentinel])
-        os.kill(os.getpid(), signal.SIGTERM)
-
-    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+def _signal_self(signum: int) -> None:
+    """Stop this worker as its parent would have (the server's own handler for `signum`)."""
+    os.kill(os.getpid(), signum)
 
 
 def _reserve_port(host: str, port: int) -> socket.socket:

@@ -1,32 +1,24 @@
 import os
-import signal
-import threading
 
 import pytest
 
 from harness.subjects.gateway import serve as serving
 
 
-def test_a_gateway_not_started_by_sfperf_watches_no_parent() -> None:
-    assert not serving.stop_with_parent("", lambda signum: None)
-    assert not serving.stop_with_parent(str(os.getppid() + 1), lambda signum: None)
-
-
-def test_a_gateway_stops_once_the_sfperf_that_started_it_is_gone(
+def test_a_gateway_not_started_by_sfperf_watches_no_parent(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    real = os.getppid()
-    parents = iter([real, real, 1])  # then adopted by init: sfperf died
-    monkeypatch.setattr(os, "getppid", lambda: next(parents, 1))
-    stopped: list[int] = []
-    done = threading.Event()
+    monkeypatch.delenv(serving.PARENT_ENV, raising=False)
+    assert serving.sfperf_parent() is None
+    monkeypatch.setenv(serving.PARENT_ENV, "not a pid")
+    assert serving.sfperf_parent() is None
 
-    def stop(signum: int) -> None:
-        stopped.append(signum)
-        done.set()
 
-    assert serving.stop_with_parent(str(real), stop, poll_s=0.0)
-    assert done.wait(5.0) and stopped == [signal.SIGTERM]
+def test_a_gateway_started_by_sfperf_watches_the_pid_it_was_given(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setenv(serving.PARENT_ENV, "4321")
+    assert serving.sfperf_parent() == 4321
 
 
 def test_a_stop_that_hangs_ends_the_process_with_the_signals_status(
