@@ -296,6 +296,33 @@ def compare_rates(
     )
 
 
+def paired_ratio(
+    baseline: Sequence[float], candidate: Sequence[float], *, confidence: float = CONFIDENCE
+) -> tuple[float, Interval]:
+    """The candidate / baseline ratio of paired measurements (rounds, each pair measured moments
+    apart) and its t interval over the pairs: their own spread is the noise, so a machine whose
+    state moved between rounds widens it. On logs (a geometric mean) when every ratio is
+    positive, else on the ratios; NaN when a baseline is 0."""
+    base, cand = as_array(baseline), as_array(candidate)
+    if base.size != cand.size or base.size < 2:
+        raise ValueError(f"need two or more pairs, got {base.size} and {cand.size} values")
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratios = cand / base
+    if not np.all(np.isfinite(ratios)):
+        return math.nan, Interval(math.nan, math.nan, confidence)
+    on_logs = bool(np.all(ratios > 0))
+    values = np.log(ratios) if on_logs else ratios
+    from scipy.stats import t
+
+    half = float(t.ppf(0.5 + confidence / 2.0, values.size - 1)) * float(
+        values.std(ddof=1) / math.sqrt(values.size)
+    )
+    centre = float(values.mean())
+    ends = (centre, centre - half, centre + half)
+    ratio, low, high = (math.exp(v) for v in ends) if on_logs else ends
+    return ratio, Interval(low, high, confidence)
+
+
 def _over(difference: Interval, baseline: float) -> Interval:
     """An interval of candidate - baseline as one of candidate / baseline."""
     if not baseline:

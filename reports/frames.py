@@ -327,38 +327,47 @@ def sweep_latency_samples(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 def sweep_table(records: Sequence[RunRecord]) -> pd.DataFrame:
     """sweep: throughput (all and successful), Little's-law bound, latency percentiles of the
-    successful requests, errors and fidelity mismatches per subject and level measured."""
-    rows = []
+    successful requests, errors and fidelity mismatches per subject and level measured (the
+    rounds of a level pooled)."""
+    points: dict[tuple[str, ...], list[RunRecord]] = {}
     for record in filter(measured_level, records):
-        latency, ok = ok_latencies(record), ok_flags(record)
-        throughput = _first(values(record, "throughput_rps"))
-        ok_rps = throughput * float(ok.mean()) if ok.size else np.nan
-        bound = _first(values(record, "littles_bound_rps"))
-        rows.append(
-            {
-                "subject": record.labels.get("subject", "?"),
-                "kind": record.labels.get("kind", ""),
-                "concurrency": _number(record.labels.get("concurrency")),
-                "upstream_latency_ms": _number(record.labels.get("upstream_latency_ms")),
-                "throughput_rps": throughput,
-                "ok_rps": ok_rps,
-                "littles_bound_rps": bound,
-                "of_bound": ok_rps / bound if bound else np.nan,
-                "p50_ms": float(np.percentile(latency, 50)) if latency.size else np.nan,
-                "p99_ms": float(np.percentile(latency, 99)) if latency.size else np.nan,
-                "error_rate": _first(values(record, "error_rate")),
-                "fidelity_mismatches": _fidelity_mismatches(record),
-                "subject_cpu_ms_per_request": _cpu_ms_per_request(record, "subject_cpu_s"),
-                "client_cpu_ms_per_request": _cpu_ms_per_request(record, "client_cpu_s"),
-            }
-        )
-    frame = pd.DataFrame(rows)
-    return frame.sort_values(["subject", "concurrency"], ignore_index=True) if rows else frame
+        key = tuple(record.labels.get(k, "") for k in ("subject", "kind", "concurrency",
+                                                       "upstream_latency_ms"))  # fmt: skip
+        points.setdefault(key, []).append(record)
+    frame = pd.DataFrame([_sweep_row(chosen) for chosen in points.values()])
+    return frame.sort_values(["subject", "concurrency"], ignore_index=True) if points else frame
 
 
-def _cpu_ms_per_request(record: RunRecord, series: str) -> float:
-    """CPU milliseconds per answered request over the measured span (NaN: not counted)."""
-    cpu_s, answered = _first(values(record, series)), _first(values(record, "span_requests"))
+def _sweep_row(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """One sweep point from its record(s): requests pooled, throughput averaged over rounds."""
+    first = records[0]
+    latency = np.concatenate([ok_latencies(r) for r in records])
+    ok = np.concatenate([ok_flags(r) for r in records])
+    throughput = float(np.mean([_first(values(r, "throughput_rps")) for r in records]))
+    bound = _first(values(first, "littles_bound_rps"))
+    ok_rps = throughput * float(ok.mean()) if ok.size else np.nan
+    return {
+        "subject": first.labels.get("subject", "?"),
+        "kind": first.labels.get("kind", ""),
+        "concurrency": _number(first.labels.get("concurrency")),
+        "upstream_latency_ms": _number(first.labels.get("upstream_latency_ms")),
+        "throughput_rps": throughput,
+        "ok_rps": ok_rps,
+        "littles_bound_rps": bound,
+        "of_bound": ok_rps / bound if bound else np.nan,
+        "p50_ms": float(np.percentile(latency, 50)) if latency.size else np.nan,
+        "p99_ms": float(np.percentile(latency, 99)) if latency.size else np.nan,
+        "error_rate": 1.0 - float(ok.mean()) if ok.size else np.nan,
+        "fidelity_mismatches": float(np.sum([_fidelity_mismatches(r) for r in records])),
+        "subject_cpu_ms_per_request": _cpu_ms_per_request(records, "subject_cpu_s"),
+        "client_cpu_ms_per_request": _cpu_ms_per_request(records, "client_cpu_s"),
+    }
+
+
+def _cpu_ms_per_request(records: Sequence[RunRecord], series: str) -> float:
+    """CPU milliseconds per answered request over the measured spans (NaN: not counted)."""
+    cpu_s = sum(_first(values(r, series)) for r in records)
+    answered = sum(_first(values(r, "span_requests")) for r in records)
     return 1000.0 * cpu_s / answered if answered > 0 else np.nan
 
 

@@ -3,14 +3,18 @@
 Records are selected by runner, scenario and labels (numbers compare numerically, so a label
 "2700" matches 2700.0); the statistic is computed on the pooled raw values, with a Wilson
 interval for rates and a seeded bootstrap interval otherwise. A ratio metric compares the same
-statistic between a baseline and a candidate selection.
+statistic between a baseline and a candidate selection: when both sides were measured in
+interleaved rounds (records with `params.round`, as the sweep takes them at the level claims
+judge), round by round, its interval the t interval of the rounds' ratios (`paired_ratio`), so
+the machine's changes between moments are in it; else bootstrapped over the pooled values,
+which holds only the noise within each side's window.
 """
 
 from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 import numpy as np
 
@@ -21,6 +25,7 @@ from harness.stats import (
     Array,
     Interval,
     RowStatistic,
+    paired_ratio,
     percentile_interval,
     resample_statistic,
     row_mean,
@@ -30,6 +35,11 @@ from harness.stats import (
 
 RESAMPLES = 1000
 EXACT = frozenset({"sum", "max"})  # statistics of what was counted, not estimated
+TIMED_UNITS = frozenset({"ms", "s", "rps"})  # what a machine's state of the moment moves
+MEASURED_APART = (
+    "the two sides measured one after the other: the interval holds no change of the machine's "
+    "state between them"
+)
 
 
 class MissingRecords(Exception):
@@ -50,6 +60,8 @@ class Measurement:
     evidence: tuple[str, ...]
     detail: str
     partial: bool = False
+    # A ratio measured in interleaved rounds: its transformed value in each round, in order.
+    rounds: tuple[float, ...] = ()
 
 
 def label_value_matches(actual: str | None, wanted: str) -> bool:
@@ -131,30 +143,87 @@ def _measure_ratio(records: Sequence[RunRecord], query: MetricQuery) -> Measurem
     statistic = _row_statistic(query)
     base_point = float(statistic(base[np.newaxis])[0])
     cand_point = float(statistic(cand[np.newaxis])[0])
+    detail = (
+        f"{query.transform} of {query.statistic}: candidate {_fmt(query.candidate)} = "
+        f"{cand_point:.4g} vs baseline {_fmt(query.baseline)} = {base_point:.4g}{where}"
+    )
+    chosen, n = [*base_sel, *cand_sel], base.shape[0] + cand.shape[0]
+    rounds = shared_rounds(base_sel, cand_sel)
+    if len(rounds) >= 2:
+        return _measure_rounds(rounds, query, detail, chosen, n)
     base_est = resample_statistic(base, statistic, resamples=RESAMPLES, seed=1)
     cand_est = resample_statistic(cand, statistic, resamples=RESAMPLES, seed=2)
     with np.errstate(divide="ignore", invalid="ignore"):
         ratio = cand_point / base_point if base_point else math.nan
         interval = percentile_interval(cand_est / base_est)
     value, interval = _transform(ratio, interval, query.transform)
-    detail = (
-        f"{query.transform} of {query.statistic}: candidate {_fmt(query.candidate)} = "
-        f"{cand_point:.4g} vs baseline {_fmt(query.baseline)} = {base_point:.4g}{where}"
+    if _timed(chosen, query):
+        detail += f" ({MEASURED_APART})"
+    return _measurement(value, interval, n, chosen, detail)
+
+
+def shared_rounds(
+    base: Sequence[RunRecord], cand: Sequence[RunRecord]
+) -> list[tuple[list[RunRecord], list[RunRecord]]]:
+    """Each side's records per interleaved round both sides measured (`params.round`), in round
+    order; empty when a record of either side was not measured in rounds."""
+    if any("round" not in r.params for r in (*base, *cand)):
+        return []
+    numbers = sorted({r.params["round"] for r in base} & {r.params["round"] for r in cand})
+    return [
+        ([r for r in base if r.params["round"] == k], [r for r in cand if r.params["round"] == k])
+        for k in numbers
+    ]
+
+
+def _measure_rounds(
+    rounds: Sequence[tuple[list[RunRecord], list[RunRecord]]],
+    query: MetricQuery,
+    detail: str,
+    chosen: Sequence[RunRecord],
+    n: int,
+) -> Measurement:
+    """A ratio paired round by round: each round's candidate against its baseline, measured
+    moments apart; the interval is the rounds' (t, `paired_ratio`)."""
+    statistic = _row_statistic(query)
+    base, cand = (
+        [float(statistic(_rows(side, query)[np.newaxis])[0]) for side in sides]
+        for sides in zip(*rounds, strict=True)
     )
-    return _measurement(
-        value, interval, base.shape[0] + cand.shape[0], [*base_sel, *cand_sel], detail
-    )
+    ratio, interval = paired_ratio(base, cand)
+    value, interval = _transform(ratio, interval, query.transform)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        each = tuple(_transform_value(c / b if b else math.nan, query.transform)
+                     for b, c in zip(base, cand, strict=True))  # fmt: skip
+    detail += f", paired over {len(rounds)} interleaved rounds"
+    return replace(_measurement(value, interval, n, chosen, detail), rounds=each)
+
+
+def _timed(records: Sequence[RunRecord], query: MetricQuery) -> bool:
+    """Whether the metric is a time or a rate over time, which the machine's state moves."""
+    names = (*query.series, *query.denominator)
+    return any(r.get(name).unit in TIMED_UNITS for r in records for name in names)
 
 
 def _transform(ratio: float, interval: Interval, transform: str) -> tuple[float, Interval]:
+    """The transformed value and interval (every transform is monotonic: its ends, in order)."""
+    ends = sorted((_transform_value(interval.low, transform),
+                   _transform_value(interval.high, transform)))  # fmt: skip
+    if any(math.isnan(end) for end in ends):
+        ends = [math.nan, math.nan]
+    return _transform_value(ratio, transform), Interval(ends[0], ends[1], interval.confidence)
+
+
+def _transform_value(ratio: float, transform: str) -> float:
+    """candidate / baseline as the claim reads it: 1 - it (reduction), it - 1 (gain),
+    baseline / candidate - 1 (speedup), or as it is."""
     if transform == "reduction":
-        return 1.0 - ratio, Interval(1.0 - interval.high, 1.0 - interval.low, interval.confidence)
+        return 1.0 - ratio
     if transform == "speedup":
-        low, high = _inverse(interval.high) - 1.0, _inverse(interval.low) - 1.0
-        return _inverse(ratio) - 1.0, Interval(low, high, interval.confidence)
+        return _inverse(ratio) - 1.0
     if transform == "gain":
-        return ratio - 1.0, Interval(interval.low - 1.0, interval.high - 1.0, interval.confidence)
-    return ratio, interval
+        return ratio - 1.0
+    return ratio
 
 
 def _inverse(value: float) -> float:
@@ -192,7 +261,8 @@ def _restrict_to_common_max(
 ) -> tuple[list[RunRecord], list[RunRecord], str]:
     """Keep only records at the largest numeric value of `label` present on both sides where
     no subject of either side was held back by the sweep's own client (`held`: subject ->
-    values); the third item says which value, and which were passed over."""
+    values), and of those, measured in rounds by both when any was; the third item says which
+    value, and which were passed over."""
     common = sorted(_numeric_labels(base, label) & _numeric_labels(cand, label), reverse=True)
     if not common:
         raise MissingRecords(f"baseline and candidate share no numeric value of label {label!r}")
@@ -205,12 +275,19 @@ def _restrict_to_common_max(
             f"the sweep's own client was the limit at every {label} both ran ({passed}), so "
             "neither side's own figure was measured"
         )
-    top = usable[0]
-    keep = [r for r in base if _as_float(r.labels.get(label)) == top]
+    at = {v: (_at(base, label, v), _at(cand, label, v)) for v in usable}
+    rounded = [v for v in usable if len(shared_rounds(*at[v])) >= 2]
+    top = rounded[0] if rounded else usable[0]
     where = f" at {label} {top:g}" + (
         f" ({passed}: the sweep's client was the limit)" if passed else ""
     )
-    return keep, [r for r in cand if _as_float(r.labels.get(label)) == top], where
+    if top != usable[0]:
+        where += f" (the highest level measured in rounds; {usable[0]:g}: one window a side)"
+    return *at[top], where
+
+
+def _at(records: Sequence[RunRecord], label: str, value: float) -> list[RunRecord]:
+    return [r for r in records if _as_float(r.labels.get(label)) == value]
 
 
 def _client_bound_levels(records: Sequence[RunRecord], label: str) -> dict[str, set[float]]:

@@ -2,7 +2,8 @@
 
 A verdict compares a value's confidence interval with the claim's expected region: inside it
 holds, disjoint from it refuted, straddling its edge inconclusive. Missing records make a claim
-inconclusive and name the workload that would measure it.
+inconclusive and name the workload that would measure it. A ratio measured in interleaved
+rounds lists each round's value; rounds on both sides of the edge are said to disagree.
 """
 
 from __future__ import annotations
@@ -104,7 +105,10 @@ def evaluate_claim(claim: Claim, records: Sequence[RunRecord]) -> Verdict:
 
 
 def _measured_verdict(claim: Claim, measured: Measurement) -> Verdict:
-    verdict = _verdict(claim, measured.value, measured.interval, measured.detail)
+    detail = measured.detail
+    if measured.rounds:
+        detail += " (" + ", ".join(format_value(v, claim.unit) for v in measured.rounds) + ")"
+    verdict = _verdict(claim, measured.value, measured.interval, detail, measured.rounds)
     partial_note = " (from a partial run)" if measured.partial else ""
     return replace(
         verdict,
@@ -127,15 +131,19 @@ def _sample_size_verdict(claim: Claim) -> Verdict:
     return replace(verdict, n=trials)
 
 
-def _verdict(claim: Claim, value: float, interval: Interval, detail: str) -> Verdict:
+def _verdict(
+    claim: Claim, value: float, interval: Interval, detail: str, rounds: Sequence[float] = ()
+) -> Verdict:
     outcome = decide(interval, claim.expect)
     expected = claim.expect.describe(claim.unit)
-    reason = f"{detail}; {_explain(outcome, interval, claim, expected)}"
+    reason = f"{detail}; {_explain(outcome, interval, claim, expected, rounds)}"
     verdict = _base(claim, outcome, reason)
     return replace(verdict, value=value, low=interval.low, high=interval.high)
 
 
-def _explain(outcome: str, interval: Interval, claim: Claim, expected: str) -> str:
+def _explain(
+    outcome: str, interval: Interval, claim: Claim, expected: str, rounds: Sequence[float] = ()
+) -> str:
     if math.isnan(interval.low) or math.isnan(interval.high):
         return "no value to judge (nothing to divide by: its denominator is zero)"
     shown = f"[{format_value(interval.low, claim.unit)}, {format_value(interval.high, claim.unit)}]"
@@ -145,7 +153,21 @@ def _explain(outcome: str, interval: Interval, claim: Claim, expected: str) -> s
         return f"{shown} is {expected}"
     if outcome == REFUTED:
         return f"{shown} is not {expected}"
+    if rounds:
+        return f"{shown} straddles the edge of {expected}: {_rounds_say(rounds, claim, expected)}"
     return f"{shown} straddles the edge of {expected}: more data needed"
+
+
+def _rounds_say(rounds: Sequence[float], claim: Claim, expected: str) -> str:
+    """Why rounds left a claim undecided: they fell on both sides of the edge (the machine's
+    state moved between them), or too few lie too close to it."""
+    inside = sum(claim.expect.low <= v <= claim.expect.high for v in rounds)
+    if 0 < inside < len(rounds):
+        return (
+            f"the rounds disagree ({inside} of {len(rounds)} {expected}: the machine's state "
+            "moved between them); more rounds or a quieter machine can decide"
+        )
+    return f"more rounds than {len(rounds)} needed"
 
 
 def _base(claim: Claim, outcome: str, reason: str) -> Verdict:

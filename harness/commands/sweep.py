@@ -64,6 +64,14 @@ def register(subparsers: Any) -> None:
         "with a target: gateway:sync-optimized,gateway:async",
     )
     parser.add_argument("--duration", help="window per point, e.g. 10s (default 10s; quick 1.5s)")
+    parser.add_argument(
+        "--rounds",
+        type=int,
+        default=3,
+        help="turns every subject takes at the level claims judge (the highest where the "
+        "sweep's own client was no one's limit), interleaved, so a verdict carries the "
+        "machine's changes between moments (default 3; 1: none)",
+    )
     parser.add_argument("--mock-profile", default="default", help="profile of the embedded mock")
     parser.add_argument("--seed", type=int, help="seed of the embedded mock")
     add_output_options(parser)
@@ -125,6 +133,7 @@ def plan_from_args(args: argparse.Namespace, *, targets: Sequence[Any] = ()) -> 
         subjects=subjects_from_args(args.subjects, with_targets=bool(targets)),
         targets=tuple(targets),
         duration_s=duration_s,
+        rounds=args.rounds,
         model=args.model,
     )
 
@@ -235,9 +244,11 @@ def print_fidelity(records: Sequence[RunRecord]) -> None:
             for s in record.series
             if s.name.startswith("fidelity_") and s.name != "fidelity_checked" and s.values[0]
         }
+        turn = record.params.get("round", 0)
         if mismatched:
             print(
-                f"warning: {record.labels['subject']} at N={record.labels['concurrency']}: "
+                f"warning: {record.labels['subject']} at N={record.labels['concurrency']}"
+                f"{f' (round {turn + 1})' if turn else ''}: "
                 f"replies unlike the upstream's: {mismatched}",
                 file=sys.stderr,
             )

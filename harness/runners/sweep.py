@@ -3,14 +3,17 @@ Little's-law bound N / L that no closed loop of N callers can beat when a call t
 
 The mock answers after a fixed upstream latency L (set through its admin API). Levels go up
 one by one and, within a level, the subjects take turns, so the subjects compared at a level
-are measured moments apart, under the same machine conditions. A subject is one of:
+are measured moments apart. Then the subjects take `rounds - 1` more turns at the level claims
+judge (the highest where the sweep's own client was no subject's limit): a shared machine's
+state moves from one moment to the next, and only rounds say by how much (`params.round`; a
+claim pairs the subjects round by round, `harness.claims.metrics`). A subject is one of:
 - `client`: a reference upstream client (`sync-wrapper`, `async`, `async-batching`), in process;
 - `gateway`: a reference gateway variant (`gateway:<variant>`), its own process;
 - `target`: a user's gateway, with a `role` (`target`, or `baseline` / `candidate` when two are
   compared in one run);
 - `ceiling`: the sweep's own HTTP client calling the mock directly, so a level where a gateway
   only matches the ceiling is known to be the client's limit, not the gateway's.
-Each (subject, N, L) becomes one record.
+Each (subject, N, L, round) becomes one record.
 """
 
 from __future__ import annotations
@@ -49,6 +52,7 @@ from harness.runners.support.sweepsubjects import (
     measure_http,
     mock_subject,
 )
+from harness.saturation import client_bound_levels
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.cputime import CpuUse, cpu_used, snapshot
 from harness.targets.discovery import ModelChoice, discover_model
@@ -91,6 +95,7 @@ class SweepPlan:
     subjects: tuple[str, ...] = DEFAULT_SUBJECTS
     duration_s: float = 10.0
     targets: tuple[SweepTarget, ...] = ()
+    rounds: int = 3  # turns each subject takes at the judged level (the pass's own included)
     ceiling: bool = True
     model: str | None = None  # sent to targets; None: discovered (references: GATEWAY_MODEL)
 
@@ -103,6 +108,8 @@ class SweepPlan:
             raise UsageError("--upstream-latency must be > 0 (Little's bound divides by it)")
         if self.duration_s <= 0:
             raise UsageError("--duration must be > 0")
+        if self.rounds < 1:
+            raise UsageError("--rounds must be at least 1")
         unknown = sorted(set(self.subjects) - set(DEFAULT_SUBJECTS))
         if unknown:
             raise UsageError(
@@ -123,7 +130,8 @@ class SweepPlan:
 
     @property
     def steps(self) -> int:
-        return len(self.levels) * len(self.upstream_latencies_ms) * len(self.all_subjects)
+        turns = len(self.levels) + self.rounds - 1
+        return turns * len(self.upstream_latencies_ms) * len(self.all_subjects)
 
     def params(self) -> dict[str, Any]:
         """The plan as record params (levels ascending, as measured)."""
@@ -292,11 +300,22 @@ def run_sweep(
     keep: Keep = keep_nothing,
     chosen: Mapping[str, ModelChoice] | None = None,
 ) -> list[RunRecord]:
-    """Sweep every subject over every level and upstream latency; each point goes to `keep`
-    as soon as it is measured, and Ctrl-C keeps what is done. `chosen`: models already chosen
-    per target name (validate's discover step), sent without a new probe."""
+    """Sweep every subject over every level and upstream latency, then take the plan's further
+    rounds at the judged level (`judged_level`); each point goes to `keep` as soon as it is
+    measured, and Ctrl-C keeps what is done. `chosen`: models already chosen per target name
+    (validate's discover step), sent without a new probe."""
     environment = capture_environment()
     records: list[RunRecord] = []
+
+    def take(run: SubjectRun, level: int, latency_ms: float, round_: int = 0) -> RunRecord:
+        turn = f" round {round_ + 1}/{plan.rounds}" if round_ else ""
+        advance(0, f"sweep {run.name} N={level} L={latency_ms:g}ms{turn}")
+        record = measure_level(plan, run, level, latency_ms, environment, round_)
+        records.append(record)
+        keep([record])
+        advance(1, "")
+        return record
+
     try:
         with contextlib.ExitStack() as stack:
             stack.enter_context(latency_restored(mock_url))
@@ -304,24 +323,39 @@ def run_sweep(
                                  chosen=chosen)  # fmt: skip
             for latency_ms in plan.upstream_latencies_ms:
                 set_upstream_latency(mock_url, latency_ms)
-                for level, run in itertools.product(sorted(plan.levels), runs):
-                    advance(0, f"sweep {run.name} N={level} L={latency_ms:g}ms")
-                    record = measure_level(plan, run, level, latency_ms, environment)
-                    records.append(record)
-                    keep([record])
-                    advance(1, "")
+                levels = itertools.product(sorted(plan.levels), runs)
+                passed = [take(run, level, latency_ms) for level, run in levels]
+                judged = judged_level(passed)
+                if judged is None:  # the client was the limit everywhere: nothing to judge
+                    advance((plan.rounds - 1) * len(runs), "")
+                    continue
+                for round_, run in itertools.product(range(1, plan.rounds), runs):
+                    take(run, judged, latency_ms, round_)
     except KeyboardInterrupt:
         raise Interrupted(records) from None
     return records
 
 
+def judged_level(records: Sequence[RunRecord]) -> int | None:
+    """The highest level measured where the sweep's own client was no subject's limit, where
+    concurrency claims are judged (`at_max`); None when it was the limit at every level."""
+    held = set().union(*client_bound_levels(records).values())
+    levels = {int(float(r.labels.get("concurrency", "0"))) for r in records}
+    return max(levels - held, default=None)
+
+
 def measure_level(
-    plan: SweepPlan, run: SubjectRun, level: int, latency_ms: float, environment: Environment
+    plan: SweepPlan,
+    run: SubjectRun,
+    level: int,
+    latency_ms: float,
+    environment: Environment,
+    round_: int = 0,
 ) -> RunRecord:
-    """Measure one point and make its record."""
+    """Measure one point (in its `round_`, from 0) and make its record."""
     started_at = now_iso()
     measured = run.measure(level, plan.duration_s)
-    params = {**plan.params(), **run.params, "upstream_latency_ms": latency_ms}
+    params = {**plan.params(), **run.params, "upstream_latency_ms": latency_ms, "round": round_}
     return level_record(
         run, level, latency_ms, measured,
         environment=environment, params=params, started_at=started_at,

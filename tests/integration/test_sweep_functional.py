@@ -60,9 +60,14 @@ def test_every_subject_stays_under_littles_bound_and_scales_with_concurrency(
         upstream_latencies_ms=(50.0,),
         subjects=("sync-wrapper", "async", "async-batching", "gateway:async"),
         duration_s=0.6,
+        rounds=2,
     )
     records = run_sweep(plan, mock_url, in_thread_gateways(mock_url))
-    assert len(records) == 10  # the four subjects and the client's ceiling, at two levels
+    # the four subjects and the client's ceiling at two levels, then a second round at 4, where
+    # claims judge them, in the same order (each pair measured moments apart)
+    assert len(records) == 15
+    turns = [(r.labels["subject"], r.labels["concurrency"], r.params["round"]) for r in records]
+    assert turns[10:] == [(subject, "4", 1) for subject, _, _ in turns[5:10]]
     for record in records:
         throughput = record.get("throughput_rps").values[0]
         assert 0 < throughput <= record.get("littles_bound_rps").values[0] * 1.05
@@ -88,10 +93,10 @@ def assert_overlaps_its_upstream_waits(judged: Saturation, one: RunRecord, four:
 def test_the_command_runs_a_quick_sweep_of_named_subjects(tmp_path: Path) -> None:
     argv = ["sweep", "--quick", "--levels", "2", "--duration", "0.5s", "--subjects"]
     argv += ["async,sync-legacy", "--upstream-latency", "30ms", "--out", str(tmp_path)]
-    assert main(argv) == 0
+    assert main([*argv, "--rounds", "2"]) == 0
     records = load_records(tmp_path)
     subjects = sorted(r.labels["subject"] for r in records)
-    assert subjects == ["async", "ceiling", "gateway:sync-legacy"]
+    assert subjects == sorted(["async", "ceiling", "gateway:sync-legacy"] * 2)  # two rounds at 2
     assert all(r.matches(runner="sweep", scenario="sync-vs-async") for r in records)
     assert {r.labels["upstream_latency_ms"] for r in records} == {"30"}
 

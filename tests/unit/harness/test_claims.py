@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import tomllib
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -348,3 +349,57 @@ def test_records_made_before_a_claims_chances_were_counted_are_judged_as_before(
 def test_chances_must_name_a_series() -> None:
     with pytest.raises(UsageError, match=r"metric\.chances"):
         ledger_of(NONE_IN_200_CLAIM.replace('series = "status", ', ""))
+
+
+def gateway_rounds(gains: list[float], *, in_rounds: bool = True) -> list[RunRecord]:
+    """Sweep records of the threaded and the async reference gateway at concurrency 64, one per
+    round: in round k the async one answers `gains[k]` faster (mean latency)."""
+    made = []
+    for k, gain in enumerate(gains):
+        for subject, mean_ms in (("gateway:sync-optimized", 220.0 * (1 + gain)),
+                                 ("gateway:async", 220.0)):  # fmt: skip
+            labels = {"subject": subject, "kind": "gateway", "concurrency": "64",
+                      "upstream_latency_ms": "200"}  # fmt: skip
+            latency = make_series("latency_ms", "ms", [mean_ms - 5, mean_ms, mean_ms + 5] * 100)
+            params = {"round": k} if in_rounds else {}
+            made.append(RunRecord("sweep", "sync-vs-async", params, ENV, (latency,), labels=labels))
+    return made
+
+
+def seed_claim(claim_id: str) -> Any:
+    (claim,) = [c for c in load_ledger(SEED).claims if c.id == claim_id]
+    return claim
+
+
+def test_rounds_that_disagree_leave_a_gain_inconclusive_and_say_so() -> None:
+    # Each round alone is tight (300 requests a side), but the machine moved between rounds:
+    # 5%, 25%, 8%. Pooled as one window, the same requests would decide it.
+    claim = seed_claim("async-gateway-gain-marginal")
+    result = evaluate_claim(claim, gateway_rounds([0.05, 0.25, 0.08]))
+    assert result.verdict == INCONCLUSIVE
+    assert "paired over 3 interleaved rounds (5%, 25%, 8%)" in result.reason
+    assert "the rounds disagree (2 of 3 at most 10%" in result.reason
+    assert result.low is not None and result.high is not None
+    assert result.low < 0.10 < result.high
+    pooled = evaluate_claim(claim, gateway_rounds([0.05, 0.25, 0.08], in_rounds=False))
+    assert pooled.verdict == REFUTED and "measured one after the other" in pooled.reason
+
+
+def test_rounds_that_agree_decide_a_gain() -> None:
+    claim = seed_claim("async-gateway-gain-marginal")
+    held = evaluate_claim(claim, gateway_rounds([0.05, 0.048, 0.052]))
+    assert held.verdict == HOLDS and held.value == pytest.approx(0.05, abs=0.002)
+    assert held.low is not None and held.high is not None
+    assert 0.03 < held.low < held.high < 0.07
+    refuted = evaluate_claim(claim, gateway_rounds([0.20, 0.22, 0.19, 0.21]))
+    assert refuted.verdict == REFUTED and "paired over 4 interleaved rounds" in refuted.reason
+
+
+def test_a_gain_is_judged_at_the_highest_level_both_sides_measured_in_rounds() -> None:
+    claim = seed_claim("async-gateway-gain-marginal")
+    at_32 = [replace(r, labels={**r.labels, "concurrency": "32"})
+             for r in gateway_rounds([0.05, 0.05, 0.05])]  # fmt: skip
+    one_window_at_64 = gateway_rounds([0.30])
+    result = evaluate_claim(claim, [*at_32, *one_window_at_64])
+    assert result.verdict == HOLDS and "at concurrency 32" in result.reason
+    assert "64: one window a side" in result.reason

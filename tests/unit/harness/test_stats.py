@@ -14,6 +14,7 @@ from harness.stats import (
     compare_rates,
     compare_samples,
     effect_label,
+    paired_ratio,
     proportion_mde,
     summarize,
     wilson_interval,
@@ -113,3 +114,23 @@ def test_two_rates_are_compared_by_their_difference_and_fishers_exact_test() -> 
     assert fallen.p_value < 1e-40 and fallen.ratio_ci.high < 0.6 and fallen.cliffs_delta == -0.5
     nothing = compare_rates([0.0] * 30, [0.0] * 30)
     assert nothing.p_value == 1.0 and math.isnan(nothing.ratio)
+
+
+def test_a_paired_ratio_is_as_wide_as_its_pairs_disagree() -> None:
+    baseline = [200.0, 210.0, 190.0]
+    steady, steady_ci = paired_ratio(baseline, [b * 1.10 for b in baseline])
+    assert steady == pytest.approx(1.10) and steady_ci.low == pytest.approx(1.10)
+    ratio, interval = paired_ratio(baseline, [220.0, 260.0, 195.0])
+    assert interval.low < 1.0 < 1.10 < ratio < 1.3 < interval.high
+    # A two-pair interval is the t distribution's with one degree of freedom: very wide.
+    _, two = paired_ratio([100.0, 100.0], [104.0, 106.0])
+    assert two.low < 0.95 and two.high > 1.15
+
+
+def test_a_paired_ratio_needs_two_pairs_and_a_baseline_to_divide_by() -> None:
+    with pytest.raises(ValueError, match="two or more pairs"):
+        paired_ratio([1.0], [2.0])
+    with pytest.raises(ValueError, match="two or more pairs"):
+        paired_ratio([1.0, 2.0], [2.0])
+    ratio, interval = paired_ratio([0.0, 1.0], [1.0, 1.0])
+    assert math.isnan(ratio) and math.isnan(interval.low)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -38,6 +39,16 @@ def test_frames_derive_rates_from_raw_series() -> None:
     assert cache["hit_rate"].min() == 0.0
     sweep = frames.sweep_table(records)
     assert list(sweep["concurrency"].unique()) == [1.0, 4.0, 16.0]
+
+
+def test_the_rounds_of_a_sweep_level_make_one_row_of_their_pooled_requests() -> None:
+    records = [r for r in load_records(GOLDEN / "results-v1-full.json") if r.runner == "sweep"]
+    top = max(records, key=lambda r: float(r.labels["concurrency"]))
+    again = replace(top, run_id="again", params={**top.params, "round": 1})
+    alone, rounds = frames.sweep_table([top]), frames.sweep_table([top, again])
+    assert len(rounds) == 1
+    for column in ("p50_ms", "throughput_rps", "error_rate"):
+        assert float(rounds[column].iloc[0]) == float(alone[column].iloc[0])
 
 
 def test_a_failed_validate_step_is_shown_at_the_top(tmp_path: Path) -> None:

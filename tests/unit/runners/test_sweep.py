@@ -6,12 +6,13 @@ import asyncio
 import contextlib
 import threading
 from collections.abc import Iterator
+from dataclasses import replace
 
 import pytest
 
 from harness.errors import UsageError
 from harness.fidelity import FidelityTally
-from harness.records import capture_environment
+from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.closedloop import Sample, Window, drive_async, drive_threads
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.sweep import (
@@ -22,6 +23,7 @@ from harness.runners.sweep import (
     SubjectRun,
     SweepPlan,
     SweepTarget,
+    judged_level,
     level_record,
     littles_bound_rps,
     open_subjects,
@@ -167,7 +169,11 @@ def test_plans_refuse_nonsense() -> None:
         SweepPlan(subjects=("async", "gateway:turbo"))
     with pytest.raises(UsageError, match="no subject"):
         SweepPlan(subjects=())
-    assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2]).steps == 4
+    with pytest.raises(UsageError, match="rounds"):
+        SweepPlan(rounds=0)
+    assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2], rounds=1).steps == 4
+    # two more turns of both subjects at the judged level
+    assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2], rounds=3).steps == 8
 
 
 def test_plans_refuse_targets_that_cannot_be_told_apart_or_bounded() -> None:
@@ -359,3 +365,24 @@ def test_a_model_already_chosen_for_a_target_is_sent_without_a_new_probe() -> No
         (run,) = open_subjects(plan, "http://mock", serve, stack, None, choose_model=probe,
                                chosen={"app": ModelChoice("own-model", "probe")})  # fmt: skip
     assert (run.params["model"], run.params["model_source"]) == ("own-model", "probe")
+
+
+def point(subject: str, kind: str, level: int, rps: float) -> RunRecord:
+    """A sweep point whose subject reached `rps` (the ceiling: the sweep's client alone)."""
+    window = Window(tuple(Sample(0.1 * i, 200.0, True) for i in range(20)), 1.0, 0, level)
+    record = level_record(SubjectRun(subject, kind, unused), level, 200.0, Measured(window),
+                          environment=ENV, params={})  # fmt: skip
+    series = tuple(s for s in record.series if s.name != "throughput_rps")
+    return replace(record, series=(*series, make_series("throughput_rps", "rps", [rps])))
+
+
+def test_further_rounds_go_to_the_highest_level_where_the_client_was_no_subjects_limit() -> None:
+    # At 64 the gateway only matched what the sweep's client reached alone: claims pass 64
+    # over, so the rounds are taken at 32, where they will be judged.
+    records = [
+        point(CEILING, "ceiling", 32, 158.0), point("gateway:async", "gateway", 32, 155.0),
+        point(CEILING, "ceiling", 64, 250.0), point("gateway:async", "gateway", 64, 249.0),
+    ]  # fmt: skip
+    assert judged_level(records) == 32
+    assert judged_level(records[:2]) == 32
+    assert judged_level(records[2:]) is None
