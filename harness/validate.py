@@ -482,13 +482,19 @@ def sweep_setup(
     """What the sweep step measures: its plan, the user's targets by subject name, and the model
     discover chose for each, sent as it is: a second probe could be answered from a target's
     own reply cache and read as "never called the Models API" (R14)."""
+    from harness.claims.ledger import compared_values, load_ledger
     from harness.runners import sweep as runner
 
     pairs = [] if plan.embedded else [(t, "target") for t in plan.measurable]
     targets = runner.sweep_targets(pairs, mock_given=bool(plan.mock_url))
+    subjects = runner.DEFAULT_SUBJECTS if plan.embedded else runner.YARDSTICKS
+    # Only the subjects the ledger compares take the further rounds: their verdicts need them.
+    compared = compared_values(load_ledger(plan.ledger), "sweep", "subject") & set(subjects)
     sweep = runner.SweepPlan(
         levels=runner.QUICK_LEVELS if plan.quick else runner.DEFAULT_LEVELS,
-        subjects=runner.DEFAULT_SUBJECTS if plan.embedded else runner.YARDSTICKS,
+        subjects=subjects,
+        rounds=runner.ROUNDS if compared else 1,
+        rounds_for=tuple(sorted(compared)),
         targets=tuple(target for _, target in targets.values()),
         duration_s=1.5 if plan.quick else 5.0,
         model=next((plan.choice_for(spec).model for spec, _ in pairs), None),

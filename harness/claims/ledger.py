@@ -100,6 +100,19 @@ class Ledger:
     claims: tuple[Claim, ...]
 
 
+def compared_values(ledger: Ledger, runner: str, label: str) -> set[str]:
+    """The values of `label` on either side of the ledger's ratio claims over `runner`'s
+    records: e.g. the sweep subjects some claim compares."""
+    sides = [
+        side
+        for claim in ledger.claims
+        if claim.metric is not None and claim.metric.runner == runner
+        for side in (claim.metric.baseline, claim.metric.candidate)
+        if side is not None
+    ]
+    return {side[label] for side in sides if label in side}
+
+
 def default_ledger_path() -> Path:
     """The seed report's ledger shipped with sfperf (`scenarios/claims/seed.toml`)."""
     from scenarios import scenario_path

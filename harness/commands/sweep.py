@@ -67,10 +67,9 @@ def register(subparsers: Any) -> None:
     parser.add_argument(
         "--rounds",
         type=int,
-        default=3,
         help="turns every subject takes at the level claims judge (the highest where the "
         "sweep's own client was no one's limit), interleaved, so a verdict carries the "
-        "machine's changes between moments (default 3; 1: none)",
+        "machine's changes between moments (default 4; 1: none)",
     )
     parser.add_argument("--mock-profile", default="default", help="profile of the embedded mock")
     parser.add_argument("--seed", type=int, help="seed of the embedded mock")
@@ -113,7 +112,13 @@ def plan_from_args(args: argparse.Namespace, *, targets: Sequence[Any] = ()) -> 
     """The SweepPlan the options describe, with `targets` (SweepTargets); quick shrinks what
     was not given."""
     from harness.runners.support.workloads import parse_duration_s
-    from harness.runners.sweep import DEFAULT_LEVELS, QUICK_LEVELS, SweepPlan, sweep_levels
+    from harness.runners.sweep import (
+        DEFAULT_LEVELS,
+        QUICK_LEVELS,
+        ROUNDS,
+        SweepPlan,
+        sweep_levels,
+    )
 
     levels = (
         sweep_levels(args.levels)
@@ -133,7 +138,7 @@ def plan_from_args(args: argparse.Namespace, *, targets: Sequence[Any] = ()) -> 
         subjects=subjects_from_args(args.subjects, with_targets=bool(targets)),
         targets=tuple(targets),
         duration_s=duration_s,
-        rounds=args.rounds,
+        rounds=ROUNDS if args.rounds is None else args.rounds,
         model=args.model,
     )
 

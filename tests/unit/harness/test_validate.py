@@ -295,3 +295,22 @@ def test_a_running_target_is_a_profile_skipped_with_the_reason_not_a_silent_noth
     plan = ValidatePlan(targets=(running,))
     with pytest.raises(Unavailable, match=r"a running target cannot be profiled.*--launch"):
         profiling_step(plan, tmp_path, lambda records: None)
+
+
+def test_only_the_subjects_a_claim_compares_take_the_further_rounds(tmp_path: Path) -> None:
+    embedded, _, _ = sweep_setup(ValidatePlan(quick=True))
+    assert embedded.rounds == 4
+    assert embedded.rounds_for == (
+        "async-batching", "gateway:async", "gateway:sync-optimized", "sync-wrapper",
+    )  # fmt: skip
+    spec = TargetSpec(url="http://127.0.0.1:1")
+    beside, _, _ = sweep_setup(ValidatePlan(quick=True, targets=(spec,)))
+    assert beside.rounds_for == ("gateway:async", "gateway:sync-optimized")  # the yardsticks
+    ledger = tmp_path / "no-sweep.toml"
+    ledger.write_text(
+        '[[claim]]\nid = "x"\ntext = "x"\nworkload = "sfperf micro"\nexpect = { at_most = 1 }\n'
+        '[claim.metric]\nrunner = "micro"\nscenario = "extract-paths"\nseries = "lookups"\n'
+        'statistic = "mean"\n'
+    )
+    uncompared, _, _ = sweep_setup(ValidatePlan(quick=True, ledger=ledger))
+    assert uncompared.rounds == 1

@@ -172,8 +172,11 @@ def test_plans_refuse_nonsense() -> None:
     with pytest.raises(UsageError, match="rounds"):
         SweepPlan(rounds=0)
     assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2], rounds=1).steps == 4
-    # two more turns of both subjects at the judged level
+    # two more turns of both subjects at the judged level, or of those named to take them
     assert SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2], rounds=3).steps == 8
+    named = SweepPlan(levels=(1, 2), subjects=DEFAULT_SUBJECTS[:2], rounds=3,
+                      rounds_for=(DEFAULT_SUBJECTS[0],))  # fmt: skip
+    assert named.steps == 6 and named.in_rounds(DEFAULT_SUBJECTS[:2]) == [DEFAULT_SUBJECTS[0]]
 
 
 def test_plans_refuse_targets_that_cannot_be_told_apart_or_bounded() -> None:
