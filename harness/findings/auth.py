@@ -14,16 +14,14 @@ import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
-from harness.findings.calls import MODELS_ENDPOINTS, client_host
+from harness.findings.calls import MODELS_ENDPOINTS, client_host, models_requests
 from harness.findings.model import Entry, Finding, GradingPolicy, Severity, make_finding
+
+_ONE_REFRESH = "let one refresh run and the others wait for it"  # the advice on a stampede
 
 
 def _token_requests(entries: Sequence[Entry]) -> list[Entry]:
     return [e for e in entries if e.get("endpoint") == "token"]
-
-
-def _models_requests(entries: Sequence[Entry]) -> list[Entry]:
-    return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
 
 
 def _t_s(entry: Entry) -> float:
@@ -91,7 +89,7 @@ def early_refreshes(entries: Sequence[Entry], policy: GradingPolicy) -> list[Ent
 def token_rate(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """How often the target asked for a token: per hour and per Models request (a note), and
     the tokens' lifetime when it was too short to judge the target's habits on."""
-    tokens, models = _token_requests(entries), _models_requests(entries)
+    tokens, models = _token_requests(entries), models_requests(entries)
     per_hour = len(tokens) / _span_h(entries)
     per_request = len(tokens) / max(len(models), 1)
     lifetime_s = typical_lifetime_s(entries)
@@ -108,7 +106,7 @@ def token_rate(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | Non
 
 def token_per_request(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """A token fetched for (nearly) every Models request instead of reused until near expiry."""
-    early, models = early_refreshes(entries, policy), _models_requests(entries)
+    early, models = early_refreshes(entries, policy), models_requests(entries)
     ratio = len(early) / max(len(models), 1)
     if len(early) < policy.min_token_requests or ratio <= policy.max_tokens_per_request:
         return None
@@ -121,7 +119,7 @@ def token_per_request(entries: Sequence[Entry], policy: GradingPolicy) -> Findin
 
 def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """Models requests sent with a token past its real expiry."""
-    hits = [e for e in _models_requests(entries) if e.get("token_status") == "expired"]
+    hits = [e for e in models_requests(entries) if e.get("token_status") == "expired"]
     late_s = [
         float(e["t_s"]) - float(e["token_expires_t_s"])
         for e in hits
@@ -136,7 +134,7 @@ def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
 
 def unknown_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """Models requests sent with a token the upstream did not sign (a forged or foreign one)."""
-    hits = [e for e in _models_requests(entries) if e.get("token_status") == "unknown"]
+    hits = [e for e in models_requests(entries) if e.get("token_status") == "unknown"]
     return make_finding(
         "unknown_token", Severity.FAIL, hits,
         "sent a bearer token this upstream never signed (wrong org, or made up)",
@@ -145,7 +143,7 @@ def unknown_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
 
 def missing_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """Models requests sent without any bearer token."""
-    hits = [e for e in _models_requests(entries) if e.get("token_status") == "missing"]
+    hits = [e for e in models_requests(entries) if e.get("token_status") == "missing"]
     return make_finding(
         "missing_token", Severity.FAIL, hits, "sent a Models request with no bearer token"
     )
@@ -164,7 +162,7 @@ def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding
         return make_finding(
             "refresh_stampede", Severity.WARN, hits,
             f"{policy.stampede_size}+ token requests within {policy.stampede_window_s:g} s; "
-            "let one refresh run and the others wait for it",
+            + _ONE_REFRESH,
         )  # fmt: skip
     if policy.target_processes is None:
         return None
@@ -173,7 +171,7 @@ def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding
     return make_finding(
         "refresh_stampede", Severity.WARN, hits,
         f"{together}+ token requests in flight at once from a target of "
-        f"{policy.target_processes} process(es); let one refresh run and the others wait for it",
+        f"{policy.target_processes} process(es); {_ONE_REFRESH}",
     )  # fmt: skip
 
 

@@ -110,12 +110,16 @@ def call_key(entry: Entry) -> Key:
     )
 
 
+def models_requests(entries: Iterable[Entry]) -> list[Entry]:
+    """The journal entries of Models API requests (token requests and the admin API left out)."""
+    return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
+
+
 def group_calls(entries: Iterable[Entry], window_s: float) -> list[Call]:
     """The logical calls in `entries` (Models requests only), ordered by their first attempt."""
     chains: list[list[Attempt]] = []
     open_chains: dict[Key, list[list[Attempt]]] = defaultdict(list)
-    models = [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
-    for attempt in sorted(map(to_attempt, models), key=lambda a: a.t_s):
+    for attempt in sorted(map(to_attempt, models_requests(entries)), key=lambda a: a.t_s):
         key = attempt.key
         chain = _pick_chain(open_chains[key], attempt, window_s)
         if chain is None:

@@ -6,21 +6,17 @@ import re
 from collections import Counter
 from collections.abc import Sequence
 
-from harness.findings.calls import MODELS_ENDPOINTS
+from harness.findings.calls import MODELS_ENDPOINTS, models_requests
 from harness.findings.model import Entry, Finding, GradingPolicy, Severity, make_finding
 
 # Endpoints that name a model in their path (feedback does not).
 _MODEL_ENDPOINTS = MODELS_ENDPOINTS - {"feedback"}
 
 
-def _models_requests(entries: Sequence[Entry]) -> list[Entry]:
-    return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
-
-
 def _header_finding(
     entries: Sequence[Entry], field: str, expected: str, name: str, header: str
 ) -> Finding | None:
-    hits = [e for e in _models_requests(entries) if e.get(field) != expected]
+    hits = [e for e in models_requests(entries) if e.get(field) != expected]
     missing = sum(1 for e in hits if e.get(field) is None)
     wrong = Counter(str(e.get(field)) for e in hits if e.get(field) is not None)
     seen = ", ".join(repr(value) for value, _ in wrong.most_common(3))
@@ -82,7 +78,7 @@ def setting_named(field: str) -> str | None:
 def ignored_fields(entries: Sequence[Entry], policy: GradingPolicy | None = None) -> Finding | None:
     """Requests carrying fields the real API ignores. A WARN when one names a generation
     setting (misspelt or not): the gateway means a limit or setting that never applies."""
-    hits = [e for e in _models_requests(entries) if e.get("extra_fields")]
+    hits = [e for e in models_requests(entries) if e.get("extra_fields")]
     names = Counter(str(f) for e in hits for f in e.get("extra_fields") or ())
     listed = ", ".join(_field_text(name) for name, _ in names.most_common(8))
     settings = any(setting_named(name) for name in names)
