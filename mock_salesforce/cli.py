@@ -22,7 +22,7 @@ from mock_salesforce.effective import endpoint_views
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.overrides import ALL, apply_overrides
 from mock_salesforce.quotas import parse_quotas
-from mock_salesforce.server import FRONTS
+from mock_salesforce.server import FRONTS, LOOPS
 from mock_salesforce.state import build_runtime
 
 V = TypeVar("V")
@@ -83,6 +83,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
         choices=FRONTS,
         default="fast",
         help="fast (default): the hot path skips aiohttp's web layer; aiohttp: all through it",
+    )
+    add(
+        "--loop",
+        choices=LOOPS,
+        default="auto",
+        help="event loop: auto (default: uvloop when installed), uvloop, asyncio",
     )
     add("--record-from", default=None, metavar="URL", help="proxy to this upstream and record")
     add("--record-to", default=None, metavar="FILE", help="where record mode writes")
@@ -184,10 +190,13 @@ def run(args: argparse.Namespace) -> int:
         from mock_salesforce.workers import run_workers
 
         return run_workers(args, config, announce)
-    from mock_salesforce.server import serve
+    from mock_salesforce.server import run_serving, serve
 
-    signum = asyncio.run(
-        serve(config, args.host, args.port, announce, reuse_port=args.reuse_port, front=args.front)
+    signum = run_serving(
+        lambda: serve(
+            config, args.host, args.port, announce, reuse_port=args.reuse_port, front=args.front
+        ),
+        args.loop,
     )
     return 128 + signum  # stopped cleanly by that signal: the status a shell would report
 

@@ -9,7 +9,6 @@ themselves when it vanishes without stopping them.
 from __future__ import annotations
 
 import argparse
-import asyncio
 import multiprocessing
 import os
 import queue
@@ -23,13 +22,15 @@ from typing import Any
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.process import stop_with_parent, tune_gc_for_serving
-from mock_salesforce.server import format_url, serve
+from mock_salesforce.server import format_url, run_serving, serve
 
 _READY_TIMEOUT_S = 30.0
 _STOP_GRACE_S = 5.0
 
 
-def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, front: str) -> None:
+def _worker(
+    config: MockConfig, host: str, port: int, index: int, ready: Any, front: str, loop: str
+) -> None:
     def on_ready(url: str) -> None:
         tune_gc_for_serving()
         ready.put((index, ""))
@@ -37,8 +38,11 @@ def _worker(config: MockConfig, host: str, port: int, index: int, ready: Any, fr
     parent = multiprocessing.parent_process()  # a parent SIGKILLed cannot stop its workers
     stop_with_parent(parent.pid if parent else None, _signal_self)
     try:
-        asyncio.run(
-            serve(config, host, port, on_ready, reuse_port=True, instance=index, front=front)
+        run_serving(
+            lambda: serve(
+                config, host, port, on_ready, reuse_port=True, instance=index, front=front
+            ),
+            loop,
         )
     except Exception as exc:  # reported to the parent, which prints one line
         ready.put((index, str(exc) or type(exc).__name__))
@@ -69,7 +73,9 @@ def run_workers(
     ready = context.Queue()
     workers = [
         context.Process(
-            target=_worker, args=(config, args.host, port, i, ready, args.front), daemon=True
+            target=_worker,
+            args=(config, args.host, port, i, ready, args.front, args.loop),
+            daemon=True,
         )
         for i in range(args.workers)
     ]
