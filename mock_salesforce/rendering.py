@@ -16,7 +16,13 @@ from functools import lru_cache
 from typing import NamedTuple
 
 from mock_salesforce.corpus import Template, encode_text
-from mock_salesforce.replies import Reply, embedding_json, embeddings_json, expected_reply
+from mock_salesforce.replies import (
+    Reply,
+    embedding_json,
+    embeddings_json,
+    expected_reply,
+    reply_for,
+)
 from mock_salesforce.state import MockState, Runtime
 from mock_salesforce.validation import (
     check_body,
@@ -24,6 +30,7 @@ from mock_salesforce.validation import (
     check_model,
     extra_fields,
     parse_body,
+    plain_chat,
 )
 
 # What the provider reports as `model` for a Models API name (by name fragment, first match).
@@ -135,10 +142,14 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     config = runtime.config
     check_model(endpoint, model, config.custom_models)
     body = parse_body(raw)
-    check_body(endpoint, body)
-    if endpoint == "embeddings":
-        check_input_count(body["input"], config.embeddings_max_inputs)
-    reply = expected_reply(config.seed, endpoint, body, runtime.mix, runtime.lengths)
+    plain = plain_chat(body) if endpoint == "chat-generations" else None
+    if plain is None:
+        check_body(endpoint, body)
+        if endpoint == "embeddings":
+            check_input_count(body["input"], config.embeddings_max_inputs)
+        reply = expected_reply(config.seed, endpoint, body, runtime.mix, runtime.lengths)
+    else:  # the common chat body: checked and keyed in one pass
+        reply = reply_for(config.seed, endpoint, *plain, runtime.mix, runtime.lengths)
     prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
     values = {
         "PROMPT_TOKENS": str(prompt_tokens),

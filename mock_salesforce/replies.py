@@ -256,6 +256,18 @@ def expected_reply(
     load test's prompts are new (the harness's carry unique markers), so a cache here would
     only be kept up, never asked."""
     key, texts = key_and_texts(endpoint, body)
+    return reply_for(seed, endpoint, key, texts, mix, lengths)
+
+
+def reply_for(
+    seed: int,
+    endpoint: str,
+    key: str,
+    texts: list[str],
+    mix: ShapeMix = OFFICIAL_MIX,
+    lengths: ReplyLengths = DEFAULT_LENGTHS,
+) -> Reply:
+    """`expected_reply` of a request whose `key_and_texts` are `key` and `texts`."""
     # Three independent draws from the key's 128-bit digest: shape, length, where text starts.
     digest = _digest(seed, endpoint, key)
     shape = mix.choose(endpoint, ((digest >> 75) & _BITS_53) * _UNIT)

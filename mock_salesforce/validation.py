@@ -108,6 +108,40 @@ def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
     _check_optional_objects(body)
 
 
+def plain_chat(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:
+    """The last user message's content and every message's, when `body` is a valid
+    chat-generations body in its common form (string contents, a user message, no optional
+    object of a wrong type); otherwise None, and `check_body` and `replies.key_and_texts`
+    decide. One pass does the checks and the keying: every new chat body comes through here."""
+    messages = body.get("messages")
+    if type(messages) is not list or not messages:
+        return None
+    key, texts = None, []
+    for message in messages:
+        if type(message) is not dict:
+            return None
+        role, content = message.get("role"), message.get("content")
+        if type(content) is not str or type(role) is not str or role not in ROLES:
+            return None
+        texts.append(content)
+        if role == "user":
+            key = content
+    if key is None or not _plain_optional_objects(body):
+        return None
+    return key, texts
+
+
+def _plain_optional_objects(body: Mapping[str, Any]) -> bool:
+    """Whether the optional objects `_check_optional_objects` checks are absent or right."""
+    localization = body.get("localization")
+    if localization is not None and (
+        type(localization) is not dict or type(localization.get("defaultLocale")) is not str
+    ):
+        return False
+    tags, feedback = body.get("tags"), body.get("appFeedback")
+    return (tags is None or type(tags) is dict) and (feedback is None or type(feedback) is dict)
+
+
 def extra_fields(endpoint: str, body: Mapping[str, Any]) -> list[str]:
     """Top-level request fields the real API ignores, sorted."""
     known = KNOWN_FIELDS.get(endpoint, frozenset())

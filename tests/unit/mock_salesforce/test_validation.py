@@ -4,12 +4,14 @@ from typing import Any
 import pytest
 
 from mock_salesforce.errors import ApiError
+from mock_salesforce.replies import key_and_texts
 from mock_salesforce.validation import (
     check_body,
     check_headers,
     check_model,
     extra_fields,
     parse_body,
+    plain_chat,
 )
 
 CHAT_MODEL = "sfdc_ai__DefaultGPT4OmniMini"
@@ -116,3 +118,43 @@ def test_valid_bodies_pass_and_extra_fields_are_tolerated_and_reported() -> None
     check_body("chat-generations", body)
     check_body("feedback", {"id": "1", "generationId": "g", "feedback": "GOOD"})
     assert extra_fields("chat-generations", body) == ["max Tokens", "temperature"]
+
+
+SYSTEM, USER = {"role": "system", "content": "s"}, {"role": "user", "content": "u"}
+CHAT_BODIES = [
+    {"messages": [SYSTEM, USER]},
+    {"messages": [USER, {"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]},
+    {"messages": [USER], "localization": {"defaultLocale": "en_US"}, "tags": {"a": "b"}},
+    {"messages": [USER], "appFeedback": {}, "temperature": 0.2, "tags": None},
+    {"messages": [SYSTEM]},  # valid, but no user message: keyed on the whole list
+    {"messages": [USER], "localization": {}},
+    {"messages": [USER], "localization": "en_US"},
+    {"messages": [USER], "tags": []},
+    {"messages": [USER], "appFeedback": "good"},
+    {"messages": [USER, "hi"]},
+    {"messages": [{"role": ["user"], "content": "x"}]},
+    {"messages": [{"role": "user", "content": None}]},
+    {"messages": [{"role": "user", "content": ["x"]}]},
+    {"messages": [{"role": "bot", "content": "x"}]},
+    {"messages": []},
+    {"messages": {"role": "user", "content": "x"}},
+    {},
+]
+
+
+@pytest.mark.parametrize("body", CHAT_BODIES)
+def test_the_one_pass_chat_check_accepts_only_valid_bodies_and_keys_them_as_replies_do(
+    body: dict[str, Any],
+) -> None:
+    plain = plain_chat(body)
+    try:
+        check_body("chat-generations", body)
+    except ApiError:
+        assert plain is None
+    else:
+        assert plain is None or plain == key_and_texts("chat-generations", body)
+
+
+def test_the_common_chat_bodies_take_the_one_pass() -> None:
+    assert plain_chat(CHAT_BODIES[0]) == ("u", ["s", "u"])
+    assert [plain_chat(body) is not None for body in CHAT_BODIES[:5]] == [True] * 4 + [False]
