@@ -147,12 +147,18 @@ def response_head(
     status: int, headers: Mapping[str, str], length: int, date: str, *, close: bool = False
 ) -> bytes:
     """The status line and headers of a JSON response of `length` bytes, blank line included."""
-    lines = [f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}"]
-    lines += [f"{name}: {value}" for name, value in headers.items()]
-    lines.append(f"Content-Type: application/json\r\nContent-Length: {length}\r\nDate: {date}")
-    if close:
-        lines.append("Connection: close")
-    return ("\r\n".join(lines) + "\r\n\r\n").encode("utf-8")
+    lines = "".join([f"{name}: {value}\r\n" for name, value in headers.items()])
+    return head_of(status, lines, length, date, close=close)
+
+
+def head_of(status: int, lines: str, length: int, date: str, *, close: bool = False) -> bytes:
+    """`response_head` with the headers already as lines (`Exchange.header_lines`)."""
+    connection = "Connection: close\r\n" if close else ""
+    return (
+        f"HTTP/1.1 {status} {_REASONS.get(status, 'Unknown')}\r\n{lines}"
+        f"Content-Type: application/json\r\nContent-Length: {length}\r\nDate: {date}\r\n"
+        f"{connection}\r\n"
+    ).encode()
 
 
 class FrontDoor(asyncio.Protocol):
@@ -620,7 +626,7 @@ class FrontDoor(asyncio.Protocol):
             return
         if fault is None:
             status = 202 if request.operation == "feedback" else 200
-            self._send(request, exchange, status, exchange.headers(), body)
+            self._send(request, exchange, status, None, body)
         else:
             self._fault_now(request, exchange, body, fault)
 
@@ -633,17 +639,22 @@ class FrontDoor(asyncio.Protocol):
         request: Request,
         exchange: Exchange,
         status: int,
-        headers: Mapping[str, str],
+        headers: Mapping[str, str] | None,
         body: bytes,
     ) -> None:
-        """Write a whole response (closing after it unless the client keeps the connection)."""
+        """Write a whole response (closing after it unless the client keeps the connection);
+        `headers` None: the exchange's own."""
         transport = self._transport
         if transport is None or transport.is_closing():
             exchange.disconnected = True
             return
         exchange.status = status
         close = not request.keep_alive
-        transport.write(compose(status, headers, body, self._date(), close=close))
+        if headers is None:
+            head = head_of(status, exchange.header_lines(), len(body), self._date(), close=close)
+        else:
+            head = response_head(status, headers, len(body), self._date(), close=close)
+        transport.write(head + body)
         if close:
             self._reading_done = True
             self._backlog.clear()

@@ -8,7 +8,8 @@ import json
 import pytest
 
 from mock_salesforce.config import MockConfig
-from mock_salesforce.frontdoor import FrontDoor, HttpDate, compose
+from mock_salesforce.exchange import Exchange
+from mock_salesforce.frontdoor import FrontDoor, HttpDate, compose, head_of, response_head
 from mock_salesforce.state import MockState
 
 CHAT = b"/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
@@ -101,6 +102,21 @@ def test_compose_writes_status_headers_length_and_date() -> None:
         b"Content-Length: 2\r\nDate: Tue, 14 Nov 2023 22:13:20 GMT\r\n\r\n{}"
     )
     assert b"Connection: close\r\n" in compose(200, {}, b"", "d", close=True)
+
+
+@pytest.mark.parametrize("latency_ms", [0.0, 12.3456])
+@pytest.mark.parametrize("shape, fault", [(None, None), ("official", None), (None, "500")])
+@pytest.mark.parametrize("close", [False, True])
+def test_an_exchange_head_from_its_lines_is_the_head_of_its_headers(
+    latency_ms: float, shape: str | None, fault: str | None, close: bool
+) -> None:
+    state = MockState(MockConfig(seed=1), clock=lambda: 5.0, wall_clock=lambda: 1.7e9)
+    exchange = Exchange(state, "chat-generations", "m")
+    exchange.latency_ms, exchange.shape, exchange.fault = latency_ms, shape, fault
+    lines = exchange.header_lines()
+    assert head_of(200, lines, 7, "d", close=close) == response_head(
+        200, exchange.headers(), 7, "d", close=close
+    )
 
 
 def test_the_date_is_formatted_once_a_second() -> None:
