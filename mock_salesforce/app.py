@@ -280,7 +280,7 @@ def plan_feedback(
     admit(request, state, exchange, raw)
     body = parse_body(raw)
     check_body("feedback", body)
-    exchange.extra_fields = tuple(extra_fields("feedback", body))
+    exchange.extra_fields = extra_fields("feedback", body)
     _check_quota(state, exchange)
     exchange.shape = "official-feedback"
     fault = _decide_fault(state, exchange)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import random
+from functools import cached_property
 
 
 class IdMaker:
@@ -22,6 +23,22 @@ class IdMaker:
 
     def completion(self, seq: int) -> str:
         return f"{self._completion}{seq:010x}"
+
+    def reply_ids(self, seq: int) -> dict[str, str]:
+        """A reply's ids as JSON strings by slot name (`GENERATION_ID`, `RESPONSE_ID`,
+        `COMPLETION_ID`): `uuid` and `completion` of `seq`, the response id upper-case, in
+        one call (every reply carries some)."""
+        generation, response = self._quoted
+        return {
+            "GENERATION_ID": f'{generation}{seq:012x}"',
+            "RESPONSE_ID": f'{response}{seq:012X}"',
+            "COMPLETION_ID": f'"{self._completion}{seq:010x}"',
+        }
+
+    @cached_property
+    def _quoted(self) -> tuple[str, str]:
+        """The generation and (upper-case) response prefixes, each after an opening quote."""
+        return '"' + self._prefixes["generation"], '"' + self._prefixes["response"].upper()
 
 
 _ID_KINDS = ("request", "generation", "response")

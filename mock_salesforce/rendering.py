@@ -167,8 +167,8 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
             pending = PendingVectors(config.seed, dims, inputs)
     else:
         values["TEXT"] = encode_text(reply.text)
-    template = runtime.corpus.get(reply.shape).template
-    return Prepared(tuple(extra_fields(endpoint, body)), reply, template, values, pending)
+    template = runtime.corpus.shapes[reply.shape].template  # (the mix names known shapes)
+    return Prepared(extra_fields(endpoint, body), reply, template, values, pending)
 
 
 def render(state: MockState, seq: int, prepared: Prepared) -> bytes:
@@ -190,15 +190,10 @@ def _add_request_values(
     state: MockState, seq: int, slots: tuple[str, ...], values: dict[str, str]
 ) -> None:
     """The values that differ per request: ids and the timestamp."""
-    ids = state.ids
     if "CREATED" in slots:
         values["CREATED"] = str(int(state.now_epoch_s()))
-    if "GENERATION_ID" in slots:
-        values["GENERATION_ID"] = f'"{ids.uuid("generation", seq)}"'
-    if "COMPLETION_ID" in slots:
-        values["COMPLETION_ID"] = f'"{ids.completion(seq)}"'
-    if "RESPONSE_ID" in slots:
-        values["RESPONSE_ID"] = f'"{ids.uuid("response", seq).upper()}"'
+    if "GENERATION_ID" in slots or "RESPONSE_ID" in slots or "COMPLETION_ID" in slots:
+        values.update(state.ids.reply_ids(seq))
 
 
 async def render_parts(

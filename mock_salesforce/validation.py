@@ -142,12 +142,12 @@ def _plain_optional_objects(body: Mapping[str, Any]) -> bool:
     return (tags is None or type(tags) is dict) and (feedback is None or type(feedback) is dict)
 
 
-def extra_fields(endpoint: str, body: Mapping[str, Any]) -> list[str]:
+def extra_fields(endpoint: str, body: Mapping[str, Any]) -> tuple[str, ...]:
     """Top-level request fields the real API ignores, sorted."""
     known = KNOWN_FIELDS.get(endpoint, frozenset())
     if known.issuperset(body):  # the common case, without a generator
-        return []
-    return sorted(k for k in body if k not in known)
+        return ()
+    return tuple(sorted(k for k in body if k not in known))
 
 
 def _required(body: Mapping[str, Any], field: str) -> Any:

@@ -72,6 +72,16 @@ def test_request_ids_stay_unique_across_config_changes_and_resets() -> None:
     assert len(set(ids)) == 3
 
 
+@pytest.mark.parametrize("seq", [1, 0xABCDEF, 2**40 + 7])
+def test_a_replys_ids_in_one_call_are_its_ids_one_by_one_as_json_strings(seq: int) -> None:
+    ids = make_state(MockConfig()).ids
+    assert ids.reply_ids(seq) == {
+        "GENERATION_ID": f'"{ids.uuid("generation", seq)}"',
+        "RESPONSE_ID": f'"{ids.uuid("response", seq).upper()}"',
+        "COMPLETION_ID": f'"{ids.completion(seq)}"',
+    }
+
+
 def test_embedding_dims_past_the_cap_are_refused() -> None:
     build_runtime(MockConfig(embedding_dims=MAX_EMBEDDING_DIMS), load_corpus())
     with pytest.raises(ConfigError, match="embedding_dims"):

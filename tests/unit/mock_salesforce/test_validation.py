@@ -117,7 +117,7 @@ def test_valid_bodies_pass_and_extra_fields_are_tolerated_and_reported() -> None
     }
     check_body("chat-generations", body)
     check_body("feedback", {"id": "1", "generationId": "g", "feedback": "GOOD"})
-    assert extra_fields("chat-generations", body) == ["max Tokens", "temperature"]
+    assert extra_fields("chat-generations", body) == ("max Tokens", "temperature")
 
 
 SYSTEM, USER = {"role": "system", "content": "s"}, {"role": "user", "content": "u"}
