@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import random
-from functools import cached_property
 
 
 class IdMaker:
@@ -16,6 +15,12 @@ class IdMaker:
     def __init__(self, rng: random.Random) -> None:
         self._prefixes = {kind: new_uuid(rng.getrandbits(128))[:24] for kind in _ID_KINDS}
         self._completion = f"chatcmpl-{rng.getrandbits(64):016x}"
+        # A reply's ids as JSON strings are these and `seq` in hex, 12 digits (10 for the
+        # completion id; upper-case for the response id): formatted in place, they cost a
+        # reply no call (`rendering`).
+        self.generation_open = '"' + self._prefixes["generation"]
+        self.response_open = '"' + self._prefixes["response"].upper()
+        self.completion_open = '"' + self._completion
 
     def uuid(self, kind: str, seq: int) -> str:
         """`kind` is one of request, generation, response."""
@@ -23,22 +28,6 @@ class IdMaker:
 
     def completion(self, seq: int) -> str:
         return f"{self._completion}{seq:010x}"
-
-    def reply_ids(self, seq: int) -> dict[str, str]:
-        """A reply's ids as JSON strings by slot name (`GENERATION_ID`, `RESPONSE_ID`,
-        `COMPLETION_ID`): `uuid` and `completion` of `seq`, the response id upper-case, in
-        one call (every reply carries some)."""
-        generation, response = self._quoted
-        return {
-            "GENERATION_ID": f'{generation}{seq:012x}"',
-            "RESPONSE_ID": f'{response}{seq:012X}"',
-            "COMPLETION_ID": f'"{self._completion}{seq:010x}"',
-        }
-
-    @cached_property
-    def _quoted(self) -> tuple[str, str]:
-        """The generation and (upper-case) response prefixes, each after an opening quote."""
-        return '"' + self._prefixes["generation"], '"' + self._prefixes["response"].upper()
 
 
 _ID_KINDS = ("request", "generation", "response")

@@ -190,10 +190,15 @@ def _add_request_values(
     state: MockState, seq: int, slots: tuple[str, ...], values: dict[str, str]
 ) -> None:
     """The values that differ per request: ids and the timestamp."""
+    ids = state.ids
     if "CREATED" in slots:
         values["CREATED"] = str(int(state.now_epoch_s()))
-    if "GENERATION_ID" in slots or "RESPONSE_ID" in slots or "COMPLETION_ID" in slots:
-        values.update(state.ids.reply_ids(seq))
+    if "GENERATION_ID" in slots:
+        values["GENERATION_ID"] = f'{ids.generation_open}{seq:012x}"'
+    if "COMPLETION_ID" in slots:
+        values["COMPLETION_ID"] = f'{ids.completion_open}{seq:010x}"'
+    if "RESPONSE_ID" in slots:
+        values["RESPONSE_ID"] = f'{ids.response_open}{seq:012X}"'
 
 
 async def render_parts(

@@ -73,13 +73,11 @@ def test_request_ids_stay_unique_across_config_changes_and_resets() -> None:
 
 
 @pytest.mark.parametrize("seq", [1, 0xABCDEF, 2**40 + 7])
-def test_a_replys_ids_in_one_call_are_its_ids_one_by_one_as_json_strings(seq: int) -> None:
+def test_a_replys_ids_formatted_in_place_are_its_ids_as_json_strings(seq: int) -> None:
     ids = make_state(MockConfig()).ids
-    assert ids.reply_ids(seq) == {
-        "GENERATION_ID": f'"{ids.uuid("generation", seq)}"',
-        "RESPONSE_ID": f'"{ids.uuid("response", seq).upper()}"',
-        "COMPLETION_ID": f'"{ids.completion(seq)}"',
-    }
+    assert f'{ids.generation_open}{seq:012x}"' == f'"{ids.uuid("generation", seq)}"'
+    assert f'{ids.response_open}{seq:012X}"' == f'"{ids.uuid("response", seq).upper()}"'
+    assert f'{ids.completion_open}{seq:010x}"' == f'"{ids.completion(seq)}"'
 
 
 def test_embedding_dims_past_the_cap_are_refused() -> None:
