@@ -5,8 +5,9 @@
     nox -s bench -- mock
 
 1. throughput: wrk, keep-alive, 64 connections, POST chat-generations at zero injected latency,
-   mock vs a bare aiohttp app returning the mock's own reply bytes (goal: ratio >= 0.8); and, to
-   show what the front door buys, the mock with `--front aiohttp` (all through aiohttp's web layer).
+   mock (on uvloop, its default when installed) vs a bare aiohttp app on asyncio's loop returning
+   the mock's own reply bytes (goal: ratio >= 0.8); and, to show what each buys, the mock with
+   `--front aiohttp` (all through aiohttp's web layer) and with `--loop asyncio`.
 2. latency: fixed 200 ms, open-loop arrivals at 1,000 req/s, latency from the scheduled send
    time; excess over 200 ms, mock vs bare aiohttp + asyncio.sleep (goal: p99 within 1 ms).
 3. memory: RSS of the mock with 10,000 requests in flight (goal: <= 200 MB).
@@ -81,10 +82,12 @@ class Phases:
     rate_rps: float
 
 
-def start_mock(latency: str, core: int | None, front: str = "fast") -> _load.ServerProcess:
+def start_mock(
+    latency: str, core: int | None, front: str = "fast", loop: str = "auto"
+) -> _load.ServerProcess:
     """The mock on a free loopback port, fast profile, `latency` on chat-generations."""
     argv = ["-m", "mock_salesforce", "--port", "0", "--seed", "1", "--profile", "fast"]
-    argv += ["--front", front, "--latency", f"chat-generations={latency}"]
+    argv += ["--front", front, "--loop", loop, "--latency", f"chat-generations={latency}"]
     return _load.python_server(argv, core)
 
 
@@ -150,21 +153,26 @@ def measure_throughput(
     server_core, load_core = cores
     mock = start_mock("fixed:0ms", server_core)
     slow = start_mock("fixed:0ms", server_core, front="aiohttp")
+    plain = start_mock("fixed:0ms", server_core, loop="asyncio")
     try:
         headers = chat_headers(fetch_token(mock.url))
         slow_headers = chat_headers(fetch_token(slow.url))
+        plain_headers = chat_headers(fetch_token(plain.url))
         bare = _load.start_bare_server(one_reply(mock.url, headers), core=server_core)
         try:
             script = _load.wrk_pool_script(chat_bodies(bodies), headers)
             slow_script = _load.wrk_pool_script(chat_bodies(bodies), slow_headers)
+            plain_script = _load.wrk_pool_script(chat_bodies(bodies), plain_headers)
             order = [("bare", bare, script), ("mock", mock, script), ("bare", bare, script)]
             order += [("aiohttp-front", slow, slow_script), ("bare", bare, script)]
+            order += [("asyncio-loop", plain, plain_script), ("bare", bare, script)]
             results = [_wrk(name, srv, spt, duration_s, load_core) for name, srv, spt in order]
         finally:
             bare.stop()
     finally:
         mock.stop()
         slow.stop()
+        plain.stop()
     return _report_throughput(results, bodies)
 
 
@@ -190,7 +198,7 @@ def _report_throughput(results: Sequence[Measured], bodies: str) -> float:
             f"  {m.name:13} {r.requests_per_s:8,.0f} req/s  p50 {p50:6.2f} ms  p99 {p99:6.2f} ms"
             f"  cpu {m.cpu_ms_per_request:.3f} ms/req{bad}"
         )
-    ratios = {name: _ratios(results, name) for name in ("mock", "aiohttp-front")}
+    ratios = {name: _ratios(results, name) for name in ("mock", "aiohttp-front", "asyncio-loop")}
     ratio, cpu_ratio = ratios["mock"]
     mock = next(m for m in results if m.name == "mock")
     verdict = "ok" if ratio >= 0.8 and mock.wrk.non_2xx == 0 else "SHORT OF GOAL"
@@ -199,6 +207,11 @@ def _report_throughput(results: Sequence[Measured], bodies: str) -> float:
     print(f"  vs best peer in peers.md ({PEER_BEST_RATIO}): {ratio / PEER_BEST_RATIO:.1f}x")
     slow_ratio, slow_cpu_ratio = ratios["aiohttp-front"]
     print(f"  the mock behind --front aiohttp: {slow_ratio:.3f} (by CPU {slow_cpu_ratio:.3f})")
+    loop_ratio, loop_cpu_ratio = ratios["asyncio-loop"]
+    print(
+        f"  the mock on --loop asyncio (the bare app's loop): {loop_ratio:.3f}"
+        f" (by CPU {loop_cpu_ratio:.3f})"
+    )
     return ratio
 
 
