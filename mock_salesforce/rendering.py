@@ -23,7 +23,7 @@ from mock_salesforce.replies import (
     expected_reply,
     reply_for,
 )
-from mock_salesforce.state import MockState, Runtime
+from mock_salesforce.state import SEEN_SLOTS, MockState, Runtime
 from mock_salesforce.validation import (
     check_body,
     check_input_count,
@@ -50,7 +50,6 @@ _PROVIDER_MODELS = (
 )
 PREPARED_CACHE_SIZE = 4096
 PREPARED_MAX_BODY_BYTES = 8192  # bigger requests are rare in load tests and costly to keep
-SEEN_SIZE = 65_536  # hashes of request bytes seen once (ints: cheap, and no work for the GC)
 # Embeddings replies up to this many vector numbers (about 2 ms of work) are built with the
 # request; bigger ones by `render_parts`, a slice of `SLICE_S` at a time.
 EAGER_VECTOR_NUMBERS = 4096
@@ -126,10 +125,9 @@ def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Pre
     if prepared.pending is not None:
         return prepared  # a large reply is never kept
     seen, fingerprint = runtime.seen, hash(key)
-    if fingerprint not in seen:
-        if len(seen) >= SEEN_SIZE:
-            seen.clear()
-        seen.add(fingerprint)
+    slot = fingerprint & (SEEN_SLOTS - 1)
+    if seen[slot] != fingerprint:  # (another body in the slot since: a sighting forgotten)
+        seen[slot] = fingerprint
         return prepared
     if len(cache) >= PREPARED_CACHE_SIZE:
         cache.clear()

@@ -14,6 +14,7 @@ import hashlib
 import json
 import math
 import random
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -292,15 +293,17 @@ def _words(start: int, count: int) -> str:
 
 
 @lru_cache(maxsize=1)
-def _word_stream() -> tuple[str, tuple[int, ...]]:
-    """The word stream every reply is cut from, and the offset of each word (plus the end)."""
+def _word_stream() -> tuple[str, array[int]]:
+    """The word stream every reply is cut from, and the offset of each word (plus the end):
+    a packed array, 256 KiB where a tuple of ints is 2.6 MB, so a reply's two lookups touch
+    two cache lines rather than four (every new request makes one)."""
     words = random.Random(_STREAM_SEED).choices(_VOCAB, k=_STREAM_WORDS)
     offsets, position = [], 0
     for word in words:
         offsets.append(position)
         position += len(word) + 1
     offsets.append(position)
-    return " ".join(words), tuple(offsets)
+    return " ".join(words), array("l", offsets)
 
 
 def embeddings_json(seed: int, inputs: tuple[str, ...], dims: int) -> str:

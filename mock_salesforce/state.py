@@ -7,6 +7,7 @@ it in with one assignment, so requests in flight finish under the config they st
 from __future__ import annotations
 
 import random
+from array import array
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -25,6 +26,8 @@ from mock_salesforce.quotas import QuotaBook
 from mock_salesforce.replies import ReplyLengths, ShapeMix, parse_lengths
 from mock_salesforce.validation import MAX_EMBEDDING_DIMS, body_limits_bytes
 
+SEEN_SLOTS = 65_536  # a power of two: request bytes hash to slot `hash & (SEEN_SLOTS - 1)`
+
 
 @dataclass
 class Runtime:
@@ -41,7 +44,9 @@ class Runtime:
     body_limits_bytes: dict[str, int]  # per endpoint (see `validation.body_limits_bytes`)
     # Request bytes -> everything derived from them (see `rendering.prepared_for`).
     prepared: dict[tuple[str, str, bytes], Any] = field(default_factory=dict)
-    seen: set[int] = field(default_factory=set)  # hashes of request bytes met once
+    # The hash of the request bytes last met in each of SEEN_SLOTS slots: a packed table
+    # (512 KiB), so a new body's sighting allocates nothing and touches one cache line.
+    seen: array[int] = field(default_factory=lambda: array("q", bytes(8 * SEEN_SLOTS)))
     _by_route: dict[tuple[str, str], LatencyModel | None] = field(default_factory=dict)
 
     def sample_latency_ms(self, endpoint: str, model: str, output_tokens: int) -> float:
