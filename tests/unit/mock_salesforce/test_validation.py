@@ -121,7 +121,7 @@ def test_valid_bodies_pass_and_extra_fields_are_tolerated_and_reported() -> None
 
 
 SYSTEM, USER = {"role": "system", "content": "s"}, {"role": "user", "content": "u"}
-CHAT_BODIES = [
+CHAT_BODIES: list[dict[str, Any]] = [
     {"messages": [SYSTEM, USER]},
     {"messages": [USER, {"role": "assistant", "content": "a"}, {"role": "user", "content": "b"}]},
     {"messages": [USER], "localization": {"defaultLocale": "en_US"}, "tags": {"a": "b"}},
