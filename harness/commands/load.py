@@ -77,7 +77,7 @@ def register(subparsers: Any) -> None:
 
 def run(args: argparse.Namespace) -> int:
     from harness.findings.journal import journal_position
-    from harness.runners.load import run_load, serve_target
+    from harness.runners.load import mock_args_for, run_load, serve_target
     from harness.runners.support.progress import progress_bar
     from harness.validate import warmed_up
 
@@ -86,7 +86,12 @@ def run(args: argparse.Namespace) -> int:
     directory = run_dir(args.out)
     since = journal_position(mock_url) if mock_url else 0  # a fresh mock: all of its journal
     with serve_target(
-        spec, directory, seed=plan.seed, mock_url=mock_url, mock_profile=args.mock_profile
+        spec,
+        directory,
+        seed=plan.seed,
+        mock_url=mock_url,
+        mock_profile=args.mock_profile,
+        mock_args=mock_args_for(plan),
     ) as target:
         choice = choose_model(spec, target, args.model, directory)
         plan = replace(plan, model=str(choice.model))

@@ -126,10 +126,25 @@ def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
         if e.get("t_s") is not None and e.get("token_expires_t_s") is not None
     ]
     late = f" (up to {max(max(late_s), 0.0):.0f} s late)" if late_s else ""
+    if never_refreshed(entries, hits):
+        return make_finding(
+            "expired_token", Severity.FAIL, hits,
+            f"never refreshed its token: kept sending it past its real expiry{late}, refused "
+            "every time, and never fetched another; refresh before `exp` (and on a 401)",
+        )  # fmt: skip
     return make_finding(
         "expired_token", Severity.FAIL, hits,
         f"sent a token past its real expiry{late}; refresh before `exp`, not on a local TTL",
     )  # fmt: skip
+
+
+def never_refreshed(entries: Sequence[Entry], expired_sends: Sequence[Entry]) -> bool:
+    """Whether the target sent an expired token more than once and asked for no token from
+    its first such send on (a token fetched once, at start-up, and kept for good)."""
+    if len(expired_sends) < 2:
+        return False
+    first_s = min(_t_s(e) for e in expired_sends)
+    return not any(_t_s(e) >= first_s for e in _token_requests(entries))
 
 
 def unknown_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:

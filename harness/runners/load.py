@@ -41,6 +41,7 @@ from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.process import signal_group, spawn, stop_group
 from scenarios import scenario_path
+from scenarios.load.resilience_plan import resilience_plan
 
 SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
@@ -123,6 +124,14 @@ def locustfile_for(scenario: str) -> Path:
     if scenario in SCENARIOS or (candidate.is_file() and not scenario.startswith("_")):
         return candidate
     raise UsageError(f"unknown scenario {scenario!r}: one of {', '.join(SCENARIOS)} or a .py file")
+
+
+def mock_args_for(plan: LoadPlan) -> tuple[str, ...]:
+    """What the plan's scenario needs of a mock sfperf starts for it, from its first token on:
+    the resilience scenario's short-lived tokens (see `ResiliencePlan.mock_args`)."""
+    if locustfile_for(plan.scenario).resolve() != (SCENARIO_DIR / "resilience.py").resolve():
+        return ()
+    return resilience_plan(plan.duration_s).mock_args()
 
 
 def sfperf_options(plan: LoadPlan, target: LoadTarget, raw_dir: Path) -> list[str]:
@@ -391,10 +400,17 @@ def load_record(
 
 @contextmanager
 def serve_target(
-    spec: TargetSpec, run_dir: Path, *, seed: int, mock_url: str = "", mock_profile: str = "default"
+    spec: TargetSpec,
+    run_dir: Path,
+    *,
+    seed: int,
+    mock_url: str = "",
+    mock_profile: str = "default",
+    mock_args: Sequence[str] = (),
 ) -> Iterator[LoadTarget]:
-    """A LoadTarget for the block, with the sfperf mock behind it: a fresh mock for a reference
-    variant or a launched command; for a running URL, `mock_url` (the mock behind it, if any)."""
+    """A LoadTarget for the block, with the sfperf mock behind it: a fresh mock (started with
+    `mock_args`) for a reference variant or a launched command; for a running URL, `mock_url`
+    (the mock behind it, if any)."""
     if spec.kind == "url":
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
             yield LoadTarget.of(running, mock_url)
@@ -402,7 +418,7 @@ def serve_target(
     if mock_url:
         raise UsageError("--mock-url goes with --target-url (sfperf starts its own mock)")
     with (
-        start_mock(run_dir, profile=mock_profile, seed=seed) as mock,
+        start_mock(run_dir, profile=mock_profile, seed=seed, args=mock_args) as mock,
         open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
     ):
         yield LoadTarget.of(running, mock.url, io=True)

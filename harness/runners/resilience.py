@@ -86,7 +86,8 @@ def run_resilience(
         partial=journal.lost or interrupted or any(r.partial for r in records),
         artifacts=[saved], labels={"window": "resilience"},
     )  # fmt: skip
-    # Its tokens live a few seconds: the run that puts "no expired token goes upstream" to test.
+    # Its tokens live a few seconds (from the target's start-up on, when sfperf started the
+    # mock): the run that puts "no expired token goes upstream" to test.
     tokens = journal_record(journal.entries, target=target.name, window="resilience",
                             partial=journal.lost or interrupted)  # fmt: skip
     if interrupted:
@@ -104,7 +105,7 @@ def _resilience_target(
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as running:
             yield LoadTarget.of(running, mock_url)
         return
-    with start_mock(run_dir, profile=str(MOCK_PROFILE), seed=seed) as mock:
+    with start_mock(run_dir, profile=str(MOCK_PROFILE), seed=seed, args=plan.mock_args()) as mock:
         opened = (
             _reference_gateway(spec, mock.url, run_dir, plan)
             if spec.kind == "variant"

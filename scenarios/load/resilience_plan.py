@@ -49,6 +49,12 @@ class ResiliencePlan:
         timeout (so a target without one is caught)."""
         return self.hang_s > hang_wait_s
 
+    def mock_args(self) -> tuple[str, ...]:
+        """The command line of a mock started for this plan: its tokens are short-lived from the
+        first one, so a token a gateway fetched at start-up and never refreshes expires in the
+        run (patching the lifetime when the load starts would come after that fetch)."""
+        return ("--token-lifetime", f"{self.token_lifetime_s:g}")
+
 
 def resilience_plan(duration_s: float) -> ResiliencePlan:
     """The plan for a run of `duration_s`: calm, a 429 burst, calm, a 503 outage, calm, hangs."""

@@ -91,6 +91,19 @@ def test_a_short_lived_token_kept_past_its_exp_is_still_a_failure() -> None:
     assert findings["expired_token"].severity is Severity.FAIL
 
 
+def test_a_token_fetched_once_and_sent_expired_for_good_is_named_never_refreshed() -> None:
+    journal = [token(0, 0.0)]
+    for i in range(1, 8):
+        status = "expired" if i > 3 else "valid"
+        journal.append(entry(i, 1.0 * i, token_id="tok-a", token_expires_t_s=3.0,
+                             token_status=status, status=401 if i > 3 else 200))  # fmt: skip
+    never = by_name(journal)["expired_token"]
+    assert never.count == 4
+    assert never.explanation.startswith("never refreshed its token")
+    journal.append(token(8, 7.5))  # it did fetch another, late: an expired send, not "never"
+    assert "never" not in by_name(journal)["expired_token"].explanation
+
+
 def test_a_refresh_a_few_minutes_before_exp_is_not_early() -> None:
     journal = [token(0, 0.0), entry(1, 1.0, token_id="tok-a", token_expires_t_s=1800.0)]
     for i, t_s in enumerate((1560.0, 1565.0, 1570.0)):  # under 5 minutes left: due

@@ -18,6 +18,7 @@ from harness.runners.load import (
     locust_commands,
     locust_env,
     locustfile_for,
+    mock_args_for,
     work_dir_for,
 )
 from harness.runners.support.loadrows import Row, format_row
@@ -34,6 +35,15 @@ def option(command: list[str], name: str) -> str:
 def test_every_named_scenario_has_a_locustfile() -> None:
     for name in SCENARIOS:
         assert locustfile_for(name).is_file()
+
+
+def test_only_the_resilience_scenario_asks_its_mock_for_short_lived_tokens_from_the_start(
+) -> None:  # fmt: skip
+    quick = LoadPlan("resilience", duration_s=10.0)
+    assert mock_args_for(quick) == ("--token-lifetime", "3.3")
+    by_path = LoadPlan(str(locustfile_for("resilience")), duration_s=240.0)
+    assert mock_args_for(by_path) == ("--token-lifetime", "80")
+    assert mock_args_for(LoadPlan("steady", duration_s=10.0)) == ()
 
 
 def test_a_user_locustfile_path_is_accepted_and_unknown_names_are_refused(tmp_path: Path) -> None:

@@ -120,3 +120,29 @@ def test_the_target_processes_are_those_the_launch_shim_heard_from() -> None:
     workers = LoadTarget("t", "http://x", io_snapshot=lambda _: {"pids": [10, 11, 12, 13]})
     assert process_count(workers) == 4
     assert process_count(LoadTarget("t", "http://x")) is None  # not launched under the shim
+
+
+@pytest.mark.parametrize("spec", [TargetSpec(command="python app.py"), TargetSpec(variant="async")])
+def test_the_mock_of_a_run_that_starts_the_target_issues_short_lived_tokens_from_the_first_one(
+    spec: TargetSpec, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # A gateway that fetches its token at start-up and never refreshes must see it expire.
+    mock_args: list[tuple[str, ...]] = []
+
+    @contextlib.contextmanager
+    def mock(*_: Any, args: tuple[str, ...] = (), **__: Any) -> Iterator[Any]:
+        mock_args.append(tuple(args))
+        yield type("Service", (), {"url": "http://mock"})()
+
+    @contextlib.contextmanager
+    def target(*_: Any, **__: Any) -> Iterator[Any]:
+        yield type("Running", (), {"name": "gw", "url": "http://gw", "headers": ()})()
+
+    monkeypatch.setattr(resilience, "start_mock", mock)
+    monkeypatch.setattr(resilience, "open_target", target)
+    monkeypatch.setattr(resilience, "_reference_gateway", target)
+    monkeypatch.setattr(LoadTarget, "of", staticmethod(lambda *_, **__: None))
+    plan = resilience_plan(10.0)
+    with resilience._resilience_target(spec, tmp_path, plan, 1, ""):
+        pass
+    assert mock_args == [("--token-lifetime", f"{plan.token_lifetime_s:g}")]
