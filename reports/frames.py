@@ -286,6 +286,7 @@ REWRITE_COLUMNS = {
     "endpoints": ["asked", "sent", "changed"],
     "system_text": ["change", "text"],
     "parameters": ["field", "means"],
+    "several_calls": ["endpoints", "calls", "extra"],
 }
 
 

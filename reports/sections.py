@@ -105,6 +105,8 @@ _REWRITE_TITLES = {
     "endpoints": "Endpoints: the client's route, the Models API endpoint it became",
     "system_text": "System text sent upstream, against the client's",
     "parameters": "Fields the Models API does not accept (and ignores)",
+    "several_calls": "Client requests that made more than one upstream call (`extra`: the calls "
+    "no failed call before them explains)",
 }
 
 
@@ -130,7 +132,8 @@ def gateway_section(records: Sequence[RunRecord]) -> Section:
         "calls the gateway made for it. Answers are judged against what the upstream really sent "
         "(`vs_upstream`); one no journaled call carried is judged against the reply predicted from "
         "the client's request (`vs_predicted`). Added latency: the client's latency minus the "
-        "upstream's time on those calls."
+        "whole time the upstream spent on those calls (all of them: a second call's time counts "
+        "as the upstream's, and the calls per request say when there was one)."
     )
     streams = [
         f"{r.labels.get('target', '?')} ({r.scenario}) {r.params['streaming']['says']}."

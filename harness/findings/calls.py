@@ -19,7 +19,7 @@ MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings", "
 # Faults that leave the client without a usable reply, whatever status the mock logged.
 BROKEN_FAULTS = frozenset({"reset", "empty", "hang", "truncated", "malformed"})
 # Clock slack between the mock logging a reply and the client seeing it.
-_ORDER_SLACK_S = 0.05
+ORDER_SLACK_S = 0.05
 
 
 Key = tuple[str, str, str, str]
@@ -140,6 +140,6 @@ def _pick_chain(
     fitting = [
         chain
         for chain in candidates
-        if chain[-1].end_s - _ORDER_SLACK_S <= attempt.t_s <= chain[-1].end_s + window_s
+        if chain[-1].end_s - ORDER_SLACK_S <= attempt.t_s <= chain[-1].end_s + window_s
     ]
     return max(fitting, key=lambda chain: chain[-1].end_s, default=None)

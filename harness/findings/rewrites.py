@@ -1,20 +1,26 @@
-"""What a gateway did to the requests it passed on: model, endpoint, system text, parameters.
+"""What a gateway did to the requests it passed on: model, endpoint, system text, parameters,
+and how many upstream calls it made for each.
 
 Pure: what the client asked (`Ask`) and the journal entries of the upstream calls made for its
 requests (found through their markers, `harness.join`) in; a summary of the rewrites seen and
 the findings they make out. A rewrite is not wrong in itself (a gateway may map model names or
 add a system prompt); what a client would not expect is named: a model of another family than
-the one asked for, chat messages flattened into one prompt, the client's system message gone.
-Parameters the Models API ignores are named by `protocol.ignored_fields`.
+the one asked for, chat messages flattened into one prompt, the client's system message gone,
+more than one upstream call for a request whose first call was answered (cost and quota paid
+twice, and the client waits for both). Parameters the Models API ignores are named by
+`protocol.ignored_fields`.
 """
 
 from __future__ import annotations
 
+import itertools
+import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any
 
+from harness.findings.calls import ORDER_SLACK_S, Attempt, to_attempt
 from harness.findings.model import Entry, Finding, Severity, make_finding
 from harness.findings.protocol import ignored_fields, setting_named
 
@@ -34,7 +40,7 @@ NATURAL_ENDPOINTS = {
 }
 SAMPLE_CHARS = 120
 REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
-                    "system_text_dropped", "ignored_fields")  # fmt: skip
+                    "system_text_dropped", "ignored_fields", "extra_upstream_calls")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -119,6 +125,7 @@ def rewrite_summary(entries: Sequence[Entry], ask: Ask) -> dict[str, Any]:
         "endpoints": endpoint_map(entries, ask),
         "system_text": system_texts(entries, ask),
         "parameters": parameters(entries),
+        "several_calls": several_calls(entries),
     }
 
 
@@ -129,6 +136,7 @@ def grade_rewrites(entries: Sequence[Entry], ask: Ask) -> list[Finding]:
         _endpoint_changed(entries, ask),
         *_system_findings(entries, ask),
         ignored_fields(entries),
+        _extra_upstream_calls(entries),
     ]
     present = [f for f in found if f is not None]
     return sorted(present, key=lambda f: (-f.severity.rank, -f.count, f.name))
@@ -170,3 +178,54 @@ def _system_findings(entries: Sequence[Entry], ask: Ask) -> list[Finding | None]
         make_finding("system_text_dropped", Severity.WARN, dropped,
                      "the client's system message did not reach the upstream"),
     ]  # fmt: skip
+
+
+def _attempts_by_request(entries: Iterable[Entry]) -> dict[str, list[Attempt]]:
+    """Each client request's (marker's) upstream calls, in the order they started."""
+    found: dict[str, list[Attempt]] = defaultdict(list)
+    for entry in entries:
+        for marker in entry.get("markers") or ():
+            found[str(marker)].append(to_attempt(entry))
+    return {marker: sorted(calls, key=lambda a: a.t_s) for marker, calls in found.items()}
+
+
+def extra_calls(attempts: Sequence[Attempt]) -> list[Attempt]:
+    """The calls of one request that no failure explains: each after the first whose previous
+    call had not failed, or had not been answered yet when it started (a retry follows a failed
+    call it has seen; a duplicate, a pre-check or a hedge does not)."""
+    return [nxt for prev, nxt in itertools.pairwise(attempts)
+            if not (prev.failed and prev.end_s - ORDER_SLACK_S <= nxt.t_s)]  # fmt: skip
+
+
+def several_calls(entries: Iterable[Entry]) -> list[dict[str, Any]]:
+    """The client requests that made more than one upstream call, grouped by the endpoints they
+    called in order: `calls` per request, `extra` of them no failure explains, `requests`."""
+    groups: Counter[tuple[str, int, int]] = Counter()
+    for attempts in _attempts_by_request(entries).values():
+        if len(attempts) > 1:
+            endpoints = ", ".join(str(a.entry.get("endpoint")) for a in attempts)
+            groups[(endpoints, len(attempts), len(extra_calls(attempts)))] += 1
+    return [{"endpoints": endpoints, "calls": calls, "extra": extra, "requests": n}
+            for (endpoints, calls, extra), n in groups.most_common()]  # fmt: skip
+
+
+def _extra_upstream_calls(entries: Sequence[Entry]) -> Finding | None:
+    by_request = {m: extra_calls(a) for m, a in _attempts_by_request(entries).items()}
+    extra = [calls for calls in by_request.values() if calls]
+    if not extra:
+        return None
+    # A call made for several requests at once (a batch) is one call.
+    hits = {id(a.entry): a.entry for calls in extra for a in calls}
+    common = next(r for r in several_calls(entries) if r["extra"])
+    pattern = f"{common['calls']} calls: {common['endpoints']}"
+    if common["requests"] < len(extra):
+        pattern = f"most often {pattern}, {common['requests']} requests"
+    extra_ms = statistics.median(sum(a.end_s - a.t_s for a in calls) * 1000 for calls in extra)
+    return make_finding(
+        "extra_upstream_calls", Severity.WARN, hits.values(),
+        f"{len(extra)} client request(s) made more than one upstream call although none had "
+        f"failed ({pattern}): the Models API's cost and quota paid again, and "
+        f"{extra_ms:,.0f} ms more of the upstream's time per request (median), which the client "
+        "waits for when the calls run one after the other. The added latency counts the "
+        "upstream's whole time on a request, these calls' included",
+    )  # fmt: skip

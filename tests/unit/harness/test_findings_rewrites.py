@@ -105,3 +105,50 @@ def test_a_finding_seen_in_every_window_is_one_row_with_its_total_and_the_window
     (merged,) = findings_of([graded(w, n) for w, n in zip(windows, counts, strict=True)])
     assert (merged.count, merged.windows) == (353, windows)
     assert findings_of([graded("steady-closed", 1)] * 2)[0].windows == ("steady-closed",)
+
+
+def timed(marker: str, seq: int, t_s: float, duration_s: float, **fields: Any) -> dict[str, Any]:
+    return call(marker, seq=seq, request_id=f"r-{seq}", t_s=t_s, duration_s=duration_s,
+                **({"status": 200} | fields))  # fmt: skip
+
+
+def test_a_second_upstream_call_after_an_answered_first_is_named_with_its_endpoints() -> None:
+    entries = [
+        call_
+        for n, marker in enumerate(MARKERS)
+        for call_ in (timed(marker, 2 * n, 10.0 * n, 1.0),
+                      timed(marker, 2 * n + 1, 10.0 * n + 1.01, 1.0))
+    ]  # fmt: skip
+    (found,) = grade_rewrites(entries, ASK)
+    assert (found.name, found.severity, found.count) == ("extra_upstream_calls", Severity.WARN, 4)
+    assert "4 client request(s)" in found.explanation
+    assert "2 calls: chat-generations, chat-generations" in found.explanation
+    assert "1,000 ms more of the upstream's time per request" in found.explanation
+    assert rewrite_summary(entries, ASK)["several_calls"] == [
+        {"endpoints": "chat-generations, chat-generations", "calls": 2, "extra": 1, "requests": 4}
+    ]
+
+
+def test_a_retry_after_a_failed_call_is_no_extra_call_but_a_hedge_before_the_answer_is() -> None:
+    retried = [timed(MARKERS[0], 1, 0.0, 0.1, status=429), timed(MARKERS[0], 2, 0.5, 1.0)]
+    hedged = [timed(MARKERS[1], 3, 0.0, 1.0, status=503), timed(MARKERS[1], 4, 0.2, 1.0)]
+    found = grade_rewrites(retried + hedged, ASK)
+    assert [(f.name, f.count, f.examples) for f in found] == [("extra_upstream_calls", 1, ("r-4",))]
+    assert {r["extra"] for r in rewrite_summary(retried, ASK)["several_calls"]} == {0}
+
+
+def test_the_gateway_ledger_refutes_one_call_per_request_on_a_gateway_that_calls_twice() -> None:
+    from harness.claims import evaluate_claim, load_ledger
+    from harness.findings import findings_record
+    from harness.findings.rewrites import REWRITE_FINDINGS
+    from scenarios import scenario_path
+
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-one-upstream-call"]
+    twice = [timed(m, 2 * n + k, 10.0 * n + 1.01 * k, 1.0) for n, m in enumerate(MARKERS)
+             for k in (0, 1)]  # fmt: skip
+    for entries, verdict, calls in ((twice, "refuted", 4), (twice[::2], "holds", 0)):
+        found = grade_rewrites(entries, ASK)
+        record = findings_record(found, "gw", scenario="rewrites", names=REWRITE_FINDINGS)
+        result = evaluate_claim(claim, [record])
+        assert (result.verdict, result.value) == (verdict, calls)
