@@ -21,6 +21,9 @@ from typing import Any, NamedTuple, TypeGuard
 from mock_salesforce.errors import oauth_error_body
 
 SCOPE = "sfap_api api"
+# The OAuth JWT bearer grant: not documented for the Models API, but what gateways set up with
+# a connected app's private key send (a real org issues an access token for it all the same).
+JWT_BEARER = "urn:ietf:params:oauth:grant-type:jwt-bearer"
 _MAX_REMEMBERED = 100_000
 _MAX_CHECKED = 10_000
 
@@ -54,6 +57,18 @@ def _b64(data: bytes) -> str:
 
 def _unb64(text: str) -> bytes:
     return base64.urlsafe_b64decode(text + "=" * (-len(text) % 4))
+
+
+def _unverified_claims(token: str) -> dict[str, Any] | None:
+    """The claims of a JWT, its signature unchecked; None when it is not one."""
+    parts = token.split(".")
+    if len(parts) != 3 or not token.isascii():
+        return None
+    try:
+        claims = json.loads(_unb64(parts[1]))
+    except (ValueError, RecursionError):  # bad base64 or UTF-8 are ValueErrors
+        return None
+    return claims if isinstance(claims, dict) else None
 
 
 def _is_number(value: object) -> TypeGuard[int | float]:
@@ -98,7 +113,7 @@ class TokenIssuer:
         self._checked: dict[str | None, _Classified] = {}
 
     def issue(self, form: Mapping[str, str], base_url: str) -> dict[str, Any]:
-        """The token response for a client-credentials form; raises OAuthError."""
+        """The token response for a client-credentials or JWT-bearer form; raises OAuthError."""
         self._check_client(form)
         now_s = self._now_s()
         jti = str(uuid.UUID(int=self._rng.getrandbits(128), version=4))
@@ -165,6 +180,9 @@ class TokenIssuer:
 
     def _check_client(self, form: Mapping[str, str]) -> None:
         grant = form.get("grant_type")
+        if grant == JWT_BEARER:
+            self._check_assertion(form.get("assertion", ""))
+            return
         if grant != "client_credentials":
             raise OAuthError(400, "unsupported_grant_type", "grant type not supported")
         client_id, secret = form.get("client_id", ""), form.get("client_secret", "")
@@ -177,6 +195,20 @@ class TokenIssuer:
             and hmac.compare_digest(secret, self.credentials[1])
         ):
             raise OAuthError(401, "invalid_client", "invalid client credentials")
+
+    def _check_assertion(self, assertion: str) -> None:
+        """The JWT bearer grant, as Salesforce checks it where it can without the connected
+        app's certificate: a JWT whose claims name the consumer key (`iss`), the user (`sub`),
+        the audience (`aud`) and an `exp` not yet past. The signature is not checked (the mock
+        has no certificate); with `credentials`, `iss` must be their client id."""
+        claims = _unverified_claims(assertion)
+        if claims is None or not all(claims.get(name) for name in ("iss", "sub", "aud")):
+            raise OAuthError(400, "invalid_grant", "invalid assertion")
+        exp = claims.get("exp")
+        if not _is_number(exp) or exp <= self._now_s():
+            raise OAuthError(400, "invalid_grant", "expired assertion")
+        if self.credentials is not None and claims["iss"] != self.credentials[0]:
+            raise OAuthError(400, "invalid_client_id", "client identifier invalid")
 
     def _remember(self, token: str, jti: str, exp_s: float) -> None:
         self._checked.clear()  # a token seen before as foreign may be this one (same seed)

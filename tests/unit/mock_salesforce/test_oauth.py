@@ -141,6 +141,42 @@ def test_bad_requests_get_standard_oauth_errors(
     assert set(json.loads(caught.value.body())) == {"error", "error_description"}
 
 
+def assertion(**claims: object) -> str:
+    def part(document: dict[str, object]) -> str:
+        return base64.urlsafe_b64encode(json.dumps(document).encode()).decode().rstrip("=")
+
+    return f"{part({'alg': 'RS256'})}.{part(claims)}.c2lnbmF0dXJl"
+
+
+GOOD = {"iss": "id", "sub": "user@example.com", "aud": "https://login.salesforce.com"}
+
+
+def jwt_form(token: str) -> dict[str, str]:
+    return {"grant_type": "urn:ietf:params:oauth:grant-type:jwt-bearer", "assertion": token}
+
+
+def test_the_jwt_bearer_grant_gets_a_token_like_client_credentials() -> None:
+    tokens = issuer(FakeClock(NOW_S), credentials=("id", "secret"))
+    document = tokens.issue(jwt_form(assertion(**GOOD, exp=NOW_S + 180)), BASE)
+    assert tokens.check(f"Bearer {document['access_token']}").status == "valid"
+
+
+@pytest.mark.parametrize(
+    "token, error",
+    [
+        ("not-a-jwt", "invalid_grant"),
+        (assertion(iss="id", aud="x", exp=NOW_S + 180), "invalid_grant"),  # no sub
+        (assertion(**GOOD, exp=NOW_S - 1), "invalid_grant"),
+        (assertion(**GOOD), "invalid_grant"),  # no exp
+        (assertion(**{**GOOD, "iss": "other"}, exp=NOW_S + 180), "invalid_client_id"),
+    ],
+)
+def test_a_jwt_bearer_assertion_is_checked_as_far_as_the_mock_can(token: str, error: str) -> None:
+    with pytest.raises(OAuthError) as caught:
+        issuer(FakeClock(NOW_S), credentials=("id", "secret")).issue(jwt_form(token), BASE)
+    assert (caught.value.status, caught.value.error) == (400, error)
+
+
 def test_configured_credentials_must_match() -> None:
     tokens = issuer(FakeClock(NOW_S), credentials=("id", "right"))
     with pytest.raises(OAuthError) as caught:
