@@ -42,6 +42,9 @@ REFERENCE_VARIANTS = ("sync-legacy", "sync-optimized", "async", "async-batching"
 STEP_NAMES = ("micro", "simulate", "load", "sweep", "profile", "resilience")
 LEAD_WINDOWS = ("steady", "streaming", "open")
 STEPS_FILE = "steps.json"
+# A step the user's signal stopped (`stopped` in its steps.json entry, beside its `error`): the
+# one running, or one that never started. Neither is the step's failure.
+CUT_SHORT, NOT_RUN = "cut short", "not run"
 T = TypeVar("T")
 
 
@@ -151,7 +154,7 @@ def run_validate(
     except KeyboardInterrupt:
         log.stopped = stop_reason()
         ran = {entry["step"] for entry in log.steps}
-        log.steps += [{"step": name, "error": f"not run ({log.stopped})"}
+        log.steps += [{"step": name, "error": f"not run ({log.stopped})", "stopped": NOT_RUN}
                       for name, _ in chosen if name not in ran]  # fmt: skip
         count = finish(plan, run_dir, log, say)
         kept = f"kept {count} record(s), {STEPS_FILE} and a partial report in {run_dir}"
@@ -188,7 +191,7 @@ def run_step(
     except KeyboardInterrupt as stop:
         keep(stop.records if isinstance(stop, Interrupted) else [])
         entry |= {"records": len(kept), "duration_s": round(time.monotonic() - started_s, 2),
-                  "error": stop_reason()}  # fmt: skip
+                  "error": stop_reason(), "stopped": CUT_SHORT}  # fmt: skip
         log.steps.append(entry)
         say(f"[{name}] {stop_reason()}: {len(kept)} record(s) kept")
         raise

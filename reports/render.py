@@ -24,7 +24,7 @@ from harness.claims import Verdict, count_verdicts, load_verdicts
 from harness.records import RunRecord
 from harness.store import atomic_write_bytes, atomic_write_text
 from reports.card import card_sections
-from reports.sections import Section, Table, build_sections
+from reports.sections import Section, Table, build_sections, step_states
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
 STEPS_FILE = "steps.json"
@@ -141,13 +141,12 @@ def outcome(
     ]
     if severities:
         parts.append(f"findings: {severities.count('FAIL')} FAIL, {severities.count('WARN')} WARN")
-    failed = [str(s["step"]) for s in steps if s.get("error")]
-    skipped = [str(s["step"]) for s in steps if s.get("skipped")]
-    if failed:
-        parts.append(f"failed steps: {', '.join(failed)}")
-    if skipped:
-        parts.append(f"skipped steps: {', '.join(skipped)}")
-    if steps and not failed and not skipped:
+    states = step_states(steps)
+    stop = next((str(s["error"]) for s in steps if s.get("stopped") == "cut short"), "stopped")
+    said = {"failed": "failed steps", "cut short": stop, "not run": "not run",
+            "skipped": "skipped steps"}  # fmt: skip
+    parts += [f"{said[state]}: {', '.join(states[state])}" for state in said if states[state]]
+    if steps and not any(states.values()):
         parts.append("every step completed")
     return "; ".join(parts) or "no claims, findings or step log"
 

@@ -394,17 +394,33 @@ SECTIONS: tuple[Callable[[Sequence[RunRecord]], Section], ...] = (
 )
 
 
+def step_states(steps: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
+    """The steps that did not complete, by what became of them: `failed` (their own error),
+    `skipped` (a reason), and those a signal stopped, `cut short` or `not run`."""
+    states: dict[str, list[str]] = {"failed": [], "skipped": [], "cut short": [], "not run": []}
+    for step in steps:
+        stopped = str(step.get("stopped") or "")
+        state = stopped if stopped in states else "failed" if step.get("error") else ""
+        state = "skipped" if step.get("skipped") else state
+        if state:
+            states[state].append(str(step["step"]))
+    return states
+
+
 def steps_section(steps: Sequence[Mapping[str, Any]]) -> list[Section]:
     """The pipeline's step log (`steps.json` of `sfperf validate`), when the run has one."""
     if not steps:
         return []
     columns = ["step", "records", "duration_s", "error", "skipped"]
     rows = [[step.get(c, "") for c in columns] for step in steps]
-    failed = [str(step["step"]) for step in steps if step.get("error")]
-    skipped = [str(step["step"]) for step in steps if step.get("skipped")]
-    notes = [f"Steps that failed (their sections are partial or missing): {', '.join(failed)}."]
-    notes = notes if failed else []
-    notes += [f"Steps skipped (the table says why): {', '.join(skipped)}."] if skipped else []
+    states = step_states(steps)
+    said = {
+        "failed": "Steps that failed (their sections are partial or missing)",
+        "cut short": "Steps the stop cut short (their sections are partial)",
+        "not run": "Steps the stop left unstarted",
+        "skipped": "Steps skipped (the table says why)",
+    }
+    notes = [f"{said[state]}: {', '.join(states[state])}." for state in said if states[state]]
     intro = " ".join(notes) or "Every step of the run completed."
     return [Section("steps", "Run steps", intro, [Table("steps", "Steps", columns, rows)])]
 

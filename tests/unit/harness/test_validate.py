@@ -227,7 +227,11 @@ def test_a_stopped_run_still_writes_its_step_log_and_a_partial_report(tmp_path: 
     assert [(s["step"], s.get("error")) for s in logged] == [
         ("load", None), ("sweep", "stopped by SIGINT"), ("profile", "not run (stopped by SIGINT)"),
     ]  # fmt: skip
-    assert "PARTIAL: stopped by SIGINT; completed: load" in (run / "report.md").read_text()
+    report = (run / "report.md").read_text()
+    assert "PARTIAL: stopped by SIGINT; completed: load" in report
+    # the user's signal stopped them: not the steps' failures
+    assert "stopped by SIGINT: sweep; not run: profile" in report
+    assert "failed steps" not in report and "Steps that failed" not in report
 
 
 def test_a_broken_ledger_is_a_failed_step_and_the_report_is_still_written(tmp_path: Path) -> None:
