@@ -88,17 +88,26 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     discovered = next((r.params for r in records if r.runner == "discover"), {})
     if discovered.get("model_flaw"):
         problems.append("the discovery probe's answer was not the upstream's (see above)")
-    if not problems and not _measured(records):
+    unmeasured = "model" in discovered and discovered["model"] is None  # the model line says
+    if not problems and (unmeasured or not _measured(records)):
         return ""
-    if not problems:
-        unknown = sum(v.verdict == "inconclusive" for v in verdicts)
-        undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
-        failed = sum(int(error["count"]) for _, error in _errors(records))
-        if failed:  # within the claims' bounds, but not nothing
-            return (f"No claim refuted{undecided}, but {failed:g} replies were not ok: see "
-                    "the errors table.")  # fmt: skip
-        return f"Nothing found wrong{undecided}." if verdicts else ""
-    return "**What is wrong:** " + "; ".join(problems) + "."
+    if problems:
+        return "**What is wrong:** " + "; ".join(problems) + "."
+    return _clean_line(verdicts, records)
+
+
+def _clean_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
+    """No claim refuted and no FAIL finding: "Nothing found wrong" only when no reply failed
+    either and the grading warned of nothing."""
+    unknown = sum(v.verdict == "inconclusive" for v in verdicts)
+    undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
+    failed = sum(int(error["count"]) for _, error in _errors(records))
+    warned = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "WARN"})
+    buts = [f"{failed:g} replies were not ok (see the errors table)"] if failed else []
+    buts += [f"WARN findings: {', '.join(warned)} (see the findings)"] if warned else []
+    if buts:  # within the claims' bounds, but not nothing
+        return f"No claim refuted{undecided}, but " + "; ".join(buts) + "."
+    return f"Nothing found wrong{undecided}." if verdicts else ""
 
 
 def _token_line(records: Sequence[RunRecord]) -> str:

@@ -224,7 +224,7 @@ def test_nothing_is_said_to_be_wrong_only_when_no_reply_failed(tmp_path: Path) -
     card = record("card", "load", {"errors": errors}, client_requests=69.0)
     write_report(tmp_path, [card], claims=[], cards={TARGET: [verdict("gw-usage", "holds", 0)]})
     text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
-    assert "No claim refuted, but 2 replies were not ok: see the errors table." in text
+    assert "No claim refuted, but 2 replies were not ok (see the errors table)." in text
     assert "Nothing found wrong" not in text
 
 
@@ -278,3 +278,28 @@ def test_a_target_every_served_model_failed_on_is_not_measured_and_gets_no_model
     assert f"{TARGET}: not measured (no model works on it: see its card)" in report.split(
         "\n## ")[0]  # fmt: skip
     assert "--model" not in report.split("\n## ")[1]
+
+
+def test_a_clean_card_names_its_warnings_instead_of_nothing_wrong(tmp_path: Path) -> None:
+    warned = [{"name": name, "severity": "WARN", "count": 3, "explanation": "x"}
+              for name in ("refresh_stampede", "gave_up")]  # fmt: skip
+    graded = RunRecord("verdict", "findings", {"findings": warned}, capture_environment(), (),
+                       labels={"target": TARGET})  # fmt: skip
+    window = record("card", "load", {}, client_requests=69.0)
+    write_report(tmp_path, [window, graded], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "holds", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "No claim refuted, but WARN findings: `gave_up`, `refresh_stampede`" in card
+    assert "Nothing found wrong" not in card
+
+
+def test_a_target_not_measured_is_not_said_to_have_nothing_wrong_whatever_else_ran(
+    tmp_path: Path,
+) -> None:
+    reason = "no model works on this target: 'm' -> HTTP 500: Event loop is closed"
+    discover = record("discover", "models", {"model": None, "model_reason": reason})
+    window = record("card", "load", {}, models_requests=0.0)  # discovery's own journal
+    write_report(tmp_path, [discover, window], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "inconclusive", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert f"**Not measured: {reason}.**" in card and "Nothing found wrong" not in card
