@@ -78,20 +78,22 @@ def calm_series(
     params: dict[str, Any],
 ) -> list[Series]:
     """With `phases`: `calm_answered` (0/1 per request that met a calm upstream: did it get the
-    upstream's answer), `fault_error_in_200` (0/1 per 200 reply to a request that met the
-    faults: was it error text) and, in `params`, `calm_errors`: the calm requests that failed
-    with a reply (those left without one are in `no_reply_errors` already)."""
+    upstream's answer), `fault_status` (the status each request that met the faults got, 0:
+    no reply), `fault_error_in_200` (0/1 per 200 reply of those: was it error text) and, in
+    `params`, `calm_errors`: the calm requests that failed with a reply (those left without
+    one are in `no_reply_errors` already)."""
     if not phases:
         return []
     calm = calm_requests(rows, phases, journal)
     calm_ids = {id(r) for r in calm}
-    met_faults = [r for r in rows if id(r) not in calm_ids and r.status == 200]
+    met_faults = [r for r in rows if id(r) not in calm_ids]
     params["calm_errors"] = top_errors([r for r in calm if not answered(r) and not no_reply(r)])
     params["phases"] = [{"name": p.name, "start_s": p.start_s, "calm": p.calm} for p in phases]
     return [
         make_series("calm_answered", "count", (float(answered(r)) for r in calm)),
+        make_series("fault_status", "code", (r.status for r in met_faults)),
         make_series("fault_error_in_200", "count",
-                    (float("error_in_200" in r.fidelity) for r in met_faults)),
+                    (float("error_in_200" in r.fidelity) for r in met_faults if r.status == 200)),
     ]  # fmt: skip
 
 

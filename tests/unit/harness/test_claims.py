@@ -403,3 +403,17 @@ def test_a_gain_is_judged_at_the_highest_level_both_sides_measured_in_rounds() -
     result = evaluate_claim(claim, [*at_32, *one_window_at_64])
     assert result.verdict == HOLDS and "at concurrency 32" in result.reason
     assert "64: one window a side" in result.reason
+
+
+def test_under_faults_nothing_to_check_counts_the_requests_that_met_the_faults() -> None:
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-no-error-in-200-under-faults"]
+    failed = record("load", "resilience", {}, fault_status=[502.0] * 80 + [0.0],
+                    fault_error_in_200=[])  # fmt: skip
+    result = evaluate_claim(claim, [failed])
+    assert result.verdict == INCONCLUSIVE
+    assert "nothing to check: 0 of 81 requests that met the faults got a 200" in result.reason
+    answered = record("load", "resilience", {}, fault_status=[200.0] * 3 + [502.0],
+                      fault_error_in_200=[0.0] * 3)  # fmt: skip
+    held = evaluate_claim(claim, [answered])
+    assert held.verdict == HOLDS and "over 3 of 4 requests that met the faults" in held.reason

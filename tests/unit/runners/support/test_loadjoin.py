@@ -114,5 +114,6 @@ def test_error_text_in_a_200_counts_against_the_faults_only_when_the_request_met
     series = {s.name: s.values for s in calm_series(
         [error_200("hit"), error_200("spared")], phases, journal, params)}  # fmt: skip
     assert series["fault_error_in_200"] == (1.0,)
+    assert series["fault_status"] == (200.0,)  # of the requests that met the faults
     assert series["calm_answered"] == (0.0,)  # the spared request's error text is no answer
     assert params["calm_errors"][0]["body"].startswith("fidelity: error_in_200: e.g. [Error")
