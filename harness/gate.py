@@ -30,6 +30,7 @@ from harness.gate_claims import ClaimChange
 from harness.pairing import Alias, aliased, target_aliases
 from harness.records import RunRecord, fingerprint_of, machine_warnings, record_key
 from harness.stats import (
+    ON_ROUNDS,
     Comparison,
     check_statistic,
     compare_rates,
@@ -347,9 +348,23 @@ def adjust(results: Sequence[MetricResult]) -> list[MetricResult]:
         if result.comparison is not None:
             p_adjusted = next(adjusted)
             status = classify(result.rule, result.comparison, p_adjusted)
-            result = replace(result, status=status, p_adjusted=p_adjusted)
+            result = one_run_caveat(replace(result, status=status, p_adjusted=p_adjusted))
         out.append(result)
     return out
+
+
+def one_run_caveat(result: MetricResult) -> MetricResult:
+    """A regression seen in the rounds of one run a side of a metric whose runs flip between a
+    fast and a slow machine state (its rule sets `mode_width`) is `unconfirmed`: the rounds of
+    a run share its state, so the difference may be the machine's, not the code's."""
+    one_run = result.comparison is not None and result.comparison.method == ON_ROUNDS
+    if result.status != REGRESSION or not one_run or result.rule.mode_width is None:
+        return result
+    note = (
+        "one run a side, and this metric's runs flip between a fast and a slow machine "
+        "state: confirm with more runs (--confirm-cmd, or more --baseline/--candidate dirs)"
+    )
+    return replace(result, status=UNCONFIRMED, note=note)
 
 
 def drift_warnings(results: Sequence[MetricResult], limit: float = DRIFT_LIMIT) -> list[str]:

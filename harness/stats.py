@@ -24,6 +24,8 @@ RowStatistic = Callable[[Array], Array]
 CONFIDENCE = 0.95
 RESAMPLES = 2000
 SEED = 20261127
+# The method of a comparison of the rounds of one run a side (`compare_samples`).
+ON_ROUNDS = "Mann-Whitney on rounds"
 # Resampled values held in memory at once: bounds memory for large samples.
 _CHUNK_VALUES = 2_000_000
 
@@ -90,7 +92,7 @@ class Comparison:
     n_baseline: int
     n_candidate: int
     # What the test was run on: the rounds of one run a side, or runs (one value per run).
-    method: str = "Mann-Whitney on rounds"
+    method: str = ON_ROUNDS
     # Runs were ranked because too few fell in the fast mode: more runs could decide.
     mode_missing: bool = False
 

@@ -15,6 +15,7 @@ from harness.gate import (
     MISSING,
     REGRESSION,
     UNCHANGED,
+    UNCONFIRMED,
     UNTESTABLE,
     Rule,
     evaluate_gate,
@@ -119,7 +120,18 @@ def test_the_summary_is_a_markdown_table_led_by_the_verdict() -> None:
 def test_the_default_rules_parse_and_gate_micro_times() -> None:
     rules = load_rules(DEFAULT_RULES)
     assert any(r.runner == "micro" and r.series == "time_s" for r in rules)
-    assert evaluate_gate(micro_run(1), micro_run(2, 1.3), rules).failed
+    runs = ([micro_run(i) for i in range(3)], [micro_run(10 + i, 1.3) for i in range(3)])
+    assert evaluate_runs(*runs, rules).failed
+
+
+def test_one_run_a_side_cannot_tell_a_slower_micro_time_from_a_slower_machine() -> None:
+    # The default rule says its runs flip between a fast and a ~1.7x slower machine state: the
+    # rounds of one run share that state, so a slowdown they show is a suspect to re-measure.
+    report = evaluate_gate(micro_run(1), micro_run(2, 1.3), load_rules(DEFAULT_RULES))
+    assert not report.failed and report.suspects
+    assert {r.status for r in report.results} == {UNCONFIRMED}
+    assert "confirm with more runs" in report.results[0].note
+    assert evaluate_gate(micro_run(1), micro_run(2, 1.3), RULES).failed  # no mode_width: decided
 
 
 def test_a_baseline_is_stored_under_its_machine_fingerprint(tmp_path: Path) -> None:

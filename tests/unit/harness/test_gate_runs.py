@@ -67,11 +67,15 @@ def gate_with_confirmation(rng: np.random.Generator, slowdown: float) -> GateRep
     )
 
 
-def test_one_run_a_side_on_a_two_state_machine_cries_wolf_on_its_rounds() -> None:
-    # Why runs are the unit: rounds of one run share its state, so the rounds test is sure.
+def test_one_run_a_side_on_a_two_state_machine_is_unconfirmed_not_a_regression() -> None:
+    # Why runs are the unit: rounds of one run share its state, so the rounds test is sure of
+    # differences that are the machine's. A rule that knows its runs flip (mode_width) leaves
+    # them unconfirmed, to be re-measured.
     rng = np.random.default_rng(1)
-    alarms = sum(evaluate_gate(machine_run(rng), machine_run(rng), RULES).failed for _ in range(8))
-    assert alarms >= 2
+    reports = [evaluate_gate(machine_run(rng), machine_run(rng), RULES) for _ in range(8)]
+    assert not any(report.failed for report in reports)
+    unconfirmed = [r for report in reports for r in report.results if r.status == UNCONFIRMED]
+    assert len(unconfirmed) >= 2  # the alarms the rounds alone would have raised
 
 
 def test_twenty_a_a_gates_with_confirmation_raise_no_alarm_despite_the_drift() -> None:
