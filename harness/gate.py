@@ -306,14 +306,19 @@ def _what_each_has(
 
 
 def undecided_warnings(report: GateReport) -> tuple[str, ...]:
-    """A warning when worse-looking metrics could not be judged for lack of fast-mode runs."""
-    if not report.undecided:
-        return ()
-    return (
-        f"{len(report.undecided)} metric(s) look worse beyond their thresholds but too few "
-        "runs of each side fell in the machine's fast state to judge them; more runs "
-        "(--confirm-runs) can decide",
-    )
+    """A warning when worse-looking metrics could not be judged: too few fast-mode runs, or
+    one run a side of a metric whose runs flip between machine states."""
+    unconfirmed = sum(r.status == UNCONFIRMED for r in report.results)
+    warnings = [f"{unconfirmed} metric(s) look worse beyond their thresholds in one run a side, "
+                "whose rounds share the machine's state; more runs (--confirm-cmd) can decide"
+                ] if unconfirmed else []  # fmt: skip
+    if report.undecided:
+        warnings.append(
+            f"{len(report.undecided)} metric(s) look worse beyond their thresholds but too few "
+            "runs of each side fell in the machine's fast state to judge them; more runs "
+            "(--confirm-runs) can decide"
+        )
+    return tuple(warnings)
 
 
 def rule_priors(

@@ -131,6 +131,7 @@ def test_one_run_a_side_cannot_tell_a_slower_micro_time_from_a_slower_machine() 
     assert not report.failed and report.suspects
     assert {r.status for r in report.results} == {UNCONFIRMED}
     assert "confirm with more runs" in report.results[0].note
+    assert any("look worse beyond their thresholds in one run a side" in w for w in report.warnings)
     assert evaluate_gate(micro_run(1), micro_run(2, 1.3), RULES).failed  # no mode_width: decided
 
 
