@@ -334,8 +334,9 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
     intro = "Top frames by share of pyinstrument samples under load. Full profiles: " + (
         ", ".join(links or [f"`{a}`" for a in artifacts]) or "none saved"
     )
-    note = _start_up_note([r for r in records if r.runner == "profile"])
-    intro = f"{intro}. {note}" if note else intro
+    profiles = [r for r in records if r.runner == "profile"]
+    notes = [note for note in (_start_up_note(profiles), _process_note(profiles)) if note]
+    intro = f"{intro}. {' '.join(notes)}" if notes else intro
     return Section(
         "profiles",
         "Profiles",
@@ -343,6 +344,13 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
         table("profile_top_frames", "Top frames", profile),
         figure("profile", "Top frames per variant", plots.profile_plot(profile)),
     )
+
+
+def _process_note(profiles: Sequence[RunRecord]) -> str:
+    """Which processes each profile of a multi-process target covers (a server's supervisor
+    waits while its workers serve)."""
+    return " ".join(f"{r.labels.get('variant')}: {r.params['profiled_processes']}."
+                    for r in profiles if len(r.params.get("processes") or ()) > 1)  # fmt: skip
 
 
 def _start_up_note(profiles: Sequence[RunRecord]) -> str:

@@ -10,6 +10,7 @@ text artifacts and a RunRecord holding the top functions' shares of the samples 
 
 from __future__ import annotations
 
+import functools
 import json
 import shlex
 import shutil
@@ -31,8 +32,15 @@ from harness.records import (
     now_iso,
 )
 from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
+from harness.runners.support.profile_tree import (
+    TreeProcess,
+    scope_note,
+    session_files,
+    tree_processes,
+)
 from harness.runners.support.profiling_load import MODEL, LoadResult, drive_load
 from harness.runners.support.progress import Advance, no_progress
+from harness.shim import redirects_by_process
 from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.discovery import discover_model
@@ -93,17 +101,20 @@ def profile_target(
     stem = safe_name(plan.name)
     session_path = run_dir / PYINSTRUMENT_DIR / f"{stem}.pyisession"
     session_path.parent.mkdir(parents=True, exist_ok=True)
-    for stale in (session_path, *ready_files(session_path)):
-        stale.unlink(missing_ok=True)
+    stale = [session_path, program_session(session_path), *ready_files(session_path),
+             *session_files(session_path).values()]  # fmt: skip
+    for path in stale:
+        path.unlink(missing_ok=True)
     started_at = now_iso()
     with (
         upstream(plan, run_dir, mock_url) as mock,
-        profiled_target(plan, mock, run_dir, session_path) as url,
+        profiled_target(plan, mock, run_dir, session_path) as (url, io_report),
     ):
         plan = replace(plan, model=model_for(plan, url, mock))
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance,
                           model=plan.model, headers=dict(plan.headers))  # fmt: skip
-    record = make_record(plan, run_dir, session_path, load, environment or capture_environment())
+    record = make_record(plan, run_dir, session_path, load, environment or capture_environment(),
+                         io_report=io_report)  # fmt: skip
     record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
     if load.interrupted:
         raise Interrupted([record])
@@ -166,10 +177,11 @@ def upstream(plan: ProfilingPlan, run_dir: Path, mock_url: str | None) -> Iterat
 @contextmanager
 def profiled_target(
     plan: ProfilingPlan, mock_url: str, run_dir: Path, session_path: Path
-) -> Iterator[str]:
+) -> Iterator[tuple[str, Path | None]]:
     """Start the target under the profiler child; yield its URL once ready (from then on the
-    child keeps its samples); stop it (saving the session). A launched program runs under its
-    own interpreter (the one its command names)."""
+    child keeps its samples) and where the launch shim reports on its processes; stop it
+    (saving the sessions). A launched program runs under its own interpreter (the one its
+    command names)."""
     ready, _ = ready_files(session_path)
     options = ["--session", str(session_path), "--interval", str(plan.interval_s),
                "--ready-file", str(ready)]  # fmt: skip
@@ -181,7 +193,7 @@ def profiled_target(
                           headers=plan.headers)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
             ready.touch()
-            yield target.url
+            yield target.url, target.io_report_path
         return
     wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", *options]
     # The reference gateway waits for signals on its main thread and serves from others.
@@ -192,7 +204,7 @@ def profiled_target(
     child = Child(f"profiled gateway {plan.variant!r}", argv, log_path)
     with run_child(child) as url:
         ready.touch()
-        yield url
+        yield url, None
 
 
 def ready_files(session_path: Path) -> tuple[Path, Path]:
@@ -271,12 +283,20 @@ def shebang_python(script: Path) -> str | None:
 
 
 def make_record(
-    plan: ProfilingPlan, run_dir: Path, session_path: Path, load: LoadResult, env: Environment
+    plan: ProfilingPlan,
+    run_dir: Path,
+    session_path: Path,
+    load: LoadResult,
+    env: Environment,
+    *,
+    io_report: Path | None = None,
 ) -> RunRecord:
-    """Render the saved session and turn its top functions into `share:` series.
+    """Render the saved sessions of the processes that served (`profile_tree`; `io_report`:
+    the launch shim's, which says which called the upstream) and turn their top functions
+    into `share:` series.
 
-    A target that died without leaving a session still yields its load measurements, in a
-    record marked partial that says why it has no shares.
+    A target that died without leaving a session, or whose serving processes left none, still
+    yields its load measurements, in a record marked partial that says why it has no shares.
     """
     series = [
         make_series("latency_ms", "ms", load.latencies_ms),
@@ -288,10 +308,15 @@ def make_record(
                        series=tuple(series), labels={"variant": plan.name},
                        duration_s=load.duration_s)  # fmt: skip
     try:
+        processes = served_session(session_path, io_report)
+        if not any(p.profiled for p in processes):
+            raise ValueError(scope_note(processes))
         shares, profile_params = render_session(session_path)
     except (OSError, ValueError, KeyError) as exc:
         why = f"the profiled target left no profile ({exc}); see its log in {logs_dir(run_dir)}"
         return replace(record, params=params | {"profile_error": why}, partial=True)
+    params |= {"processes": [p.as_params() for p in processes],
+               "profiled_processes": scope_note(processes)}  # fmt: skip
     # The top list names where the work is; waiting is summed up once, as `idle_share`.
     busy = [(name, share) for name, share in shares if not is_idle(name)][: plan.top]
     stem = session_path.with_suffix("")
@@ -303,6 +328,33 @@ def make_record(
         params=params | profile_params | {"idle_share": idle_share(shares)},
         artifacts=artifacts,
     )
+
+
+def served_session(session_path: Path, io_report: Path | None) -> list[TreeProcess]:
+    """The tree's processes; when the profile is not the program's own session alone, the
+    sessions of the processes that served combined into `session_path` (the program's own
+    kept as `program_session`)."""
+    from pyinstrument.session import Session
+
+    files = session_files(session_path)
+    if not files:
+        raise FileNotFoundError(session_path)
+    sessions = {key: Session.from_json(json.loads(path.read_text(encoding="utf-8")))
+                for key, path in files.items()}  # fmt: skip
+    root_pid, calls = redirects_by_process(io_report) if io_report else (None, {})
+    processes = tree_processes({k: s.sample_count for k, s in sessions.items()}, root_pid, calls)
+    keys = [None if p.role == "program" else p.pid for p in processes if p.profiled]
+    if keys and keys != [None]:
+        if None in sessions:
+            shutil.copyfile(session_path, program_session(session_path))
+        combined = functools.reduce(Session.combine, [sessions[key] for key in keys])
+        atomic_write_text(session_path, json.dumps(combined.to_json()))
+    return processes
+
+
+def program_session(session_path: Path) -> Path:
+    """Where the program's own session is kept when the profile is made of other processes."""
+    return session_path.with_name(f"{session_path.stem}.program{session_path.suffix}")
 
 
 def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[str, float]]:

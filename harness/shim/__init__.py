@@ -106,6 +106,22 @@ def read_io_report(path: Path) -> dict[str, Any] | None:
     return merge_reports(reports) if reports else None
 
 
+def redirects_by_process(path: Path) -> tuple[int | None, dict[int, int]]:
+    """(the root's pid, {pid: Salesforce requests or connections the shim redirected}) of a
+    launched tree, from its io report parts: the processes that called the upstream served."""
+    root_pid: int | None = None
+    calls: dict[int, int] = {}
+    for part in report_parts(path):
+        try:
+            report = json.loads(part.read_text(encoding="utf-8"))
+            pid = int(report["pid"])
+            root_pid = int(report.get("root_pid") or root_pid or 0) or None
+            calls[pid] = sum(int(n) for n in (report.get("redirects") or {}).values())
+        except (OSError, ValueError, KeyError, TypeError):
+            continue
+    return root_pid, calls
+
+
 def collect_io_report(path: Path) -> dict[str, Any] | None:
     """Merge the parts into `path` (atomically) and remove them; returns the merged report."""
     parts = report_parts(path)

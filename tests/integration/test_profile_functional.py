@@ -65,6 +65,41 @@ def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
     assert not any("warm_caches_at_start_up" in name for name in record.series_names)
 
 
+# A supervisor that serves from a spawned worker and only waits itself, as hypercorn does.
+SUPERVISOR = """
+import multiprocessing, sys
+from harness.subjects.gateway.__main__ import main
+
+
+def serve(argv):
+    sys.exit(main(argv))
+
+
+if __name__ == "__main__":
+    worker = multiprocessing.get_context("spawn").Process(target=serve, args=(sys.argv[1:],))
+    worker.start()
+    worker.join()
+"""
+
+
+def test_profile_of_a_server_with_a_worker_process_is_the_workers(tmp_path: Path) -> None:
+    script = tmp_path / "supervisor.py"
+    script.write_text(SUPERVISOR)
+    command = f"{sys.executable} {script} --variant async --upstream https://api.salesforce.com"
+    argv = ["profile", "--quick", "--requests", "30", "--duration", "120", "--launch", command,
+            "--out", str(tmp_path)]  # fmt: skip
+    assert main(argv) == 0
+    (record,) = load_records(tmp_path)
+    assert sum(record.get("ok").values) == 30 and not record.partial
+    program, *workers = record.params["processes"]
+    assert (program["role"], program["profiled"], program["upstream_redirects"]) == (
+        "program", False, 0
+    )  # fmt: skip
+    served = [w for w in workers if w["profiled"]]
+    assert len(served) == 1 and served[0]["upstream_redirects"] > 0 and served[0]["samples"] > 0
+    assert record.params["sample_count"] == served[0]["samples"]  # the worker's alone
+
+
 def test_profile_refuses_a_non_python_launch(
     tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:

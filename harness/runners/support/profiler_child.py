@@ -13,12 +13,18 @@ and saved atomically. SIGTERM ends the program like Ctrl-C so the session is alw
 With `--ready-file`, the harness creates that file when the program is ready to serve, and
 only what was sampled from then on is kept (imports and start-up are not the profile under
 load); how much was cut goes beside the session (`<session>.ready.json`).
-Only this module and `harness.runners.profiling` import pyinstrument.
+
+Servers that serve from worker processes (hypercorn, gunicorn, `uvicorn --workers`) are profiled
+in every process: a forked child starts its own profilers, and a fresh interpreter of the tree
+(a spawned worker) is started profiling by the launch shim, which finds this file and its
+options in `SFPERF_PROFILE_TREE`; each descendant saves `<session stem>.<pid>.pyisession` at
+exit. Only this module and `harness.runners.profiling` import pyinstrument.
 """
 
 from __future__ import annotations
 
 import argparse
+import atexit
 import copy
 import json
 import os
@@ -120,6 +126,47 @@ def profile_new_threads(box: SessionBox, interval_s: float) -> Iterator[None]:
         threading.Thread.run = original  # type: ignore[method-assign,assignment]
 
 
+TREE_VARIABLE = "SFPERF_PROFILE_TREE"  # read by the launch shim in the tree's processes
+_THREAD_RUN = threading.Thread.run  # as it was before any profiler hooked it
+
+
+def descendant_session(session: Path, pid: int) -> Path:
+    """Where a descendant process of the profiled program saves its session."""
+    return session.with_name(f"{session.stem}.{pid}{session.suffix}")
+
+
+def profile_tree(session: Path, interval_s: float, ready_file: Path | None) -> None:
+    """Have every process the program starts profile itself: forks here, fresh interpreters
+    through the launch shim (the environment says how)."""
+    config = {"session": str(session), "interval_s": interval_s,
+              "ready_file": str(ready_file) if ready_file else "", "child": __file__}  # fmt: skip
+    os.environ[TREE_VARIABLE] = json.dumps(config)
+    os.register_at_fork(after_in_child=lambda: profile_descendant(config))
+
+
+def profile_descendant(config: Any) -> None:
+    """Profile this process (a descendant of the program) from now until it exits, and save
+    its session beside the program's (`config`: the `SFPERF_PROFILE_TREE` settings)."""
+    session, interval_s = Path(config["session"]), float(config["interval_s"])
+    ready_file = Path(config["ready_file"]) if config.get("ready_file") else None
+    box, pid = SessionBox(), os.getpid()
+    profiler = Profiler(interval=interval_s, async_mode="enabled")
+    profiler.start()
+
+    def run(thread: threading.Thread) -> None:
+        with profiled(box, interval_s):
+            _THREAD_RUN(thread)  # not the parent's hook a fork inherits: one profiler a thread
+
+    threading.Thread.run = run  # type: ignore[method-assign,assignment]
+
+    def save() -> None:
+        if os.getpid() == pid:  # not in a fork of this process, which saves its own
+            box.add(profiler.stop())
+            save_session(box.combined(ready_at(ready_file)), descendant_session(session, pid))
+
+    atexit.register(save)
+
+
 def _terminate(signum: int, frame: FrameType | None) -> None:
     raise SystemExit(128 + signum)
 
@@ -154,6 +201,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if not program or program == ["-m"]:
         parser.error("give the program to profile after --: -m MODULE ARGS or SCRIPT ARGS")
     signal.signal(signal.SIGTERM, _terminate)
+    profile_tree(args.session, args.interval, args.ready_file)
     box = SessionBox()
     try:
         with profile_new_threads(box, args.interval):

@@ -20,11 +20,13 @@ from harness.runners.profiling import (
     function_name,
     idle_share,
     make_record,
+    program_session,
     python_program,
     top_shares,
 )
 from harness.runners.support.profiler_child import (
     SessionBox,
+    descendant_session,
     profile_new_threads,
     profiled,
     run_program,
@@ -166,6 +168,33 @@ def test_a_saved_session_becomes_shares_and_rendered_files(tmp_path: Path) -> No
     shares = [s for s in record.series if s.name.startswith("share:")]
     assert 1 <= len(shares) <= 3 and all(s.unit == "ratio" for s in shares)
     assert record.get("latency_ms").values == (1.5, 2.5) and record.get("ok").values == (1.0, 0.0)
+
+
+def wait() -> None:
+    threading.Event().wait(0.05)  # a supervisor's wait for its workers
+
+
+def test_a_profile_is_made_of_the_worker_that_served_not_the_supervisor(tmp_path: Path) -> None:
+    session_path = tmp_path / "profile" / "launch-gw.pyisession"
+    for work, path in ((wait, session_path), (spin, descendant_session(session_path, 12))):
+        box = SessionBox()
+        with profiled(box, interval_s=0.0001):
+            work()
+        save_session(box.combined(), path)
+    io_report = tmp_path / "target.io.json"  # the shim's: who called the upstream
+    io_report.write_text(json.dumps({"pid": 10, "root_pid": 10, "redirects": {}}))
+    (tmp_path / "target.io.json.12").write_text(
+        json.dumps({"pid": 12, "root_pid": 10, "redirects": {"api.salesforce.com": 30}})
+    )
+    record = make_record(ProfilingPlan(), tmp_path, session_path, LOAD, ENV, io_report=io_report)
+    assert not record.partial
+    assert [(p["pid"], p["profiled"]) for p in record.params["processes"]] == [
+        (10, False), (12, True)
+    ]  # fmt: skip
+    assert "left out: program pid 10" in record.params["profiled_processes"]
+    assert any("spin" in name for name in record.series_names)
+    assert not any("wait" in name for name in record.series_names)
+    assert program_session(session_path).is_file()  # the supervisor's samples are kept
 
 
 def test_a_target_that_left_no_session_still_keeps_its_load(tmp_path: Path) -> None:

@@ -9,6 +9,8 @@ where the harness asks for snapshots of the report, see `snapshots`). Stdlib onl
 from __future__ import annotations
 
 import atexit
+import importlib.util
+import json
 import os
 import signal
 import sys
@@ -25,6 +27,8 @@ ENV_UPSTREAM = "SFPERF_SHIM_UPSTREAM"
 ENV_IO_REPORT = "SFPERF_SHIM_IO_REPORT"
 ENV_ROOT_PID = "SFPERF_SHIM_ROOT_PID"
 ENV_CONTROL = "SFPERF_SHIM_CONTROL"
+# Set by the profiler child (harness/runners/support/profiler_child.py) for its program's tree.
+ENV_PROFILE_TREE = "SFPERF_PROFILE_TREE"
 
 
 def report_path(base: str, pid: int, root_pid: int) -> str:
@@ -109,7 +113,25 @@ def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
         if environ.get(ENV_CONTROL):
             start_snapshots(shim, environ[ENV_CONTROL])
+    if environ.get(ENV_PROFILE_TREE) and os.getpid() != root_pid:
+        start_profile(environ[ENV_PROFILE_TREE])
     return shim
+
+
+def start_profile(setting: str) -> None:
+    """In a fresh interpreter of a profiled program's tree (a spawned worker): profile it too,
+    with the profiler child's own code, loaded by its path (it needs pyinstrument, which the
+    target has when it is profiled). A process that cannot is left unprofiled, and says so."""
+    try:
+        config = json.loads(setting)
+        spec = importlib.util.spec_from_file_location("_sfperf_profiler_child", config["child"])
+        if spec is None or spec.loader is None:
+            raise ImportError(f"cannot load {config['child']}")
+        module = importlib.util.module_from_spec(spec)
+        spec.loader.exec_module(module)
+        module.profile_descendant(config)
+    except Exception as exc:  # the worker must serve even if it cannot be profiled
+        sys.stderr.write(f"sfperf shim: process {os.getpid()} not profiled: {exc!r}\n")
 
 
 def start_snapshots(shim: Shim, control_dir: str) -> SnapshotPoller:

@@ -1,0 +1,83 @@
+"""Which processes of a profiled program's tree its profile covers.
+
+A server may serve from worker processes (hypercorn, gunicorn, `uvicorn --workers`) while the
+program's own process only supervises them. Every process of the tree saves its own session
+(`profiler_child`: `<stem>.pyisession` for the program, `<stem>.<pid>.pyisession` for the
+others), and the profile is made of those that served: the processes that called the upstream
+(the launch shim counts each process's redirected Salesforce calls), or all of them when the
+shim could not tell. Pure: no pyinstrument here.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+
+@dataclass(frozen=True)
+class TreeProcess:
+    """One process of the tree: its samples (0: it left no session), the Salesforce requests or
+    connections the shim redirected in it (None: not known; > 0: it called the upstream) and
+    whether the profile covers it."""
+
+    pid: int | None  # None: the program's own process, its pid unknown
+    role: str  # "program" (the command sfperf started) or "worker" (a process it started)
+    samples: int
+    upstream_redirects: int | None
+    profiled: bool = False
+
+    def as_params(self) -> dict[str, Any]:
+        return asdict(self)
+
+    def describe(self) -> str:
+        calls = {None: "", 0: ", no upstream call"}.get(
+            self.upstream_redirects, ", called the upstream"
+        )
+        return f"{self.role} pid {self.pid or '?'} ({self.samples} samples{calls})"
+
+
+def session_files(session_path: Path) -> dict[int | None, Path]:
+    """The program's session (key None) and those of the other processes of its tree."""
+    found: dict[int | None, Path] = {None: session_path} if session_path.exists() else {}
+    stem, suffix = session_path.stem, session_path.suffix
+    for path in session_path.parent.glob(f"{stem}.*{suffix}"):
+        middle = path.name[len(stem) + 1 : -len(suffix)]
+        if middle.isdigit():
+            found[int(middle)] = path
+    return found
+
+
+def tree_processes(
+    samples: Mapping[int | None, int], root_pid: int | None, calls: Mapping[int, int]
+) -> list[TreeProcess]:
+    """Every process that left a session or called the upstream (`samples` keyed as
+    `session_files`, `calls` by pid), program first, each marked whether the profile covers it."""
+    by_pid = {(root_pid if key is None else key): count for key, count in samples.items()}
+    pids = [root_pid, *sorted(p for p in {*by_pid, *calls} if p is not None and p != root_pid)]
+    known = bool(calls)
+    processes = [TreeProcess(pid, "program" if pid == root_pid else "worker", by_pid.get(pid, 0),
+                             calls.get(pid, 0) if known and pid is not None else None)
+                 for pid in pids if pid in by_pid or pid in calls]  # fmt: skip
+    served = [p for p in processes if p.samples and p.upstream_redirects]
+    chosen = served or ([] if _served_unprofiled(processes) else
+                        [p for p in processes if p.samples])  # fmt: skip
+    return [replace(p, profiled=p in chosen) for p in processes]
+
+
+def _served_unprofiled(processes: Sequence[TreeProcess]) -> bool:
+    return any(p.upstream_redirects and not p.samples for p in processes)
+
+
+def scope_note(processes: Sequence[TreeProcess]) -> str:
+    """Which processes the profile covers and which it leaves out, in words."""
+    kept = [p.describe() for p in processes if p.profiled]
+    left = [p.describe() for p in processes if not p.profiled]
+    if not kept:
+        return f"no process that served left a profile: {'; '.join(left)}"
+    why = ("the processes that called the upstream"
+           if any(p.upstream_redirects for p in processes if p.profiled) else
+           "every process that left samples (which served is not known)")  # fmt: skip
+    note = f"profiled {why}: {'; '.join(kept)}"
+    return f"{note}; left out: {'; '.join(left)}" if left else note

@@ -1,0 +1,56 @@
+"""Which processes of a profiled program's tree its profile covers."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from harness.runners.support.profile_tree import (
+    TreeProcess,
+    scope_note,
+    session_files,
+    tree_processes,
+)
+
+
+def profiled(processes: list[TreeProcess]) -> list[int | None]:
+    return [p.pid for p in processes if p.profiled]
+
+
+def test_a_supervisor_that_only_waits_is_left_out_for_the_worker_that_served() -> None:
+    # hypercorn: the program (pid 10) waits on its workers; pid 12 made every upstream call.
+    processes = tree_processes(
+        {None: 2, 11: 2, 12: 944}, root_pid=10, calls={10: 0, 11: 0, 12: 401}
+    )
+    assert profiled(processes) == [12]
+    assert [(p.pid, p.role) for p in processes] == [(10, "program"), (11, "worker"), (12, "worker")]
+    note = scope_note(processes)
+    assert note.startswith("profiled the processes that called the upstream: worker pid 12 (944 "
+                           "samples, called the upstream)")  # fmt: skip
+    assert "left out: program pid 10 (2 samples, no upstream call)" in note
+
+
+def test_every_worker_that_served_is_merged_and_a_one_process_gateway_is_itself() -> None:
+    assert profiled(tree_processes({None: 5, 11: 300, 12: 280}, 10, {11: 40, 12: 38})) == [11, 12]
+    alone = tree_processes({None: 900}, root_pid=10, calls={10: 120})
+    assert profiled(alone) == [10] and "left out" not in scope_note(alone)
+
+
+def test_without_the_shims_counts_every_process_that_left_samples_is_profiled() -> None:
+    processes = tree_processes({None: 3, 11: 500}, root_pid=None, calls={})
+    assert profiled(processes) == [None, 11]
+    assert "which served is not known" in scope_note(processes)
+
+
+def test_a_worker_that_served_but_left_no_session_leaves_no_profile_of_the_others() -> None:
+    processes = tree_processes({None: 2}, root_pid=10, calls={10: 0, 11: 60})
+    assert profiled(processes) == []
+    assert scope_note(processes).startswith("no process that served left a profile")
+
+
+def test_the_sessions_of_a_tree_are_the_programs_and_one_per_other_process(tmp_path: Path) -> None:
+    session = tmp_path / "launch-gw.pyisession"
+    names = ["launch-gw.pyisession", "launch-gw.41.pyisession", "launch-gw.program.pyisession",
+             "launch-gw.ready.json", "launch-gw2.42.pyisession"]  # fmt: skip
+    for name in names:
+        (tmp_path / name).write_text("{}")
+    assert session_files(session) == {None: session, 41: tmp_path / "launch-gw.41.pyisession"}
