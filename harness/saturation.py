@@ -16,7 +16,10 @@ applies:
   nothing in between (its ceiling), so the target's own limit was not reached;
 - `collapse`: throughput falls well below its peak;
 - `cap`: throughput stays flat while latency grows: a concurrency cap, whose size Little's law
-  gives (the flat throughput times the latency of one request alone);
+  gives (the flat throughput times the latency of one request alone); or, from the top level
+  alone, when the level below kept nearly all of its requests in service and the top one serves
+  well under its own (a pool between the two levels, e.g. FastAPI's 40 threads under 32 and 64
+  in flight; it must leave at least 8 requests queued and its latency grow);
 - `sub-linear`: throughput still rises, but ever further below the bound;
 - `scales`: the highest level swept is still within 90% of the bound (or, for a subject under
   it from the first level, still in step with its first level).
@@ -42,6 +45,13 @@ ERROR_RISE = 0.01  # past the knee, errors up by a point or more: failing under 
 FAILING_ERROR_RATE = 0.5  # half the requests failed or more: the level is failing
 COLLAPSE_FRACTION = 0.8  # the top level under 80% of the peak: collapse
 FLAT_BAND = 0.15  # levels within 15% of the top level's throughput form its plateau
+# A cap from the top level alone: the level below served at least 80% of its requests at once
+# (throughput x one request's latency alone), the top one under 75% and 8 or more fewer than its
+# own, with its p50 latency 25% above one request's alone: the rest queued.
+CAP_BELOW_FILL = 0.8
+CAP_TOP_FILL = 0.75
+CAP_MIN_QUEUED = 8
+CAP_LATENCY_GROWTH = 1.25
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
 CEILING_SUBJECT = "ceiling"
 HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
@@ -172,7 +182,29 @@ def shape_past(points: Sequence[LevelPoint], last_in_step: int) -> tuple[str, st
     plateau = plateau_of(points)
     if len(plateau) >= 2:
         return "cap", *_cap(plateau, points[0])
+    if capped_at_top(points):
+        return "cap", *_cap_at_top(points[-2], top, points[0])
     return "sub-linear", _sub_linear(past[0], top), None
+
+
+def in_service(point: LevelPoint, alone: LevelPoint) -> float:
+    """Requests the subject serves at once at `point` (Little's law: its throughput times the
+    latency of one request alone); the rest of its concurrency waits in a queue."""
+    return point.throughput_rps * alone.p50_ms / 1000.0
+
+
+def capped_at_top(points: Sequence[LevelPoint]) -> bool:
+    """Whether the top level holds a cap the level below did not reach (see CAP_*)."""
+    if len(points) < 3 or not points[0].p50_ms > 0:
+        return False
+    alone, below, top = points[0], points[-2], points[-1]
+    served = in_service(top, alone)
+    return (
+        in_service(below, alone) >= CAP_BELOW_FILL * below.concurrency
+        and served < CAP_TOP_FILL * top.concurrency
+        and top.concurrency - served >= CAP_MIN_QUEUED
+        and top.p50_ms >= CAP_LATENCY_GROWTH * alone.p50_ms
+    )
 
 
 def plateau_of(points: Sequence[LevelPoint]) -> list[LevelPoint]:
@@ -314,6 +346,17 @@ def _cap(plateau: Sequence[LevelPoint], alone: LevelPoint) -> tuple[str, float]:
         f"{first.concurrency} to {top.concurrency} while p50 latency grows from "
         f"{first.p50_ms:.0f} to {top.p50_ms:.0f} ms: about {cap:.1f} requests in flight "
         f"at {alone.p50_ms:.0f} ms each {_cause(top)}"
+    )
+    return sentence, cap
+
+
+def _cap_at_top(below: LevelPoint, top: LevelPoint, alone: LevelPoint) -> tuple[str, float]:
+    cap = in_service(top, alone)
+    sentence = (
+        f"concurrency cap: at concurrency {top.concurrency} about {cap:.0f} requests are served "
+        f"at once ({top.throughput_rps:.0f} req/s at {alone.p50_ms:.0f} ms each) and the other "
+        f"{top.concurrency - cap:.0f} wait, p50 latency {top.p50_ms:.0f} ms; at "
+        f"{below.concurrency} it served {in_service(below, alone):.0f} at once {_cause(top)}"
     )
     return sentence, cap
 

@@ -61,6 +61,25 @@ def test_a_cap_below_the_second_level_has_no_knee_past_the_first() -> None:
     assert found.cap == pytest.approx(2.0, rel=0.02)
 
 
+def test_a_pool_between_the_top_two_levels_is_a_cap_from_the_top_level_alone() -> None:
+    # FastAPI's sync routes share 40 threads: 32 callers all served, 64 leave 24 queued.
+    points = [point(1, 4.6, 215.0), point(8, 36.0, 220.0), point(32, 136.3, 235.0),
+              point(64, 181.4, 353.0)]  # fmt: skip
+    found = saturation_of(points, "launch:em_server")
+    assert found.shape == "cap"
+    assert found.cap == pytest.approx(39.0, abs=1.0)
+    assert found.detail.startswith(
+        "concurrency cap: at concurrency 64 about 39 requests are served at once "
+        "(181 req/s at 215 ms each) and the other 25 wait"
+    )
+
+
+def test_a_few_requests_short_of_the_top_level_are_not_called_a_cap() -> None:
+    # Four in flight, 2.5 served at once: too few queued to tell a pool from a busy machine.
+    found = saturation_of([point(1, 5.0), point(2, 9.8, 205.0), point(4, 12.5, 320.0)])
+    assert found.shape == "sub-linear"
+
+
 def test_falling_throughput_is_a_collapse() -> None:
     points = [point(1, 5.0), point(8, 39.0), point(32, 150.0), point(64, 90.0), point(128, 60.0)]
     found = saturation_of(points)
