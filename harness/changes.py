@@ -10,7 +10,9 @@ What is compared follows from what a series measures:
   error answered in 2 ms is not a fast reply); refused when a side has none;
 - `throughput_rps`: of successful requests (throughput x the ok rate);
 - a count over a window (a fidelity kind, file opens, upstream calls): per request of that
-  window, so runs of different lengths compare;
+  window, so runs of different lengths compare; a count of requests, each counted once at most
+  (a fidelity kind, no reply, error responses), as the rate of the window's requests it is,
+  like `ok` (17 of 17 against 0 of 18 is decided, not "too few values");
 - anything else: the ratio of medians with a bootstrap interval, Mann-Whitney p, Cliff's delta.
 `better` / `worse` needs the 95% interval to exclude "no change" AND an effect beyond the
 minimum the gate's rules set for that series (`harness.gate.Rule`: 10% unless a rule says
@@ -70,6 +72,9 @@ CONTEXT = frozenset({
     "probe_status", "served_models", "client_requests", "fault_status",
 })  # fmt: skip
 RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback"})  # one 0/1 per observation
+# Window counts of client requests, each request counted once at most: rates of the requests.
+REQUEST_COUNTS = frozenset({"no_reply", "error_responses"})
+REQUEST_COUNT_PREFIX = "fidelity_"
 OK_ONLY = frozenset({"latency_ms", "ttft_ms"})  # one per request, beside `ok`
 REQUESTS = "client_requests"  # a card window's request count
 
@@ -108,7 +113,7 @@ def minimum_effect(record: RunRecord, series: str, rules: Sequence[Rule] = ()) -
     """The thresholds of the first gate rule for this series, else the gate's defaults (a
     rate: a point)."""
     rule = next((r for r in rules if r.applies_to(record, series)), None)
-    if series in RATES:  # compared in points: a relative threshold means nothing there
+    if series in RATES or counts_requests(series):  # in points: relative means nothing there
         points = rule.max_absolute if rule and rule.max_absolute is not None else MIN_RATE_POINTS
         return MinimumEffect(None, points, POINT)
     unit = record.get(series).unit if series in record.series_names else ""
@@ -224,6 +229,11 @@ def compare_metric(
     if kind == "throughput":
         return compare_ok_throughput(baseline, candidate, minimum)
     counted = _per_request(baseline, series) and _per_request(candidate, series)
+    if counted and counts_requests(series):
+        before_rate, after_rate = request_rate(baseline, series), request_rate(candidate, series)
+        if before_rate and after_rate:
+            rated = compare_rates(before_rate, after_rate, better, minimum)
+            return rated and replace(rated, basis="per request")
     take = per_request if counted else pooled
     before, after = take(baseline, series), take(candidate, series)
     if not before or not after:
@@ -373,6 +383,23 @@ def requests_of(record: RunRecord) -> int | None:
     rewrites = record.params.get("rewrites")
     requests = rewrites.get("requests") if isinstance(rewrites, dict) else None
     return int(requests) if isinstance(requests, int | float) else None
+
+
+def counts_requests(series: str) -> bool:
+    """Whether a window count counts client requests, each once at most (a rate of them)."""
+    return series in REQUEST_COUNTS or series.startswith(REQUEST_COUNT_PREFIX)
+
+
+def request_rate(records: Sequence[RunRecord], series: str) -> list[float]:
+    """A window count of requests as 0/1 per request of the windows (k ones of n); [] when a
+    window counts more than it had requests (then it is no rate) or had none."""
+    flags: list[float] = []
+    for record in records:
+        requests, count = requests_of(record) or 0, int(record.get(series).values[0])
+        if count > requests:
+            return []
+        flags += [1.0] * count + [0.0] * (requests - count)
+    return flags
 
 
 def per_request(records: Sequence[RunRecord], series: str) -> list[float]:

@@ -118,12 +118,25 @@ def test_rates_are_compared_in_points_with_newcombes_interval() -> None:
 
 
 def test_counts_over_a_window_are_compared_per_request() -> None:
-    base = load(200.0, n=100, fidelity_wrong_content=10)
-    cand = load(200.0, n=1000, fidelity_wrong_content=20)
-    change = compared(base, cand, "fidelity_wrong_content")
+    base = load(200.0, n=100, file_opens=10)
+    cand = load(200.0, n=1000, file_opens=20)
+    change = compared(base, cand, "file_opens")
     assert change is not None and change.basis == "per request"
     assert (change.baseline, change.candidate) == pytest.approx((0.1, 0.02))
     assert change.verdict == "too few values" and math.isnan(change.interval.low)
+
+
+def test_a_count_of_requests_is_compared_as_the_rate_it_is() -> None:
+    # R45: usage wrong on 17 of 17 replies against 0 of 18 is decided, not "too few values".
+    change = compared(load(200.0, n=18, fidelity_usage_mismatch=0),
+                      load(200.0, n=17, fidelity_usage_mismatch=17),
+                      "fidelity_usage_mismatch")  # fmt: skip
+    assert change is not None and change.basis == "per request"
+    assert (change.baseline, change.candidate, change.verdict) == (0.0, 1.0, "worse")
+    assert change.note.startswith("0.0% → 100.0%: +100.0 points [")
+    fewer = compared(load(200.0, n=100, no_reply=10), load(200.0, n=1000, no_reply=20),
+                     "no_reply")  # fmt: skip
+    assert fewer is not None and fewer.verdict == "better"
 
 
 def test_verdicts_need_an_interval_that_excludes_one_and_know_which_way_is_better() -> None:
