@@ -107,10 +107,11 @@ def warm_up(
     """A few chat completions before the first window, so the target's one-off work (the first
     token fetch and its file write, lazy imports, connection pools) is not counted as per-request
     cost. Their answers do not matter: the windows measure. Returns the seconds it took."""
+    from harness.targets.endpoints import CHAT_PATH, endpoint_url
     from harness.targets.health import http_post_json
 
     started_s = time.monotonic()
     for index in range(requests):
         body = {"model": model, "messages": [{"role": "user", "content": f"warm-up {index}"}]}
-        http_post_json(url + "/v1/chat/completions", body, timeout_s=30.0, headers=headers or {})
+        http_post_json(endpoint_url(url, CHAT_PATH), body, timeout_s=30.0, headers=headers or {})
     return time.monotonic() - started_s

@@ -22,6 +22,7 @@ from harness.findings.journal import journal_position
 from harness.join import reply_facts
 from harness.runners.support.loadrows import quote_body
 from harness.targets import health
+from harness.targets.endpoints import CHAT_PATH, MODELS_PATH, endpoint_url
 from harness.targets.headers import credential_hint
 from mock_salesforce.admin_client import AdminClient, AdminError
 from mock_salesforce.markers import new_marker
@@ -182,7 +183,7 @@ def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
 
 def list_models(url: str, get: Get = health.http_get) -> tuple[tuple[str, ...], str]:
     """The model ids `GET /v1/models` lists, and a note when it lists none."""
-    answer = get(url + "/v1/models", 10.0)
+    answer = get(endpoint_url(url, MODELS_PATH), 10.0)
     if answer is None:
         return (), "GET /v1/models: no answer"
     status, body = answer
@@ -212,7 +213,7 @@ def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
     since = journal_position(mock_url)
     prompt = f"sfperf probe {new_marker(_MARKERS)}: say hi."
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-    answer = post(url + "/v1/chat/completions", body)
+    answer = post(endpoint_url(url, CHAT_PATH), body)
     status, raw = answer if answer is not None else (0, b"")
     text = quote_body(raw)
     calls = _models_calls(mock_url, since)

@@ -12,7 +12,9 @@ import urllib.request
 from collections.abc import Mapping
 from typing import Any
 
-HEALTH_PATHS = ("/health", "/v1/models")
+from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
+
+HEALTH_PATHS = (HEALTH_PATH, MODELS_PATH)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 NO_HEADERS: Mapping[str, str] = {}
 
@@ -39,17 +41,12 @@ def is_healthy(
 ) -> bool:
     """True when GET /health answers 200, or (for gateways without it) GET /v1/models does."""
     for path in HEALTH_PATHS:
-        answer = http_get(base_url + path, timeout_s, headers)
+        answer = http_get(endpoint_url(base_url, path), timeout_s, headers)
         if answer is None:
             return False
         if answer[0] == 200:
             return True
     return False
-
-
-def answers(base_url: str, timeout_s: float = 1.0) -> bool:
-    """True when anything at all answers HTTP at `base_url` (used while waiting for a start)."""
-    return http_get(base_url + HEALTH_PATHS[0], timeout_s) is not None
 
 
 def get_json(

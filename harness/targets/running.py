@@ -20,6 +20,7 @@ from urllib.parse import urlsplit
 from harness.errors import UsageError
 from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
+from harness.targets.endpoints import MODELS_PATH, endpoint_url
 from harness.targets.headers import credential_hint
 from harness.targets.listening import listening_addresses
 from harness.targets.process import Child, exited, local_url, poll_until
@@ -57,7 +58,7 @@ class RunningTarget:
         """The target's own figures (GET `metrics_path`), None when it has none."""
         if not self.metrics_path:
             return None
-        return health.get_json(self.url + self.metrics_path, headers=self.headers)
+        return health.get_json(endpoint_url(self.url, self.metrics_path), headers=self.headers)
 
     def io_report(self) -> dict[str, Any] | None:
         """File opens and redirects counted by the shim (launched targets, after they stop)."""
@@ -153,7 +154,7 @@ def _url_target(spec: TargetSpec) -> RunningTarget:
 
 def refusal_hint(url: str, headers: Mapping[str, str]) -> str:
     """': <what to do>' when the target refuses the client (401/403 to GET /v1/models)."""
-    answer = health.http_get(url + "/v1/models", 2.0, headers)
+    answer = health.http_get(endpoint_url(url, MODELS_PATH), 2.0, headers)
     hint = credential_hint(answer[0], headers) if answer is not None else ""
     return f" (GET /v1/models answered {answer[0] if answer else 0}: {hint})" if hint else ""
 

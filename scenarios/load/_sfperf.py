@@ -31,6 +31,7 @@ from locust.runners import MasterRunner, WorkerRunner
 
 from harness.runners.support.loadrows import Row, format_row, quote_body
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
+from harness.targets.endpoints import CHAT_PATH, endpoint_path
 from harness.targets.headers import HEADERS_VARIABLE
 from scenarios.load._fidelity import read_answer, readable
 from scenarios.load._prompts import chat_body
@@ -180,6 +181,8 @@ class ChatUser(User):
         self.rng = random.Random(zlib.crc32(key.encode()))
         self.schedule: ArrivalSchedule | None = None
         self.headers = target_headers()
+        # The target's own path prefix is kept (`http://host/openai`): R47.
+        self.chat_path = endpoint_path(str(self.host), CHAT_PATH)
         self.http = HTTPClient.from_url(
             str(self.host),
             concurrency=1,
@@ -237,7 +240,7 @@ class ChatUser(User):
 
     def exchange(self, body: bytes, t0: float) -> Exchange:
         try:
-            response = self.http.post("/v1/chat/completions", body=body, headers=self.headers)
+            response = self.http.post(self.chat_path, body=body, headers=self.headers)
             if self.stream and response.status_code == 200:
                 return read_sse(response, response.status_code, t0)
             payload = response.read()

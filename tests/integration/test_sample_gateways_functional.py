@@ -24,7 +24,9 @@ from typing import Any
 import pytest
 
 from harness.fidelity import ReplyOracle, UpstreamError, check_chat_completion
+from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.targets import RunningTarget, open_target, target_from_args
+from harness.targets.discovery import discover_model
 from mock_salesforce.config import load_profile
 from mock_salesforce.replies import expected_reply
 from mock_salesforce.server import ThreadedMock, run_in_thread
@@ -61,12 +63,13 @@ def free_port() -> int:
 
 @contextlib.contextmanager
 def launched(
-    sample: str, mock_url: str, run_dir: Path, python: str = sys.executable
+    sample: str, mock_url: str, run_dir: Path, python: str = sys.executable, prefix: str = ""
 ) -> Iterator[RunningTarget]:
-    """`sample`.py started as `--launch` does it, on a fixed port, state kept in `run_dir`."""
-    url = f"http://127.0.0.1:{free_port()}"
-    command = f"{python} {GATEWAYS / sample}.py --port {url.rsplit(':', 1)[1]}"
-    command += f" --state-dir {run_dir / 'state'}"
+    """`sample`.py started as `--launch` does it, on a fixed port, state kept in `run_dir`;
+    its --target-url ends in `prefix` (the path its routes live under)."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}{prefix}"
+    command = f"{python} {GATEWAYS / sample}.py --port {port} --state-dir {run_dir / 'state'}"
     spec = target_from_args(None, url, command, metrics_path="/metrics/performance")
     with open_target(spec, mock_url=mock_url, run_dir=run_dir) as t:
         yield t
@@ -336,3 +339,17 @@ def test_a_stdlib_gateway_launches_from_its_own_virtualenv_that_lacks_sfperf(
     report = target.io_report()
     assert report is not None
     assert report["redirects"] == {"acme-sample.my.salesforce.com": 1, "api.salesforce.com": 1}
+
+
+def test_every_client_keeps_the_path_prefix_of_a_gateway_served_under_one(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    with launched("prefixed_stdlib", mock.url, tmp_path, prefix="/openai") as target:
+        choice = discover_model(target.url, mock_url=mock.url)
+        plan = LoadPlan("steady", users=2, duration_s=1, model=str(choice.model))
+        record, *_ = run_load(plan, LoadTarget.of(target, mock.url), tmp_path)
+        at_the_root = http(target.url.removesuffix("/openai") + "/v1/models")[0]
+    assert choice.source == "probe" and choice.probes[0].reached_mock
+    ok = record.get("ok").values
+    assert ok and sum(ok) == len(ok)  # R47: the load sent them all to /v1/... at the root
+    assert at_the_root == 404  # what a client dropping the prefix gets

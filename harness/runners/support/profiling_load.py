@@ -14,6 +14,7 @@ from dataclasses import dataclass, field
 import aiohttp
 
 from harness.runners.support.progress import Advance, no_progress
+from harness.targets.endpoints import CHAT_PATH, endpoint_url
 
 MODEL = "gpt-4o-mini"
 TIMEOUT_S = 30.0
@@ -90,7 +91,7 @@ async def _one(
     body = {"model": model, "messages": [{"role": "user", "content": f"profile request {index}"}]}
     start_s = clock()
     try:
-        async with session.post(f"{url}/v1/chat/completions", json=body) as response:
+        async with session.post(endpoint_url(url, CHAT_PATH), json=body) as response:
             await response.read()
             ok = int(response.status == 200)
     except (aiohttp.ClientError, TimeoutError):

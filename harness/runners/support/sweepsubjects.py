@@ -29,6 +29,7 @@ from harness.subjects.upstream import (
     models_url,
     request_headers,
 )
+from harness.targets.endpoints import CHAT_PATH, endpoint_url
 from mock_salesforce.markers import PREFIX as MARKER_PREFIX
 
 CLIENTS = ("sync-wrapper", "async", "async-batching")
@@ -134,7 +135,7 @@ def chat_subject(
     """A gateway's `POST /v1/chat/completions`, one new prompt per request (with `headers`:
     the target's `--target-header`s)."""
     return HttpSubject(
-        base_url.rstrip("/") + "/v1/chat/completions",
+        endpoint_url(base_url, CHAT_PATH),
         lambda _: {"model": model, "messages": messages(next(prompts))},
         dict(headers or {}),
     )
