@@ -87,7 +87,8 @@ class ValidatePlan:
         if step not in TARGET_STEPS or self.measurable:
             return ""
         # The full reason (each probe's status and body) is said once: by discover, on the card.
-        return f"no model works on {', '.join(t.name for t in self.targets)} (see discover)"
+        said = (self.choice_for(t).not_measured(t.name) for t in self.targets)
+        return f"{'; '.join(said)} (see discover)"
 
     @property
     def load_duration_s(self) -> float:

@@ -77,7 +77,18 @@ def _model_line(records: Sequence[RunRecord]) -> str:
     source = how.get(str(params.get("model_source")), str(params.get("model_source")))
     flaw = f" Its probe reached the upstream, but {params['model_flaw']}." if params.get(
         "model_flaw") else ""  # fmt: skip
-    return f"Model sent: `{params['model']}` ({source}; served: {served}).{flaw}"
+    return f"Model sent: `{params['model']}` ({source}; served: {served}).{flaw}{_lacks(params)}"
+
+
+def _lacks(params: Mapping[str, Any]) -> str:
+    """What the target does not serve of the routes sfperf could use, and that it needs neither."""
+    said = [str(params[k]) for k in ("target_health", "model_listing") if params.get(k)]
+    if not said:
+        return ""
+    model = "the model from --model" if params.get("model_source") == "--model" else (
+        "the model from its probe")  # fmt: skip
+    return (f" Not served: {', '.join(said)} (sfperf needs neither: ready once it answered "
+            f"HTTP, {model}).")  # fmt: skip
 
 
 def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:

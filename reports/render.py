@@ -113,7 +113,9 @@ def card_outcome(target: str, card: Sequence[Verdict], records: Sequence[RunReco
     then hold nothing: every one is undecided)."""
     discovered = [r for r in records if r.runner == "discover" and r.labels.get("target") == target]
     if discovered and discovered[-1].params.get("model") is None:
-        return f"{target}: not measured (no model works on it: see its card)"
+        # Runs saved before `model_not_measured` was kept said "no model works" of every one.
+        why = discovered[-1].params.get("model_not_measured") or "no model works on it"
+        return f"{target}: not measured ({why}: see its card)"
     refuted = sum(v.verdict == "refuted" for v in card)
     return f"{target}: {refuted} of {len(card)} gateway claims refuted"
 

@@ -50,7 +50,7 @@ def discover_journaled(
             journal = journal_since(target.mock_url, since)[0] if target.mock_url else None
             return _judged_by_the_redirect(choice, spec, target), journal
     except UsageError as exc:
-        return ModelChoice.failed(f"the target did not start: {exc}"), None
+        return ModelChoice.failed(f"the target did not start: {exc}", "{name} did not start"), None
     except Exception as exc:  # whatever a stranger's gateway does, the run goes on to a report
         return ModelChoice.failed(f"asking the target failed: {type(exc).__name__}: {exc}"), None
 

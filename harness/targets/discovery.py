@@ -22,7 +22,7 @@ from harness.findings.journal import journal_position
 from harness.join import reply_facts
 from harness.runners.support.loadrows import quote_body
 from harness.targets import health
-from harness.targets.endpoints import CHAT_PATH, MODELS_PATH, endpoint_url
+from harness.targets.endpoints import CHAT_PATH, HEALTH_PATH, MODELS_PATH, endpoint_url
 from harness.targets.headers import credential_hint
 from mock_salesforce.admin_client import AdminClient, AdminError
 from mock_salesforce.markers import new_marker
@@ -92,11 +92,13 @@ class ModelChoice:
     served: tuple[str, ...] = ()
     probes: tuple[Probe, ...] = ()
     listing: str = ""  # what GET /v1/models said, when it listed nothing usable
+    health: str = ""  # what GET /health said, when it was not a 2xx (no such route, refused)
     error: str = ""  # why the target could not be asked at all (it did not start...)
     hint: str = ""  # what the user can do about it (e.g. send the credential it wants)
     # Why the probes cannot judge the target: its upstream calls never reached the mock (a
     # launched gateway whose client the shim does not redirect).
     unreached: str = ""
+    failure: str = ""  # `error` in a few words, "{name} did not start": a summary's
 
     @property
     def reason(self) -> str:
@@ -111,6 +113,17 @@ class ModelChoice:
         if self.unreached:
             return f"{self.unreached}; no verdict on the gateway from its answers{listed}: {tried}"
         return f"no model works on this target{listed}{hint}: {tried}"
+
+    def not_measured(self, name: str) -> str:
+        """Why `name` is not measured, in a few words ("" when it is): a summary's, never "no
+        model works" on a target that did not start, nor when no model was tried."""
+        if self.model is not None:
+            return ""
+        if self.error:
+            return (self.failure or "{name} could not be asked").format(name=name)
+        if self.unreached:
+            return f"the calls of {name} never reached the mock"
+        return f"no model works on {name}" if self.probes else f"no model was tried on {name}"
 
     @property
     def flaw(self) -> str:
@@ -128,12 +141,16 @@ class ModelChoice:
             "model_error": self.error,
             "model_unreached": self.unreached,
             "model_flaw": self.flaw,
+            "model_listing": self.listing,
+            "target_health": self.health,
+            "model_not_measured": self.not_measured("it"),
         }
 
     @classmethod
-    def failed(cls, error: str) -> ModelChoice:
-        """The target could not be asked (it did not start, or died)."""
-        return cls(None, "none", error=error)
+    def failed(cls, error: str, failure: str = "{name} could not be asked") -> ModelChoice:
+        """The target could not be asked (it did not start, or died); `failure` says it in a
+        few words, `{name}` standing for the target."""
+        return cls(None, "none", error=error, failure=failure)
 
     @classmethod
     def given(cls, model: str) -> ModelChoice:
@@ -155,11 +172,13 @@ def discover_model(
     `headers` go with every request (`--target-header`); `get` and `post` make the HTTP calls
     (tests pass fakes)."""
     send = post or partial(_post_json, headers=headers)
-    served, listing = list_models(url, get or partial(health.http_get, headers=headers))
+    fetch = get or partial(health.http_get, headers=headers)
+    served, listing = list_models(url, fetch)
+    said = health_route(url, fetch)
     if requested:
         probe = probe_model(url, requested, mock_url, send)
         return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing,
-                           hint=_hint((probe,), headers))  # fmt: skip
+                           said, hint=_hint((probe,), headers))  # fmt: skip
     candidates = list(served[:max_probes]) or [DEFAULT_MODEL]
     probes: list[Probe] = []
     for model in candidates:
@@ -169,10 +188,10 @@ def discover_model(
     # The first clean one; else the first that reached the upstream, its flaw on record.
     chosen = next((p for p in probes if p.clean), next((p for p in probes if p.works), None))
     if chosen is None:
-        return ModelChoice(None, "none", served, tuple(probes), listing,
+        return ModelChoice(None, "none", served, tuple(probes), listing, said,
                            hint=_hint(probes, headers))  # fmt: skip
     return ModelChoice(chosen.model, "probe" if served else "default", served, tuple(probes),
-                       listing)  # fmt: skip
+                       listing, said)  # fmt: skip
 
 
 def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
@@ -191,6 +210,14 @@ def list_models(url: str, get: Get = health.http_get) -> tuple[tuple[str, ...], 
         return (), f"GET /v1/models answered {status}"
     ids = model_ids(body)
     return ids, "" if ids else "GET /v1/models listed no model ids"
+
+
+def health_route(url: str, get: Get = health.http_get) -> str:
+    """What `GET /health` said when it was no 2xx ("" when it was): many gateways have none."""
+    answer = get(endpoint_url(url, HEALTH_PATH), 10.0)
+    if answer is None:
+        return "GET /health: no answer"
+    return "" if 200 <= answer[0] < 300 else f"GET /health answered {answer[0]}"
 
 
 def model_ids(body: bytes) -> tuple[str, ...]:

@@ -9,7 +9,8 @@ from __future__ import annotations
 import json
 import urllib.error
 import urllib.request
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
 from typing import Any
 
 from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
@@ -17,6 +18,8 @@ from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
 HEALTH_PATHS = (HEALTH_PATH, MODELS_PATH)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 NO_HEADERS: Mapping[str, str] = {}
+# GET (url, timeout_s, headers) -> (status, body), None when nothing answered
+Get = Callable[[str, float, Mapping[str, str]], "tuple[int, bytes] | None"]
 
 
 def http_get(
@@ -36,17 +39,35 @@ def http_get(
         return None
 
 
-def is_healthy(
-    base_url: str, timeout_s: float = 2.0, headers: Mapping[str, str] = NO_HEADERS
-) -> bool:
-    """True when GET /health answers 200, or (for gateways without it) GET /v1/models does."""
+@dataclass(frozen=True)
+class Readiness:
+    """Whether a target is up, and what it answered to each readiness request."""
+
+    ready: bool
+    said: tuple[str, ...] = ()  # "GET /health answered 404", ...
+
+    def describe(self) -> str:
+        return ", ".join(self.said) if self.said else "it answers no HTTP request"
+
+
+def readiness(
+    base_url: str,
+    timeout_s: float = 2.0,
+    headers: Mapping[str, str] = NO_HEADERS,
+    get: Get = http_get,
+) -> Readiness:
+    """Ready when GET /health, or else GET /v1/models, answers anything under 500: a 404 is an
+    answer too (many gateways serve only POST /v1/chat/completions; discovery's probe is the
+    real test), while a 5xx says the server is not ready (yet)."""
+    said: list[str] = []
     for path in HEALTH_PATHS:
-        answer = http_get(endpoint_url(base_url, path), timeout_s, headers)
+        answer = get(endpoint_url(base_url, path), timeout_s, headers)
         if answer is None:
-            return False
-        if answer[0] == 200:
-            return True
-    return False
+            return Readiness(False, tuple(said))
+        said.append(f"GET {path} answered {answer[0]}")
+        if answer[0] < 500:
+            return Readiness(True, tuple(said))
+    return Readiness(False, tuple(said))
 
 
 def get_json(

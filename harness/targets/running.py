@@ -20,8 +20,7 @@ from urllib.parse import urlsplit
 from harness.errors import UsageError
 from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
-from harness.targets.endpoints import MODELS_PATH, endpoint_url
-from harness.targets.headers import credential_hint
+from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listening_addresses
 from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import TargetSpec
@@ -144,19 +143,10 @@ def _variant_target(
 
 def _url_target(spec: TargetSpec) -> RunningTarget:
     url, headers = str(spec.url), dict(spec.headers)
-    if not health.is_healthy(url, headers=headers):
-        raise UsageError(
-            f"target {url} does not answer GET /health or GET /v1/models with 200"
-            + refusal_hint(url, headers)
-        )
+    ready = health.readiness(url, headers=headers)
+    if not ready.ready:
+        raise UsageError(f"target {url} is not ready: {ready.describe()}")
     return RunningTarget(spec.name, url, metrics_path=spec.metrics_path, headers=headers)
-
-
-def refusal_hint(url: str, headers: Mapping[str, str]) -> str:
-    """': <what to do>' when the target refuses the client (401/403 to GET /v1/models)."""
-    answer = health.http_get(endpoint_url(url, MODELS_PATH), 2.0, headers)
-    hint = credential_hint(answer[0], headers) if answer is not None else ""
-    return f" (GET /v1/models answered {answer[0] if answer else 0}: {hint})" if hint else ""
 
 
 @contextlib.contextmanager
@@ -193,25 +183,26 @@ def _wait_launched(
         return not exited(child.process)
 
     def ready() -> bool:
-        return health.is_healthy(url, 1.0, headers)
+        return health.readiness(url, 1.0, headers).ready
 
     if not poll_until(ready, timeout_s=timeout_s, alive=alive):
         if not alive():
             raise child.exited_error()
-        hint = refusal_hint(url, headers) or where_it_listens(child.pid, url)
-        raise UsageError(f"{child.label} is not healthy at {url} after {timeout_s:g} s{hint} "
+        hint = where_it_listens(child.pid, url, health.readiness(url, 1.0, headers))
+        raise UsageError(f"{child.label} is not ready at {url} after {timeout_s:g} s{hint} "
                          f"(log: {child.log_path})")  # fmt: skip
     return url
 
 
-def where_it_listens(pgid: int, url: str) -> str:
-    """What to add to "not healthy at URL": where the launched group does listen, if elsewhere."""
+def where_it_listens(pgid: int, url: str, answered: health.Readiness) -> str:
+    """What to add to "not ready at URL": where the launched group does listen, if elsewhere,
+    and what it answered there."""
     addresses = listening_addresses(pgid)
     if not addresses:
         return "; it listens on no TCP port (yet)"
     listed, port = ", ".join(addresses), f":{urlsplit(url).port}"
     if any(a.endswith(port) for a in addresses):
-        return f"; it listens on {listed} but answers neither GET /health nor GET /v1/models"
+        return f"; it listens on {listed} but {answered.describe()}"
     return f"; it listens on {listed}: is the port of --target-url right?"
 
 

@@ -353,3 +353,16 @@ def test_every_client_keeps_the_path_prefix_of_a_gateway_served_under_one(
     ok = record.get("ok").values
     assert ok and sum(ok) == len(ok)  # R47: the load sent them all to /v1/... at the root
     assert at_the_root == 404  # what a client dropping the prefix gets
+
+
+def test_a_gateway_serving_only_chat_completions_is_ready_and_asked_the_given_model(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    chat_only = f"env SFGW_CHAT_ONLY=1 {sys.executable}"  # no /health, no /v1/models (R41)
+    with launched("prefixed_stdlib", mock.url, tmp_path, chat_only, "/openai") as target:
+        choice = discover_model(target.url, requested="gpt-4o-mini", mock_url=mock.url)
+    assert choice.model == "gpt-4o-mini" and choice.probes[0].reached_mock
+    assert (choice.health, choice.listing) == (
+        "GET /health answered 404",
+        "GET /v1/models answered 404",
+    )

@@ -16,15 +16,21 @@ URL = "http://127.0.0.1:9"
 
 
 class FakeGateway:
-    """Answers GET /v1/models with `listing` and chat completions 200 for `works`, else 404."""
+    """Answers GET /v1/models with `listing`, GET /health with `health_status` and chat
+    completions 200 for `works`, else 404."""
 
-    def __init__(self, listing: Any, works: set[str], models_status: int = 200) -> None:
+    def __init__(
+        self, listing: Any, works: set[str], models_status: int = 200, health_status: int = 200
+    ) -> None:
         self.listing = listing
         self.works = works
         self.models_status = models_status
+        self.health_status = health_status
         self.posted: list[str] = []
 
     def get(self, url: str, timeout_s: float) -> tuple[int, bytes] | None:
+        if url == URL + "/health":
+            return self.health_status, b"{}"
         assert url == URL + "/v1/models"
         return self.models_status, json.dumps(self.listing).encode()
 
@@ -53,6 +59,17 @@ def test_a_given_model_is_used_without_trying_the_others() -> None:
     gateway = FakeGateway(listing("a", "b"), works={"b"})
     choice = discover_model(URL, requested="b", get=gateway.get, post=gateway.post)
     assert (choice.model, choice.source, gateway.posted) == ("b", "--model", ["b"])
+
+
+def test_a_gateway_serving_only_chat_completions_is_asked_the_given_model_and_lacks_are_noted() -> (
+    None
+):
+    gateway = FakeGateway({"detail": "Not Found"}, {"gpt-4o"}, models_status=404, health_status=404)
+    choice = discover_model(URL, requested="gpt-4o", get=gateway.get, post=gateway.post)
+    assert (choice.model, choice.source, gateway.posted) == ("gpt-4o", "--model", ["gpt-4o"])
+    params = choice.as_params()
+    assert params["target_health"] == "GET /health answered 404"
+    assert params["model_listing"] == "GET /v1/models answered 404"
 
 
 def test_a_given_model_that_fails_leaves_no_model_and_says_what_the_target_answered() -> None:

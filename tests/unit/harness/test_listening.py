@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.targets.health import Readiness
 from harness.targets.listening import address, group_pids, listening_addresses, listening_in
 
 TCP = """\
@@ -61,9 +62,11 @@ def test_a_target_not_answering_is_told_where_it_does_listen(
 
     listening = {7: [], 8: ["127.0.0.1:8000"], 9: ["0.0.0.0:8005", "127.0.0.1:9090"]}
     monkeypatch.setattr(running, "listening_addresses", lambda pgid: listening[pgid])
-    url = "http://127.0.0.1:8005"
-    assert running.where_it_listens(7, url) == "; it listens on no TCP port (yet)"
-    assert running.where_it_listens(8, url) == (
+    url, said = "http://127.0.0.1:8005", Readiness(False, ("GET /health answered 503",))
+    assert running.where_it_listens(7, url, said) == "; it listens on no TCP port (yet)"
+    assert running.where_it_listens(8, url, said) == (
         "; it listens on 127.0.0.1:8000: is the port of --target-url right?"
     )
-    assert "answers neither GET /health nor GET /v1/models" in running.where_it_listens(9, url)
+    assert running.where_it_listens(9, url, said) == (
+        "; it listens on 0.0.0.0:8005, 127.0.0.1:9090 but GET /health answered 503"
+    )

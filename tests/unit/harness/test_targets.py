@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import shlex
 import sys
+from collections.abc import Mapping
 from pathlib import Path
+from urllib.parse import urlsplit
 
 import pytest
 
 from harness.errors import UsageError
-from harness.targets import DEFAULT_VARIANT, TargetSpec, target_from_args
+from harness.targets import DEFAULT_VARIANT, TargetSpec, health, target_from_args
 from harness.targets.process import bare_url, describe_exit, last_line, local_url, poll_until
 from harness.targets.running import RunningTarget, safe_name
 from harness.targets.spec import is_loopback, program_name
@@ -209,3 +211,32 @@ def test_sfperf_launch_also_says_to_use_env_for_an_environment_assignment() -> N
 
     with pytest.raises(UsageError, match=r"write the command as `env PORT=1 python gw\.py`"):
         child_argv(["--", "PORT=1", "python", "gw.py"])
+
+
+def _answering(statuses: dict[str, int | None]) -> health.Get:
+    """A fake GET: the status per path (None: nothing answers), recording nothing else."""
+
+    def get(url: str, timeout_s: float, headers: Mapping[str, str]) -> tuple[int, bytes] | None:
+        status = statuses[urlsplit(url).path]
+        return None if status is None else (status, b"")
+
+    return get
+
+
+@pytest.mark.parametrize(
+    ("statuses", "ready", "said"),
+    [
+        ({"/health": 200}, True, "GET /health answered 200"),
+        # A gateway with only POST /v1/chat/completions is up: the probe is the real test (R41).
+        ({"/health": 404}, True, "GET /health answered 404"),
+        ({"/health": 503, "/v1/models": 404}, True, "GET /health answered 503, GET /v1/mod"),
+        ({"/health": 503, "/v1/models": 502}, False, "GET /health answered 503, GET /v1/mod"),
+        ({"/health": None}, False, "it answers no HTTP request"),
+    ],
+)
+def test_a_target_is_ready_once_it_answers_http_with_anything_but_a_server_error(
+    statuses: dict[str, int | None], ready: bool, said: str
+) -> None:
+    answer = health.readiness("http://127.0.0.1:8000/openai", get=_answering(
+        {f"/openai{path}": status for path, status in statuses.items()}))  # fmt: skip
+    assert answer.ready is ready and answer.describe().startswith(said)

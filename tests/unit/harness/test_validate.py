@@ -139,6 +139,15 @@ def test_a_user_target_without_a_working_model_skips_the_steps_that_would_send_i
     assert "PARTIAL: resilience skipped" in report_title(plan, log)
 
 
+def test_a_target_that_did_not_start_is_skipped_as_such_not_as_one_no_model_works_on() -> None:
+    from harness.targets.discovery import ModelChoice
+
+    failed = ModelChoice.failed("the target did not start: ...", "{name} did not start")
+    plan = ValidatePlan(targets=(USER_TARGET,), choices={USER_TARGET.name: failed})
+    assert plan.skip_reason("load") == "launch:gw did not start (see discover)"
+    assert failed.as_params()["model_not_measured"] == "it did not start"
+
+
 def test_references_are_sent_the_default_model_and_a_user_target_its_discovered_one() -> None:
     from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
 

@@ -110,6 +110,19 @@ def test_an_older_shim_account_is_split_by_pricing_its_counts_and_reads_without_
     assert "e+" not in card and "polling" not in card
 
 
+def test_a_target_with_no_health_route_nor_model_listing_is_said_to_lack_them(
+    tmp_path: Path,
+) -> None:
+    discover: dict[str, object] = {"model": "gpt-4o", "model_source": "--model",
+                                   "target_health": "GET /health answered 404",
+                                   "model_listing": "GET /v1/models answered 404"}  # fmt: skip
+    card = run(tmp_path, discover).split("\n## ")[1]
+    assert (
+        "Not served: GET /health answered 404, GET /v1/models answered 404 (sfperf needs "
+        "neither: ready once it answered HTTP, the model from --model)." in card
+    )
+
+
 def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
     reason = "no model works on this target: 'gpt-4o-mini' -> HTTP 404: unknown model"
     report = run(tmp_path, {"model": None, "model_source": "none", "model_reason": reason})
