@@ -5,12 +5,13 @@ A target that does not start is an answer too: the choice then carries the one-l
 every step that would send it requests is skipped with that reason. When a launched gateway
 answered its probes with an upstream failure while the mock heard nothing from it at all, the
 shim's counts say whether its Salesforce calls were redirected: if not, the failure is the
-redirect's, and the choice says so instead of judging the gateway.
+redirect's, and the choice says so instead of judging the gateway. A running gateway
+(`--target-url`) the `--mock-url` heard nothing from is asked whether it is pointed there.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import replace
 from pathlib import Path
 from typing import Any
@@ -48,6 +49,8 @@ def discover_journaled(
             choice = discover_model(target.url, requested=requested or None,
                                     mock_url=target.mock_url, headers=target.headers)  # fmt: skip
             journal = journal_since(target.mock_url, since)[0] if target.mock_url else None
+            if spec.kind == "url":
+                return _judged_by_the_mock_url(choice, target.mock_url, journal), journal
             return _judged_by_the_redirect(choice, spec, target), journal
     except UsageError as exc:
         return ModelChoice.failed(f"the target did not start: {exc}", "{name} did not start"), None
@@ -72,6 +75,22 @@ def _judged_by_the_redirect(
         return choice
     unreached = why_unreached(target.io_snapshot("discover-unreached"))
     return replace(choice, unreached=unreached) if unreached else choice
+
+
+def _judged_by_the_mock_url(
+    choice: ModelChoice, mock_url: str, journal: Sequence[Entry] | None
+) -> ModelChoice:
+    """`choice`, saying the running gateway is not pointed at `--mock-url` when it answered
+    (a 200 from elsewhere, or an upstream failure) and the mock heard nothing at all from it
+    meanwhile; a 4xx is the gateway's own refusal, and a mock that heard something (a token
+    request) or cannot say blames nothing."""
+    unheard = bool(choice.probes) and all(p.reached_mock is False for p in choice.probes)
+    answered = any(p.status == 200 or p.status >= 500 for p in choice.probes)
+    if choice.model is not None or not (unheard and answered) or journal is None or journal:
+        return choice
+    return replace(choice, unreached=(
+        f"the gateway answered but never called the mock at {mock_url}: is it configured to "
+        "use it (its Salesforce login and API base)?"))  # fmt: skip
 
 
 def _mock_heard_from(mock_url: str) -> bool:

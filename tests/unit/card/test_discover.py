@@ -6,7 +6,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from harness.card.discover import _judged_by_the_redirect, why_unreached
+from harness.card.discover import _judged_by_the_mock_url, _judged_by_the_redirect, why_unreached
 from harness.runners.load import LoadTarget
 from harness.targets import TargetSpec
 from harness.targets.discovery import ModelChoice, Probe
@@ -72,3 +72,24 @@ def test_a_refusal_of_the_gateways_own_or_a_mock_that_heard_from_it_blames_no_re
     assert _judged_by_the_redirect(refused, launched, target, silent) == refused
     unreached = failed_choice(UNREACHABLE)  # a token call reached the mock, by its own setting
     assert _judged_by_the_redirect(unreached, launched, target, lambda url: True) == unreached
+
+
+def test_a_running_gateway_the_mock_heard_nothing_from_is_asked_whether_it_is_pointed_there() -> (
+    None
+):
+    wrong_host = Probe("gpt-4o", 502, "ConnectError('Name or service not known')", False)
+    choice = _judged_by_the_mock_url(failed_choice(wrong_host), "http://127.0.0.1:9211", ())
+    assert choice.reason.startswith(
+        "the gateway answered but never called the mock at http://127.0.0.1:9211: is it "
+        "configured to use it"
+    )
+    assert "'gpt-4o' -> HTTP 502 but never called the Models API" in choice.reason
+
+
+def test_a_running_gateway_that_refused_or_reached_the_mock_somehow_is_not_asked() -> None:
+    wrong_host = failed_choice(Probe("gpt-4o", 502, "boom", False))
+    token_only = ({"endpoint": "token", "status": 401},)  # it did call the mock: a bad secret
+    assert _judged_by_the_mock_url(wrong_host, "http://mock", token_only) == wrong_host
+    assert _judged_by_the_mock_url(wrong_host, "http://mock", None) == wrong_host  # cannot say
+    refused = failed_choice(Probe("gpt-4o", 404, "unknown model", False))
+    assert _judged_by_the_mock_url(refused, "http://mock", ()) == refused
