@@ -522,7 +522,8 @@ def profiling_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRec
             raise Unavailable("a running target cannot be profiled (pyinstrument has to start "
                               "the program): give its command with --launch")  # fmt: skip
         plans = [replace(base, launch=t.command, target_url=t.url, headers=t.headers,
-                         model=str(plan.choice_for(t).model)) for t in launched]  # fmt: skip
+                         model=str(plan.choice_for(t).model), start_timeout_s=t.start_timeout_s)
+                 for t in launched]  # fmt: skip
     if not plans:
         return []
     finish = partial(tagged_by_target, choices={t.name: plan.choice_for(t) for t in plan.targets})

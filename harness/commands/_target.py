@@ -1,5 +1,5 @@
-"""The option every command that talks to a target shares: `--target-header` (and the
-`OPENAI_API_KEY` it falls back to), resolved once here, at the edge."""
+"""The options every command that talks to a target shares: `--target-header` (and the
+`OPENAI_API_KEY` it falls back to), resolved once here, at the edge; `--start-timeout`."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from typing import Any
 
 from harness.settings import load_settings
 from harness.targets.headers import Headers, describe_headers, target_headers
+from harness.targets.spec import START_TIMEOUT_S
 
 
 def add_target_header_option(group: Any) -> None:
@@ -17,6 +18,15 @@ def add_target_header_option(group: Any) -> None:
         "--target-header", action="append", default=[], metavar="'NAME: VALUE'",
         help="a header every request to the target carries, e.g. 'Authorization: Bearer KEY' "
         "(repeatable; default: OPENAI_API_KEY as a Bearer token, when set)",
+    )  # fmt: skip
+
+
+def add_start_timeout_option(group: Any) -> None:
+    """`--start-timeout SECONDS`: how long a target sfperf starts has to get ready."""
+    group.add_argument(
+        "--start-timeout", type=float, default=START_TIMEOUT_S, metavar="SECONDS",
+        help=f"how long a gateway sfperf starts (--launch) has to answer HTTP (default: "
+        f"{START_TIMEOUT_S:g})",
     )  # fmt: skip
 
 

@@ -15,7 +15,11 @@ from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 from harness.commands._output import add_output_options, measure, run_dir, save
-from harness.commands._target import add_target_header_option, headers_from_args
+from harness.commands._target import (
+    add_start_timeout_option,
+    add_target_header_option,
+    headers_from_args,
+)
 from harness.errors import UsageError
 from harness.records import RunRecord
 
@@ -51,6 +55,7 @@ def register(subparsers: Any) -> None:
         "after the run and shown beside the measured figures",
     )  # fmt: skip
     add_target_header_option(target)
+    add_start_timeout_option(target)
     load = parser.add_argument_group("load")
     load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
     load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
@@ -184,6 +189,7 @@ def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
     spec = target_from_args(
         args.variant, args.target_url, args.launch, allow_remote=args.allow_remote,
         metrics_path=args.target_metrics, headers=headers_from_args(args, users_target=users),
+        start_timeout_s=args.start_timeout,
     )  # fmt: skip
     mock_url = args.mock_url and check_url(args.mock_url, allow_remote=args.allow_remote,
                                            option="--mock-url")  # fmt: skip

@@ -7,7 +7,11 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.commands._output import add_output_options, measure, run_dir
-from harness.commands._target import add_target_header_option, headers_from_args
+from harness.commands._target import (
+    add_start_timeout_option,
+    add_target_header_option,
+    headers_from_args,
+)
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
@@ -38,6 +42,7 @@ def register(subparsers: Any) -> None:
         "answers a probe request; gpt-4o-mini to a variant)",
     )  # fmt: skip
     add_target_header_option(parser)
+    add_start_timeout_option(parser)
     parser.add_argument("--requests", type=int, default=None, help="requests to send (2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
     parser.add_argument("--duration", type=float, default=None, help="load time cap, s (10)")
@@ -69,7 +74,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilingPlan]:
 
     from harness.errors import UsageError
     from harness.runners.profiling import ProfilingPlan
-    from harness.targets.spec import check_url, check_variant
+    from harness.targets.spec import check_start_timeout, check_url, check_variant
 
     if args.launch and args.variant:
         raise UsageError("give --variant or --launch, not both")
@@ -93,6 +98,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilingPlan]:
         top=args.top,
         headers=headers_from_args(args, users_target=bool(args.launch)),
         model=args.model,
+        start_timeout_s=check_start_timeout(args.start_timeout),
     )
     variants = dict.fromkeys(args.variant or [base.variant])
     return [replace(base, variant=check_variant(variant)) for variant in variants]

@@ -7,7 +7,11 @@ from pathlib import Path
 from typing import Any
 
 from harness.commands._output import add_output_options, run_dir
-from harness.commands._target import add_target_header_option, headers_from_args
+from harness.commands._target import (
+    add_start_timeout_option,
+    add_target_header_option,
+    headers_from_args,
+)
 from harness.errors import UsageError
 
 
@@ -35,6 +39,7 @@ def register(subparsers: Any) -> None:
         "after each load run and shown beside what sfperf measured",
     )  # fmt: skip
     add_target_header_option(target)
+    add_start_timeout_option(target)
     parser.add_argument(
         "--extractor", action="append", default=[], metavar="pkg.mod:func",
         help="also benchmark your own response extractor beside the references",
@@ -65,7 +70,8 @@ def run(args: argparse.Namespace) -> int:
     if args.target_url or args.launch:
         spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote,
                                 metrics_path=args.target_metrics,
-                                headers=headers_from_args(args))  # fmt: skip
+                                headers=headers_from_args(args),
+                                start_timeout_s=args.start_timeout)  # fmt: skip
         mock_url = args.mock_url and check_url(
             args.mock_url, allow_remote=args.allow_remote, option="--mock-url"
         )

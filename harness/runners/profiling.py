@@ -47,6 +47,7 @@ from harness.targets.discovery import discover_model
 from harness.targets.headers import Headers
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
+from harness.targets.spec import START_TIMEOUT_S
 
 PYINSTRUMENT_DIR = "profile"
 PROFILER_CHILD = Path(__file__).resolve().parent / "support" / "profiler_child.py"
@@ -72,6 +73,7 @@ class ProfilingPlan:
     model: str = ""
     # What every request to a launched target carries (`--target-header`): secrets, not shown.
     headers: Headers = field(default=(), repr=False)
+    start_timeout_s: float = START_TIMEOUT_S  # a launched target's time to get ready
 
     @property
     def name(self) -> str:
@@ -190,7 +192,7 @@ def profiled_target(
         wrapper = [interpreter, str(PROFILER_CHILD), *options]
         command = shlex.join([*wrapper, "--", *python_program(plan.launch)])
         spec = TargetSpec(command=command, url=plan.target_url, name=plan.name,
-                          headers=plan.headers)  # fmt: skip
+                          headers=plan.headers, start_timeout_s=plan.start_timeout_s)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
             ready.touch()
             yield target.url, target.io_report_path

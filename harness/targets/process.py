@@ -108,8 +108,8 @@ class Child:
             raise self.exited_error()
         raise UsageError(
             f"{self.label} printed no URL within {timeout_s:g} s; if it listens without saying "
-            "so, give its URL (--target-url; in a sweep pair --baseline-url/--candidate-url) "
-            f"(log: {self.log_path})"
+            "so, give its URL (--target-url; in a sweep pair --baseline-url/--candidate-url); "
+            f"if it needs longer to start, --start-timeout (log: {self.log_path})"
         )
 
     def exited_error(self) -> UsageError:

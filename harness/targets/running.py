@@ -23,9 +23,9 @@ from harness.targets import health
 from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listening_addresses
 from harness.targets.process import Child, exited, local_url, poll_until
-from harness.targets.spec import TargetSpec
+from harness.targets.spec import START_TIMEOUT_S, TargetSpec
 
-READY_TIMEOUT_S = 30.0
+READY_TIMEOUT_S = START_TIMEOUT_S  # the mock's and the reference gateway's (they start in ~1 s)
 STOP_GRACE_S = 5.0
 
 
@@ -113,11 +113,13 @@ def open_target(
     *,
     mock_url: str,
     run_dir: Path,
-    timeout_s: float = READY_TIMEOUT_S,
+    timeout_s: float | None = None,
     gateway_args: Sequence[str] = (),
 ) -> Iterator[RunningTarget]:
-    """Make `spec` answer at a URL for the block; stop whatever was started on exit.
-    `gateway_args` go to a reference variant's command line (e.g. a token refresh buffer)."""
+    """Make `spec` answer at a URL for the block; stop whatever was started on exit; a started
+    target has `timeout_s` (default: its `start_timeout_s`) to get ready. `gateway_args` go to
+    a reference variant's command line (e.g. a token refresh buffer)."""
+    timeout_s = spec.start_timeout_s if timeout_s is None else timeout_s
     if spec.kind == "variant":
         with _variant_target(spec, mock_url, run_dir, timeout_s, gateway_args) as target:
             yield target
@@ -189,9 +191,15 @@ def _wait_launched(
         if not alive():
             raise child.exited_error()
         hint = where_it_listens(child.pid, url, health.readiness(url, 1.0, headers))
-        raise UsageError(f"{child.label} is not ready at {url} after {timeout_s:g} s{hint} "
-                         f"(log: {child.log_path})")  # fmt: skip
+        raise UsageError(f"{child.label} is not ready at {url} after {timeout_s:g} s{hint}; "
+                         f"if it needs longer to start, give it --start-timeout "
+                         f"{longer_s(timeout_s):g} (log: {child.log_path})")  # fmt: skip
     return url
+
+
+def longer_s(timeout_s: float) -> float:
+    """A start timeout worth suggesting after `timeout_s` was too short."""
+    return max(90.0, 3 * timeout_s)
 
 
 def where_it_listens(pgid: int, url: str, answered: health.Readiness) -> str:

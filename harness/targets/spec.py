@@ -19,6 +19,7 @@ from harness.errors import UsageError
 from harness.targets.headers import Headers
 
 DEFAULT_VARIANT = "async"
+START_TIMEOUT_S = 30.0  # how long a started target has to get ready (`--start-timeout`)
 REFERENCE_METRICS_PATH = "/metrics/performance"
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PYTHON = re.compile(r"^python[0-9.]*$")
@@ -47,6 +48,7 @@ class TargetSpec:
     # Sent by every client sfperf runs against the target (`harness.targets.headers`); the
     # values are secrets, so the spec's repr leaves them out.
     headers: Headers = field(default=(), repr=False)
+    start_timeout_s: float = START_TIMEOUT_S  # a started target's time to get ready
 
     def __post_init__(self) -> None:
         if (self.variant is None) == (self.url is None and self.command is None):
@@ -164,9 +166,11 @@ def target_from_args(
     allow_remote: bool = False,
     metrics_path: str | None = None,
     headers: Headers = (),
+    start_timeout_s: float = START_TIMEOUT_S,
 ) -> TargetSpec:
     """Validate the target options; nothing given means the reference `default_variant`.
-    `headers` go with every request to the target (`--target-header`)."""
+    `headers` go with every request to the target (`--target-header`); a started one has
+    `start_timeout_s` to get ready (`--start-timeout`)."""
     if variant is not None and (url is not None or launch is not None):
         raise UsageError("choose either --variant or --target-url/--launch, not both")
     if variant is None and url is None and launch is None:
@@ -174,13 +178,21 @@ def target_from_args(
             raise UsageError("no target: pass --variant, --target-url or --launch")
         variant = default_variant
     path = check_metrics_path(metrics_path) if metrics_path is not None else None
+    wait_s = check_start_timeout(start_timeout_s)
     if variant is not None:
         return TargetSpec(variant=check_variant(variant), name=name, metrics_path=path,
-                          headers=headers)  # fmt: skip
+                          headers=headers, start_timeout_s=wait_s)  # fmt: skip
     checked_url = check_url(url, allow_remote=allow_remote) if url is not None else None
     command = check_command(launch) if launch is not None else None
     return TargetSpec(url=checked_url, command=command, name=name, metrics_path=path,
-                      headers=headers)  # fmt: skip
+                      headers=headers, start_timeout_s=wait_s)  # fmt: skip
+
+
+def check_start_timeout(seconds: float) -> float:
+    """`--start-timeout` is a positive number of seconds."""
+    if not seconds > 0:
+        raise UsageError(f"--start-timeout must be a positive number of seconds, not {seconds:g}")
+    return seconds
 
 
 def check_metrics_path(path: str) -> str:

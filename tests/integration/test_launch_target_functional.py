@@ -149,3 +149,20 @@ def test_stopped_targets_leave_the_url_they_had_unanswered(
     with pytest.raises(OSError):
         urllib.request.urlopen(url + "/health", timeout=2)
     assert isinstance(target, RunningTarget)
+
+
+def test_a_slow_starter_gets_its_start_timeout_and_is_told_how_to_give_it_longer(
+    mock: ThreadedMock, tmp_path: Path
+) -> None:
+    url = f"http://127.0.0.1:{free_port()}"
+    sleeper = f"{sys.executable} -c 'import time; time.sleep(60)'"  # listens nowhere (yet)
+    spec = target_from_args(None, url, sleeper, start_timeout_s=1.0)
+    with (
+        pytest.raises(
+            UsageError,
+            match=r"after 1 s; it listens on no TCP port \(yet\); if it "
+            r"needs longer to start, give it --start-timeout 90",
+        ),  # fmt: skip
+        open_target(spec, mock_url=mock.url, run_dir=tmp_path),
+    ):
+        pytest.fail("a target that never got ready is never yielded")

@@ -240,3 +240,26 @@ def test_a_target_is_ready_once_it_answers_http_with_anything_but_a_server_error
     answer = health.readiness("http://127.0.0.1:8000/openai", get=_answering(
         {f"/openai{path}": status for path, status in statuses.items()}))  # fmt: skip
     assert answer.ready is ready and answer.describe().startswith(said)
+
+
+@pytest.mark.parametrize("command", ["validate", "load", "sweep", "profile", "verdict"])
+def test_every_command_that_launches_a_gateway_takes_a_start_timeout(command: str) -> None:
+    from harness.cli import build_parser
+
+    argv = [command, *(["steady"] if command == "load" else [])]
+    args = build_parser().parse_args([*argv, "--launch", "python gw.py", "--start-timeout", "90"])
+    assert args.start_timeout == 90.0
+
+
+@pytest.mark.parametrize("seconds", [0.0, -1.0, float("nan")])
+def test_a_start_timeout_must_be_a_positive_number_of_seconds(seconds: float) -> None:
+    with pytest.raises(UsageError, match="--start-timeout must be a positive number"):
+        target_from_args(None, None, f"{sys.executable} gw.py", start_timeout_s=seconds)
+
+
+def test_a_target_carries_its_start_timeout_and_has_thirty_seconds_by_default() -> None:
+    launched = target_from_args(None, None, f"{sys.executable} gw.py", start_timeout_s=90.0)
+    assert (launched.start_timeout_s, TargetSpec(url="http://127.0.0.1:1").start_timeout_s) == (
+        90.0,
+        30.0,
+    )
