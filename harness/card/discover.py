@@ -21,6 +21,7 @@ from harness.errors import UsageError
 from harness.findings.journal import journal_position
 from harness.records import RunRecord, capture_environment, make_series, now_iso
 from harness.runners.load import LoadTarget, serve_target
+from harness.shim import ENV_MOCK_URL
 from harness.targets import TargetSpec
 from harness.targets.discovery import ModelChoice, discover_model
 from mock_salesforce.admin_client import AdminClient, AdminError
@@ -73,7 +74,7 @@ def _judged_by_the_redirect(
         return choice
     if (heard_from or _mock_heard_from)(target.mock_url):  # it reached the mock some other way
         return choice
-    unreached = why_unreached(target.io_snapshot("discover-unreached"))
+    unreached = why_unreached(target.io_snapshot("discover-unreached"), target.mock_url)
     return replace(choice, unreached=unreached) if unreached else choice
 
 
@@ -101,13 +102,19 @@ def _mock_heard_from(mock_url: str) -> bool:
         return True
 
 
-def why_unreached(io: Mapping[str, Any] | None) -> str:
-    """Why a launched gateway's upstream calls never reached the mock, from the shim's counts
-    (an io report); "" when the shim did redirect some (the gateway's answers are its own)."""
+def why_unreached(io: Mapping[str, Any] | None, mock_url: str = "MOCK_URL") -> str:
+    """Why a launched gateway's upstream calls never reached the mock at `mock_url`, from the
+    shim's counts (an io report); "" when the shim did redirect some (the gateway's answers are
+    its own). No report: no shim ran in it, and only the gateway itself can read the mock's URL."""
     if io is None:
         return ("its Salesforce calls never reached the mock: the launch shim did not answer from "
                 "the gateway (not a Python program, or one started without sitecustomize), so "
-                "nothing redirected them")  # fmt: skip
+                f"nothing redirected them. The shim redirects Python programs only; a program "
+                f"in another language must read {ENV_MOCK_URL} (set to {mock_url} in its "
+                "environment) as the base URL of its Salesforce login and API calls "
+                f"(`${ENV_MOCK_URL}/services/oauth2/token`, `${ENV_MOCK_URL}/einstein/platform/"
+                "v1/models/...`), or be started against `sfperf mock` and measured with "
+                "--target-url and --mock-url")  # fmt: skip
     if any(io.get("redirects", {}).values()):
         return ""
     others = ", ".join(sorted(io.get("other_hosts") or {}))

@@ -47,7 +47,7 @@ from harness.targets.discovery import discover_model
 from harness.targets.headers import Headers
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
-from harness.targets.spec import START_TIMEOUT_S
+from harness.targets.spec import START_TIMEOUT_S, env_command
 
 PYINSTRUMENT_DIR = "profile"
 PROFILER_CHILD = Path(__file__).resolve().parent / "support" / "profiler_child.py"
@@ -190,7 +190,9 @@ def profiled_target(
     if plan.launch:
         interpreter = target_interpreter(plan.launch)
         wrapper = [interpreter, str(PROFILER_CHILD), *options]
-        command = shlex.join([*wrapper, "--", *python_program(plan.launch)])
+        # `env X=1 python app.py`: env still runs it, now wrapped (its settings kept, R44).
+        env_words = env_prefix(shlex.split(plan.launch))[0]
+        command = shlex.join([*env_words, *wrapper, "--", *python_program(plan.launch)])
         spec = TargetSpec(command=command, url=plan.target_url, name=plan.name,
                           headers=plan.headers, start_timeout_s=plan.start_timeout_s)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
@@ -250,9 +252,20 @@ def python_program(command: str) -> list[str]:
     return python_launch(command)[1]
 
 
+def env_prefix(argv: list[str]) -> tuple[list[str], list[str]]:
+    """(the `env [OPTIONS] [NAME=VALUE]...` words, the command env runs) of a launch command;
+    ([], argv) when it does not start with env (or env's `-S` rewrites the command)."""
+    if not argv or Path(argv[0]).name != "env":
+        return [], argv
+    inner = env_command(argv[1:])
+    cut = len(argv) - len(inner)
+    return (argv[:cut], inner) if inner and argv[cut:] == inner else ([], argv)
+
+
 def python_launch(command: str) -> tuple[str, list[str]]:
-    """(interpreter, program) of a launch command; `Unavailable` when it is not a Python one."""
-    argv = shlex.split(command)
+    """(interpreter, program) of a launch command (through `env ...`); `Unavailable` when it
+    is not a Python one."""
+    argv = env_prefix(shlex.split(command))[1]
     if argv and not Path(argv[0]).name.startswith("python"):
         script = shutil.which(argv[0])
         interpreter = shebang_python(Path(script)) if script else None
@@ -264,7 +277,7 @@ def python_launch(command: str) -> tuple[str, list[str]]:
     )
     if not argv or not Path(argv[0]).name.startswith("python") or not runnable:
         raise Unavailable(
-            f"to profile a launched target give a Python program "
+            f"pyinstrument profiles Python programs only: to profile a launched target give one "
             f"('python script.py ...' or 'python -m module ...'), not {command!r}"
         )
     return shutil.which(argv[0]) or argv[0], program

@@ -31,6 +31,10 @@ SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "granian", "w
 SHELLS = frozenset({"sh", "bash", "dash", "zsh"})
 PREFIXES = frozenset({"exec", "nohup", "time"})  # run the rest of the line as it is
 RUNNERS = frozenset({"poetry", "uv", "pipenv", "pdm", "hatch", "rye"})  # `X run CMD`
+# Interpreters of other languages whose first non-option argument is the program (`node gw.js`,
+# `deno run gw.ts`): the label is the script's, as for python, not `node` for every gateway.
+SCRIPT_RUNNERS = frozenset({"node", "nodejs", "deno", "bun", "ruby", "perl", "php"})
+_ENV_VALUED = frozenset({"-u", "--unset", "-C", "--chdir"})  # env options that take a value
 _LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
@@ -95,16 +99,25 @@ def program_name(argv: list[str]) -> str:
         return program_name(inner) if inner else program
     if program in SERVERS:
         return application(rest) or program
+    if program in SCRIPT_RUNNERS:
+        return script_name(rest) or program
     if not _PYTHON.match(program):
         return program
     return python_program_name(program, rest)
+
+
+def script_name(arguments: list[str]) -> str:
+    """The script an interpreter of another language runs (`deno run --allow-net gw.ts` ->
+    gw): its first argument that is no option nor a subcommand word."""
+    words = [a for a in arguments if not a.startswith("-") and a not in ("run", "start")]
+    return PurePath(words[0]).stem if words else ""
 
 
 def launched_command(program: str, rest: list[str]) -> list[str] | None:
     """The command a launcher runs (`env`, a shell's `-c`, `exec`, `poetry run`...); [] when it
     names none, None when `program` is no launcher."""
     if program == "env":
-        return list(itertools.dropwhile(lambda a: a.startswith("-") or _ASSIGNMENT.match(a), rest))
+        return env_command(rest)
     if program in SHELLS and "-c" in rest[:-1]:
         return last_command(rest[rest.index("-c") + 1])
     if program in PREFIXES:
@@ -112,6 +125,30 @@ def launched_command(program: str, rest: list[str]) -> list[str] | None:
     if program in RUNNERS and rest[:1] == ["run"]:
         return list(itertools.dropwhile(lambda a: a.startswith("-"), rest[1:]))
     return None
+
+
+def env_command(arguments: list[str]) -> list[str]:
+    """The command `env [OPTIONS] [NAME=VALUE]... COMMAND` runs: options taking a value (`-u
+    NAME`, `-C DIR`) are skipped with it, `-S 'CMD ARGS'` is split."""
+    words = iter(arguments)
+    for word in words:
+        if word in _ENV_VALUED:
+            next(words, None)
+        elif word in ("-S", "--split-string") or word.startswith("--split-string="):
+            split = word.partition("=")[2] or next(words, "")
+            return [*_split(split), *words]
+        elif word == "--":
+            return list(itertools.dropwhile(lambda a: bool(_ASSIGNMENT.match(a)), words))
+        elif not (word.startswith("-") or _ASSIGNMENT.match(word)):
+            return [word, *words]
+    return []
+
+
+def _split(line: str) -> list[str]:
+    try:
+        return shlex.split(line)
+    except ValueError:
+        return line.split()
 
 
 def last_command(script: str) -> list[str]:

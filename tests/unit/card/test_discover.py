@@ -30,8 +30,10 @@ def test_hosts_the_shim_does_not_redirect_are_named() -> None:
     assert "it looked up acme.lightning.force.com, which the shim does not redirect" in said
 
 
-def test_a_gateway_that_is_not_shimmed_is_said_so() -> None:
-    assert "the launch shim did not answer from the gateway" in why_unreached(None)
+def test_a_gateway_that_is_not_shimmed_is_said_so_and_told_to_read_the_mocks_url() -> None:
+    said = why_unreached(None, "http://127.0.0.1:4000")
+    assert "the launch shim did not answer from the gateway" in said
+    assert "must read SFPERF_MOCK_URL (set to http://127.0.0.1:4000 in its environment)" in said
 
 
 def test_redirected_calls_leave_the_answers_to_the_gateway() -> None:

@@ -195,7 +195,11 @@ def test_launched_programs_are_named_after_what_they_run(argv: list[str], name: 
       "retry"),
      ("poetry run uvicorn svc.main:app", "svc.main"), ("flask --app hello run", "hello"),
      ("nohup env -i X=1 ./gw", "gw"), ("uvicorn --port 9", "uvicorn"), ("env", "env"),
-     ("fastapi run app/main.py --port 9", "main"), ("flask --app srv.py run", "srv")],
+     ("fastapi run app/main.py --port 9", "main"), ("flask --app srv.py run", "srv"),
+     # From the program, never from env's own options (R39, R44) nor `node` for every gateway.
+     ("env -u SFPERF_MOCK_URL node node_gw.js 8104", "node_gw"), ("node gw.js", "gw"),
+     ("deno run --allow-net gw.ts", "gw"), ("env -S 'python gw.py --port 9'", "gw"),
+     ("env -C /srv -u A X=1 python -m svc", "svc"), ("env -- X=1 ./gw", "gw")],
 )  # fmt: skip
 def test_a_launcher_is_named_after_the_application_it_runs(command: str, name: str) -> None:
     assert program_name(shlex.split(command)) == name

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import shlex
 import sys
 import threading
 from pathlib import Path
@@ -83,7 +84,11 @@ def test_no_samples_means_no_shares() -> None:
 @pytest.mark.parametrize(
     ("command", "program"),
     [("python app.py --port 8000", ["app.py", "--port", "8000"]),
-     ("/opt/venv/bin/python3 -m gw.main", ["-m", "gw.main"])],
+     ("/opt/venv/bin/python3 -m gw.main", ["-m", "gw.main"]),
+     # sfperf's own advice for a setting is `env X=1 ...` (R44): env is looked through.
+     ("env EINSTEIN_CLIENT_SECRET=x python server.py --port 8107",
+      ["server.py", "--port", "8107"]),
+     ("env -u HTTP_PROXY -C /srv python -m svc", ["-m", "svc"])],
 )  # fmt: skip
 def test_launched_python_programs_are_split_after_the_interpreter(
     command: str, program: list[str]
@@ -95,6 +100,14 @@ def test_launched_python_programs_are_split_after_the_interpreter(
 def test_only_python_programs_can_be_profiled(command: str) -> None:
     with pytest.raises(UsageError, match="Python program"):
         python_program(command)
+
+
+def test_an_env_wrapper_keeps_its_settings_in_front_of_the_profiled_command() -> None:
+    from harness.runners.profiling import env_prefix
+
+    argv = shlex.split("env -u NAME X=1 python app.py --port 9")
+    assert env_prefix(argv) == (["env", "-u", "NAME", "X=1"], ["python", "app.py", "--port", "9"])
+    assert env_prefix(["python", "app.py"]) == ([], ["python", "app.py"])
 
 
 def test_a_launched_target_is_named_after_its_program() -> None:
@@ -207,7 +220,8 @@ def test_a_target_that_left_no_session_still_keeps_its_load(tmp_path: Path) -> N
 def profile_args(**overrides: Any) -> argparse.Namespace:
     options: dict[str, Any] = {"variant": [], "launch": None, "target_url": None, "requests": None,
                "concurrency": 8, "duration": None, "interval": 0.001, "mock_profile": "fast",
-               "top": 20, "quick": True, "model": "", "target_header": []}  # fmt: skip
+               "top": 20, "quick": True, "model": "", "target_header": [],
+               "start_timeout": 30.0}  # fmt: skip
     return argparse.Namespace(**(options | overrides))
 
 
@@ -266,7 +280,7 @@ def test_a_program_that_is_not_python_cannot_be_profiled_and_says_so(tmp_path: P
     from harness.errors import Unavailable
     from harness.runners.profiling import python_launch
 
-    with pytest.raises(Unavailable, match="give a Python program"):
+    with pytest.raises(Unavailable, match="profiles Python programs only"):
         python_launch("sh -c 'exit 0'")
 
 
