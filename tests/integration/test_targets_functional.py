@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 import os
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Iterator
@@ -105,13 +106,15 @@ def test_a_running_url_is_health_checked_and_used_as_is(mock: Service, run_dir: 
             assert target.metrics() is not None
 
 
-def test_a_url_that_is_not_a_healthy_gateway_is_a_usage_error(mock: Service, run_dir: Path) -> None:
-    spec = target_from_args(None, mock.url + "/nothing-here", None)
-    with (
-        pytest.raises(UsageError, match="does not answer GET /health"),
-        open_target(spec, mock_url=mock.url, run_dir=run_dir),
-    ):
-        pytest.fail("an unhealthy URL is never yielded")
+def test_a_url_where_nothing_answers_http_is_a_usage_error(mock: Service, run_dir: Path) -> None:
+    with socket.socket() as sock:  # bound, never listening: every connection is refused
+        sock.bind(("127.0.0.1", 0))
+        spec = target_from_args(None, f"http://127.0.0.1:{sock.getsockname()[1]}", None)
+        with (
+            pytest.raises(UsageError, match="is not ready: it answers no HTTP request"),
+            open_target(spec, mock_url=mock.url, run_dir=run_dir),
+        ):
+            pytest.fail("a URL nothing answers at is never yielded")
 
 
 def test_a_mock_that_cannot_start_is_a_usage_error_naming_its_log(tmp_path: Path) -> None:
