@@ -15,6 +15,9 @@ content on unchanged. A check returns the mismatch kinds found (empty = faithful
 - `error_in_200`: a 200 whose body is an error object or whose text is an error message
 - `missing_content`: a 200 without a readable completion text
 - `wrong_content`: text or finish reason differs from what the mock sent
+- `crossed`: the text is the upstream's reply to ANOTHER request (found by the join,
+  `harness.join`): the client got someone else's answer, a leak between clients (state shared
+  across requests); it replaces `wrong_content`, and its usage is judged against that reply
 - `usage_mismatch`: usage missing or not the mock's (completion tokens exact; prompt tokens
   exact against the journal, at least the request's own against a prediction, since a gateway
   may add a system prompt the mock then counts; total = prompt + completion)
@@ -44,6 +47,7 @@ from mock_salesforce.replies import (
 )
 
 KINDS = (
+    "crossed",
     "wrong_content",
     "missing_content",
     "error_in_200",

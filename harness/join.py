@@ -7,6 +7,10 @@ the way, and its answer is judged against what the upstream really sent. A row n
 carries (no journal, a ring that lost it, a gateway that never called) is judged against the
 reply predicted from its request as sent, when the mock's settings are known; the result counts
 how many rows were judged which way (`basis`).
+
+A wrong answer whose text is a reply the upstream gave ANOTHER request (a call carrying other
+markers) is `crossed`: the client got someone else's answer, whatever the gateway did to the
+request. Replies of the seeded mock differ per prompt, so an equal digest is no coincidence.
 """
 
 from __future__ import annotations
@@ -21,6 +25,8 @@ from harness.fidelity import Expected, ReplyFacts, ReplyOracle, UpstreamError, a
 from harness.runners.support.loadrows import Row
 
 Entry = Mapping[str, Any]
+Delivered = tuple[frozenset[str], ReplyFacts]
+"""The markers of the calls that delivered a reply, and its facts."""
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 # Faults after which the client had no usable answer, whatever status the mock logged.
 BROKEN_FAULTS = frozenset({"reset", "empty", "hang", "truncated", "malformed"})
@@ -80,6 +86,31 @@ def upstream_expected(calls: Sequence[Entry]) -> Expected:
     return UpstreamError(0 if broken else int(last.get("status") or 0))
 
 
+def replies_by_digest(by_marker: Mapping[str, Sequence[Entry]]) -> dict[str, Delivered]:
+    """Each reply text the upstream delivered whole (its digest), with the markers of the calls
+    that delivered it and its facts."""
+    found: dict[str, Delivered] = {}
+    for marker, calls in by_marker.items():
+        for facts in filter(None, map(reply_facts, calls)):
+            markers, _ = found.get(facts.text_sha256, (frozenset(), facts))
+            found[facts.text_sha256] = (markers | {marker}, facts)
+    return found
+
+
+def crossed(
+    row: Row, kinds: tuple[str, ...], delivered: Mapping[str, Delivered]
+) -> tuple[str, ...]:
+    """`kinds`, with `wrong_content` become `crossed` when the row's text is a reply the
+    upstream delivered for other requests only (its usage then judged against that reply)."""
+    if "wrong_content" not in kinds or row.answer is None:
+        return kinds
+    markers, facts = delivered.get(row.answer.text_sha256, (frozenset(), None))
+    if facts is None or row.marker in markers:
+        return kinds  # its own reply (a wrong finish reason), or no one's
+    usage = judge(row.status, row.answer, facts)
+    return ("crossed", *(kind for kind in usage if kind == "usage_mismatch"))
+
+
 def predicted(row: Row, oracle: ReplyOracle | None) -> ReplyFacts | None:
     """The reply the mock gives the row's request as sent (None: no oracle, or no request)."""
     if oracle is None or not row.request:
@@ -99,8 +130,9 @@ def judge_rows(
 ) -> JoinResult:
     """Judge every row against what the upstream sent for it (the calls carrying its marker),
     else against the reply `oracle` predicts for its request; rows with neither are left as the
-    child wrote them (unchecked)."""
+    child wrote them (unchecked). A row answered with another request's reply is `crossed`."""
     by_marker = calls_by_marker(entries or ())
+    delivered = replies_by_digest(by_marker)
     judged: list[Row] = []
     joined: list[Joined] = []
     basis: Counter[str] = Counter(dict.fromkeys(BASES, 0))
@@ -114,6 +146,7 @@ def judge_rows(
         # Random faults excuse an error status only where the journal cannot say what happened.
         allowed = row.errors_allowed and not calls
         kinds = judge(row.status, row.answer, expected, errors_allowed=allowed)
+        kinds = crossed(row, kinds, delivered)
         row = replace(row, fidelity=kinds, ok=answered(row.status, kinds, row.error))
         basis["upstream" if calls else "predicted"] += 1
         judged.append(row)

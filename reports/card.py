@@ -24,6 +24,8 @@ FILES_SHOWN = 8
 ERRORS_SHOWN = 5
 UNPAIRED_SHOWN = 8
 COUNTED_IO = ("opens", "reads", "writes", "renames")
+# The gateway ledger's claim on crossed replies: the card's leak line says it first, not twice.
+LEAK_CLAIM = "gw-no-crossed-replies"
 
 
 def card_sections(
@@ -92,10 +94,13 @@ def _lacks(params: Mapping[str, Any]) -> str:
 
 
 def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
+    leak = _leak(records)
     refuted = [f"refuted: {v.text.rstrip('.')} (measured {format_value(v.value, v.unit)})"
-               for v in verdicts if v.verdict == "refuted"]  # fmt: skip
+               for v in verdicts if v.verdict == "refuted"
+               and not (leak and v.claim_id == LEAK_CLAIM)]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
-    problems = refuted + ([f"FAIL findings: {', '.join(failing)}"] if failing else [])
+    problems = ([leak] if leak else []) + refuted
+    problems += [f"FAIL findings: {', '.join(failing)}"] if failing else []
     discovered = next((r.params for r in records if r.runner == "discover"), {})
     if discovered.get("model_flaw"):
         problems.append("the discovery probe's answer was not the upstream's (see above)")
@@ -119,6 +124,18 @@ def _clean_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     if buts:  # within the claims' bounds, but not nothing
         return f"No claim refuted{undecided}, but " + "; ".join(buts) + "."
     return f"Nothing found wrong{undecided}." if verdicts else ""
+
+
+def _leak(records: Sequence[RunRecord]) -> str:
+    """Replies handed to the wrong client (`crossed`), said first: one is a leak between
+    clients, so no threshold applies."""
+    crossed = _total(records, "fidelity_crossed")
+    if not crossed:
+        return ""
+    return (f"FAIL: {crossed:g} {'reply' if crossed == 1 else 'replies'} handed to the wrong "
+            "client (`crossed`: the upstream's answer to another request of the run), a leak "
+            "between clients; look for state shared across requests, such as a reply kept in "
+            "a global across an `await`")  # fmt: skip
 
 
 def _token_line(records: Sequence[RunRecord]) -> str:

@@ -3,7 +3,8 @@ mock, loaded by locust, judged against the upstream calls the journal shows for 
 
 A gateway that rewrites requests but relays the upstream's reply is faithful, and its rewrites
 are named; one that drops usage is caught on every reply; one that plays a finished reply back
-at its own pace is told apart from one that relays it.
+at its own pace is told apart from one that relays it; one that hands a client another
+request's reply is caught leaking.
 """
 
 from __future__ import annotations
@@ -15,11 +16,13 @@ from pathlib import Path
 
 import pytest
 
+from harness.card.ledger import evaluate_cards
 from harness.records import RunRecord
 from harness.runners.load import LoadPlan, run_load, serve_target
 from harness.store import save_records
 from harness.targets import target_from_args
 from reports.render import write_report
+from scenarios import scenario_path
 
 GATEWAYS = Path(__file__).resolve().parents[1] / "samples" / "gateways"
 
@@ -88,3 +91,17 @@ def test_a_gateway_that_plays_a_finished_reply_back_is_seen_pacing_it(tmp_path: 
     assert streaming["gap_ms_p50"] >= 15.0  # it sleeps 20 ms between words
     added = sorted(load.get("added_latency_ms").values)
     assert added[len(added) // 2] >= 15.0 * (streaming["chunks_p50"] - 1)
+
+
+@needs("fastapi", "uvicorn", "httpx")
+def test_replies_handed_to_the_wrong_client_are_crossed_and_lead_the_card(tmp_path: Path) -> None:
+    records = load_sample("crosstalk_fastapi", "steady", tmp_path)
+    load = records[0]
+    crossed = load.get("fidelity_crossed").values[0]
+    assert crossed >= 1, "two users never overlapped in 3 s"
+    assert load.get("fidelity_wrong_content").values == (0.0,)  # every wrong text was someone's
+    target = load.labels["target"]
+    cards = evaluate_cards(tmp_path, records, [target], [scenario_path("claims", "gateway.toml")])
+    write_report(tmp_path, records, claims=[], cards=cards)
+    card = (tmp_path / "report.md").read_text().split("\n## ")[1]
+    assert f"**What is wrong:** FAIL: {crossed:g} repl" in card

@@ -89,7 +89,8 @@ def test_rows_no_call_carries_are_judged_against_the_reply_predicted_for_their_r
     usage = (reply.prompt_tokens, reply.completion_tokens, reply.total_tokens)
     faithful = row(answer=AnswerFacts(text_sha256(reply.text), reply.finish_reason, usage))
     unplaced = [faithful, row(), replace(row(marker=""), request="")]
-    result = judge_rows(unplaced, [call(1, marker="sfpm00000000000000ff")], oracle)
+    elsewhere = call(1, marker="sfpm00000000000000ff", reply_sha256=text_sha256("elsewhere"))
+    result = judge_rows(unplaced, [elsewhere], oracle)
     assert [r.fidelity[:1] for r in result.rows] == [(), ("wrong_content",), ()]
     assert result.basis == {"upstream": 0, "predicted": 2, "unchecked": 1}
     assert judge_rows(unplaced, None).basis == {"upstream": 0, "predicted": 0, "unchecked": 3}
@@ -107,3 +108,35 @@ def test_token_requests_and_calls_of_other_requests_are_not_joined() -> None:
     calls = [call(1, endpoint="token"), call(2, marker="sfpm00000000000000b2"), call(3)]
     result = judge_rows([row()], calls)
     assert [c["seq"] for c in result.joined[0].calls] == [3]
+
+
+OTHER = "sfpm00000000000000b2"
+OTHER_TEXT = "tart crust filling sugar"
+
+
+def test_two_requests_answered_with_each_others_replies_are_crossed_not_wrong_content() -> None:
+    # Cross-talk: each client got the reply the upstream gave the other request.
+    calls = [call(1), call(2, marker=OTHER, reply_sha256=text_sha256(OTHER_TEXT),
+                          completion_tokens=4)]  # fmt: skip
+    # The first got the other's reply whole; the second its text, with its own request's usage.
+    swapped = [row(answer=answered(OTHER_TEXT, (3, 4, 7))),
+               row(answer=answered(TEXT, (3, 4, 7)), marker=OTHER)]  # fmt: skip
+    first, second = judge_rows(swapped, calls).rows
+    # Usage is judged against the reply the text came from: passed on whole, no mismatch.
+    assert first.fidelity == ("crossed",) and not first.ok
+    assert second.fidelity == ("crossed", "usage_mismatch") and not second.ok
+
+
+def test_a_reply_served_without_an_upstream_call_is_crossed_when_another_request_got_it() -> None:
+    # A cache keyed on too little: the second request never went upstream, and got the first's.
+    rows = [row(), row(marker=OTHER)]
+    result = judge_rows(rows, [call(1)], ReplyOracle(3))
+    assert [r.fidelity for r in result.rows] == [(), ("crossed",)]
+
+
+def test_a_reply_of_its_own_with_a_wrong_finish_reason_or_of_no_request_is_not_crossed() -> None:
+    cut = replace(answered(), finish_reason="length")
+    (own,) = judge_rows([row(answer=cut)], [call(1)]).rows
+    unmarked = call(2, marker=OTHER, markers=[], reply_sha256=text_sha256("probe"))
+    (stray,) = judge_rows([row(answer=answered("probe"))], [call(1), unmarked]).rows
+    assert own.fidelity == ("wrong_content",) and stray.fidelity[:1] == ("wrong_content",)

@@ -316,3 +316,27 @@ def test_a_target_not_measured_is_not_said_to_have_nothing_wrong_whatever_else_r
                  cards={TARGET: [verdict("gw-usage", "inconclusive", 0)]})  # fmt: skip
     card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert f"**Not measured: {reason}.**" in card and "Nothing found wrong" not in card
+
+
+def test_one_reply_handed_to_the_wrong_client_leads_the_card_as_a_fail(tmp_path: Path) -> None:
+    # Cross-talk in two runs, usage off too: the leak comes first, and is said once.
+    steady = RunRecord("load", "steady", {}, capture_environment(),
+                       (Series("status", "code", (200.0,) * 70),
+                        Series("fidelity_crossed", "count", (2.0,)),
+                        Series("fidelity_usage_mismatch", "count", (3.0,))),
+                       labels={"target": TARGET, "mode": "closed"})  # fmt: skip
+    streaming = RunRecord("load", "streaming", {}, capture_environment(),
+                          (Series("fidelity_crossed", "count", (1.0,)),),
+                          labels={"target": TARGET, "mode": "closed"})  # fmt: skip
+    records = [steady, streaming]
+    cards = evaluate_cards(tmp_path, records, [TARGET], [scenario_path("claims", "gateway.toml")])
+    (claim,) = [v for v in cards[TARGET] if v.claim_id == "gw-no-crossed-replies"]
+    assert claim.verdict == "refuted" and claim.value == 2  # the claim reads load/steady
+    write_report(tmp_path, records, claims=[], cards=cards)
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert (
+        "**What is wrong:** FAIL: 3 replies handed to the wrong client (`crossed`: the "
+        "upstream's answer to another request of the run), a leak between clients"
+    ) in text
+    assert text.index("FAIL: 3 replies") < text.index("refuted: Token usage")
+    assert "refuted: No client gets" not in text
