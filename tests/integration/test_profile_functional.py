@@ -65,8 +65,10 @@ def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
     assert not any("warm_caches_at_start_up" in name for name in record.series_names)
 
 
-# A supervisor that serves from a spawned worker and only waits itself, as hypercorn does.
-SUPERVISOR = """
+# Supervisors that serve from a worker process and only wait themselves: hypercorn and
+# `uvicorn --workers` spawn a fresh interpreter, gunicorn forks (its worker ends by sys.exit).
+SUPERVISORS = {
+    "spawn": """
 import multiprocessing, sys
 from harness.subjects.gateway.__main__ import main
 
@@ -79,12 +81,30 @@ if __name__ == "__main__":
     worker = multiprocessing.get_context("spawn").Process(target=serve, args=(sys.argv[1:],))
     worker.start()
     worker.join()
-"""
+""",
+    "fork": """
+import os, sys
+from harness.subjects.gateway.__main__ import main
+
+if __name__ == "__main__":
+    worker = os.fork()
+    if worker == 0:
+        sys.exit(main(sys.argv[1:]))
+    try:
+        os.waitpid(worker, 0)
+    except SystemExit:  # stopped: wait for the worker, as a supervisor does
+        os.waitpid(worker, 0)
+        raise
+""",
+}
 
 
-def test_profile_of_a_server_with_a_worker_process_is_the_workers(tmp_path: Path) -> None:
+@pytest.mark.parametrize("start", sorted(SUPERVISORS))
+def test_profile_of_a_server_with_a_worker_process_is_the_workers(
+    start: str, tmp_path: Path
+) -> None:
     script = tmp_path / "supervisor.py"
-    script.write_text(SUPERVISOR)
+    script.write_text(SUPERVISORS[start])
     command = f"{sys.executable} {script} --variant async --upstream https://api.salesforce.com"
     argv = ["profile", "--quick", "--requests", "30", "--duration", "120", "--launch", command,
             "--out", str(tmp_path)]  # fmt: skip

@@ -99,15 +99,23 @@ def ready_at(path: Path | None) -> float | None:
         return None
 
 
+# The profiler sampling each thread of this process (by thread id), so a forked child can stop
+# the one it inherits on its forking thread before it starts its own.
+_RUNNING: dict[int, Profiler] = {}
+
+
 @contextmanager
 def profiled(box: SessionBox, interval_s: float) -> Iterator[None]:
-    """Profile the current thread for the block; its session goes into `box`."""
+    """Profile the current thread for the block; its session goes into `box` (unless a fork
+    of this process stopped it: the parent keeps those samples)."""
     profiler = Profiler(interval=interval_s, async_mode="enabled")
     profiler.start()
+    _RUNNING[threading.get_ident()] = profiler
     try:
         yield
     finally:
-        box.add(profiler.stop())
+        if _RUNNING.pop(threading.get_ident(), None) is profiler:
+            box.add(profiler.stop())
 
 
 @contextmanager
@@ -141,7 +149,16 @@ def profile_tree(session: Path, interval_s: float, ready_file: Path | None) -> N
     config = {"session": str(session), "interval_s": interval_s,
               "ready_file": str(ready_file) if ready_file else "", "child": __file__}  # fmt: skip
     os.environ[TREE_VARIABLE] = json.dumps(config)
-    os.register_at_fork(after_in_child=lambda: profile_descendant(config))
+    os.register_at_fork(after_in_child=lambda: profile_fork(config))
+
+
+def profile_fork(config: Any) -> None:
+    """In a forked child: stop the profiler it inherited on its forking thread (pyinstrument
+    runs one a thread) and profile it as a descendant."""
+    inherited = _RUNNING.pop(threading.get_ident(), None)
+    if inherited is not None:
+        inherited.stop()
+    profile_descendant(config)
 
 
 def profile_descendant(config: Any) -> None:
@@ -202,7 +219,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("give the program to profile after --: -m MODULE ARGS or SCRIPT ARGS")
     signal.signal(signal.SIGTERM, _terminate)
     profile_tree(args.session, args.interval, args.ready_file)
-    box = SessionBox()
+    box, pid = SessionBox(), os.getpid()
     try:
         with profile_new_threads(box, args.interval):
             if args.threads_only:
@@ -210,7 +227,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             with profiled(box, args.interval):
                 return run_program(program)
     finally:
-        save_profile(box, args.session, ready_at(args.ready_file))
+        if os.getpid() == pid:  # a forked worker returning here saves its own, as a descendant
+            save_profile(box, args.session, ready_at(args.ready_file))
 
 
 def save_profile(box: SessionBox, path: Path, since_s: float | None) -> None:

@@ -26,6 +26,7 @@ from harness.runners.profiling import (
     top_shares,
 )
 from harness.runners.support.profiler_child import (
+    _RUNNING,
     SessionBox,
     descendant_session,
     profile_new_threads,
@@ -135,6 +136,13 @@ def test_threads_started_in_the_block_are_profiled_and_combined(tmp_path: Path) 
     assert (
         json.loads((tmp_path / "s.pyisession").read_text())["sample_count"] == session.sample_count
     )
+
+
+def test_a_profiler_a_fork_stopped_is_neither_stopped_again_nor_kept() -> None:
+    box = SessionBox()
+    with profiled(box, interval_s=0.001):
+        _RUNNING.pop(threading.get_ident()).stop()  # what a forked child does first
+    assert box.sessions() == [] and threading.get_ident() not in _RUNNING
 
 
 def test_the_thread_hook_is_removed_after_the_block() -> None:
