@@ -197,11 +197,15 @@ def wait() -> None:
 
 def test_a_profile_is_made_of_the_worker_that_served_not_the_supervisor(tmp_path: Path) -> None:
     session_path = tmp_path / "profile" / "launch-gw.pyisession"
+    samples = []
     for work, path in ((wait, session_path), (spin, descendant_session(session_path, 12))):
         box = SessionBox()
         with profiled(box, interval_s=0.0001):
             work()
-        save_session(box.combined(), path)
+        session = box.combined()
+        assert session is not None
+        samples.append(session.sample_count)
+        save_session(session, path)
     io_report = tmp_path / "target.io.json"  # the shim's: who called the upstream
     io_report.write_text(json.dumps({"pid": 10, "root_pid": 10, "redirects": {}}))
     (tmp_path / "target.io.json.12").write_text(
@@ -213,8 +217,8 @@ def test_a_profile_is_made_of_the_worker_that_served_not_the_supervisor(tmp_path
         (10, False), (12, True)
     ]  # fmt: skip
     assert "left out: program pid 10" in record.params["profiled_processes"]
-    assert any("spin" in name for name in record.series_names)
-    assert not any("wait" in name for name in record.series_names)
+    assert record.params["sample_count"] == samples[1]  # the worker's samples alone
+    assert [p["samples"] for p in record.params["processes"]] == samples
     assert program_session(session_path).is_file()  # the supervisor's samples are kept
 
 
