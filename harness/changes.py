@@ -53,7 +53,7 @@ MIN_RATE_POINTS = 0.01  # a rate must move by a point or more to be a change wor
 POINT = "point"  # the unit of a rate's minimum effect (one hundredth)
 # Which way is better, per series; a series not named here gets "higher" / "lower" verdicts.
 HIGHER_IS_BETTER = frozenset({
-    "throughput_rps", "ok", "matched", "hits", "fidelity_checked", "token_cache_hit",
+    "throughput_rps", "ok", "matched", "hits", "fidelity_checked", "token_cache_hit", "streamed",
 })  # fmt: skip
 LOWER_IS_BETTER = frozenset({
     "latency_ms", "ttft_ms", "itl_ms", "time_s", "errors", "error_rate", "file_opens",
@@ -71,7 +71,7 @@ CONTEXT = frozenset({
     "littles_bound_rps", "errors", "error_rate", "fidelity_checked", "upstream_latency_ms",
     "probe_status", "served_models", "client_requests", "fault_status",
 })  # fmt: skip
-RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback"})  # one 0/1 per observation
+RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback", "streamed"})  # 0/1 each
 # Window counts of client requests, each request counted once at most: rates of the requests.
 REQUEST_COUNTS = frozenset({"no_reply", "error_responses"})
 REQUEST_COUNT_PREFIX = "fidelity_"

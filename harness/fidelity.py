@@ -9,6 +9,8 @@ mock's reply is a pure function of its seed and the request content
 content on unchanged. A check returns the mismatch kinds found (empty = faithful):
 
 - `dropped`: no HTTP answer at all (connection refused/reset, timeout, stream cut before [DONE])
+- `not_streamed`: a request that asked for a stream got one whole JSON completion instead: an
+  OpenAI client iterating the stream reads no text (its text is judged as well)
 - `wrong_status`: an error status where the mock answered, a 200 where the mock failed, or an
   error status that does not fit the mock's (an `UpstreamError`: 404 stays 404, 429 stays 429,
   upstream failures become 502/503/504)
@@ -31,7 +33,7 @@ from __future__ import annotations
 import json
 import re
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.records import Series
@@ -54,6 +56,7 @@ KINDS = (
     "usage_mismatch",
     "wrong_status",
     "dropped",
+    "not_streamed",
 )
 Body = bytes | str | Mapping[str, Any] | None
 _ERROR_START = re.compile(
@@ -74,6 +77,7 @@ class Answer:
     usage: Mapping[str, Any] | None = None
     error: bool = False
     complete: bool = True
+    streamed: bool = True  # False: a stream was asked for and a whole JSON completion came
 
 
 Usage = tuple[int | None, int | None, int | None]
@@ -93,6 +97,7 @@ class AnswerFacts:
     complete: bool = True  # False: a stream cut before its end
     error_text: bool = False  # the text reads like an error message
     usage_asked: bool = True
+    streamed: bool = True  # False: a whole JSON completion answered a request for a stream
 
     @classmethod
     def of(cls, answer: Answer, *, usage_asked: bool = True) -> AnswerFacts:
@@ -105,6 +110,7 @@ class AnswerFacts:
             complete=answer.complete,
             error_text=bool(text) and looks_like_error(text),
             usage_asked=usage_asked,
+            streamed=answer.streamed,
         )
 
 
@@ -288,7 +294,7 @@ def _json_answer(body: Body, text_of: Callable[[Mapping[str, Any]], Any]) -> Ans
 def stream_answer(body: Body) -> Answer:
     """Reassemble an SSE chat stream: deltas joined, last finish reason, usage if sent."""
     if isinstance(body, Mapping):
-        return Answer(error=_has_error(body), complete=True)
+        return _unstreamed(body)
     raw = body.decode("utf-8", "replace") if isinstance(body, bytes) else (body or "")
     parts: list[str] = []
     finish, usage, error, done = None, None, False, False
@@ -314,12 +320,15 @@ def stream_answer(body: Body) -> Answer:
     return Answer("".join(parts) if parts else None, finish, usage, error, done)
 
 
-def _unstreamed(raw: str) -> Answer:
-    # A gateway that answers a stream request with a plain JSON error: read it as such.
+def _unstreamed(raw: str | Mapping[str, Any]) -> Answer:
+    """A reply to a stream request that holds no SSE event: a plain JSON error is read as such,
+    a whole chat completion as an answer that did not stream; anything else was cut short."""
     document = _as_json(raw)
-    if isinstance(document, Mapping):
+    if not isinstance(document, Mapping):
+        return Answer(complete=False)
+    if _first_choice(document) is None:
         return Answer(error=_has_error(document), complete=True)
-    return Answer(complete=False)
+    return replace(chat_answer(document), streamed=False)
 
 
 def judge(
@@ -345,7 +354,8 @@ def judge(
         return ("error_in_200",)
     if not replies:
         return ("wrong_status",)
-    return min((_reply_kinds(answer, reply) for reply in replies), key=len)
+    unstreamed = () if answer.streamed else ("not_streamed",)
+    return unstreamed + min((_reply_kinds(answer, reply) for reply in replies), key=len)
 
 
 def _replies(expected: Expected) -> tuple[ReplyFacts, ...]:

@@ -271,7 +271,7 @@ def _errors_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
     # A request left without any reply first: a client sees a reset, the worst a gateway does.
     ordered = sorted(counts.items(), key=lambda item: (item[0][0] != 0, -item[1]))[:ERRORS_SHOWN]
     rows = [[status, n, ", ".join(seen[status, body]), body] for (status, body), n in ordered]
-    title = "Replies that were not ok (status 0: no reply), with the start of their body"
+    title = "Requests that were not ok: the status (0 when no reply came) and what was wrong"
     return Table(f"card-errors-{stem}", title, ["status", "count", "seen in", "body"], rows)
 
 

@@ -159,6 +159,10 @@ def in_flight_at_end(journal: Sequence[Mapping[str, Any]], rows: Sequence[Row]) 
     return sum(1 for marker in calls_by_marker(journal) if marker not in seen)
 
 
+# Kinds whose name alone does not say what the client got.
+_KIND_NOTES = {"not_streamed": " (a whole JSON reply to a stream request: it does not stream)"}
+
+
 def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any]]:
     """The most frequent failed replies: status, the start of the body (or the transport
     error), how many; requests left without any reply first. Replies the fidelity check failed
@@ -184,7 +188,9 @@ def _failure(row: Row) -> str:
         return f"{row.error or 'no reply'}: the connection ended without a reply"
     if row.status == 0:
         return f"{row.error}: no reply within the client's timeout (the client gave up)"
-    return f"fidelity: {', '.join(row.fidelity)}" if row.fidelity else row.body or row.error
+    if not row.fidelity:
+        return row.body or row.error
+    return "fidelity: " + ", ".join(f"{kind}{_KIND_NOTES.get(kind, '')}" for kind in row.fidelity)
 
 
 def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str, float]:

@@ -43,7 +43,12 @@ MEASURED_APART = (
 
 
 class MissingRecords(Exception):
-    """The records a metric needs are not in the results (the message says which)."""
+    """The records a metric needs are not in the results (the message says which). `ran`: the
+    run that makes them did run, so what it needs is no other run."""
+
+    def __init__(self, message: str, *, ran: bool = False) -> None:
+        super().__init__(message)
+        self.ran = ran
 
 
 class NothingToCheck(Exception):
@@ -242,12 +247,15 @@ def _select(
     records: Sequence[RunRecord], query: MetricQuery, extra: Mapping[str, str]
 ) -> list[RunRecord]:
     labels = {**query.labels, **extra}
+    matching = select_records(records, query.runner, query.scenario, labels)
     chosen = [
         r
-        for r in select_records(records, query.runner, query.scenario, labels)
+        for r in matching
         if all(name in r.series_names for name in (*query.series, *query.denominator))
     ]
     if not chosen:
+        # The run was there but measured none of it: say what it could have seen, when nothing.
+        _check_chances(matching, query.chances)
         wanted = ", ".join(f"{k}={v}" for k, v in labels.items()) or "any labels"
         names = "+".join(query.series)
         raise MissingRecords(
@@ -320,7 +328,7 @@ def _rows(records: Sequence[RunRecord], query: MetricQuery) -> Array:
             raise MissingRecords("numerator and denominator series differ in length")
         return np.column_stack([numerator, denominator])
     if numerator.size == 0:
-        raise MissingRecords(f"the series {'+'.join(query.series)} hold no values")
+        raise MissingRecords(f"the series {'+'.join(query.series)} hold no values", ran=True)
     if query.statistic == "rate":
         return _indicator(numerator, query.where)
     return numerator

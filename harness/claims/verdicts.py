@@ -98,7 +98,8 @@ def evaluate_claim(claim: Claim, records: Sequence[RunRecord]) -> Verdict:
     try:
         measured = measure(records, claim.metric)
     except MissingRecords as exc:
-        return _base(claim, INCONCLUSIVE, f"not measured: {exc}; needs: {claim.workload}")
+        needs = "" if exc.ran else f"; needs: {claim.workload}"
+        return _base(claim, INCONCLUSIVE, f"not measured: {exc}{needs}")
     except NothingToCheck as exc:
         return _base(claim, INCONCLUSIVE, f"nothing to check: {exc}")
     return _measured_verdict(claim, measured)

@@ -16,5 +16,6 @@ __all__ = ["read_answer", "readable"]
 
 
 def readable(answer: AnswerFacts) -> bool:
-    """A 200's answer that holds text and is whole: what the child counts as ok until judged."""
-    return bool(answer.text_sha256) and answer.complete and not answer.error
+    """A 200's answer that holds text, is whole and came in the form asked (a stream when one
+    was asked for): what the child counts as ok until judged."""
+    return bool(answer.text_sha256) and answer.complete and answer.streamed and not answer.error

@@ -11,7 +11,6 @@ the upstream really sent (`harness.join`).
 
 from __future__ import annotations
 
-import itertools
 import json
 import os
 import random
@@ -19,7 +18,6 @@ import socket
 import time
 import zlib
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +33,7 @@ from harness.targets.endpoints import CHAT_PATH, endpoint_path
 from harness.targets.headers import HEADERS_VARIABLE
 from scenarios.load._fidelity import read_answer, readable
 from scenarios.load._prompts import chat_body
+from scenarios.load._sse import Exchange, read_sse
 
 FLUSH_INTERVAL_S = 1.0  # a crashed process loses at most this much of its rows
 
@@ -255,46 +254,6 @@ def describe_failure(row: Row) -> str:
     if row.fidelity:
         return "fidelity:" + ",".join(row.fidelity)
     return f"HTTP {row.status}"
-
-
-@dataclass(slots=True)
-class Exchange:
-    """What came back for one request (payload for plain replies, text for streamed ones)."""
-
-    status: int
-    payload: bytes  # the raw body: JSON, or the SSE stream as received
-    size_bytes: int = 0
-    ttft_ms: float | None = None
-    itl_ms: tuple[float, ...] = ()
-    error: str = ""
-
-
-def read_sse(response: Any, status: int, t0: float) -> Exchange:
-    """Read an SSE chat stream: the raw stream plus the arrival time of each content chunk."""
-    lines: list[bytes] = []
-    arrivals_ms: list[float] = []
-    while line := response.readline(b"\n"):
-        lines.append(line)
-        if not line.startswith(b"data:"):
-            continue
-        data = line[5:].strip()
-        if data == b"[DONE]":
-            break
-        if sse_piece(data):
-            arrivals_ms.append((time.perf_counter() - t0) * 1000.0)
-    raw = b"".join(lines)
-    gaps = tuple(b - a for a, b in itertools.pairwise(arrivals_ms))
-    ttft = arrivals_ms[0] if arrivals_ms else None
-    return Exchange(status, raw, len(raw), ttft, gaps)
-
-
-def sse_piece(data: bytes) -> str:
-    """The content text of one `chat.completion.chunk` ('' for role-only or final chunks)."""
-    try:
-        choices = json.loads(data).get("choices") or [{}]
-        return str(choices[0].get("delta", {}).get("content") or "")
-    except (ValueError, AttributeError, IndexError, TypeError):
-        return ""
 
 
 def shape_options(shape: LoadTestShape) -> Any:

@@ -210,7 +210,7 @@ def test_a_connection_closed_without_a_reply_is_named_in_the_claims_and_the_erro
     run = under_faults["dropped_reply_stdlib"]
     assert "gw-every-request-answered-under-faults" in run.refuted
     assert run.verdict("gw-every-request-answered") == "holds"  # the calm windows lose none
-    errors = run.text.split("Replies that were not ok")[1]
+    errors = run.text.split("Requests that were not ok")[1]
     assert "| 0 |" in errors and "| resilience | " in errors
     assert "the connection ended without a reply" in errors
 

@@ -21,7 +21,7 @@ from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rew
 from harness.join import Joined, calls_by_marker, judge_rows
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
-from harness.runners.support.loadrows import Row, answered, no_reply
+from harness.runners.support.loadrows import Row, answered, asked_stream, no_reply
 from harness.runners.support.phases import PhaseSpan, calm_requests
 
 Entry = Mapping[str, Any]
@@ -127,7 +127,7 @@ def _streaming(
 ) -> dict[str, Any]:
     """Stream timing series (added to `series`) and the behaviour they show."""
     if not any(j.row.ttft_ms is not None for j in joined):
-        return {}
+        return _unstreamed(joined)
     epoch_s = mock_epoch()
     if epoch_s is None:
         return {"mode": "unknown", "says": "the mock's clock could not be read"}
@@ -136,6 +136,22 @@ def _streaming(
     series.append(make_series("stream_spread_ms", "ms", (t.spread_ms for t in timings)))
     series.append(make_series("stream_gap_ms", "ms", (t.gap_ms for t in timings if t.chunks > 1)))
     return stream_behaviour(timings)
+
+
+def _unstreamed(joined: Sequence[Joined]) -> dict[str, Any]:
+    """How a gateway that streamed nothing answered the requests that asked for a stream."""
+    whole = sum(1 for j in joined if j.row.answer is not None and not j.row.answer.streamed)
+    if not whole:
+        return {}
+    asked = sum(1 for j in joined if asked_stream(j.row))
+    return {
+        "mode": "not-streamed",
+        "requests": whole,
+        "says": (
+            f"answered {whole} of the {asked} requests that asked for a stream with one whole JSON "
+            "reply: it does not stream (an OpenAI client iterating the stream reads no text)"
+        ),
+    }
 
 
 def _rewrites_record(

@@ -12,7 +12,8 @@ quote what the target said), then what the load runner judges the
 answer with once the run is over (`harness.join`): the request's marker, the answer's facts
 (text sha256, finish reason, usage `prompt,completion,total` with a part empty when not an int
 and the column empty when there was no usage), flags (`e` error object, `i` incomplete stream,
-`x` error-like text, `n` usage not asked; `f` the scenario injects faults at random, so any
+`x` error-like text, `n` usage not asked, `j` one whole JSON completion answered a request for
+a stream; `f` the scenario injects faults at random, so any
 error status may be right; `-` none), and the request body as sent (compact JSON). Rows of older
 runs stop after error (10 columns) or body (11).
 """
@@ -33,7 +34,8 @@ ROW_FILE_GLOB = "requests-*.tsv"
 BODY_CHARS = 200
 _COLUMNS = 17
 _OLDER_COLUMNS = (10, 11)  # before bodies were kept; before the join's columns
-_FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"))
+_FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"),
+          ("j", "unstreamed"))  # fmt: skip
 FAULTS_FLAG = "f"
 
 
@@ -145,7 +147,8 @@ def _answer_columns(answer: AnswerFacts | None, errors_allowed: bool) -> tuple[s
         "" if answer.usage is None else ",".join("" if n is None else str(n) for n in answer.usage)
     )
     states = {"error": answer.error, "incomplete": not answer.complete,
-              "error_text": answer.error_text, "usage_unasked": not answer.usage_asked}  # fmt: skip
+              "error_text": answer.error_text, "usage_unasked": not answer.usage_asked,
+              "unstreamed": not answer.streamed}  # fmt: skip
     flags = "".join(letter for letter, state in _FLAGS if states[state])
     flags += FAULTS_FLAG if errors_allowed else ""
     return answer.text_sha256, _clean(answer.finish_reason)[:40], usage, flags or "-"
@@ -160,7 +163,7 @@ def _answer_of(text_sha256: str, finish: str, usage: str, flags: str) -> AnswerF
         counts = (prompt, completion, total)
     return AnswerFacts(
         text_sha256, finish, counts, error="e" in flags, complete="i" not in flags,
-        error_text="x" in flags, usage_asked="n" not in flags,
+        error_text="x" in flags, usage_asked="n" not in flags, streamed="j" not in flags,
     )  # fmt: skip
 
 
@@ -220,6 +223,15 @@ def throughput_rps(rows: Sequence[Row]) -> float:
     return len(rows) / span_s if span_s > 0 else 0.0
 
 
+def asked_stream(row: Row) -> bool:
+    """Whether the request asked for a stream (`"stream": true` in the body as sent)."""
+    try:
+        request = json.loads(row.request) if row.request else None
+    except ValueError:
+        return False
+    return isinstance(request, dict) and request.get("stream") is True
+
+
 def answered(row: Row) -> bool:
     """A 200 with the upstream's answer: ok, or wrong in its token usage alone (a defect of its
     own, counted by `fidelity_usage_mismatch`, so a claim on answers does not count it again)."""
@@ -249,6 +261,10 @@ def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
     if ttft:
         series.append(make_series("ttft_ms", "ms", ttft))
         series.append(make_series("itl_ms", "ms", (v for r in rows for v in r.itl_ms)))
+    # Per request that asked for a stream: did its text come back as one (timed chunks)?
+    streamed = [float(r.ttft_ms is not None) for r in rows if asked_stream(r)]
+    if streamed:
+        series.append(make_series("streamed", "count", streamed))
     # Every kind gets a series, zero included, so a claim "no wrong content under load" finds
     # its series even when nothing went wrong.
     counts = Counter(kind for r in rows for kind in r.fidelity)

@@ -417,3 +417,30 @@ def test_under_faults_nothing_to_check_counts_the_requests_that_met_the_faults()
                       fault_error_in_200=[0.0] * 3)  # fmt: skip
     held = evaluate_claim(claim, [answered])
     assert held.verdict == HOLDS and "over 3 of 4 requests that met the faults" in held.reason
+
+
+def test_a_gateway_that_answers_every_stream_with_whole_json_fails_the_streaming_claims() -> None:
+    from harness.fidelity import AnswerFacts
+    from harness.runners.support.loadrows import Row, row_series
+
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    claims = {c.id: c for c in ledger.claims}
+    asked = json.dumps({"model": "gpt-4o", "messages": [], "stream": True})
+    whole = AnswerFacts("ab" * 32, "stop", (3, 3, 6), usage_asked=False, streamed=False)
+    rows = [Row("chat-stream", 0.0, 0.0, 500.0, 200, False, None, (), ("not_streamed",),
+                answer=whole, request=asked) for _ in range(21)]  # fmt: skip
+    streaming = RunRecord("load", "streaming", {}, ENV, row_series(rows), labels={})
+    answers = evaluate_claim(claims["gw-streams-answered"], [streaming])
+    assert (answers.verdict, answers.reason.split(";")[0]) == (REFUTED, "0 of 21 observations")
+    gaps = evaluate_claim(claims["gw-stream-relayed-at-once"], [streaming])
+    assert gaps.verdict == INCONCLUSIVE and "needs:" not in gaps.reason
+    assert gaps.reason == "nothing to check: 0 of 21 streamed requests came back as a stream"
+
+
+def test_a_series_the_run_held_no_value_of_asks_for_no_other_run() -> None:
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-stream-relayed-at-once"]
+    one_event = record("load", "streaming", {}, streamed=[1.0, 1.0], stream_gap_ms=[])
+    verdict = evaluate_claim(claim, [one_event])
+    assert verdict.reason == "not measured: the series stream_gap_ms hold no values"
+    assert "needs: sfperf validate" in evaluate_claim(claim, []).reason

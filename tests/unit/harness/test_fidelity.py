@@ -182,6 +182,14 @@ def test_a_stream_answered_with_a_plain_json_error_is_error_in_200() -> None:
     assert check_chat_stream(STREAM_REQUEST, 200, body, EXPECTED) == ("error_in_200",)
 
 
+def test_a_stream_answered_with_one_whole_json_completion_did_not_stream() -> None:
+    assert check_chat_stream(STREAM_REQUEST, 200, chat_body(), EXPECTED) == ("not_streamed",)
+    as_bytes = json.dumps(chat_body("pie")).encode()
+    assert check_chat_stream(STREAM_REQUEST, 200, as_bytes, EXPECTED) == (
+        "not_streamed", "wrong_content",
+    )  # fmt: skip
+
+
 def test_stream_usage_is_checked_only_when_the_client_asked_for_it() -> None:
     wrong = {"choices": [], "usage": {"prompt_tokens": 3, "completion_tokens": 9}}
     body = sse(delta("pie bake oven", "stop"), wrong)

@@ -61,7 +61,7 @@ def test_the_card_comes_first_and_says_what_is_wrong_in_one_line(tmp_path: Path)
     assert "Model sent: `gpt-4-mini` (the first served model that answered" in first_section
     wrong = "**What is wrong:** refuted: claim gw-token-file-io (measured 1 opens/request); FAIL"
     assert wrong + " findings: `retry_storm`." in first_section
-    errors = first_section[first_section.index("Replies that were not ok") :]
+    errors = first_section[first_section.index("Requests that were not ok") :]
     assert errors.index("| 0 | 2 | resilience | HTTPConnectionClosed: the connection ended") < (
         errors.index('| 500 | 41 | load | {"error": "Event loop is closed"} |')
     )

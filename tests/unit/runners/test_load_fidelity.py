@@ -123,3 +123,12 @@ def test_a_stream_answer_asks_for_usage_only_when_its_request_did() -> None:
     )
     assert plain.text_sha256 == asked.text_sha256 != ""
     assert (plain.usage_asked, asked.usage_asked) == (False, True)
+
+
+def test_a_whole_json_completion_to_a_stream_request_is_not_ok_and_named_as_such() -> None:
+    body, _ = chat_body(random.Random(3), "gpt-4o-mini", stream=True)
+    whole = json.dumps(faithful_document(body)).encode()
+    answer = load_fidelity.read_answer(body, 200, whole)
+    assert answer.text_sha256 and not answer.streamed
+    assert not load_fidelity.readable(answer)
+    assert judged_after_the_run(body, 200, whole) == ("not_streamed",)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -117,3 +118,15 @@ def test_error_text_in_a_200_counts_against_the_faults_only_when_the_request_met
     assert series["fault_status"] == (200.0,)  # of the requests that met the faults
     assert series["calm_answered"] == (0.0,)  # the spared request's error text is no answer
     assert params["calm_errors"][0]["body"].startswith("fidelity: error_in_200: e.g. [Error")
+
+
+def test_a_gateway_that_answers_streams_with_whole_json_is_said_not_to_stream() -> None:
+    journal = [call(i + 1, f"sfpm{i:016x}") for i in range(3)]
+    asked = json.dumps(json.loads(REQUEST) | {"stream": True})
+    whole = AnswerFacts(text_sha256("ok"), "stop", (3, 1, 4), usage_asked=False, streamed=False)
+    sent = [replace(r, ok=False, answer=whole, request=asked) for r in rows(3)]
+    joined = join_load(sent, journal, oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    assert [r.fidelity for r in joined.rows] == [("not_streamed",)] * 3
+    streaming = joined.params["streaming"]
+    assert (streaming["mode"], streaming["requests"]) == ("not-streamed", 3)
+    assert "answered 3 of the 3 requests that asked for a stream" in streaming["says"]
