@@ -171,3 +171,24 @@ def test_a_forked_child_reports_only_its_own_opens(tmp_path: Path) -> None:
     assert merged is not None and len(merged["pids"]) == 2
     opens = {Path(path).name: entry["opens"] for path, entry in merged["files"].items()}
     assert opens == {"parent.txt": 1, "child.txt": 1}
+
+
+def test_a_database_sqlite_opens_in_c_is_counted_and_an_in_memory_one_is_not(
+    tmp_path: Path,
+) -> None:
+    from harness.shim import read_io_report, shim_env
+
+    program = (
+        "import sqlite3\n"
+        "for _ in range(3):\n"
+        "    with sqlite3.connect('state.db') as db:\n"
+        "        db.execute('create table if not exists t (token text)')\n"
+        "    db.close()\n"
+        "sqlite3.connect(':memory:').close()\n"
+    )
+    report = tmp_path / "io.json"
+    env = shim_env("http://127.0.0.1:9", report, dict(os.environ))
+    subprocess.run([sys.executable, "-c", program], cwd=tmp_path, env=env, timeout=30, check=True)
+    merged = read_io_report(report)
+    assert merged is not None
+    assert merged["files"][str(tmp_path / "state.db")] == {"opens": 3, "reads": 3, "writes": 3}

@@ -105,6 +105,18 @@ def test_the_counter_ignores_other_events_descriptors_and_pauses() -> None:
     assert counter.snapshot() == ({}, 0)
 
 
+def test_a_sqlite_connect_counts_as_an_open_of_its_database_file() -> None:
+    counter = FileCounter()
+    counter.hook("sqlite3.connect", ("/srv/state.db",))
+    counter.hook("sqlite3.connect", (Path("/srv/state.db"),))
+    counter.hook("sqlite3.connect", ("file:/srv/state.db?mode=ro",))
+    for in_memory in (":memory:", "", "file::memory:?cache=shared", "file:x?mode=memory"):
+        counter.hook("sqlite3.connect", (in_memory,))
+    counter.hook("sqlite3.connect/handle", (object(),))
+    files, _ = counter.snapshot()
+    assert files == {"/srv/state.db": {"opens": 3, "reads": 3, "writes": 2}}
+
+
 def test_module_loading_is_counted_apart_from_the_files_a_program_opens() -> None:
     counter = FileCounter()
     counter.hook("open", ("/usr/lib/python3/json/__pycache__/decoder.cpython-311.pyc", "r", 0))

@@ -1,5 +1,7 @@
 """Counts the child's file opens per path with an audit hook (`open` events: builtin open,
-io.open, os.open, pathlib) and writes the io report atomically.
+io.open, os.open, pathlib; and `sqlite3.connect`, whose database file SQLite opens in C, where
+no `open` event is raised) and writes the io report atomically. Other files C code opens (a
+SQLite journal, a C extension's own files) raise no event and stay uncounted.
 
 `reads` and `writes` count opens by access mode (an O_RDWR open counts as both); the hook cannot
 see individual read() calls. A temporary file renamed onto a path (atomic write) is counted as
@@ -74,6 +76,8 @@ class FileCounter:
         if event != "open":
             if event == "os.rename" and args[2] == -1 and args[3] == -1 and not self._ignored():
                 self.renamed(os.fsdecode(args[0]), os.fsdecode(args[1]))
+            elif event == "sqlite3.connect":
+                self.connected(args[0])
             return
         path = args[0]
         if path.__class__ is not str:
@@ -91,6 +95,13 @@ class FileCounter:
             with self._lock:
                 counter = per_flags.setdefault(flags, itertools.count())
         next(counter)
+
+    def connected(self, database: object) -> None:
+        """Count a `sqlite3.connect` as one open of its database file (none for an in-memory
+        or temporary database)."""
+        opened = sqlite_file(database)
+        if opened is not None:
+            self.count(*opened)
 
     def _ignored(self) -> bool:
         return self.paused or (
@@ -159,6 +170,29 @@ class FileCounter:
         """Every counted open, module files included."""
         files, module_opens = self.snapshot()
         return sum(entry["opens"] for entry in files.values()) + module_opens
+
+
+def sqlite_file(database: object) -> tuple[str, int] | None:
+    """The file a `sqlite3.connect(database)` opens and its os flags (read-write, created when
+    missing; read-only for a `file:` URI with `mode=ro`); None for an in-memory or temporary
+    database. A `file:` name is read as a URI: sqlite3 takes it as one with `uri=True`, which
+    the audit event does not say, and no one names a file `file:...` otherwise."""
+    if not isinstance(database, (str, bytes, os.PathLike)):
+        return None
+    name = os.fsdecode(database)
+    flags = os.O_RDWR | os.O_CREAT
+    if name.startswith("file:"):
+        from urllib.parse import parse_qs, unquote, urlsplit
+
+        uri = urlsplit(name)
+        mode = parse_qs(uri.query).get("mode", [""])[-1]
+        if mode == "memory":
+            return None
+        name = unquote(uri.path)
+        flags = os.O_RDONLY if mode == "ro" else flags
+    if name in ("", ":memory:"):
+        return None
+    return name, flags
 
 
 def write_json_atomic(path: str, document: dict[str, Any]) -> None:
