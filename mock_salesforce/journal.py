@@ -29,15 +29,16 @@ FIELDS = (
     "seq", "request_id", "t_s", "endpoint", "model", "client", "body_sha256", "token_id",
     "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
     "retry_after_s", "app_context", "feature_id", "extra_fields", "duration_s", "disconnected",
-    "markers", "content_sha256", "system_text", "reply_sha256", "finish_reason",
+    "markers", "content_sha256", "system_text", "prompt_head", "reply_sha256", "finish_reason",
     "prompt_tokens", "completion_tokens",
 )  # fmt: skip
 LARGE_BODY_BYTES = 65_536  # bodies above this are summed up at once rather than kept
 SYSTEM_TEXT_CHARS = 2000  # the journal shows this much of a request's system text
+PROMPT_HEAD_CHARS = 2000  # and this much of a generations prompt
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 
-BodyFacts = tuple[str | None, tuple[str, ...], str | None, str | None]
-"""(body_sha256, markers, content_sha256, system_text) of one request body."""
+BodyFacts = tuple[str | None, tuple[str, ...], str | None, str | None, str | None]
+"""(body_sha256, markers, content_sha256, system_text, prompt_head) of one request body."""
 
 
 class Journal:
@@ -84,18 +85,19 @@ def kept_body(endpoint: str, body: bytes | None) -> bytes | BodyFacts | None:
 
 
 def body_facts(endpoint: str, body: bytes | None) -> BodyFacts:
-    """The digests, markers and system text of a request body."""
+    """The digests, markers, system text and prompt head of a request body."""
     if body is None:
-        return None, (), None, None
+        return None, (), None, None, None
     sha256 = hashlib.sha256(body).hexdigest()
     if endpoint not in MODELS_ENDPOINTS:
-        return sha256, (), None, None
+        return sha256, (), None, None, None
     document = _json_object(body)
     if document is None:
-        return sha256, find_markers(body), None, None
-    content = "\n".join(prompt_texts(endpoint, document)).encode("utf-8", "surrogatepass")
-    content_sha256 = hashlib.sha256(content).hexdigest()
-    return sha256, find_markers(body), content_sha256, _system_text(endpoint, document)
+        return sha256, find_markers(body), None, None, None
+    texts = prompt_texts(endpoint, document)
+    content_sha256 = hashlib.sha256("\n".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
+    head = texts[0][:PROMPT_HEAD_CHARS] if endpoint == "generations" else None
+    return sha256, find_markers(body), content_sha256, _system_text(endpoint, document), head
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -131,7 +133,8 @@ def _as_dict(entry: tuple[Any, ...]) -> dict[str, Any]:
     stored = dict(zip(STORED, entry, strict=True))
     body, text = stored.pop("body"), stored.pop("reply_text")
     facts = body if isinstance(body, tuple) else body_facts(stored["endpoint"], body)
-    stored["body_sha256"], markers, stored["content_sha256"], stored["system_text"] = facts
+    sha256, markers, stored["content_sha256"], stored["system_text"], stored["prompt_head"] = facts
+    stored["body_sha256"] = sha256
     stored["markers"] = list(markers)
     has_text = text is not None and stored["endpoint"] in TEXT_ENDPOINTS
     stored["reply_sha256"] = text_sha256(text) if has_text else None

@@ -14,6 +14,7 @@ twice, and the client waits for both). Parameters the Models API ignores are nam
 from __future__ import annotations
 
 import itertools
+import re
 import statistics
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Sequence
@@ -39,6 +40,11 @@ NATURAL_ENDPOINTS = {
     "embeddings": "embeddings",
 }
 SAMPLE_CHARS = 120
+NOT_SEPARABLE = "not separable"  # a flattened prompt whose start the journal does not show
+# A role label a flattened prompt ends its gateway-added part with ("System: ", "### User:").
+_ROLE_LABEL = re.compile(
+    r"(?:^|\n)[\s#*<\[(|]*(?:system|user|human|assistant)\b[\s|>\])]*:?\s*\Z", re.IGNORECASE
+)
 REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
                     "system_text_dropped", "ignored_fields", "extra_upstream_calls")  # fmt: skip
 
@@ -92,13 +98,31 @@ def endpoint_map(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
 
 
 def system_texts(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
-    """The system text of the chat calls (`as sent`, `added`, `replaced` or `dropped`)."""
-    chats = [e for e in entries if e.get("endpoint") == "chat-generations"]
-    rows = []
-    for sent, n in _per_request(chats, "system_text").most_common():
-        rows.append({"text": (sent or "")[:SAMPLE_CHARS], "requests": n,
-                     "change": _system_change(ask.system_text, sent)})  # fmt: skip
-    return rows
+    """The system text the calls carried (`as sent`, `added`, `replaced`, `dropped`; `not
+    separable` for a flattened prompt whose start the journal does not show), per request."""
+    seen: dict[tuple[str, str], set[str]] = defaultdict(set)
+    for entry in entries:
+        sent = sent_system(entry, ask)
+        if sent is not None:
+            for marker in entry.get("markers") or ():
+                seen[(sent[0] or "")[:SAMPLE_CHARS], sent[1]].add(str(marker))
+    ranked = sorted(seen.items(), key=lambda item: -len(item[1]))
+    return [{"text": text, "requests": len(markers), "change": change}
+            for (text, change), markers in ranked]  # fmt: skip
+
+
+def sent_system(entry: Entry, ask: Ask) -> tuple[str | None, str] | None:
+    """The system text one call carried and what became of the client's: a chat call's system
+    messages, or what a prompt flattened from the client's chat holds before the client's own
+    text; None for a call that can carry none (another endpoint, a client that sent no chat)."""
+    endpoint = entry.get("endpoint")
+    if endpoint == "chat-generations":
+        sent = entry.get("system_text")
+        return sent, _system_change(ask.system_text, sent)
+    if endpoint != "generations" or ask.endpoint != "chat-completions":
+        return None
+    markers = [str(m) for m in entry.get("markers") or ()]
+    return flattened_system(entry.get("prompt_head"), markers, ask.system_text)
 
 
 def _system_change(asked: str | None, sent: str | None) -> str:
@@ -107,6 +131,26 @@ def _system_change(asked: str | None, sent: str | None) -> str:
     if sent is None:
         return "dropped"
     return "added" if asked is None or asked in sent else "replaced"
+
+
+def flattened_system(
+    head: object, markers: Sequence[str], asked: str | None
+) -> tuple[str | None, str]:
+    """In the start of a prompt flattened from the client's chat (`head`), the text before the
+    client's own (its system text, else the line holding its marker) is what the gateway added;
+    the client's system text is kept when it is still there."""
+    found = [head.find(m) for m in markers] if isinstance(head, str) else []
+    at = min((i for i in found if i >= 0), default=-1)
+    if not isinstance(head, str) or at < 0:
+        return None, NOT_SEPARABLE
+    start = head.rfind("\n", 0, at) + 1  # the line that holds the client's request
+    own = head.find(asked.strip().split("\n")[0]) if asked and asked.strip() else -1
+    start = own if 0 <= own < start else start
+    added = _ROLE_LABEL.sub("", head[:start]).strip()
+    kept = asked is None or own >= 0
+    if added:
+        return added, "added" if kept else "replaced"
+    return (asked, "as sent") if kept else (None, "dropped")
 
 
 def parameters(entries: Sequence[Entry]) -> list[dict[str, Any]]:
@@ -165,15 +209,12 @@ def _endpoint_changed(entries: Sequence[Entry], ask: Ask) -> Finding | None:
 
 
 def _system_findings(entries: Sequence[Entry], ask: Ask) -> list[Finding | None]:
-    rows = system_texts(entries, ask)
-    changed = {r["change"]: r for r in rows if r["change"] != "as sent"}
-    chats = [e for e in entries if e.get("endpoint") == "chat-generations"]
-    added = [e for e in chats if _system_change(ask.system_text, e.get("system_text"))
-             in ("added", "replaced")]  # fmt: skip
-    dropped = [e for e in chats if e.get("system_text") is None and ask.system_text]
-    sample = next((r["text"] for c, r in changed.items() if c != "dropped"), "")
+    changes = [(e, sent_system(e, ask)) for e in entries]
+    added = [(e, sent[0]) for e, sent in changes if sent and sent[1] in ("added", "replaced")]
+    dropped = [e for e, sent in changes if sent and sent[1] == "dropped"]
+    sample = (added[0][1] or "")[:SAMPLE_CHARS] if added else ""
     return [
-        make_finding("system_text_added", Severity.INFO, added,
+        make_finding("system_text_added", Severity.INFO, [e for e, _ in added],
                      f"the gateway sent system text the client did not: {sample!r}"),
         make_finding("system_text_dropped", Severity.WARN, dropped,
                      "the client's system message did not reach the upstream"),

@@ -152,3 +152,32 @@ def test_the_gateway_ledger_refutes_one_call_per_request_on_a_gateway_that_calls
         record = findings_record(found, "gw", scenario="rewrites", names=REWRITE_FINDINGS)
         result = evaluate_claim(claim, [record])
         assert (result.verdict, result.value) == (verdict, calls)
+
+
+def flattened(marker: str, prompt: str | None) -> dict[str, Any]:
+    head = None if prompt is None else prompt.replace("MARKER", marker)
+    return call(marker, endpoint="generations", system_text=None, prompt_head=head)
+
+
+@pytest.mark.parametrize(
+    ("prompt", "text", "change"),
+    [("System: You are Acme's assistant.\nSystem: Be brief.\nUser: hi (MARKER)\nAssistant:",
+      "System: You are Acme's assistant.", "added"),
+     ("### System:\nAcme rules.\n### User:\nhi (MARKER)", "### System:\nAcme rules.", "replaced"),
+     ("system: Be brief.\nuser: hi (MARKER)", "Be brief.", "as sent"),
+     ("User: hi (MARKER)", "", "dropped"),
+     (None, "", "not separable")],
+)  # fmt: skip
+def test_the_system_text_of_a_chat_flattened_into_a_prompt_is_told_apart_from_the_clients(
+    prompt: str | None, text: str, change: str
+) -> None:
+    entries = [flattened(m, prompt) for m in MARKERS]
+    assert rewrite_summary(entries, ASK)["system_text"] == [
+        {"text": text, "requests": 4, "change": change}
+    ]
+    found = {f.name: f for f in grade_rewrites(entries, ASK) if f.name != "endpoint_changed"}
+    named = {"added": "system_text_added", "replaced": "system_text_added",
+             "dropped": "system_text_dropped"}  # fmt: skip
+    assert set(found) == ({named[change]} if change in named else set())
+    if "system_text_added" in found:
+        assert repr(text) in found["system_text_added"].explanation

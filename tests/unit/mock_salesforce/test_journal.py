@@ -77,10 +77,16 @@ def test_an_entry_derives_digests_markers_and_system_text_from_the_body_it_kept(
     assert document["markers"] == [marker]
     content = f"Be brief.\nSummarise a lead. ({marker})".encode()
     assert document["content_sha256"] == hashlib.sha256(content).hexdigest()
-    assert document["system_text"] == "Be brief."
+    assert document["system_text"] == "Be brief." and document["prompt_head"] is None
     assert document["reply_sha256"] == text_sha256("ok then")
     assert (document["finish_reason"], document["prompt_tokens"]) == ("stop", 7)
     assert list(document) == list(FIELDS)
+
+
+def test_a_generations_entry_shows_the_head_of_its_prompt() -> None:
+    prompt = "System: House rules.\nUser: hi (sfpm0123456789abcdef)\n" + "x" * 3000
+    document = one_entry(endpoint="generations", body=json.dumps({"prompt": prompt}).encode())
+    assert document["prompt_head"] == prompt[:2000] and document["system_text"] is None
 
 
 def test_an_entry_without_a_reply_or_a_readable_body_shows_nulls() -> None:
