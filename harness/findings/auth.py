@@ -10,11 +10,12 @@ request by any sane gateway; what it still tells is whether a token is sent past
 
 from __future__ import annotations
 
+import itertools
 import statistics
 from collections import defaultdict
 from collections.abc import Sequence
 
-from harness.findings.calls import MODELS_ENDPOINTS, client_host, models_requests
+from harness.findings.calls import MODELS_ENDPOINTS, client_host, group_calls, models_requests
 from harness.findings.model import Entry, Finding, GradingPolicy, Severity, make_finding
 
 _ONE_REFRESH = "let one refresh run and the others wait for it"  # the advice on a stampede
@@ -118,24 +119,59 @@ def token_per_request(entries: Sequence[Entry], policy: GradingPolicy) -> Findin
 
 
 def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """Models requests sent with a token past its real expiry."""
+    """Models requests sent with a token past its real expiry, with what the journal shows the
+    target did about it: nothing, a new token and the request sent again, or a late refresh."""
     hits = [e for e in models_requests(entries) if e.get("token_status") == "expired"]
-    late_s = [
-        float(e["t_s"]) - float(e["token_expires_t_s"])
-        for e in hits
-        if e.get("t_s") is not None and e.get("token_expires_t_s") is not None
-    ]
-    late = f" (up to {max(max(late_s), 0.0):.0f} s late)" if late_s else ""
+    if not hits:
+        return None
+    sent = f"{len(hits)} request(s) with a token past its real expiry{_lateness(hits)}"
     if never_refreshed(entries, hits):
         return make_finding(
             "expired_token", Severity.FAIL, hits,
-            f"never refreshed its token: kept sending it past its real expiry{late}, refused "
-            "every time, and never fetched another; refresh before `exp` (and on a 401)",
+            f"never refreshed its token: sent {sent}, refused every time, and never fetched "
+            "another; refresh before `exp` (and on a 401)",
         )  # fmt: skip
     return make_finding(
-        "expired_token", Severity.FAIL, hits,
-        f"sent a token past its real expiry{late}; refresh before `exp`, not on a local TTL",
-    )  # fmt: skip
+        "expired_token", Severity.FAIL, hits, f"sent {sent}; {_after_expiry(entries, hits, policy)}"
+    )
+
+
+def _after_expiry(entries: Sequence[Entry], hits: Sequence[Entry], policy: GradingPolicy) -> str:
+    """What the target did once it had sent an expired token, and what would avoid the send."""
+    resent = resent_with_new_token(entries, hits, policy)
+    if resent:
+        return (f"{resent} of them refused and sent again with a new token: it refreshes after a "
+                "401, so each first send was wasted (a round trip before the answer); refresh "
+                "before the token's `exp` to avoid it")  # fmt: skip
+    first_s = min(_t_s(e) for e in hits)
+    if any(_t_s(e) >= first_s for e in _token_requests(entries)):
+        return ("it fetched a new token later, but not before this one expired: refresh before "
+                "the token's own `exp`, not on a clock of its own")  # fmt: skip
+    return "no new token was fetched after it: refresh before `exp` (and on a 401)"
+
+
+def _lateness(hits: Sequence[Entry]) -> str:
+    """How long after the token's `exp` the sends went, in words."""
+    late_s = [_t_s(e) - float(e["token_expires_t_s"])
+              for e in hits if e.get("token_expires_t_s") is not None]  # fmt: skip
+    if not late_s:
+        return ""
+    latest_s = max(late_s)
+    return " (within a second of it)" if latest_s < 1 else f" (up to {latest_s:.0f} s after it)"
+
+
+def resent_with_new_token(
+    entries: Sequence[Entry], expired_sends: Sequence[Entry], policy: GradingPolicy
+) -> int:
+    """How many expired sends failed and were sent again (the same call, after the failure)
+    with another token, a valid one: the target refreshed on the refusal."""
+    expired = {id(e) for e in expired_sends}
+    resent = 0
+    for call in group_calls(entries, policy.retry_window_s):
+        for sent, again in itertools.pairwise(call.attempts):
+            fresh = again.entry.get("token_status") == "valid" and again.token != sent.token
+            resent += id(sent.entry) in expired and fresh
+    return resent
 
 
 def never_refreshed(entries: Sequence[Entry], expired_sends: Sequence[Entry]) -> bool:

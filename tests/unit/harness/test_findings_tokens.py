@@ -104,6 +104,29 @@ def test_a_token_fetched_once_and_sent_expired_for_good_is_named_never_refreshed
     assert "never" not in by_name(journal)["expired_token"].explanation
 
 
+def test_a_gateway_that_refreshes_on_a_401_is_told_its_first_send_was_wasted() -> None:
+    journal = [token(0, 0.0), entry(1, 0.1, token_id="tok-a", token_expires_t_s=3.0)]
+    for n, t_s in enumerate((3.2, 3.4)):
+        refused = entry(
+            2 + 3 * n,
+            t_s,
+            token_id="tok-a",
+            token_expires_t_s=3.0,
+            token_status="expired",
+            status=401,
+            body_sha256=f"ask-{n}",
+        )
+        again = entry(4 + 3 * n, t_s + 0.05, token_id=f"tok-{n}", token_expires_t_s=t_s + 3,
+                      body_sha256=f"ask-{n}")  # fmt: skip
+        journal += [refused, token(3 + 3 * n, t_s + 0.02), again]
+    found = by_name(journal)["expired_token"]
+    assert found.explanation == (
+        "sent 2 request(s) with a token past its real expiry (within a second of it); 2 of them "
+        "refused and sent again with a new token: it refreshes after a 401, so each first send "
+        "was wasted (a round trip before the answer); refresh before the token's `exp` to avoid it"
+    )
+
+
 def test_a_refresh_a_few_minutes_before_exp_is_not_early() -> None:
     journal = [token(0, 0.0), entry(1, 1.0, token_id="tok-a", token_expires_t_s=1800.0)]
     for i, t_s in enumerate((1560.0, 1565.0, 1570.0)):  # under 5 minutes left: due
@@ -126,7 +149,9 @@ def test_requests_with_expired_unknown_or_no_token_are_failures() -> None:
         entry(3, 3.0, token_status="missing", status=401, token_id=None),
     ]
     findings = by_name(journal)
-    assert "up to 60 s late" in findings["expired_token"].explanation
+    assert (
+        "(up to 60 s after it); no new token was fetched" in findings["expired_token"].explanation
+    )
     for name in ("expired_token", "unknown_token", "missing_token"):
         assert findings[name].count == 1
         assert findings[name].severity is Severity.FAIL
