@@ -129,8 +129,13 @@ def test_a_second_upstream_call_after_an_answered_first_is_named_with_its_endpoi
     ]
 
 
-def test_a_retry_after_a_failed_call_is_no_extra_call_but_a_hedge_before_the_answer_is() -> None:
-    retried = [timed(MARKERS[0], 1, 0.0, 0.1, status=429), timed(MARKERS[0], 2, 0.5, 1.0)]
+def test_a_retry_after_a_failed_or_abandoned_call_is_no_extra_call_but_a_hedge_is() -> None:
+    retried = [
+        timed(MARKERS[0], 1, 0.0, 0.1, status=429),
+        timed(MARKERS[0], 2, 0.5, 1.0),
+        timed(MARKERS[2], 5, 0.0, 0.3, disconnected=True),
+        timed(MARKERS[2], 6, 0.28, 1.0),
+    ]
     hedged = [timed(MARKERS[1], 3, 0.0, 1.0, status=503), timed(MARKERS[1], 4, 0.2, 1.0)]
     found = grade_rewrites(retried + hedged, ASK)
     assert [(f.name, f.count, f.examples) for f in found] == [("extra_upstream_calls", 1, ("r-4",))]
