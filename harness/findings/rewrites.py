@@ -5,7 +5,8 @@ Pure: what the client asked (`Ask`) and the journal entries of the upstream call
 requests (found through their markers, `harness.join`) in; a summary of the rewrites seen and
 the findings they make out. A rewrite is not wrong in itself (a gateway may map model names or
 add a system prompt); what a client would not expect is named: a model of another family than
-the one asked for, chat messages flattened into one prompt, the client's system message gone,
+the one asked for, another model than the Models API name the client gave (a silent downgrade),
+chat messages flattened into one prompt, the client's system message gone,
 more than one upstream call for a request whose first call was answered (cost and quota paid
 twice, and the client waits for both). Parameters the Models API ignores are named by
 `protocol.ignored_fields`.
@@ -33,6 +34,9 @@ _FAMILIES = (
     ("llama", "Llama"), ("mistral", "Mistral"), ("embedding", "embeddings"), ("ada", "embeddings"),
     ("gpt", "GPT"), ("openai", "GPT"), ("o1", "GPT"), ("o3", "GPT"), ("o4", "GPT"),
 )  # fmt: skip
+# Salesforce's own Models API names (`sfdc_ai__DefaultGPT4Omni`): a client that gives one means
+# exactly that model, where a gateway's own alias (`gpt-4o`) may stand for any of a family.
+API_NAME_PREFIX = "sfdc_ai__"
 # The Models API endpoint each OpenAI route naturally becomes.
 NATURAL_ENDPOINTS = {
     "chat-completions": "chat-generations",
@@ -76,16 +80,22 @@ def _per_request(entries: Iterable[Entry], field: str) -> Counter[str | None]:
 
 
 def model_map(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
-    """The models the gateway sent the client's model to, with request counts and families."""
+    """The models the gateway sent the client's model to, with request counts and families;
+    `swapped`: another family than asked, or another model than the exact one named."""
     asked_family = model_family(ask.model)
     rows = []
     for sent, requests in _per_request(entries, "model").most_common():
         sent_family = model_family(sent or "")
-        swapped = None not in (asked_family, sent_family) and asked_family != sent_family
+        other_family = None not in (asked_family, sent_family) and asked_family != sent_family
         rows.append({"asked": ask.model, "sent": sent, "requests": requests,
                      "asked_family": asked_family, "sent_family": sent_family,
-                     "swapped": swapped})  # fmt: skip
+                     "swapped": other_family or not_as_named(ask.model, sent)})  # fmt: skip
     return rows
+
+
+def not_as_named(asked: str, sent: str | None) -> bool:
+    """The client named a Models API model exactly, and another one was sent."""
+    return asked.startswith(API_NAME_PREFIX) and sent is not None and sent != asked
 
 
 def endpoint_map(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
@@ -190,10 +200,15 @@ def _model_swapped(entries: Sequence[Entry], ask: Ask) -> Finding | None:
     swaps = {row["sent"]: row for row in model_map(entries, ask) if row["swapped"]}
     hits = [e for e in entries if str(e.get("model")) in swaps]
     named = ", ".join(f"{sent} ({row['sent_family']})" for sent, row in swaps.items())
+    asked_family = model_family(ask.model)
+    if {row["sent_family"] for row in swaps.values()} == {asked_family}:
+        what = "another model of the same family answers than the one named (a silent swap)"
+    else:
+        what = "another model family answers than the one asked for"
     return make_finding(
         "model_swapped", Severity.WARN, hits,
-        f"the client asked for {ask.model!r} ({model_family(ask.model)}); the gateway sent it to "
-        f"{named}: another model family answers than the one asked for",
+        f"the client asked for {ask.model!r} ({asked_family}); the gateway sent it to {named}: "
+        f"{what}",
     )  # fmt: skip
 
 

@@ -63,6 +63,21 @@ def test_the_rewrites_of_a_flattening_rerouting_gateway_are_each_named() -> None
     assert summary["parameters"] == [{"field": "max Tokens", "requests": 4, "means": "max_tokens"}]
 
 
+def test_another_model_than_the_models_api_name_the_client_gave_is_a_swap_in_the_family() -> None:
+    # A silent downgrade: the client named GPT-4 Omni exactly, the gateway sent the mini one.
+    omni, mini = "sfdc_ai__DefaultGPT4Omni", "sfdc_ai__DefaultOpenAIGPT4OmniMini"
+    exact, alias = Ask(omni, system_text="Be brief."), Ask("gpt-4o", system_text="Be brief.")
+    (found,) = grade_rewrites([call(m, model=mini) for m in MARKERS], exact)
+    assert (found.name, found.severity, found.count) == ("model_swapped", Severity.WARN, 4)
+    assert f"asked for {omni!r} (GPT); the gateway sent it to {mini} (GPT)" in found.explanation
+    assert "same family" in found.explanation
+    (row,) = rewrite_summary([call(m, model=mini) for m in MARKERS], exact)["models"]
+    assert row["swapped"] is True
+    # Sent as named, or a gateway's own alias mapped within its family: no swap.
+    assert grade_rewrites([call(m, model=omni) for m in MARKERS], exact) == []
+    assert grade_rewrites([call(m, model=omni) for m in MARKERS], alias) == []
+
+
 def test_system_text_added_or_dropped_on_chat_calls_is_named() -> None:
     added = [call(m, system_text="House rules.\nBe brief.") for m in MARKERS[:2]]
     dropped = [call(m, system_text=None) for m in MARKERS[2:]]
