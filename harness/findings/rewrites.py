@@ -278,14 +278,15 @@ def _extra_upstream_calls(entries: Sequence[Entry]) -> Finding | None:
     # A call made for several requests at once (a batch) is one call.
     hits = {id(a.entry): a.entry for calls in extra for a in calls}
     common = next(r for r in several_calls(entries) if r["extra"])
-    pattern = f"{common['calls']} calls: {common['endpoints']}"
-    if common["requests"] < len(extra):
-        pattern = f"most often {pattern}, {common['requests']} requests"
+    # No count of requests in the words: the findings of several windows are merged, their
+    # counts (of extra calls) summed and the first window's words kept.
+    each = "each" if common["requests"] == len(extra) else "most often"
+    pattern = f"{each} {common['calls']} calls: {common['endpoints']}"
     extra_ms = statistics.median(sum(a.end_s - a.t_s for a in calls) * 1000 for calls in extra)
     return make_finding(
         "extra_upstream_calls", Severity.WARN, hits.values(),
-        f"{len(extra)} client request(s) made more than one upstream call although none had "
-        f"failed ({pattern}): the Models API's cost and quota paid again, and "
+        "client requests made more than one upstream call although none had failed "
+        f"({pattern}; counted: the extra calls): the Models API's cost and quota paid again, and "
         f"{extra_ms:,.0f} ms more of the upstream's time per request (median), which the client "
         "waits for when the calls run one after the other. The added latency counts the "
         "upstream's whole time on a request, these calls' included",

@@ -136,8 +136,9 @@ def test_a_second_upstream_call_after_an_answered_first_is_named_with_its_endpoi
     ]  # fmt: skip
     (found,) = grade_rewrites(entries, ASK)
     assert (found.name, found.severity, found.count) == ("extra_upstream_calls", Severity.WARN, 4)
-    assert "4 client request(s)" in found.explanation
-    assert "2 calls: chat-generations, chat-generations" in found.explanation
+    assert "(each 2 calls: chat-generations, chat-generations; counted: the extra calls)" in (
+        found.explanation
+    )
     assert "1,000 ms more of the upstream's time per request" in found.explanation
     assert rewrite_summary(entries, ASK)["several_calls"] == [
         {"endpoints": "chat-generations, chat-generations", "calls": 2, "extra": 1, "requests": 4}
