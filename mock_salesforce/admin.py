@@ -143,7 +143,7 @@ async def health(request: web.Request, state: MockState) -> web.Response:
     return _json(
         {"status": "ok", "uptime_s": round(state.uptime_s(), 3), "requests": state.seq,
          "profile": state.config.profile, "seed": state.config.seed,
-         "instance": state.instance}
+         "instance": state.instance, "workers": state.workers}
     )  # fmt: skip
 
 

@@ -42,13 +42,16 @@ def create_app(
     clock: Callable[[], float] = time.monotonic,
     wall_clock: Callable[[], float] = time.time,
     instance: int = 0,
+    workers: int = 1,
 ) -> web.Application:
-    """The mock as an aiohttp app; `clock` (monotonic s) and `wall_clock` (epoch s) injected."""
+    """The mock as an aiohttp app; `clock` (monotonic s) and `wall_clock` (epoch s) injected;
+    `instance` of `workers` processes sharing the port."""
     from mock_salesforce.admin import add_admin_routes
 
     # Bodies are read (and limited) by hand.
     app = web.Application(client_max_size=1 << 40, middlewares=[documented_errors])
     app[STATE] = MockState(config, clock=clock, wall_clock=wall_clock, instance=instance)
+    app[STATE].workers = workers
     app.router.add_route("*", "/services/oauth2/token", handle_token)
     app.router.add_route("*", "/einstein/platform/v1/models/{model}/{operation}", handle_model)
     app.router.add_route("*", "/einstein/platform/v1/feedback", handle_feedback)

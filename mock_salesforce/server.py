@@ -69,12 +69,15 @@ class MockServer:
         reuse_port: bool = False,
         shutdown_timeout_s: float = 2.0,
         instance: int = 0,
+        workers: int = 1,
         front: str = "fast",
         keepalive_s: float = KEEPALIVE_S,
     ) -> None:
         if front not in FRONTS:
             raise ConfigError(f"unknown front {front!r}: choose one of {', '.join(FRONTS)}")
-        self.app = create_app(config or MockConfig(), clock=clock, instance=instance)
+        self.app = create_app(
+            config or MockConfig(), clock=clock, instance=instance, workers=workers
+        )
         self.host = host
         self.port = port
         self.reuse_port = reuse_port
@@ -175,13 +178,20 @@ async def serve(
     *,
     reuse_port: bool = False,
     instance: int = 0,
+    workers: int = 1,
     front: str = "fast",
 ) -> int:
     """Serve until SIGINT or SIGTERM, then stop cleanly and return that signal's number;
     `on_ready(url)` once listening."""
     with stop_signals() as stopped_by:
         async with MockServer(
-            config, host, port, reuse_port=reuse_port, instance=instance, front=front
+            config,
+            host,
+            port,
+            reuse_port=reuse_port,
+            instance=instance,
+            workers=workers,
+            front=front,
         ) as server:
             on_ready(server.url)
             return await stopped_by

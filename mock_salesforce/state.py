@@ -103,6 +103,7 @@ class MockState:
         instance: int = 0,
     ) -> None:
         self.instance = instance
+        self.workers = 1  # processes sharing the port, each with its own journal (`workers`)
         self.clock = clock
         self.start_s = clock()
         self.epoch_start_s = wall_clock()

@@ -29,8 +29,17 @@ _STOP_GRACE_S = 5.0
 
 
 def _worker(
-    config: MockConfig, host: str, port: int, index: int, ready: Any, front: str, loop: str
+    config: MockConfig,
+    host: str,
+    port: int,
+    slot: tuple[int, int],
+    ready: Any,
+    front: str,
+    loop: str,
 ) -> None:
+    """Worker `slot` = (index, how many) of the mock's processes: serve until stopped."""
+    index, workers = slot
+
     def on_ready(url: str) -> None:
         tune_gc_for_serving()
         ready.put((index, ""))
@@ -40,7 +49,14 @@ def _worker(
     try:
         run_serving(
             lambda: serve(
-                config, host, port, on_ready, reuse_port=True, instance=index, front=front
+                config,
+                host,
+                port,
+                on_ready,
+                reuse_port=True,
+                instance=index,
+                workers=workers,
+                front=front,
             ),
             loop,
         )
@@ -74,7 +90,7 @@ def run_workers(
     workers = [
         context.Process(
             target=_worker,
-            args=(config, args.host, port, i, ready, args.front, args.loop),
+            args=(config, args.host, port, (i, args.workers), ready, args.front, args.loop),
             daemon=True,
         )
         for i in range(args.workers)

@@ -183,7 +183,7 @@ def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
     """The TargetSpec the options name, and the mock behind it (both held to loopback unless
     --allow-remote)."""
     from harness.targets import target_from_args
-    from harness.targets.spec import check_url
+    from harness.targets.spec import check_mock_url
 
     users = bool(args.target_url or args.launch)
     spec = target_from_args(
@@ -191,7 +191,7 @@ def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
         metrics_path=args.target_metrics, headers=headers_from_args(args, users_target=users),
         start_timeout_s=args.start_timeout,
     )  # fmt: skip
-    mock_url = args.mock_url and check_url(args.mock_url, allow_remote=args.allow_remote,
+    mock_url = args.mock_url and check_mock_url(args.mock_url, allow_remote=args.allow_remote,
                                            option="--mock-url")  # fmt: skip
     return spec, mock_url
 

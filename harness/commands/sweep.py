@@ -88,10 +88,10 @@ def run(args: argparse.Namespace) -> int:
     from harness.runners.support.progress import progress_bar
     from harness.runners.sweep import run_sweep, sweep_services, sweep_targets
     from harness.settings import load_settings
-    from harness.targets.spec import check_url
+    from harness.targets.spec import check_mock_url
 
     if args.mock_url:  # the mock is held to the targets' loopback rule
-        check_url(args.mock_url, allow_remote=args.allow_remote, option="--mock-url")
+        check_mock_url(args.mock_url, allow_remote=args.allow_remote, option="--mock-url")
     targets = sweep_targets(targets_from_args(args), mock_given=bool(args.mock_url))
     plan = plan_from_args(args, targets=tuple(target for _, target in targets.values()))
     check_levels(plan.levels, client_capacity())

@@ -62,7 +62,7 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     from harness.settings import load_settings
     from harness.targets import target_from_args
-    from harness.targets.spec import check_url
+    from harness.targets.spec import check_mock_url
     from harness.validate import ValidatePlan, exit_status, run_validate, stderr_say
 
     plan = ValidatePlan(quick=args.quick, seed=args.seed or load_settings().seed)
@@ -72,7 +72,7 @@ def run(args: argparse.Namespace) -> int:
                                 metrics_path=args.target_metrics,
                                 headers=headers_from_args(args),
                                 start_timeout_s=args.start_timeout)  # fmt: skip
-        mock_url = args.mock_url and check_url(
+        mock_url = args.mock_url and check_mock_url(
             args.mock_url, allow_remote=args.allow_remote, option="--mock-url"
         )
         plan = _with(plan, targets=(spec,), mock_url=mock_url, model=args.model,

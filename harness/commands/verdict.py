@@ -69,12 +69,12 @@ def register(subparsers: Any) -> None:
 def run(args: argparse.Namespace) -> int:
     """Grade (after running the scenario, if asked), save, print; 1 when `--fail-on` is met."""
     from harness.findings import findings_from_record
-    from harness.targets.spec import check_url
+    from harness.targets.spec import check_mock_url
 
     if args.max_attempts < 1 or args.hang_wait <= 0:
         raise UsageError("--max-attempts must be >= 1 and --hang-wait > 0")
     if args.mock:  # the mock is held to the targets' loopback rule
-        check_url(args.mock, allow_remote=args.allow_remote, option="--mock")
+        check_mock_url(args.mock, allow_remote=args.allow_remote, option="--mock")
 
     directory = run_dir(args.out)
     records = measure(

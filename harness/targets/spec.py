@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 
 from harness.errors import UsageError
 from harness.targets.headers import Headers
+from mock_salesforce.admin_client import AdminClient, AdminError
 
 DEFAULT_VARIANT = "async"
 START_TIMEOUT_S = 30.0  # how long a started target has to get ready (`--start-timeout`)
@@ -264,6 +265,23 @@ def check_url(url: str, *, allow_remote: bool = False, option: str = "--target-u
             "unless you explicitly allow remote targets (--allow-remote)"
         )
     return url.rstrip("/")
+
+
+def check_mock_url(url: str, *, allow_remote: bool = False, option: str = "--mock-url") -> str:
+    """`check_url`, and a mock that keeps one journal: sfperf reads a single journal, and a
+    mock started with `--workers N` keeps one per process (the admin call lands on one of
+    them), so every upstream call would look missing. A mock that cannot be asked is let by."""
+    checked = check_url(url, allow_remote=allow_remote, option=option)
+    try:
+        workers = AdminClient(checked, timeout_s=5.0).health().get("workers", 1)
+    except (AdminError, OSError, ValueError, TypeError, AttributeError):
+        return checked
+    if isinstance(workers, int) and workers > 1:
+        raise UsageError(
+            f"{option} {url}: that mock runs {workers} worker processes, each with its own "
+            "journal, and sfperf reads one; start it without --workers"
+        )
+    return checked
 
 
 def check_command(command: str) -> str:

@@ -14,6 +14,8 @@ import aiohttp
 import pytest
 import requests
 
+from harness.errors import UsageError
+from harness.targets.spec import check_mock_url
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.server import MockServer, run_in_thread
@@ -131,16 +133,22 @@ def test_bad_specs_are_one_line_errors_with_exit_2(argv: list[str]) -> None:
 
 def test_workers_share_one_port_and_stop_together() -> None:
     with cli("--profile", "fast", "--workers", "2", "--lax-headers") as (process, url):
-        instances = {
-            requests.get(
-                url + "/__admin/health", timeout=5, headers={"Connection": "close"}
-            ).json()["instance"]
+        healths = [
+            requests.get(url + "/__admin/health", timeout=5, headers={"Connection": "close"}).json()
             for _ in range(40)
-        }
+        ]
+        with pytest.raises(UsageError, match="runs 2 worker processes, each with its own journal"):
+            check_mock_url(url)  # sfperf reads one journal: such a mock is refused up front
         process.terminate()
         process.communicate(timeout=15)
-    assert instances == {0, 1}
+    assert {health["instance"] for health in healths} == {0, 1}
+    assert {health["workers"] for health in healths} == {2}
     assert process.returncode == 128 + signal.SIGTERM
+
+
+def test_a_mock_with_one_process_is_taken_as_the_mock_url() -> None:
+    with run_in_thread(OPEN) as mock:
+        assert check_mock_url(mock.url + "/") == mock.url
 
 
 def test_the_admin_token_can_come_from_the_environment_out_of_sight_of_ps() -> None:
