@@ -274,8 +274,8 @@ def check_mock_url(url: str, *, allow_remote: bool = False, option: str = "--moc
     checked = check_url(url, allow_remote=allow_remote, option=option)
     try:
         workers = AdminClient(checked, timeout_s=5.0).health().get("workers", 1)
-    except (AdminError, OSError, ValueError, TypeError, AttributeError):
-        return checked
+    except (AdminError, OSError, ValueError, TypeError, AttributeError, KeyError):
+        return checked  # (no answer, or not the mock's: the steps that need it will say)
     if isinstance(workers, int) and workers > 1:
         raise UsageError(
             f"{option} {url}: that mock runs {workers} worker processes, each with its own "
