@@ -325,9 +325,11 @@ def _knee(knee: int | None) -> str:
 def profile_section(records: Sequence[RunRecord]) -> Section:
     profile = frames.profile_table(records)
     if profile.empty:
-        return Section(
-            "profiles", "Profiles", missing=_missing(records, "profile", "`sfperf profile`")
-        )
+        errors = [f"{r.labels.get('variant')}: {r.params['profile_error']}" for r in records
+                  if r.runner == "profile" and r.params.get("profile_error")]  # fmt: skip
+        missing = (f"No profile: {'; '.join(errors)}." if errors
+                   else _missing(records, "profile", "`sfperf profile`"))  # fmt: skip
+        return Section("profiles", "Profiles", missing=missing)
     artifacts = frames.profile_artifacts(records)
     # Artifacts are relative to the run directory, where the report is written too.
     links = [f"[{a}]({a})" for a in artifacts if a.endswith(".html")]

@@ -25,6 +25,7 @@ from __future__ import annotations
 
 import argparse
 import atexit
+import contextlib
 import copy
 import json
 import os
@@ -178,10 +179,18 @@ def profile_descendant(config: Any) -> None:
 
     def save() -> None:
         if os.getpid() == pid:  # not in a fork of this process, which saves its own
+            ignore_sigterm()
             box.add(profiler.stop())
             save_session(box.combined(ready_at(ready_file)), descendant_session(session, pid))
 
     atexit.register(save)
+
+
+def ignore_sigterm() -> None:
+    """While a session is saved at exit: a second SIGTERM (a supervisor's, after the harness's)
+    would otherwise cut the save short through an exit handler (the shim's, the program's)."""
+    with contextlib.suppress(ValueError):  # not the main thread: nothing to change there
+        signal.signal(signal.SIGTERM, signal.SIG_IGN)
 
 
 def _terminate(signum: int, frame: FrameType | None) -> None:
@@ -228,6 +237,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 return run_program(program)
     finally:
         if os.getpid() == pid:  # a forked worker returning here saves its own, as a descendant
+            ignore_sigterm()
             save_profile(box, args.session, ready_at(args.ready_file))
 
 

@@ -8,6 +8,7 @@ from pathlib import Path
 
 import pytest
 
+from harness.records import RunRecord, capture_environment
 from harness.store import load_records
 from reports import frames
 from reports.render import format_cell, write_report
@@ -21,6 +22,16 @@ def test_missing_records_are_named_with_the_command_that_measures_them(tmp_path:
     assert "Not measured in this run (no `load` records): run `sfperf load steady`." in markdown
     assert "No claim verdicts for this run" in markdown
     assert "## Response extraction" in markdown and "official-chat-generations" in markdown
+
+
+def test_a_profile_that_left_no_shares_says_why_instead_of_what_to_run(tmp_path: Path) -> None:
+    why = "the profiled target left no profile (no process that served left a profile: ...)"
+    profile = RunRecord("profile", "gateway", {"profile_error": why}, capture_environment(),
+                        (), labels={"variant": "launch:app"}, partial=True)  # fmt: skip
+    write_report(tmp_path, [profile])
+    markdown = (tmp_path / "report.md").read_text()
+    assert f"No profile: launch:app: {why}." in markdown
+    assert "run `sfperf profile`" not in markdown
 
 
 def test_cells_show_rates_as_percentages_and_numbers_compactly() -> None:
