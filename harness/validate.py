@@ -395,7 +395,9 @@ def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
                 records += warmed
             for load in load_plans(plan, lead=spec == lead):
                 where = directory / f"{load.scenario}-{load.mode}"
-                run = partial(run_load, replace(load, model=str(choice.model)), target, where)
+                sent = replace(load, model=str(choice.model),
+                               model_upstream=choice.upstream_of(str(choice.model)))  # fmt: skip
+                run = partial(run_load, sent, target, where)
                 finish = partial(made_on_target, directory=where, run_dir=run_dir, choice=choice,
                                  warm_s=warm_s)  # fmt: skip
                 records += kept_in(keep, run, finish)

@@ -99,7 +99,8 @@ def run(args: argparse.Namespace) -> int:
         mock_args=mock_args_for(plan),
     ) as target:
         choice = choose_model(spec, target, args.model, directory)
-        plan = replace(plan, model=str(choice.model))
+        model = str(choice.model)
+        plan = replace(plan, model=model, model_upstream=choice.upstream_of(model))
         warm_s = 0.0
         if spec.kind != "variant":  # as validate: its one-off work goes before the window,
             warm_s, warmed = warmed_up(target, plan.model, since)  # its token sends are graded

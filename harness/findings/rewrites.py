@@ -56,11 +56,18 @@ REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
 @dataclass(frozen=True)
 class Ask:
     """What the client asked of the gateway: the model name, the OpenAI route and the system
-    text it sent (None: none)."""
+    text it sent (None: none); `stands_for`: the Models API model the gateway's own
+    `GET /v1/models` says that name stands for (None: it does not say)."""
 
     model: str
     endpoint: str = "chat-completions"
     system_text: str | None = None
+    stands_for: str | None = None
+
+    @property
+    def exact_model(self) -> str | None:
+        """The one Models API model the client's name means, when it means exactly one."""
+        return self.model if self.model.startswith(API_NAME_PREFIX) else self.stands_for
 
 
 def model_family(name: str) -> str | None:
@@ -89,13 +96,14 @@ def model_map(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
         other_family = None not in (asked_family, sent_family) and asked_family != sent_family
         rows.append({"asked": ask.model, "sent": sent, "requests": requests,
                      "asked_family": asked_family, "sent_family": sent_family,
-                     "swapped": other_family or not_as_named(ask.model, sent)})  # fmt: skip
+                     "swapped": other_family or not_as_named(ask, sent)})  # fmt: skip
     return rows
 
 
-def not_as_named(asked: str, sent: str | None) -> bool:
-    """The client named a Models API model exactly, and another one was sent."""
-    return asked.startswith(API_NAME_PREFIX) and sent is not None and sent != asked
+def not_as_named(ask: Ask, sent: str | None) -> bool:
+    """The client's name means exactly one Models API model, and another one was sent."""
+    exact = ask.exact_model
+    return exact is not None and sent is not None and sent != exact
 
 
 def endpoint_map(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
@@ -205,10 +213,11 @@ def _model_swapped(entries: Sequence[Entry], ask: Ask) -> Finding | None:
         what = "another model of the same family answers than the one named (a silent swap)"
     else:
         what = "another model family answers than the one asked for"
+    listed = f", which its /v1/models says is {ask.stands_for}" if ask.stands_for else ""
     return make_finding(
         "model_swapped", Severity.WARN, hits,
-        f"the client asked for {ask.model!r} ({asked_family}); the gateway sent it to {named}: "
-        f"{what}",
+        f"the client asked for {ask.model!r} ({asked_family}){listed}; the gateway sent it to "
+        f"{named}: {what}",
     )  # fmt: skip
 
 

@@ -65,6 +65,9 @@ class LoadPlan:
     master_bind_host: str = "127.0.0.1"  # remote workers need an address they can reach
     seed: int = 1234
     model: str = "gpt-4o-mini"
+    # The Models API model the target's own GET /v1/models says `model` stands for ("": it does
+    # not say): sent as anything else, the rewrites name a swap.
+    model_upstream: str = ""
     timeout_s: float = 30.0
     master_port: int = 0  # 0: pick a free one
 
@@ -327,7 +330,7 @@ def join_rows_of(
         rows, observation.journal, oracle=lambda: mock_oracle(target.mock_url),
         labels={"target": target.name, "window": window},
         mock_epoch=lambda: mock_epoch_s(target.mock_url), journal_lost=observation.journal_lost,
-        partial=partial, phases=phases,
+        partial=partial, phases=phases, model_upstream=plan.model_upstream,
     )  # fmt: skip
 
 

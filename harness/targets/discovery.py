@@ -19,6 +19,7 @@ from typing import Any
 
 from harness.fidelity import answer_facts, answered, judge
 from harness.findings.journal import journal_position
+from harness.findings.rewrites import API_NAME_PREFIX
 from harness.join import reply_facts
 from harness.runners.support.loadrows import quote_body
 from harness.targets import health
@@ -99,6 +100,8 @@ class ModelChoice:
     # launched gateway whose client the shim does not redirect).
     unreached: str = ""
     failure: str = ""  # `error` in a few words, "{name} did not start": a summary's
+    # (served name, the Models API model its GET /v1/models entry says it stands for)
+    upstreams: tuple[tuple[str, str], ...] = ()
 
     @property
     def reason(self) -> str:
@@ -142,6 +145,7 @@ class ModelChoice:
             "model_unreached": self.unreached,
             "model_flaw": self.flaw,
             "model_listing": self.listing,
+            "served_upstreams": dict(self.upstreams),
             "target_health": self.health,
             "model_not_measured": self.not_measured("it"),
         }
@@ -151,6 +155,11 @@ class ModelChoice:
         """The target could not be asked (it did not start, or died); `failure` says it in a
         few words, `{name}` standing for the target."""
         return cls(None, "none", error=error, failure=failure)
+
+    def upstream_of(self, model: str) -> str:
+        """The Models API model the target's listing says `model` stands for ("": it does not
+        say)."""
+        return dict(self.upstreams).get(model, "")
 
     @classmethod
     def given(cls, model: str) -> ModelChoice:
@@ -173,12 +182,12 @@ def discover_model(
     (tests pass fakes)."""
     send = post or partial(_post_json, headers=headers)
     fetch = get or partial(health.http_get, headers=headers)
-    served, listing = list_models(url, fetch)
+    served, listing, upstreams = list_models(url, fetch)
     said = health_route(url, fetch)
     if requested:
         probe = probe_model(url, requested, mock_url, send)
         return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing,
-                           said, hint=_hint((probe,), headers))  # fmt: skip
+                           said, hint=_hint((probe,), headers), upstreams=upstreams)  # fmt: skip
     candidates = list(served[:max_probes]) or [DEFAULT_MODEL]
     probes: list[Probe] = []
     for model in candidates:
@@ -189,9 +198,9 @@ def discover_model(
     chosen = next((p for p in probes if p.clean), next((p for p in probes if p.works), None))
     if chosen is None:
         return ModelChoice(None, "none", served, tuple(probes), listing, said,
-                           hint=_hint(probes, headers))  # fmt: skip
+                           hint=_hint(probes, headers), upstreams=upstreams)  # fmt: skip
     return ModelChoice(chosen.model, "probe" if served else "default", served, tuple(probes),
-                       listing, said)  # fmt: skip
+                       listing, said, upstreams=upstreams)  # fmt: skip
 
 
 def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
@@ -200,16 +209,20 @@ def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
     return credential_hint(refused[0], headers) if probes and len(refused) == len(probes) else ""
 
 
-def list_models(url: str, get: Get = health.http_get) -> tuple[tuple[str, ...], str]:
-    """The model ids `GET /v1/models` lists, and a note when it lists none."""
+Upstreams = tuple[tuple[str, str], ...]
+
+
+def list_models(url: str, get: Get = health.http_get) -> tuple[tuple[str, ...], str, Upstreams]:
+    """The model ids `GET /v1/models` lists, a note when it lists none, and the Models API
+    model each stands for where its entry says (`model_upstreams`)."""
     answer = get(endpoint_url(url, MODELS_PATH), 10.0)
     if answer is None:
-        return (), "GET /v1/models: no answer"
+        return (), "GET /v1/models: no answer", ()
     status, body = answer
     if status != 200:
-        return (), f"GET /v1/models answered {status}"
+        return (), f"GET /v1/models answered {status}", ()
     ids = model_ids(body)
-    return ids, "" if ids else "GET /v1/models listed no model ids"
+    return ids, "" if ids else "GET /v1/models listed no model ids", model_upstreams(body)
 
 
 def health_route(url: str, get: Get = health.http_get) -> str:
@@ -220,16 +233,31 @@ def health_route(url: str, get: Get = health.http_get) -> str:
     return "" if 200 <= answer[0] < 300 else f"GET /health answered {answer[0]}"
 
 
-def model_ids(body: bytes) -> tuple[str, ...]:
-    """Ids from an OpenAI model listing (`{"data": [{"id": ...}]}`); () when it is not one."""
+def model_upstreams(body: bytes) -> Upstreams:
+    """(id, Models API name) for each listed entry with a field naming one (`root`, `upstream`,
+    whatever its name: a value `sfdc_ai__...` other than the id itself)."""
+    pairs = []
+    for entry in _entries(body):
+        named = [v for k, v in entry.items() if k != "id" and isinstance(v, str)
+                 and v.startswith(API_NAME_PREFIX) and v != entry.get("id")]  # fmt: skip
+        if named and isinstance(entry.get("id"), str):
+            pairs.append((str(entry["id"]), named[0]))
+    return tuple(pairs)
+
+
+def _entries(body: bytes) -> list[Mapping[str, Any]]:
+    """The entries of an OpenAI model listing (`{"data": [...]}`); [] when it is not one."""
     try:
         document = json.loads(body)
     except (ValueError, UnicodeDecodeError):
-        return ()
+        return []
     entries = document.get("data") if isinstance(document, dict) else None
-    if not isinstance(entries, list):
-        return ()
-    ids = (e.get("id") for e in entries if isinstance(e, dict))
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
+
+
+def model_ids(body: bytes) -> tuple[str, ...]:
+    """Ids from an OpenAI model listing (`{"data": [{"id": ...}]}`); () when it is not one."""
+    ids = (e.get("id") for e in _entries(body))
     return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
 
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.card.measures import top_errors
@@ -47,11 +47,13 @@ def join_load(
     journal_lost: bool = False,
     partial: bool = False,
     phases: Sequence[PhaseSpan] = (),
+    model_upstream: str = "",
 ) -> LoadJoin:
     """Join `rows` with `journal` (None: none could be read). `oracle` (the mock's predicted
     replies, None: no mock) is asked only when a row found no call, `mock_epoch` only when a
     streamed answer joined; `partial`: the run was cut short (the rewrites record says so too);
-    `phases`: the ones the scenario walked the mock through, if any (see `calm_series`)."""
+    `phases`: the ones the scenario walked the mock through, if any (see `calm_series`);
+    `model_upstream`: the Models API model the target's listing says the asked one stands for."""
     placed = calls_by_marker(journal or ())
     unplaced = any(row.marker not in placed for row in rows)
     result = judge_rows(rows, journal, oracle() if unplaced else None)
@@ -67,7 +69,8 @@ def join_load(
     streaming = _streaming(result.joined, mock_epoch, series)
     if streaming:
         params["streaming"] = streaming
-    rewrites = _rewrites_record(result.joined, labels, partial or journal_lost)
+    ask = replace(ask_of(result.joined), stands_for=model_upstream or None)
+    rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost)
     return LoadJoin(result.rows, tuple(series), params, rewrites)
 
 
@@ -155,11 +158,10 @@ def _unstreamed(joined: Sequence[Joined]) -> dict[str, Any]:
 
 
 def _rewrites_record(
-    joined: Sequence[Joined], labels: Mapping[str, str], partial: bool
+    joined: Sequence[Joined], ask: Ask, labels: Mapping[str, str], partial: bool
 ) -> RunRecord:
     calls = {int(c["seq"]): c for j in joined for c in j.calls}
     entries = [calls[seq] for seq in sorted(calls)]
-    ask = ask_of(joined)
     summary = rewrite_summary(entries, ask)
     labels = dict(labels)
     target = labels.pop("target", "")

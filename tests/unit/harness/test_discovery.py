@@ -7,6 +7,7 @@ from harness.targets.discovery import (
     Probe,
     discover_model,
     model_ids,
+    model_upstreams,
     probe_fidelity,
 )
 from mock_salesforce.journal import text_sha256
@@ -105,6 +106,19 @@ def test_a_200_that_never_reached_the_mock_does_not_count_as_working() -> None:
     assert not probe.works
     assert "never called the Models API" in probe.describe()
     assert Probe("m", 200, "", reached_mock=None).works
+
+
+def test_a_listed_entry_naming_a_models_api_model_says_which_one_its_id_stands_for() -> None:
+    body = {
+        "data": [
+            {"id": "gpt-4o", "root": "sfdc_ai__DefaultGPT4Omni"},
+            {"id": "sfdc_ai__DefaultO3", "owned_by": "sfdc_ai__DefaultO3"},
+            {"id": "mine", "owned_by": "acme"},
+            {"upstream": "sfdc_ai__DefaultO3"},
+        ]
+    }
+    assert model_upstreams(json.dumps(body).encode()) == (("gpt-4o", "sfdc_ai__DefaultGPT4Omni"),)
+    assert model_upstreams(b"not json") == ()
 
 
 def test_model_ids_read_an_openai_listing_and_nothing_else() -> None:

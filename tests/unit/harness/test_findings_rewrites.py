@@ -78,6 +78,16 @@ def test_another_model_than_the_models_api_name_the_client_gave_is_a_swap_in_the
     assert grade_rewrites([call(m, model=omni) for m in MARKERS], alias) == []
 
 
+def test_an_alias_the_gateways_own_listing_maps_to_one_model_is_held_to_that_model() -> None:
+    omni, mini = "sfdc_ai__DefaultGPT4Omni", "sfdc_ai__DefaultOpenAIGPT4OmniMini"
+    listed = Ask("gpt-4o", system_text="Be brief.", stands_for=omni)
+    (found,) = grade_rewrites([call(m, model=mini) for m in MARKERS], listed)
+    assert found.name == "model_swapped"
+    said = f"'gpt-4o' (GPT), which its /v1/models says is {omni}; the gateway sent it to {mini}"
+    assert said in found.explanation
+    assert grade_rewrites([call(m, model=omni) for m in MARKERS], listed) == []
+
+
 def test_system_text_added_or_dropped_on_chat_calls_is_named() -> None:
     added = [call(m, system_text="House rules.\nBe brief.") for m in MARKERS[:2]]
     dropped = [call(m, system_text=None) for m in MARKERS[2:]]

@@ -64,6 +64,14 @@ def test_a_joined_run_gains_latency_series_the_basis_and_a_rewrites_record() -> 
     }
 
 
+def test_the_model_the_targets_listing_names_for_the_asked_one_is_the_one_expected() -> None:
+    journal = [call(i + 1, f"sfpm{i:016x}") for i in range(3)]
+    listed = join_load(rows(3), journal, oracle=no_oracle, labels=LABELS, mock_epoch=never,
+                       model_upstream="sfdc_ai__DefaultGPT4Omni")  # fmt: skip
+    assert listed.rewrites is not None
+    assert listed.rewrites.get("finding:model_swapped").values == (3.0,)
+
+
 def test_without_a_journal_rows_are_judged_against_predicted_replies_and_the_record_says_so() -> (
     None
 ):
