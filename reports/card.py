@@ -68,11 +68,10 @@ def _model_line(records: Sequence[RunRecord]) -> str:
         astray = params.get("model_error") or params.get("model_unreached")
         served, probed = params.get("served_models", []), params.get("model_probes", [])
         untried = not served or len(served) > len(probed)
-        hint = "; pass `--model NAME` to choose one" if untried and not astray else ""
-        return (
-            f"**Not measured: {params.get('model_reason', 'no model works')}.** Load, profile "
-            f"and resilience were skipped{hint}."
-        )
+        reason = str(params.get("model_reason", "no model works"))
+        said = "--model" in reason  # the reason names the flag itself (R61)
+        hint = "; pass `--model NAME` to choose one" if untried and not astray and not said else ""
+        return f"**Not measured: {reason}.** Load, profile and resilience were skipped{hint}."
     how = {"--model": "given with --model", "probe": "the first served model that answered",
            "default": "the default name (GET /v1/models listed none)"}  # fmt: skip
     served = ", ".join(f"`{m}`" for m in params.get("served_models", [])) or "none listed"

@@ -115,7 +115,20 @@ class ModelChoice:
         hint = f" ({self.hint})" if self.hint else ""
         if self.unreached:
             return f"{self.unreached}; no verdict on the gateway from its answers{listed}: {tried}"
+        if self.untried:
+            return (f"{self.none_of_the_tried} on this target{hint}: {tried}; the other "
+                    f"{self.untried} were not tried: pass --model NAME")  # fmt: skip
         return f"no model works on this target{listed}{hint}: {tried}"
+
+    @property
+    def untried(self) -> int:
+        """How many listed models discovery did not try (it stops after `MAX_PROBES`)."""
+        return 0 if self.source == "--model" else max(0, len(self.served) - len(self.probes))
+
+    @property
+    def none_of_the_tried(self) -> str:
+        """ "none of the first 4 of 6 listed models works": never "no model works" (R61)."""
+        return f"none of the first {len(self.probes)} of {len(self.served)} listed models works"
 
     def not_measured(self, name: str) -> str:
         """Why `name` is not measured, in a few words ("" when it is): a summary's, never "no
@@ -126,6 +139,8 @@ class ModelChoice:
             return (self.failure or "{name} could not be asked").format(name=name)
         if self.unreached:
             return f"the calls of {name} never reached the mock"
+        if self.untried:
+            return f"{self.none_of_the_tried} on {name}"
         return f"no model works on {name}" if self.probes else f"no model was tried on {name}"
 
     @property

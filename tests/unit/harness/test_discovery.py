@@ -95,10 +95,13 @@ def test_when_no_model_works_the_reason_names_every_probe_and_the_listing() -> N
     assert f"{DEFAULT_MODEL!r} -> HTTP 404" in choice.reason
 
 
-def test_probes_stop_after_a_few_models() -> None:
-    gateway = FakeGateway(listing(*(f"m{i}" for i in range(20))), works=set())
-    discover_model(URL, get=gateway.get, post=gateway.post, max_probes=3)
+def test_probes_stop_after_a_few_models_and_say_the_others_were_not_tried() -> None:
+    gateway = FakeGateway(listing(*(f"m{i}" for i in range(6))), works={"m5"})
+    choice = discover_model(URL, get=gateway.get, post=gateway.post, max_probes=3)
     assert gateway.posted == ["m0", "m1", "m2"]
+    assert choice.reason.startswith("none of the first 3 of 6 listed models works on this target")
+    assert choice.reason.endswith("the other 3 were not tried: pass --model NAME")
+    assert choice.not_measured("gw") == "none of the first 3 of 6 listed models works on gw"
 
 
 def test_a_200_that_never_reached_the_mock_does_not_count_as_working() -> None:

@@ -23,6 +23,8 @@ _ALLOWED = (ROOT / "harness" / "subjects", ROOT / "harness" / "targets" / "endpo
         ("http://127.0.0.1:8000/openai", "http://127.0.0.1:8000/openai/v1/chat/completions"),
         ("http://127.0.0.1:8000/openai/", "http://127.0.0.1:8000/openai/v1/chat/completions"),
         ("http://127.0.0.1:8000/openai/v1", "http://127.0.0.1:8000/openai/v1/chat/completions"),
+        # The OPENAI_BASE_URL form (R57): the server's root, not /v1/v1/chat/completions.
+        ("http://127.0.0.1:8000/v1", "http://127.0.0.1:8000/v1/chat/completions"),
         ("https://gw.local/a/b/v1/", "https://gw.local/a/b/v1/chat/completions"),
     ],
 )
@@ -35,6 +37,7 @@ def test_an_openai_base_url_and_the_gateway_root_share_the_health_route() -> Non
     metrics = endpoint_path("http://h:1/openai", "/metrics/performance")
     assert metrics == "/openai/metrics/performance"
     assert endpoint_path("http://h:1", "/health") == "/health"
+    assert endpoint_url("http://h:1/v1/", "/health") == "http://h:1/health"
 
 
 def test_the_sweep_posts_under_the_targets_prefix() -> None:
