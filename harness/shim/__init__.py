@@ -12,6 +12,7 @@ import time
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.records import Series
 from harness.shim.startup.sfperf_shim import ENV_CONTROL, ENV_IO_REPORT, ENV_ROOT_PID, ENV_UPSTREAM
@@ -39,11 +40,22 @@ def shim_env(
     env["PYTHONPATH"] = os.pathsep.join(p for p in (str(STARTUP_DIR), existing) if p)
     env[ENV_UPSTREAM] = upstream
     env[ENV_MOCK_URL] = upstream  # for programs that read their upstream from the environment
+    env["NO_PROXY"] = env["no_proxy"] = no_proxy(upstream, env)
     if io_report is not None:
         env[ENV_IO_REPORT] = str(io_report.resolve())
     else:
         env.pop(ENV_IO_REPORT, None)
     return env
+
+
+def no_proxy(upstream: str, env: Mapping[str, str]) -> str:
+    """The environment's NO_PROXY (and no_proxy) plus the mock's host and the Salesforce
+    domain: a gateway's HTTP client that honours HTTP(S)_PROXY (httpx, requests, aiohttp with
+    trust_env, urllib) must not send the calls the shim redirects to the mock to a corporate
+    proxy (R54), where loopback is not the mock."""
+    given = [e.strip() for k in ("NO_PROXY", "no_proxy") for e in env.get(k, "").split(",")]
+    ours = [urlsplit(upstream).hostname or "", "localhost", "127.0.0.1", "salesforce.com"]
+    return ",".join(dict.fromkeys(e for e in (*given, *ours) if e))
 
 
 def report_parts(path: Path) -> list[Path]:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -149,6 +150,19 @@ def test_shim_env_puts_the_shim_first_and_keeps_the_existing_pythonpath(tmp_path
     assert env[ENV_UPSTREAM] == MOCK and env[ENV_IO_REPORT] == str(tmp_path / "io.json")
     assert ENV_ROOT_PID not in env and env["HOME"] == "/root"
     assert (STARTUP_DIR / "sitecustomize.py").is_file()
+
+
+def test_a_proxy_in_the_environment_is_bypassed_for_the_mock_and_the_salesforce_hosts() -> None:
+    import urllib.request
+
+    # How urllib (and aiohttp with trust_env) decide; typeshed does not declare it.
+    bypass: Callable[[str, dict[str, str]], bool] = urllib.request.proxy_bypass_environment  # type: ignore[attr-defined]
+    base = {"HTTPS_PROXY": "http://proxy.corp:3128", "no_proxy": "corp.local"}
+    env = shim_env("http://127.0.0.1:4000", None, base)
+    assert env["NO_PROXY"] == env["no_proxy"]
+    for host in ("127.0.0.1", "api.salesforce.com", "acme.my.salesforce.com", "corp.local"):
+        assert bypass(host, {"no": env["no_proxy"]}), host
+    assert not bypass("example.com", {"no": env["no_proxy"]})
 
 
 def test_without_a_report_path_the_child_counts_nothing() -> None:
