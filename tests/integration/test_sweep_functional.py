@@ -63,11 +63,14 @@ def test_every_subject_stays_under_littles_bound_and_scales_with_concurrency(
         rounds=2,
     )
     records = run_sweep(plan, mock_url, in_thread_gateways(mock_url))
-    # the four subjects and the client's ceiling at two levels, then a second round at 4, where
-    # claims judge them, in the same order (each pair measured moments apart)
+    # the four subjects and the client's ceiling at two levels, then a second round at the level
+    # claims judge them, in the same order (each pair measured moments apart): 4, unless the
+    # sweep's own client was a subject's limit there (a busy machine), and then 1
     assert len(records) == 15
     turns = [(r.labels["subject"], r.labels["concurrency"], r.params["round"]) for r in records]
-    assert turns[10:] == [(subject, "4", 1) for subject, _, _ in turns[5:10]]
+    judged = turns[10][1]
+    assert judged in ("1", "4")
+    assert turns[10:] == [(subject, judged, 1) for subject, _, _ in turns[5:10]]
     for record in records:
         throughput = record.get("throughput_rps").values[0]
         assert 0 < throughput <= record.get("littles_bound_rps").values[0] * 1.05
