@@ -3,14 +3,19 @@ scenarios and the harness read and change a running mock (config, journal, count
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import urllib.error
 import urllib.request
 from collections.abc import Mapping
 from typing import Any
+from urllib.parse import urlsplit
 
 JOURNAL_PAGE_SIZE = 5000  # entries per journal request: big pages, bounded answers
 _MAX_JOURNAL_PAGES = 1000  # then stop: a journal that grows faster than it is read
+# A mock on this machine is reached directly: HTTP(S)_PROXY (corporate shells set it) would send
+# the admin calls to the proxy, and every journal read would fail.
+_DIRECT = urllib.request.build_opener(urllib.request.ProxyHandler({}))
 
 
 class AdminError(RuntimeError):
@@ -29,6 +34,7 @@ class AdminClient:
         self.base_url = base_url.rstrip("/")
         self.token = token
         self.timeout_s = timeout_s
+        self._open = _DIRECT.open if _is_loopback(self.base_url) else urllib.request.urlopen
 
     def call(self, method: str, path: str, document: Any = None) -> Any:
         """One admin request; the decoded JSON answer. Raises AdminError on 4xx/5xx."""
@@ -40,7 +46,7 @@ class AdminClient:
         if self.token is not None:
             request.add_header("Authorization", f"Bearer {self.token}")
         try:
-            with urllib.request.urlopen(request, timeout=self.timeout_s) as response:
+            with self._open(request, timeout=self.timeout_s) as response:
                 return json.loads(response.read())
         except urllib.error.HTTPError as exc:
             detail = exc.read().decode(errors="replace")
@@ -112,3 +118,14 @@ def journal_entries(document: Any) -> list[dict[str, Any]]:
     ):
         raise AdminError("the answer is not a request journal")
     return [dict(e) for e in items]
+
+
+def _is_loopback(url: str) -> bool:
+    """Whether `url`'s host is this machine (a name `localhost`, or a loopback address)."""
+    host = urlsplit(url).hostname or ""
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False

@@ -146,6 +146,21 @@ def test_workers_share_one_port_and_stop_together() -> None:
     assert process.returncode == 128 + signal.SIGTERM
 
 
+def test_the_admin_client_reaches_a_local_mock_directly_whatever_proxy_is_set() -> None:
+    # corporate shells set HTTP(S)_PROXY: a journal read sent to the proxy would fail, and
+    # every reply would go unchecked (a fresh process: urllib reads the proxies once)
+    code = "import sys; from mock_salesforce.admin_client import AdminClient as A; "
+    code += "print(A(sys.argv[1]).health()['status'])"
+    dead = "http://127.0.0.1:9"  # nothing listens there
+    with run_in_thread(OPEN) as mock:
+        done = subprocess.run(
+            [sys.executable, "-c", code, mock.url],
+            env={**ENV, "HTTP_PROXY": dead, "http_proxy": dead, "NO_PROXY": "", "no_proxy": ""},
+            capture_output=True, text=True, timeout=30,
+        )  # fmt: skip
+    assert done.stdout.strip() == "ok", done.stderr[-500:]
+
+
 def test_a_mock_with_one_process_is_taken_as_the_mock_url() -> None:
     with run_in_thread(OPEN) as mock:
         assert check_mock_url(mock.url + "/") == mock.url
