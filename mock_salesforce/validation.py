@@ -122,20 +122,13 @@ def plain_chat(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:
         texts.append(content)
         if role == "user":
             key = content
-    if key is None or not _plain_optional_objects(body):
+    if key is None:
+        return None
+    try:
+        _check_optional_objects(body)  # (the checks' own: none of them written twice)
+    except ApiError:
         return None
     return key, texts
-
-
-def _plain_optional_objects(body: Mapping[str, Any]) -> bool:
-    """Whether the optional objects `_check_optional_objects` checks are absent or right."""
-    localization = body.get("localization")
-    if localization is not None and (
-        type(localization) is not dict or type(localization.get("defaultLocale")) is not str
-    ):
-        return False
-    tags, feedback = body.get("tags"), body.get("appFeedback")
-    return (tags is None or type(tags) is dict) and (feedback is None or type(feedback) is dict)
 
 
 def extra_fields(endpoint: str, body: Mapping[str, Any]) -> tuple[str, ...]:
