@@ -50,8 +50,9 @@ def create_app(
 
     # Bodies are read (and limited) by hand.
     app = web.Application(client_max_size=1 << 40, middlewares=[documented_errors])
-    app[STATE] = MockState(config, clock=clock, wall_clock=wall_clock, instance=instance)
-    app[STATE].workers = workers
+    app[STATE] = MockState(
+        config, clock=clock, wall_clock=wall_clock, instance=instance, workers=workers
+    )
     app.router.add_route("*", "/services/oauth2/token", handle_token)
     app.router.add_route("*", "/einstein/platform/v1/models/{model}/{operation}", handle_model)
     app.router.add_route("*", "/einstein/platform/v1/feedback", handle_feedback)

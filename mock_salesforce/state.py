@@ -101,9 +101,10 @@ class MockState:
         wall_clock: Callable[[], float],
         corpus: Corpus | None = None,
         instance: int = 0,
+        workers: int = 1,
     ) -> None:
         self.instance = instance
-        self.workers = 1  # processes sharing the port, each with its own journal (`workers`)
+        self.workers = workers  # processes sharing the port, each with its own journal
         self.clock = clock
         self.start_s = clock()
         self.epoch_start_s = wall_clock()
