@@ -6,7 +6,6 @@
 
 from __future__ import annotations
 
-import ipaddress
 import itertools
 import re
 import shlex
@@ -18,6 +17,7 @@ from urllib.parse import urlsplit
 from harness.errors import UsageError
 from harness.targets.headers import Headers
 from mock_salesforce.admin_client import AdminClient, AdminError
+from mock_salesforce.admin_client import is_loopback as is_loopback  # the URL rules' own
 
 DEFAULT_VARIANT = "async"
 START_TIMEOUT_S = 30.0  # how long a started target has to get ready (`--start-timeout`)
@@ -36,7 +36,6 @@ RUNNERS = frozenset({"poetry", "uv", "pipenv", "pdm", "hatch", "rye"})  # `X run
 # `deno run gw.ts`): the label is the script's, as for python, not `node` for every gateway.
 SCRIPT_RUNNERS = frozenset({"node", "nodejs", "deno", "bun", "ruby", "perl", "php"})
 _ENV_VALUED = frozenset({"-u", "--unset", "-C", "--chdir"})  # env options that take a value
-_LOOPBACK_NAMES = frozenset({"localhost", "localhost.localdomain", "ip6-localhost"})
 
 
 @dataclass(frozen=True)
@@ -303,13 +302,3 @@ def check_command(command: str) -> str:
 def is_assignment(word: str) -> bool:
     """True for `NAME=VALUE`: an environment assignment (shell syntax, not a program)."""
     return bool(_ASSIGNMENT.match(word))
-
-
-def is_loopback(host: str) -> bool:
-    """True for localhost names and loopback addresses (127.0.0.0/8, ::1)."""
-    if host.lower() in _LOOPBACK_NAMES:
-        return True
-    try:
-        return ipaddress.ip_address(host).is_loopback
-    except ValueError:
-        return False
