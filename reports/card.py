@@ -29,14 +29,23 @@ LEAK_CLAIM = "gw-no-crossed-replies"
 
 
 def card_sections(
-    records: Sequence[RunRecord], cards: Mapping[str, Sequence[Verdict]]
+    records: Sequence[RunRecord],
+    cards: Mapping[str, Sequence[Verdict]],
+    steps: Sequence[Mapping[str, Any]] = (),
 ) -> list[Section]:
-    """A card for each target that has card verdicts, in the order they were measured."""
-    return [card_section(target, _of(records, target), verdicts)
+    """A card for each target that has card verdicts, in the order they were measured; `steps`
+    is validate's step log (steps.json), which says the steps a target not measured skipped."""
+    skipped = [str(step["step"]) for step in steps if step.get("skipped")]
+    return [card_section(target, _of(records, target), verdicts, skipped)
             for target, verdicts in cards.items()]  # fmt: skip
 
 
-def card_section(target: str, records: Sequence[RunRecord], verdicts: Sequence[Verdict]) -> Section:
+def card_section(
+    target: str,
+    records: Sequence[RunRecord],
+    verdicts: Sequence[Verdict],
+    skipped: Sequence[str] = (),
+) -> Section:
     """The card of one target."""
     stem = re.sub(r"[^A-Za-z0-9_.-]+", "-", target).strip("-") or "target"
     tables = [
@@ -46,7 +55,7 @@ def card_section(target: str, records: Sequence[RunRecord], verdicts: Sequence[V
         _self_reported_table(stem, records),
         _files_table(stem, records),
     ]
-    lines = (_model_line(records), _wrong_line(verdicts, records), _token_line(records),
+    lines = (_model_line(records, skipped), _wrong_line(verdicts, records), _token_line(records),
              _shim_line(records), _self_report_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
@@ -57,8 +66,13 @@ def _of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:
     return [r for r in records if target in (r.labels.get("target"), r.labels.get("variant"))]
 
 
-def _model_line(records: Sequence[RunRecord]) -> str:
-    discovery = next((r for r in records if r.runner == "discover"), None)
+def _discovery(records: Sequence[RunRecord]) -> RunRecord | None:
+    """The target's latest discover record: an --append run's, not the one it was added to."""
+    return next((r for r in reversed(records) if r.runner == "discover"), None)
+
+
+def _model_line(records: Sequence[RunRecord], skipped: Sequence[str]) -> str:
+    discovery = _discovery(records)
     if discovery is None:
         return ""
     params = discovery.params
@@ -71,7 +85,7 @@ def _model_line(records: Sequence[RunRecord]) -> str:
         reason = str(params.get("model_reason", "no model works"))
         said = "--model" in reason  # the reason names the flag itself (R61)
         hint = "; pass `--model NAME` to choose one" if untried and not astray and not said else ""
-        return f"**Not measured: {reason}.** Load, profile and resilience were skipped{hint}."
+        return f"**Not measured: {reason}.** {_skipped_words(skipped)}{hint}."
     how = {"--model": "given with --model", "probe": "the first served model that answered",
            "default": "the default name (GET /v1/models listed none)"}  # fmt: skip
     served = ", ".join(f"`{m}`" for m in params.get("served_models", [])) or "none listed"
@@ -79,6 +93,15 @@ def _model_line(records: Sequence[RunRecord]) -> str:
     flaw = f" Its probe reached the upstream, but {params['model_flaw']}." if params.get(
         "model_flaw") else ""  # fmt: skip
     return f"Model sent: `{params['model']}` ({source}; served: {served}).{flaw}{_lacks(params)}"
+
+
+def _skipped_words(skipped: Sequence[str]) -> str:
+    """The steps that were skipped, from the step log ("Load and resilience were skipped")."""
+    if not skipped:  # a run without a step log: not validate's, or older than it
+        return "The steps that send it requests were skipped"
+    names = [*skipped[:-1], f"and {skipped[-1]}"] if len(skipped) > 1 else list(skipped)
+    listed = (", " if len(skipped) > 2 else " ").join(names).capitalize()
+    return f"{listed} {'was' if len(skipped) == 1 else 'were'} skipped"
 
 
 def _lacks(params: Mapping[str, Any]) -> str:
@@ -100,7 +123,7 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
     problems = ([leak] if leak else []) + refuted
     problems += [f"FAIL findings: {', '.join(failing)}"] if failing else []
-    discovered = next((r.params for r in records if r.runner == "discover"), {})
+    discovered = discovery.params if (discovery := _discovery(records)) else {}
     if discovered.get("model_flaw"):
         problems.append("the discovery probe's answer was not the upstream's (see above)")
     unmeasured = "model" in discovered and discovered["model"] is None  # the model line says

@@ -58,12 +58,13 @@ def write_report(
     everything = [*records, *(f for f in findings if f not in records)]
     verdicts = claims if claims is not None else load_verdicts(run_dir)
     cards = cards if cards is not None else load_cards(run_dir)
-    sections = build_sections(everything, verdicts, load_steps(run_dir))
+    steps = load_steps(run_dir)
+    sections = build_sections(everything, verdicts, steps)
     if cards:
-        sections = [*card_sections(everything, cards), *retitle_claims(sections)]
+        sections = [*card_sections(everything, cards, steps), *retitle_claims(sections)]
     written = write_assets(run_dir, sections)
     context = header(run_dir, everything, title)
-    context["outcome"] = outcome(verdicts or (), everything, load_steps(run_dir), cards)
+    context["outcome"] = outcome(verdicts or (), everything, steps, cards)
     atomic_write_text(run_dir / REPORT_MD, render_markdown(context, sections))
     atomic_write_text(run_dir / REPORT_HTML, render_html(context, sections, everything))
     return [*written, run_dir / REPORT_MD, run_dir / REPORT_HTML]

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import sys
 import tempfile
 from collections.abc import Callable, Sequence
@@ -17,20 +18,54 @@ from harness.store import RESULTS_FILE, append_records
 
 
 def add_output_options(parser: argparse.ArgumentParser) -> None:
-    """The options every measuring command shares: `--quick` and `--out DIR`."""
+    """The options every measuring command shares: `--quick`, `--out DIR` and `--append`."""
     parser.add_argument("--quick", action="store_true", help="CI-sized run (seconds, not minutes)")
     parser.add_argument(
-        "--out", type=Path, default=None, help="run directory (default: results/<timestamp>/)"
-    )
+        "--out", type=Path, default=None,
+        help="a new run directory (default: results/<timestamp>/); one that holds an earlier "
+        "run is refused unless --append",
+    )  # fmt: skip
+    parser.add_argument(
+        "--append", action="store_true",
+        help="add this run's records to the run already in --out (its reports then read both)",
+    )  # fmt: skip
 
 
-def run_dir(out: Path | None, now: dt.datetime | None = None) -> Path:
-    """`out` when given, else `<results dir>/<UTC timestamp>`; created and checked writable
-    now, so a bad --out fails in one line before anything is measured."""
+def run_dir(out: Path | None, *, append: bool = False, now: dt.datetime | None = None) -> Path:
+    """`out` when given, else a new `<results dir>/<UTC timestamp>`; created and checked
+    writable now, so a bad --out fails in one line before anything is measured. An --out that
+    holds an earlier run is refused unless `append` (docs/internals.md, CLI)."""
     if out is not None:
-        return writable_dir(out, "--out")
+        directory = writable_dir(out, "--out")
+        if not append and (earlier := earlier_run(directory)):
+            raise UsageError(f"--out {out} holds an earlier run ({earlier}): give a new "
+                             "directory, or --append to add this run's records to it")  # fmt: skip
+        return directory
     stamp = (now or dt.datetime.now(dt.UTC)).strftime("%Y%m%d-%H%M%S")
-    return writable_dir(load_settings().results_dir / stamp, "the results directory")
+    root = writable_dir(load_settings().results_dir, "the results directory")
+    taken = 1
+    while True:  # two runs started in the same second get a directory each
+        directory = root / (stamp if taken == 1 else f"{stamp}-{taken}")
+        try:
+            directory.mkdir()
+            return directory
+        except FileExistsError:
+            taken += 1
+
+
+def earlier_run(directory: Path) -> str:
+    """What `directory` holds of an earlier run ("65 records, 2026-12-04T20:27:58Z"), or ""
+    when it holds none (no results.json, or one without records)."""
+    path = directory / RESULTS_FILE
+    if not path.exists():
+        return ""
+    try:
+        records = json.loads(path.read_text(encoding="utf-8")).get("records") or []
+    except (OSError, ValueError, AttributeError) as exc:
+        return f"{RESULTS_FILE} unreadable: {exc}"
+    starts = sorted(str(r.get("started_at") or "") for r in records if isinstance(r, dict))
+    when = f", {starts[0]}" if starts and starts[0] else ""
+    return f"{len(records)} record(s){when}" if records else ""
 
 
 def writable_dir(path: Path, what: str) -> Path:

@@ -88,7 +88,7 @@ def run(args: argparse.Namespace) -> int:
 
     plan = plan_from_args(args)
     spec, mock_url = target_from_options(args)
-    directory = run_dir(args.out)
+    directory = run_dir(args.out, append=args.append)
     since = journal_position(mock_url) if mock_url else 0  # a fresh mock: all of its journal
     with serve_target(
         spec,

@@ -47,7 +47,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.settings import load_settings
 
     plan = make_plan(args, load_settings().seed)
-    directory = run_dir(args.out)
+    directory = run_dir(args.out, append=args.append)
     with progress_bar(plan.benchmark_count, "micro benchmarks") as advance:
         records = measure(directory, lambda keep: run_micro(plan, directory, advance=advance))
     print_summary(records)

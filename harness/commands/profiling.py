@@ -58,7 +58,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.runners.support.progress import progress_bar
 
     plans = make_plans(args)
-    directory = run_dir(args.out)
+    directory = run_dir(args.out, append=args.append)
     names = ", ".join(plan.name for plan in plans)
     with progress_bar(sum(p.requests for p in plans), f"profile {names}") as advance:
         records = measure(

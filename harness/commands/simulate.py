@@ -55,7 +55,7 @@ def run(args: argparse.Namespace) -> int:
     from harness.runners.support.progress import progress_bar
 
     workload = resolve_workload(args)
-    directory = run_dir(args.out)
+    directory = run_dir(args.out, append=args.append)
     steps = len(workload.providers) * max(1, int(workload.duration_h + 0.999))
     with progress_bar(steps, f"simulate {workload.name}") as advance:
         records = measure(directory, lambda keep: run_simulation(workload, advance=advance))

@@ -95,7 +95,7 @@ def run(args: argparse.Namespace) -> int:
     targets = sweep_targets(targets_from_args(args), mock_given=bool(args.mock_url))
     plan = plan_from_args(args, targets=tuple(target for _, target in targets.values()))
     check_levels(plan.levels, client_capacity())
-    directory = run_dir(args.out)
+    directory = run_dir(args.out, append=args.append)
     seed = load_settings().seed if args.seed is None else args.seed
     specs = {name: spec for name, (spec, _) in targets.items()}
     with (

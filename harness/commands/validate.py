@@ -83,7 +83,7 @@ def run(args: argparse.Namespace) -> int:
         plan = _with(plan, extractors=(*plan.extractors, *args.extractor))
     plan = _with(plan, steps=args.steps)
     check_ledgers((plan.ledger, *plan.target_ledgers))
-    log = run_validate(plan, run_dir(args.out), say=stderr_say)
+    log = run_validate(plan, run_dir(args.out, append=args.append), say=stderr_say)
     if log.failed:
         stderr_say(f"validate: {', '.join(log.failed)} failed (steps.json says why): exit 1")
     return exit_status(log)

@@ -76,7 +76,7 @@ def run(args: argparse.Namespace) -> int:
     if args.mock:  # the mock is held to the targets' loopback rule
         check_mock_url(args.mock, allow_remote=args.allow_remote, option="--mock")
 
-    directory = run_dir(args.out)
+    directory = run_dir(args.out, append=args.append)
     records = measure(
         directory,
         lambda keep: (

@@ -123,7 +123,7 @@ def test_sfperf_verdict_grades_a_live_mock_and_fails_ci_on_a_fail_finding(tmp_pa
             one_call(client)
         args = ["verdict", "--mock", url, "--target", "bad", "--out", str(tmp_path)]
         assert main([*args, "--fail-on", "FAIL"]) == 1
-        assert main([*args, "--since", "1"]) == 0  # seq 1 was the only request
+        assert main([*args, "--since", "1", "--append"]) == 0  # seq 1 was the only request
     first, second = load_records(tmp_path)
     assert first.get("finding:unknown_token").values == (1.0,)
     assert second.params["entries"] == 0

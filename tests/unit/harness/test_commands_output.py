@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import datetime as dt
 from pathlib import Path
 
 import pytest
 
 from harness.cli import main
+from harness.commands._output import run_dir
+from harness.records import RunRecord, capture_environment
+from harness.store import save_records
 
 BAD = "/dev/null/x"  # under a file: can never be created
 
@@ -70,3 +74,57 @@ def test_a_mock_url_without_a_running_target_is_refused(
 ) -> None:
     assert main(["validate", "--mock-url", "http://127.0.0.1:9000"]) == 2
     assert "--mock-url goes with --target-url" in capsys.readouterr().err
+
+
+def earlier_run_in(directory: Path) -> Path:
+    """A run directory holding one saved record, as a finished run leaves it."""
+    record = RunRecord("micro", "extract", {}, capture_environment(), (),
+                       started_at="2026-12-04T20:27:58Z")  # fmt: skip
+    save_records(directory, [record])
+    return directory
+
+
+@pytest.mark.parametrize(
+    "argv",
+    [
+        ["micro", "--quick"],
+        ["simulate", "--quick"],
+        ["load", "steady", "--quick"],
+        ["sweep", "--quick"],
+        ["profile", "--quick"],
+        ["verdict", "--mock", "http://127.0.0.1:9"],
+        ["validate", "--quick"],
+    ],
+    ids=lambda argv: argv[0],
+)
+def test_an_out_that_holds_an_earlier_run_is_refused_in_one_line_before_anything_runs(
+    argv: list[str], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    out = earlier_run_in(tmp_path)
+    assert main([*argv, "--out", str(out)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("\n") == 1
+    assert f"--out {out} holds an earlier run (1 record(s), 2026-12-04T20:27:58Z)" in err
+    assert "--append" in err
+    assert [p.name for p in out.iterdir()] == ["results.json"]
+
+
+def test_append_adds_to_the_run_already_in_out(tmp_path: Path) -> None:
+    out = earlier_run_in(tmp_path)
+    assert run_dir(out, append=True) == out
+
+
+def test_an_out_without_saved_records_is_a_new_run(tmp_path: Path) -> None:
+    (tmp_path / "notes.txt").write_text("mine", encoding="utf-8")
+    save_records(tmp_path / "empty", [])
+    assert run_dir(tmp_path) == tmp_path
+    assert run_dir(tmp_path / "empty") == tmp_path / "empty"
+
+
+def test_two_default_runs_started_in_the_same_second_get_a_directory_each(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setenv("SFPERF_RESULTS_DIR", str(tmp_path))
+    now = dt.datetime(2026, 12, 4, 20, 27, 58, tzinfo=dt.UTC)
+    first, second = run_dir(None, now=now), run_dir(None, now=now)
+    assert (first.name, second.name) == ("20261204-202758", "20261204-202758-2")

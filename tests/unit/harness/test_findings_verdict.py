@@ -86,7 +86,7 @@ def test_warnings_fail_only_with_fail_on_warn(
     serve(monkeypatch, [entry(1, status=429)])  # given up without retry: a warning
     args = ["verdict", "--mock", MOCK, "--out", str(tmp_path), "--fail-on"]
     assert main([*args, "FAIL"]) == 0
-    assert main([*args, "warn"]) == 1
+    assert main([*args, "warn", "--append"]) == 1
     assert len(load_records(tmp_path)) == 2
 
 

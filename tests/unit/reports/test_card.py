@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping
 from pathlib import Path
 
@@ -340,3 +341,39 @@ def test_one_reply_handed_to_the_wrong_client_leads_the_card_as_a_fail(tmp_path:
     ) in text
     assert text.index("FAIL: 3 replies") < text.index("refuted: Token usage")
     assert "refuted: No client gets" not in text
+
+
+def test_an_appended_run_is_carded_by_its_own_discovery_not_the_earlier_runs(
+    tmp_path: Path,
+) -> None:
+    failed = record("discover", "models", {"model": None, "model_reason": "did not start"})
+    worked = record("discover", "models", {"model": "gpt-4o", "model_source": "probe",
+                                           "served_models": ["gpt-4o"]})  # fmt: skip
+    write_report(tmp_path, [failed, worked], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "holds", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "Model sent: `gpt-4o`" in card and "Not measured" not in card
+
+
+def test_a_target_not_measured_names_only_the_steps_the_run_skipped(tmp_path: Path) -> None:
+    steps = [{"step": "load", "records": 0, "skipped": "no model works (see discover)"}]
+    (tmp_path / "steps.json").write_text(json.dumps({"steps": steps}), encoding="utf-8")
+    discover = record("discover", "models", {"model": None, "model_reason": "did not start"})
+    write_report(tmp_path, [discover], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "inconclusive", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "**Not measured: did not start.** Load was skipped" in card
+    assert "profile" not in card and "resilience" not in card
+
+
+def test_several_skipped_steps_are_listed_in_the_order_they_would_have_run(
+    tmp_path: Path,
+) -> None:
+    steps = [{"step": name, "skipped": "no model works (see discover)"}
+             for name in ("load", "sweep", "resilience")]  # fmt: skip
+    (tmp_path / "steps.json").write_text(json.dumps({"steps": steps}), encoding="utf-8")
+    discover = record("discover", "models", {"model": None, "model_reason": "did not start"})
+    write_report(tmp_path, [discover], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "inconclusive", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "Load, sweep, and resilience were skipped" in card
