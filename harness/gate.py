@@ -33,10 +33,13 @@ from harness.stats import (
     ON_ROUNDS,
     Comparison,
     check_statistic,
+    compare_moments,
     compare_rates,
     compare_runs,
     compare_samples,
     holm_adjust,
+    moment_spread,
+    pooled_spread,
     run_statistic,
     select_runs,
     shared_prior,
@@ -58,6 +61,8 @@ CONFIRM_ROUNDS = 2
 
 # One run: the records one measurement produced (one results.json).
 Run = Sequence[RunRecord]
+# Per gated metric: its rule, the values of each run (or round) that has any, its unit.
+Grouped = dict[str, tuple["Rule", list[list[float]], str]]
 
 
 @dataclass(frozen=True)
@@ -197,11 +202,35 @@ def collect(
     pooled: dict[str, tuple[Rule, list[float], str]] = {}
     for record in records:
         for series in record.series:
-            rule = next((r for r in rules if r.applies_to(record, series.name)), None)
+            rule = _rule_for(rules, record, series.name)
             if rule is not None:
                 entry = pooled.setdefault(record_key(record, series.name), (rule, [], series.unit))
                 entry[1].extend(_gated_values(record, series.name))
     return pooled
+
+
+def collect_rounds(
+    records: Sequence[RunRecord], rules: Sequence[Rule]
+) -> dict[str, tuple[Rule, list[list[float]]]]:
+    """Per gated metric of a run measured in interleaved rounds (its records carry
+    `params.round`; two rounds or more, as at a sweep's judged level): its rule and the values
+    of each round that has any."""
+    rounds: dict[str, tuple[Rule, dict[int, list[float]]]] = {}
+    for record in records:
+        turn = record.params.get("round")
+        if not isinstance(turn, int):
+            continue
+        for series in record.series:
+            if (rule := _rule_for(rules, record, series.name)) is not None:
+                entry = rounds.setdefault(record_key(record, series.name), (rule, {}))
+                entry[1].setdefault(turn, []).extend(_gated_values(record, series.name))
+    return {key: (rule, [values for _, values in sorted(by_round.items()) if values])
+            for key, (rule, by_round) in rounds.items() if len(by_round) >= 2}  # fmt: skip
+
+
+def _rule_for(rules: Sequence[Rule], record: RunRecord, series: str) -> Rule | None:
+    """The first rule that selects `series` of `record` (the first match decides)."""
+    return next((rule for rule in rules if rule.applies_to(record, series)), None)
 
 
 def _gated_values(record: RunRecord, series: str) -> list[float]:
@@ -210,12 +239,10 @@ def _gated_values(record: RunRecord, series: str) -> list[float]:
     return list(record.get(series).values)
 
 
-def collect_runs(
-    runs: Sequence[Run], rules: Sequence[Rule]
-) -> dict[str, tuple[Rule, list[list[float]], str]]:
+def collect_runs(runs: Sequence[Run], rules: Sequence[Rule]) -> Grouped:
     """Per gated metric, the values of each run that has any (one list per run): a run whose
     requests all failed adds no latency, but its metric is still known, as untestable."""
-    grouped: dict[str, tuple[Rule, list[list[float]], str]] = {}
+    grouped: Grouped = {}
     for run in runs:
         for key, (rule, values, unit) in collect(run, rules).items():
             entry = grouped.setdefault(key, (rule, [], unit))
@@ -245,8 +272,18 @@ def evaluate_runs(
     if not base:
         raise UsageError("the baseline has no records that any gate rule selects")
     priors = rule_priors(base, cand)
+    one_each = len(baseline) == len(candidate) == 1
+    moments = moment_priors([*baseline, *candidate], rules) if one_each else {}
     measured = [
-        judge(key, rule, runs, cand[key][1] if key in cand else None, unit, priors.get(rule))
+        judge(
+            key,
+            rule,
+            runs,
+            cand[key][1] if key in cand else None,
+            unit,
+            priors.get(rule),
+            moment=moments.get(rule),
+        )
         for key, (rule, runs, unit) in sorted(base.items())
     ]
     results = adjust(measured)
@@ -340,6 +377,24 @@ def rule_priors(
     return {rule: prior for rule, prior in priors.items() if prior is not None}
 
 
+def moment_priors(runs: Sequence[Run], rules: Sequence[Rule]) -> dict[Rule, tuple[float, float]]:
+    """Per rule, how much its metrics measured in interleaved rounds (a sweep's judged level)
+    move from one moment to the next: the variance of the logs of their rounds' values, pooled
+    over those metrics and every run given (`pooled_spread`; fewer than 3 such: none).
+
+    With one run a side this is the noise of each side's value, of every metric of the rule:
+    the rounds of a run are moments apart, and a run is one more moment. A difference no larger
+    than the machine moves between rounds is not the code's (R40: sfperf's own reference
+    gateway "regressed" 11% between two runs of one commit, its rounds 8% apart in each)."""
+    spreads: dict[Rule, list[tuple[float, int]]] = defaultdict(list)
+    for run in runs:
+        for rule, per_round in collect_rounds(run, rules).values():
+            if rule.series not in RATES and (spread := moment_spread(run_values(rule, per_round))):
+                spreads[rule].append(spread)
+    pooled = {rule: pooled_spread(found) for rule, found in spreads.items()}
+    return {rule: spread for rule, spread in pooled.items() if spread is not None}
+
+
 def run_values(rule: Rule, runs: list[list[float]]) -> list[float]:
     """One value per run: the rule's statistic of that run's rounds."""
     return [run_statistic(values, rule.statistic) for values in runs]
@@ -397,9 +452,12 @@ def judge(
     candidate: list[list[float]] | None,
     unit: str,
     prior: tuple[float, float] | None = None,
+    *,
+    moment: tuple[float, float] | None = None,
 ) -> MetricResult:
     """One metric's comparison under `rule` (status UNCHANGED until `adjust` classifies it);
-    `prior` moderates a run-level variance (see `rule_priors`)."""
+    `prior` moderates a run-level variance (see `rule_priors`); `moment`, the moment-to-moment
+    variance of the rule's metrics (`moment_priors`), judges one run a side."""
     if candidate is None:
         return MetricResult(key, rule, MISSING, unit=unit, note="not in the candidate run")
     if not baseline or not candidate:
@@ -418,6 +476,10 @@ def judge(
         )
         return MetricResult(key, rule, UNCHANGED, comparison, unit)
     base_values, cand_values = baseline[0], candidate[0]
+    values = run_statistic(base_values, rule.statistic), run_statistic(cand_values, rule.statistic)
+    if moment is not None and min(values) > 0:
+        note = "one run a side, each one moment of the machine: more runs can decide"
+        return MetricResult(key, rule, UNCHANGED, compare_moments(*values, moment), unit, note)
     if min(len(base_values), len(cand_values)) < MIN_VALUES:
         note = f"needs >= {MIN_VALUES} values per side for a test"
         return MetricResult(key, rule, UNTESTABLE, unit=unit, note=note)

@@ -494,6 +494,16 @@ def shared_prior(spreads: Sequence[tuple[float, int]]) -> tuple[float, float] | 
     return float(np.median([v for v, _ in usable])), float(np.median([df for _, df in usable]))
 
 
+def pooled_spread(spreads: Sequence[tuple[float, int]]) -> tuple[float, float] | None:
+    """One noise estimated several times (variance, df each): the variances pooled, weighted by
+    their df, and the df summed; None for fewer than 3 estimates."""
+    usable = [(v, df) for v, df in spreads if df >= 1 and math.isfinite(v)]
+    if len(usable) < 3:
+        return None
+    df_total = sum(df for _, df in usable)
+    return sum(v * df for v, df in usable) / df_total, float(df_total)
+
+
 def compare_runs(
     baseline: Sequence[float],
     candidate: Sequence[float],
@@ -532,6 +542,37 @@ def compare_runs(
     return Comparison(base_loc, cand_loc, ratio, Interval(low, high, confidence), test.p_value,
                       cliffs_delta(as_array(baseline), as_array(candidate)), mde, int(b.size),
                       int(c.size), method)  # fmt: skip
+
+
+def compare_moments(
+    baseline: float,
+    candidate: float,
+    moment: tuple[float, float],
+    *,
+    confidence: float = CONFIDENCE,
+    power: float = 0.8,
+) -> Comparison:
+    """One run a side, each one moment of a machine whose state moves: `moment` = (variance,
+    df) of a log value from one moment to the next, as interleaved rounds showed it, is the
+    noise of each side's value (t-test on logs; positive values only)."""
+    b, c = np.log(as_array([baseline])), np.log(as_array([candidate]))
+    variance, df = moment
+    test = _t_test(b, c, variance, df, confidence, power)
+    ratio, low, high = (math.exp(v) for v in (test.diff, *test.diff_ci))
+    spread = math.expm1(math.sqrt(variance))
+    method = (f"t-test on one run a side, each a moment: the noise is how much a round moves "
+              f"from one moment to the next ({spread:.1%}, df {df:g})")  # fmt: skip
+    return Comparison(baseline, candidate, ratio, Interval(low, high, confidence), test.p_value,
+                      cliffs_delta(b, c), math.expm1(test.detectable), 1, 1, method)  # fmt: skip
+
+
+def moment_spread(rounds: Sequence[float]) -> tuple[float, int] | None:
+    """(variance, df) of the logs of one subject's interleaved rounds (one value each): how
+    much it moves from one moment to the next; None for fewer than 2 or a value <= 0."""
+    values = as_array(rounds)
+    if values.size < 2 or not np.all(values > 0):
+        return None
+    return float(np.log(values).var(ddof=1)), int(values.size - 1)
 
 
 def moderate(variance: float, df: float, prior: tuple[float, float] | None) -> tuple[float, float]:
