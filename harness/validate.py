@@ -410,7 +410,7 @@ def warmed_up(target: LoadTarget, model: str, since: int | None) -> tuple[float,
     from harness.card.measures import journal_record
     from harness.card.window import journal_since, warm_up
 
-    warm_s = warm_up(target.url, model, headers=target.headers)
+    warm_s = warm_up(target.url, model, headers=target.headers, tls=target.tls)
     journal, lost = journal_since(target.mock_url, since) if target.mock_url else (None, False)
     if journal is None:
         return warm_s, []

@@ -24,6 +24,7 @@ from harness.runners.load import LoadTarget, serve_target
 from harness.shim import ENV_MOCK_URL
 from harness.targets import TargetSpec
 from harness.targets.discovery import ModelChoice, discover_model
+from harness.targets.tls import TlsRefused
 from mock_salesforce.admin_client import AdminClient, AdminError
 
 REDIRECTED_HOSTS = "api/login/test.salesforce.com and *.my.salesforce.com"
@@ -48,11 +49,15 @@ def discover_journaled(
         with serve_target(spec, directory, seed=seed, mock_url=mock_url,
                           mock_profile=mock_profile) as target:  # fmt: skip
             choice = discover_model(target.url, requested=requested or None,
-                                    mock_url=target.mock_url, headers=target.headers)  # fmt: skip
+                                    mock_url=target.mock_url, headers=target.headers,
+                                    tls=target.tls)  # fmt: skip
             journal = journal_since(target.mock_url, since)[0] if target.mock_url else None
             if spec.kind == "url":
                 return _judged_by_the_mock_url(choice, target.mock_url, journal), journal
             return _judged_by_the_redirect(choice, spec, target), journal
+    except TlsRefused as exc:  # it started, but its certificate is one sfperf's clients refuse
+        refused = ModelChoice.failed(f"sfperf could not talk to it: {exc}", "{name}: TLS refused")
+        return refused, None
     except UsageError as exc:
         return ModelChoice.failed(f"the target did not start: {exc}", "{name} did not start"), None
     except Exception as exc:  # whatever a stranger's gateway does, the run goes on to a report

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.card.measures import WindowObservation
 from harness.findings.journal import journal_position
+from harness.targets.tls import TargetTls
 from mock_salesforce.admin_client import AdminClient, AdminError
 
 _LABELS = itertools.count(1)
@@ -103,15 +104,18 @@ def warm_up(
     model: str,
     requests: int = WARM_UP_REQUESTS,
     headers: Mapping[str, str] | None = None,
+    tls: TargetTls | None = None,
 ) -> float:
     """A few chat completions before the first window, so the target's one-off work (the first
     token fetch and its file write, lazy imports, connection pools) is not counted as per-request
     cost. Their answers do not matter: the windows measure. Returns the seconds it took."""
     from harness.targets.endpoints import CHAT_PATH, endpoint_url
     from harness.targets.health import http_post_json
+    from harness.targets.tls import DEFAULT_TLS
 
     started_s = time.monotonic()
     for index in range(requests):
         body = {"model": model, "messages": [{"role": "user", "content": f"warm-up {index}"}]}
-        http_post_json(endpoint_url(url, CHAT_PATH), body, timeout_s=30.0, headers=headers or {})
+        http_post_json(endpoint_url(url, CHAT_PATH), body, timeout_s=30.0, headers=headers or {},
+                       tls=tls or DEFAULT_TLS)  # fmt: skip
     return time.monotonic() - started_s

@@ -1,5 +1,6 @@
 """The options every command that talks to a target shares: `--target-header` (and the
-`OPENAI_API_KEY` it falls back to), resolved once here, at the edge; `--start-timeout`."""
+`OPENAI_API_KEY` it falls back to), resolved once here, at the edge; `--target-ca` and
+`--target-insecure` (an https target's certificate); `--start-timeout`."""
 
 from __future__ import annotations
 
@@ -10,6 +11,7 @@ from typing import Any
 from harness.settings import load_settings
 from harness.targets.headers import Headers, describe_headers, target_headers
 from harness.targets.spec import START_TIMEOUT_S
+from harness.targets.tls import TargetTls, target_tls
 
 
 def add_target_header_option(group: Any) -> None:
@@ -19,6 +21,25 @@ def add_target_header_option(group: Any) -> None:
         help="a header every request to the target carries, e.g. 'Authorization: Bearer KEY' "
         "(repeatable; default: OPENAI_API_KEY as a Bearer token, when set)",
     )  # fmt: skip
+
+
+def add_target_tls_options(group: Any) -> None:
+    """`--target-ca FILE` and `--target-insecure`: what sfperf's clients trust of an https
+    target's certificate (default: the system's CAs)."""
+    group.add_argument(
+        "--target-ca", metavar="FILE",
+        help="an https target's CA (or its self-signed certificate), PEM: every client sfperf "
+        "runs against the target trusts it",
+    )  # fmt: skip
+    group.add_argument(
+        "--target-insecure", action="store_true",
+        help="do not check an https target's certificate (a loopback target only)",
+    )  # fmt: skip
+
+
+def tls_from_args(args: argparse.Namespace) -> TargetTls:
+    """What the TLS options say (the default when a command has none of them)."""
+    return target_tls(getattr(args, "target_ca", None), getattr(args, "target_insecure", False))
 
 
 def add_start_timeout_option(group: Any) -> None:

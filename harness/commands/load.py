@@ -18,7 +18,9 @@ from harness.commands._output import add_output_options, measure, run_dir, save
 from harness.commands._target import (
     add_start_timeout_option,
     add_target_header_option,
+    add_target_tls_options,
     headers_from_args,
+    tls_from_args,
 )
 from harness.errors import UsageError
 from harness.records import RunRecord
@@ -55,6 +57,7 @@ def register(subparsers: Any) -> None:
         "after the run and shown beside the measured figures",
     )  # fmt: skip
     add_target_header_option(target)
+    add_target_tls_options(target)
     add_start_timeout_option(target)
     load = parser.add_argument_group("load")
     load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
@@ -124,7 +127,7 @@ def choose_model(spec: TargetSpec, target: LoadTarget, requested: str, directory
     if spec.kind == "variant":
         return ModelChoice.given(requested or DEFAULT_MODEL)
     choice = discover_model(target.url, requested=requested or None, mock_url=target.mock_url,
-                            headers=target.headers)  # fmt: skip
+                            headers=target.headers, tls=target.tls)  # fmt: skip
     save(directory, [discovery_record(target.name, choice)])
     if choice.model is None:
         raise UsageError(f"{target.name}: {choice.reason}; nothing measured")
@@ -190,7 +193,7 @@ def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
     spec = target_from_args(
         args.variant, args.target_url, args.launch, allow_remote=args.allow_remote,
         metrics_path=args.target_metrics, headers=headers_from_args(args, users_target=users),
-        start_timeout_s=args.start_timeout,
+        start_timeout_s=args.start_timeout, tls=tls_from_args(args),
     )  # fmt: skip
     mock_url = args.mock_url and check_mock_url(args.mock_url, allow_remote=args.allow_remote,
                                            option="--mock-url")  # fmt: skip

@@ -10,7 +10,9 @@ from harness.commands._output import add_output_options, measure, run_dir
 from harness.commands._target import (
     add_start_timeout_option,
     add_target_header_option,
+    add_target_tls_options,
     headers_from_args,
+    tls_from_args,
 )
 from harness.records import RunRecord
 
@@ -42,6 +44,7 @@ def register(subparsers: Any) -> None:
         "answers a probe request; gpt-4o-mini to a variant)",
     )  # fmt: skip
     add_target_header_option(parser)
+    add_target_tls_options(parser)
     add_start_timeout_option(parser)
     parser.add_argument("--requests", type=int, default=None, help="requests to send (2000)")
     parser.add_argument("--concurrency", type=int, default=8, help="requests in flight")
@@ -97,6 +100,7 @@ def make_plans(args: argparse.Namespace) -> list[ProfilingPlan]:
         mock_profile=args.mock_profile,
         top=args.top,
         headers=headers_from_args(args, users_target=bool(args.launch)),
+        tls=tls_from_args(args),
         model=args.model,
         start_timeout_s=check_start_timeout(args.start_timeout),
     )

@@ -18,7 +18,9 @@ from harness.commands._output import add_output_options, measure, run_dir
 from harness.commands._target import (
     add_start_timeout_option,
     add_target_header_option,
+    add_target_tls_options,
     headers_from_args,
+    tls_from_args,
 )
 from harness.errors import UsageError
 from harness.records import RunRecord
@@ -55,6 +57,7 @@ def register(subparsers: Any) -> None:
         "--model", help="model name sent to your gateway (default: one it lists that works)"
     )
     add_target_header_option(target)
+    add_target_tls_options(target)
     add_start_timeout_option(target)
     parser.add_argument(
         "--levels", help="concurrency levels (default 1,2,4,...,256; quick 1,8,32,64)"
@@ -174,7 +177,8 @@ def targets_from_args(args: argparse.Namespace) -> list[tuple[Any, str]]:
         raise UsageError("--baseline-target and --candidate-target go together")
     if all(pair):
         urls = (args.baseline_url, args.candidate_url)
-        return [(target_of(text, url, role, args.allow_remote, headers, args.start_timeout), role)
+        return [(target_of(text, url, role, args.allow_remote, headers, args.start_timeout,
+                           tls_from_args(args)), role)
                 for text, url, role in zip(pair, urls, ROLES, strict=True)]  # fmt: skip
     for role in ROLES:
         if getattr(args, f"{role}_url"):
@@ -182,7 +186,8 @@ def targets_from_args(args: argparse.Namespace) -> list[tuple[Any, str]]:
     if args.target_url or args.launch:
         spec = target_from_args(None, args.target_url, args.launch, default_variant=None,
                                 allow_remote=args.allow_remote, headers=headers,
-                                start_timeout_s=args.start_timeout)  # fmt: skip
+                                start_timeout_s=args.start_timeout,
+                                tls=tls_from_args(args))  # fmt: skip
         return [(spec, "target")]
     if args.mock_url:
         raise UsageError("--mock-url names the mock behind --target-url (none was given)")
@@ -196,18 +201,21 @@ def target_of(
     allow_remote: bool,
     headers: Any = (),
     start_timeout_s: float = START_TIMEOUT_S,
+    tls: Any = None,
 ) -> Any:
     """A `--baseline-target` / `--candidate-target`: an http(s) URL (running) or a command,
-    which listens at `url` when given (else it prints its URL); `headers`: --target-header;
-    a command has `start_timeout_s` to get ready."""
+    which listens at `url` when given (else it prints its URL); `headers`: --target-header,
+    `tls`: --target-ca/--target-insecure; a command has `start_timeout_s` to get ready."""
     from harness.targets import target_from_args
+    from harness.targets.tls import DEFAULT_TLS
 
     if text.startswith(("http://", "https://")):
         if url:
             raise UsageError(f"--{role}-url goes with a command; --{role}-target is a URL")
-        return target_from_args(None, text, None, allow_remote=allow_remote, headers=headers)
+        return target_from_args(None, text, None, allow_remote=allow_remote, headers=headers,
+                                tls=tls or DEFAULT_TLS)  # fmt: skip
     return target_from_args(None, url, text, allow_remote=allow_remote, headers=headers,
-                            start_timeout_s=start_timeout_s)  # fmt: skip
+                            start_timeout_s=start_timeout_s, tls=tls or DEFAULT_TLS)  # fmt: skip
 
 
 def print_summary(records: Sequence[RunRecord]) -> None:

@@ -10,7 +10,9 @@ from harness.commands._output import add_output_options, run_dir
 from harness.commands._target import (
     add_start_timeout_option,
     add_target_header_option,
+    add_target_tls_options,
     headers_from_args,
+    tls_from_args,
 )
 from harness.errors import UsageError
 
@@ -39,6 +41,7 @@ def register(subparsers: Any) -> None:
         "after each load run and shown beside what sfperf measured",
     )  # fmt: skip
     add_target_header_option(target)
+    add_target_tls_options(target)
     add_start_timeout_option(target)
     parser.add_argument(
         "--extractor", action="append", default=[], metavar="pkg.mod:func",
@@ -70,7 +73,7 @@ def run(args: argparse.Namespace) -> int:
     if args.target_url or args.launch:
         spec = target_from_args(None, args.target_url, args.launch, allow_remote=args.allow_remote,
                                 metrics_path=args.target_metrics,
-                                headers=headers_from_args(args),
+                                headers=headers_from_args(args), tls=tls_from_args(args),
                                 start_timeout_s=args.start_timeout)  # fmt: skip
         mock_url = args.mock_url and check_mock_url(
             args.mock_url, allow_remote=args.allow_remote, option="--mock-url"
@@ -92,8 +95,9 @@ def run(args: argparse.Namespace) -> int:
 def _reference_options(plan: Any, args: argparse.Namespace, ledgers: tuple[Path, ...]) -> Any:
     """Without a target of the user's: --ledger replaces the seed ledger; target options err."""
     for option, value in (("--model", args.model), ("--target-metrics", args.target_metrics),
-                          ("--mock-url", args.mock_url),
-                          ("--target-header", args.target_header)):  # fmt: skip
+                          ("--mock-url", args.mock_url), ("--target-header", args.target_header),
+                          ("--target-ca", args.target_ca),
+                          ("--target-insecure", args.target_insecure)):  # fmt: skip
         if value:
             raise UsageError(f"{option} goes with --target-url or --launch (your gateway)")
     if len(ledgers) > 1:

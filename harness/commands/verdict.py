@@ -19,7 +19,9 @@ from harness.commands._output import add_output_options, measure, run_dir
 from harness.commands._target import (
     add_start_timeout_option,
     add_target_header_option,
+    add_target_tls_options,
     headers_from_args,
+    tls_from_args,
 )
 from harness.errors import UsageError
 from harness.records import RunRecord
@@ -61,6 +63,7 @@ def register(subparsers: Any) -> None:
     target.add_argument("--duration", help="scenario run time, e.g. 10m (default 10m; quick 10s)")
     target.add_argument("--users", type=int, default=4, help="concurrent users of the scenario")
     add_target_header_option(target)
+    add_target_tls_options(target)
     add_start_timeout_option(target)
     add_output_options(parser)
     parser.set_defaults(handler=run)
@@ -130,7 +133,8 @@ def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
     users = bool(args.target_url or args.launch)
     spec = target_from_args(args.variant, args.target_url, args.launch, name=args.target,
                             allow_remote=args.allow_remote, start_timeout_s=args.start_timeout,
-                            headers=headers_from_args(args, users_target=users))  # fmt: skip
+                            headers=headers_from_args(args, users_target=users),
+                            tls=tls_from_args(args))  # fmt: skip
     quick_or_full_s = QUICK_DURATION_S if args.quick else DEFAULT_DURATION_S
     duration_s = parse_duration_s(args.duration) if args.duration else quick_or_full_s
     if args.users < 1:

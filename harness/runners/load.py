@@ -40,6 +40,7 @@ from harness.store import atomic_write_text
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.process import signal_group, spawn, stop_group
+from harness.targets.tls import DEFAULT_TLS, TLS_VARIABLE, TargetTls
 from scenarios import scenario_path
 from scenarios.load.resilience_plan import resilience_plan
 
@@ -105,13 +106,14 @@ class LoadTarget:
     session: TargetSession = field(default_factory=TargetSession)
     # Sent with every request (`--target-header`): secrets, kept out of the repr and records.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tls: TargetTls = DEFAULT_TLS  # what every client trusts of its certificate (https)
 
     @classmethod
     def of(cls, running: RunningTarget, mock_url: str, *, io: bool = False) -> LoadTarget:
         """The load's view of a running target (`io`: with the shim's file counts)."""
         snapshot = running.io_snapshot if io else no_snapshot
         return cls(running.name, running.url, mock_url, running.metrics, snapshot,
-                   headers=running.headers)  # fmt: skip
+                   headers=running.headers, tls=running.tls)  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
         """Watches this target over one load run (the `card` record's observation)."""
@@ -155,12 +157,13 @@ def sfperf_options(plan: LoadPlan, target: LoadTarget, raw_dir: Path) -> list[st
     return options
 
 
-def locust_env(headers: Mapping[str, str]) -> dict[str, str] | None:
+def locust_env(headers: Mapping[str, str], tls: TargetTls = DEFAULT_TLS) -> dict[str, str] | None:
     """The locust children's environment: ours, plus the target's headers (in the environment,
-    not on a command line that `ps` shows and the record keeps)."""
-    if not headers:
+    not on a command line that `ps` shows and the record keeps) and TLS choices."""
+    if not headers and tls.default:
         return None
-    return {**os.environ, HEADERS_VARIABLE: json.dumps(dict(headers))}
+    given = {HEADERS_VARIABLE: json.dumps(dict(headers))} if headers else {}
+    return {**os.environ, **given, **({} if tls.default else {TLS_VARIABLE: tls.as_json()})}
 
 
 def work_dir_for(run_dir: Path, plan: LoadPlan, target: LoadTarget) -> Path:
@@ -285,7 +288,7 @@ def run_load(
     observer = target.observer(f"{Path(plan.scenario).stem}-{plan.mode}")
     observer.start()
     started_at, started_s = now_iso(), clock()
-    procs = LocustProcesses(commands, work / "logs", locust_env(target.headers))
+    procs = LocustProcesses(commands, work / "logs", locust_env(target.headers, target.tls))
     finished = interrupted = False
     try:
         wait_s = plan.duration_s + (WORKER_WAIT_S if plan.distributed else 0.0)

@@ -48,6 +48,7 @@ from harness.targets.headers import Headers
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 from harness.targets.spec import START_TIMEOUT_S, env_command
+from harness.targets.tls import DEFAULT_TLS, TargetTls
 
 PYINSTRUMENT_DIR = "profile"
 PROFILER_CHILD = Path(__file__).resolve().parent / "support" / "profiler_child.py"
@@ -74,6 +75,7 @@ class ProfilingPlan:
     # What every request to a launched target carries (`--target-header`): secrets, not shown.
     headers: Headers = field(default=(), repr=False)
     start_timeout_s: float = START_TIMEOUT_S  # a launched target's time to get ready
+    tls: TargetTls = DEFAULT_TLS  # an https target's certificate checks (`--target-ca`...)
 
     @property
     def name(self) -> str:
@@ -114,7 +116,7 @@ def profile_target(
     ):
         plan = replace(plan, model=model_for(plan, url, mock))
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance,
-                          model=plan.model, headers=dict(plan.headers))  # fmt: skip
+                          model=plan.model, headers=dict(plan.headers), tls=plan.tls)  # fmt: skip
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment(),
                          io_report=io_report)  # fmt: skip
     record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
@@ -129,7 +131,7 @@ def model_for(plan: ProfilingPlan, url: str, mock_url: str) -> str:
     saying what each probe got when none works."""
     if plan.model or not plan.launch:
         return plan.model or MODEL
-    choice = discover_model(url, mock_url=mock_url, headers=dict(plan.headers))
+    choice = discover_model(url, mock_url=mock_url, headers=dict(plan.headers), tls=plan.tls)
     if choice.model is None:
         raise UsageError(f"{plan.name}: {choice.reason}; nothing profiled")
     return choice.model
@@ -194,7 +196,8 @@ def profiled_target(
         env_words = env_prefix(shlex.split(plan.launch))[0]
         command = shlex.join([*env_words, *wrapper, "--", *python_program(plan.launch)])
         spec = TargetSpec(command=command, url=plan.target_url, name=plan.name,
-                          headers=plan.headers, start_timeout_s=plan.start_timeout_s)  # fmt: skip
+                          headers=plan.headers, start_timeout_s=plan.start_timeout_s,
+                          tls=plan.tls)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
             ready.touch()
             yield target.url, target.io_report_path

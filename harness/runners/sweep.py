@@ -398,7 +398,8 @@ def open_subjects(
         choice = known.get(target.name) or choose(
             running, plan.model, mock_url if target.behind_mock else ""
         )
-        subject = chat_subject(running.url, choice.model or "", prompts, running.headers)
+        subject = chat_subject(running.url, choice.model or "", prompts, running.headers,
+                               running.tls)  # fmt: skip
         measure = http_measure(subject, judge if target.behind_mock else None, running.pid)
         runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock,
                                choice.as_params()))  # fmt: skip
@@ -417,7 +418,7 @@ def target_model(running: RunningTarget, requested: str | None, mock_url: str) -
     """The model a target is sent: `requested` if it works, else the first it serves that
     does; UsageError (with what each probe got) when none works."""
     choice = discover_model(running.url, requested=requested, mock_url=mock_url,
-                            headers=running.headers)  # fmt: skip
+                            headers=running.headers, tls=running.tls)  # fmt: skip
     if choice.model is None:
         raise UsageError(choice.reason)
     return choice

@@ -25,6 +25,7 @@ from harness.runners.support.loadrows import quote_body
 from harness.targets import health
 from harness.targets.endpoints import CHAT_PATH, HEALTH_PATH, MODELS_PATH, endpoint_url
 from harness.targets.headers import credential_hint
+from harness.targets.tls import DEFAULT_TLS, TargetTls
 from mock_salesforce.admin_client import AdminClient, AdminError
 from mock_salesforce.markers import new_marker
 
@@ -191,12 +192,13 @@ def discover_model(
     get: Get | None = None,
     post: Post | None = None,
     headers: Mapping[str, str] = health.NO_HEADERS,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> ModelChoice:
     """Choose the model to send `url`: `requested`, else the first served one that works.
-    `headers` go with every request (`--target-header`); `get` and `post` make the HTTP calls
-    (tests pass fakes)."""
-    send = post or partial(_post_json, headers=headers)
-    fetch = get or partial(health.http_get, headers=headers)
+    `headers` go with every request (`--target-header`), TLS checked as `tls` says; `get` and
+    `post` make the HTTP calls (tests pass fakes)."""
+    send = post or partial(_post_json, headers=headers, tls=tls)
+    fetch = get or partial(health.http_get, headers=headers, tls=tls)
     served, listing, upstreams = list_models(url, fetch)
     said = health_route(url, fetch)
     if requested:
@@ -305,8 +307,13 @@ def probe_fidelity(
     return judge(status, facts, reply)
 
 
-def _post_json(url: str, body: Any, headers: Mapping[str, str] = health.NO_HEADERS) -> Answer:
-    return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S, headers=headers)
+def _post_json(
+    url: str,
+    body: Any,
+    headers: Mapping[str, str] = health.NO_HEADERS,
+    tls: TargetTls = DEFAULT_TLS,
+) -> Answer:
+    return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S, headers=headers, tls=tls)
 
 
 def _models_calls(mock_url: str, since: int | None) -> list[dict[str, Any]] | None:

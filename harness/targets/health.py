@@ -1,7 +1,8 @@
 """Small blocking HTTP probes of a target: health, readiness, its own metrics.
 
 Proxies from the environment are ignored on purpose: targets live on loopback, and a corporate
-`http_proxy` must not swallow the harness's probes.
+`http_proxy` must not swallow the harness's probes. A target's certificate is checked as
+`TargetTls` says; one refused raises `TlsRefused` at once (harness.targets.tls).
 """
 
 from __future__ import annotations
@@ -11,9 +12,11 @@ import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
+from functools import partial
 from typing import Any
 
 from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
+from harness.targets.tls import DEFAULT_TLS, TargetTls, tls_refusal
 
 HEALTH_PATHS = (HEALTH_PATH, MODELS_PATH)
 _OPENER = urllib.request.build_opener(urllib.request.ProxyHandler({}))
@@ -23,20 +26,34 @@ Get = Callable[[str, float, Mapping[str, str]], "tuple[int, bytes] | None"]
 
 
 def http_get(
-    url: str, timeout_s: float = 2.0, headers: Mapping[str, str] = NO_HEADERS
+    url: str,
+    timeout_s: float = 2.0,
+    headers: Mapping[str, str] = NO_HEADERS,
+    *,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> tuple[int, bytes] | None:
     """GET `url` with `headers`: (status, body), or None when nothing answered (refused,
-    reset, timeout)."""
+    reset, timeout); `TlsRefused` when its TLS was refused."""
     try:
         request = urllib.request.Request(url, headers=dict(headers))
-        with _OPENER.open(request, timeout=timeout_s) as response:
+        with opener(tls).open(request, timeout=timeout_s) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         body = exc.read()
         exc.close()
         return int(exc.code), body
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        if refused := tls_refusal(url, exc):
+            raise refused from None
         return None
+
+
+def opener(tls: TargetTls) -> urllib.request.OpenerDirector:
+    """A urllib opener that ignores proxies and checks certificates as `tls` says."""
+    if tls.default:
+        return _OPENER
+    handler = urllib.request.HTTPSHandler(context=tls.context())
+    return urllib.request.build_opener(urllib.request.ProxyHandler({}), handler)
 
 
 @dataclass(frozen=True)
@@ -54,11 +71,15 @@ def readiness(
     base_url: str,
     timeout_s: float = 2.0,
     headers: Mapping[str, str] = NO_HEADERS,
-    get: Get = http_get,
+    get: Get | None = None,
+    *,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> Readiness:
     """Ready when GET /health, or else GET /v1/models, answers anything under 500: a 404 is an
     answer too (many gateways serve only POST /v1/chat/completions; discovery's probe is the
-    real test), while a 5xx says the server is not ready (yet)."""
+    real test), while a 5xx says the server is not ready (yet). `get` defaults to `http_get`
+    with `tls`."""
+    get = get or partial(http_get, tls=tls)
     said: list[str] = []
     for path in HEALTH_PATHS:
         answer = get(endpoint_url(base_url, path), timeout_s, headers)
@@ -71,10 +92,14 @@ def readiness(
 
 
 def get_json(
-    url: str, timeout_s: float = 5.0, headers: Mapping[str, str] = NO_HEADERS
+    url: str,
+    timeout_s: float = 5.0,
+    headers: Mapping[str, str] = NO_HEADERS,
+    *,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> dict[str, Any] | None:
     """GET `url` and parse a JSON object; None on any failure (absent endpoint, bad JSON)."""
-    answer = http_get(url, timeout_s, headers)
+    answer = http_get(url, timeout_s, headers, tls=tls)
     if answer is None or answer[0] != 200:
         return None
     try:
@@ -85,17 +110,24 @@ def get_json(
 
 
 def http_post_json(
-    url: str, document: Any, timeout_s: float = 30.0, headers: Mapping[str, str] = NO_HEADERS
+    url: str,
+    document: Any,
+    timeout_s: float = 30.0,
+    headers: Mapping[str, str] = NO_HEADERS,
+    *,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> tuple[int, bytes] | None:
     """POST `document` as JSON with `headers`: (status, body), error statuses included; None
-    when nothing answered."""
+    when nothing answered; `TlsRefused` when its TLS was refused."""
     sent = {**headers, "Content-Type": "application/json"}
     request = urllib.request.Request(url, data=json.dumps(document).encode(), headers=sent)
     try:
-        with _OPENER.open(request, timeout=timeout_s) as response:
+        with opener(tls).open(request, timeout=timeout_s) as response:
             return int(response.status), response.read()
     except urllib.error.HTTPError as exc:
         with exc:
             return int(exc.code), exc.read()
-    except (OSError, ValueError):
+    except (OSError, ValueError) as exc:
+        if refused := tls_refusal(url, exc):
+            raise refused from None
         return None

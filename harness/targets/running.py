@@ -24,6 +24,7 @@ from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listening_addresses
 from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import START_TIMEOUT_S, TargetSpec
+from harness.targets.tls import DEFAULT_TLS, TargetTls
 
 READY_TIMEOUT_S = START_TIMEOUT_S  # the mock's and the reference gateway's (they start in ~1 s)
 STOP_GRACE_S = 5.0
@@ -52,12 +53,14 @@ class RunningTarget:
     metrics_path: str | None = None  # where it reports on itself, when known
     # What every client sends it (`--target-header`); secrets, so not in the repr.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
+    tls: TargetTls = DEFAULT_TLS  # what every client trusts of its certificate (https)
 
     def metrics(self) -> dict[str, Any] | None:
         """The target's own figures (GET `metrics_path`), None when it has none."""
         if not self.metrics_path:
             return None
-        return health.get_json(endpoint_url(self.url, self.metrics_path), headers=self.headers)
+        return health.get_json(endpoint_url(self.url, self.metrics_path), headers=self.headers,
+                               tls=self.tls)  # fmt: skip
 
     def io_report(self) -> dict[str, Any] | None:
         """File opens and redirects counted by the shim (launched targets, after they stop)."""
@@ -145,10 +148,11 @@ def _variant_target(
 
 def _url_target(spec: TargetSpec) -> RunningTarget:
     url, headers = str(spec.url), dict(spec.headers)
-    ready = health.readiness(url, headers=headers)
+    ready = health.readiness(url, headers=headers, tls=spec.tls)
     if not ready.ready:
         raise UsageError(f"target {url} is not ready: {ready.describe()}")
-    return RunningTarget(spec.name, url, metrics_path=spec.metrics_path, headers=headers)
+    return RunningTarget(spec.name, url, metrics_path=spec.metrics_path, headers=headers,
+                         tls=spec.tls)  # fmt: skip
 
 
 @contextlib.contextmanager
@@ -163,9 +167,9 @@ def _launched_target(
     finder = _no_url if spec.url else local_url
     child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
     try:
-        url = _wait_launched(child, spec.url, timeout_s, dict(spec.headers))
+        url = _wait_launched(child, spec.url, timeout_s, dict(spec.headers), spec.tls)
         yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control,
-                            spec.metrics_path, dict(spec.headers))  # fmt: skip
+                            spec.metrics_path, dict(spec.headers), spec.tls)  # fmt: skip
     finally:
         child.stop(STOP_GRACE_S)
 
@@ -176,21 +180,26 @@ def _no_url(line: str) -> str | None:
 
 
 def _wait_launched(
-    child: Child, fixed_url: str | None, timeout_s: float, headers: Mapping[str, str]
+    child: Child,
+    fixed_url: str | None,
+    timeout_s: float,
+    headers: Mapping[str, str],
+    tls: TargetTls = DEFAULT_TLS,
 ) -> str:
-    """The launched target's URL once it answers: the fixed one, or the one it printed."""
+    """The launched target's URL once it answers: the fixed one, or the one it printed; a TLS
+    refusal (`TlsRefused`) ends the wait at once."""
     url = fixed_url or child.wait_url(timeout_s)
 
     def alive() -> bool:
         return not exited(child.process)
 
     def ready() -> bool:
-        return health.readiness(url, 1.0, headers).ready
+        return health.readiness(url, 1.0, headers, tls=tls).ready
 
     if not poll_until(ready, timeout_s=timeout_s, alive=alive):
         if not alive():
             raise child.exited_error()
-        hint = where_it_listens(child.pid, url, health.readiness(url, 1.0, headers))
+        hint = where_it_listens(child.pid, url, health.readiness(url, 1.0, headers, tls=tls))
         raise UsageError(f"{child.label} is not ready at {url} after {timeout_s:g} s{hint}; "
                          f"if it needs longer to start, give it --start-timeout "
                          f"{longer_s(timeout_s):g} (log: {child.log_path})")  # fmt: skip

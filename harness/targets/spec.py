@@ -16,6 +16,7 @@ from urllib.parse import urlsplit
 
 from harness.errors import UsageError
 from harness.targets.headers import Headers
+from harness.targets.tls import DEFAULT_TLS, TargetTls, check_insecure
 from mock_salesforce.admin_client import AdminClient, AdminError
 from mock_salesforce.admin_client import is_loopback as is_loopback  # the URL rules' own
 
@@ -53,6 +54,7 @@ class TargetSpec:
     # values are secrets, so the spec's repr leaves them out.
     headers: Headers = field(default=(), repr=False)
     start_timeout_s: float = START_TIMEOUT_S  # a started target's time to get ready
+    tls: TargetTls = DEFAULT_TLS  # what every client trusts of an https target's certificate
 
     def __post_init__(self) -> None:
         if (self.variant is None) == (self.url is None and self.command is None):
@@ -204,9 +206,11 @@ def target_from_args(
     metrics_path: str | None = None,
     headers: Headers = (),
     start_timeout_s: float = START_TIMEOUT_S,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> TargetSpec:
     """Validate the target options; nothing given means the reference `default_variant`.
-    `headers` go with every request to the target (`--target-header`); a started one has
+    `headers` go with every request to the target (`--target-header`), checked as `tls` says
+    when it serves https (`--target-ca`, `--target-insecure`); a started one has
     `start_timeout_s` to get ready (`--start-timeout`)."""
     if variant is not None and (url is not None or launch is not None):
         raise UsageError("choose either --variant or --target-url/--launch, not both")
@@ -220,9 +224,10 @@ def target_from_args(
         return TargetSpec(variant=check_variant(variant), name=name, metrics_path=path,
                           headers=headers, start_timeout_s=wait_s)  # fmt: skip
     checked_url = check_url(url, allow_remote=allow_remote) if url is not None else None
+    check_insecure(tls, checked_url, is_loopback(urlsplit(checked_url or "").hostname or ""))
     command = check_command(launch) if launch is not None else None
     return TargetSpec(url=checked_url, command=command, name=name, metrics_path=path,
-                      headers=headers, start_timeout_s=wait_s)  # fmt: skip
+                      headers=headers, start_timeout_s=wait_s, tls=tls)  # fmt: skip
 
 
 def check_start_timeout(seconds: float) -> float:

@@ -22,6 +22,7 @@ from pathlib import Path
 from typing import Any
 
 import gevent
+import gevent.ssl
 from geventhttpclient import HTTPClient
 from locust import LoadTestShape, User, constant, events
 from locust.env import Environment
@@ -31,6 +32,7 @@ from harness.runners.support.loadrows import Row, format_row, quote_body
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
 from harness.targets.endpoints import CHAT_PATH, endpoint_path
 from harness.targets.headers import HEADERS_VARIABLE
+from harness.targets.tls import TLS_VARIABLE, TargetTls
 from scenarios.load._fidelity import read_answer, readable
 from scenarios.load._prompts import chat_body
 from scenarios.load._sse import Exchange, read_sse
@@ -152,6 +154,22 @@ def target_headers() -> dict[str, str]:
     return {**{str(k): str(v) for k, v in given.items()}, "content-type": "application/json"}
 
 
+def tls_options() -> dict[str, Any]:
+    """geventhttpclient's options for an https target's certificate, as `--target-ca` or
+    `--target-insecure` chose (passed in the environment; none: the system's CAs)."""
+    tls = TargetTls.from_json(os.environ.get(TLS_VARIABLE, ""))
+    if tls.insecure:  # its `insecure` alone skips the host name check, not the chain's
+        return {"insecure": True, "ssl_context_factory": _unverified_context}
+    return {"ssl_options": {"ca_certs": tls.ca_file}} if tls.ca_file else {}
+
+
+def _unverified_context(**_: Any) -> gevent.ssl.SSLContext:
+    context = gevent.ssl.create_default_context()
+    context.check_hostname = False
+    context.verify_mode = gevent.ssl.CERT_NONE
+    return context
+
+
 class RequestFailed(Exception):
     """What locust's own statistics see for a request sfperf counts as not ok."""
 
@@ -187,6 +205,7 @@ class ChatUser(User):
             concurrency=1,
             connection_timeout=options.sfperf_timeout,
             network_timeout=options.sfperf_timeout,
+            **tls_options(),
         )
 
     def on_start(self) -> None:

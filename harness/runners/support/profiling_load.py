@@ -10,11 +10,13 @@ import asyncio
 import time
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from ssl import SSLContext
 
 import aiohttp
 
 from harness.runners.support.progress import Advance, no_progress
 from harness.targets.endpoints import CHAT_PATH, endpoint_url
+from harness.targets.tls import DEFAULT_TLS, TargetTls
 
 MODEL = "gpt-4o-mini"
 TIMEOUT_S = 30.0
@@ -39,15 +41,17 @@ def drive_load(
     clock: Callable[[], float] = time.perf_counter,
     model: str = MODEL,
     headers: Mapping[str, str] | None = None,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> LoadResult:
     """Send up to `requests` chat completions for `model` to `url` within `max_duration_s`
-    (each with `headers`: the target's `--target-header`s)."""
+    (each with `headers`: the target's `--target-header`s; its certificate checked as `tls`
+    says)."""
     result = LoadResult()
     start_s = clock()
     try:
         deadline_s = start_s + max_duration_s
         load = _load(url, requests, concurrency, deadline_s, result, advance, clock, model,
-                     dict(headers or {}))  # fmt: skip
+                     tls.aiohttp_ssl(), dict(headers or {}))  # fmt: skip
         asyncio.run(load)
     except KeyboardInterrupt:
         result.interrupted = True  # what was measured so far stays in `result`
@@ -64,11 +68,12 @@ async def _load(
     advance: Advance,
     clock: Callable[[], float],
     model: str,
+    ssl: SSLContext | bool,
     headers: dict[str, str],
 ) -> None:
     counter = iter(range(requests))
     timeout = aiohttp.ClientTimeout(total=TIMEOUT_S)
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=ssl)
     async with aiohttp.ClientSession(
         timeout=timeout, connector=connector, headers=headers
     ) as session:

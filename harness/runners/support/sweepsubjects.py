@@ -30,6 +30,7 @@ from harness.subjects.upstream import (
     request_headers,
 )
 from harness.targets.endpoints import CHAT_PATH, endpoint_url
+from harness.targets.tls import DEFAULT_TLS, TargetTls
 from mock_salesforce.markers import PREFIX as MARKER_PREFIX
 
 CLIENTS = ("sync-wrapper", "async", "async-batching")
@@ -108,6 +109,7 @@ class HttpSubject:
     url: str
     body: Callable[[int], dict[str, Any]]
     headers: Mapping[str, str] = field(default_factory=dict)
+    tls: TargetTls = DEFAULT_TLS  # an https target's certificate checks (`--target-ca`...)
 
 
 @dataclass(frozen=True)
@@ -130,14 +132,19 @@ class HttpWindow:
 
 
 def chat_subject(
-    base_url: str, model: str, prompts: Iterator[int], headers: Mapping[str, str] | None = None
+    base_url: str,
+    model: str,
+    prompts: Iterator[int],
+    headers: Mapping[str, str] | None = None,
+    tls: TargetTls = DEFAULT_TLS,
 ) -> HttpSubject:
     """A gateway's `POST /v1/chat/completions`, one new prompt per request (with `headers`:
-    the target's `--target-header`s)."""
+    the target's `--target-header`s; `tls`: its certificate checks)."""
     return HttpSubject(
         endpoint_url(base_url, CHAT_PATH),
         lambda _: {"model": model, "messages": messages(next(prompts))},
         dict(headers or {}),
+        tls,
     )
 
 
@@ -159,7 +166,7 @@ def measure_http(subject: HttpSubject, concurrency: int, duration_s: float) -> H
 
 
 async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: float) -> HttpWindow:
-    connector = aiohttp.TCPConnector(limit=concurrency)
+    connector = aiohttp.TCPConnector(limit=concurrency, ssl=subject.tls.aiohttp_ssl())
     timeout = aiohttp.ClientTimeout(total=HTTP_TIMEOUT_S)
     exchanges: list[Exchange] = []
     answered = itertools.count()

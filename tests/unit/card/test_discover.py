@@ -4,12 +4,17 @@ say whether the redirect is to blame before the gateway is."""
 from __future__ import annotations
 
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
+import pytest
+
+from harness.card import discover
 from harness.card.discover import _judged_by_the_mock_url, _judged_by_the_redirect, why_unreached
 from harness.runners.load import LoadTarget
 from harness.targets import TargetSpec
 from harness.targets.discovery import ModelChoice, Probe
+from harness.targets.tls import TlsRefused
 
 URL = "http://127.0.0.1:9"
 UNREACHABLE = Probe("gpt-4o-mini", 504, "upstream unreachable: Name or service not known", False)
@@ -95,3 +100,19 @@ def test_a_running_gateway_that_refused_or_reached_the_mock_somehow_is_not_asked
     assert _judged_by_the_mock_url(wrong_host, "http://mock", None) == wrong_host  # cannot say
     refused = failed_choice(Probe("gpt-4o", 404, "unknown model", False))
     assert _judged_by_the_mock_url(refused, "http://mock", ()) == refused
+
+
+def test_a_certificate_sfperf_refuses_is_said_as_such_not_as_a_target_that_did_not_start(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    said = "https://127.0.0.1:9/health: certificate verify failed (self-signed certificate): ..."
+
+    def refuse(*args: object, **kwargs: object) -> None:
+        raise TlsRefused(said)
+
+    monkeypatch.setattr(discover, "serve_target", refuse)
+    spec = TargetSpec(url="https://127.0.0.1:9", command="python gw.py")
+    choice, journal = discover.discover_journaled(spec, tmp_path, seed=1)
+    assert choice.model is None and journal is None
+    assert choice.reason == f"sfperf could not talk to it: {said}"
+    assert "did not start" not in choice.not_measured("it")
