@@ -230,7 +230,7 @@ def _self_report_line(records: Sequence[RunRecord]) -> str:
     accounts = [r.params["self_reported_fields"] for r in records
                 if r.runner == "card" and r.params.get("self_reported_fields")]  # fmt: skip
     if not accounts:
-        return ""
+        return _unread_metrics_line(records)
     paired = {f: m for account in accounts for f, m in account.get("paired", {}).items()}
     first = accounts[0]
     left = {f: why for f, why in first.get("not_compared", {}).items() if f not in paired}
@@ -246,6 +246,14 @@ def _self_report_line(records: Sequence[RunRecord]) -> str:
         parts.append("not paired (sfperf measures nothing they name): " + _listed(
             dict.fromkeys(unpaired, ""), limit=UNPAIRED_SHOWN))  # fmt: skip
     return "; ".join(parts) + "."
+
+
+def _unread_metrics_line(records: Sequence[RunRecord]) -> str:
+    """What the metrics endpoint answered, when it was asked for and nothing could be read."""
+    problem = next((str(r.params["target_metrics"]["problem"]) for r in records
+                    if r.runner == "card" and (r.params.get("target_metrics") or {}).get(
+                        "problem")), "")  # fmt: skip
+    return f"Its metrics (`--target-metrics`) could not be read: {problem}." if problem else ""
 
 
 def _note(notes: Mapping[str, str], field: str) -> str:

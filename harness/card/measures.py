@@ -47,6 +47,8 @@ class WindowObservation:
     io: Mapping[str, Any] | None = None  # the shim's counts in the window (launched targets)
     metrics_before: Mapping[str, Any] | None = None
     metrics_after: Mapping[str, Any] | None = None
+    # What the metrics endpoint answered instead of a document sfperf reads (one line).
+    metrics_problem: str = ""
     first_window: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
 
@@ -260,6 +262,10 @@ def card_record(
     if observation.metrics_after is not None:
         pairs = self_report(observation, measured_figures(series, rows), users, params)
         series.append(make_series("reported_gap", "ratio", (p.gap for p in pairs)))
+    elif observation.metrics_problem:  # asked for, unread: said, and no "pass the option" hint
+        params["target_metrics"] = {"before": None, "after": None,
+                                    "problem": observation.metrics_problem}  # fmt: skip
+        series.append(make_series("reported_gap", "ratio", ()))
     return RunRecord(
         runner="card", scenario="load", params=params, environment=capture_environment(),
         series=tuple(series), labels={"target": target, "window": f"{scenario}"},

@@ -15,6 +15,7 @@ from typing import Any
 
 from harness.card.measures import WindowObservation
 from harness.findings.journal import journal_position
+from harness.targets.metrics_reading import NOT_READ, MetricsReading
 from harness.targets.tls import TargetTls
 from mock_salesforce.admin_client import AdminClient, AdminError
 
@@ -27,9 +28,9 @@ def no_snapshot(label: str) -> Mapping[str, Any] | None:
     return None
 
 
-def no_metrics() -> Mapping[str, Any] | None:
+def no_metrics() -> MetricsReading:
     """For targets whose metrics the user did not point at."""
-    return None
+    return NOT_READ
 
 
 @dataclass
@@ -45,13 +46,13 @@ class WindowObserver:
 
     label: str
     mock_url: str = ""
-    metrics: Callable[[], Mapping[str, Any] | None] = no_metrics
+    metrics: Callable[[], MetricsReading] = no_metrics
     io_snapshot: Callable[[str], Mapping[str, Any] | None] = no_snapshot
     session: TargetSession = field(default_factory=TargetSession)
     clock: Callable[[], float] = time.monotonic
     _seq: int | None = None
     _io: Mapping[str, Any] | None = None
-    _metrics: Mapping[str, Any] | None = None
+    _metrics: MetricsReading = NOT_READ
     _started_s: float = 0.0
     _cost_s: float = 0.0  # the observer's own time: what the card adds to a run
 
@@ -79,7 +80,8 @@ class WindowObserver:
         return WindowObservation(
             label=self.label, duration_s=duration_s, journal=entries, journal_lost=lost,
             io=None if self._io is None or io_after is None else io_delta(self._io, io_after),
-            metrics_before=self._metrics, metrics_after=metrics_after, first_window=first,
+            metrics_before=self._metrics.document, metrics_after=metrics_after.document,
+            metrics_problem=metrics_after.problem or self._metrics.problem, first_window=first,
             params={"mock_url": self.mock_url, "journal_since": self._seq,
                     "observer_s": round(cost_s, 4)},
         )  # fmt: skip

@@ -39,6 +39,7 @@ from harness.runners.support.progress import Advance, no_progress
 from harness.store import atomic_write_text
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
+from harness.targets.metrics_reading import MetricsReading
 from harness.targets.process import signal_group, spawn, stop_group
 from harness.targets.tls import DEFAULT_TLS, TLS_VARIABLE, TargetTls
 from scenarios import scenario_path
@@ -100,7 +101,7 @@ class LoadTarget:
     # The sfperf mock behind the target, when known: every reply is then checked against what
     # the mock sent (fidelity), and the faults scenario can make the mock misbehave.
     mock_url: str = ""
-    metrics: Callable[[], Mapping[str, Any] | None] = field(default=no_metrics)
+    metrics: Callable[[], MetricsReading] = field(default=no_metrics)
     # The shim's file counts now (launched targets): a window is measured without start-up.
     io_snapshot: Callable[[str], Mapping[str, Any] | None] = field(default=no_snapshot)
     session: TargetSession = field(default_factory=TargetSession)
@@ -112,7 +113,7 @@ class LoadTarget:
     def of(cls, running: RunningTarget, mock_url: str, *, io: bool = False) -> LoadTarget:
         """The load's view of a running target (`io`: with the shim's file counts)."""
         snapshot = running.io_snapshot if io else no_snapshot
-        return cls(running.name, running.url, mock_url, running.metrics, snapshot,
+        return cls(running.name, running.url, mock_url, running.metrics_reading, snapshot,
                    headers=running.headers, tls=running.tls)  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
@@ -298,7 +299,9 @@ def run_load(
     finally:
         procs.stop(STOP_GRACE_S)
     observation = observer.finish()
-    metrics = {"before": observation.metrics_before, "after": observation.metrics_after}
+    metrics: dict[str, Any] = {"before": observation.metrics_before,
+                               "after": observation.metrics_after}  # fmt: skip
+    metrics |= {"problem": observation.metrics_problem} if observation.metrics_problem else {}
     atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
     raw = work / "raw"
     joined = join_rows_of(plan, target, observation, read_rows(raw), not finished,

@@ -22,6 +22,7 @@ from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
 from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listening_addresses
+from harness.targets.metrics_reading import NOT_READ, MetricsReading, read_answer
 from harness.targets.process import Child, exited, local_url, poll_until
 from harness.targets.spec import START_TIMEOUT_S, TargetSpec
 from harness.targets.tls import DEFAULT_TLS, TargetTls
@@ -57,10 +58,14 @@ class RunningTarget:
 
     def metrics(self) -> dict[str, Any] | None:
         """The target's own figures (GET `metrics_path`), None when it has none."""
+        return self.metrics_reading().document
+
+    def metrics_reading(self) -> MetricsReading:
+        """GET `metrics_path` read (JSON or Prometheus text), or what it answered instead."""
         if not self.metrics_path:
-            return None
-        return health.get_json(endpoint_url(self.url, self.metrics_path), headers=self.headers,
-                               tls=self.tls)  # fmt: skip
+            return NOT_READ
+        url = endpoint_url(self.url, self.metrics_path)
+        return read_answer(self.metrics_path, health.http_get(url, 5.0, self.headers, tls=self.tls))
 
     def io_report(self) -> dict[str, Any] | None:
         """File opens and redirects counted by the shim (launched targets, after they stop)."""

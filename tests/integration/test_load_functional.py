@@ -48,7 +48,7 @@ def mock_url() -> Iterator[str]:
 @pytest.fixture(scope="module")
 def gateway(mock_url: str) -> Iterator[LoadTarget]:
     with serve_gateway(GatewayOptions(upstream_url=mock_url, variant="async")) as running:
-        metrics = RunningTarget("async", running.url).metrics
+        metrics = RunningTarget("async", running.url).metrics_reading
         yield LoadTarget("async", running.url, mock_url, metrics)
 
 

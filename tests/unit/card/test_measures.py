@@ -271,3 +271,20 @@ def test_a_self_reported_request_count_is_paired_with_the_requests_served() -> N
     record = card_record(observation, rows, target="t", scenario="w", users=5)
     (pair,) = record.params["self_reported"]
     assert (pair["measured"], pair["off_by"]) == (24.0, 0.0)
+
+
+def test_metrics_asked_for_but_unreadable_are_said_and_the_claim_asks_for_no_option() -> None:
+    # R55: `--target-metrics /metrics` was given; the claim must not say "needs: --target-metrics".
+    from harness.claims.ledger import load_ledger
+    from harness.claims.verdicts import evaluate_claim
+    from scenarios import scenario_path
+
+    said = "GET /metrics answered 200: <html>; sfperf reads a JSON object or the Prometheus text"
+    observation = WindowObservation("w", 2.0, metrics_problem=said, first_window=True)
+    record = card_record(observation, [row()] * 3, target="t", scenario="w")
+    assert record.params["target_metrics"]["problem"] == said
+    assert record.get("reported_gap").values == ()
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-self-reported-figures"]
+    verdict = evaluate_claim(claim, [record])
+    assert verdict.verdict == "inconclusive" and "needs:" not in verdict.reason

@@ -377,3 +377,12 @@ def test_several_skipped_steps_are_listed_in_the_order_they_would_have_run(
                  cards={TARGET: [verdict("gw-usage", "inconclusive", 0)]})  # fmt: skip
     card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert "Load, sweep, and resilience were skipped" in card
+
+
+def test_metrics_that_could_not_be_read_are_said_on_the_card(tmp_path: Path) -> None:
+    said = "GET /metrics answered 200: <html>; sfperf reads a JSON object or the Prometheus text"
+    unread = {"target_metrics": {"before": None, "after": None, "problem": said}}
+    window = record("card", "load", unread, client_requests=9.0)
+    write_report(tmp_path, [window], claims=[], cards={TARGET: [verdict("gw-usage", "holds", 0)]})
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert f"Its metrics (`--target-metrics`) could not be read: {said}." in card
