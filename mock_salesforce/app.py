@@ -88,7 +88,7 @@ async def _exchange(request: web.Request, exchange: Exchange, serve: Serve) -> w
     except ApiError as error:
         response = _error_response(error, exchange)
     except OAuthError as error:
-        exchange.status = error.status
+        exchange.status, exchange.error = error.status, error.said()
         response = web.Response(
             body=error.body(), status=error.status, headers=exchange.headers(), content_type=JSON
         )
@@ -257,7 +257,7 @@ async def _send(
 
 
 def _error_response(error: ApiError, exchange: Exchange) -> web.Response:
-    exchange.status = error.status
+    exchange.status, exchange.error = error.status, error.said()
     headers = exchange.headers()
     headers.update(error.headers)
     return web.Response(body=error.body(), status=error.status, headers=headers, content_type=JSON)

@@ -53,6 +53,10 @@ class ApiError(Exception):
         self.message = message
         self.headers = headers or {}
 
+    def said(self) -> str:
+        """The journal's `error`: `NOT_FOUND: Model not found`."""
+        return f"{self.error_code}: {self.message}"
+
     @classmethod
     def for_status(cls, status: int, message: str | None = None) -> ApiError:
         """The error the real API documents for `status` (a plain bad request for other 4xx,

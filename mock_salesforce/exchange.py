@@ -31,7 +31,7 @@ class Exchange:
     """Journal fields of one request, filled in as the handler goes."""
 
     __slots__ = (
-        "body", "disconnected", "endpoint", "extra_fields", "fault", "latency_ms", "model",
+        "body", "disconnected", "endpoint", "error", "extra_fields", "fault", "latency_ms", "model",
         "reply", "request_id", "retry_after_s", "runtime", "seq", "shape", "status", "t0_s",
         "token_expires_t_s", "token_id", "token_status",
     )  # fmt: skip
@@ -55,6 +55,7 @@ class Exchange:
         self.retry_after_s: float | None = None
         self.extra_fields: tuple[str, ...] = ()  # a tuple: entries of atoms escape the GC
         self.disconnected = False
+        self.error: str | None = None  # the error the mock answered itself: "code: message"
 
     def headers(self) -> dict[str, str]:
         """The response headers every Models API reply carries."""
@@ -123,6 +124,7 @@ def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
             exchange.extra_fields,
             state.clock() - exchange.t0_s,
             exchange.disconnected,
+            exchange.error,
             *(_reply_atoms(reply) if reply is not None and _delivered(exchange) else _NO_REPLY),
         )
     )

@@ -687,6 +687,7 @@ class FrontDoor(asyncio.Protocol):
             transport.close()
 
     def _error(self, request: Request, exchange: Exchange, error: ApiError | OAuthError) -> None:
+        exchange.error = error.said()
         headers = exchange.headers()
         if isinstance(error, ApiError):
             headers.update(error.headers)

@@ -22,15 +22,15 @@ STORED = (
     "seq", "request_id", "t_s", "endpoint", "model", "client", "body", "token_id",
     "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
     "retry_after_s", "app_context", "feature_id", "extra_fields", "duration_s", "disconnected",
-    "reply_text", "finish_reason", "prompt_tokens", "completion_tokens",
+    "error", "reply_text", "finish_reason", "prompt_tokens", "completion_tokens",
 )  # fmt: skip
 # What a reader gets, in order.
 FIELDS = (
     "seq", "request_id", "t_s", "endpoint", "model", "client", "body_sha256", "token_id",
     "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
     "retry_after_s", "app_context", "feature_id", "extra_fields", "duration_s", "disconnected",
-    "markers", "content_sha256", "system_text", "prompt_head", "reply_sha256", "finish_reason",
-    "prompt_tokens", "completion_tokens",
+    "error", "markers", "content_sha256", "system_text", "prompt_head", "reply_sha256",
+    "finish_reason", "prompt_tokens", "completion_tokens",
 )  # fmt: skip
 LARGE_BODY_BYTES = 65_536  # bodies above this are summed up at once rather than kept
 SYSTEM_TEXT_CHARS = 2000  # the journal shows this much of a request's system text

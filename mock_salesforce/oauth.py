@@ -50,6 +50,10 @@ class OAuthError(Exception):
     def body(self) -> bytes:
         return oauth_error_body(self.error, self.description)
 
+    def said(self) -> str:
+        """The journal's `error`: `invalid_grant: invalid assertion`."""
+        return f"{self.error}: {self.description}"
+
 
 def _b64(data: bytes) -> str:
     return base64.urlsafe_b64encode(data).rstrip(b"=").decode()

@@ -97,7 +97,7 @@ class Refused:
 def journal_refusal(state: MockState, request: Incoming, error: ApiError) -> Exchange:
     """Count and journal a refused request (endpoint `other`); its exchange, for the headers."""
     exchange = Exchange(state, "other", None)
-    exchange.status = error.status
+    exchange.status, exchange.error = error.status, error.said()
     finish(state, request, exchange)
     return exchange
 

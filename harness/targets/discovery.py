@@ -52,6 +52,9 @@ class Probe:
     body: str
     reached_mock: bool | None = None
     fidelity: tuple[str, ...] = ()  # what was wrong with a 200's answer (`harness.fidelity`)
+    # Why the Models API was never called, when the mock refused the target's token request:
+    # "400 invalid_grant: invalid assertion" (the journal's `error`).
+    token_refused: str = ""
 
     @property
     def works(self) -> bool:
@@ -73,6 +76,8 @@ class Probe:
         """One line: what the target answered to this model."""
         answer = f"HTTP {self.status}" if self.status else "no answer"
         upstream = " but never called the Models API" if self.reached_mock is False else ""
+        if upstream and self.token_refused:
+            upstream += f" (the mock refused its token request: {self.token_refused})"
         body = f": {self.body}" if self.body and not self.works else ""
         return f"{self.model!r} -> {answer}{upstream}{body}"
 
@@ -288,9 +293,25 @@ def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
     answer = post(endpoint_url(url, CHAT_PATH), body)
     status, raw = answer if answer is not None else (0, b"")
     text = quote_body(raw)
-    calls = _models_calls(mock_url, since)
+    entries = _journal_since(mock_url, since)
+    calls = (
+        None if entries is None else [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
+    )
     reached = None if calls is None else bool(calls)
-    return Probe(model, status, text, reached, probe_fidelity(body, status, raw, calls or ()))
+    return Probe(model, status, text, reached, probe_fidelity(body, status, raw, calls or ()),
+                 "" if calls else token_refusal(entries or ()))  # fmt: skip
+
+
+def token_refusal(entries: Sequence[Mapping[str, Any]]) -> str:
+    """The last token request the mock refused, as "400 invalid_grant: invalid assertion"
+    ("" when none was; an entry of a mock too old to journal its `error`: its status alone)."""
+    refused = [
+        e for e in entries if e.get("endpoint") == "token" and int(e.get("status") or 0) >= 400
+    ]
+    if not refused:
+        return ""
+    last = refused[-1]
+    return f"{last['status']} {last['error']}" if last.get("error") else f"HTTP {last['status']}"
 
 
 def probe_fidelity(
@@ -316,12 +337,11 @@ def _post_json(
     return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S, headers=headers, tls=tls)
 
 
-def _models_calls(mock_url: str, since: int | None) -> list[dict[str, Any]] | None:
-    """The Models API calls the mock journaled after `since` (None: cannot tell)."""
+def _journal_since(mock_url: str, since: int | None) -> list[dict[str, Any]] | None:
+    """What the mock journaled after `since` (None: cannot tell)."""
     if since is None:
         return None
     try:
-        entries: Sequence[dict[str, Any]] = AdminClient(mock_url).read_journal(since)
+        return list(AdminClient(mock_url).read_journal(since))
     except (AdminError, OSError, ValueError):
         return None
-    return [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]

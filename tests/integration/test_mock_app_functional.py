@@ -65,6 +65,11 @@ async def test_token_endpoint_rejects_bad_grants_and_methods_with_oauth_errors(
     assert (await bad_grant.json())["error"] == "unsupported_grant_type"
     wrong_method = await client.get("/services/oauth2/token")
     assert wrong_method.status == 405
+    journal = await (await client.get("/__admin/journal")).json()
+    assert [e["error"] for e in journal["entries"]] == [
+        "unsupported_grant_type: grant type not supported",
+        "invalid_request: must use HTTP POST",
+    ]
 
 
 async def test_chat_generation_replies_in_the_official_shape_with_fidelity_headers(

@@ -366,3 +366,16 @@ def test_a_gateway_serving_only_chat_completions_is_ready_and_asked_the_given_mo
         "GET /health answered 404",
         "GET /v1/models answered 404",
     )
+
+
+def test_discovery_says_why_the_mock_refused_a_gateways_token_request(tmp_path: Path) -> None:
+    # R59: the gateway only says "401 for .../oauth2/token"; the mock's journal says why.
+    from harness.targets.discovery import discover_model
+
+    others = ["3MVG9sample.gateway.consumer.key", "not-the-samples-secret"]
+    config = load_profile("fast").patched({"seed": SEED, "credentials": others})
+    with run_in_thread(config) as strict, launched("httpclient_stdlib", strict.url, tmp_path) as t:
+        choice = discover_model(t.url, requested="gpt-4o-mini", mock_url=strict.url)
+    assert choice.model is None
+    assert ("never called the Models API (the mock refused its token request: 401 "
+            "invalid_client: invalid client credentials)") in choice.reason  # fmt: skip

@@ -9,6 +9,7 @@ from harness.targets.discovery import (
     model_ids,
     model_upstreams,
     probe_fidelity,
+    token_refusal,
 )
 from mock_salesforce.journal import text_sha256
 from mock_salesforce.markers import find_markers
@@ -199,3 +200,26 @@ def test_a_probes_answer_is_judged_against_the_reply_the_upstream_gave() -> None
     assert probe_fidelity(request, 200, chat_reply(ERROR_TEXT), [call]) == ("error_in_200",)
     assert probe_fidelity(request, 200, chat_reply("other text"), [call]) == ("wrong_content",)
     assert probe_fidelity(request, 500, b"boom", [call]) == ()
+
+
+def test_a_probe_that_never_reached_the_models_api_names_the_token_request_the_mock_refused() -> (
+    None
+):
+    # R59: a JWT assertion the mock refused was only "400 Bad Request for .../oauth2/token".
+    journal = [
+        {"seq": 4, "endpoint": "token", "status": 200, "error": None},
+        {"seq": 5, "endpoint": "token", "status": 400, "error": "invalid_grant: invalid assertion"},
+    ]
+    refused = token_refusal(journal)
+    assert refused == "400 invalid_grant: invalid assertion"
+    probe = Probe("gpt-4o", 502, "upstream: HTTPStatusError(...)", False, (), refused)
+    assert probe.describe() == (
+        "'gpt-4o' -> HTTP 502 but never called the Models API (the mock refused its token "
+        "request: 400 invalid_grant: invalid assertion): upstream: HTTPStatusError(...)"
+    )
+
+
+def test_token_requests_the_mock_granted_explain_nothing() -> None:
+    assert token_refusal([{"endpoint": "token", "status": 200, "error": None}]) == ""
+    assert token_refusal([{"endpoint": "chat-generations", "status": 429}]) == ""
+    assert token_refusal([{"endpoint": "token", "status": 401}]) == "HTTP 401"  # an older mock

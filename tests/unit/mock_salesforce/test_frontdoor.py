@@ -338,3 +338,21 @@ async def test_an_upgrade_hands_its_body_to_aiohttp_unparsed() -> None:
     door.data_received(post(CHAT, smuggled, extra))
     assert bytes(fallback.received) == post(CHAT, smuggled, extra)
     assert not transport.written and door.state.counters.requests == 0
+
+
+async def test_a_refused_grant_is_journaled_with_the_mocks_reason() -> None:
+    door, _, _ = door_for()
+    form = b"grant_type=urn%3Aietf%3Aparams%3Aoauth%3Agrant-type%3Ajwt-bearer&assertion=x.y.z"
+    door.data_received(post(b"/services/oauth2/token", form,
+                            b"Content-Type: application/x-www-form-urlencoded\r\n"))  # fmt: skip
+    await asyncio.sleep(0)  # an answer that waits for its latency goes out in a task
+    (entry,) = door.state.journal.since(0)
+    assert (entry["endpoint"], entry["status"]) == ("token", 400)
+    assert entry["error"] == "invalid_grant: invalid assertion"
+
+
+async def test_a_refused_request_is_journaled_with_the_error_it_got() -> None:
+    door, _, _ = door_for()
+    door.data_received(head(b""))  # no Host
+    (entry,) = door.state.journal.since(0)
+    assert entry["error"] is not None and entry["error"].startswith("BAD_REQUEST: ")
