@@ -258,7 +258,7 @@ def card_record(
     if observation.io is not None:
         io_series, params["files"] = file_io_series(observation.io)
         series += io_series
-        params["shim"] = shim_cost(observation.io, len(rows), observation.duration_s)
+        params["shim"] = shim_cost(observation.io, int(served), observation.duration_s)
     if observation.metrics_after is not None:
         pairs = self_report(observation, measured_figures(series, rows), users, params)
         series.append(make_series("reported_gap", "ratio", (p.gap for p in pairs)))

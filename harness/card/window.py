@@ -1,5 +1,6 @@
 """Observe a target over a measured window: journal position, io snapshot and self-reported
-metrics at the start, the same at the end, and what happened in between.
+metrics at the start, the same at the end (once the target's upstream calls in flight have
+ended: `WindowObserver.settle`), and what happened in between.
 
 Anything the outside cannot tell (no mock behind a running URL, a target that is not Python,
 no metrics endpoint) is left out of the observation, never guessed.
@@ -14,13 +15,17 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from harness.card.measures import WindowObservation
-from harness.findings.journal import journal_position
+from harness.findings.journal import journal_position, unfinished_calls
 from harness.targets.metrics_reading import NOT_READ, MetricsReading
 from harness.targets.tls import TargetTls
 from mock_salesforce.admin_client import AdminClient, AdminError
 
 _LABELS = itertools.count(1)
 WARM_UP_REQUESTS = 2
+SETTLE_S = 5.0  # the longest a window's end waits for the target's upstream calls in flight
+SETTLE_POLL_S = 0.05
+
+Entries = tuple[Mapping[str, Any], ...]
 
 
 def no_snapshot(label: str) -> Mapping[str, Any] | None:
@@ -31,6 +36,27 @@ def no_snapshot(label: str) -> Mapping[str, Any] | None:
 def no_metrics() -> MetricsReading:
     """For targets whose metrics the user did not point at."""
     return NOT_READ
+
+
+def journal_since(mock_url: str, since: int | None) -> tuple[Entries | None, bool]:
+    """Entries after `since` and whether the ring lost some; (None, False) when unknown."""
+    if since is None:
+        return None, False
+    try:
+        entries = AdminClient(mock_url).read_journal(since)
+    except (AdminError, OSError, ValueError):
+        return None, False
+    first = min((int(e["seq"]) for e in entries), default=since + 1)
+    return tuple(entries), first > since + 1
+
+
+@dataclass(frozen=True)
+class MockJournal:
+    """How an observer reads the mock's journal (the admin API by default; a fake in tests)."""
+
+    position: Callable[[str], int | None] = journal_position
+    since: Callable[[str, int | None], tuple[Entries | None, bool]] = journal_since
+    unfinished: Callable[[str, int], list[int] | None] = unfinished_calls
 
 
 @dataclass
@@ -50,6 +76,9 @@ class WindowObserver:
     io_snapshot: Callable[[str], Mapping[str, Any] | None] = no_snapshot
     session: TargetSession = field(default_factory=TargetSession)
     clock: Callable[[], float] = time.monotonic
+    sleep: Callable[[float], None] = time.sleep
+    journal: MockJournal = field(default_factory=MockJournal)
+    settle_s: float = SETTLE_S
     _seq: int | None = None
     _io: Mapping[str, Any] | None = None
     _metrics: MetricsReading = NOT_READ
@@ -58,7 +87,7 @@ class WindowObserver:
 
     def start(self) -> None:
         begun_s = self.clock()
-        self._seq = journal_position(self.mock_url)
+        self._seq = self.journal.position(self.mock_url) if self.mock_url else None
         self._io = self.io_snapshot(f"{self.label}-start-{next(_LABELS)}")
         self._metrics = self.metrics()
         self._started_s = self.clock()
@@ -69,11 +98,12 @@ class WindowObserver:
 
         ended_s = self.clock()
         duration_s = ended_s - self._started_s
+        in_flight = self.settle()
         metrics_after = self.metrics()
         # Both ends or nothing: a missing start snapshot (a busy machine, a shim that answered
         # late) would count the target's start-up (its config and token reads) as the window's.
         io_after = self.io_snapshot(f"{self.label}-end-{next(_LABELS)}")
-        entries, lost = journal_since(self.mock_url, self._seq)
+        entries, lost = self.journal.since(self.mock_url, self._seq)
         cost_s = self._cost_s + self.clock() - ended_s
         first = self.session.windows == 0
         self.session.windows += 1
@@ -83,22 +113,24 @@ class WindowObserver:
             metrics_before=self._metrics.document, metrics_after=metrics_after.document,
             metrics_problem=metrics_after.problem or self._metrics.problem, first_window=first,
             params={"mock_url": self.mock_url, "journal_since": self._seq,
-                    "observer_s": round(cost_s, 4)},
+                    "observer_s": round(cost_s, 4), "calls_in_flight": in_flight},
         )  # fmt: skip
 
-
-def journal_since(
-    mock_url: str, since: int | None
-) -> tuple[tuple[Mapping[str, Any], ...] | None, bool]:
-    """Entries after `since` and whether the ring lost some; (None, False) when unknown."""
-    if since is None:
-        return None, False
-    try:
-        entries = AdminClient(mock_url).read_journal(since)
-    except (AdminError, OSError, ValueError):
-        return None, False
-    first = min((int(e["seq"]) for e in entries), default=since + 1)
-    return tuple(entries), first > since + 1
+    def settle(self) -> int | None:
+        """Wait, `settle_s` at most, until the mock has journaled every call begun in the window.
+        A request the client stopped waiting for at the end still runs in the target, opening
+        its files; its call must be in the journal read after the io snapshot, so the file
+        opens and the requests served count the same requests. Returns the calls still in
+        flight (None: no journal to ask)."""
+        if self._seq is None:
+            return None
+        deadline_s, since = self.clock() + self.settle_s, self._seq
+        while (pending := self.journal.unfinished(self.mock_url, since)) and (
+            self.clock() < deadline_s
+        ):
+            since = pending[0] - 1
+            self.sleep(SETTLE_POLL_S)
+        return None if pending is None else len(pending)
 
 
 def warm_up(

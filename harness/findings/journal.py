@@ -17,7 +17,7 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.store import atomic_write_text
-from mock_salesforce.admin_client import AdminClient, AdminError
+from mock_salesforce.admin_client import AdminClient, AdminError, journal_entries
 
 
 @dataclass(frozen=True)
@@ -61,6 +61,18 @@ def journal_position(mock_url: str, admin_token: str | None = None) -> int | Non
         return int(answer["last_seq"])
     except (AdminError, OSError, ValueError, KeyError, TypeError):
         return None
+
+
+def unfinished_calls(mock_url: str, since: int, admin_token: str | None = None) -> list[int] | None:
+    """The sequence numbers after `since` the mock has begun and not journaled yet, oldest
+    first: the calls still in flight (it journals a call when it ends; None: it would not say)."""
+    try:
+        answer = AdminClient(mock_url, admin_token).call("GET", f"journal?since={since}")
+        done = {int(e["seq"]) for e in journal_entries(answer)}
+        last_seq = int(answer["last_seq"])
+    except (AdminError, OSError, ValueError, KeyError, TypeError):
+        return None
+    return [seq for seq in range(since + 1, last_seq + 1) if seq not in done]
 
 
 def mock_epoch_s(
