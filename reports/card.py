@@ -23,7 +23,7 @@ from reports.sections import Section, Table
 FILES_SHOWN = 8
 ERRORS_SHOWN = 5
 UNPAIRED_SHOWN = 8
-COUNTED_IO = ("opens", "reads", "writes", "renames")
+COUNTED_IO = ("opens", "reads", "writes", "renames", "holds_token")
 # The gateway ledger's claim on crossed replies: the card's leak line says it first, not twice.
 LEAK_CLAIM = "gw-no-crossed-replies"
 

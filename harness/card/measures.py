@@ -54,11 +54,14 @@ class WindowObservation:
 
 
 def classify_path(path: str, counts: Mapping[str, Any] | None = None) -> str:
-    """`credential` (token, secret and key files, a token cache the target writes too), `data`
-    (any other file the target writes: a cache, its state; `counts` are the shim's for the
-    path), `config` (read only, named like configuration) or `other`."""
+    """`credential` (token, secret and key files, a token cache the target writes too, any file
+    seen holding the bearer token it sent: `holds_token` in `counts`), `data` (any other file
+    the target writes: a cache, its state; `counts` are the shim's for the path), `config`
+    (read only, named like configuration) or `other`."""
     if path.startswith(_SYSTEM):
         return "other"
+    if counts is not None and counts.get("holds_token"):
+        return "credential"
     name = PurePath(path).name.lower()
     if _CREDENTIAL.search(name):
         return "credential"

@@ -10,10 +10,17 @@ from __future__ import annotations
 
 import itertools
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.card.credentials import (
+    ReadBytes,
+    mark_token_files,
+    read_head,
+    sent_token_ids,
+    token_files,
+)
 from harness.card.measures import WindowObservation
 from harness.findings.journal import journal_position, unfinished_calls
 from harness.targets.metrics_reading import NOT_READ, MetricsReading
@@ -79,6 +86,7 @@ class WindowObserver:
     sleep: Callable[[float], None] = time.sleep
     journal: MockJournal = field(default_factory=MockJournal)
     settle_s: float = SETTLE_S
+    read_file: ReadBytes = read_head
     _seq: int | None = None
     _io: Mapping[str, Any] | None = None
     _metrics: MetricsReading = NOT_READ
@@ -94,27 +102,39 @@ class WindowObserver:
         self._cost_s = self._started_s - begun_s
 
     def finish(self) -> WindowObservation:
-        from harness.shim import io_delta
-
         ended_s = self.clock()
         duration_s = ended_s - self._started_s
         in_flight = self.settle()
         metrics_after = self.metrics()
-        # Both ends or nothing: a missing start snapshot (a busy machine, a shim that answered
-        # late) would count the target's start-up (its config and token reads) as the window's.
         io_after = self.io_snapshot(f"{self.label}-end-{next(_LABELS)}")
         entries, lost = self.journal.since(self.mock_url, self._seq)
+        io = self.window_io(io_after, entries or ())
         cost_s = self._cost_s + self.clock() - ended_s
         first = self.session.windows == 0
         self.session.windows += 1
         return WindowObservation(
-            label=self.label, duration_s=duration_s, journal=entries, journal_lost=lost,
-            io=None if self._io is None or io_after is None else io_delta(self._io, io_after),
+            label=self.label, duration_s=duration_s, journal=entries, journal_lost=lost, io=io,
             metrics_before=self._metrics.document, metrics_after=metrics_after.document,
             metrics_problem=metrics_after.problem or self._metrics.problem, first_window=first,
             params={"mock_url": self.mock_url, "journal_since": self._seq,
                     "observer_s": round(cost_s, 4), "calls_in_flight": in_flight},
         )  # fmt: skip
+
+    def window_io(
+        self, io_after: Mapping[str, Any] | None, entries: Iterable[Mapping[str, Any]]
+    ) -> Mapping[str, Any] | None:
+        """The shim's counts between the two snapshots, the files holding a bearer token the
+        target sent in the window marked `holds_token` (read now: what a token cache holds is
+        the token in use). Both ends or nothing: a missing start snapshot (a busy machine, a
+        shim that answered late) would count the target's start-up (its config and token
+        reads) as the window's."""
+        from harness.shim import io_delta
+
+        if self._io is None or io_after is None:
+            return None
+        io = io_delta(self._io, io_after)
+        holders = token_files(io.get("files", {}), sent_token_ids(entries), self.read_file)
+        return mark_token_files(io, holders) if holders else io
 
     def settle(self) -> int | None:
         """Wait, `settle_s` at most, until the mock has journaled every call begun in the window.

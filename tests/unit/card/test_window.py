@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
+import sqlite3
 from collections.abc import Mapping
+from pathlib import Path
 from typing import Any
 
 from harness.card.measures import card_record
 from harness.card.window import SETTLE_POLL_S, MockJournal, WindowObserver
 from harness.runners.support.loadrows import Row
 from tests.conftest import FakeClock
+from tests.unit.card.test_credentials import jwt
 
 
 def observe(*reports: Mapping[str, Any] | None) -> Mapping[str, Any] | None:
@@ -96,3 +99,26 @@ def test_a_window_waits_no_longer_than_its_settle_time_for_a_call_that_hangs() -
     gateway.serve("m0")
     assert observer.finish().params["calls_in_flight"] == 1
     assert 5.0 <= clock() < 5.0 + SETTLE_POLL_S * 2
+
+
+def test_a_file_the_target_opened_that_holds_the_token_it_sent_is_marked_as_holding_it(
+    tmp_path: Path,
+) -> None:
+    state = tmp_path / "state.db"
+    with sqlite3.connect(state) as db:
+        db.execute("create table kv (k text, v text)")
+        db.execute("insert into kv values ('token', ?)", (jwt("jti-7"),))
+    db.close()
+    snapshots: list[Mapping[str, Any]] = [
+        {"files": {}},
+        {"files": {str(state): {"opens": 9, "reads": 9}}},
+    ]
+    counts = iter(snapshots)
+    sent = ({"seq": 3, "endpoint": "chat-generations", "token_id": "jti-7"},)
+    journal = MockJournal(position=lambda url: 2, since=lambda url, seq: (sent, False),
+                          unfinished=lambda url, seq: [])  # fmt: skip
+    observer = WindowObserver("steady-closed", "http://mock", journal=journal,
+                              io_snapshot=lambda label: next(counts))  # fmt: skip
+    observer.start()
+    io = observer.finish().io
+    assert io is not None and io["files"][str(state)] == {"opens": 9, "reads": 9, "holds_token": 1}
