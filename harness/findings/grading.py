@@ -20,9 +20,9 @@ from harness.records import Environment, RunRecord, capture_environment, make_se
 # claim or gate rule on `finding:<name>` always finds its series.
 FINDING_NAMES = (
     "retry_after_ignored", "retried_non_retryable", "retry_storm", "no_backoff", "gave_up",
-    "hang_no_timeout", "token_rate", "token_per_request", "expired_token", "unknown_token",
-    "missing_token", "refresh_stampede", "bad_app_context", "bad_feature_id", "unknown_model",
-    "ignored_fields",
+    "passed_on_retryable", "hang_no_timeout", "token_rate", "token_per_request", "expired_token",
+    "unknown_token", "missing_token", "refresh_stampede", "bad_app_context", "bad_feature_id",
+    "unknown_model", "ignored_fields",
 )  # fmt: skip
 
 

@@ -3,15 +3,18 @@
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterable, Iterator, Sequence
+from collections import Counter
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass
 
 from harness.findings.calls import Attempt, Call
-from harness.findings.model import Finding, GradingPolicy, Severity, make_finding
+from harness.findings.model import Entry, Finding, GradingPolicy, Severity, make_finding
 from harness.stats import binomial_tail
 
 NON_RETRYABLE = frozenset({400, 403, 404, 405, 413, 422})
 RETRYABLE = frozenset({423, 429, 503})
+# What a client takes as "retry later" (HTTP's own meaning); other statuses hide that.
+CLIENT_RETRYABLE = frozenset({429, 503})
 
 
 def _retries(calls: Sequence[Call]) -> Iterator[tuple[Attempt, Attempt]]:
@@ -121,20 +124,100 @@ def _free_gaps_s(call: Call) -> list[float]:
     return [gap for prev, gap in pairs if prev.status != 401 and prev.retry_after_s is None]
 
 
-def gave_up(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
-    """Calls that failed with a retryable status (423, 429, 503) and were never retried,
-    unless the upstream asked for a wait longer than a caller would sit through."""
-    hits = [
+def with_client_replies(
+    entries: Iterable[Entry], replies: Mapping[str, tuple[int, str]]
+) -> list[Entry]:
+    """`entries` with what the client got for the request each was made for (`replies`: by
+    the request's marker, its status and `Retry-After` header): `client_status`,
+    `client_retry_after`; `client_left` on a marked request that got no reply the client
+    waited for (it stopped at the load's end). With no `replies`, the entries as they are."""
+    if not replies:
+        return list(entries)
+    joined: list[Entry] = []
+    for entry in entries:
+        markers = entry.get("markers") or ()
+        reply = next((replies[m] for m in markers if m in replies), None)
+        if reply is not None:
+            entry = {**entry, "client_status": reply[0], "client_retry_after": reply[1]}
+        elif markers:
+            entry = {**entry, "client_left": True}
+        joined.append(entry)
+    return joined
+
+
+def passed_on(entry: Entry) -> bool | None:
+    """Whether the client got an upstream failure as one it can retry at the upstream's pace:
+    a 429 or 503, with a `Retry-After` when the upstream gave one (None: its reply unknown)."""
+    status = entry.get("client_status")
+    if status is None:
+        return None
+    hint_kept = entry.get("retry_after_s") is None or bool(entry.get("client_retry_after"))
+    return int(status) in CLIENT_RETRYABLE and hint_kept
+
+
+def _not_retried(calls: Sequence[Call], policy: GradingPolicy) -> list[Entry]:
+    """The last entries of calls that failed with a retryable status (423, 429, 503) and were
+    never retried, unless the upstream asked for a wait longer than a caller would sit through
+    or the client had stopped waiting for the request (the load's end: nothing to pass on)."""
+    return [
         c.last.entry
         for c in calls
         if len(c.attempts) == 1
+        and not c.last.entry.get("client_left")
         and c.last.status in RETRYABLE
         and (c.last.retry_after_s or 0.0) <= policy.long_retry_after_s
     ]
+
+
+def passed_on_retryable(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
+    """Retryable failures left to the client, passed on as a 429/503 with their Retry-After:
+    an OpenAI client retries those at the server's pace (a fair design, not a fault)."""
+    hits = [e for e in _not_retried(calls, policy) if passed_on(e)]
+    return make_finding(
+        "passed_on_retryable", Severity.INFO, hits,
+        f"passed a retryable failure on to the client without retrying it, as "
+        f"{_client_statuses(hits)} with the upstream's Retry-After: a client that retries "
+        f"(as OpenAI's does) waits as long as the upstream asked",
+    )  # fmt: skip
+
+
+def gave_up(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
+    """Retryable failures neither retried nor passed on so that the client can retry them."""
+    hits = [e for e in _not_retried(calls, policy) if not passed_on(e)]
     return make_finding(
         "gave_up", Severity.WARN, hits,
-        "passed a retryable failure (423/429/503) on without a single retry",
+        "passed a retryable failure (423/429/503) on without a single retry"
+        + _what_the_client_got(hits),
     )  # fmt: skip
+
+
+def _what_the_client_got(hits: Sequence[Entry]) -> str:
+    """Why the client could not retry what the target passed on, in words."""
+    known = [e for e in hits if e.get("client_status") is not None]
+    hidden = [e for e in known if int(e["client_status"]) not in CLIENT_RETRYABLE]
+    unpaced = [e for e in known if int(e["client_status"]) in CLIENT_RETRYABLE]
+    said = []
+    if hidden:
+        said.append(f"turned into {_client_statuses(hidden)}{_hint(hidden)}: the client cannot "
+                    "tell it may retry, nor when")  # fmt: skip
+    if unpaced:
+        said.append(f"as {_client_statuses(unpaced)} without the upstream's Retry-After: the "
+                    "client retries at its own pace")  # fmt: skip
+    if known and len(known) < len(hits):
+        said.append(f"{len(hits) - len(known)} whose reply to the client is not known")
+    advice = "; retry it in the gateway, or pass the 429/503 and its Retry-After on"
+    return (": " + "; ".join(said) if said else "") + advice
+
+
+def _hint(entries: Sequence[Entry]) -> str:
+    given = sum(1 for e in entries if e.get("client_retry_after"))
+    return " without Retry-After" if not given else f" ({given} with a Retry-After)"
+
+
+def _client_statuses(entries: Sequence[Entry]) -> str:
+    """`429 x10, 503 x16`: the statuses the client got."""
+    counts = Counter(int(e["client_status"]) for e in entries)
+    return ", ".join(f"{status} x{n}" for status, n in sorted(counts.items()))
 
 
 def hang_no_timeout(calls: Sequence[Call], policy: GradingPolicy) -> Finding | None:
@@ -150,4 +233,4 @@ def hang_no_timeout(calls: Sequence[Call], policy: GradingPolicy) -> Finding | N
 
 
 RULES = (retry_after_ignored, retried_non_retryable, retry_storm, no_backoff, gave_up,
-         hang_no_timeout)  # fmt: skip
+         passed_on_retryable, hang_no_timeout)  # fmt: skip

@@ -29,10 +29,17 @@ from harness.errors import UsageError
 from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_retries
 from harness.findings.journal import mock_epoch_s, save_journal
+from harness.findings.retries import with_client_replies
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
-from harness.runners.support.loadrows import Row, no_reply, read_rows, row_series
+from harness.runners.support.loadrows import (
+    Row,
+    client_replies,
+    no_reply,
+    read_rows,
+    row_series,
+)
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.phases import PhaseSpan, read_phases
 from harness.runners.support.progress import Advance, no_progress
@@ -310,7 +317,8 @@ def run_load(
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
-    graded = retries_record(observation, target.name, card.labels["window"], not finished)
+    graded = retries_record(observation, target.name, card.labels["window"], not finished,
+                            joined.rows)  # fmt: skip
     if graded is not None and observation.journal:
         # The mock and its journal do not outlive the run: `sfperf verdict` needs it kept.
         saved = work / save_journal(work, target.name, observation.journal)
@@ -341,13 +349,16 @@ def join_rows_of(
 
 
 def retries_record(
-    observation: WindowObservation, target: str, window: str, partial: bool
-) -> RunRecord | None:
+    observation: WindowObservation, target: str, window: str, partial: bool,
+    rows: Sequence[Row] = (),
+) -> RunRecord | None:  # fmt: skip
     """`verdict/retries`: how the target retried and backed off in the window, graded from the
-    mock's journal as validate's resilience step grades it (None: no journal to grade)."""
+    mock's journal (each call beside what the client got for its request, `rows`) as
+    validate's resilience step grades it (None: no journal to grade)."""
     if observation.journal is None:
         return None
-    entries, lost = observation.journal, observation.journal_lost
+    entries = with_client_replies(observation.journal, client_replies(rows))
+    lost = observation.journal_lost
     return findings_record(
         grade_retries(entries), target, params={"entries": len(entries)}, scenario="retries",
         names=RETRY_FINDINGS, labels={"window": window}, partial=partial or lost,
@@ -392,6 +403,7 @@ def load_record(
         "locust_command": list(commands[0]),
         "target_headers": sorted(target.headers),  # names only: the values are secrets
         "target_metrics": dict(metrics),
+        "raw_rows": str((work / "raw").relative_to(run_dir)),
     }
     return RunRecord(
         runner="load",

@@ -11,7 +11,7 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
 
@@ -19,9 +19,11 @@ from harness.card.measures import journal_record
 from harness.errors import UsageError
 from harness.findings import GradingPolicy, findings_record, grade_journal
 from harness.findings.journal import fetch_journal, save_journal
+from harness.findings.retries import with_client_replies
 from harness.records import RunRecord, now_iso
 from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.loadrows import client_replies, read_rows
 from harness.runners.support.progress import Advance, no_progress
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.discovery import DEFAULT_MODEL
@@ -76,7 +78,8 @@ def run_resilience(
         sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
         policy = replace(policy, target_processes=process_count(target))
-    findings = grade_journal(journal.entries, policy)
+    findings = grade_journal(with_client_replies(journal.entries, replies_of(records, run_dir)),
+                             policy)  # fmt: skip
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
               "policy": policy.as_dict(), "resilience_plan": asdict(plan),
@@ -93,6 +96,12 @@ def run_resilience(
     if interrupted:
         raise Interrupted([*records, tokens, verdict])
     return [*records, tokens, verdict]
+
+
+def replies_of(records: Sequence[RunRecord], run_dir: Path) -> dict[str, tuple[int, str]]:
+    """What the client got for each request of the load `records` (their raw rows)."""
+    dirs = [run_dir / str(r.params["raw_rows"]) for r in records if "raw_rows" in r.params]
+    return client_replies(row for directory in dirs for row in read_rows(directory))
 
 
 @contextlib.contextmanager

@@ -244,6 +244,7 @@ class ChatUser(User):
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok, exchange.ttft_ms,
             exchange.itl_ms, (), exchange.error, quoted, marker, answer, sent, self.errors_allowed,
+            exchange.retry_after,
         )  # fmt: skip
         self.environment.events.request.fire(
             request_type="POST",
@@ -262,7 +263,9 @@ class ChatUser(User):
             if self.stream and response.status_code == 200:
                 return read_sse(response, response.status_code, t0)
             payload = response.read()
-            return Exchange(response.status_code, payload, len(payload))
+            given = response.get("Retry-After") or ""
+            retry_after = given[0] if isinstance(given, list) else given
+            return Exchange(response.status_code, payload, len(payload), retry_after=retry_after)
         except Exception as exc:  # any transport failure is a measured outcome, not a crash
             return Exchange(0, b"", error=type(exc).__name__)
 

@@ -23,6 +23,7 @@ class Exchange:
     ttft_ms: float | None = None
     itl_ms: tuple[float, ...] = ()
     error: str = ""
+    retry_after: str = ""  # the reply's Retry-After header
 
 
 def read_sse(response: Any, status: int, t0: float) -> Exchange:

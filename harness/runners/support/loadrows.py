@@ -14,8 +14,9 @@ answer with once the run is over (`harness.join`): the request's marker, the ans
 and the column empty when there was no usage), flags (`e` error object, `i` incomplete stream,
 `x` error-like text, `n` usage not asked, `j` one whole JSON completion answered a request for
 a stream; `f` the scenario injects faults at random, so any
-error status may be right; `-` none), and the request body as sent (compact JSON). Rows of older
-runs stop after error (10 columns) or body (11).
+error status may be right; `-` none), the request body as sent (compact JSON), and the reply's
+`Retry-After` header ("" without one). Rows of older runs stop after error (10 columns), body
+(11) or the request (17).
 """
 
 from __future__ import annotations
@@ -32,8 +33,8 @@ from harness.records import Series, make_series
 
 ROW_FILE_GLOB = "requests-*.tsv"
 BODY_CHARS = 200
-_COLUMNS = 17
-_OLDER_COLUMNS = (10, 11)  # before bodies were kept; before the join's columns
+_COLUMNS = 18
+_OLDER_COLUMNS = (10, 11, 17)  # before bodies were kept; the join's columns; Retry-After
 _FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"),
           ("j", "unstreamed"))  # fmt: skip
 FAULTS_FLAG = "f"
@@ -58,6 +59,7 @@ class Row:
     answer: AnswerFacts | None = None  # what the join judges; None when the answer was not read
     request: str = ""  # the request body as sent (JSON): a reply is predicted from it if need be
     errors_allowed: bool = False  # faults were injected at random: an error status may be right
+    retry_after: str = ""  # the reply's Retry-After header, "" without one
 
     @property
     def latency_ms(self) -> float:
@@ -115,6 +117,11 @@ def no_reply(row: Row) -> bool:
     return row.status == 0 and row.error not in CLIENT_TIMEOUTS
 
 
+def client_replies(rows: Iterable[Row]) -> dict[str, tuple[int, str]]:
+    """What the client got for each marked request: its status and `Retry-After` header."""
+    return {row.marker: (row.status, row.retry_after) for row in rows if row.marker}
+
+
 def _clean(text: str) -> str:
     return text.replace("\t", " ").replace("\n", " ").replace("\r", " ")
 
@@ -136,6 +143,7 @@ def format_row(row: Row) -> str:
         row.marker,
         *_answer_columns(row.answer, row.errors_allowed),
         row.request,
+        _clean(row.retry_after)[:40],
     )
     return "\t".join(fields) + "\n"
 
@@ -191,6 +199,7 @@ def parse_row(line: str) -> Row:
         answer=_answer_of(*fields[12:16]),
         request=fields[16],
         errors_allowed=FAULTS_FLAG in fields[15],
+        retry_after=fields[17],
     )
 
 

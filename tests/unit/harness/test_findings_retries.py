@@ -11,6 +11,8 @@ import pytest
 from harness.findings import GradingPolicy, grade_journal
 from harness.findings.calls import client_host, group_calls
 from harness.findings.grading import RETRY_FINDINGS, grade_retries
+from harness.findings.model import Finding
+from harness.findings.retries import with_client_replies
 
 POLICY = GradingPolicy()
 
@@ -225,6 +227,45 @@ def test_a_retryable_failure_passed_on_without_retry_is_giving_up() -> None:
     assert findings["gave_up"].severity.value == "WARN"
 
 
+def graded_with_client(status: int, retry_after: str) -> dict[str, Finding]:
+    """The findings of a 429 (Retry-After 1 s) passed on unretried, the client's request
+    having got `status` with `retry_after` as its Retry-After header."""
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=1.0, markers=["m1"])
+    joined = with_client_replies(journal.entries, {"m1": (status, retry_after)})
+    return {f.name: f for f in grade_journal(joined)}
+
+
+def test_a_429_passed_on_with_its_retry_after_is_left_to_the_client_to_retry_not_given_up(
+) -> None:  # fmt: skip
+    findings = graded_with_client(429, "1")
+    assert "gave_up" not in findings
+    relayed = findings["passed_on_retryable"]
+    assert (relayed.severity.value, relayed.examples) == ("INFO", ("r1",))
+    assert "as 429 x1 with the upstream's Retry-After" in relayed.explanation
+
+
+def test_a_429_turned_into_a_502_without_retry_after_is_giving_up_and_hides_the_hint() -> None:
+    findings = graded_with_client(502, "")
+    assert "passed_on_retryable" not in findings
+    assert findings["gave_up"].severity.value == "WARN"
+    assert "turned into 502 x1 without Retry-After: the client cannot tell it may retry" in (
+        findings["gave_up"].explanation)  # fmt: skip
+
+
+def test_a_429_passed_on_without_its_retry_after_is_giving_up_the_upstreams_pace() -> None:
+    findings = graded_with_client(429, "")
+    assert "as 429 x1 without the upstream's Retry-After" in findings["gave_up"].explanation
+
+
+def test_a_journal_alone_says_nothing_of_what_the_client_got() -> None:
+    journal = Journal()
+    journal.add(0.0, status=503)
+    explanation = {f.name: f for f in grade_journal(journal.entries)}["gave_up"].explanation
+    assert "client got" not in explanation and "not known" not in explanation
+    assert "retry it in the gateway, or pass the 429/503 and its Retry-After on" in explanation
+
+
 def test_passing_on_a_429_that_asks_for_a_long_wait_is_not_giving_up() -> None:
     journal = Journal()
     journal.add(0.0, status=429, retry_after_s=60.0)
@@ -277,3 +318,11 @@ def test_a_load_window_is_graded_on_its_retries_alone() -> None:
     graded = {f.name for f in grade_retries(journal.entries, POLICY)}
     assert graded == {"retry_after_ignored"} <= set(RETRY_FINDINGS)
     assert "ignored_fields" in journal.names()  # the full grading still names it
+
+
+def test_a_failure_whose_request_the_client_stopped_waiting_for_is_not_judged() -> None:
+    journal = Journal()
+    journal.add(0.0, status=429, retry_after_s=1.0, markers=["cut-at-the-end"])
+    joined = with_client_replies(journal.entries, {"other": (200, "")})
+    names = {f.name for f in grade_journal(joined)}
+    assert not names & {"gave_up", "passed_on_retryable"}

@@ -12,6 +12,7 @@ from harness.fidelity import AnswerFacts
 from harness.runners.support.loadrows import (
     BODY_CHARS,
     Row,
+    client_replies,
     format_row,
     parse_row,
     parse_rows,
@@ -41,8 +42,16 @@ def test_a_row_survives_the_round_trip_through_its_line() -> None:
 
 def test_tabs_and_newlines_in_error_text_cannot_break_the_line() -> None:
     line = format_row(Row("a\tb", 1.0, 1.0, 2.0, 0, False, error="x\ty\nz"))
-    assert line.count("\t") == 16 and line.endswith("\n") and line.count("\n") == 1
+    assert line.count("\t") == 17 and line.endswith("\n") and line.count("\n") == 1
     assert (parse_row(line).name, parse_row(line).error) == ("a b", "x y z")
+
+
+def test_a_replys_retry_after_is_kept_and_rows_written_before_it_read_without_one() -> None:
+    throttled = Row("chat", 1.0, 1.0, 2.0, 429, False, marker="m1", retry_after="1")
+    assert parse_row(format_row(throttled)) == throttled
+    older = format_row(throttled).rsplit("\t", 1)[0] + "\n"  # 17 columns: no Retry-After
+    assert parse_row(older).retry_after == ""
+    assert client_replies([throttled, LATE]) == {"m1": (429, "1")}
 
 
 def test_latency_counts_from_the_intended_start_when_the_send_was_late() -> None:
