@@ -15,6 +15,7 @@ import pandas as pd
 
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
+from harness.machine import load_span
 from harness.records import RunRecord
 from harness.saturation import measured_level, ok_flags, ok_latencies, saturations
 from harness.stats import summarize
@@ -383,7 +384,9 @@ def _fidelity_mismatches(record: RunRecord) -> float:
 
 
 def knee_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """sweep: each subject's knee (highest level within 90% of the bound) and shape past it."""
+    """sweep: each subject's knee (highest level within 90% of the bound) and shape past it,
+    and the machine's load while it was swept."""
+    sweep = select(records, "sweep")
     rows = [
         {
             "subject": s.subject,
@@ -394,10 +397,17 @@ def knee_table(records: Sequence[RunRecord]) -> pd.DataFrame:
             "shape": s.shape,
             "cap_in_flight": s.cap if s.cap is not None else np.nan,
             "detail": s.detail,
+            "machine_load": _machine_load(sweep, s.subject),
         }
-        for s in saturations(select(records, "sweep"))
+        for s in saturations(sweep)
     ]
     return pd.DataFrame(rows)
+
+
+def _machine_load(records: Sequence[RunRecord], subject: str) -> str:
+    """The machine's load while `subject` was swept, in words ("" when not recorded)."""
+    span = load_span(r for r in records if r.labels.get("subject") == subject)
+    return "" if span is None else span.describe()
 
 
 def profile_table(records: Sequence[RunRecord]) -> pd.DataFrame:

@@ -20,6 +20,7 @@ from harness.claims.ledger import Claim, Expectation, Ledger, default_ledger_pat
 from harness.claims.metrics import Measurement, MissingRecords, NothingToCheck, measure
 from harness.errors import UsageError
 from harness.files import read_json
+from harness.machine import load_note
 from harness.records import RunRecord
 from harness.stats import Interval, wilson_interval
 from harness.store import atomic_write_text
@@ -102,10 +103,12 @@ def evaluate_claim(claim: Claim, records: Sequence[RunRecord]) -> Verdict:
         return _base(claim, INCONCLUSIVE, f"not measured: {exc}{needs}")
     except NothingToCheck as exc:
         return _base(claim, INCONCLUSIVE, f"nothing to check: {exc}")
-    return _measured_verdict(claim, measured)
+    return _measured_verdict(claim, measured, records)
 
 
-def _measured_verdict(claim: Claim, measured: Measurement) -> Verdict:
+def _measured_verdict(
+    claim: Claim, measured: Measurement, records: Sequence[RunRecord] = ()
+) -> Verdict:
     detail = measured.detail
     if measured.rounds:
         detail += " (" + ", ".join(format_value(v, claim.unit) for v in measured.rounds) + ")"
@@ -116,8 +119,17 @@ def _measured_verdict(claim: Claim, measured: Measurement) -> Verdict:
         n=measured.n,
         evidence=measured.evidence,
         partial=measured.partial,
-        reason=verdict.reason + partial_note,
+        reason=verdict.reason + partial_note + _load_note(claim, measured, records),
     )
+
+
+def _load_note(claim: Claim, measured: Measurement, records: Sequence[RunRecord]) -> str:
+    """The machine's load over a concurrency claim's evidence (a sweep's): a gain measured
+    while the cores were busy reads smaller than on a quiet machine."""
+    if claim.metric is None or claim.metric.runner != "sweep":
+        return ""
+    evidence = set(measured.evidence)
+    return load_note(r for r in records if r.run_id in evidence)
 
 
 def _sample_size_verdict(claim: Claim) -> Verdict:

@@ -220,6 +220,7 @@ def target_of(
 
 def print_summary(records: Sequence[RunRecord]) -> None:
     """A table per level, then each subject's knee and shape, then a pair's side by side."""
+    from harness.machine import load_note
     from harness.saturation import level_points, saturations
 
     if not records:
@@ -237,7 +238,8 @@ def print_summary(records: Sequence[RunRecord]) -> None:
     print("(ok req/s, p50 and p99: successful requests only; -: none succeeded)\n")
     for saturation in saturations(records):
         knee = "none" if saturation.knee is None else str(saturation.knee)
-        print(f"{saturation.subject}: knee {knee}; {saturation.detail}")
+        own = (r for r in records if r.labels.get("subject") == saturation.subject)
+        print(f"{saturation.subject}: knee {knee}; {saturation.detail}{load_note(own)}")
     print_pair(records)
     print_fidelity(records)
 

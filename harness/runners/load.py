@@ -30,6 +30,8 @@ from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_retries
 from harness.findings.journal import mock_epoch_s, save_journal
 from harness.findings.retries import with_client_replies
+from harness.machine import PARAM as MACHINE_LOAD
+from harness.machine import load_average, machine_load
 from harness.records import RunRecord, capture_environment, now_iso
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
@@ -295,7 +297,7 @@ def run_load(
     commands = locust_commands(plan, target, work, port)
     observer = target.observer(f"{Path(plan.scenario).stem}-{plan.mode}")
     observer.start()
-    started_at, started_s = now_iso(), clock()
+    started_at, started_s, load_at_start = now_iso(), clock(), load_average()
     procs = LocustProcesses(commands, work / "logs", locust_env(target.headers, target.tls))
     finished = interrupted = False
     try:
@@ -305,6 +307,7 @@ def run_load(
         interrupted = True
     finally:
         procs.stop(STOP_GRACE_S)
+    machine = machine_load(load_at_start)
     observation = observer.finish()
     metrics: dict[str, Any] = {"before": observation.metrics_before,
                                "after": observation.metrics_after}  # fmt: skip
@@ -315,6 +318,7 @@ def run_load(
                           read_phases(raw))  # fmt: skip
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
+    record = replace(record, params={**record.params, MACHINE_LOAD: machine})
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
     graded = retries_record(observation, target.name, card.labels["window"], not finished,

@@ -31,6 +31,8 @@ from typing import Any
 
 from harness.errors import UsageError
 from harness.fidelity import FidelityTally
+from harness.machine import PARAM as MACHINE_LOAD
+from harness.machine import load_average, machine_load
 from harness.records import (
     Environment,
     RunRecord,
@@ -363,9 +365,10 @@ def measure_level(
     round_: int = 0,
 ) -> RunRecord:
     """Measure one point (in its `round_`, from 0) and make its record."""
-    started_at = now_iso()
+    started_at, load_at_start = now_iso(), load_average()
     measured = run.measure(level, plan.duration_s)
-    params = {**plan.params(), **run.params, "upstream_latency_ms": latency_ms, "round": round_}
+    params = {**plan.params(), **run.params, "upstream_latency_ms": latency_ms, "round": round_,
+              MACHINE_LOAD: machine_load(load_at_start)}  # fmt: skip
     return level_record(
         run, level, latency_ms, measured,
         environment=environment, params=params, started_at=started_at,

@@ -135,8 +135,7 @@ def test_a_ratio_claim_compares_two_variants_and_matches_labels_numerically() ->
     assert set(result.evidence) == {file_provider.run_id, memory.run_id}
 
 
-def test_a_speedup_at_the_highest_common_concurrency_uses_only_those_records() -> None:
-    claim = """
+SPEEDUP_CLAIM = """
 [[claim]]
 id = "batching"
 text = "batching is 20% faster"
@@ -153,20 +152,40 @@ transform = "speedup"
 at_max = "concurrency"
 """
 
-    def sweep(subject: str, concurrency: str, latencies_ms: list[float]) -> RunRecord:
-        labels = {"subject": subject, "concurrency": concurrency}
-        return record("sweep", "sync-vs-async", labels, latency_ms=latencies_ms)
 
+def sweep_point(
+    subject: str, concurrency: str, latencies_ms: list[float], load: tuple[float, float] = (0, 0)
+) -> RunRecord:
+    labels = {"subject": subject, "concurrency": concurrency}
+    made = record("sweep", "sync-vs-async", labels, latency_ms=latencies_ms)
+    machine = {"cpu_count": 2, "load_1m_start": load[0], "load_1m_end": load[1]}
+    return replace(made, params={"machine_load": machine})
+
+
+def test_a_speedup_at_the_highest_common_concurrency_uses_only_those_records() -> None:
     records = [
-        sweep("sync", "1", [1.0]),
-        sweep("sync", "8", [120.0] * 50),
-        sweep("batch", "8", [100.0] * 50),
-        sweep("batch", "64", [9.0]),
+        sweep_point("sync", "1", [1.0]),
+        sweep_point("sync", "8", [120.0] * 50),
+        sweep_point("batch", "8", [100.0] * 50),
+        sweep_point("batch", "64", [9.0]),
     ]
-    result = evaluate_claim(ledger_of(claim).claims[0], records)
+    result = evaluate_claim(ledger_of(SPEEDUP_CLAIM).claims[0], records)
     assert result.value == pytest.approx(0.2)
     assert result.verdict == HOLDS
     assert len(result.evidence) == 2
+
+
+def test_a_concurrency_claim_says_the_machines_load_over_its_evidence_and_warns_past_the_cores(
+) -> None:  # fmt: skip
+    quiet = [sweep_point("sync", "8", [120.0] * 50, (0.2, 0.3)),
+             sweep_point("batch", "8", [100.0] * 50, (0.3, 0.4)),
+             sweep_point("batch", "64", [9.0], (5.0, 6.0))]  # fmt: skip
+    claim = ledger_of(SPEEDUP_CLAIM).claims[0]
+    reason = evaluate_claim(claim, quiet).reason
+    assert reason.endswith("; machine load 0.2-0.4 (1-min average) on 2 CPUs")
+    busy = [sweep_point("sync", "8", [120.0] * 50, (1.5, 3.4)), *quiet[1:]]
+    assert "⚠️ the load exceeded the 2 CPUs during the measurement" in (
+        evaluate_claim(claim, busy).reason)  # fmt: skip
 
 
 def test_a_consistency_claim_checks_the_documents_own_arithmetic() -> None:

@@ -26,6 +26,7 @@ from harness.runners.sweep import (
     judged_level,
     level_record,
     littles_bound_rps,
+    measure_level,
     open_subjects,
     sweep_levels,
     sweep_subjects,
@@ -94,6 +95,16 @@ def test_a_level_record_keeps_the_cpu_the_client_and_the_subject_used() -> None:
     assert record.get("subject_cpu_s").values == (0.9,)
     assert record.get("subject_busiest_cpu_s").values == (0.6,)
     assert record.get("subject_busiest_wait_s").values == (0.2,)
+
+
+def test_a_sweep_point_records_the_machines_load_at_its_start_and_end() -> None:
+    window = Window((Sample(0.2, 200.0, True),), 1.0, 0)
+    run = SubjectRun("async", "client", lambda level, duration_s: Measured(window))
+    plan = SweepPlan(levels=(1,), upstream_latencies_ms=(200.0,), subjects=("async",),
+                     duration_s=1.0)  # fmt: skip
+    machine = measure_level(plan, run, 1, 200.0, ENV).params["machine_load"]
+    assert set(machine) == {"cpu_count", "load_1m_start", "load_1m_end"}
+    assert machine["cpu_count"] >= 1
 
 
 def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
