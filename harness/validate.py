@@ -556,8 +556,10 @@ def resilience_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRe
     for spec in targets:
         directory = run_dir / "resilience" / spec.name
         choice = plan.choice_for(spec)
+        model = str(choice.model)
         run = partial(run_resilience, spec, directory, duration_s=plan.resilience_duration_s,
-                      seed=plan.seed, mock_url=plan.mock_url, model=str(choice.model))  # fmt: skip
+                      seed=plan.seed, mock_url=plan.mock_url, model=model,
+                      model_upstream=choice.upstream_of(model))  # fmt: skip
         finish = partial(made_on_target, directory=directory, run_dir=run_dir, choice=choice)
         records += kept_in(keep, run, finish)
     return records

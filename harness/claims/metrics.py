@@ -81,15 +81,19 @@ def label_value_matches(actual: str | None, wanted: str) -> bool:
         return False
 
 
+ANY_SCENARIO = "*"
+
+
 def select_records(
     records: Sequence[RunRecord], runner: str, scenario: str, labels: Mapping[str, str]
 ) -> list[RunRecord]:
-    """Records of `runner`/`scenario` whose labels match every given label."""
+    """Records of `runner`/`scenario` (`*`: any of the runner's) whose labels match every
+    given label."""
     return [
         r
         for r in records
         if r.runner == runner
-        and r.scenario == scenario
+        and scenario in (ANY_SCENARIO, r.scenario)
         and all(label_value_matches(r.labels.get(k), v) for k, v in labels.items())
     ]
 

@@ -47,6 +47,7 @@ def run_resilience(
     seed: int = 1234,
     mock_url: str = "",
     model: str = DEFAULT_MODEL,
+    model_upstream: str = "",
     admin_token: str | None = None,
     policy: GradingPolicy | None = None,
     advance: Advance = no_progress,
@@ -57,6 +58,8 @@ def run_resilience(
 
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
     fresh mock with the resilience profile (`admin_token`: of that running mock's admin API).
+    `model_upstream`: the Models API model the target's listing maps `model` to (its rewrite
+    check takes that model as the one asked for, as the load step's does).
     `policy` defaults to `GradingPolicy()`. Ctrl-C still grades what the mock saw: `Interrupted`
     then carries both records, marked partial."""
     plan = resilience_plan(duration_s)
@@ -64,7 +67,7 @@ def run_resilience(
     # The load's own clients outwait the hangs, so hanging up is left to the target.
     load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users), duration_s=duration_s,
                          seed=seed, timeout_s=max(30.0, plan.hang_s + 15.0),
-                         model=model)  # fmt: skip
+                         model=model, model_upstream=model_upstream)  # fmt: skip
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
         started_at = now_iso()
         first_seq = fetch_journal(target.mock_url, admin_token=admin_token).last_seq

@@ -329,10 +329,14 @@ def test_one_reply_handed_to_the_wrong_client_leads_the_card_as_a_fail(tmp_path:
     streaming = RunRecord("load", "streaming", {}, capture_environment(),
                           (Series("fidelity_crossed", "count", (1.0,)),),
                           labels={"target": TARGET, "mode": "closed"})  # fmt: skip
-    records = [steady, streaming]
+    # Not a load run: neither the claim nor the card's line reads it.
+    swept = RunRecord("sweep", "sync-vs-async", {}, capture_environment(),
+                      (Series("fidelity_crossed", "count", (5.0,)),),
+                      labels={"target": TARGET, "subject": TARGET})  # fmt: skip
+    records = [steady, streaming, swept]
     cards = evaluate_cards(tmp_path, records, [TARGET], [scenario_path("claims", "gateway.toml")])
     (claim,) = [v for v in cards[TARGET] if v.claim_id == "gw-no-crossed-replies"]
-    assert claim.verdict == "refuted" and claim.value == 2  # the claim reads load/steady
+    assert claim.verdict == "refuted" and claim.value == 3  # every load run, as the card's line
     write_report(tmp_path, records, claims=[], cards=cards)
     text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert (

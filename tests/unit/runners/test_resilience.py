@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import contextlib
 from collections.abc import Iterator
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
@@ -13,9 +14,10 @@ from harness.findings import GradingPolicy
 from harness.findings.journal import JournalRead
 from harness.records import RunRecord, capture_environment
 from harness.runners import resilience
-from harness.runners.load import LoadTarget
+from harness.runners.load import LoadPlan, LoadTarget
 from harness.runners.resilience import process_count, reference_refresh_buffer_s, run_resilience
 from harness.runners.support.interrupted import Interrupted
+from harness.runners.support.loadrows import Row, format_row
 from harness.targets import TargetSpec
 from mock_salesforce.faults import parse_fault
 from scenarios.load.resilience_plan import resilience_plan
@@ -146,3 +148,42 @@ def test_the_mock_of_a_run_that_starts_the_target_issues_short_lived_tokens_from
     with resilience._resilience_target(spec, tmp_path, plan, 1, ""):
         pass
     assert mock_args == [("--token-lifetime", f"{plan.token_lifetime_s:g}")]
+
+
+def test_the_load_of_a_resilience_run_takes_the_model_the_targets_listing_maps_to(
+    stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    plans: list[LoadPlan] = []
+
+    def load(plan: LoadPlan, *_: Any, **__: Any) -> list[RunRecord]:
+        plans.append(plan)
+        return [fake_record(False)]
+
+    monkeypatch.setattr(resilience, "run_load", load)
+    run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0, model="gpt-4o",
+                   model_upstream="sfdc_ai__DefaultGPT4Omni", sleep=stand_ins.append)  # fmt: skip
+    assert [(p.model, p.model_upstream) for p in plans] == [("gpt-4o", "sfdc_ai__DefaultGPT4Omni")]
+
+
+def test_a_throttled_call_is_graded_with_what_the_client_got_for_its_request(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    @contextlib.contextmanager
+    def target(*_: Any) -> Iterator[LoadTarget]:
+        yield LoadTarget("gw", "http://gw", "http://mock")
+
+    throttled = {"seq": 1, "request_id": "r1", "endpoint": "chat-generations", "status": 429,
+                 "retry_after_s": 1.0, "t_s": 0.0, "markers": ["m1"], "app_context": "EinsteinGPT",
+                 "feature_id": "ai-platform-models-connected-app"}  # fmt: skip
+    monkeypatch.setattr(resilience, "_resilience_target", target)
+    monkeypatch.setattr(resilience, "fetch_journal",
+                        lambda *_, **__: JournalRead((throttled,), 0, False))  # fmt: skip
+    (tmp_path / "raw").mkdir()
+    row = Row("chat", 0.0, 0.0, 5.0, 429, False, marker="m1", retry_after="1")
+    (tmp_path / "raw" / "requests-local-h-1.tsv").write_text(format_row(row))
+    load = replace(fake_record(False), params={"raw_rows": "raw"})
+    monkeypatch.setattr(resilience, "run_load", lambda *_, **__: [load])
+    *_, verdict = run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0,
+                                 sleep=lambda _: None)  # fmt: skip
+    assert verdict.get("finding:passed_on_retryable").values == (1.0,)
+    assert verdict.get("finding:gave_up").values == (0.0,)
