@@ -6,6 +6,7 @@ With no target given, the embedded default: the mock plus the reference `async` 
 from __future__ import annotations
 
 import argparse
+import json
 import math
 import statistics
 import sys
@@ -26,6 +27,7 @@ from harness.errors import UsageError
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import locust's helpers, aiohttp...: only when a command runs
+    from harness.findings import Finding
     from harness.runners.load import LoadTarget
     from harness.targets import TargetSpec
 
@@ -113,7 +115,7 @@ def run(args: argparse.Namespace) -> int:
             records = measure(directory, lambda keep: with_params(
                 run_load(plan, target, directory, advance=advance), extra))  # fmt: skip
     print_summary(records)
-    print_findings(records)
+    print_findings(records, directory)
     return 0
 
 
@@ -227,16 +229,47 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         warn_if_refused(record)
 
 
-def print_findings(records: Sequence[RunRecord]) -> None:
+def print_findings(records: Sequence[RunRecord], run_dir: Path | None = None) -> None:
     """The WARN and FAIL findings of the run (how the target retried, what it did to the
-    requests), one line each after the summary; INFO stays in the records."""
+    requests, and with `run_dir` the tokens it sent that the upstream refused), one line each
+    after the summary; INFO stays in the records."""
     from harness.findings import Severity, findings_of
 
-    for found in findings_of(records):
+    sends = token_send_findings(records, run_dir) if run_dir is not None else []
+    for found in [*sends, *findings_of(records)]:
         if found.severity in (Severity.WARN, Severity.FAIL):
             where = ", ".join(found.windows)
             print(f"{found.severity.value} {found.name} x{found.count} ({where}): "
                   f"{found.explanation}")  # fmt: skip
+
+
+def token_send_findings(records: Sequence[RunRecord], run_dir: Path) -> list[Finding]:
+    """Expired, unknown and missing token sends in each window, graded from the journal its
+    `verdict/retries` record kept: why a gateway that never refreshes its token fails every
+    request (validate's card says it from the resilience grading; `load` alone said nothing)."""
+    from harness.findings.grading import grade_token_sends, graded_window
+
+    found: list[Finding] = []
+    for record in (r for r in records if r.runner == "verdict" and r.scenario == "retries"):
+        entries = [e for artifact in record.artifacts for e in read_entries(run_dir / artifact)]
+        window = (graded_window(record),)
+        found += [replace(f, windows=window) for f in grade_token_sends(entries)]
+    return found
+
+
+def read_entries(path: Path) -> list[dict[str, Any]]:
+    """The journal entries a run kept (`journal-<target>.jsonl`; [] when unreadable)."""
+    try:
+        lines = path.read_text(encoding="utf-8").splitlines()
+    except OSError:
+        return []
+    entries = []
+    for line in lines:
+        try:
+            entries.append(json.loads(line))
+        except ValueError:
+            continue
+    return [e for e in entries if isinstance(e, dict)]
 
 
 def joined_summary(record: RunRecord) -> str:

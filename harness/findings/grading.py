@@ -47,6 +47,20 @@ def grade_retries(entries: Iterable[Entry], policy: GradingPolicy | None = None)
     return most_severe_first([rule(calls, policy) for rule in retries.RULES])
 
 
+# Tokens a target sent that the upstream refused: what a window's journal shows of its token
+# handling whatever its length (the habits, such as refreshing per request, need a longer run).
+TOKEN_SEND_RULES = (auth.expired_token, auth.unknown_token, auth.missing_token)
+
+
+def grade_token_sends(
+    entries: Iterable[Entry], policy: GradingPolicy | None = None
+) -> list[Finding]:
+    """The expired, unknown and missing token sends `entries` show, most severe first."""
+    policy = policy or GradingPolicy()
+    listed: Sequence[Entry] = list(entries)
+    return most_severe_first([rule(listed, policy) for rule in TOKEN_SEND_RULES])
+
+
 def most_severe_first(found: Iterable[Finding | None]) -> list[Finding]:
     """The findings present, most severe first, then the most frequent."""
     present = [f for f in found if f is not None]

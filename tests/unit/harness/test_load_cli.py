@@ -1,0 +1,28 @@
+"""What `sfperf load` prints after its summary."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from harness.commands.load import print_findings
+from harness.findings.grading import RETRY_FINDINGS, findings_record
+
+
+def test_a_gateway_that_never_refreshes_its_token_is_told_why_every_request_failed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # One token fetched at start-up (before the window), then only sends of it once expired.
+    sends = [{"seq": n, "request_id": f"r{n}", "endpoint": "chat-generations", "t_s": float(n),
+              "status": 401, "token_id": "t1", "token_status": "expired"}
+             for n in range(1, 6)]  # fmt: skip
+    (tmp_path / "journal-gw.jsonl").write_text("".join(json.dumps(e) + "\n" for e in sends))
+    graded = findings_record([], "gw", scenario="retries", names=RETRY_FINDINGS,
+                             labels={"window": "resilience-closed"},
+                             artifacts=["journal-gw.jsonl"])  # fmt: skip
+    print_findings([graded], tmp_path)
+    said = capsys.readouterr().out
+    assert said.startswith("FAIL expired_token x5 (resilience-closed): never refreshed its token")
+    assert "refresh before `exp` (and on a 401)" in said
