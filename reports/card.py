@@ -278,8 +278,12 @@ def _verdict_table(stem: str, verdicts: Sequence[Verdict]) -> Table | None:
     if not verdicts:
         return None
     rows = [[v.text, format_value(v.value, v.unit), _interval(v), v.expected, v.verdict,
-             v.reason if v.verdict == "inconclusive" else ""] for v in verdicts]  # fmt: skip
-    columns = ["metric", "measured", "interval", "expected", "verdict", "why undecided"]
+             v.reason if v.verdict == "inconclusive" else v.machine_load]
+            for v in verdicts]  # fmt: skip
+    # A concurrency claim is read with the CPU it had: the machine's load goes beside it.
+    loaded = any(v.machine_load for v in verdicts)
+    columns = ["metric", "measured", "interval", "expected", "verdict",
+               "why undecided; machine load" if loaded else "why undecided"]  # fmt: skip
     return Table(f"card-{stem}", "Black-box measurements", columns, rows)
 
 

@@ -20,7 +20,7 @@ from harness.claims.ledger import Claim, Expectation, Ledger, default_ledger_pat
 from harness.claims.metrics import Measurement, MissingRecords, NothingToCheck, measure
 from harness.errors import UsageError
 from harness.files import read_json
-from harness.machine import load_note
+from harness.machine import load_span
 from harness.records import RunRecord
 from harness.stats import Interval, wilson_interval
 from harness.store import atomic_write_text
@@ -50,6 +50,7 @@ class Verdict:
     quote: str = ""
     note: str = ""
     partial: bool = False
+    machine_load: str = ""  # a concurrency claim: the machine's load over its evidence, in words
 
     def as_dict(self) -> dict[str, Any]:
         """JSON-ready: NaN or infinite numbers become None."""
@@ -114,22 +115,25 @@ def _measured_verdict(
         detail += " (" + ", ".join(format_value(v, claim.unit) for v in measured.rounds) + ")"
     verdict = _verdict(claim, measured.value, measured.interval, detail, measured.rounds)
     partial_note = " (from a partial run)" if measured.partial else ""
+    load = _machine_load(claim, measured, records)
     return replace(
         verdict,
         n=measured.n,
         evidence=measured.evidence,
         partial=measured.partial,
-        reason=verdict.reason + partial_note + _load_note(claim, measured, records),
+        reason=verdict.reason + partial_note + (f"; {load}" if load else ""),
+        machine_load=load,
     )
 
 
-def _load_note(claim: Claim, measured: Measurement, records: Sequence[RunRecord]) -> str:
-    """The machine's load over a concurrency claim's evidence (a sweep's): a gain measured
-    while the cores were busy reads smaller than on a quiet machine."""
+def _machine_load(claim: Claim, measured: Measurement, records: Sequence[RunRecord]) -> str:
+    """The machine's load over a concurrency claim's evidence (a sweep's), in words: a gain
+    measured while the cores were busy reads smaller than on a quiet machine."""
     if claim.metric is None or claim.metric.runner != "sweep":
         return ""
     evidence = set(measured.evidence)
-    return load_note(r for r in records if r.run_id in evidence)
+    span = load_span(r for r in records if r.run_id in evidence)
+    return "" if span is None else span.describe()
 
 
 def _sample_size_verdict(claim: Claim) -> Verdict:

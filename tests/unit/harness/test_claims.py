@@ -181,8 +181,9 @@ def test_a_concurrency_claim_says_the_machines_load_over_its_evidence_and_warns_
              sweep_point("batch", "8", [100.0] * 50, (0.3, 0.4)),
              sweep_point("batch", "64", [9.0], (5.0, 6.0))]  # fmt: skip
     claim = ledger_of(SPEEDUP_CLAIM).claims[0]
-    reason = evaluate_claim(claim, quiet).reason
-    assert reason.endswith("; machine load 0.2-0.4 (1-min average) on 2 CPUs")
+    judged = evaluate_claim(claim, quiet)
+    assert judged.machine_load == "machine load 0.2-0.4 (1-min average) on 2 CPUs"
+    assert judged.reason.endswith(f"; {judged.machine_load}")
     busy = [sweep_point("sync", "8", [120.0] * 50, (1.5, 3.4)), *quiet[1:]]
     assert "⚠️ the load exceeded the 2 CPUs during the measurement" in (
         evaluate_claim(claim, busy).reason)  # fmt: skip

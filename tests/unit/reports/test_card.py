@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping
+from dataclasses import replace
 from pathlib import Path
 
 from harness.card.ledger import evaluate_cards
@@ -390,3 +391,13 @@ def test_metrics_that_could_not_be_read_are_said_on_the_card(tmp_path: Path) -> 
     write_report(tmp_path, [window], claims=[], cards={TARGET: [verdict("gw-usage", "holds", 0)]})
     card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert f"Its metrics (`--target-metrics`) could not be read: {said}." in card
+
+
+def test_a_concurrency_claim_shows_the_machines_load_beside_its_verdict(tmp_path: Path) -> None:
+    load = "machine load 2.9-3.4 (1-min average) on 2 CPUs; ⚠️ the load exceeded the 2 CPUs"
+    gain = replace(verdict("gw-threading", "holds", 0.05), machine_load=load)
+    write_report(tmp_path, [record("card", "load", {}, client_requests=20.0)], claims=[],
+                 cards={TARGET: [gain, verdict("gw-usage", "holds", 0)]})  # fmt: skip
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "why undecided; machine load" in card
+    assert f"| holds | {load}" in card
