@@ -227,6 +227,7 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         print(line + (" [partial]" if record.partial else ""), file=sys.stdout)
         warn_if_behind(record)
         warn_if_refused(record)
+        warn_if_unread(record)
 
 
 def print_findings(records: Sequence[RunRecord], run_dir: Path | None = None) -> None:
@@ -298,6 +299,12 @@ def warn_if_refused(record: RunRecord) -> None:
     names = record.params.get("target_headers") or []
     if hint := credential_hint(status, map(str, names)):
         print(f"warning: {count} requests answered {status}: {hint}", file=sys.stderr)
+
+
+def warn_if_unread(record: RunRecord) -> None:
+    """Say what the metrics endpoint answered when `--target-metrics` could read nothing."""
+    if problem := (record.params.get("target_metrics") or {}).get("problem"):
+        print(f"warning: --target-metrics could not be read: {problem}", file=sys.stderr)
 
 
 LATE_SEND_MS = 10.0

@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from harness.errors import UsageError
+from harness.records import RunRecord, capture_environment
 from harness.runners.load import (
     SCENARIOS,
     STOP_GRACE_S,
@@ -233,3 +234,16 @@ def test_an_open_loop_run_that_fell_behind_its_schedule_is_flagged(
     err = capsys.readouterr().err
     assert "100.0% of requests left > 10 ms behind schedule" in err
     assert "try --users 1" in err  # 10 req/s x 10 ms a request: one user would do
+
+
+def test_a_metrics_endpoint_that_answered_something_unreadable_is_said_after_the_run(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    from harness.commands.load import warn_if_unread
+
+    said = "GET /metrics answered 200: <html>; sfperf reads a JSON object or the Prometheus text"
+    record = RunRecord("load", "steady", {"target_metrics": {"problem": said}},
+                       capture_environment(), ())  # fmt: skip
+    warn_if_unread(record)
+    warn_if_unread(RunRecord("load", "steady", {"target_metrics": {}}, capture_environment(), ()))
+    assert capsys.readouterr().err == f"warning: --target-metrics could not be read: {said}\n"
