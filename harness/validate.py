@@ -10,6 +10,8 @@ a step a target cannot take (no model it serves works) is skipped with the reaso
 
 from __future__ import annotations
 
+import contextlib
+import json
 import os
 import sys
 import time
@@ -17,6 +19,7 @@ import traceback
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import partial
+from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
@@ -26,7 +29,7 @@ from harness.records import RunRecord
 from harness.runners.load import LoadPlan, LoadTarget, run_load, serve_target
 from harness.runners.support.interrupted import Interrupted, Keep
 from harness.shutdown import Stopped, stop_reason
-from harness.store import append_records, atomic_write_text
+from harness.store import append_records, atomic_write_text, load_records
 from harness.targets import TargetSpec
 from harness.targets.discovery import DEFAULT_MODEL, ModelChoice
 from scenarios import scenario_path
@@ -119,6 +122,33 @@ class StepLog:
 Step = Callable[[ValidatePlan, Path, Keep], list[RunRecord]]
 
 
+# The modules each step and the end of a run import, imported as the run starts: with an editable
+# install, code that changes under a long run (a `git pull`) must not break its report (R71).
+MODULES = {
+    "discover": ("harness.card.discover", "harness.card.measures", "harness.card.window"),
+    "micro": ("harness.runners.micro",),
+    "simulate": ("harness.runners.simulate", "harness.runners.support.workloads"),
+    "sweep": ("harness.runners.sweep", "harness.runners.support.capacity"),
+    "profile": ("harness.runners.profiling",),
+    "resilience": ("harness.runners.resilience",),
+    "finish": (
+        "harness.card.ledger",
+        "harness.claims.ledger",
+        "harness.claims.verdicts",
+        "reports.render",
+    ),
+}
+
+
+def preload(steps: Sequence[str]) -> None:
+    """Import the modules of `steps` and of the run's end now (`MODULES`)."""
+    for step in [*steps, "discover", "finish"]:
+        for name in MODULES.get(step, ()):
+            # One that fails now fails again where it is needed, as that step's error.
+            with contextlib.suppress(Exception):
+                import_module(name)
+
+
 def pipeline() -> list[tuple[str, Step]]:
     """The steps of `sfperf validate`, in the order they run."""
     return [
@@ -147,6 +177,7 @@ def run_validate(
     log = StepLog()
     chosen = [(name, step) for name, step in steps or pipeline()
               if not plan.steps or name in plan.steps]  # fmt: skip
+    preload([name for name, _ in chosen])
     try:
         if not plan.embedded:
             plan = discover_step(plan, run_dir, log, say)
@@ -213,18 +244,34 @@ def run_step(
 
 def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]) -> int:
     """Claims, the report, the step log, and `results/latest` pointing at this run; returns the
-    number of records the run saved. A ledger or renderer that breaks is a failed step of its
-    own: the measurements stay in results.json and a bare report says what broke."""
-    import json
-
-    from harness.card.ledger import evaluate_cards
-    from harness.claims.verdicts import count_verdicts, evaluate_run
-    from harness.store import load_records
-    from reports.render import write_report
-
+    number of records the run saved. A ledger or renderer that breaks (even on import) is a failed
+    step of its own: the measurements stay in results.json and a bare report says what broke."""
     # The step log first: it is small, and what a stopped run most needs to leave behind.
     atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
     records = load_records(run_dir) if (run_dir / "results.json").exists() else []
+    guard = partial(guarded, log=log, run_dir=run_dir, say=say)
+    if guard("report", lambda: render(plan, run_dir, records, log, say)) is None:
+        write_bare_report(run_dir, log, report_title(plan, log), len(records))
+    if log.failed:  # the log again, with what broke after the steps
+        atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
+    point_latest(run_dir)
+    say(f"report: {run_dir / 'report.md'} and {run_dir / 'index.html'}")
+    return len(records)
+
+
+def render(
+    plan: ValidatePlan,
+    run_dir: Path,
+    records: list[RunRecord],
+    log: StepLog,
+    say: Callable[[str], None],
+) -> list[Path]:
+    """Evaluate the claims and the targets' cards (each a failed step of its own if it breaks)
+    and write the report; returns the files written."""
+    from harness.card.ledger import evaluate_cards
+    from harness.claims.verdicts import count_verdicts, evaluate_run
+    from reports.render import write_report
+
     guard = partial(guarded, log=log, run_dir=run_dir, say=say)
     verdicts = guard("claims", lambda: evaluate_run(run_dir, records, plan.ledger)) or []
     say(f"[claims] {count_verdicts(verdicts)}")
@@ -237,15 +284,8 @@ def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str],
                                                  broken=ledger_broke))  # fmt: skip
     for target, card in (cards or {}).items():
         say(f"[card] {target}: {count_verdicts(card)}")
-    title = report_title(plan, log)
-    if guard("report", lambda: write_report(run_dir, records, claims=verdicts, cards=cards,
-                                            title=title)) is None:  # fmt: skip
-        write_bare_report(run_dir, log, report_title(plan, log), len(records))
-    if log.failed:  # the log again, with what broke after the steps
-        atomic_write_text(run_dir / STEPS_FILE, json.dumps({"steps": log.steps}, indent=2))
-    point_latest(run_dir)
-    say(f"report: {run_dir / 'report.md'} and {run_dir / 'index.html'}")
-    return len(records)
+    return write_report(run_dir, records, claims=verdicts, cards=cards,
+                        title=report_title(plan, log))  # fmt: skip
 
 
 def guarded(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sys
 from pathlib import Path
 
 import pytest
@@ -279,6 +280,44 @@ def test_a_renderer_that_breaks_leaves_a_bare_report_and_every_record(
     assert "All 1 record(s) are in results.json" in report
     assert "KeyError" in (run / "logs" / "validate-report.txt").read_text()
     assert (run / "index.html").is_file() and len(load_records(run)) == 1
+
+
+def test_a_renderer_that_cannot_even_be_imported_still_leaves_the_step_log_and_a_bare_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def measured(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        return [load_record("steady")]
+
+    # What an editable install moved under a long run does to the end's imports (R71).
+    monkeypatch.setitem(sys.modules, "reports.render", None)
+    run = tmp_path / "run"
+    log = run_validate(ValidatePlan(quick=True), run, say=lambda line: None,
+                       steps=[("load", measured)])  # fmt: skip
+    assert log.failed == ["report"]
+    assert "PARTIAL: report failed" in (run / "report.md").read_text()
+    logged = json.loads((run / "steps.json").read_text())["steps"]
+    assert [(s["step"], "ModuleNotFoundError" in str(s.get("error"))) for s in logged] == [
+        ("load", False), ("report", True),
+    ]  # fmt: skip
+    assert len(load_records(run)) == 1
+
+
+def test_the_modules_the_end_of_a_run_needs_are_imported_before_its_first_step(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    import reports
+
+    monkeypatch.delitem(sys.modules, "reports.render", raising=False)
+    monkeypatch.delattr(reports, "render", raising=False)
+    imported_at_start: list[bool] = []
+
+    def measured(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        imported_at_start.append("reports.render" in sys.modules)
+        return []
+
+    run_validate(ValidatePlan(quick=True), tmp_path / "run", say=lambda line: None,
+                 steps=[("load", measured)])  # fmt: skip
+    assert imported_at_start == [True]
 
 
 def test_a_skipped_step_is_no_failure_but_a_failed_one_is() -> None:
