@@ -118,7 +118,8 @@ def extraction_table(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 def paths_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """micro/extract-paths: first-path rate, fallback rate, lookups per call, correctness."""
+    """micro/extract-paths: first-path rate, fallback rate, lookups per call, correctness, and
+    the rate of calls a user's extractor raised on."""
     rows = []
     for record in select(records, "micro", "extract-paths"):
         rank = values(record, "path_rank")
@@ -131,6 +132,8 @@ def paths_table(records: Sequence[RunRecord]) -> pd.DataFrame:
                 "fallback_rate": _mean(values(record, "fallback") != 0),
                 "mean_lookups": _mean(values(record, "lookups")),
                 "matched_rate": _mean(values(record, "matched") != 0),
+                # A user's extractor that raised (records before R83 have no such series).
+                "raised_rate": _mean(values(record, "raised") != 0),
             }
         )
     return pd.DataFrame(rows)

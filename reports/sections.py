@@ -158,10 +158,14 @@ def extraction_section(records: Sequence[RunRecord]) -> Section:
         "Time per call from pytest-benchmark rounds (median and its 95% bootstrap interval), and "
         "counted work per call over a profile's shape mix."
     )
+    paths_records = frames.select(records, "micro", "extract-paths")
+    raised = [
+        f"{says}." for r in paths_records if (says := (r.params.get("raised") or {}).get("says"))
+    ]
     return Section(
         "extraction",
         "Response extraction",
-        intro,
+        " ".join([intro, *raised]),
         tables=table("extraction_time", "Extraction time per shape", times)
         + table("extraction_paths", "Paths, fallbacks and lookups per call", paths),
         figures=figure(

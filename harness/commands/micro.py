@@ -83,6 +83,9 @@ def print_summary(records: Sequence[RunRecord]) -> None:
     for table in (extract_table(records), paths_table(records), tokens_table(records)):
         if table.row_count:
             console.print(table)
+    for record in (r for r in records if r.scenario == "extract-paths"):
+        if says := (record.params.get("raised") or {}).get("says"):
+            console.print(says, markup=False, highlight=False)
 
 
 def _median_us(record: RunRecord) -> float:
@@ -127,15 +130,18 @@ def paths_table(records: Sequence[RunRecord]) -> Any:
     from rich.table import Table
 
     table = Table(title="extraction paths over each profile's shape mix")
-    for column in ("extractor", "profile", "first path", "fallback", "lookups", "right text"):
+    columns = ("extractor", "profile", "first path", "fallback", "lookups", "right text", "raised")
+    for column in columns:
         table.add_column(column, justify="left" if column in ("extractor", "profile") else "right")
     for record in (r for r in records if r.scenario == "extract-paths"):
         ranks = record.get("path_rank").values
         first = sum(1 for rank in ranks if rank == 1) / len(ranks)
         fallback, lookups, matched = (statistics.fmean(record.get(n).values)
                                       for n in ("fallback", "lookups", "matched"))  # fmt: skip
+        raised = (f"{statistics.fmean(record.get('raised').values):.1%}"
+                  if "raised" in record.series_names else "-")  # fmt: skip
         table.add_row(record.labels["extractor"], record.labels["profile"], f"{first:.1%}",
-                      f"{fallback:.1%}", f"{lookups:.2f}", f"{matched:.1%}")  # fmt: skip
+                      f"{fallback:.1%}", f"{lookups:.2f}", f"{matched:.1%}", raised)  # fmt: skip
     return table
 
 

@@ -43,7 +43,8 @@ class Extraction:
     """What an extractor found: the text (None if nothing matched) and how it got there.
 
     `path_rank` is 1 when the first path tried matched (0 when none did), `lookups` counts
-    dict/list probes, `fallback` is True when the fallback routine ran.
+    dict/list probes, `fallback` is True when the fallback routine ran; `error` is what a user's
+    extractor raised (`KeyError: 'generationDetails'`), None when it returned.
     """
 
     text: str | None
@@ -51,6 +52,7 @@ class Extraction:
     path_rank: int
     lookups: int
     fallback: bool
+    error: str | None = None
 
     @property
     def matched(self) -> bool:
@@ -151,7 +153,8 @@ EXTRACTORS: Mapping[str, Extractor] = {"legacy": legacy, "priority": priority}
 
 
 def _wrap_user(func: Callable[..., Any], name: str) -> Extractor:
-    """Adapt a user's `f(response[, endpoint]) -> str | Extraction | None` to `Extractor`."""
+    """Adapt a user's `f(response[, endpoint]) -> str | Extraction | None` to `Extractor`; what
+    it raises is returned as the extraction's `error`, never raised."""
     params = inspect.signature(func).parameters.values()
     positional = (inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)
     required = [p for p in params if p.kind in positional and p.default is p.empty]
@@ -160,7 +163,10 @@ def _wrap_user(func: Callable[..., Any], name: str) -> Extractor:
     takes_endpoint = len(required) >= 2
 
     def extract(response: Mapping[str, Any], endpoint: str) -> Extraction:
-        result = func(response, endpoint) if takes_endpoint else func(response)
+        try:
+            result = func(response, endpoint) if takes_endpoint else func(response)
+        except Exception as exc:  # the user's code failing on a shape is what was measured
+            return Extraction(None, None, 0, 0, False, error=f"{type(exc).__name__}: {exc}")
         if isinstance(result, Extraction):
             return result
         if result is None:

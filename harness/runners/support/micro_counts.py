@@ -17,12 +17,13 @@ from harness.records import Environment, RunRecord, make_series, now_iso
 from harness.runners.simulate import VirtualClock
 from harness.runners.support.micro_inputs import (
     MIX_ENDPOINT,
+    Sample,
     grant_issuer,
     make_provider,
     mix_samples,
     profile_mix,
 )
-from harness.subjects.extractors import load_extractor
+from harness.subjects.extractors import Extraction, load_extractor
 from harness.subjects.token_providers import FileTokenStore
 
 VALIDATION_INTERVAL_S = 0.6  # 100 requests a minute, the seed report's traffic
@@ -44,12 +45,33 @@ def extract_path_records(
                 make_series("lookups", "count", (e.lookups for e, _ in calls)),
                 make_series("fallback", "count", (e.fallback for e, _ in calls)),
                 make_series("matched", "count", (e.text == text for e, text in calls)),
+                make_series("raised", "count", (e.error is not None for e, _ in calls)),
             )
             params = {"extractor": spec, "profile": profile, "count": count, "seed": seed,
                       "endpoint": MIX_ENDPOINT, "shapes": [s.shape for s in samples]}  # fmt: skip
+            if raised := raised_on(spec, profile, samples, [e for e, _ in calls]):
+                params["raised"] = raised
             labels = {"extractor": spec, "profile": profile}
             records.append(_record("extract-paths", labels, params, series, env, started_at))
     return records
+
+
+def raised_on(
+    spec: str, profile: str, samples: Sequence[Sample], calls: Sequence[Extraction]
+) -> dict[str, Any]:
+    """What a user's extractor raised over a mix: `{calls, errors: {shape: first error}, says}`;
+    {} when it never raised."""
+    errors: dict[str, str] = {}
+    for sample, extraction in zip(samples, calls, strict=True):
+        if extraction.error is not None:
+            errors.setdefault(sample.shape, extraction.error)
+    if not errors:
+        return {}
+    raised = sum(extraction.error is not None for extraction in calls)
+    shapes = "; ".join(f"{shape}: {error}" for shape, error in errors.items())
+    says = (f"{spec} raised on {raised} of {len(calls)} calls over {profile!r}, on "
+            f"{len(errors)} of {len(set(s.shape for s in samples))} shapes ({shapes})")  # fmt: skip
+    return {"calls": raised, "errors": errors, "says": says}
 
 
 def token_io_counts(provider: str, validations: int) -> tuple[list[int], list[int]]:

@@ -8,7 +8,7 @@ from pathlib import Path
 
 import pytest
 
-from harness.records import RunRecord, capture_environment
+from harness.records import RunRecord, capture_environment, make_series
 from harness.store import load_records
 from reports import frames
 from reports.render import format_cell, write_report
@@ -32,6 +32,21 @@ def test_a_profile_that_left_no_shares_says_why_instead_of_what_to_run(tmp_path:
     markdown = (tmp_path / "report.md").read_text()
     assert f"No profile: launch:app: {why}." in markdown
     assert "run `sfperf profile`" not in markdown
+
+
+def test_a_user_extractor_that_raised_is_said_with_its_shapes_and_its_raised_rate(
+    tmp_path: Path,
+) -> None:
+    says = "me:f raised on 1 of 2 calls over 'mixed-shapes', on 1 of 2 shapes (x: KeyError: 'a')"
+    series = tuple(make_series(name, "count", values) for name, values in
+                   (("path_rank", [1, 0]), ("lookups", [0, 0]), ("fallback", [0, 0]),
+                    ("matched", [1, 0]), ("raised", [0, 1])))  # fmt: skip
+    labels = {"extractor": "me:f", "profile": "p"}
+    mine = RunRecord("micro", "extract-paths", {"raised": {"calls": 1, "says": says}},
+                     capture_environment(), series, labels)  # fmt: skip
+    write_report(tmp_path, [mine])
+    assert f"{says}." in (tmp_path / "report.md").read_text()
+    assert frames.paths_table([mine])["raised_rate"].tolist() == [0.5]
 
 
 def test_cells_show_rates_as_percentages_and_numbers_compactly() -> None:

@@ -145,6 +145,25 @@ def test_the_mixed_profile_sends_some_calls_to_the_fallback() -> None:
     assert record.get("matched").values == (1.0,) * 200
 
 
+def test_a_user_extractor_that_raises_on_some_shapes_is_counted_and_the_references_kept(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    (tmp_path / "chat_only_extractor.py").write_text(
+        "def extract(response):\n"
+        "    return response['generationDetails']['generations'][0]['content']\n"
+    )
+    monkeypatch.syspath_prepend(str(tmp_path))
+    specs = ["priority", "chat_only_extractor:extract"]
+    records = extract_path_records(specs, ["mixed-shapes"], 200, 1234, ENV)
+    mine = by_labels(records, extractor="chat_only_extractor:extract")
+    raised = mine.get("raised").values
+    assert 0 < sum(raised) < 200 and mine.params["raised"]["calls"] == sum(raised)
+    assert set(mine.params["raised"]["errors"].values()) == {"KeyError: 'generationDetails'"}
+    assert "chat_only_extractor:extract raised on" in mine.params["raised"]["says"]
+    reference = by_labels(records, extractor="priority")
+    assert reference.get("matched").values == (1.0,) * 200 and "raised" not in reference.params
+
+
 def test_the_file_provider_reads_its_file_on_every_validation() -> None:
     reads, writes = token_io_counts("file", 100)
     assert reads == [1] * 100

@@ -88,6 +88,7 @@ def user_module() -> Iterator[types.ModuleType]:
     module.full = lambda response, endpoint: Extraction("z", "p", 3, 9, True)  # type: ignore[attr-defined]
     module.nothing = lambda response: None  # type: ignore[attr-defined]
     module.constant = 42  # type: ignore[attr-defined]
+    module.chat_only = lambda response: response["generationDetails"]["generations"][0]["content"]  # type: ignore[attr-defined]
     sys.modules[module.__name__] = module
     yield module
     del sys.modules[module.__name__]
@@ -107,6 +108,14 @@ def test_a_one_argument_user_function_never_gets_the_endpoint(
 def test_a_user_extraction_is_kept_and_none_means_no_match(user_module: types.ModuleType) -> None:
     assert load_extractor("sfperf_user_extractors:full")({}, "x").path_rank == 3
     assert not load_extractor("sfperf_user_extractors:nothing")({}, "x").matched
+
+
+def test_what_a_user_extractor_raises_is_returned_as_its_error_not_raised(
+    user_module: types.ModuleType,
+) -> None:
+    extraction = load_extractor("sfperf_user_extractors:chat_only")({"generation": {}}, "x")
+    assert (extraction.text, extraction.error) == (None, "KeyError: 'generationDetails'")
+    assert load_extractor("sfperf_user_extractors:one_arg")({"t": "a"}, "x").error is None
 
 
 @pytest.mark.parametrize(
