@@ -95,7 +95,8 @@ def _median_us(record: RunRecord) -> float:
 
 
 def extract_table(records: Sequence[RunRecord]) -> Any:
-    """Rows: shapes; columns: median us per call of each extractor, then its ratio to the first."""
+    """Rows: shapes; columns: median us per call of each extractor, then its ratio to the first
+    ("raised": a user's extractor was timed raising on that shape)."""
     from rich.table import Table
 
     timed = [r for r in records if r.scenario == "extract" and "time_s" in r.series_names]
@@ -107,11 +108,12 @@ def extract_table(records: Sequence[RunRecord]) -> Any:
     for name in extractors:
         table.add_column(name, justify="right")
     for shape in dict.fromkeys(r.labels["shape"] for r in timed):
-        medians = {
-            r.labels["extractor"]: _median_us(r) for r in timed if r.labels["shape"] == shape
-        }
+        of_shape = [r for r in timed if r.labels["shape"] == shape]
+        medians = {r.labels["extractor"]: _median_us(r) for r in of_shape}
+        raised = {r.labels["extractor"] for r in of_shape if r.params.get("raised")}
         base = medians.get(extractors[0])
-        cells = [_cell(medians.get(name), base) for name in extractors]
+        cells = [_cell(medians.get(name), base) + (" raised" if name in raised else "")
+                 for name in extractors]  # fmt: skip
         table.add_row(shape, *cells)
     return table
 

@@ -215,12 +215,15 @@ def record_from_benchmark(
     info = dict(bench.get("extra_info") or {})
     stats = bench["stats"]
     calls = float(info.pop("calls_per_round", 1) or 1)
+    raised = info.pop("raised", None)  # what a user's extractor raised: a fact, not a label
     scenario = str(info.pop("scenario", bench.get("group") or bench["name"]))
     labels = {k: str(v) for k, v in info.items()} or {"benchmark": str(bench["name"])}
     times = tuple(float(t) / calls for t in stats["data"])
     bench_params = {"benchmark": bench.get("fullname", bench["name"]),
                     "rounds": len(times), "iterations": stats.get("iterations", 1),
                     "calls_per_round": calls, "options": bench.get("options", {})}  # fmt: skip
+    if raised:
+        bench_params["raised"] = str(raised)
     return RunRecord(
         runner="micro",
         scenario=scenario,

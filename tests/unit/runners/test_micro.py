@@ -55,6 +55,14 @@ def test_time_is_per_call_raw_rounds_divided_by_the_calls_in_a_round() -> None:
     assert "calls_per_round" not in record.labels and "scenario" not in record.labels
 
 
+def test_what_a_user_extractor_raised_while_timed_is_a_param_not_a_label() -> None:
+    raw = {**fixture_benchmarks()[0]}
+    raw["extra_info"] = {**raw["extra_info"], "raised": "KeyError: 'generationDetails'"}
+    (record,) = records_from_benchmarks([raw], ENV, {})
+    assert record.params["raised"] == "KeyError: 'generationDetails'"
+    assert "raised" not in record.labels
+
+
 def test_a_users_own_benchmark_keeps_its_group_and_name() -> None:
     raw = {"name": "test_mine", "group": "mine", "extra_info": {}, "stats": {"data": [1e-6]}}
     (record,) = records_from_benchmarks([raw], ENV, {})
