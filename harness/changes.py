@@ -54,13 +54,14 @@ POINT = "point"  # the unit of a rate's minimum effect (one hundredth)
 # Which way is better, per series; a series not named here gets "higher" / "lower" verdicts.
 HIGHER_IS_BETTER = frozenset({
     "throughput_rps", "ok", "matched", "hits", "fidelity_checked", "token_cache_hit", "streamed",
+    "reply_cache_hit",
 })  # fmt: skip
 LOWER_IS_BETTER = frozenset({
     "latency_ms", "ttft_ms", "itl_ms", "time_s", "errors", "error_rate", "file_opens",
     "file_reads", "file_writes", "lookups", "fallback", "path_rank", "misses", "refreshes",
     "expired_sends", "added_latency_ms", "upstream_calls", "stream_lag_ms", "error_responses",
     "token_requests", "expired_token_sends", "unknown_token_sends", "missing_token_sends",
-    "no_reply",
+    "no_reply", "crossed_uncalled",
 })  # fmt: skip
 LOWER_SUFFIXES = ("_file_opens", "_file_reads", "_file_writes")
 # What a record says about the run rather than the target: when or how things happened, the
@@ -71,7 +72,7 @@ CONTEXT = frozenset({
     "littles_bound_rps", "errors", "error_rate", "fidelity_checked", "upstream_latency_ms",
     "probe_status", "served_models", "client_requests", "fault_status",
 })  # fmt: skip
-RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback", "streamed"})  # 0/1 each
+RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback", "streamed", "reply_cache_hit"})
 # Window counts of client requests, each request counted once at most: rates of the requests.
 REQUEST_COUNTS = frozenset({"no_reply", "error_responses"})
 REQUEST_COUNT_PREFIX = "fidelity_"

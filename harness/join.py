@@ -11,14 +11,22 @@ how many rows were judged which way (`basis`).
 A wrong answer whose text is a reply the upstream gave ANOTHER request (a call carrying other
 markers) is `crossed`: the client got someone else's answer, whatever the gateway did to the
 request. Replies of the seeded mock differ per prompt, so an equal digest is no coincidence.
+
+A row that made no upstream call of its own but got a reply the upstream delivered to an earlier
+request (in this window or an earlier one on the same target: `ReplyMemory`) was answered from a
+reply cache. When that request's prompt was the row's own (markers aside) it is a cache hit, ok;
+when it was another prompt, the row is `crossed` all the same (the client got the answer to
+another question), and counted as answered without a call so the report can tell a cache keyed
+on less than the prompt from a race between concurrent requests.
 """
 
 from __future__ import annotations
 
 import json
+import re
 from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.fidelity import Expected, ReplyFacts, ReplyOracle, UpstreamError, answered, judge
@@ -33,6 +41,10 @@ BROKEN_FAULTS = frozenset({"reset", "empty", "hang", "truncated", "malformed"})
 # How a row was judged: against the upstream's reply (joined), against the reply predicted from
 # the client's request (no journal, or no call carried its marker), or not at all (no mock).
 BASES = ("upstream", "predicted", "unchecked")
+# How a row with no upstream call of its own got the upstream's words (`JoinResult.reuse`):
+# the reply to an earlier request with the same prompt (a cache hit), or with another prompt.
+CACHE_HIT, OTHER_PROMPT = "cache_hit", "other_prompt"
+_MARKERS = re.compile(r"sfpm[0-9a-f]{16}(?![0-9a-f])", re.IGNORECASE)
 
 
 @dataclass(frozen=True)
@@ -45,12 +57,51 @@ class Joined:
 
 @dataclass(frozen=True)
 class JoinResult:
-    """Every row judged (`rows`, in the order given), the joined ones with their calls, and how
-    many rows were judged on each basis."""
+    """Every row judged (`rows`, in the order given), the joined ones with their calls, how
+    many rows were judged on each basis, and per row how a reply came without an upstream call
+    of its own (`reuse`: `CACHE_HIT`, `OTHER_PROMPT`, or "")."""
 
     rows: tuple[Row, ...]
     joined: tuple[Joined, ...]
     basis: Mapping[str, int]
+    reuse: tuple[str, ...] = ()
+
+
+@dataclass
+class ReplyMemory:
+    """What the windows joined so far on one target showed: every reply the upstream delivered
+    whole (digest -> markers, facts) and every client prompt (marker -> its text without
+    markers). A reply cache outlives a window, so its hits are found in earlier ones."""
+
+    delivered: dict[str, Delivered] = field(default_factory=dict)
+    prompts: dict[str, str] = field(default_factory=dict)
+
+    def merged(self, rows: Sequence[Row], delivered: Mapping[str, Delivered]) -> ReplyMemory:
+        """This memory and what `rows` and `delivered` add (a new memory, this one unchanged)."""
+        merged = dict(self.delivered)
+        for digest, (markers, facts) in delivered.items():
+            merged[digest] = (merged.get(digest, (frozenset(), facts))[0] | markers, facts)
+        prompts = self.prompts | {r.marker: prompt_of(r) for r in rows if r.marker}
+        return ReplyMemory(merged, prompts)
+
+    def remember(self, rows: Sequence[Row], entries: Iterable[Entry] | None) -> None:
+        """Add the rows and journal of a window just joined."""
+        merged = self.merged(rows, replies_by_digest(calls_by_marker(entries or ())))
+        self.delivered, self.prompts = merged.delivered, merged.prompts
+
+
+def prompt_of(row: Row) -> str:
+    """The texts of the row's request as sent, markers removed ("" when it cannot be read)."""
+    try:
+        request = json.loads(row.request) if row.request else None
+    except ValueError:
+        return ""
+    if not isinstance(request, dict):
+        return ""
+    messages = request.get("messages")
+    texts = ([str(m.get("content")) for m in messages if isinstance(m, dict)]
+             if isinstance(messages, list) else [str(request.get("prompt", ""))])  # fmt: skip
+    return _MARKERS.sub("", "\n".join(texts))
 
 
 def calls_by_marker(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
@@ -125,31 +176,74 @@ def predicted(row: Row, oracle: ReplyOracle | None) -> ReplyFacts | None:
     return ReplyFacts.predicted(reply)
 
 
+def reused(row: Row, memory: ReplyMemory) -> tuple[tuple[str, ...], str] | None:
+    """For a 200 row with no upstream call of its own whose text the upstream delivered to
+    another request: its kinds and how its reply came. The same prompt is a cache hit (judged
+    against that reply), another prompt is `crossed`. None for any other row."""
+    if row.status != 200 or row.answer is None:
+        return None
+    markers, facts = memory.delivered.get(row.answer.text_sha256, (frozenset(), None))
+    if facts is None or row.marker in markers:
+        return None
+    kinds = judge(row.status, row.answer, facts)
+    prompt = memory.prompts.get(row.marker) or prompt_of(row)
+    if prompt and any(memory.prompts.get(m) == prompt for m in markers):
+        return kinds, CACHE_HIT
+    return ("crossed", *(kind for kind in kinds if kind == "usage_mismatch")), OTHER_PROMPT
+
+
 def judge_rows(
-    rows: Sequence[Row], entries: Iterable[Entry] | None, oracle: ReplyOracle | None = None
+    rows: Sequence[Row],
+    entries: Iterable[Entry] | None,
+    oracle: ReplyOracle | None = None,
+    earlier: ReplyMemory | None = None,
 ) -> JoinResult:
     """Judge every row against what the upstream sent for it (the calls carrying its marker),
     else against the reply `oracle` predicts for its request; rows with neither are left as the
-    child wrote them (unchecked). A row answered with another request's reply is `crossed`."""
+    child wrote them (unchecked). A row answered with another request's reply is `crossed`, or,
+    having made no call, a cache hit when that request had its prompt (`earlier`: the replies
+    and prompts of the target's earlier windows)."""
     by_marker = calls_by_marker(entries or ())
     delivered = replies_by_digest(by_marker)
+    memory = (earlier or ReplyMemory()).merged(rows, delivered)
     judged: list[Row] = []
     joined: list[Joined] = []
+    reuse: list[str] = []
     basis: Counter[str] = Counter(dict.fromkeys(BASES, 0))
     for row in rows:
         calls = tuple(by_marker.get(row.marker, ())) if row.marker else ()
-        expected: Expected = upstream_expected(calls) if calls else predicted(row, oracle)
-        if row.answer is None or expected is None:
+        found = None if calls else reused(row, memory)
+        kinds: tuple[str, ...] | None
+        if found is not None:  # no call of its own, another request's reply: judged on it
+            (kinds, how), base = found, "upstream"
+        else:
+            kinds, how, base = judged_alone(row, calls, delivered, oracle), "", "predicted"
+        if kinds is None:
             basis["unchecked"] += 1
             judged.append(row)
+            reuse.append("")
             continue
-        # Random faults excuse an error status only where the journal cannot say what happened.
-        allowed = row.errors_allowed and not calls
-        kinds = judge(row.status, row.answer, expected, errors_allowed=allowed)
-        kinds = crossed(row, kinds, delivered)
         row = replace(row, fidelity=kinds, ok=answered(row.status, kinds, row.error))
-        basis["upstream" if calls else "predicted"] += 1
+        basis["upstream" if calls else base] += 1
         judged.append(row)
+        reuse.append(how)
         if calls:
             joined.append(Joined(row, calls))
-    return JoinResult(tuple(judged), tuple(joined), dict(basis))
+    return JoinResult(tuple(judged), tuple(joined), dict(basis), tuple(reuse))
+
+
+def judged_alone(
+    row: Row,
+    calls: Sequence[Entry],
+    delivered: Mapping[str, Delivered],
+    oracle: ReplyOracle | None,
+) -> tuple[str, ...] | None:
+    """The row's kinds against its own calls' replies, else the reply predicted for it (None:
+    neither is known, or it has no answer to judge)."""
+    expected: Expected = upstream_expected(calls) if calls else predicted(row, oracle)
+    if row.answer is None or expected is None:
+        return None
+    # Random faults excuse an error status only where the journal cannot say what happened.
+    allowed = row.errors_allowed and not calls
+    kinds = judge(row.status, row.answer, expected, errors_allowed=allowed)
+    return crossed(row, kinds, delivered)

@@ -56,7 +56,8 @@ def card_section(
         _files_table(stem, records),
     ]
     lines = (_model_line(records, skipped), _wrong_line(verdicts, records), _token_line(records),
-             _shim_line(records), _self_report_line(records))  # fmt: skip
+             _reply_cache_line(records), _shim_line(records),
+             _self_report_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
                    [t for t in tables if t is not None])  # fmt: skip
@@ -152,13 +153,36 @@ def _leak(records: Sequence[RunRecord]) -> str:
     """Replies handed to the wrong client (`crossed`) in any load run (the runs the ledger's
     `gw-no-crossed-replies` reads), said first: one is a leak between clients, so no
     threshold applies."""
-    crossed = _total([r for r in records if r.runner == "load"], "fidelity_crossed")
+    loads = [r for r in records if r.runner == "load"]
+    crossed, uncalled = (_total(loads, name) for name in ("fidelity_crossed", "crossed_uncalled"))
     if not crossed:
         return ""
-    return (f"FAIL: {crossed:g} {'reply' if crossed == 1 else 'replies'} handed to the wrong "
-            "client (`crossed`: the upstream's answer to another request of the run), a leak "
-            "between clients; look for state shared across requests, such as a reply kept in "
-            "a global across an `await`")  # fmt: skip
+    head = (f"FAIL: {crossed:g} {'reply' if crossed == 1 else 'replies'} handed to the wrong "
+            "client (`crossed`: the upstream's answer to another request's prompt)")  # fmt: skip
+    cache = ("a reply cache whose key leaves out part of the prompt answers a question with the "
+             "reply to another")  # fmt: skip
+    if uncalled >= crossed:
+        return f"{head}, none of them with an upstream call of its own: {cache}"
+    race = ("a leak between clients; look for state shared across requests, such as a reply "
+            "kept in a global across an `await`")  # fmt: skip
+    if not uncalled:
+        return f"{head}, {race}"
+    return f"{head}, {race}; {uncalled:g} of them made no upstream call: {cache}"
+
+
+def _reply_cache_line(records: Sequence[RunRecord]) -> str:
+    """The replies given from a reply cache (the upstream's answer to an earlier request with
+    the same prompt, no call of their own) over the load windows, and calls per request."""
+    loads = [r for r in records if r.runner == "load" and "reply_cache_hit" in r.series_names]
+    hits = [v for r in loads for v in r.get("reply_cache_hit").values]
+    if not sum(hits):
+        return ""
+    calls = [v for r in loads if "upstream_calls" in r.series_names
+             for v in r.get("upstream_calls").values]  # fmt: skip
+    per_request = f"; {sum(calls) / len(calls):.2f} upstream calls per request" if calls else ""
+    return (f"Reply cache: {sum(hits):g} of {len(hits)} replies ({_percent(sum(hits) / len(hits))})"
+            " were the upstream's answer to an earlier request with the same prompt, given "
+            f"without an upstream call (cache hits){per_request}.")  # fmt: skip
 
 
 def _token_line(records: Sequence[RunRecord]) -> str:

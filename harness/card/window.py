@@ -23,6 +23,7 @@ from harness.card.credentials import (
 )
 from harness.card.measures import WindowObservation
 from harness.findings.journal import journal_position, unfinished_calls
+from harness.join import ReplyMemory
 from harness.targets.metrics_reading import NOT_READ, MetricsReading
 from harness.targets.tls import TargetTls
 from mock_salesforce.admin_client import AdminClient, AdminError
@@ -68,9 +69,11 @@ class MockJournal:
 
 @dataclass
 class TargetSession:
-    """The windows measured on one started target (a target's first window spans its life)."""
+    """The windows measured on one started target (a target's first window spans its life),
+    and the replies and prompts they showed (a reply cache answers from earlier windows)."""
 
     windows: int = 0
+    replies: ReplyMemory = field(default_factory=ReplyMemory)
 
 
 @dataclass

@@ -349,6 +349,7 @@ def join_rows_of(
         labels={"target": target.name, "window": window},
         mock_epoch=lambda: mock_epoch_s(target.mock_url), journal_lost=observation.journal_lost,
         partial=partial, phases=phases, model_upstream=plan.model_upstream,
+        memory=target.session.replies,
     )  # fmt: skip
 
 

@@ -18,7 +18,15 @@ from harness.card.measures import top_errors
 from harness.fidelity import ReplyOracle
 from harness.findings.grading import findings_record
 from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rewrite_summary
-from harness.join import Joined, calls_by_marker, judge_rows
+from harness.join import (
+    CACHE_HIT,
+    OTHER_PROMPT,
+    Joined,
+    JoinResult,
+    ReplyMemory,
+    calls_by_marker,
+    judge_rows,
+)
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
 from harness.runners.support.loadrows import Row, answered, asked_stream, no_reply
@@ -48,30 +56,55 @@ def join_load(
     partial: bool = False,
     phases: Sequence[PhaseSpan] = (),
     model_upstream: str = "",
+    memory: ReplyMemory | None = None,
 ) -> LoadJoin:
     """Join `rows` with `journal` (None: none could be read). `oracle` (the mock's predicted
     replies, None: no mock) is asked only when a row found no call, `mock_epoch` only when a
     streamed answer joined; `partial`: the run was cut short (the rewrites record says so too);
     `phases`: the ones the scenario walked the mock through, if any (see `calm_series`);
-    `model_upstream`: the Models API model the target's listing says the asked one stands for."""
+    `model_upstream`: the Models API model the target's listing says the asked one stands for;
+    `memory`: what the target's earlier windows showed (this window is added to it)."""
     placed = calls_by_marker(journal or ())
     unplaced = any(row.marker not in placed for row in rows)
-    result = judge_rows(rows, journal, oracle() if unplaced else None)
+    result = judge_rows(rows, journal, oracle() if unplaced else None, memory)
+    if memory is not None:
+        memory.remember(rows, journal)
     params: dict[str, Any] = {"fidelity_basis": dict(result.basis),
                               "journal": _journal_state(journal, journal_lost)}  # fmt: skip
     series = calm_series(result.rows, phases, journal, params)
+    series += reuse_series(result, whole=journal is not None and not journal_lost)
     if not result.joined:
         return LoadJoin(result.rows, tuple(series), params=params)
-    series += [
-        make_series("added_latency_ms", "ms", added_latency_ms(result.joined)),
-        make_series("upstream_calls", "count", upstream_calls(result.joined)),
-    ]
+    series.append(make_series("added_latency_ms", "ms", added_latency_ms(result.joined)))
     streaming = _streaming(result.joined, mock_epoch, series)
     if streaming:
         params["streaming"] = streaming
     ask = replace(ask_of(result.joined), stands_for=model_upstream or None)
     rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost)
     return LoadJoin(result.rows, tuple(series), params, rewrites)
+
+
+def reuse_series(result: JoinResult, *, whole: bool) -> list[Series]:
+    """With the whole window's journal read: `upstream_calls` (per request answered 200 or
+    joined to a call: how many Models calls it made, 0 for a reply with none), `reply_cache_hit`
+    (0/1 per 200 answer: the upstream's reply to an earlier request with the same prompt, no
+    call of its own) and `crossed_uncalled` (count: `crossed` replies that made no call: a reply
+    cache keyed on less than the prompt, not a race). With part of it, `upstream_calls` of the
+    joined requests only: a request whose call was lost from the ring did make one."""
+    joined = {id(j.row): len(j.calls) for j in result.joined}
+    if not whole:
+        return [make_series("upstream_calls", "count", upstream_calls(result.joined))] if (
+            result.joined) else []  # fmt: skip
+    counted = [(r, how) for r, how in zip(result.rows, result.reuse, strict=True)
+                if r.status == 200 or id(r) in joined]  # fmt: skip
+    if not counted:
+        return []
+    return [
+        make_series("upstream_calls", "count", (float(joined.get(id(r), 0)) for r, _ in counted)),
+        make_series("reply_cache_hit", "count",
+                    (float(how == CACHE_HIT) for r, how in counted if r.status == 200)),
+        make_series("crossed_uncalled", "count", [float(result.reuse.count(OTHER_PROMPT))]),
+    ]  # fmt: skip
 
 
 def calm_series(

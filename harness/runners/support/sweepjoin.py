@@ -4,7 +4,8 @@ Every sweep prompt carries a marker (`sweepsubjects.messages`), so after a windo
 replies are judged against what the upstream really sent for them (`harness.join`), or against
 the reply predicted for the request when the journal cannot place them. A measured request whose
 reply was judged wrong is not ok: the sweep and the load runner count ok the same way
-(`harness.fidelity.answered`).
+(`harness.fidelity.answered`). A reply cache's hits found in earlier windows are ok here too
+(`harness.join.ReplyMemory`: the judge remembers the windows it judged).
 """
 
 from __future__ import annotations
@@ -15,7 +16,7 @@ from dataclasses import replace
 from harness.card.window import journal_since
 from harness.fidelity import FidelityTally, ReplyOracle, answer_facts, fetch_oracle
 from harness.findings.journal import journal_position
-from harness.join import judge_rows
+from harness.join import ReplyMemory, judge_rows
 from harness.runners.support.closedloop import NO_REPLY, Window
 from harness.runners.support.loadrows import Row
 from harness.runners.support.sweepsubjects import Exchange, HttpWindow
@@ -32,6 +33,7 @@ class WindowJudge:
         self.mock_url = mock_url
         self._since: int | None = None
         self._oracle: ReplyOracle | None = None
+        self._memory = ReplyMemory()
 
     def start(self) -> None:
         self._since = journal_position(self.mock_url)
@@ -41,7 +43,8 @@ class WindowJudge:
         a request that got no reply counts as `dropped`."""
         journal, _ = journal_since(self.mock_url, self._since)
         rows = [exchange_row(exchange) for exchange in result.exchanges]
-        judged = judge_rows(rows, journal, self.oracle()).rows
+        judged = judge_rows(rows, journal, self.oracle(), self._memory).rows
+        self._memory.remember(rows, journal)
         tally = FidelityTally()
         for exchange, row in zip(result.exchanges, judged, strict=True):
             tally.add(row.fidelity, exchange.body[:EXAMPLE_BYTES].decode(errors="replace"))

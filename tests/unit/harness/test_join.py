@@ -7,7 +7,7 @@ from dataclasses import replace
 from typing import Any
 
 from harness.fidelity import AnswerFacts, ReplyFacts, ReplyOracle, UpstreamError
-from harness.join import judge_rows, upstream_expected
+from harness.join import CACHE_HIT, OTHER_PROMPT, ReplyMemory, judge_rows, upstream_expected
 from harness.runners.support.loadrows import Row
 from mock_salesforce.journal import text_sha256
 
@@ -34,9 +34,15 @@ def answered(text: str = TEXT, usage: tuple[int, int, int] | None = (3, 3, 6)) -
     return AnswerFacts(text_sha256(text) if text else "", "stop", usage)
 
 
-def row(status: int = 200, answer: AnswerFacts | None = None, marker: str = MARKER) -> Row:
-    """A row as the child writes it: a request as sent, its answer's facts, not judged yet."""
-    request = json.dumps({"model": "gpt-4o-mini", "messages": [{"role": "user", "content": "hi"}]})
+def row(
+    status: int = 200, answer: AnswerFacts | None = None, marker: str = MARKER, prompt: str = "hi"
+) -> Row:
+    """A row as the child writes it: a request as sent (its prompt carries its marker), its
+    answer's facts, not judged yet."""
+    content = f"{prompt} (ref {marker})"
+    request = json.dumps(
+        {"model": "gpt-4o-mini", "messages": [{"role": "user", "content": content}]}
+    )
     return Row("chat", 1.0, 1.0, 120.0, status, True, marker=marker,
                answer=answer or answered(), request=request)  # fmt: skip
 
@@ -85,7 +91,7 @@ def test_a_broken_or_abandoned_reply_counts_as_no_answer_upstream() -> None:
 
 def test_rows_no_call_carries_are_judged_against_the_reply_predicted_for_their_request() -> None:
     oracle = ReplyOracle(3)
-    reply = oracle.chat({"messages": [{"role": "user", "content": "hi"}]})
+    reply = oracle.chat(json.loads(row().request))
     usage = (reply.prompt_tokens, reply.completion_tokens, reply.total_tokens)
     faithful = row(answer=AnswerFacts(text_sha256(reply.text), reply.finish_reason, usage))
     unplaced = [faithful, row(), replace(row(marker=""), request="")]
@@ -127,11 +133,40 @@ def test_two_requests_answered_with_each_others_replies_are_crossed_not_wrong_co
     assert second.fidelity == ("crossed", "usage_mismatch") and not second.ok
 
 
-def test_a_reply_served_without_an_upstream_call_is_crossed_when_another_request_got_it() -> None:
-    # A cache keyed on too little: the second request never went upstream, and got the first's.
-    rows = [row(), row(marker=OTHER)]
+def test_a_reply_served_without_an_upstream_call_is_crossed_when_another_prompt_got_it() -> None:
+    # A cache keyed on too little: the second request never went upstream, and got the answer
+    # to another question.
+    rows = [row(prompt="Summarise case #12"), row(marker=OTHER, prompt="Summarise case #37")]
     result = judge_rows(rows, [call(1)], ReplyOracle(3))
     assert [r.fidelity for r in result.rows] == [(), ("crossed",)]
+    assert result.reuse == ("", OTHER_PROMPT)
+
+
+def test_the_upstreams_reply_to_the_same_prompt_without_a_call_is_a_cache_hit_and_ok() -> None:
+    # The same prompt, markers aside: a reply cache answered it; nothing is wrong with that.
+    result = judge_rows([row(), row(marker=OTHER)], [call(1)], ReplyOracle(3))
+    assert [(r.fidelity, r.ok) for r in result.rows] == [((), True), ((), True)]
+    assert result.reuse == ("", CACHE_HIT)
+    # Both judged against what the upstream really sent: the hit against the earlier reply.
+    assert result.basis == {"upstream": 2, "predicted": 0, "unchecked": 0}
+
+
+def test_a_cache_hit_on_a_reply_of_an_earlier_window_is_found_in_the_targets_memory() -> None:
+    memory = ReplyMemory()
+    memory.remember([row()], [call(1)])
+    # The next window's request made no call; the reply it got is the earlier window's.
+    (later,) = judge_rows([row(marker=OTHER)], [], ReplyOracle(3), memory).rows
+    (unaided,) = judge_rows([row(marker=OTHER)], [], ReplyOracle(3)).rows
+    assert later.fidelity == () and later.ok
+    assert unaided.fidelity[:1] == ("wrong_content",)
+
+
+def test_a_request_that_made_its_own_call_but_got_anothers_reply_is_crossed_even_on_one_prompt(
+) -> None:  # fmt: skip
+    # A race between two clients asking the same thing: each called, one got the other's reply.
+    calls = [call(1), call(2, marker=OTHER, reply_sha256=text_sha256(OTHER_TEXT))]
+    result = judge_rows([row(), row(marker=OTHER)], calls)
+    assert result.rows[1].fidelity[:1] == ("crossed",) and result.reuse == ("", "")
 
 
 def test_a_reply_of_its_own_with_a_wrong_finish_reason_or_of_no_request_is_not_crossed() -> None:

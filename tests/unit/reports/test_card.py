@@ -342,10 +342,28 @@ def test_one_reply_handed_to_the_wrong_client_leads_the_card_as_a_fail(tmp_path:
     text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert (
         "**What is wrong:** FAIL: 3 replies handed to the wrong client (`crossed`: the "
-        "upstream's answer to another request of the run), a leak between clients"
+        "upstream's answer to another request's prompt), a leak between clients"
     ) in text
     assert text.index("FAIL: 3 replies") < text.index("refuted: Token usage")
     assert "refuted: No client gets" not in text
+
+
+def test_replies_from_a_reply_cache_are_named_as_such_not_as_a_race(tmp_path: Path) -> None:
+    # 3 of 4 answers came from a cache: 2 for the same prompt (hits), 1 for another (crossed).
+    steady = RunRecord("load", "steady", {}, capture_environment(),
+                       (Series("status", "code", (200.0,) * 4),
+                        Series("fidelity_crossed", "count", (1.0,)),
+                        Series("crossed_uncalled", "count", (1.0,)),
+                        Series("reply_cache_hit", "count", (0.0, 1.0, 1.0, 0.0)),
+                        Series("upstream_calls", "count", (1.0, 0.0, 0.0, 0.0))),
+                       labels={"target": TARGET, "mode": "closed"})  # fmt: skip
+    write_report(tmp_path, [steady], claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "none of them with an upstream call of its own: a reply cache whose key" in text
+    assert "`await`" not in text
+    assert ("Reply cache: 2 of 4 replies (50%) were the upstream's answer to an earlier request "
+            "with the same prompt") in text  # fmt: skip
+    assert "0.25 upstream calls per request" in text
 
 
 def test_an_appended_run_is_carded_by_its_own_discovery_not_the_earlier_runs(

@@ -138,3 +138,21 @@ def test_a_gateway_that_answers_streams_with_whole_json_is_said_not_to_stream() 
     streaming = joined.params["streaming"]
     assert (streaming["mode"], streaming["requests"]) == ("not-streamed", 3)
     assert "answered 3 of the 3 requests that asked for a stream" in streaming["says"]
+
+
+def test_requests_answered_without_an_upstream_call_count_zero_calls_and_cache_hits() -> None:
+    # One call for four requests: the other three were answered from a reply cache.
+    joined = join_load(rows(4), [call(1, f"sfpm{0:016x}")], oracle=no_oracle, labels=LABELS,
+                       mock_epoch=never)  # fmt: skip
+    series = {s.name: s.values for s in joined.series}
+    assert series["upstream_calls"] == (1.0, 0.0, 0.0, 0.0)
+    assert series["reply_cache_hit"] == (0.0, 1.0, 1.0, 1.0)
+    assert series["crossed_uncalled"] == (0.0,)
+    assert all(r.ok for r in joined.rows)
+
+
+def test_with_part_of_the_journal_lost_only_joined_requests_count_their_calls() -> None:
+    joined = join_load(rows(4), [call(1, f"sfpm{0:016x}")], oracle=no_oracle, labels=LABELS,
+                       mock_epoch=never, journal_lost=True)  # fmt: skip
+    series = {s.name: s.values for s in joined.series}
+    assert series["upstream_calls"] == (1.0,) and "reply_cache_hit" not in series
