@@ -10,6 +10,10 @@ applies:
 - `broken`: every level measured is failing (a target broken from the first level is not
   said to scale);
 - `one-level`: one level was measured; a shape needs two;
+- `rate-limit`: the errors are, nearly all, the subject's own 429s with a Retry-After (the
+  mock's journal shows no 429 of its own): a rate limit it holds, named with the levels it
+  answered them from and the successful requests per second it kept serving, not a failure
+  (the sweep's client waits the Retry-After before a worker's next request);
 - `failure`: a level is failing (under load, or at low concurrency only), or past the knee
   the error rate rises;
 - `client-bound`: the target ran as fast as the sweep's own client can drive the mock with
@@ -30,9 +34,11 @@ The sentence also names errors below the failing rate and the levels planned but
 from __future__ import annotations
 
 import math
+import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import numpy.typing as npt
@@ -53,6 +59,8 @@ CAP_TOP_FILL = 0.75
 CAP_MIN_QUEUED = 8
 CAP_LATENCY_GROWTH = 1.25
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
+# Errors that are, at this share or more, 429s with a Retry-After: a rate limit, not a failure.
+RATE_LIMIT_SHARE = 0.9
 CEILING_SUBJECT = "ceiling"
 HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
 LEVEL_SERIES = frozenset({"latency_ms", "throughput_rps", "littles_bound_rps"})
@@ -75,6 +83,18 @@ class LevelPoint:
     busiest_wait_share: float | None = None  # of the span, that process ready with no core
     cpu_ms_per_request: float | None = None  # the subject's, all its processes
     client_cpu_share: float | None = None  # of one core, the sweep's client (one event loop)
+    limited_share: float = 0.0  # of the requests, 429s with a Retry-After
+    retry_after_s: float = 0.0  # the median Retry-After of those
+    upstream_429: int | None = None  # 429s the mock sent in the level's window (None: unknown)
+
+    @property
+    def rate_limited(self) -> bool:
+        """Its errors are (nearly all) its own 429s with a Retry-After: the upstream sent none."""
+        return (
+            self.error_rate >= ERROR_RISE
+            and self.limited_share >= RATE_LIMIT_SHARE * self.error_rate
+            and not self.upstream_429
+        )
 
     @property
     def efficiency(self) -> float:
@@ -143,6 +163,11 @@ def saturation_of(
 def _classify(ordered: Sequence[LevelPoint]) -> tuple[int | None, str, str, float | None]:
     """(knee, shape, sentence, cap) of levels in ascending order, at least one."""
     serving = [p for p in ordered if not p.failing]
+    limited = [p for p in ordered if p.rate_limited]
+    if limited and all(p.rate_limited for p in ordered if p.error_rate >= ERROR_RISE):
+        index = last_within(serving, KNEE_FRACTION) if serving else -1
+        knee = serving[index].concurrency if index >= 0 else None
+        return knee, "rate-limit", _rate_limit(limited), None
     if not serving:
         return None, "broken", _broken(ordered), None
     if len(ordered) == 1:
@@ -244,6 +269,27 @@ def _failure(base: LevelPoint, first: LevelPoint, worst: LevelPoint) -> str:
     )
 
 
+def _rate_limit(limited: Sequence[LevelPoint]) -> str:
+    """The subject's own rate limit: where it began, how much it answered 429, what it served."""
+    low, high = (f(p.throughput_rps for p in limited) for f in (min, max))
+    served = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
+    wait_s = statistics.median(p.retry_after_s for p in limited)
+    whose = ("the upstream sent none" if all(p.upstream_429 == 0 for p in limited)
+             else "the mock's journal was not read, so whose is unknown")  # fmt: skip
+    return (
+        f"rate limit: from concurrency {limited[0].concurrency} it answers 429 with "
+        f"Retry-After {wait_s:g} s to {_rates_of(limited)} of requests ({whose}), serving "
+        f"{served} ok req/s; the sweep's client waited as told: a limit it holds, not a "
+        "failure under load"
+    )
+
+
+def _rates_of(points: Sequence[LevelPoint]) -> str:
+    """The 429 shares of `points`: `99%`, or their range `40-100%`."""
+    low, high = (_percent(f(p.limited_share for p in points)) for f in (min, max))
+    return low if low == high else f"{low.rstrip('%')}-{high}"
+
+
 def _broken(points: Sequence[LevelPoint]) -> str:
     """Every level failing: said plainly, from the first level."""
     if len(points) == 1:
@@ -297,7 +343,7 @@ def _failing_levels(points: Sequence[LevelPoint]) -> str:
 def _errors_clause(points: Sequence[LevelPoint], shape: str) -> str:
     """Errors under the failing rate, which the shape does not name."""
     erring = [p for p in points if p.error_rate >= ERROR_RISE]
-    if not erring or shape in ("failure", "broken"):
+    if not erring or shape in ("failure", "broken", "rate-limit"):
         return ""
     where = "every level" if len(erring) == len(points) else f"concurrency {_levels(erring)}"
     return f"; errors at {where}: {_rates(erring)}"
@@ -497,7 +543,27 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         busiest_wait_share=cpu_share(records, "subject_busiest_wait_s"),
         cpu_ms_per_request=cpu_ms_per_request(records),
         client_cpu_share=cpu_share(records, "client_cpu_s"),
+        **rate_limit_figures(records),
     )
+
+
+def rate_limit_figures(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """`limited_share`, `retry_after_s` and `upstream_429` of a level's records (sweep records
+    saved before these series say nothing: no limit)."""
+    counted = [r for r in records if {"status", "retry_after_s"} <= set(r.series_names)]
+    pairs = [(status, wait_s) for r in counted
+             for status, wait_s in zip(r.get("status").values, r.get("retry_after_s").values,
+                                       strict=False)]  # fmt: skip
+    waits = [wait_s for status, wait_s in pairs if status == 429 and wait_s > 0]
+    total = sum(len(r.get("latency_ms").values) for r in records)
+    upstream = [
+        r.get("upstream_429").values[0] for r in records if "upstream_429" in r.series_names
+    ]
+    return {
+        "limited_share": len(waits) / total if total else 0.0,
+        "retry_after_s": statistics.median(waits) if waits else 0.0,
+        "upstream_429": int(sum(upstream)) if len(upstream) == len(records) else None,
+    }
 
 
 def cpu_ms_per_request(records: Sequence[RunRecord]) -> float | None:

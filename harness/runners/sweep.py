@@ -182,6 +182,7 @@ class Measured:
     span_requests: int = 0  # answered over the span, warm-ups and stragglers included
     client_cpu_s: float | None = None
     subject_cpu: CpuUse | None = None
+    upstream_429: int | None = None  # 429s the mock's journal shows in the window (None: unread)
 
 
 Measure = Callable[[int, float], Measured]
@@ -243,6 +244,9 @@ def level_record(
     ]
     if measured.http:
         series.append(make_series("status", "code", (s.status for s in samples)))
+        series.append(make_series("retry_after_s", "s", (s.retry_after_s for s in samples)))
+    if measured.upstream_429 is not None:
+        series.append(make_series("upstream_429", "count", (measured.upstream_429,)))
     series += cpu_series(measured)
     extra: dict[str, Any] = {"bound_latency_ms": bound_ms}
     if measured.fidelity is not None:
@@ -454,7 +458,8 @@ def http_measure(subject: HttpSubject, judge: WindowJudge | None, pgid: int | No
         span_s = time.perf_counter() - began_s
         used = cpu_used(before, snapshot(pgid)) if before is not None and pgid else None
         window, tally = judge.judge(result) if judge is not None else (result.window, None)
-        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used)
+        limited = judge.upstream_429 if judge is not None else None
+        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used, limited)
 
     return measure
 

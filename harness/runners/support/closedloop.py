@@ -4,6 +4,9 @@ This is how a service with N concurrent callers behaves, and what Little's law b
 a round trip of at least L seconds, N workers can never exceed N / L requests per second.
 Async callables are driven by N tasks on one event loop, sync callables by N threads. A call
 returns whether it succeeded, or the HTTP status it got (2xx is a success), kept per request.
+A call may also say how long its caller waits before the next request (a `Retry-After` it was
+given, honoured as an OpenAI client does): a rate-limited subject is then not hammered by
+re-sends of the sweep's own making, and the wait is no request's latency.
 """
 
 from __future__ import annotations
@@ -18,9 +21,11 @@ from dataclasses import dataclass, field
 
 Clock = Callable[[], float]
 # What a call returns: ok or not, an HTTP status, or a status and a tag (an int the caller picks,
-# e.g. where it kept the reply, to find it again after the window: `Sample.tag`).
-Outcome = bool | int | tuple[int, int]
+# e.g. where it kept the reply, to find it again after the window: `Sample.tag`), and maybe the
+# seconds its caller waits before the next request (`Sample.retry_after_s`).
+Outcome = bool | int | tuple[int, int] | tuple[int, int, float]
 NO_REPLY = 0  # the status of a request that raised (connection error, timeout), as in load rows
+MAX_WAIT_S = 10.0  # the longest a worker honours a Retry-After (a window lasts seconds)
 
 
 @dataclass(frozen=True)
@@ -34,6 +39,7 @@ class Sample:
     worker: int = 0
     status: int = NO_REPLY  # HTTP status; also 0 for calls that return only ok
     tag: int = -1  # what the call returned beside its status (-1: nothing)
+    retry_after_s: float = 0.0  # the wait its reply asked for (Retry-After), before the next
 
 
 # A worker with nothing measured past its warm-up at the deadline may go on for this many
@@ -93,18 +99,19 @@ class _Tally:
         now_s = self.clock()
         return now_s < self.deadline_s or (worker not in self.measured and now_s < self.overtime_s)
 
-    def record(self, worker: int, began_s: float, outcome: Outcome | None) -> None:
+    def record(self, worker: int, began_s: float, outcome: Outcome | None) -> float:
         """Count a request that began at `began_s` (outcome None: it raised): a worker's first
         is its warm-up; later ones are kept when they end in the window, or when they are the
-        first of their worker past its warm-up."""
+        first of their worker past its warm-up. Returns the seconds the worker waits before its
+        next request (the call's, within MAX_WAIT_S and the window)."""
         ended_s = self.clock()
-        status, tag = outcome if isinstance(outcome, tuple) else (outcome, -1)
+        status, tag, wait_s = unpacked(outcome)
         if status is None or isinstance(status, bool):
             ok, status = bool(status), NO_REPLY
         else:
             ok = 200 <= status < 300
         latency_ms = (ended_s - began_s) * 1000.0
-        sample = Sample(ended_s - self.start_s, latency_ms, ok, worker, status, tag)
+        sample = Sample(ended_s - self.start_s, latency_ms, ok, worker, status, tag, wait_s)
         with self._lock:
             if worker not in self.warmups:
                 self.warmups[worker] = sample
@@ -114,6 +121,7 @@ class _Tally:
                 self.samples.append(sample)
                 self.measured.add(worker)
                 self.errors += outcome is None
+        return min(wait_s, MAX_WAIT_S, max(0.0, self.deadline_s - ended_s))
 
     def window(self) -> Window:
         """The window; a worker that never got past its warm-up counts by its warm-up."""
@@ -124,13 +132,24 @@ class _Tally:
         return Window(samples, self.duration_s, errors, self.concurrency, warmup_end_s)
 
 
+def unpacked(outcome: Outcome | None) -> tuple[bool | int | None, int, float]:
+    """(ok or status, tag, seconds to wait) of what a call returned."""
+    if not isinstance(outcome, tuple):
+        return outcome, -1, 0.0
+    if len(outcome) == 2:
+        return outcome[0], outcome[1], 0.0
+    return outcome[0], outcome[1], float(outcome[2])
+
+
 async def drive_async(
     call: Callable[[], Awaitable[Outcome]],
     concurrency: int,
     duration_s: float,
     clock: Clock = time.perf_counter,
+    sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
 ) -> Window:
-    """Run `concurrency` tasks calling `call` until `duration_s` has passed."""
+    """Run `concurrency` tasks calling `call` until `duration_s` has passed (a worker told to
+    wait sleeps with `sleep` before its next call)."""
     tally = _Tally(duration_s, concurrency, clock)
 
     async def worker(index: int) -> None:
@@ -138,7 +157,8 @@ async def drive_async(
             began_s, outcome = clock(), None
             with contextlib.suppress(Exception):  # a failing subject is measured, not fatal
                 outcome = await call()
-            tally.record(index, began_s, outcome)
+            if wait_s := tally.record(index, began_s, outcome):
+                await sleep(wait_s)
 
     await asyncio.gather(*(worker(index) for index in range(concurrency)))
     return tally.window()
@@ -158,7 +178,8 @@ def drive_threads(
             began_s, outcome = clock(), None
             with contextlib.suppress(Exception):  # a failing subject is measured, not fatal
                 outcome = call()
-            tally.record(index, began_s, outcome)
+            if wait_s := tally.record(index, began_s, outcome):
+                time.sleep(wait_s)
 
     with ThreadPoolExecutor(max_workers=concurrency, thread_name_prefix="sweep") as pool:
         for future in [pool.submit(worker, index) for index in range(concurrency)]:

@@ -34,6 +34,7 @@ class WindowJudge:
         self._since: int | None = None
         self._oracle: ReplyOracle | None = None
         self._memory = ReplyMemory()
+        self.upstream_429: int | None = None  # the last window's 429s from the mock (None: unread)
 
     def start(self) -> None:
         self._since = journal_position(self.mock_url)
@@ -44,6 +45,8 @@ class WindowJudge:
         journal, _ = journal_since(self.mock_url, self._since)
         rows = [exchange_row(exchange) for exchange in result.exchanges]
         judged = judge_rows(rows, journal, self.oracle(), self._memory).rows
+        self.upstream_429 = None if journal is None else sum(
+            1 for entry in journal if entry.get("status") == 429)  # fmt: skip
         self._memory.remember(rows, journal)
         tally = FidelityTally()
         for exchange, row in zip(result.exchanges, judged, strict=True):

@@ -5,12 +5,15 @@ thread pool (it blocks), `async` and `async-batching` from tasks on one event lo
 (reference variants and users' targets) are called over HTTP by an aiohttp client with one
 connection per worker, which also calls the mock directly to measure its own ceiling; replies
 are kept and checked after the window, so checking costs the client nothing while it measures.
+A 429 or 503 with a `Retry-After` holds that worker's next request back as long (up to
+`closedloop.MAX_WAIT_S`), as the OpenAI client does: a rate limit is measured, not stormed.
 """
 
 from __future__ import annotations
 
 import asyncio
 import contextlib
+import email.utils
 import itertools
 import time
 from collections.abc import Awaitable, Callable, Iterator, Mapping
@@ -40,6 +43,24 @@ HTTP_TIMEOUT_S = 60.0
 # Replies kept per window for the fidelity check: bounds memory (~1 KB each), and past some
 # thousands more checks say nothing new.
 MAX_EXCHANGES = 20_000
+WAIT_STATUSES = frozenset({429, 503})  # a Retry-After on these asks the client to wait
+
+
+def retry_after_s(status: int, value: str | None, now_s: float) -> float:
+    """The seconds a `Retry-After` header (delay seconds or an HTTP date) asks a client to wait
+    after a 429 or 503 (0: none, unreadable, or another status); `now_s`: epoch seconds."""
+    if status not in WAIT_STATUSES or not value:
+        return 0.0
+    value = value.strip()
+    try:
+        return max(0.0, float(value))
+    except ValueError:
+        pass
+    try:
+        when = email.utils.parsedate_to_datetime(value)
+    except (TypeError, ValueError):
+        return 0.0
+    return max(0.0, when.timestamp() - now_s) if when.tzinfo else 0.0
 
 
 def messages(n: int) -> list[dict[str, str]]:
@@ -175,15 +196,17 @@ async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: floa
         connector=connector, timeout=timeout, headers=dict(subject.headers)
     ) as session:
 
-        async def call() -> tuple[int, int]:
+        async def call() -> tuple[int, int, float]:
             body = subject.body(next(counter))
             async with session.post(subject.url, json=body) as response:
                 reply = await response.read()
             next(answered)
+            status = response.status
+            wait_s = retry_after_s(status, response.headers.get("Retry-After"), time.time())
             if len(exchanges) >= MAX_EXCHANGES:
-                return response.status, -1
-            exchanges.append(Exchange(body, response.status, reply))
-            return response.status, len(exchanges) - 1  # the sample finds its reply again
+                return status, -1, wait_s
+            exchanges.append(Exchange(body, status, reply))
+            return status, len(exchanges) - 1, wait_s  # the sample finds its reply again
 
         window = await _warm_and_drive(call, concurrency, duration_s)
     return HttpWindow(window, tuple(exchanges), next(answered))

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from typing import Any
 
 import pytest
 
@@ -16,7 +17,7 @@ ENV = capture_environment()
 
 
 def point(
-    level: int, rps: float, p50_ms: float = L_MS, errors: float = 0.0, **kw: float
+    level: int, rps: float, p50_ms: float = L_MS, errors: float = 0.0, **kw: Any
 ) -> LevelPoint:
     return LevelPoint(level, rps, level / (L_MS / 1000), p50_ms, p50_ms * 1.2, errors, **kw)
 
@@ -276,3 +277,38 @@ def test_latency_of_a_level_is_the_latency_of_its_successful_requests() -> None:
                           environment=ENV, params={})  # fmt: skip
     (none_ok,) = level_points([broken])["app", "200"]
     assert math.isnan(none_ok.p50_ms) and none_ok.failing
+
+
+def test_a_gateways_own_429s_with_retry_after_are_its_rate_limit_not_a_failure() -> None:
+    # R74: 20 req/s admitted, the rest answered 429 + Retry-After: 1 with no upstream call.
+    def limited(level: int, share: float) -> LevelPoint:
+        return point(level, 20.0, errors=share, limited_share=share, retry_after_s=1.0,
+                     upstream_429=0)  # fmt: skip
+
+    found = saturation_of([point(1, 4.9, upstream_429=0), limited(8, 0.9), limited(64, 0.99)])
+    assert (found.knee, found.shape) == (1, "rate-limit")
+    assert found.detail == (
+        "rate limit: from concurrency 8 it answers 429 with Retry-After 1 s to 90-99% of "
+        "requests (the upstream sent none), serving 20 ok req/s; the sweep's client waited as "
+        "told: a limit it holds, not a failure under load"
+    )
+
+
+def test_429s_the_upstream_sent_or_errors_beside_them_are_still_a_failure() -> None:
+    passed_on = point(8, 20.0, errors=0.9, limited_share=0.9, retry_after_s=1.0, upstream_429=50)
+    mixed = point(8, 20.0, errors=0.9, limited_share=0.3, retry_after_s=1.0, upstream_429=0)
+    for top in (passed_on, mixed):
+        assert saturation_of([point(1, 4.9), top]).shape == "failure"
+
+
+def test_a_levels_429s_with_retry_after_are_read_from_its_record() -> None:
+    statuses = (200, 429) * 3
+    samples = tuple(
+        Sample(0.1 * k, 1.0, status == 200, status=status, retry_after_s=(status == 429) * 2.0)
+        for k, status in enumerate(statuses)
+    )
+    run = SubjectRun("app", "target", lambda *_: Measured(Window((), 1.0, 0)))
+    measured = Measured(Window(samples, 1.0, 0), http=True, upstream_429=0)
+    record = level_record(run, 4, L_MS, measured, environment=ENV, params={})
+    (found,) = level_points([record])["app", "200"]
+    assert (found.limited_share, found.retry_after_s, found.upstream_429) == (0.5, 2.0, 0)

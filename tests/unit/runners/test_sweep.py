@@ -303,6 +303,26 @@ async def test_the_async_driver_keeps_http_statuses_and_counts_only_2xx_as_ok() 
     assert window.errors == 0
 
 
+async def test_a_worker_told_to_retry_after_waits_that_long_before_its_next_request() -> None:
+    # R74: a gateway's own rate limit answers 429 + Retry-After: 1 in 1 ms; re-sending at once
+    # turned a 20 req/s limit into thousands of re-sends a second.
+    clock = VirtualTime()
+    waits: list[float] = []
+
+    async def call() -> tuple[int, int, float]:
+        clock.now_s += 0.001
+        return 429, -1, 1.0
+
+    async def sleep(wait_s: float) -> None:
+        waits.append(wait_s)
+        clock.now_s += wait_s
+
+    window = await drive_async(call, concurrency=1, duration_s=2.5, clock=clock, sleep=sleep)
+    assert len(window.samples) == 2 and all(s.retry_after_s == 1.0 for s in window.samples)
+    # Never past the window's end: the last wait is cut to what is left of it.
+    assert waits[:2] == [1.0, 1.0] and waits[2] == pytest.approx(0.497)
+
+
 async def test_the_async_driver_counts_exceptions_as_failed_requests() -> None:
     clock = VirtualTime()
 

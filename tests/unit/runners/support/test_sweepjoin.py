@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import email.utils
 import json
 from typing import Any
 
@@ -11,7 +12,13 @@ import harness.runners.support.sweepjoin as sweepjoin
 from harness.fidelity import ReplyOracle
 from harness.runners.support.closedloop import NO_REPLY, Sample, Window
 from harness.runners.support.sweepjoin import WindowJudge, exchange_row, with_verdicts
-from harness.runners.support.sweepsubjects import Exchange, HttpWindow, marker_of, messages
+from harness.runners.support.sweepsubjects import (
+    Exchange,
+    HttpWindow,
+    marker_of,
+    messages,
+    retry_after_s,
+)
 from mock_salesforce.journal import text_sha256
 
 ORACLE = ReplyOracle(2)
@@ -73,3 +80,12 @@ def test_the_judge_joins_the_journal_predicts_the_rest_and_counts_lost_requests_
     assert [s.ok for s in window.samples] == [True, False, True]
     assert tally.counts["wrong_content"] == 1 and tally.counts["usage_mismatch"] == 1
     assert tally.counts["dropped"] == 2 and tally.checked == 5
+
+
+def test_retry_after_is_read_as_seconds_or_a_date_on_429_and_503_only() -> None:
+    now_s = 1_700_000_000.0
+    date = email.utils.formatdate(now_s + 30, usegmt=True)
+    assert retry_after_s(429, "1", now_s) == 1.0
+    assert retry_after_s(503, date, now_s) == pytest.approx(30.0)
+    assert retry_after_s(429, "soon", now_s) == retry_after_s(429, None, now_s) == 0.0
+    assert retry_after_s(500, "1", now_s) == 0.0  # a 500's header asks nothing of a client
