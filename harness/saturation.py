@@ -43,6 +43,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from harness.machine import load_span
 from harness.records import RunRecord
 
 KNEE_FRACTION = 0.9  # within 90% of the bound
@@ -58,6 +59,10 @@ CAP_BELOW_FILL = 0.8
 CAP_TOP_FILL = 0.75
 CAP_MIN_QUEUED = 8
 CAP_LATENCY_GROWTH = 1.25
+# ...and what it serves at once must have stopped growing: at most the square root of the
+# concurrency's growth (1.41x when it doubled). A pool of 40 under 32 and 64 callers grows 1.33x;
+# a subject with no pool on a machine short of cores grew 1.79x (27 -> 48 at 32 -> 64: R68).
+CAP_SERVED_GROWTH_EXPONENT = 0.5
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
 # Errors that are, at this share or more, 429s with a Retry-After: a rate limit, not a failure.
 RATE_LIMIT_SHARE = 0.9
@@ -86,6 +91,13 @@ class LevelPoint:
     limited_share: float = 0.0  # of the requests, 429s with a Retry-After
     retry_after_s: float = 0.0  # the median Retry-After of those
     upstream_429: int | None = None  # 429s the mock sent in the level's window (None: unknown)
+    load_1m: float | None = None  # the machine's highest 1-minute load average over the level
+    cpu_count: int = 0  # the machine's CPUs (0: not recorded)
+
+    @property
+    def machine_busy(self) -> bool:
+        """More runnable processes than cores while it was measured: some waited for a CPU."""
+        return self.load_1m is not None and 0 < self.cpu_count < self.load_1m
 
     @property
     def rate_limited(self) -> bool:
@@ -223,9 +235,11 @@ def capped_at_top(points: Sequence[LevelPoint]) -> bool:
     if len(points) < 3 or not points[0].p50_ms > 0:
         return False
     alone, below, top = points[0], points[-2], points[-1]
-    served = in_service(top, alone)
+    served, served_below = in_service(top, alone), in_service(below, alone)
+    growth_limit = (top.concurrency / below.concurrency) ** CAP_SERVED_GROWTH_EXPONENT
     return (
-        in_service(below, alone) >= CAP_BELOW_FILL * below.concurrency
+        served_below >= CAP_BELOW_FILL * below.concurrency
+        and served <= growth_limit * served_below
         and served < CAP_TOP_FILL * top.concurrency
         and top.concurrency - served >= CAP_MIN_QUEUED
         and top.p50_ms >= CAP_LATENCY_GROWTH * alone.p50_ms
@@ -419,6 +433,12 @@ def _cause(point: LevelPoint) -> str:
             f"(starved of a core: its busiest process ran {cpu:.0%} of the time and waited "
             f"{waited:.0%} for a free core, so this machine was too busy to tell)"
         )
+    if point.machine_busy:
+        return (
+            f"(its busiest process used {cpu:.0%} of a core, but the machine was busy: "
+            f"{_load(point)}, so a wait for a core cannot be told from a pool, a lock or a "
+            "queue here; measure again on a quieter machine)"
+        )
     return (
         f"(not CPU-bound: its busiest process used {cpu:.0%} of a core, so a pool, a lock or "
         "a queue holds it back)"
@@ -426,10 +446,16 @@ def _cause(point: LevelPoint) -> str:
 
 
 def _sub_linear(first: LevelPoint, top: LevelPoint) -> str:
+    busy = (f" (the machine was busy: {_load(top)}; a cap and a wait for a core look the same "
+            "here)") if top.machine_busy else ""  # fmt: skip
     return (
         f"sub-linear: from concurrency {first.concurrency} throughput grows more slowly than "
-        f"concurrency, to {top.efficiency:.0%} of the bound at {top.concurrency}"
+        f"concurrency, to {top.efficiency:.0%} of the bound at {top.concurrency}{busy}"
     )
+
+
+def _load(point: LevelPoint) -> str:
+    return f"load {point.load_1m:.1f} on {point.cpu_count} CPUs"
 
 
 def level_points(records: Iterable[RunRecord]) -> dict[tuple[str, str], list[LevelPoint]]:
@@ -544,7 +570,14 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         cpu_ms_per_request=cpu_ms_per_request(records),
         client_cpu_share=cpu_share(records, "client_cpu_s"),
         **rate_limit_figures(records),
+        **load_figures(records),
     )
+
+
+def load_figures(records: Sequence[RunRecord]) -> dict[str, Any]:
+    """`load_1m` (the highest) and `cpu_count` of a level's records (`params.machine_load`)."""
+    span = load_span(records)
+    return {} if span is None else {"load_1m": span.high, "cpu_count": span.cpu_count}
 
 
 def rate_limit_figures(records: Sequence[RunRecord]) -> dict[str, Any]:

@@ -312,3 +312,25 @@ def test_a_levels_429s_with_retry_after_are_read_from_its_record() -> None:
     record = level_record(run, 4, L_MS, measured, environment=ENV, params={})
     (found,) = level_points([record])["app", "200"]
     assert (found.limited_share, found.retry_after_s, found.upstream_429) == (0.5, 2.0, 0)
+
+
+def test_served_at_once_still_growing_at_the_top_level_is_sub_linear_not_a_cap() -> None:
+    # R68: a gevent gateway with no pool on a busy 2-core machine served 27 at once at 32 and
+    # 48 at 64 (1.79x): a cap stops growing, this did not. The same gateway a minute later,
+    # a hair to the other side of the thresholds, was sub-linear: now both are.
+    busy = {"load_1m": 3.2, "cpu_count": 2, "busiest_cpu_share": 0.2}
+    points = [point(1, 4.9, 204.1), point(8, 38.0, 208.0), point(32, 130.8, 240.0, **busy),
+              point(64, 234.5, 276.0, **busy)]  # fmt: skip
+    found = saturation_of(points, "launch:wsgi_gw")
+    assert found.shape == "sub-linear"
+    assert found.detail.endswith(
+        "(the machine was busy: load 3.2 on 2 CPUs; a cap and a wait for a core look the same here)"
+    )
+
+
+def test_a_cap_on_a_busy_machine_does_not_blame_a_pool_it_cannot_tell_from_a_wait() -> None:
+    cpu = {"busiest_cpu_share": 0.2, "load_1m": 3.2, "cpu_count": 2}
+    points = [point(1, 5.0), point(8, 20.0, 400.0, **cpu), point(16, 20.0, 800.0, **cpu)]
+    detail = saturation_of(points).detail
+    assert "used 20% of a core, but the machine was busy: load 3.2 on 2 CPUs" in detail
+    assert "holds it back" not in detail
