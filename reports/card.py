@@ -198,7 +198,8 @@ def _token_line(records: Sequence[RunRecord]) -> str:
     bad = _total(cards, "expired_token_sends") + _total(cards, "unknown_token_sends")
     graded = [str(r.labels.get("window")) for r in cards if "expired_token_sends" in r.series_names]
     return (f"Tokens: {totals['token_requests']:g} fetched for {totals['models_requests']:g} "
-            f"Models API requests in the windows ({per_hour:.3g} refreshes per hour); {bad:g} "
+            f"Models API requests in {totals['window_s']:.0f} s of windows "
+            f"({_readable(per_hour)} per hour at that rate); {bad:g} "
             f"sent expired or unknown in {', '.join(dict.fromkeys(graded))}.")  # fmt: skip
 
 

@@ -200,6 +200,33 @@ def missing_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
     )
 
 
+def tokens_per_process(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """More tokens than the target's processes need: fetched while a token it held still had
+    more than the refresh margin to live, beyond one first fetch per process (a token per
+    thread or per client object). Judged only when the shim counted the processes and the
+    tokens outlive the margin; a token per request is `token_per_request`'s."""
+    processes = policy.target_processes
+    if processes is None or not habits_judged(entries, policy):
+        return None
+    early, models = early_refreshes(entries, policy), models_requests(entries)
+    if len(early) >= policy.min_token_requests and (
+        len(early) / max(len(models), 1) > policy.max_tokens_per_request
+    ):
+        return None  # a token per request: token_per_request says it
+    spare = early[processes - 1 :]  # each process but the first may fetch its own once
+    tokens = _token_requests(entries)
+    span_s = _span_h(tokens) * 3600.0
+    lifetime_s = typical_lifetime_s(entries) or 0.0
+    return make_finding(
+        "tokens_per_process", Severity.WARN, spare,
+        f"{len(tokens)} tokens fetched in {span_s:.0f} s by a target of {processes} "
+        f"process(es), each good for {lifetime_s / 60:.0f} min: {len(early)} while a token it "
+        "held still had that long to live; one token per process, shared by its threads and "
+        "clients until near its `exp`, is enough (a token per thread or per client object "
+        "multiplies the grants on every restart or scale-out)",
+    )  # fmt: skip
+
+
 def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """Concurrent refreshes from one client: on tokens that outlive the refresh margin, bursts
     of token requests within a second; on shorter ones (refreshing often is fair there, doing it
@@ -253,5 +280,5 @@ def _bursts(tokens: list[Entry], policy: GradingPolicy) -> list[Entry]:
     return [e for e, hit in zip(ordered, marked, strict=True) if hit]
 
 
-RULES = (token_rate, token_per_request, expired_token, unknown_token, missing_token,
-         refresh_stampede)  # fmt: skip
+RULES = (token_rate, token_per_request, tokens_per_process, expired_token, unknown_token,
+         missing_token, refresh_stampede)  # fmt: skip

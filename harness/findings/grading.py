@@ -20,15 +20,19 @@ from harness.records import Environment, RunRecord, capture_environment, make_se
 # claim or gate rule on `finding:<name>` always finds its series.
 FINDING_NAMES = (
     "retry_after_ignored", "retried_non_retryable", "retry_storm", "no_backoff", "gave_up",
-    "passed_on_retryable", "hang_no_timeout", "token_rate", "token_per_request", "expired_token",
+    "passed_on_retryable", "hang_no_timeout", "token_rate", "token_per_request",
+    "tokens_per_process", "expired_token",
     "unknown_token", "missing_token", "refresh_stampede", "bad_app_context", "bad_feature_id",
     "unknown_model", "ignored_fields",
 )  # fmt: skip
 
 
-# What a load window is graded on (`verdict/retries`): how the target retries and backs off.
-# Its tokens are counted by the window's card record, its request fields by `verdict/rewrites`.
-RETRY_FINDINGS = tuple(rule.__name__ for rule in retries.RULES)
+# What a load window is graded on (`verdict/retries`): how the target retries and backs off,
+# and whether it fetches more tokens than its processes need (a window's tokens live long
+# enough to tell). Its tokens are counted by the window's card record, its request fields by
+# `verdict/rewrites`.
+WINDOW_RULES = (auth.tokens_per_process,)
+RETRY_FINDINGS = tuple(rule.__name__ for rule in (*retries.RULES, *WINDOW_RULES))
 
 
 def grade_journal(entries: Iterable[Entry], policy: GradingPolicy | None = None) -> list[Finding]:
@@ -41,10 +45,18 @@ def grade_journal(entries: Iterable[Entry], policy: GradingPolicy | None = None)
 
 
 def grade_retries(entries: Iterable[Entry], policy: GradingPolicy | None = None) -> list[Finding]:
-    """The retry and backoff findings alone (`RETRY_FINDINGS`), most severe first."""
+    """The retry and backoff findings alone (`retries.RULES`), most severe first."""
     policy = policy or GradingPolicy()
     calls = group_calls(list(entries), policy.retry_window_s)
     return most_severe_first([rule(calls, policy) for rule in retries.RULES])
+
+
+def grade_window(entries: Iterable[Entry], policy: GradingPolicy | None = None) -> list[Finding]:
+    """What a load window is graded on (`RETRY_FINDINGS`), most severe first."""
+    policy = policy or GradingPolicy()
+    listed: Sequence[Entry] = list(entries)
+    found = [*grade_retries(listed, policy), *(rule(listed, policy) for rule in WINDOW_RULES)]
+    return most_severe_first(found)
 
 
 # Tokens a target sent that the upstream refused: what a window's journal shows of its token

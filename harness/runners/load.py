@@ -27,8 +27,9 @@ from harness.card.measures import WindowObservation, card_record, top_errors
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import UsageError
 from harness.fidelity import ReplyOracle, fetch_oracle
-from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_retries
+from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_window
 from harness.findings.journal import mock_epoch_s, save_journal
+from harness.findings.model import GradingPolicy
 from harness.findings.retries import with_client_replies
 from harness.machine import PARAM as MACHINE_LOAD
 from harness.machine import load_average, machine_load
@@ -359,13 +360,17 @@ def retries_record(
 ) -> RunRecord | None:  # fmt: skip
     """`verdict/retries`: how the target retried and backed off in the window, graded from the
     mock's journal (each call beside what the client got for its request, `rows`) as
-    validate's resilience step grades it (None: no journal to grade)."""
+    validate's resilience step grades it, and whether it fetched more tokens than its processes
+    (the shim's count) need (None: no journal to grade)."""
     if observation.journal is None:
         return None
     entries = with_client_replies(observation.journal, client_replies(rows))
     lost = observation.journal_lost
+    processes = len((observation.io or {}).get("pids") or ()) or None  # launched under the shim
+    policy = GradingPolicy(target_processes=processes)
     return findings_record(
-        grade_retries(entries), target, params={"entries": len(entries)}, scenario="retries",
+        grade_window(entries, policy), target, params={"entries": len(entries)},
+        scenario="retries",
         names=RETRY_FINDINGS, labels={"window": window}, partial=partial or lost,
     )  # fmt: skip
 

@@ -311,3 +311,35 @@ def test_refreshes_one_at_a_time_or_one_per_process_are_no_stampede() -> None:
     for processes in (4, None):  # each of 4 workers keeps its own token; or nobody counted them
         policy = GradingPolicy(target_processes=processes)
         assert "refresh_stampede" not in {f.name for f in grade_journal(crowd, policy)}
+
+
+def token_per_thread(threads: int, requests: int) -> list[dict[str, Any]]:
+    """A gateway keeping its token in a thread-local: each thread fetches one when it first
+    serves (every 1.5 s here), then reuses it for its 30 minutes."""
+    journal: list[dict[str, Any]] = []
+    for call in range(requests):
+        thread, t_s = call % threads, call * 0.1
+        if call < threads:
+            journal.append(token(len(journal), t_s))
+        journal.append(entry(len(journal), t_s + 0.05, token_id=f"tok-{thread}",
+                             token_expires_t_s=t_s + 1800.0))  # fmt: skip
+    return journal
+
+
+def test_more_tokens_than_processes_within_a_tokens_life_is_a_token_per_thread() -> None:
+    # R79: one process, 17 threads each fetching its own 30-minute token.
+    journal = token_per_thread(threads=17, requests=131)
+    one_process = grade_journal(journal, GradingPolicy(target_processes=1))
+    (found,) = [f for f in one_process if f.name == "tokens_per_process"]
+    assert found.severity is Severity.WARN and found.count == 16
+    assert found.explanation.startswith(
+        "17 tokens fetched in 2 s by a target of 1 process(es), each good for 30 min: 16 while"
+    )
+    assert "token_per_request" not in {f.name for f in one_process}  # 16 for 131: not per request
+
+
+def test_a_token_per_process_is_fine_and_unknown_processes_are_not_judged() -> None:
+    journal = token_per_thread(threads=4, requests=40)
+    assert "tokens_per_process" not in by_name(journal)  # processes not counted
+    four = grade_journal(journal, GradingPolicy(target_processes=4))
+    assert "tokens_per_process" not in {f.name for f in four}
