@@ -122,7 +122,7 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
                for v in verdicts if v.verdict == "refuted"
                and not (leak and v.claim_id == LEAK_CLAIM)]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
-    problems = ([leak] if leak else []) + refuted
+    problems = ([leak] if leak else []) + refuted + _growth(records)
     problems += [f"FAIL findings: {', '.join(failing)}"] if failing else []
     discovered = discovery.params if (discovery := _discovery(records)) else {}
     if discovered.get("model_flaw"):
@@ -168,6 +168,37 @@ def _leak(records: Sequence[RunRecord]) -> str:
     if not uncalled:
         return f"{head}, {race}"
     return f"{head}, {race}; {uncalled:g} of them made no upstream call: {cache}"
+
+
+# Growth over the windows beyond noise (R67): a warm gateway's memory moves by a few MB as its
+# allocator and pools settle, its descriptors by the connections open at an edge; what a request
+# keeps and never returns adds up past both floors.
+GROWTH_FLOORS = {"rss_growth_kb": (8 * 1024.0, 32.0), "open_fds_growth": (16.0, 0.5)}
+
+
+def _growth(records: Sequence[RunRecord]) -> list[str]:
+    """Memory and open descriptors the target's processes gained over the load windows, per
+    request served, when beyond `GROWTH_FLOORS` (total and per request)."""
+    cards = [r for r in records if r.runner == "card" and "rss_growth_kb" in r.series_names]
+    served = _total(cards, "requests_served")
+    said = []
+    for name, (floor, per_request) in GROWTH_FLOORS.items():
+        grown = _total(cards, name)
+        if served and grown >= floor and grown / served >= per_request:
+            said.append(_grown_words(name, grown, served, cards))
+    return said
+
+
+def _grown_words(name: str, grown: float, served: float, cards: Sequence[RunRecord]) -> str:
+    end = cards[-1].get("rss_kb" if name == "rss_growth_kb" else "open_fds").values[0]
+    if name == "rss_growth_kb":
+        return (f"memory grew by {grown / 1024:.0f} MB over {served:g} requests in the windows "
+                f"({grown / served:.0f} KB per request, {end / 1024:.0f} MB at the end) and was "
+                "not given back: something kept per request (a growing list, cache or "
+                "buffer) ends in an out-of-memory kill")  # fmt: skip
+    return (f"open file descriptors grew by {grown:g} over {served:g} requests in the windows "
+            f"({grown / served:.2g} per request, {end:g} open at the end): a file or socket "
+            "opened per request and never closed ends at `ulimit -n`")  # fmt: skip
 
 
 def _reply_cache_line(records: Sequence[RunRecord]) -> str:

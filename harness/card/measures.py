@@ -25,6 +25,7 @@ from harness.join import calls_by_marker
 from harness.records import RunRecord, Series, capture_environment, make_series, now_iso
 from harness.runners.support.loadrows import BODY_CHARS, Row, no_reply
 from harness.shim import shim_cost
+from harness.targets.resources import GroupResources
 
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 PATH_CLASSES = ("credential", "config", "data", "other")
@@ -51,6 +52,8 @@ class WindowObservation:
     metrics_problem: str = ""
     first_window: bool = False
     params: Mapping[str, Any] = field(default_factory=dict)
+    # The target's memory and descriptors at the window's start and end (a started target).
+    resources: tuple[GroupResources, GroupResources] | None = None
 
 
 def classify_path(path: str, counts: Mapping[str, Any] | None = None) -> str:
@@ -234,6 +237,17 @@ def self_report(
     return pairs
 
 
+def resource_series(start: GroupResources, end: GroupResources) -> list[Series]:
+    """What the target's processes held more at the window's end than at its start: resident
+    memory (`rss_growth_kb`) and open descriptors (`open_fds_growth`), and both at the end."""
+    return [
+        Series("rss_growth_kb", "KB", (float(end.rss_kb - start.rss_kb),)),
+        Series("open_fds_growth", "count", (float(end.open_fds - start.open_fds),)),
+        Series("rss_kb", "KB", (float(end.rss_kb),)),
+        Series("open_fds", "count", (float(end.open_fds),)),
+    ]
+
+
 def card_record(
     observation: WindowObservation,
     rows: Sequence[Row],
@@ -258,6 +272,8 @@ def card_record(
         series += token_economy(observation.journal)
         served += in_flight_at_end(observation.journal, rows)
     series.append(Series("requests_served", "count", (served,)))
+    if observation.resources is not None:
+        series += resource_series(*observation.resources)
     if observation.io is not None:
         io_series, params["files"] = file_io_series(observation.io)
         series += io_series

@@ -25,6 +25,7 @@ from harness.card.measures import WindowObservation
 from harness.findings.journal import journal_position, unfinished_calls
 from harness.join import ReplyMemory
 from harness.targets.metrics_reading import NOT_READ, MetricsReading
+from harness.targets.resources import GroupResources, no_resources
 from harness.targets.tls import TargetTls
 from mock_salesforce.admin_client import AdminClient, AdminError
 
@@ -90,7 +91,9 @@ class WindowObserver:
     journal: MockJournal = field(default_factory=MockJournal)
     settle_s: float = SETTLE_S
     read_file: ReadBytes = read_head
+    resources: Callable[[], GroupResources | None] = no_resources
     _seq: int | None = None
+    _resources: GroupResources | None = None
     _io: Mapping[str, Any] | None = None
     _metrics: MetricsReading = NOT_READ
     _started_s: float = 0.0
@@ -100,6 +103,7 @@ class WindowObserver:
         begun_s = self.clock()
         self._seq = self.journal.position(self.mock_url) if self.mock_url else None
         self._io = self.io_snapshot(f"{self.label}-start-{next(_LABELS)}")
+        self._resources = self.resources()
         self._metrics = self.metrics()
         self._started_s = self.clock()
         self._cost_s = self._started_s - begun_s
@@ -110,6 +114,8 @@ class WindowObserver:
         in_flight = self.settle()
         metrics_after = self.metrics()
         io_after = self.io_snapshot(f"{self.label}-end-{next(_LABELS)}")
+        held = self.resources()
+        resources = (self._resources, held) if self._resources and held else None
         entries, lost = self.journal.since(self.mock_url, self._seq)
         io = self.window_io(io_after, entries or ())
         cost_s = self._cost_s + self.clock() - ended_s
@@ -121,6 +127,7 @@ class WindowObserver:
             metrics_problem=metrics_after.problem or self._metrics.problem, first_window=first,
             params={"mock_url": self.mock_url, "journal_since": self._seq,
                     "observer_s": round(cost_s, 4), "calls_in_flight": in_flight},
+            resources=resources,
         )  # fmt: skip
 
     def window_io(

@@ -8,6 +8,7 @@ ended well).
 
 from __future__ import annotations
 
+import functools
 import json
 import math
 import os
@@ -51,6 +52,7 @@ from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.metrics_reading import MetricsReading
 from harness.targets.process import signal_group, spawn, stop_group
+from harness.targets.resources import GroupResources, group_resources, no_resources
 from harness.targets.tls import DEFAULT_TLS, TLS_VARIABLE, TargetTls
 from scenarios import scenario_path
 from scenarios.load.resilience_plan import resilience_plan
@@ -114,6 +116,8 @@ class LoadTarget:
     metrics: Callable[[], MetricsReading] = field(default=no_metrics)
     # The shim's file counts now (launched targets): a window is measured without start-up.
     io_snapshot: Callable[[str], Mapping[str, Any] | None] = field(default=no_snapshot)
+    # Its processes' memory and descriptors now (targets the harness started).
+    resources: Callable[[], GroupResources | None] = field(default=no_resources)
     session: TargetSession = field(default_factory=TargetSession)
     # Sent with every request (`--target-header`): secrets, kept out of the repr and records.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
@@ -123,12 +127,15 @@ class LoadTarget:
     def of(cls, running: RunningTarget, mock_url: str, *, io: bool = False) -> LoadTarget:
         """The load's view of a running target (`io`: with the shim's file counts)."""
         snapshot = running.io_snapshot if io else no_snapshot
+        pgid = running.pid  # a started target leads its own process group
+        held = functools.partial(group_resources, pgid) if pgid else no_resources
         return cls(running.name, running.url, mock_url, running.metrics_reading, snapshot,
-                   headers=running.headers, tls=running.tls)  # fmt: skip
+                   held, headers=running.headers, tls=running.tls)  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
         """Watches this target over one load run (the `card` record's observation)."""
-        return WindowObserver(label, self.mock_url, self.metrics, self.io_snapshot, self.session)
+        return WindowObserver(label, self.mock_url, self.metrics, self.io_snapshot, self.session,
+                              resources=self.resources)  # fmt: skip
 
 
 def locustfile_for(scenario: str) -> Path:

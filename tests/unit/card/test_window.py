@@ -10,6 +10,7 @@ from typing import Any
 from harness.card.measures import card_record
 from harness.card.window import SETTLE_POLL_S, MockJournal, WindowObserver
 from harness.runners.support.loadrows import Row
+from harness.targets.resources import GroupResources
 from tests.conftest import FakeClock
 from tests.unit.card.test_credentials import jwt
 
@@ -122,3 +123,21 @@ def test_a_file_the_target_opened_that_holds_the_token_it_sent_is_marked_as_hold
     observer.start()
     io = observer.finish().io
     assert io is not None and io["files"][str(state)] == {"opens": 9, "reads": 9, "holds_token": 1}
+
+
+def test_a_windows_memory_and_descriptors_are_read_at_its_start_and_end() -> None:
+    held = iter([GroupResources(40_000, 6, 2), GroupResources(55_000, 149, 2)])
+    observer = WindowObserver("steady-closed", resources=lambda: next(held))
+    observer.start()
+    record = card_record(observer.finish(), [], target="gw", scenario="steady-closed")
+    assert record.get("rss_growth_kb").values == (15_000.0,)
+    assert record.get("open_fds_growth").values == (143.0,)
+    assert record.get("open_fds").values == (149.0,)
+
+
+def test_a_target_whose_processes_cannot_be_read_has_no_growth_series() -> None:
+    held = iter([None, GroupResources(55_000, 149, 2)])
+    observer = WindowObserver("steady-closed", resources=lambda: next(held))
+    observer.start()
+    record = card_record(observer.finish(), [], target="gw", scenario="steady-closed")
+    assert "rss_growth_kb" not in record.series_names

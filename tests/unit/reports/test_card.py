@@ -419,3 +419,29 @@ def test_a_concurrency_claim_shows_the_machines_load_beside_its_verdict(tmp_path
     card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert "why undecided; machine load" in card
     assert f"| holds | {load}" in card
+
+
+def growth_window(rss_growth_kb: float, fds_growth: float, served: float) -> RunRecord:
+    return RunRecord("card", "load", {}, capture_environment(), (
+        Series("requests_served", "count", (served,)),
+        Series("rss_growth_kb", "KB", (rss_growth_kb,)),
+        Series("open_fds_growth", "count", (fds_growth,)),
+        Series("rss_kb", "KB", (90_000.0,)), Series("open_fds", "count", (161.0,)),
+    ), labels={"target": TARGET, "window": "steady-closed"})  # fmt: skip
+
+
+def test_memory_and_descriptors_held_per_request_are_named_beyond_noise(tmp_path: Path) -> None:
+    # R67: 256 KiB kept per request, and a log file opened per request and never closed.
+    windows = [growth_window(12_000.0, 50.0, 45.0), growth_window(22_000.0, 89.0, 82.0)]
+    write_report(tmp_path, windows, claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert ("**What is wrong:** memory grew by 33 MB over 127 requests in the windows "
+            "(268 KB per request, 88 MB at the end) and was not given back") in text  # fmt: skip
+    assert "open file descriptors grew by 139 over 127 requests in the windows (1.1 per" in text
+
+
+def test_a_warm_gateways_few_megabytes_and_connections_are_not_growth(tmp_path: Path) -> None:
+    windows = [growth_window(3_000.0, 12.0, 45.0), growth_window(-500.0, -8.0, 82.0)]
+    write_report(tmp_path, windows, claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "grew by" not in text
