@@ -227,7 +227,7 @@ class FrontDoor(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
         peer = transport.get_extra_info("peername")
-        self._remote = str(peer[0]) if isinstance(peer, tuple) and peer else None
+        self._remote = peer_of(peer)
         self._connections.add(self)
         loop = asyncio.get_running_loop()
         # Kept, not asked again per read: asking for the running loop costs a getpid syscall.
@@ -741,3 +741,12 @@ class FrontDoor(asyncio.Protocol):
             await asyncio.sleep(pause_s)
         if not request.keep_alive and transport is not None:
             transport.close()
+
+
+def peer_of(peer: object) -> str | None:
+    """`host:port` (`[host]:port` for IPv6) of a socket's peer: the journal's `client` names the
+    connection a request came on, so a client's connection reuse can be counted."""
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        return None
+    host = str(peer[0])
+    return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"

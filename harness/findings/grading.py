@@ -23,15 +23,15 @@ FINDING_NAMES = (
     "passed_on_retryable", "hang_no_timeout", "token_rate", "token_per_request",
     "tokens_per_process", "expired_token",
     "unknown_token", "missing_token", "refresh_stampede", "bad_app_context", "bad_feature_id",
-    "unknown_model", "ignored_fields",
+    "unknown_model", "ignored_fields", "no_connection_reuse",
 )  # fmt: skip
 
 
 # What a load window is graded on (`verdict/retries`): how the target retries and backs off,
-# and whether it fetches more tokens than its processes need (a window's tokens live long
-# enough to tell). Its tokens are counted by the window's card record, its request fields by
-# `verdict/rewrites`.
-WINDOW_RULES = (auth.tokens_per_process,)
+# whether it fetches more tokens than its processes need (a window's tokens live long enough to
+# tell) and whether it reuses its connections. Its tokens are counted by the window's card
+# record, its request fields by `verdict/rewrites`.
+WINDOW_RULES = (auth.tokens_per_process, protocol.no_connection_reuse)
 RETRY_FINDINGS = tuple(rule.__name__ for rule in (*retries.RULES, *WINDOW_RULES))
 
 

@@ -102,6 +102,10 @@ class GradingPolicy:
     # too short-lived to judge habits on, refreshes in flight together from more than this many
     # are a stampede: each process may keep its own token, one process should refresh once.
     target_processes: int | None = None
+    # A window's Models requests over more connections than this share of them reuse none
+    # (a pooled client opens one per concurrent request at most); judged from this many on.
+    max_connections_per_call: float = 0.5
+    min_calls_for_reuse: int = 10
     app_context: str = "EinsteinGPT"
     feature_id: str = "ai-platform-models-connected-app"
     known_models: frozenset[str] = frozenset()  # empty: an un-injected 404 marks an unknown model

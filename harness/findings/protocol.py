@@ -1,4 +1,5 @@
-"""Rules on what a target puts in its Models requests: headers, model names, ignored fields."""
+"""Rules on what a target puts in its Models requests (headers, model names, ignored fields) and
+how it reaches the upstream (connection reuse)."""
 
 from __future__ import annotations
 
@@ -94,6 +95,35 @@ def _field_text(name: str) -> str:
     if meant is None:
         return f"`{name}`"
     return f"`{name}`" if meant == name else f"`{name}` (meaning {meant}?)"
+
+
+def no_connection_reuse(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """Models requests over (nearly) as many connections as requests: the journal's `client`
+    is the connection's `host:port`. Judged on windows without faults (a fault closes
+    connections) and with `min_calls_for_reuse` requests or more."""
+    calls = [e for e in models_requests(entries) if _port_of(e.get("client"))]
+    if len(calls) < policy.min_calls_for_reuse or any(
+        e.get("fault") or e.get("disconnected") for e in entries
+    ):
+        return None
+    opened: dict[str, Entry] = {}
+    for entry in calls:
+        opened.setdefault(str(entry["client"]), entry)
+    if len(opened) <= policy.max_connections_per_call * len(calls):
+        return None
+    return make_finding(
+        "no_connection_reuse", Severity.WARN, list(opened.values()),
+        f"{len(calls)} Models requests over {len(opened)} connections: no connection reuse; "
+        "against the real API each new connection costs a TCP and a TLS handshake (2 round "
+        "trips to Salesforce) and a new client its CA store; keep one HTTP session or client "
+        "per process (requests.Session, httpx.Client, aiohttp.ClientSession)",
+    )  # fmt: skip
+
+
+def _port_of(client: object) -> str:
+    """The port of a journaled `host:port` (`[host]:port`), "" when it names only a host."""
+    host, sep, port = str(client or "").rpartition(":")
+    return port if sep and port.isdigit() and (host.endswith("]") or ":" not in host) else ""
 
 
 RULES = (bad_app_context, bad_feature_id, unknown_model, ignored_fields)

@@ -17,6 +17,7 @@ from harness.findings import (
     grade_journal,
     worst,
 )
+from harness.findings.grading import grade_window
 from harness.records import RunRecord
 
 
@@ -343,3 +344,23 @@ def test_a_token_per_process_is_fine_and_unknown_processes_are_not_judged() -> N
     assert "tokens_per_process" not in by_name(journal)  # processes not counted
     four = grade_journal(journal, GradingPolicy(target_processes=4))
     assert "tokens_per_process" not in {f.name for f in four}
+
+
+def calls_over(connections: int, calls: int, **fields: Any) -> list[dict[str, Any]]:
+    """`calls` Models requests spread over `connections` client ports."""
+    return [entry(seq, seq * 0.1, client=f"127.0.0.1:{40000 + seq % connections}", **fields)
+            for seq in range(calls)]  # fmt: skip
+
+
+def test_a_new_connection_for_every_models_request_is_no_connection_reuse() -> None:
+    # R72: requests.post per call instead of one Session: 109 requests over 109 connections.
+    (found,) = grade_window(calls_over(109, 109))
+    assert (found.name, found.severity, found.count) == ("no_connection_reuse", Severity.WARN, 109)
+    assert found.explanation.startswith("109 Models requests over 109 connections")
+
+
+def test_a_pooled_client_a_short_window_or_a_faulty_one_is_not_judged_on_reuse() -> None:
+    assert grade_window(calls_over(5, 109)) == []  # one connection per concurrent request
+    assert grade_window(calls_over(9, 9)) == []  # too few to tell
+    assert grade_window(calls_over(40, 40, fault="reset")) == []  # faults close connections
+    assert grade_window([entry(s, s * 0.1, client="127.0.0.1") for s in range(40)]) == []

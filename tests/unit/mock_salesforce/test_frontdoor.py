@@ -9,7 +9,14 @@ import pytest
 
 from mock_salesforce.config import MockConfig
 from mock_salesforce.exchange import Exchange
-from mock_salesforce.frontdoor import FrontDoor, HttpDate, compose, head_of, response_head
+from mock_salesforce.frontdoor import (
+    FrontDoor,
+    HttpDate,
+    compose,
+    head_of,
+    peer_of,
+    response_head,
+)
 from mock_salesforce.state import MockState
 
 CHAT = b"/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
@@ -356,3 +363,9 @@ async def test_a_refused_request_is_journaled_with_the_error_it_got() -> None:
     door.data_received(head(b""))  # no Host
     (entry,) = door.state.journal.since(0)
     assert entry["error"] is not None and entry["error"].startswith("BAD_REQUEST: ")
+
+
+def test_the_journals_client_names_the_connection_a_request_came_on() -> None:
+    assert peer_of(("127.0.0.1", 40123)) == "127.0.0.1:40123"
+    assert peer_of(("::1", 40123, 0, 0)) == "[::1]:40123"
+    assert peer_of(None) is None and peer_of("/tmp/mock.sock") is None
