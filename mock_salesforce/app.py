@@ -18,7 +18,7 @@ from aiohttp.typedefs import Handler
 from mock_salesforce import delivery
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ApiError
-from mock_salesforce.exchange import Exchange, Incoming, finish, read_body
+from mock_salesforce.exchange import Exchange, Incoming, finish, peer_of, read_body
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
 from mock_salesforce.rendering import Prepared, prepared_for, render, render_parts
@@ -64,6 +64,19 @@ def create_app(
 Serve = Callable[[web.Request, MockState, Exchange], Awaitable[web.StreamResponse]]
 
 
+class Connected:
+    """An aiohttp request as the journal sees it: its `remote` with the peer's port, as the
+    front door's requests have it (aiohttp's own `remote` is the host alone)."""
+
+    __slots__ = ("headers", "remote", "transport")
+
+    def __init__(self, request: web.Request) -> None:
+        self.headers: Mapping[str, str] = request.headers
+        self.transport = request.transport
+        peer = self.transport.get_extra_info("peername") if self.transport else None
+        self.remote = peer_of(peer) or request.remote
+
+
 @web.middleware
 async def documented_errors(request: web.Request, handler: Handler) -> web.StreamResponse:
     """What aiohttp itself refuses before a handler runs (a CONNECT's target, an unknown
@@ -76,7 +89,7 @@ async def documented_errors(request: web.Request, handler: Handler) -> web.Strea
         state = request.app[STATE]
         exchange = Exchange(state, "other", None)
         response = _error_response(ApiError.for_status(exc.status, exc.reason), exchange)
-        finish(state, request, exchange)
+        finish(state, Connected(request), exchange)
         return response
 
 
@@ -97,9 +110,9 @@ async def _exchange(request: web.Request, exchange: Exchange, serve: Serve) -> w
         response = web.Response(status=499)  # never written: the client is gone
     except asyncio.CancelledError:  # servers with handler cancellation on: the client left
         exchange.disconnected = True
-        finish(state, request, exchange)
+        finish(state, Connected(request), exchange)
         raise
-    finish(state, request, exchange)
+    finish(state, Connected(request), exchange)
     return response
 
 
@@ -357,5 +370,5 @@ async def handle_unknown(request: web.Request) -> web.StreamResponse:
     exchange = Exchange(state, "other", None)
     error = ApiError(404, "NOT_FOUND", f"Resource not found: {request.path}")
     response = _error_response(error, exchange)
-    finish(state, request, exchange)
+    finish(state, Connected(request), exchange)
     return response

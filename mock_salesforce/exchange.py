@@ -93,6 +93,15 @@ class Exchange:
         return f"{latency_ms:.3f}", str(round(latency_ms))
 
 
+def peer_of(peer: object) -> str | None:
+    """`host:port` (`[host]:port` for IPv6) of a socket's peer: the journal's `client` names the
+    connection a request came on, so a client's connection reuse can be counted."""
+    if not isinstance(peer, tuple) or len(peer) < 2:
+        return None
+    host = str(peer[0])
+    return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"
+
+
 def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
     """Count the request and write its journal entry (values in `journal.STORED` order: atoms
     and references to what the request already holds, nothing computed)."""

@@ -44,7 +44,7 @@ from mock_salesforce.app import (
     wait_latency,
 )
 from mock_salesforce.errors import ApiError
-from mock_salesforce.exchange import Exchange, finish
+from mock_salesforce.exchange import Exchange, finish, peer_of
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
 from mock_salesforce.protocol import (
@@ -741,12 +741,3 @@ class FrontDoor(asyncio.Protocol):
             await asyncio.sleep(pause_s)
         if not request.keep_alive and transport is not None:
             transport.close()
-
-
-def peer_of(peer: object) -> str | None:
-    """`host:port` (`[host]:port` for IPv6) of a socket's peer: the journal's `client` names the
-    connection a request came on, so a client's connection reuse can be counted."""
-    if not isinstance(peer, tuple) or len(peer) < 2:
-        return None
-    host = str(peer[0])
-    return f"[{host}]:{peer[1]}" if ":" in host else f"{host}:{peer[1]}"

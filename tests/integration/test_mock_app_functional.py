@@ -267,7 +267,7 @@ async def test_journal_entries_carry_every_contract_field(mock_client: MakeMock)
     assert entry["finish_reason"] == generation["parameters"]["finish_reason"]
     assert entry["seq"] == 2 and entry["endpoint"] == "chat-generations"
     assert entry["extra_fields"] == ["max Tokens", "temperature"]
-    assert entry["app_context"] == "EinsteinGPT" and entry["client"] == "127.0.0.1"
+    assert entry["app_context"] == "EinsteinGPT" and entry["client"].startswith("127.0.0.1:")
     assert entry["token_status"] == "valid" and entry["token_id"]
     assert entry["status"] == 200 and entry["shape"] == "official-chat-generations"
     assert len(entry["body_sha256"]) == 64 and entry["disconnected"] is False

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
 from typing import Any
 
 import pytest
@@ -61,10 +62,13 @@ async def test_both_fronts_send_the_same_token_and_reply() -> None:
     assert "usage" in json.dumps(without_run_fields(json.loads(fast_reply.body)))
     for name in ("x-sfperf-shape", "x-sfperf-latency-ms", "content-type"):
         assert fast_reply.headers[name] == slow_reply.headers[name]
-    kept = ("endpoint", "status", "shape", "token_status", "body_sha256", "client", "extra_fields")
+    kept = ("endpoint", "status", "shape", "token_status", "body_sha256", "extra_fields")
     assert [{k: e[k] for k in kept} for e in fast_journal] == [
         {k: e[k] for k in kept} for e in slow_journal
     ]
+    # Both name the connection a request came on: the peer's host and its (ephemeral) port.
+    clients = [e["client"] for e in (*fast_journal, *slow_journal)]
+    assert all(re.fullmatch(r"127\.0\.0\.1:\d+", client) for client in clients), clients
 
 
 async def test_pipelined_requests_are_answered_in_order(fast: MockServer) -> None:

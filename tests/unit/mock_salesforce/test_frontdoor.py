@@ -8,13 +8,12 @@ import json
 import pytest
 
 from mock_salesforce.config import MockConfig
-from mock_salesforce.exchange import Exchange
+from mock_salesforce.exchange import Exchange, peer_of
 from mock_salesforce.frontdoor import (
     FrontDoor,
     HttpDate,
     compose,
     head_of,
-    peer_of,
     response_head,
 )
 from mock_salesforce.state import MockState
