@@ -64,6 +64,10 @@ CAP_LATENCY_GROWTH = 1.25
 # a subject with no pool on a machine short of cores grew 1.79x (27 -> 48 at 32 -> 64: R68).
 CAP_SERVED_GROWTH_EXPONENT = 0.5
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
+# On a machine whose load exceeds its CPUs a subject's low CPU share may be a wait for a core
+# (its own, or the mock's and the client's it waits on), unless the sweep's client reached this
+# many times the subject's throughput against the mock beside it: then the machine had room.
+ROOM_FACTOR = 2.0
 # Errors that are, at this share or more, 429s with a Retry-After: a rate limit, not a failure.
 RATE_LIMIT_SHARE = 0.9
 CEILING_SUBJECT = "ceiling"
@@ -433,7 +437,7 @@ def _cause(point: LevelPoint) -> str:
             f"(starved of a core: its busiest process ran {cpu:.0%} of the time and waited "
             f"{waited:.0%} for a free core, so this machine was too busy to tell)"
         )
-    if point.machine_busy:
+    if point.machine_busy and not _room_beside(point):
         return (
             f"(its busiest process used {cpu:.0%} of a core, but the machine was busy: "
             f"{_load(point)}, so a wait for a core cannot be told from a pool, a lock or a "
@@ -443,6 +447,13 @@ def _cause(point: LevelPoint) -> str:
         f"(not CPU-bound: its busiest process used {cpu:.0%} of a core, so a pool, a lock or "
         "a queue holds it back)"
     )
+
+
+def _room_beside(point: LevelPoint) -> bool:
+    """Whether the machine, busy as it was, carried far more than the subject served: the
+    sweep's client reached `ROOM_FACTOR` times its throughput against the mock at that level."""
+    ceiling = point.ceiling_rps
+    return ceiling is not None and ceiling >= ROOM_FACTOR * point.throughput_rps
 
 
 def _sub_linear(first: LevelPoint, top: LevelPoint) -> str:

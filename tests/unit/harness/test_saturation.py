@@ -334,3 +334,14 @@ def test_a_cap_on_a_busy_machine_does_not_blame_a_pool_it_cannot_tell_from_a_wai
     detail = saturation_of(points).detail
     assert "used 20% of a core, but the machine was busy: load 3.2 on 2 CPUs" in detail
     assert "holds it back" not in detail
+
+
+def test_a_flat_cap_on_a_busy_machine_with_room_beside_it_is_still_a_pool() -> None:
+    # The sweep's client reached 76 req/s against the mock at 8 while the subject stayed at 19:
+    # the machine, busy as it was, had room; 4% of a core is a subject waiting on itself.
+    busy = {"busiest_cpu_share": 0.04, "load_1m": 6.5, "cpu_count": 2}
+    points = [point(2, 19.0, 104.0, ceiling_rps=19.3, **busy),
+              point(4, 19.0, 210.0, ceiling_rps=38.4, **busy),
+              point(8, 19.1, 418.0, ceiling_rps=75.6, **busy)]  # fmt: skip
+    detail = saturation_of(points).detail
+    assert "(not CPU-bound: its busiest process used 4% of a core" in detail
