@@ -257,10 +257,11 @@ def save_session(session: Session | None, path: Path) -> None:
 
 
 def write_atomic(path: Path, text: str) -> None:
-    import tempfile
-
+    """Write `text` through a temp file and a rename, with a plain file's mode (0666 less the
+    umask; mkstemp's 0600 would outlive the rename)."""
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, temporary = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.")
+    temporary = path.with_name(f".{path.name}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(temporary, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     with os.fdopen(fd, "w", encoding="utf-8") as handle:
         handle.write(text)
     os.replace(temporary, path)

@@ -19,7 +19,6 @@ from __future__ import annotations
 import itertools
 import json
 import os
-import tempfile
 import threading
 from typing import Any
 
@@ -199,7 +198,9 @@ def write_json_atomic(path: str, document: dict[str, Any]) -> None:
     """Write `document` so readers see the old file or the whole new one, never half."""
     directory = os.path.dirname(os.path.abspath(path))
     os.makedirs(directory, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=directory, prefix="." + os.path.basename(path) + ".")
+    # Not mkstemp: its 0600 would outlive the rename; a plain file's mode (0666 less the umask).
+    tmp = os.path.join(directory, f".{os.path.basename(path)}.{os.urandom(6).hex()}.tmp")
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o666)
     try:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             json.dump(document, handle, indent=1, sort_keys=True)
