@@ -44,13 +44,19 @@ from harness.stats import (
     select_runs,
     shared_prior,
 )
+from harness.subjects.extractors import EXTRACTORS
+from harness.subjects.token_providers import TOKEN_PROVIDERS
 
 REGRESSION, IMPROVEMENT, UNCHANGED = "regression", "improvement", "unchanged"
 UNCONFIRMED, MISSING, UNTESTABLE = "unconfirmed", "missing", "untestable"
 DIRECTIONS = ("lower", "higher")
 MIN_VALUES = 3
-# A median shift of every metric of a runner beyond this suggests machine drift.
+# A median shift of every reference measurement of a runner beyond this suggests machine drift.
 DRIFT_LIMIT, DRIFT_MIN_METRICS = 0.10, 3
+# Units of a speed (a time or a rate per time): only a speed can say the machine changed.
+SPEED_UNITS = frozenset({"ms", "s", "rps"})
+# A sweep's `kind` of the subjects sfperf brings, the same code on both sides of a comparison.
+REFERENCE_KINDS = frozenset({"gateway", "client", "ceiling"})
 # The decision rests on the Mann-Whitney test; the bootstrap only sizes the ratio's interval.
 RESAMPLES = 1000
 # Baseline runs kept per machine: the newest ones are the between-run noise estimate.
@@ -288,7 +294,9 @@ def evaluate_runs(
     ]
     results = adjust(measured)
     warnings = (
-        alias_warnings(aliases) + machine_warnings(flat_base, flat_cand) + drift_warnings(results)
+        alias_warnings(aliases)
+        + machine_warnings(flat_base, flat_cand)
+        + drift_warnings(results, machine_keys(flat_base))
     )
     why = nothing_compared(results, (base, cand), (flat_base, flat_cand))
     report = GateReport(tuple(results), tuple(warnings), why)
@@ -427,20 +435,45 @@ def one_run_caveat(result: MetricResult) -> MetricResult:
     return replace(result, status=UNCONFIRMED, note=note)
 
 
-def drift_warnings(results: Sequence[MetricResult], limit: float = DRIFT_LIMIT) -> list[str]:
-    """A warning per runner whose metrics ALL moved together: the machine may have changed.
+def machine_keys(records: Sequence[RunRecord]) -> set[str]:
+    """The keys of the speed metrics that measure the machine rather than the code under test:
+    those of sfperf's own yardsticks, the same code on both sides (`measures_machine`)."""
+    return {record_key(record, series.name) for record in records if measures_machine(record)
+            for series in record.series if series.unit in SPEED_UNITS}  # fmt: skip
 
-    A code change usually moves some benchmarks; a busier or throttled machine moves every one.
+
+def measures_machine(record: RunRecord) -> bool:
+    """A sweep's reference subjects (a reference gateway, a client, the ceiling) and the micro
+    suites' built-in extractors and token providers; never a user's target or plug-in."""
+    labels = record.labels
+    return (
+        labels.get("kind") in REFERENCE_KINDS
+        or labels.get("extractor") in EXTRACTORS
+        or labels.get("provider") in TOKEN_PROVIDERS
+    )
+
+
+def drift_warnings(
+    results: Sequence[MetricResult], machine: set[str], limit: float = DRIFT_LIMIT
+) -> list[str]:
+    """A warning per runner whose reference measurements (`machine`: keys from `machine_keys`)
+    ALL got slower, or all faster, together: the machine may have changed.
+
+    Only the yardsticks' speed says so: a code change moves the code's own metrics (a broken
+    gateway's error rates, its latencies), a busier or throttled machine moves every yardstick.
     """
-    changes: dict[str, list[float]] = defaultdict(list)
+    slowdowns: dict[str, list[float]] = defaultdict(list)
     for result in results:
-        if result.comparison is not None and not math.isnan(result.comparison.ratio):
-            changes[result.key.split("/", 1)[0]].append(result.comparison.relative_change)
+        comparison = result.comparison
+        if result.key in machine and comparison is not None and not math.isnan(comparison.ratio):
+            sign = 1.0 if result.rule.direction == "lower" else -1.0
+            slowdowns[result.key.split("/", 1)[0]].append(sign * comparison.relative_change)
     return [
-        f"every {runner} metric moved together (median change {median:+.0%} over {len(moved)} "
-        "metrics): the machine's speed may have changed between the runs; rerun on a quiet "
-        "machine or use --confirm-cmd"
-        for runner, moved in sorted(changes.items())
+        f"every {runner} reference measurement moved together ({abs(median):.0%} "
+        f"{'slower' if median > 0 else 'faster'}, median over {len(moved)} speed metrics of "
+        "subjects whose code is the same on both sides): the machine's speed may have changed "
+        "between the runs; rerun on a quiet machine or use --confirm-cmd"
+        for runner, moved in sorted(slowdowns.items())
         if len(moved) >= DRIFT_MIN_METRICS and abs(median := statistics.median(moved)) > limit
     ]
 

@@ -104,10 +104,74 @@ def test_runs_from_different_machines_get_a_warning() -> None:
     assert "different machines" in report.warnings[0]
 
 
-def test_a_shift_of_every_metric_is_flagged_as_possible_machine_drift() -> None:
+def test_a_shift_of_every_builtin_micro_metric_is_flagged_as_possible_machine_drift() -> None:
     report = evaluate_gate(micro_run(1), micro_run(2, 1.3), RULES)
-    assert any("moved together" in w and "+30%" in w for w in report.warnings)
+    assert any("moved together (30% slower" in w for w in report.warnings)
     assert not evaluate_gate(micro_run(1), micro_run(2), RULES).warnings
+
+
+def sweep_point(subject: str, kind: str, slowdown: float, seed: int) -> RunRecord:
+    """One sweep level of one subject: lognormal latencies around 200 ms, all ok."""
+    latency_ms = np.random.default_rng(seed).lognormal(np.log(200.0), 0.05, 60) * slowdown
+    return RunRecord(
+        "sweep", "sync-vs-async", {}, ENV,
+        (make_series("latency_ms", "ms", latency_ms), make_series("ok", "count", [1.0] * 60)),
+        labels={"subject": subject, "kind": kind, "concurrency": "8"},
+    )  # fmt: skip
+
+
+def load_scenario(scenario: str, ok_rate: float, latency_ms: float, seed: int) -> RunRecord:
+    """One load scenario of a user's target: `ok_rate` of 200 requests answered ok."""
+    ok = [1.0 if i < ok_rate * 200 else 0.0 for i in range(200)]
+    latency = np.random.default_rng(seed).lognormal(np.log(latency_ms), 0.05, 200)
+    return RunRecord(
+        "load", scenario, {}, ENV,
+        (make_series("latency_ms", "ms", latency), make_series("ok", "count", ok)),
+        labels={"target": "launch:gw", "mode": "closed"},
+    )  # fmt: skip
+
+
+SWEEP_AND_LOAD_RULES = [
+    Rule("sweep", "*", "latency_ms"),
+    Rule("*", "*", "ok", direction="higher", max_relative=None, max_absolute=0.01),
+    Rule("load", "*", "latency_ms"),
+]
+YARDSTICKS = (("gateway:async", "gateway"), ("gateway:sync-optimized", "gateway"),
+              ("ceiling", "ceiling"))  # fmt: skip
+
+
+def test_a_candidate_whose_answers_broke_is_not_blamed_on_the_machine() -> None:
+    """R69: ok rates 100% -> 0% and latencies moving as they like are the candidate's doing."""
+    scenarios = ("steady", "streaming", "resilience")
+    baseline = [load_scenario(name, 1.0, 900.0, i) for i, name in enumerate(scenarios)]
+    candidate = [load_scenario(name, 0.3, 1200.0, 10 + i) for i, name in enumerate(scenarios)]
+    report = evaluate_gate(baseline, candidate, SWEEP_AND_LOAD_RULES)
+    assert report.failed
+    assert not [w for w in report.warnings if "moved together" in w]
+
+
+def test_a_target_slower_everywhere_beside_steady_yardsticks_is_not_blamed_on_the_machine() -> None:
+    baseline = [sweep_point(s, k, 1.0, i) for i, (s, k) in enumerate(YARDSTICKS)]
+    candidate = [sweep_point(s, k, 1.0, 10 + i) for i, (s, k) in enumerate(YARDSTICKS)]
+    for level in range(3):
+        baseline.append(replace(sweep_point("launch:gw", "target", 1.0, 20 + level),
+                                labels={"subject": "launch:gw", "kind": "target",
+                                        "concurrency": str(level)}))  # fmt: skip
+        candidate.append(replace(sweep_point("launch:gw", "target", 1.4, 30 + level),
+                                 labels={"subject": "launch:gw", "kind": "target",
+                                         "concurrency": str(level)}))  # fmt: skip
+    report = evaluate_gate(baseline, candidate, SWEEP_AND_LOAD_RULES)
+    assert report.failed
+    assert not [w for w in report.warnings if "moved together" in w]
+
+
+def test_reference_subjects_all_slower_together_say_the_machine_may_have_changed() -> None:
+    baseline = [sweep_point(s, k, 1.0, i) for i, (s, k) in enumerate(YARDSTICKS)]
+    candidate = [sweep_point(s, k, 1.3, 10 + i) for i, (s, k) in enumerate(YARDSTICKS)]
+    report = evaluate_gate(baseline, candidate, SWEEP_AND_LOAD_RULES)
+    (warning,) = report.warnings
+    assert warning.startswith("every sweep reference measurement moved together (")
+    assert "% slower" in warning
 
 
 def test_the_summary_is_a_markdown_table_led_by_the_verdict() -> None:
