@@ -238,7 +238,9 @@ def shared_series(pair: Pair) -> list[str]:
 @dataclass(frozen=True)
 class SweepRow:
     """One concurrency level of a pair of sweep subjects: ok throughput and the p99 of ok
-    replies, compared; error rates and CPU ms per request side by side."""
+    replies, compared; error rates side by side and `ok`, the ok rates compared as rates (an
+    error rate moving is a change in kind, never sized by a throughput threshold); CPU ms per
+    request side by side."""
 
     subject: str
     concurrency: int
@@ -247,6 +249,7 @@ class SweepRow:
     p99: Change
     error_rate: tuple[float, float]
     cpu_ms_per_request: tuple[float | None, float | None] = (None, None)
+    ok: Change | None = None  # None: a side has no per-request `ok` (runs saved before it)
 
 
 LevelKey = tuple[str, str, int]
@@ -288,7 +291,16 @@ def _sweep_row(pair: Pair, base: LevelPoint, cand: LevelPoint, rules: Sequence[R
         p99=held_back(p99, *held),
         error_rate=(base.error_rate, cand.error_rate),
         cpu_ms_per_request=(base.cpu_ms_per_request, cand.cpu_ms_per_request),
+        ok=compare_metric(pair.baseline, pair.candidate, "ok", rules),
     )
+
+
+def errors_text(ok: Change | None) -> str:
+    """`errors 0.0% → 60.0%: worse`: the level's error rates and the verdict on them as rates
+    (Newcombe's interval, a point at least); "" when not compared."""
+    if ok is None:
+        return ""
+    return f"errors {1 - ok.baseline:.1%} → {1 - ok.candidate:.1%}: {ok.verdict}"
 
 
 def held_back(change: Change, baseline_held: bool, candidate_held: bool) -> Change:

@@ -11,9 +11,10 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from harness.changes import BETTER, WORSE
 from harness.claims import Verdict, count_verdicts
 from harness.gate import Rule, shipped_rules
-from harness.pairing import knees_side_by_side, split_roles, sweep_rows
+from harness.pairing import SweepRow, errors_text, knees_side_by_side, split_roles, sweep_rows
 from harness.records import RunRecord
 from reports import frames, plots
 
@@ -273,7 +274,8 @@ SWEEP_PAIR_COLUMNS = [
     "subject", "concurrency", "upstream_latency_ms", "baseline_ok_rps", "candidate_ok_rps",
     "throughput_ratio", "throughput_low", "throughput_high", "throughput_verdict",
     "baseline_p99_ms", "candidate_p99_ms", "p99_ratio", "p99_low", "p99_high", "p99_verdict",
-    "baseline_error_rate", "candidate_error_rate", "baseline_cpu_ms", "candidate_cpu_ms", "note",
+    "baseline_error_rate", "candidate_error_rate", "errors_verdict", "baseline_cpu_ms",
+    "candidate_cpu_ms", "note",
 ]  # fmt: skip
 KNEE_PAIR_COLUMNS = [
     "baseline", "candidate", "upstream_latency_ms", "baseline_knee", "candidate_knee",
@@ -293,8 +295,9 @@ def sweep_pair_tables(
             row.throughput.interval.low, row.throughput.interval.high, row.throughput.verdict,
             row.p99.baseline, row.p99.candidate, row.p99.ratio,
             row.p99.interval.low, row.p99.interval.high, row.p99.verdict, *row.error_rate,
+            row.ok.verdict if row.ok else "",
             *(math.nan if cpu is None else cpu for cpu in row.cpu_ms_per_request),
-            _pair_note(row.throughput.note, row.p99.note),
+            _level_note(row),
         ]
         for row in sweep_rows(baseline, candidate, rules)
     ]  # fmt: skip
@@ -312,6 +315,15 @@ def sweep_pair_tables(
         title = "Per level, candidate / baseline"
         tables.append(Table("sweep_pair_levels", title, SWEEP_PAIR_COLUMNS, levels))
     return tables
+
+
+def _level_note(row: SweepRow) -> str:
+    """Why a level's verdicts are what they are, led by its error rates when they moved: a
+    throughput within its threshold does not make 0% -> 60% errors a small change (R70)."""
+    moved = row.ok is not None and row.ok.verdict in (BETTER, WORSE)
+    notes = [errors_text(row.ok)] if moved else []
+    notes.append(_pair_note(row.throughput.note, row.p99.note))
+    return "; ".join(note for note in notes if note)
 
 
 def _pair_note(throughput: str, p99: str) -> str:

@@ -252,16 +252,20 @@ def _ms(latency_ms: float) -> str:
 def print_pair(records: Sequence[RunRecord]) -> None:
     """With a baseline and a candidate: throughput and p99 per level, side by side."""
     from harness.gate import shipped_rules
-    from harness.pairing import split_roles, sweep_rows
+    from harness.pairing import errors_text, split_roles, sweep_rows
 
     halves = split_roles(records)
     if halves is None:
         return
-    print("\ncandidate / baseline (95% interval): ok throughput and p99 of ok replies per level")
+    print(
+        "\ncandidate / baseline (95% interval): ok throughput and p99 of ok replies per level, "
+        "and the error rates"
+    )
     for row in sweep_rows(*halves, shipped_rules()):
+        errors = errors_text(row.ok)
         print(
             f"N={row.concurrency:<5} throughput {row.throughput.describe()}; "
-            f"p99 {row.p99.describe()}"
+            f"p99 {row.p99.describe()}{f'; {errors}' if errors else ''}"
         )
 
 

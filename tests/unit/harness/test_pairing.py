@@ -12,6 +12,7 @@ from harness.changes import MinimumEffect, compare_closed_loop_throughput
 from harness.gate import shipped_rules
 from harness.pairing import (
     compare_series,
+    errors_text,
     held_back,
     knees_side_by_side,
     pair_records,
@@ -169,3 +170,17 @@ def test_only_a_verdict_in_favour_of_the_held_back_side_stands() -> None:
     assert held_back(better, False, True).verdict == "better"
     assert held_back(better, True, False).verdict == "client-bound"
     assert held_back(better, True, True).verdict == "client-bound"
+
+
+def test_a_level_going_from_no_errors_to_sixty_percent_is_worse_whatever_its_throughput() -> None:
+    # R70: the candidate's fast wrong replies kept its ok throughput within 10%.
+    (row,) = sweep_rows([sweep("a", 8, 200.0)], [sweep("b", 8, 80.0, ok_share=0.4)],
+                        shipped_rules())  # fmt: skip
+    assert row.ok is not None and row.ok.verdict == "worse"
+    assert errors_text(row.ok) == "errors 0.0% → 60.0%: worse"
+
+
+def test_error_rates_a_point_apart_are_not_a_change() -> None:
+    (row,) = sweep_rows([sweep("a", 8, 200.0, ok_share=0.995)], [sweep("b", 8, 200.0)],
+                        shipped_rules())  # fmt: skip
+    assert row.ok is not None and row.ok.verdict in ("small change", "no clear change")

@@ -14,8 +14,10 @@ import pytest
 from harness.card.ledger import CARD_CLAIMS_FILE
 from harness.claims import Verdict, write_verdicts
 from harness.claims.ledger import Ledger
+from harness.records import RunRecord, capture_environment, make_series
 from harness.store import load_records, save_records
 from reports.compare import claim_rows, metric_rows, write_comparison
+from reports.sections import sweep_pair_tables
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 
@@ -140,3 +142,24 @@ def test_two_gateways_report_cards_are_compared_before_the_reference_claims(
     card_rows = (tmp_path / "out" / "compare_card_claims.csv").read_text().splitlines()
     assert card_rows[1].startswith("launch:flask_app → launch:quart_app,gw-ok-rate,95% ok,")
     assert card_rows[1].endswith(",refuted,holds,0,1,changed")
+
+
+def sweep_level(ok_share: float, latency_ms: float) -> RunRecord:
+    """One sweep level at 8 callers: 400 requests, the first `ok_share` of them ok."""
+    ok = (np.arange(400) < ok_share * 400).astype(float)
+    series = (make_series("latency_ms", "ms", np.full(400, latency_ms)),
+              make_series("ok", "count", ok),
+              make_series("throughput_rps", "rps", [8000 / latency_ms * ok_share]),
+              make_series("littles_bound_rps", "rps", [40.0]))  # fmt: skip
+    labels = {"subject": "launch:gw", "kind": "target", "concurrency": "8",
+              "upstream_latency_ms": "200"}  # fmt: skip
+    return RunRecord("sweep", "sync-vs-async", {}, capture_environment(), series, labels=labels)
+
+
+def test_a_sweep_level_whose_errors_rose_says_so_before_any_throughput_threshold() -> None:
+    # R70: 0% -> 60% errors at a level whose ok throughput moved 1.4% was a "small change".
+    tables = sweep_pair_tables([sweep_level(1.0, 200.0)], [sweep_level(0.4, 81.0)])
+    (levels,) = [t for t in tables if t.name == "sweep_pair_levels"]
+    (row,) = [dict(zip(levels.columns, values, strict=True)) for values in levels.rows]
+    assert row["errors_verdict"] == "worse"
+    assert str(row["note"]).startswith("errors 0.0% → 60.0%: worse")
