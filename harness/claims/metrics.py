@@ -36,6 +36,13 @@ from harness.stats import (
 RESAMPLES = 1000
 EXACT = frozenset({"sum", "max"})  # statistics of what was counted, not estimated
 TIMED_UNITS = frozenset({"ms", "s", "rps"})  # what a machine's state of the moment moves
+# What a ratio claim's value is, and over what (a gain is the candidate's over the baseline).
+TRANSFORM_WORDS = {
+    "gain": "gain of the candidate over the baseline",
+    "speedup": "speedup of the candidate over the baseline",
+    "reduction": "reduction of the candidate from the baseline",
+    "ratio": "ratio of the candidate to the baseline",
+}
 MEASURED_APART = (
     "the two sides measured one after the other: the interval holds no change of the machine's "
     "state between them"
@@ -152,9 +159,11 @@ def _measure_ratio(records: Sequence[RunRecord], query: MetricQuery) -> Measurem
     statistic = _row_statistic(query)
     base_point = float(statistic(base[np.newaxis])[0])
     cand_point = float(statistic(cand[np.newaxis])[0])
+    figure = figure_of(base_sel[0], query)
     detail = (
-        f"{query.transform} of {query.statistic}: candidate {_fmt(query.candidate)} = "
-        f"{cand_point:.4g} vs baseline {_fmt(query.baseline)} = {base_point:.4g}{where}"
+        f"{TRANSFORM_WORDS[query.transform]} ({query.statistic}): candidate "
+        f"{_side(query.candidate, cand_sel)} = {figure.says(cand_point)} vs baseline "
+        f"{_side(query.baseline, base_sel)} = {figure.says(base_point)}{where}"
     )
     chosen, n = [*base_sel, *cand_sel], base.shape[0] + cand.shape[0]
     rounds = shared_rounds(base_sel, cand_sel)
@@ -206,6 +215,51 @@ def _measure_rounds(
                      for b, c in zip(base, cand, strict=True))  # fmt: skip
     detail += f", paired over {len(rounds)} interleaved rounds"
     return replace(_measurement(value, interval, n, chosen, detail), rounds=each)
+
+
+@dataclass(frozen=True)
+class Figure:
+    """How a side's statistic is printed: times `scale`, in `unit`."""
+
+    scale: float = 1.0
+    unit: str = ""
+
+    def says(self, value: float) -> str:
+        """`141.3 ok requests/s`, `12.5%`, `3.2 ms`."""
+        shown = f"{value * self.scale:.4g}"
+        return shown + self.unit if self.unit in ("", "%") else f"{shown} {self.unit}"
+
+
+def figure_of(record: RunRecord, query: MetricQuery) -> Figure:
+    """A statistic in its unit: the series' own; a ratio of sums over one unit a fraction; over
+    latency in ms at a sweep level of N callers, N x Σ/Σlatency per second (Little's law: `ok`
+    over its latency is ok requests/s, what the sweep's tables show)."""
+    unit = _unit_of(record, query.series)
+    if query.statistic == "rate":
+        return Figure(100.0, "%")
+    if query.statistic != "ratio_of_sums":
+        return Figure(1.0, unit)
+    per = _unit_of(record, query.denominator)
+    callers = _as_float(record.labels.get("concurrency")) if query.at_max == "concurrency" else None
+    if per == "ms" and callers:
+        noun = "ok requests" if query.series == ("ok",) else "+".join(query.series)
+        return Figure(callers * 1000.0, f"{noun}/s")
+    return Figure(100.0, "%") if unit == per else Figure(1.0, f"{unit}/{per}")
+
+
+def _unit_of(record: RunRecord, names: Sequence[str]) -> str:
+    return "+".join(dict.fromkeys(record.get(name).unit for name in names))
+
+
+def _side(labels: Mapping[str, str] | None, records: Sequence[RunRecord]) -> str:
+    """`role=candidate (sanic_gw)`: the labels that chose a side and the subject they chose."""
+    chosen = _fmt(labels)
+    names = dict.fromkeys(
+        name for r in records
+        if (name := r.labels.get("subject") or r.labels.get("target") or r.labels.get("variant"))
+    )  # fmt: skip
+    named = [n for n in names if n not in (labels or {}).values()]
+    return f"{chosen} ({', '.join(named)})" if named else chosen
 
 
 def _timed(records: Sequence[RunRecord], query: MetricQuery) -> bool:

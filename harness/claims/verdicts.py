@@ -153,7 +153,8 @@ def _verdict(
 ) -> Verdict:
     outcome = decide(interval, claim.expect)
     expected = claim.expect.describe(claim.unit)
-    reason = f"{detail}; {_explain(outcome, interval, claim, expected, rounds)}"
+    explained = _explain(outcome, interval, claim, expected, rounds)
+    reason = f"{detail}; {explained}{_vacuous(outcome, value, interval, claim)}"
     verdict = _base(claim, outcome, reason)
     return replace(verdict, value=value, low=interval.low, high=interval.high)
 
@@ -173,6 +174,24 @@ def _explain(
     if rounds:
         return f"{shown} straddles the edge of {expected}: {_rounds_say(rounds, claim, expected)}"
     return f"{shown} straddles the edge of {expected}: more data needed"
+
+
+def _vacuous(outcome: str, value: float, interval: Interval, claim: Claim) -> str:
+    """A gain claim bounded above only ("gains little") holds on any loss too: a loss larger
+    than the gain it allows is said for what it is (R78: a candidate 30x slower "gains little")."""
+    metric = claim.metric
+    gain = metric is not None and metric.transform == "gain"
+    bounded_above = math.isinf(claim.expect.low) and math.isfinite(claim.expect.high)
+    if outcome != HOLDS or not gain or not bounded_above:
+        return ""
+    if not interval.high < -abs(claim.expect.high):
+        return ""
+    lost = (
+        f"the baseline's figure is {1.0 / (1.0 + value):.3g}x the candidate's"
+        if value > -1.0
+        else "the candidate's figure is 0"
+    )
+    return f" only vacuously: a loss, not a gain ({lost})"
 
 
 def _rounds_say(rounds: Sequence[float], claim: Claim, expected: str) -> str:

@@ -300,20 +300,22 @@ statistic = "sum"
     assert (verdict.verdict, verdict.low, verdict.high) == (REFUTED, 2.0, 2.0)
 
 
+def level(subject: str, role: str, n: int, rps: float) -> RunRecord:
+    """One sweep level of `n` callers answering `rps` ok requests/s (a ceiling without role)."""
+    labels = {"subject": subject, "kind": "ceiling" if not role else "target",
+              "concurrency": str(n), "upstream_latency_ms": "200"}  # fmt: skip
+    if role:
+        labels["role"] = role
+    series = (make_series("latency_ms", "ms", [1000.0 * n / rps] * 40),
+              make_series("ok", "count", [1.0] * 40),
+              make_series("throughput_rps", "rps", [rps]),
+              make_series("littles_bound_rps", "rps", [n / 0.2]))  # fmt: skip
+    return RunRecord("sweep", "sync-vs-async", {}, ENV, series, labels=labels)
+
+
 def test_a_concurrency_gain_is_judged_where_the_sweeps_own_client_was_not_the_limit() -> None:
     # At 64 both gateways ran as fast as the sweep's client could drive the mock at all (270 of
     # 320 req/s): a gain of ~0 there measures the client. At 8 the threaded one is capped.
-    def level(subject: str, role: str, n: int, rps: float) -> RunRecord:
-        labels = {"subject": subject, "kind": "ceiling" if not role else "target",
-                  "concurrency": str(n), "upstream_latency_ms": "200"}  # fmt: skip
-        if role:
-            labels["role"] = role
-        series = (make_series("latency_ms", "ms", [1000.0 * n / rps] * 40),
-                  make_series("ok", "count", [1.0] * 40),
-                  make_series("throughput_rps", "rps", [rps]),
-                  make_series("littles_bound_rps", "rps", [n / 0.2]))  # fmt: skip
-        return RunRecord("sweep", "sync-vs-async", {}, ENV, series, labels=labels)
-
     ledger = load_ledger(scenario_path("claims", "gateway.toml"))
     (claim,) = [c for c in ledger.claims if c.id == "gw-threading-handles-concurrency"]
     records = [
@@ -327,6 +329,22 @@ def test_a_concurrency_gain_is_judged_where_the_sweeps_own_client_was_not_the_li
     held = evaluate_claim(claim, [r for r in records if r.labels["concurrency"] == "64"])
     assert held.verdict == INCONCLUSIVE
     assert "the sweep's own client was the limit at every concurrency both ran (64)" in held.reason
+
+
+def test_a_gain_says_over_what_in_requests_per_second_and_a_collapse_holds_only_vacuously() -> None:
+    # R78: an "async" candidate serving one request at a time "gains little: holds", in no unit.
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    (claim,) = [c for c in ledger.claims if c.id == "gw-threading-handles-concurrency"]
+    records = [level("ceiling", "", 64, 310.0), level("threaded", "baseline", 64, 187.0),
+               level("one-at-a-time", "candidate", 64, 5.7)]  # fmt: skip
+    result = evaluate_claim(claim, records)
+    assert result.verdict == HOLDS
+    assert "gain of the candidate over the baseline" in result.reason
+    assert "role=candidate (one-at-a-time) = 5.7 ok requests/s" in result.reason
+    assert "role=baseline (threaded) = 187 ok requests/s at concurrency 64" in result.reason
+    assert "only vacuously: a loss, not a gain (the baseline's figure is 32.8x" in result.reason
+    fair = evaluate_claim(claim, [*records[:2], level("async", "candidate", 64, 190.0)])
+    assert fair.verdict == HOLDS and "vacuously" not in fair.reason
 
 
 NONE_IN_200_CLAIM = """
