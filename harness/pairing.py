@@ -47,7 +47,7 @@ if TYPE_CHECKING:  # the gate imports this module: its rules are for annotations
 # cost the harness: not what load it was given.
 IGNORED_PARAMS = frozenset({
     "target_url", "locust_command", "target_metrics", "fidelity", "mock_url", "observer_s",
-    "warm_up_s", "raw_rows", "calls_in_flight", "machine_load",
+    "warm_up_s", "raw_rows", "calls_in_flight", "machine_load", "in_flight",
 })  # fmt: skip
 CLIENT_BOUND = "client-bound"
 # Labels that name the gateway measured (a launched target, a reference variant, a sweep subject).

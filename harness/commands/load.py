@@ -220,7 +220,7 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         )
         if fidelity:
             line += f", fidelity mismatches {fidelity}"
-        line += joined_summary(record)
+        line += joined_summary(record) + in_flight_summary(record)
         reported = reported_requests(record.params.get("target_metrics", {}))
         if reported is not None:
             line += f"; the target counted {reported} (measured {len(latencies)})"
@@ -271,6 +271,18 @@ def read_entries(path: Path) -> list[dict[str, Any]]:
         except ValueError:
             continue
     return [e for e in entries if isinstance(e, dict)]
+
+
+def in_flight_summary(record: RunRecord) -> str:
+    """The requests still waiting when the window ended: those the target held, or how many
+    the end cut (a window's ordinary end)."""
+    waiting = record.params.get("in_flight") or {}
+    if waiting.get("held"):
+        return (f"; {waiting['held']} held without a reply at the window's end (waiting up to "
+                f"{waiting['longest_wait_ms'] / 1000:.1f} s, longer than any reply)")  # fmt: skip
+    if waiting.get("requests"):
+        return f"; {waiting['requests']} in flight at the end, not counted"
+    return ""
 
 
 def joined_summary(record: RunRecord) -> str:

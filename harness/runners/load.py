@@ -42,6 +42,7 @@ from harness.runners.support.loadrows import (
     client_replies,
     no_reply,
     read_rows,
+    read_window,
     row_series,
 )
 from harness.runners.support.openloop import ARRIVALS
@@ -59,6 +60,7 @@ from scenarios.load.resilience_plan import resilience_plan
 
 SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
+IN_FLIGHT_PARAM = "in_flight"  # what was still waiting at the window's end (`InFlight`)
 STOP_GRACE_S = 15.0  # how long locust may take to stop and write after its run time
 WORKER_WAIT_S = 60.0  # how long a master waits for its workers to connect
 POLL_S = 0.25
@@ -322,11 +324,12 @@ def run_load(
     metrics |= {"problem": observation.metrics_problem} if observation.metrics_problem else {}
     atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
     raw = work / "raw"
-    joined = join_rows_of(plan, target, observation, read_rows(raw), not finished,
-                          read_phases(raw))  # fmt: skip
+    rows, in_flight = read_window(raw)
+    joined = join_rows_of(plan, target, observation, rows, not finished, read_phases(raw))
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
-    record = replace(record, params={**record.params, MACHINE_LOAD: machine})
+    params = {**record.params, MACHINE_LOAD: machine, IN_FLIGHT_PARAM: asdict(in_flight)}
+    record = replace(record, params=params)
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
     graded = retries_record(observation, target.name, card.labels["window"], not finished,

@@ -28,7 +28,7 @@ from locust import LoadTestShape, User, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.runners.support.loadrows import Row, format_row, quote_body
+from harness.runners.support.loadrows import IN_FLIGHT, Row, format_row, quote_body
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
 from harness.targets.endpoints import CHAT_PATH, endpoint_path
 from harness.targets.headers import HEADERS_VARIABLE
@@ -233,7 +233,13 @@ class ChatUser(User):
         sent = json.dumps(body, separators=(",", ":"))
         intended_s = self.next_start_s()
         start_s, t0 = time.time(), time.perf_counter()
-        exchange = self.exchange(sent.encode(), t0)
+        try:
+            exchange = self.exchange(sent.encode(), t0)
+        except gevent.GreenletExit:  # stopped while waiting: still a request the target had
+            waited_ms = (time.perf_counter() - t0) * 1000.0
+            self.report(name, Row(name, intended_s, start_s, waited_ms, 0, False, error=IN_FLIGHT,
+                                  marker=marker, request=sent), 0)  # fmt: skip
+            raise
         response_ms = (time.perf_counter() - t0) * 1000.0
         answer = read_answer(body, exchange.status, exchange.payload) if self.reading else None
         ok = exchange.status == 200 and not exchange.error and (answer is None or readable(answer))
@@ -246,16 +252,20 @@ class ChatUser(User):
             exchange.itl_ms, (), exchange.error, quoted, marker, answer, sent, self.errors_allowed,
             exchange.retry_after,
         )  # fmt: skip
+        self.report(name, row, exchange.size_bytes)
+        return row
+
+    def report(self, name: str, row: Row, size_bytes: int) -> None:
+        """Fire locust's request event for `row` (the sink writes it)."""
         self.environment.events.request.fire(
             request_type="POST",
             name=name,
             response_time=row.latency_ms,
-            response_length=exchange.size_bytes,
+            response_length=size_bytes,
             response=None,
             context={"sfperf": row},
-            exception=None if ok else RequestFailed(describe_failure(row)),
+            exception=None if row.ok else RequestFailed(describe_failure(row)),
         )
-        return row
 
     def exchange(self, body: bytes, t0: float) -> Exchange:
         try:

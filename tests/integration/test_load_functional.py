@@ -111,6 +111,40 @@ def test_an_unfaithful_target_is_caught_on_every_reply(mock_url: str, tmp_path: 
     assert record.params["fidelity_basis"] == {"upstream": 0, "predicted": requests, "unchecked": 0}
 
 
+class HoldsAfterTwo(ConstantReply):
+    """A 'gateway' that answers two chat completions, then holds every later one (R64: a
+    client library sleeping 20 s before its retry)."""
+
+    answered = 0
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        HoldsAfterTwo.answered += 1
+        if HoldsAfterTwo.answered > 2:
+            HoldsAfterTwo.release.wait(10.0)
+        super().do_POST()
+
+
+def test_requests_a_target_still_held_when_the_window_ended_are_kept_as_left_without_a_reply(
+    mock_url: str, tmp_path: Path
+) -> None:
+    server = QuietServer(("127.0.0.1", 0), HoldsAfterTwo)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        plan = LoadPlan("steady", users=2, duration_s=2)
+        record, card, *_ = run_load(plan, LoadTarget("holds", url, mock_url), tmp_path)
+    finally:
+        HoldsAfterTwo.release.set()
+        server.shutdown()
+        server.server_close()
+    assert record.params["in_flight"]["held"] == 2 == record.get("no_reply").values[0]
+    assert len(record.get("latency_ms").values) == 4
+    assert sorted(record.get("latency_ms").values)[-1] > 1000.0  # its wait, a lower bound
+    assert card.get("no_reply").values == (2.0,)
+    assert "Held" in record.params["no_reply_errors"][0]["body"]
+
+
 def test_ctrl_c_stops_locust_and_keeps_what_was_measured_as_partial(
     gateway: LoadTarget, tmp_path: Path
 ) -> None:

@@ -16,7 +16,8 @@ and the column empty when there was no usage), flags (`e` error object, `i` inco
 a stream; `f` the scenario injects faults at random, so any
 error status may be right; `-` none), the request body as sent (compact JSON), and the reply's
 `Retry-After` header ("" without one). Rows of older runs stop after error (10 columns), body
-(11) or the request (17).
+(11) or the request (17). A request its user was stopped waiting for has error `IN_FLIGHT`;
+`read_rows` settles those (`settle_in_flight`).
 """
 
 from __future__ import annotations
@@ -24,7 +25,7 @@ from __future__ import annotations
 import json
 from collections import Counter
 from collections.abc import Iterable, Iterator, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 
 from harness.fidelity import KINDS as FIDELITY_KINDS
@@ -111,15 +112,55 @@ def error_message(text: str) -> str:
     return ""
 
 
+# A request still waiting for its reply when its user was stopped (the window's end, or a
+# ramp-down): the locust child writes it with this error and the time it had waited so far.
+IN_FLIGHT = "InFlight"
+# One of those that had waited longer than every reply of its window (and `HELD_MIN_MS`): the
+# target held it, a request left without a reply (R64). The others are the window's cut.
+HELD = "Held"
+HELD_MIN_MS = 1000.0
+
+
+@dataclass(frozen=True)
+class InFlight:
+    """The requests a window's end found still waiting: how many, how many of them the target
+    held (`HELD`), the longest wait, and the wait beyond which one counts as held."""
+
+    requests: int = 0
+    held: int = 0
+    longest_wait_ms: float = 0.0
+    held_after_ms: float = HELD_MIN_MS
+
+
+def settle_in_flight(rows: Sequence[Row]) -> tuple[list[Row], InFlight]:
+    """The rows a window's statistics count: a request in flight at its end is kept as `HELD`
+    (no reply, its wait as its latency) when it waited longer than every reply and
+    `HELD_MIN_MS`; one that waited less is the window's cut, left out like a request never
+    sent; and what was in flight."""
+    waiting = [r for r in rows if r.error == IN_FLIGHT]
+    replied = [r for r in rows if r.error != IN_FLIGHT]
+    held_after_ms = max([HELD_MIN_MS, *(r.latency_ms for r in replied)])
+    held = [replace(r, error=HELD) for r in waiting if r.latency_ms > held_after_ms]
+    kept = sorted([*replied, *held], key=lambda r: r.intended_s)
+    longest_ms = max((r.latency_ms for r in waiting), default=0.0)
+    return kept, InFlight(len(waiting), len(held), round(longest_ms, 1), round(held_after_ms, 1))
+
+
 def no_reply(row: Row) -> bool:
-    """Whether the target ended the exchange with no reply at all: the connection closed, reset
-    or refused (not the client's own timeout)."""
+    """Whether the client was left with no reply at all: the connection closed, reset or
+    refused, or the target held the request past the window's end (`HELD`); not the client's
+    own timeout."""
     return row.status == 0 and row.error not in CLIENT_TIMEOUTS
 
 
 def client_replies(rows: Iterable[Row]) -> dict[str, tuple[int, str]]:
-    """What the client got for each marked request: its status and `Retry-After` header."""
-    return {row.marker: (row.status, row.retry_after) for row in rows if row.marker}
+    """What the client got for each marked request: its status and `Retry-After` header (none
+    for a request still waiting at the window's end: the client had nothing yet)."""
+    return {
+        row.marker: (row.status, row.retry_after)
+        for row in rows
+        if row.marker and row.error not in (IN_FLIGHT, HELD)
+    }
 
 
 def _clean(text: str) -> str:
@@ -215,13 +256,18 @@ def parse_rows(lines: Iterable[str]) -> Iterator[Row]:
 
 
 def read_rows(directory: Path) -> list[Row]:
-    """Every row of every per-process file in `directory`, in order of intended start."""
+    """Every row of every per-process file in `directory` that the window's statistics count
+    (`settle_in_flight`), in order of intended start."""
+    return read_window(directory)[0]
+
+
+def read_window(directory: Path) -> tuple[list[Row], InFlight]:
+    """The rows of `directory` a window counts, and what was in flight at its end."""
     rows: list[Row] = []
     for path in sorted(directory.glob(ROW_FILE_GLOB)):
         with path.open(encoding="utf-8") as handle:
             rows.extend(parse_rows(handle))
-    rows.sort(key=lambda r: r.intended_s)
-    return rows
+    return settle_in_flight(rows)
 
 
 def throughput_rps(rows: Sequence[Row]) -> float:

@@ -13,7 +13,7 @@ from harness.card.measures import (
     token_economy,
     top_errors,
 )
-from harness.runners.support.loadrows import Row
+from harness.runners.support.loadrows import HELD, Row
 
 
 def row(status: int = 200, ok: bool = True, body: str = "", error: str = "") -> Row:
@@ -111,6 +111,16 @@ def test_requests_left_without_a_reply_come_first_and_the_clients_timeout_is_tol
     ]  # fmt: skip
     record = card_record(WindowObservation("w", 1.0), rows, target="t", scenario="w")
     assert record.get("no_reply").values == (2.0,)
+
+
+def test_a_request_the_target_held_past_the_windows_end_is_named_as_held_and_counted() -> None:
+    held = Row("chat", 0.0, 0.0, 7700.0, 0, False, error=HELD)
+    assert top_errors([held] * 4) == [
+        {"status": 0, "body": "Held: still no reply when the window ended, after longer than "
+         "any reply took", "count": 4},
+    ]  # fmt: skip
+    record = card_record(WindowObservation("w", 1.0), [held] * 4, target="t", scenario="w")
+    assert record.get("no_reply").values == (4.0,)
 
 
 def test_replies_the_fidelity_check_failed_are_grouped_by_what_was_wrong() -> None:

@@ -7,8 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.load import print_findings
+from harness.commands.load import in_flight_summary, print_findings
 from harness.findings.grading import RETRY_FINDINGS, findings_record
+from harness.records import RunRecord, capture_environment
 
 
 def test_a_gateway_that_never_refreshes_its_token_is_told_why_every_request_failed(
@@ -26,3 +27,17 @@ def test_a_gateway_that_never_refreshes_its_token_is_told_why_every_request_fail
     said = capsys.readouterr().out
     assert said.startswith("FAIL expired_token x5 (resilience-closed): never refreshed its token")
     assert "refresh before `exp` (and on a 401)" in said
+
+
+def test_the_summary_says_what_the_target_held_at_the_windows_end_and_not_its_ordinary_cut() -> (
+    None
+):
+    def load(in_flight: dict[str, float]) -> RunRecord:
+        return RunRecord("load", "steady", {"in_flight": in_flight}, capture_environment(), ())
+
+    held = {"requests": 4, "held": 4, "longest_wait_ms": 7700.0, "held_after_ms": 1000.0}
+    assert in_flight_summary(load(held)) == (
+        "; 4 held without a reply at the window's end (waiting up to 7.7 s, longer than any reply)"
+    )
+    cut = {"requests": 2, "held": 0, "longest_wait_ms": 90.0, "held_after_ms": 1000.0}
+    assert in_flight_summary(load(cut)) == "; 2 in flight at the end, not counted"

@@ -11,6 +11,9 @@ from harness.fidelity import KINDS as FIDELITY_KINDS
 from harness.fidelity import AnswerFacts
 from harness.runners.support.loadrows import (
     BODY_CHARS,
+    HELD,
+    IN_FLIGHT,
+    InFlight,
     Row,
     client_replies,
     format_row,
@@ -18,7 +21,9 @@ from harness.runners.support.loadrows import (
     parse_rows,
     quote_body,
     read_rows,
+    read_window,
     row_series,
+    settle_in_flight,
     throughput_rps,
 )
 
@@ -168,3 +173,31 @@ def test_a_json_errors_message_leads_its_quote_when_the_body_would_cut_it() -> N
     assert len(quoted) == BODY_CHARS
     assert quote_body(b'{"detail": "Not Found"}') == '{"detail": "Not Found"}'  # whole already
     assert quote_body(b"<html>502</html>") == "<html>502</html>"
+
+
+def waiting(start_s: float, waited_ms: float, marker: str = "") -> Row:
+    return Row("chat", start_s, start_s, waited_ms, 0, False, error=IN_FLIGHT, marker=marker)
+
+
+def test_a_request_held_past_every_reply_is_kept_as_no_reply_and_the_windows_cut_is_not(
+    tmp_path: Path,
+) -> None:
+    replied = [Row("chat", 100.0 + i, 100.0 + i, 400.0 + i, 200, True) for i in range(3)]
+    held, cut = waiting(102.3, 7700.0, "m1"), waiting(109.8, 150.0, "m2")
+    write(tmp_path / "requests-local-h-1.tsv", [*replied, held, cut])
+    rows, in_flight = read_window(tmp_path)
+    assert rows == [*replied, Row("chat", 102.3, 102.3, 7700.0, 0, False, error=HELD,
+                                  marker="m1")]  # fmt: skip
+    assert in_flight == InFlight(requests=2, held=1, longest_wait_ms=7700.0, held_after_ms=1000.0)
+    series = {s.name: s.values for s in row_series(rows)}
+    assert series["no_reply"] == (1,) and max(series["latency_ms"]) == 7700.0
+    # The client was still waiting: nothing was passed on to it.
+    assert client_replies(rows) == {}
+    assert read_rows(tmp_path) == rows
+
+
+def test_a_wait_no_longer_than_the_slowest_reply_is_the_windows_ordinary_cut() -> None:
+    slow = Row("chat", 100.0, 100.0, 3000.0, 200, True)
+    rows, in_flight = settle_in_flight([slow, waiting(101.0, 2500.0)])
+    assert rows == [slow] and (in_flight.requests, in_flight.held) == (1, 0)
+    assert in_flight.held_after_ms == 3000.0
