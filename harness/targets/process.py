@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import ctypes
 import functools
+import itertools
 import os
 import re
 import signal
@@ -24,6 +25,7 @@ from typing import IO, Any
 
 from harness.errors import UsageError
 from harness.shutdown import hurried
+from harness.targets.strays import MARK_VARIABLE, stop_strays
 
 # Our own servers print their base URL alone on a line.
 BARE_URL = re.compile(r"^(https?://[^\s/]+)/?\s*$")
@@ -33,6 +35,7 @@ LOCAL_URL = re.compile(
     r"(https?)://(127\.\d+\.\d+\.\d+|localhost|0\.0\.0\.0|\[::1?\])(:\d+)?", re.IGNORECASE
 )
 _WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+_MARKS = itertools.count(1)
 
 
 def bare_url(line: str) -> str | None:
@@ -67,10 +70,12 @@ class Child:
         self._find_url = find_url
         self._url: str | None = None
         self._url_seen = threading.Event()
+        self.mark = f"{os.getpid()}-{next(_MARKS)}"  # in its environment: `strays`
+        self.strays: list[int] = []  # what it left running outside its group, once stopped
         log_path.parent.mkdir(parents=True, exist_ok=True)
         self._log: IO[str] = log_path.open("a", encoding="utf-8", errors="replace")
         try:
-            self.process = _spawn(argv, env)
+            self.process = _spawn(argv, env, self.mark)
         except OSError as exc:
             self._log.close()
             raise UsageError(f"cannot start {label} ({argv[0]}): {exc.strerror}") from None
@@ -113,8 +118,16 @@ class Child:
         )
 
     def exited_error(self) -> UsageError:
-        """The error for a child that died before it was ready, quoting its last log line."""
+        """The error for a child that died before it was ready, quoting its last log line, or
+        saying it daemonized (it left processes running outside its group: stopped now)."""
         code = self.stop()
+        if self.strays:
+            pids = ", ".join(map(str, self.strays))
+            return UsageError(
+                f"{self.label} {describe_exit(code)} before it was ready and left pid(s) {pids} "
+                "running outside its process group: it daemonized (sfperf stopped them); run "
+                f"it in the foreground (e.g. gunicorn without --daemon) (log: {self.log_path})"
+            )
         last = last_line(self.log_path)
         detail = f": {last}" if last else ""
         return UsageError(
@@ -122,11 +135,13 @@ class Child:
         )
 
     def stop(self, grace_s: float = 5.0) -> int | None:
-        """SIGTERM the group, wait `grace_s`, then SIGKILL it; returns the exit code. Idempotent."""
+        """SIGTERM the group, wait `grace_s`, then SIGKILL it, and any process it left outside
+        the group (`strays`); returns the exit code. Idempotent."""
         if self._log.closed:
             return self.process.returncode
         try:
             code = stop_group(self.process, grace_s)
+            self.strays = stop_strays(self.mark)
         finally:
             self._reader.join(timeout=2.0)
             # A process that escaped the group may still hold the pipe: leave it to the thread.
@@ -136,8 +151,9 @@ class Child:
         return code
 
 
-def _spawn(argv: Sequence[str], env: Mapping[str, str] | None) -> subprocess.Popen[str]:
+def _spawn(argv: Sequence[str], env: Mapping[str, str] | None, mark: str) -> subprocess.Popen[str]:
     full_env = dict(os.environ if env is None else env)
+    full_env[MARK_VARIABLE] = mark
     # A URL line stuck in a block buffer would look like a hung start.
     full_env.setdefault("PYTHONUNBUFFERED", "1")
     full_env["SFPERF_PARENT_PID"] = str(os.getpid())  # harness.subjects.gateway.serve.PARENT_ENV

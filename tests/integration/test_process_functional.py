@@ -4,16 +4,22 @@ with the harness even when it is SIGKILLed."""
 from __future__ import annotations
 
 import contextlib
+import os
 import signal
 import subprocess
 import sys
 import time
 from collections.abc import Iterator
+from pathlib import Path
 
+import pytest
+
+from harness.errors import UsageError
 from harness.shutdown import STOP_SIGNALS, restore, stopping_on_signals
-from harness.targets.process import spawn, stop_group
+from harness.targets.process import Child, spawn, stop_group
+from harness.targets.strays import marked_pids
 
-from .procs import descendants, survivors
+from .procs import descendants, processes, survivors
 
 # A leader that ignores SIGTERM and leaves a grandchild behind: the worst child to stop.
 STUBBORN = ["sh", "-c", "trap '' TERM; sleep 60 & echo ready; wait"]
@@ -75,3 +81,28 @@ def test_children_are_stopped_when_the_harness_is_killed_outright() -> None:
         harness.kill()  # SIGKILL: no handler, no cleanup
         harness.wait()
         assert survivors(tree) == []
+
+
+# A daemon's start: fork, setsid, fork again; the program sfperf started exits 0 at once.
+DAEMON = """
+import os, time
+if os.fork() == 0:
+    os.setsid()
+    if os.fork() == 0:
+        time.sleep(60)
+    os._exit(0)
+os.wait()
+"""
+
+
+def test_a_child_that_daemonizes_is_told_as_such_and_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    child = Child("launched target 'd'", [sys.executable, "-c", DAEMON], tmp_path / "d.log")
+    with pytest.raises(UsageError, match=r"left pid\(s\) \d+ running outside its process group"):
+        child.wait_url(5.0)
+    assert len(child.strays) == 1 and child.strays[0] != os.getpid()
+    deadline_s = time.monotonic() + 5.0
+    while child.strays[0] in processes() and time.monotonic() < deadline_s:
+        time.sleep(0.05)
+    assert child.strays[0] not in processes() and marked_pids(child.mark) == []
