@@ -118,8 +118,8 @@ class Child:
         )
 
     def exited_error(self) -> UsageError:
-        """The error for a child that died before it was ready, quoting its last log line, or
-        saying it daemonized (it left processes running outside its group: stopped now)."""
+        """The error for a child that died before it was ready, quoting the log line that says
+        why (`telling_line`), or saying it daemonized (it left processes outside its group)."""
         code = self.stop()
         if self.strays:
             pids = ", ".join(map(str, self.strays))
@@ -128,7 +128,7 @@ class Child:
                 "running outside its process group: it daemonized (sfperf stopped them); run "
                 f"it in the foreground (e.g. gunicorn without --daemon) (log: {self.log_path})"
             )
-        last = last_line(self.log_path)
+        last = telling_line(self.log_path)
         detail = f": {last}" if last else ""
         return UsageError(
             f"{self.label} {describe_exit(code)} before it was ready{detail} (log: {self.log_path})"
@@ -277,16 +277,25 @@ def signal_group(leader: subprocess.Popen[Any], signum: signal.Signals) -> None:
             os.killpg(leader.pid, signum)
 
 
-def last_line(path: Path, limit_chars: int = 300) -> str:
-    """The last non-empty line of a log file (for one-line errors), shortened."""
+# A line that says what went wrong: an exception (`ModuleNotFoundError: No module named 'x'`),
+# or an error, fatal or critical message (`Error: class uri 'gevent' invalid or not found:`).
+EXCEPTION_LINE = re.compile(r"^[A-Za-z_][\w.]*(Error|Exception|Exit|Interrupt)\b(:|$)")
+ERROR_LINE = re.compile(r"\b(error|fatal|critical)\b", re.IGNORECASE)
+
+
+def telling_line(path: Path, limit_chars: int = 300) -> str:
+    """The line of a log file that best says why the program stopped, shortened: its last
+    exception line, else its last error line, else its last line with a letter or digit in it
+    (not a `]` closing a bracketed traceback: R66)."""
     try:
         lines = path.read_text(encoding="utf-8", errors="replace").splitlines()
     except OSError:
         return ""
-    for line in reversed(lines):
-        if line.strip():
-            return line.strip()[:limit_chars]
-    return ""
+    said = [line.strip() for line in lines if any(c.isalnum() for c in line)]
+    for pattern in (EXCEPTION_LINE, ERROR_LINE):
+        if found := [line for line in said if pattern.search(line)]:
+            return found[-1][:limit_chars]
+    return said[-1][:limit_chars] if said else ""
 
 
 def poll_until(

@@ -12,7 +12,7 @@ import pytest
 
 from harness.errors import UsageError
 from harness.targets import DEFAULT_VARIANT, TargetSpec, health, target_from_args
-from harness.targets.process import bare_url, describe_exit, last_line, local_url, poll_until
+from harness.targets.process import bare_url, describe_exit, local_url, poll_until, telling_line
 from harness.targets.running import RunningTarget, safe_name
 from harness.targets.spec import is_loopback, program_name
 from tests.conftest import FakeClock
@@ -152,9 +152,29 @@ def test_polling_gives_up_when_the_process_died() -> None:
 def test_the_last_log_line_is_quoted_shortened(tmp_path: Path) -> None:
     log = tmp_path / "x.log"
     log.write_text("starting\nerror: unknown variant 'foo'\n\n", encoding="utf-8")
-    assert last_line(log) == "error: unknown variant 'foo'"
-    assert last_line(log, limit_chars=5) == "error"
-    assert last_line(log.parent / "missing.log") == ""
+    assert telling_line(log) == "error: unknown variant 'foo'"
+    assert telling_line(log, limit_chars=5) == "error"
+    assert telling_line(log.parent / "missing.log") == ""
+
+
+def test_a_crashed_start_is_quoted_by_its_exception_line_not_a_closing_bracket(
+    tmp_path: Path,
+) -> None:
+    log = tmp_path / "gunicorn.log"
+    log.write_text(
+        "[2026-12-04 23:01:02] [INFO] Starting gunicorn 23.0.0\n"
+        "\nError: class uri 'gevent' invalid or not found: \n\n"
+        "[Traceback (most recent call last):\n"
+        '  File "ggevent.py", line 16, in <module>\n'
+        "    from packaging.version import parse as parse_version\n"
+        "ModuleNotFoundError: No module named 'packaging'\n]\n",
+        encoding="utf-8",
+    )
+    assert telling_line(log) == "ModuleNotFoundError: No module named 'packaging'"
+    log.write_text("starting\nError: class uri 'gevent' invalid\n]\n", encoding="utf-8")
+    assert telling_line(log) == "Error: class uri 'gevent' invalid"
+    log.write_text("starting\nlistening on nothing\n]\n", encoding="utf-8")
+    assert telling_line(log) == "listening on nothing"
 
 
 def test_target_names_become_safe_file_names() -> None:
