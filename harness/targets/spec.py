@@ -299,9 +299,37 @@ def check_command(command: str) -> str:
     if is_assignment(argv[0]):
         raise UsageError(f"--launch {command!r} starts with an environment assignment, which is "
                          f"shell syntax: write it `env {command}`")  # fmt: skip
+    if syntax := shell_syntax(command):
+        raise UsageError(
+            f"--launch {command!r} is a shell line ({syntax}), and --launch runs one program "
+            f'without a shell: write it --launch "sh -c {shlex.quote(command)}", with `exec` '
+            "before the gateway's own command (exec keeps the gateway the process sfperf "
+            "stops and profiles), or give the script's path instead of a `cd`"
+        )
     if shutil.which(argv[0]) is None:
         raise UsageError(f"--launch program {argv[0]!r} not found (or not executable)")
     return command
+
+
+# Shell builtins that are no program (`cd gw && python app.py`), and the operators of a shell
+# line: a list (`&&`, `||`, `;`, `&`), a pipe, a redirection, a subshell.
+SHELL_BUILTINS = frozenset({"cd", "export", "source", ".", "set", "ulimit", "umask", "exec"})
+_OPERATOR = re.compile(r"^[();<>|&]+$")
+
+
+def shell_syntax(command: str) -> str:
+    """What makes `command` a shell line rather than one program's words ("" for none): a
+    builtin first word, or an operator outside quotes."""
+    lexer = shlex.shlex(command, posix=True, punctuation_chars=True)
+    lexer.whitespace_split = True
+    try:
+        words = list(lexer)
+    except ValueError:
+        return ""
+    if words and words[0] in SHELL_BUILTINS:
+        return f"`{words[0]}` is a shell builtin"
+    operators = [w for w in words if _OPERATOR.match(w)]
+    return f"`{operators[0]}`" if operators else ""
 
 
 def is_assignment(word: str) -> bool:

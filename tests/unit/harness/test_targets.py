@@ -94,6 +94,25 @@ def test_a_bad_launch_command_is_refused(command: str, message: str) -> None:
         target_from_args(None, None, command)
 
 
+@pytest.mark.parametrize(
+    ("command", "said"),
+    [("cd gw && python app.py", "`cd` is a shell builtin"),
+     (f"{sys.executable} app.py --port 8339 | tee gw.log", "`|`"),
+     (f"{sys.executable} app.py > gw.log 2>&1", "`>`"),
+     (f"{sys.executable} a.py; {sys.executable} b.py", "`;`")],
+)  # fmt: skip
+def test_a_shell_line_is_refused_with_the_sh_c_line_that_runs_it(command: str, said: str) -> None:
+    with pytest.raises(UsageError) as refused:
+        target_from_args(None, None, command)
+    assert f"is a shell line ({said})" in str(refused.value)
+    assert f"sh -c {shlex.quote(command)}" in str(refused.value)
+
+
+def test_shell_operators_inside_quotes_are_the_programs_own_words() -> None:
+    spec = target_from_args(None, None, "sh -c 'cd /tmp && exec python3 -m http.server 8000'")
+    assert spec.argv()[:2] == ["sh", "-c"]
+
+
 def test_a_spec_without_any_target_cannot_be_built() -> None:
     with pytest.raises(ValueError, match="either a variant"):
         TargetSpec()
