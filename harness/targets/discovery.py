@@ -55,6 +55,9 @@ class Probe:
     # Why the Models API was never called, when the mock refused the target's token request:
     # "400 invalid_grant: invalid assertion" (the journal's `error`).
     token_refused: str = ""
+    # The mock's own latency on a Models call the target hung up on before it was answered
+    # (ms, the journal's `latency_ms` of a `disconnected` call; None: none was): R75.
+    abandoned_ms: float | None = None
 
     @property
     def works(self) -> bool:
@@ -79,7 +82,13 @@ class Probe:
         if upstream and self.token_refused:
             upstream += f" (the mock refused its token request: {self.token_refused})"
         body = f": {self.body}" if self.body and not self.works else ""
-        return f"{self.model!r} -> {answer}{upstream}{body}"
+        return f"{self.model!r} -> {answer}{upstream}{body}{self.gave_up()}"
+
+    def gave_up(self) -> str:
+        """What the mock saw when the target hung up on it before its reply ("" otherwise)."""
+        if self.abandoned_ms is None or self.works:
+            return ""
+        return f" (it gave up on the mock, which was answering in {self.abandoned_ms:.0f} ms)"
 
     @property
     def refused(self) -> bool:
@@ -208,8 +217,9 @@ def discover_model(
     said = health_route(url, fetch)
     if requested:
         probe = probe_model(url, requested, mock_url, send)
+        hint = choice_hint((probe,), headers)
         return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing,
-                           said, hint=_hint((probe,), headers), upstreams=upstreams)  # fmt: skip
+                           said, hint=hint, upstreams=upstreams)  # fmt: skip
     candidates = list(served[:max_probes]) or [DEFAULT_MODEL]
     probes: list[Probe] = []
     for model in candidates:
@@ -220,15 +230,27 @@ def discover_model(
     chosen = next((p for p in probes if p.clean), next((p for p in probes if p.works), None))
     if chosen is None:
         return ModelChoice(None, "none", served, tuple(probes), listing, said,
-                           hint=_hint(probes, headers), upstreams=upstreams)  # fmt: skip
+                           hint=choice_hint(probes, headers), upstreams=upstreams)  # fmt: skip
     return ModelChoice(chosen.model, "probe" if served else "default", served, tuple(probes),
                        listing, said, upstreams=upstreams)  # fmt: skip
 
 
-def _hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
-    """Said once when every probe was refused for want of (or with a wrong) credential."""
+def choice_hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
+    """Said once when every probe was refused for want of (or with a wrong) credential, or
+    when the target gave up on the mock before its reply every time (R75)."""
     refused = [p.status for p in probes if p.refused]
-    return credential_hint(refused[0], headers) if probes and len(refused) == len(probes) else ""
+    if probes and len(refused) == len(probes):
+        return credential_hint(refused[0], headers)
+    if probes and all(p.gave_up() for p in probes):
+        return TOO_SHORT_TIMEOUT
+    return ""
+
+
+TOO_SHORT_TIMEOUT = (
+    "it gives up on its upstream sooner than the Models API usually answers, as the default "
+    "mock profile does: a median of 450 ms plus 8 ms per token; `--mock-profile fast` (load, "
+    "sweep) measures it anyway"
+)
 
 
 Upstreams = tuple[tuple[str, str], ...]
@@ -298,8 +320,10 @@ def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
         None if entries is None else [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
     )
     reached = None if calls is None else bool(calls)
+    abandoned = [float(e.get("latency_ms") or 0) for e in calls or () if e.get("disconnected")]
     return Probe(model, status, text, reached, probe_fidelity(body, status, raw, calls or ()),
-                 "" if calls else token_refusal(entries or ()))  # fmt: skip
+                 "" if calls else token_refusal(entries or ()),
+                 max(abandoned) if abandoned else None)  # fmt: skip
 
 
 def token_refusal(entries: Sequence[Mapping[str, Any]]) -> str:

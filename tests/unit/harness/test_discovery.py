@@ -5,6 +5,7 @@ from harness.targets.discovery import (
     DEFAULT_MODEL,
     ModelChoice,
     Probe,
+    choice_hint,
     discover_model,
     model_ids,
     model_upstreams,
@@ -223,3 +224,20 @@ def test_token_requests_the_mock_granted_explain_nothing() -> None:
     assert token_refusal([{"endpoint": "token", "status": 200, "error": None}]) == ""
     assert token_refusal([{"endpoint": "chat-generations", "status": 429}]) == ""
     assert token_refusal([{"endpoint": "token", "status": 401}]) == "HTTP 401"  # an older mock
+
+
+def test_a_target_that_gave_up_on_the_mock_before_its_reply_is_told_the_mocks_latency() -> None:
+    # R75: a gateway whose read timeout (0.3 s) is below the mock's default latency (~450 ms).
+    timed_out = '{"error": {"message": "upstream timed out"}}'
+    probes = (Probe("gpt-4o-mini", 504, timed_out, True, abandoned_ms=986.4),
+              Probe("gpt-4o", 504, timed_out, True, abandoned_ms=618.0))  # fmt: skip
+    assert probes[0].describe() == (
+        f"'gpt-4o-mini' -> HTTP 504: {timed_out} (it gave up on the mock, which was answering "
+        "in 986 ms)"
+    )
+    choice = ModelChoice(None, "none", ("gpt-4o-mini", "gpt-4o"), probes,
+                         hint=choice_hint(probes, {}))  # fmt: skip
+    assert "sooner than the Models API usually answers" in choice.reason
+    assert "`--mock-profile fast`" in choice.reason
+    # One probe answered by the mock in time and refused for another reason: no such hint.
+    assert choice_hint((probes[0], Probe("m", 404, "not served", True)), {}) == ""
