@@ -16,11 +16,12 @@ import shlex
 import shutil
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.errors import Unavailable, UsageError
 from harness.records import (
@@ -45,6 +46,7 @@ from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.discovery import discover_model
 from harness.targets.headers import Headers
+from harness.targets.listening import connections_to
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 from harness.targets.spec import START_TIMEOUT_S, env_command
@@ -112,13 +114,16 @@ def profile_target(
     started_at = now_iso()
     with (
         upstream(plan, run_dir, mock_url) as mock,
-        profiled_target(plan, mock, run_dir, session_path) as (url, io_report),
+        profiled_target(plan, mock, run_dir, session_path) as (url, io_report, pid),
     ):
         plan = replace(plan, model=model_for(plan, url, mock))
         load = drive_load(url, plan.requests, plan.concurrency, plan.max_duration_s, advance,
                           model=plan.model, headers=dict(plan.headers), tls=plan.tls)  # fmt: skip
+        # Before it stops: which of its processes hold connections to the mock.
+        port = urlsplit(mock).port
+        held = connections_to(pid, port) if pid is not None and port is not None else {}
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment(),
-                         io_report=io_report)  # fmt: skip
+                         io_report=io_report, connections=held)  # fmt: skip
     record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
     if load.interrupted:
         raise Interrupted([record])
@@ -181,11 +186,11 @@ def upstream(plan: ProfilingPlan, run_dir: Path, mock_url: str | None) -> Iterat
 @contextmanager
 def profiled_target(
     plan: ProfilingPlan, mock_url: str, run_dir: Path, session_path: Path
-) -> Iterator[tuple[str, Path | None]]:
+) -> Iterator[tuple[str, Path | None, int | None]]:
     """Start the target under the profiler child; yield its URL once ready (from then on the
-    child keeps its samples) and where the launch shim reports on its processes; stop it
-    (saving the sessions). A launched program runs under its own interpreter (the one its
-    command names)."""
+    child keeps its samples), where the launch shim reports on its processes and the pid (the
+    process group) of a launched one; stop it (saving the sessions). A launched program runs
+    under its own interpreter (the one its command names)."""
     ready, _ = ready_files(session_path)
     options = ["--session", str(session_path), "--interval", str(plan.interval_s),
                "--ready-file", str(ready)]  # fmt: skip
@@ -200,7 +205,7 @@ def profiled_target(
                           tls=plan.tls)  # fmt: skip
         with open_target(spec, mock_url=mock_url, run_dir=run_dir) as target:
             ready.touch()
-            yield target.url, target.io_report_path
+            yield target.url, target.io_report_path, target.pid
         return
     wrapper = [sys.executable, "-m", "harness.runners.support.profiler_child", *options]
     # The reference gateway waits for signals on its main thread and serves from others.
@@ -211,7 +216,7 @@ def profiled_target(
     child = Child(f"profiled gateway {plan.variant!r}", argv, log_path)
     with run_child(child) as url:
         ready.touch()
-        yield url, None
+        yield url, None, None
 
 
 def ready_files(session_path: Path) -> tuple[Path, Path]:
@@ -308,6 +313,7 @@ def make_record(
     env: Environment,
     *,
     io_report: Path | None = None,
+    connections: Mapping[int, int] | None = None,
 ) -> RunRecord:
     """Render the saved sessions of the processes that served (`profile_tree`; `io_report`:
     the launch shim's, which says which called the upstream) and turn their top functions
@@ -326,7 +332,7 @@ def make_record(
                        series=tuple(series), labels={"variant": plan.name},
                        duration_s=load.duration_s)  # fmt: skip
     try:
-        processes = served_session(session_path, io_report)
+        processes = served_session(session_path, io_report, connections)
         if not any(p.profiled for p in processes):
             raise ValueError(scope_note(processes))
         shares, profile_params = render_session(session_path)
@@ -348,10 +354,13 @@ def make_record(
     )
 
 
-def served_session(session_path: Path, io_report: Path | None) -> list[TreeProcess]:
+def served_session(
+    session_path: Path, io_report: Path | None, connections: Mapping[int, int] | None = None
+) -> list[TreeProcess]:
     """The tree's processes; when the profile is not the program's own session alone, the
     sessions of the processes that served combined into `session_path` (the program's own
-    kept as `program_session`)."""
+    kept as `program_session`). A process served when the shim saw it call the upstream or,
+    at the load's end, it held connections to the mock (`connections`, by pid)."""
     from pyinstrument.session import Session
 
     files = session_files(session_path)
@@ -360,7 +369,11 @@ def served_session(session_path: Path, io_report: Path | None) -> list[TreeProce
     sessions = {key: Session.from_json(json.loads(path.read_text(encoding="utf-8")))
                 for key, path in files.items()}  # fmt: skip
     root_pid, calls = redirects_by_process(io_report) if io_report else (None, {})
-    processes = tree_processes({k: s.sample_count for k, s in sessions.items()}, root_pid, calls)
+    held = connections or {}
+    calls = {pid: max(calls.get(pid, 0), held.get(pid, 0)) for pid in {*calls, *held}}
+    helpers = [key for key, session in sessions.items() if is_helper(session.frame_records)]
+    samples = {key: session.sample_count for key, session in sessions.items()}
+    processes = tree_processes(samples, root_pid, calls, helpers)
     keys = [None if p.role == "program" else p.pid for p in processes if p.profiled]
     if keys and keys != [None]:
         if None in sessions:
@@ -368,6 +381,21 @@ def served_session(session_path: Path, io_report: Path | None) -> list[TreeProce
         combined = functools.reduce(Session.combine, [sessions[key] for key in keys])
         atomic_write_text(session_path, json.dumps(combined.to_json()))
     return processes
+
+
+# Modules of the processes multiprocessing starts for itself, which serve no request: a session
+# spent in one of them alone is a helper's (one blocked sample of the resource tracker carried
+# 27% of a merged Sanic profile's wall time: R80).
+HELPER_MODULES = ("multiprocessing/resource_tracker.py", "multiprocessing/forkserver.py",
+                  "multiprocessing/semaphore_tracker.py")  # fmt: skip
+
+
+def is_helper(frame_records: Sequence[tuple[Sequence[str], float]]) -> bool:
+    """True when every sample of a session is inside a multiprocessing helper."""
+    return bool(frame_records) and all(
+        any(module in frame for frame in stack for module in HELPER_MODULES)
+        for stack, _ in frame_records
+    )
 
 
 def program_session(session_path: Path) -> Path:

@@ -119,8 +119,9 @@ def read_io_report(path: Path) -> dict[str, Any] | None:
 
 
 def redirects_by_process(path: Path) -> tuple[int | None, dict[int, int]]:
-    """(the root's pid, {pid: Salesforce requests or connections the shim redirected}) of a
-    launched tree, from its io report parts: the processes that called the upstream served."""
+    """(the root's pid, {pid: Salesforce requests or connections the shim redirected, or the
+    connections made to the mock, redirected or not, if more}) of a launched tree, from its io
+    report parts: the processes that called the upstream served."""
     root_pid: int | None = None
     calls: dict[int, int] = {}
     for part in report_parts(path):
@@ -128,7 +129,8 @@ def redirects_by_process(path: Path) -> tuple[int | None, dict[int, int]]:
             report = json.loads(part.read_text(encoding="utf-8"))
             pid = int(report["pid"])
             root_pid = int(report.get("root_pid") or root_pid or 0) or None
-            calls[pid] = sum(int(n) for n in (report.get("redirects") or {}).values())
+            redirected = sum(int(n) for n in (report.get("redirects") or {}).values())
+            calls[pid] = max(redirected, int(report.get("mock_connections") or 0))
         except (OSError, ValueError, KeyError, TypeError):
             continue
     return root_pid, calls

@@ -14,6 +14,7 @@ from pathlib import Path
 
 PROC = Path("/proc")
 LISTEN = "0A"  # the state column of /proc/net/tcp
+ESTABLISHED = "01"
 _SOCKET = re.compile(r"^socket:\[(\d+)\]$")
 
 
@@ -29,6 +30,27 @@ def listening_addresses(pgid: int, proc: Path = PROC) -> list[str]:
             continue
         found.update(listening_in(text, inodes))
     return sorted(found)
+
+
+def connections_to(pgid: int, port: int, proc: Path = PROC) -> dict[int, int]:
+    """`{pid: established TCP connections to port `port` on loopback}` of the processes of
+    group `pgid`: which of them hold connections to the mock (a pooled client keeps them open),
+    whatever their event loop (uvloop connects where no Python patch sees it: R80)."""
+    owners = {inode: pid for pid in group_pids(pgid, proc) for inode in socket_inodes(pid, proc)}
+    counts: dict[int, int] = {}
+    for table in ("tcp", "tcp6"):
+        try:
+            text = (proc / "net" / table).read_text(encoding="ascii")
+        except OSError:
+            continue
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) <= 9 or fields[3] != ESTABLISHED or fields[9] not in owners:
+                continue
+            host, _, remote_port = address(fields[2]).rpartition(":")
+            if int(remote_port) == port and ipaddress.ip_address(host.strip("[]")).is_loopback:
+                counts[owners[fields[9]]] = counts.get(owners[fields[9]], 0) + 1
+    return counts
 
 
 def group_pids(pgid: int, proc: Path = PROC) -> list[int]:

@@ -10,7 +10,7 @@ shim could not tell. Pure: no pyinstrument here.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,9 @@ class TreeProcess:
     whether the profile covers it."""
 
     pid: int | None  # None: the program's own process, its pid unknown
-    role: str  # "program" (the command sfperf started) or "worker" (a process it started)
+    # "program" (the command sfperf started), "worker" (a process it started) or "helper" (one
+    # that only ran a multiprocessing helper: the resource tracker, the forkserver)
+    role: str
     samples: int
     upstream_redirects: int | None
     profiled: bool = False
@@ -50,19 +52,28 @@ def session_files(session_path: Path) -> dict[int | None, Path]:
 
 
 def tree_processes(
-    samples: Mapping[int | None, int], root_pid: int | None, calls: Mapping[int, int]
+    samples: Mapping[int | None, int],
+    root_pid: int | None,
+    calls: Mapping[int, int],
+    helpers: Collection[int | None] = (),
 ) -> list[TreeProcess]:
-    """Every process that left a session or called the upstream (`samples` keyed as
-    `session_files`, `calls` by pid), program first, each marked whether the profile covers it."""
+    """Every process that left a session or called the upstream (`samples` and `helpers`, the
+    sessions spent wholly in a multiprocessing helper, keyed as `session_files`; `calls` by
+    pid), program first, each marked whether the profile covers it (never a helper: R80)."""
     by_pid = {(root_pid if key is None else key): count for key, count in samples.items()}
+    helper_pids = {root_pid if key is None else key for key in helpers}
     pids = [root_pid, *sorted(p for p in {*by_pid, *calls} if p is not None and p != root_pid)]
     known = bool(calls)
-    processes = [TreeProcess(pid, "program" if pid == root_pid else "worker", by_pid.get(pid, 0),
+
+    def role(pid: int | None) -> str:
+        return "helper" if pid in helper_pids else "program" if pid == root_pid else "worker"
+
+    processes = [TreeProcess(pid, role(pid), by_pid.get(pid, 0),
                              calls.get(pid, 0) if known and pid is not None else None)
                  for pid in pids if pid in by_pid or pid in calls]  # fmt: skip
     served = [p for p in processes if p.samples and p.upstream_redirects]
-    chosen = served or ([] if _served_unprofiled(processes) else
-                        [p for p in processes if p.samples])  # fmt: skip
+    sampled = [p for p in processes if p.samples and p.role != "helper"]
+    chosen = served or ([] if _served_unprofiled(processes) else sampled)
     return [replace(p, profiled=p in chosen) for p in processes]
 
 

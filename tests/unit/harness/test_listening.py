@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from harness.targets.health import Readiness
-from harness.targets.listening import address, group_pids, listening_addresses, listening_in
+from harness.targets.listening import (
+    address,
+    connections_to,
+    group_pids,
+    listening_addresses,
+    listening_in,
+)
 
 TCP = """\
   sl  local_address rem_address   st tx_queue rx_queue tr tm->when retrnsmt   uid  timeout inode
@@ -48,6 +54,13 @@ def test_only_listening_sockets_of_the_group_are_named(tmp_path: Path) -> None:
     assert listening_addresses(40, proc) == ["127.0.0.1:8000", "[::1]:80"]
     assert listening_addresses(50, proc) == ["127.0.0.1:8001"]
     assert listening_addresses(60, proc) == []
+
+
+def test_the_processes_holding_connections_to_the_mocks_port_are_counted(tmp_path: Path) -> None:
+    proc = fake_proc(tmp_path, {40: (40, ["111"]), 41: (40, ["333"]), 50: (50, ["222"])})
+    assert connections_to(40, 40000, proc) == {40: 1}  # row 2: 127.0.0.1:8000 -> :40000
+    assert connections_to(40, 8000, proc) == {}  # a listener is no connection
+    assert connections_to(50, 40000, proc) == {}  # another group's
 
 
 def test_an_established_connection_on_the_same_inode_is_not_a_listener() -> None:

@@ -15,6 +15,7 @@ from harness.shim import (
     io_series,
     merge_reports,
     read_io_report,
+    redirects_by_process,
     report_parts,
     shim_env,
 )
@@ -65,6 +66,20 @@ def test_redirects_are_counted_per_original_host() -> None:
                 "https://x.my.salesforce.com/t", "https://example.com/"):  # fmt: skip
         redirector.rewrite(url)
     assert redirector.snapshot() == {"api.salesforce.com": 2, "x.my.salesforce.com": 1}
+
+
+def test_a_connection_to_the_mock_counts_as_an_upstream_call_redirected_or_not(
+    tmp_path: Path,
+) -> None:
+    redirector = Redirector(MOCK)
+    redirector.connecting(("127.0.0.1", 8181))  # a gateway that read SFPERF_MOCK_URL
+    redirector.connecting(("127.0.0.1", 9999))
+    redirector.connecting("/run/socket")
+    assert redirector.mock_connections == 1
+    report = tmp_path / "io.json"
+    (tmp_path / "io.json.7").write_text(json.dumps({**part(7, {}, {}), "mock_connections": 2}))
+    (tmp_path / "io.json.8").write_text(json.dumps(part(8, {}, {"api.salesforce.com": 3})))
+    assert redirects_by_process(report) == (1, {7: 2, 8: 3})
 
 
 def test_an_upstream_that_is_not_an_http_url_is_refused() -> None:

@@ -144,8 +144,24 @@ def test_a_library_whose_seam_moved_is_left_alone_with_a_warning(
     assert "cannot patch httpx" in capsys.readouterr().err
 
 
+class StandInSocket:
+    """A stand-in `socket.socket` that records where it was asked to connect."""
+
+    def __init__(self) -> None:
+        self.peers: list[Any] = []
+
+    def connect(self, address: Any) -> None:
+        self.peers.append(address)
+
+    def connect_ex(self, address: Any) -> int:
+        self.peers.append(address)
+        return 0
+
+
 class Resolver:
     """A stand-in `socket` module whose `getaddrinfo` answers every name with one address."""
+
+    socket = StandInSocket
 
     def __init__(self) -> None:
         self.asked: list[tuple[Any, Any]] = []
@@ -167,6 +183,17 @@ def test_a_salesforce_host_is_looked_up_as_the_mock_whatever_the_port_and_others
     assert sockets.snapshot() == {"api.salesforce.com": 1, "acme.my.salesforce.com": 1}
     assert sockets.others() == {"example.com": 1}  # an address literal is no host worth naming
     assert sockets.mock_peers == {("127.0.0.1", 8181)}
+
+
+def test_a_connection_to_the_mocks_address_is_counted_even_without_a_lookup() -> None:
+    # anyio and asyncio connect to an IP address without looking it up (R80).
+    resolver, sockets = Resolver(), redirector()
+    patch_socket(resolver, sockets)  # type: ignore[arg-type]
+    connection = StandInSocket()
+    connection.connect(("127.0.0.1", 8181))
+    assert connection.connect_ex(("10.0.0.1", 443)) == 0
+    assert connection.peers == [("127.0.0.1", 8181), ("10.0.0.1", 443)]
+    assert sockets.mock_connections == 1
 
 
 class PeerSocket(socket.socket):

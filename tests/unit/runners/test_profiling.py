@@ -20,6 +20,7 @@ from harness.runners.profiling import (
     ProfilingPlan,
     function_name,
     idle_share,
+    is_helper,
     make_record,
     program_session,
     python_program,
@@ -330,3 +331,12 @@ def test_the_saved_profile_says_how_much_start_up_it_left_out(tmp_path: Path) ->
     assert start_up_params(session_path) == {"sampled_from": "ready", "start_up_cut_s": 0.6}
     saved = json.loads(session_path.read_text())
     assert [record[0] for record in saved["frame_records"]] == [["b"], ["c"]]
+
+
+def test_a_session_spent_wholly_in_multiprocessings_resource_tracker_is_a_helpers() -> None:
+    tracker = "main\x00/usr/lib/python3.11/multiprocessing/resource_tracker.py\x00150"
+    read = "<built-in>\x00read\x000"
+    served = "chat\x00/srv/gw/sanic_multi.py\x0040"
+    assert is_helper([((tracker, read), 4.1)])
+    assert not is_helper([((tracker, read), 4.1), ((served,), 0.01)])
+    assert not is_helper([])

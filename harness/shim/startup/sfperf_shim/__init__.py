@@ -70,6 +70,7 @@ class Shim:
             "patched": sorted(self.patched),
             "redirects": self.redirector.snapshot() if self.redirector else {},
             "other_hosts": self.redirector.others() if self.redirector else {},
+            "mock_connections": self.redirector.mock_connections if self.redirector else 0,
             "files": files,
             "module_opens": module_opens,
             "overhead": overhead,

@@ -51,6 +51,7 @@ class Redirector:
         """Start the counts from zero (a forked child: what came before is its parent's)."""
         self.counts: dict[str, int] = {}
         self.other_hosts: dict[str, int] = {}
+        self.mock_connections = 0  # sockets connected to the mock, redirected or not
         self.host_checks = 0
         self.url_checks = 0
 
@@ -80,6 +81,16 @@ class Redirector:
         """The socket seam sent a connection for `host` to the mock, at one of `peers`."""
         self.mock_peers.update(peers)
         self._count(self.counts, host)
+
+    def connecting(self, address: object) -> None:
+        """A socket of this process is connecting to `address`: counted in `mock_connections`
+        when it is the mock's, redirected or not (a gateway reading SFPERF_MOCK_URL): this
+        process called the upstream (R80)."""
+        if isinstance(address, tuple) and len(address) >= 2:
+            peer = (address[0], address[1])
+            if peer == self.address or peer in self.mock_peers:
+                with self._lock:
+                    self.mock_connections += 1
 
     def passed(self, host: str) -> None:
         """The socket seam looked up `host` and left it alone: kept (a few) for the report, so a

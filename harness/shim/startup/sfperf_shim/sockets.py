@@ -39,6 +39,20 @@ def patch_socket(module: ModuleType, redirector: Redirector) -> None:
         return found
 
     setattr(module, "getaddrinfo", getaddrinfo)  # noqa: B010 (mypy's ModuleType has no such field)
+    patch_connect(module.socket, redirector)
+
+
+def patch_connect(socket_class: Any, redirector: Redirector) -> None:
+    """`socket.connect` and `connect_ex` tell the redirector where they connect (a client that
+    skips the lookup of an IP address, as anyio and asyncio do, still connects)."""
+    for name in ("connect", "connect_ex"):
+        original = getattr(socket_class, name)
+
+        def connect(self: Any, address: Any, *, _original: Any = original) -> Any:
+            redirector.connecting(address)
+            return _original(self, address)
+
+        setattr(socket_class, name, connect)
 
 
 class PlainAsTls(socket.socket):

@@ -41,6 +41,16 @@ def test_without_the_shims_counts_every_process_that_left_samples_is_profiled() 
     assert "which served is not known" in scope_note(processes)
 
 
+def test_a_multiprocessing_helper_is_never_profiled_even_when_which_served_is_not_known() -> None:
+    # Sanic with 2 workers: pid 12749 is the resource tracker, one blocked sample (R80).
+    unknown = tree_processes({None: 34, 12749: 1, 12763: 660}, 12744, {}, helpers=[12749])
+    assert profiled(unknown) == [12744, 12763]
+    assert [p.role for p in unknown] == ["program", "helper", "worker"]
+    known = tree_processes({None: 34, 12749: 1, 12763: 660, 12764: 845}, 12744,
+                           {12744: 0, 12763: 30, 12764: 31}, helpers=[12749])  # fmt: skip
+    assert profiled(known) == [12763, 12764]
+
+
 def test_a_worker_that_served_but_left_no_session_leaves_no_profile_of_the_others() -> None:
     processes = tree_processes({None: 2}, root_pid=10, calls={10: 0, 11: 60})
     assert profiled(processes) == []
