@@ -10,19 +10,19 @@ the finish reason or the shape. `prompt_tokens` counts the whole prompt as sent 
 from __future__ import annotations
 
 import bisect
-import hashlib
 import json
 import math
 import random
-from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
 from statistics import NormalDist
 from typing import Any, NamedTuple
 
+from xxhash import xxh3_64_intdigest, xxh3_128_intdigest
+
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.token_counts import count_message_tokens
+from mock_salesforce.token_counts import CHARS_PER_TOKEN, count_message_tokens
 
 TEXT_ENDPOINTS = ("generations", "chat-generations")
 OFFICIAL_SHAPES = {
@@ -31,14 +31,16 @@ OFFICIAL_SHAPES = {
     "embeddings": "official-embeddings",
     "feedback": "official-feedback",
 }
-# Every word is at most four characters, so each costs exactly one token (see `token_counts`).
+# Every word is three characters: with the space after it, one token's worth (`token_counts`), so
+# a reply of n words is n tokens by the mock's own count, and word i of the stream starts at 4 * i.
 _VOCAB_TEXT = (
-    "the a of to and in is it for on with as at by from this that be are was "
-    "an or not but can will your you we our they data api cost load time fast slow "
-    "call test gate path rate cap low high pie bake oven heat mix add salt fold "
-    "it. now. so. yes. ok. too. all. new. set."
+    "the and for are was not but can you our all new now too yes may use run set get put add "
+    "mix api low cap job key log map net row sum tag top web own via per end few lot max min "
+    "off old out saw see two way why who how its has one day any big bit box bug hot pie "
+    "ok. so. it. no. go. up. on. in. at. do."
 )
 _VOCAB = tuple(_VOCAB_TEXT.split())
+_WORD_CHARS = CHARS_PER_TOKEN  # a word and the space after it
 # Reply texts are slices of one fixed word stream, so a reply costs a slice, not a word-by-word
 # draw from a freshly seeded generator (that draw was most of the mock's time per new request).
 _STREAM_WORDS = 1 << 16
@@ -284,26 +286,25 @@ def reply_for(
 
 def _words(start: int, count: int) -> str:
     """`count` words of the fixed stream from word `start` on (wrapping); one token each."""
-    text, offsets = _word_stream()
+    text = _STREAM.text
     start %= _STREAM_WORDS
     if start + count <= _STREAM_WORDS:
-        return text[offsets[start] : offsets[start + count] - 1]
-    head = text[offsets[start] :]
+        return text[start * _WORD_CHARS : (start + count) * _WORD_CHARS - 1]
+    head = text[start * _WORD_CHARS :]
     return " ".join((head, _words(0, count - (_STREAM_WORDS - start)))) if head else ""
 
 
-@lru_cache(maxsize=1)
-def _word_stream() -> tuple[str, array[int]]:
-    """The word stream every reply is cut from, and the offset of each word (plus the end):
-    a packed array, 256 KiB where a tuple of ints is 2.6 MB, so a reply's two lookups touch
-    two cache lines rather than four (every new request makes one)."""
-    words = random.Random(_STREAM_SEED).choices(_VOCAB, k=_STREAM_WORDS)
-    offsets, position = [], 0
-    for word in words:
-        offsets.append(position)
-        position += len(word) + 1
-    offsets.append(position)
-    return " ".join(words), array("l", offsets)
+class _WordStream:
+    """The word stream every reply is cut from, made when the first reply needs it (an
+    attribute read after that, where a cached function call costs a reply a thousand
+    instructions)."""
+
+    @cached_property
+    def text(self) -> str:
+        return " ".join(random.Random(_STREAM_SEED).choices(_VOCAB, k=_STREAM_WORDS))
+
+
+_STREAM = _WordStream()
 
 
 def embeddings_json(seed: int, inputs: tuple[str, ...], dims: int) -> str:
@@ -324,16 +325,17 @@ def _vector_json(digest: int, dims: int) -> str:
 
 
 def _digest(seed: int, endpoint: str, key: str) -> int:
-    """The 128-bit BLAKE2b digest of `seed, endpoint, key` (joined by \x1f)."""
-    hasher = _digest_prefix(seed, endpoint).copy()  # a third cheaper than hashing it all anew
-    hasher.update(key.encode("utf-8", "surrogatepass"))
-    return int.from_bytes(hasher.digest(), "big")
+    """The 128-bit XXH3 digest of `key`, seeded by `seed` and `endpoint`.
+
+    XXH3, not a cryptographic hash: the draws need bits that look independent, not secrecy, and
+    one call costs a quarter of a BLAKE2b digest (every new request makes one)."""
+    return xxh3_128_intdigest(key.encode("utf-8", "surrogatepass"), _digest_seed(seed, endpoint))
 
 
 @lru_cache(maxsize=256)
-def _digest_prefix(seed: int, endpoint: str) -> hashlib.blake2b:
-    """A hasher fed `seed, endpoint` and the separators: copied per digest, never updated."""
-    return hashlib.blake2b(f"{seed}\x1f{endpoint}\x1f".encode(), digest_size=16)
+def _digest_seed(seed: int, endpoint: str) -> int:
+    """The 64-bit XXH3 seed of `_digest` for `seed, endpoint` (joined by \x1f)."""
+    return xxh3_64_intdigest(f"{seed}\x1f{endpoint}".encode())
 
 
 def _as_text(value: Any) -> str:

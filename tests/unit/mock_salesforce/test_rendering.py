@@ -82,7 +82,7 @@ def test_a_config_change_starts_a_fresh_cache() -> None:
 
 def test_big_requests_are_answered_but_not_kept() -> None:
     state = state_for(MockConfig())
-    raw = json.dumps({"prompt": "word " * 5000}).encode()
+    raw = json.dumps({"prompt": "wor " * 5000}).encode()  # 20,000 characters
     prepared = prepared_for(state.runtime, "generations", MODEL, raw)
     assert prepared.reply.prompt_tokens == 5000
     assert state.runtime.prepared == {}
@@ -177,36 +177,34 @@ PINNED_REQUESTS = {
 }
 PINNED_REPLIES = {
     "chat-generations": (
-        b'{"id":"902B98CE-71A0-464F-9C8C-000000000003","generationDetails":{"generations":[{"i'
-        b'd":"fde19669-356f-4a46-ab86-000000000003","role":"assistant","content":"api for slow'
-        b' low slow not","timestamp":1700000000,"parameters":{"finish_reason":"stop","refusal"'
-        b':null,"index":0,"logprobs":null},"contentQuality":{"scanToxicity":{"isDetected":fals'
-        b'e,"categories":[{"categoryName":"identity","score":2e-05},{"categoryName":"hate","sc'
-        b'ore":0.0},{"categoryName":"profanity","score":3e-05},{"categoryName":"violence","sco'
-        b're":2e-05},{"categoryName":"sexual","score":0.00015},{"categoryName":"physical","sco'
-        b're":0.0}]}}}],"parameters":{"provider":"openai","created":1700000000,"model":"gpt-4o'
-        b'-mini-2024-07-18","object":"chat.completion","system_fingerprint":"fp_sfperf","usage'
-        b'":{"completion_tokens":6,"prompt_tokens":9,"total_tokens":15,"completion_tokens_deta'
-        b'ils":{"reasoning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected'
-        b'_prediction_tokens":0},"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}}'
-        b"}}}"
+        b'{"id":"902B98CE-71A0-464F-9C8C-000000000003","generationDetails":{"generations":[{"id'
+        b'":"fde19669-356f-4a46-ab86-000000000003","role":"assistant","content":"map put net vi'
+        b'a min net","timestamp":1700000000,"parameters":{"finish_reason":"stop","refusal":null'
+        b',"index":0,"logprobs":null},"contentQuality":{"scanToxicity":{"isDetected":false,"cat'
+        b'egories":[{"categoryName":"identity","score":2e-05},{"categoryName":"hate","score":0.'
+        b'0},{"categoryName":"profanity","score":3e-05},{"categoryName":"violence","score":2e-0'
+        b'5},{"categoryName":"sexual","score":0.00015},{"categoryName":"physical","score":0.0}]'
+        b'}}}],"parameters":{"provider":"openai","created":1700000000,"model":"gpt-4o-mini-2024'
+        b'-07-18","object":"chat.completion","system_fingerprint":"fp_sfperf","usage":{"complet'
+        b'ion_tokens":6,"prompt_tokens":8,"total_tokens":14,"completion_tokens_details":{"reaso'
+        b'ning_tokens":0,"audio_tokens":0,"accepted_prediction_tokens":0,"rejected_prediction_t'
+        b'okens":0},"prompt_tokens_details":{"cached_tokens":0,"audio_tokens":0}}}}}'
     ),
     "generations": (
-        b'{"id":"chatcmpl-5a9a48e5990c6b2b0000000003","generation":{"id":"fde19669-356f-4a46-a'
-        b'b86-000000000003","generatedText":"our cap too. oven mix is","contentQuality":{"scan'
-        b'Toxicity":{"isDetected":false,"categories":[{"categoryName":"identity","score":2e-05'
-        b'},{"categoryName":"hate","score":0.0},{"categoryName":"profanity","score":3e-05},{"c'
-        b'ategoryName":"violence","score":2e-05},{"categoryName":"sexual","score":0.00015},{"c'
-        b'ategoryName":"physical","score":0.0}]}},"parameters":{"finish_reason":"stop","index"'
-        b':0,"logprobs":null}},"moreGenerations":null,"prompt":null,"parameters":{"created":17'
-        b'00000000,"usage":{"completion_tokens":6,"prompt_tokens":4,"total_tokens":10},"model"'
-        b':"gpt-4o-mini-2024-07-18","system_fingerprint":null,"object":"chat.completion"}}'
+        b'{"id":"chatcmpl-5a9a48e5990c6b2b0000000003","generation":{"id":"fde19669-356f-4a46-ab'
+        b'86-000000000003","generatedText":"new pie how own set on.","contentQuality":{"scanTox'
+        b'icity":{"isDetected":false,"categories":[{"categoryName":"identity","score":2e-05},{"'
+        b'categoryName":"hate","score":0.0},{"categoryName":"profanity","score":3e-05},{"catego'
+        b'ryName":"violence","score":2e-05},{"categoryName":"sexual","score":0.00015},{"categor'
+        b'yName":"physical","score":0.0}]}},"parameters":{"finish_reason":"stop","index":0,"log'
+        b'probs":null}},"moreGenerations":null,"prompt":null,"parameters":{"created":1700000000'
+        b',"usage":{"completion_tokens":6,"prompt_tokens":3,"total_tokens":9},"model":"gpt-4o-m'
+        b'ini-2024-07-18","system_fingerprint":null,"object":"chat.completion"}}'
     ),
     "embeddings": (
-        b'{"embeddings":[{"embedding":[-0.04004465, -0.03555959, -0.0284083],"index":0},{"embe'
-        b'dding":[0.03685944, -0.01811988, 0.00844363],"index":1}],"parameters":{"usage":{"pro'
-        b'mpt_tokens":2,"total_tokens":2},"model":"text-embedding-ada-002-v2","object":"list"}'
-        b"}"
+        b'{"embeddings":[{"embedding":[-0.01747034, 0.00028861, -0.00792012],"index":0},{"embed'
+        b'ding":[-0.01424427, 0.03732579, 0.04121118],"index":1}],"parameters":{"usage":{"promp'
+        b't_tokens":1,"total_tokens":1},"model":"text-embedding-ada-002-v2","object":"list"}}'
     ),
 }
 
