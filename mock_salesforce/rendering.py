@@ -188,15 +188,16 @@ def _add_request_values(
     state: MockState, seq: int, slots: tuple[str, ...], values: dict[str, str]
 ) -> None:
     """The values that differ per request: ids and the timestamp."""
-    ids = state.ids
+    ids, digits = state.ids, f"{seq:012x}"  # every id ends in `seq` in hex: formatted once
     if "CREATED" in slots:
         values["CREATED"] = str(int(state.now_epoch_s()))
     if "GENERATION_ID" in slots:
-        values["GENERATION_ID"] = f'{ids.generation_open}{seq:012x}"'
-    if "COMPLETION_ID" in slots:
-        values["COMPLETION_ID"] = f'{ids.completion_open}{seq:010x}"'
+        values["GENERATION_ID"] = f'{ids.generation_open}{digits}"'
+    if "COMPLETION_ID" in slots:  # ten digits (`seq:010x`), more only past 16 ** 10
+        short = digits[2:] if digits.startswith("00") else f"{seq:010x}"
+        values["COMPLETION_ID"] = f'{ids.completion_open}{short}"'
     if "RESPONSE_ID" in slots:
-        values["RESPONSE_ID"] = f'{ids.response_open}{seq:012X}"'
+        values["RESPONSE_ID"] = f'{ids.response_open}{digits.upper()}"'
 
 
 async def render_parts(

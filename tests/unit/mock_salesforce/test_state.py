@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import json
+
 import pytest
 
 from mock_salesforce.config import MockConfig
 from mock_salesforce.corpus import load_corpus
 from mock_salesforce.errors import ConfigError
+from mock_salesforce.rendering import _add_request_values
 from mock_salesforce.state import MockState, build_runtime
 from mock_salesforce.validation import MAX_EMBEDDING_DIMS
 
@@ -72,12 +75,14 @@ def test_request_ids_stay_unique_across_config_changes_and_resets() -> None:
     assert len(set(ids)) == 3
 
 
-@pytest.mark.parametrize("seq", [1, 0xABCDEF, 2**40 + 7])
+@pytest.mark.parametrize("seq", [1, 0xABCDEF, 2**40 + 7, 2**44 + 3, 2**48 + 1])
 def test_a_replys_ids_formatted_in_place_are_its_ids_as_json_strings(seq: int) -> None:
-    ids = make_state(MockConfig()).ids
-    assert f'{ids.generation_open}{seq:012x}"' == f'"{ids.uuid("generation", seq)}"'
-    assert f'{ids.response_open}{seq:012X}"' == f'"{ids.uuid("response", seq).upper()}"'
-    assert f'{ids.completion_open}{seq:010x}"' == f'"{ids.completion(seq)}"'
+    state = make_state(MockConfig())
+    values: dict[str, str] = {}
+    _add_request_values(state, seq, ("GENERATION_ID", "COMPLETION_ID", "RESPONSE_ID"), values)
+    assert values["GENERATION_ID"] == json.dumps(state.ids.uuid("generation", seq))
+    assert values["RESPONSE_ID"] == json.dumps(state.ids.uuid("response", seq).upper())
+    assert values["COMPLETION_ID"] == json.dumps(state.ids.completion(seq))
 
 
 def test_embedding_dims_past_the_cap_are_refused() -> None:
