@@ -26,7 +26,6 @@ from mock_salesforce.state import MockState
 from mock_salesforce.validation import (
     check_body,
     check_headers,
-    extra_fields,
     parse_body,
 )
 
@@ -151,7 +150,6 @@ def plan_model(
     body checks (ApiError), the quota, the fault and the injected latency."""
     admit(request, state, exchange, raw)
     prepared = prepared_for(exchange.runtime, exchange.endpoint, exchange.model or "", raw)
-    exchange.extra_fields = prepared.extra_fields
     exchange.reply = prepared.reply
     exchange.shape = prepared.reply.shape
     _check_quota(state, exchange)
@@ -297,7 +295,6 @@ def plan_feedback(
     admit(request, state, exchange, raw)
     body = parse_body(raw)
     check_body("feedback", body)
-    exchange.extra_fields = extra_fields("feedback", body)
     _check_quota(state, exchange)
     exchange.shape = "official-feedback"
     fault = _decide_fault(state, exchange)

@@ -31,7 +31,7 @@ class Exchange:
     """Journal fields of one request, filled in as the handler goes."""
 
     __slots__ = (
-        "body", "disconnected", "endpoint", "error", "extra_fields", "fault", "latency_ms", "model",
+        "body", "disconnected", "endpoint", "error", "fault", "latency_ms", "model",
         "reply", "request_id", "retry_after_s", "runtime", "seq", "shape", "status", "t0_s",
         "token_expires_t_s", "token_id", "token_status",
     )  # fmt: skip
@@ -53,7 +53,6 @@ class Exchange:
         self.fault: str | None = None
         self.latency_ms = 0.0
         self.retry_after_s: float | None = None
-        self.extra_fields: tuple[str, ...] = ()  # a tuple: entries of atoms escape the GC
         self.disconnected = False
         self.error: str | None = None  # the error the mock answered itself: "code: message"
 
@@ -130,7 +129,6 @@ def finish(state: MockState, request: Incoming, exchange: Exchange) -> None:
             exchange.retry_after_s,
             headers.get("x-sfdc-app-context"),
             headers.get("x-client-feature-id"),
-            exchange.extra_fields,
             state.clock() - exchange.t0_s,
             exchange.disconnected,
             exchange.error,

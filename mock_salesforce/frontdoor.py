@@ -565,7 +565,7 @@ class FrontDoor(asyncio.Protocol):
         prepared, fault = plan_model(request, state, exchange, raw)
         if prepared.pending is not None:
             return fault, lambda: b"", prepared
-        return fault, lambda: render(state, exchange.seq, prepared), None
+        return fault, functools.partial(render, state, exchange.seq, prepared), None  # (C-level)
 
     async def _serve_later(
         self,

@@ -2,8 +2,8 @@
 
 Entry fields are a contract (docs/internals.md; gateway grading and the harness's join read
 them): see `FIELDS`. A request keeps what the mock already holds (its body bytes, its reply's
-text and numbers); digests, markers and system text are derived when the journal is read, so a
-request pays for none of them.
+text and numbers); digests, markers, system text and the fields the API ignores are derived
+when the journal is read, so a request pays for none of them.
 """
 
 from __future__ import annotations
@@ -15,13 +15,14 @@ from typing import Any
 
 from mock_salesforce.markers import find_markers
 from mock_salesforce.replies import TEXT_ENDPOINTS, prompt_texts
+from mock_salesforce.validation import KNOWN_FIELDS, extra_fields
 
 # The stored tuple, in order: `body` is the request bytes (or, for a large body, its `BodyFacts`
 # worked out at once) and `reply_text` the text the mock made for it (None: no reply was made).
 STORED = (
     "seq", "request_id", "t_s", "endpoint", "model", "client", "body", "token_id",
     "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
-    "retry_after_s", "app_context", "feature_id", "extra_fields", "duration_s", "disconnected",
+    "retry_after_s", "app_context", "feature_id", "duration_s", "disconnected",
     "error", "reply_text", "finish_reason", "prompt_tokens", "completion_tokens",
 )  # fmt: skip
 # What a reader gets, in order.
@@ -37,8 +38,9 @@ SYSTEM_TEXT_CHARS = 2000  # the journal shows this much of a request's system te
 PROMPT_HEAD_CHARS = 2000  # and this much of a generations prompt
 MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
 
-BodyFacts = tuple[str | None, tuple[str, ...], str | None, str | None, str | None]
-"""(body_sha256, markers, content_sha256, system_text, prompt_head) of one request body."""
+BodyFacts = tuple[str | None, tuple[str, ...], str | None, str | None, str | None, tuple[str, ...]]
+"""(body_sha256, markers, content_sha256, system_text, prompt_head, extra_fields) of one
+request body."""
 
 
 class Journal:
@@ -85,19 +87,25 @@ def kept_body(endpoint: str, body: bytes | None) -> bytes | BodyFacts | None:
 
 
 def body_facts(endpoint: str, body: bytes | None) -> BodyFacts:
-    """The digests, markers, system text and prompt head of a request body."""
+    """The digests, markers, system text, prompt head and ignored fields of a request body
+    (ignored: top-level fields of a JSON object body the real API does not read)."""
     if body is None:
-        return None, (), None, None, None
+        return None, (), None, None, None, ()
     sha256 = hashlib.sha256(body).hexdigest()
-    if endpoint not in MODELS_ENDPOINTS:
-        return sha256, (), None, None, None
+    if endpoint not in KNOWN_FIELDS:
+        return sha256, (), None, None, None, ()
     document = _json_object(body)
     if document is None:
-        return sha256, find_markers(body), None, None, None
+        markers = find_markers(body) if endpoint in MODELS_ENDPOINTS else ()
+        return sha256, markers, None, None, None, ()
+    ignored = extra_fields(endpoint, document)
+    if endpoint not in MODELS_ENDPOINTS:
+        return sha256, (), None, None, None, ignored
     texts = prompt_texts(endpoint, document)
     content_sha256 = hashlib.sha256("\n".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
     head = texts[0][:PROMPT_HEAD_CHARS] if endpoint == "generations" else None
-    return sha256, find_markers(body), content_sha256, _system_text(endpoint, document), head
+    system_text = _system_text(endpoint, document)
+    return sha256, find_markers(body), content_sha256, system_text, head, ignored
 
 
 def _json_object(body: bytes) -> dict[str, Any] | None:
@@ -133,12 +141,13 @@ def _as_dict(entry: tuple[Any, ...]) -> dict[str, Any]:
     stored = dict(zip(STORED, entry, strict=True))
     body, text = stored.pop("body"), stored.pop("reply_text")
     facts = body if isinstance(body, tuple) else body_facts(stored["endpoint"], body)
-    sha256, markers, stored["content_sha256"], stored["system_text"], stored["prompt_head"] = facts
+    sha256, markers, content_sha256, system_text, prompt_head, ignored = facts
+    stored.update(content_sha256=content_sha256, system_text=system_text, prompt_head=prompt_head)
     stored["body_sha256"] = sha256
     stored["markers"] = list(markers)
+    stored["extra_fields"] = list(ignored)
     has_text = text is not None and stored["endpoint"] in TEXT_ENDPOINTS
     stored["reply_sha256"] = text_sha256(text) if has_text else None
-    stored["extra_fields"] = list(stored["extra_fields"] or ())
     for name, digits in _ROUNDED.items():
         if isinstance(stored[name], float):
             stored[name] = round(stored[name], digits)

@@ -28,7 +28,6 @@ from mock_salesforce.validation import (
     check_body,
     check_input_count,
     check_model,
-    extra_fields,
     parse_body,
     plain_chat,
 )
@@ -83,22 +82,20 @@ def json_string(value: str) -> str:
 
 
 class Prepared:
-    """A valid request's ignored fields and reply, and its shape's template with the
-    reply's values; `template` fills them in ahead (once the request repeats and is cached).
+    """A valid request's reply, and its shape's template with the reply's values; `template`
+    fills them in ahead (once the request repeats and is cached).
 
     No parsed body: thousands stay cached, and nested dicts would cost memory and GC passes."""
 
-    __slots__ = ("extra_fields", "pending", "reply", "shape_template", "template", "values")
+    __slots__ = ("pending", "reply", "shape_template", "template", "values")
 
     def __init__(
         self,
-        extra_fields: tuple[str, ...],
         reply: Reply,
         shape_template: Template,
         values: dict[str, str],
         pending: PendingVectors | None = None,
     ) -> None:
-        self.extra_fields = extra_fields
         self.reply = reply
         self.shape_template = shape_template
         self.values = values
@@ -166,7 +163,7 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     else:
         values["TEXT"] = encode_text(reply.text)
     template = runtime.corpus.shapes[reply.shape].template  # (the mix names known shapes)
-    return Prepared(extra_fields(endpoint, body), reply, template, values, pending)
+    return Prepared(reply, template, values, pending)
 
 
 def render(state: MockState, seq: int, prepared: Prepared) -> bytes:

@@ -306,7 +306,7 @@ async def test_a_large_embeddings_reply_arrives_whole(mock_client: MakeMock) -> 
     assert response.status == 200 and response.headers["x-sfperf-shape"] == "official-embeddings"
     assert [item["index"] for item in document["embeddings"]] == list(range(300))
     assert {len(item["embedding"]) for item in document["embeddings"]} == {16}
-    assert document["parameters"]["usage"]["prompt_tokens"] == 300 * 3
+    assert document["parameters"]["usage"]["prompt_tokens"] == count_tokens("\n".join(inputs))
     journal = await (await client.get("/__admin/journal")).json()
     assert [e["endpoint"] for e in journal["entries"]] == ["token", "embeddings"]
 

@@ -80,7 +80,17 @@ def test_an_entry_derives_digests_markers_and_system_text_from_the_body_it_kept(
     assert document["system_text"] == "Be brief." and document["prompt_head"] is None
     assert document["reply_sha256"] == text_sha256("ok then")
     assert (document["finish_reason"], document["prompt_tokens"]) == ("stop", 7)
+    assert document["extra_fields"] == ["max Tokens"]
     assert list(document) == list(FIELDS)
+
+
+def test_the_fields_the_api_ignores_are_read_from_the_kept_body_of_every_endpoint() -> None:
+    feedback = json.dumps({"id": "f", "generationId": "g", "note": 1}).encode()
+    assert one_entry(endpoint="feedback", body=feedback)["extra_fields"] == ["note"]
+    chat = json.dumps({"messages": [], "top_p": 1, "localization": {}, "n": 2}).encode()
+    assert one_entry(body=chat)["extra_fields"] == ["n", "top_p"]
+    assert one_entry(body=b'["not", "an object"]')["extra_fields"] == []
+    assert one_entry(endpoint="token", body=b"grant_type=client_credentials")["extra_fields"] == []
 
 
 def test_a_generations_entry_shows_the_head_of_its_prompt() -> None:
@@ -104,6 +114,7 @@ def test_a_large_body_is_summed_up_at_once_instead_of_kept() -> None:
     document = one_entry(endpoint="generations", body=kept)
     assert document["body_sha256"] == hashlib.sha256(raw).hexdigest()
     assert document["markers"] == ["sfpm00000000000000ff"]
+    assert document["extra_fields"] == []
     assert kept_body("generations", b"{}") == b"{}"
 
 
