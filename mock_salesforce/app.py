@@ -184,7 +184,7 @@ def _check_bearer(request: Incoming, state: MockState, exchange: Exchange) -> No
     if not exchange.runtime.config.require_auth:
         exchange.token_status = "not-required"
         return
-    check = state.issuer.check(request.headers.get("Authorization"))
+    check = state.issuer.check(request.headers.get("authorization"))
     state.counters.count_token_check(check.status)
     exchange.token_status, exchange.token_id = check.status, check.token_id
     if check.expires_s is not None:

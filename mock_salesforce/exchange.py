@@ -18,7 +18,7 @@ class Incoming(Protocol):
     """What the handlers read of a request: an aiohttp `web.Request`, or the front door's own."""
 
     @property
-    def headers(self) -> Mapping[str, str]: ...  # case-insensitive
+    def headers(self) -> Mapping[str, str]: ...  # asked by lower-case name (see `header_fields`)
 
     @property
     def remote(self) -> str | None: ...

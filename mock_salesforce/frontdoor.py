@@ -31,7 +31,6 @@ from http import HTTPStatus
 from typing import cast
 
 import httptools  # type: ignore[import-untyped]
-from multidict import CIMultiDict
 
 from mock_salesforce import delivery
 from mock_salesforce.app import (
@@ -58,6 +57,7 @@ from mock_salesforce.protocol import (
     check_head,
     check_sizes,
     head_too_large,
+    header_fields,
     journal_refusal,
 )
 from mock_salesforce.rendering import Prepared, render, render_parts
@@ -120,7 +120,7 @@ class Request:
 
     def __init__(
         self,
-        headers: CIMultiDict[str],
+        headers: dict[str, str],  # `protocol.header_fields`: by lower-case name
         model: str,
         operation: str,
         keep_alive: bool,
@@ -330,19 +330,19 @@ class FrontDoor(asyncio.Protocol):
             if self._head_split:
                 self._end_split_head()
         parser = self._parser
-        names = check_head(self._headers, parser.get_http_version)
-        self._chunked = b"transfer-encoding" in names
+        fields = header_fields(self._headers)
+        check_head(self._headers, fields, parser.get_http_version)
+        self._chunked = "transfer-encoding" in fields
         self._in_body, self._body_bytes = True, 0
-        if b"upgrade" in names and parser.should_upgrade():  # (a CONNECT is not ours either)
+        if "upgrade" in fields and parser.should_upgrade():  # (a CONNECT is not ours either)
             self._stream_to_aiohttp()  # httptools stops at the head: aiohttp reads on, raw
             return
-        self._continued = b"expect" in names and self._may_continue()
-        if self._continued:
-            names = names - {b"expect"}
-        self._current = self._ours(names)
+        self._continued = "expect" in fields and self._may_continue()
+        expects = "expect" in fields and not self._continued  # an expectation left to aiohttp
+        self._current = self._ours(fields, expects)
         if self._current is not None:
             self._mode = OURS
-        elif self._chunked and b"expect" not in names:
+        elif self._chunked and not expects:
             self._mode, self._handing_over = BUFFER, True
             self._body_limit = self.state.config.body_limit_bytes
         else:
@@ -417,10 +417,7 @@ class FrontDoor(asyncio.Protocol):
         if self._transport is not None:
             self._transport.pause_reading()
         if not self._handing_over:
-            headers = CIMultiDict(
-                [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._headers]
-            )
-            self._backlog.append(Refused(headers, self._remote, error))
+            self._backlog.append(Refused(header_fields(self._headers), self._remote, error))
             return
         # aiohttp owns the connection: have it answer in order, by breaking its stream
         handed = self._handover()
@@ -431,10 +428,10 @@ class FrontDoor(asyncio.Protocol):
 
     # --- choosing and handing over -------------------------------------------------------
 
-    def _ours(self, names: set[bytes]) -> Request | None:
+    def _ours(self, fields: dict[str, str], expects: bool) -> Request | None:
         """The request, if it is a plain Models API POST this layer serves; else None."""
         parser = self._parser
-        if self._handing_over or parser.get_method() != b"POST" or b"expect" in names:
+        if self._handing_over or parser.get_method() != b"POST" or expects:
             return None
         if self._url == self._route_url:  # a client sends one path over and over
             model, operation = self._route
@@ -443,18 +440,15 @@ class FrontDoor(asyncio.Protocol):
             self._route_url, self._route = self._url, (model, operation)
         if not operation:
             return None
-        headers: CIMultiDict[str] = CIMultiDict(
-            [(name.decode("latin-1"), value.decode("latin-1")) for name, value in self._headers]
-        )
         limit = self.state.runtime.body_limits_bytes[operation]
         if not self._chunked:  # (a chunked body is limited as it arrives)
-            length = headers.get("Content-Length", "")
+            length = fields.get("content-length", "")
             if not length.isdigit() or int(length) > limit:
                 return None  # aiohttp answers: 413, or the empty body's 400
         self._body_limit = limit
         assert self._transport is not None
         return Request(
-            headers, model, operation, parser.should_keep_alive(), self._remote, self._transport
+            fields, model, operation, parser.should_keep_alive(), self._remote, self._transport
         )
 
     def _stream_to_aiohttp(self) -> None:
@@ -558,7 +552,7 @@ class FrontDoor(asyncio.Protocol):
         if request.operation == "token":
             exchange.token_status = "not-required"
             form, fault = plan_token(state, exchange, raw, {})
-            base_url = f"http://{request.headers.get('Host', '')}"
+            base_url = f"http://{request.headers.get('host', '')}"
             return fault, lambda: issue_token(state, exchange, form, base_url), None
         if request.operation == "feedback":
             return plan_feedback(request, state, exchange, raw), lambda: FEEDBACK_REPLY, None

@@ -56,24 +56,31 @@ def check_sizes(target: bytes, headers: Sequence[tuple[bytes, bytes]]) -> None:
         raise head_too_large(f"Header over {MAX_FIELD_BYTES} bytes")
 
 
+def header_fields(headers: Sequence[tuple[bytes, bytes]]) -> dict[str, str]:
+    """A head's fields by lower-cased name, decoded as latin-1 (as HTTP defines them); of a
+    repeated field, the first, as multidict's `get` gives. Handlers look fields up by their
+    lower-case names (aiohttp's own headers answer those too): a plain dict is built in under
+    half the time of a `CIMultiDict`, and every request the front door serves builds one."""
+    return {n.decode("latin-1").lower(): v.decode("latin-1") for n, v in reversed(headers)}
+
+
 def check_head(
-    headers: Sequence[tuple[bytes, bytes]], http_version: Callable[[], str]
-) -> set[bytes]:
-    """The header names (lowercased) of a head aiohttp's parser would accept; refuse one with a
-    singleton header twice, no `Host` in HTTP/1.1, a `Transfer-Encoding` other than `chunked`
-    (as nginx does), or the old WebSocket handshake."""
-    names = {name.lower() for name, _ in headers}
-    if len(names) != len(headers):
+    headers: Sequence[tuple[bytes, bytes]],
+    fields: Mapping[str, str],
+    http_version: Callable[[], str],
+) -> None:
+    """Refuse a head aiohttp's parser would refuse: a singleton header twice, no `Host` in
+    HTTP/1.1, a `Transfer-Encoding` other than `chunked` (as nginx does), or the old WebSocket
+    handshake. `fields` are the head's `header_fields`."""
+    if len(fields) != len(headers):
         _check_singletons([name.lower() for name, _ in headers])
-    if b"host" not in names and http_version() == "1.1":
+    if "host" not in fields and http_version() == "1.1":
         raise bad_request("Missing Host header")
-    if b"transfer-encoding" in names:
-        (value,) = [v for n, v in headers if n.lower() == b"transfer-encoding"]
-        if value.strip().lower() != b"chunked":
-            raise bad_request("Unsupported Transfer-Encoding (only chunked)")
-    if b"sec-websocket-key1" in names:
+    encoding = fields.get("transfer-encoding")
+    if encoding is not None and encoding.strip().lower() != "chunked":
+        raise bad_request("Unsupported Transfer-Encoding (only chunked)")
+    if "sec-websocket-key1" in fields:
         raise bad_request("Unsupported WebSocket handshake")
-    return names
 
 
 def _check_singletons(names: list[bytes]) -> None:

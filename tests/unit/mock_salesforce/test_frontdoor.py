@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import asyncio
 import json
+import re
+from pathlib import Path
 
 import pytest
 
+import mock_salesforce
 from mock_salesforce.config import MockConfig
 from mock_salesforce.exchange import Exchange, peer_of
 from mock_salesforce.frontdoor import (
@@ -16,6 +19,7 @@ from mock_salesforce.frontdoor import (
     head_of,
     response_head,
 )
+from mock_salesforce.protocol import header_fields
 from mock_salesforce.state import MockState
 
 CHAT = b"/einstein/platform/v1/models/sfdc_ai__DefaultGPT4OmniMini/chat-generations"
@@ -368,3 +372,16 @@ def test_the_journals_client_names_the_connection_a_request_came_on() -> None:
     assert peer_of(("127.0.0.1", 40123)) == "127.0.0.1:40123"
     assert peer_of(("::1", 40123, 0, 0)) == "[::1]:40123"
     assert peer_of(None) is None and peer_of("/tmp/mock.sock") is None
+
+
+def test_a_heads_fields_are_by_lower_case_name_the_first_of_a_repeated_one() -> None:
+    raw = [(b"Authorization", b"Bearer a"), (b"X-Caf\xe9", b"cr\xe8me"), (b"authorization", b"b")]
+    assert header_fields(raw) == {"authorization": "Bearer a", "x-caf\xe9": "cr\xe8me"}
+
+
+def test_the_handlers_ask_for_a_requests_headers_by_lower_case_name() -> None:
+    # The front door's are a dict by lower-case name: "Authorization" would find nothing there.
+    asked = re.compile(r"""headers\.get\(\s*["'][^"']*[A-Z]""")
+    package = Path(mock_salesforce.__file__).parent
+    for module in ("app", "delivery", "exchange", "frontdoor", "protocol", "validation"):
+        assert not asked.search((package / f"{module}.py").read_text()), module
