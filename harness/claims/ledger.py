@@ -32,7 +32,8 @@ class Expectation:
     wording: str
 
     def describe(self, unit: str) -> str:
-        return self.wording if unit != "fraction" else _percent_wording(self)
+        """`at most 0 requests`, `15% to 25%`: the region in the claim's unit."""
+        return _percent_wording(self) if unit == "fraction" else f"{self.wording} {unit}".rstrip()
 
 
 @dataclass(frozen=True)

@@ -298,6 +298,8 @@ statistic = "sum"
                for w, n in (("a", 0.0), ("b", 2.0), ("c", 0.0))]  # fmt: skip
     (verdict,) = evaluate_ledger(ledger, windows)
     assert (verdict.verdict, verdict.low, verdict.high) == (REFUTED, 2.0, 2.0)
+    assert verdict.expected == "at most 0 requests"  # R78: every figure in its unit
+    assert verdict.reason.endswith("2 requests is not at most 0 requests")
 
 
 def level(subject: str, role: str, n: int, rps: float) -> RunRecord:
