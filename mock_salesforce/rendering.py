@@ -15,7 +15,7 @@ from collections.abc import Callable
 from functools import lru_cache
 from typing import NamedTuple
 
-from mock_salesforce.corpus import Template, encode_text
+from mock_salesforce.corpus import Template
 from mock_salesforce.replies import (
     Reply,
     embedding_json,
@@ -161,7 +161,9 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
         else:
             pending = PendingVectors(config.seed, dims, inputs)
     else:
-        values["TEXT"] = encode_text(reply.text)
+        # A reply's words need no JSON escapes (`replies._VOCAB`; its tests check): quoted as
+        # they are, where encoding them was 2.7k instructions a new body.
+        values["TEXT"] = f'"{reply.text}"'
     template = runtime.corpus.shapes[reply.shape].template  # (the mix names known shapes)
     return Prepared(reply, template, values, pending)
 

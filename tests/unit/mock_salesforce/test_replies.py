@@ -1,3 +1,4 @@
+import json
 import math
 import random
 from collections import Counter
@@ -65,6 +66,13 @@ def test_usage_agrees_with_the_text() -> None:
         reply = expected_reply(index, "generations", {"prompt": f"prompt {index}"})
         assert count_tokens(reply.text) == reply.completion_tokens
         assert reply.total_tokens == reply.prompt_tokens + reply.completion_tokens
+
+
+def test_a_reply_text_is_its_own_json_string_between_quotes() -> None:
+    # The mock quotes reply texts as they are (`rendering.prepare`): no word may need escaping.
+    for index in range(200):
+        text = expected_reply(index, "chat-generations", chat(("user", f"q {index}"))).text
+        assert json.dumps(text) == f'"{text}"'
 
 
 def test_text_length_follows_the_configured_distribution() -> None:
