@@ -136,14 +136,16 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     """Check the model and body (ApiError on failure) and compute the reply and its values."""
     config = runtime.config
     check_model(endpoint, model, config.custom_models)
-    body = parse_body(raw)
-    plain = plain_chat(body) if endpoint == "chat-generations" else None
+    plain = plain_chat(raw) if endpoint == "chat-generations" else None
+    inputs: tuple[str, ...] = ()  # an embeddings request's
     if plain is None:
+        body = parse_body(raw)
         check_body(endpoint, body)
         if endpoint == "embeddings":
-            check_input_count(body["input"], config.embeddings_max_inputs)
+            inputs = tuple(body["input"])
+            check_input_count(inputs, config.embeddings_max_inputs)
         reply = expected_reply(config.seed, endpoint, body, runtime.mix, runtime.lengths)
-    else:  # the common chat body: checked and keyed in one pass
+    else:  # the common chat body: parsed, checked and keyed in one pass
         reply = reply_for(config.seed, endpoint, *plain, runtime.mix, runtime.lengths)
     prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
     values = {
@@ -155,7 +157,7 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     }
     pending = None
     if endpoint == "embeddings":
-        inputs, dims = tuple(body["input"]), config.embedding_dims
+        dims = config.embedding_dims
         if len(inputs) * dims <= EAGER_VECTOR_NUMBERS:
             values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, dims)
         else:

@@ -8,8 +8,9 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping, Sized
-from typing import Any
+from typing import Annotated, Any, Literal
 
+import msgspec
 import orjson
 
 from mock_salesforce.errors import ApiError
@@ -104,31 +105,46 @@ def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
     _check_optional_objects(body)
 
 
-def plain_chat(body: Mapping[str, Any]) -> tuple[str, list[str]] | None:
-    """The last user message's content and every message's, when `body` is a valid
-    chat-generations body in its common form (string contents, a user message, no optional
-    object of a wrong type); otherwise None, and `check_body` and `replies.key_and_texts`
-    decide. One pass does the checks and the keying: every new chat body comes through here."""
-    messages = body.get("messages")
-    if type(messages) is not list or not messages:
+class _Message(msgspec.Struct):
+    role: Literal["user", "assistant", "system"]
+    content: str
+
+
+class _Localization(msgspec.Struct):
+    defaultLocale: str
+
+
+class _PlainChat(msgspec.Struct):
+    """A valid chat-generations body in its common form, as `check_body` judges one (string
+    contents; optional objects of the right type); other fields are ignored, as the API does."""
+
+    messages: Annotated[list[_Message], msgspec.Meta(min_length=1)]
+    localization: _Localization | None = None
+    tags: dict[str, Any] | None = None
+    appFeedback: dict[str, Any] | None = None
+
+
+_PLAIN_CHAT = msgspec.json.Decoder(_PlainChat)
+
+
+def plain_chat(raw: bytes) -> tuple[str, list[str]] | None:
+    """The last user message's content and every message's, when `raw` is a valid
+    chat-generations body in its common form with a user message; otherwise None, and
+    `parse_body`, `check_body` and `replies.key_and_texts` decide.
+
+    msgspec parses and checks it in one compiled pass (in less time than orjson's parse alone):
+    every new chat body comes through here. Its schema restates the checks' rules for such a
+    body; a test holds the two to the same answers over ordinary and odd bodies."""
+    try:
+        body = _PLAIN_CHAT.decode(raw)
+    except msgspec.DecodeError:  # (a ValidationError is one)
         return None
     key, texts = None, []
-    for message in messages:
-        if type(message) is not dict:
-            return None
-        role, content = message.get("role"), message.get("content")
-        if type(content) is not str or type(role) is not str or role not in ROLES:
-            return None
-        texts.append(content)
-        if role == "user":
-            key = content
-    if key is None:
-        return None
-    try:
-        _check_optional_objects(body)  # (the checks' own: none of them written twice)
-    except ApiError:
-        return None
-    return key, texts
+    for message in body.messages:
+        texts.append(message.content)
+        if message.role == "user":
+            key = message.content
+    return None if key is None else (key, texts)
 
 
 def extra_fields(endpoint: str, body: Mapping[str, Any]) -> tuple[str, ...]:

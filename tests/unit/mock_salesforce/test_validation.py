@@ -142,12 +142,29 @@ CHAT_BODIES: list[dict[str, Any]] = [
 ]
 
 
-@pytest.mark.parametrize("body", CHAT_BODIES)
+A = '{"role": "user", "content": "a"}'
+RAW_CHAT_BODIES = [json.dumps(body).encode() for body in CHAT_BODIES] + [
+    f'{{"messages": [{A}], "messages": [{{"role": "system", "content": "s"}}]}}'.encode(),
+    f'{{"messages": [{A}], "messages": [{{"role": "user", "content": "b"}}]}}'.encode(),
+    f'{{"messages": [{A}], "x": NaN}}'.encode(),
+    b'{"messages": [{"role": "user", "content": "\\ud800"}]}',
+    f'{{"messages": [{A}], "localization": {{"defaultLocale": "en", "x": 1}}}}'.encode(),
+    b'{"messages": [{"role": "user", "content": "a", "name": "n"}]}',
+    f'{{"messages": [{A}], "n": 123456789012345678901234567890}}'.encode(),
+    f'{{"messages": [{A}], "tags": {{"k": [1, {{"deep": null}}]}}}}'.encode(),
+    f"[{A}]".encode(),
+    b"\xef\xbb\xbf" + f'{{"messages": [{A}]}}'.encode(),
+    f'{{"messages": [{A}]}} x'.encode(),
+]  # fmt: skip
+
+
+@pytest.mark.parametrize("raw", RAW_CHAT_BODIES)
 def test_the_one_pass_chat_check_accepts_only_valid_bodies_and_keys_them_as_replies_do(
-    body: dict[str, Any],
+    raw: bytes,
 ) -> None:
-    plain = plain_chat(body)
+    plain = plain_chat(raw)
     try:
+        body = parse_body(raw)
         check_body("chat-generations", body)
     except ApiError:
         assert plain is None
@@ -156,5 +173,7 @@ def test_the_one_pass_chat_check_accepts_only_valid_bodies_and_keys_them_as_repl
 
 
 def test_the_common_chat_bodies_take_the_one_pass() -> None:
-    assert plain_chat(CHAT_BODIES[0]) == ("u", ["s", "u"])
-    assert [plain_chat(body) is not None for body in CHAT_BODIES[:5]] == [True] * 4 + [False]
+    assert plain_chat(RAW_CHAT_BODIES[0]) == ("u", ["s", "u"])
+    taken = [plain_chat(raw) is not None for raw in RAW_CHAT_BODIES[:5]]
+    assert taken == [True] * 4 + [False]
+    assert plain_chat(RAW_CHAT_BODIES[len(CHAT_BODIES) + 1]) == ("b", ["b"])  # the last wins
