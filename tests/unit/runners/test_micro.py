@@ -202,6 +202,15 @@ def test_a_users_token_provider_class_is_built_with_keywords(
     assert (provider.store, provider.fetch, provider.clock) == ("store", "fetch", "clock")
 
 
+def test_a_shape_a_user_extractor_raised_on_shows_its_time_as_a_raise_without_a_ratio() -> None:
+    raw = fixture_benchmarks()[0]
+    mine = json.loads(json.dumps(raw))
+    mine["extra_info"] |= {"extractor": "me:f", "raised": "KeyError: 'generationDetails'"}
+    table = extract_table(records_from_benchmarks([raw, mine], ENV, {}))
+    (mine_cell,) = table.columns[2].cells
+    assert str(mine_cell).endswith(" raised") and "x)" not in str(mine_cell)
+
+
 def test_the_summary_puts_extractors_side_by_side_with_ratios() -> None:
     raw = fixture_benchmarks()[0]
     legacy = json.loads(json.dumps(raw))
