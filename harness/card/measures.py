@@ -23,7 +23,7 @@ from harness.card.selfreport import (
 )
 from harness.join import calls_by_marker
 from harness.records import RunRecord, Series, capture_environment, make_series, now_iso
-from harness.runners.support.loadrows import BODY_CHARS, HELD, Row, no_reply
+from harness.runners.support.loadrows import BODY_CHARS, HELD, HELD_FACTOR, Row, no_reply
 from harness.shim import shim_cost
 from harness.targets.resources import GroupResources
 
@@ -193,7 +193,8 @@ def _failure(row: Row) -> str:
     """What went wrong with a reply: what became of a request that got none, what the fidelity
     check found, or the reply's body."""
     if row.error == HELD:
-        return f"{HELD}: still no reply when the window ended, after longer than any reply took"
+        return (f"{HELD}: still no reply when the window ended, after over {HELD_FACTOR:g} times "
+                "as long as any reply took")  # fmt: skip
     if row.status == 0 and no_reply(row):
         return f"{row.error or 'no reply'}: the connection ended without a reply"
     if row.status == 0:

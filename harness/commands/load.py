@@ -279,7 +279,7 @@ def in_flight_summary(record: RunRecord) -> str:
     waiting = record.params.get("in_flight") or {}
     if waiting.get("held"):
         return (f"; {waiting['held']} held without a reply at the window's end (waiting up to "
-                f"{waiting['longest_wait_ms'] / 1000:.1f} s, longer than any reply)")  # fmt: skip
+                f"{waiting['longest_wait_ms'] / 1000:.1f} s, over 3 times any reply)")  # fmt: skip
     if waiting.get("requests"):
         return f"; {waiting['requests']} in flight at the end, not counted"
     return ""

@@ -115,10 +115,12 @@ def error_message(text: str) -> str:
 # A request still waiting for its reply when its user was stopped (the window's end, or a
 # ramp-down): the locust child writes it with this error and the time it had waited so far.
 IN_FLIGHT = "InFlight"
-# One of those that had waited longer than every reply of its window (and `HELD_MIN_MS`): the
-# target held it, a request left without a reply (R64). The others are the window's cut.
+# One of those that had waited `HELD_FACTOR` times as long as the slowest reply of its window
+# (and `HELD_MIN_MS`): the target held it, a request left without a reply (R64). The others are
+# the window's cut: a request sent near the end of a few slow replies may outwait them all.
 HELD = "Held"
-HELD_MIN_MS = 1000.0
+HELD_FACTOR = 3.0
+HELD_MIN_MS = 2000.0
 
 
 @dataclass(frozen=True)
@@ -134,12 +136,12 @@ class InFlight:
 
 def settle_in_flight(rows: Sequence[Row]) -> tuple[list[Row], InFlight]:
     """The rows a window's statistics count: a request in flight at its end is kept as `HELD`
-    (no reply, its wait as its latency) when it waited longer than every reply and
-    `HELD_MIN_MS`; one that waited less is the window's cut, left out like a request never
-    sent; and what was in flight."""
+    (no reply, its wait as its latency) when it waited `HELD_FACTOR` times as long as the
+    slowest reply and `HELD_MIN_MS`; one that waited less is the window's cut, left out like a
+    request never sent; and what was in flight."""
     waiting = [r for r in rows if r.error == IN_FLIGHT]
     replied = [r for r in rows if r.error != IN_FLIGHT]
-    held_after_ms = max([HELD_MIN_MS, *(r.latency_ms for r in replied)])
+    held_after_ms = max([HELD_MIN_MS, *(HELD_FACTOR * r.latency_ms for r in replied)])
     held = [replace(r, error=HELD) for r in waiting if r.latency_ms > held_after_ms]
     kept = sorted([*replied, *held], key=lambda r: r.intended_s)
     longest_ms = max((r.latency_ms for r in waiting), default=0.0)

@@ -37,7 +37,7 @@ def test_the_summary_says_what_the_target_held_at_the_windows_end_and_not_its_or
 
     held = {"requests": 4, "held": 4, "longest_wait_ms": 7700.0, "held_after_ms": 1000.0}
     assert in_flight_summary(load(held)) == (
-        "; 4 held without a reply at the window's end (waiting up to 7.7 s, longer than any reply)"
+        "; 4 held without a reply at the window's end (waiting up to 7.7 s, over 3 times any reply)"
     )
     cut = {"requests": 2, "held": 0, "longest_wait_ms": 90.0, "held_after_ms": 1000.0}
     assert in_flight_summary(load(cut)) == "; 2 in flight at the end, not counted"
