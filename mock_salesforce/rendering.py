@@ -190,8 +190,11 @@ def _add_request_values(
 ) -> None:
     """The values that differ per request: ids and the timestamp."""
     ids, digits = state.ids, f"{seq:012x}"  # every id ends in `seq` in hex: formatted once
-    if "CREATED" in slots:
-        values["CREATED"] = str(int(state.now_epoch_s()))
+    if "CREATED" in slots:  # the epoch second, as text remade only when it changes
+        second = state.now_epoch_s() // 1
+        if second != state.second:
+            state.second, state.second_text = second, str(int(second))
+        values["CREATED"] = state.second_text
     if "GENERATION_ID" in slots:
         values["GENERATION_ID"] = f'{ids.generation_open}{digits}"'
     if "COMPLETION_ID" in slots:  # ten digits (`seq:010x`), more only past 16 ** 10

@@ -120,6 +120,9 @@ class MockState:
             include_expires_in=config.token_expires_in,
         )
         self.seq = 0
+        # The epoch second replies last said they were created in, and its text: a float floor
+        # and a compare a reply, where formatting it was 3.7k instructions (`rendering`).
+        self.second, self.second_text = -1.0, ""
         self.ids = IdMaker(random.Random(f"{config.seed}/{instance}/{self.epoch_start_s}"))
 
     @property

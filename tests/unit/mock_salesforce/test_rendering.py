@@ -24,6 +24,18 @@ def state_for(config: MockConfig) -> MockState:
     return MockState(config, clock=lambda: 10.0, wall_clock=lambda: 1_700_000_000.0)
 
 
+def test_a_reply_says_the_epoch_second_it_was_made_in_as_the_clock_moves() -> None:
+    now_s = [10.0]
+    state = MockState(MockConfig(), clock=lambda: now_s[0], wall_clock=lambda: 1_700_000_000.5)
+    prepared = prepare(state.runtime, "chat-generations", MODEL, RAW)
+    created = []
+    for step_s in (0.0, 0.4, 0.2, 5.0, -3.0):  # (an injected clock may go back)
+        now_s[0] += step_s
+        reply = json.loads(render(state, 1, prepared))
+        created.append(reply["generationDetails"]["parameters"]["created"])
+    assert created == [1_700_000_000, 1_700_000_000, 1_700_000_001, 1_700_000_006, 1_700_000_003]
+
+
 def test_a_prepared_request_renders_the_expected_reply_with_fresh_ids() -> None:
     state = state_for(MockConfig(seed=4))
     prepared = prepare(state.runtime, "chat-generations", MODEL, RAW)
