@@ -3,7 +3,10 @@
 Replies from the mock depend on the request content, so varied prompts give varied reply
 lengths; a seeded generator keeps a run reproducible. Every prompt carries a marker
 (`mock_salesforce.markers`), so each one is new and the mock's journal names the upstream calls a
-gateway made for it, however the gateway rewrote it (`harness.join`).
+gateway made for it, however the gateway rewrote it (`harness.join`). A third of the requests
+also carry the sampling fields real OpenAI clients send (`CLIENT_FIELDS`: the SDKs, LangChain and
+chat UIs set them), so a gateway that breaks on them, or forwards them where the Models API
+ignores them, shows; the mock's reply never depends on them.
 """
 
 from __future__ import annotations
@@ -17,6 +20,9 @@ SYSTEM_TEXT = "You are a concise CRM assistant."
 _TOPICS = ("an account", "a renewal", "a support case", "an opportunity", "a lead", "a contract")
 _ASKS = ("Summarise", "Draft a reply about", "List the risks of", "Explain the status of")
 _NUMBERS = 50
+# What a third of the requests carry besides the messages. max_tokens is above any reply the
+# mock gives (512 tokens at most), so a gateway that honours it never has to cut one.
+CLIENT_FIELDS = {"max_tokens": 1024, "temperature": 0.7, "top_p": 1.0}
 
 
 def messages(ask: str, topic: str, number: int, marker: str) -> list[dict[str, str]]:
@@ -29,10 +35,12 @@ def messages(ask: str, topic: str, number: int, marker: str) -> list[dict[str, s
 
 def chat_body(rng: random.Random, model: str, stream: bool) -> tuple[dict[str, Any], str]:
     """An OpenAI chat completion request with a system prompt and one varied, marked user
-    message; and its marker."""
+    message (a third of them with `CLIENT_FIELDS`); and its marker."""
     marker = new_marker(rng)
     chosen = messages(rng.choice(_ASKS), rng.choice(_TOPICS), rng.randrange(_NUMBERS), marker)
     body: dict[str, Any] = {"model": model, "messages": chosen}
+    if int(marker[-1], 16) % 3 == 0:  # from the marker: the prompts drawn stay the same
+        body |= CLIENT_FIELDS
     if stream:
         body["stream"] = True
     return body, marker
