@@ -2,9 +2,10 @@
 
 At test start the master shortens the mock's token lifetime (so the run crosses several token
 expiries) and then walks the mock through the phases of `resilience_plan`: calm, a burst of 429s
-with `Retry-After`, calm, a 503 outage, calm, hung requests. At test stop the mock is put back as
-it was. Grade the target afterwards with `sfperf verdict --mock URL` (or
-`harness.findings.grade_journal`); `sfperf verdict --scenario resilience` does it all.
+with `Retry-After`, calm, a 503 outage, calm, hung requests; one user in four asks for streams.
+At test stop the mock is put back as it was. Grade the target afterwards with `sfperf verdict
+--mock URL` (or `harness.findings.grade_journal`); `sfperf verdict --scenario resilience` does it
+all.
 """
 
 import logging
@@ -27,9 +28,24 @@ class ResilienceChat(ChatUser):
     """Sends chat completions back to back through every phase; every prompt is new (it carries
     its marker), so the grading tells a gateway's retries by their repeated body."""
 
+    weight = 3
+
     @task
     def chat_completion(self) -> None:
         self.chat()
+
+
+class ResilienceStream(ChatUser):
+    """Sends streamed chat completions through the same phases: a gateway that commits a 200
+    and its stream headers before calling the upstream can only tell a failure inside the
+    stream, as error text in a 200 (R73)."""
+
+    weight = 1
+    stream = True
+
+    @task
+    def chat_completion(self) -> None:
+        self.chat(name="chat-stream")
 
 
 class Director:
