@@ -137,7 +137,7 @@ def plain_chat(raw: bytes) -> tuple[str, list[str]] | None:
     body; a test holds the two to the same answers over ordinary and odd bodies."""
     try:
         body = _PLAIN_CHAT.decode(raw)
-    except msgspec.DecodeError:  # (a ValidationError is one)
+    except (msgspec.DecodeError, RecursionError):  # (a ValidationError is a DecodeError)
         return None
     key, texts = None, []
     for message in body.messages:

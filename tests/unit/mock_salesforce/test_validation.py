@@ -155,6 +155,8 @@ RAW_CHAT_BODIES = [json.dumps(body).encode() for body in CHAT_BODIES] + [
     f"[{A}]".encode(),
     b"\xef\xbb\xbf" + f'{{"messages": [{A}]}}'.encode(),
     f'{{"messages": [{A}]}} x'.encode(),
+    f'{{"messages": [{A}], "tags": '.encode() + b'{"a":' * 3000,
+    f'{{"messages": [{A}], "tags": {{"a": '.encode() + b"[" * 5000 + b"]" * 5000 + b"}}",
 ]  # fmt: skip
 
 
