@@ -8,7 +8,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Callable, Collection, Mapping, Sized
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args
 
 import msgspec
 import orjson
@@ -49,7 +49,8 @@ KNOWN_FIELDS = {
         }
     ),
 }
-ROLES = frozenset({"user", "assistant", "system"})
+Role = Literal["user", "assistant", "system"]
+ROLES = frozenset(get_args(Role))  # one list for the checks and `plain_chat`'s schema
 # The most body bytes each endpoint reads (413 past it): the Models endpoints take the configured
 # `body_limit_bytes`; a token form or a feedback document never needs more than these.
 SMALL_BODY_LIMITS_BYTES = {"token": 16_384, "feedback": 65_536}
@@ -106,7 +107,7 @@ def check_body(endpoint: str, body: Mapping[str, Any]) -> None:
 
 
 class _Message(msgspec.Struct):
-    role: Literal["user", "assistant", "system"]
+    role: Role
     content: str
 
 
