@@ -16,34 +16,25 @@ import argparse
 import hmac
 import os
 import sys
-import threading
-from typing import Any
 
 import models_api as api
 import stdlib_gateway as stdlib
 
 
-class Gateway(stdlib.Gateway):
+class Gateway(stdlib.CountingGateway):
     """The OpenAI chat endpoint over the Models API, for clients holding the key."""
 
     def __init__(self, settings: api.Settings, api_key: str) -> None:
         super().__init__(settings)
         self.api_key = api_key
-        self.lock = threading.Lock()
-        self.requests = 0
 
     def admits(self, authorization: str | None) -> bool:
         """True when the request carries this gateway's key (compared in constant time)."""
         expected = f"Bearer {self.api_key}".encode()
         return hmac.compare_digest((authorization or "").encode(), expected)
 
-    def chat(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
-        with self.lock:
-            self.requests += 1
-        return super().chat(asked, model)
 
-
-class Handler(stdlib.Handler):
+class Handler(stdlib.CountingHandler):
     gateway: Gateway
 
     def admitted(self) -> bool:
@@ -53,9 +44,6 @@ class Handler(stdlib.Handler):
         body = api.error_body("missing or wrong API key", "authentication_error", "invalid_api_key")
         self.reply(401, body, {"WWW-Authenticate": "Bearer"})
         return False
-
-    def performance(self) -> dict[str, Any]:
-        return {"requests": self.gateway.requests}
 
 
 def main() -> None:

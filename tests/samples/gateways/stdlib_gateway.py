@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import json
 import sys
+import threading
 import time
 import urllib.parse
 from collections.abc import Callable, Mapping
@@ -148,6 +149,29 @@ class Handler(JsonHandler):
     def performance(self) -> Mapping[str, Any] | None:
         """The gateway's own report at `GET /metrics/performance` (None: it has none)."""
         return None
+
+
+class CountingGateway(Gateway):
+    """A gateway that counts the chat requests it served (its own `/metrics/performance`)."""
+
+    def __init__(self, settings: api.Settings) -> None:
+        super().__init__(settings)
+        self.lock = threading.Lock()
+        self.requests = 0
+
+    def chat(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
+        with self.lock:
+            self.requests += 1
+        return super().chat(asked, model)
+
+
+class CountingHandler(Handler):
+    """Reports a `CountingGateway`'s count at `GET /metrics/performance`."""
+
+    gateway: CountingGateway
+
+    def performance(self) -> dict[str, Any]:
+        return {"requests": self.gateway.requests}
 
 
 def serve(

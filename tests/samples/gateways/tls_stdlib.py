@@ -15,33 +15,10 @@ from __future__ import annotations
 
 import argparse
 import ssl
-import threading
 from http.server import ThreadingHTTPServer
-from typing import Any
 
 import models_api as api
 import stdlib_gateway as stdlib
-
-
-class Gateway(stdlib.Gateway):
-    """The OpenAI chat endpoint over the Models API, counting what it served."""
-
-    def __init__(self, settings: api.Settings) -> None:
-        super().__init__(settings)
-        self.lock = threading.Lock()
-        self.requests = 0
-
-    def chat(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
-        with self.lock:
-            self.requests += 1
-        return super().chat(asked, model)
-
-
-class Handler(stdlib.Handler):
-    gateway: Gateway
-
-    def performance(self) -> dict[str, Any]:
-        return {"requests": self.gateway.requests}
 
 
 def main() -> None:
@@ -52,8 +29,8 @@ def main() -> None:
     settings = api.load_settings("tls-stdlib", rest)
     context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
     context.load_cert_chain(known.ssl_certfile, known.ssl_keyfile)
-    Handler.gateway = Gateway(settings)
-    server = ThreadingHTTPServer((settings.host, settings.port), Handler)
+    stdlib.CountingHandler.gateway = stdlib.CountingGateway(settings)
+    server = ThreadingHTTPServer((settings.host, settings.port), stdlib.CountingHandler)
     server.daemon_threads = True
     # A client that refuses the certificate fails the handshake in accept(): an OSError the
     # server drops, as it drops a reset connection.
