@@ -13,7 +13,11 @@ What is compared follows from what a series measures:
   window, so runs of different lengths compare; a count of requests, each counted once at most
   (a fidelity kind, no reply, error responses), as the rate of the window's requests it is,
   like `ok` (17 of 17 against 0 of 18 is decided, not "too few values");
-- anything else: the ratio of medians with a bootstrap interval, Mann-Whitney p, Cliff's delta.
+- anything else: the ratio of medians with a bootstrap interval, Mann-Whitney p, Cliff's delta;
+  but a series that subtracts one clock from another (`added_latency_ms`: the mock's from the
+  client's) whose median on either side is within two resolutions of zero, or below it, is
+  compared by the difference of the medians, each value floored at 0 (a ratio to a figure the
+  clocks cannot resolve means nothing: "-0.013, better", R91).
 `better` / `worse` needs the 95% interval to exclude "no change" AND an effect beyond the
 minimum the gate's rules set for that series (`harness.gate.Rule`: 10% unless a rule says
 otherwise, latency also 1 ms; a rate 1 point): two runs differ by a little on any machine,
@@ -29,14 +33,18 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
+from harness.overhead import ADDED_RESOLUTION_MS
 from harness.records import RunRecord
 from harness.saturation import ok_flags
 from harness.stats import (
     Array,
     Interval,
     RowStatistic,
+    cliffs_delta,
     compare_samples,
     effect_label,
+    mann_whitney_p,
+    median_difference_interval,
     percentile_interval,
     rate_difference_interval,
     resample_statistic,
@@ -77,12 +85,18 @@ RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback", "streamed", "
 REQUEST_COUNTS = frozenset({"no_reply", "error_responses"})
 REQUEST_COUNT_PREFIX = "fidelity_"
 OK_ONLY = frozenset({"latency_ms", "ttft_ms"})  # one per request, beside `ok`
+# A difference of two clocks, by series: its resolution, the least figure it can tell from zero.
+RESOLUTIONS = {"added_latency_ms": ADDED_RESOLUTION_MS}
+# Within this many resolutions of zero a median's relative error swamps a ratio (1.2 ms against
+# 8.3 ms gave a ratio interval of [-0.02, 0.26]): such figures are compared by their difference.
+NEAR_ZERO_RESOLUTIONS = 2.0
 REQUESTS = "client_requests"  # a card window's request count
 
 BETTER, WORSE, HIGHER, LOWER = "better", "worse", "higher", "lower"
 NO_CLEAR_CHANGE, SMALL_CHANGE = "no clear change", "small change"
 TOO_FEW, NO_INTERVAL, NOT_COMPARED = "too few values", "no interval", "not compared"
 _NONE = Interval(math.nan, math.nan)  # no interval
+DIFFERENCE = "difference of medians"
 
 
 @dataclass(frozen=True)
@@ -239,6 +253,10 @@ def compare_metric(
     before, after = take(baseline, series), take(candidate, series)
     if not before or not after:
         return None
+    resolution = RESOLUTIONS.get(series)
+    least_ms = min(np.median(before), np.median(after))
+    if resolution is not None and least_ms < NEAR_ZERO_RESOLUTIONS * resolution:
+        return compare_difference(before, after, better, minimum, resolution)
     return compare_values(before, after, better, minimum, "per request" if counted else "median")
 
 
@@ -260,6 +278,42 @@ def compare_values(
         compared.p_value, effect_label(compared.cliffs_delta), basis,
     )  # fmt: skip
     return sized(change, minimum)
+
+
+def compare_difference(
+    before: Sequence[float],
+    after: Sequence[float],
+    better: str,
+    minimum: MinimumEffect,
+    resolution: float,
+) -> Change:
+    """Medians near zero compared by their difference (candidate - baseline) and its bootstrap
+    interval, each value floored at 0; the minimum effect is absolute (the rule's, else the
+    series' `resolution`)."""
+    floor_b = np.maximum(np.asarray(before, dtype=np.float64), 0.0)
+    floor_c = np.maximum(np.asarray(after, dtype=np.float64), 0.0)
+    b, c = float(np.median(floor_b)), float(np.median(floor_c))
+    least = minimum.absolute if minimum.absolute is not None else resolution
+    absolute = MinimumEffect(None, least, minimum.unit)
+    if min(len(before), len(after)) < MIN_VALUES:
+        return Change(b, c, math.nan, _NONE, TOO_FEW, len(before), len(after), basis=DIFFERENCE)
+    spread = median_difference_interval(floor_b.tolist(), floor_c.tolist(), resamples=RESAMPLES)
+    moved = HIGHER if spread.low > 0 else LOWER
+    verdict = NO_CLEAR_CHANGE if spread.low <= 0.0 <= spread.high else _direction_verdict(
+        moved, better)  # fmt: skip
+    unit = f" {minimum.unit}" if minimum.unit else ""
+    note = (f"{_near_zero(b, resolution, unit)} → {_near_zero(c, resolution, unit)}: "
+            f"{c - b:+.2f}{unit} [{spread.low:+.2f}, {spread.high:+.2f}]")  # fmt: skip
+    change = Change(
+        b, c, math.nan, _NONE, verdict, len(before), len(after),
+        mann_whitney_p(floor_b, floor_c), effect_label(cliffs_delta(floor_b, floor_c)),
+        DIFFERENCE, note,
+    )  # fmt: skip
+    return sized(change, absolute)
+
+
+def _near_zero(median: float, resolution: float, unit: str) -> str:
+    return f"under {resolution:g}{unit}" if median < resolution else f"{median:.2f}{unit}"
 
 
 def _ratio(baseline: float, candidate: float) -> float:

@@ -26,6 +26,10 @@ from harness.join import Joined, reply_facts
 PACED_GAP_MS = 5.0
 # A first token more than this before the upstream's reply ended cannot be the upstream's text.
 EARLY_SLACK_MS = 5.0
+# Added latency subtracts the mock's measure of its time on the calls (its clock, in its process)
+# from the client's measure of the request's: medians within a millisecond of zero, or below it,
+# are the two clocks' disagreement, not the gateway's speed (a Go gateway reads -0.05 ms, R91).
+ADDED_RESOLUTION_MS = 1.0
 
 
 def upstream_busy_ms(calls: Sequence[Mapping[str, Any]]) -> float:
@@ -42,6 +46,13 @@ def upstream_busy_ms(calls: Sequence[Mapping[str, Any]]) -> float:
 def added_latency_ms(joined: Sequence[Joined]) -> list[float]:
     """Per answered (200) request: client latency minus the upstream's busy time."""
     return [j.row.response_ms - upstream_busy_ms(j.calls) for j in joined if j.row.status == 200]
+
+
+def added_words(added_ms: float) -> str:
+    """An added latency in words: `2.3 ms`, or `under 1 ms (the join's resolution)`."""
+    if added_ms < ADDED_RESOLUTION_MS:
+        return f"under {ADDED_RESOLUTION_MS:g} ms (the join's resolution)"
+    return f"{added_ms:.1f} ms"
 
 
 def upstream_calls(joined: Sequence[Joined]) -> list[float]:

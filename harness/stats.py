@@ -269,6 +269,21 @@ def compare_samples(
     )
 
 
+def median_difference_interval(
+    baseline: Sequence[float],
+    candidate: Sequence[float],
+    *,
+    confidence: float = CONFIDENCE,
+    resamples: int = RESAMPLES,
+    seed: int = SEED,
+) -> Interval:
+    """The bootstrap interval of median(candidate) - median(baseline), in their unit."""
+    base, cand = as_array(baseline), as_array(candidate)
+    base_medians = resample_statistic(base, row_percentile(50), resamples=resamples, seed=seed)
+    cand_medians = resample_statistic(cand, row_percentile(50), resamples=resamples, seed=seed + 1)
+    return percentile_interval(cand_medians - base_medians, confidence)
+
+
 def compare_rates(
     baseline: Sequence[float], candidate: Sequence[float], *, confidence: float = CONFIDENCE
 ) -> Comparison:

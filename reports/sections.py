@@ -14,6 +14,7 @@ from typing import Any
 from harness.changes import BETTER, WORSE
 from harness.claims import Verdict, count_verdicts
 from harness.gate import Rule, shipped_rules
+from harness.overhead import ADDED_RESOLUTION_MS
 from harness.pairing import SweepRow, errors_text, knees_side_by_side, split_roles, sweep_rows
 from harness.records import RunRecord
 from reports import frames, plots
@@ -134,7 +135,9 @@ def gateway_section(records: Sequence[RunRecord]) -> Section:
         "(`vs_upstream`); one no journaled call carried is judged against the reply predicted from "
         "the client's request (`vs_predicted`). Added latency: the client's latency minus the "
         "whole time the upstream spent on those calls (all of them: a second call's time counts "
-        "as the upstream's, and the calls per request say when there was one)."
+        "as the upstream's, and the calls per request say when there was one). It subtracts the "
+        "mock's clock from the client's: a figure under "
+        f"{ADDED_RESOLUTION_MS:g} ms is below what the join resolves (a negative one shows as 0)."
     )
     streams = [
         f"{r.labels.get('target', '?')} ({r.scenario}) {r.params['streaming']['says']}."

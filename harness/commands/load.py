@@ -287,6 +287,8 @@ def in_flight_summary(record: RunRecord) -> str:
 
 def joined_summary(record: RunRecord) -> str:
     """What the join says: how answers were judged, the gateway's added latency, streaming."""
+    from harness.overhead import added_words
+
     basis = record.params.get("fidelity_basis") or {}
     if not basis.get("upstream"):
         predicted = basis.get("predicted", 0)
@@ -295,7 +297,7 @@ def joined_summary(record: RunRecord) -> str:
     if "added_latency_ms" in record.series_names:
         added = sorted(record.get("added_latency_ms").values)
         if added:
-            text += f", gateway added p50 {percentile(added, 0.5):.1f} ms"
+            text += f", gateway added p50 {added_words(percentile(added, 0.5))}"
     mode = (record.params.get("streaming") or {}).get("mode")
     return text + (f", streams: {mode}" if mode else "")
 

@@ -145,3 +145,30 @@ def test_verdicts_need_an_interval_that_excludes_one_and_know_which_way_is_bette
     assert verdict_of(Interval(0.7, 0.9), "") == "lower"
     assert verdict_of(Interval(0.9, 1.1), "higher") == "no clear change"
     assert verdict_of(Interval(math.nan, math.nan), "higher") == "no interval"
+
+
+def added(median_ms: float, n: int = 300) -> RunRecord:
+    """A load run whose added latency per ok reply is about `median_ms` (± 1.5 ms of clock
+    noise: a lean gateway's figures go below zero)."""
+    values = median_ms + RNG.permutation(np.linspace(-1.5, 1.5, n))
+    series = (make_series("added_latency_ms", "ms", values),)
+    return RunRecord("load", "resilience", {}, ENV, series, labels={"mode": "closed"})
+
+
+def test_added_latency_near_zero_is_compared_as_a_difference_in_ms_never_as_a_ratio() -> None:
+    # R91: 4.04 ms against a Go gateway's -0.052 ms was "-0.01287 [-0.021, -0.002], better".
+    change = compared(added(4.0), added(-0.05), "added_latency_ms")
+    assert change is not None and change.basis == "difference of medians"
+    assert math.isnan(change.ratio) and math.isnan(change.interval.low)
+    assert change.candidate >= 0.0 and change.verdict == "better"
+    assert change.note.startswith("4.00 ms → under 1 ms: -4.00 ms [")
+    # Within the clocks' resolution both sides: no verdict worth the name.
+    alike = compared(added(0.2), added(0.6), "added_latency_ms")
+    assert alike is not None and alike.verdict in ("no clear change", "small change")
+    assert alike.note.startswith("under 1 ms → under 1 ms")
+
+
+def test_added_latency_well_above_the_resolution_is_still_a_ratio_of_medians() -> None:
+    change = compared(added(4.0), added(12.0), "added_latency_ms")
+    assert change is not None and change.basis == "median"
+    assert change.ratio == pytest.approx(3.0, rel=0.1) and change.verdict == "worse"

@@ -7,9 +7,9 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.load import in_flight_summary, print_findings
+from harness.commands.load import in_flight_summary, joined_summary, print_findings
 from harness.findings.grading import RETRY_FINDINGS, findings_record
-from harness.records import RunRecord, capture_environment
+from harness.records import RunRecord, capture_environment, make_series
 
 
 def test_a_gateway_that_never_refreshes_its_token_is_told_why_every_request_failed(
@@ -41,3 +41,17 @@ def test_the_summary_says_what_the_target_held_at_the_windows_end_and_not_its_or
     )
     cut = {"requests": 2, "held": 0, "longest_wait_ms": 90.0, "held_after_ms": 1000.0}
     assert in_flight_summary(load(cut)) == "; 2 in flight at the end, not counted"
+
+
+def test_an_added_latency_the_clocks_cannot_resolve_is_said_so_never_printed_negative() -> None:
+    # R91: a Go gateway "added p50 -0.1 ms".
+    def load(added_ms: list[float]) -> RunRecord:
+        series = (make_series("added_latency_ms", "ms", added_ms),)
+        params = {"fidelity_basis": {"upstream": 3, "predicted": 0, "unchecked": 0}}
+        return RunRecord("load", "steady", params, capture_environment(), series)
+
+    assert joined_summary(load([-0.3, -0.052, 0.4])) == (
+        "; judged against the upstream: 3 of 3, "
+        "gateway added p50 under 1 ms (the join's resolution)"
+    )
+    assert joined_summary(load([2.0, 2.3, 9.0])).endswith("gateway added p50 2.3 ms")

@@ -6,11 +6,14 @@ import json
 from pathlib import Path
 from typing import Any
 
+import pytest
+
 from harness.fidelity import AnswerFacts
 from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.loadjoin import join_load
 from harness.runners.support.loadrows import Row
 from mock_salesforce.journal import text_sha256
+from reports import frames
 from reports.render import write_report
 
 CLAUDE = "sfdc_ai__DefaultBedrockAnthropicClaude3Haiku"
@@ -81,3 +84,20 @@ def test_load_records_from_before_the_join_are_said_to_be_so(tmp_path: Path) -> 
                       labels=dict(load.labels))  # fmt: skip
     write_report(tmp_path, [older])
     assert "recorded before sfperf joined each answer" in (tmp_path / "report.md").read_text()
+
+
+def test_an_added_latency_below_zero_shows_as_zero_and_is_called_below_the_resolution(
+    tmp_path: Path,
+) -> None:
+    # R91: a Go gateway's resilience run read "added_p50_ms -0.052": the clocks, not the gateway.
+    load, _rewrites = load_and_rewrites()
+    clocks = [s for s in load.series if s.name != "added_latency_ms"]
+    clocks.append(make_series("added_latency_ms", "ms", [-0.3, -0.052, 0.2]))
+    lean = RunRecord(load.runner, load.scenario, dict(load.params), load.environment,
+                     tuple(clocks), labels=dict(load.labels))  # fmt: skip
+    join = frames.join_table([lean])
+    assert join["added_p50_ms"].tolist() == [0.0]
+    assert join["added_p99_ms"].tolist() == [pytest.approx(0.195, abs=0.001)]
+    write_report(tmp_path, [lean])
+    assert "a figure under 1 ms is below what the join resolves" in (
+        tmp_path / "report.md").read_text()  # fmt: skip
