@@ -100,24 +100,58 @@ def _field_text(name: str) -> str:
 def no_connection_reuse(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """Models requests over (nearly) as many connections as requests: the journal's `client`
     is the connection's `host:port`. Judged on windows without faults (a fault closes
-    connections) and with `min_calls_for_reuse` requests or more."""
+    connections) and with `min_calls_for_reuse` requests or more. A client that reused some
+    connections has one pool, too small for the calls in flight (R93), not one per call."""
     calls = [e for e in models_requests(entries) if _port_of(e.get("client"))]
     if len(calls) < policy.min_calls_for_reuse or any(
         e.get("fault") or e.get("disconnected") for e in entries
     ):
         return None
-    opened: dict[str, Entry] = {}
+    opened: dict[str, list[Entry]] = {}
     for entry in calls:
-        opened.setdefault(str(entry["client"]), entry)
+        opened.setdefault(str(entry["client"]), []).append(entry)
     if len(opened) <= policy.max_connections_per_call * len(calls):
         return None
+    reused = sum(1 for carried in opened.values() if len(carried) > 1)
+    said = f"{len(calls)} Models requests over {len(opened)} connections: " + (
+        _pool_too_small(reused, peak_in_flight(calls)) if reused else _NO_REUSE)  # fmt: skip
     return make_finding(
-        "no_connection_reuse", Severity.WARN, list(opened.values()),
-        f"{len(calls)} Models requests over {len(opened)} connections: no connection reuse; "
-        "against the real API each new connection costs a TCP and a TLS handshake (2 round "
-        "trips to Salesforce) and a new client its CA store; keep one HTTP session or client "
-        "per process (requests.Session, httpx.Client, aiohttp.ClientSession)",
-    )  # fmt: skip
+        "no_connection_reuse", Severity.WARN, [carried[0] for carried in opened.values()], said
+    )
+
+
+_HANDSHAKE = (
+    "against the real API each new connection costs a TCP and a TLS handshake (2 round trips "
+    "to Salesforce)"
+)
+_NO_REUSE = (
+    f"no connection reuse; {_HANDSHAKE} and a new client its CA store; keep one HTTP session "
+    "or client per process (requests.Session, httpx.Client, aiohttp.ClientSession)"
+)
+
+
+def _pool_too_small(reused: int, in_flight: int) -> str:
+    return (
+        f"its client keeps connections alive (it reused {reused} of them), but not the "
+        f"{in_flight} calls it had in flight at once: a keep-alive pool smaller than the "
+        "concurrency closes each connection it releases beyond its size, so under this load "
+        f"nearly every request opens a new one; {_HANDSHAKE}; size the pool to the concurrency "
+        "(httpx: Limits(max_keepalive_connections=...), 20 by default; requests: "
+        "HTTPAdapter(pool_maxsize=...), 10 by default)"
+    )
+
+
+def peak_in_flight(calls: Sequence[Entry]) -> int:
+    """The most of `calls` that were with the upstream at once (journal `t_s`, `duration_s`)."""
+    edges = sorted(
+        [(float(e["t_s"]), 1) for e in calls]
+        + [(float(e["t_s"]) + float(e.get("duration_s") or 0.0), -1) for e in calls]
+    )  # an end sorts before a start at the same instant: back to back is not at once
+    at_once = peak = 0
+    for _, step in edges:
+        at_once += step
+        peak = max(peak, at_once)
+    return peak
 
 
 def _port_of(client: object) -> str:

@@ -359,6 +359,24 @@ def test_a_new_connection_for_every_models_request_is_no_connection_reuse() -> N
     assert found.explanation.startswith("109 Models requests over 109 connections")
 
 
+def test_a_keep_alive_pool_smaller_than_the_calls_in_flight_is_named_not_a_client_per_call() -> (
+    None
+):
+    # R93: one httpx client (20 kept alive) under 50 users: 477 requests over 447 connections,
+    # 30 of them carried a second request; "keep one session per process" was the wrong advice.
+    journal = [entry(seq, seq * 0.02, duration_s=0.99,
+                     client=f"127.0.0.1:{40000 + (seq % 30 if seq < 60 else seq)}")
+               for seq in range(200)]  # fmt: skip
+    (found,) = grade_window(journal)
+    assert (found.name, found.severity, found.count) == ("no_connection_reuse", Severity.WARN, 170)
+    assert found.explanation.startswith(
+        "200 Models requests over 170 connections: its client keeps connections alive (it reused "
+        "30 of them), but not the 50 calls it had in flight at once: a keep-alive pool smaller"
+    )
+    assert "Limits(max_keepalive_connections=...)" in found.explanation
+    assert "one HTTP session or client per process" not in found.explanation
+
+
 def test_a_pooled_client_a_short_window_or_a_faulty_one_is_not_judged_on_reuse() -> None:
     assert grade_window(calls_over(5, 109)) == []  # one connection per concurrent request
     assert grade_window(calls_over(9, 9)) == []  # too few to tell
