@@ -65,6 +65,20 @@ def tagged(name: str, value: str) -> list[Proc]:
     return found
 
 
+def wait_until_tagged(name: str, value: str, at_least: int, timeout_s: float = 60.0) -> list[Proc]:
+    """Those tagged `name=value` once there are `at_least` of them (or `timeout_s` passed).
+
+    Counting once is a race: a child whose exec has begun but not finished reads as having an
+    empty /proc/PID/environ (the kernel sets a new program's environment last), although the
+    `Popen` that started it has already returned (its close-on-exec pipe closed earlier in the
+    exec). So a just-started process is seen tagged only a moment later.
+    """
+    deadline_s = time.monotonic() + timeout_s
+    while len(found := tagged(name, value)) < at_least and time.monotonic() < deadline_s:
+        time.sleep(0.05)
+    return found
+
+
 def wait_until_none_tagged(name: str, value: str, timeout_s: float = 15.0) -> list[Proc]:
     """Those tagged `name=value` still alive after polling up to `timeout_s`; [] once none."""
     deadline_s = time.monotonic() + timeout_s

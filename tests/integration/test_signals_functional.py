@@ -25,7 +25,7 @@ from harness.commands.launch import STOP_GRACE_S
 from harness.records import RunRecord
 from harness.store import load_records
 
-from .procs import tagged, wait_until_none_tagged
+from .procs import tagged, wait_until_none_tagged, wait_until_tagged
 
 pytestmark = pytest.mark.slow
 TAG = "SFPERF_SIGNAL_TEST"
@@ -71,10 +71,12 @@ def sfperf(tmp_path: Path, *args: str) -> Iterator[Run]:
     finally:
         if process.poll() is None:
             process.kill()
-        process.communicate(timeout=30)
-        for leftover in tagged(TAG, tag):  # only after a failure: keep the machine clean
+        # Only after a failure: keep the machine clean, and before reading sfperf's pipes to
+        # their end, which a surviving grandchild (it inherited them) would hold open.
+        for leftover in tagged(TAG, tag):
             with contextlib.suppress(ProcessLookupError):
                 os.kill(leftover.pid, signal.SIGKILL)
+        process.communicate(timeout=30)
 
 
 def wait_for(run: Run, ready: Callable[[], bool]) -> None:
@@ -204,7 +206,7 @@ def test_servers_and_launched_programs_stop_with_their_whole_tree(
 ) -> None:
     with sfperf(tmp_path, *args) as run:
         assert run.first_stdout_line()  # the URL, or the launched program's line
-        assert len(tagged(TAG, run.tag)) >= tree
+        assert len(wait_until_tagged(TAG, run.tag, at_least=tree)) >= tree
         stop(run, signum)
 
 
@@ -225,7 +227,7 @@ def test_children_stop_when_sfperf_itself_is_killed_outright(
             wait_for(run, run.rows_written)
         else:
             assert run.first_stdout_line()
-        assert len(tagged(TAG, run.tag)) >= 3
+        assert len(wait_until_tagged(TAG, run.tag, at_least=3)) >= 3
         run.process.kill()  # SIGKILL: sfperf gets no chance to stop anything
         run.process.wait()
         assert wait_until_none_tagged(TAG, run.tag) == []
