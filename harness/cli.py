@@ -15,7 +15,7 @@ from collections.abc import Sequence
 from typing import NoReturn
 
 from harness import __version__
-from harness.errors import CheckFailed, UsageError
+from harness.errors import CheckFailed, RunFailed, UsageError
 from harness.shutdown import Stopped, exit_status, stop_line, stopping_on_signals
 
 COMMANDS = (
@@ -58,14 +58,20 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 
 def dispatch(args: argparse.Namespace) -> int:
-    """Run the command; UsageError -> 2 and CheckFailed -> 1, each with one line."""
+    """Run the command; UsageError -> 2, CheckFailed and RunFailed -> 1, each with one line."""
+    from harness.installation import check_installation
+
     try:
+        check_installation()
         code: int = args.handler(args)
     except UsageError as exc:
         print(f"sfperf {args.command}: error: {exc}", file=sys.stderr)
         return 2
     except CheckFailed as exc:
         print(f"sfperf {args.command}: {exc}", file=sys.stderr)
+        return 1
+    except RunFailed as exc:
+        print(f"sfperf {args.command}: failed: {exc}", file=sys.stderr)
         return 1
     return code
 

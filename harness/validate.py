@@ -23,7 +23,7 @@ from importlib import import_module
 from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
-from harness.errors import Unavailable
+from harness.errors import RunFailed, Unavailable
 from harness.findings.journal import journal_position
 from harness.records import RunRecord
 from harness.runners.load import LoadPlan, LoadTarget, run_load, serve_target
@@ -485,10 +485,11 @@ def kept_in(
     finish: Callable[[Sequence[RunRecord]], list[RunRecord]],
 ) -> list[RunRecord]:
     """`run()`'s records in their final form (`finish`), kept the moment the sub-run ends, even
-    by an interrupt. They must be final when kept: a record is saved once (the first copy)."""
+    by an interrupt or a failure of its tool (`RunFailed`). They must be final when kept: a
+    record is saved once (the first copy)."""
     try:
         records = finish(run())
-    except Interrupted as stop:
+    except (Interrupted, RunFailed) as stop:
         keep(finish(stop.records))
         raise
     keep(records)

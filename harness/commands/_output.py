@@ -10,7 +10,7 @@ import tempfile
 from collections.abc import Callable, Sequence
 from pathlib import Path
 
-from harness.errors import UsageError
+from harness.errors import RunFailed, UsageError
 from harness.records import RunRecord
 from harness.runners.support.interrupted import Keep
 from harness.settings import load_settings
@@ -97,7 +97,8 @@ def save(directory: Path, records: Sequence[RunRecord]) -> Path:
 
 def measure(directory: Path, runner: Callable[[Keep], list[RunRecord]]) -> list[RunRecord]:
     """Call `runner(keep)` and save its records: each sub-run the moment `keep` gets it, the rest
-    at the end. A stop saves what was measured and raises `Stopped` saying so (one line)."""
+    at the end. A stop saves what was measured and raises `Stopped` saying so (one line); a
+    failed run (`RunFailed`) saves what it measured before and is raised again."""
     from harness.runners.support.interrupted import Interrupted
     from harness.shutdown import Stopped
 
@@ -113,6 +114,9 @@ def measure(directory: Path, runner: Callable[[Keep], list[RunRecord]]) -> list[
         if isinstance(stop, Interrupted):
             keep(stop.records)
         raise Stopped(kept_note(list(kept.values()), directory)) from None
+    except RunFailed as failed:
+        keep(failed.records)
+        raise
     save(directory, records)
     return records
 

@@ -26,7 +26,7 @@ from typing import IO, Any
 
 from harness.card.measures import WindowObservation, card_record, top_errors
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
-from harness.errors import UsageError
+from harness.errors import RunFailed, UsageError
 from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_window
 from harness.findings.journal import mock_epoch_s, save_journal
@@ -35,6 +35,7 @@ from harness.findings.retries import with_client_replies
 from harness.machine import PARAM as MACHINE_LOAD
 from harness.machine import load_average, machine_load
 from harness.records import RunRecord, capture_environment, now_iso
+from harness.runners.support.crashes import locust_failure
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadjoin import LoadJoin, join_load
 from harness.runners.support.loadrows import (
@@ -248,6 +249,11 @@ class LocustProcesses:
     def main(self) -> subprocess.Popen[bytes]:
         return self.procs[0]
 
+    @property
+    def log_paths(self) -> list[Path]:
+        """Each locust's log, the first locust's first."""
+        return [Path(log.name) for log in self.logs]
+
     def stop(self, grace_s: float) -> None:
         """SIGTERM every locust at once (each stops its users and writes its files), then
         SIGKILL the process groups of those still there after `grace_s`."""
@@ -316,6 +322,7 @@ def run_load(
     except KeyboardInterrupt:
         interrupted = True
     finally:
+        exit_code = procs.main.returncode  # before the stop: None while locust still ran
         procs.stop(STOP_GRACE_S)
     machine = machine_load(load_at_start)
     observation = observer.finish()
@@ -341,6 +348,9 @@ def run_load(
     records = [record, card, *(r for r in (joined.rewrites, graded) if r is not None)]
     if interrupted:
         raise Interrupted(records)
+    if failure := locust_failure(procs.log_paths, exit_code, len(rows)):
+        raise RunFailed(f"{record.scenario} -> {target.name}: {failure}",
+                        records if rows else [])  # fmt: skip
     return records
 
 

@@ -220,3 +220,21 @@ def test_load_faults_grades_how_the_gateway_retries_and_prints_what_is_wrong(
     summary, *findings = out.splitlines()
     assert summary.startswith("faults -> launch:retry_now_stdlib (closed)")
     assert any(line.startswith("FAIL retry_after_ignored x") for line in findings)
+
+
+def test_a_locust_that_crashes_is_a_failed_run_said_in_one_line_never_a_target_with_0_ok(
+    gateway: LoadTarget, mock_url: str, tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # As a locust child of an editable install a `git pull` moved on dies at import (R94).
+    broken = tmp_path / "broken_locustfile.py"
+    broken.write_text("import sfperf_test_module_that_is_not_installed\n")
+    argv = ["load", str(broken), "--target-url", gateway.url, "--mock-url", mock_url]
+    assert main([*argv, "--duration", "2s", "--out", str(tmp_path / "run")]) == 1
+    captured = capsys.readouterr()
+    assert captured.out == ""  # no "0 requests, 0.0% ok" summary
+    (line,) = [x for x in captured.err.splitlines() if x.startswith("sfperf load:")]
+    assert line.startswith(f"sfperf load: failed: broken_locustfile -> {gateway.url[7:]}: ")
+    said = "locust exited with code 1 before recording a request: ModuleNotFoundError: No module"
+    assert f"{said} named 'sfperf_test_module_that_is_not_installed' (log: " in line
+    assert "locust-0.log)" in line and "pip install -e ." in line
+    assert {r.runner for r in load_records(tmp_path / "run")} == {"discover", "card"}

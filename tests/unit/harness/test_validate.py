@@ -9,6 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.errors import RunFailed
 from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.interrupted import Interrupted, Keep
 from harness.shutdown import Stopped
@@ -19,6 +20,7 @@ from harness.validate import (
     StepLog,
     ValidatePlan,
     exit_status,
+    kept_in,
     load_plans,
     point_latest,
     rebase,
@@ -217,6 +219,26 @@ def test_a_stopped_step_saves_the_sub_runs_it_finished_and_the_one_it_was_in(
         run_step("load", stopped, ValidatePlan(), tmp_path, log, lambda line: None)
     assert [r.run_id for r in load_records(tmp_path)] == [finished.run_id, cut_short.run_id]
     assert log.steps[0]["records"] == 2 and log.steps[0]["error"] == "stopped by SIGINT"
+
+
+def test_a_step_whose_tool_crashed_keeps_what_it_measured_and_is_a_failed_step(
+    tmp_path: Path,
+) -> None:
+    finished, crashed = load_record("steady"), load_record("streaming", partial=True)
+    said = "streaming -> async: locust exited with code 1 after 3 request(s), kept: KeyError: 'x'"
+
+    def crash() -> list[RunRecord]:
+        raise RunFailed(said, [crashed])
+
+    def crashing(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        keep([finished])
+        return kept_in(keep, crash, list)
+
+    log = StepLog()
+    run_step("load", crashing, ValidatePlan(), tmp_path, log, lambda line: None)
+    assert [r.run_id for r in load_records(tmp_path)] == [finished.run_id, crashed.run_id]
+    assert log.steps[0]["records"] == 2 and log.steps[0]["error"] == f"RunFailed: {said}"
+    assert exit_status(log) == 1
 
 
 def test_a_stopped_run_still_writes_its_step_log_and_a_partial_report(tmp_path: Path) -> None:
