@@ -1,0 +1,101 @@
+"""The faults a user's mock injects on its own (`sfperf mock --fault 500:p=0.2`).
+
+Behind `--mock-url` the mock is the user's, and it may fail some calls on purpose. A call that met
+one is the mock's doing, not the gateway's: discovery sends such a probe again, and the load's ok
+claim is judged on the requests whose calls met none. `read_mock_faults` asks the mock what is in
+force (`GET /__admin/config`, its `effective` faults per endpoint); `met_fault` reads a journal
+entry (the mock marks an injected fault's call `fault`).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass
+from typing import Any
+
+from mock_salesforce.admin_client import AdminClient, AdminError
+
+# The endpoints in the order the mock lists them; the Models API's first when one is named.
+_ORDER = ("chat-generations", "generations", "embeddings", "token", "feedback")
+
+
+@dataclass(frozen=True)
+class MockFaults:
+    """The fault rules in force at the mock at `mock_url`, per endpoint (canonical specs, in
+    the order the mock tries them); empty when it injects none."""
+
+    mock_url: str
+    by_endpoint: Mapping[str, tuple[str, ...]]
+
+    def __bool__(self) -> bool:
+        return any(self.by_endpoint.values())
+
+    def on(self, endpoint: str) -> tuple[str, ...]:
+        """The rules that can fire on `endpoint` (() when none)."""
+        return self.by_endpoint.get(endpoint, ())
+
+    def describe(self) -> str:
+        """ "the mock at URL injects 500 at p=0.2 on chat-generations, generations and
+        embeddings" ("" when it injects none); endpoints with the same rules are named together."""
+        groups: dict[tuple[str, ...], list[str]] = {}
+        for endpoint in sorted(self.by_endpoint, key=_rank):
+            if rules := self.by_endpoint[endpoint]:
+                groups.setdefault(rules, []).append(endpoint)
+        said = "; ".join(
+            f"{', '.join(map(spoken, rules))} on {_listed(endpoints)}"
+            for rules, endpoints in groups.items()
+        )
+        return f"the mock at {self.mock_url} injects {said}" if said else ""
+
+    def as_params(self) -> dict[str, list[str]]:
+        """What a record keeps: {endpoint: [spec, ...]} for the endpoints with faults."""
+        return {e: list(rules) for e, rules in self.by_endpoint.items() if rules}
+
+
+def read_mock_faults(mock_url: str, admin_token: str | None = None) -> MockFaults | None:
+    """What the mock at `mock_url` injects on its own (None: no mock, or it would not say)."""
+    if not mock_url:
+        return None
+    try:
+        effective = AdminClient(mock_url, admin_token).config().get("effective")
+    except (AdminError, OSError, ValueError):
+        return None
+    return faults_from_effective(mock_url, effective)
+
+
+def faults_from_effective(mock_url: str, effective: Any) -> MockFaults | None:
+    """`MockFaults` from a config's `effective` document (None when it is not one)."""
+    if not isinstance(effective, Mapping):
+        return None
+    by_endpoint = {
+        str(endpoint): tuple(str(rule) for rule in view.get("faults") or ())
+        for endpoint, view in effective.items()
+        if isinstance(view, Mapping)
+    }
+    return MockFaults(mock_url.rstrip("/"), by_endpoint)
+
+
+def met_fault(entry: Mapping[str, Any]) -> bool:
+    """True when the mock injected a fault into this journaled call."""
+    return bool(entry.get("fault"))
+
+
+def injected(entries: Iterable[Mapping[str, Any]]) -> list[str]:
+    """The faults the mock injected into `entries`, in order (`["500", "hang"]`)."""
+    return [str(e["fault"]) for e in entries if met_fault(e)]
+
+
+def spoken(rule: str) -> str:
+    """A fault spec as a sentence says it: "500:p=0.2" -> "500 at p=0.2" (its `endpoint=`
+    filter left to the sentence, which names the endpoints)."""
+    kind, _, params = rule.partition(":")
+    kept = [p for p in params.split(",") if p and not p.startswith("endpoint=")]
+    return f"{kind} at {', '.join(kept)}" if kept else kind
+
+
+def _rank(endpoint: str) -> tuple[int, str]:
+    return (_ORDER.index(endpoint) if endpoint in _ORDER else len(_ORDER), endpoint)
+
+
+def _listed(names: list[str]) -> str:
+    return names[0] if len(names) == 1 else f"{', '.join(names[:-1])} and {names[-1]}"
