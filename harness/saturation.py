@@ -64,6 +64,12 @@ CAP_LATENCY_GROWTH = 1.25
 # a subject with no pool on a machine short of cores grew 1.79x (27 -> 48 at 32 -> 64: R68).
 CAP_SERVED_GROWTH_EXPONENT = 0.5
 CPU_BOUND_SHARE = 0.85  # a process using 85% of a core or more is held back by it
+# Its own CPU explains its ceiling (R68: 8 ms of CPU per request, "sub-linear"): its busiest
+# process had work for a core (ran, or waited for one) at least 70% of the time, and what it
+# served cost half a core or more (throughput x CPU per request); controls with no CPU work
+# of note stay at 0.4-0.5 runnable and under half a core on the same busy machine.
+CPU_DEMAND_SHARE = 0.7
+CPU_MATERIAL_CORES = 0.5
 # On a machine whose load exceeds its CPUs a subject's low CPU share may be a wait for a core
 # (its own, or the mock's and the client's it waits on), unless the sweep's client reached this
 # many times the subject's throughput against the mock beside it: then the machine had room.
@@ -430,8 +436,9 @@ def _cause(point: LevelPoint) -> str:
     cpu, waited = point.busiest_cpu_share, point.busiest_wait_share or 0.0
     if cpu is None:
         return "(a pool, a lock, or one busy core)"
-    if cpu >= CPU_BOUND_SHARE:
-        return f"(CPU-bound: its busiest process used {cpu:.0%} of a core)"
+    bound = cpu_bound(point)
+    if bound:
+        return f"({bound})"
     if cpu + waited >= CPU_BOUND_SHARE:
         return (
             f"(starved of a core: its busiest process ran {cpu:.0%} of the time and waited "
@@ -449,6 +456,28 @@ def _cause(point: LevelPoint) -> str:
     )
 
 
+def cpu_bound(point: LevelPoint) -> str:
+    """`CPU-bound: ...` with its CPU per request and the rate a core allows, when its own CPU
+    explains where it stopped (see CPU_DEMAND_SHARE); "" when it does not, or was not counted."""
+    cpu, waited = point.busiest_cpu_share, point.busiest_wait_share or 0.0
+    cost_ms = point.cpu_ms_per_request
+    if cpu is None:
+        return ""
+    if cost_ms is None or cost_ms <= 0:
+        return f"CPU-bound: its busiest process used {cpu:.0%} of a core" if (
+            cpu >= CPU_BOUND_SHARE) else ""  # fmt: skip
+    cores = point.throughput_rps * cost_ms / 1000.0
+    if cpu < CPU_BOUND_SHARE and (cpu + waited < CPU_DEMAND_SHARE or cores < CPU_MATERIAL_CORES):
+        return ""
+    busy = f" ({_load(point)})" if point.machine_busy else ""
+    return (
+        f"CPU-bound: {cost_ms:.1f} ms of CPU per request, so a core serves at most about "
+        f"{1000.0 / cost_ms:.0f} req/s of it; at {point.concurrency} it served "
+        f"{point.throughput_rps:.0f} req/s ({cores:.2f} of a core in all), its busiest process "
+        f"running {cpu:.0%} of the time and waiting {waited:.0%} for a core{busy}"
+    )
+
+
 def _room_beside(point: LevelPoint) -> bool:
     """Whether the machine, busy as it was, carried far more than the subject served: the
     sweep's client reached `ROOM_FACTOR` times its throughput against the mock at that level."""
@@ -457,11 +486,17 @@ def _room_beside(point: LevelPoint) -> bool:
 
 
 def _sub_linear(first: LevelPoint, top: LevelPoint) -> str:
-    busy = (f" (the machine was busy: {_load(top)}; a cap and a wait for a core look the same "
-            "here)") if top.machine_busy else ""  # fmt: skip
+    bound = cpu_bound(top)
+    if bound:
+        why = f"; {bound}"
+    elif top.machine_busy:
+        why = (f" (the machine was busy: {_load(top)}; a cap and a wait for a core look the "
+               "same here)")  # fmt: skip
+    else:
+        why = ""
     return (
         f"sub-linear: from concurrency {first.concurrency} throughput grows more slowly than "
-        f"concurrency, to {top.efficiency:.0%} of the bound at {top.concurrency}{busy}"
+        f"concurrency, to {top.efficiency:.0%} of the bound at {top.concurrency}{why}"
     )
 
 

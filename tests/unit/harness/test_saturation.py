@@ -345,3 +345,37 @@ def test_a_flat_cap_on_a_busy_machine_with_room_beside_it_is_still_a_pool() -> N
               point(8, 19.1, 418.0, ceiling_rps=75.6, **busy)]  # fmt: skip
     detail = saturation_of(points).detail
     assert "(not CPU-bound: its busiest process used 4% of a core" in detail
+
+
+def test_a_gateway_whose_own_cpu_per_request_explains_its_ceiling_is_called_cpu_bound() -> None:
+    # R68 addendum 2: 8 ms of CPU per request burnt in the event loop: 88 req/s at 64 on a
+    # busy machine was "sub-linear ... a cap and a wait for a core look the same here".
+    busy = {"load_1m": 5.4, "cpu_count": 2}
+    points = [point(1, 4.6, 215.0, cpu_ms_per_request=7.5, **busy),
+              point(8, 29.0, 284.0, cpu_ms_per_request=6.8, busiest_cpu_share=0.17,
+                    busiest_wait_share=0.17, **busy),
+              point(32, 67.6, 474.0, cpu_ms_per_request=8.2, busiest_cpu_share=0.46,
+                    busiest_wait_share=0.26, **busy),
+              point(64, 87.8, 704.0, cpu_ms_per_request=8.2, busiest_cpu_share=0.52,
+                    busiest_wait_share=0.27, **busy)]  # fmt: skip
+    found = saturation_of(points, "launch:tornado_gw")
+    assert found.shape == "sub-linear"
+    assert found.detail.endswith(
+        "; CPU-bound: 8.2 ms of CPU per request, so a core serves at most about 122 req/s of "
+        "it; at 64 it served 88 req/s (0.72 of a core in all), its busiest process running 52% "
+        "of the time and waiting 27% for a core (load 5.4 on 2 CPUs)"
+    )
+
+
+def test_a_lean_gateway_on_the_same_busy_machine_is_not_called_cpu_bound() -> None:
+    # The gevent control: 1.1 ms a request, its busiest process runnable 44% of the time.
+    cpu = {"load_1m": 5.5, "cpu_count": 2, "cpu_ms_per_request": 1.1,
+           "busiest_cpu_share": 0.19, "busiest_wait_share": 0.24}  # fmt: skip
+    points = [point(1, 4.4, 221.0), point(8, 37.0, 213.0), point(32, 135.0, 237.0, **cpu),
+              point(64, 212.0, 295.0, **cpu)]  # fmt: skip
+    detail = saturation_of(points).detail
+    assert "CPU-bound" not in detail and "a cap and a wait for a core look the same" in detail
+    # Starved of a core but spending little of it: the machine's, not its own CPU.
+    lean = {"busiest_cpu_share": 0.60, "busiest_wait_share": 0.35, "cpu_ms_per_request": 0.3}
+    capped = [point(1, 5.0), point(8, 20.0, 400.0, **lean), point(16, 20.0, 800.0, **lean)]
+    assert "starved of a core" in saturation_of(capped).detail
