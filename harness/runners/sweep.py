@@ -183,6 +183,7 @@ class Measured:
     client_cpu_s: float | None = None
     subject_cpu: CpuUse | None = None
     upstream_429: int | None = None  # 429s the mock's journal shows in the window (None: unread)
+    own_429: int | None = None  # kept replies the subject itself answered 429 with Retry-After
 
 
 Measure = Callable[[int, float], Measured]
@@ -247,6 +248,8 @@ def level_record(
         series.append(make_series("retry_after_s", "s", (s.retry_after_s for s in samples)))
     if measured.upstream_429 is not None:
         series.append(make_series("upstream_429", "count", (measured.upstream_429,)))
+    if measured.own_429 is not None:
+        series.append(make_series("own_429", "count", (measured.own_429,)))
     series += cpu_series(measured)
     extra: dict[str, Any] = {"bound_latency_ms": bound_ms}
     if measured.fidelity is not None:
@@ -458,8 +461,9 @@ def http_measure(subject: HttpSubject, judge: WindowJudge | None, pgid: int | No
         span_s = time.perf_counter() - began_s
         used = cpu_used(before, snapshot(pgid)) if before is not None and pgid else None
         window, tally = judge.judge(result) if judge is not None else (result.window, None)
-        limited = judge.upstream_429 if judge is not None else None
-        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used, limited)
+        upstream, own = (judge.upstream_429, judge.own_429) if judge is not None else (None, None)
+        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used, upstream,
+                        own)  # fmt: skip
 
     return measure
 

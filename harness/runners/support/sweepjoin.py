@@ -35,6 +35,7 @@ class WindowJudge:
         self._oracle: ReplyOracle | None = None
         self._memory = ReplyMemory()
         self.upstream_429: int | None = None  # the last window's 429s from the mock (None: unread)
+        self.own_429: int | None = None  # of its kept replies, 429s the subject made itself
 
     def start(self) -> None:
         self._since = journal_position(self.mock_url)
@@ -47,6 +48,7 @@ class WindowJudge:
         judged = judge_rows(rows, journal, self.oracle(), self._memory).rows
         self.upstream_429 = None if journal is None else sum(
             1 for entry in journal if entry.get("status") == 429)  # fmt: skip
+        self.own_429 = own_429(result.exchanges) if self.upstream_429 == 0 else None
         self._memory.remember(rows, journal)
         tally = FidelityTally()
         for exchange, row in zip(result.exchanges, judged, strict=True):
@@ -63,6 +65,12 @@ class WindowJudge:
             except ValueError:
                 return None
         return self._oracle
+
+
+def own_429(exchanges: tuple[Exchange, ...]) -> int:
+    """Replies that were 429 with a Retry-After: with no 429 from the upstream in the window,
+    the subject's own rate limit (judged `wrong_status`, but a limit it holds: R74)."""
+    return sum(1 for e in exchanges if e.status == 429 and e.retry_after_s > 0)
 
 
 def exchange_row(exchange: Exchange) -> Row:

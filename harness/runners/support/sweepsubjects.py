@@ -140,6 +140,7 @@ class Exchange:
     request: Mapping[str, Any]
     status: int
     body: bytes
+    retry_after_s: float = 0.0  # the wait its reply asked for (Retry-After)
 
 
 @dataclass(frozen=True)
@@ -205,7 +206,7 @@ async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: floa
             wait_s = retry_after_s(status, response.headers.get("Retry-After"), time.time())
             if len(exchanges) >= MAX_EXCHANGES:
                 return status, -1, wait_s
-            exchanges.append(Exchange(body, status, reply))
+            exchanges.append(Exchange(body, status, reply, wait_s))
             return status, len(exchanges) - 1, wait_s  # the sample finds its reply again
 
         window = await _warm_and_drive(call, concurrency, duration_s)

@@ -7,6 +7,10 @@ from pathlib import Path
 import pytest
 
 from harness.cli import main
+from harness.commands.sweep import print_fidelity
+from harness.records import RunRecord, capture_environment, make_series
+from harness.runners.support.sweepjoin import own_429
+from harness.runners.support.sweepsubjects import Exchange
 
 
 @pytest.mark.parametrize(
@@ -52,3 +56,30 @@ def test_a_pair_target_command_that_prints_no_url_is_given_one() -> None:
     (baseline, _), (candidate, role) = targets_from_args(build_parser().parse_args(argv))
     assert (baseline.url, baseline.command) == ("http://127.0.0.1:8010", "python -V")
     assert (candidate.url, candidate.command, role) == ("http://127.0.0.1:8030", None, "candidate")
+
+
+def test_a_gateways_own_429s_with_retry_after_are_not_called_replies_unlike_the_upstreams(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    # R74 leftover: a RATE=20 gateway's sweep printed "replies unlike the upstream's:
+    # {'wrong_status': 120}" for the 429s the shape already names as its rate limit.
+    def level(own_429: int | None, **fidelity: int) -> RunRecord:
+        series = [make_series("fidelity_checked", "count", [4])]
+        series += [make_series(f"fidelity_{k}", "count", [n]) for k, n in fidelity.items()]
+        if own_429 is not None:
+            series.append(make_series("own_429", "count", [own_429]))
+        labels = {"subject": "launch:sanic_gw", "concurrency": "8"}
+        return RunRecord("sweep", "sync-vs-async", {}, capture_environment(), tuple(series),
+                         labels=labels)  # fmt: skip
+
+    print_fidelity([level(3, wrong_status=3)])
+    assert capsys.readouterr().err == ""
+    print_fidelity([level(3, wrong_status=3, wrong_content=1)])
+    assert "replies unlike the upstream's: {'wrong_content': 1}" in capsys.readouterr().err
+    print_fidelity([level(None, wrong_status=3)])  # the upstream's own 429s, passed on
+    assert "{'wrong_status': 3}" in capsys.readouterr().err
+
+
+def test_only_429s_with_a_retry_after_count_as_the_subjects_own_rate_limit() -> None:
+    replies = (Exchange({}, 429, b"{}", 1.0), Exchange({}, 429, b"{}"), Exchange({}, 200, b"{}"))
+    assert own_429(replies) == 1
