@@ -8,7 +8,8 @@ level that is not failing and still within 90% of Little's-law bound. The shape,
 applies:
 - `no-data`: no level measured anything;
 - `broken`: every level measured is failing (a target broken from the first level is not
-  said to scale);
+  said to scale; a reply cache answering prompts with other prompts' replies, without an
+  upstream call, is named beside it and beside a `failure`);
 - `one-level`: one level was measured; a shape needs two;
 - `rate-limit`: the errors are, nearly all, the subject's own 429s with a Retry-After (the
   mock's journal shows no 429 of its own): a rate limit it holds, named with the levels it
@@ -103,6 +104,9 @@ class LevelPoint:
     upstream_429: int | None = None  # 429s the mock sent in the level's window (None: unknown)
     load_1m: float | None = None  # the machine's highest 1-minute load average over the level
     cpu_count: int = 0  # the machine's CPUs (0: not recorded)
+    # Of its judged replies, those that were the upstream's answer to another prompt with no
+    # upstream call of their own: a reply cache keyed on less than the prompt (R65).
+    uncalled_share: float = 0.0
 
     @property
     def machine_busy(self) -> bool:
@@ -178,7 +182,7 @@ def saturation_of(
         return Saturation(subject, upstream, None, "no-data", "no level was measured", 0.0, 0)
     knee, shape, detail, cap = _classify(ordered)
     peak = max(p.throughput_rps for p in ordered)
-    detail += _errors_clause(ordered, shape) + _missing_clause(missing)
+    detail += _errors_clause(ordered, shape) + _cache_clause(ordered) + _missing_clause(missing)
     return Saturation(subject, upstream, knee, shape, detail, peak, ordered[-1].concurrency, cap)
 
 
@@ -371,6 +375,21 @@ def _errors_clause(points: Sequence[LevelPoint], shape: str) -> str:
         return ""
     where = "every level" if len(erring) == len(points) else f"concurrency {_levels(erring)}"
     return f"; errors at {where}: {_rates(erring)}"
+
+
+def _cache_clause(points: Sequence[LevelPoint]) -> str:
+    """A reply cache that answers prompts with other prompts' replies, never calling the
+    upstream: what its errors are (R65: "broken" said nothing of it)."""
+    cached = [p for p in points if p.uncalled_share >= ERROR_RISE]
+    if not cached:
+        return ""
+    low, high = (_percent(f(p.uncalled_share for p in cached)) for f in (min, max))
+    share = low if low == high else f"{low.removesuffix('%')}-{high}"
+    where = "every level" if len(cached) == len(points) else f"concurrency {_levels(cached)}"
+    return (
+        f"; at {where} {share} of its replies were the upstream's answer to another prompt, "
+        "given without an upstream call: a reply cache whose key leaves out part of the prompt"
+    )
 
 
 def _missing_clause(missing: Sequence[int]) -> str:
@@ -617,6 +636,7 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         client_cpu_share=cpu_share(records, "client_cpu_s"),
         **rate_limit_figures(records),
         **load_figures(records),
+        uncalled_share=uncalled_share(records),
     )
 
 
@@ -643,6 +663,18 @@ def rate_limit_figures(records: Sequence[RunRecord]) -> dict[str, Any]:
         "retry_after_s": statistics.median(waits) if waits else 0.0,
         "upstream_429": int(sum(upstream)) if len(upstream) == len(records) else None,
     }
+
+
+def uncalled_share(records: Sequence[RunRecord]) -> float:
+    """The share of a level's judged replies that were crossed with no upstream call of their
+    own (`crossed_uncalled` of `fidelity_checked`; 0 when not counted)."""
+    counted = [
+        r for r in records if {"crossed_uncalled", "fidelity_checked"} <= set(r.series_names)
+    ]
+    checked = sum(r.get("fidelity_checked").values[0] for r in counted)
+    if not checked:
+        return 0.0
+    return sum(r.get("crossed_uncalled").values[0] for r in counted) / checked
 
 
 def cpu_ms_per_request(records: Sequence[RunRecord]) -> float | None:

@@ -184,6 +184,7 @@ class Measured:
     subject_cpu: CpuUse | None = None
     upstream_429: int | None = None  # 429s the mock's journal shows in the window (None: unread)
     own_429: int | None = None  # kept replies the subject itself answered 429 with Retry-After
+    crossed_uncalled: int | None = None  # kept replies crossed with no upstream call of their own
 
 
 Measure = Callable[[int, float], Measured]
@@ -250,6 +251,8 @@ def level_record(
         series.append(make_series("upstream_429", "count", (measured.upstream_429,)))
     if measured.own_429 is not None:
         series.append(make_series("own_429", "count", (measured.own_429,)))
+    if measured.crossed_uncalled is not None:
+        series.append(make_series("crossed_uncalled", "count", (measured.crossed_uncalled,)))
     series += cpu_series(measured)
     extra: dict[str, Any] = {"bound_latency_ms": bound_ms}
     if measured.fidelity is not None:
@@ -460,10 +463,11 @@ def http_measure(subject: HttpSubject, judge: WindowJudge | None, pgid: int | No
         client_cpu_s = time.process_time() - client_began_s
         span_s = time.perf_counter() - began_s
         used = cpu_used(before, snapshot(pgid)) if before is not None and pgid else None
-        window, tally = judge.judge(result) if judge is not None else (result.window, None)
-        upstream, own = (judge.upstream_429, judge.own_429) if judge is not None else (None, None)
-        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used, upstream,
-                        own)  # fmt: skip
+        if judge is None:
+            return Measured(result.window, None, True, span_s, result.answered, client_cpu_s, used)
+        window, tally = judge.judge(result)
+        return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used,
+                        judge.upstream_429, judge.own_429, judge.crossed_uncalled)  # fmt: skip
 
     return measure
 

@@ -16,7 +16,7 @@ from dataclasses import replace
 from harness.card.window import journal_since
 from harness.fidelity import FidelityTally, ReplyOracle, answer_facts, fetch_oracle
 from harness.findings.journal import journal_position
-from harness.join import ReplyMemory, judge_rows
+from harness.join import OTHER_PROMPT, ReplyMemory, judge_rows
 from harness.runners.support.closedloop import NO_REPLY, Window
 from harness.runners.support.loadrows import Row
 from harness.runners.support.sweepsubjects import Exchange, HttpWindow
@@ -36,26 +36,30 @@ class WindowJudge:
         self._memory = ReplyMemory()
         self.upstream_429: int | None = None  # the last window's 429s from the mock (None: unread)
         self.own_429: int | None = None  # of its kept replies, 429s the subject made itself
+        self.crossed_uncalled: int | None = None  # crossed replies with no upstream call at all
 
     def start(self) -> None:
         self._since = journal_position(self.mock_url)
 
-    def judge(self, result: HttpWindow) -> tuple[Window, FidelityTally]:
+    def judge(self, window: HttpWindow) -> tuple[Window, FidelityTally]:
         """The window with each judged request's `ok` from its verdict, and the tally of kinds;
         a request that got no reply counts as `dropped`."""
         journal, _ = journal_since(self.mock_url, self._since)
-        rows = [exchange_row(exchange) for exchange in result.exchanges]
-        judged = judge_rows(rows, journal, self.oracle(), self._memory).rows
+        exchanges = window.exchanges
+        rows = [exchange_row(exchange) for exchange in exchanges]
+        result = judge_rows(rows, journal, self.oracle(), self._memory)
+        judged = result.rows
         self.upstream_429 = None if journal is None else sum(
             1 for entry in journal if entry.get("status") == 429)  # fmt: skip
-        self.own_429 = own_429(result.exchanges) if self.upstream_429 == 0 else None
+        self.own_429 = own_429(exchanges) if self.upstream_429 == 0 else None
+        self.crossed_uncalled = None if journal is None else result.reuse.count(OTHER_PROMPT)
         self._memory.remember(rows, journal)
         tally = FidelityTally()
-        for exchange, row in zip(result.exchanges, judged, strict=True):
+        for exchange, row in zip(exchanges, judged, strict=True):
             tally.add(row.fidelity, exchange.body[:EXAMPLE_BYTES].decode(errors="replace"))
-        for _ in range(result.window.errors):
+        for _ in range(window.window.errors):
             tally.add(("dropped",))
-        return with_verdicts(result.window, [row.ok for row in judged]), tally
+        return with_verdicts(window.window, [row.ok for row in judged]), tally
 
     def oracle(self) -> ReplyOracle | None:
         """The mock's predicted replies, read once (None when its settings cannot be read)."""

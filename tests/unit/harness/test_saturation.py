@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from harness.fidelity import FidelityTally
 from harness.records import RunRecord, capture_environment
 from harness.runners.support.closedloop import Sample, Window
 from harness.runners.sweep import Measured, SubjectRun, level_record
@@ -184,6 +185,24 @@ def test_a_target_failing_every_request_at_every_level_is_broken_not_scaling() -
     found = saturation_of([failing(1), failing(8), failing(32), failing(64)], "launch:app")
     assert (found.knee, found.shape, found.peak_rps) == (None, "broken", 0.0)
     assert found.detail == "fails at every level: 100% errors from concurrency 1 to 64"
+
+
+def test_a_reply_cache_answering_other_prompts_without_calling_the_upstream_is_named() -> None:
+    # R65 leftover: a loose reply cache was "broken: fails at every level: 87-98% errors".
+    def cached(level: int, errors: float) -> RunRecord:
+        samples = tuple(Sample(0.2 * k, 2.0, k > 10 * errors, worker=0) for k in range(1, 11))
+        run = SubjectRun("launch:tornado_gw", "target", lambda *_: Measured(Window((), 1.0, 0)))
+        measured = Measured(Window(samples, 1.0, 0), FidelityTally(checked=100),
+                            crossed_uncalled=round(100 * errors))  # fmt: skip
+        return level_record(run, level, L_MS, measured, environment=ENV, params={})
+
+    found = saturations([cached(1, 0.9), cached(8, 0.9), cached(64, 1.0)])[0]
+    assert found.shape == "broken"
+    assert found.detail == (
+        "fails at every level: 90-100% errors from concurrency 1 to 64; at every level "
+        "90-100% of its replies were the upstream's answer to another prompt, given without an "
+        "upstream call: a reply cache whose key leaves out part of the prompt"
+    )
 
 
 def test_a_level_answering_most_requests_with_fast_errors_is_never_in_step() -> None:
