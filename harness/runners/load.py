@@ -49,6 +49,7 @@ from harness.runners.support.loadrows import (
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.phases import PhaseSpan, read_phases
 from harness.runners.support.progress import Advance, no_progress
+from harness.shim import target_processes
 from harness.store import atomic_write_text
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
@@ -386,8 +387,7 @@ def retries_record(
         return None
     entries = with_client_replies(observation.journal, client_replies(rows))
     lost = observation.journal_lost
-    processes = len((observation.io or {}).get("pids") or ()) or None  # launched under the shim
-    policy = GradingPolicy(target_processes=processes)
+    policy = GradingPolicy(target_processes=target_processes(observation.io))
     return findings_record(
         grade_window(entries, policy), target, params={"entries": len(entries)},
         scenario="retries",

@@ -25,6 +25,7 @@ from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadrows import client_replies, read_rows
 from harness.runners.support.progress import Advance, no_progress
+from harness.shim import target_processes
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.discovery import DEFAULT_MODEL
 from harness.targets.process import Child
@@ -128,9 +129,9 @@ def _resilience_target(
 
 
 def process_count(target: LoadTarget) -> int | None:
-    """How many processes of the target the launch shim saw (None: not launched under it)."""
-    snapshot = target.io_snapshot("resilience-processes") or {}
-    return len(snapshot.get("pids") or ()) or None
+    """How many processes of the target the launch shim saw reach the upstream (None: not
+    launched under it)."""
+    return target_processes(target.io_snapshot("resilience-processes"))
 
 
 @contextlib.contextmanager

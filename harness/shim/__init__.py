@@ -77,6 +77,7 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
     return {
         "pid": first.get("root_pid", first.get("pid")),
         "pids": [r.get("pid") for r in reports],
+        "upstream_pids": [r.get("pid") for r in reports if _reached_upstream(r)],
         "argv": first.get("argv", []),
         "upstream": first.get("upstream"),
         "patched": sorted({lib for r in reports for lib in r.get("patched", [])}),
@@ -86,6 +87,21 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "module_opens": sum(int(r.get("module_opens", 0)) for r in reports),
         "overhead": merge_overheads([r.get("overhead") or {} for r in reports]),
     }
+
+
+def _reached_upstream(report: Mapping[str, Any]) -> bool:
+    """Whether a process redirected a Salesforce call or connected to the mock (its token
+    endpoint included): a worker, not a supervisor such as gunicorn's arbiter."""
+    redirected = sum(int(n) for n in (report.get("redirects") or {}).values())
+    return redirected > 0 or int(report.get("mock_connections") or 0) > 0
+
+
+def target_processes(report: Mapping[str, Any] | None) -> int | None:
+    """How many processes of a launched target reached the upstream, by the shim's merged report
+    (all it saw when none did yet; None: not launched under the shim). A supervisor fetches no
+    token and calls nothing: counting it halves a one-worker gateway's share (R79)."""
+    pids = (report or {}).get("pids") or ()
+    return len((report or {}).get("upstream_pids") or pids) or None
 
 
 def _summed(counts: Iterable[Mapping[str, int] | None]) -> dict[str, int]:

@@ -18,6 +18,7 @@ from harness.shim import (
     redirects_by_process,
     report_parts,
     shim_env,
+    target_processes,
 )
 from harness.shim.startup.sfperf_shim import (
     ENV_IO_REPORT,
@@ -381,3 +382,17 @@ def test_the_shims_cost_is_summed_over_the_tree_and_differenced_over_a_window() 
     window = io_delta({"overhead": start}, {"overhead": end})["overhead"]
     assert window["shim_cpu_s"] == pytest.approx(0.3) and window["audit_events"] == 30
     assert io_delta({"overhead": end}, {"overhead": start})["overhead"]["process_cpu_s"] == 0.0
+
+
+def test_only_the_processes_that_reached_the_upstream_count_as_the_targets() -> None:
+    # R79 leftover: gunicorn's arbiter (pid 1) fetches nothing; its one worker (7) fetched every
+    # token, yet "a target of 2 process(es)" halved what one process fetched.
+    arbiter = {**part(1, {}, {}), "mock_connections": 0}
+    worker = {**part(7, {}, {}), "mock_connections": 12}
+    merged = merge_reports([arbiter, worker])
+    assert (merged["pids"], merged["upstream_pids"]) == ([1, 7], [7])
+    assert target_processes(merged) == 1
+    redirected = merge_reports([arbiter, part(9, {}, {"api.salesforce.com": 2})])
+    assert target_processes(redirected) == 1
+    assert target_processes(merge_reports([arbiter])) == 1  # none reached it yet: all it saw
+    assert target_processes(None) is None
