@@ -367,7 +367,10 @@ def discover_step(
     its choices, and a `discover/models` record per target saying what was chosen and how."""
     from harness.card.discover import discover_journaled, discovery_record
     from harness.card.measures import journal_record
+    from harness.findings.mock_faults import read_mock_faults
 
+    if plan.mock_url and (faults := read_mock_faults(plan.mock_url)):
+        say(f"[discover] {faults.notice()}")
     say("[discover] asking each target which model it serves")
     started_s = time.monotonic()
     choices: dict[str, ModelChoice] = {}

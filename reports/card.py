@@ -84,16 +84,26 @@ def _model_line(records: Sequence[RunRecord], skipped: Sequence[str]) -> str:
         served, probed = params.get("served_models", []), params.get("model_probes", [])
         untried = not served or len(served) > len(probed)
         reason = str(params.get("model_reason", "no model works"))
-        said = "--model" in reason  # the reason names the flag itself (R61)
+        # The reason names the flag itself (R61), or says why no other was tried (hangs, R87).
+        said = "--model" in reason or "not tried" in reason
         hint = "; pass `--model NAME` to choose one" if untried and not astray and not said else ""
-        return f"**Not measured: {reason}.** {_skipped_words(skipped)}{hint}."
+        return f"**Not measured: {reason}.** {_skipped_words(skipped)}{hint}.{_faults(params)}"
     how = {"--model": "given with --model", "probe": "the first served model that answered",
            "default": "the default name (GET /v1/models listed none)"}  # fmt: skip
     served = ", ".join(f"`{m}`" for m in params.get("served_models", [])) or "none listed"
     source = how.get(str(params.get("model_source")), str(params.get("model_source")))
     flaw = f" Its probe reached the upstream, but {params['model_flaw']}." if params.get(
         "model_flaw") else ""  # fmt: skip
-    return f"Model sent: `{params['model']}` ({source}; served: {served}).{flaw}{_lacks(params)}"
+    line = f"Model sent: `{params['model']}` ({source}; served: {served}).{flaw}{_lacks(params)}"
+    return line + _faults(params)
+
+
+def _faults(params: Mapping[str, Any]) -> str:
+    """What the user's mock injects on its own, said where the target's model is (R89)."""
+    if not params.get("mock_faults"):
+        return ""
+    return (f" Behind it, {params['mock_faults']}: a call that met one failed by the mock's "
+            "hand, not the target's.")  # fmt: skip
 
 
 def _skipped_words(skipped: Sequence[str]) -> str:

@@ -60,3 +60,11 @@ def headers_from_args(args: argparse.Namespace, *, users_target: bool = True) ->
     if line := describe_headers(headers, options):
         print(line, file=sys.stderr)
     return headers
+
+
+def tell_mock_faults(mock_url: str) -> None:
+    """Say on stderr, first, the faults a user's `--mock-url` injects on its own (R89)."""
+    from harness.findings.mock_faults import read_mock_faults
+
+    if mock_url and (faults := read_mock_faults(mock_url)):
+        print(faults.notice(), file=sys.stderr)

@@ -21,6 +21,7 @@ from harness.commands._target import (
     add_target_header_option,
     add_target_tls_options,
     headers_from_args,
+    tell_mock_faults,
     tls_from_args,
 )
 from harness.errors import UsageError
@@ -94,6 +95,7 @@ def run(args: argparse.Namespace) -> int:
     plan = plan_from_args(args)
     spec, mock_url = target_from_options(args)
     directory = run_dir(args.out, append=args.append)
+    tell_mock_faults(mock_url)
     since = journal_position(mock_url) if mock_url else 0  # a fresh mock: all of its journal
     with serve_target(
         spec,

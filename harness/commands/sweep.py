@@ -20,6 +20,7 @@ from harness.commands._target import (
     add_target_header_option,
     add_target_tls_options,
     headers_from_args,
+    tell_mock_faults,
     tls_from_args,
 )
 from harness.errors import UsageError
@@ -95,6 +96,7 @@ def run(args: argparse.Namespace) -> int:
 
     if args.mock_url:  # the mock is held to the targets' loopback rule
         check_mock_url(args.mock_url, allow_remote=args.allow_remote, option="--mock-url")
+        tell_mock_faults(args.mock_url)
     targets = sweep_targets(targets_from_args(args), mock_given=bool(args.mock_url))
     plan = plan_from_args(args, targets=tuple(target for _, target in targets.values()))
     check_levels(plan.levels, client_capacity())

@@ -47,6 +47,13 @@ class MockFaults:
         )
         return f"the mock at {self.mock_url} injects {said}" if said else ""
 
+    def notice(self) -> str:
+        """The line a run starts with behind this mock ("" when it injects none)."""
+        if not self:
+            return ""
+        return (f"{self.describe()}: a call that meets one fails by the mock's hand, not the "
+                "target's (discovery sends such a probe again)")  # fmt: skip
+
     def as_params(self) -> dict[str, list[str]]:
         """What a record keeps: {endpoint: [spec, ...]} for the endpoints with faults."""
         return {e: list(rules) for e, rules in self.by_endpoint.items() if rules}

@@ -5,95 +5,31 @@ sends one chat completion per candidate until one answers 200 with the upstream'
 the mock behind the target is known, the probe must reach it, and its answer is judged against
 the mock's reply). A model whose 200 is not the upstream's answer (error text inside it) is
 chosen only when no other works, and the choice says so. The `ModelChoice` says what was
-chosen and how, or why nothing works, with the probe's status and body.
+chosen and how, or why nothing works, with the probe's status and body, and a hint read from
+what the mock saw (`harness.targets.probes`: the token it refused, the faults it injected, a
+chat route that hangs while the others answer).
 """
 
 from __future__ import annotations
 
 import json
-import random
+import time
 from collections.abc import Callable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from functools import partial
 from typing import Any
 
-from harness.fidelity import answer_facts, answered, judge
-from harness.findings.journal import journal_position
 from harness.findings.rewrites import API_NAME_PREFIX
-from harness.join import reply_facts
-from harness.runners.support.loadrows import quote_body
 from harness.targets import health
-from harness.targets.endpoints import CHAT_PATH, HEALTH_PATH, MODELS_PATH, endpoint_url
+from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
 from harness.targets.headers import credential_hint
+from harness.targets.probes import Answer, MockView, Post, Probe, probe_models, probe_until_clear
 from harness.targets.tls import DEFAULT_TLS, TargetTls
-from mock_salesforce.admin_client import AdminClient, AdminError
-from mock_salesforce.markers import new_marker
 
 DEFAULT_MODEL = "gpt-4o-mini"  # what the load scenarios send when nothing else is known
 MAX_PROBES = 4  # a listing of 50 models must not cost 50 requests before the run starts
-PROBE_TIMEOUT_S = 30.0
-MODELS_ENDPOINTS = frozenset({"generations", "chat-generations", "embeddings"})
-# Each probe's prompt is new (a marker): a gateway that caches replies must not answer one from
-# an earlier probe, or it reads as "never called the Models API" (R14).
-_MARKERS = random.Random()
 
-Answer = tuple[int, bytes] | None  # (status, body), None when nothing answered
 Get = Callable[[str, float], Answer]
-Post = Callable[[str, Any], Answer]
-
-
-@dataclass(frozen=True)
-class Probe:
-    """One chat completion sent with `model`: its status (0: no answer), the start of its body,
-    and whether the mock saw a Models API call for it (None: no mock to ask)."""
-
-    model: str
-    status: int
-    body: str
-    reached_mock: bool | None = None
-    fidelity: tuple[str, ...] = ()  # what was wrong with a 200's answer (`harness.fidelity`)
-    # Why the Models API was never called, when the mock refused the target's token request:
-    # "400 invalid_grant: invalid assertion" (the journal's `error`).
-    token_refused: str = ""
-    # The mock's own latency on a Models call the target hung up on before it was answered
-    # (ms, the journal's `latency_ms` of a `disconnected` call; None: none was): R75.
-    abandoned_ms: float | None = None
-
-    @property
-    def works(self) -> bool:
-        return self.status == 200 and self.reached_mock is not False
-
-    @property
-    def clean(self) -> bool:
-        """It works, and its answer was the upstream's (usage aside: it has its own claim)."""
-        return self.works and answered(self.status, self.fidelity)
-
-    def flaw(self) -> str:
-        """What was wrong with the answer of a probe that works ("" when nothing)."""
-        if not self.works or self.clean:
-            return ""
-        kinds = ", ".join(k.replace("_", " ") for k in self.fidelity if k != "usage_mismatch")
-        return f"its answer was not the upstream's ({kinds}): {self.body}"
-
-    def describe(self) -> str:
-        """One line: what the target answered to this model."""
-        answer = f"HTTP {self.status}" if self.status else "no answer"
-        upstream = " but never called the Models API" if self.reached_mock is False else ""
-        if upstream and self.token_refused:
-            upstream += f" (the mock refused its token request: {self.token_refused})"
-        body = f": {self.body}" if self.body and not self.works else ""
-        return f"{self.model!r} -> {answer}{upstream}{body}{self.gave_up()}"
-
-    def gave_up(self) -> str:
-        """What the mock saw when the target hung up on it before its reply ("" otherwise)."""
-        if self.abandoned_ms is None or self.works:
-            return ""
-        return f" (it gave up on the mock, which was answering in {self.abandoned_ms:.0f} ms)"
-
-    @property
-    def refused(self) -> bool:
-        """The target refused the client itself (401/403), whatever the model."""
-        return self.status in (401, 403)
 
 
 @dataclass(frozen=True)
@@ -117,6 +53,8 @@ class ModelChoice:
     failure: str = ""  # `error` in a few words, "{name} did not start": a summary's
     # (served name, the Models API model its GET /v1/models entry says it stands for)
     upstreams: tuple[tuple[str, str], ...] = ()
+    # The faults the user's mock injects on its own, in a sentence ("" when none): R89.
+    mock_faults: str = ""
 
     @property
     def reason(self) -> str:
@@ -131,8 +69,10 @@ class ModelChoice:
         if self.unreached:
             return f"{self.unreached}; no verdict on the gateway from its answers{listed}: {tried}"
         if self.untried:
+            why = "after two hung" if self.probes[-1].hung else "pass --model NAME"
+            were = "was" if self.untried == 1 else "were"
             return (f"{self.none_of_the_tried} on this target{hint}: {tried}; the other "
-                    f"{self.untried} were not tried: pass --model NAME")  # fmt: skip
+                    f"{self.untried} {were} not tried: {why}")  # fmt: skip
         return f"no model works on this target{listed}{hint}: {tried}"
 
     @property
@@ -178,6 +118,7 @@ class ModelChoice:
             "served_upstreams": dict(self.upstreams),
             "target_health": self.health,
             "model_not_measured": self.not_measured("it"),
+            "mock_faults": self.mock_faults,
         }
 
     @classmethod
@@ -207,43 +148,100 @@ def discover_model(
     post: Post | None = None,
     headers: Mapping[str, str] = health.NO_HEADERS,
     tls: TargetTls = DEFAULT_TLS,
+    mock: MockView | None = None,
+    clock: Callable[[], float] = time.monotonic,
 ) -> ModelChoice:
     """Choose the model to send `url`: `requested`, else the first served one that works.
     `headers` go with every request (`--target-header`), TLS checked as `tls` says; `get` and
-    `post` make the HTTP calls (tests pass fakes)."""
+    `post` make the HTTP calls, `mock` asks the mock at `mock_url` (tests pass fakes)."""
     send = post or partial(_post_json, headers=headers, tls=tls)
     fetch = get or partial(health.http_get, headers=headers, tls=tls)
-    served, listing, upstreams = list_models(url, fetch)
-    said = health_route(url, fetch)
+    mock = mock or MockView(mock_url)
+    asked, answered = ask_routes(url, fetch, mock, clock)
     if requested:
-        probe = probe_model(url, requested, mock_url, send)
-        hint = choice_hint((probe,), headers)
-        return ModelChoice(requested if probe.works else None, "--model", served, (probe,), listing,
-                           said, hint=hint, upstreams=upstreams)  # fmt: skip
-    candidates = list(served[:max_probes]) or [DEFAULT_MODEL]
-    probes: list[Probe] = []
-    for model in candidates:
-        probes.append(probe_model(url, model, mock_url, send))
-        if probes[-1].clean:
-            break
+        probes = [probe_until_clear(url, requested, mock, send, clock=clock)]
+    else:
+        probes = probe_models(
+            url, list(asked.served[:max_probes]) or [DEFAULT_MODEL], mock, send, clock
+        )
     # The first clean one; else the first that reached the upstream, its flaw on record.
     chosen = next((p for p in probes if p.clean), next((p for p in probes if p.works), None))
     if chosen is None:
-        return ModelChoice(None, "none", served, tuple(probes), listing, said,
-                           hint=choice_hint(probes, headers), upstreams=upstreams)  # fmt: skip
-    return ModelChoice(chosen.model, "probe" if served else "default", served, tuple(probes),
-                       listing, said, upstreams=upstreams)  # fmt: skip
+        hint = choice_hint(probes, headers, answered=answered, mock=mock)
+        return replace(
+            asked, source="--model" if requested else "none", probes=tuple(probes), hint=hint
+        )
+    source = "--model" if requested else "probe" if asked.served else "default"
+    return replace(asked, model=chosen.model, source=source, probes=tuple(probes))
 
 
-def choice_hint(probes: Sequence[Probe], headers: Mapping[str, str]) -> str:
-    """Said once when every probe was refused for want of (or with a wrong) credential, or
-    when the target gave up on the mock before its reply every time (R75)."""
-    refused = [p.status for p in probes if p.refused]
-    if probes and len(refused) == len(probes):
-        return credential_hint(refused[0], headers)
-    if probes and all(p.gave_up() for p in probes):
+def ask_routes(
+    url: str, fetch: Get, mock: MockView, clock: Callable[[], float]
+) -> tuple[ModelChoice, str]:
+    """What the target's other routes and the mock say before any probe: a choice with no
+    model yet, and "GET /v1/models answered in 2 ms" ("" when it did not answer)."""
+    started_s = clock()
+    served, listing, upstreams = list_models(url, fetch)
+    listed_ms = (clock() - started_s) * 1000
+    faults = mock.faults()
+    said = health_route(url, fetch)
+    asked = ModelChoice(None, "none", served, (), listing, said, upstreams=upstreams,
+                        mock_faults=faults.describe() if faults else "")  # fmt: skip
+    answered = (
+        "" if listing.endswith("no answer") else f"GET /v1/models answered in {listed_ms:.0f} ms"
+    )
+    return asked, answered
+
+
+def choice_hint(
+    probes: Sequence[Probe],
+    headers: Mapping[str, str],
+    *,
+    answered: str = "",
+    mock: MockView | None = None,
+) -> str:
+    """Said once when every probe was refused for want of (or with a wrong) credential; when
+    the refusal was the upstream's, for the token the target sent it (R88); when the target
+    gave up on the mock before its reply every time (R75); when its chat route hangs, while
+    `answered` says another route answered (R87); when every try met the mock's faults (R89)."""
+    if not probes:
+        return ""
+    if all(p.refused for p in probes):
+        return upstream_refusal(probes, mock) or credential_hint(probes[0].status, headers)
+    if all(p.gave_up() for p in probes):
         return TOO_SHORT_TIMEOUT
+    if all(p.hung for p in probes):
+        return chat_hangs(probes, answered)
+    if all(p.faulted() for p in probes):
+        return "every try met a fault the mock injected: the mock's failures, not the target's"
     return ""
+
+
+def upstream_refusal(probes: Sequence[Probe], mock: MockView | None) -> str:
+    """Why the target relayed the upstream's 401/403: the token it sent ("" when the mock
+    refused no token of the probes: the refusal is the target's own)."""
+    statuses = {p.token_status for p in probes}
+    if "" in statuses or not statuses:
+        return ""
+    if "unknown" in statuses:
+        asked = mock.token_requests() if mock is not None else None
+        never = " and never asked its token endpoint" if asked == 0 else ""
+        return (f"the refusal is the upstream's: the target sent the Models API a token the mock "
+                f"never issued{never}: a static token? Under sfperf it must fetch one by client "
+                "credentials from its Salesforce login (the mock issues them); --target-header "
+                "changes nothing")  # fmt: skip
+    if "expired" in statuses:
+        return ("the refusal is the upstream's: the target sent the Models API a token past "
+                "its expiry (one it never refreshed)")  # fmt: skip
+    return "the refusal is the upstream's: the target called the Models API with no token"
+
+
+def chat_hangs(probes: Sequence[Probe], answered: str) -> str:
+    """ "POST /v1/chat/completions hangs ..." for probes that all waited their whole timeout."""
+    before = " before any upstream call" if all(p.reached_mock is False for p in probes) else ""
+    waited = " and ".join(dict.fromkeys(f"{p.timeout_s:g} s" for p in probes))
+    others = f", while {answered}" if answered else ""
+    return f"POST /v1/chat/completions hangs{before}: no answer within {waited}{others}"
 
 
 TOO_SHORT_TIMEOUT = (
@@ -305,67 +303,11 @@ def model_ids(body: bytes) -> tuple[str, ...]:
     return tuple(dict.fromkeys(i for i in ids if isinstance(i, str) and i))
 
 
-def probe_model(url: str, model: str, mock_url: str, post: Post) -> Probe:
-    """Send one chat completion with `model`; ask the mock (if known) whether it was called,
-    and judge a 200's answer against the reply the upstream gave (without a mock: only whether
-    it reads like an error)."""
-    since = journal_position(mock_url)
-    prompt = f"sfperf probe {new_marker(_MARKERS)}: say hi."
-    body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
-    answer = post(endpoint_url(url, CHAT_PATH), body)
-    status, raw = answer if answer is not None else (0, b"")
-    text = quote_body(raw)
-    entries = _journal_since(mock_url, since)
-    calls = (
-        None if entries is None else [e for e in entries if e.get("endpoint") in MODELS_ENDPOINTS]
-    )
-    reached = None if calls is None else bool(calls)
-    abandoned = [float(e.get("latency_ms") or 0) for e in calls or () if e.get("disconnected")]
-    return Probe(model, status, text, reached, probe_fidelity(body, status, raw, calls or ()),
-                 "" if calls else token_refusal(entries or ()),
-                 max(abandoned) if abandoned else None)  # fmt: skip
-
-
-def token_refusal(entries: Sequence[Mapping[str, Any]]) -> str:
-    """The last token request the mock refused, as "400 invalid_grant: invalid assertion"
-    ("" when none was; an entry of a mock too old to journal its `error`: its status alone)."""
-    refused = [
-        e for e in entries if e.get("endpoint") == "token" and int(e.get("status") or 0) >= 400
-    ]
-    if not refused:
-        return ""
-    last = refused[-1]
-    return f"{last['status']} {last['error']}" if last.get("error") else f"HTTP {last['status']}"
-
-
-def probe_fidelity(
-    request: Mapping[str, Any], status: int, raw: bytes, calls: Sequence[Mapping[str, Any]]
-) -> tuple[str, ...]:
-    """The mismatch kinds of a probe's 200 against the upstream's last reply for it (a gateway
-    may retry); with none to compare, error text or an error object inside the 200 only."""
-    if status != 200:
-        return ()
-    facts = answer_facts(request, status, raw)
-    reply = next((r for r in map(reply_facts, reversed(calls)) if r is not None), None)
-    if reply is None:
-        return ("error_in_200",) if facts.error or facts.error_text else ()
-    return judge(status, facts, reply)
-
-
 def _post_json(
     url: str,
     body: Any,
+    timeout_s: float,
     headers: Mapping[str, str] = health.NO_HEADERS,
     tls: TargetTls = DEFAULT_TLS,
 ) -> Answer:
-    return health.http_post_json(url, body, timeout_s=PROBE_TIMEOUT_S, headers=headers, tls=tls)
-
-
-def _journal_since(mock_url: str, since: int | None) -> list[dict[str, Any]] | None:
-    """What the mock journaled after `since` (None: cannot tell)."""
-    if since is None:
-        return None
-    try:
-        return list(AdminClient(mock_url).read_journal(since))
-    except (AdminError, OSError, ValueError):
-        return None
+    return health.http_post_json(url, body, timeout_s=timeout_s, headers=headers, tls=tls)

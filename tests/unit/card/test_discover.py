@@ -13,7 +13,8 @@ from harness.card import discover
 from harness.card.discover import _judged_by_the_mock_url, _judged_by_the_redirect, why_unreached
 from harness.runners.load import LoadTarget
 from harness.targets import TargetSpec
-from harness.targets.discovery import ModelChoice, Probe
+from harness.targets.discovery import ModelChoice
+from harness.targets.probes import Probe
 from harness.targets.tls import TlsRefused
 
 URL = "http://127.0.0.1:9"

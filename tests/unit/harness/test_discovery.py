@@ -4,14 +4,12 @@ from typing import Any
 from harness.targets.discovery import (
     DEFAULT_MODEL,
     ModelChoice,
-    Probe,
     choice_hint,
     discover_model,
     model_ids,
     model_upstreams,
-    probe_fidelity,
-    token_refusal,
 )
+from harness.targets.probes import Probe, probe_fidelity, token_refusal
 from mock_salesforce.journal import text_sha256
 from mock_salesforce.markers import find_markers
 
@@ -37,7 +35,7 @@ class FakeGateway:
         assert url == URL + "/v1/models"
         return self.models_status, json.dumps(self.listing).encode()
 
-    def post(self, url: str, body: Any) -> tuple[int, bytes] | None:
+    def post(self, url: str, body: Any, timeout_s: float) -> tuple[int, bytes] | None:
         assert url == URL + "/v1/chat/completions"
         self.posted.append(body["model"])
         if body["model"] in self.works:
@@ -146,7 +144,7 @@ def test_every_probe_sends_a_prompt_no_earlier_probe_sent() -> None:
     # R14: a gateway with a reply cache answered a second probe of the same prompt from it.
     prompts: list[str] = []
 
-    def post(url: str, body: Any) -> tuple[int, bytes] | None:
+    def post(url: str, body: Any, timeout_s: float) -> tuple[int, bytes] | None:
         prompts.append(body["messages"][0]["content"])
         return 200, b'{"choices": []}'
 
@@ -173,7 +171,7 @@ class ErrorTextGateway(FakeGateway):
         super().__init__(listing(*names), works=set(names))
         self.broken = broken
 
-    def post(self, url: str, body: Any) -> tuple[int, bytes] | None:
+    def post(self, url: str, body: Any, timeout_s: float) -> tuple[int, bytes] | None:
         self.posted.append(body["model"])
         return 200, chat_reply(ERROR_TEXT if body["model"] in self.broken else "hi there")
 

@@ -30,6 +30,7 @@ def test_a_mock_injecting_500s_on_every_models_endpoint_is_said_in_one_sentence(
         "the mock at http://127.0.0.1:9313 injects 500 at p=0.2 on chat-generations, "
         "generations, embeddings and feedback"
     )
+    assert faults.notice().startswith(faults.describe() + ": a call that meets one fails by the")
 
 
 def test_faults_aimed_at_one_endpoint_name_that_endpoint_alone() -> None:
@@ -44,7 +45,7 @@ def test_faults_aimed_at_one_endpoint_name_that_endpoint_alone() -> None:
 def test_a_mock_without_faults_says_nothing_and_is_false() -> None:
     faults = faults_from_effective(URL, effective_of())
     assert faults is not None and not faults
-    assert faults.describe() == "" and faults.as_params() == {}
+    assert faults.describe() == "" and faults.as_params() == {} and faults.notice() == ""
 
 
 def test_an_answer_that_is_no_effective_document_is_none() -> None:

@@ -125,7 +125,8 @@ USER_TARGET = TargetSpec(url="http://127.0.0.1:1", command="python gw.py")
 def test_a_user_target_without_a_working_model_skips_the_steps_that_would_send_it_requests(
     tmp_path: Path,
 ) -> None:
-    from harness.targets.discovery import ModelChoice, Probe
+    from harness.targets.discovery import ModelChoice
+    from harness.targets.probes import Probe
 
     none = ModelChoice(None, "none", ("m",), (Probe("m", 500, "boom"),))
     plan = ValidatePlan(targets=(USER_TARGET,), choices={USER_TARGET.name: none})

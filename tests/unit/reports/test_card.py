@@ -132,6 +132,22 @@ def test_a_target_no_model_works_on_says_why_at_the_top(tmp_path: Path) -> None:
     assert "pass `--model NAME`" in report
 
 
+def test_the_faults_a_users_mock_injects_are_said_beside_the_model_sent(tmp_path: Path) -> None:
+    faults = "the mock at http://127.0.0.1:9313 injects 500 at p=0.2 on chat-generations"
+    card = run(tmp_path, {"model": "m", "model_source": "probe", "mock_faults": faults})
+    assert f"Behind it, {faults}: a call that met one failed by the mock's hand" in card
+
+
+def test_a_target_whose_chat_route_hung_is_not_told_to_pick_another_model(tmp_path: Path) -> None:
+    reason = ("none of the first 2 of 3 listed models works on this target: 'a' -> no answer "
+              "within 30 s; 'b' -> no answer within 5 s; the other 1 was not tried: after two "
+              "hung")  # fmt: skip
+    discover: dict[str, object] = {"model": None, "model_reason": reason,
+                                   "served_models": ["a", "b", "c"],
+                                   "model_probes": [{}, {}]}  # fmt: skip
+    assert "pass `--model NAME`" not in run(tmp_path, discover)
+
+
 def test_a_target_whose_calls_never_reached_the_mock_is_not_told_to_pick_a_model(
     tmp_path: Path,
 ) -> None:
