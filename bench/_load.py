@@ -248,17 +248,26 @@ def wrk_post_script(body: bytes, headers: Mapping[str, str]) -> str:
 
 
 COUNTER = "{n}"  # in a `wrk_pool_script` body: replaced by the request's running number
+# n = 40 random bits: under 2^40 + the requests of a run, an integer Lua prints exactly.
+_RANDOM_START_LUA = [
+    'local urandom = assert(io.open("/dev/urandom", "rb"))',
+    "for _, byte in ipairs({urandom:read(5):byte(1, 5)}) do n = n * 256 + byte end",
+    "urandom:close()",
+]
 
 
 def wrk_pool_script(bodies: Sequence[str], headers: Mapping[str, str]) -> str:
     """A wrk Lua script POSTing `bodies` in turn; a `{n}` in a body becomes a request counter.
 
     With a counter every request is new to the server, so a server that caches replies by
-    request bytes is measured on its uncached path."""
+    request bytes is measured on its uncached path. The counter starts at 40 random bits, not
+    at 0: a run and the warm-up before it (or one wrk thread and another) would otherwise send
+    the same bodies, and a server that remembers bodies it has seen would meet them again."""
     parts = [body.split(COUNTER, 1) for body in bodies]
     lines = ['wrk.method = "POST"']
     lines += [f"wrk.headers[{_lua_string(k)}] = {_lua_string(v)}" for k, v in headers.items()]
     lines.append("local heads, tails, n = {}, {}, 0")
+    lines += _RANDOM_START_LUA
     for i, part in enumerate(parts, start=1):
         tail = _lua_string(part[1]) if len(part) > 1 else "nil"
         lines.append(f"heads[{i}], tails[{i}] = {_lua_string(part[0])}, {tail}")
