@@ -30,6 +30,7 @@ from dataclasses import dataclass, field, replace
 from typing import Any
 
 from harness.fidelity import Expected, ReplyFacts, ReplyOracle, UpstreamError, answered, judge
+from harness.findings.mock_faults import met_fault
 from harness.runners.support.loadrows import Row
 
 Entry = Mapping[str, Any]
@@ -112,6 +113,14 @@ def calls_by_marker(entries: Iterable[Entry]) -> dict[str, list[Entry]]:
             for marker in entry.get("markers") or ():
                 found[str(marker)].append(entry)
     return found
+
+
+def met_fault_flags(rows: Sequence[Row], entries: Iterable[Entry] | None) -> list[bool]:
+    """Per row: whether one of its upstream calls (by marker) met a fault the mock injected
+    (`mock_faults.met_fault`): what the client got for it is the mock's doing first."""
+    by_marker = calls_by_marker(entries or ())
+    return [any(map(met_fault, by_marker.get(row.marker, ()))) if row.marker else False
+            for row in rows]  # fmt: skip
 
 
 def reply_facts(entry: Entry) -> ReplyFacts | None:

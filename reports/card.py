@@ -17,6 +17,7 @@ from harness.card.measures import classify_path, file_use, split_shim_cpu_ms
 from harness.card.selfreport import AGREES_WITHIN, MEANINGS
 from harness.claims import Verdict, format_value
 from harness.findings import findings_of
+from harness.findings.mock_faults import merged_met_faults, met_faults_words
 from harness.records import RunRecord
 from reports.sections import Section, Table
 
@@ -26,6 +27,7 @@ UNPAIRED_SHOWN = 8
 COUNTED_IO = ("opens", "reads", "writes", "renames", "holds_token")
 # The gateway ledger's claim on crossed replies: the card's leak line says it first, not twice.
 LEAK_CLAIM = "gw-no-crossed-replies"
+FAULTED = "met a fault the mock injected"
 
 
 def card_sections(
@@ -55,8 +57,8 @@ def card_section(
         _self_reported_table(stem, records),
         _files_table(stem, records),
     ]
-    lines = (_model_line(records, skipped), _wrong_line(verdicts, records), _token_line(records),
-             _reply_cache_line(records), _shim_line(records),
+    lines = (_model_line(records, skipped), _wrong_line(verdicts, records), _faults_line(records),
+             _token_line(records), _reply_cache_line(records), _shim_line(records),
              _self_report_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
@@ -150,7 +152,7 @@ def _clean_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     either and the grading warned of nothing."""
     unknown = sum(v.verdict == "inconclusive" for v in verdicts)
     undecided = f" ({unknown} claim(s) could not be decided)" if unknown else ""
-    failed = sum(int(error["count"]) for _, error in _errors(records))
+    failed = sum(int(error["count"]) for _, error in _errors(records, faulted=False))
     warned = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "WARN"})
     buts = [f"{failed:g} replies were not ok (see the errors table)"] if failed else []
     buts += [f"WARN findings: {', '.join(warned)} (see the findings)"] if warned else []
@@ -209,6 +211,19 @@ def _grown_words(name: str, grown: float, served: float, cards: Sequence[RunReco
     return (f"open file descriptors grew by {grown:g} over {served:g} requests in the windows "
             f"({grown / served:.2g} per request, {end:g} open at the end): a file or socket "
             "opened per request and never closed ends at `ulimit -n`")  # fmt: skip
+
+
+def _faults_line(records: Sequence[RunRecord]) -> str:
+    """The load windows' requests that met a fault the mock injected (a user's mock with
+    `--fault`): the mock's doing, set apart from the ok claims (the resilience run provokes its
+    own faults, and its claims read the calm phases apart)."""
+    loads = [r for r in records if r.runner == "load" and r.scenario != "resilience"]
+    met = merged_met_faults(r.params.get("met_faults") or {} for r in loads)
+    if not met:
+        return ""
+    return (f"Faults the mock injected: {met_faults_words(met)}; the mock's doing, not the "
+            "gateway's: the ok claims set them apart (the errors table shows them as "
+            f"'{FAULTED}').")  # fmt: skip
 
 
 def _reply_cache_line(records: Sequence[RunRecord]) -> str:
@@ -376,14 +391,19 @@ def _errors_table(stem: str, records: Sequence[RunRecord]) -> Table | None:
     return Table(f"card-errors-{stem}", title, ["status", "count", "seen in", "body"], rows)
 
 
-def _errors(records: Sequence[RunRecord]) -> Iterator[tuple[str, Mapping[str, Any]]]:
-    """(window, error group): every failed reply of the load windows, and of the resilience run
-    the requests left without a reply and those that failed while the upstream was calm (its
-    other errors are the faults it provoked)."""
+def _errors(
+    records: Sequence[RunRecord], *, faulted: bool = True
+) -> Iterator[tuple[str, Mapping[str, Any]]]:
+    """(window, error group): every failed reply of the load windows (with `faulted`, those
+    that met a fault the mock injected too, said so), and of the resilience run the requests
+    left without a reply and those that failed while the upstream was calm (its other errors
+    are the faults it provoked)."""
     for record in records:
         if record.runner == "card":
             window = record.labels.get("window", "load")
             yield from ((window, error) for error in record.params.get("errors", []))
+            apart = record.params.get("fault_errors", []) if faulted else []
+            yield from ((f"{window} ({FAULTED})", error) for error in apart)
         elif record.runner == "load" and record.scenario == "resilience":
             yield from (("resilience", e) for e in record.params.get("no_reply_errors", []))
             calm = record.params.get("calm_errors", [])

@@ -21,7 +21,7 @@ from harness.card.selfreport import (
     read_units,
     reported_figures,
 )
-from harness.join import calls_by_marker
+from harness.join import calls_by_marker, met_fault_flags
 from harness.records import RunRecord, Series, capture_environment, make_series, now_iso
 from harness.runners.support.loadrows import BODY_CHARS, HELD, HELD_FACTOR, Row, no_reply
 from harness.shim import shim_cost
@@ -189,6 +189,17 @@ def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any
             for k, n in ordered[:top]]  # fmt: skip
 
 
+def window_errors(
+    rows: Sequence[Row], journal: Sequence[Mapping[str, Any]] | None
+) -> dict[str, list[dict[str, Any]]]:
+    """`errors` (`top_errors`) of a window, and apart, `fault_errors`: those of the requests
+    whose upstream calls met a fault the mock injected (the mock's doing first, R89)."""
+    met = met_fault_flags(rows, journal)
+    faulted = [row for row, hit in zip(rows, met, strict=True) if hit]
+    errors = {"errors": top_errors([row for row, hit in zip(rows, met, strict=True) if not hit])}
+    return errors | ({"fault_errors": top_errors(faulted)} if faulted else {})
+
+
 def _failure(row: Row) -> str:
     """What went wrong with a reply: what became of a request that got none, what the fidelity
     check found, or the reply's body."""
@@ -269,7 +280,7 @@ def card_record(
         Series("window_s", "s", (observation.duration_s,)),
     ]
     params: dict[str, Any] = {**observation.params, "window": observation.label,
-                              "errors": top_errors(rows)}  # fmt: skip
+                              **window_errors(rows, observation.journal)}  # fmt: skip
     served = float(len(rows))
     if observation.journal is not None:
         series += token_economy(observation.journal)

@@ -53,6 +53,7 @@ class MetricQuery:
     transform: str = "ratio"
     at_max: str | None = None
     chances: Chances | None = None
+    unless: Unless | None = None
 
     @property
     def is_ratio(self) -> bool:
@@ -72,6 +73,16 @@ class Chances:
     def describe(self, seen: float, of: int) -> str:
         what = self.what or f"observations of {self.series}"
         return f"{seen:g} of {of} {what}" if self.where is not None else f"{seen:g} {what}"
+
+
+@dataclass(frozen=True)
+class Unless:
+    """Observations set apart: those of a per-observation series whose `series` value (0/1, one
+    per observation, in the same record) is nonzero, such as the requests that met a fault a
+    user's own mock injected (R89); records without `series` keep every observation."""
+
+    series: str
+    what: str = ""  # how the report says them: "requests met a fault the mock injected"
 
 
 @dataclass(frozen=True)
@@ -213,6 +224,7 @@ def parse_metric(raw: Any, where: str) -> MetricQuery:
         transform=transform,
         at_max=str(raw["at_max"]) if "at_max" in raw else None,
         chances=_parse_chances(raw.get("chances"), where),
+        unless=_parse_unless(raw.get("unless"), where),
     )
     if statistic == "ratio_of_sums" and not query.denominator:
         raise UsageError(f"{where}: statistic ratio_of_sums needs 'denominator'")
@@ -246,6 +258,17 @@ def _percent_wording(expect: Expectation) -> str:
     if expect.low == float("-inf"):
         return f"at most {high:.4g}%"
     return f"{low:.4g}% to {high:.4g}%"
+
+
+def _parse_unless(raw: Any, where: str) -> Unless | None:
+    """`unless = "series"` or `{series = "met_fault", what = "..."}`."""
+    if raw is None:
+        return None
+    if isinstance(raw, str) and raw:
+        return Unless(raw)
+    if not isinstance(raw, dict) or not isinstance(raw.get("series"), str):
+        raise UsageError(f"{where}: metric.unless must be a series name or a table with 'series'")
+    return Unless(raw["series"], str(raw.get("what", "")))
 
 
 def _parse_chances(raw: Any, where: str) -> Chances | None:

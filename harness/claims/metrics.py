@@ -17,8 +17,9 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, replace
 
 import numpy as np
+import numpy.typing as npt
 
-from harness.claims.ledger import Chances, MetricQuery
+from harness.claims.ledger import Chances, MetricQuery, Unless
 from harness.records import RunRecord
 from harness.saturation import client_bound_levels
 from harness.stats import (
@@ -110,7 +111,7 @@ def measure(records: Sequence[RunRecord], query: MetricQuery) -> Measurement:
     if query.is_ratio:
         return _measure_ratio(records, query)
     chosen = _select(records, query, {})
-    checked = _check_chances(chosen, query.chances)
+    checked = _check_chances(chosen, query.chances) + _set_apart(chosen, query)
     values = _rows(chosen, query)
     statistic = _row_statistic(query)
     value = float(statistic(values[np.newaxis])[0])
@@ -377,14 +378,45 @@ def _as_float(text: str | None) -> float | None:
         return None
 
 
+def _set_apart(chosen: Sequence[RunRecord], query: MetricQuery) -> str:
+    """What `query.unless` left out ("; 22 requests met a fault the mock injected, set apart"),
+    "" when nothing."""
+    unless = query.unless
+    if unless is None:
+        return ""
+    apart = sum(int(_apart(r, query.unless, len(r.get(query.series[0]).values)).sum())
+                for r in chosen)  # fmt: skip
+    what = unless.what or f"observations with {unless.series}"
+    return f"; {apart} {what}, set apart" if apart else ""
+
+
+def _apart(record: RunRecord, unless: Unless | None, size: int) -> npt.NDArray[np.bool_]:
+    """True per observation (of `size`) of `record` that `unless` sets apart: none when the
+    record has no such series, or one of another length."""
+    if unless is None or unless.series not in record.series_names:
+        return np.zeros(size, dtype=bool)
+    flags = np.asarray(record.get(unless.series).values, dtype=np.float64)
+    return flags != 0 if flags.size == size else np.zeros(size, dtype=bool)
+
+
+def _kept(record: RunRecord, names: Sequence[str], query: MetricQuery) -> Array:
+    """`_summed(record, names)` less the observations `query.unless` sets apart."""
+    values = _summed(record, names)
+    return values[~_apart(record, query.unless, values.size)]
+
+
 def _rows(records: Sequence[RunRecord], query: MetricQuery) -> Array:
-    """Pooled observations: 1-D, or 2-D (numerator, denominator) for ratio_of_sums."""
-    numerator = np.concatenate([_summed(r, query.series) for r in records])
+    """Pooled observations (those `query.unless` sets apart left out): 1-D, or 2-D (numerator,
+    denominator) for ratio_of_sums."""
+    numerator = np.concatenate([_kept(r, query.series, query) for r in records])
     if query.statistic == "ratio_of_sums":
-        denominator = np.concatenate([_summed(r, query.denominator) for r in records])
+        denominator = np.concatenate([_kept(r, query.denominator, query) for r in records])
         if denominator.shape != numerator.shape:
             raise MissingRecords("numerator and denominator series differ in length")
         return np.column_stack([numerator, denominator])
+    if numerator.size == 0 and query.unless is not None:
+        what = query.unless.what or f"observations with {query.unless.series}"
+        raise NothingToCheck(f"every observation set apart ({what})")
     if numerator.size == 0:
         raise MissingRecords(f"the series {'+'.join(query.series)} hold no values", ran=True)
     if query.statistic == "rate":

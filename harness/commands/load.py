@@ -222,7 +222,7 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         )
         if fidelity:
             line += f", fidelity mismatches {fidelity}"
-        line += joined_summary(record) + in_flight_summary(record)
+        line += joined_summary(record) + in_flight_summary(record) + faults_summary(record)
         reported = reported_requests(record.params.get("target_metrics", {}))
         if reported is not None:
             line += f"; the target counted {reported} (measured {len(latencies)})"
@@ -285,6 +285,14 @@ def in_flight_summary(record: RunRecord) -> str:
     if waiting.get("requests"):
         return f"; {waiting['requests']} in flight at the end, not counted"
     return ""
+
+
+def faults_summary(record: RunRecord) -> str:
+    """The requests that met a fault the mock injected, and what the target answered them."""
+    from harness.findings.mock_faults import met_faults_words
+
+    said = met_faults_words(record.params.get("met_faults") or {})
+    return f"; {said}" if said else ""
 
 
 def joined_summary(record: RunRecord) -> str:

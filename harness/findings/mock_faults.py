@@ -92,6 +92,31 @@ def injected(entries: Iterable[Mapping[str, Any]]) -> list[str]:
     return [str(e["fault"]) for e in entries if met_fault(e)]
 
 
+def met_faults_words(met: Mapping[str, Any]) -> str:
+    """`22 requests met a fault the mock injected (500 x22), answered 502 x22` from a load
+    record's `met_faults` ("" for none)."""
+    if not met.get("requests"):
+        return ""
+    faults = ", ".join(f"{kind} x{n}" for kind, n in sorted(met["faults"].items()))
+    statuses = ", ".join(f"{'no reply' if s == '0' else s} x{n}"
+                         for s, n in sorted(met["statuses"].items()))  # fmt: skip
+    return (
+        f"{met['requests']} requests met a fault the mock injected ({faults}), answered {statuses}"
+    )
+
+
+def merged_met_faults(parts: Iterable[Mapping[str, Any]]) -> dict[str, Any]:
+    """Several records' `met_faults` added up ({} for none)."""
+    merged: dict[str, Any] = {"requests": 0, "answered": 0, "faults": {}, "statuses": {}}
+    for met in parts:
+        merged["requests"] += int(met.get("requests", 0))
+        merged["answered"] += int(met.get("answered", 0))
+        for key in ("faults", "statuses"):
+            for name, n in (met.get(key) or {}).items():
+                merged[key][name] = merged[key].get(name, 0) + int(n)
+    return merged if merged["requests"] else {}
+
+
 def spoken(rule: str) -> str:
     """A fault spec as a sentence says it: "500:p=0.2" -> "500 at p=0.2" (its `endpoint=`
     filter left to the sentence, which names the endpoints)."""

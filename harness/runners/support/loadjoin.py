@@ -10,6 +10,7 @@ predicted from their request as sent; the record says how many rows were judged 
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
@@ -17,6 +18,7 @@ from typing import Any
 from harness.card.measures import top_errors
 from harness.fidelity import ReplyOracle
 from harness.findings.grading import findings_record
+from harness.findings.mock_faults import injected
 from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rewrite_summary
 from harness.join import (
     CACHE_HIT,
@@ -26,6 +28,7 @@ from harness.join import (
     ReplyMemory,
     calls_by_marker,
     judge_rows,
+    met_fault_flags,
 )
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
@@ -72,6 +75,7 @@ def join_load(
     params: dict[str, Any] = {"fidelity_basis": dict(result.basis),
                               "journal": _journal_state(journal, journal_lost)}  # fmt: skip
     series = calm_series(result.rows, phases, journal, params)
+    series += fault_series(result.rows, journal, params)
     series += reuse_series(result, whole=journal is not None and not journal_lost)
     if not result.joined:
         return LoadJoin(result.rows, tuple(series), params=params)
@@ -105,6 +109,27 @@ def reuse_series(result: JoinResult, *, whole: bool) -> list[Series]:
                     (float(how == CACHE_HIT) for r, how in counted if r.status == 200)),
         make_series("crossed_uncalled", "count", [float(result.reuse.count(OTHER_PROMPT))]),
     ]  # fmt: skip
+
+
+def fault_series(
+    rows: Sequence[Row], journal: Sequence[Entry] | None, params: dict[str, Any]
+) -> list[Series]:
+    """With calls of the window hit by a fault the mock injected (a user's `sfperf mock
+    --fault`, or a scenario's): `met_fault` (0/1 per request: one of its upstream calls met one;
+    the ok claims set those apart, R89) and, in `params`, `met_faults` (`requests`, `answered`,
+    the faults by kind, what the client got by status). None without such a call."""
+    flags = met_fault_flags(rows, journal)
+    if not any(flags):
+        return []
+    calls = calls_by_marker(journal or ())
+    hit = [row for row, met in zip(rows, flags, strict=True) if met]
+    params["met_faults"] = {
+        "requests": len(hit),
+        "answered": sum(map(answered, hit)),
+        "faults": dict(Counter(fault for r in hit for fault in injected(calls[r.marker]))),
+        "statuses": dict(Counter(str(r.status) for r in hit)),
+    }
+    return [make_series("met_fault", "count", (float(met) for met in flags))]
 
 
 def calm_series(

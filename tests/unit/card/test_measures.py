@@ -1,3 +1,4 @@
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -12,6 +13,7 @@ from harness.card.measures import (
     measured_figures,
     token_economy,
     top_errors,
+    window_errors,
 )
 from harness.runners.support.loadrows import HELD, Row
 
@@ -298,3 +300,16 @@ def test_metrics_asked_for_but_unreadable_are_said_and_the_claim_asks_for_no_opt
     (claim,) = [c for c in ledger.claims if c.id == "gw-self-reported-figures"]
     verdict = evaluate_claim(claim, [record])
     assert verdict.verdict == "inconclusive" and "needs:" not in verdict.reason
+
+
+def test_errors_of_requests_that_met_an_injected_fault_are_kept_apart() -> None:
+    # R89: the window's own errors are the gateway's; a 502 for an injected 500 is the mock's.
+    rows = [replace(row(502, False, '{"error": "upstream"}'), marker=f"sfpm{i:016x}")
+            for i in range(3)]  # fmt: skip
+    hit = {"seq": 1, "endpoint": "chat-generations", "markers": [rows[0].marker], "fault": "500"}
+    journal = [hit, {**hit, "seq": 2, "markers": [rows[1].marker], "fault": None}]
+    split = window_errors(rows, journal)
+    assert split["fault_errors"] == [{"status": 502, "body": '{"error": "upstream"}', "count": 1}]
+    assert split["errors"][0]["count"] == 2  # one met no fault, one made no call at all
+    unread = [{"status": 502, "body": '{"error": "upstream"}', "count": 3}]
+    assert window_errors(rows, None) == {"errors": unread}

@@ -484,3 +484,32 @@ def test_a_series_the_run_held_no_value_of_asks_for_no_other_run() -> None:
     verdict = evaluate_claim(claim, [one_event])
     assert verdict.reason == "not measured: the series stream_gap_ms hold no values"
     assert "needs: sfperf validate" in evaluate_claim(claim, []).reason
+
+
+def answered_claim() -> Any:
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    return next(c for c in ledger.claims if c.id == "gw-answers-correctly")
+
+
+def test_requests_that_met_a_fault_the_users_mock_injected_are_set_apart_from_the_ok_claim() -> (
+    None
+):
+    # R89: behind `sfperf mock --fault 500:p=0.2` the gateway passed 16 injected 500s on as 502
+    # and answered every other request: "refuted: ... (measured 80%)" blamed it for the mock.
+    answered, met = [1.0] * 64 + [0.0] * 16, [0.0] * 64 + [1.0] * 16
+    faulty = record("load", "steady", {}, answered=answered, met_fault=met)
+    verdict = evaluate_claim(answered_claim(), [faulty])
+    assert verdict.verdict == HOLDS and verdict.value == 1.0
+    assert "16 requests met a fault the mock injected, set apart" in verdict.reason
+    older = record("load", "steady", {}, answered=answered)  # no met_fault: every request counts
+    assert evaluate_claim(answered_claim(), [older]).verdict == REFUTED
+    # The gateway's own failures still count: 20 of the 64 unfaulted requests failed.
+    own = record("load", "steady", {}, answered=[1.0] * 44 + [0.0] * 36, met_fault=met)
+    assert evaluate_claim(answered_claim(), [own]).verdict == REFUTED
+
+
+def test_an_ok_claim_with_every_request_set_apart_has_nothing_to_check() -> None:
+    every = record("load", "steady", {}, answered=[0.0] * 5, met_fault=[1.0] * 5)
+    verdict = evaluate_claim(answered_claim(), [every])
+    assert verdict.verdict == INCONCLUSIVE
+    assert "every observation set apart (requests met a fault the mock injected)" in verdict.reason

@@ -7,7 +7,12 @@ from pathlib import Path
 
 import pytest
 
-from harness.commands.load import in_flight_summary, joined_summary, print_findings
+from harness.commands.load import (
+    faults_summary,
+    in_flight_summary,
+    joined_summary,
+    print_findings,
+)
 from harness.findings.grading import RETRY_FINDINGS, findings_record
 from harness.records import RunRecord, capture_environment, make_series
 
@@ -55,3 +60,12 @@ def test_an_added_latency_the_clocks_cannot_resolve_is_said_so_never_printed_neg
         "gateway added p50 under 1 ms (the join's resolution)"
     )
     assert joined_summary(load([2.0, 2.3, 9.0])).endswith("gateway added p50 2.3 ms")
+
+
+def test_the_summary_says_apart_what_the_requests_that_met_injected_faults_were_answered() -> None:
+    met = {"requests": 22, "answered": 0, "faults": {"500": 22}, "statuses": {"502": 22}}
+    faulty = RunRecord("load", "steady", {"met_faults": met}, capture_environment(), ())
+    assert faults_summary(faulty) == (
+        "; 22 requests met a fault the mock injected (500 x22), answered 502 x22"
+    )
+    assert faults_summary(RunRecord("load", "steady", {}, capture_environment(), ())) == ""

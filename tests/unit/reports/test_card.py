@@ -461,3 +461,22 @@ def test_a_warm_gateways_few_megabytes_and_connections_are_not_growth(tmp_path: 
     write_report(tmp_path, windows, claims=[], cards={TARGET: []})
     text = (tmp_path / "report.md").read_text(encoding="utf-8")
     assert "grew by" not in text
+
+
+def test_requests_that_met_the_users_mocks_faults_are_said_apart_not_as_the_gateways_errors(
+    tmp_path: Path,
+) -> None:
+    # R89: `sfperf mock --fault 500:p=0.2` behind the gateway; it passed 14 injected 500s on as
+    # 502 and answered every other request: "No claim refuted, but 14 replies were not ok".
+    relayed = [{"status": 502, "body": '{"error": "upstream 500"}', "count": 14}]
+    card = record("card", "load", {"errors": [], "fault_errors": relayed}, client_requests=69.0)
+    met = {"requests": 14, "answered": 0, "faults": {"500": 14}, "statuses": {"502": 14}}
+    steady = RunRecord("load", "steady", {"met_faults": met}, capture_environment(), (),
+                       labels={"target": TARGET, "mode": "closed"})  # fmt: skip
+    write_report(tmp_path, [card, steady], claims=[],
+                 cards={TARGET: [verdict("gw-usage", "holds", 0)]})  # fmt: skip
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "Nothing found wrong." in text and "replies were not ok" not in text
+    assert ("Faults the mock injected: 14 requests met a fault the mock injected (500 x14), "
+            "answered 502 x14; the mock's doing, not the gateway's") in text  # fmt: skip
+    assert "| 502 | 14 | load (met a fault the mock injected) |" in text

@@ -156,3 +156,20 @@ def test_with_part_of_the_journal_lost_only_joined_requests_count_their_calls() 
                        mock_epoch=never, journal_lost=True)  # fmt: skip
     series = {s.name: s.values for s in joined.series}
     assert series["upstream_calls"] == (1.0,) and "reply_cache_hit" not in series
+
+
+def test_requests_whose_calls_met_a_fault_the_mock_injected_are_marked_and_counted() -> None:
+    # R89: a user's `sfperf mock --fault 500:p=0.2`; the gateway passes the 500 on as 502.
+    relayed = [replace(row, status=502, ok=False, answer=None) if i % 4 == 0 else row
+               for i, row in enumerate(rows(8))]  # fmt: skip
+    journal = [call(i + 1, f"sfpm{i:016x}", **({"status": 500, "fault": "500", "reply_sha256":
+                                               None} if i % 4 == 0 else {}))
+               for i in range(8)]  # fmt: skip
+    joined = join_load(relayed, journal, oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    series = {s.name: s for s in joined.series}
+    assert series["met_fault"].values == (1.0, 0.0, 0.0, 0.0, 1.0, 0.0, 0.0, 0.0)
+    assert joined.params["met_faults"] == {"requests": 2, "answered": 0, "faults": {"500": 2},
+                                           "statuses": {"502": 2}}  # fmt: skip
+    clean = join_load(rows(3), [call(i + 1, f"sfpm{i:016x}") for i in range(3)],
+                      oracle=no_oracle, labels=LABELS, mock_epoch=never)  # fmt: skip
+    assert "met_fault" not in {s.name for s in clean.series} and "met_faults" not in clean.params
