@@ -221,9 +221,8 @@ def _faults_line(records: Sequence[RunRecord]) -> str:
     met = merged_met_faults(r.params.get("met_faults") or {} for r in loads)
     if not met:
         return ""
-    return (f"Faults the mock injected: {met_faults_words(met)}; the mock's doing, not the "
-            "gateway's: the ok claims set them apart (the errors table shows them as "
-            f"'{FAULTED}').")  # fmt: skip
+    return (f"{met_faults_words(met)}: the mock's doing, not the gateway's, so the ok claims set "
+            f"them apart (the errors table marks them '{FAULTED}').")  # fmt: skip
 
 
 def _reply_cache_line(records: Sequence[RunRecord]) -> str:

@@ -477,6 +477,6 @@ def test_requests_that_met_the_users_mocks_faults_are_said_apart_not_as_the_gate
                  cards={TARGET: [verdict("gw-usage", "holds", 0)]})  # fmt: skip
     text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert "Nothing found wrong." in text and "replies were not ok" not in text
-    assert ("Faults the mock injected: 14 requests met a fault the mock injected (500 x14), "
-            "answered 502 x14; the mock's doing, not the gateway's") in text  # fmt: skip
+    assert ("14 requests met a fault the mock injected (500 x14), answered 502 x14: the mock's "
+            "doing, not the gateway's, so the ok claims set them apart") in text  # fmt: skip
     assert "| 502 | 14 | load (met a fault the mock injected) |" in text
