@@ -35,6 +35,8 @@ LOCAL_URL = re.compile(
     r"(https?)://(127\.\d+\.\d+\.\d+|localhost|0\.0\.0\.0|\[::1?\])(:\d+)?", re.IGNORECASE
 )
 _WILDCARD_HOSTS = {"0.0.0.0": "127.0.0.1", "[::]": "[::1]"}
+_UPSTREAM_PATHS = ("/einstein/", "/services/")
+MAX_URLS = 16  # the distinct URLs a child's output is searched for: enough to pick from
 _MARKS = itertools.count(1)
 
 
@@ -46,11 +48,20 @@ def bare_url(line: str) -> str | None:
 
 def local_url(line: str) -> str | None:
     """The first local base URL mentioned in `line`, wildcard binds mapped to loopback."""
-    match = LOCAL_URL.search(line)
-    if match is None:
-        return None
-    scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3) or ""
-    return f"{scheme}://{_WILDCARD_HOSTS.get(host, host)}{port}"
+    return next(iter(local_urls(line)), None)
+
+
+def local_urls(line: str) -> list[str]:
+    """Every local base URL mentioned in `line`, in order, wildcard binds mapped to loopback;
+    not one followed by a Salesforce API path (`/einstein/`, `/services/`): that is a gateway
+    naming its upstream, not where it listens (R92)."""
+    urls = []
+    for match in LOCAL_URL.finditer(line):
+        if line[match.end() :].startswith(_UPSTREAM_PATHS):
+            continue
+        scheme, host, port = match.group(1).lower(), match.group(2).lower(), match.group(3) or ""
+        urls.append(f"{scheme}://{_WILDCARD_HOSTS.get(host, host)}{port}")
+    return urls
 
 
 class Child:
@@ -69,6 +80,7 @@ class Child:
         self.log_path = log_path
         self._find_url = find_url
         self._url: str | None = None
+        self._urls: list[str] = []
         self._url_seen = threading.Event()
         self.mark = f"{os.getpid()}-{next(_MARKS)}"  # in its environment: `strays`
         self.strays: list[int] = []  # what it left running outside its group, once stopped
@@ -91,6 +103,11 @@ class Child:
         """The URL the child announced, once it has."""
         return self._url
 
+    @property
+    def urls(self) -> list[str]:
+        """Every distinct URL it has announced so far, in order (the first is `url`)."""
+        return list(self._urls)
+
     def _pump(self) -> None:
         # Keep draining after readiness: a child blocked on a full pipe would stall the run.
         assert self.process.stdout is not None
@@ -99,10 +116,16 @@ class Child:
             with contextlib.suppress(ValueError):
                 self._log.write(line)
                 self._log.flush()
-            if self._url is None and (url := self._find_url(line)) is not None:
-                self._url = url
-                self._url_seen.set()
+            if len(self._urls) < MAX_URLS and (url := self._find_url(line)) is not None:
+                self._seen(url)
         self._url_seen.set()
+
+    def _seen(self, url: str) -> None:
+        if url not in self._urls:
+            self._urls.append(url)
+        if self._url is None:
+            self._url = url
+            self._url_seen.set()
 
     def wait_url(self, timeout_s: float) -> str:
         """Block until the child prints its URL; UsageError on early exit or timeout."""

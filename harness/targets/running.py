@@ -11,7 +11,7 @@ import contextlib
 import os
 import re
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -23,7 +23,7 @@ from harness.targets import health
 from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listening_addresses
 from harness.targets.metrics_reading import NOT_READ, MetricsReading, read_answer
-from harness.targets.process import Child, exited, local_url, poll_until
+from harness.targets.process import Child, exited, local_urls, poll_until
 from harness.targets.spec import START_TIMEOUT_S, TargetSpec
 from harness.targets.tls import DEFAULT_TLS, TargetTls
 
@@ -169,10 +169,13 @@ def _launched_target(
     report_path = logs_dir(run_dir) / f"{stem}.io.json"
     control = logs_dir(run_dir) / f"{stem}.control"
     env = shim_env(mock_url, report_path, os.environ, control)
-    finder = _no_url if spec.url else local_url
+    finder = _no_url if spec.url else announced_url(mock_url)
     child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
     try:
         url = _wait_launched(child, spec.url, timeout_s, dict(spec.headers), spec.tls)
+        if not spec.url:  # a URL read from its output: say which, it may not be the one meant
+            listens = listens_at(url, listening_addresses(child.pid))
+            print(took_url(child.label, url, child.urls, listens), file=sys.stderr)
         yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control,
                             spec.metrics_path, dict(spec.headers), spec.tls)  # fmt: skip
     finally:
@@ -182,6 +185,42 @@ def _launched_target(
 def _no_url(line: str) -> str | None:
     """With a fixed --target-url, readiness is that URL answering, not a printed line."""
     return None
+
+
+def announced_url(mock_url: str) -> Callable[[str], str | None]:
+    """What finds a launched target's URL in its output: the first local URL of a line that is
+    not the mock's (a gateway may print its upstream before its own address: R92)."""
+    mock_port = urlsplit(mock_url).port if mock_url else None
+
+    def find(line: str) -> str | None:
+        return next((url for url in local_urls(line) if port_of(url) != mock_port), None)
+
+    return find
+
+
+def port_of(url: str) -> int:
+    """The TCP port of `url`, the scheme's default when it names none."""
+    parts = urlsplit(url)
+    return parts.port or (443 if parts.scheme == "https" else 80)
+
+
+def listened_url(urls: Sequence[str], listening: Sequence[str]) -> str:
+    """Of the URLs a launched target announced (at least one), the first whose port its group
+    listens on (`host:port` addresses), else the first."""
+    return next((url for url in urls if listens_at(url, listening)), urls[0])
+
+
+def listens_at(url: str, listening: Sequence[str]) -> bool:
+    """True when one of the `host:port` addresses listened on has the port of `url`."""
+    return any(address.rpartition(":")[2] == str(port_of(url)) for address in listening)
+
+
+def took_url(label: str, url: str, announced: Sequence[str], listens: bool) -> str:
+    """The line that says which URL of its output a launched target is measured at."""
+    where = ", where it listens" if listens else ""
+    others = [u for u in announced if u != url]
+    also = f" (it also printed {', '.join(others)})" if others else ""
+    return f"{label}: measured at {url}, read from its output{where}{also}"
 
 
 def _wait_launched(
@@ -199,6 +238,9 @@ def _wait_launched(
         return not exited(child.process)
 
     def ready() -> bool:
+        nonlocal url
+        if not fixed_url:  # of what it printed, where it listens (it may bind after printing)
+            url = listened_url(child.urls, listening_addresses(child.pid))
         return health.readiness(url, 1.0, headers, tls=tls).ready
 
     if not poll_until(ready, timeout_s=timeout_s, alive=alive):

@@ -12,8 +12,21 @@ import pytest
 
 from harness.errors import UsageError
 from harness.targets import DEFAULT_VARIANT, TargetSpec, health, target_from_args
-from harness.targets.process import bare_url, describe_exit, local_url, poll_until, telling_line
-from harness.targets.running import RunningTarget, safe_name
+from harness.targets.process import (
+    bare_url,
+    describe_exit,
+    local_url,
+    local_urls,
+    poll_until,
+    telling_line,
+)
+from harness.targets.running import (
+    RunningTarget,
+    announced_url,
+    listened_url,
+    safe_name,
+    took_url,
+)
 from harness.targets.spec import is_loopback, program_name
 from tests.conftest import FakeClock
 
@@ -142,6 +155,39 @@ def test_a_launched_program_is_ready_when_it_mentions_a_local_url(
     line: str, url: str | None
 ) -> None:
     assert local_url(line) == url
+
+
+MOCK_URL = "http://127.0.0.1:39129"
+
+
+def test_a_launched_gateway_that_prints_its_upstream_first_is_read_at_its_own_url() -> None:
+    # R92: "upstream: <the mock>" came before "listening on ...", and the mock was probed.
+    find = announced_url(MOCK_URL)
+    assert find(f"upstream: {MOCK_URL}") is None
+    assert find("upstream: http://localhost:39129/ (models)") is None
+    assert find("listening on http://127.0.0.1:8372") == "http://127.0.0.1:8372"
+    assert find(f"proxy {MOCK_URL} for http://0.0.0.0:8372") == "http://127.0.0.1:8372"
+
+
+def test_a_url_with_a_salesforce_api_path_is_an_upstream_not_where_a_gateway_listens() -> None:
+    line = "models at http://127.0.0.1:9000/einstein/platform/v1/models, login at "
+    line += "http://127.0.0.1:9001/services/oauth2/token, serving http://127.0.0.1:8000"
+    assert local_urls(line) == ["http://127.0.0.1:8000"]
+    assert local_url("http://127.0.0.1:9000/einstein/platform/v1/models/x") is None
+
+
+def test_of_the_urls_a_target_printed_the_one_whose_port_it_listens_on_is_taken() -> None:
+    printed = ["http://127.0.0.1:6379", "http://127.0.0.1:8372"]
+    assert listened_url(printed, ["0.0.0.0:8372", "127.0.0.1:9100"]) == "http://127.0.0.1:8372"
+    assert listened_url(printed, []) == "http://127.0.0.1:6379"  # not listening yet: the first
+    assert listened_url(["http://localhost"], ["127.0.0.1:80"]) == "http://localhost"
+
+
+def test_the_url_read_from_a_targets_output_is_said() -> None:
+    said = took_url("launched target 'gw'", "http://127.0.0.1:8372",
+                    ["http://127.0.0.1:6379", "http://127.0.0.1:8372"], listens=True)  # fmt: skip
+    assert said == ("launched target 'gw': measured at http://127.0.0.1:8372, read from its "
+                    "output, where it listens (it also printed http://127.0.0.1:6379)")  # fmt: skip
 
 
 def test_polling_stops_as_soon_as_the_target_is_ready() -> None:
