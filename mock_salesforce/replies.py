@@ -31,13 +31,20 @@ OFFICIAL_SHAPES = {
     "embeddings": "official-embeddings",
     "feedback": "official-feedback",
 }
-# Every word is three characters: with the space after it, one token's worth (`token_counts`), so
-# a reply of n words is n tokens by the mock's own count, and word i of the stream starts at 4 * i.
+# Every word is three characters (code points): with the space after it, one token's worth
+# (`token_counts`), so a reply of n words is n tokens by the mock's own count, and word i of the
+# stream starts at character 4 * i. About one word in seven is not ASCII (CRM text is full of
+# names and places): Latin accents, Greek and Cyrillic (two UTF-8 bytes a character), CJK and
+# Hangul (three), emoji beyond the BMP (four; a surrogate pair as a JSON escape) and a combining
+# accent ("ne" + U+0301), so a gateway that decodes, cuts or escapes UTF-8 wrongly changes the
+# text. No word needs a JSON escape (no quote, backslash or control character): replies are
+# quoted as they are (`rendering.prepare`).
 _VOCAB_TEXT = (
     "the and for are was not but can you our all new now too yes may use run set get put add "
     "mix api low cap job key log map net row sum tag top web own via per end few lot max min "
     "off old out saw see two way why who how its has one day any big bit box bug hot pie "
-    "ok. so. it. no. go. up. on. in. at. do."
+    "ok. so. it. no. go. up. on. in. at. do. "
+    "été für año où. где και 東京都 日本語 한국어 ok👍 go🚀 ne\u0301"
 )
 _VOCAB = tuple(_VOCAB_TEXT.split())
 _WORD_CHARS = CHARS_PER_TOKEN  # a word and the space after it

@@ -1,6 +1,7 @@
 import json
 import math
 import random
+import unicodedata
 from collections import Counter
 from statistics import NormalDist
 
@@ -72,7 +73,20 @@ def test_a_reply_text_is_its_own_json_string_between_quotes() -> None:
     # The mock quotes reply texts as they are (`rendering.prepare`): no word may need escaping.
     for index in range(200):
         text = expected_reply(index, "chat-generations", chat(("user", f"q {index}"))).text
-        assert json.dumps(text) == f'"{text}"'
+        assert json.dumps(text, ensure_ascii=False) == f'"{text}"'
+
+
+def test_replies_carry_accents_cjk_emoji_and_combining_marks_in_three_character_words() -> None:
+    # R77: with ASCII replies only, a gateway that decoded the upstream's UTF-8 as latin-1, cut it
+    # by bytes or escaped it wrongly passed every fidelity check.
+    texts = [expected_reply(i, "generations", {"prompt": f"p{i}"}).text for i in range(200)]
+    words = [word for text in texts for word in text.split(" ")]
+    assert {len(word) for word in words} == {3}  # code points: one token a word, with its space
+    widths = Counter(max(len(c.encode()) for c in word) for word in words)
+    assert set(widths) == {1, 2, 3, 4}  # ASCII, accents, CJK, emoji beyond the BMP
+    assert 0.08 < 1 - widths[1] / len(words) < 0.2  # about one word in seven is not ASCII
+    assert any(unicodedata.combining(c) for word in words for c in word)
+    assert sum(any(len(c.encode()) == 4 for c in text) for text in texts) > 100  # most replies
 
 
 def test_text_length_follows_the_configured_distribution() -> None:
