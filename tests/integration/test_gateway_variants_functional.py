@@ -76,7 +76,9 @@ def test_a_stream_reassembles_to_the_mocks_text_and_ends_with_done(
         f"{gateway.url}/v1/chat/completions", json=body, stream=True, timeout=10
     ) as response:
         assert response.headers["Content-Type"].startswith("text/event-stream")
-        events = [line[6:] for line in response.iter_lines(decode_unicode=True) if line]
+        # An event stream is UTF-8 (the SSE spec), whatever requests guesses for a text/* type
+        # without a charset (ISO-8859-1: mojibake of every accent).
+        events = [line[6:].decode() for line in response.iter_lines() if line]
     assert events[-1] == "[DONE]"
     chunks = [json.loads(event) for event in events[:-1]]
     text = "".join(c["choices"][0]["delta"].get("content", "") for c in chunks if c["choices"])
