@@ -17,6 +17,11 @@ content on unchanged. A check returns the mismatch kinds found (empty = faithful
 - `error_in_200`: a 200 whose body is an error object or whose text is an error message
 - `missing_content`: a 200 without a readable completion text
 - `wrong_content`: text or finish reason differs from what the mock sent
+- `mojibake`: the text is not the mock's, and reads as UTF-8 taken one byte a character (latin-1
+  or cp1252): every accent, CJK character or emoji became two to four others (R77)
+- `broken_characters`: the text is not the mock's, and holds U+FFFD replacement characters (the
+  mock never sends one): UTF-8 cut inside a character (a stream re-chunked by bytes, a body cut
+  by bytes) or decoded with its errors replaced
 - `crossed`: the text is the upstream's reply to ANOTHER request (found by the join,
   `harness.join`): the client got someone else's answer, a leak between clients (state shared
   across requests); it replaces `wrong_content`, and its usage is judged against that reply
@@ -51,6 +56,8 @@ from mock_salesforce.replies import (
 KINDS = (
     "crossed",
     "wrong_content",
+    "mojibake",
+    "broken_characters",
     "missing_content",
     "error_in_200",
     "usage_mismatch",
@@ -98,6 +105,8 @@ class AnswerFacts:
     error_text: bool = False  # the text reads like an error message
     usage_asked: bool = True
     streamed: bool = True  # False: a whole JSON completion answered a request for a stream
+    mojibake: bool = False  # the text reads as UTF-8 decoded one byte a character
+    broken_characters: bool = False  # the text holds U+FFFD
 
     @classmethod
     def of(cls, answer: Answer, *, usage_asked: bool = True) -> AnswerFacts:
@@ -111,6 +120,8 @@ class AnswerFacts:
             error_text=bool(text) and looks_like_error(text),
             usage_asked=usage_asked,
             streamed=answer.streamed,
+            mojibake=reads_as_mojibake(text),
+            broken_characters="\ufffd" in text,
         )
 
 
@@ -235,6 +246,21 @@ def looks_like_error(text: str) -> bool:
     if _ERROR_START.match(head):
         return True
     return _STATUS_DIGITS.search(head) is not None and _ERROR_STATUS.search(head) is not None
+
+
+def reads_as_mojibake(text: str) -> bool:
+    """True when `text` is UTF-8 read one byte a character: as latin-1 or cp1252 bytes again it
+    is valid UTF-8 beyond ASCII. The mock's own texts never are (an accent alone is no UTF-8
+    sequence, and CJK or emoji are no latin-1)."""
+    if text.isascii():
+        return False
+    for codec in ("latin-1", "cp1252"):
+        try:
+            text.encode(codec).decode("utf-8")
+        except UnicodeError:
+            continue
+        return True
+    return False
 
 
 def _as_json(body: Body) -> Any:
@@ -388,10 +414,20 @@ def _content_kinds(answer: AnswerFacts, reply: ReplyFacts) -> tuple[str, ...]:
     if not answer.text_sha256:
         return ("missing_content",)
     if answer.text_sha256 != reply.text_sha256:
-        return ("error_in_200",) if answer.error_text else ("wrong_content",)
+        return (_changed_text(answer),)
     if answer.finish_reason != reply.finish_reason:
         return ("wrong_content",)
     return ()
+
+
+def _changed_text(answer: AnswerFacts) -> str:
+    """What a text other than the upstream's is: error text, the upstream's text with its UTF-8
+    mangled (read as latin-1, cut inside characters), or just another text."""
+    if answer.error_text:
+        return "error_in_200"
+    if answer.mojibake:
+        return "mojibake"
+    return "broken_characters" if answer.broken_characters else "wrong_content"
 
 
 def _usage_kinds(answer: AnswerFacts, reply: ReplyFacts) -> tuple[str, ...]:

@@ -168,7 +168,13 @@ def in_flight_at_end(journal: Sequence[Mapping[str, Any]], rows: Sequence[Row]) 
 
 
 # Kinds whose name alone does not say what the client got.
-_KIND_NOTES = {"not_streamed": " (a whole JSON reply to a stream request: it does not stream)"}
+_KIND_NOTES = {
+    "not_streamed": " (a whole JSON reply to a stream request: it does not stream)",
+    "mojibake": " (the upstream's UTF-8 read as latin-1: each accent, CJK character or emoji "
+    "became two to four others)",
+    "broken_characters": " (U+FFFD in the text: the upstream's UTF-8 cut inside characters, "
+    "as by a stream re-chunked by bytes)",
+}
 
 
 def top_errors(rows: Sequence[Row], top: int = TOP_ERRORS) -> list[dict[str, Any]]:

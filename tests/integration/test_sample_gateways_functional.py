@@ -321,6 +321,29 @@ def test_the_clean_gateway_is_faithful_plain_and_streamed_and_speaks_the_api_rig
     assert all(not e["extra_fields"] for e in calls)
 
 
+def test_a_gateway_that_mangles_utf8_is_named_for_it_and_the_raw_utf8_control_is_clean(
+    mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
+) -> None:
+    # R77: every prompt and reply was ASCII, so a latin-1 decode or a stream cut inside
+    # characters passed. The reply to this prompt holds characters of 2 to 4 UTF-8 bytes, one
+    # of them across a 16-byte cut of the byte-chunking gateway.
+    content = "Zoë's account in 東京"
+    expected = oracle.chat({"messages": [{"role": "user", "content": content}]})
+    assert max(map(ord, expected.text)) > 0xFFFF
+    found: dict[str, list[tuple[str, ...]]] = {}
+    for sample in ("latin1_stdlib", "byte_chunks_stdlib", "raw_utf8_stdlib"):
+        with launched(sample, mock.url, tmp_path / sample) as target:
+            asked = [ask(target.url, content), ask(target.url, content, stream=True)]
+        found[sample] = [check_chat_completion(r, s, b, expected) for r, s, b in asked]
+        escaped = [body.isascii() for _, _, body in asked]  # \u escapes, or raw UTF-8
+        assert escaped == [sample != "raw_utf8_stdlib"] * 2
+    assert found == {
+        "latin1_stdlib": [("mojibake",), ("mojibake",)],
+        "byte_chunks_stdlib": [(), ("broken_characters",)],
+        "raw_utf8_stdlib": [(), ()],  # raw UTF-8, a stream cut inside characters on the wire
+    }
+
+
 def test_a_stdlib_gateway_launches_from_its_own_virtualenv_that_lacks_sfperf(
     mock: ThreadedMock, oracle: ReplyOracle, tmp_path: Path
 ) -> None:

@@ -436,29 +436,35 @@ def stream_pieces(text: str) -> list[str]:
     return [word if i == 0 else " " + word for i, word in enumerate(words)]
 
 
-def sse(document: Mapping[str, Any] | str) -> str:
+def sse(document: Mapping[str, Any] | str, dumps: Callable[[Any], str] = json.dumps) -> str:
     """One server-sent event."""
-    data = document if isinstance(document, str) else json.dumps(document)
+    data = document if isinstance(document, str) else dumps(document)
     return f"data: {data}\n\n"
 
 
-def stream_events(done: Mapping[str, Any], include_usage: bool) -> list[str]:
-    """The SSE events of a finished completion, re-chunked into `chat.completion.chunk`s."""
+def stream_events(
+    done: Mapping[str, Any],
+    include_usage: bool,
+    pieces: Callable[[str], list[str]] = stream_pieces,
+    dumps: Callable[[Any], str] = json.dumps,
+) -> list[str]:
+    """The SSE events of a finished completion, re-chunked into `chat.completion.chunk`s: its
+    text cut by `pieces`, each event's JSON written by `dumps`."""
     choice = done["choices"][0]
 
     def chunk(delta: dict[str, Any], finish: str | None = None) -> str:
         body = {"id": done["id"], "object": "chat.completion.chunk", "created": done["created"],
                 "model": done["model"],
                 "choices": [{"index": 0, "delta": delta, "finish_reason": finish}]}  # fmt: skip
-        return sse(body)
+        return sse(body, dumps)
 
     events = [chunk({"role": "assistant", "content": ""})]
-    events += [chunk({"content": piece}) for piece in stream_pieces(choice["message"]["content"])]
+    events += [chunk({"content": piece}) for piece in pieces(choice["message"]["content"])]
     events.append(chunk({}, choice["finish_reason"]))
     if include_usage:
         usage = {"id": done["id"], "object": "chat.completion.chunk", "choices": [],
                  "usage": done["usage"]}  # fmt: skip
-        events.append(sse(usage))
+        events.append(sse(usage, dumps))
     events.append(sse("[DONE]"))
     return events
 

@@ -94,7 +94,7 @@ class JsonHandler(BaseHTTPRequestHandler):
 
 class Handler(JsonHandler):
     """A gateway's routes over `gateway`. The hooks a gateway may override: `admitted`,
-    `complete`, `upstream_failed`, `performance`."""
+    `complete`, `events`, `upstream_failed`, `performance`."""
 
     gateway: Gateway
 
@@ -130,7 +130,7 @@ class Handler(JsonHandler):
             return
         stream, usage = api.wants_stream(asked)
         if stream:
-            self.stream(api.stream_events(done, usage))
+            self.stream(self.events(done, usage))
         else:
             self.reply(200, done)
 
@@ -141,6 +141,10 @@ class Handler(JsonHandler):
     def complete(self, asked: dict[str, Any], model: str) -> dict[str, Any]:
         """The completion for one chat request, from the gateway."""
         return self.gateway.chat(asked, model)
+
+    def events(self, done: Mapping[str, Any], include_usage: bool) -> list[str]:
+        """The SSE events that stream a finished completion."""
+        return api.stream_events(done, include_usage)
 
     def upstream_failed(self, error: api.UpstreamError) -> None:
         """Pass the Models API's failure on to the client with a fitting status."""

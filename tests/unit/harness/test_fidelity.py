@@ -9,6 +9,8 @@ import pytest
 
 from harness.fidelity import (
     KINDS,
+    Answer,
+    AnswerFacts,
     FidelityTally,
     ReplyOracle,
     UpstreamError,
@@ -37,8 +39,8 @@ def chat_body(
     return {"choices": [choice | {"finish_reason": finish}], "usage": usage}
 
 
-def sse(*chunks: dict[str, Any], done: bool = True) -> bytes:
-    lines = [f"data: {json.dumps(c)}\n\n" for c in chunks]
+def sse(*chunks: dict[str, Any], done: bool = True, ensure_ascii: bool = True) -> bytes:
+    lines = [f"data: {json.dumps(c, ensure_ascii=ensure_ascii)}\n\n" for c in chunks]
     return ("".join(lines) + ("data: [DONE]\n\n" if done else "")).encode()
 
 
@@ -188,6 +190,45 @@ def test_a_stream_answered_with_one_whole_json_completion_did_not_stream() -> No
     assert check_chat_stream(STREAM_REQUEST, 200, as_bytes, EXPECTED) == (
         "not_streamed", "wrong_content",
     )  # fmt: skip
+
+
+# R77: CRM text beyond ASCII, as the mock's replies carry it: an accent, a dash cp1252 maps
+# differently from latin-1, CJK, an emoji beyond the BMP and a combining accent.
+WORLD_TEXT = "Café — 東京都 go🚀 ne\u0301"
+WORLD = Reply(WORLD_TEXT, "stop", prompt_tokens=3, completion_tokens=3, shape="official")
+
+
+@pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "raw-utf8"])
+def test_text_beyond_ascii_is_faithful_escaped_or_as_raw_utf8(ensure_ascii: bool) -> None:
+    raw = json.dumps(chat_body(WORLD_TEXT), ensure_ascii=ensure_ascii).encode()
+    assert check_chat_completion(CHAT_REQUEST, 200, raw, WORLD) == ()
+    stream = sse(delta(WORLD_TEXT[:5]), delta(WORLD_TEXT[5:], "stop"), ensure_ascii=ensure_ascii)
+    assert check_chat_stream(STREAM_REQUEST, 200, stream, WORLD) == ()
+
+
+@pytest.mark.parametrize("codec", ["latin-1", "cp1252"])
+def test_the_upstreams_utf8_read_one_byte_a_character_is_mojibake(codec: str) -> None:
+    text = "Café — été".encode().decode(codec)  # 'CafÃ© â€” Ã©tÃ©' in cp1252
+    reply = Reply("Café — été", "stop", prompt_tokens=3, completion_tokens=3, shape="official")
+    assert check_chat_completion(CHAT_REQUEST, 200, chat_body(text), reply) == ("mojibake",)
+    mangled = WORLD_TEXT.encode().decode("latin-1")
+    assert check_chat_completion(CHAT_REQUEST, 200, chat_body(mangled), WORLD) == ("mojibake",)
+
+
+def test_a_stream_rechunked_by_bytes_has_broken_characters() -> None:
+    data = WORLD_TEXT.encode()
+    pieces = [data[at : at + 4].decode("utf-8", "replace") for at in range(0, len(data), 4)]
+    body = sse(*(delta(piece) for piece in pieces), delta(None, "stop"))
+    assert check_chat_stream(STREAM_REQUEST, 200, body, WORLD) == ("broken_characters",)
+
+
+def test_the_mocks_own_texts_never_read_as_mangled() -> None:
+    for index in range(300):
+        reply = expected_reply(
+            index, "chat-generations", {"messages": [{"role": "user", "content": str(index)}]}
+        )
+        facts = AnswerFacts.of(Answer(reply.text, reply.finish_reason))
+        assert not facts.mojibake and not facts.broken_characters, reply.text
 
 
 def test_stream_usage_is_checked_only_when_the_client_asked_for_it() -> None:
