@@ -219,7 +219,7 @@ def probe_model(
     and judge a 200's answer against the reply the upstream gave (without a mock: only whether
     it reads like an error)."""
     since = mock.position()
-    prompt = f"sfperf probe {new_marker(_MARKERS)}: say hi."
+    prompt = f"sfperf probe {new_marker(_MARKERS)}: say hi to Zoë in 東京 🚀."  # not ASCII: R77
     body = {"model": model, "messages": [{"role": "user", "content": prompt}]}
     started_s = clock()
     answer = post(endpoint_url(url, CHAT_PATH), body, timeout_s)

@@ -34,7 +34,7 @@ from harness.targets.endpoints import CHAT_PATH, endpoint_path
 from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.tls import TLS_VARIABLE, TargetTls
 from scenarios.load._fidelity import read_answer, readable
-from scenarios.load._prompts import chat_body
+from scenarios.load._prompts import chat_body, wire_text
 from scenarios.load._sse import Exchange, read_sse
 
 FLUSH_INTERVAL_S = 1.0  # a crashed process loses at most this much of its rows
@@ -230,7 +230,7 @@ class ChatUser(User):
         """Send one chat completion, read it, report it; the Row is returned for scenarios.
         `ok` says a readable 200 came back: the load runner judges the answer after the run."""
         body, marker = chat_body(self.rng, self.options.sfperf_model, self.stream)
-        sent = json.dumps(body, separators=(",", ":"))
+        sent = wire_text(body, marker)
         intended_s = self.next_start_s()
         start_s, t0 = time.time(), time.perf_counter()
         try:

@@ -44,6 +44,7 @@ HTTP_TIMEOUT_S = 60.0
 # thousands more checks say nothing new.
 MAX_EXCHANGES = 20_000
 WAIT_STATUSES = frozenset({429, 503})  # a Retry-After on these asks the client to wait
+_CUSTOMERS = ("Café Müller GmbH", "東京支店 🚀", "Beyonce\u0301")  # named by every third prompt
 
 
 def retry_after_s(status: int, value: str | None, now_s: float) -> float:
@@ -65,8 +66,11 @@ def retry_after_s(status: int, value: str | None, now_s: float) -> float:
 
 def messages(n: int) -> list[dict[str, str]]:
     """A varied user message (the mock's reply depends on the content) that carries its marker,
-    so the journal names the upstream calls a gateway made for it (`harness.join`)."""
-    return [{"role": "user", "content": f"Summarise the status of account #{n}. ({marker_of(n)})"}]
+    so the journal names the upstream calls a gateway made for it (`harness.join`); every third
+    names a customer beyond ASCII, as CRM text does (R77)."""
+    customer = f" for {_CUSTOMERS[n // 3 % len(_CUSTOMERS)]}" if n % 3 == 0 else ""
+    content = f"Summarise the status of account #{n}{customer}. ({marker_of(n)})"
+    return [{"role": "user", "content": content}]
 
 
 def marker_of(n: int) -> str:

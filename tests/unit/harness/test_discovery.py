@@ -56,6 +56,20 @@ def test_the_first_served_model_that_answers_is_chosen_by_probe() -> None:
     assert choice.as_params()["model_probes"][0]["status"] == 404
 
 
+def test_the_probe_prompt_goes_beyond_ascii() -> None:
+    # R77: a probe of ASCII text could not see a gateway mangle UTF-8 on its way up.
+    gateway = FakeGateway(listing("m"), works={"m"})
+    sent: list[Any] = []
+
+    def post(url: str, body: Any, timeout_s: float) -> tuple[int, bytes] | None:
+        sent.append(body)
+        return gateway.post(url, body, timeout_s)
+
+    discover_model(URL, get=gateway.get, post=post)
+    prompt = sent[0]["messages"][0]["content"]
+    assert not prompt.isascii() and max(map(ord, prompt)) > 0xFFFF
+
+
 def test_a_given_model_is_used_without_trying_the_others() -> None:
     gateway = FakeGateway(listing("a", "b"), works={"b"})
     choice = discover_model(URL, requested="b", get=gateway.get, post=gateway.post)

@@ -1,10 +1,12 @@
-"""The load scenarios' request bodies: varied, marked, a share with the fields real clients send."""
+"""The load scenarios' request bodies: varied, marked, a share with the fields real clients send,
+a share naming customers beyond ASCII, sent as raw UTF-8 or escaped."""
 
 from __future__ import annotations
 
+import json
 import random
 
-from scenarios.load._prompts import CLIENT_FIELDS, chat_body
+from scenarios.load._prompts import CLIENT_FIELDS, CUSTOMERS, chat_body, wire_text
 
 
 def test_a_third_of_the_requests_carry_the_sampling_fields_real_openai_clients_send() -> None:
@@ -22,3 +24,23 @@ def test_the_fields_leave_the_prompts_drawn_unchanged() -> None:
     for _ in range(50):
         (body, marker), (again, _) = chat_body(first, "m", False), chat_body(second, "m", True)
         assert body["messages"] == again["messages"] and marker in body["messages"][1]["content"]
+
+
+def test_a_third_of_the_prompts_name_a_customer_beyond_ascii_and_every_one_is_named() -> None:
+    # R77: every prompt was ASCII, so a gateway that mangled UTF-8 on its way up was never seen.
+    rng = random.Random(5)
+    contents = [chat_body(rng, "m", False)[0]["messages"][1]["content"] for _ in range(600)]
+    named = [content for content in contents if not content.isascii()]
+    assert 150 <= len(named) <= 250
+    assert {c for c in CUSTOMERS if any(c in content for content in named)} == set(CUSTOMERS)
+
+
+def test_bodies_go_out_raw_or_escaped_by_halves_and_read_back_the_same() -> None:
+    rng = random.Random(6)
+    sent = [(wire_text(body, marker), body) for body, marker in
+            (chat_body(rng, "m", False) for _ in range(600))]  # fmt: skip
+    assert all(json.loads(text) == body for text, body in sent)
+    beyond = [text for text, body in sent if not json.dumps(body, ensure_ascii=False).isascii()]
+    raw = [text for text in beyond if not text.isascii()]
+    assert 0.35 < len(raw) / len(beyond) < 0.65
+    assert any("\\ud83d\\ude80" in text for text in beyond)  # the emoji as a surrogate pair

@@ -82,6 +82,13 @@ def test_the_judge_joins_the_journal_predicts_the_rest_and_counts_lost_requests_
     assert tally.counts["dropped"] == 2 and tally.checked == 5
 
 
+def test_every_third_sweep_prompt_names_a_customer_beyond_ascii_and_keeps_its_marker() -> None:
+    # R77: ASCII prompts only could not see a gateway mangle UTF-8 on its way up.
+    contents = [messages(n)[0]["content"] for n in range(9)]
+    assert [not c.isascii() for c in contents] == [True, False, False] * 3
+    assert all(marker_of(n) in content for n, content in enumerate(contents))
+
+
 def test_retry_after_is_read_as_seconds_or_a_date_on_429_and_503_only() -> None:
     now_s = 1_700_000_000.0
     date = email.utils.formatdate(now_s + 30, usegmt=True)
