@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from harness.exits import PARAM as EXIT
 from harness.machine import load_span
 from harness.records import RunRecord
 
@@ -107,6 +108,7 @@ class LevelPoint:
     # Of its judged replies, those that were the upstream's answer to another prompt with no
     # upstream call of their own: a reply cache keyed on less than the prompt (R65).
     uncalled_share: float = 0.0
+    exited: str = ""  # how the subject's process exited during this level (params target_exit)
 
     @property
     def machine_busy(self) -> bool:
@@ -188,6 +190,10 @@ def saturation_of(
 
 def _classify(ordered: Sequence[LevelPoint]) -> tuple[int | None, str, str, float | None]:
     """(knee, shape, sentence, cap) of levels in ascending order, at least one."""
+    if gone := next((i for i, p in enumerate(ordered) if p.exited), None):
+        return _exited(ordered[:gone], ordered[gone])
+    if ordered[0].exited:
+        return None, "exited", _exit_sentence(ordered[0]), None
     serving = [p for p in ordered if not p.failing]
     limited = [p for p in ordered if p.rate_limited]
     if limited and all(p.rate_limited for p in ordered if p.error_rate >= ERROR_RISE):
@@ -212,6 +218,20 @@ def _classify(ordered: Sequence[LevelPoint]) -> tuple[int | None, str, str, floa
             f"({first.efficiency:.0%}, p50 {first.p50_ms:.0f} ms); {detail}"
         )
     return knee, shape, detail, cap
+
+
+def _exited(
+    before: Sequence[LevelPoint], at: LevelPoint
+) -> tuple[int | None, str, str, float | None]:
+    """A subject whose process exited at level `at`: said so (its refused requests are no
+    failure under load, R85), with the shape of the levels `before` it."""
+    knee, shape, detail, _ = _classify(before)
+    return knee, "exited", f"{_exit_sentence(at)}; before it, {shape}: {detail}", None
+
+
+def _exit_sentence(at: LevelPoint) -> str:
+    return (f"the process {at.exited} at concurrency {at.concurrency}: the requests refused "
+            "after it are not a failure under load")  # fmt: skip
 
 
 def shape_past(points: Sequence[LevelPoint], last_in_step: int) -> tuple[str, str, float | None]:
@@ -371,7 +391,7 @@ def _failing_levels(points: Sequence[LevelPoint]) -> str:
 def _errors_clause(points: Sequence[LevelPoint], shape: str) -> str:
     """Errors under the failing rate, which the shape does not name."""
     erring = [p for p in points if p.error_rate >= ERROR_RISE]
-    if not erring or shape in ("failure", "broken", "rate-limit"):
+    if not erring or shape in ("failure", "broken", "rate-limit", "exited"):
         return ""
     where = "every level" if len(erring) == len(points) else f"concurrency {_levels(erring)}"
     return f"; errors at {where}: {_rates(erring)}"
@@ -637,6 +657,7 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         **rate_limit_figures(records),
         **load_figures(records),
         uncalled_share=uncalled_share(records),
+        exited=next((str(r.params[EXIT]["says"]) for r in records if EXIT in r.params), ""),
     )
 
 

@@ -24,6 +24,7 @@ from pathlib import Path
 from typing import TYPE_CHECKING, TypeVar
 
 from harness.errors import RunFailed, Unavailable
+from harness.exits import exits_said
 from harness.findings.journal import journal_position
 from harness.records import RunRecord
 from harness.runners.load import LoadPlan, LoadTarget, run_load, serve_target
@@ -444,6 +445,8 @@ def load_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
                 finish = partial(made_on_target, directory=where, run_dir=run_dir, choice=choice,
                                  warm_s=warm_s)  # fmt: skip
                 records += kept_in(keep, run, finish)
+                if exited := exits_said(records):  # what came after would all be refused
+                    raise RunFailed(exited[0])
     return records
 
 
@@ -523,7 +526,11 @@ def sweep_step(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]
     sweep, specs, chosen = sweep_setup(plan)
     check_levels(sweep.levels, client_capacity())
     with runner.sweep_services(specs, run_dir, seed=plan.seed, mock_url=plan.mock_url) as services:
-        return runner.run_sweep(sweep, services.mock_url, services.serve, keep=keep, chosen=chosen)
+        records = runner.run_sweep(sweep, services.mock_url, services.serve, keep=keep,
+                                   chosen=chosen)  # fmt: skip
+    if exited := exits_said(records):  # its points are kept; the step did not measure it all
+        raise RunFailed(exited[0])
+    return records
 
 
 def sweep_setup(

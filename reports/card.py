@@ -16,6 +16,7 @@ from typing import Any
 from harness.card.measures import classify_path, file_use, split_shim_cpu_ms
 from harness.card.selfreport import AGREES_WITHIN, MEANINGS
 from harness.claims import Verdict, format_value
+from harness.exits import exits_said
 from harness.findings import findings_of
 from harness.findings.mock_faults import merged_met_faults, met_faults_words
 from harness.records import RunRecord
@@ -57,12 +58,19 @@ def card_section(
         _self_reported_table(stem, records),
         _files_table(stem, records),
     ]
-    lines = (_model_line(records, skipped), _wrong_line(verdicts, records), _faults_line(records),
-             _token_line(records), _reply_cache_line(records), _shim_line(records),
+    lines = (_exit_line(records), _model_line(records, skipped), _wrong_line(verdicts, records),
+             _faults_line(records), _token_line(records), _reply_cache_line(records),
+             _shim_line(records),
              _self_report_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
     return Section(f"card-{stem}", f"Report card: {target}", intro,
                    [t for t in tables if t is not None])  # fmt: skip
+
+
+def _exit_line(records: Sequence[RunRecord]) -> str:
+    """First, when the target's process exited mid-run: what came after is no verdict on it."""
+    said = exits_said(records)
+    return f"**The target exited mid-run:** {'; '.join(said)}." if said else ""
 
 
 def _of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:

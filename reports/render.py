@@ -189,7 +189,9 @@ def format_cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if column.endswith(PERCENT_COLUMNS):
             return f"{value * 100:.4g}%"
-        return f"{value:.0f}" if value.is_integer() and abs(value) < 1e15 else f"{value:.4g}"
+        if value.is_integer() and abs(value) < 1e15:
+            return f"{value:.0f}"
+        return f"{value:,.0f}" if 1e4 <= abs(value) < 1e15 else f"{value:.4g}"  # not 1.244e+04
     return str(value)
 
 

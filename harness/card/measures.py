@@ -167,6 +167,7 @@ def in_flight_at_end(journal: Sequence[Mapping[str, Any]], rows: Sequence[Row]) 
     return sum(1 for marker in calls_by_marker(journal) if marker not in seen)
 
 
+REFUSED = frozenset({"ConnectionRefusedError"})  # nothing listened: no reply could be cut short
 # Kinds whose name alone does not say what the client got.
 _KIND_NOTES = {
     "not_streamed": " (a whole JSON reply to a stream request: it does not stream)",
@@ -212,6 +213,8 @@ def _failure(row: Row) -> str:
     if row.error == HELD:
         return (f"{HELD}: still no reply when the window ended, after over {HELD_FACTOR:g} times "
                 "as long as any reply took")  # fmt: skip
+    if row.status == 0 and row.error in REFUSED:  # not a reply cut short: no server (R85)
+        return f"{row.error}: nothing accepted the connection (no process listened at the address)"
     if row.status == 0 and no_reply(row):
         return f"{row.error or 'no reply'}: the connection ended without a reply"
     if row.status == 0:

@@ -228,7 +228,9 @@ def format_value(value: float | None, unit: str) -> str:
         return "n/a"
     if unit == "fraction":
         return f"{value * 100:.4g}%"
-    return f"{value:.4g} {unit}".strip()
+    # Counts and large figures in full, grouped (12,440 requests), never as 1.244e+04 (R85).
+    large = abs(value) >= 1e4 or (float(value).is_integer() and abs(value) >= 1e3)
+    return (f"{value:,.0f} {unit}" if large else f"{value:.4g} {unit}").strip()
 
 
 def write_verdicts(run_dir: Path, verdicts: Sequence[Verdict], ledger: Ledger) -> Path:

@@ -87,6 +87,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.exits import exits_said
     from harness.findings.journal import journal_position
     from harness.runners.load import mock_args_for, run_load, serve_target
     from harness.runners.support.progress import progress_bar
@@ -116,9 +117,12 @@ def run(args: argparse.Namespace) -> int:
         with progress_bar(plan.duration_s, f"load {plan.scenario} -> {target.name}") as advance:
             records = measure(directory, lambda keep: with_params(
                 run_load(plan, target, directory, advance=advance), extra))  # fmt: skip
+    exits = exits_said(records)  # first: nothing after it is the gateway's doing
+    for line in exits:
+        print(f"sfperf load: {line}", file=sys.stderr)
     print_summary(records)
     print_findings(records, directory)
-    return 0
+    return 1 if exits else 0
 
 
 def choose_model(spec: TargetSpec, target: LoadTarget, requested: str, directory: Path) -> Any:

@@ -88,6 +88,7 @@ def register(subparsers: Any) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
+    from harness.exits import exits_said
     from harness.runners.support.capacity import check_levels, client_capacity
     from harness.runners.support.progress import progress_bar
     from harness.runners.sweep import run_sweep, sweep_services, sweep_targets
@@ -115,8 +116,11 @@ def run(args: argparse.Namespace) -> int:
                 plan, services.mock_url, services.serve, advance=advance, keep=keep
             ),
         )
+    exits = exits_said(records)  # first: the refused requests after it are no load failure
+    for line in exits:
+        print(f"sfperf sweep: {line}", file=sys.stderr)
     print_summary(records)
-    return 0
+    return 1 if exits else 0
 
 
 def plan_from_args(args: argparse.Namespace, *, targets: Sequence[Any] = ()) -> Any:

@@ -27,6 +27,8 @@ from typing import IO, Any
 from harness.card.measures import WindowObservation, card_record, top_errors
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import RunFailed, UsageError
+from harness.exits import PARAM as TARGET_EXIT
+from harness.exits import answered_before, exit_params
 from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_window
 from harness.findings.journal import mock_epoch_s, save_journal
@@ -54,7 +56,7 @@ from harness.store import atomic_write_text
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.metrics_reading import MetricsReading
-from harness.targets.process import signal_group, spawn, stop_group
+from harness.targets.process import ProcessExit, signal_group, spawn, stop_group
 from harness.targets.resources import GroupResources, group_resources, no_resources
 from harness.targets.tls import DEFAULT_TLS, TLS_VARIABLE, TargetTls
 from scenarios import scenario_path
@@ -126,6 +128,8 @@ class LoadTarget:
     # Sent with every request (`--target-header`): secrets, kept out of the repr and records.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     tls: TargetTls = DEFAULT_TLS  # what every client trusts of its certificate (https)
+    # How and when it exited, once it has (a target the harness started: `Child.ended`).
+    ended: Callable[[], ProcessExit | None] = field(default=lambda: None)
 
     @classmethod
     def of(cls, running: RunningTarget, mock_url: str, *, io: bool = False) -> LoadTarget:
@@ -134,7 +138,8 @@ class LoadTarget:
         pgid = running.pid  # a started target leads its own process group
         held = functools.partial(group_resources, pgid) if pgid else no_resources
         return cls(running.name, running.url, mock_url, running.metrics_reading, snapshot,
-                   held, headers=running.headers, tls=running.tls)  # fmt: skip
+                   held, headers=running.headers, tls=running.tls,
+                   ended=running.ended)  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
         """Watches this target over one load run (the `card` record's observation)."""
@@ -315,6 +320,7 @@ def run_load(
     observer = target.observer(f"{Path(plan.scenario).stem}-{plan.mode}")
     observer.start()
     started_at, started_s, load_at_start = now_iso(), clock(), load_average()
+    began_epoch_s = time.time()
     procs = LocustProcesses(commands, work / "logs", locust_env(target.headers, target.tls))
     finished = interrupted = False
     try:
@@ -333,10 +339,15 @@ def run_load(
     atomic_write_text(work / "target-metrics.json", json.dumps(metrics, indent=2))
     raw = work / "raw"
     rows, in_flight = read_window(raw)
+    ended = target.ended()
+    finished = finished and ended is None  # a window the target left early is partial
     joined = join_rows_of(plan, target, observation, rows, not finished, read_phases(raw))
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
     params = {**record.params, MACHINE_LOAD: machine, IN_FLIGHT_PARAM: asdict(in_flight)}
+    if ended is not None:
+        before = answered_before(rows, ended.at_s)
+        params[TARGET_EXIT] = exit_params(ended, observation.label, began_epoch_s, before)
     record = replace(record, params=params)
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip

@@ -16,7 +16,8 @@ from dataclasses import asdict, replace
 from pathlib import Path
 
 from harness.card.measures import journal_record
-from harness.errors import UsageError
+from harness.errors import RunFailed, UsageError
+from harness.exits import exits_said
 from harness.findings import GradingPolicy, findings_record, grade_journal
 from harness.findings.journal import fetch_journal, save_journal
 from harness.findings.retries import with_client_replies
@@ -99,6 +100,8 @@ def run_resilience(
                             partial=journal.lost or interrupted)  # fmt: skip
     if interrupted:
         raise Interrupted([*records, tokens, verdict])
+    if exited := exits_said(records):  # graded as far as it went; the rest was refused
+        raise RunFailed(exited[0], [*records, tokens, verdict])
     return [*records, tokens, verdict]
 
 

@@ -25,11 +25,13 @@ import statistics
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, dataclass, field
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
 from harness.errors import UsageError
+from harness.exits import PARAM as TARGET_EXIT
+from harness.exits import exit_params
 from harness.fidelity import FidelityTally
 from harness.machine import PARAM as MACHINE_LOAD
 from harness.machine import load_average, machine_load
@@ -58,6 +60,7 @@ from harness.saturation import client_bound_levels
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.cputime import CpuUse, cpu_used, snapshot
 from harness.targets.discovery import ModelChoice, discover_model
+from harness.targets.process import ProcessExit
 from mock_salesforce.admin_client import AdminClient
 
 SCENARIO = "sync-vs-async"
@@ -202,6 +205,9 @@ class SubjectRun:
     controlled: bool = True
     params: Mapping[str, Any] = field(default_factory=dict)  # e.g. how its model was chosen
     unloaded_ms: float = 0.0
+    # How and when the subject's process exited, once it has (one the harness started).
+    ended: Callable[[], ProcessExit | None] = field(default=lambda: None)
+    gone: bool = False  # it exited at a level already measured: no later level is its own
 
     def labels(self, concurrency: int, latency_ms: float) -> dict[str, str]:
         latency = f"{latency_ms:g}" if self.controlled else UNKNOWN
@@ -328,10 +334,13 @@ def run_sweep(
     environment = capture_environment()
     records: list[RunRecord] = []
 
-    def take(run: SubjectRun, level: int, latency_ms: float, round_: int = 0) -> RunRecord:
+    def take(run: SubjectRun, level: int, latency_ms: float, round_: int = 0) -> RunRecord | None:
+        if run.gone:  # every request would be refused: not the subject's failure under load
+            advance(1, "")
+            return None
         turn = f" round {round_ + 1}/{plan.rounds}" if round_ else ""
         advance(0, f"sweep {run.name} N={level} L={latency_ms:g}ms{turn}")
-        record = measure_level(plan, run, level, latency_ms, environment, round_)
+        record = with_exit(run, measure_level(plan, run, level, latency_ms, environment, round_))
         records.append(record)
         keep([record])
         advance(1, "")
@@ -345,7 +354,7 @@ def run_sweep(
             for latency_ms in plan.upstream_latencies_ms:
                 set_upstream_latency(mock_url, latency_ms)
                 levels = itertools.product(sorted(plan.levels), runs)
-                passed = [take(run, level, latency_ms) for level, run in levels]
+                passed = [r for level, run in levels if (r := take(run, level, latency_ms))]
                 judged, paired = judged_level(passed), plan.in_rounds([r.name for r in runs])
                 if judged is None:  # the client was the limit everywhere: nothing to judge
                     advance((plan.rounds - 1) * len(paired), "")
@@ -356,6 +365,21 @@ def run_sweep(
     except KeyboardInterrupt:
         raise Interrupted(records) from None
     return records
+
+
+def with_exit(run: SubjectRun, record: RunRecord) -> RunRecord:
+    """`record`, partial and with params `target_exit`, when `run`'s process exited by its
+    end (`run` is then `gone`: its later levels are not measured)."""
+    ended = run.ended()
+    if ended is None:
+        return record
+    run.gone = True
+    began_s = time.time() - record.duration_s  # the window just measured
+    level = f"the sweep's concurrency {record.labels.get('concurrency')}"
+    answered = sum(1 for status in record.get("status").values if status) if (
+        "status" in record.series_names) else 0  # fmt: skip
+    exit_ = exit_params(ended, level, began_s, answered)
+    return replace(record, params={**record.params, TARGET_EXIT: exit_}, partial=True)
 
 
 def judged_level(records: Sequence[RunRecord]) -> int | None:
@@ -415,7 +439,7 @@ def open_subjects(
                                running.tls)  # fmt: skip
         measure = http_measure(subject, judge if target.behind_mock else None, running.pid)
         runs.append(SubjectRun(target.name, "target", measure, target.role, target.behind_mock,
-                               choice.as_params()))  # fmt: skip
+                               choice.as_params(), ended=running.ended))  # fmt: skip
     for name in plan.subjects:
         if name in CLIENTS:
             runs.append(SubjectRun(name, "client", client_measure(name, mock_url, plan)))
@@ -423,7 +447,8 @@ def open_subjects(
         running = stack.enter_context(serve(name))
         subject = chat_subject(running.url, GATEWAY_MODEL, prompts)
         measure = http_measure(subject, judge, running.pid)
-        runs.append(SubjectRun(name, "gateway", measure, params={"model": GATEWAY_MODEL}))
+        runs.append(SubjectRun(name, "gateway", measure, params={"model": GATEWAY_MODEL},
+                               ended=running.ended))  # fmt: skip
     return runs
 
 

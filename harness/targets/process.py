@@ -20,6 +20,7 @@ import sys
 import threading
 import time
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass
 from pathlib import Path
 from typing import IO, Any
 
@@ -64,6 +65,35 @@ def local_urls(line: str) -> list[str]:
     return urls
 
 
+# SIGKILL is what the kernel's out-of-memory killer sends; a shell (a wrapper script, `sh -c`)
+# reports it as its own exit status 128 + 9.
+KILLED_CODE = 128 + signal.SIGKILL
+
+
+@dataclass(frozen=True)
+class ProcessExit:
+    """How a process ended (`code` as Popen's returncode: -N for signal N) and when (epoch s)."""
+
+    code: int
+    at_s: float
+
+    @classmethod
+    def of(cls, info: os.waitid_result, at_s: float) -> ProcessExit:
+        """From what `os.waitid` said of the process."""
+        signalled = info.si_code in (os.CLD_KILLED, os.CLD_DUMPED)
+        return cls(-info.si_status if signalled else info.si_status, at_s)
+
+    def describe(self) -> str:
+        """'was killed by SIGKILL (out of memory?)', 'exited with code 137 (128 + SIGKILL:
+        killed, out of memory?)', 'was killed by SIGSEGV', 'exited with code 1'..."""
+        said = describe_exit(self.code)
+        if self.code == -signal.SIGKILL:
+            return f"{said} (out of memory?)"
+        return (
+            f"{said} (128 + SIGKILL: killed, out of memory?)" if self.code == KILLED_CODE else said
+        )
+
+
 class Child:
     """A started process: its log, the URL it announced (if any), and how to stop it."""
 
@@ -93,10 +123,25 @@ class Child:
             raise UsageError(f"cannot start {label} ({argv[0]}): {exc.strerror}") from None
         self._reader = threading.Thread(target=self._pump, name=f"log-{label}", daemon=True)
         self._reader.start()
+        self._exit: ProcessExit | None = None
+        watcher = threading.Thread(target=self._watch_exit, name=f"exit-{label}", daemon=True)
+        watcher.start()
 
     @property
     def pid(self) -> int:
         return self.process.pid
+
+    def ended(self) -> ProcessExit | None:
+        """How and when the child exited, once it has (None while it runs): a target that
+        dies mid-run is said to have, not blamed for the connections refused after (R85)."""
+        return self._exit
+
+    def _watch_exit(self) -> None:
+        # Waits without reaping (WNOWAIT): `stop` still reaps it, and its group id stays ours.
+        with contextlib.suppress(ChildProcessError):
+            info = os.waitid(os.P_PID, self.process.pid, os.WEXITED | os.WNOWAIT)
+            if info is not None:
+                self._exit = ProcessExit.of(info, time.time())
 
     @property
     def url(self) -> str | None:

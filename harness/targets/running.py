@@ -23,7 +23,7 @@ from harness.targets import health
 from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listening_addresses
 from harness.targets.metrics_reading import NOT_READ, MetricsReading, read_answer
-from harness.targets.process import Child, exited, local_urls, poll_until
+from harness.targets.process import Child, ProcessExit, exited, local_urls, poll_until
 from harness.targets.spec import START_TIMEOUT_S, TargetSpec
 from harness.targets.tls import DEFAULT_TLS, TargetTls
 
@@ -55,6 +55,8 @@ class RunningTarget:
     # What every client sends it (`--target-header`); secrets, so not in the repr.
     headers: Mapping[str, str] = field(default_factory=dict, repr=False)
     tls: TargetTls = DEFAULT_TLS  # what every client trusts of its certificate (https)
+    # How and when it exited, once it has (a target the harness started; else always None).
+    ended: Callable[[], ProcessExit | None] = field(default=lambda: None, compare=False)
 
     def metrics(self) -> dict[str, Any] | None:
         """The target's own figures (GET `metrics_path`), None when it has none."""
@@ -148,7 +150,7 @@ def _variant_target(
     child = Child(f"gateway {spec.variant!r}", argv, log_path)
     with run_child(child, timeout_s=timeout_s) as url:
         yield RunningTarget(spec.name, url, log_path, pid=child.pid, metrics_path=spec.metrics_path,
-                            headers=dict(spec.headers))  # fmt: skip
+                            headers=dict(spec.headers), ended=child.ended)  # fmt: skip
 
 
 def _url_target(spec: TargetSpec) -> RunningTarget:
@@ -177,7 +179,8 @@ def _launched_target(
             listens = listens_at(url, listening_addresses(child.pid))
             print(took_url(child.label, url, child.urls, listens), file=sys.stderr)
         yield RunningTarget(spec.name, url, log_path, report_path, child.pid, control,
-                            spec.metrics_path, dict(spec.headers), spec.tls)  # fmt: skip
+                            spec.metrics_path, dict(spec.headers), spec.tls,
+                            ended=child.ended)  # fmt: skip
     finally:
         child.stop(STOP_GRACE_S)
 

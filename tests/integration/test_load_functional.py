@@ -238,3 +238,25 @@ def test_a_locust_that_crashes_is_a_failed_run_said_in_one_line_never_a_target_w
     assert f"{said} named 'sfperf_test_module_that_is_not_installed' (log: " in line
     assert "locust-0.log)" in line and "pip install -e ." in line
     assert {r.runner for r in load_records(tmp_path / "run")} == {"discover", "card"}
+
+
+def test_a_launched_gateway_that_dies_mid_window_is_said_first_and_the_run_exits_1(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # It exits 137 on its 31st chat request (discovery and warm-up take a few): R85.
+    monkeypatch.setenv("SFGW_DIE_AFTER", "30")
+    port = free_port()
+    launch = f"{sys.executable} {SAMPLES / 'dying_stdlib.py'} --port {port}"
+    launch += f" --state-dir {tmp_path / 'state'}"
+    argv = ["load", "steady", "--launch", launch, "--target-url", f"http://127.0.0.1:{port}"]
+    argv += ["--mock-profile", "fast", "--users", "3", "--duration", "3s"]
+    assert main([*argv, "--out", str(tmp_path / "run")]) == 1
+    said = [line for line in capsys.readouterr().err.splitlines() if "sfperf load:" in line]
+    assert said[0].startswith("sfperf load: launch:dying_stdlib exited with code 137 (128 + "
+                              "SIGKILL: killed, out of memory?) at ")  # fmt: skip
+    assert " s into steady-closed, after " in said[0]
+    record = next(r for r in load_records(tmp_path / "run") if r.runner == "load")
+    assert record.partial and record.params["target_exit"]["code"] == 137
+    assert 0 < record.params["target_exit"]["requests_before"] <= 30
+    refused = [e for e in record.params["no_reply_errors"] if "ConnectionRefused" in e["body"]]
+    assert refused and "nothing accepted the connection" in refused[0]["body"]

@@ -106,3 +106,22 @@ def test_a_child_that_daemonizes_is_told_as_such_and_leaves_nothing_running(
     while child.strays[0] in processes() and time.monotonic() < deadline_s:
         time.sleep(0.05)
     assert child.strays[0] not in processes() and marked_pids(child.mark) == []
+
+
+def test_a_child_that_dies_is_known_to_have_with_its_code_and_when_and_is_still_stopped(
+    tmp_path: Path,
+) -> None:
+    # As a gateway the kernel's out-of-memory killer ends mid-run (R85).
+    argv = [sys.executable, "-c", "import os, time; time.sleep(0.3); os.kill(os.getpid(), 9)"]
+    child = Child("launched target 'oom'", argv, tmp_path / "oom.log")
+    began_s = time.time()
+    try:
+        assert child.ended() is None
+        deadline_s = time.monotonic() + 30.0
+        while child.ended() is None and time.monotonic() < deadline_s:
+            time.sleep(0.05)
+        ended = child.ended()
+        assert ended is not None and ended.describe() == "was killed by SIGKILL (out of memory?)"
+        assert began_s + 0.3 <= ended.at_s <= time.time()
+    finally:
+        assert child.stop() == -signal.SIGKILL  # reaped: the watch waited without reaping

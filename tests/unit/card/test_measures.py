@@ -115,6 +115,18 @@ def test_requests_left_without_a_reply_come_first_and_the_clients_timeout_is_tol
     assert record.get("no_reply").values == (2.0,)
 
 
+def test_a_connection_refused_is_told_apart_from_a_reply_cut_short() -> None:
+    # Nothing listened (a target that had exited, R85): no reply was begun and cut short.
+    refused = Row("chat", 0.0, 0.0, 1.0, 0, False, error="ConnectionRefusedError")
+    closed = Row("chat", 0.0, 0.0, 5.0, 0, False, error="HTTPConnectionClosed")
+    assert top_errors([refused] * 3 + [closed]) == [
+        {"status": 0, "body": "ConnectionRefusedError: nothing accepted the connection (no "
+         "process listened at the address)", "count": 3},
+        {"status": 0, "body": "HTTPConnectionClosed: the connection ended without a reply",
+         "count": 1},
+    ]  # fmt: skip
+
+
 def test_a_request_the_target_held_past_the_windows_end_is_named_as_held_and_counted() -> None:
     held = Row("chat", 0.0, 0.0, 7700.0, 0, False, error=HELD)
     assert top_errors([held] * 4) == [

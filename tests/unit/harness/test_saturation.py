@@ -103,6 +103,18 @@ def test_rising_errors_are_failure_under_load_before_anything_else() -> None:
     )
 
 
+def test_a_subject_whose_process_exited_is_said_so_not_failing_under_load() -> None:
+    # It died at its 41st request, during concurrency 8; nothing was measured after (R85).
+    gone = "exited with code 137 (128 + SIGKILL: killed, out of memory?)"
+    points = [point(1, 5.0), point(4, 19.5), point(8, 10.0, errors=0.9, exited=gone)]
+    found = saturation_of(points, planned=(1, 4, 8, 16, 32))
+    assert (found.knee, found.shape) == (4, "exited")
+    assert found.detail.startswith(f"the process {gone} at concurrency 8: the requests refused "
+                                   "after it are not a failure under load")  # fmt: skip
+    assert "; before it, scales: " in found.detail and "failure under load:" not in found.detail
+    assert found.detail.endswith("; concurrency 16, 32 planned but not measured")
+
+
 def test_errors_rising_but_under_half_past_the_knee_are_failure_under_load_too() -> None:
     points = [point(1, 5.0), point(8, 39.0), point(32, 140.0, errors=0.03),
               point(64, 280.0, errors=0.08)]  # fmt: skip

@@ -31,10 +31,12 @@ from harness.runners.sweep import (
     sweep_levels,
     sweep_subjects,
     sweep_targets,
+    with_exit,
 )
 from harness.targets import RunningTarget, TargetSpec
 from harness.targets.cputime import CpuUse
 from harness.targets.discovery import ModelChoice
+from harness.targets.process import ProcessExit
 
 ENV = capture_environment()
 
@@ -105,6 +107,23 @@ def test_a_sweep_point_records_the_machines_load_at_its_start_and_end() -> None:
     machine = measure_level(plan, run, 1, 200.0, ENV).params["machine_load"]
     assert set(machine) == {"cpu_count", "load_1m_start", "load_1m_end"}
     assert machine["cpu_count"] >= 1
+
+
+def test_a_subject_whose_process_exited_keeps_the_level_it_died_at_and_is_measured_no_more() -> (
+    None
+):
+    # Two answered, then refused (status 0): the process exited during this level (R85).
+    samples = (Sample(0.1, 20.0, True, status=200), Sample(0.2, 20.0, True, status=200),
+               Sample(0.3, 1.0, False, status=0))  # fmt: skip
+    measured = Measured(Window(samples, 1.0, 1), None, True)
+    alive, ended = SubjectRun("gw", "target", unused), ProcessExit(137, 1_000.0)
+    dead = SubjectRun("gw", "target", unused, ended=lambda: ended)
+    record = level_record(dead, 8, 200.0, measured, environment=ENV, params={})
+    assert with_exit(alive, record) is record and not alive.gone
+    marked = with_exit(dead, record)
+    assert dead.gone and marked.partial
+    assert marked.params["target_exit"]["requests_before"] == 2
+    assert marked.params["target_exit"]["where"] == "the sweep's concurrency 8"
 
 
 def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
