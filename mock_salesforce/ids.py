@@ -15,12 +15,12 @@ class IdMaker:
     def __init__(self, rng: random.Random) -> None:
         self._prefixes = {kind: new_uuid(rng.getrandbits(128))[:24] for kind in _ID_KINDS}
         self._completion = f"chatcmpl-{rng.getrandbits(64):016x}"
-        # A reply's ids as JSON strings are these and `seq` in hex, 12 digits (10 for the
+        # A reply's ids as JSON strings (UTF-8) are these and `seq` in hex, 12 digits (10 for the
         # completion id; upper-case for the response id): formatted in place, they cost a
         # reply no call (`rendering`).
-        self.generation_open = '"' + self._prefixes["generation"]
-        self.response_open = '"' + self._prefixes["response"].upper()
-        self.completion_open = '"' + self._completion
+        self.generation_open = b'"' + self._prefixes["generation"].encode()
+        self.response_open = b'"' + self._prefixes["response"].upper().encode()
+        self.completion_open = b'"' + self._completion.encode()
 
     def uuid(self, kind: str, seq: int) -> str:
         """`kind` is one of request, generation, response."""

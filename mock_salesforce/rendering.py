@@ -70,20 +70,20 @@ def provider_model(model: str) -> str:
 
 
 @lru_cache(maxsize=1024)
-def provider_model_json(model: str) -> str:
-    """`provider_model` as a JSON string literal."""
-    return json.dumps(provider_model(model))
+def provider_model_json(model: str) -> bytes:
+    """`provider_model` as a JSON string literal (UTF-8)."""
+    return json.dumps(provider_model(model)).encode()
 
 
 @lru_cache(maxsize=1024)
-def json_string(value: str) -> str:
-    """A JSON string literal, memoised: finish reasons and model names repeat."""
-    return json.dumps(value)
+def json_string(value: str) -> bytes:
+    """A JSON string literal (UTF-8), memoised: finish reasons and model names repeat."""
+    return json.dumps(value).encode()
 
 
 class Prepared:
-    """A valid request's reply, and its shape's template with the reply's values; `template`
-    fills them in ahead (once the request repeats and is cached).
+    """A valid request's reply, and its shape's template with the reply's values (JSON, as
+    UTF-8); `template` fills them in ahead (once the request repeats and is cached).
 
     No parsed body: thousands stay cached, and nested dicts would cost memory and GC passes."""
 
@@ -93,7 +93,7 @@ class Prepared:
         self,
         reply: Reply,
         shape_template: Template,
-        values: dict[str, str],
+        values: dict[str, bytes],
         pending: PendingVectors | None = None,
     ) -> None:
         self.reply = reply
@@ -149,9 +149,9 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
         reply = reply_for(config.seed, endpoint, *plain, runtime.mix, runtime.lengths)
     prompt_tokens, completion_tokens = reply.prompt_tokens, reply.completion_tokens
     values = {
-        "PROMPT_TOKENS": str(prompt_tokens),
-        "COMPLETION_TOKENS": str(completion_tokens),
-        "TOTAL_TOKENS": str(prompt_tokens + completion_tokens),
+        "PROMPT_TOKENS": b"%d" % prompt_tokens,
+        "COMPLETION_TOKENS": b"%d" % completion_tokens,
+        "TOTAL_TOKENS": b"%d" % (prompt_tokens + completion_tokens),
         "FINISH_REASON": json_string(reply.finish_reason),
         "PROVIDER_MODEL": provider_model_json(model),
     }
@@ -159,13 +159,13 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     if endpoint == "embeddings":
         dims = config.embedding_dims
         if len(inputs) * dims <= EAGER_VECTOR_NUMBERS:
-            values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, dims)
+            values["EMBEDDINGS"] = embeddings_json(config.seed, inputs, dims).encode()
         else:
             pending = PendingVectors(config.seed, dims, inputs)
     else:
         # A reply's words need no JSON escapes (`replies._VOCAB`; its tests check): quoted as
         # they are, where encoding them was 2.7k instructions a new body.
-        values["TEXT"] = f'"{reply.text}"'
+        values["TEXT"] = b'"%s"' % reply.text.encode()
     template = runtime.corpus.shapes[reply.shape].template  # (the mix names known shapes)
     return Prepared(reply, template, values, pending)
 
@@ -186,22 +186,22 @@ def render(state: MockState, seq: int, prepared: Prepared) -> bytes:
 
 
 def _add_request_values(
-    state: MockState, seq: int, slots: tuple[str, ...], values: dict[str, str]
+    state: MockState, seq: int, slots: tuple[str, ...], values: dict[str, bytes]
 ) -> None:
     """The values that differ per request: ids and the timestamp."""
-    ids, digits = state.ids, f"{seq:012x}"  # every id ends in `seq` in hex: formatted once
-    if "CREATED" in slots:  # the epoch second, as text remade only when it changes
+    ids, digits = state.ids, b"%012x" % seq  # every id ends in `seq` in hex: formatted once
+    if "CREATED" in slots:  # the epoch second, remade only when it changes
         second = state.now_epoch_s() // 1
         if second != state.second:
-            state.second, state.second_text = second, str(int(second))
-        values["CREATED"] = state.second_text
+            state.second, state.second_json = second, b"%d" % second
+        values["CREATED"] = state.second_json
     if "GENERATION_ID" in slots:
-        values["GENERATION_ID"] = f'{ids.generation_open}{digits}"'
+        values["GENERATION_ID"] = ids.generation_open + digits + b'"'
     if "COMPLETION_ID" in slots:  # ten digits (`seq:010x`), more only past 16 ** 10
-        short = digits[2:] if digits.startswith("00") else f"{seq:010x}"
-        values["COMPLETION_ID"] = f'{ids.completion_open}{short}"'
+        short = digits[2:] if digits.startswith(b"00") else b"%010x" % seq
+        values["COMPLETION_ID"] = ids.completion_open + short + b'"'
     if "RESPONSE_ID" in slots:
-        values["RESPONSE_ID"] = f'{ids.response_open}{digits.upper()}"'
+        values["RESPONSE_ID"] = ids.response_open + digits.upper() + b'"'
 
 
 async def render_parts(

@@ -120,9 +120,9 @@ class MockState:
             include_expires_in=config.token_expires_in,
         )
         self.seq = 0
-        # The epoch second replies last said they were created in, and its text: a float floor
+        # The epoch second replies last said they were created in, and it as JSON: a float floor
         # and a compare a reply, where formatting it was 3.7k instructions (`rendering`).
-        self.second, self.second_text = -1.0, ""
+        self.second, self.second_json = -1.0, b""
         self.ids = IdMaker(random.Random(f"{config.seed}/{instance}/{self.epoch_start_s}"))
 
     @property

@@ -78,11 +78,11 @@ def test_request_ids_stay_unique_across_config_changes_and_resets() -> None:
 @pytest.mark.parametrize("seq", [1, 0xABCDEF, 2**40 + 7, 2**44 + 3, 2**48 + 1])
 def test_a_replys_ids_formatted_in_place_are_its_ids_as_json_strings(seq: int) -> None:
     state = make_state(MockConfig())
-    values: dict[str, str] = {}
+    values: dict[str, bytes] = {}
     _add_request_values(state, seq, ("GENERATION_ID", "COMPLETION_ID", "RESPONSE_ID"), values)
-    assert values["GENERATION_ID"] == json.dumps(state.ids.uuid("generation", seq))
-    assert values["RESPONSE_ID"] == json.dumps(state.ids.uuid("response", seq).upper())
-    assert values["COMPLETION_ID"] == json.dumps(state.ids.completion(seq))
+    assert values["GENERATION_ID"] == json.dumps(state.ids.uuid("generation", seq)).encode()
+    assert values["RESPONSE_ID"] == json.dumps(state.ids.uuid("response", seq).upper()).encode()
+    assert values["COMPLETION_ID"] == json.dumps(state.ids.completion(seq)).encode()
 
 
 def test_embedding_dims_past_the_cap_are_refused() -> None:
