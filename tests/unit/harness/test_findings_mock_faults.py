@@ -64,3 +64,19 @@ def test_a_spec_without_triggers_is_said_as_its_kind() -> None:
     assert spoken("hang") == "hang"
     assert spoken("503:p=0.5,retry_after=2s") == "503 at p=0.5, retry_after=2s"
     assert spoken("500:endpoint=embeddings") == "500"
+
+
+def test_a_mock_holding_endpoints_to_a_quota_says_so_and_its_refusals_are_its_own() -> None:
+    # R108: `sfperf mock --quota 60`: its LIMIT_EXCEEDED 429s refuted the gateway's ok claim.
+    runtime = build_runtime(build_config("default", 1, quotas={"*": 60}), load_corpus())
+    effective = {view.endpoint: view.as_dict() for view in endpoint_views(runtime)}
+    quota = faults_from_effective(URL, effective)
+    assert quota is not None and quota and quota.quotas_rpm["chat-generations"] == 60
+    assert quota.describe() == (
+        "the mock at http://127.0.0.1:9313 holds chat-generations, generations, embeddings and "
+        "feedback to 60 requests a minute"
+    )
+    assert ": a call that meets the quota fails by the mock's hand" in quota.notice()
+    refused = {"status": 429, "fault": None, "error": "LIMIT_EXCEEDED: Rate limit exceeded"}
+    assert met_fault(refused) and injected([refused, {"fault": "500"}]) == ["quota 429", "500"]
+    assert not met_fault({"status": 429, "fault": None, "error": None})  # a 429 of no quota
