@@ -194,31 +194,38 @@ def _leak(records: Sequence[RunRecord]) -> str:
 # allocator and pools settle, its descriptors by the connections open at an edge; what a request
 # keeps and never returns adds up past both floors.
 GROWTH_FLOORS = {"rss_growth_kb": (8 * 1024.0, 32.0), "open_fds_growth": (16.0, 0.5)}
+GROWTH_LEVELS = {"rss_growth_kb": "rss_kb", "open_fds_growth": "open_fds"}  # at a window's end
 
 
 def _growth(records: Sequence[RunRecord]) -> list[str]:
-    """Memory and open descriptors the target's processes gained over the load windows, per
-    request served, when beyond `GROWTH_FLOORS` (total and per request)."""
+    """Memory and open descriptors the target's processes held more at the last window's end
+    than at the first's, per request served after the first window, when beyond
+    `GROWTH_FLOORS` (total and per request). The first window is left out as warm-up (a JIT,
+    a pool filling), and what was given back between windows is not growth (R95)."""
     cards = [r for r in records if r.runner == "card" and "rss_growth_kb" in r.series_names]
-    served = _total(cards, "requests_served")
+    if len(cards) < 2:
+        return []
+    served = _total(cards[1:], "requests_served")
     said = []
     for name, (floor, per_request) in GROWTH_FLOORS.items():
-        grown = _total(cards, name)
+        level = GROWTH_LEVELS[name]
+        grown = cards[-1].get(level).values[0] - cards[0].get(level).values[0]
         if served and grown >= floor and grown / served >= per_request:
-            said.append(_grown_words(name, grown, served, cards))
+            said.append(_grown_words(name, grown, served, cards[-1].get(level).values[0]))
     return said
 
 
-def _grown_words(name: str, grown: float, served: float, cards: Sequence[RunRecord]) -> str:
-    end = cards[-1].get("rss_kb" if name == "rss_growth_kb" else "open_fds").values[0]
+def _grown_words(name: str, grown: float, served: float, end: float) -> str:
+    after = f"over the {served:g} requests after the first window"
+    warm = "the first window left out as warm-up"
     if name == "rss_growth_kb":
-        return (f"memory grew by {grown / 1024:.0f} MB over {served:g} requests in the windows "
-                f"({grown / served:.0f} KB per request, {end / 1024:.0f} MB at the end) and was "
-                "not given back: something kept per request (a growing list, cache or "
-                "buffer) ends in an out-of-memory kill")  # fmt: skip
-    return (f"open file descriptors grew by {grown:g} over {served:g} requests in the windows "
-            f"({grown / served:.2g} per request, {end:g} open at the end): a file or socket "
-            "opened per request and never closed ends at `ulimit -n`")  # fmt: skip
+        return (f"memory grew by {grown / 1024:.0f} MB {after} ({grown / served:.0f} KB per "
+                f"request, {end / 1024:.0f} MB at the end; {warm}) and was not given back: "
+                "something kept per request (a growing list, cache or buffer) ends in an "
+                "out-of-memory kill")  # fmt: skip
+    return (f"open file descriptors grew by {grown:g} {after} ({grown / served:.2g} per "
+            f"request, {end:g} open at the end; {warm}): a file or socket opened per request "
+            "and never closed ends at `ulimit -n`")  # fmt: skip
 
 
 def _faults_line(records: Sequence[RunRecord]) -> str:
