@@ -38,7 +38,7 @@ import math
 import statistics
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Any
 
 import numpy as np
@@ -80,6 +80,15 @@ ROOM_FACTOR = 2.0
 RATE_LIMIT_SHARE = 0.9
 CEILING_SUBJECT = "ceiling"
 HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
+# A synchronous HTTP client's frames and an asyncio framework's in one target's profile, with a
+# cap of about one request at a time: a blocking call on its event loop, whose one thread waits
+# in the client's socket read for each whole upstream call (R104: requests in a Litestar route).
+SYNC_CLIENTS = {"requests/": "requests", "urllib3/": "urllib3", "http/client.py": "http.client",
+                "urllib/request.py": "urllib", "httplib2/": "httplib2"}  # fmt: skip
+ASYNC_FRAMEWORKS = ("asyncio", "uvicorn", "hypercorn", "starlette", "fastapi", "litestar",
+                    "aiohttp", "sanic", "quart", "tornado", "anyio", "uvloop",
+                    "blacksheep")  # fmt: skip
+ONE_AT_A_TIME = 1.5  # a cap under this many requests in flight serves them one at a time
 LEVEL_SERIES = frozenset({"latency_ms", "throughput_rps", "littles_bound_rps"})
 
 
@@ -490,8 +499,8 @@ def _cause(point: LevelPoint) -> str:
             "queue here; measure again on a quieter machine)"
         )
     return (
-        f"(not CPU-bound: its busiest process used {cpu:.0%} of a core, so a pool, a lock or "
-        "a queue holds it back)"
+        f"(not CPU-bound: its busiest process used {cpu:.0%} of a core, so a pool, a lock, a "
+        "queue or a blocking call on an event loop holds it back)"
     )
 
 
@@ -718,10 +727,39 @@ def cpu_share(records: Sequence[RunRecord], series: str) -> float | None:
 
 
 def saturations(records: Iterable[RunRecord]) -> list[Saturation]:
-    """The knee and shape of every swept subject (the client's ceiling included)."""
+    """The knee and shape of every swept subject (the client's ceiling included); a cap of one
+    request at a time says what the subject's profile, when the run took one, shows of it."""
     chosen = list(records)
     planned = planned_levels(chosen)
-    return [
+    found = [
         saturation_of(points, subject, upstream, planned[subject, upstream])
         for (subject, upstream), points in sorted(level_points(chosen).items())
     ]
+    return [_with_profile(s, chosen) for s in found]
+
+
+def _with_profile(saturation: Saturation, records: Sequence[RunRecord]) -> Saturation:
+    if saturation.shape != "cap" or saturation.cap is None or saturation.cap >= ONE_AT_A_TIME:
+        return saturation
+    blocking = blocking_call(records, saturation.subject)
+    return (
+        replace(saturation, detail=f"{saturation.detail}; {blocking}") if blocking else saturation
+    )
+
+
+def blocking_call(records: Sequence[RunRecord], subject: str) -> str:
+    """What `subject`'s profile shows of a blocking call on its event loop: a synchronous HTTP
+    client's frames beside an asyncio framework's ("" when it does not, or none was taken)."""
+    frames = [s.name.removeprefix("share:") for r in records if r.runner == "profile"
+              and subject in (r.labels.get("variant"), r.labels.get("target"))
+              for s in r.series if s.name.startswith("share:")]  # fmt: skip
+    clients = {name for part, name in SYNC_CLIENTS.items() if any(part in f for f in frames)}
+    loops = {name for name in ASYNC_FRAMEWORKS if any(f.startswith(f"{name}/") for f in frames)}
+    if not clients or not loops:
+        return ""
+    return (
+        f"its profile shows why: {', '.join(sorted(clients))} (a synchronous HTTP client) under "
+        f"{', '.join(sorted(loops))} (an event loop): a blocking call on the event loop, whose "
+        "one thread waits out each whole upstream call, serves one request at a time; call the "
+        "upstream with an async client (httpx.AsyncClient, aiohttp) or in a thread"
+    )

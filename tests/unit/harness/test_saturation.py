@@ -8,7 +8,7 @@ from typing import Any
 import pytest
 
 from harness.fidelity import FidelityTally
-from harness.records import RunRecord, capture_environment
+from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.closedloop import Sample, Window
 from harness.runners.sweep import Measured, SubjectRun, level_record
 from harness.saturation import LevelPoint, level_points, saturation_of, saturations
@@ -410,3 +410,32 @@ def test_a_lean_gateway_on_the_same_busy_machine_is_not_called_cpu_bound() -> No
     lean = {"busiest_cpu_share": 0.60, "busiest_wait_share": 0.35, "cpu_ms_per_request": 0.3}
     capped = [point(1, 5.0), point(8, 20.0, 400.0, **lean), point(16, 20.0, 800.0, **lean)]
     assert "starved of a core" in saturation_of(capped).detail
+
+
+def test_a_cap_of_one_with_a_sync_client_under_an_event_loop_in_its_profile_is_named() -> None:
+    # R104: requests.Session in an async Litestar route: "about 1.1 requests in flight ... a
+    # pool, a lock or a queue holds it back", while its profile had requests under litestar.
+    def level(concurrency: int, p50_ms: float) -> RunRecord:
+        samples = tuple(Sample(0.2 * k, p50_ms, True, worker=0) for k in range(1, 6))
+        run = SubjectRun("launch:gw", "target", lambda *_: Measured(Window((), 1.0, 0)))
+        window = Window(samples, 0.2 * 5 * 200 / p50_ms, 0)  # about 5 req/s at every level
+        return level_record(run, concurrency, L_MS, Measured(window), environment=ENV, params={})
+
+    def profile(*frames: str) -> RunRecord:
+        shares = tuple(make_series(f"share:{f}", "ratio", [0.1]) for f in frames)
+        return RunRecord("profile", "gateway", {}, ENV, shares, labels={"variant": "launch:gw"})
+
+    sweep = [level(1, 205.0), level(8, 1640.0), level(16, 3280.0)]
+    blocked = profile("<built-in>:socket.recv_into", "requests/sessions.py:Session.send",
+                      "litestar/routes/http.py:HTTPRoute._call_handler_function")  # fmt: skip
+    (found,) = [s for s in saturations([*sweep, blocked]) if s.subject == "launch:gw"]
+    assert found.shape == "cap" and found.cap is not None and found.cap < 1.5
+    assert found.detail.endswith(
+        "; its profile shows why: requests (a synchronous HTTP client) under litestar (an event "
+        "loop): a blocking call on the event loop, whose one thread waits out each whole upstream "
+        "call, serves one request at a time; call the upstream with an async client "
+        "(httpx.AsyncClient, aiohttp) or in a thread"
+    )
+    threaded = profile("requests/sessions.py:Session.send", "werkzeug/serving.py:handle")
+    (flask,) = [s for s in saturations([*sweep, threaded]) if s.subject == "launch:gw"]
+    assert "its profile shows why" not in flask.detail
