@@ -16,6 +16,7 @@ from typing import NoReturn
 
 from harness import __version__
 from harness.errors import CheckFailed, RunFailed, UsageError
+from harness.installation import check_installation
 from harness.shutdown import Stopped, exit_status, stop_line, stopping_on_signals
 
 COMMANDS = (
@@ -45,6 +46,11 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Parse `argv`, run the chosen command, map errors and stopping signals to exit codes."""
+    try:  # before the parser: building it imports every command and their dependencies (R94)
+        check_installation()
+    except UsageError as exc:
+        print(f"sfperf: error: {exc}", file=sys.stderr)
+        return 2
     args = build_parser().parse_args(argv)
     with stopping_on_signals() as stop:
         try:
@@ -59,10 +65,7 @@ def main(argv: Sequence[str] | None = None) -> int:
 
 def dispatch(args: argparse.Namespace) -> int:
     """Run the command; UsageError -> 2, CheckFailed and RunFailed -> 1, each with one line."""
-    from harness.installation import check_installation
-
     try:
-        check_installation()
         code: int = args.handler(args)
     except UsageError as exc:
         print(f"sfperf {args.command}: error: {exc}", file=sys.stderr)

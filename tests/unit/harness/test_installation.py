@@ -43,3 +43,24 @@ def test_the_check_is_one_line_that_says_how_to_reinstall(tmp_path: Path) -> Non
 
 def test_this_checkout_has_every_requirement_installed() -> None:
     assert missing_requirements(PYPROJECT) == []
+
+
+def test_a_missing_dependency_is_said_before_the_commands_are_imported(
+    monkeypatch: pytest.MonkeyPatch, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # R94: building the parser imports every command, and through `sfperf mock` the mock's
+    # replies, which import xxhash: the check must come first, or the user sees a traceback.
+    from harness import cli
+
+    def missing() -> None:
+        raise UsageError("sfperf's dependencies changed: xxhash>=3.0 not installed: run ...")
+
+    def importing_commands() -> None:
+        raise ModuleNotFoundError("No module named 'xxhash'")
+
+    monkeypatch.setattr(cli, "check_installation", missing)
+    monkeypatch.setattr(cli, "build_parser", importing_commands)
+    assert cli.main(["load", "steady"]) == 2
+    assert capsys.readouterr().err == (
+        "sfperf: error: sfperf's dependencies changed: xxhash>=3.0 not installed: run ...\n"
+    )
