@@ -185,6 +185,20 @@ def predicted(row: Row, oracle: ReplyOracle | None) -> ReplyFacts | None:
     return ReplyFacts.predicted(reply)
 
 
+def user_text_changed(joined: Iterable[Joined], oracle: ReplyOracle | None) -> list[Entry]:
+    """The chat calls whose reply is not the one the mock gives the client's request as sent:
+    the mock keys a chat reply on the last user message, so that message reached the upstream
+    changed (R77: UTF-8 mangled on its way up). Flattened calls (generations) are not judged."""
+    changed: list[Entry] = []
+    for item in joined:
+        chat = [c for c in item.calls if c.get("endpoint") == "chat-generations"]
+        replied = [c for c in chat if c.get("reply_sha256")]
+        expected = predicted(item.row, oracle) if replied else None
+        if expected is not None:
+            changed += [c for c in replied if c["reply_sha256"] != expected.text_sha256]
+    return changed
+
+
 def reused(row: Row, memory: ReplyMemory) -> tuple[tuple[str, ...], str] | None:
     """For a 200 row with no upstream call of its own whose text the upstream delivered to
     another request: its kinds and how its reply came. The same prompt is a cache hit (judged

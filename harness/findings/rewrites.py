@@ -6,7 +6,9 @@ requests (found through their markers, `harness.join`) in; a summary of the rewr
 the findings they make out. A rewrite is not wrong in itself (a gateway may map model names or
 add a system prompt); what a client would not expect is named: a model of another family than
 the one asked for, another model than the Models API name the client gave (a silent downgrade),
-chat messages flattened into one prompt, the client's system message gone,
+chat messages flattened into one prompt, the client's system message gone, the client's last
+user message changed on its way (`changed`: the calls whose reply is not the one to the client's
+own text, which only the join can tell: its UTF-8 read as latin-1 or cut, its words rewritten),
 more than one upstream call for a request whose first call was answered (cost and quota paid
 twice, and the client waits for both). Parameters the Models API ignores are named by
 `protocol.ignored_fields`.
@@ -50,7 +52,8 @@ _ROLE_LABEL = re.compile(
     r"(?:^|\n)[\s#*<\[(|]*(?:system|user|human|assistant)\b[\s|>\])]*:?\s*\Z", re.IGNORECASE
 )
 REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
-                    "system_text_dropped", "ignored_fields", "extra_upstream_calls")  # fmt: skip
+                    "system_text_dropped", "user_text_changed", "ignored_fields",
+                    "extra_upstream_calls")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -191,12 +194,16 @@ def rewrite_summary(entries: Sequence[Entry], ask: Ask) -> dict[str, Any]:
     }
 
 
-def grade_rewrites(entries: Sequence[Entry], ask: Ask) -> list[Finding]:
-    """The findings the rewrites make, most severe first (empty when none)."""
+def grade_rewrites(
+    entries: Sequence[Entry], ask: Ask, changed: Sequence[Entry] = ()
+) -> list[Finding]:
+    """The findings the rewrites make, most severe first (empty when none); `changed`: the calls
+    that carried a client's last user message changed (`harness.join.user_text_changed`)."""
     found = [
         _model_swapped(entries, ask),
         _endpoint_changed(entries, ask),
         *_system_findings(entries, ask),
+        _user_text_changed(changed),
         ignored_fields(entries),
         _extra_upstream_calls(entries),
     ]
@@ -243,6 +250,16 @@ def _system_findings(entries: Sequence[Entry], ask: Ask) -> list[Finding | None]
         make_finding("system_text_dropped", Severity.WARN, dropped,
                      "the client's system message did not reach the upstream"),
     ]  # fmt: skip
+
+
+def _user_text_changed(changed: Sequence[Entry]) -> Finding | None:
+    requests = len({str(m) for e in changed for m in e.get("markers") or ()})
+    return make_finding(
+        "user_text_changed", Severity.WARN, changed,
+        f"for {requests} requests the upstream answered another text than the client's last user "
+        "message: it reached the upstream changed (its UTF-8 read as latin-1, cut or escaped "
+        "twice, or its words rewritten)",
+    )  # fmt: skip
 
 
 def _attempts_by_request(entries: Iterable[Entry]) -> dict[str, list[Attempt]]:

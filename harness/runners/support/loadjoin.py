@@ -29,6 +29,7 @@ from harness.join import (
     calls_by_marker,
     judge_rows,
     met_fault_flags,
+    user_text_changed,
 )
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
@@ -62,14 +63,14 @@ def join_load(
     memory: ReplyMemory | None = None,
 ) -> LoadJoin:
     """Join `rows` with `journal` (None: none could be read). `oracle` (the mock's predicted
-    replies, None: no mock) is asked only when a row found no call, `mock_epoch` only when a
-    streamed answer joined; `partial`: the run was cut short (the rewrites record says so too);
-    `phases`: the ones the scenario walked the mock through, if any (see `calm_series`);
+    replies, None: no mock) is asked once, for rows no call carries and whether the calls carried
+    the client's own last user message; `mock_epoch` only when a streamed answer joined;
+    `partial`: the run was cut short (the rewrites record says so too); `phases`: the ones the
+    scenario walked the mock through, if any (see `calm_series`);
     `model_upstream`: the Models API model the target's listing says the asked one stands for;
     `memory`: what the target's earlier windows showed (this window is added to it)."""
-    placed = calls_by_marker(journal or ())
-    unplaced = any(row.marker not in placed for row in rows)
-    result = judge_rows(rows, journal, oracle() if unplaced else None, memory)
+    predictions = oracle() if rows else None
+    result = judge_rows(rows, journal, predictions, memory)
     if memory is not None:
         memory.remember(rows, journal)
     params: dict[str, Any] = {"fidelity_basis": dict(result.basis),
@@ -84,7 +85,8 @@ def join_load(
     if streaming:
         params["streaming"] = streaming
     ask = replace(ask_of(result.joined), stands_for=model_upstream or None)
-    rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost)
+    changed = user_text_changed(result.joined, predictions)
+    rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost, changed)
     return LoadJoin(result.rows, tuple(series), params, rewrites)
 
 
@@ -216,7 +218,11 @@ def _unstreamed(joined: Sequence[Joined]) -> dict[str, Any]:
 
 
 def _rewrites_record(
-    joined: Sequence[Joined], ask: Ask, labels: Mapping[str, str], partial: bool
+    joined: Sequence[Joined],
+    ask: Ask,
+    labels: Mapping[str, str],
+    partial: bool,
+    changed: Sequence[Entry] = (),
 ) -> RunRecord:
     calls = {int(c["seq"]): c for j in joined for c in j.calls}
     entries = [calls[seq] for seq in sorted(calls)]
@@ -224,6 +230,6 @@ def _rewrites_record(
     labels = dict(labels)
     target = labels.pop("target", "")
     return findings_record(
-        grade_rewrites(entries, ask), target, params={"rewrites": summary},
+        grade_rewrites(entries, ask, changed), target, params={"rewrites": summary},
         scenario="rewrites", names=REWRITE_FINDINGS, labels=labels, partial=partial,
     )  # fmt: skip

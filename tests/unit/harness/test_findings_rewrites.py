@@ -212,3 +212,12 @@ def test_the_system_text_of_a_chat_flattened_into_a_prompt_is_told_apart_from_th
     assert set(found) == ({named[change]} if change in named else set())
     if "system_text_added" in found:
         assert repr(text) in found["system_text_added"].explanation
+
+
+def test_calls_that_carried_a_changed_user_message_are_a_warning_counting_requests() -> None:
+    entries = [call(m) for m in MARKERS]
+    found = grade_rewrites(entries, ASK, changed=entries[1:3])
+    assert [(f.name, f.severity, f.count) for f in found] == [
+        ("user_text_changed", Severity.WARN, 2)
+    ]
+    assert "for 2 requests" in found[0].explanation and "latin-1" in found[0].explanation

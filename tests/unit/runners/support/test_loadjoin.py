@@ -173,3 +173,26 @@ def test_requests_whose_calls_met_a_fault_the_mock_injected_are_marked_and_count
     clean = join_load(rows(3), [call(i + 1, f"sfpm{i:016x}") for i in range(3)],
                       oracle=no_oracle, labels=LABELS, mock_epoch=never)  # fmt: skip
     assert "met_fault" not in {s.name for s in clean.series} and "met_faults" not in clean.params
+
+
+def test_a_last_user_message_that_reached_the_upstream_changed_is_named_in_the_rewrites() -> None:
+    # R77: a gateway that read the client's UTF-8 as latin-1 sent the upstream another text; the
+    # upstream's reply (keyed on it) is not the one to the client's own words.
+    oracle = ReplyOracle(1)
+
+    def reply_to(text: str) -> str:
+        return text_sha256(oracle.chat({"messages": [{"role": "user", "content": text}]}).text)
+
+    sent = [replace(row, request=json.dumps({"model": "m", "messages": [
+        {"role": "user", "content": f"Zoë {n}"}]})) for n, row in enumerate(rows(3))]  # fmt: skip
+    journal = [
+        call(1, sent[0].marker, reply_sha256=reply_to("Zoë 0")),
+        call(2, sent[1].marker, reply_sha256=reply_to("ZoÃ« 1")),
+        call(3, sent[2].marker, endpoint="generations", reply_sha256=reply_to("User: Zoë 2")),
+    ]
+    joined = join_load(sent, journal, oracle=lambda: oracle, labels=LABELS, mock_epoch=never)
+    assert joined.rewrites is not None
+    assert joined.rewrites.get("finding:user_text_changed").values == (1.0,)
+    kept = join_load(sent[:1], journal, oracle=lambda: oracle, labels=LABELS, mock_epoch=never)
+    assert kept.rewrites is not None
+    assert kept.rewrites.get("finding:user_text_changed").values == (0.0,)
