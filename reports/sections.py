@@ -369,9 +369,14 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
 
 def _process_note(profiles: Sequence[RunRecord]) -> str:
     """Which processes each profile of a multi-process target covers (a server's supervisor
-    waits while its workers serve)."""
-    return " ".join(f"{r.labels.get('variant')}: {r.params['profiled_processes']}."
-                    for r in profiles if len(r.params.get("processes") or ()) > 1)  # fmt: skip
+    waits while its workers serve), and of any whose profiled processes served nothing (R86)."""
+    noted = [r for r in profiles if _worth_a_note(r.params.get("processes") or [])]
+    return " ".join(f"{r.labels.get('variant')}: {r.params['profiled_processes']}." for r in noted)
+
+
+def _worth_a_note(processes: Sequence[Mapping[str, Any]]) -> bool:
+    profiled = [p for p in processes if p.get("profiled")]
+    return len(processes) > 1 or any(p.get("upstream_redirects") == 0 for p in profiled)
 
 
 def _start_up_note(profiles: Sequence[RunRecord]) -> str:

@@ -118,7 +118,10 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         idle = record.params.get("idle_share", 0.0)
         print(f"profile of {record.labels['variant']}: {len(ok)} requests, {sum(ok):.0f} ok; "
               f"{idle:.1%} of samples waiting (poll, locks, idle workers); busiest:")  # fmt: skip
-        if len(record.params.get("processes") or ()) > 1:
+        processes = record.params.get("processes") or ()
+        if len(processes) > 1 or any(
+            p.get("profiled") and p.get("upstream_redirects") == 0 for p in processes
+        ):
             print(f"  {record.params['profiled_processes']}")
         for series in record.series:
             if series.name.startswith("share:"):

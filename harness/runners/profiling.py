@@ -10,13 +10,17 @@ text artifacts and a RunRecord holding the top functions' shares of the samples 
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import json
+import os
 import shlex
 import shutil
+import signal
 import subprocess
 import sys
-from collections.abc import Callable, Iterator, Mapping, Sequence
+import time
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field, replace
 from pathlib import Path
@@ -46,8 +50,8 @@ from harness.store import atomic_write_text
 from harness.targets import TargetSpec, open_target, start_mock
 from harness.targets.discovery import discover_model
 from harness.targets.headers import Headers
-from harness.targets.listening import connections_to
-from harness.targets.process import Child
+from harness.targets.listening import connections_to, is_running
+from harness.targets.process import Child, poll_until
 from harness.targets.running import logs_dir, run_child, safe_name
 from harness.targets.spec import START_TIMEOUT_S, env_command
 from harness.targets.tls import DEFAULT_TLS, TargetTls
@@ -122,6 +126,8 @@ def profile_target(
         # Before it stops: which of its processes hold connections to the mock.
         port = urlsplit(mock).port
         held = connections_to(pid, port) if pid is not None and port is not None else {}
+        if pid is not None:
+            stop_workers_first(pid, held)
     record = make_record(plan, run_dir, session_path, load, environment or capture_environment(),
                          io_report=io_report, connections=held)  # fmt: skip
     record = replace(record, started_at=started_at, partial=record.partial or load.interrupted)
@@ -181,6 +187,32 @@ def upstream(plan: ProfilingPlan, run_dir: Path, mock_url: str | None) -> Iterat
         return
     with start_mock(run_dir, profile=plan.mock_profile, seed=plan.seed) as mock:
         yield mock.url
+
+
+WORKER_SAVE_S = 5.0  # how long the workers that served get to save their sessions
+
+
+def stop_workers_first(
+    leader: int,
+    workers: Iterable[int],
+    *,
+    grace_s: float = WORKER_SAVE_S,
+    send: Callable[[int, int], None] = os.kill,
+    running: Callable[[int], bool] = is_running,
+    clock: Callable[[], float] = time.monotonic,
+    sleep: Callable[[float], None] = time.sleep,
+) -> list[int]:
+    """SIGTERM the processes that served (`workers`, the program's own `leader` aside) and wait
+    until they are gone, `grace_s` at most; returns those still running. A reloader that kills
+    its child when it is stopped itself (Django's runserver: `subprocess.run` kills on any
+    exception) would otherwise cut the child's profile save short (R86)."""
+    pids = [p for p in workers if p != leader]
+    for worker in pids:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            send(worker, signal.SIGTERM)
+    poll_until(lambda: not any(map(running, pids)), timeout_s=grace_s, alive=lambda: True,
+               clock=clock, sleep=sleep)  # fmt: skip
+    return [p for p in pids if running(p)]
 
 
 @contextmanager

@@ -68,6 +68,16 @@ def group_pids(pgid: int, proc: Path = PROC) -> list[int]:
     return pids
 
 
+def is_running(pid: int, proc: Path = PROC) -> bool:
+    """True while process `pid` exists and is no zombie (state `Z` in /proc/PID/stat)."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text(encoding="ascii", errors="replace")
+    except OSError:
+        return False
+    fields = stat[stat.rfind(")") + 2 :].split()
+    return bool(fields) and fields[0] not in ("Z", "X")
+
+
 def socket_inodes(pid: int, proc: Path = PROC) -> set[str]:
     """The inodes of the sockets a process holds open (its /proc/PID/fd links)."""
     inodes: set[str] = set()

@@ -81,14 +81,34 @@ def _served_unprofiled(processes: Sequence[TreeProcess]) -> bool:
     return any(p.upstream_redirects and not p.samples for p in processes)
 
 
+# Said when the processes sampled served nothing that reached the upstream (R86).
+SUPERVISOR = "a supervisor or reloader? (Django's runserver: add --noreload)"
+
+
 def scope_note(processes: Sequence[TreeProcess]) -> str:
     """Which processes the profile covers and which it leaves out, in words."""
     kept = [p.describe() for p in processes if p.profiled]
     left = [p.describe() for p in processes if not p.profiled]
     if not kept:
-        return f"no process that served left a profile: {'; '.join(left)}"
-    why = ("the processes that called the upstream"
-           if any(p.upstream_redirects for p in processes if p.profiled) else
-           "every process that left samples (which served is not known)")  # fmt: skip
-    note = f"profiled {why}: {'; '.join(kept)}"
+        note = f"no process that served left a profile: {'; '.join(left)}"
+        unsaved = "; one that called the upstream was stopped before it saved its profile, by "
+        return note + unsaved + SUPERVISOR if _served_unprofiled(processes) else note
+    note = f"profiled {_why_these(processes)}: {'; '.join(kept)}"
     return f"{note}; left out: {'; '.join(left)}" if left else note
+
+
+def _why_these(processes: Sequence[TreeProcess]) -> str:
+    profiled = [p for p in processes if p.profiled]
+    if any(p.upstream_redirects for p in profiled):
+        return "the processes that called the upstream"
+    if served_nothing(processes):
+        return ("the processes sampled, which served nothing: none made an upstream call, "
+                f"so the gateway's work is not here; {SUPERVISOR}")  # fmt: skip
+    return "every process that left samples (which served is not known)"
+
+
+def served_nothing(processes: Sequence[TreeProcess]) -> bool:
+    """True when the shim counted upstream calls for the tree and no profiled process made
+    one: what was sampled is a supervisor's or reloader's wait, not the gateway serving."""
+    profiled = [p for p in processes if p.profiled]
+    return bool(profiled) and all(p.upstream_redirects == 0 for p in profiled)

@@ -34,6 +34,23 @@ def test_a_profile_that_left_no_shares_says_why_instead_of_what_to_run(tmp_path:
     assert "run `sfperf profile`" not in markdown
 
 
+def test_a_profile_of_processes_that_served_nothing_says_so_above_its_top_frames(
+    tmp_path: Path,
+) -> None:
+    # R86: Django's reloader alone was sampled, its wait the whole profile.
+    note = "profiled the processes sampled, which served nothing: none made an upstream call"
+    processes = [{"pid": 10, "role": "program", "samples": 3, "upstream_redirects": 0,
+                  "profiled": True}]  # fmt: skip
+    series = (make_series("share:subprocess.py:Popen._try_wait", "ratio", [0.99]),
+              make_series("latency_ms", "ms", [5.0]), make_series("ok", "bool", [1]))  # fmt: skip
+    params = {"processes": processes, "profiled_processes": note}
+    profile = RunRecord("profile", "gateway", params, capture_environment(), series,
+                        labels={"variant": "launch:app"})  # fmt: skip
+    write_report(tmp_path, [profile])
+    section = (tmp_path / "report.md").read_text().split("## Profiles")[1]
+    assert section.index(f"launch:app: {note}.") < section.index("Popen._try_wait")
+
+
 def test_a_user_extractor_that_raised_is_said_with_its_shapes_and_its_raised_rate(
     tmp_path: Path,
 ) -> None:

@@ -24,6 +24,7 @@ from harness.runners.profiling import (
     make_record,
     program_session,
     python_program,
+    stop_workers_first,
     top_shares,
 )
 from harness.runners.support.profiler_child import (
@@ -36,6 +37,7 @@ from harness.runners.support.profiler_child import (
     save_session,
 )
 from harness.runners.support.profiling_load import LoadResult
+from tests.conftest import FakeClock
 
 
 def keep(path: str) -> str:
@@ -340,3 +342,28 @@ def test_a_session_spent_wholly_in_multiprocessings_resource_tracker_is_a_helper
     assert is_helper([((tracker, read), 4.1)])
     assert not is_helper([((tracker, read), 4.1), ((served,), 0.01)])
     assert not is_helper([])
+
+
+def test_the_workers_that_served_are_stopped_before_their_supervisor_and_waited_for() -> None:
+    # R86: Django's reloader (pid 10) kills its serving child (pid 11) when it is stopped itself,
+    # before the child saved its profile; the child is stopped first, and waited for.
+    clock, sent, alive = FakeClock(), [], {11, 12}
+
+    def send(pid: int, signum: int) -> None:
+        sent.append((pid, signum))
+        if pid == 11:
+            clock.sleep(0.5)  # it saves its session, then exits
+            alive.discard(pid)
+
+    left = stop_workers_first(10, {10: 2, 11: 3, 12: 1}, grace_s=2.0, send=send,
+                              running=alive.__contains__, clock=clock,
+                              sleep=clock.sleep)  # fmt: skip
+    assert [pid for pid, _ in sent] == [11, 12]
+    assert left == [12] and 2.0 <= clock.now_s < 3.0  # one that outlives the grace is left
+
+
+def test_a_one_process_gateway_is_not_waited_for() -> None:
+    clock = FakeClock()
+    left = stop_workers_first(10, {10: 4}, send=lambda *_: None, running=lambda _: True,
+                              clock=clock, sleep=clock.sleep)  # fmt: skip
+    assert left == [] and clock.now_s == 0.0

@@ -7,6 +7,7 @@ from pathlib import Path
 from harness.runners.support.profile_tree import (
     TreeProcess,
     scope_note,
+    served_nothing,
     session_files,
     tree_processes,
 )
@@ -54,7 +55,22 @@ def test_a_multiprocessing_helper_is_never_profiled_even_when_which_served_is_no
 def test_a_worker_that_served_but_left_no_session_leaves_no_profile_of_the_others() -> None:
     processes = tree_processes({None: 2}, root_pid=10, calls={10: 0, 11: 60})
     assert profiled(processes) == []
-    assert scope_note(processes).startswith("no process that served left a profile")
+    note = scope_note(processes)
+    assert note.startswith("no process that served left a profile")
+    # Django's runserver: its reloader kills the serving child before it saves (R86).
+    assert "one that called the upstream was stopped before it saved its profile, by a " in note
+    assert "add --noreload" in note
+
+
+def test_processes_sampled_that_made_no_upstream_call_are_said_to_have_served_nothing() -> None:
+    # R86: only the reloader that waits on its serving child was sampled; nothing called upstream.
+    processes = tree_processes({None: 3}, root_pid=10, calls={10: 0})
+    assert profiled(processes) == [10] and served_nothing(processes)
+    assert scope_note(processes).startswith(
+        "profiled the processes sampled, which served nothing: none made an upstream call"
+    )
+    assert not served_nothing(tree_processes({None: 900}, root_pid=10, calls={10: 120}))
+    assert not served_nothing(tree_processes({None: 900}, root_pid=10, calls={}))
 
 
 def test_the_sessions_of_a_tree_are_the_programs_and_one_per_other_process(tmp_path: Path) -> None:
