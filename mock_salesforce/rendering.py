@@ -110,14 +110,15 @@ class Prepared:
 
 def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared:
     """`prepare`, cached per runtime on the request bytes from their second sighting on
-    (bounded: cleared when full)."""
+    (bounded: cleared when full), and compiled on the first request the cache answers: a body
+    met only twice (a client's retry) costs no compile."""
     if len(raw) > PREPARED_MAX_BODY_BYTES:
         return prepare(runtime, endpoint, model, raw)
     cache = runtime.prepared
     key = (endpoint, model, raw)
-    found = cache.get(key)
+    found: Prepared | None = cache.get(key)
     if found is not None:
-        return found  # type: ignore[no-any-return]
+        return found if found.template is not None else found.compile()
     prepared = prepare(runtime, endpoint, model, raw)
     if prepared.pending is not None:
         return prepared  # a large reply is never kept
@@ -128,7 +129,7 @@ def prepared_for(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Pre
         return prepared
     if len(cache) >= PREPARED_CACHE_SIZE:
         cache.clear()
-    cache[key] = prepared.compile()
+    cache[key] = prepared
     return prepared
 
 

@@ -74,8 +74,9 @@ def test_the_prepared_cache_is_reused_and_bounded() -> None:
     prepared_for(state.runtime, "chat-generations", MODEL, RAW)  # seen once: not kept
     assert state.runtime.prepared == {}
     second = prepared_for(state.runtime, "chat-generations", MODEL, bytes(RAW))
+    assert second.template is None  # kept, not compiled: a body met twice may be a retry
     assert prepared_for(state.runtime, "chat-generations", MODEL, bytes(RAW)) is second
-    assert second.template is not None  # compiled: the reply's values are filled in ahead
+    assert second.template is not None  # compiled once it is asked again
     for index in range(PREPARED_CACHE_SIZE + 5):
         raw = json.dumps({"prompt": str(index)}).encode()
         prepared_for(state.runtime, "generations", MODEL, raw)
