@@ -7,6 +7,7 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 import sys
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -16,7 +17,7 @@ from harness.claims.verdicts import evaluate_run
 from harness.cli import main
 from harness.pairing import split_roles, sweep_rows
 from harness.records import RunRecord
-from harness.runners.sweep import SubjectServer, SweepPlan, run_sweep
+from harness.runners.sweep import SubjectServer, SweepPlan, judged_level, run_sweep
 from harness.saturation import FLAT_BAND, Saturation, client_bound_levels, saturations
 from harness.store import load_records
 from harness.subjects.gateway.options import GatewayOptions
@@ -98,8 +99,13 @@ def test_the_command_runs_a_quick_sweep_of_named_subjects(tmp_path: Path) -> Non
     argv += ["async,sync-legacy", "--upstream-latency", "30ms", "--out", str(tmp_path)]
     assert main([*argv, "--rounds", "2"]) == 0
     records = load_records(tmp_path)
-    subjects = sorted(r.labels["subject"] for r in records)
-    assert subjects == sorted(["async", "ceiling", "gateway:sync-legacy"] * 2)  # two rounds at 2
+    per_subject = Counter(r.labels["subject"] for r in records)
+    assert set(per_subject) == {"async", "ceiling", "gateway:sync-legacy"}
+    # The second round is taken at the judged level; on a busy machine the sweep's own client
+    # may have been the limit at level 2, and then no level is judged and no round follows.
+    first_pass = [r for r in records if r.params.get("round", 0) == 0]
+    rounds = 1 if judged_level(first_pass) is None else 2
+    assert set(per_subject.values()) == {rounds}
     assert all(r.matches(runner="sweep", scenario="sync-vs-async") for r in records)
     assert {r.labels["upstream_latency_ms"] for r in records} == {"30"}
 
