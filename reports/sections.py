@@ -206,6 +206,32 @@ def token_section(records: Sequence[RunRecord]) -> Section:
     )
 
 
+def _not_replied(kept: Mapping[str, Any]) -> int:
+    """An open loop's scheduled requests with no reply in its window (`open_loop` params)."""
+    return sum(int(kept.get(k, 0)) for k in ("unsent", "due", "waiting"))
+
+
+def _unsent_note(records: Sequence[RunRecord]) -> str:
+    """An open loop the target fell behind: its requests never sent, or still waiting at the
+    window's end, are said (the first count as not ok, the others are not counted)."""
+    kept = [r.params.get("open_loop") or {} for r in records if r.runner == "load"]
+    unsent = sum(int(k.get("unsent", 0)) for k in kept)
+    # A healthy open loop has about rate x latency in flight at its end: a tenth is a backlog.
+    behind = [k for k in kept if _not_replied(k) > 0.1 * k.get("scheduled", 0)]
+    waiting = sum(_not_replied(k) - int(k.get("unsent", 0)) for k in behind)
+    said = ""
+    if unsent:
+        said += (f" The open loop did not hold its rate: {unsent:,} scheduled request(s) were "
+                 "never sent, every user waiting on the target; they count as not ok, their "
+                 "latency the wait from their intended start to the window's end (a lower "
+                 "bound).")  # fmt: skip
+    if waiting:
+        said += (f" {waiting:,} open-loop request(s) were still waiting, to be sent or "
+                 "answered, at their window's end and are not counted (see `open_loop` in the "
+                 "records).")  # fmt: skip
+    return said
+
+
 def load_section(records: Sequence[RunRecord]) -> Section:
     summary = frames.load_table(records)
     if summary.empty:
@@ -221,6 +247,7 @@ def load_section(records: Sequence[RunRecord]) -> Section:
         "Load",
         "Per-request latency measured at the client (in open-loop mode from "
         "each request's intended start, so a stalled target cannot hide its queue)."
+        + _unsent_note(records)
         + fidelity_note,
         tables=table("load", "Latency and throughput per target", summary)
         + table(

@@ -23,7 +23,7 @@ from harness.card.selfreport import (
 )
 from harness.join import calls_by_marker, met_fault_flags
 from harness.records import RunRecord, Series, capture_environment, make_series, now_iso
-from harness.runners.support.loadrows import BODY_CHARS, HELD, HELD_FACTOR, Row, no_reply
+from harness.runners.support.loadrows import BODY_CHARS, HELD, HELD_FACTOR, UNSENT, Row, no_reply
 from harness.shim import shim_cost
 from harness.targets.resources import GroupResources
 
@@ -210,6 +210,10 @@ def window_errors(
 def _failure(row: Row) -> str:
     """What went wrong with a reply: what became of a request that got none, what the fidelity
     check found, or the reply's body."""
+    if row.error == UNSENT:
+        return (f"{UNSENT}: scheduled by the open loop but never sent, every user still "
+                "waiting on the target (latency: its wait from its intended start, a lower "
+                "bound)")  # fmt: skip
     if row.error == HELD:
         return (f"{HELD}: still no reply when the window ended, after over {HELD_FACTOR:g} times "
                 "as long as any reply took")  # fmt: skip

@@ -36,6 +36,9 @@ QUICK_DURATION_S = 5.0
 QUICK_USERS = 5
 DEFAULT_DURATION_S = {"soak": 600.0}  # every other scenario: 30 s
 QUICK_DURATION_BY_SCENARIO_S = {"soak": 10.0}
+# An open loop's default users outlast a target holding every request this long (or the whole
+# window when shorter): rate x this many, bounded (`openloop.users_for`). The client's timeout.
+OPEN_STALL_S = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -63,7 +66,11 @@ def register(subparsers: Any) -> None:
     add_target_tls_options(target)
     add_start_timeout_option(target)
     load = parser.add_argument_group("load")
-    load.add_argument("--users", type=int, help="concurrent users (default 10; quick 5)")
+    load.add_argument(
+        "--users", type=int,
+        help="concurrent users (default 10, quick 5; open loop: enough for the rate through a "
+        "stall of the whole window, up to 30 s: rate x that, at most 200)",
+    )  # fmt: skip
     load.add_argument("--spawn-rate", type=float, default=10.0, help="users started per second")
     load.add_argument("--duration", help="run time, e.g. 30s, 5m (default 30s; soak 10m)")
     load.add_argument("--rate", type=float, help="open loop: total requests per second")
@@ -151,6 +158,7 @@ def with_params(records: Sequence[RunRecord], extra: dict[str, Any]) -> list[Run
 def plan_from_args(args: argparse.Namespace) -> Any:
     """The LoadPlan the options describe (quick mode shrinks what was not given)."""
     from harness.runners.load import LoadPlan, locustfile_for
+    from harness.runners.support.openloop import users_for
     from harness.runners.support.workloads import parse_duration_s
     from harness.settings import load_settings
 
@@ -162,10 +170,14 @@ def plan_from_args(args: argparse.Namespace) -> Any:
     else:
         duration_s = DEFAULT_DURATION_S.get(name, 30.0)
     users = args.users if args.users is not None else (QUICK_USERS if args.quick else 10)
+    spawn_rate = args.spawn_rate
+    if args.rate and args.users is None:  # enough to keep the rate through a stall (R90)
+        users = users_for(args.rate, min(duration_s, OPEN_STALL_S), least=users)
+        spawn_rate = max(spawn_rate, float(users))  # all started at once: the rate from the start
     return LoadPlan(
         scenario=args.scenario,
         users=users,
-        spawn_rate=args.spawn_rate,
+        spawn_rate=spawn_rate,
         duration_s=duration_s,
         rate_rps=args.rate,
         arrival=args.arrival,
@@ -211,6 +223,8 @@ def target_from_options(args: argparse.Namespace) -> tuple[Any, str]:
 def print_summary(records: Sequence[RunRecord]) -> None:
     """One line per record: requests, ok share, latency percentiles, throughput, fidelity."""
     for record in (r for r in records if r.runner == "load"):
+        if said := rate_not_held(record):  # first: the figures below hold the unsent ones too
+            print(said, file=sys.stdout)
         latencies = sorted(record.get("latency_ms").values)
         ok = record.get("ok").values
         fidelity = {
@@ -234,6 +248,54 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         warn_if_behind(record)
         warn_if_refused(record)
         warn_if_unread(record)
+
+
+def rate_not_held(record: RunRecord) -> str:
+    """An open loop the target fell behind: of its scheduled requests, how many had no reply
+    in the window, sent and still waiting at its end or never sent at all (no user was free);
+    "" when none was kept unsent and the rest is the usual cut (`usual_cut`)."""
+    kept = record.params.get("open_loop") or {}
+    scheduled, unsent = int(kept.get("scheduled", 0)), int(kept.get("unsent", 0))
+    never, waiting = unsent + int(kept.get("due", 0)), int(kept.get("waiting", 0))
+    if not unsent and never + waiting <= usual_cut(record):
+        return ""
+    said = [f"{scheduled - never - waiting:,} of {scheduled:,} scheduled requests had a reply "
+            "within the window"]  # fmt: skip
+    if waiting:
+        longest_s = float((record.params.get("in_flight") or {}).get("longest_wait_ms", 0)) / 1e3
+        said.append(f"{waiting:,} were still waiting at its end (up to {longest_s:.1f} s), "
+                    "not counted")  # fmt: skip
+    if never:
+        said.append(never_sent(record, never, unsent))
+    how = "the rate was not held" if never else "the target fell behind the rate"
+    return f"{record.scenario} -> {record.labels.get('target')} (open): {how}: " + "; ".join(said)
+
+
+def usual_cut(record: RunRecord) -> float:
+    """How many scheduled requests an open loop that keeps up has without a reply at its
+    window's end: twice what Little's law puts in flight (rate x median reply time), and at
+    least a tenth of the schedule (`BEHIND_SHARE`)."""
+    latencies = (
+        sorted(record.get("latency_ms").values) if "latency_ms" in record.series_names else []
+    )
+    in_flight = float(record.params.get("rate_rps") or 0) * percentile(latencies, 0.5) / 1e3
+    scheduled = int((record.params.get("open_loop") or {}).get("scheduled", 0))
+    return max(2.0 * in_flight, BEHIND_SHARE * scheduled)
+
+
+def never_sent(record: RunRecord, never: int, unsent: int) -> str:
+    """Why `never` scheduled requests were not sent, how the `unsent` of them count, and the
+    users that would have sent them."""
+    from harness.runners.support.openloop import users_for
+
+    users, rate_rps = int(record.params.get("users") or 1), float(record.params["rate_rps"])
+    overdue_s = float((record.params.get("in_flight") or {}).get("overdue_after_ms", 0)) / 1e3
+    more = users_for(rate_rps, float(record.params.get("duration_s") or 0), least=users + 1)
+    return (f"{never:,} were never sent, every one of the {users} users still waiting on the "
+            f"target: the {unsent:,} overdue by more than {overdue_s:.1f} s count as not ok, with "
+            "their wait from their intended start as latency (a lower bound); "
+            f"{users} users keep {rate_rps:g} req/s through a stall of {users / rate_rps:.2g} s "
+            f"at most (--users {more} outlast one the length of the window)")  # fmt: skip
 
 
 def print_findings(records: Sequence[RunRecord], run_dir: Path | None = None) -> None:
@@ -335,6 +397,9 @@ def warn_if_unread(record: RunRecord) -> None:
         print(f"warning: --target-metrics could not be read: {problem}", file=sys.stderr)
 
 
+# An open loop whose scheduled requests went without a reply in the window beyond this share
+# (and twice rate x latency, what keeping up leaves in flight) has fallen behind: `usual_cut`.
+BEHIND_SHARE = 0.1
 LATE_SEND_MS = 10.0
 LATE_SHARE_WARN = 0.01
 
@@ -343,6 +408,8 @@ def warn_if_behind(record: RunRecord) -> None:
     """Open loop: say so when the generator itself sent late (its wait is not the target's)."""
     if record.labels.get("mode") != "open" or "send_lag_ms" not in record.series_names:
         return
+    if (record.params.get("open_loop") or {}).get("unsent"):
+        return  # `rate_not_held` said it, from what was never sent at all
     lags = record.get("send_lag_ms").values
     late = sum(lag > LATE_SEND_MS for lag in lags) / len(lags) if lags else 0.0
     if late > LATE_SHARE_WARN:

@@ -47,6 +47,7 @@ from harness.runners.support.loadrows import (
     read_rows,
     read_window,
     row_series,
+    schedule_kept,
 )
 from harness.runners.support.openloop import ARRIVALS
 from harness.runners.support.phases import PhaseSpan, read_phases
@@ -65,6 +66,7 @@ from scenarios.load.resilience_plan import resilience_plan
 SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
 IN_FLIGHT_PARAM = "in_flight"  # what was still waiting at the window's end (`InFlight`)
+SCHEDULE_PARAM = "open_loop"  # an open loop's requests scheduled and unsent (`schedule_kept`)
 STOP_GRACE_S = 15.0  # how long locust may take to stop and write after its run time
 WORKER_WAIT_S = 60.0  # how long a master waits for its workers to connect
 POLL_S = 0.25
@@ -345,6 +347,8 @@ def run_load(
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
     params = {**record.params, MACHINE_LOAD: machine, IN_FLIGHT_PARAM: asdict(in_flight)}
+    if plan.rate_rps is not None:  # was the rate held? (R90)
+        params[SCHEDULE_PARAM] = schedule_kept(rows, in_flight)
     if ended is not None:
         before = answered_before(rows, ended.at_s)
         params[TARGET_EXIT] = exit_params(ended, observation.label, began_epoch_s, before)

@@ -28,7 +28,7 @@ from locust import LoadTestShape, User, constant, events
 from locust.env import Environment
 from locust.runners import MasterRunner, WorkerRunner
 
-from harness.runners.support.loadrows import IN_FLIGHT, Row, format_row, quote_body
+from harness.runners.support.loadrows import IN_FLIGHT, UNSENT, Row, format_row, quote_body
 from harness.runners.support.openloop import ARRIVALS, ArrivalSchedule, user_schedule, wait_for_slot
 from harness.targets.endpoints import CHAT_PATH, endpoint_path
 from harness.targets.headers import HEADERS_VARIABLE
@@ -219,6 +219,11 @@ class ChatUser(User):
             )
 
     def on_stop(self) -> None:
+        # Open loop: the starts its schedule had before now that this user never took, being
+        # still held by the target, are requests the rate promised: each a row (R90).
+        stopped_s = time.time()
+        for intended_s in self.schedule.due_before(stopped_s) if self.schedule else ():
+            self.report("chat", Row("chat", intended_s, stopped_s, 0.0, 0, False, error=UNSENT), 0)
         self.http.close()
 
     def next_start_s(self) -> float:

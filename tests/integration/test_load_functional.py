@@ -260,3 +260,38 @@ def test_a_launched_gateway_that_dies_mid_window_is_said_first_and_the_run_exits
     assert 0 < record.params["target_exit"]["requests_before"] <= 30
     refused = [e for e in record.params["no_reply_errors"] if "ConnectionRefused" in e["body"]]
     assert refused and "nothing accepted the connection" in refused[0]["body"]
+
+
+class HoldsAfterTwoOpen(ConstantReply):
+    """The same, for the open loop's test (its own count and release)."""
+
+    answered = 0
+    release = threading.Event()
+
+    def do_POST(self) -> None:
+        HoldsAfterTwoOpen.answered += 1
+        if HoldsAfterTwoOpen.answered > 2:
+            HoldsAfterTwoOpen.release.wait(10.0)
+        super().do_POST()
+
+
+def test_an_open_loop_whose_users_are_all_held_counts_what_it_could_never_send(
+    mock_url: str, tmp_path: Path
+) -> None:
+    # R90: 2 users for 10 req/s; after two replies both are held, so the schedule goes on alone.
+    server = QuietServer(("127.0.0.1", 0), HoldsAfterTwoOpen)
+    threading.Thread(target=server.serve_forever, daemon=True).start()
+    try:
+        url = f"http://127.0.0.1:{server.server_address[1]}"
+        plan = LoadPlan("steady", users=2, duration_s=3, rate_rps=10.0)
+        record, *_ = run_load(plan, LoadTarget("holds", url, mock_url), tmp_path)
+    finally:
+        HoldsAfterTwoOpen.release.set()
+        server.shutdown()
+        server.server_close()
+    kept = record.params["open_loop"]
+    assert 20 <= kept["scheduled"] <= 40 and kept["unsent"] + kept["due"] >= kept["scheduled"] - 6
+    assert kept["unsent"] > 0  # those overdue by more than 2 s
+    unsent = [e for e in record.params["no_reply_errors"] if "Unsent" in e["body"]]
+    assert unsent == []  # not a reply the target left: the client never sent them
+    assert sum(record.get("ok").values) <= 2 < len(record.get("ok").values)

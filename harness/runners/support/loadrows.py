@@ -17,7 +17,9 @@ a stream; `f` the scenario injects faults at random, so any
 error status may be right; `-` none), the request body as sent (compact JSON), and the reply's
 `Retry-After` header ("" without one). Rows of older runs stop after error (10 columns), body
 (11) or the request (17). A request its user was stopped waiting for has error `IN_FLIGHT`;
-`read_rows` settles those (`settle_in_flight`).
+`read_rows` settles those (`settle_in_flight`). An open loop's scheduled request that no user
+was free to send has error `UNSENT`, status 0, and the wait from its intended start to the
+window's end as its latency (`start_s` is the end: it never left).
 """
 
 from __future__ import annotations
@@ -121,38 +123,67 @@ IN_FLIGHT = "InFlight"
 HELD = "Held"
 HELD_FACTOR = 3.0
 HELD_MIN_MS = 2000.0
+# An open loop's scheduled request no user was free to send before the window ended (each was
+# waiting on the target): not ok, and not the target's to answer (R90).
+UNSENT = "Unsent"
 
 
 @dataclass(frozen=True)
 class InFlight:
     """The requests a window's end found still waiting: how many, how many of them the target
-    held (`HELD`), the longest wait, and the wait beyond which one counts as held."""
+    held (`HELD`), the longest wait, and the wait beyond which one counts as held; in an open
+    loop, the starts due that no user had taken (`UNSENT` rows): how many were left out as the
+    window's cut (`due`), overdue by less than `overdue_after_ms`."""
 
     requests: int = 0
     held: int = 0
     longest_wait_ms: float = 0.0
     held_after_ms: float = HELD_MIN_MS
+    due: int = 0
+    overdue_after_ms: float = HELD_MIN_MS
 
 
 def settle_in_flight(rows: Sequence[Row]) -> tuple[list[Row], InFlight]:
     """The rows a window's statistics count: a request in flight at its end is kept as `HELD`
     (no reply, its wait as its latency) when it waited `HELD_FACTOR` times as long as the
     slowest reply and `HELD_MIN_MS`; one that waited less is the window's cut, left out like a
-    request never sent; and what was in flight."""
+    request never sent. An open loop's start no user took (`UNSENT`) is kept (not ok) when it
+    was overdue by `HELD_FACTOR` times the fastest reply and `HELD_MIN_MS`: the target's stall
+    kept it unsent; one due a moment ago, while its user read a reply, is the cut (R90)."""
     waiting = [r for r in rows if r.error == IN_FLIGHT]
-    replied = [r for r in rows if r.error != IN_FLIGHT]
-    held_after_ms = max([HELD_MIN_MS, *(HELD_FACTOR * r.latency_ms for r in replied)])
+    due = [r for r in rows if r.error == UNSENT]
+    sent = [r for r in rows if r.error not in (IN_FLIGHT, UNSENT)]
+    held_after_ms = max([HELD_MIN_MS, *(HELD_FACTOR * r.latency_ms for r in sent)])
     held = [replace(r, error=HELD) for r in waiting if r.latency_ms > held_after_ms]
-    kept = sorted([*replied, *held], key=lambda r: r.intended_s)
+    # The fastest reply, not a typical one: under a stall every later reply queued too.
+    fastest_ms = min((r.response_ms for r in sent), default=0.0)
+    overdue_after_ms = max(HELD_MIN_MS, HELD_FACTOR * fastest_ms)
+    overdue = [r for r in due if r.latency_ms > overdue_after_ms]
+    kept = sorted([*sent, *overdue, *held], key=lambda r: r.intended_s)
     longest_ms = max((r.latency_ms for r in waiting), default=0.0)
-    return kept, InFlight(len(waiting), len(held), round(longest_ms, 1), round(held_after_ms, 1))
+    return kept, InFlight(len(waiting), len(held), round(longest_ms, 1), round(held_after_ms, 1),
+                          len(due) - len(overdue), round(overdue_after_ms, 1))  # fmt: skip
 
 
 def no_reply(row: Row) -> bool:
     """Whether the client was left with no reply at all: the connection closed, reset or
     refused, or the target held the request past the window's end (`HELD`); not the client's
-    own timeout."""
-    return row.status == 0 and row.error not in CLIENT_TIMEOUTS
+    own timeout, nor a request the client never sent (`UNSENT`)."""
+    return row.status == 0 and row.error not in CLIENT_TIMEOUTS and row.error != UNSENT
+
+
+def unsent(rows: Iterable[Row]) -> int:
+    """The open loop's scheduled requests no user was free to send (`UNSENT`)."""
+    return sum(1 for row in rows if row.error == UNSENT)
+
+
+def schedule_kept(rows: Sequence[Row], in_flight: InFlight) -> dict[str, int]:
+    """An open loop's schedule over a window: the requests it `scheduled` (every row, and those
+    the window's end cut), those never sent that count as not ok (`unsent`) or were left out as
+    the cut (`due`), and those sent and still `waiting` at its end (the cut)."""
+    waiting = in_flight.requests - in_flight.held
+    return {"scheduled": len(rows) + waiting + in_flight.due, "unsent": unsent(rows),
+            "due": in_flight.due, "waiting": waiting}  # fmt: skip
 
 
 def client_replies(rows: Iterable[Row]) -> dict[str, tuple[int, str]]:
@@ -275,7 +306,9 @@ def read_window(directory: Path) -> tuple[list[Row], InFlight]:
 
 
 def throughput_rps(rows: Sequence[Row]) -> float:
-    """Completed requests per second over the span from the first planned start to the last end."""
+    """Completed requests per second over the span from the first planned start to the last end
+    (requests never sent, `UNSENT`, left out)."""
+    rows = [r for r in rows if r.error != UNSENT]
     if not rows:
         return 0.0
     span_s = max(r.end_s for r in rows) - min(r.intended_s for r in rows)

@@ -11,11 +11,15 @@ fake clock.
 
 from __future__ import annotations
 
+import math
 import random
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
 ARRIVALS = ("constant", "poisson")
+# The most users an open loop is given by default: greenlets and connections one locust process
+# keeps well on a small machine (`users_for`).
+MAX_OPEN_USERS = 200
 
 
 @dataclass
@@ -51,6 +55,14 @@ class ArrivalSchedule:
         self._next_s += self._gap_s()
         return due
 
+    def due_before(self, end_s: float) -> list[float]:
+        """The intended starts before `end_s` not taken yet (taken now): the requests a user
+        stopped at `end_s` never sent, because it was still waiting on the target (R90)."""
+        due: list[float] = []
+        while self._next_s < end_s:
+            due.append(self.next_s())
+        return due
+
 
 def user_schedule(
     rate_rps: float, users: int, arrival: str, start_s: float, seed: int
@@ -62,8 +74,20 @@ def user_schedule(
     """
     rng = random.Random(seed)
     per_user_rps = rate_rps / users
-    phase_s = rng.uniform(0.0, 1.0 / per_user_rps) if arrival == "constant" else 0.0
-    return ArrivalSchedule(per_user_rps, arrival, start_s + phase_s, rng)
+    if arrival != "constant":
+        return ArrivalSchedule(per_user_rps, arrival, start_s, rng)
+    # The first arrival falls at the phase itself, inside the first period: one period later,
+    # 100 users at 20 req/s (5 s apart each) would send nothing in a 5 s window.
+    period_s = 1.0 / per_user_rps
+    return ArrivalSchedule(per_user_rps, arrival, start_s + rng.uniform(0.0, period_s) - period_s,
+                           rng)  # fmt: skip
+
+
+def users_for(rate_rps: float, stall_s: float, least: int, most: int = MAX_OPEN_USERS) -> int:
+    """Users an open loop at `rate_rps` needs to keep to its schedule while the target holds
+    each request up to `stall_s` (Little's law: rate x time held), between `least` and `most`.
+    With fewer, a stalled target keeps every user waiting and the schedule is not kept."""
+    return max(least, min(most, math.ceil(rate_rps * stall_s)))
 
 
 def wait_for_slot(

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -12,6 +13,7 @@ from harness.commands.load import (
     in_flight_summary,
     joined_summary,
     print_findings,
+    rate_not_held,
 )
 from harness.findings.grading import RETRY_FINDINGS, findings_record
 from harness.records import RunRecord, capture_environment, make_series
@@ -69,3 +71,30 @@ def test_the_summary_says_apart_what_the_requests_that_met_injected_faults_were_
         "; 22 requests met a fault the mock injected (500 x22), answered 502 x22"
     )
     assert faults_summary(RunRecord("load", "steady", {}, capture_environment(), ())) == ""
+
+
+def test_an_open_loop_the_target_fell_behind_says_how_many_scheduled_requests_had_no_reply() -> (
+    None
+):
+    # R90: 5 users at 20 req/s on a target serving one at a time.
+    def load(kept: dict[str, int]) -> RunRecord:
+        params = {"open_loop": kept, "users": 5, "rate_rps": 20.0, "duration_s": 5.0,
+                  "in_flight": {"longest_wait_ms": 4800.0, "overdue_after_ms": 3600.0}}  # fmt: skip
+        labels = {"target": "gw", "mode": "open"}
+        return RunRecord("load", "steady", params, capture_environment(), (), labels)
+
+    said = rate_not_held(load({"scheduled": 101, "unsent": 60, "due": 32, "waiting": 5}))
+    assert said.startswith("steady -> gw (open): the rate was not held: 4 of 101 scheduled "
+                           "requests had a reply within the window; 5 were still waiting at its "
+                           "end (up to 4.8 s), not counted; 92 were never sent, every one of "
+                           "the 5 users still waiting on the target: the 60 overdue by more "
+                           "than 3.6 s count as not ok")  # fmt: skip
+    assert said.endswith("5 users keep 20 req/s through a stall of 0.25 s at most (--users 100 "
+                         "outlast one the length of the window)")  # fmt: skip
+    behind = rate_not_held(load({"scheduled": 101, "unsent": 0, "waiting": 97}))
+    assert behind.startswith("steady -> gw (open): the target fell behind the rate: 4 of 101")
+    assert rate_not_held(load({"scheduled": 100, "unsent": 0, "waiting": 1})) == ""  # the cut
+    # A target that keeps up with 1 s replies has 20 in flight at 20 req/s: the usual cut.
+    slow = load({"scheduled": 100, "unsent": 0, "due": 2, "waiting": 15})
+    slow = replace(slow, series=(make_series("latency_ms", "ms", [1000.0] * 83),))
+    assert rate_not_held(slow) == ""

@@ -13,6 +13,7 @@ from harness.runners.support.loadrows import (
     BODY_CHARS,
     HELD,
     IN_FLIGHT,
+    UNSENT,
     InFlight,
     Row,
     client_replies,
@@ -23,8 +24,10 @@ from harness.runners.support.loadrows import (
     read_rows,
     read_window,
     row_series,
+    schedule_kept,
     settle_in_flight,
     throughput_rps,
+    unsent,
 )
 
 STREAMED = Row(
@@ -203,3 +206,22 @@ def test_a_wait_a_few_replies_long_is_the_windows_ordinary_cut_not_a_held_reques
     rows, in_flight = settle_in_flight([slow, waiting(101.0, 1500.0)])
     assert rows == [slow] and (in_flight.requests, in_flight.held) == (1, 0)
     assert in_flight.held_after_ms == 2700.0
+
+
+def test_an_open_loop_request_no_user_was_free_to_send_is_kept_not_ok_but_not_the_targets() -> None:
+    # R90: 2 sent and answered, one held by the target, 3 scheduled that no user could send
+    # (overdue 3.5, 2.5 and 1.5 s at the end) and one due 20 ms ago, while its user read a reply.
+    sent = [Row("chat", 100.0 + i, 100.0 + i, 50.0, 200, True) for i in range(2)]
+    never = [Row("chat", 101.5 + i, 105.0, 0.0, 0, False, error=UNSENT) for i in range(3)]
+    just_due = Row("chat", 104.98, 105.0, 0.0, 0, False, error=UNSENT)
+    rows, in_flight = settle_in_flight([*sent, *never, just_due, waiting(102.0, 3000.0)])
+    # An unsent one's wait is no reply's time: 3 s against 50 ms replies is held all the same;
+    # unsent ones overdue past 2 s (and 3 x the median reply) count, the rest are the cut.
+    assert len(rows) == 5 and (in_flight.requests, in_flight.held) == (1, 1)
+    assert (in_flight.due, in_flight.overdue_after_ms) == (2, 2000.0)
+    series = {s.name: s.values for s in row_series(rows)}
+    assert series["ok"] == (1.0, 1.0, 0.0, 0.0, 0.0) and series["no_reply"] == (1,)
+    assert max(series["latency_ms"]) == pytest.approx(3500.0)  # its wait, a lower bound
+    assert throughput_rps([*sent, *never]) == pytest.approx(2 / 1.05)  # only what was answered
+    assert unsent(rows) == 2
+    assert schedule_kept(rows, in_flight) == {"scheduled": 7, "unsent": 2, "due": 2, "waiting": 0}

@@ -9,9 +9,11 @@ import statistics
 import pytest
 
 from harness.runners.support.openloop import (
+    MAX_OPEN_USERS,
     ArrivalSchedule,
     latency_from_intended_ms,
     user_schedule,
+    users_for,
     wait_for_slot,
 )
 from tests.conftest import FakeClock
@@ -43,6 +45,26 @@ def test_users_share_the_total_rate() -> None:
     in_window = [t for t in arrivals if 1.0 <= t < 3.0]
     # 8 users at 25 req/s each: 400 arrivals in two seconds
     assert len(in_window) == 400
+
+
+def test_many_users_at_a_low_rate_each_still_send_from_the_start_of_the_window() -> None:
+    # 100 users at 20 req/s: one request per user every 5 s, the first inside the first 5 s.
+    schedules = [user_schedule(20.0, 100, "constant", 0.0, seed=i) for i in range(100)]
+    firsts = [s.next_s() for s in schedules]
+    assert all(0.0 <= t < 5.0 for t in firsts) and len([t for t in firsts if t < 2.5]) > 30
+
+
+def test_a_stopped_user_names_the_starts_it_never_took_and_they_are_taken() -> None:
+    schedule = ArrivalSchedule(rate_rps=4.0, arrival="constant", start_s=10.0)
+    assert schedule.next_s() == 10.25  # sent; then the target held the user until 11.1
+    assert schedule.due_before(11.1) == pytest.approx([10.5, 10.75, 11.0])
+    assert schedule.due_before(11.1) == [] and schedule.next_s() == 11.25
+
+
+def test_an_open_loop_gets_users_for_its_rate_through_a_stall_within_bounds() -> None:
+    assert users_for(20.0, 5.0, least=5) == 100  # the whole quick window
+    assert users_for(100.0, 30.0, least=10) == MAX_OPEN_USERS
+    assert users_for(0.5, 5.0, least=5) == 5
 
 
 def test_bad_rates_and_arrivals_are_refused() -> None:
