@@ -23,7 +23,16 @@ from harness.findings.rewrites import API_NAME_PREFIX
 from harness.targets import health
 from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
 from harness.targets.headers import credential_hint
-from harness.targets.probes import Answer, MockView, Post, Probe, probe_models, probe_until_clear
+from harness.targets.probes import (
+    MAX_HANGS,
+    Answer,
+    MockView,
+    Post,
+    Probe,
+    probe_models,
+    probe_until_clear,
+    trailing_hangs,
+)
 from harness.targets.tls import DEFAULT_TLS, TargetTls
 
 DEFAULT_MODEL = "gpt-4o-mini"  # what the load scenarios send when nothing else is known
@@ -69,7 +78,8 @@ class ModelChoice:
         if self.unreached:
             return f"{self.unreached}; no verdict on the gateway from its answers{listed}: {tried}"
         if self.untried:
-            why = "after two hung" if self.probes[-1].hung else "pass --model NAME"
+            why = "after two hung" if trailing_hangs(self.probes) >= MAX_HANGS else (
+                "pass --model NAME")  # fmt: skip
             were = "was" if self.untried == 1 else "were"
             return (f"{self.none_of_the_tried} on this target{hint}: {tried}; the other "
                     f"{self.untried} {were} not tried: {why}")  # fmt: skip
@@ -206,14 +216,16 @@ def choice_hint(
     `answered` says another route answered (R87); when every try met the mock's faults (R89)."""
     if not probes:
         return ""
+    # The mock's doing comes before any explanation on the target's part (a `hang` fault makes
+    # a probe hang, a `401` one a refusal).
+    if all(p.faulted() for p in probes):
+        return "every try met a fault the mock injected: the mock's failures, not the target's"
     if all(p.refused for p in probes):
         return upstream_refusal(probes, mock) or credential_hint(probes[0].status, headers)
     if all(p.gave_up() for p in probes):
         return TOO_SHORT_TIMEOUT
     if all(p.hung for p in probes):
         return chat_hangs(probes, answered)
-    if all(p.faulted() for p in probes):
-        return "every try met a fault the mock injected: the mock's failures, not the target's"
     return ""
 
 

@@ -169,7 +169,7 @@ def probe_models(
     `SHORT_PROBE_TIMEOUT_S`, and `MAX_HANGS` hangs in a row end the probing."""
     probes: list[Probe] = []
     for model in models:
-        hangs = _trailing_hangs(probes)
+        hangs = trailing_hangs(probes)
         if hangs >= MAX_HANGS:
             break
         timeout_s = SHORT_PROBE_TIMEOUT_S if hangs else PROBE_TIMEOUT_S
@@ -179,7 +179,7 @@ def probe_models(
     return probes
 
 
-def _trailing_hangs(probes: Sequence[Probe]) -> int:
+def trailing_hangs(probes: Sequence[Probe]) -> int:
     """How many of the last probes hung, in a row."""
     count = 0
     for probe in reversed(probes):
@@ -202,6 +202,8 @@ def probe_until_clear(
     probe = probe_model(url, model, mock, post, timeout_s, clock)
     tries = 1
     while probe.faults and not probe.clean and tries < FAULTED_TRIES:
+        # A try that hung waited long enough: the next ones wait briefly (a `hang` fault).
+        timeout_s = SHORT_PROBE_TIMEOUT_S if probe.hung else timeout_s
         probe = probe_model(url, model, mock, post, timeout_s, clock)
         tries += 1
     return replace(probe, tries=tries)

@@ -168,3 +168,25 @@ def test_a_refused_connection_is_no_hang() -> None:
 def test_an_injected_fault_on_the_token_endpoint_is_not_called_a_refusal() -> None:
     entries = [{"endpoint": "token", "status": 500, "fault": "500"}]
     assert token_refusal(entries) == ""
+
+
+def test_behind_a_mock_that_injects_hangs_the_mock_is_blamed_and_retries_wait_briefly() -> None:
+    # review7 B1: every try hung AND met the mock's `hang`: not "the chat route hangs", and the
+    # tries after the first hang wait 5 s, not 30 s each.
+    mock = FakeMock(MockFaults(MOCK, {"chat-generations": ("hang",)}))
+    hung_call = {"endpoint": "chat-generations", "status": 0, "fault": "hang"}
+    gateway = ScriptedGateway(mock, [(0, b"", [hung_call])] * 4)
+    choice = discover(gateway, mock)
+    assert gateway.timeouts == [PROBE_TIMEOUT_S] + [SHORT_PROBE_TIMEOUT_S] * 3
+    assert "every try met a fault the mock injected" in choice.reason
+    assert "each of its 4 tries met a fault the mock injected: hang" in choice.reason
+    assert "POST /v1/chat/completions hangs" not in choice.reason
+
+
+def test_one_hang_after_models_that_refused_still_asks_for_a_model_name() -> None:
+    # review7 B2: a, b, c answer 404, d hangs, e is never tried: not "after two hung".
+    mock = FakeMock()
+    refusal: tuple[int, bytes, list[dict[str, Any]]] = (404, b"{}", [])
+    gateway = ScriptedGateway(mock, [refusal] * 3, models=("a", "b", "c", "d", "e"))
+    choice = discover(gateway, mock)
+    assert choice.reason.endswith("the other 1 was not tried: pass --model NAME")
