@@ -199,10 +199,13 @@ def user_text_changed(joined: Iterable[Joined], oracle: ReplyOracle | None) -> l
     return changed
 
 
-def reused(row: Row, memory: ReplyMemory) -> tuple[tuple[str, ...], str] | None:
+def reused(
+    row: Row, memory: ReplyMemory, oracle: ReplyOracle | None = None
+) -> tuple[tuple[str, ...], str] | None:
     """For a 200 row with no upstream call of its own whose text the upstream delivered to
     another request: its kinds and how its reply came. The same prompt is a cache hit (judged
-    against that reply), another prompt is `crossed`. None for any other row."""
+    against that reply), another prompt is `crossed`, unless the text is also the reply the
+    mock gives the row's own request (`oracle`). None for any other row."""
     if row.status != 200 or row.answer is None:
         return None
     markers, facts = memory.delivered.get(row.answer.text_sha256, (frozenset(), None))
@@ -212,7 +215,21 @@ def reused(row: Row, memory: ReplyMemory) -> tuple[tuple[str, ...], str] | None:
     prompt = memory.prompts.get(row.marker) or prompt_of(row)
     if prompt and any(memory.prompts.get(m) == prompt for m in markers):
         return kinds, CACHE_HIT
+    if is_own_reply(row, oracle):
+        # Two prompts can share a reply text (the mock cuts every reply from one 65,536-word
+        # stream): a row whose call the journal lost (it keeps 10,000 entries) is its own.
+        return None
     return ("crossed", *(kind for kind in kinds if kind == "usage_mismatch")), OTHER_PROMPT
+
+
+def is_own_reply(row: Row, oracle: ReplyOracle | None) -> bool:
+    """Whether the row's text is the reply the mock gives its own request (False: another,
+    or no oracle to ask)."""
+    expected = predicted(row, oracle)
+    return (
+        expected is not None and row.answer is not None
+        and expected.text_sha256 == row.answer.text_sha256
+    )  # fmt: skip
 
 
 def judge_rows(
@@ -235,7 +252,7 @@ def judge_rows(
     basis: Counter[str] = Counter(dict.fromkeys(BASES, 0))
     for row in rows:
         calls = tuple(by_marker.get(row.marker, ())) if row.marker else ()
-        found = None if calls else reused(row, memory)
+        found = None if calls else reused(row, memory, oracle)
         kinds: tuple[str, ...] | None
         if found is not None:  # no call of its own, another request's reply: judged on it
             (kinds, how), base = found, "upstream"

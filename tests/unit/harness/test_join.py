@@ -142,6 +142,24 @@ def test_a_reply_served_without_an_upstream_call_is_crossed_when_another_prompt_
     assert result.reuse == ("", OTHER_PROMPT)
 
 
+def test_a_reply_without_a_journaled_call_that_is_its_own_prompts_reply_is_not_crossed() -> None:
+    # The mock cuts every reply from one word stream, so two prompts can get the same text; a
+    # window past the journal's 10,000 entries has rows whose calls it lost. Such a row, right
+    # for its own prompt, was called "crossed" (a leak) for the text another prompt also got.
+    oracle = ReplyOracle(3)
+    own, other = row(prompt="Summarise case #12"), row(marker=OTHER, prompt="Summarise case #37")
+    reply = oracle.chat(json.loads(own.request))
+    text, usage = text_sha256(reply.text), (reply.prompt_tokens, reply.completion_tokens)
+    shared = call(1, marker=OTHER, reply_sha256=text, prompt_tokens=usage[0],
+                  completion_tokens=usage[1])  # fmt: skip
+    own = replace(own, answer=AnswerFacts(text, reply.finish_reason, (*usage, sum(usage))))
+    result = judge_rows([own, other], [shared], oracle)
+    assert result.rows[0].fidelity == () and result.rows[0].ok
+    assert result.reuse[0] == "" and result.basis["predicted"] == 1
+    # Without the mock's word on its own reply, the same row is still another prompt's reply.
+    assert judge_rows([own, other], [shared]).rows[0].fidelity == ("crossed",)
+
+
 def test_the_upstreams_reply_to_the_same_prompt_without_a_call_is_a_cache_hit_and_ok() -> None:
     # The same prompt, markers aside: a reply cache answered it; nothing is wrong with that.
     result = judge_rows([row(), row(marker=OTHER)], [call(1)], ReplyOracle(3))
