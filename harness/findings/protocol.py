@@ -161,3 +161,5 @@ def _port_of(client: object) -> str:
 
 
 RULES = (bad_app_context, bad_feature_id, unknown_model, ignored_fields)
+# What every load window is graded on too (`ignored_fields` is the rewrites verdict's there).
+HEADER_RULES = (bad_app_context, bad_feature_id, unknown_model)

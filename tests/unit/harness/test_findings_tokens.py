@@ -17,7 +17,7 @@ from harness.findings import (
     grade_journal,
     worst,
 )
-from harness.findings.grading import grade_window
+from harness.findings.grading import RETRY_FINDINGS, grade_window
 from harness.records import RunRecord
 
 
@@ -382,3 +382,12 @@ def test_a_pooled_client_a_short_window_or_a_faulty_one_is_not_judged_on_reuse()
     assert grade_window(calls_over(9, 9)) == []  # too few to tell
     assert grade_window(calls_over(40, 40, fault="reset")) == []  # faults close connections
     assert grade_window([entry(s, s * 0.1, client="127.0.0.1") for s in range(40)]) == []
+
+
+def test_every_load_window_is_graded_on_the_headers_and_model_names_it_sent() -> None:
+    # R97: x-sfdc-app-context SalesGPT on every call: '100.0% ok', judged on resilience alone.
+    journal = [entry(seq, seq * 0.1, client=f"127.0.0.1:{40000 + seq % 4}",
+                     app_context="SalesGPT") for seq in range(20)]  # fmt: skip
+    (found,) = grade_window(journal)
+    assert (found.name, found.severity, found.count) == ("bad_app_context", Severity.FAIL, 20)
+    assert "bad_feature_id" in RETRY_FINDINGS and "ignored_fields" not in RETRY_FINDINGS
