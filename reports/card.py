@@ -265,12 +265,27 @@ def _token_line(records: Sequence[RunRecord]) -> str:
     if not totals["models_requests"] or not totals["window_s"]:
         return ""
     per_hour = totals["token_requests"] / totals["window_s"] * 3600
-    bad = _total(cards, "expired_token_sends") + _total(cards, "unknown_token_sends")
-    graded = [str(r.labels.get("window")) for r in cards if "expired_token_sends" in r.series_names]
-    return (f"Tokens: {totals['token_requests']:g} fetched for {totals['models_requests']:g} "
-            f"Models API requests in {totals['window_s']:.0f} s of windows "
-            f"({_readable(per_hour)} per hour at that rate); {bad:g} "
-            f"sent expired or unknown in {', '.join(dict.fromkeys(graded))}.")  # fmt: skip
+    return (f"Tokens: {totals['token_requests']:,.0f} fetched for "
+            f"{totals['models_requests']:,.0f} Models API requests in {totals['window_s']:.0f} s "
+            f"of windows ({_readable(per_hour)} per hour at that rate); "
+            f"{_bad_sends(cards)}.")  # fmt: skip
+
+
+def _bad_sends(cards: Sequence[RunRecord]) -> str:
+    """`0 sent expired or unknown in discover, ..., resilience` (where it was checked), or
+    `1,147 sent expired or unknown (all in resilience)`: where they were (R105)."""
+    bad: dict[str, float] = {}
+    for card in (r for r in cards if "expired_token_sends" in r.series_names):
+        window = str(card.labels.get("window"))
+        sent = _total([card], "expired_token_sends") + _total([card], "unknown_token_sends")
+        bad[window] = bad.get(window, 0.0) + sent
+    total = sum(bad.values())
+    if not total:
+        return f"0 sent expired or unknown in {', '.join(bad)}"
+    where = [window for window, count in bad.items() if count]
+    said = f"all in {where[0]}" if len(where) == 1 else "in " + ", ".join(
+        f"{window} {bad[window]:,.0f}" for window in where)  # fmt: skip
+    return f"{total:,.0f} sent expired or unknown ({said})"
 
 
 def _total(records: Sequence[RunRecord], name: str) -> float:

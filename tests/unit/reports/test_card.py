@@ -498,3 +498,24 @@ def test_requests_that_met_the_users_mocks_faults_are_said_apart_not_as_the_gate
     assert ("14 requests met a fault the mock injected (500 x14), answered 502 x14: the mock's "
             "doing, not the gateway's, so the ok claims set them apart") in text  # fmt: skip
     assert "| 502 | 14 | load (met a fault the mock injected) |" in text
+
+
+def test_the_token_line_says_where_the_bad_sends_were_with_counts_in_full(tmp_path: Path) -> None:
+    # R105: "1.003e+04 sent expired or unknown in discover, warm-up, ..., resilience" while
+    # every one of them was in resilience.
+    def window(name: str, expired: float) -> RunRecord:
+        return RunRecord("card", "load", {}, capture_environment(), (
+            Series("expired_token_sends", "count", (expired,)),
+            Series("unknown_token_sends", "count", (0.0,)),
+            Series("token_requests", "count", (3.0,)),
+            Series("models_requests", "count", (1200.0,)), Series("window_s", "s", (10.0,)),
+        ), labels={"target": TARGET, "window": name})  # fmt: skip
+
+    cards = [window("discover", 0.0), window("steady-closed", 0.0), window("resilience", 10033.0)]
+    write_report(tmp_path, cards, claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "Tokens: 9 fetched for 3,600 Models API requests in 30 s of windows" in text
+    assert "; 10,033 sent expired or unknown (all in resilience)." in text
+    write_report(tmp_path, cards[:2], claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "; 0 sent expired or unknown in discover, steady-closed." in text
