@@ -59,7 +59,8 @@ def card_section(
         _files_table(stem, records),
     ]
     lines = (_exit_line(records), _model_line(records, skipped), _wrong_line(verdicts, records),
-             _faults_line(records), _token_line(records), _reply_cache_line(records),
+             _missed_line(records), _faults_line(records), _token_line(records),
+             _reply_cache_line(records),
              _shim_line(records),
              _self_report_line(records))  # fmt: skip
     intro = " ".join(line for line in lines if line)
@@ -71,6 +72,19 @@ def _exit_line(records: Sequence[RunRecord]) -> str:
     """First, when the target's process exited mid-run: what came after is no verdict on it."""
     said = exits_said(records)
     return f"**The target exited mid-run:** {'; '.join(said)}." if said else ""
+
+
+def _missed_line(records: Sequence[RunRecord]) -> str:
+    """The resilience phases no upstream call reached (a stall held every client): what they
+    put to the test was not tested, whatever an 'inconclusive' claim says (R64)."""
+    missed = [str(p) for r in records if r.runner == "verdict"
+              for p in r.params.get("not_exercised") or ()]  # fmt: skip
+    if not missed:
+        return ""
+    return (f"**Not exercised by resilience:** the target made no upstream call during its "
+            f"{', '.join(missed)} phase(s), its clients all waiting on it: what those phases "
+            "test (answers under an outage, recovery, hang-ups, a token past its short life) "
+            "was not tested.")  # fmt: skip
 
 
 def _of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:

@@ -11,20 +11,22 @@ from __future__ import annotations
 import contextlib
 import sys
 import time
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import asdict, replace
 from pathlib import Path
+from typing import Any
 
 from harness.card.measures import journal_record
 from harness.errors import RunFailed, UsageError
 from harness.exits import exits_said
 from harness.findings import GradingPolicy, findings_record, grade_journal
-from harness.findings.journal import fetch_journal, save_journal
+from harness.findings.journal import fetch_journal, mock_epoch_s, save_journal
 from harness.findings.retries import with_client_replies
 from harness.records import RunRecord, now_iso
 from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadrows import client_replies, read_rows
+from harness.runners.support.phases import PhaseSpan, not_exercised
 from harness.runners.support.progress import Advance, no_progress
 from harness.shim import target_processes
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
@@ -37,6 +39,7 @@ from scenarios.load.resilience_plan import ResiliencePlan, resilience_plan
 MOCK_PROFILE = scenario_path("load", "resilience.toml")
 QUICK_DURATION_S = 10.0
 DEFAULT_DURATION_S = 600.0  # 200 s tokens expire twice; 45 s hangs tell a missing timeout
+NOT_EXERCISED = "not_exercised"  # the verdict's params: phases no upstream call reached (R64)
 JOURNAL_SETTLE_S = 0.5  # replies to abandoned requests reach the journal a moment later
 
 
@@ -83,12 +86,14 @@ def run_resilience(
         sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
         policy = replace(policy, target_processes=process_count(target))
+        missed = missed_phases(records, journal.entries, target.mock_url)
     findings = grade_journal(with_client_replies(journal.entries, replies_of(records, run_dir)),
                              policy)  # fmt: skip
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
               "policy": policy.as_dict(), "resilience_plan": asdict(plan),
-              "proves_read_timeout": plan.proves_read_timeout(policy.hang_wait_s)}  # fmt: skip
+              "proves_read_timeout": plan.proves_read_timeout(policy.hang_wait_s),
+              NOT_EXERCISED: missed}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
         partial=journal.lost or interrupted or any(r.partial for r in records),
@@ -103,6 +108,17 @@ def run_resilience(
     if exited := exits_said(records):  # graded as far as it went; the rest was refused
         raise RunFailed(exited[0], [*records, tokens, verdict])
     return [*records, tokens, verdict]
+
+
+def missed_phases(
+    records: Sequence[RunRecord], entries: Sequence[Mapping[str, Any]], mock_url: str
+) -> list[str]:
+    """The phases of the load record's run in which the target made no upstream call ([]:
+    every one was exercised, or the phases or the mock's clock are unknown)."""
+    spans = [PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"]))
+             for r in records for p in r.params.get("phases") or ()]  # fmt: skip
+    epoch_s = mock_epoch_s(mock_url) if spans else None
+    return [] if epoch_s is None else not_exercised(spans, entries, epoch_s)
 
 
 def replies_of(records: Sequence[RunRecord], run_dir: Path) -> dict[str, tuple[int, str]]:

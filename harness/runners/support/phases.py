@@ -64,3 +64,21 @@ def calm_requests(
         return any(start <= row.start_s and row.end_s <= end for start, end in calm)
 
     return [row for row in rows if met_calm(row)]
+
+
+def not_exercised(
+    spans: Sequence[PhaseSpan], entries: Iterable[Mapping[str, Any]], epoch_s: float
+) -> list[str]:
+    """The phases (numbered when a name repeats: "calm 2") in which the target made no upstream
+    call: a stall kept them from ever reaching it, so what they test was not tested (R64).
+    `entries` are the mock's journal, `epoch_s` when its `t_s` 0 was (epoch seconds)."""
+    times = [epoch_s + float(e["t_s"]) for e in entries
+             if e.get("endpoint") != "token" and isinstance(e.get("t_s"), int | float)]  # fmt: skip
+    ends = [s.start_s for s in spans[1:]] + [float("inf")]
+    seen: dict[str, int] = {}
+    missed = []
+    for span, end in zip(spans, ends, strict=True):
+        seen[span.name] = seen.get(span.name, 0) + 1
+        if not any(span.start_s <= t < end for t in times):
+            missed.append(span.name + (f" {seen[span.name]}" if seen[span.name] > 1 else ""))
+    return missed

@@ -519,3 +519,12 @@ def test_the_token_line_says_where_the_bad_sends_were_with_counts_in_full(tmp_pa
     write_report(tmp_path, cards[:2], claims=[], cards={TARGET: []})
     text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
     assert "; 0 sent expired or unknown in discover, steady-closed." in text
+
+
+def test_the_card_names_the_resilience_phases_a_stall_kept_from_the_gateway() -> None:
+    from reports.card import card_section
+
+    graded = record("verdict", "resilience", {"not_exercised": ["503 outage", "calm 3", "hangs"]})
+    section = card_section(TARGET, [graded], [])
+    assert ("**Not exercised by resilience:** the target made no upstream call during its 503 "
+            "outage, calm 3, hangs phase(s)") in section.intro  # fmt: skip

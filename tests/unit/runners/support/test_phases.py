@@ -10,6 +10,7 @@ from harness.runners.support.loadrows import Row
 from harness.runners.support.phases import (
     PhaseSpan,
     calm_requests,
+    not_exercised,
     read_phases,
     write_phases,
 )
@@ -53,3 +54,14 @@ def test_phases_written_beside_the_rows_read_back_and_none_when_there_are_none(
 def test_a_request_whose_own_call_was_spared_in_a_fault_phase_met_a_calm_upstream() -> None:
     spared = sent(111.0, "spared")  # the 429 burst hits half the calls; not this one's
     assert calm_requests([spared], SPANS, [call("spared", None)]) == [spared]
+
+
+def test_the_phases_no_upstream_call_reached_are_named_when_a_stall_held_every_client() -> None:
+    # R64: the target's last Models call at t=2.7 s of the mock's clock (epoch 100 + t_s); its
+    # token fetch later does not count as exercising a phase.
+    journal = [{"endpoint": "chat-generations", "t_s": t} for t in (0.5, 1.2, 2.7)]
+    journal += [{"endpoint": "token", "t_s": 25.0}]
+    spans = (*SPANS[:3], PhaseSpan("hangs", 130.0, False), PhaseSpan("calm", 135.0, True))
+    assert not_exercised(spans, journal, 100.0) == ["503 outage", "calm 2", "hangs", "calm 3"]
+    assert not_exercised(SPANS, [{"endpoint": "chat-generations", "t_s": t}
+                                 for t in (1.0, 11.0, 21.0, 31.0)], 100.0) == []  # fmt: skip
