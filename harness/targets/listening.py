@@ -105,6 +105,24 @@ def listening_in(table: str, inodes: Iterable[str]) -> list[str]:
     return found
 
 
+def listeners_on(port: int, proc: Path = PROC) -> list[int]:
+    """The processes holding a TCP socket that listens on `port` (any address; [] when /proc
+    cannot say): who already serves a port a target is about to be started on (R110)."""
+    inodes: set[str] = set()
+    for table in ("tcp", "tcp6"):
+        try:
+            text = (proc / "net" / table).read_text(encoding="ascii")
+        except OSError:
+            continue
+        for line in text.splitlines()[1:]:
+            fields = line.split()
+            if len(fields) > 9 and fields[3] == LISTEN and address(fields[1]).endswith(f":{port}"):
+                inodes.add(fields[9])
+    if not inodes:
+        return []
+    return sorted(int(pid) for pid in _numeric(proc) if socket_inodes(int(pid), proc) & inodes)
+
+
 def address(hex_address: str) -> str:
     """`0100007F:1F40` (or its IPv6 form) -> `127.0.0.1:8000` (`[::1]:8000`)."""
     host_hex, port_hex = hex_address.split(":")

@@ -21,7 +21,7 @@ from harness.errors import UsageError
 from harness.shim import read_io_report, request_snapshot, shim_env
 from harness.targets import health
 from harness.targets.endpoints import endpoint_url
-from harness.targets.listening import listening_addresses
+from harness.targets.listening import listeners_on, listening_addresses
 from harness.targets.metrics_reading import NOT_READ, MetricsReading, read_answer
 from harness.targets.process import Child, ProcessExit, exited, local_urls, poll_until
 from harness.targets.spec import START_TIMEOUT_S, TargetSpec
@@ -171,6 +171,8 @@ def _launched_target(
     report_path = logs_dir(run_dir) / f"{stem}.io.json"
     control = logs_dir(run_dir) / f"{stem}.control"
     env = shim_env(mock_url, report_path, os.environ, control)
+    if spec.url:
+        refuse_a_served_port(spec.url)
     finder = _no_url if spec.url else announced_url(mock_url)
     child = Child(f"launched target {spec.name!r}", spec.argv(), log_path, env=env, find_url=finder)
     try:
@@ -183,6 +185,39 @@ def _launched_target(
                             ended=child.ended)  # fmt: skip
     finally:
         child.stop(STOP_GRACE_S)
+
+
+def refuse_a_served_port(
+    url: str,
+    listeners: Callable[[int], list[int]] = listeners_on,
+    wait_s: float = 2.0,
+) -> None:
+    """UsageError when another process already listens on the port of `url` (after `wait_s`
+    for one just stopped to go): the program started there would fail to bind, and the old
+    one would be measured in its place (R110)."""
+    port = port_of(url)
+    held: list[int] = []
+
+    def free() -> bool:
+        held[:] = listeners(port)
+        return not held
+
+    if poll_until(free, timeout_s=wait_s, alive=lambda: True):
+        return
+    owners = ", ".join(f"pid {pid} ({command_line(pid)})" for pid in held[:3])
+    raise UsageError(f"port {port} of --target-url is already served by another process "
+                     f"({owners}): the program sfperf starts could not listen there, and the "
+                     "other would be measured in its place; stop it or use another "
+                     "port")  # fmt: skip
+
+
+def command_line(pid: int) -> str:
+    """What process `pid` runs, for a message ("?" when /proc cannot say)."""
+    try:
+        words = Path(f"/proc/{pid}/cmdline").read_bytes().split(b"\0")
+    except OSError:
+        return "?"
+    return " ".join(w.decode(errors="replace") for w in words if w)[:120] or "?"
 
 
 def _no_url(line: str) -> str | None:

@@ -24,6 +24,7 @@ from harness.targets.running import (
     RunningTarget,
     announced_url,
     listened_url,
+    refuse_a_served_port,
     safe_name,
     took_url,
 )
@@ -352,3 +353,12 @@ def test_a_target_carries_its_start_timeout_and_has_thirty_seconds_by_default() 
         90.0,
         30.0,
     )
+
+
+def test_a_port_another_process_already_serves_is_refused_before_the_target_is_started() -> None:
+    # R110: a stale instance on the port; the launched program failed to bind and exited, and
+    # the stale one was probed in its place.
+    with pytest.raises(UsageError, match=r"port 8442 of --target-url is already served by "
+                       r"another process \(pid 4242 \("):  # fmt: skip
+        refuse_a_served_port("http://127.0.0.1:8442", listeners=lambda port: [4242], wait_s=0)
+    refuse_a_served_port("http://127.0.0.1:8442", listeners=lambda port: [], wait_s=0)
