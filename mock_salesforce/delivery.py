@@ -122,8 +122,9 @@ async def _dribble(
     response.content_length = len(body)
     await response.prepare(request)
     for start in range(0, len(body), DRIBBLE_CHUNK_BYTES):
+        if start:  # between chunks only: after the last, the client may leave with the body whole
+            await asyncio.sleep(pause_s)
         if client_gone(request.transport):
             break
         await response.write(body[start : start + DRIBBLE_CHUNK_BYTES])
-        await asyncio.sleep(pause_s)
     return response

@@ -728,10 +728,11 @@ class FrontDoor(asyncio.Protocol):
         self._send_raw(exchange, response_head(200, exchange.headers(), len(payload), self._date()))
         pause_s = delivery.dribble_pause_s(fault.dribble_bytes_per_s)
         for start in range(0, len(payload), delivery.DRIBBLE_CHUNK_BYTES):
+            if start:  # a pause between chunks, none after the last: a client that has the
+                await asyncio.sleep(pause_s)  # whole body may leave at once, and did not give up
             if transport is None or delivery.client_gone(transport):
                 exchange.disconnected = True
                 return
             transport.write(payload[start : start + delivery.DRIBBLE_CHUNK_BYTES])
-            await asyncio.sleep(pause_s)
         if not request.keep_alive and transport is not None:
             transport.close()

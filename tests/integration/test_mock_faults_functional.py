@@ -166,3 +166,20 @@ async def test_the_journal_says_whether_the_client_left_during_the_fault(
         (entry,) = server.state.journal.since(0)
     assert entry["fault"] == spec.split(":")[0]
     assert entry["disconnected"] is gives_up
+
+
+async def test_a_client_that_leaves_with_a_dribbled_body_whole_did_not_give_up() -> None:
+    # 20 ms between 16-byte chunks: the client has the last chunk and closes at once, while a
+    # pause after the last chunk (there was one) would still be running.
+    config = OPEN.patched({"faults": ["dribble:every=1,rate=800"], "reply_lengths": "fixed:1"})
+    async with MockServer(config) as server:
+        async with aiohttp.ClientSession() as client:
+            response = await client.post(server.url + CHAT, json=BODY)
+            body = await response.read()
+        for _ in range(100):
+            if server.state.journal.since(0):
+                break
+            await asyncio.sleep(0.02)
+        (entry,) = server.state.journal.since(0)
+    assert response.status == 200 and json.loads(body)
+    assert entry["fault"] == "dribble" and entry["disconnected"] is False
