@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
 
-from harness.card.measures import classify_path, file_use, split_shim_cpu_ms
+from harness.card.measures import classify_path, file_use, secret_log, split_shim_cpu_ms
 from harness.card.selfreport import AGREES_WITHIN, MEANINGS
 from harness.claims import Verdict, format_value
 from harness.exits import exits_said
@@ -25,7 +25,7 @@ from reports.sections import Section, Table
 FILES_SHOWN = 8
 ERRORS_SHOWN = 5
 UNPAIRED_SHOWN = 8
-COUNTED_IO = ("opens", "reads", "writes", "renames", "holds_token")
+COUNTED_IO = ("opens", "reads", "writes", "appends", "renames", "holds_token")
 # The gateway ledger's claim on crossed replies: the card's leak line says it first, not twice.
 LEAK_CLAIM = "gw-no-crossed-replies"
 FAULTED = "met a fault the mock injected"
@@ -156,7 +156,7 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
                for v in verdicts if v.verdict == "refuted"
                and not (leak and v.claim_id == LEAK_CLAIM)]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
-    problems = ([leak] if leak else []) + refuted + _growth(records)
+    problems = ([leak] if leak else []) + refuted + _growth(records) + _secret_logs(records)
     problems += [f"FAIL findings: {', '.join(failing)}"] if failing else []
     discovered = discovery.params if (discovery := _discovery(records)) else {}
     if discovered.get("model_flaw"):
@@ -227,6 +227,20 @@ def _growth(records: Sequence[RunRecord]) -> list[str]:
         if served and grown >= floor and grown / served >= per_request:
             said.append(_grown_words(name, grown, served, cards[-1].get(level).values[0]))
     return said
+
+
+def _secret_logs(records: Sequence[RunRecord]) -> list[str]:
+    """Files the bearer token the target sent was appended to and never read back: a secret in
+    a log (R106), beside the token-cache claim, which such a file does not count against."""
+    totals: dict[str, Counter[str]] = {}
+    for record in (r for r in records if r.runner == "card" and "files" in r.params):
+        for path, entry in record.params["files"].items():
+            totals.setdefault(path, Counter()).update(
+                {k: int(v) for k, v in entry.items() if k in COUNTED_IO})  # fmt: skip
+    return [f"the bearer token it sends is appended to {path} ({counts['writes']:,} times in the "
+            "windows) and never read back: a secret in a log, readable by whoever reads the "
+            "log (log a token's id or last characters, never the token)"
+            for path, counts in totals.items() if secret_log(counts)]  # fmt: skip
 
 
 def _grown_words(name: str, grown: float, served: float, end: float) -> str:

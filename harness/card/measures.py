@@ -63,6 +63,8 @@ def classify_path(path: str, counts: Mapping[str, Any] | None = None) -> str:
     (read only, named like configuration) or `other`."""
     if path.startswith(_SYSTEM):
         return "other"
+    if counts is not None and secret_log(counts):
+        return "data"  # no token store: a log the token is written into (R106)
     if counts is not None and counts.get("holds_token"):
         return "credential"
     name = PurePath(path).name.lower()
@@ -71,6 +73,14 @@ def classify_path(path: str, counts: Mapping[str, Any] | None = None) -> str:
     if counts is not None and written(counts):
         return "data"
     return "config" if _CONFIG.search(name) else "other"
+
+
+def secret_log(counts: Mapping[str, Any]) -> bool:
+    """A file holding the bearer token the target sent, only ever appended to, never read: the
+    token written into a log, not a token cache (R106)."""
+    appends, writes = int(counts.get("appends", 0)), int(counts.get("writes", 0))
+    unread = int(counts.get("reads", 0)) == 0 and not counts.get("renames")
+    return bool(counts.get("holds_token")) and unread and 0 < writes == appends
 
 
 def written(counts: Mapping[str, Any]) -> bool:
@@ -85,8 +95,10 @@ def file_use(counts: Mapping[str, Any], requests: float) -> str:
     reads, writes = (int(counts.get(k, 0)) / requests for k in ("reads", "writes"))
     opens = int(counts.get("opens", 0))
     if writes >= EVERY_REQUEST:
-        return "read and rewritten on every request" if reads >= EVERY_REQUEST else (
-            "rewritten on every request")  # fmt: skip
+        appended = int(counts.get("appends", 0)) == int(counts.get("writes", 0))
+        done = "appended to" if appended else "rewritten"
+        return f"read and {done} on every request" if reads >= EVERY_REQUEST else (
+            f"{done} on every request")  # fmt: skip
     if reads >= EVERY_REQUEST or opens >= EVERY_REQUEST * requests:
         extra = f", written {int(counts.get('writes', 0))} times" if written(counts) else ""
         return f"read on every request{extra}"

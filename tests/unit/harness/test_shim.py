@@ -396,3 +396,15 @@ def test_only_the_processes_that_reached_the_upstream_count_as_the_targets() -> 
     assert target_processes(redirected) == 1
     assert target_processes(merge_reports([arbiter])) == 1  # none reached it yet: all it saw
     assert target_processes(None) is None
+
+
+def test_opens_in_append_mode_are_counted_as_appends_too() -> None:
+    # R106: a request log opened "a" on every request is appended to, not rewritten.
+    counter = FileCounter()
+    for _ in range(3):
+        counter.hook("open", ("requests.jsonl", "a", os.O_WRONLY | os.O_CREAT | os.O_APPEND))
+    counter.hook("open", ("state.json", "w", os.O_WRONLY | os.O_CREAT | os.O_TRUNC))
+    files, _ = counter.snapshot()
+    assert files[os.path.abspath("requests.jsonl")] == {"opens": 3, "reads": 0, "writes": 3,
+                                                        "appends": 3}  # fmt: skip
+    assert "appends" not in files[os.path.abspath("state.json")]

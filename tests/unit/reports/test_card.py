@@ -528,3 +528,19 @@ def test_the_card_names_the_resilience_phases_a_stall_kept_from_the_gateway() ->
     section = card_section(TARGET, [graded], [])
     assert ("**Not exercised by resilience:** the target made no upstream call during its 503 "
             "outage, calm 3, hangs phase(s)") in section.intro  # fmt: skip
+
+
+def test_a_bearer_token_appended_to_a_log_is_a_secret_in_a_log_not_a_token_store(
+    tmp_path: Path,
+) -> None:
+    # R106: requests.jsonl held the token on every line: "credential ... rewritten on every
+    # request" refuted the token-cache claim, and the secret in a log went unsaid.
+    log = {"/gw/state/requests.jsonl": {"class": "credential", "opens": 21, "reads": 0,
+                                        "writes": 21, "appends": 21, "holds_token": 1}}  # fmt: skip
+    card = record("card", "load", {"files": log}, client_requests=21.0, requests_served=21.0)
+    write_report(tmp_path, [card], claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert ("**What is wrong:** the bearer token it sends is appended to "
+            "/gw/state/requests.jsonl (21 times in the windows) and never read back: a secret in "
+            "a log") in text  # fmt: skip
+    assert "| /gw/state/requests.jsonl | data | appended to on every request | 21 |" in text

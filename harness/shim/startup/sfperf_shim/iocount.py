@@ -3,10 +3,11 @@ io.open, os.open, pathlib; and `sqlite3.connect`, whose database file SQLite ope
 no `open` event is raised) and writes the io report atomically. Other files C code opens (a
 SQLite journal, a C extension's own files) raise no event and stay uncounted.
 
-`reads` and `writes` count opens by access mode (an O_RDWR open counts as both); the hook cannot
-see individual read() calls. A temporary file renamed onto a path (atomic write) is counted as
-that path's (`renames` says how often). Module loading (.py/.pyc/extension files) is counted
-apart, as `module_opens`, so imports do not drown the files a gateway opens on purpose.
+`reads` and `writes` count opens by access mode (an O_RDWR open counts as both), `appends` the
+writes in append mode (a log); the hook cannot see individual read() calls. A temporary file
+renamed onto a path (atomic write) is counted as that path's (`renames` says how often). Module
+loading (.py/.pyc/extension files) is counted apart, as `module_opens`, so imports do not drown
+the files a gateway opens on purpose.
 
 The hook runs for every audit event of the process, on the target's own threads, so it is kept
 cheap: other events return after one comparison, an open adds one to a counter keyed by (path,
@@ -144,7 +145,7 @@ class FileCounter:
         return tally(self._events)
 
     def snapshot(self) -> tuple[dict[str, dict[str, int]], int]:
-        """Per path {opens, reads, writes[, renames]}, and the module opens."""
+        """Per path {opens, reads, writes[, appends][, renames]}, and the module opens."""
         with self._lock:
             opens = {(path, flags): tally(counter) for path, per_flags in self._opens.items()
                      for flags, counter in per_flags.items()}  # fmt: skip
@@ -161,6 +162,8 @@ class FileCounter:
             entry["opens"] += n
             entry["reads"] += reads * n
             entry["writes"] += writes * n
+            if writes and flags & os.O_APPEND:
+                entry["appends"] = entry.get("appends", 0) + n
         for path, n in renames.items():
             files.setdefault(path, {"opens": 0, "reads": 0, "writes": 0})["renames"] = n
         return files, module_opens
