@@ -29,6 +29,7 @@ from harness.findings.journal import journal_position
 from harness.records import RunRecord
 from harness.runners.load import LoadPlan, LoadTarget, run_load, serve_target
 from harness.runners.support.interrupted import Interrupted, Keep
+from harness.runners.support.openloop import OPEN_STALL_S, users_for
 from harness.shutdown import Stopped, stop_reason
 from harness.store import append_records, atomic_write_text, load_records
 from harness.targets import TargetSpec
@@ -464,17 +465,21 @@ def warmed_up(target: LoadTarget, model: str, since: int | None) -> tuple[float,
 
 
 def load_plans(plan: ValidatePlan, *, lead: bool) -> list[LoadPlan]:
-    """`steady` for every target; the lead also gets `streaming` and a Poisson open loop."""
+    """`steady` for every target; the lead also gets `streaming` and a Poisson open loop, with
+    users enough to keep its rate while each request takes as long as the client waits (the
+    mock's own latency alone, ~1 s a chat call, outlasts a user per request per second)."""
     users = 5 if plan.quick else 20
     steady = LoadPlan("steady", users=users, spawn_rate=users, duration_s=plan.load_duration_s,
                       seed=plan.seed)  # fmt: skip
     if not lead:
         return [steady]
+    rate_rps = 20.0 if plan.quick else 100.0
+    open_users = users_for(rate_rps, min(plan.load_duration_s, OPEN_STALL_S), least=users * 4)
     windows = {
         "steady": steady,
         "streaming": replace(steady, scenario="streaming"),
-        "open": replace(steady, users=users * 4, spawn_rate=users * 4, arrival="poisson",
-                        rate_rps=20.0 if plan.quick else 100.0),
+        "open": replace(steady, users=open_users, spawn_rate=open_users, arrival="poisson",
+                        rate_rps=rate_rps),
     }  # fmt: skip
     return [windows[name] for name in plan.lead_windows]
 

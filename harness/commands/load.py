@@ -36,9 +36,6 @@ QUICK_DURATION_S = 5.0
 QUICK_USERS = 5
 DEFAULT_DURATION_S = {"soak": 600.0}  # every other scenario: 30 s
 QUICK_DURATION_BY_SCENARIO_S = {"soak": 10.0}
-# An open loop's default users outlast a target holding every request this long (or the whole
-# window when shorter): rate x this many, bounded (`openloop.users_for`). The client's timeout.
-OPEN_STALL_S = 30.0
 
 
 def register(subparsers: Any) -> None:
@@ -158,7 +155,7 @@ def with_params(records: Sequence[RunRecord], extra: dict[str, Any]) -> list[Run
 def plan_from_args(args: argparse.Namespace) -> Any:
     """The LoadPlan the options describe (quick mode shrinks what was not given)."""
     from harness.runners.load import LoadPlan, locustfile_for
-    from harness.runners.support.openloop import users_for
+    from harness.runners.support.openloop import OPEN_STALL_S, users_for
     from harness.runners.support.workloads import parse_duration_s
     from harness.settings import load_settings
 

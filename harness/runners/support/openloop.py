@@ -20,6 +20,10 @@ ARRIVALS = ("constant", "poisson")
 # The most users an open loop is given by default: greenlets and connections one locust process
 # keeps well on a small machine (`users_for`).
 MAX_OPEN_USERS = 200
+# By default an open loop's users outlast a target (or its upstream) holding every request this
+# long, or the whole window when shorter: rate x this many, bounded (`users_for`). The client's
+# timeout.
+OPEN_STALL_S = 30.0
 
 
 @dataclass

@@ -12,6 +12,7 @@ from harness.cli import main
 from harness.errors import RunFailed
 from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.interrupted import Interrupted, Keep
+from harness.runners.support.openloop import MAX_OPEN_USERS
 from harness.shutdown import Stopped
 from harness.store import load_records
 from harness.targets import TargetSpec
@@ -48,6 +49,18 @@ def test_the_lead_target_also_gets_streaming_and_an_open_loop() -> None:
     ]  # fmt: skip
     assert [p.scenario for p in load_plans(plan, lead=False)] == ["steady"]
     assert all(p.duration_s == plan.load_duration_s for p in lead)
+
+
+@pytest.mark.parametrize("quick", [True, False])
+def test_the_open_loop_has_users_enough_to_keep_its_rate_through_a_slow_upstream(
+    quick: bool,
+) -> None:
+    # The mock alone takes ~1 s a chat call: a user per request per second cannot keep the rate.
+    plan = ValidatePlan(quick=quick)
+    (open_loop,) = [p for p in load_plans(plan, lead=True) if p.mode == "open"]
+    assert open_loop.rate_rps is not None
+    assert open_loop.users >= min(MAX_OPEN_USERS, 3 * open_loop.rate_rps)
+    assert open_loop.spawn_rate >= open_loop.users
 
 
 def test_quick_runs_are_smaller_than_full_ones() -> None:
