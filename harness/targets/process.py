@@ -26,6 +26,7 @@ from typing import IO, Any
 
 from harness.errors import UsageError
 from harness.shutdown import hurried
+from harness.targets.listening import listening_addresses
 from harness.targets.strays import MARK_VARIABLE, stop_strays
 
 # Our own servers print their base URL alone on a line.
@@ -132,8 +133,12 @@ class Child:
         return self.process.pid
 
     def ended(self) -> ProcessExit | None:
-        """How and when the child exited, once it has (None while it runs): a target that
-        dies mid-run is said to have, not blamed for the connections refused after (R85)."""
+        """How and when the child exited, once it has and nothing of its process group still
+        listens (None while it runs): a target that dies mid-run is said to have, not blamed
+        for the connections refused after (R85); a wrapper that leaves its server running
+        behind it (`sh -c 'gw & ...'`) has not ended the target."""
+        if self._exit is None or listening_addresses(self.process.pid):
+            return None
         return self._exit
 
     def _watch_exit(self) -> None:

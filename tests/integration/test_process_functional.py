@@ -125,3 +125,22 @@ def test_a_child_that_dies_is_known_to_have_with_its_code_and_when_and_is_still_
         assert began_s + 0.3 <= ended.at_s <= time.time()
     finally:
         assert child.stop() == -signal.SIGKILL  # reaped: the watch waited without reaping
+
+
+def test_a_wrapper_that_exits_leaving_its_server_listening_has_not_ended_the_target(
+    tmp_path: Path,
+) -> None:
+    # `sh -c 'gw & sleep 0.3'`: the leader exits, the server it started serves on (review7 B3).
+    server = f"{sys.executable} -m http.server --bind 127.0.0.1 0"
+    child = Child("launched target 'wrapped'", ["sh", "-c", f"{server} & sleep 0.3"],
+                  tmp_path / "wrapped.log")  # fmt: skip
+    try:
+        stat = Path(f"/proc/{child.process.pid}/stat")
+        deadline_s = time.monotonic() + 30.0
+        while stat.read_text().rsplit(")", 1)[1].split()[0] != "Z":  # exited, not yet reaped
+            assert time.monotonic() < deadline_s
+            time.sleep(0.05)
+        time.sleep(0.2)  # the exit watch has seen it
+        assert child.ended() is None  # the server the wrapper left behind still listens
+    finally:
+        child.stop()
