@@ -20,7 +20,7 @@ from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ApiError
 from mock_salesforce.exchange import Exchange, Incoming, finish, peer_of, read_body
 from mock_salesforce.faults import Fault
-from mock_salesforce.oauth import OAuthError
+from mock_salesforce.oauth import OAuthError, basic_credentials
 from mock_salesforce.rendering import Prepared, prepared_for, render, render_parts
 from mock_salesforce.state import MockState
 from mock_salesforce.validation import (
@@ -318,7 +318,9 @@ async def _serve_token(
         raw = await read_body(request, exchange.runtime.body_limits_bytes["token"])
     except ApiError as error:  # OAuth clients expect OAuth error objects
         raise OAuthError(error.status, "invalid_request", error.message) from None
-    form, fault = plan_token(state, exchange, raw, request.query)
+    form, fault = plan_token(
+        state, exchange, raw, request.query, request.headers.get("authorization")
+    )
     await wait_latency(state, exchange)
     if fault is not None and fault.kind == "status":
         return await _send(request, exchange, b"", fault)
@@ -327,12 +329,19 @@ async def _serve_token(
 
 
 def plan_token(
-    state: MockState, exchange: Exchange, raw: bytes, query: Mapping[str, str]
+    state: MockState,
+    exchange: Exchange,
+    raw: bytes,
+    query: Mapping[str, str],
+    authorization: str | None = None,
 ) -> tuple[dict[str, str], Fault | None]:
-    """The token request's form (query string, then form body) and fault, latency drawn."""
+    """The token request's form (query string, then form body; client credentials from an
+    `Authorization: Basic` header where the form has none) and fault, latency drawn."""
     exchange.body = raw
     form = dict(query)
     form.update(_parse_form(raw))
+    for name, value in basic_credentials(authorization).items():
+        form.setdefault(name, value)
     fault = _decide_fault(state, exchange)
     _latency_ms(exchange, 0)
     return form, fault

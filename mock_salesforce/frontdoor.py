@@ -551,7 +551,7 @@ class FrontDoor(asyncio.Protocol):
         state, raw = self.state, request.body
         if request.operation == "token":
             exchange.token_status = "not-required"
-            form, fault = plan_token(state, exchange, raw, {})
+            form, fault = plan_token(state, exchange, raw, {}, request.headers.get("authorization"))
             base_url = f"http://{request.headers.get('host', '')}"
             return fault, lambda: issue_token(state, exchange, form, base_url), None
         if request.operation == "feedback":

@@ -9,6 +9,7 @@ cached on disk); a token with a bad signature is unknown.
 from __future__ import annotations
 
 import base64
+import binascii
 import hashlib
 import hmac
 import json
@@ -17,6 +18,7 @@ import secrets
 import uuid
 from collections.abc import Callable, Mapping
 from typing import Any, NamedTuple, TypeGuard
+from urllib.parse import unquote_plus
 
 from mock_salesforce.errors import oauth_error_body
 
@@ -53,6 +55,25 @@ class OAuthError(Exception):
     def said(self) -> str:
         """The journal's `error`: `invalid_grant: invalid assertion`."""
         return f"{self.error}: {self.description}"
+
+
+def basic_credentials(authorization: str | None) -> dict[str, str]:
+    """`client_id` and `client_secret` from an `Authorization: Basic` header (RFC 6749 2.3.1,
+    client_secret_basic: each form-urlencoded, joined by a colon, base64), as the form would
+    carry them; {} without one. OAuth libraries (authlib, requests-oauthlib) send it so by
+    default, and Salesforce's token endpoint takes it as well as the form fields."""
+    scheme, _, encoded = (authorization or "").partition(" ")
+    if scheme.lower() != "basic":
+        return {}
+    try:
+        client_id, colon, secret = (
+            base64.b64decode(encoded.strip(), validate=True).decode().partition(":")
+        )
+    except (binascii.Error, UnicodeDecodeError):
+        raise OAuthError(400, "invalid_request", "malformed Basic authorization header") from None
+    if not colon:
+        raise OAuthError(400, "invalid_request", "malformed Basic authorization header")
+    return {"client_id": unquote_plus(client_id), "client_secret": unquote_plus(secret)}
 
 
 def _b64(data: bytes) -> str:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import base64
 import dataclasses
 import json
 from typing import Any
@@ -43,6 +44,28 @@ async def error_of(response: Any) -> dict[str, Any]:
     document = await response.json()
     assert set(document) == {"errorCode", "messageCode", "message"}
     return dict(document)
+
+
+async def test_client_credentials_sent_as_http_basic_get_a_token_and_wrong_ones_do_not(
+    mock_client: MakeMock,
+) -> None:
+    # client_secret_basic (RFC 6749 2.3.1), authlib's and requests-oauthlib's default (R114):
+    # each part form-urlencoded, then base64.
+    config = dataclasses.replace(load_profile("fast"), credentials=("my id", "s3cr:et"))
+    client = await start(mock_client, config)
+    grant = {"grant_type": "client_credentials"}
+
+    def basic(pair: str) -> dict[str, str]:
+        return {"Authorization": "Basic " + base64.b64encode(pair.encode()).decode()}
+
+    good = await client.post("/services/oauth2/token", data=grant, headers=basic("my+id:s3cr%3Aet"))
+    assert good.status == 200 and (await good.json())["token_type"] == "Bearer"
+    wrong = await client.post("/services/oauth2/token", data=grant, headers=basic("my+id:nope"))
+    assert wrong.status == 401 and (await wrong.json())["error"] == "invalid_client"
+    garbled = await client.post(
+        "/services/oauth2/token", data=grant, headers={"Authorization": "Basic %%%"}
+    )
+    assert garbled.status == 400 and (await garbled.json())["error"] == "invalid_request"
 
 
 async def test_token_endpoint_returns_the_real_field_set_with_its_own_urls(
