@@ -2,31 +2,16 @@
 
 from __future__ import annotations
 
-import importlib.util
 import shutil
-import sys
 import threading
 from collections.abc import Iterator
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
-from types import ModuleType
 
 import pytest
 
+from tests.bench_load import load
+
 pytestmark = pytest.mark.skipif(shutil.which("wrk") is None, reason="wrk is not installed")
-
-
-def _import_load() -> ModuleType:
-    path = Path(__file__).parents[2] / "bench" / "_load.py"
-    spec = importlib.util.spec_from_file_location("bench_load_wrk", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _import_load()
 
 
 class _Recorder(BaseHTTPRequestHandler):

@@ -2,26 +2,9 @@
 
 from __future__ import annotations
 
-import importlib.util
-import sys
-from pathlib import Path
-from types import ModuleType
-
 import pytest
 
-
-def _import_load() -> ModuleType:
-    # bench/ is a folder of scripts, not a package: import the helper module by its path.
-    path = Path(__file__).parents[3] / "bench" / "_load.py"
-    spec = importlib.util.spec_from_file_location("bench_load_helpers", path)
-    assert spec is not None and spec.loader is not None
-    module = importlib.util.module_from_spec(spec)
-    sys.modules[spec.name] = module  # dataclasses look their module up while being built
-    spec.loader.exec_module(module)
-    return module
-
-
-load = _import_load()
+from tests.bench_load import load
 
 WRK_OUTPUT = """Running 1s test @ http://127.0.0.1:33109/x
   1 threads and 4 connections
