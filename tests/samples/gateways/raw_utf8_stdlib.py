@@ -30,28 +30,13 @@ class Handler(stdlib.Handler):
         super().setup()
         self.connection.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
 
-    def reply(
-        self, status: int, body: Mapping[str, Any], extra: Mapping[str, str] | None = None
-    ) -> None:
-        data = json.dumps(body, ensure_ascii=False).encode("utf-8")
-        self.send_response(status)
-        self.send_header("Content-Type", "application/json")
-        self.send_header("Content-Length", str(len(data)))
-        for name, value in (extra or {}).items():
-            self.send_header(name, value)
-        self.end_headers()
-        self.wfile.write(data)
+    def json_bytes(self, body: Mapping[str, Any]) -> bytes:
+        return raw_json(body).encode("utf-8")
 
-    def stream(self, events: list[str]) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", "text/event-stream")
-        self.send_header("Cache-Control", "no-cache")
-        self.send_header("Connection", "close")
-        self.end_headers()
+    def write_events(self, events: list[str]) -> None:
         data = "".join(events).encode("utf-8")
         for at in range(0, len(data), WRITE_BYTES):
             self.wfile.write(data[at : at + WRITE_BYTES])
-        self.close_connection = True
 
     def events(self, done: Mapping[str, Any], include_usage: bool) -> list[str]:
         return api.stream_events(done, include_usage, dumps=raw_json)

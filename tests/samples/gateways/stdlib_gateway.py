@@ -67,7 +67,7 @@ class JsonHandler(BaseHTTPRequestHandler):
     def reply(
         self, status: int, body: Mapping[str, Any], extra: Mapping[str, str] | None = None
     ) -> None:
-        data = json.dumps(body).encode()
+        data = self.json_bytes(body)
         self.send_response(status)
         self.send_header("Content-Type", "application/json")
         self.send_header("Content-Length", str(len(data)))
@@ -82,10 +82,18 @@ class JsonHandler(BaseHTTPRequestHandler):
         self.send_header("Cache-Control", "no-cache")
         self.send_header("Connection", "close")  # the end of the stream closes the connection
         self.end_headers()
+        self.write_events(events)
+        self.close_connection = True
+
+    def json_bytes(self, body: Mapping[str, Any]) -> bytes:
+        """A reply body as sent: JSON, characters beyond ASCII escaped (`json.dumps`)."""
+        return json.dumps(body).encode()
+
+    def write_events(self, events: list[str]) -> None:
+        """A stream's events on the socket, one write each."""
         for event in events:
             self.wfile.write(event.encode())
             self.wfile.flush()
-        self.close_connection = True
 
     def no_route(self) -> None:
         body = api.error_body(f"no route {self.command} {self.path}", "invalid_request_error")
