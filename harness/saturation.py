@@ -44,6 +44,7 @@ from typing import Any
 import numpy as np
 import numpy.typing as npt
 
+from harness.blocking import blocking_call
 from harness.exits import PARAM as EXIT
 from harness.machine import load_span
 from harness.records import RunRecord
@@ -80,15 +81,9 @@ ROOM_FACTOR = 2.0
 RATE_LIMIT_SHARE = 0.9
 CEILING_SUBJECT = "ceiling"
 HTTP_KINDS = ("gateway", "target")  # driven by the sweep's HTTP client, whose ceiling applies
-# A synchronous HTTP client's frames and an asyncio framework's in one target's profile, with a
-# cap of about one request at a time: a blocking call on its event loop, whose one thread waits
-# in the client's socket read for each whole upstream call (R104: requests in a Litestar route).
-SYNC_CLIENTS = {"requests/": "requests", "urllib3/": "urllib3", "http/client.py": "http.client",
-                "urllib/request.py": "urllib", "httplib2/": "httplib2"}  # fmt: skip
-ASYNC_FRAMEWORKS = ("asyncio", "uvicorn", "hypercorn", "starlette", "fastapi", "litestar",
-                    "aiohttp", "sanic", "quart", "tornado", "anyio", "uvloop",
-                    "blacksheep")  # fmt: skip
-ONE_AT_A_TIME = 1.5  # a cap under this many requests in flight serves them one at a time
+# A cap under this many requests in flight serves them one at a time: what the target's profile
+# shows of a synchronous HTTP client says why (`harness.blocking`, R104).
+ONE_AT_A_TIME = 1.5
 LEVEL_SERIES = frozenset({"latency_ms", "throughput_rps", "littles_bound_rps"})
 
 
@@ -744,22 +739,4 @@ def _with_profile(saturation: Saturation, records: Sequence[RunRecord]) -> Satur
     blocking = blocking_call(records, saturation.subject)
     return (
         replace(saturation, detail=f"{saturation.detail}; {blocking}") if blocking else saturation
-    )
-
-
-def blocking_call(records: Sequence[RunRecord], subject: str) -> str:
-    """What `subject`'s profile shows of a blocking call on its event loop: a synchronous HTTP
-    client's frames beside an asyncio framework's ("" when it does not, or none was taken)."""
-    frames = [s.name.removeprefix("share:") for r in records if r.runner == "profile"
-              and subject in (r.labels.get("variant"), r.labels.get("target"))
-              for s in r.series if s.name.startswith("share:")]  # fmt: skip
-    clients = {name for part, name in SYNC_CLIENTS.items() if any(part in f for f in frames)}
-    loops = {name for name in ASYNC_FRAMEWORKS if any(f.startswith(f"{name}/") for f in frames)}
-    if not clients or not loops:
-        return ""
-    return (
-        f"its profile shows why: {', '.join(sorted(clients))} (a synchronous HTTP client) under "
-        f"{', '.join(sorted(loops))} (an event loop): a blocking call on the event loop, whose "
-        "one thread waits out each whole upstream call, serves one request at a time; call the "
-        "upstream with an async client (httpx.AsyncClient, aiohttp) or in a thread"
     )

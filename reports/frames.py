@@ -387,8 +387,9 @@ def _fidelity_mismatches(record: RunRecord) -> float:
 
 
 def knee_table(records: Sequence[RunRecord]) -> pd.DataFrame:
-    """sweep: each subject's knee (highest level within 90% of the bound) and shape past it,
-    and the machine's load while it was swept."""
+    """sweep: each subject's knee (highest level within 90% of the bound) and shape past it
+    (with what the run's profile of it shows of a cap of one: all `records` are read), and the
+    machine's load while it was swept."""
     sweep = select(records, "sweep")
     rows = [
         {
@@ -402,7 +403,7 @@ def knee_table(records: Sequence[RunRecord]) -> pd.DataFrame:
             "detail": s.detail,
             "machine_load": _machine_load(sweep, s.subject),
         }
-        for s in saturations(sweep)
+        for s in saturations(records)
     ]
     return pd.DataFrame(rows)
 

@@ -12,6 +12,7 @@ import argparse
 import math
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 from typing import Any
 
 from harness.commands._output import add_output_options, measure, run_dir
@@ -119,8 +120,16 @@ def run(args: argparse.Namespace) -> int:
     exits = exits_said(records)  # first: the refused requests after it are no load failure
     for line in exits:
         print(f"sfperf sweep: {line}", file=sys.stderr)
-    print_summary(records)
+    print_summary(records, beside=profiles_in(directory) if args.append else ())
     return 1 if exits else 0
+
+
+def profiles_in(directory: Path) -> list[RunRecord]:
+    """The profile records an --append'ed run directory holds: what they show of a cap of one
+    request at a time is said beside it (R104)."""
+    from harness.store import load_records
+
+    return [record for record in load_records(directory) if record.runner == "profile"]
 
 
 def plan_from_args(args: argparse.Namespace, *, targets: Sequence[Any] = ()) -> Any:
@@ -224,8 +233,9 @@ def target_of(
                             start_timeout_s=start_timeout_s, tls=tls or DEFAULT_TLS)  # fmt: skip
 
 
-def print_summary(records: Sequence[RunRecord]) -> None:
-    """A table per level, then each subject's knee and shape, then a pair's side by side."""
+def print_summary(records: Sequence[RunRecord], beside: Sequence[RunRecord] = ()) -> None:
+    """A table per level, then each subject's knee and shape (read with the profiles `beside`
+    them), then a pair's side by side."""
     from harness.machine import load_note
     from harness.saturation import level_points, saturations
 
@@ -242,7 +252,7 @@ def print_summary(records: Sequence[RunRecord]) -> None:
                 f"{100 * p.error_rate:>7.1f}{cpu:>8}"
             )
     print("(ok req/s, p50 and p99: successful requests only; -: none succeeded)\n")
-    for saturation in saturations(records):
+    for saturation in saturations([*records, *beside]):
         knee = "none" if saturation.knee is None else str(saturation.knee)
         own = (r for r in records if r.labels.get("subject") == saturation.subject)
         print(f"{saturation.subject}: knee {knee}; {saturation.detail}{load_note(own)}")

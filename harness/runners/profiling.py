@@ -27,6 +27,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from harness.blocking import PARAM as BLOCKING
+from harness.blocking import client_calls
 from harness.errors import Unavailable, UsageError
 from harness.records import (
     Environment,
@@ -435,8 +437,9 @@ def program_session(session_path: Path) -> Path:
     return session_path.with_name(f"{session_path.stem}.program{session_path.suffix}")
 
 
-def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[str, float]]:
-    """Write the session's HTML and text beside it; every function's share, session facts."""
+def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+    """Write the session's HTML and text beside it; every function's share, session facts
+    (whose thread ran a synchronous HTTP client among them: `harness.blocking`)."""
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
     from pyinstrument.session import Session
 
@@ -446,7 +449,13 @@ def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[st
     text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(session)
     atomic_write_text(stem.with_suffix(".txt"), text)
     shares = top_shares(session.frame_records, session.shorten_path, top=None)
-    return shares, {"sample_count": session.sample_count, "profile_duration_s": session.duration}
+    name = functools.lru_cache(maxsize=None)(
+        functools.partial(function_name, shorten=session.shorten_path)
+    )
+    calls = client_calls(([name(f) for f in stack], time_s) for stack, time_s
+                         in session.frame_records)  # fmt: skip
+    return shares, {"sample_count": session.sample_count, "profile_duration_s": session.duration,
+                    BLOCKING: calls.as_params()}  # fmt: skip
 
 
 def top_shares(

@@ -7,6 +7,8 @@ from typing import Any
 
 import pytest
 
+from harness.blocking import PARAM as BLOCKING
+from harness.blocking import ClientCalls
 from harness.fidelity import FidelityTally
 from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.closedloop import Sample, Window
@@ -412,30 +414,48 @@ def test_a_lean_gateway_on_the_same_busy_machine_is_not_called_cpu_bound() -> No
     assert "starved of a core" in saturation_of(capped).detail
 
 
-def test_a_cap_of_one_with_a_sync_client_under_an_event_loop_in_its_profile_is_named() -> None:
-    # R104: requests.Session in an async Litestar route: "about 1.1 requests in flight ... a
-    # pool, a lock or a queue holds it back", while its profile had requests under litestar.
+def capped_at_one(subject: str) -> list[RunRecord]:
+    """A sweep of `subject` serving about 5 req/s at 205 ms a request at every level: a cap of
+    about one request in flight."""
+
     def level(concurrency: int, p50_ms: float) -> RunRecord:
         samples = tuple(Sample(0.2 * k, p50_ms, True, worker=0) for k in range(1, 6))
-        run = SubjectRun("launch:gw", "target", lambda *_: Measured(Window((), 1.0, 0)))
+        run = SubjectRun(subject, "target", lambda *_: Measured(Window((), 1.0, 0)))
         window = Window(samples, 0.2 * 5 * 200 / p50_ms, 0)  # about 5 req/s at every level
         return level_record(run, concurrency, L_MS, Measured(window), environment=ENV, params={})
 
-    def profile(*frames: str) -> RunRecord:
-        shares = tuple(make_series(f"share:{f}", "ratio", [0.1]) for f in frames)
-        return RunRecord("profile", "gateway", {}, ENV, shares, labels={"variant": "launch:gw"})
+    return [level(1, 205.0), level(8, 1640.0), level(16, 3280.0)]
 
-    sweep = [level(1, 205.0), level(8, 1640.0), level(16, 3280.0)]
-    blocked = profile("<built-in>:socket.recv_into", "requests/sessions.py:Session.send",
-                      "litestar/routes/http.py:HTTPRoute._call_handler_function")  # fmt: skip
+
+def profile_of(subject: str, *frames: str, calls: ClientCalls | None = None) -> RunRecord:
+    """A profile record of `subject` with `frames` as its top frames and, when given, whose
+    thread ran its synchronous HTTP client (`calls`)."""
+    params = {} if calls is None else {BLOCKING: calls.as_params()}
+    shares = tuple(make_series(f"share:{f}", "ratio", [0.1]) for f in frames)
+    return RunRecord("profile", "gateway", params, ENV, shares, labels={"variant": subject})
+
+
+def test_a_cap_of_one_with_a_sync_client_on_its_event_loop_says_so_from_its_profile() -> None:
+    # R104: requests.Session in an async Litestar route: "about 1.1 requests in flight ... a
+    # pool, a lock or a queue holds it back", while its profile had requests under litestar.
+    sweep = capped_at_one("launch:gw")
+    on_loop = ClientCalls(("requests",), ("litestar", "uvicorn"), 1.5, 0.0, loop_seen=True)
+    blocked = profile_of("launch:gw", "<built-in>:socket.recv_into", calls=on_loop)
     (found,) = [s for s in saturations([*sweep, blocked]) if s.subject == "launch:gw"]
     assert found.shape == "cap" and found.cap is not None and found.cap < 1.5
     assert found.detail.endswith(
-        "; its profile shows why: requests (a synchronous HTTP client) under litestar (an event "
-        "loop): a blocking call on the event loop, whose one thread waits out each whole upstream "
-        "call, serves one request at a time; call the upstream with an async client "
-        "(httpx.AsyncClient, aiohttp) or in a thread"
+        "; its profile shows why: requests (a synchronous HTTP client) called on the event "
+        "loop's own thread (under litestar, uvicorn): a blocking call on the event loop, whose "
+        "one thread waits out each whole upstream call, serves one request at a time; call the "
+        "upstream with an async client (httpx.AsyncClient, aiohttp) or in a thread"
     )
-    threaded = profile("requests/sessions.py:Session.send", "werkzeug/serving.py:handle")
+    older = profile_of("launch:gw", "requests/sessions.py:Session.send",
+                       "litestar/routes/http.py:HTTPRoute._call_handler_function")  # fmt: skip
+    (guessed,) = [s for s in saturations([*sweep, older]) if s.subject == "launch:gw"]
+    assert "; its profile suggests why: requests (a synchronous HTTP client) beside" in (
+        guessed.detail
+    )
+    threaded = profile_of("launch:gw", "requests/sessions.py:Session.send",
+                          "werkzeug/serving.py:handle")  # fmt: skip
     (flask,) = [s for s in saturations([*sweep, threaded]) if s.subject == "launch:gw"]
-    assert "its profile shows why" not in flask.detail
+    assert "its profile s" not in flask.detail

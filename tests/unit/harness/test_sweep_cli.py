@@ -6,11 +6,14 @@ from pathlib import Path
 
 import pytest
 
+from harness.blocking import ClientCalls
 from harness.cli import main
-from harness.commands.sweep import print_fidelity
+from harness.commands.sweep import print_fidelity, print_summary, profiles_in
 from harness.records import RunRecord, capture_environment, make_series
 from harness.runners.support.sweepjoin import own_429
 from harness.runners.support.sweepsubjects import Exchange
+from harness.store import save_records
+from tests.unit.harness.test_saturation import capped_at_one, profile_of
 
 
 @pytest.mark.parametrize(
@@ -83,3 +86,12 @@ def test_a_gateways_own_429s_with_retry_after_are_not_called_replies_unlike_the_
 def test_only_429s_with_a_retry_after_count_as_the_subjects_own_rate_limit() -> None:
     replies = (Exchange({}, 429, b"{}", 1.0), Exchange({}, 429, b"{}"), Exchange({}, 200, b"{}"))
     assert own_429(replies) == 1
+
+
+def test_a_sweep_appended_to_a_profiled_run_says_what_the_profile_shows_of_its_cap(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    on_loop = ClientCalls(("requests",), ("litestar",), 1.5, 0.0, loop_seen=True)
+    save_records(tmp_path, [profile_of("launch:gw", calls=on_loop)])
+    print_summary(capped_at_one("launch:gw"), beside=profiles_in(tmp_path))
+    assert "its profile shows why: requests" in capsys.readouterr().out

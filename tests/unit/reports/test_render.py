@@ -8,10 +8,12 @@ from pathlib import Path
 
 import pytest
 
+from harness.blocking import ClientCalls
 from harness.records import RunRecord, capture_environment, make_series
 from harness.store import load_records
 from reports import frames
 from reports.render import format_cell, write_report
+from tests.unit.harness.test_saturation import capped_at_one, profile_of
 
 GOLDEN = Path(__file__).parents[2] / "golden"
 
@@ -92,6 +94,15 @@ def test_the_rounds_of_a_sweep_level_make_one_row_of_their_pooled_requests() -> 
     assert len(rounds) == 1
     for column in ("p50_ms", "throughput_rps", "error_rate"):
         assert float(rounds[column].iloc[0]) == float(alone[column].iloc[0])
+
+
+def test_the_knee_table_reads_the_runs_profile_of_a_subject_capped_at_one() -> None:
+    # R104: the report passed only sweep records, so the profile's sentence never showed.
+    on_loop = ClientCalls(("requests",), ("litestar",), 1.5, 0.0, loop_seen=True)
+    records = [*capped_at_one("launch:gw"), profile_of("launch:gw", calls=on_loop)]
+    knees = frames.knee_table(records).set_index("subject")
+    detail = str(knees.loc["launch:gw", "detail"])
+    assert "its profile shows why: requests (a synchronous HTTP client) called on the" in detail
 
 
 def test_a_failed_validate_step_is_shown_at_the_top(tmp_path: Path) -> None:

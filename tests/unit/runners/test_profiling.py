@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import argparse
+import asyncio
+import functools
+import importlib.util
 import json
 import os
 import shlex
@@ -13,6 +16,7 @@ from typing import Any
 
 import pytest
 
+from harness.blocking import PARAM as BLOCKING
 from harness.commands.profiling import make_plans
 from harness.errors import UsageError
 from harness.records import Environment
@@ -367,3 +371,38 @@ def test_a_one_process_gateway_is_not_waited_for() -> None:
     left = stop_workers_first(10, {10: 4}, send=lambda *_: None, running=lambda _: True,
                               clock=clock, sleep=clock.sleep)  # fmt: skip
     assert left == [] and clock.now_s == 0.0
+
+
+CLIENT = """
+class HTTPConnection:  # named as http.client's, to be taken for a synchronous HTTP client
+    def request(self, work):
+        work()
+"""
+
+
+@pytest.mark.parametrize("in_a_thread", [False, True])
+def test_the_record_says_whether_a_sync_client_ran_on_the_event_loops_thread(
+    tmp_path: Path, in_a_thread: bool
+) -> None:
+    # review7 B8: requests called with asyncio.to_thread is no blocking call on the loop.
+    path = tmp_path / "http" / "client.py"
+    path.parent.mkdir()
+    path.write_text(CLIENT)
+    spec = importlib.util.spec_from_file_location("fake_http_client", path)
+    assert spec is not None and spec.loader is not None
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+
+    async def handler() -> None:
+        call = functools.partial(module.HTTPConnection().request, spin)
+        await asyncio.to_thread(call) if in_a_thread else call()
+
+    box = SessionBox()
+    with profiled(box, interval_s=0.0001), profile_new_threads(box, interval_s=0.0001):
+        asyncio.run(handler())
+    session_path = tmp_path / "profile" / "gw.pyisession"
+    save_session(box.combined(), session_path)
+    calls = make_record(ProfilingPlan(), tmp_path, session_path, LOAD, ENV).params[BLOCKING]
+    assert calls["clients"] == ["http.client"] and calls["loop_seen"]
+    on_loop_s, in_thread_s = calls["on_loop_s"], calls["in_thread_s"]
+    assert (in_thread_s > 0 and on_loop_s == 0) if in_a_thread else (on_loop_s > in_thread_s)
