@@ -2,11 +2,12 @@
 
 Pure, read from sweep records (one point per concurrency level at one upstream latency). Only
 successful requests count as throughput and latency, so a gateway that answers errors fast
-does not look fast. A level where half the requests fail or more (or none succeeds) is
-*failing*: never in step with concurrency, whatever its throughput. The knee is the highest
-level that is not failing and still within 90% of Little's-law bound. The shape, first that
-applies:
-- `no-data`: no level measured anything;
+does not look fast; a request that failed on a fault the user's mock injected (`met_fault`) is
+the mock's doing: counted as served, never as the subject's error, and named. A level where
+half the requests fail or more (or none succeeds) is *failing*: never in step with
+concurrency, whatever its throughput. The knee is the highest level that is not failing and
+still within 90% of Little's-law bound. The shape, first that applies:
+- `no-data`: no level measured anything (or every request failed on the mock's faults);
 - `broken`: every level measured is failing (a target broken from the first level is not
   said to scale; a reply cache answering prompts with other prompts' replies, without an
   upstream call, is named beside it and beside a `failure`);
@@ -113,6 +114,9 @@ class LevelPoint:
     # upstream call of their own: a reply cache keyed on less than the prompt (R65).
     uncalled_share: float = 0.0
     exited: str = ""  # how the subject's process exited during this level (params target_exit)
+    # Of its requests, those that failed on a fault the user's mock injected (`met_fault`): the
+    # mock's doing, set apart from its errors and counted as served (review7 B6).
+    fault_share: float = 0.0
 
     @property
     def machine_busy(self) -> bool:
@@ -188,7 +192,8 @@ def saturation_of(
         return Saturation(subject, upstream, None, "no-data", "no level was measured", 0.0, 0)
     knee, shape, detail, cap = _classify(ordered)
     peak = max(p.throughput_rps for p in ordered)
-    detail += _errors_clause(ordered, shape) + _cache_clause(ordered) + _missing_clause(missing)
+    detail += _errors_clause(ordered, shape) + _cache_clause(ordered) + _faults_clause(ordered)
+    detail += _missing_clause(missing)
     return Saturation(subject, upstream, knee, shape, detail, peak, ordered[-1].concurrency, cap)
 
 
@@ -198,6 +203,8 @@ def _classify(ordered: Sequence[LevelPoint]) -> tuple[int | None, str, str, floa
         return _exited(ordered[:gone], ordered[gone])
     if ordered[0].exited:
         return None, "exited", _exit_sentence(ordered[0]), None
+    if all(p.fault_share >= 1.0 for p in ordered):
+        return None, "no-data", "every request failed on a fault the mock injected", None
     serving = [p for p in ordered if not p.failing]
     limited = [p for p in ordered if p.rate_limited]
     if limited and all(p.rate_limited for p in ordered if p.error_rate >= ERROR_RISE):
@@ -395,7 +402,7 @@ def _failing_levels(points: Sequence[LevelPoint]) -> str:
 def _errors_clause(points: Sequence[LevelPoint], shape: str) -> str:
     """Errors under the failing rate, which the shape does not name."""
     erring = [p for p in points if p.error_rate >= ERROR_RISE]
-    if not erring or shape in ("failure", "broken", "rate-limit", "exited"):
+    if not erring or shape in ("failure", "broken", "rate-limit", "exited", "no-data"):
         return ""
     where = "every level" if len(erring) == len(points) else f"concurrency {_levels(erring)}"
     return f"; errors at {where}: {_rates(erring)}"
@@ -413,6 +420,21 @@ def _cache_clause(points: Sequence[LevelPoint]) -> str:
     return (
         f"; at {where} {share} of its replies were the upstream's answer to another prompt, "
         "given without an upstream call: a reply cache whose key leaves out part of the prompt"
+    )
+
+
+def _faults_clause(points: Sequence[LevelPoint]) -> str:
+    """The requests that failed on a fault the user's mock injected: set apart (R89's sweep
+    half, review7 B6: behind `--fault 500:p=0.5` every level read `failing`, shape `broken`)."""
+    faulted = [p for p in points if p.fault_share > 0]
+    if not faulted or all(p.fault_share >= 1.0 for p in points):
+        return ""
+    low, high = (_percent(f(p.fault_share for p in faulted)) for f in (min, max))
+    share = low if low == high else f"{low.removesuffix('%')}-{high}"
+    where = "every level" if len(faulted) == len(points) else f"concurrency {_levels(faulted)}"
+    return (
+        f"; at {where} {share} of its requests failed on a fault the mock injected: the mock's "
+        "doing, set apart from its errors and counted as served"
     )
 
 
@@ -641,18 +663,22 @@ def ok_latencies(record: RunRecord) -> npt.NDArray[np.float64]:
 
 
 def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) -> LevelPoint:
-    """One level from its record(s): a repeated level is pooled."""
+    """One level from its record(s): a repeated level is pooled. A request that failed on a
+    fault the mock injected counts as served, not as an error of the subject's."""
     latency = np.concatenate([ok_latencies(r) for r in records])
     ok = np.concatenate([ok_flags(r) for r in records])
+    by_mock = np.concatenate([mock_failures(r) for r in records])
     throughput = float(np.mean([r.get("throughput_rps").values[0] for r in records]))
-    share_ok = float(ok.mean()) if ok.size else 0.0
+    own = ok.size - float(by_mock.sum())  # requests the mock let through
+    share_ok = float(ok.sum()) / own if own > 0 else 0.0
+    served = (float(ok.sum()) + float(by_mock.sum())) / ok.size if own > 0 else 0.0
     return LevelPoint(
         concurrency=level,
-        throughput_rps=throughput * share_ok,
+        throughput_rps=throughput * served,
         bound_rps=float(np.mean([r.get("littles_bound_rps").values[0] for r in records])),
         p50_ms=float(np.percentile(latency, 50)) if latency.size else math.nan,
         p99_ms=float(np.percentile(latency, 99)) if latency.size else math.nan,
-        error_rate=1.0 - share_ok if ok.size else 1.0,
+        error_rate=1.0 - share_ok if own > 0 else 1.0,
         ceiling_rps=ceiling_rps,
         busiest_cpu_share=cpu_share(records, "subject_busiest_cpu_s"),
         busiest_wait_share=cpu_share(records, "subject_busiest_wait_s"),
@@ -662,7 +688,18 @@ def _point(level: int, records: Sequence[RunRecord], ceiling_rps: float | None) 
         **load_figures(records),
         uncalled_share=uncalled_share(records),
         exited=next((str(r.params[EXIT]["says"]) for r in records if EXIT in r.params), ""),
+        fault_share=float(by_mock.mean()) if by_mock.size else 0.0,
     )
+
+
+def mock_failures(record: RunRecord) -> npt.NDArray[np.float64]:
+    """1.0 per request that failed on a fault the user's mock injected (`met_fault` and not
+    ok); zeros when the record has no `met_fault` series."""
+    ok = ok_flags(record)
+    if "met_fault" not in record.series_names:
+        return np.zeros(ok.size)
+    met = np.asarray(record.get("met_fault").values, dtype=np.float64)
+    return met * (1.0 - ok) if met.size == ok.size else np.zeros(ok.size)
 
 
 def load_figures(records: Sequence[RunRecord]) -> dict[str, Any]:

@@ -233,6 +233,13 @@ def target_of(
                             start_timeout_s=start_timeout_s, tls=tls or DEFAULT_TLS)  # fmt: skip
 
 
+# Behind a user's mock that injects faults (review7 B6): how the table counts what they failed.
+FAULTED_NOTE = (
+    "; a request that failed on a fault the mock injected counts in ok req/s as served, "
+    "and not in err%"
+)
+
+
 def print_summary(records: Sequence[RunRecord], beside: Sequence[RunRecord] = ()) -> None:
     """A table per level, then each subject's knee and shape (read with the profiles `beside`
     them), then a pair's side by side."""
@@ -243,7 +250,8 @@ def print_summary(records: Sequence[RunRecord], beside: Sequence[RunRecord] = ()
         raise UsageError("the sweep measured nothing")
     header = ("subject", "N", "L ms", "ok req/s", "bound", "p50 ms", "p99 ms", "err%", "cpu ms")
     print("{:<28}{:>5}{:>8}{:>10}{:>10}{:>9}{:>9}{:>7}{:>8}".format(*header))
-    for (subject, upstream), points in sorted(level_points(records).items()):
+    levels = level_points(records)
+    for (subject, upstream), points in sorted(levels.items()):
         for p in points:
             cpu = "" if p.cpu_ms_per_request is None else f"{p.cpu_ms_per_request:.2f}"
             print(
@@ -251,7 +259,9 @@ def print_summary(records: Sequence[RunRecord], beside: Sequence[RunRecord] = ()
                 f"{p.bound_rps:>10.1f}{_ms(p.p50_ms):>9}{_ms(p.p99_ms):>9}"
                 f"{100 * p.error_rate:>7.1f}{cpu:>8}"
             )
-    print("(ok req/s, p50 and p99: successful requests only; -: none succeeded)\n")
+    faulted = any(p.fault_share for points in levels.values() for p in points)
+    print("(ok req/s, p50 and p99: successful requests only; -: none succeeded"
+          f"{FAULTED_NOTE if faulted else ''})\n")  # fmt: skip
     for saturation in saturations([*records, *beside]):
         knee = "none" if saturation.knee is None else str(saturation.knee)
         own = (r for r in records if r.labels.get("subject") == saturation.subject)

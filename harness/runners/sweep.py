@@ -33,6 +33,7 @@ from harness.errors import UsageError
 from harness.exits import PARAM as TARGET_EXIT
 from harness.exits import exit_params
 from harness.fidelity import FidelityTally
+from harness.findings.mock_faults import read_mock_faults
 from harness.machine import PARAM as MACHINE_LOAD
 from harness.machine import load_average, machine_load
 from harness.records import (
@@ -46,7 +47,7 @@ from harness.records import (
 from harness.runners.support.closedloop import Window
 from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
 from harness.runners.support.progress import Advance, no_progress
-from harness.runners.support.sweepjoin import WindowJudge
+from harness.runners.support.sweepjoin import FaultFlags, WindowJudge
 from harness.runners.support.sweepsubjects import (
     CLIENTS,
     GATEWAY_MODEL,
@@ -253,6 +254,8 @@ def level_record(
     if measured.http:
         series.append(make_series("status", "code", (s.status for s in samples)))
         series.append(make_series("retry_after_s", "s", (s.retry_after_s for s in samples)))
+    if any(s.met_fault for s in samples):
+        series.append(make_series("met_fault", "count", (float(s.met_fault) for s in samples)))
     if measured.upstream_429 is not None:
         series.append(make_series("upstream_429", "count", (measured.upstream_429,)))
     if measured.own_429 is not None:
@@ -429,7 +432,11 @@ def open_subjects(
     runs: list[SubjectRun] = []
     if CEILING in plan.all_subjects:
         ceiling = mock_subject(mock_url, prompts)
-        runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None, None)))
+        # Behind a mock that injects faults, the ceiling's own failures are set apart too, so
+        # it stays the client's reach a subject is held against.
+        faulty = judge is not None and bool(read_mock_faults(mock_url))
+        flags = FaultFlags(mock_url) if faulty else None
+        runs.append(SubjectRun(CEILING, "ceiling", http_measure(ceiling, None, None, flags)))
     for target in plan.targets:
         running = stack.enter_context(serve(target.name))
         choice = known.get(target.name) or choose(
@@ -474,22 +481,30 @@ def client_measure(name: str, mock_url: str, plan: SweepPlan) -> Measure:
     )
 
 
-def http_measure(subject: HttpSubject, judge: WindowJudge | None, pgid: int | None) -> Measure:
+def http_measure(
+    subject: HttpSubject,
+    judge: WindowJudge | None,
+    pgid: int | None,
+    faults: FaultFlags | None = None,
+) -> Measure:
     """Measure over HTTP, counting the CPU of the client and of process group `pgid` (the
     subject, when the harness started it); with a judge, every kept reply is judged once the
-    window is over (`sweepjoin`), and a measured request judged wrong is not ok."""
+    window is over (`sweepjoin`), and a measured request judged wrong is not ok; without one,
+    `faults` flags the requests that met a fault the mock injected."""
 
     def measure(level: int, duration_s: float) -> Measured:
         before = snapshot(pgid) if pgid else None
-        if judge is not None:
-            judge.start()
+        for watcher in (judge, faults):
+            if watcher is not None:
+                watcher.start()
         began_s, client_began_s = time.perf_counter(), time.process_time()
         result = measure_http(subject, level, duration_s)
         client_cpu_s = time.process_time() - client_began_s
         span_s = time.perf_counter() - began_s
         used = cpu_used(before, snapshot(pgid)) if before is not None and pgid else None
         if judge is None:
-            return Measured(result.window, None, True, span_s, result.answered, client_cpu_s, used)
+            window = faults.flag(result) if faults is not None else result.window
+            return Measured(window, None, True, span_s, result.answered, client_cpu_s, used)
         window, tally = judge.judge(result)
         return Measured(window, tally, True, span_s, result.answered, client_cpu_s, used,
                         judge.upstream_429, judge.own_429, judge.crossed_uncalled)  # fmt: skip

@@ -40,6 +40,7 @@ class Sample:
     status: int = NO_REPLY  # HTTP status; also 0 for calls that return only ok
     tag: int = -1  # what the call returned beside its status (-1: nothing)
     retry_after_s: float = 0.0  # the wait its reply asked for (Retry-After), before the next
+    met_fault: bool = False  # an upstream call of it met a fault the user's mock injected
 
 
 # A worker with nothing measured past its warm-up at the deadline may go on for this many

@@ -459,3 +459,35 @@ def test_a_cap_of_one_with_a_sync_client_on_its_event_loop_says_so_from_its_prof
                           "werkzeug/serving.py:handle")  # fmt: skip
     (flask,) = [s for s in saturations([*sweep, threaded]) if s.subject == "launch:gw"]
     assert "its profile s" not in flask.detail
+
+
+def test_requests_that_failed_on_the_mocks_injected_fault_are_set_apart_not_called_broken() -> None:
+    # review7 B6: behind `sfperf mock --fault 500:p=0.5` every level was `failing`: `broken`.
+    def level(concurrency: int) -> RunRecord:
+        samples = tuple(Sample(0.02 * k, L_MS, k % 2 == 0, worker=0, status=200 if k % 2 == 0
+                               else 502, met_fault=k % 2 == 1) for k in range(1, 51))  # fmt: skip
+        window = Window(samples, 1.0, 0, concurrency=concurrency)
+        run = SubjectRun("launch:gw", "target", lambda *_: Measured(window))
+        return level_record(run, concurrency, L_MS, Measured(window), environment=ENV, params={})
+
+    records = [level(1), level(8), level(32)]
+    assert records[0].get("met_fault").values[:2] == (1.0, 0.0)
+    (found,) = saturations(records)
+    assert found.shape == "scales" and found.knee == 32
+    assert found.detail == (
+        "in step with concurrency up to 32; at every level 50% of its requests failed on a "
+        "fault the mock injected: the mock's doing, set apart from its errors and counted as "
+        "served"
+    )
+    (point,) = level_points(records[:1])["launch:gw", "200"]
+    assert point.error_rate == 0.0 and point.fault_share == 0.5
+
+
+def test_a_subject_whose_every_request_failed_on_the_mocks_faults_has_no_shape() -> None:
+    points = [
+        point(1, 0.0, errors=1.0, fault_share=1.0),
+        point(8, 0.0, errors=1.0, fault_share=1.0),
+    ]
+    found = saturation_of(points)
+    assert (found.shape, found.detail) == (
+        "no-data", "every request failed on a fault the mock injected")  # fmt: skip

@@ -11,7 +11,7 @@ import pytest
 import harness.runners.support.sweepjoin as sweepjoin
 from harness.fidelity import ReplyOracle
 from harness.runners.support.closedloop import NO_REPLY, Sample, Window
-from harness.runners.support.sweepjoin import WindowJudge, exchange_row, with_verdicts
+from harness.runners.support.sweepjoin import FaultFlags, WindowJudge, exchange_row, with_verdicts
 from harness.runners.support.sweepsubjects import (
     Exchange,
     HttpWindow,
@@ -80,6 +80,50 @@ def test_the_judge_joins_the_journal_predicts_the_rest_and_counts_lost_requests_
     assert [s.ok for s in window.samples] == [True, False, True]
     assert tally.counts["wrong_content"] == 1 and tally.counts["usage_mismatch"] == 1
     assert tally.counts["dropped"] == 2 and tally.checked == 5
+
+
+def test_a_request_whose_call_met_the_mocks_injected_fault_is_flagged_and_not_tallied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # review7 B6: behind `sfperf mock --fault 500:p=0.5` the sweep blamed the gateway.
+    faulted: dict[str, Any] = {
+        "seq": 5, "endpoint": "chat-generations", "markers": [marker_of(1)], "status": 500,
+        "fault": "500", "disconnected": False,
+    }  # fmt: skip
+    monkeypatch.setattr(sweepjoin, "journal_since", lambda url, since: ((faulted,), False))
+    monkeypatch.setattr(sweepjoin, "journal_position", lambda url: 4)
+    monkeypatch.setattr(sweepjoin, "fetch_oracle", lambda url: ORACLE)
+    relayed = json.dumps({"error": {"message": "upstream 500"}}).encode()
+    # A 500 relayed as 500 (not 502) would be wrong_status; after the mock's own fault, it is
+    # the mock's failure passed on. The 429 the upstream never sent is the subject's own.
+    exchanges = (exchange(1, 500, relayed), exchange(2), exchange(3, 429, relayed))
+    samples = tuple(Sample(0.1 * (i + 1), 5.0, e.status == 200, status=e.status, tag=i)
+                    for i, e in enumerate(exchanges))  # fmt: skip
+    judge = WindowJudge("http://mock")
+    judge.start()
+    window, tally = judge.judge(HttpWindow(Window(samples, 1.0, 0), exchanges))
+    assert [(s.ok, s.met_fault) for s in window.samples] == [
+        (False, True), (True, False), (False, False)]  # fmt: skip
+    assert tally.checked == 2 and tally.counts["wrong_status"] == 1
+
+
+def test_the_ceilings_requests_that_met_the_mocks_fault_are_flagged_without_judging_replies(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    faulted = {"seq": 5, "endpoint": "chat-generations", "markers": [marker_of(2)],
+               "status": 500, "fault": "500"}  # fmt: skip
+    monkeypatch.setattr(sweepjoin, "journal_since", lambda url, since: ((faulted,), False))
+    monkeypatch.setattr(sweepjoin, "journal_position", lambda url: 4)
+    # The mock's own Models API replies, which an OpenAI answer's judge would call empty.
+    exchanges = (exchange(1, body=b'{"generation": {}}'), exchange(2, 500, b"{}"))
+    samples = (
+        Sample(0.1, 5.0, True, status=200, tag=0),
+        Sample(0.2, 5.0, False, status=500, tag=1),
+    )
+    flags = FaultFlags("http://mock")
+    flags.start()
+    window = flags.flag(HttpWindow(Window(samples, 1.0, 0), exchanges))
+    assert [(s.ok, s.met_fault) for s in window.samples] == [(True, False), (False, True)]
 
 
 def test_every_third_sweep_prompt_names_a_customer_beyond_ascii_and_keeps_its_marker() -> None:
