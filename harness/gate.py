@@ -118,10 +118,44 @@ class GateReport:
     nothing_compared: str = ""
     # Report-card claims whose verdict moved (`harness.gate_claims`); holds -> refuted fails.
     claims: tuple[ClaimChange, ...] = ()
+    # Gated metrics of the candidate measured in partial records (a window cut short).
+    partial_metrics: int = 0
+    # Why the candidate run did not measure all it set out to (`harness.completeness`).
+    candidate_unfinished: str = ""
+    # `--allow-missing`: an incomplete candidate is judged on what it has.
+    missing_allowed: bool = False
 
     @property
     def regressions(self) -> list[MetricResult]:
         return [r for r in self.results if r.status == REGRESSION]
+
+    @property
+    def missing(self) -> list[MetricResult]:
+        """The baseline's gated metrics the candidate does not have."""
+        return [r for r in self.results if r.status == MISSING]
+
+    @property
+    def incomplete(self) -> str:
+        """Why the candidate cannot be judged whole ("" when it can): the baseline's metrics it
+        lacks, those it measured in partial records, and what stopped its run (R111)."""
+        parts = [f"the candidate lacks {len(self.missing)} of the baseline's "
+                 f"{len(self.results)} gated metrics"] if self.missing else []  # fmt: skip
+        if self.partial_metrics:
+            parts.append(f"{self.partial_metrics} of its gated metrics come from partial "
+                         "records (a window cut short)")  # fmt: skip
+        if not parts:
+            return ""
+        unfinished = self.candidate_unfinished
+        return "; ".join(parts) + (f" (the candidate run: {unfinished})"
+                                   if unfinished else "")  # fmt: skip
+
+    @property
+    def withheld(self) -> bool:
+        """No verdict: nothing compared, or an incomplete candidate not allowed to pass; a
+        regression found is a verdict all the same."""
+        if self.failed:
+            return False
+        return bool(self.nothing_compared) or bool(self.incomplete and not self.missing_allowed)
 
     @property
     def failed(self) -> bool:
@@ -299,8 +333,16 @@ def evaluate_runs(
         + drift_warnings(results, machine_keys(flat_base))
     )
     why = nothing_compared(results, (base, cand), (flat_base, flat_cand))
-    report = GateReport(tuple(results), tuple(warnings), why)
+    partial = partial_metrics(flat_cand, rules)
+    report = GateReport(tuple(results), tuple(warnings), why, partial_metrics=partial)
     return replace(report, warnings=report.warnings + undecided_warnings(report))
+
+
+def partial_metrics(records: Sequence[RunRecord], rules: Sequence[Rule]) -> int:
+    """How many gated metrics of `records` come from a partial record (cut short)."""
+    keys = {record_key(record, series.name) for record in records if record.partial
+            for series in record.series if _rule_for(rules, record, series.name)}  # fmt: skip
+    return len(keys)
 
 
 def alias_warnings(aliases: Sequence[Alias]) -> list[str]:
@@ -580,7 +622,7 @@ def confirm_runs(
         for r in final.results
     ]
     warnings = tuple(dict.fromkeys(report.warnings + final.warnings))
-    return GateReport(tuple(results), warnings)
+    return replace(final, results=tuple(results), warnings=warnings)
 
 
 def confirm_with(

@@ -26,15 +26,13 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
     """Markdown for a CI step summary: verdict line, warnings, one table row per metric."""
     counts = Counter(r.status for r in report.results)
     regressed = counts[REGRESSION] + sum(c.regressed for c in report.claims)
-    headline = f"❌ {regressed} regression(s)" if report.failed else "✅ no regression"
-    if report.nothing_compared:
-        headline = "⚠️ no verdict: nothing compared"
     lines = [
-        f"## sfperf gate: {headline}",
+        f"## sfperf gate: {_headline(report, regressed)}",
         "",
         f"Baseline `{baseline_name}` → candidate `{candidate_name}`.",
     ]
     lines += ["", f"**{report.nothing_compared}**"] if report.nothing_compared else []
+    lines += ["", f"**{_incomplete(report)}**"] if report.incomplete else []
     lines += ["", *(f"> ⚠️ {w}" for w in report.warnings)] if report.warnings else []
     tally = ", ".join(f"{n} {status}" for status, n in sorted(counts.items()))
     lines += [
@@ -51,6 +49,26 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
     lines += [_row(r) for r in sorted(report.results, key=_order)]
     lines += _claim_lines(report.claims)
     return "\n".join(lines) + "\n"
+
+
+def _headline(report: GateReport, regressed: int) -> str:
+    if report.failed:
+        return f"❌ {regressed} regression(s)"
+    if report.nothing_compared:
+        return "⚠️ no verdict: nothing compared"
+    if report.withheld:
+        return "⚠️ no verdict: the candidate is incomplete"
+    if report.incomplete:
+        return f"✅ no regression in the metrics compared ({len(report.missing)} missing)"
+    return "✅ no regression"
+
+
+def _incomplete(report: GateReport) -> str:
+    """The sentence on what the candidate lacks, and what lets it pass."""
+    if report.missing_allowed:
+        return f"{report.incomplete}: judged on the rest (--allow-missing)"
+    return (f"{report.incomplete}: no verdict on what it did not measure; rerun it whole, or "
+            "pass --allow-missing to judge it on the rest")  # fmt: skip
 
 
 def _claim_lines(claims: Sequence[ClaimChange]) -> list[str]:
@@ -140,6 +158,9 @@ def report_document(report: GateReport) -> dict[str, Any]:
         "failed": report.failed,
         "tested": report.tested,
         "nothing_compared": report.nothing_compared or None,
+        "incomplete": report.incomplete or None,
+        "missing": [r.key for r in report.missing],
+        "withheld": report.withheld,
         "claims": [vars(c) | {"regressed": c.regressed} for c in report.claims],
         "warnings": list(report.warnings),
         "results": [

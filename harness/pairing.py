@@ -93,6 +93,26 @@ def pair_records(baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]) 
     return pairs
 
 
+def unpaired(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]
+) -> tuple[list[str], list[str]]:
+    """The sources (`runner/scenario[labels]`) one side measured that `pair_records` lines up
+    with nothing of the other: what the candidate lacks of the baseline, and the reverse."""
+    pairs = pair_records(baseline, candidate)
+    paired = {id(r) for pair in pairs for r in (*pair.baseline, *pair.candidate)}
+
+    def left(records: Sequence[RunRecord]) -> list[str]:
+        keys = (_source_key(r) for r in records if id(r) not in paired)
+        return sorted(dict.fromkeys(keys))
+
+    return left(baseline), left(candidate)
+
+
+def _source_key(record: RunRecord) -> str:
+    labels = ",".join(f"{k}={v}" for k, v in sorted(record.labels.items()))
+    return f"{record.runner}/{record.scenario}[{labels}]"
+
+
 @dataclass(frozen=True)
 class Alias:
     """A label the candidate's records of one runner and scenario take from the baseline's, so

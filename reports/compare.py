@@ -15,8 +15,9 @@ from typing import Any
 
 from harness.card.ledger import load_cards, paired_cards
 from harness.claims import Verdict, format_value, load_verdicts
+from harness.completeness import run_unfinished
 from harness.gate import Rule, shipped_rules
-from harness.pairing import compare_series, pair_records, shared_series
+from harness.pairing import compare_series, pair_records, shared_series, unpaired
 from harness.records import RunRecord, machine_warnings
 from harness.store import atomic_write_text, load_records
 from reports.render import render_html, render_markdown, to_csv
@@ -105,6 +106,7 @@ def write_comparison(
     sections = [
         _sweep_section(baseline, candidate, rules),
         _metrics_section(baseline, candidate, rules),
+        *_one_side_section((baseline_dir, candidate_dir), (baseline, candidate)),
         _claims_section(baseline_dir, candidate_dir),
     ]
     context = {
@@ -149,6 +151,38 @@ def _metrics_section(
     return Section(
         "metrics", "Metrics", intro, [Table("compare_metrics", "Metrics", METRIC_COLUMNS, rows)]
     )
+
+
+ONE_SIDE_COLUMNS = ["source", "measured_in", "missing_from", "why"]
+
+
+def one_side_rows(
+    dirs: tuple[Path, Path], runs: tuple[Sequence[RunRecord], Sequence[RunRecord]]
+) -> list[list[str]]:
+    """A row per source only one run measured: where, and why the other has none when that
+    run did not finish (`stopped by SIGINT during load; not run: sweep, ...`, R111)."""
+    why = [run_unfinished(d, run, skipped=True) for d, run in zip(dirs, runs, strict=True)]
+    base_only, cand_only = unpaired(*runs)
+    return [[source, "baseline", "candidate", why[1]] for source in base_only] + [
+        [source, "candidate", "baseline", why[0]] for source in cand_only
+    ]
+
+
+def _one_side_section(
+    dirs: tuple[Path, Path], runs: tuple[Sequence[RunRecord], Sequence[RunRecord]]
+) -> list[Section]:
+    """What one run measured and the other did not: not compared, and said so."""
+    rows = one_side_rows(dirs, runs)
+    if not rows:
+        return []
+    lacking = sum(row[2] == "candidate" for row in rows)
+    intro = (
+        f"Not compared: {lacking} source(s) of the baseline are missing from the candidate and "
+        f"{len(rows) - lacking} of the candidate from the baseline (each with its labels). "
+        "`why` says what stopped the run that lacks them, when it did not finish."
+    )
+    table = Table("compare_one_side", "Measured on one side only", ONE_SIDE_COLUMNS, rows)
+    return [Section("one-side", "Measured on one side only", intro, [table])]
 
 
 def _sweep_section(

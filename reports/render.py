@@ -21,13 +21,13 @@ from typing import Any
 
 from harness.card.ledger import load_cards
 from harness.claims import Verdict, count_verdicts, load_verdicts
+from harness.completeness import load_steps, step_states
 from harness.records import RunRecord
 from harness.store import atomic_write_bytes, atomic_write_text
 from reports.card import card_sections
-from reports.sections import Section, Table, build_sections, step_states
+from reports.sections import Section, Table, build_sections
 
 REPORT_MD, REPORT_HTML = "report.md", "index.html"
-STEPS_FILE = "steps.json"
 FACTS = (
     "outcome",
     "run",
@@ -74,16 +74,6 @@ def retitle_claims(sections: Sequence[Section]) -> list[Section]:
     """Below a report card, the seed ledger's verdicts are about the reference code."""
     title = "Claims of the seed report, on the reference code"
     return [replace(s, title=title) if s.anchor == "claims" else s for s in sections]
-
-
-def load_steps(run_dir: Path) -> list[dict[str, Any]]:
-    """The step log `sfperf validate` leaves in `steps.json` (empty when absent or unreadable)."""
-    try:
-        document = json.loads((run_dir / STEPS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return []
-    steps = document.get("steps", []) if isinstance(document, dict) else []
-    return [s for s in steps if isinstance(s, dict) and "step" in s]
 
 
 def write_assets(run_dir: Path, sections: Sequence[Section]) -> list[Path]:

@@ -13,6 +13,7 @@ from typing import Any
 
 from harness.changes import BETTER, WORSE
 from harness.claims import Verdict, count_verdicts
+from harness.completeness import step_states
 from harness.gate import Rule, shipped_rules
 from harness.overhead import ADDED_RESOLUTION_MS
 from harness.pairing import SweepRow, errors_text, knees_side_by_side, split_roles, sweep_rows
@@ -453,19 +454,6 @@ SECTIONS: tuple[Callable[[Sequence[RunRecord]], Section], ...] = (
     summary_section,
     params_section,
 )
-
-
-def step_states(steps: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
-    """The steps that did not complete, by what became of them: `failed` (their own error),
-    `skipped` (a reason), and those a signal stopped, `cut short` or `not run`."""
-    states: dict[str, list[str]] = {"failed": [], "skipped": [], "cut short": [], "not run": []}
-    for step in steps:
-        stopped = str(step.get("stopped") or "")
-        state = stopped if stopped in states else "failed" if step.get("error") else ""
-        state = "skipped" if step.get("skipped") else state
-        if state:
-            states[state].append(str(step["step"]))
-    return states
 
 
 def steps_section(steps: Sequence[Mapping[str, Any]]) -> list[Section]:

@@ -1,8 +1,10 @@
 """`sfperf gate`: fail a build when the candidate is slower than the baseline.
 
-Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input and when no metric could be
-compared (a gate that compared nothing has no verdict). Each `--baseline`/`--candidate`
-directory is one run; several runs a side are compared run by run. Baselines can be kept per
+Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input, when no metric could be
+compared (a gate that compared nothing has no verdict), and when the candidate lacks some of the
+baseline's gated metrics or measured them cut short (a run stopped half way), unless
+`--allow-missing`. Each `--baseline`/`--candidate` directory is one run; several runs a side are
+compared run by run. Baselines can be kept per
 machine fingerprint under `.sfperf/baselines/<fingerprint>/` (`--save-baseline DIR`), with a
 history of the last runs that serves as the baseline's between-run spread.
 """
@@ -55,6 +57,12 @@ def register(subparsers: Any) -> None:
         metavar="N",
         help=f"confirmation runs per re-measured side (default {CONFIRM_RUNS})",
     )
+    parser.add_argument(
+        "--allow-missing",
+        action="store_true",
+        help="judge a candidate that lacks some of the baseline's gated metrics (a run cut "
+        "short, fewer steps) on what it has; by default it gets no verdict (exit 2)",
+    )
     parser.add_argument("--summary", type=Path, help="write the Markdown summary here too")
     parser.add_argument("--json", type=Path, help="write every metric's result as JSON here")
     parser.add_argument(
@@ -98,7 +106,10 @@ def run(args: argparse.Namespace) -> int:
             report, (baseline, candidate), rules, lambda: _rerun_interleaved(args)
         )
     claims = tuple(claim_changes(baseline_dirs, args.candidate))
-    report = replace(report, claims=claims)
+    unfinished = _unfinished(args.candidate, candidate)
+    warnings = report.warnings + _partial_baseline(baseline_dirs, baseline)
+    report = replace(report, claims=claims, candidate_unfinished=unfinished,
+                     missing_allowed=args.allow_missing, warnings=warnings)  # fmt: skip
     summary = gate_summary.render_summary(report, _names(baseline_dirs), _names(args.candidate))
     print(summary)
     for warning in report.warnings:
@@ -108,9 +119,37 @@ def run(args: argparse.Namespace) -> int:
     if args.json:
         document = gate_summary.report_document(report)
         atomic_write_text(args.json, json.dumps(document, indent=2, allow_nan=False))
-    if report.nothing_compared and not report.failed:
-        raise UsageError(report.nothing_compared)  # a gate that compared nothing never passes
-    return 1 if report.failed else 0
+    return exit_code(report)
+
+
+def exit_code(report: Any) -> int:
+    """1 on a regression, else 0; a withheld verdict is exit 2 in one line: nothing compared,
+    or a candidate that lacks some of the baseline's metrics (a run cut short, R111)."""
+    if report.failed:
+        return 1
+    if report.nothing_compared:
+        raise UsageError(report.nothing_compared)
+    if report.withheld:
+        example = f"; e.g. {report.missing[0].key}" if report.missing else ""
+        raise UsageError(f"no verdict: {report.incomplete}{example}; pass --allow-missing to "
+                         "judge it on the rest")  # fmt: skip
+    return 0
+
+
+def _unfinished(dirs: list[Path], runs: list[Any], *, skipped: bool = True) -> str:
+    """Why the first run that did not measure all it set out to did not ("" when every one
+    did; `skipped`: a step skipped for a reason counts)."""
+    from harness.completeness import run_unfinished
+
+    return next((words for d, run in zip(dirs, runs, strict=True)
+                 if (words := run_unfinished(d, run, skipped=skipped))), "")  # fmt: skip
+
+
+def _partial_baseline(dirs: list[Path], runs: list[Any]) -> tuple[str, ...]:
+    """A warning when a baseline run was cut short: what it lacks is not compared."""
+    words = _unfinished(dirs, runs, skipped=False)
+    return (f"the baseline run is partial ({words}): what it did not measure is not "
+            "compared",) if words else ()  # fmt: skip
 
 
 def check_outputs(args: argparse.Namespace) -> None:

@@ -86,10 +86,19 @@ def test_an_absolute_threshold_must_also_be_exceeded() -> None:
     assert not evaluate_gate(micro_run(1), micro_run(2, 1.5), rule).failed
 
 
-def test_a_metric_missing_from_the_candidate_is_reported_not_failed() -> None:
+def test_a_metric_missing_from_the_candidate_withholds_the_verdict_unless_allowed() -> None:
     report = evaluate_gate(micro_run(1, shapes=2), micro_run(2, shapes=1), RULES)
     assert [r.status for r in report.results].count(MISSING) == 1
-    assert not report.failed
+    assert not report.failed and report.withheld
+    assert report.incomplete == "the candidate lacks 1 of the baseline's 2 gated metrics"
+    assert not replace(report, missing_allowed=True).withheld
+    summary = render_summary(report, "a", "b")
+    assert summary.startswith("## sfperf gate: ⚠️ no verdict: the candidate is incomplete")
+
+
+def test_a_complete_candidate_is_judged_whole() -> None:
+    report = evaluate_gate(micro_run(1), micro_run(2), RULES)
+    assert report.incomplete == "" and not report.withheld
 
 
 def test_too_few_values_cannot_be_tested() -> None:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sys
+from dataclasses import replace
 from pathlib import Path
 
 import pytest
@@ -156,3 +157,34 @@ def test_a_card_claim_that_held_and_is_refuted_fails_the_gate(
     assert printed.startswith("## sfperf gate: ❌ 1 regression(s)")
     assert "| ❌ regression | a | `x`: claim x | holds | refuted |" in printed
     assert json.loads(out.read_text())["claims"][0]["regressed"] is True
+
+
+def test_a_candidate_stopped_half_way_gets_no_verdict_unless_missing_metrics_are_allowed(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    base = write_load_run(tmp_path / "base", "a")
+    base_records = load_records(base)
+    streaming = [replace(r, scenario="streaming", run_id=f"s{r.run_id}") for r in base_records]
+    save_records(base, [*base_records, *streaming])
+    cand = write_load_run(tmp_path / "cand", "a")
+    steps = [{"step": "load", "error": "stopped by SIGINT", "stopped": "cut short"},
+             {"step": "sweep", "error": "not run (stopped by SIGINT)", "stopped": "not run"}]  # fmt: skip
+    (cand / "steps.json").write_text(json.dumps({"steps": steps}))
+    args = ["gate", "--baseline", str(base), "--candidate", str(cand)]
+    assert main(args) == 2
+    out, err = capsys.readouterr()
+    assert out.startswith("## sfperf gate: ⚠️ no verdict: the candidate is incomplete")
+    assert err.splitlines()[-1] == (
+        "sfperf gate: error: no verdict: the candidate lacks 2 of the baseline's 4 gated "
+        "metrics (the candidate run: stopped by SIGINT during load; not run: sweep); e.g. "
+        "load/streaming[target=a]/latency_ms; pass --allow-missing to judge it on the rest"
+    )
+    assert main([*args, "--allow-missing"]) == 0
+    assert "no regression in the metrics compared (2 missing)" in capsys.readouterr().out
+
+
+def test_a_candidate_measured_in_partial_records_gets_no_verdict(tmp_path: Path) -> None:
+    base = write_load_run(tmp_path / "base", "a")
+    cand = write_load_run(tmp_path / "cand", "a")
+    save_records(cand, [replace(r, partial=True) for r in load_records(cand)])
+    assert main(["gate", "--baseline", str(base), "--candidate", str(cand)]) == 2

@@ -163,3 +163,18 @@ def test_a_sweep_level_whose_errors_rose_says_so_before_any_throughput_threshold
     (row,) = [dict(zip(levels.columns, values, strict=True)) for values in levels.rows]
     assert row["errors_verdict"] == "worse"
     assert str(row["note"]).startswith("errors 0.0% → 60.0%: worse")
+
+
+def test_what_a_run_stopped_half_way_did_not_measure_is_listed_with_why(tmp_path: Path) -> None:
+    records = load_records(GOLDEN / "results-v1-full.json")
+    loads = [r for r in records if r.runner == "load"]
+    save_records(tmp_path / "a", loads)
+    save_records(tmp_path / "b", loads[:1])
+    steps = [{"step": "load", "error": "stopped by SIGTERM", "stopped": "cut short"}]
+    (tmp_path / "b" / "steps.json").write_text(json.dumps({"steps": steps}))
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    with (tmp_path / "out" / "compare_one_side.csv").open() as rows:
+        lacking = list(csv.DictReader(rows))
+    assert len(lacking) == len({(r.scenario, tuple(sorted(r.labels.items()))) for r in loads[1:]})
+    assert {row["missing_from"] for row in lacking} == {"candidate"}
+    assert {row["why"] for row in lacking} == {"stopped by SIGTERM during load"}
