@@ -167,8 +167,10 @@ def test_a_candidate_stopped_half_way_gets_no_verdict_unless_missing_metrics_are
     streaming = [replace(r, scenario="streaming", run_id=f"s{r.run_id}") for r in base_records]
     save_records(base, [*base_records, *streaming])
     cand = write_load_run(tmp_path / "cand", "a")
-    steps = [{"step": "load", "error": "stopped by SIGINT", "stopped": "cut short"},
-             {"step": "sweep", "error": "not run (stopped by SIGINT)", "stopped": "not run"}]  # fmt: skip
+    steps = [
+        {"step": "load", "error": "stopped by SIGINT", "stopped": "cut short"},
+        {"step": "sweep", "error": "not run (stopped by SIGINT)", "stopped": "not run"},
+    ]
     (cand / "steps.json").write_text(json.dumps({"steps": steps}))
     args = ["gate", "--baseline", str(base), "--candidate", str(cand)]
     assert main(args) == 2
