@@ -4,11 +4,12 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
+from typing import Any
 
 from harness.completeness import load_steps, run_unfinished, unfinished_words
 from harness.records import RunRecord, capture_environment
 
-STOPPED = [
+STOPPED: list[dict[str, Any]] = [
     {"step": "discover", "records": 2},
     {"step": "profile", "skipped": "not a Python program"},
     {"step": "load", "error": "stopped by SIGINT", "stopped": "cut short"},
