@@ -78,7 +78,7 @@ LOWER_SUFFIXES = ("_file_opens", "_file_reads", "_file_writes")
 CONTEXT = frozenset({
     "status", "t_s", "send_lag_ms", "window_s", "cpu_span_s", "span_requests", "client_cpu_s",
     "littles_bound_rps", "errors", "error_rate", "fidelity_checked", "upstream_latency_ms",
-    "probe_status", "served_models", "client_requests", "fault_status",
+    "probe_status", "served_models", "client_requests", "fault_status", "unsent", "held",
 })  # fmt: skip
 RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback", "streamed", "reply_cache_hit"})
 # Window counts of client requests, each request counted once at most: rates of the requests.

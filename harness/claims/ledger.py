@@ -53,7 +53,7 @@ class MetricQuery:
     transform: str = "ratio"
     at_max: str | None = None
     chances: Chances | None = None
-    unless: Unless | None = None
+    unless: tuple[Unless, ...] = ()
 
     @property
     def is_ratio(self) -> bool:
@@ -79,7 +79,8 @@ class Chances:
 class Unless:
     """Observations set apart: those of a per-observation series whose `series` value (0/1, one
     per observation, in the same record) is nonzero, such as the requests that met a fault a
-    user's own mock injected (R89); records without `series` keep every observation."""
+    user's own mock injected (R89) or that an open loop never sent (R115); records without
+    `series` keep every observation. A claim may set apart several kinds, each said apart."""
 
     series: str
     what: str = ""  # how the report says them: "requests met a fault the mock injected"
@@ -260,14 +261,21 @@ def _percent_wording(expect: Expectation) -> str:
     return f"{low:.4g}% to {high:.4g}%"
 
 
-def _parse_unless(raw: Any, where: str) -> Unless | None:
-    """`unless = "series"` or `{series = "met_fault", what = "..."}`."""
+def _parse_unless(raw: Any, where: str) -> tuple[Unless, ...]:
+    """`unless = "series"`, `{series = "met_fault", what = "..."}`, or a list of those."""
     if raw is None:
-        return None
+        return ()
+    return tuple(_one_unless(item, where) for item in (raw if isinstance(raw, list) else [raw]))
+
+
+def _one_unless(raw: Any, where: str) -> Unless:
     if isinstance(raw, str) and raw:
         return Unless(raw)
     if not isinstance(raw, dict) or not isinstance(raw.get("series"), str):
-        raise UsageError(f"{where}: metric.unless must be a series name or a table with 'series'")
+        raise UsageError(
+            f"{where}: metric.unless must be a series name, a table with 'series', or a list "
+            "of those"
+        )
     return Unless(raw["series"], str(raw.get("what", "")))
 
 

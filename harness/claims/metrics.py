@@ -379,30 +379,48 @@ def _as_float(text: str | None) -> float | None:
 
 
 def _set_apart(chosen: Sequence[RunRecord], query: MetricQuery) -> str:
-    """What `query.unless` left out ("; 22 requests met a fault the mock injected, set apart"),
-    "" when nothing."""
-    unless = query.unless
-    if unless is None:
-        return ""
-    apart = sum(int(_apart(r, query.unless, len(r.get(query.series[0]).values)).sum())
-                for r in chosen)  # fmt: skip
-    what = unless.what or f"observations with {unless.series}"
-    return f"; {apart} {what}, set apart" if apart else ""
+    """What `query.unless` left out, each kind apart ("; 22 requests met a fault the mock
+    injected, 11 requests the open loop never sent, set apart"), "" when nothing; an
+    observation two kinds flag is said under the first."""
+    counts = [0] * len(query.unless)
+    for record in chosen:
+        flags = _flags(record, query.unless, len(record.get(query.series[0]).values))
+        taken = np.zeros(flags.shape[1], dtype=bool)
+        for index, row in enumerate(flags):
+            counts[index] += int((row & ~taken).sum())
+            taken |= row
+    said = [f"{n} {_what(unless)}" for unless, n in zip(query.unless, counts, strict=True) if n]
+    return f"; {', '.join(said)}, set apart" if said else ""
 
 
-def _apart(record: RunRecord, unless: Unless | None, size: int) -> npt.NDArray[np.bool_]:
-    """True per observation (of `size`) of `record` that `unless` sets apart: none when the
+def _kinds_apart(records: Sequence[RunRecord], query: MetricQuery) -> str:
+    """The kinds `query.unless` set some observation of `records` apart by, in its order."""
+    flagged = np.zeros(len(query.unless), dtype=bool)
+    for record in records:
+        size = len(record.get(query.series[0]).values)
+        flagged |= _flags(record, query.unless, size).any(axis=1)
+    return "; ".join(_what(u) for u, hit in zip(query.unless, flagged, strict=True) if hit)
+
+
+def _what(unless: Unless) -> str:
+    return unless.what or f"observations with {unless.series}"
+
+
+def _flags(record: RunRecord, unless: Sequence[Unless], size: int) -> npt.NDArray[np.bool_]:
+    """Per kind set apart, True per observation (of `size`) of `record` it flags: none when the
     record has no such series, or one of another length."""
-    if unless is None or unless.series not in record.series_names:
-        return np.zeros(size, dtype=bool)
-    flags = np.asarray(record.get(unless.series).values, dtype=np.float64)
-    return flags != 0 if flags.size == size else np.zeros(size, dtype=bool)
+    rows = np.zeros((len(unless), size), dtype=bool)
+    for index, kind in enumerate(unless):
+        if kind.series in record.series_names:
+            values = np.asarray(record.get(kind.series).values, dtype=np.float64)
+            rows[index] = values != 0 if values.size == size else False
+    return rows
 
 
 def _kept(record: RunRecord, names: Sequence[str], query: MetricQuery) -> Array:
     """`_summed(record, names)` less the observations `query.unless` sets apart."""
     values = _summed(record, names)
-    return values[~_apart(record, query.unless, values.size)]
+    return values[~_flags(record, query.unless, values.size).any(axis=0)]
 
 
 def _rows(records: Sequence[RunRecord], query: MetricQuery) -> Array:
@@ -414,9 +432,8 @@ def _rows(records: Sequence[RunRecord], query: MetricQuery) -> Array:
         if denominator.shape != numerator.shape:
             raise MissingRecords("numerator and denominator series differ in length")
         return np.column_stack([numerator, denominator])
-    if numerator.size == 0 and query.unless is not None:
-        what = query.unless.what or f"observations with {query.unless.series}"
-        raise NothingToCheck(f"every observation set apart ({what})")
+    if numerator.size == 0 and query.unless:
+        raise NothingToCheck(f"every observation set apart ({_kinds_apart(records, query)})")
     if numerator.size == 0:
         raise MissingRecords(f"the series {'+'.join(query.series)} hold no values", ran=True)
     if query.statistic == "rate":

@@ -345,6 +345,9 @@ def row_series(rows: Sequence[Row]) -> tuple[Series, ...]:
         make_series("send_lag_ms", "ms", (r.send_lag_ms for r in rows)),
         make_series("ok", "count", (1.0 if r.ok else 0.0 for r in rows)),
         make_series("answered", "count", (1.0 if answered(r) else 0.0 for r in rows)),
+        # Whose fate the window's end decided, not a reply: the answers claims set them apart.
+        make_series("unsent", "count", (float(r.error == UNSENT) for r in rows)),
+        make_series("held", "count", (float(r.error == HELD) for r in rows)),
         make_series("t_s", "s", (r.intended_s - first_s for r in rows)),
         make_series("status", "code", (r.status for r in rows)),
         make_series("throughput_rps", "rps", (throughput_rps(rows),)),

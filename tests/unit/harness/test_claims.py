@@ -513,3 +513,48 @@ def test_an_ok_claim_with_every_request_set_apart_has_nothing_to_check() -> None
     verdict = evaluate_claim(answered_claim(), [every])
     assert verdict.verdict == INCONCLUSIVE
     assert "every observation set apart (requests met a fault the mock injected)" in verdict.reason
+
+
+def gateway_claim(claim_id: str) -> Any:
+    ledger = load_ledger(scenario_path("claims", "gateway.toml"))
+    return next(c for c in ledger.claims if c.id == claim_id)
+
+
+def capped_steady_windows() -> list[RunRecord]:
+    """R115: Falcon under waitress's 4 threads, every reply right; the open loop at 20 req/s
+    left 11 of 30 scheduled requests unsent (its users all waiting on the target)."""
+    closed = record("load", "steady", {"mode": "closed"}, answered=[1.0] * 45,
+                    unsent=[0.0] * 45, held=[0.0] * 45)  # fmt: skip
+    flags = [0.0] * 19 + [1.0] * 11
+    open_loop = record("load", "steady", {"mode": "open"}, answered=[1.0] * 19 + [0.0] * 11,
+                       unsent=flags, held=[0.0] * 30)  # fmt: skip
+    return [closed, open_loop]
+
+
+def test_requests_an_open_loop_never_sent_are_no_wrong_answers_but_a_rate_not_kept() -> None:
+    answers = evaluate_claim(gateway_claim("gw-answers-correctly"), capped_steady_windows())
+    assert answers.verdict == HOLDS and answers.value == 1.0
+    assert "11 requests the open loop never sent (its users all waiting on the target), set " \
+        "apart" in answers.reason  # fmt: skip
+    rate = evaluate_claim(gateway_claim("gw-keeps-the-rate"), capped_steady_windows())
+    assert rate.verdict == REFUTED and rate.value == pytest.approx(19 / 30)
+
+
+def test_each_kind_set_apart_is_counted_apart_and_once() -> None:
+    ok = [0.0] * 40
+    flags = {"met_fault": [1.0, 1.0, 0.0, *ok], "held": [1.0, 0.0, 1.0, *ok]}
+    window = record("load", "steady", {"mode": "closed"}, answered=[0.0] * 3 + [1.0] * 40,
+                    unsent=[0.0] * 43, **flags)  # fmt: skip
+    verdict = evaluate_claim(gateway_claim("gw-answers-correctly"), [window])
+    assert verdict.verdict == HOLDS
+    assert verdict.reason.count("set apart") == 1
+    assert "2 requests met a fault the mock injected, 1 requests still held at the window's end" \
+        in verdict.reason  # fmt: skip
+
+
+def test_unless_takes_a_list_of_series_and_refuses_anything_else() -> None:
+    claim = RATE_CLAIM.format(expect="at_least = 0.5") + 'unless = ["a", {series = "b"}]\n'
+    (parsed,) = ledger_of(claim).claims
+    assert [u.series for u in parsed.metric.unless] == ["a", "b"]
+    with pytest.raises(UsageError, match="a list of those"):
+        ledger_of(RATE_CLAIM.format(expect="at_least = 0.5") + "unless = [3]\n")

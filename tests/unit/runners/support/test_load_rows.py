@@ -225,3 +225,13 @@ def test_an_open_loop_request_no_user_was_free_to_send_is_kept_not_ok_but_not_th
     assert throughput_rps([*sent, *never]) == pytest.approx(2 / 1.05)  # only what was answered
     assert unsent(rows) == 2
     assert schedule_kept(rows, in_flight) == {"scheduled": 7, "unsent": 2, "due": 2, "waiting": 0}
+
+
+def test_each_request_whose_fate_the_windows_end_decided_is_flagged_for_the_answers_claims() -> None:
+    # R115: the answers claims set apart the requests never sent and those still held at the end.
+    sent = [Row("chat", 100.0 + i, 100.0 + i, 50.0, 200, True) for i in range(2)]
+    never = Row("chat", 101.5, 105.0, 0.0, 0, False, error=UNSENT)
+    rows, _ = settle_in_flight([*sent, never, waiting(102.0, 3000.0)])
+    series = {s.name: s.values for s in row_series(rows)}
+    assert series["unsent"] == (0.0, 0.0, 1.0, 0.0)
+    assert series["held"] == (0.0, 0.0, 0.0, 1.0)
