@@ -6,7 +6,7 @@ load."""
 from __future__ import annotations
 
 import time
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from harness.records import RunRecord
@@ -18,9 +18,12 @@ if TYPE_CHECKING:  # pure: what reports read, without the runners and targets be
 PARAM = "target_exit"  # in a load record's or sweep point's params: `exit_params`
 
 
-def exit_params(ended: ProcessExit, where: str, started_s: float, before: int) -> dict[str, Any]:
+def exit_params(
+    ended: ProcessExit, where: str, started_s: float, before: int, after: int = 0
+) -> dict[str, Any]:
     """What a record keeps of a target's exit during (or before) the window `where` that began
-    at `started_s` (epoch s): the exit, its time, and the requests answered before (`before`)."""
+    at `started_s` (epoch s): the exit, its time, the requests answered before (`before`) and
+    those its exit decided, left out of the window's measures (`after`, `measured_before`)."""
     return {
         "code": ended.code,
         "says": ended.describe(),
@@ -28,7 +31,19 @@ def exit_params(ended: ProcessExit, where: str, started_s: float, before: int) -
         "after_s": round(ended.at_s - started_s, 2),
         "where": where,
         "requests_before": before,
+        "requests_after": after,
     }
+
+
+def measured_before(rows: Sequence[Row], ended: ProcessExit | None) -> tuple[list[Row], int]:
+    """The rows a window measures of a target that exited during it (all when none did): those
+    that got a reply, or failed before the exit; and how many its exit decided (sent, or still
+    waiting, once the process was gone: refused, reset or never sent), which no claim counts
+    against the gateway: a dead process is not measured (R85)."""
+    if ended is None:
+        return list(rows), 0
+    kept = [row for row in rows if row.status or row.end_s < ended.at_s]
+    return kept, len(rows) - len(kept)
 
 
 def answered_before(rows: Iterable[Row], at_s: float) -> int:
@@ -44,9 +59,11 @@ def exit_line(target: str, params: Mapping[str, Any]) -> str:
     if float(params["after_s"]) < 0:
         return (f"{head}, before {params['where']} began: every request of it was refused, "
                 "none reached a gateway")  # fmt: skip
+    after = int(params.get("requests_after") or 0)
+    left_out = f"; the {after:,} request(s) its exit decided are not measured" if after else ""
     return (f"{head}, {float(params['after_s']):.1f} s into {params['where']}, after "
             f"{int(params['requests_before']):,} answered request(s): nothing answered after it "
-            "(refused connections, not the gateway's failure under load)")  # fmt: skip
+            f"(refused connections, not the gateway's failure under load){left_out}")  # fmt: skip
 
 
 def exits_said(records: Iterable[RunRecord]) -> list[str]:

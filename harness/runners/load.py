@@ -28,7 +28,7 @@ from harness.card.measures import WindowObservation, card_record, top_errors
 from harness.card.window import TargetSession, WindowObserver, no_metrics, no_snapshot
 from harness.errors import RunFailed, UsageError
 from harness.exits import PARAM as TARGET_EXIT
-from harness.exits import answered_before, exit_params
+from harness.exits import answered_before, exit_params, measured_before
 from harness.fidelity import ReplyOracle, fetch_oracle
 from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_window
 from harness.findings.journal import mock_epoch_s, save_journal
@@ -343,7 +343,8 @@ def run_load(
     rows, in_flight = read_window(raw)
     ended = target.ended()
     finished = finished and ended is None  # a window the target left early is partial
-    joined = join_rows_of(plan, target, observation, rows, not finished, read_phases(raw))
+    measured, after_exit = measured_before(rows, ended)
+    joined = join_rows_of(plan, target, observation, measured, not finished, read_phases(raw))
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
     params = {**record.params, MACHINE_LOAD: machine, IN_FLIGHT_PARAM: asdict(in_flight)}
@@ -351,7 +352,8 @@ def run_load(
         params[SCHEDULE_PARAM] = schedule_kept(rows, in_flight)
     if ended is not None:
         before = answered_before(rows, ended.at_s)
-        params[TARGET_EXIT] = exit_params(ended, observation.label, began_epoch_s, before)
+        params[TARGET_EXIT] = exit_params(ended, observation.label, began_epoch_s, before,
+                                          after_exit)  # fmt: skip
     record = replace(record, params=params)
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip

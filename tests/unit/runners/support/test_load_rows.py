@@ -227,7 +227,9 @@ def test_an_open_loop_request_no_user_was_free_to_send_is_kept_not_ok_but_not_th
     assert schedule_kept(rows, in_flight) == {"scheduled": 7, "unsent": 2, "due": 2, "waiting": 0}
 
 
-def test_each_request_whose_fate_the_windows_end_decided_is_flagged_for_the_answers_claims() -> None:
+def test_each_request_whose_fate_the_windows_end_decided_is_flagged_for_the_answers_claims() -> (
+    None
+):
     # R115: the answers claims set apart the requests never sent and those still held at the end.
     sent = [Row("chat", 100.0 + i, 100.0 + i, 50.0, 200, True) for i in range(2)]
     never = Row("chat", 101.5, 105.0, 0.0, 0, False, error=UNSENT)
