@@ -46,9 +46,12 @@ from harness.stats import (
 )
 from harness.subjects.extractors import EXTRACTORS
 from harness.subjects.token_providers import TOKEN_PROVIDERS
+from harness.upstreams import unlike_words, upstream_of
 
 REGRESSION, IMPROVEMENT, UNCHANGED = "regression", "improvement", "unchanged"
 UNCONFIRMED, MISSING, UNTESTABLE = "unconfirmed", "missing", "untestable"
+# Measured against unlike upstreams (sfperf's fast mock vs a user's at 450 ms): not compared.
+OTHER_UPSTREAM = "other upstream"
 DIRECTIONS = ("lower", "higher")
 MIN_VALUES = 3
 # A median shift of every reference measurement of a runner beyond this suggests machine drift.
@@ -314,8 +317,11 @@ def evaluate_runs(
     priors = rule_priors(base, cand)
     one_each = len(baseline) == len(candidate) == 1
     moments = moment_priors([*baseline, *candidate], rules) if one_each else {}
+    unlike = unlike_upstreams(flat_base, flat_cand, rules)
     measured = [
-        judge(
+        MetricResult(key, rule, OTHER_UPSTREAM, unit=unit, note=unlike[key])
+        if key in unlike
+        else judge(
             key,
             rule,
             runs,
@@ -336,6 +342,27 @@ def evaluate_runs(
     partial = partial_metrics(flat_cand, rules)
     report = GateReport(tuple(results), tuple(warnings), why, partial_metrics=partial)
     return replace(report, warnings=report.warnings + undecided_warnings(report))
+
+
+def unlike_upstreams(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord], rules: Sequence[Rule]
+) -> dict[str, str]:
+    """Per gated metric both sides hold, why it is not compared when its windows were measured
+    against unlike upstreams (params `upstream`, R102): the difference is the mocks'."""
+    sides = [_upstreams_by_key(records, rules) for records in (baseline, candidate)]
+    found = {key: unlike_words(sides[0][key], sides[1][key]) for key in sides[0].keys() & sides[1]}
+    return {key: why for key, why in found.items() if why}
+
+
+def _upstreams_by_key(
+    records: Sequence[RunRecord], rules: Sequence[Rule]
+) -> dict[str, list[Mapping[str, Any]]]:
+    found: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
+    for record in records:
+        for series in record.series:
+            if _rule_for(rules, record, series.name) is not None:
+                found[record_key(record, series.name)].append(upstream_of(record.params))
+    return found
 
 
 def partial_metrics(records: Sequence[RunRecord], rules: Sequence[Rule]) -> int:
@@ -374,7 +401,7 @@ def nothing_compared(
             "nothing to compare: baseline and candidate share no gated metric; "
             + _what_each_has(records, (sorted(base_keys), sorted(cand_keys)))
         )
-    untestable = [r for r in results if r.status == UNTESTABLE]
+    untestable = [r for r in results if r.status in (UNTESTABLE, OTHER_UPSTREAM)]
     example = f"{untestable[0].key}: {untestable[0].note}"
     return f"nothing compared: no shared metric could be tested ({len(untestable)}; {example})"
 

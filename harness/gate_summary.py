@@ -11,6 +11,7 @@ from harness.changes import RATES
 from harness.gate import (
     IMPROVEMENT,
     MISSING,
+    OTHER_UPSTREAM,
     REGRESSION,
     UNCHANGED,
     UNCONFIRMED,
@@ -97,8 +98,10 @@ _ICONS = {
     UNCHANGED: "· unchanged",
     MISSING: "❔ missing",
     UNTESTABLE: "· untestable",
+    OTHER_UPSTREAM: "↔️ other upstream",
 }
-_RANK = {REGRESSION: 0, UNCONFIRMED: 1, MISSING: 2, IMPROVEMENT: 3, UNTESTABLE: 4, UNCHANGED: 5}
+_RANK = {REGRESSION: 0, UNCONFIRMED: 1, MISSING: 2, OTHER_UPSTREAM: 3, IMPROVEMENT: 4,
+         UNTESTABLE: 5, UNCHANGED: 6}  # fmt: skip
 
 
 def _order(result: MetricResult) -> tuple[int, str]:

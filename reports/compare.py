@@ -17,9 +17,10 @@ from harness.card.ledger import load_cards, paired_cards
 from harness.claims import Verdict, format_value, load_verdicts
 from harness.completeness import run_unfinished
 from harness.gate import Rule, shipped_rules
-from harness.pairing import compare_series, pair_records, shared_series, unpaired
+from harness.pairing import Pair, compare_series, pair_records, shared_series, unpaired
 from harness.records import RunRecord, machine_warnings
 from harness.store import atomic_write_text, load_records
+from harness.upstreams import unlike_words, upstream_of
 from reports.render import render_html, render_markdown, to_csv
 from reports.sections import Section, Table, sweep_pair_tables
 
@@ -41,6 +42,9 @@ def metric_rows(
     rows = []
     pairs = pair_records(_not_sweep(baseline), _not_sweep(candidate))
     for pair in sorted(pairs, key=lambda p: (_runner_rank(p.runner), p.key)):
+        if why := _unlike(pair):  # the difference would be the mocks' (R102)
+            rows.append(_not_compared_row(pair, why))
+            continue
         for series in shared_series(pair):
             change = compare_series(pair, series, rules)
             if change is None:
@@ -53,6 +57,23 @@ def metric_rows(
                 "; ".join(pair.params_differ),
             ])  # fmt: skip
     return rows
+
+
+def _not_compared_row(pair: Pair, why: str) -> list[Any]:
+    """One row for a whole pair left uncompared, its `note` saying why."""
+    row: list[Any] = [""] * len(METRIC_COLUMNS)
+    row[:4] = [f"{pair.key}/*", "; ".join(pair.differs), "", "not compared"]
+    row[9:11] = ["not compared", why]
+    row[-1] = "; ".join(pair.params_differ)
+    return row
+
+
+def _unlike(pair: Pair) -> str:
+    """Why a pair's windows are not compared: measured against unlike upstreams ("" if alike)."""
+    return unlike_words(
+        (upstream_of(r.params) for r in pair.baseline),
+        (upstream_of(r.params) for r in pair.candidate),
+    )
 
 
 def _not_sweep(records: Sequence[RunRecord]) -> list[RunRecord]:
@@ -146,7 +167,8 @@ def _metrics_section(
         "`worse` needs the interval to exclude 1 and a change beyond the gate's minimum effect "
         "(scenarios/gate/default.toml: 10% unless a rule says otherwise, a rate 1 point); a "
         "significant change under it is a `small change`. p-value: Mann-Whitney; effect: "
-        "Cliff's delta."
+        "Cliff's delta. Windows measured against unlike upstreams (sfperf's mock at one "
+        "latency, a user's mock at another) are `not compared`: the note names both."
     )
     return Section(
         "metrics", "Metrics", intro, [Table("compare_metrics", "Metrics", METRIC_COLUMNS, rows)]

@@ -60,6 +60,8 @@ from harness.targets.metrics_reading import MetricsReading
 from harness.targets.process import ProcessExit, signal_group, spawn, stop_group
 from harness.targets.resources import GroupResources, group_resources, no_resources
 from harness.targets.tls import DEFAULT_TLS, TLS_VARIABLE, TargetTls
+from harness.upstreams import PARAM as UPSTREAM
+from harness.upstreams import read_upstream
 from scenarios import scenario_path
 from scenarios.load.resilience_plan import resilience_plan
 
@@ -132,16 +134,20 @@ class LoadTarget:
     tls: TargetTls = DEFAULT_TLS  # what every client trusts of its certificate (https)
     # How and when it exited, once it has (a target the harness started: `Child.ended`).
     ended: Callable[[], ProcessExit | None] = field(default=lambda: None)
+    own_mock: bool = False  # the mock is sfperf's, started for the run (else the user's)
 
     @classmethod
-    def of(cls, running: RunningTarget, mock_url: str, *, io: bool = False) -> LoadTarget:
-        """The load's view of a running target (`io`: with the shim's file counts)."""
+    def of(
+        cls, running: RunningTarget, mock_url: str, *, io: bool = False, own_mock: bool = False
+    ) -> LoadTarget:
+        """The load's view of a running target (`io`: with the shim's file counts; `own_mock`:
+        the mock at `mock_url` is one sfperf started)."""
         snapshot = running.io_snapshot if io else no_snapshot
         pgid = running.pid  # a started target leads its own process group
         held = functools.partial(group_resources, pgid) if pgid else no_resources
         return cls(running.name, running.url, mock_url, running.metrics_reading, snapshot,
                    held, headers=running.headers, tls=running.tls,
-                   ended=running.ended)  # fmt: skip
+                   ended=running.ended, own_mock=own_mock)  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
         """Watches this target over one load run (the `card` record's observation)."""
@@ -320,6 +326,7 @@ def run_load(
     port = plan.master_port or (free_port() if plan.distributed else 0)
     commands = locust_commands(plan, target, work, port)
     observer = target.observer(f"{Path(plan.scenario).stem}-{plan.mode}")
+    upstream = read_upstream(target.mock_url, own=target.own_mock)
     observer.start()
     started_at, started_s, load_at_start = now_iso(), clock(), load_average()
     began_epoch_s = time.time()
@@ -347,7 +354,8 @@ def run_load(
     joined = join_rows_of(plan, target, observation, measured, not finished, read_phases(raw))
     record = load_record(plan, target, run_dir, work, commands, metrics, started_at,
                          clock() - started_s, partial=not finished, joined=joined)  # fmt: skip
-    params = {**record.params, MACHINE_LOAD: machine, IN_FLIGHT_PARAM: asdict(in_flight)}
+    params = {**record.params, MACHINE_LOAD: machine, IN_FLIGHT_PARAM: asdict(in_flight),
+              UPSTREAM: upstream}  # fmt: skip
     if plan.rate_rps is not None:  # was the rate held? (R90)
         params[SCHEDULE_PARAM] = schedule_kept(rows, in_flight)
     if ended is not None:
@@ -357,6 +365,7 @@ def run_load(
     record = replace(record, params=params)
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
+    card = replace(card, params={**card.params, UPSTREAM: upstream})
     graded = retries_record(observation, target.name, card.labels["window"], not finished,
                             joined.rows)  # fmt: skip
     if graded is not None and observation.journal:
@@ -489,4 +498,4 @@ def serve_target(
         start_mock(run_dir, profile=mock_profile, seed=seed, args=mock_args) as mock,
         open_target(spec, mock_url=mock.url, run_dir=run_dir) as running,
     ):
-        yield LoadTarget.of(running, mock.url, io=True)
+        yield LoadTarget.of(running, mock.url, io=True, own_mock=True)

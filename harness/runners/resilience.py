@@ -144,7 +144,7 @@ def _resilience_target(
             else open_target(spec, mock_url=mock.url, run_dir=run_dir)
         )
         with opened as running:
-            yield LoadTarget.of(running, mock.url, io=spec.kind == "launch")
+            yield LoadTarget.of(running, mock.url, io=spec.kind == "launch", own_mock=True)
 
 
 def process_count(target: LoadTarget) -> int | None:

@@ -257,6 +257,9 @@ def test_a_launched_gateway_that_dies_mid_window_is_said_first_and_the_run_exits
     assert " s into steady-closed, after " in said[0]
     record = next(r for r in load_records(tmp_path / "run") if r.runner == "load")
     assert record.partial and record.params["target_exit"]["code"] == 137
+    upstream = record.params["upstream"]  # what a comparison checks is alike (R102)
+    assert (upstream["mock"], upstream["profile"]) == ("sfperf", "fast")
+    assert upstream["endpoints"]["chat-generations"]["latency"] == "none"
     assert 0 < record.params["target_exit"]["requests_before"] <= 30
     # The requests refused once it was gone are not measured: no claim counts them (R85).
     assert record.params["target_exit"]["requests_after"] > 0

@@ -13,6 +13,7 @@ from harness.errors import UsageError
 from harness.gate import (
     IMPROVEMENT,
     MISSING,
+    OTHER_UPSTREAM,
     REGRESSION,
     UNCHANGED,
     UNCONFIRMED,
@@ -373,3 +374,32 @@ def test_a_row_measured_once_a_side_is_judged_on_its_requests_as_before() -> Non
     row = next(r for r in report.results if r.key == SYNC_64)
     assert row.status == REGRESSION and row.comparison is not None
     assert row.comparison.method == ON_ROUNDS  # the requests of one window a side
+
+
+def behind(run: list[RunRecord], mock: str, latency: str) -> list[RunRecord]:
+    """`run` as measured behind `mock` (sfperf's or the user's) at that chat latency."""
+    settings = {"latency": latency, "latency_by_model": {}, "faults": [], "quota_rpm": None}
+    upstream = {"mock": mock, "url": "http://127.0.0.1:9401", "profile": "p",
+                "endpoints": {"chat-generations": settings}}  # fmt: skip
+    return [replace(r, params={**r.params, "upstream": upstream}) for r in run]
+
+
+def test_windows_measured_against_unlike_upstreams_are_not_compared_and_say_why() -> None:
+    # R102: the same gateway, its resilience on sfperf's fast mock, then on a user's mock at
+    # 450 ms: "regression +817%".
+    slow = load_run("a", 2)
+    slow = [replace(r, series=(replace(r.series[0], values=tuple(
+        v * 9 for v in r.series[0].values)), r.series[1])) for r in slow]  # fmt: skip
+    base = behind(load_run("a", 1), "sfperf", "lognormal:median=80ms,sigma=0.4")
+    cand = behind(slow, "user", "lognormal:median=450ms,sigma=0.45,per_token=8ms")
+    report = evaluate_gate(base, cand, load_rules(DEFAULT_RULES))
+    assert {r.status for r in report.results} == {OTHER_UPSTREAM} and not report.failed
+    assert report.results[0].note == (
+        "not compared: the upstream differed: sfperf's mock (profile p; chat-generations: "
+        "latency lognormal:median=80ms,sigma=0.4) (baseline) vs the user's mock at "
+        "http://127.0.0.1:9401 (profile p; chat-generations: latency "
+        "lognormal:median=450ms,sigma=0.45,per_token=8ms) (candidate)"
+    )
+    assert report.nothing_compared.startswith("nothing compared: no shared metric could be")
+    alike = behind(slow, "user", "lognormal:median=80ms,sigma=0.4")  # whose mock aside
+    assert evaluate_gate(base, alike, load_rules(DEFAULT_RULES)).failed

@@ -178,3 +178,19 @@ def test_what_a_run_stopped_half_way_did_not_measure_is_listed_with_why(tmp_path
     assert len(lacking) == len({(r.scenario, tuple(sorted(r.labels.items()))) for r in loads[1:]})
     assert {row["missing_from"] for row in lacking} == {"candidate"}
     assert {row["why"] for row in lacking} == {"stopped by SIGTERM during load"}
+
+
+def test_windows_behind_unlike_upstreams_are_one_row_not_compared() -> None:
+    records = load_records(GOLDEN / "results-v1-full.json")
+    loads = [r for r in records if r.matches(runner="load", target="sync-optimized")]
+
+    def behind(latency: str) -> list[RunRecord]:
+        settings = {"latency": latency, "faults": []}
+        upstream = {"mock": "sfperf", "profile": "p", "endpoints": {"generations": settings}}
+        return [replace(r, params={**r.params, "upstream": upstream}) for r in loads]
+
+    rows = metric_rows(behind("fixed:80ms"), behind("fixed:450ms"))
+    assert len(rows) == len({r.scenario for r in loads})
+    assert all(row[0].endswith("/*") and row[9] == "not compared" for row in rows)
+    assert "latency fixed:80ms) (baseline) vs sfperf's mock" in rows[0][10]
+    assert all(row[9] != "not compared" for row in metric_rows(loads, behind("fixed:450ms")))
