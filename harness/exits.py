@@ -56,12 +56,12 @@ def exit_line(target: str, params: Mapping[str, Any]) -> str:
     """One line: '<target> exited with code 137 (killed: out of memory?) at 23:25:31, 1.2 s
     into steady-closed, after 41 answered request(s): nothing answered after it'."""
     head = f"{target} {params['says']} at {params['at']}"
-    if float(params["after_s"]) < 0:
+    if float(params["after_s"]) < 0 and not int(params["requests_before"]):
         return (f"{head}, before {params['where']} began: every request of it was refused, "
                 "none reached a gateway")  # fmt: skip
     after = int(params.get("requests_after") or 0)
     left_out = f"; the {after:,} request(s) its exit decided are not measured" if after else ""
-    return (f"{head}, {float(params['after_s']):.1f} s into {params['where']}, after "
+    return (f"{head}, {max(0.0, float(params['after_s'])):.1f} s into {params['where']}, after "
             f"{int(params['requests_before']):,} answered request(s): nothing answered after it "
             f"(refused connections, not the gateway's failure under load){left_out}")  # fmt: skip
 

@@ -343,7 +343,9 @@ def run_sweep(
             return None
         turn = f" round {round_ + 1}/{plan.rounds}" if round_ else ""
         advance(0, f"sweep {run.name} N={level} L={latency_ms:g}ms{turn}")
-        record = with_exit(run, measure_level(plan, run, level, latency_ms, environment, round_))
+        began_s = time.time()  # before the window: judging it after it ended takes a while
+        record = measure_level(plan, run, level, latency_ms, environment, round_)
+        record = with_exit(run, record, began_s)
         records.append(record)
         keep([record])
         advance(1, "")
@@ -370,14 +372,14 @@ def run_sweep(
     return records
 
 
-def with_exit(run: SubjectRun, record: RunRecord) -> RunRecord:
-    """`record`, partial and with params `target_exit`, when `run`'s process exited by its
-    end (`run` is then `gone`: its later levels are not measured)."""
+def with_exit(run: SubjectRun, record: RunRecord, began_s: float) -> RunRecord:
+    """`record` of the window that began at `began_s` (epoch s), partial and with params
+    `target_exit`, when `run`'s process exited by its end (`run` is then `gone`: its later
+    levels are not measured)."""
     ended = run.ended()
     if ended is None:
         return record
     run.gone = True
-    began_s = time.time() - record.duration_s  # the window just measured
     level = f"the sweep's concurrency {record.labels.get('concurrency')}"
     answered = sum(1 for status in record.get("status").values if status) if (
         "status" in record.series_names) else 0  # fmt: skip

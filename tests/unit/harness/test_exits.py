@@ -75,3 +75,11 @@ def test_requests_its_exit_decided_are_left_out_of_the_window_and_said_not_measu
     assert kept == [answered, failed_before] and after == 4
     params = exit_params(ProcessExit(137, 100.9), "steady-closed", 99.0, 1, after)
     assert exit_line("gw", params).endswith("; the 4 request(s) its exit decided are not measured")
+
+
+def test_a_window_with_answered_requests_is_never_said_to_have_reached_no_gateway() -> None:
+    # review7 B9: a start placed late made after_s negative beside 3 answered requests.
+    params = exit_params(ProcessExit(-9, 1_000.0), "the sweep's concurrency 8", 1_000.4, 3)
+    line = exit_line("t", params)
+    assert "every request of it was refused" not in line
+    assert ", 0.0 s into the sweep's concurrency 8, after 3 answered request(s)" in line

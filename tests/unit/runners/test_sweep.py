@@ -119,11 +119,14 @@ def test_a_subject_whose_process_exited_keeps_the_level_it_died_at_and_is_measur
     alive, ended = SubjectRun("gw", "target", unused), ProcessExit(137, 1_000.0)
     dead = SubjectRun("gw", "target", unused, ended=lambda: ended)
     record = level_record(dead, 8, 200.0, measured, environment=ENV, params={})
-    assert with_exit(alive, record) is record and not alive.gone
-    marked = with_exit(dead, record)
+    assert with_exit(alive, record, 999.0) is record and not alive.gone
+    marked = with_exit(dead, record, 999.0)
     assert dead.gone and marked.partial
     assert marked.params["target_exit"]["requests_before"] == 2
     assert marked.params["target_exit"]["where"] == "the sweep's concurrency 8"
+    # B9: the level's start is when its window began, not the end less its duration (the
+    # judging after the window would place it past an early death).
+    assert marked.params["target_exit"]["after_s"] == 1.0
 
 
 def test_a_target_record_carries_its_role_statuses_and_fidelity() -> None:
