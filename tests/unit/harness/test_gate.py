@@ -378,7 +378,12 @@ def test_a_row_measured_once_a_side_is_judged_on_its_requests_as_before() -> Non
 
 def behind(run: list[RunRecord], mock: str, latency: str) -> list[RunRecord]:
     """`run` as measured behind `mock` (sfperf's or the user's) at that chat latency."""
-    settings: dict[str, object] = {"latency": latency, "latency_by_model": {}, "faults": [], "quota_rpm": None}
+    settings: dict[str, object] = {
+        "latency": latency,
+        "latency_by_model": {},
+        "faults": [],
+        "quota_rpm": None,
+    }
     upstream = {"mock": mock, "url": "http://127.0.0.1:9401", "profile": "p",
                 "endpoints": {"chat-generations": settings}}  # fmt: skip
     return [replace(r, params={**r.params, "upstream": upstream}) for r in run]
