@@ -216,7 +216,9 @@ def _growth(records: Sequence[RunRecord]) -> list[str]:
     than at the first's, per request served after the first window, when beyond
     `GROWTH_FLOORS` (total and per request). The first window is left out as warm-up (a JIT,
     a pool filling), and what was given back between windows is not growth (R95)."""
-    cards = [r for r in records if r.runner == "card" and "rss_growth_kb" in r.series_names]
+    cards = _last_process(
+        [r for r in records if r.runner == "card" and "rss_growth_kb" in r.series_names]
+    )
     if len(cards) < 2:
         return []
     served = _total(cards[1:], "requests_served")
@@ -227,6 +229,14 @@ def _growth(records: Sequence[RunRecord]) -> list[str]:
         if served and grown >= floor and grown / served >= per_request:
             said.append(_grown_words(name, grown, served, cards[-1].get(level).values[0]))
     return said
+
+
+def _last_process(cards: Sequence[RunRecord]) -> list[RunRecord]:
+    """The cards of the launch the last card watched (params `process`): two launches' memory
+    is two processes', not growth (a run `--append`ed to another, review7 B7); cards saved
+    before they named it are one."""
+    process = cards[-1].params.get("process", "") if cards else ""
+    return [card for card in cards if card.params.get("process", "") == process]
 
 
 def _secret_logs(records: Sequence[RunRecord]) -> list[str]:

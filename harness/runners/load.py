@@ -58,7 +58,12 @@ from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
 from harness.targets.headers import HEADERS_VARIABLE
 from harness.targets.metrics_reading import MetricsReading
 from harness.targets.process import ProcessExit, signal_group, spawn, stop_group
-from harness.targets.resources import GroupResources, group_resources, no_resources
+from harness.targets.resources import (
+    GroupResources,
+    group_resources,
+    no_resources,
+    process_identity,
+)
 from harness.targets.tls import DEFAULT_TLS, TLS_VARIABLE, TargetTls
 from harness.upstreams import PARAM as UPSTREAM
 from harness.upstreams import read_upstream
@@ -68,6 +73,7 @@ from scenarios.load.resilience_plan import resilience_plan
 SCENARIO_DIR = scenario_path("load")
 SCENARIOS = ("steady", "ramp", "spike", "soak", "streaming", "faults")
 IN_FLIGHT_PARAM = "in_flight"  # what was still waiting at the window's end (`InFlight`)
+PROCESS = "process"  # a card's: which launch of the target it watched (memory growth, B7)
 SCHEDULE_PARAM = "open_loop"  # an open loop's requests scheduled and unsent (`schedule_kept`)
 STOP_GRACE_S = 15.0  # how long locust may take to stop and write after its run time
 WORKER_WAIT_S = 60.0  # how long a master waits for its workers to connect
@@ -135,6 +141,7 @@ class LoadTarget:
     # How and when it exited, once it has (a target the harness started: `Child.ended`).
     ended: Callable[[], ProcessExit | None] = field(default=lambda: None)
     own_mock: bool = False  # the mock is sfperf's, started for the run (else the user's)
+    process: str = ""  # which launch of it (`resources.process_identity`; "": not started)
 
     @classmethod
     def of(
@@ -146,8 +153,9 @@ class LoadTarget:
         pgid = running.pid  # a started target leads its own process group
         held = functools.partial(group_resources, pgid) if pgid else no_resources
         return cls(running.name, running.url, mock_url, running.metrics_reading, snapshot,
-                   held, headers=running.headers, tls=running.tls,
-                   ended=running.ended, own_mock=own_mock)  # fmt: skip
+                   held, headers=running.headers, tls=running.tls, ended=running.ended,
+                   own_mock=own_mock,
+                   process=process_identity(pgid) if pgid else "")  # fmt: skip
 
     def observer(self, label: str) -> WindowObserver:
         """Watches this target over one load run (the `card` record's observation)."""
@@ -365,7 +373,7 @@ def run_load(
     record = replace(record, params=params)
     card = card_record(observation, joined.rows, target=target.name, scenario=observation.label,
                        started_at=started_at, users=plan.users, partial=not finished)  # fmt: skip
-    card = replace(card, params={**card.params, UPSTREAM: upstream})
+    card = replace(card, params={**card.params, UPSTREAM: upstream, PROCESS: target.process})
     graded = retries_record(observation, target.name, card.labels["window"], not finished,
                             joined.rows)  # fmt: skip
     if graded is not None and observation.journal:

@@ -40,6 +40,17 @@ def group_resources(pgid: int, proc: Path = PROC) -> GroupResources | None:
     return GroupResources(rss_kb, fds, read) if read else None
 
 
+def process_identity(pid: int, proc: Path = PROC) -> str:
+    """`pid@starttime` (clock ticks after boot, /proc/PID/stat's 22nd field): one launch of a
+    target apart from another, even should a pid come round again; `pid` alone when unread."""
+    try:
+        stat = (proc / str(pid) / "stat").read_text()
+        # The command name (2nd field) may hold spaces: count from the ')' that ends it.
+        return f"{pid}@{stat.rsplit(')', 1)[1].split()[19]}"
+    except (OSError, IndexError):
+        return str(pid)
+
+
 def no_resources() -> GroupResources | None:
     """For targets the harness did not start: their processes are not ours to read."""
     return None

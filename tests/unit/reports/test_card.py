@@ -481,6 +481,30 @@ def test_a_runtimes_warm_up_and_what_it_gave_back_between_windows_are_not_a_leak
         assert "grew by" not in (tmp_path / "report.md").read_text(encoding="utf-8")
 
 
+def test_two_launches_memory_is_not_growth_and_each_launch_is_judged_on_its_own(
+    tmp_path: Path,
+) -> None:
+    # review7 B7: `--append` put a second launch's cards after the first's: 50 MB -> 90 MB was
+    # two processes, "memory grew by 39 MB ... out-of-memory kill".
+    def launch(process: str, windows: list[RunRecord]) -> list[RunRecord]:
+        return [replace(w, params={"process": process}) for w in windows]
+
+    first = launch(
+        "41@100", [growth_window(50_000.0, 20.0, 40.0), growth_window(50_500.0, 20.0, 40.0)]
+    )
+    second = launch(
+        "97@900", [growth_window(90_000.0, 20.0, 40.0), growth_window(90_400.0, 20.0, 40.0)]
+    )
+    write_report(tmp_path, [*first, *second], claims=[], cards={TARGET: []})
+    assert "grew by" not in (tmp_path / "report.md").read_text(encoding="utf-8")
+    leaking = launch(
+        "97@900", [growth_window(90_000.0, 20.0, 40.0), growth_window(120_000.0, 20.0, 80.0)]
+    )
+    write_report(tmp_path, [*first, *leaking], claims=[], cards={TARGET: []})
+    text = (tmp_path / "report.md").read_text(encoding="utf-8")
+    assert "memory grew by 29 MB over the 80 requests after the first window" in text
+
+
 def test_requests_that_met_the_users_mocks_faults_are_said_apart_not_as_the_gateways_errors(
     tmp_path: Path,
 ) -> None:
