@@ -16,6 +16,9 @@ if TYPE_CHECKING:  # pure: what reports read, without the runners and targets be
     from harness.targets.process import ProcessExit
 
 PARAM = "target_exit"  # in a load record's or sweep point's params: `exit_params`
+# The exit's time is when sfperf's watcher saw it; the connections the dying process dropped
+# closed a moment before, on the client's clock: a failure this close before it was the exit's.
+EXIT_SLACK_S = 1.0
 
 
 def exit_params(
@@ -37,12 +40,13 @@ def exit_params(
 
 def measured_before(rows: Sequence[Row], ended: ProcessExit | None) -> tuple[list[Row], int]:
     """The rows a window measures of a target that exited during it (all when none did): those
-    that got a reply, or failed before the exit; and how many its exit decided (sent, or still
-    waiting, once the process was gone: refused, reset or never sent), which no claim counts
-    against the gateway: a dead process is not measured (R85)."""
+    that got a reply, or failed before the exit (`EXIT_SLACK_S` before it was seen); and how
+    many its exit decided (in flight as it died, sent or still waiting once it was gone:
+    dropped, refused or never sent), which no claim counts against the gateway: a dead process
+    is not measured (R85)."""
     if ended is None:
         return list(rows), 0
-    kept = [row for row in rows if row.status or row.end_s < ended.at_s]
+    kept = [row for row in rows if row.status or row.end_s < ended.at_s - EXIT_SLACK_S]
     return kept, len(rows) - len(kept)
 
 

@@ -65,15 +65,16 @@ def test_counts_are_printed_in_full_never_in_exponent_form() -> None:
 def test_requests_its_exit_decided_are_left_out_of_the_window_and_said_not_measured() -> None:
     # R85's rest: 7,432 refused requests after a death were "left without a reply".
     answered = Row("chat", 100.0, 100.0, 50.0, 200, True)
-    cut_by_it = Row("chat", 100.5, 100.5, 600.0, 0, False, error="ConnectionResetError")
     failed_before = Row("chat", 100.1, 100.1, 10.0, 0, False, error="ConnectionResetError")
-    refused = [Row("chat", 101.0 + i, 101.0 + i, 1.0, 0, False, error="ConnectionRefusedError")
+    # Dropped as it died, a moment before sfperf's watcher saw the exit (the client's clock).
+    dropped = Row("chat", 101.0, 101.0, 650.0, 0, False, error="HTTPConnectionClosed")
+    refused = [Row("chat", 102.0 + i, 102.0 + i, 1.0, 0, False, error="ConnectionRefusedError")
                for i in range(3)]  # fmt: skip
-    rows = [answered, failed_before, cut_by_it, *refused]
+    rows = [answered, failed_before, dropped, *refused]
     assert measured_before(rows, None) == (rows, 0)
-    kept, after = measured_before(rows, ProcessExit(137, 100.9))
+    kept, after = measured_before(rows, ProcessExit(137, 101.9))
     assert kept == [answered, failed_before] and after == 4
-    params = exit_params(ProcessExit(137, 100.9), "steady-closed", 99.0, 1, after)
+    params = exit_params(ProcessExit(137, 101.9), "steady-closed", 99.0, 1, after)
     assert exit_line("gw", params).endswith("; the 4 request(s) its exit decided are not measured")
 
 
