@@ -4,9 +4,9 @@ Exit 1 on a (confirmed) regression, 0 otherwise, 2 on bad input, when no metric 
 compared (a gate that compared nothing has no verdict), and when the candidate lacks some of the
 baseline's gated metrics or measured them cut short (a run stopped half way), unless
 `--allow-missing`. Each `--baseline`/`--candidate` directory is one run; several runs a side are
-compared run by run. Baselines can be kept per
-machine fingerprint under `.sfperf/baselines/<fingerprint>/` (`--save-baseline DIR`), with a
-history of the last runs that serves as the baseline's between-run spread.
+compared run by run. Baselines can be kept per machine fingerprint under
+`.sfperf/baselines/<fingerprint>/` (`--save-baseline DIR`), with a history of the last runs that
+serves as the baseline's between-run spread.
 """
 
 from __future__ import annotations
@@ -18,9 +18,12 @@ import subprocess
 import sys
 import tempfile
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from harness.errors import UsageError
+
+if TYPE_CHECKING:  # the gate's modules are imported in `run`, as every command's heavy ones
+    from harness.gate import GateReport
 
 BASELINE_ROOT = Path(".sfperf/baselines")
 CONFIRM_RUNS = 4
@@ -122,7 +125,7 @@ def run(args: argparse.Namespace) -> int:
     return exit_code(report)
 
 
-def exit_code(report: Any) -> int:
+def exit_code(report: GateReport) -> int:
     """1 on a regression, else 0; a withheld verdict is exit 2 in one line: nothing compared,
     or a candidate that lacks some of the baseline's metrics (a run cut short, R111)."""
     if report.failed:
