@@ -75,16 +75,21 @@ def _exit_line(records: Sequence[RunRecord]) -> str:
 
 
 def _missed_line(records: Sequence[RunRecord]) -> str:
-    """The resilience phases no upstream call reached (a stall held every client): what they
-    put to the test was not tested, whatever an 'inconclusive' claim says (R64)."""
-    missed = [str(p) for r in records if r.runner == "verdict"
-              for p in r.params.get("not_exercised") or ()]  # fmt: skip
-    if not missed:
+    """The resilience phases no upstream call reached (a stall held every client, R64), and
+    those whose calls met none of their faults (every one refused first, e.g. for an expired
+    token, R116): what they put to the test was not tested, whatever a claim says."""
+    graded = [r for r in records if r.runner == "verdict"]
+    missed = [str(p) for r in graded for p in r.params.get("not_exercised") or ()]
+    unmet = [str(p) for r in graded for p in r.params.get("faults_unmet") or ()]
+    said = [f"the target made no upstream call during its {', '.join(missed)} phase(s), its "
+            "clients all waiting on it"] if missed else []  # fmt: skip
+    said += [f"its upstream calls during the {', '.join(unmet)} phase(s) met none of the "
+             "phase's faults: the upstream refused them first"] if unmet else []  # fmt: skip
+    if not said:
         return ""
-    return (f"**Not exercised by resilience:** the target made no upstream call during its "
-            f"{', '.join(missed)} phase(s), its clients all waiting on it: what those phases "
-            "test (answers under an outage, recovery, hang-ups, a token past its short life) "
-            "was not tested.")  # fmt: skip
+    return (f"**Not exercised by resilience:** {'; '.join(said)}: what those phases test "
+            "(answers under an outage, recovery, hang-ups, a token past its short life) was not "
+            "tested.")  # fmt: skip
 
 
 def _of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:

@@ -12,7 +12,7 @@ import contextlib
 import sys
 import time
 from collections.abc import Callable, Iterator, Mapping, Sequence
-from dataclasses import asdict, replace
+from dataclasses import asdict, dataclass, field, replace
 from pathlib import Path
 from typing import Any
 
@@ -22,11 +22,16 @@ from harness.exits import exits_said
 from harness.findings import GradingPolicy, findings_record, grade_journal
 from harness.findings.journal import fetch_journal, mock_epoch_s, save_journal
 from harness.findings.retries import with_client_replies
-from harness.records import RunRecord, now_iso
+from harness.records import RunRecord, Series, now_iso
 from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.runners.support.interrupted import Interrupted
 from harness.runners.support.loadrows import client_replies, read_rows
-from harness.runners.support.phases import PhaseSpan, not_exercised
+from harness.runners.support.phases import (
+    PhaseSpan,
+    fault_phases_untested,
+    faults_unmet,
+    not_exercised,
+)
 from harness.runners.support.progress import Advance, no_progress
 from harness.shim import target_processes
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
@@ -40,6 +45,8 @@ MOCK_PROFILE = scenario_path("load", "resilience.toml")
 QUICK_DURATION_S = 10.0
 DEFAULT_DURATION_S = 600.0  # 200 s tokens expire twice; 45 s hangs tell a missing timeout
 NOT_EXERCISED = "not_exercised"  # the verdict's params: phases no upstream call reached (R64)
+FAULTS_UNMET = "faults_unmet"  # the verdict's params: fault phases whose calls met none (R116)
+FAULTS_UNTESTED = "fault_phases_untested"  # the load record's: how many fault phases of either
 JOURNAL_SETTLE_S = 0.5  # replies to abandoned requests reach the journal a moment later
 
 
@@ -87,13 +94,14 @@ def run_resilience(
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
         policy = replace(policy, target_processes=process_count(target))
         missed = missed_phases(records, journal.entries, target.mock_url)
+    records = [with_faults_untested(r, missed) for r in records]
     findings = grade_journal(with_client_replies(journal.entries, replies_of(records, run_dir)),
                              policy)  # fmt: skip
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
               "policy": policy.as_dict(), "resilience_plan": asdict(plan),
               "proves_read_timeout": plan.proves_read_timeout(policy.hang_wait_s),
-              NOT_EXERCISED: missed}  # fmt: skip
+              NOT_EXERCISED: missed.no_call, FAULTS_UNMET: missed.unmet}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
         partial=journal.lost or interrupted or any(r.partial for r in records),
@@ -110,15 +118,40 @@ def run_resilience(
     return [*records, tokens, verdict]
 
 
+@dataclass(frozen=True)
+class MissedPhases:
+    """The phases of a run that did not test what they test: those with no upstream call
+    (`no_call`, R64), those with faults whose calls met none (`unmet`, with what the calls got
+    instead, R116), and how many of all those had faults to inject (`faulty`)."""
+
+    no_call: list[str] = field(default_factory=list)
+    unmet: list[str] = field(default_factory=list)
+    faulty: int = 0
+
+
 def missed_phases(
     records: Sequence[RunRecord], entries: Sequence[Mapping[str, Any]], mock_url: str
-) -> list[str]:
-    """The phases of the load record's run in which the target made no upstream call ([]:
-    every one was exercised, or the phases or the mock's clock are unknown)."""
-    spans = [PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"]))
+) -> MissedPhases:
+    """The phases of the load record's run that did not test what they test (none when every
+    one did, or the phases or the mock's clock are unknown)."""
+    spans = [PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"]),
+                       bool(p.get("injects", False)))
              for r in records for p in r.params.get("phases") or ()]  # fmt: skip
     epoch_s = mock_epoch_s(mock_url) if spans else None
-    return [] if epoch_s is None else not_exercised(spans, entries, epoch_s)
+    if epoch_s is None:
+        return MissedPhases()
+    return MissedPhases(not_exercised(spans, entries, epoch_s),
+                        faults_unmet(spans, entries, epoch_s),
+                        fault_phases_untested(spans, entries, epoch_s))  # fmt: skip
+
+
+def with_faults_untested(record: RunRecord, missed: MissedPhases) -> RunRecord:
+    """The load record with `fault_phases_untested` (count, one value): the phases with faults
+    to inject that no call met, so the claims on requests under faults have no verdict."""
+    if "phases" not in record.params:
+        return record
+    series = Series(FAULTS_UNTESTED, "count", (float(missed.faulty),))
+    return replace(record, series=(*record.series, series))
 
 
 def replies_of(records: Sequence[RunRecord], run_dir: Path) -> dict[str, tuple[int, str]]:

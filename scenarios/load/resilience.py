@@ -71,7 +71,8 @@ class Director:
             # between counts as met by the faults.
             before_s = time.time()
             self.admin.patch_config({"faults": list(phase.faults)})
-            self.mark(PhaseSpan(phase.name, time.time() if phase.calm else before_s, phase.calm))
+            began_s = time.time() if phase.calm else before_s
+            self.mark(PhaseSpan(phase.name, began_s, phase.calm, injects=bool(phase.faults)))
             logging.info("resilience: %s from %.1f s", phase.name, phase.start_s)
 
     def mark(self, span: PhaseSpan) -> None:

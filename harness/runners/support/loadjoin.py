@@ -151,7 +151,8 @@ def calm_series(
     calm_ids = {id(r) for r in calm}
     met_faults = [r for r in rows if id(r) not in calm_ids]
     params["calm_errors"] = top_errors([r for r in calm if not answered(r) and not no_reply(r)])
-    params["phases"] = [{"name": p.name, "start_s": p.start_s, "calm": p.calm} for p in phases]
+    params["phases"] = [{"name": p.name, "start_s": p.start_s, "calm": p.calm,
+                         "injects": p.injects} for p in phases]  # fmt: skip
     return [
         make_series("calm_answered", "count", (float(answered(r)) for r in calm)),
         make_series("fault_status", "code", (r.status for r in met_faults)),

@@ -11,6 +11,7 @@ on the second.
 from __future__ import annotations
 
 import json
+from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import asdict, dataclass
 from pathlib import Path
@@ -27,11 +28,12 @@ PHASES_FILE = "phases.json"
 class PhaseSpan:
     """From `start_s` (epoch seconds) to the next phase's start, the mock did what `name` says;
     `calm`: it injected nothing into calls at random (faults aimed at the first few calls are
-    told apart by the journal)."""
+    told apart by the journal); `injects`: it had faults to inject, at random or aimed."""
 
     name: str
     start_s: float
     calm: bool
+    injects: bool = False  # phases written before it was kept: judged as calm ones
 
 
 def write_phases(directory: Path, spans: Sequence[PhaseSpan]) -> None:
@@ -43,7 +45,8 @@ def read_phases(directory: Path) -> tuple[PhaseSpan, ...]:
     """The phases a run's scenario wrote into `directory`; () when it walked none."""
     try:
         raw = json.loads((directory / PHASES_FILE).read_text(encoding="utf-8"))
-        return tuple(PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"])) for p in raw)
+        return tuple(PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"]),
+                               bool(p.get("injects", False))) for p in raw)  # fmt: skip
     except (OSError, ValueError, TypeError, KeyError):
         return ()
 
@@ -72,13 +75,46 @@ def not_exercised(
     """The phases (numbered when a name repeats: "calm 2") in which the target made no upstream
     call: a stall kept them from ever reaching it, so what they test was not tested (R64).
     `entries` are the mock's journal, `epoch_s` when its `t_s` 0 was (epoch seconds)."""
-    times = [epoch_s + float(e["t_s"]) for e in entries
+    return [name for name, calls in _calls_by_phase(spans, entries, epoch_s) if not calls]
+
+
+def faults_unmet(
+    spans: Sequence[PhaseSpan], entries: Iterable[Mapping[str, Any]], epoch_s: float
+) -> list[str]:
+    """The phases with faults to inject whose upstream calls met none, with what those calls
+    got instead: `503 outage (401 x4,113)`: every call refused before the fault (an expired
+    token), so what the phase tests was not tested (R116). A phase with no call at all is
+    `not_exercised`'s."""
+    missed = []
+    for (name, calls), span in zip(_calls_by_phase(spans, entries, epoch_s), spans, strict=True):
+        if span.injects and calls and not any(call.get("fault") for call in calls):
+            got = Counter(str(call.get("status", "?")) for call in calls).most_common(3)
+            missed.append(f"{name} ({', '.join(f'{status} x{n:,}' for status, n in got)})")
+    return missed
+
+
+def fault_phases_untested(
+    spans: Sequence[PhaseSpan], entries: Iterable[Mapping[str, Any]], epoch_s: float
+) -> int:
+    """How many phases with faults to inject had no call meet one (no call at all, or every
+    call refused before it): the claims on requests under faults were not put to the test."""
+    by_phase = _calls_by_phase(spans, entries, epoch_s)
+    return sum(span.injects and not any(call.get("fault") for call in calls)
+               for (_, calls), span in zip(by_phase, spans, strict=True))  # fmt: skip
+
+
+def _calls_by_phase(
+    spans: Sequence[PhaseSpan], entries: Iterable[Mapping[str, Any]], epoch_s: float
+) -> list[tuple[str, list[Mapping[str, Any]]]]:
+    """Each phase's name (numbered when it repeats) and the Models calls the journal shows in it
+    (on the mock's clock: `epoch_s` is when its `t_s` 0 was)."""
+    timed = [(epoch_s + float(e["t_s"]), e) for e in entries
              if e.get("endpoint") != "token" and isinstance(e.get("t_s"), int | float)]  # fmt: skip
     ends = [s.start_s for s in spans[1:]] + [float("inf")]
-    seen: dict[str, int] = {}
-    missed = []
+    seen: Counter[str] = Counter()
+    found = []
     for span, end in zip(spans, ends, strict=True):
-        seen[span.name] = seen.get(span.name, 0) + 1
-        if not any(span.start_s <= t < end for t in times):
-            missed.append(span.name + (f" {seen[span.name]}" if seen[span.name] > 1 else ""))
-    return missed
+        seen[span.name] += 1
+        name = span.name + (f" {seen[span.name]}" if seen[span.name] > 1 else "")
+        found.append((name, [e for t, e in timed if span.start_s <= t < end]))
+    return found

@@ -558,3 +558,13 @@ def test_unless_takes_a_list_of_series_and_refuses_anything_else() -> None:
     assert [u.series for u in parsed.metric.unless] == ["a", "b"]
     with pytest.raises(UsageError, match="a list of those"):
         ledger_of(RATE_CLAIM.format(expect="at_least = 0.5") + "unless = [3]\n")
+
+
+def test_no_reply_under_faults_has_no_verdict_when_a_fault_phase_met_no_call() -> None:
+    # R116: every call refused 401 before the 503 outage and the hangs: "holds" tested nothing.
+    claim = gateway_claim("gw-every-request-answered-under-faults")
+    untested = record("load", "resilience", {}, no_reply=[0.0], fault_phases_untested=[2.0])
+    verdict = evaluate_claim(claim, [untested])
+    assert verdict.verdict == INCONCLUSIVE and "0 of 1 resilience runs in which" in verdict.reason
+    tested = record("load", "resilience", {}, no_reply=[0.0], fault_phases_untested=[0.0])
+    assert evaluate_claim(claim, [tested]).verdict == HOLDS

@@ -554,6 +554,18 @@ def test_the_card_names_the_resilience_phases_a_stall_kept_from_the_gateway() ->
             "outage, calm 3, hangs phase(s)") in section.intro  # fmt: skip
 
 
+def test_the_card_names_the_fault_phases_whose_calls_were_refused_before_the_fault() -> None:
+    from reports.card import card_section
+
+    # R116: a token that expired at 2.8 s: the 503 outage and the hangs met only 401s.
+    unmet = ["503 outage (401 x1,200)", "hangs (401 x900)"]
+    graded = record("verdict", "resilience", {"not_exercised": [], "faults_unmet": unmet})
+    section = card_section(TARGET, [graded], [])
+    assert ("**Not exercised by resilience:** its upstream calls during the 503 outage (401 "
+            "x1,200), hangs (401 x900) phase(s) met none of the phase's faults: the upstream "
+            "refused them first: what those phases test") in section.intro  # fmt: skip
+
+
 def test_a_bearer_token_appended_to_a_log_is_a_secret_in_a_log_not_a_token_store(
     tmp_path: Path,
 ) -> None:

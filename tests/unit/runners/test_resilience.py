@@ -187,3 +187,27 @@ def test_a_throttled_call_is_graded_with_what_the_client_got_for_its_request(
                                  sleep=lambda _: None)  # fmt: skip
     assert verdict.get("finding:passed_on_retryable").values == (1.0,)
     assert verdict.get("finding:gave_up").values == (0.0,)
+
+
+def test_the_load_record_counts_the_fault_phases_no_call_met_for_its_claims(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # R116: the 503 outage's only call was refused 401 before its fault.
+    @contextlib.contextmanager
+    def target(*_: Any) -> Iterator[LoadTarget]:
+        yield LoadTarget("gw", "http://gw", "http://mock")
+
+    refused = {"seq": 1, "endpoint": "chat-generations", "status": 401, "t_s": 11.0}
+    monkeypatch.setattr(resilience, "_resilience_target", target)
+    monkeypatch.setattr(resilience, "fetch_journal",
+                        lambda *_, **__: JournalRead((refused,), 0, False))  # fmt: skip
+    monkeypatch.setattr(resilience, "mock_epoch_s", lambda _: 100.0)
+    phases = [{"name": "calm", "start_s": 100.0, "calm": True, "injects": False},
+              {"name": "503 outage", "start_s": 110.0, "calm": False, "injects": True}]  # fmt: skip
+    load = replace(fake_record(False), params={"phases": phases})
+    monkeypatch.setattr(resilience, "run_load", lambda *_, **__: [load])
+    graded, _, verdict = run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0,
+                                        sleep=lambda _: None)  # fmt: skip
+    assert graded.get("fault_phases_untested").values == (1.0,)
+    assert verdict.params["faults_unmet"] == ["503 outage (401 x1)"]
+    assert verdict.params["not_exercised"] == ["calm"]

@@ -10,6 +10,8 @@ from harness.runners.support.loadrows import Row
 from harness.runners.support.phases import (
     PhaseSpan,
     calm_requests,
+    fault_phases_untested,
+    faults_unmet,
     not_exercised,
     read_phases,
     write_phases,
@@ -65,3 +67,22 @@ def test_the_phases_no_upstream_call_reached_are_named_when_a_stall_held_every_c
     assert not_exercised(spans, journal, 100.0) == ["503 outage", "calm 2", "hangs", "calm 3"]
     assert not_exercised(SPANS, [{"endpoint": "chat-generations", "t_s": t}
                                  for t in (1.0, 11.0, 21.0, 31.0)], 100.0) == []  # fmt: skip
+
+
+def test_a_fault_phase_whose_calls_were_all_refused_first_is_named_with_what_they_got() -> None:
+    # R116: a never-refreshed token: from 2.8 s on every call is refused 401 before the mock
+    # applies the phase's fault; no 503 and no hang was ever met.
+    spans = (PhaseSpan("calm", 100.0, True), PhaseSpan("503 outage", 110.0, False, True),
+             PhaseSpan("calm", 120.0, True), PhaseSpan("hangs", 130.0, True, True),
+             PhaseSpan("429 burst", 140.0, False, True))  # fmt: skip
+
+    def entry(t_s: float, status: int, fault: str | None = None) -> dict[str, Any]:
+        return {"endpoint": "chat-generations", "t_s": t_s, "status": status, "fault": fault}
+
+    journal = [entry(1.0, 200), *(entry(11.0 + i, 401) for i in range(3)), entry(21.0, 401),
+               entry(31.0, 401), entry(32.0, 200, "hang")]  # fmt: skip
+    assert faults_unmet(spans, journal, 100.0) == ["503 outage (401 x3)"]
+    # The 429 burst had no call at all: not_exercised names it; both count as untested.
+    assert not_exercised(spans, journal, 100.0) == ["429 burst"]
+    assert fault_phases_untested(spans, journal, 100.0) == 2
+    assert fault_phases_untested(SPANS, journal, 100.0) == 0  # phases written before `injects`
