@@ -20,6 +20,7 @@ from harness.exits import exits_said
 from harness.findings import findings_of
 from harness.findings.mock_faults import merged_met_faults, met_faults_words
 from harness.records import RunRecord
+from harness.saturation import saturations
 from reports.sections import Section, Table
 
 FILES_SHOWN = 8
@@ -28,6 +29,8 @@ UNPAIRED_SHOWN = 8
 COUNTED_IO = ("opens", "reads", "writes", "appends", "renames", "holds_token")
 # The gateway ledger's claim on crossed replies: the card's leak line says it first, not twice.
 LEAK_CLAIM = "gw-no-crossed-replies"
+# The gateway ledger's added-latency claim: a cap the sweep found says why, beside it (R99).
+ADDED_LATENCY_CLAIM = "gw-added-latency"
 FAULTED = "met a fault the mock injected"
 
 
@@ -157,8 +160,7 @@ def _lacks(params: Mapping[str, Any]) -> str:
 
 def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
     leak = _leak(records)
-    refuted = [f"refuted: {v.text.rstrip('.')} (measured {format_value(v.value, v.unit)})"
-               for v in verdicts if v.verdict == "refuted"
+    refuted = [_refuted(v, records) for v in verdicts if v.verdict == "refuted"
                and not (leak and v.claim_id == LEAK_CLAIM)]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
     problems = ([leak] if leak else []) + refuted + _growth(records) + _secret_logs(records)
@@ -172,6 +174,30 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
     if problems:
         return "**What is wrong:** " + "; ".join(problems) + "."
     return _clean_line(verdicts, records)
+
+
+def _refuted(verdict: Verdict, records: Sequence[RunRecord]) -> str:
+    """`refuted: TEXT (measured VALUE)`, with why when the records know it."""
+    why = _queue_note(records) if verdict.claim_id == ADDED_LATENCY_CLAIM else ""
+    return (f"refuted: {verdict.text.rstrip('.')} (measured "
+            f"{format_value(verdict.value, verdict.unit)}{why})")  # fmt: skip
+
+
+def _queue_note(records: Sequence[RunRecord]) -> str:
+    """Latency "added" by waiting, not by work: the sweep found the target serves fewer
+    requests at once than the steady load sent it (R99: waitress's 4 threads under 5 users read
+    as "adds 440.6 ms"); "" when no sweep found a cap under that."""
+    users = sorted({int(r.params.get("users") or 0) for r in records
+                    if r.runner == "load" and r.scenario == "steady"})  # fmt: skip
+    cap = next((s.cap for s in saturations(records) if s.cap is not None), None)
+    if cap is None or not users or cap >= users[-1]:
+        return ""
+    ran = f"{users[0]}" if len(users) == 1 else f"{users[0]} to {users[-1]}"
+    return (
+        f": a wait in its queue, not work: the sweep found it serves about {cap:.1f} requests at "
+        f"once (a concurrency cap: a pool, a lock or its server's threads) and the steady windows "
+        f"ran {ran} users, so the others waited for one to finish"
+    )
 
 
 def _clean_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> str:

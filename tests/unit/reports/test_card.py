@@ -12,8 +12,10 @@ from harness.card.selfreport import pair_figures
 from harness.claims import Verdict
 from harness.records import RunRecord, Series, capture_environment
 from harness.store import load_records
+from reports.card import card_section
 from reports.render import write_report
 from scenarios import scenario_path
+from tests.unit.harness.test_saturation import capped_at_one
 
 TARGET = "launch:gw"
 GOLDEN = Path(__file__).parents[2] / "golden"
@@ -580,3 +582,22 @@ def test_a_bearer_token_appended_to_a_log_is_a_secret_in_a_log_not_a_token_store
             "/gw/state/requests.jsonl (21 times in the windows) and never read back: a secret in "
             "a log") in text  # fmt: skip
     assert "| /gw/state/requests.jsonl | data | appended to on every request | 21 |" in text
+
+
+def test_added_latency_that_is_a_wait_behind_a_cap_the_sweep_found_says_so() -> None:
+    # R99: waitress's 4 threads under 5 users read "adds 440.6 ms" and nothing else.
+    added = replace(verdict("gw-added-latency", "refuted", 440.6), unit="ms")
+    sweep = capped_at_one(TARGET)  # about 1.0 request served at once
+
+    def wrong_line(users: int) -> str:
+        steady = record("load", "steady", {"users": users})
+        section = card_section(TARGET, [*sweep, steady], [added])
+        return section.intro.split("**What is wrong:** ")[1]
+
+    assert wrong_line(5).startswith(
+        "refuted: claim gw-added-latency (measured 440.6 ms: a wait in its queue, not work: the "
+        "sweep found it serves about 1.0 requests at once (a concurrency cap: a pool, a lock or "
+        "its server's threads) and the steady windows ran 5 users, so the others waited for one "
+        "to finish)"
+    )
+    assert wrong_line(1).startswith("refuted: claim gw-added-latency (measured 440.6 ms).")
