@@ -276,7 +276,6 @@ def render(
 
     guard = partial(guarded, log=log, run_dir=run_dir, say=say)
     verdicts = guard("claims", lambda: evaluate_run(run_dir, records, plan.ledger)) or []
-    say(f"[claims] {count_verdicts(verdicts)}")
     users = [t.name for t in plan.targets if t.kind != "variant"]
 
     def ledger_broke(path: Path, error: Exception) -> None:
@@ -286,6 +285,9 @@ def render(
                                                  broken=ledger_broke))  # fmt: skip
     for target, card in (cards or {}).items():
         say(f"[card] {target}: {count_verdicts(card)}")
+    # Beside a user's gateway the seed ledger's counts are about sfperf's own code (R109).
+    whose = "seed report on sfperf's reference code: " if users else ""
+    say(f"[claims] {whose}{count_verdicts(verdicts)}")
     return write_report(run_dir, records, claims=verdicts, cards=cards,
                         title=report_title(plan, log))  # fmt: skip
 

@@ -22,6 +22,7 @@ from typing import Any
 from harness.card.ledger import load_cards
 from harness.claims import Verdict, count_verdicts, load_verdicts
 from harness.completeness import load_steps, step_states
+from harness.findings import findings_of
 from harness.records import RunRecord
 from harness.store import atomic_write_bytes, atomic_write_text
 from reports.card import card_sections
@@ -100,15 +101,27 @@ def to_csv(tbl: Table) -> str:
 
 
 def card_outcome(target: str, card: Sequence[Verdict], records: Sequence[RunRecord]) -> str:
-    """How a target's card came out; "not measured" when no model worked on it (its claims
-    then hold nothing: every one is undecided)."""
+    """How a target's card came out, with its findings; "not measured" when no model worked on
+    it (its claims then hold nothing: every one is undecided)."""
     discovered = [r for r in records if r.runner == "discover" and r.labels.get("target") == target]
     if discovered and discovered[-1].params.get("model") is None:
         # Runs saved before `model_not_measured` was kept said "no model works" of every one.
         why = discovered[-1].params.get("model_not_measured") or "no model works on it"
         return f"{target}: not measured ({why}: see its card)"
     refuted = sum(v.verdict == "refuted" for v in card)
-    return f"{target}: {refuted} of {len(card)} gateway claims refuted"
+    found = findings_count([r for r in records if r.labels.get("target") == target])
+    return (
+        f"{target}: {refuted} of {len(card)} gateway claims refuted{f', {found}' if found else ''}"
+    )
+
+
+def findings_count(records: Sequence[RunRecord]) -> str:
+    """`findings: 1 FAIL, 3 WARN`, counted as the findings tables show them (one per name,
+    whatever the windows that named it: R128); "" when no verdict record is among `records`."""
+    if not any(r.runner == "verdict" for r in records):
+        return ""
+    severities = [f.severity.name for f in findings_of(records)]
+    return f"findings: {severities.count('FAIL')} FAIL, {severities.count('WARN')} WARN"
 
 
 def outcome(
@@ -117,31 +130,38 @@ def outcome(
     steps: Sequence[dict[str, Any]],
     cards: Mapping[str, Sequence[Verdict]] | None = None,
 ) -> str:
-    """One line for the top of the report: each target's card, verdict counts, serious
-    findings, failed or skipped steps."""
-    parts = [card_outcome(target, card, records) for target, card in (cards or {}).items()]
-    if verdicts:
-        counts = count_verdicts(verdicts)
-        parts.append(
-            f"claims: {counts['holds']} hold, {counts['refuted']} refuted, "
-            f"{counts['inconclusive']} inconclusive"
-        )
-    severities = [
-        str(f.get("severity", ""))
-        for r in records
-        if r.runner == "verdict"
-        for f in r.params.get("findings", [])
-    ]
-    if severities:
-        parts.append(f"findings: {severities.count('FAIL')} FAIL, {severities.count('WARN')} WARN")
+    """One line for the top of the report: each user target's card and findings first, the
+    steps, then what the seed ledger and the findings say of sfperf's reference subjects
+    (labelled so when a target was measured: R109)."""
+    cards = cards or {}
+    parts = [card_outcome(target, card, records) for target, card in cards.items()]
     states = step_states(steps)
     stop = next((str(s["error"]) for s in steps if s.get("stopped") == "cut short"), "stopped")
     said = {"failed": "failed steps", "cut short": stop, "not run": "not run",
             "skipped": "skipped steps"}  # fmt: skip
-    parts += [f"{said[state]}: {', '.join(states[state])}" for state in said if states[state]]
+    steps_part = [f"{said[state]}: {', '.join(states[state])}" for state in said if states[state]]
     if steps and not any(states.values()):
-        parts.append("every step completed")
-    return "; ".join(parts) or "no claims, findings or step log"
+        steps_part.append("every step completed")
+    reference = reference_outcome(
+        verdicts, [r for r in records if r.labels.get("target") not in cards], bool(cards)
+    )
+    ordered = [*parts, *steps_part, *reference] if cards else [*reference, *steps_part]
+    return "; ".join(ordered) or "no claims, findings or step log"
+
+
+def reference_outcome(
+    verdicts: Sequence[Verdict], records: Sequence[RunRecord], beside_a_target: bool
+) -> list[str]:
+    """The seed ledger's verdict counts and the findings of the records of no user target;
+    beside a target's card, said to be about sfperf's reference code."""
+    counts = count_verdicts(verdicts) if verdicts else None
+    claims = (f"{counts['holds']} hold, {counts['refuted']} refuted, "
+              f"{counts['inconclusive']} inconclusive") if counts else ""  # fmt: skip
+    found = findings_count(records)
+    if not beside_a_target:
+        return ([f"claims: {claims}"] if claims else []) + ([found] if found else [])
+    said = ([f"seed report claims {claims}"] if claims else []) + ([found] if found else [])
+    return [f"on sfperf's reference code: {', '.join(said)}"] if said else []
 
 
 def header(run_dir: Path, records: Sequence[RunRecord], title: str) -> dict[str, str]:

@@ -2,16 +2,18 @@
 
 `evaluate_cards` runs `scenarios/claims/gateway.toml` (and any `--ledger` the user bound to the
 target) over the records labelled with the target and writes `card-claims.json`; the report's
-card reads it back with `load_cards`.
+card reads it back with `load_cards`. Claims that compare two versions of a gateway stay off a
+target measured alone (`measurable`).
 """
 
 from __future__ import annotations
 
 import json
 from collections.abc import Callable, Mapping, Sequence
+from dataclasses import replace
 from pathlib import Path
 
-from harness.claims.ledger import load_ledger
+from harness.claims.ledger import Ledger, load_ledger
 from harness.claims.verdicts import Verdict, evaluate_ledger
 from harness.errors import UsageError
 from harness.records import RunRecord
@@ -40,7 +42,8 @@ def evaluate_cards(
     for path in ledgers:
         try:
             ledger = load_ledger(path)
-            judged = {t: evaluate_ledger(ledger, records_of(records, t)) for t in targets}
+            judged = {t: evaluate_ledger(measurable(ledger, own), own) for t in targets
+                      for own in [records_of(records, t)]}  # fmt: skip
         except Exception as exc:
             if broken is None:
                 raise
@@ -53,6 +56,22 @@ def evaluate_cards(
         text = json.dumps({"ledgers": [str(p) for p in ledgers], "targets": document}, indent=2)
         atomic_write_text(run_dir / CARD_CLAIMS_FILE, text)
     return cards
+
+
+def measurable(ledger: Ledger, records: Sequence[RunRecord]) -> Ledger:
+    """`ledger` less the claims that compare two versions of a gateway (a metric with baseline
+    and candidate labels) when no record of the target carries either side's labels: on one
+    target those say nothing of it (R109: async batching and Flask's threading on a Node
+    gateway's card)."""
+    kept = tuple(claim for claim in ledger.claims
+                 if claim.metric is None or not claim.metric.is_ratio
+                 or any(_labelled(r, side) for r in records
+                        for side in (claim.metric.baseline, claim.metric.candidate)))  # fmt: skip
+    return replace(ledger, claims=kept)
+
+
+def _labelled(record: RunRecord, labels: Mapping[str, str] | None) -> bool:
+    return labels is not None and all(record.labels.get(k) == v for k, v in labels.items())
 
 
 def load_cards(run_dir: Path) -> dict[str, list[Verdict]]:

@@ -126,12 +126,15 @@ def graded_window(record: RunRecord) -> str:
 def findings_of(records: Iterable[RunRecord]) -> list[Finding]:
     """The findings of every `verdict` record among `records`, one per name and severity (the
     rewrites of each load window name the same ones: counts add up, examples are pooled, the
-    windows each was seen in listed), most severe first."""
+    windows each was seen in listed, and a sentence whose figures differ between them says
+    whose they are: R128), most severe first."""
     merged: dict[tuple[str, Severity], Finding] = {}
+    said: dict[tuple[str, Severity], set[str]] = {}
     for record in (r for r in records if r.runner == "verdict"):
         window = graded_window(record)
         for found in findings_from_record(record):
             key = (found.name, found.severity)
+            said.setdefault(key, set()).add(found.explanation)
             kept = merged.get(key)
             if kept is None:
                 merged[key] = replace(found, windows=(window,))
@@ -140,4 +143,14 @@ def findings_of(records: Iterable[RunRecord]) -> list[Finding]:
             windows = tuple(dict.fromkeys((*kept.windows, window)))
             merged[key] = replace(kept, count=kept.count + found.count, examples=examples,
                                   windows=windows)  # fmt: skip
-    return sorted(merged.values(), key=lambda f: (-f.severity.rank, -f.count, f.name))
+    found_all = [_whose_figures(f) if len(said[k]) > 1 else f for k, f in merged.items()]
+    return sorted(found_all, key=lambda f: (-f.severity.rank, -f.count, f.name))
+
+
+def _whose_figures(finding: Finding) -> Finding:
+    """A merged finding whose windows said it with different figures: its sentence is the first
+    window's, and says so beside the count that adds them all."""
+    first, windows = finding.windows[0], len(finding.windows)
+    which = "both windows" if windows == 2 else f"all {windows} windows"
+    note = f" (its figures are {first}'s; the count, {finding.count}, adds up {which})"
+    return replace(finding, explanation=finding.explanation.rstrip(".") + note)

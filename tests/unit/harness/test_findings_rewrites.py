@@ -132,6 +132,24 @@ def test_a_finding_seen_in_every_window_is_one_row_with_its_total_and_the_window
     assert findings_of([graded("steady-closed", 1)] * 2)[0].windows == ("steady-closed",)
 
 
+def test_a_merged_finding_said_with_other_figures_per_window_says_whose_figures_it_shows() -> None:
+    # R128: no_connection_reuse "139" beside "26 Models requests over 26 connections".
+    from harness.findings import Finding, findings_of, findings_record
+
+    def graded(window: str, count: int) -> RunRecord:
+        said = f"{count} Models requests over {count} connections."
+        return findings_record([Finding("no_connection_reuse", Severity.WARN, count, (), said)],
+                               "gw", labels={"window": window})  # fmt: skip
+
+    (merged,) = findings_of([graded("steady-closed", 26), graded("steady-open", 113)])
+    assert merged.explanation == (
+        "26 Models requests over 26 connections (its figures are steady-closed's; the count, "
+        "139, adds up both windows)"
+    )
+    (same,) = findings_of([graded("steady-closed", 26), graded("steady-open", 26)])
+    assert same.explanation == "26 Models requests over 26 connections."
+
+
 def timed(marker: str, seq: int, t_s: float, duration_s: float, **fields: Any) -> dict[str, Any]:
     return call(marker, seq=seq, request_id=f"r-{seq}", t_s=t_s, duration_s=duration_s,
                 **({"status": 200} | fields))  # fmt: skip

@@ -9,10 +9,11 @@ from pathlib import Path
 import pytest
 
 from harness.blocking import ClientCalls
+from harness.claims import Verdict
 from harness.records import RunRecord, capture_environment, make_series
 from harness.store import load_records
 from reports import frames
-from reports.render import format_cell, write_report
+from reports.render import format_cell, outcome, write_report
 from tests.unit.harness.test_saturation import capped_at_one, profile_of
 
 GOLDEN = Path(__file__).parents[2] / "golden"
@@ -119,3 +120,28 @@ def test_a_failed_validate_step_is_shown_at_the_top(tmp_path: Path) -> None:
     assert "Steps that failed (their sections are partial or missing): load." in markdown
     assert "| load | 0 | 0.5 | boom |" in markdown
     assert "- **outcome:** failed steps: load" in markdown
+
+
+def test_the_outcome_speaks_of_the_users_gateway_first_and_labels_the_reference_code() -> None:
+    # R109: "launch:gw: 0 of 23 gateway claims refuted; claims: 5 hold, 23 refuted" read as 23
+    # refuted; R128: findings were counted once per window that named them.
+    def graded(window: str, labels: dict[str, str], *found: tuple[str, str]) -> RunRecord:
+        findings = [{"name": name, "severity": severity, "count": 1, "explanation": "x"}
+                    for name, severity in found]  # fmt: skip
+        return RunRecord("verdict", "rewrites", {"findings": findings}, capture_environment(),
+                         (), labels={**labels, "window": window})  # fmt: skip
+
+    mine = {"target": "launch:gw"}
+    records = [graded("steady-closed", mine, ("retry_storm", "FAIL"), ("gave_up", "WARN")),
+               graded("steady-open", mine, ("gave_up", "WARN")),
+               graded("steady-closed", {"variant": "async"}, ("no_backoff", "WARN"))]  # fmt: skip
+    seed = [Verdict("c", "t", "measured", verdict, "", "") for verdict in ("holds", "refuted")]
+    card = [Verdict("gw-x", "t", "measured", "holds", "", "")]
+    assert outcome(seed, records, [], {"launch:gw": card}) == (
+        "launch:gw: 0 of 1 gateway claims refuted, findings: 1 FAIL, 1 WARN; on sfperf's "
+        "reference code: seed report claims 1 hold, 1 refuted, 0 inconclusive, findings: 0 FAIL, "
+        "1 WARN"
+    )
+    assert outcome(seed, records[2:], []) == (
+        "claims: 1 hold, 1 refuted, 0 inconclusive; findings: 0 FAIL, 1 WARN"
+    )
