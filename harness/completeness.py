@@ -17,7 +17,7 @@ from harness.records import RunRecord
 
 STEPS_FILE = "steps.json"
 # What became of a step that did not complete, in the order a sentence names them.
-STATES = ("failed", "skipped", "cut short", "not run")
+STATES = ("failed", "skipped", "not measured", "cut short", "not run")
 
 
 def load_steps(run_dir: Path) -> list[dict[str, Any]]:
@@ -32,11 +32,14 @@ def load_steps(run_dir: Path) -> list[dict[str, Any]]:
 
 def step_states(steps: Sequence[Mapping[str, Any]]) -> dict[str, list[str]]:
     """The steps that did not complete, by what became of them: `failed` (their own error),
-    `skipped` (a reason), and those a signal stopped, `cut short` or `not run`."""
+    `skipped` (a reason), `not measured` (ran, but measured nothing of what it is for: a
+    profile without samples of the processes that served, R112), and those a signal stopped,
+    `cut short` or `not run`."""
     states: dict[str, list[str]] = {state: [] for state in STATES}
     for step in steps:
         stopped = str(step.get("stopped") or "")
         state = stopped if stopped in states else "failed" if step.get("error") else ""
+        state = state or ("not measured" if step.get("not_measured") else "")
         state = "skipped" if step.get("skipped") else state
         if state:
             states[state].append(str(step["step"]))

@@ -120,6 +120,11 @@ class StepLog:
     def skipped(self) -> list[str]:
         return [str(s["step"]) for s in self.steps if s.get("skipped")]
 
+    @property
+    def unmeasured(self) -> list[str]:
+        """Steps that ran and kept records but measured nothing of what they are for."""
+        return [str(s["step"]) for s in self.steps if s.get("not_measured")]
+
 
 Step = Callable[[ValidatePlan, Path, Keep], list[RunRecord]]
 
@@ -240,8 +245,21 @@ def run_step(
         say(f"[{name}] FAILED: {entry['error']} (traceback in logs/validate-{name}.txt)")
     keep(records)
     entry |= {"records": len(kept), "duration_s": round(time.monotonic() - started_s, 2)}
+    if why := not_measured(records):
+        entry["not_measured"] = why
+        say(f"[{name}] not measured: {why}")
     log.steps.append(entry)
     say(f"[{name}] {len(kept)} record(s) in {entry['duration_s']} s")
+
+
+def not_measured(records: Sequence[RunRecord]) -> str:
+    """Why a step's records hold nothing of what it measures, '' when they do: a profile whose
+    serving processes left no samples keeps its load figures, but it is no profile (R112)."""
+    profiles = [r for r in records if r.runner == "profile"]
+    if not profiles or not all(r.params.get("profile_error") for r in profiles):
+        return ""
+    return "; ".join(f"{r.labels.get('variant', '?')}: {r.params['profile_error']}"
+                     for r in profiles)  # fmt: skip
 
 
 def finish(plan: ValidatePlan, run_dir: Path, log: StepLog, say: Callable[[str], None]) -> int:
@@ -322,7 +340,8 @@ def write_bare_report(run_dir: Path, log: StepLog, title: str, records: int) -> 
     import html
 
     rows = [f"| {s['step']} | {s.get('records', 0)} | {s.get('duration_s', 0)} | "
-            f"{s.get('error') or s.get('skipped') or 'ok'} |" for s in log.steps]  # fmt: skip
+            f"{s.get('error') or s.get('skipped') or s.get('not_measured') or 'ok'} |"
+            for s in log.steps]  # fmt: skip
     text = "\n".join([
         f"# {title}", "",
         f"The full report could not be rendered (see the report step below). All {records} "
@@ -344,10 +363,13 @@ def exit_status(log: StepLog) -> int:
 def report_title(plan: ValidatePlan, log: StepLog) -> str:
     subject = "reference gateways" if plan.embedded else ", ".join(t.name for t in plan.targets)
     partial = f" (PARTIAL: {', '.join(log.failed)} failed)" if log.failed else ""
-    if log.skipped and not log.failed:
-        partial = f" (PARTIAL: {', '.join(log.skipped)} skipped)"
+    if (log.skipped or log.unmeasured) and not log.failed:
+        said = [f"{', '.join(names)} {word}" for names, word in
+                ((log.skipped, "skipped"), (log.unmeasured, "not measured")) if names]  # fmt: skip
+        partial = f" (PARTIAL: {'; '.join(said)})"
     if log.stopped:
-        done = [str(s["step"]) for s in log.steps if not s.get("error") and not s.get("skipped")]
+        unfinished = ("error", "skipped", "not_measured")
+        done = [str(s["step"]) for s in log.steps if not any(map(s.get, unfinished))]
         partial = f" (PARTIAL: {log.stopped}; completed: {', '.join(done) or 'none'})"
     return f"sfperf validate{' --quick' if plan.quick else ''}: {subject}{partial}"
 

@@ -62,7 +62,8 @@ def card_section(
         _files_table(stem, records),
     ]
     lines = (_exit_line(records), _model_line(records, skipped), _wrong_line(verdicts, records),
-             _missed_line(records), _faults_line(records), _token_line(records),
+             _missed_line(records), _unprofiled_line(records), _faults_line(records),
+             _token_line(records),
              _reply_cache_line(records),
              _shim_line(records),
              _self_report_line(records))  # fmt: skip
@@ -93,6 +94,15 @@ def _missed_line(records: Sequence[RunRecord]) -> str:
     return (f"**Not exercised by resilience:** {'; '.join(said)}: what those phases test "
             "(answers under an outage, recovery, hang-ups, a token past its short life) was not "
             "tested.")  # fmt: skip
+
+
+def _unprofiled_line(records: Sequence[RunRecord]) -> str:
+    """A profile step that sampled nothing of the processes that served: its load figures are
+    kept, but it is no profile of the gateway, whatever the step log's "completed" (R112)."""
+    if not any(r.runner == "profile" and r.params.get("profile_error") for r in records):
+        return ""
+    return ("**Profile not measured:** no process that served the requests left samples; the "
+            "Profiles section names the processes sampled and those that served.")  # fmt: skip
 
 
 def _of(records: Sequence[RunRecord], target: str) -> list[RunRecord]:

@@ -138,7 +138,7 @@ def outcome(
     states = step_states(steps)
     stop = next((str(s["error"]) for s in steps if s.get("stopped") == "cut short"), "stopped")
     said = {"failed": "failed steps", "cut short": stop, "not run": "not run",
-            "skipped": "skipped steps"}  # fmt: skip
+            "skipped": "skipped steps", "not measured": "steps that measured nothing"}  # fmt: skip
     steps_part = [f"{said[state]}: {', '.join(states[state])}" for state in said if states[state]]
     if steps and not any(states.values()):
         steps_part.append("every step completed")

@@ -461,6 +461,7 @@ def steps_section(steps: Sequence[Mapping[str, Any]]) -> list[Section]:
     if not steps:
         return []
     columns = ["step", "records", "duration_s", "error", "skipped"]
+    columns += ["not_measured"] if any(step.get("not_measured") for step in steps) else []
     rows = [[step.get(c, "") for c in columns] for step in steps]
     states = step_states(steps)
     said = {
@@ -468,6 +469,8 @@ def steps_section(steps: Sequence[Mapping[str, Any]]) -> list[Section]:
         "cut short": "Steps the stop cut short (their sections are partial)",
         "not run": "Steps the stop left unstarted",
         "skipped": "Steps skipped (the table says why)",
+        "not measured": "Steps that ran but measured nothing of what they are for (the table "
+        "says why)",
     }
     notes = [f"{said[state]}: {', '.join(states[state])}." for state in said if states[state]]
     intro = " ".join(notes) or "Every step of the run completed."

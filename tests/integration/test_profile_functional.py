@@ -66,9 +66,9 @@ def test_profile_of_a_launched_python_gateway(tmp_path: Path) -> None:
 
 
 # Supervisors that serve from a worker process and only wait themselves: hypercorn and
-# `uvicorn --workers` spawn a fresh interpreter, gunicorn forks (its worker ends by sys.exit).
-SUPERVISORS = {
-    "spawn": """
+# `uvicorn --workers` spawn a fresh interpreter, gunicorn forks (its worker ends by sys.exit),
+# granian forks through multiprocessing (its worker ends by os._exit, skipping atexit: R112).
+MULTIPROCESSING = """
 import multiprocessing, sys
 from harness.subjects.gateway.__main__ import main
 
@@ -78,10 +78,13 @@ def serve(argv):
 
 
 if __name__ == "__main__":
-    worker = multiprocessing.get_context("spawn").Process(target=serve, args=(sys.argv[1:],))
+    worker = multiprocessing.get_context("{method}").Process(target=serve, args=(sys.argv[1:],))
     worker.start()
     worker.join()
-""",
+"""
+SUPERVISORS = {
+    "spawn": MULTIPROCESSING.replace("{method}", "spawn"),
+    "multiprocessing-fork": MULTIPROCESSING.replace("{method}", "fork"),
     "fork": """
 import os, sys
 from harness.subjects.gateway.__main__ import main

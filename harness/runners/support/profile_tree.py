@@ -83,6 +83,9 @@ def _served_unprofiled(processes: Sequence[TreeProcess]) -> bool:
 
 # Said when the processes sampled served nothing that reached the upstream (R86).
 SUPERVISOR = "a supervisor or reloader? (Django's runserver: add --noreload)"
+# Said when a process that served left no samples (R86, R112).
+UNSAVED = (f"{SUPERVISOR}, or a kill; to profile it, run it as one process, without workers "
+           "or a reloader")  # fmt: skip
 
 
 def scope_note(processes: Sequence[TreeProcess]) -> str:
@@ -92,7 +95,7 @@ def scope_note(processes: Sequence[TreeProcess]) -> str:
     if not kept:
         note = f"no process that served left a profile: {'; '.join(left)}"
         unsaved = "; one that called the upstream was stopped before it saved its profile, by "
-        return note + unsaved + SUPERVISOR if _served_unprofiled(processes) else note
+        return note + unsaved + UNSAVED if _served_unprofiled(processes) else note
     note = f"profiled {_why_these(processes)}: {'; '.join(kept)}"
     return f"{note}; left out: {'; '.join(left)}" if left else note
 

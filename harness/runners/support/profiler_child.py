@@ -37,7 +37,7 @@ from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
 from types import FrameType
-from typing import Any
+from typing import Any, NoReturn
 
 from pyinstrument import Profiler
 from pyinstrument.session import Session
@@ -176,14 +176,31 @@ def profile_descendant(config: Any) -> None:
             _THREAD_RUN(thread)  # not the parent's hook a fork inherits: one profiler a thread
 
     threading.Thread.run = run  # type: ignore[method-assign,assignment]
+    saved: list[bool] = []
 
     def save() -> None:
-        if os.getpid() == pid:  # not in a fork of this process, which saves its own
+        if os.getpid() == pid and not saved:  # not in a fork of this process: it saves its own
+            saved.append(True)
             ignore_sigterm()
             box.add(profiler.stop())
             save_session(box.combined(ready_at(ready_file)), descendant_session(session, pid))
 
     atexit.register(save)
+    save_at_os_exit(save)
+
+
+def save_at_os_exit(save: Callable[[], None]) -> None:
+    """Run `save` also when this process ends by `os._exit`, which skips atexit: multiprocessing's
+    forked workers end so (granian's), and their profile would be lost (R112). The hook is
+    inherited by forks; `save` itself tells whether it is in the process that registered it."""
+    previous = os._exit
+
+    def exit_saving(status: int) -> NoReturn:
+        with contextlib.suppress(Exception):  # the process must end whatever the save does
+            save()
+        previous(status)
+
+    os._exit = exit_saving
 
 
 def ignore_sigterm() -> None:

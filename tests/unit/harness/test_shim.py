@@ -26,6 +26,7 @@ from harness.shim.startup.sfperf_shim import (
     ENV_UPSTREAM,
     Shim,
     report_path,
+    write_at_os_exit,
 )
 from harness.shim.startup.sfperf_shim.iocount import FileCounter, access_kinds
 from harness.shim.startup.sfperf_shim.redirect import Redirector, is_salesforce_host
@@ -157,6 +158,24 @@ def test_the_shim_writes_its_report_once_without_counting_that_write(tmp_path: P
     report = json.loads(path.read_text())
     assert report["files"] == {str(tmp_path / "token.json"): {"opens": 1, "reads": 1, "writes": 0}}
     assert (report["pid"], report["upstream"], report["redirects"]) == (os.getpid(), MOCK, {})
+
+
+class Exited(Exception):
+    """What the test's stand-in for os._exit raises (the real one would end pytest)."""
+
+
+def test_a_process_ending_by_os_exit_still_writes_its_report(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    def exit_now(status: int) -> None:
+        raise Exited(status)
+
+    monkeypatch.setattr(os, "_exit", exit_now)
+    path = tmp_path / "io.json"
+    write_at_os_exit(Shim(MOCK, str(path), root_pid=os.getpid()))
+    with pytest.raises(Exited, match="3"):
+        os._exit(3)  # as a multiprocessing worker forked by granian ends, skipping atexit
+    assert json.loads(path.read_text())["pid"] == os.getpid()
 
 
 def test_shim_env_puts_the_shim_first_and_keeps_the_existing_pythonpath(tmp_path: Path) -> None:

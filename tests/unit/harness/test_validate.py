@@ -193,6 +193,25 @@ def test_a_step_refused_as_bad_input_is_a_failed_step_not_the_end_of_the_run(
     assert log.skipped == ["profile"] and "pyinstrument" in str(log.steps[1]["skipped"])
 
 
+def test_a_profile_without_samples_of_the_processes_that_served_is_a_step_not_measured(
+    tmp_path: Path,
+) -> None:
+    # R112: granian's worker served every request and left no samples; the load was kept.
+    why = "the profiled target left no profile (no process that served left a profile: ...)"
+
+    def empty_profile(plan: ValidatePlan, run_dir: Path, keep: Keep) -> list[RunRecord]:
+        return [RunRecord("profile", "gateway", {"profile_error": why}, capture_environment(),
+                          (make_series("ok", "count", [1]),), labels={"variant": "launch:gw"},
+                          partial=True)]  # fmt: skip
+
+    log, said = StepLog(), list[str]()
+    run_step("profile", empty_profile, ValidatePlan(), tmp_path, log, said.append)
+    assert log.unmeasured == ["profile"] and log.failed == [] and exit_status(log) == 0
+    assert log.steps[0]["not_measured"] == f"launch:gw: {why}" and log.steps[0]["records"] == 1
+    assert "PARTIAL: profile not measured" in report_title(ValidatePlan(quick=True), log)
+    assert any(line.startswith("[profile] not measured: launch:gw: ") for line in said)
+
+
 @pytest.mark.parametrize(
     "argv",
     [["validate", "--model", "m"], ["validate", "--target-metrics", "/metrics"],

@@ -396,6 +396,17 @@ def test_an_appended_run_is_carded_by_its_own_discovery_not_the_earlier_runs(
     assert "Model sent: `gpt-4o`" in card and "Not measured" not in card
 
 
+def test_a_profile_without_samples_of_the_serving_processes_is_said_not_measured(
+    tmp_path: Path,
+) -> None:
+    why = "the profiled target left no profile (no process that served left a profile: ...)"
+    profile = RunRecord("profile", "gateway", {"profile_error": why}, capture_environment(), (),
+                        labels={"variant": TARGET}, partial=True)  # fmt: skip
+    write_report(tmp_path, [profile], claims=[], cards={TARGET: [verdict("gw-usage", "holds", 0)]})
+    card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+    assert "**Profile not measured:** no process that served the requests left samples" in card
+
+
 def test_a_target_not_measured_names_only_the_steps_the_run_skipped(tmp_path: Path) -> None:
     steps = [{"step": "load", "records": 0, "skipped": "no model works (see discover)"}]
     (tmp_path / "steps.json").write_text(json.dumps({"steps": steps}), encoding="utf-8")

@@ -37,6 +37,20 @@ def test_a_profile_that_left_no_shares_says_why_instead_of_what_to_run(tmp_path:
     assert "run `sfperf profile`" not in markdown
 
 
+def test_a_step_that_measured_nothing_is_not_called_completed(tmp_path: Path) -> None:
+    steps = [{"step": "load", "records": 3, "duration_s": 9.0},
+             {"step": "profile", "records": 1, "duration_s": 5.3,
+              "not_measured": "launch:app: the profiled target left no profile (...)"}]  # fmt: skip
+    (tmp_path / "steps.json").write_text(json.dumps({"steps": steps}))
+    write_report(tmp_path, load_records(GOLDEN / "results-v1.json"))
+    markdown = (tmp_path / "report.md").read_text()
+    assert "- **outcome:** steps that measured nothing: profile" in markdown
+    assert "every step completed" not in markdown
+    assert "Steps that ran but measured nothing of what they are for (the table says why): " in (
+        markdown
+    )
+
+
 def test_a_profile_of_processes_that_served_nothing_says_so_above_its_top_frames(
     tmp_path: Path,
 ) -> None:

@@ -38,6 +38,7 @@ from harness.runners.support.profiler_child import (
     profile_new_threads,
     profiled,
     run_program,
+    save_at_os_exit,
     save_session,
 )
 from harness.runners.support.profiling_load import LoadResult
@@ -157,6 +158,30 @@ def test_the_thread_hook_is_removed_after_the_block() -> None:
     with profile_new_threads(SessionBox(), 0.001):
         assert threading.Thread.run is not original
     assert threading.Thread.run is original
+
+
+def test_a_process_ending_by_os_exit_saves_its_profile_first(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    ended: list[int] = []
+    saves: list[str] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    save_at_os_exit(lambda: saves.append("saved"))
+    os._exit(0)  # as a multiprocessing worker forked by granian ends, skipping atexit (R112)
+    assert (saves, ended) == (["saved"], [0])
+
+
+def test_a_save_that_fails_does_not_keep_the_process_from_ending(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    def fail() -> None:
+        raise OSError("disk full")
+
+    ended: list[int] = []
+    monkeypatch.setattr(os, "_exit", ended.append)
+    save_at_os_exit(fail)
+    os._exit(7)
+    assert ended == [7]
 
 
 def test_nothing_sampled_writes_no_session(tmp_path: Path) -> None:

@@ -9,13 +9,14 @@ where the harness asks for snapshots of the report, see `snapshots`). Stdlib onl
 from __future__ import annotations
 
 import atexit
+import contextlib
 import importlib.util
 import json
 import os
 import signal
 import sys
 from collections.abc import Mapping, MutableMapping
-from typing import Any
+from typing import Any, NoReturn
 
 from .iocount import FileCounter, write_json_atomic
 from .overhead import UnitCosts, account, install_hook
@@ -98,6 +99,20 @@ def _exit_on_sigterm(signum: int, frame: Any) -> None:
     sys.exit(128 + signum)
 
 
+def write_at_os_exit(shim: Shim) -> None:
+    """Write the report also when a process ends by `os._exit`, which skips atexit:
+    multiprocessing's forked workers end so (granian's), and what they did would be lost
+    (R112). Forks inherit the hook, and each writes its own report (`forget` at the fork)."""
+    previous = os._exit
+
+    def exit_writing(status: int) -> NoReturn:
+        with contextlib.suppress(Exception):  # the process must end whatever the report does
+            shim.write_report()
+        previous(status)
+
+    os._exit = exit_writing
+
+
 def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
     """Install the shim in this process as `environ` says; returns it (tests inspect it)."""
     root_pid = int(environ.get(ENV_ROOT_PID) or os.getpid())
@@ -110,6 +125,7 @@ def install(environ: MutableMapping[str, str] | Mapping[str, str]) -> Shim:
         shim.units = install_hook(shim.counter)
         os.register_at_fork(after_in_child=shim.forget)
         atexit.register(shim.write_report)
+        write_at_os_exit(shim)
         if signal.getsignal(signal.SIGTERM) is signal.SIG_DFL:
             signal.signal(signal.SIGTERM, _exit_on_sigterm)
         if environ.get(ENV_CONTROL):
