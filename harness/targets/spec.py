@@ -7,11 +7,12 @@
 from __future__ import annotations
 
 import itertools
+import json
 import re
 import shlex
 import shutil
 from dataclasses import dataclass, field
-from pathlib import PurePath
+from pathlib import Path, PurePath
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
@@ -35,7 +36,13 @@ PREFIXES = frozenset({"exec", "nohup", "time"})  # run the rest of the line as i
 RUNNERS = frozenset({"poetry", "uv", "pipenv", "pdm", "hatch", "rye"})  # `X run CMD`
 # Interpreters of other languages whose first non-option argument is the program (`node gw.js`,
 # `deno run gw.ts`): the label is the script's, as for python, not `node` for every gateway.
-SCRIPT_RUNNERS = frozenset({"node", "nodejs", "deno", "bun", "ruby", "perl", "php"})
+SCRIPT_RUNNERS = frozenset({"node", "nodejs", "deno", "bun", "ruby", "perl", "php", "tsx",
+                            "ts-node"})  # fmt: skip
+# Package managers that run a script of the package.json beside them (`npm start`, `yarn dev`,
+# `pnpm run serve`): the label is the package's name, not `npm` for every Node gateway (R20).
+PACKAGE_MANAGERS = frozenset({"npm", "yarn", "pnpm"})
+PACKAGE_EXECUTORS = frozenset({"npx", "pnpx", "bunx"})  # `npx tsx gw.ts`: what they run
+_PACKAGE_DIR_OPTIONS = frozenset({"--prefix", "--cwd", "-C", "--dir"})  # npm, yarn, pnpm
 _ENV_VALUED = frozenset({"-u", "--unset", "-C", "--chdir"})  # env options that take a value
 
 
@@ -101,6 +108,8 @@ def program_name(argv: list[str]) -> str:
         return program_name(inner) if inner else program
     if program in SERVERS:
         return application(rest) or program
+    if program in PACKAGE_MANAGERS:
+        return package_name(rest) or program
     if program in SCRIPT_RUNNERS:
         return script_name(rest) or program
     if not _PYTHON.match(program):
@@ -126,7 +135,49 @@ def launched_command(program: str, rest: list[str]) -> list[str] | None:
         return list(itertools.dropwhile(lambda a: a.startswith("-"), rest))
     if program in RUNNERS and rest[:1] == ["run"]:
         return list(itertools.dropwhile(lambda a: a.startswith("-"), rest[1:]))
+    if program in PACKAGE_EXECUTORS:
+        return list(itertools.dropwhile(lambda a: a.startswith("-"), rest))
     return None
+
+
+# Script stems that say nothing of the gateway (`node dist/index.js`): its package names it.
+GENERIC_STEMS = frozenset({"index", "main", "server", "app", "start", "cli", "run", "dist"})
+
+
+def package_name(arguments: list[str]) -> str:
+    """What a package manager's script starts (`npm start`, `yarn --cwd srv dev`), from the
+    package.json of the directory it runs in: the script its command runs (`node express_gw.js`
+    -> express_gw), else the package's name (for `node dist/index.js`, `next start`); ''
+    when neither is known."""
+    directory, words = Path("."), iter(arguments)
+    for word in words:
+        option, _, value = word.partition("=")
+        if option in _PACKAGE_DIR_OPTIONS:
+            directory = Path(value or next(words, "."))
+    try:
+        manifest = json.loads((directory / "package.json").read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return ""
+    if not isinstance(manifest, dict):
+        return ""
+    scripts = manifest.get("scripts")
+    script = scripts.get(script_of(arguments)) if isinstance(scripts, dict) else None
+    command = last_command(script) if isinstance(script, str) else []
+    started = program_name(command) if command else ""
+    if started and started not in GENERIC_STEMS and started != PurePath(command[0]).name:
+        return started
+    name = manifest.get("name")
+    named = name.strip().rpartition("/")[2] if isinstance(name, str) else ""  # `@acme/gw` -> gw
+    return named or started
+
+
+def script_of(arguments: list[str]) -> str:
+    """The package.json script a package manager's command line runs (`run dev` -> dev)."""
+    words = [a for a in itertools.takewhile(lambda a: a != "--", arguments)
+             if not a.startswith("-")]  # fmt: skip
+    # A directory option's value is a word too: the script is the last word before `--`.
+    words = [w for w in words if w not in ("run", "run-script")]
+    return words[-1] if words else "start"
 
 
 def env_command(arguments: list[str]) -> list[str]:

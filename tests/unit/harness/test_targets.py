@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 import shlex
 import sys
 from collections.abc import Mapping
@@ -288,6 +289,36 @@ def test_launched_programs_are_named_after_what_they_run(argv: list[str], name: 
      ("env -C /srv -u A X=1 python -m svc", "svc"), ("env -- X=1 ./gw", "gw")],
 )  # fmt: skip
 def test_a_launcher_is_named_after_the_application_it_runs(command: str, name: str) -> None:
+    assert program_name(shlex.split(command)) == name
+
+
+@pytest.mark.parametrize(
+    ("manifest", "command", "name"),
+    [({"name": "node", "scripts": {"start": "node express_gw.js"}},
+      "npm --prefix {dir} start -- --port 8445", "express_gw"),
+     ({"name": "@acme/gateway", "scripts": {"dev": "node dist/index.js"}},
+      "yarn --cwd {dir} dev", "gateway"),
+     ({"name": "shop-gw", "scripts": {"start": "next start"}}, "npm --prefix={dir} start",
+      "shop-gw"),
+     ({"scripts": {"serve": "tsc && node dist/gw.js"}}, "pnpm -C {dir} run serve", "gw"),
+     (None, "npm --prefix {dir} start", "npm")],
+)  # fmt: skip
+def test_a_package_managers_script_is_named_after_its_package(
+    manifest: dict[str, object] | None, command: str, name: str, tmp_path: Path
+) -> None:
+    # R20: `npm start` labelled every Node gateway `launch:npm`.
+    if manifest is not None:
+        (tmp_path / "package.json").write_text(json.dumps(manifest), encoding="utf-8")
+    argv = shlex.split(command.format(dir=tmp_path))
+    assert program_name(argv) == name
+
+
+@pytest.mark.parametrize(
+    ("command", "name"),
+    [("npx tsx gw.ts --port 9", "gw"), ("npx -y my-gateway --port 9", "my-gateway"),
+     ("uv run python -m svc.main", "svc.main"), ("bunx ts-node src/server.ts", "server")],
+)  # fmt: skip
+def test_a_package_executor_is_named_after_what_it_runs(command: str, name: str) -> None:
     assert program_name(shlex.split(command)) == name
 
 
