@@ -369,14 +369,12 @@ def _knee(knee: int | None) -> str:
     return "none" if knee is None else str(knee)
 
 
-def profile_section(records: Sequence[RunRecord]) -> Section:
+def profile_section(
+    records: Sequence[RunRecord], steps: Sequence[Mapping[str, Any]] = ()
+) -> Section:
     profile = frames.profile_table(records)
     if profile.empty:
-        errors = [f"{r.labels.get('variant')}: {r.params['profile_error']}" for r in records
-                  if r.runner == "profile" and r.params.get("profile_error")]  # fmt: skip
-        missing = (f"No profile: {'; '.join(errors)}." if errors
-                   else _missing(records, "profile", "`sfperf profile`"))  # fmt: skip
-        return Section("profiles", "Profiles", missing=missing)
+        return Section("profiles", "Profiles", missing=_no_profile(records, steps))
     artifacts = frames.profile_artifacts(records)
     # Artifacts are relative to the run directory, where the report is written too.
     links = [f"[{a}]({a})" for a in artifacts if a.endswith(".html")]
@@ -393,6 +391,19 @@ def profile_section(records: Sequence[RunRecord]) -> Section:
         table("profile_top_frames", "Top frames", profile),
         figure("profile", "Top frames per variant", plots.profile_plot(profile)),
     )
+
+
+def _no_profile(records: Sequence[RunRecord], steps: Sequence[Mapping[str, Any]]) -> str:
+    """Why the run has no profile: what the profiled targets left, or why validate skipped the
+    step (its reason says what to change: running `sfperf profile` would meet it again, R98)."""
+    errors = [f"{r.labels.get('variant')}: {r.params['profile_error']}" for r in records
+              if r.runner == "profile" and r.params.get("profile_error")]  # fmt: skip
+    if errors:
+        return f"No profile: {'; '.join(errors)}."
+    skipped = [str(s["skipped"]) for s in steps if s.get("step") == "profile" and s.get("skipped")]
+    if skipped:
+        return f"Not measured in this run: the profile step was skipped: {skipped[0]}."
+    return _missing(records, "profile", "`sfperf profile`")
 
 
 def _process_note(profiles: Sequence[RunRecord]) -> str:
@@ -486,8 +497,10 @@ def build_sections(
     return [
         claims_section(verdicts, records),
         *steps_section(steps),
-        *(build(records) for build in SECTIONS),
-    ]
+        # The profile's says why validate skipped its step, when it did (R98).
+        *(profile_section(records, steps) if build is profile_section else build(records)
+          for build in SECTIONS),
+    ]  # fmt: skip
 
 
 def _clean_grading(graded: Sequence[RunRecord]) -> str:

@@ -318,11 +318,26 @@ def python_launch(command: str) -> tuple[str, list[str]]:
         program[:1] != [] and program[0][0] != "-"
     )
     if not argv or not Path(argv[0]).name.startswith("python") or not runnable:
-        raise Unavailable(
-            f"pyinstrument profiles Python programs only: to profile a launched target give one "
-            f"('python script.py ...' or 'python -m module ...'), not {command!r}"
-        )
+        raise Unavailable(not_python(command, argv))
     return shutil.which(argv[0]) or argv[0], program
+
+
+# Programs of another language, and what profiles them (said where the profile is skipped, R98).
+OTHER_PROFILERS = {name: "node --cpu-prof (V8's sampling profiler)" for name in
+                   ("node", "nodejs", "npm", "npx", "yarn", "pnpm", "tsx", "ts-node")}  # fmt: skip
+
+
+def not_python(command: str, argv: Sequence[str]) -> str:
+    """Why pyinstrument cannot profile a launch command, and what would."""
+    program = Path(argv[0]).name if argv else ""
+    if program.startswith("python"):  # `python` alone or with options only: nothing to run
+        return (f"pyinstrument profiles a Python program it runs, and {command!r} names none: "
+                "launch it as 'python script.py ...' or 'python -m module ...'")  # fmt: skip
+    other = OTHER_PROFILERS.get(program, "a profiler of its own language")
+    return (
+        f"pyinstrument profiles Python programs only, and {command!r} is not one (nor a "
+        f"script whose #! line names python): nothing for sfperf to profile; use {other}"
+    )
 
 
 def shebang_python(script: Path) -> str | None:

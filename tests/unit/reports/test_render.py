@@ -51,6 +51,19 @@ def test_a_step_that_measured_nothing_is_not_called_completed(tmp_path: Path) ->
     )
 
 
+def test_a_skipped_profile_step_is_said_with_its_reason_not_run_sfperf_profile(
+    tmp_path: Path,
+) -> None:
+    # R98: `sfperf profile` would meet the same reason; the step's says what to change.
+    why = "pyinstrument cannot be imported by the target's interpreter /v/bin/python3: install it"
+    steps = [{"step": "profile", "records": 0, "duration_s": 0.1, "skipped": why}]
+    (tmp_path / "steps.json").write_text(json.dumps({"steps": steps}))
+    write_report(tmp_path, load_records(GOLDEN / "results-v1.json"))
+    section = (tmp_path / "report.md").read_text().split("## Profiles")[1]
+    assert f"Not measured in this run: the profile step was skipped: {why}." in section
+    assert "run `sfperf profile`" not in section
+
+
 def test_a_profile_of_processes_that_served_nothing_says_so_above_its_top_frames(
     tmp_path: Path,
 ) -> None:

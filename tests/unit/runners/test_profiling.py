@@ -326,6 +326,11 @@ def test_a_program_that_is_not_python_cannot_be_profiled_and_says_so(tmp_path: P
 
     with pytest.raises(Unavailable, match="profiles Python programs only"):
         python_launch("sh -c 'exit 0'")
+    # What would profile it, not a Python command line for a Node gateway (R98).
+    with pytest.raises(Unavailable, match=r"is not one .*: nothing .* use node --cpu-prof"):
+        python_launch("npm start -- --port 8445")
+    with pytest.raises(Unavailable, match=r"names none: launch it as 'python script\.py"):
+        python_launch("python -u")
 
 
 def three_samples(start_s: float) -> Any:
