@@ -9,6 +9,7 @@ the measured ones, and the files it opened per request. Plain rows: no pandas he
 from __future__ import annotations
 
 import re
+import statistics
 from collections import Counter
 from collections.abc import Iterator, Mapping, Sequence
 from typing import Any
@@ -174,6 +175,7 @@ def _wrong_line(verdicts: Sequence[Verdict], records: Sequence[RunRecord]) -> st
                and not (leak and v.claim_id == LEAK_CLAIM)]  # fmt: skip
     failing = sorted({f"`{f['name']}`" for f in _findings(records) if f.get("severity") == "FAIL"})
     problems = ([leak] if leak else []) + refuted + _growth(records) + _secret_logs(records)
+    problems += _process_per_request(records)
     problems += [f"FAIL findings: {', '.join(failing)}"] if failing else []
     discovered = discovery.params if (discovery := _discovery(records)) else {}
     if discovered.get("model_flaw"):
@@ -248,6 +250,30 @@ def _leak(records: Sequence[RunRecord]) -> str:
 # Growth over the windows beyond noise (R67): a warm gateway's memory moves by a few MB as its
 # allocator and pools settle, its descriptors by the connections open at an edge; what a request
 # keeps and never returns adds up past both floors.
+# A process per request: at least this many processes started in the windows that called the
+# upstream, for at least this share of the requests served (R96).
+PER_REQUEST_PROCESSES = (8, 0.5)
+
+
+def _process_per_request(records: Sequence[RunRecord]) -> list[str]:
+    """A gateway that starts a process for each request (a script or CLI run per call, a fork
+    per connection), seen from outside: the processes that started in the windows and called
+    the upstream, against the requests served (R96)."""
+    cards = [r for r in records if r.runner == "card" and "upstream_processes_started" in
+             r.series_names]  # fmt: skip
+    started, served = (_total(cards, name) for name in ("upstream_processes_started",
+                                                        "requests_served"))  # fmt: skip
+    least, share = PER_REQUEST_PROCESSES
+    if started < least or started < share * served:
+        return []
+    cpu_ms = [v for r in cards for v in r.get("started_process_cpu_ms").values]
+    apiece = f" (~{statistics.median(cpu_ms):.0f} ms of CPU apiece)" if cpu_ms else ""
+    return [f"it starts a process for each request: {started:,.0f} processes started in the "
+            f"windows and called the upstream, for {served:,.0f} requests{apiece}, each paying "
+            "its start-up (an interpreter, imports, a token) on a request's time; hand the "
+            "requests to long-lived workers instead"]  # fmt: skip
+
+
 GROWTH_FLOORS = {"rss_growth_kb": (8 * 1024.0, 32.0), "open_fds_growth": (16.0, 0.5)}
 GROWTH_LEVELS = {"rss_growth_kb": "rss_kb", "open_fds_growth": "open_fds"}  # at a window's end
 

@@ -287,6 +287,20 @@ def resource_series(start: GroupResources, end: GroupResources) -> list[Series]:
     ]
 
 
+def process_start_series(io: Mapping[str, Any]) -> list[Series]:
+    """The target's processes that started in the window and called the upstream
+    (`upstream_processes_started`) and the CPU each used in all (`started_process_cpu_ms`): a
+    gateway that starts a process for each request shows one per request (R96)."""
+    upstream = set(io.get("upstream_pids") or ())
+    started = [pid for pid in io.get("started_pids") or () if pid in upstream]
+    cpu_s = io.get("cpu_s_by_pid") or {}
+    cpu_ms = [1000 * float(cpu_s.get(str(pid), 0.0)) for pid in started]
+    return [
+        Series("upstream_processes_started", "count", (float(len(started)),)),
+        make_series("started_process_cpu_ms", "ms", cpu_ms),
+    ]
+
+
 def card_record(
     observation: WindowObservation,
     rows: Sequence[Row],
@@ -315,7 +329,7 @@ def card_record(
         series += resource_series(*observation.resources)
     if observation.io is not None:
         io_series, params["files"] = file_io_series(observation.io)
-        series += io_series
+        series += io_series + process_start_series(observation.io)
         params["shim"] = shim_cost(observation.io, int(served), observation.duration_s)
     if observation.metrics_after is not None:
         pairs = self_report(observation, measured_figures(series, rows), users, params)

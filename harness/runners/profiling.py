@@ -41,6 +41,7 @@ from harness.records import (
 from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
 from harness.runners.support.profile_tree import (
     TreeProcess,
+    per_request,
     scope_note,
     session_files,
     tree_processes,
@@ -381,15 +382,16 @@ def make_record(
                        series=tuple(series), labels={"variant": plan.name},
                        duration_s=load.duration_s)  # fmt: skip
     try:
-        processes = served_session(session_path, io_report, connections)
+        processes = served_session(session_path, io_report, connections, len(load.oks))
         if not any(p.profiled for p in processes):
-            raise ValueError(scope_note(processes))
+            raise ValueError(scope_note(processes, len(load.oks)))
         shares, profile_params = render_session(session_path)
     except (OSError, ValueError, KeyError) as exc:
         why = f"the profiled target left no profile ({exc}); see its log in {logs_dir(run_dir)}"
         return replace(record, params=params | {"profile_error": why}, partial=True)
     params |= {"processes": [p.as_params() for p in processes],
-               "profiled_processes": scope_note(processes)}  # fmt: skip
+               "profiled_processes": scope_note(processes, len(load.oks)),
+               "per_request_processes": per_request(processes, len(load.oks))}  # fmt: skip
     # The top list names where the work is; waiting is summed up once, as `idle_share`.
     busy = [(name, share) for name, share in shares if not is_idle(name)][: plan.top]
     stem = session_path.with_suffix("")
@@ -404,12 +406,16 @@ def make_record(
 
 
 def served_session(
-    session_path: Path, io_report: Path | None, connections: Mapping[int, int] | None = None
+    session_path: Path,
+    io_report: Path | None,
+    connections: Mapping[int, int] | None = None,
+    requests: int = 0,
 ) -> list[TreeProcess]:
     """The tree's processes; when the profile is not the program's own session alone, the
     sessions of the processes that served combined into `session_path` (the program's own
     kept as `program_session`). A process served when the shim saw it call the upstream or,
-    at the load's end, it held connections to the mock (`connections`, by pid)."""
+    at the load's end, it held connections to the mock (`connections`, by pid); a program
+    that started one for each of the `requests` served too (`profile_tree.per_request`)."""
     from pyinstrument.session import Session
 
     files = session_files(session_path)
@@ -422,7 +428,7 @@ def served_session(
     calls = {pid: max(calls.get(pid, 0), held.get(pid, 0)) for pid in {*calls, *held}}
     helpers = [key for key, session in sessions.items() if is_helper(session.frame_records)]
     samples = {key: session.sample_count for key, session in sessions.items()}
-    processes = tree_processes(samples, root_pid, calls, helpers)
+    processes = tree_processes(samples, root_pid, calls, helpers, requests)
     keys = [None if p.role == "program" else p.pid for p in processes if p.profiled]
     if keys and keys != [None]:
         if None in sessions:

@@ -78,6 +78,7 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "pid": first.get("root_pid", first.get("pid")),
         "pids": [r.get("pid") for r in reports],
         "upstream_pids": [r.get("pid") for r in reports if _reached_upstream(r)],
+        "cpu_s_by_pid": {str(r.get("pid")): _cpu_s(r) for r in reports},
         "argv": first.get("argv", []),
         "upstream": first.get("upstream"),
         "patched": sorted({lib for r in reports for lib in r.get("patched", [])}),
@@ -87,6 +88,11 @@ def merge_reports(reports: list[dict[str, Any]]) -> dict[str, Any]:
         "module_opens": sum(int(r.get("module_opens", 0)) for r in reports),
         "overhead": merge_overheads([r.get("overhead") or {} for r in reports]),
     }
+
+
+def _cpu_s(report: Mapping[str, Any]) -> float:
+    """The CPU a process of the tree used, by its shim's account (0: not accounted)."""
+    return float((report.get("overhead") or {}).get("process_cpu_s", 0.0))
 
 
 def _reached_upstream(report: Mapping[str, Any]) -> bool:
@@ -123,15 +129,33 @@ def merge_overheads(parts: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     return {**merged, "unit_ns": dict(counted[0].get("unit_ns", {}))}
 
 
-def read_io_report(path: Path) -> dict[str, Any] | None:
-    """The merged io report of a launched process tree; None when no process wrote one."""
+def read_io_report(path: Path, ended: Path | None = None) -> dict[str, Any] | None:
+    """The merged io report of a launched process tree; None when no process wrote one. With
+    `ended` (the tree's io report, when `path` is a snapshot's), the final reports of the
+    processes that ended without answering the snapshot count too: a process started for one
+    request lives between two snapshots (R96)."""
+    reports = _read_parts(path)
+    if reports and ended is not None:
+        answered = {report.get("pid") for report in reports}
+        reports += [r for r in _read_parts(ended) if r.get("pid") not in answered]
+    return merge_reports(reports) if reports else None
+
+
+def _read_parts(path: Path) -> list[dict[str, Any]]:
     reports = []
     for part in report_parts(path):
         try:
             reports.append(json.loads(part.read_text(encoding="utf-8")))
         except (OSError, ValueError):
             continue  # a process killed mid-run leaves no report: the others still count
-    return merge_reports(reports) if reports else None
+    return reports
+
+
+def clear_io_report(path: Path) -> None:
+    """Remove a tree's io report and its parts: a target launched again in one run (validate's
+    steps) starts a report of its own, without the pids of the processes of its last start."""
+    for part in report_parts(path):
+        part.unlink(missing_ok=True)
 
 
 def redirects_by_process(path: Path) -> tuple[int | None, dict[int, int]]:
@@ -201,7 +225,7 @@ def request_snapshot(
         sleep(0.02)
     if root.exists():
         sleep(DESCENDANT_WAIT_S)
-    return read_io_report(root)
+    return read_io_report(root, ended=io_report)
 
 
 def io_delta(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict[str, Any]:
@@ -222,8 +246,10 @@ def io_delta(before: Mapping[str, Any] | None, after: Mapping[str, Any]) -> dict
         # A process that ended inside the window takes its counts with it: never below zero.
         overhead.update({k: max(float(overhead.get(k, 0)) - float(old.get(k, 0)), 0.0)
                          for k in OVERHEAD_FIELDS})  # fmt: skip
+    known = set(earlier.get("pids") or ())
+    started = [pid for pid in after.get("pids") or () if pid not in known]
     return {**after, "files": files, "redirects": redirects, "module_opens": module_opens,
-            "overhead": overhead}  # fmt: skip
+            "overhead": overhead, "started_pids": started}  # fmt: skip
 
 
 def shim_cost(

@@ -18,7 +18,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from harness.errors import UsageError
-from harness.shim import read_io_report, request_snapshot, shim_env
+from harness.shim import clear_io_report, read_io_report, request_snapshot, shim_env
 from harness.targets import health
 from harness.targets.endpoints import endpoint_url
 from harness.targets.listening import listeners_on, listening_addresses
@@ -171,6 +171,7 @@ def _launched_target(
     report_path = logs_dir(run_dir) / f"{stem}.io.json"
     control = logs_dir(run_dir) / f"{stem}.control"
     env = shim_env(mock_url, report_path, os.environ, control)
+    clear_io_report(report_path)
     if spec.url:
         refuse_a_served_port(spec.url)
     finder = _no_url if spec.url else announced_url(mock_url)

@@ -56,10 +56,13 @@ def tree_processes(
     root_pid: int | None,
     calls: Mapping[int, int],
     helpers: Collection[int | None] = (),
+    requests: int = 0,
 ) -> list[TreeProcess]:
     """Every process that left a session or called the upstream (`samples` and `helpers`, the
     sessions spent wholly in a multiprocessing helper, keyed as `session_files`; `calls` by
-    pid), program first, each marked whether the profile covers it (never a helper: R80)."""
+    pid), program first, each marked whether the profile covers it (never a helper: R80). When
+    the program started a process for each of the `requests` (`per_request`), it is profiled
+    beside them: it takes the requests, and they are its one-shot helpers (R96)."""
     by_pid = {(root_pid if key is None else key): count for key, count in samples.items()}
     helper_pids = {root_pid if key is None else key for key in helpers}
     pids = [root_pid, *sorted(p for p in {*by_pid, *calls} if p is not None and p != root_pid)]
@@ -74,7 +77,22 @@ def tree_processes(
     served = [p for p in processes if p.samples and p.upstream_redirects]
     sampled = [p for p in processes if p.samples and p.role != "helper"]
     chosen = served or ([] if _served_unprofiled(processes) else sampled)
+    if served and per_request(processes, requests):
+        chosen += [p for p in processes if p.role == "program" and p.samples]
     return [replace(p, profiled=p in chosen) for p in processes]
+
+
+# A process per request: at least this many workers called the upstream, for at least this share
+# of the requests sent (a pool of workers is far fewer than the requests of a profile, R96).
+PER_REQUEST = (8, 0.5)
+
+
+def per_request(processes: Sequence[TreeProcess], requests: int) -> bool:
+    """True when the program started a process for (about) each of the `requests`: as many
+    workers called the upstream (a script or CLI run per call, a fork per connection)."""
+    callers = sum(1 for p in processes if p.role == "worker" and p.upstream_redirects)
+    least, share = PER_REQUEST
+    return requests > 0 and callers >= least and callers >= share * requests
 
 
 def _served_unprofiled(processes: Sequence[TreeProcess]) -> bool:
@@ -88,8 +106,10 @@ UNSAVED = (f"{SUPERVISOR}, or a kill; to profile it, run it as one process, with
            "or a reloader")  # fmt: skip
 
 
-def scope_note(processes: Sequence[TreeProcess]) -> str:
+def scope_note(processes: Sequence[TreeProcess], requests: int = 0) -> str:
     """Which processes the profile covers and which it leaves out, in words."""
+    if per_request(processes, requests) and any(p.profiled for p in processes):
+        return one_shot_note(processes, requests)
     kept = [p.describe() for p in processes if p.profiled]
     left = [p.describe() for p in processes if not p.profiled]
     if not kept:
@@ -98,6 +118,24 @@ def scope_note(processes: Sequence[TreeProcess]) -> str:
         return note + unsaved + UNSAVED if _served_unprofiled(processes) else note
     note = f"profiled {_why_these(processes)}: {'; '.join(kept)}"
     return f"{note}; left out: {'; '.join(left)}" if left else note
+
+
+def one_shot_note(processes: Sequence[TreeProcess], requests: int) -> str:
+    """The profile of a program that starts a process for each request: said first, the
+    one-shot processes summed up rather than listed (R96)."""
+    shots = [p for p in processes if p.role == "worker" and p.upstream_redirects]
+    program = [p.describe() for p in processes if p.role == "program" and p.profiled]
+    others = [p.describe() for p in processes if p not in shots and p.role != "program"]
+    pids = sorted(p.pid for p in shots if p.pid is not None)
+    samples = sorted(p.samples for p in shots)
+    summary = (f"{len(shots)} one-shot processes (pids {pids[0]}-{pids[-1]}, "
+               f"{samples[len(samples) // 2]} samples each at the median, each called the "
+               "upstream)")  # fmt: skip
+    left = f"; left out: {'; '.join(others)}" if others else ""
+    return (f"it starts a process for each request: {len(shots)} processes called the upstream "
+            f"for {requests} requests; profiled the program, which takes the requests, and the "
+            "processes it started, their start-ups included (that is what each request pays): "
+            f"{'; '.join([*program, summary])}{left}")  # fmt: skip
 
 
 def _why_these(processes: Sequence[TreeProcess]) -> str:

@@ -325,3 +325,14 @@ def test_errors_of_requests_that_met_an_injected_fault_are_kept_apart() -> None:
     assert split["errors"][0]["count"] == 2  # one met no fault, one made no call at all
     unread = [{"status": 502, "body": '{"error": "upstream"}', "count": 3}]
     assert window_errors(rows, None) == {"errors": unread}
+
+
+def test_a_window_counts_the_processes_that_started_in_it_and_called_the_upstream() -> None:
+    from harness.card.measures import process_start_series
+
+    io = {"started_pids": [9, 10, 11], "upstream_pids": [1, 9, 10],
+          "cpu_s_by_pid": {"9": 0.06, "10": 0.07, "11": 0.5}}  # fmt: skip
+    started, cpu = process_start_series(io)
+    assert started.values == (2.0,)  # 11 started, but never called the upstream
+    assert [round(v) for v in cpu.values] == [60, 70]
+    assert process_start_series({})[0].values == (0.0,)  # a snapshot from an older harness

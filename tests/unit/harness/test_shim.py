@@ -316,6 +316,41 @@ def test_the_io_delta_of_a_window_keeps_only_what_changed_in_it() -> None:
     assert (window["redirects"], window["module_opens"]) == ({"api.salesforce.com": 5}, 2)
 
 
+def test_a_snapshot_counts_the_processes_that_ended_since_without_answering_it(
+    tmp_path: Path,
+) -> None:
+    # R96: a process started for one request lives between two snapshots; its report stays.
+    base = tmp_path / "io.json"
+    snapshot = tmp_path / "io.json.snap-w-end-3"
+    alive = {**part(1, {"/t": {"opens": 1, "reads": 1, "writes": 0}}, {}), "overhead": {}}
+    snapshot.write_text(json.dumps(alive))
+    ended = {**part(7, {"/t": {"opens": 1, "reads": 1, "writes": 0}}, {"api.salesforce.com": 2}),
+             "overhead": {"process_cpu_s": 0.04}}  # fmt: skip
+    (tmp_path / "io.json.7").write_text(json.dumps(ended))
+    (tmp_path / "io.json.1").write_text(json.dumps(alive))  # answered: its snapshot counts
+    merged = read_io_report(snapshot, ended=base)
+    assert merged is not None and merged["pids"] == [1, 7] and merged["upstream_pids"] == [7]
+    assert merged["files"]["/t"]["opens"] == 2 and merged["cpu_s_by_pid"]["7"] == 0.04
+    assert read_io_report(tmp_path / "io.json.snap-none", ended=base) is None  # none answered
+
+
+def test_a_window_names_the_processes_that_started_in_it() -> None:
+    from harness.shim import io_delta
+
+    window = io_delta({"pids": [1, 2]}, {"pids": [1, 2, 9, 10]})
+    assert window["started_pids"] == [9, 10]
+
+
+def test_a_relaunched_target_starts_an_io_report_of_its_own(tmp_path: Path) -> None:
+    from harness.shim import clear_io_report
+
+    base = tmp_path / "io.json"
+    for name in ("io.json", "io.json.41", "io.json.snap-x", "other.json.42"):
+        (tmp_path / name).write_text("{}")
+    clear_io_report(base)
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["io.json.snap-x", "other.json.42"]
+
+
 def test_the_environment_names_the_control_directory_only_with_a_report(tmp_path: Path) -> None:
     from harness.shim.startup.sfperf_shim import ENV_CONTROL
 

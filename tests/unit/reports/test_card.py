@@ -407,6 +407,23 @@ def test_a_profile_without_samples_of_the_serving_processes_is_said_not_measured
     assert "**Profile not measured:** no process that served the requests left samples" in card
 
 
+def test_a_gateway_that_starts_a_process_per_request_is_told_so(tmp_path: Path) -> None:
+    # R96: 39 processes started in the window and called the upstream, for 40 requests.
+    window = record("card", "load", {"window": "steady-closed"}, requests_served=40,
+                    upstream_processes_started=39)  # fmt: skip
+    window = replace(window, series=(*window.series,
+                     Series("started_process_cpu_ms", "ms", (61.0, 64.0, 70.0))))  # fmt: skip
+    pool = record("card", "load", {"window": "steady-closed"}, requests_served=400,
+                  upstream_processes_started=2)  # fmt: skip
+    for records, said in (([window], True), ([pool], False)):
+        write_report(tmp_path, records, claims=[], cards={TARGET: [verdict("g", "holds", 0)]})
+        card = (tmp_path / "report.md").read_text(encoding="utf-8").split("\n## ")[1]
+        assert (
+            "it starts a process for each request: 39 processes started in the windows "
+            "and called the upstream, for 40 requests (~64 ms of CPU apiece)" in card
+        ) is said
+
+
 def test_a_target_not_measured_names_only_the_steps_the_run_skipped(tmp_path: Path) -> None:
     steps = [{"step": "load", "records": 0, "skipped": "no model works (see discover)"}]
     (tmp_path / "steps.json").write_text(json.dumps({"steps": steps}), encoding="utf-8")

@@ -80,3 +80,22 @@ def test_the_sessions_of_a_tree_are_the_programs_and_one_per_other_process(tmp_p
     for name in names:
         (tmp_path / name).write_text("{}")
     assert session_files(session) == {None: session, 41: tmp_path / "launch-gw.41.pyisession"}
+
+
+def test_a_program_that_starts_a_process_per_request_is_profiled_beside_them() -> None:
+    # R96: bottle SPAWN=1 runs `python upstream_call.py` for each request; the server waits.
+    workers: dict[int | None, int] = {pid: 25 for pid in range(11, 50)}
+    calls = {10: 0, **dict.fromkeys(range(11, 50), 2)}
+    processes = tree_processes({None: 190, **workers}, root_pid=10, calls=calls, requests=40)
+    assert profiled(processes) == [10, *workers]
+    note = scope_note(processes, requests=40)
+    assert note.startswith("it starts a process for each request: 39 processes called the "
+                           "upstream for 40 requests; profiled the program")  # fmt: skip
+    assert "39 one-shot processes (pids 11-49, 25 samples each at the median" in note
+
+
+def test_a_pool_of_workers_is_no_process_per_request() -> None:
+    processes = tree_processes({None: 5, 11: 300, 12: 280}, 10, {10: 0, 11: 40, 12: 38},
+                               requests=400)  # fmt: skip
+    assert profiled(processes) == [11, 12]
+    assert not scope_note(processes, requests=400).startswith("it starts a process")
