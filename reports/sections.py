@@ -17,6 +17,7 @@ from harness.completeness import step_states
 from harness.gate import Rule, shipped_rules
 from harness.overhead import ADDED_RESOLUTION_MS
 from harness.pairing import SweepRow, errors_text, knees_side_by_side, split_roles, sweep_rows
+from harness.profile_packages import shares_text
 from harness.records import RunRecord
 from reports import frames, plots
 
@@ -382,7 +383,8 @@ def profile_section(
         ", ".join(links or [f"`{a}`" for a in artifacts]) or "none saved"
     )
     profiles = [r for r in records if r.runner == "profile"]
-    notes = [note for note in (_start_up_note(profiles), _process_note(profiles)) if note]
+    notes = [note for note in (_start_up_note(profiles), _process_note(profiles),
+                               _package_note(profiles)) if note]  # fmt: skip
     intro = f"{intro}. {' '.join(notes)}" if notes else intro
     return Section(
         "profiles",
@@ -411,6 +413,15 @@ def _process_note(profiles: Sequence[RunRecord]) -> str:
     waits while its workers serve), and of any whose profiled processes served nothing (R86)."""
     noted = [r for r in profiles if _worth_a_note(r.params.get("processes") or [])]
     return " ".join(f"{r.labels.get('variant')}: {r.params['profiled_processes']}." for r in noted)
+
+
+def _package_note(profiles: Sequence[RunRecord]) -> str:
+    """Each profile's working samples by package, the gateway's own named: a gateway installed
+    with pip is all library frames to pyinstrument, its CPU spread over builtins (R103)."""
+    notes = [f"{r.labels.get('variant')} by package (working samples): "
+             f"{shares_text(r.params['package_shares'], r.params.get('gateway_packages') or ())}."
+             for r in profiles if r.params.get("package_shares")]  # fmt: skip
+    return " ".join(notes)
 
 
 def _worth_a_note(processes: Sequence[Mapping[str, Any]]) -> bool:

@@ -14,6 +14,7 @@ from harness.commands._target import (
     headers_from_args,
     tls_from_args,
 )
+from harness.profile_packages import shares_text
 from harness.records import RunRecord
 
 if TYPE_CHECKING:  # the runners import numpy, aiohttp...: only when a command runs
@@ -118,6 +119,10 @@ def print_summary(records: Sequence[RunRecord]) -> None:
         idle = record.params.get("idle_share", 0.0)
         print(f"profile of {record.labels['variant']}: {len(ok)} requests, {sum(ok):.0f} ok; "
               f"{idle:.1%} of samples waiting (poll, locks, idle workers); busiest:")  # fmt: skip
+        packages = record.params.get("package_shares") or {}
+        if packages:
+            gateway = record.params.get("gateway_packages") or ()
+            print(f"  by package (working samples): {shares_text(packages, gateway)}")
         processes = record.params.get("processes") or ()
         if len(processes) > 1 or any(
             p.get("profiled") and p.get("upstream_redirects") == 0 for p in processes

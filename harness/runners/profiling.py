@@ -17,7 +17,6 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
 import sys
 import time
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
@@ -29,7 +28,8 @@ from urllib.parse import urlsplit
 
 from harness.blocking import PARAM as BLOCKING
 from harness.blocking import client_calls
-from harness.errors import Unavailable, UsageError
+from harness.errors import UsageError
+from harness.profile_packages import package_shares, show_pattern
 from harness.records import (
     Environment,
     RunRecord,
@@ -39,6 +39,7 @@ from harness.records import (
     now_iso,
 )
 from harness.runners.support.interrupted import Interrupted, Keep, keep_nothing
+from harness.runners.support.profile_launch import env_prefix, python_program, target_interpreter
 from harness.runners.support.profile_tree import (
     TreeProcess,
     per_request,
@@ -56,7 +57,7 @@ from harness.targets.headers import Headers
 from harness.targets.listening import connections_to, is_running
 from harness.targets.process import Child, poll_until
 from harness.targets.running import logs_dir, run_child, safe_name
-from harness.targets.spec import START_TIMEOUT_S, env_command
+from harness.targets.spec import START_TIMEOUT_S, gateway_packages
 from harness.targets.tls import DEFAULT_TLS, TargetTls
 
 PYINSTRUMENT_DIR = "profile"
@@ -270,91 +271,6 @@ def start_up_params(session_path: Path) -> dict[str, Any]:
     return {"sampled_from": "ready", "start_up_cut_s": float(note.get("start_up_cut_s", 0.0))}
 
 
-def target_interpreter(command: str) -> str:
-    """The interpreter that runs a launch command (named in it, or a console script's shebang),
-    resolved on PATH; `Unavailable` when pyinstrument cannot be imported there (the profile
-    needs it in the target's own environment)."""
-    interpreter, _ = python_launch(command)
-    try:
-        probe = subprocess.run([interpreter, "-c", "import pyinstrument"], capture_output=True,
-                               timeout=60, check=False, stdin=subprocess.DEVNULL)  # fmt: skip
-    except (OSError, subprocess.TimeoutExpired) as exc:
-        raise Unavailable(f"cannot run the target's interpreter {interpreter}: {exc}") from None
-    if probe.returncode != 0:
-        raise Unavailable(
-            f"pyinstrument cannot be imported by the target's interpreter {interpreter}: "
-            f"install it there to profile your gateway ({interpreter} -m pip install pyinstrument)"
-        )
-    return interpreter
-
-
-def python_program(command: str) -> list[str]:
-    """`python [-m MODULE | SCRIPT] ARGS` -> the part after the interpreter (a console script
-    such as `uvicorn app:app` -> its file and ARGS); `Unavailable` for what is not Python
-    (pyinstrument can only profile Python)."""
-    return python_launch(command)[1]
-
-
-def env_prefix(argv: list[str]) -> tuple[list[str], list[str]]:
-    """(the `env [OPTIONS] [NAME=VALUE]...` words, the command env runs) of a launch command;
-    ([], argv) when it does not start with env (or env's `-S` rewrites the command)."""
-    if not argv or Path(argv[0]).name != "env":
-        return [], argv
-    inner = env_command(argv[1:])
-    cut = len(argv) - len(inner)
-    return (argv[:cut], inner) if inner and argv[cut:] == inner else ([], argv)
-
-
-def python_launch(command: str) -> tuple[str, list[str]]:
-    """(interpreter, program) of a launch command (through `env ...`); `Unavailable` when it
-    is not a Python one."""
-    argv = env_prefix(shlex.split(command))[1]
-    if argv and not Path(argv[0]).name.startswith("python"):
-        script = shutil.which(argv[0])
-        interpreter = shebang_python(Path(script)) if script else None
-        if script and interpreter:
-            return interpreter, [script, *argv[1:]]
-    program = argv[1:]
-    runnable = (program[:1] == ["-m"] and len(program) > 1) or (
-        program[:1] != [] and program[0][0] != "-"
-    )
-    if not argv or not Path(argv[0]).name.startswith("python") or not runnable:
-        raise Unavailable(not_python(command, argv))
-    return shutil.which(argv[0]) or argv[0], program
-
-
-# Programs of another language, and what profiles them (said where the profile is skipped, R98).
-OTHER_PROFILERS = {name: "node --cpu-prof (V8's sampling profiler)" for name in
-                   ("node", "nodejs", "npm", "npx", "yarn", "pnpm", "tsx", "ts-node")}  # fmt: skip
-
-
-def not_python(command: str, argv: Sequence[str]) -> str:
-    """Why pyinstrument cannot profile a launch command, and what would."""
-    program = Path(argv[0]).name if argv else ""
-    if program.startswith("python"):  # `python` alone or with options only: nothing to run
-        return (f"pyinstrument profiles a Python program it runs, and {command!r} names none: "
-                "launch it as 'python script.py ...' or 'python -m module ...'")  # fmt: skip
-    other = OTHER_PROFILERS.get(program, "a profiler of its own language")
-    return (
-        f"pyinstrument profiles Python programs only, and {command!r} is not one (nor a "
-        f"script whose #! line names python): nothing for sfperf to profile; use {other}"
-    )
-
-
-def shebang_python(script: Path) -> str | None:
-    """The Python interpreter a script's `#!` line names (console scripts), else None."""
-    try:
-        with script.open("rb") as handle:
-            first = handle.readline(512).decode("utf-8", "replace")
-    except OSError:
-        return None
-    words = first[2:].split() if first.startswith("#!") else []
-    if words[:1] and Path(words[0]).name == "env":
-        words = words[1:]
-    named = words[0] if words else ""
-    return (shutil.which(named) or named) if Path(named).name.startswith("python") else None
-
-
 def make_record(
     plan: ProfilingPlan,
     run_dir: Path,
@@ -385,7 +301,8 @@ def make_record(
         processes = served_session(session_path, io_report, connections, len(load.oks))
         if not any(p.profiled for p in processes):
             raise ValueError(scope_note(processes, len(load.oks)))
-        shares, profile_params = render_session(session_path)
+        gateway = gateway_packages(python_program(plan.launch)) if plan.launch else []
+        shares, profile_params = render_session(session_path, gateway)
     except (OSError, ValueError, KeyError) as exc:
         why = f"the profiled target left no profile ({exc}); see its log in {logs_dir(run_dir)}"
         return replace(record, params=params | {"profile_error": why}, partial=True)
@@ -458,16 +375,24 @@ def program_session(session_path: Path) -> Path:
     return session_path.with_name(f"{session_path.stem}.program{session_path.suffix}")
 
 
-def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[str, Any]]:
-    """Write the session's HTML and text beside it; every function's share, session facts
-    (whose thread ran a synchronous HTTP client among them: `harness.blocking`)."""
+def render_session(
+    session_path: Path, gateway: Sequence[str] = ()
+) -> tuple[list[tuple[str, float]], dict[str, Any]]:
+    """Write the session's HTML and text beside it, the `gateway`'s packages shown though
+    installed (pyinstrument hides site-packages as library code: R103); every function's
+    share, and session facts: whose thread ran a synchronous HTTP client among them
+    (`harness.blocking`), the working samples' shares by package."""
     from pyinstrument.renderers import ConsoleRenderer, HTMLRenderer
     from pyinstrument.session import Session
 
     session = Session.from_json(json.loads(session_path.read_text(encoding="utf-8")))
     stem = session_path.with_suffix("")
+    pattern = show_pattern(gateway)
+    options = {"show_regex": pattern} if pattern else None
+    # The HTML page has its own view options (library code shown or not), the text has none.
     atomic_write_text(stem.with_suffix(".html"), HTMLRenderer().render(session))
-    text = ConsoleRenderer(unicode=True, color=False, show_all=False).render(session)
+    text = ConsoleRenderer(unicode=True, color=False, show_all=False,
+                           processor_options=options).render(session)  # fmt: skip
     atomic_write_text(stem.with_suffix(".txt"), text)
     shares = top_shares(session.frame_records, session.shorten_path, top=None)
     name = functools.lru_cache(maxsize=None)(
@@ -475,8 +400,10 @@ def render_session(session_path: Path) -> tuple[list[tuple[str, float]], dict[st
     )
     calls = client_calls(([name(f) for f in stack], time_s) for stack, time_s
                          in session.frame_records)  # fmt: skip
+    packages = package_shares(session.frame_records, idle=lambda leaf: is_idle(name(leaf)))
     return shares, {"sample_count": session.sample_count, "profile_duration_s": session.duration,
-                    BLOCKING: calls.as_params()}  # fmt: skip
+                    BLOCKING: calls.as_params(), "package_shares": packages,
+                    "gateway_packages": list(gateway)}  # fmt: skip
 
 
 def top_shares(

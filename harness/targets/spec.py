@@ -11,6 +11,7 @@ import json
 import re
 import shlex
 import shutil
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path, PurePath
 from urllib.parse import urlsplit
@@ -27,6 +28,8 @@ REFERENCE_METRICS_PATH = "/metrics/performance"
 _VARIANT_NAME = re.compile(r"^[a-z0-9][a-z0-9_-]*$")
 _PYTHON = re.compile(r"^python[0-9.]*$")
 _ASSIGNMENT = re.compile(r"^[A-Za-z_][A-Za-z0-9_]*=")  # NAME=VALUE, as `env` and shells take it
+# The import line of a console script pip wrote: `from litellm import run_server`.
+_ENTRY_IMPORT = re.compile(r"^from\s+([A-Za-z_]\w*)[\w.]*\s+import\s", re.MULTILINE)
 _APP = re.compile(r"^([A-Za-z_][\w.]*):[A-Za-z_]\w*(\(.*\))?$")  # module:attr (not host:port)
 # Programs that run an application named in their arguments: the label is the application's.
 SERVERS = frozenset({"uvicorn", "gunicorn", "hypercorn", "daphne", "granian", "waitress-serve",
@@ -244,6 +247,41 @@ def python_program_name(program: str, rest: list[str]) -> str:
             return program
     scripts = [a for a in rest if not a.startswith("-")]
     return PurePath(scripts[0]).stem if scripts else program
+
+
+def gateway_packages(
+    program: Sequence[str], read: Callable[[Path], str] | None = None
+) -> list[str]:
+    """The installed packages that are the gateway itself, from what a Python launch runs
+    (`program`: after the interpreter): `-m MODULE`'s package, a console script's entry point
+    package, a server's application module's; a server's own package is not the gateway."""
+    if program[:1] == ["-m"] and len(program) > 1:
+        module, arguments = program[1], list(program[2:])
+    elif program:
+        module, arguments = _entry_package(Path(program[0]), read or _head), list(program[1:])
+    else:
+        return []
+    top = module.partition(".")[0]
+    if top in SERVERS:
+        top = application(arguments).partition(".")[0]
+    return [top] if top else []
+
+
+def _head(path: Path) -> str:
+    try:
+        with path.open("rb") as handle:
+            return handle.read(4096).decode("utf-8", "replace")
+    except OSError:
+        return ""
+
+
+def _entry_package(script: Path, read: Callable[[Path], str]) -> str:
+    """The package a console script imports its entry point from; '' for a script of the
+    program's own (its files are not library code anyway)."""
+    if script.suffix == ".py":
+        return ""
+    found = _ENTRY_IMPORT.search(read(script))
+    return found.group(1) if found else ""
 
 
 def target_from_args(

@@ -27,10 +27,10 @@ from harness.runners.profiling import (
     is_helper,
     make_record,
     program_session,
-    python_program,
     stop_workers_first,
     top_shares,
 )
+from harness.runners.support.profile_launch import python_program
 from harness.runners.support.profiler_child import (
     _RUNNING,
     SessionBox,
@@ -112,7 +112,7 @@ def test_only_python_programs_can_be_profiled(command: str) -> None:
 
 
 def test_an_env_wrapper_keeps_its_settings_in_front_of_the_profiled_command() -> None:
-    from harness.runners.profiling import env_prefix
+    from harness.runners.support.profile_launch import env_prefix
 
     argv = shlex.split("env -u NAME X=1 python app.py --port 9")
     assert env_prefix(argv) == (["env", "-u", "NAME", "X=1"], ["python", "app.py", "--port", "9"])
@@ -309,7 +309,7 @@ def test_many_thread_sessions_combine_into_one_with_every_sample() -> None:
 def test_a_console_script_is_profiled_under_the_python_of_its_shebang(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    from harness.runners.profiling import python_launch
+    from harness.runners.support.profile_launch import python_launch
 
     script = tmp_path / "servegw"
     script.write_text("#!/usr/bin/env python3\nimport sys\n")
@@ -322,7 +322,7 @@ def test_a_console_script_is_profiled_under_the_python_of_its_shebang(
 
 def test_a_program_that_is_not_python_cannot_be_profiled_and_says_so(tmp_path: Path) -> None:
     from harness.errors import Unavailable
-    from harness.runners.profiling import python_launch
+    from harness.runners.support.profile_launch import python_launch
 
     with pytest.raises(Unavailable, match="profiles Python programs only"):
         python_launch("sh -c 'exit 0'")
