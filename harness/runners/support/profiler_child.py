@@ -33,6 +33,7 @@ import runpy
 import signal
 import sys
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from pathlib import Path
@@ -135,6 +136,94 @@ def profile_new_threads(box: SessionBox, interval_s: float) -> Iterator[None]:
         threading.Thread.run = original  # type: ignore[method-assign,assignment]
 
 
+FOREIGN_LOOK_S = 0.1  # how often the foreign sampler looks for threads no profiler hooks
+FOREIGN_INTERVAL_S = 0.002  # how often it samples them once there are some
+
+
+class ForeignSampler(threading.Thread):
+    """Samples, from a thread of its own, the Python stacks of the threads that no profiler here
+    hooks: threads a native runtime started and runs Python on (granian's WSGI workers, uWSGI's
+    threads), which pyinstrument's per-thread hook never sees (R112). Wall-clock samples; it
+    looks for such threads every `FOREIGN_LOOK_S` and samples every `FOREIGN_INTERVAL_S` while
+    there are some. Overrides `run`, so the thread hook does not profile the sampler itself."""
+
+    def __init__(self) -> None:
+        super().__init__(name="sfperf-foreign-sampler", daemon=True)
+        self.records: list[tuple[list[str], float, float]] = []  # stack, time, taken at
+        self.started_s = 0.0
+        self._done = threading.Event()
+
+    def run(self) -> None:
+        from pyinstrument.low_level.stat_profile import get_frame_info
+
+        self.started_s = wall_s = time.time()
+        interval_s, me = FOREIGN_LOOK_S, threading.get_ident()
+        while not self._done.wait(interval_s):
+            now_s = time.time()
+            elapsed_s, wall_s = min(now_s - wall_s, FOREIGN_INTERVAL_S), now_s
+            known = python_threads() | _RUNNING.keys() | {me}
+            foreign = {ident: frame for ident, frame in sys._current_frames().items()
+                       if ident not in known}  # fmt: skip
+            for ident, frame in foreign.items():
+                self.records.append((native_stack(ident, frame, get_frame_info), elapsed_s, now_s))
+            interval_s = FOREIGN_INTERVAL_S if foreign else FOREIGN_LOOK_S
+
+    def session(self, since_s: float | None = None) -> Session | None:
+        """Stop sampling; what it sampled from `since_s` on (wall clock; None: all) as a
+        pyinstrument session (None: nothing). Several threads share a tick, so the cut is
+        made here, by each record's time, not by summing their times."""
+        self._done.set()
+        if self.is_alive():
+            self.join(1.0)
+        kept = [(stack, time_s) for stack, time_s, taken_s in self.records
+                if since_s is None or taken_s >= since_s]  # fmt: skip
+        if not kept:
+            return None
+        session: Session = Session.from_json({
+            "frame_records": kept, "start_time": max(self.started_s, since_s or 0.0),
+            "duration": sum(time_s for _, time_s in kept),
+            "min_interval": FOREIGN_INTERVAL_S, "max_interval": FOREIGN_INTERVAL_S,
+            "sample_count": len(kept), "start_call_stack": [],
+            "target_description": "threads started outside Python", "cpu_time": 0.0,
+        })  # fmt: skip
+        return session
+
+
+def python_threads() -> set[int]:
+    """The threads Python started (its main thread, `threading.Thread`s), profiled or not on
+    purpose; a thread a native runtime started shows as a `_DummyThread`, if at all."""
+    return {t.ident for t in threading.enumerate()
+            if t.ident is not None and not isinstance(t, threading._DummyThread)}  # fmt: skip
+
+
+def native_stack(ident: int, frame: FrameType, frame_info: Callable[[Any], str]) -> list[str]:
+    """A thread's stack as pyinstrument writes one: its thread, then its frames, root first."""
+    stack = []
+    walked: FrameType | None = frame
+    while walked is not None:
+        stack.append(frame_info(walked))
+        walked = walked.f_back
+    return [f"native thread\x00<thread>\x00{ident}", *reversed(stack)]
+
+
+def add_foreign(box: SessionBox, sampler: ForeignSampler | None, since_s: float | None) -> None:
+    """Stop `sampler` and put what it sampled from `since_s` on in `box`."""
+    session = sampler.session(since_s) if sampler is not None else None
+    if session is not None:
+        box.add(session)
+
+
+def start_foreign_sampler() -> ForeignSampler | None:
+    """A running `ForeignSampler`, or None when this pyinstrument cannot name frames."""
+    try:
+        from pyinstrument.low_level.stat_profile import get_frame_info  # noqa: F401
+    except ImportError:
+        return None
+    sampler = ForeignSampler()
+    sampler.start()
+    return sampler
+
+
 TREE_VARIABLE = "SFPERF_PROFILE_TREE"  # read by the launch shim in the tree's processes
 _THREAD_RUN = threading.Thread.run  # as it was before any profiler hooked it
 
@@ -170,6 +259,8 @@ def profile_descendant(config: Any) -> None:
     box, pid = SessionBox(), os.getpid()
     profiler = Profiler(interval=interval_s, async_mode="enabled")
     profiler.start()
+    _RUNNING[threading.get_ident()] = profiler  # a fork of this thread stops it in the child
+    foreign = start_foreign_sampler()
 
     def run(thread: threading.Thread) -> None:
         with profiled(box, interval_s):
@@ -183,6 +274,7 @@ def profile_descendant(config: Any) -> None:
             saved.append(True)
             ignore_sigterm()
             box.add(profiler.stop())
+            add_foreign(box, foreign, ready_at(ready_file))
             save_session(box.combined(ready_at(ready_file)), descendant_session(session, pid))
 
     atexit.register(save)
@@ -246,6 +338,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, _terminate)
     profile_tree(args.session, args.interval, args.ready_file)
     box, pid = SessionBox(), os.getpid()
+    foreign = start_foreign_sampler()
     try:
         with profile_new_threads(box, args.interval):
             if args.threads_only:
@@ -255,6 +348,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         if os.getpid() == pid:  # a forked worker returning here saves its own, as a descendant
             ignore_sigterm()
+            add_foreign(box, foreign, ready_at(args.ready_file))
             save_profile(box, args.session, ready_at(args.ready_file))
 
 

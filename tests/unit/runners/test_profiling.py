@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import _thread
 import argparse
 import asyncio
 import functools
@@ -33,6 +34,7 @@ from harness.runners.profiling import (
 from harness.runners.support.profile_launch import python_program
 from harness.runners.support.profiler_child import (
     _RUNNING,
+    ForeignSampler,
     SessionBox,
     descendant_session,
     profile_new_threads,
@@ -40,6 +42,7 @@ from harness.runners.support.profiler_child import (
     run_program,
     save_at_os_exit,
     save_session,
+    start_foreign_sampler,
 )
 from harness.runners.support.profiling_load import LoadResult
 from tests.conftest import FakeClock
@@ -182,6 +185,44 @@ def test_a_save_that_fails_does_not_keep_the_process_from_ending(
     save_at_os_exit(fail)
     os._exit(7)
     assert ended == [7]
+
+
+def test_a_thread_a_native_runtime_started_is_sampled_by_the_foreign_sampler() -> None:
+    # R112: granian's WSGI workers run Python on threads its Rust runtime started, which the
+    # per-thread profiler hook never sees; `_thread` starts such a thread (threading knows it not).
+    sampler = start_foreign_sampler()
+    assert sampler is not None
+    seen, stop = threading.Event(), threading.Event()
+
+    def served_on_a_native_thread() -> None:
+        while not stop.is_set():
+            if any("served_on_a_native_thread" in record[0][-1] for record in sampler.records):
+                seen.set()
+
+    _thread.start_new_thread(served_on_a_native_thread, ())
+    try:
+        assert seen.wait(30.0)
+    finally:
+        stop.set()
+    session = sampler.session()
+    assert session is not None and session.sample_count > 0
+    stack = session.frame_records[0][0]
+    assert stack[0].startswith("native thread\x00<thread>\x00")
+    # Python's own threads are not sampled: the profiler hook has them (or leaves them out).
+    assert not any(
+        "test_a_thread_a_native" in frame for s, _ in session.frame_records for frame in s
+    )
+
+
+def test_the_foreign_sampler_keeps_only_what_it_sampled_from_readiness_on() -> None:
+    sampler = ForeignSampler()
+    sampler.records = [
+        (["native thread\x00<thread>\x001", "f\x00a.py\x001"], 0.002, 100.0),
+        (["native thread\x00<thread>\x001", "g\x00a.py\x002"], 0.002, 101.0),
+    ]
+    session = sampler.session(since_s=100.5)
+    assert session is not None and session.sample_count == 1 and session.start_time == 100.5
+    assert ForeignSampler().session() is None
 
 
 def test_nothing_sampled_writes_no_session(tmp_path: Path) -> None:
