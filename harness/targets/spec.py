@@ -120,11 +120,21 @@ def program_name(argv: list[str]) -> str:
     return python_program_name(program, rest)
 
 
+# Files an interpreter of another language runs, and a word that is an address, not a script.
+SCRIPT_SUFFIXES = frozenset({".js", ".mjs", ".cjs", ".ts", ".mts", ".jsx", ".tsx", ".rb", ".pl",
+                             ".pm", ".php"})  # fmt: skip
+_ADDRESS = re.compile(r"^[\w.\-\[\]]*:\d+$|^\d+$")  # host:port, [::1]:port, a port
+
+
 def script_name(arguments: list[str]) -> str:
     """The script an interpreter of another language runs (`deno run --allow-net gw.ts` ->
-    gw): its first argument that is no option nor a subcommand word."""
+    gw, `php -S 127.0.0.1:8541 gw.php` -> gw): its first argument named like a script, else
+    its first that is no option, subcommand word nor address (never a label made of an
+    address: R127)."""
     words = [a for a in arguments if not a.startswith("-") and a not in ("run", "start")]
-    return PurePath(words[0]).stem if words else ""
+    scripts = [w for w in words if PurePath(w).suffix in SCRIPT_SUFFIXES]
+    named = scripts or [w for w in words if not _ADDRESS.match(w)]
+    return PurePath(named[0]).stem if named else ""
 
 
 def launched_command(program: str, rest: list[str]) -> list[str] | None:

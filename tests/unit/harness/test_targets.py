@@ -286,7 +286,10 @@ def test_launched_programs_are_named_after_what_they_run(argv: list[str], name: 
      # From the program, never from env's own options (R39, R44) nor `node` for every gateway.
      ("env -u SFPERF_MOCK_URL node node_gw.js 8104", "node_gw"), ("node gw.js", "gw"),
      ("deno run --allow-net gw.ts", "gw"), ("env -S 'python gw.py --port 9'", "gw"),
-     ("env -C /srv -u A X=1 python -m svc", "svc"), ("env -- X=1 ./gw", "gw")],
+     ("env -C /srv -u A X=1 python -m svc", "svc"), ("env -- X=1 ./gw", "gw"),
+     # The script, never the address an option takes (R127).
+     ("php -S 127.0.0.1:8541 gw.php", "gw"), ("php -S localhost:8541 -t public", "public"),
+     ("node --inspect 9229 server/gw.mjs", "gw")],
 )  # fmt: skip
 def test_a_launcher_is_named_after_the_application_it_runs(command: str, name: str) -> None:
     assert program_name(shlex.split(command)) == name
