@@ -269,9 +269,10 @@ def _process_per_request(records: Sequence[RunRecord]) -> list[str]:
     cpu_ms = [v for r in cards for v in r.get("started_process_cpu_ms").values]
     apiece = f" (~{statistics.median(cpu_ms):.0f} ms of CPU apiece)" if cpu_ms else ""
     return [f"it starts a process for each request: {started:,.0f} processes started in the "
-            f"windows and called the upstream, for {served:,.0f} requests{apiece}, each paying "
-            "its start-up (an interpreter, imports, a token) on a request's time; hand the "
-            "requests to long-lived workers instead"]  # fmt: skip
+            f"windows and called the upstream, for {served:,.0f} requests{apiece}: a process's "
+            "start-up is paid on a request's time (for a script run per call: an interpreter, "
+            "its imports, new connections and a token); hand the requests to long-lived "
+            "workers instead"]  # fmt: skip
 
 
 GROWTH_FLOORS = {"rss_growth_kb": (8 * 1024.0, 32.0), "open_fds_growth": (16.0, 0.5)}
