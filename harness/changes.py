@@ -84,6 +84,8 @@ RATES = frozenset({"ok", "token_cache_hit", "matched", "fallback", "streamed", "
 # Window counts of client requests, each request counted once at most: rates of the requests.
 REQUEST_COUNTS = frozenset({"no_reply", "error_responses"})
 REQUEST_COUNT_PREFIX = "fidelity_"
+# A verdict's finding counts: compared as findings new or cleared (`harness.gate_findings`).
+FINDING_PREFIX = "finding:"
 OK_ONLY = frozenset({"latency_ms", "ttft_ms"})  # one per request, beside `ok`
 # A difference of two clocks, by series: its resolution, the least figure it can tell from zero.
 RESOLUTIONS = {"added_latency_ms": ADDED_RESOLUTION_MS}
@@ -215,7 +217,7 @@ def _shift_text(change: Change) -> str:
 
 def series_kind(series: str) -> str:
     """How a series is compared: `context`, `rate`, `ok-only`, `throughput` or `value`."""
-    if series in CONTEXT:
+    if series in CONTEXT or series.startswith(FINDING_PREFIX):
         return "context"
     if series in RATES:
         return "rate"

@@ -27,6 +27,7 @@ from harness.changes import OK_ONLY, RATES, ok_values
 from harness.errors import UsageError
 from harness.files import read_toml
 from harness.gate_claims import ClaimChange
+from harness.gate_findings import FindingChange
 from harness.pairing import Alias, aliased, target_aliases
 from harness.records import RunRecord, fingerprint_of, machine_warnings, record_key
 from harness.stats import (
@@ -121,6 +122,9 @@ class GateReport:
     nothing_compared: str = ""
     # Report-card claims whose verdict moved (`harness.gate_claims`); holds -> refuted fails.
     claims: tuple[ClaimChange, ...] = ()
+    # FAIL and WARN findings new in or cleared from the candidate (`harness.gate_findings`);
+    # a new FAIL fails.
+    findings: tuple[FindingChange, ...] = ()
     # Gated metrics of the candidate measured in partial records (a window cut short).
     partial_metrics: int = 0
     # Why the candidate run did not measure all it set out to (`harness.completeness`).
@@ -162,7 +166,11 @@ class GateReport:
 
     @property
     def failed(self) -> bool:
-        return bool(self.regressions) or any(c.regressed for c in self.claims)
+        return (
+            bool(self.regressions)
+            or any(c.regressed for c in self.claims)
+            or any(f.regressed for f in self.findings)
+        )
 
     @property
     def tested(self) -> int:

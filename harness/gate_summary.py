@@ -20,13 +20,18 @@ from harness.gate import (
     MetricResult,
 )
 from harness.gate_claims import ClaimChange
+from harness.gate_findings import FindingChange
 from harness.stats import Comparison
 
 
 def render_summary(report: GateReport, baseline_name: str, candidate_name: str) -> str:
     """Markdown for a CI step summary: verdict line, warnings, one table row per metric."""
     counts = Counter(r.status for r in report.results)
-    regressed = counts[REGRESSION] + sum(c.regressed for c in report.claims)
+    regressed = (
+        counts[REGRESSION]
+        + sum(c.regressed for c in report.claims)
+        + sum(f.regressed for f in report.findings)
+    )
     lines = [
         f"## sfperf gate: {_headline(report, regressed)}",
         "",
@@ -49,6 +54,7 @@ def render_summary(report: GateReport, baseline_name: str, candidate_name: str) 
     ]
     lines += [_row(r) for r in sorted(report.results, key=_order)]
     lines += _claim_lines(report.claims)
+    lines += _finding_lines(report.findings)
     return "\n".join(lines) + "\n"
 
 
@@ -88,6 +94,25 @@ def _claim_lines(claims: Sequence[ClaimChange]) -> list[str]:
         f"| {'❌ regression' if c.regressed else '· moved'} | {c.target} | `{c.claim_id}`: "
         f"{c.text} | {c.before} | {c.after} |"
         for c in claims
+    ]
+
+
+def _finding_lines(findings: Sequence[FindingChange]) -> list[str]:
+    """The FAIL and WARN findings new in the candidate or cleared: a new FAIL is a regression."""
+    if not findings:
+        return []
+    lines = [
+        "",
+        "Findings of the mock's journal new in the candidate or cleared from it, over the "
+        "windows both runs graded (a new FAIL fails the gate):",
+        "",
+        "| status | target | finding | baseline | candidate | windows |",
+        "|---|---|---|---|---|---|",
+    ]
+    return lines + [
+        f"| {'❌ regression' if f.regressed else '· ' + f.change} | {f.target} | {f.severity} "
+        f"`{f.name}` | {f.before:,} | {f.after:,} | {', '.join(f.windows)} |"
+        for f in findings
     ]
 
 
@@ -165,6 +190,10 @@ def report_document(report: GateReport) -> dict[str, Any]:
         "missing": [r.key for r in report.missing],
         "withheld": report.withheld,
         "claims": [vars(c) | {"regressed": c.regressed} for c in report.claims],
+        "findings": [
+            vars(f) | {"windows": list(f.windows), "regressed": f.regressed}
+            for f in report.findings
+        ],
         "warnings": list(report.warnings),
         "results": [
             {

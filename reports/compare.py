@@ -17,6 +17,7 @@ from harness.card.ledger import load_cards, paired_cards
 from harness.claims import Verdict, format_value, load_verdicts
 from harness.completeness import run_unfinished
 from harness.gate import Rule, shipped_rules
+from harness.gate_findings import finding_changes
 from harness.pairing import Pair, compare_series, pair_records, shared_series, unpaired
 from harness.records import RunRecord, machine_warnings
 from harness.store import atomic_write_text, load_records
@@ -125,6 +126,7 @@ def write_comparison(
     baseline, candidate = load_records(baseline_dir), load_records(candidate_dir)
     rules = shipped_rules() if rules is None else rules
     sections = [
+        *_findings_section(baseline, candidate),
         _sweep_section(baseline, candidate, rules),
         _metrics_section(baseline, candidate, rules),
         *_one_side_section((baseline_dir, candidate_dir), (baseline, candidate)),
@@ -173,6 +175,29 @@ def _metrics_section(
     return Section(
         "metrics", "Metrics", intro, [Table("compare_metrics", "Metrics", METRIC_COLUMNS, rows)]
     )
+
+
+FINDING_COLUMNS = ["change", "target", "severity", "finding", "baseline", "candidate", "windows"]
+
+
+def _findings_section(
+    baseline: Sequence[RunRecord], candidate: Sequence[RunRecord]
+) -> list[Section]:
+    """The FAIL and WARN findings of the mock's journal new in the candidate or cleared from
+    it, first: a retry storm the candidate began is what a reader of two runs needs (R125)."""
+    changes = finding_changes(baseline, candidate)
+    if not changes:
+        return []
+    rows = [[c.change, c.target, c.severity, c.name, c.before, c.after, ", ".join(c.windows)]
+            for c in changes]  # fmt: skip
+    intro = (
+        "How the gateway treated its upstream, graded from the mock's journal: the FAIL and WARN "
+        "findings one run has and the other does not, counted over the windows both runs "
+        "graded (a window only one run measured is left out: the other found nothing there "
+        "because it never looked). A new FAIL fails `sfperf gate`."
+    )
+    table = Table("compare_findings", "Findings new or cleared", FINDING_COLUMNS, rows)
+    return [Section("findings-changed", "Findings new or cleared", intro, [table])]
 
 
 ONE_SIDE_COLUMNS = ["source", "measured_in", "missing_from", "why"]

@@ -86,6 +86,7 @@ def run(args: argparse.Namespace) -> int:
 
     from harness import gate, gate_summary
     from harness.gate_claims import claim_changes
+    from harness.gate_findings import finding_changes
     from harness.store import atomic_write_text, load_records
 
     check_outputs(args)
@@ -109,9 +110,11 @@ def run(args: argparse.Namespace) -> int:
             report, (baseline, candidate), rules, lambda: _rerun_interleaved(args)
         )
     claims = tuple(claim_changes(baseline_dirs, args.candidate))
+    flat = ([r for run in baseline for r in run], [r for run in candidate for r in run])
+    findings = tuple(finding_changes(*flat))
     unfinished = _unfinished(args.candidate, candidate)
     warnings = report.warnings + _partial_baseline(baseline_dirs, baseline)
-    report = replace(report, claims=claims, candidate_unfinished=unfinished,
+    report = replace(report, claims=claims, findings=findings, candidate_unfinished=unfinished,
                      missing_allowed=args.allow_missing, warnings=warnings)  # fmt: skip
     summary = gate_summary.render_summary(report, _names(baseline_dirs), _names(args.candidate))
     print(summary)

@@ -194,3 +194,17 @@ def test_windows_behind_unlike_upstreams_are_one_row_not_compared() -> None:
     assert all(row[0].endswith("/*") and row[9] == "not compared" for row in rows)
     assert "latency fixed:80ms) (baseline) vs sfperf's mock" in rows[0][10]
     assert all(row[9] != "not compared" for row in metric_rows(loads, behind("fixed:450ms")))
+
+
+def test_findings_new_in_the_candidate_lead_the_comparison(tmp_path: Path) -> None:
+    # R125: a retry storm 0 -> 7 was "too few values", 170 lines down.
+    from harness.findings import Severity
+    from tests.unit.harness.test_gate_findings import graded
+
+    save_records(tmp_path / "a", [graded("gw", "resilience")])
+    save_records(tmp_path / "b", [graded("gw", "resilience", retry_storm=(Severity.FAIL, 7))])
+    write_comparison(tmp_path / "out", tmp_path / "a", tmp_path / "b")
+    compared = (tmp_path / "out" / "compare.md").read_text()
+    assert compared.index("## Findings new or cleared") < compared.index("## Sweep")
+    assert "| new | gw | FAIL | retry_storm | 0 | 7 | resilience |" in compared
+    assert "too few values" not in compared
