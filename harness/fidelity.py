@@ -21,7 +21,9 @@ content on unchanged. A check returns the mismatch kinds found (empty = faithful
   or cp1252): every accent, CJK character or emoji became two to four others (R77)
 - `broken_characters`: the text is not the mock's, and holds U+FFFD replacement characters (the
   mock never sends one): UTF-8 cut inside a character (a stream re-chunked by bytes, a body cut
-  by bytes) or decoded with its errors replaced
+  by bytes) or decoded with its errors replaced; or lone UTF-16 surrogates (`split_characters`):
+  a character beyond the BMP (an emoji) cut in two by UTF-16 code units, each half sent as its
+  own `\ud83d` escape, as a JS gateway slicing a reply into stream chunks does (R113)
 - `crossed`: the text is the upstream's reply to ANOTHER request (found by the join,
   `harness.join`): the client got someone else's answer, a leak between clients (state shared
   across requests); it replaces `wrong_content`, and its usage is judged against that reply
@@ -73,6 +75,9 @@ _ERROR_START = re.compile(
 )
 _ERROR_STATUS = re.compile(r"\b(status|status code|http)\s*[:=]?\s*[45]\d\d\b", re.IGNORECASE)
 _STATUS_DIGITS = re.compile(r"[45]\d\d")  # a cheap first look: most texts have no such number
+# A UTF-16 surrogate in a decoded text: JSON lets `\ud83d` stand alone, and Python's json keeps
+# it as a lone code point when its other half is not the very next escape of the same string.
+_SURROGATE = re.compile("[\ud800-\udfff]")
 
 
 @dataclass(frozen=True)
@@ -106,11 +111,13 @@ class AnswerFacts:
     usage_asked: bool = True
     streamed: bool = True  # False: a whole JSON completion answered a request for a stream
     mojibake: bool = False  # the text reads as UTF-8 decoded one byte a character
-    broken_characters: bool = False  # the text holds U+FFFD
+    broken_characters: bool = False  # the text holds U+FFFD or a lone surrogate
+    split_characters: bool = False  # the text holds a lone UTF-16 surrogate (R113)
 
     @classmethod
     def of(cls, answer: Answer, *, usage_asked: bool = True) -> AnswerFacts:
         text = answer.text or ""
+        split = not text.isascii() and _SURROGATE.search(text) is not None
         return cls(
             text_sha256=text_sha256(text) if text else "",
             finish_reason=str(answer.finish_reason or ""),
@@ -121,7 +128,8 @@ class AnswerFacts:
             usage_asked=usage_asked,
             streamed=answer.streamed,
             mojibake=reads_as_mojibake(text),
-            broken_characters="\ufffd" in text,
+            broken_characters="\ufffd" in text or split,
+            split_characters=split,
         )
 
 

@@ -237,7 +237,20 @@ def _failure(row: Row) -> str:
         return f"{row.error}: no reply within the client's timeout (the client gave up)"
     if not row.fidelity:
         return row.body or row.error
-    return "fidelity: " + ", ".join(f"{kind}{_KIND_NOTES.get(kind, '')}" for kind in row.fidelity)
+    return "fidelity: " + ", ".join(f"{kind}{_kind_note(kind, row)}" for kind in row.fidelity)
+
+
+def _kind_note(kind: str, row: Row) -> str:
+    """What a mismatch kind means for this row's answer (the kinds' notes, `_KIND_NOTES`)."""
+    split = row.answer is not None and row.answer.split_characters
+    if kind == "broken_characters" and split:
+        where = "across two stream chunks" if row.ttft_ms is not None else "in two"
+        return (
+            f" (a character split {where}: lone surrogate escapes such as \\ud83d, half an "
+            "emoji each, which no client can print; the text was cut by UTF-16 code units, as "
+            "JS String.slice cuts it)"
+        )
+    return _KIND_NOTES.get(kind, "")
 
 
 def measured_figures(series: Sequence[Series], rows: Sequence[Row]) -> dict[str, float]:

@@ -15,6 +15,7 @@ from harness.card.measures import (
     top_errors,
     window_errors,
 )
+from harness.fidelity import AnswerFacts
 from harness.runners.support.loadrows import HELD, Row
 
 
@@ -98,6 +99,19 @@ def test_the_top_errors_quote_the_body_or_the_transport_error_with_counts() -> N
         {"status": 500, "body": '{"error": "loop closed"}', "count": 3},
         {"status": 200, "body": '{"choices": "Error: 429"}', "count": 1},
     ]
+
+
+def test_a_stream_with_a_character_split_across_its_chunks_is_named_so_in_the_errors() -> None:
+    split = AnswerFacts("ab" * 32, "stop", (3, 3, 6), broken_characters=True,
+                        split_characters=True)  # fmt: skip
+    streamed = Row("chat", 0.0, 0.0, 50.0, 200, False, ttft_ms=9.0, answer=split,
+                   fidelity=("broken_characters",), body="data: ...")  # fmt: skip
+    replaced = replace(streamed, answer=replace(split, split_characters=False))
+    (first, second) = top_errors([streamed, streamed, replaced])
+    assert first["count"] == 2
+    assert first["body"].startswith("fidelity: broken_characters (a character split across two "
+                                    "stream chunks: lone surrogate escapes")  # fmt: skip
+    assert second["body"].startswith("fidelity: broken_characters (U+FFFD in the text")
 
 
 def test_requests_left_without_a_reply_come_first_and_the_clients_timeout_is_told_apart() -> None:

@@ -19,6 +19,7 @@ from harness.fidelity import (
     check_completion,
     load_check,
     looks_like_error,
+    stream_answer,
 )
 from mock_salesforce.replies import Reply, expected_reply, parse_lengths
 
@@ -222,6 +223,30 @@ def test_a_stream_rechunked_by_bytes_has_broken_characters() -> None:
     assert check_chat_stream(STREAM_REQUEST, 200, body, WORLD) == ("broken_characters",)
 
 
+def utf16_halves(text: str, at_unit: int) -> tuple[str, str]:
+    """`text` cut after `at_unit` UTF-16 code units, as JS String.slice cuts it."""
+    units = text.encode("utf-16-le", "surrogatepass")
+    cut = 2 * at_unit
+    return (units[:cut].decode("utf-16-le", "surrogatepass"),
+            units[cut:].decode("utf-16-le", "surrogatepass"))  # fmt: skip
+
+
+def test_a_stream_cut_inside_an_emoji_by_utf16_code_units_has_split_characters() -> None:
+    inside_the_rocket = WORLD_TEXT.encode("utf-16-le").find("🚀".encode("utf-16-le")) // 2 + 1
+    first, rest = utf16_halves(WORLD_TEXT, inside_the_rocket)
+    body = sse(delta(first), delta(rest, "stop"))  # lone surrogate escapes, one per chunk
+    assert b"\\ud83d" in body
+    assert check_chat_stream(STREAM_REQUEST, 200, body, WORLD) == ("broken_characters",)
+    facts = AnswerFacts.of(stream_answer(body))
+    assert facts.split_characters and facts.broken_characters
+
+
+def test_a_stream_cut_between_characters_has_no_split_characters() -> None:
+    first, rest = utf16_halves(WORLD_TEXT, 4)
+    facts = AnswerFacts.of(stream_answer(sse(delta(first), delta(rest, "stop"))))
+    assert not facts.split_characters and not facts.broken_characters
+
+
 def test_the_mocks_own_texts_never_read_as_mangled() -> None:
     for index in range(300):
         reply = expected_reply(
@@ -229,6 +254,7 @@ def test_the_mocks_own_texts_never_read_as_mangled() -> None:
         )
         facts = AnswerFacts.of(Answer(reply.text, reply.finish_reason))
         assert not facts.mojibake and not facts.broken_characters, reply.text
+        assert not facts.split_characters, reply.text
 
 
 def test_stream_usage_is_checked_only_when_the_client_asked_for_it() -> None:
