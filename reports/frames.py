@@ -286,7 +286,7 @@ def join_table(records: Sequence[RunRecord]) -> pd.DataFrame:
 
 
 REWRITE_COLUMNS = {
-    "models": ["asked", "sent", "asked_family", "sent_family", "swapped"],
+    "models": ["asked", "sent", "asked_family", "sent_family", "change", "swapped"],
     "endpoints": ["asked", "sent", "changed"],
     "system_text": ["change", "text"],
     "parameters": ["field", "means"],

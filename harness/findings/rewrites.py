@@ -5,7 +5,9 @@ Pure: what the client asked (`Ask`) and the journal entries of the upstream call
 requests (found through their markers, `harness.join`) in; a summary of the rewrites seen and
 the findings they make out. A rewrite is not wrong in itself (a gateway may map model names or
 add a system prompt); what a client would not expect is named: a model of another family than
-the one asked for, another model than the Models API name the client gave (a silent downgrade),
+the one asked for, or a smaller, older (or larger, newer) one than its name says (`gpt-4o` sent
+as GPT-4o mini: a silent downgrade, `model_names`), another model than the Models API name the
+client gave,
 chat messages flattened into one prompt, the client's system message gone, the client's last
 user message changed on its way (`changed`: the calls whose reply is not the one to the client's
 own text, which only the join can tell: its UTF-8 read as latin-1 or cut, its words rewritten),
@@ -20,22 +22,15 @@ import itertools
 import re
 import statistics
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
 from harness.findings.calls import ORDER_SLACK_S, Attempt, to_attempt
 from harness.findings.model import Entry, Finding, Severity, make_finding
+from harness.findings.model_names import model_change, model_family
 from harness.findings.protocol import ignored_fields, setting_named
 
-# Model families by a fragment of the name (lower-case), first match; the client's OpenAI-style
-# name and the Models API name (`sfdc_ai__DefaultBedrockAnthropicClaude3Haiku`) both resolve.
-_FAMILIES = (
-    ("claude", "Claude"), ("anthropic", "Claude"), ("haiku", "Claude"), ("sonnet", "Claude"),
-    ("opus", "Claude"), ("gemini", "Gemini"), ("vertex", "Gemini"), ("nova", "Nova"),
-    ("llama", "Llama"), ("mistral", "Mistral"), ("embedding", "embeddings"), ("ada", "embeddings"),
-    ("gpt", "GPT"), ("openai", "GPT"), ("o1", "GPT"), ("o3", "GPT"), ("o4", "GPT"),
-)  # fmt: skip
 # Salesforce's own Models API names (`sfdc_ai__DefaultGPT4Omni`): a client that gives one means
 # exactly that model, where a gateway's own alias (`gpt-4o`) may stand for any of a family.
 API_NAME_PREFIX = "sfdc_ai__"
@@ -73,12 +68,6 @@ class Ask:
         return self.model if self.model.startswith(API_NAME_PREFIX) else self.stands_for
 
 
-def model_family(name: str) -> str | None:
-    """`GPT`, `Claude`, `Gemini`, ... for a model name; None when it names no known family."""
-    lowered = name.lower()
-    return next((family for key, family in _FAMILIES if key in lowered), None)
-
-
 def _per_request(entries: Iterable[Entry], field: str) -> Counter[str | None]:
     """How many client requests (markers) saw each value of `field` upstream."""
     seen: dict[str | None, set[str]] = defaultdict(set)
@@ -91,15 +80,18 @@ def _per_request(entries: Iterable[Entry], field: str) -> Counter[str | None]:
 
 def model_map(entries: Sequence[Entry], ask: Ask) -> list[dict[str, Any]]:
     """The models the gateway sent the client's model to, with request counts and families;
-    `swapped`: another family than asked, or another model than the exact one named."""
-    asked_family = model_family(ask.model)
+    `change`: how the sent model differs from the one the client's name says (another family,
+    a smaller or older one: `model_names.model_change`; `not as named`: another model than the
+    exact one named), None when it does not; `swapped`: it does."""
     rows = []
     for sent, requests in _per_request(entries, "model").most_common():
-        sent_family = model_family(sent or "")
-        other_family = None not in (asked_family, sent_family) and asked_family != sent_family
+        change = model_change(ask.model, sent or "")
+        if change is None and not_as_named(ask, sent):
+            change = "not as named"
         rows.append({"asked": ask.model, "sent": sent, "requests": requests,
-                     "asked_family": asked_family, "sent_family": sent_family,
-                     "swapped": other_family or not_as_named(ask, sent)})  # fmt: skip
+                     "asked_family": model_family(ask.model),
+                     "sent_family": model_family(sent or ""), "change": change,
+                     "swapped": change is not None})  # fmt: skip
     return rows
 
 
@@ -214,18 +206,27 @@ def grade_rewrites(
 def _model_swapped(entries: Sequence[Entry], ask: Ask) -> Finding | None:
     swaps = {row["sent"]: row for row in model_map(entries, ask) if row["swapped"]}
     hits = [e for e in entries if str(e.get("model")) in swaps]
-    named = ", ".join(f"{sent} ({row['sent_family']})" for sent, row in swaps.items())
-    asked_family = model_family(ask.model)
-    if {row["sent_family"] for row in swaps.values()} == {asked_family}:
-        what = "another model of the same family answers than the one named (a silent swap)"
-    else:
-        what = "another model family answers than the one asked for"
+    # No request counts in the words: the findings of several windows are merged, their counts
+    # summed and the first window's words kept.
+    named = "; ".join(f"{sent} ({_swap_said(row)})" for sent, row in swaps.items())
     listed = f", which its /v1/models says is {ask.stands_for}" if ask.stands_for else ""
     return make_finding(
         "model_swapped", Severity.WARN, hits,
-        f"the client asked for {ask.model!r} ({asked_family}){listed}; the gateway sent it to "
-        f"{named}: {what}",
+        f"the client asked for {ask.model!r} ({model_family(ask.model)}){listed}; the gateway "
+        f"sent it to {named}: its clients are answered by another model than the one they "
+        "asked for",
     )  # fmt: skip
+
+
+def _swap_said(row: Mapping[str, Any]) -> str:
+    """What the model sent is, against what the client's name says."""
+    change = row["change"]
+    if change == "another family":
+        return f"another model family: {row['sent_family']}"
+    if change == "not as named":
+        return "another model of the same family than the one named: a silent swap"
+    downgrade = ": a silent downgrade" if "smaller" in change or "older" in change else ""
+    return f"{change} of the {row['sent_family']} family than the name says{downgrade}"
 
 
 def _endpoint_changed(entries: Sequence[Entry], ask: Ask) -> Finding | None:

@@ -68,7 +68,7 @@ def test_a_rewriting_gateway_that_relays_faithfully_is_faithful_and_its_rewrites
     save_records(tmp_path, [load, rewrites])
     write_report(tmp_path, [load, rewrites])
     report = (tmp_path / "report.md").read_text()
-    assert "sfdc_ai__DefaultBedrockAnthropicClaude3Haiku | GPT | Claude | True" in report
+    assert "Claude3Haiku | GPT | Claude | another family | True" in report
     assert "| chat-completions | generations | True |" in report
     assert "`max Tokens` (meaning max_tokens?)" in report
 

@@ -7,7 +7,8 @@ from typing import Any
 import pytest
 
 from harness.findings import Severity
-from harness.findings.rewrites import Ask, grade_rewrites, model_family, rewrite_summary
+from harness.findings.model_names import model_family
+from harness.findings.rewrites import Ask, grade_rewrites, rewrite_summary
 from harness.records import RunRecord
 
 ASK = Ask("gpt-4o-mini", "chat-completions", "Be brief.")
@@ -41,7 +42,7 @@ def test_a_gateway_that_passes_requests_on_as_asked_has_no_rewrite_finding() -> 
     summary = rewrite_summary(entries, ASK)
     assert summary["models"][0] == {
         "asked": "gpt-4o-mini", "sent": "sfdc_ai__DefaultGPT4OmniMini", "requests": 4,
-        "asked_family": "GPT", "sent_family": "GPT", "swapped": False,
+        "asked_family": "GPT", "sent_family": "GPT", "change": None, "swapped": False,
     }  # fmt: skip
     assert summary["system_text"] == [{"text": "Be brief.", "requests": 4, "change": "as sent"}]
 
@@ -69,13 +70,35 @@ def test_another_model_than_the_models_api_name_the_client_gave_is_a_swap_in_the
     exact, alias = Ask(omni, system_text="Be brief."), Ask("gpt-4o", system_text="Be brief.")
     (found,) = grade_rewrites([call(m, model=mini) for m in MARKERS], exact)
     assert (found.name, found.severity, found.count) == ("model_swapped", Severity.WARN, 4)
-    assert f"asked for {omni!r} (GPT); the gateway sent it to {mini} (GPT)" in found.explanation
-    assert "same family" in found.explanation
+    said = f"asked for {omni!r} (GPT); the gateway sent it to {mini} (a smaller model of the GPT"
+    assert said in found.explanation
+    assert "a silent downgrade" in found.explanation
     (row,) = rewrite_summary([call(m, model=mini) for m in MARKERS], exact)["models"]
     assert row["swapped"] is True
     # Sent as named, or a gateway's own alias mapped within its family: no swap.
     assert grade_rewrites([call(m, model=omni) for m in MARKERS], exact) == []
     assert grade_rewrites([call(m, model=omni) for m in MARKERS], alias) == []
+
+
+def test_an_alias_sent_to_a_smaller_model_of_its_family_is_a_silent_downgrade() -> None:
+    # R100: `gpt-4o` sent upstream as GPT-4o mini, with no listing that says what it stands for.
+    omni, mini = "sfdc_ai__DefaultGPT4Omni", "sfdc_ai__DefaultOpenAIGPT4OmniMini"
+    alias = Ask("gpt-4o", system_text="Be brief.")
+    (found,) = grade_rewrites([call(m, model=mini) for m in MARKERS], alias)
+    assert (found.name, found.severity, found.count) == ("model_swapped", Severity.WARN, 4)
+    said = (f"'gpt-4o' (GPT); the gateway sent it to {mini} (a smaller model of the GPT family "
+            "than the name says: a silent downgrade)")  # fmt: skip
+    assert said in found.explanation
+    (row,) = rewrite_summary([call(m, model=mini) for m in MARKERS], alias)["models"]
+    assert (row["change"], row["swapped"]) == ("a smaller model", True)
+    # The gateway's own alias for the very model it names is no rewrite to speak of.
+    assert grade_rewrites([call(m, model=omni) for m in MARKERS], alias) == []
+    assert (
+        grade_rewrites(
+            [call(m, model=mini) for m in MARKERS], Ask("sf-fast", system_text="Be brief.")
+        )
+        == []
+    )
 
 
 def test_an_alias_the_gateways_own_listing_maps_to_one_model_is_held_to_that_model() -> None:

@@ -61,7 +61,7 @@ def test_the_report_names_the_rewrites_and_how_the_gateway_streams(tmp_path: Pat
     write_report(tmp_path, load_and_rewrites())
     markdown = (tmp_path / "report.md").read_text()
     section = markdown[markdown.index("## What the gateway did to each request") :]
-    assert f"| gw | gpt-4o-mini | {CLAUDE} | GPT | Claude | True | 3 |" in section
+    assert f"| gw | gpt-4o-mini | {CLAUDE} | GPT | Claude | another family | True | 3 |" in section
     assert "| gw | chat-completions | generations | True | 3 |" in section
     assert "| gw | max Tokens | max_tokens | 3 |" in section
     assert "plays it back at its own pace" in section
