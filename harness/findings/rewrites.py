@@ -46,9 +46,10 @@ NOT_SEPARABLE = "not separable"  # a flattened prompt whose start the journal do
 _ROLE_LABEL = re.compile(
     r"(?:^|\n)[\s#*<\[(|]*(?:system|user|human|assistant)\b[\s|>\])]*:?\s*\Z", re.IGNORECASE
 )
+# `other_upstream_calls` is graded on the window's whole journal (`routes`), the rest here.
 REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
                     "system_text_dropped", "user_text_changed", "ignored_fields",
-                    "extra_upstream_calls")  # fmt: skip
+                    "extra_upstream_calls", "other_upstream_calls")  # fmt: skip
 
 
 @dataclass(frozen=True)

@@ -15,11 +15,12 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from typing import Any
 
-from harness.card.measures import top_errors
+from harness.card.measures import in_flight_at_end, top_errors
 from harness.fidelity import ReplyOracle
-from harness.findings.grading import findings_record
+from harness.findings.grading import findings_record, most_severe_first
 from harness.findings.mock_faults import injected
 from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rewrite_summary
+from harness.findings.routes import calls_by_route, other_upstream_calls
 from harness.join import (
     CACHE_HIT,
     OTHER_PROMPT,
@@ -33,7 +34,7 @@ from harness.join import (
 )
 from harness.overhead import added_latency_ms, stream_behaviour, stream_timings, upstream_calls
 from harness.records import RunRecord, Series, make_series
-from harness.runners.support.loadrows import Row, answered, asked_stream, no_reply
+from harness.runners.support.loadrows import UNSENT, Row, answered, asked_stream, no_reply
 from harness.runners.support.phases import PhaseSpan, calm_requests
 
 Entry = Mapping[str, Any]
@@ -86,7 +87,10 @@ def join_load(
         params["streaming"] = streaming
     ask = replace(ask_of(result.joined), stands_for=model_upstream or None)
     changed = user_text_changed(result.joined, predictions)
-    rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost, changed)
+    # Requests in flight at the window's end made their calls in it too.
+    sent = sum(1 for row in rows if row.error != UNSENT) + in_flight_at_end(journal or (), rows)
+    rewrites = _rewrites_record(result.joined, ask, labels, partial or journal_lost, changed,
+                                window=(journal or (), sent))  # fmt: skip
     return LoadJoin(result.rows, tuple(series), params, rewrites)
 
 
@@ -224,13 +228,17 @@ def _rewrites_record(
     labels: Mapping[str, str],
     partial: bool,
     changed: Sequence[Entry] = (),
+    window: tuple[Sequence[Entry], int] = ((), 0),
 ) -> RunRecord:
+    """`verdict/rewrites` of the joined calls, and of the `window`'s whole journal with its
+    client request count: every call by route, the calls to routes the mock does not serve."""
     calls = {int(c["seq"]): c for j in joined for c in j.calls}
     entries = [calls[seq] for seq in sorted(calls)]
-    summary = rewrite_summary(entries, ask)
+    summary = rewrite_summary(entries, ask) | {"routes": calls_by_route(*window)}
+    findings = [*grade_rewrites(entries, ask, changed), other_upstream_calls(*window)]
     labels = dict(labels)
     target = labels.pop("target", "")
     return findings_record(
-        grade_rewrites(entries, ask, changed), target, params={"rewrites": summary},
+        most_severe_first(findings), target, params={"rewrites": summary},
         scenario="rewrites", names=REWRITE_FINDINGS, labels=labels, partial=partial,
     )  # fmt: skip

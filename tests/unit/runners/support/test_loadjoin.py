@@ -72,6 +72,22 @@ def test_the_model_the_targets_listing_names_for_the_asked_one_is_the_one_expect
     assert listed.rewrites.get("finding:model_swapped").values == (3.0,)
 
 
+def test_a_login_server_call_before_every_request_is_counted_against_the_one_call_claim() -> None:
+    # R107: GET /services/oauth2/userinfo before each Models call, 404 every time, no marker.
+    userinfo = {"endpoint": "other", "status": 404, "markers": [], "model": None,
+                "error": "NOT_FOUND: Resource not found: /services/oauth2/userinfo"}  # fmt: skip
+    journal = []
+    for i in range(5):  # the fifth request still in flight at the window's end: no row
+        journal += [call(2 * i + 1, "", **userinfo), call(2 * i + 2, f"sfpm{i:016x}")]
+    joined = join_load(rows(4), journal, oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    assert joined.rewrites is not None
+    assert joined.rewrites.get("finding:other_upstream_calls").values == (5.0,)
+    assert joined.rewrites.get("finding:extra_upstream_calls").values == (0.0,)
+    routes = joined.rewrites.params["rewrites"]["routes"]
+    assert {r["route"]: r["per_request"] for r in routes} == {
+        "/services/oauth2/userinfo": 1.0, "chat-generations": 1.0}  # fmt: skip
+
+
 def test_without_a_journal_rows_are_judged_against_predicted_replies_and_the_record_says_so() -> (
     None
 ):
