@@ -22,6 +22,7 @@ from __future__ import annotations
 import asyncio
 import email.utils
 import functools
+import itertools
 import logging
 import re
 import time
@@ -74,6 +75,9 @@ OURS, BUFFER, STREAM = "ours", "buffer", "stream"
 KEEPALIVE_S = 75.0  # idle connections are closed after this long, as aiohttp does by default
 LINGER_S, LINGER_BYTES = 2.0, 1 << 20  # after a refusal: what the client still sends is dropped
 _REASONS = {status.value: status.phrase for status in HTTPStatus}
+# Connections numbered in the process, never reset: the journal's `client` is `host:port#N`, so
+# a port the kernel gives a later connection is not taken for the same connection (review7 B11).
+_CONNECTION_NUMBERS = itertools.count(1)
 logger = logging.getLogger("mock_salesforce.frontdoor")
 Payload = Callable[[], bytes]  # the reply body, made when it is due
 
@@ -227,7 +231,8 @@ class FrontDoor(asyncio.Protocol):
         transport = cast(asyncio.Transport, transport)
         self._transport = transport
         peer = transport.get_extra_info("peername")
-        self._remote = peer_of(peer)
+        remote = peer_of(peer)
+        self._remote = f"{remote}#{next(_CONNECTION_NUMBERS)}" if remote else None
         self._connections.add(self)
         loop = asyncio.get_running_loop()
         # Kept, not asked again per read: asking for the running loop costs a getpid syscall.

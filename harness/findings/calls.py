@@ -71,8 +71,9 @@ class Call:
 
 @functools.lru_cache(maxsize=4096)
 def client_host(client: object) -> str:
-    """The host part of a peer address: retries may come over a new connection (a new port)."""
-    text = str(client or "")
+    """The host part of a peer address (`host:port`, `[host]:port`, either with the front
+    door's `#N` connection number): retries may come over a new connection (a new port)."""
+    text = str(client or "").partition("#")[0]
     if text.startswith("["):
         return text[1 : text.find("]")] if "]" in text else text
     host, sep, port = text.rpartition(":")

@@ -98,26 +98,50 @@ def _field_text(name: str) -> str:
 
 
 def no_connection_reuse(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
-    """Models requests over (nearly) as many connections as requests: the journal's `client`
-    is the connection's `host:port`. Judged on windows without faults (a fault closes
-    connections) and with `min_calls_for_reuse` requests or more. A client that reused some
-    connections has one pool, too small for the calls in flight (R93), not one per call."""
+    """Models requests over (nearly) as many connections as requests (`connections_of`).
+    Judged on windows without faults (a fault closes connections) and with
+    `min_calls_for_reuse` requests or more. A client that reused some connections has one pool,
+    too small for the calls in flight (R93), not one per call."""
     calls = [e for e in models_requests(entries) if _port_of(e.get("client"))]
     if len(calls) < policy.min_calls_for_reuse or any(
         e.get("fault") or e.get("disconnected") for e in entries
     ):
         return None
-    opened: dict[str, list[Entry]] = {}
-    for entry in calls:
-        opened.setdefault(str(entry["client"]), []).append(entry)
+    opened = connections_of(calls)
     if len(opened) <= policy.max_connections_per_call * len(calls):
         return None
-    reused = sum(1 for carried in opened.values() if len(carried) > 1)
+    reused = sum(1 for carried in opened if len(carried) > 1)
     said = f"{len(calls)} Models requests over {len(opened)} connections: " + (
         _pool_too_small(reused, peak_in_flight(calls)) if reused else _NO_REUSE)  # fmt: skip
     return make_finding(
-        "no_connection_reuse", Severity.WARN, [carried[0] for carried in opened.values()], said
+        "no_connection_reuse", Severity.WARN, [carried[0] for carried in opened], said
     )
+
+
+# A port seen again after this long idle is taken for a new connection the kernel gave it, when
+# the journal does not number connections (the aiohttp front): recycled ports come back after
+# seconds under load (review7 B11), a kept-alive connection's calls follow each other.
+RECYCLED_PORT_GAP_S = 2.0
+
+
+def connections_of(calls: Sequence[Entry]) -> list[list[Entry]]:
+    """The calls each connection carried, in order: the journal's `client` is `host:port#N`
+    with the front door's connection number N (exact); without one, a `host:port` seen again
+    more than `RECYCLED_PORT_GAP_S` after its last call ended counts as a new connection."""
+    carried: dict[str, list[list[Entry]]] = {}
+    for entry in sorted(calls, key=lambda e: float(e.get("t_s") or 0.0)):
+        client = str(entry["client"])
+        runs = carried.setdefault(client, [])
+        if runs and ("#" in client or _idle_s(runs[-1][-1], entry) <= RECYCLED_PORT_GAP_S):
+            runs[-1].append(entry)
+        else:
+            runs.append([entry])
+    return [run for runs in carried.values() for run in runs]
+
+
+def _idle_s(before: Entry, after: Entry) -> float:
+    ended_s = float(before.get("t_s") or 0.0) + float(before.get("duration_s") or 0.0)
+    return float(after.get("t_s") or 0.0) - ended_s
 
 
 _HANDSHAKE = (
@@ -155,8 +179,9 @@ def peak_in_flight(calls: Sequence[Entry]) -> int:
 
 
 def _port_of(client: object) -> str:
-    """The port of a journaled `host:port` (`[host]:port`), "" when it names only a host."""
-    host, sep, port = str(client or "").rpartition(":")
+    """The port of a journaled `host:port` (`[host]:port`, either with a `#N` connection
+    number), "" when it names only a host."""
+    host, sep, port = str(client or "").partition("#")[0].rpartition(":")
     return port if sep and port.isdigit() and (host.endswith("]") or ":" not in host) else ""
 
 

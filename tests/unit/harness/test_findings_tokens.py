@@ -377,6 +377,24 @@ def test_a_keep_alive_pool_smaller_than_the_calls_in_flight_is_named_not_a_clien
     assert "one HTTP session or client per process" not in found.explanation
 
 
+def test_a_port_the_kernel_recycled_is_not_taken_for_a_reused_connection() -> None:
+    # review7 B11: urlopen per call at 700 calls a second; the kernel gives ports out again, so
+    # 100 connections came from 60 ports, each port's second use 3 s after its first.
+    ports = [f"127.0.0.1:{40000 + n % 60}" for n in range(100)]
+    numbered = [entry(n, n * 0.05, client=f"{port}#{n + 1}") for n, port in enumerate(ports)]
+    unnumbered = [entry(n, n * 0.05, client=port) for n, port in enumerate(ports)]  # aiohttp's
+    for journal in (numbered, unnumbered):
+        (found,) = grade_window(journal)
+        assert found.explanation.startswith(
+            "100 Models requests over 100 connections: no connection reuse"
+        ), found.explanation
+
+
+def test_the_connection_number_keeps_a_kept_alive_connection_one_however_long_it_idles() -> None:
+    idle = [entry(n, n * 5.0, client=f"127.0.0.1:{40000 + n % 4}#{n % 4 + 1}") for n in range(40)]
+    assert grade_window(idle) == []
+
+
 def test_a_pooled_client_a_short_window_or_a_faulty_one_is_not_judged_on_reuse() -> None:
     assert grade_window(calls_over(5, 109)) == []  # one connection per concurrent request
     assert grade_window(calls_over(9, 9)) == []  # too few to tell

@@ -148,6 +148,18 @@ async def test_two_requests_in_one_chunk_get_two_replies_in_order() -> None:
     assert fallback.transport is None  # nothing was handed over
 
 
+async def test_the_journal_numbers_each_connection_so_a_recycled_port_is_a_new_one() -> None:
+    # review7 B11: the peer is 127.0.0.1:5000 on both connections, as a recycled port would be.
+    door, _, _ = door_for()
+    again = FrontDoor(door.state, Fallback, HttpDate(lambda: 1_700_000_000.0), set())
+    again.connection_made(Transport())
+    door.data_received(post(CHAT) + post(CHAT))
+    again.data_received(post(CHAT))
+    first, second, third = (e["client"] for e in door.state.journal.since(0))
+    assert first == second != third
+    assert all(re.fullmatch(r"127\.0\.0\.1:5000#\d+", c) for c in (first, third))
+
+
 async def test_a_request_split_across_reads_is_answered_once_whole() -> None:
     door, transport, _ = door_for()
     whole = post(CHAT)
