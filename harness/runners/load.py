@@ -30,7 +30,13 @@ from harness.errors import RunFailed, UsageError
 from harness.exits import PARAM as TARGET_EXIT
 from harness.exits import answered_before, exit_params, measured_before
 from harness.fidelity import ReplyOracle, fetch_oracle
-from harness.findings.grading import RETRY_FINDINGS, findings_record, grade_window
+from harness.findings.client_connections import ClientConnections, closes_client_connections
+from harness.findings.grading import (
+    RETRY_FINDINGS,
+    findings_record,
+    grade_window,
+    most_severe_first,
+)
 from harness.findings.journal import mock_epoch_s, save_journal
 from harness.findings.model import GradingPolicy
 from harness.findings.retries import with_client_replies
@@ -422,11 +428,22 @@ def retries_record(
     entries = with_client_replies(observation.journal, client_replies(rows))
     lost = observation.journal_lost
     policy = GradingPolicy(target_processes=target_processes(observation.io))
+    closing = closes_client_connections(client_connections(rows))
+    graded = most_severe_first([*grade_window(entries, policy), closing])
     return findings_record(
-        grade_window(entries, policy), target, params={"entries": len(entries)},
-        scenario="retries",
-        names=RETRY_FINDINGS, labels={"window": window}, partial=partial or lost,
+        graded, target, params={"entries": len(entries)}, scenario="retries",
+        names=(*RETRY_FINDINGS, "closes_client_connections"), labels={"window": window},
+        partial=partial or lost,
     )  # fmt: skip
+
+
+def client_connections(rows: Sequence[Row]) -> ClientConnections:
+    """What the window's clients saw of their connections to the target (R101)."""
+    return ClientConnections(
+        replies=sum(1 for r in rows if r.status),
+        closed=sum(1 for r in rows if r.status and r.closed),
+        connect_ms=[r.connect_ms for r in rows if r.connect_ms is not None],
+    )
 
 
 def mock_oracle(mock_url: str) -> ReplyOracle | None:

@@ -170,6 +170,25 @@ def _unverified_context(**_: Any) -> gevent.ssl.SSLContext:
     return context
 
 
+def time_connects(http: HTTPClient, note: Callable[[float], None]) -> None:
+    """Have `http` tell `note` how long each new connection took to open (ms; TLS included).
+    geventhttpclient has no hook for it: its pool's connect step is wrapped, and a version
+    without that step is simply not timed."""
+    pool = getattr(http, "_connection_pool", None)
+    connect = getattr(pool, "_connect_socket", None)
+    if connect is None:
+        return
+
+    def timed(sock: Any, address: Any) -> Any:
+        started_s = time.perf_counter()
+        try:
+            return connect(sock, address)
+        finally:
+            note((time.perf_counter() - started_s) * 1000.0)
+
+    setattr(pool, "_connect_socket", timed)  # noqa: B010 (an instance's method, replaced)
+
+
 class RequestFailed(Exception):
     """What locust's own statistics see for a request sfperf counts as not ok."""
 
@@ -207,6 +226,8 @@ class ChatUser(User):
             network_timeout=options.sfperf_timeout,
             **tls_options(),
         )
+        self.connect_ms: float | None = None  # opening a connection for the request in flight
+        time_connects(self.http, self._connected)
 
     def on_start(self) -> None:
         if self.options.sfperf_mode == "open":
@@ -226,6 +247,9 @@ class ChatUser(User):
             self.report("chat", Row("chat", intended_s, stopped_s, 0.0, 0, False, error=UNSENT), 0)
         self.http.close()
 
+    def _connected(self, took_ms: float) -> None:
+        self.connect_ms = (self.connect_ms or 0.0) + took_ms
+
     def next_start_s(self) -> float:
         if self.schedule is None:
             return time.time()
@@ -238,6 +262,7 @@ class ChatUser(User):
         sent = wire_text(body, marker)
         intended_s = self.next_start_s()
         start_s, t0 = time.time(), time.perf_counter()
+        self.connect_ms = None
         try:
             exchange = self.exchange(sent.encode(), t0)
         except gevent.GreenletExit:  # stopped while waiting: still a request the target had
@@ -255,7 +280,7 @@ class ChatUser(User):
         row = Row(
             name, intended_s, start_s, response_ms, exchange.status, ok, exchange.ttft_ms,
             exchange.itl_ms, (), exchange.error, quoted, marker, answer, sent, self.errors_allowed,
-            exchange.retry_after,
+            exchange.retry_after, self.connect_ms, exchange.closed,
         )  # fmt: skip
         self.report(name, row, exchange.size_bytes)
         return row
@@ -275,12 +300,17 @@ class ChatUser(User):
     def exchange(self, body: bytes, t0: float) -> Exchange:
         try:
             response = self.http.post(self.chat_path, body=body, headers=self.headers)
+            # `Connection: close`, or HTTP/1.0 without keep-alive: the target closes it (R101).
+            closed = not response.should_keep_alive()
             if self.stream and response.status_code == 200:
-                return read_sse(response, response.status_code, t0)
+                streamed = read_sse(response, response.status_code, t0)
+                streamed.closed = closed
+                return streamed
             payload = response.read()
             given = response.get("Retry-After") or ""
             retry_after = given[0] if isinstance(given, list) else given
-            return Exchange(response.status_code, payload, len(payload), retry_after=retry_after)
+            return Exchange(response.status_code, payload, len(payload), retry_after=retry_after,
+                            closed=closed)  # fmt: skip
         except Exception as exc:  # any transport failure is a measured outcome, not a crash
             return Exchange(0, b"", error=type(exc).__name__)
 

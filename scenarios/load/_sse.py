@@ -24,6 +24,7 @@ class Exchange:
     itl_ms: tuple[float, ...] = ()
     error: str = ""
     retry_after: str = ""  # the reply's Retry-After header
+    closed: bool = False  # the reply said the target closes the connection after it
 
 
 def read_sse(response: Any, status: int, t0: float) -> Exchange:

@@ -36,8 +36,9 @@ from harness.records import Series, make_series
 
 ROW_FILE_GLOB = "requests-*.tsv"
 BODY_CHARS = 200
-_COLUMNS = 18
-_OLDER_COLUMNS = (10, 11, 17)  # before bodies were kept; the join's columns; Retry-After
+_COLUMNS = 20
+# before bodies were kept; the join's columns; Retry-After; the client's connection (R101)
+_OLDER_COLUMNS = (10, 11, 17, 18)
 _FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"),
           ("j", "unstreamed"), ("m", "mojibake"), ("b", "broken_characters"),
           ("s", "split_characters"))  # fmt: skip
@@ -64,6 +65,10 @@ class Row:
     request: str = ""  # the request body as sent (JSON): a reply is predicted from it if need be
     errors_allowed: bool = False  # faults were injected at random: an error status may be right
     retry_after: str = ""  # the reply's Retry-After header, "" without one
+    # The client's connection: the time it took to open a new one for this request (None: it
+    # reused one), and whether the reply said the target closes it after (`Connection: close`).
+    connect_ms: float | None = None
+    closed: bool = False
 
     @property
     def latency_ms(self) -> float:
@@ -219,6 +224,8 @@ def format_row(row: Row) -> str:
         *_answer_columns(row.answer, row.errors_allowed),
         row.request,
         _clean(row.retry_after)[:40],
+        "" if row.connect_ms is None else f"{row.connect_ms:.3f}",
+        "1" if row.closed else "",
     )
     return "\t".join(fields) + "\n"
 
@@ -278,6 +285,8 @@ def parse_row(line: str) -> Row:
         request=fields[16],
         errors_allowed=FAULTS_FLAG in fields[15],
         retry_after=fields[17],
+        connect_ms=float(fields[18]) if fields[18] else None,
+        closed=fields[19] == "1",
     )
 
 

@@ -50,16 +50,24 @@ def test_a_row_survives_the_round_trip_through_its_line() -> None:
 
 def test_tabs_and_newlines_in_error_text_cannot_break_the_line() -> None:
     line = format_row(Row("a\tb", 1.0, 1.0, 2.0, 0, False, error="x\ty\nz"))
-    assert line.count("\t") == 17 and line.endswith("\n") and line.count("\n") == 1
+    assert line.count("\t") == 19 and line.endswith("\n") and line.count("\n") == 1
     assert (parse_row(line).name, parse_row(line).error) == ("a b", "x y z")
 
 
 def test_a_replys_retry_after_is_kept_and_rows_written_before_it_read_without_one() -> None:
     throttled = Row("chat", 1.0, 1.0, 2.0, 429, False, marker="m1", retry_after="1")
     assert parse_row(format_row(throttled)) == throttled
-    older = format_row(throttled).rsplit("\t", 1)[0] + "\n"  # 17 columns: no Retry-After
+    older = format_row(throttled).rsplit("\t", 3)[0] + "\n"  # 17 columns: no Retry-After
     assert parse_row(older).retry_after == ""
     assert client_replies([throttled, LATE]) == {"m1": (429, "1")}
+
+
+def test_the_clients_connection_is_kept_and_rows_written_before_it_read_as_reused() -> None:
+    # R101: a new connection opened for the request (0.25 ms), and the reply said it closes.
+    closing = Row("chat", 1.0, 1.0, 2.0, 200, True, connect_ms=0.25, closed=True)
+    assert parse_row(format_row(closing)) == closing
+    older = format_row(closing).rsplit("\t", 2)[0] + "\n"  # 18 columns: before R101
+    assert (parse_row(older).connect_ms, parse_row(older).closed) == (None, False)
 
 
 def test_latency_counts_from_the_intended_start_when_the_send_was_late() -> None:
