@@ -11,6 +11,9 @@ content on unchanged. A check returns the mismatch kinds found (empty = faithful
 - `dropped`: no HTTP answer at all (connection refused/reset, timeout, stream cut before [DONE])
 - `not_streamed`: a request that asked for a stream got one whole JSON completion instead: an
   OpenAI client iterating the stream reads no text (its text is judged as well)
+- `not_sse`: a 200 to a request that asked for a stream is the reply's text itself, in raw
+  chunks (`text/plain`), with no SSE `data:` events: an OpenAI client reads nothing (its text
+  is judged as well; it can carry no finish reason or usage, which are not judged, R117)
 - `wrong_status`: an error status where the mock answered, a 200 where the mock failed, or an
   error status that does not fit the mock's (an `UpstreamError`: 404 stays 404, 429 stays 429,
   upstream failures become 502/503/504)
@@ -66,6 +69,7 @@ KINDS = (
     "wrong_status",
     "dropped",
     "not_streamed",
+    "not_sse",
 )
 Body = bytes | str | Mapping[str, Any] | None
 _ERROR_START = re.compile(
@@ -90,6 +94,7 @@ class Answer:
     error: bool = False
     complete: bool = True
     streamed: bool = True  # False: a stream was asked for and a whole JSON completion came
+    sse: bool = True  # False: a stream was asked for and its text came raw, with no SSE events
 
 
 Usage = tuple[int | None, int | None, int | None]
@@ -110,6 +115,7 @@ class AnswerFacts:
     error_text: bool = False  # the text reads like an error message
     usage_asked: bool = True
     streamed: bool = True  # False: a whole JSON completion answered a request for a stream
+    sse: bool = True  # False: a stream's text came raw, with no SSE `data:` events (R117)
     mojibake: bool = False  # the text reads as UTF-8 decoded one byte a character
     broken_characters: bool = False  # the text holds U+FFFD or a lone surrogate
     split_characters: bool = False  # the text holds a lone UTF-16 surrogate (R113)
@@ -127,6 +133,7 @@ class AnswerFacts:
             error_text=bool(text) and looks_like_error(text),
             usage_asked=usage_asked,
             streamed=answer.streamed,
+            sse=answer.sse,
             mojibake=reads_as_mojibake(text),
             broken_characters="\ufffd" in text or split,
             split_characters=split,
@@ -356,10 +363,12 @@ def stream_answer(body: Body) -> Answer:
 
 def _unstreamed(raw: str | Mapping[str, Any]) -> Answer:
     """A reply to a stream request that holds no SSE event: a plain JSON error is read as such,
-    a whole chat completion as an answer that did not stream; anything else was cut short."""
+    a whole chat completion as an answer that did not stream, other text as the reply's text
+    streamed without SSE framing; nothing at all was cut short."""
     document = _as_json(raw)
     if not isinstance(document, Mapping):
-        return Answer(complete=False)
+        text = raw if isinstance(raw, str) else ""
+        return Answer(text, complete=True, sse=False) if text.strip() else Answer(complete=False)
     if _first_choice(document) is None:
         return Answer(error=_has_error(document), complete=True)
     return replace(chat_answer(document), streamed=False)
@@ -388,7 +397,8 @@ def judge(
         return ("error_in_200",)
     if not replies:
         return ("wrong_status",)
-    unstreamed = () if answer.streamed else ("not_streamed",)
+    unstreamed = (*(() if answer.streamed else ("not_streamed",)),
+                  *(() if answer.sse else ("not_sse",)))  # fmt: skip
     return unstreamed + min((_reply_kinds(answer, reply) for reply in replies), key=len)
 
 
@@ -404,6 +414,8 @@ def _replies(expected: Expected) -> tuple[ReplyFacts, ...]:
 
 
 def _reply_kinds(answer: AnswerFacts, reply: ReplyFacts) -> tuple[str, ...]:
+    if not answer.sse:  # raw text: no finish reason or usage could come with it
+        return _content_kinds(replace(answer, finish_reason=reply.finish_reason), reply)
     content = _content_kinds(answer, reply)
     if content == ("missing_content",):
         return content  # nothing readable: a usage verdict would only repeat it

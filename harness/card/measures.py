@@ -183,6 +183,8 @@ REFUSED = frozenset({"ConnectionRefusedError"})  # nothing listened: no reply co
 # Kinds whose name alone does not say what the client got.
 _KIND_NOTES = {
     "not_streamed": " (a whole JSON reply to a stream request: it does not stream)",
+    "not_sse": " (the reply's text in raw chunks, text/plain, no SSE `data:` events: an OpenAI "
+    "client iterating the stream reads nothing)",
     "mojibake": " (the upstream's UTF-8 read as latin-1: each accent, CJK character or emoji "
     "became two to four others)",
     "broken_characters": " (U+FFFD in the text: the upstream's UTF-8 cut inside characters, "

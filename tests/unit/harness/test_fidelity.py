@@ -193,6 +193,19 @@ def test_a_stream_answered_with_one_whole_json_completion_did_not_stream() -> No
     )  # fmt: skip
 
 
+def test_a_stream_of_raw_text_without_sse_framing_is_not_sse_with_its_text_judged() -> None:
+    # R117: text/plain chunks of the reply's text, no `data:` events; not a connection cut.
+    raw = b"pie bake oven"
+    assert check_chat_stream(STREAM_REQUEST, 200, raw, EXPECTED) == ("not_sse",)
+    asks_usage = STREAM_REQUEST | {"stream_options": {"include_usage": True}}
+    assert check_chat_stream(asks_usage, 200, raw, EXPECTED) == ("not_sse",)
+    assert check_chat_stream(STREAM_REQUEST, 200, b"pie bake", EXPECTED) == (
+        "not_sse", "wrong_content",
+    )  # fmt: skip
+    assert check_chat_stream(STREAM_REQUEST, 200, b"", EXPECTED) == ("dropped",)
+    assert not AnswerFacts.of(stream_answer(raw)).sse
+
+
 # R77: CRM text beyond ASCII, as the mock's replies carry it: an accent, a dash cp1252 maps
 # differently from latin-1, CJK, an emoji beyond the BMP and a combining accent.
 WORLD_TEXT = "Café — 東京都 go🚀 ne\u0301"

@@ -159,7 +159,8 @@ def test_rows_written_before_bodies_or_markers_were_kept_still_read() -> None:
      AnswerFacts("cd" * 32, "length", (None, 3, -1)),
      AnswerFacts("ef" * 32, "stop", (3, 3, 6), usage_asked=False, streamed=False),
      AnswerFacts("ab" * 32, "stop", (3, 3, 6), mojibake=True, broken_characters=True),
-     AnswerFacts("ab" * 32, "stop", (3, 3, 6), broken_characters=True, split_characters=True)],
+     AnswerFacts("ab" * 32, "stop", (3, 3, 6), broken_characters=True, split_characters=True),
+     AnswerFacts("ab" * 32, "", None, sse=False)],
 )  # fmt: skip
 def test_the_marker_and_the_answer_facts_survive_the_round_trip(answer: AnswerFacts) -> None:
     row = Row(
