@@ -138,6 +138,38 @@ def expired_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
 
 def _after_expiry(entries: Sequence[Entry], hits: Sequence[Entry], policy: GradingPolicy) -> str:
     """What the target did once it had sent an expired token, and what would avoid the send."""
+    waited = kept_across_a_wait(entries, hits, policy)
+    if waited == len(hits):  # its refresh clock is not at fault: the retry kept an old token
+        return (f"{'each was a retry' if waited > 1 else 'it was a retry'} after waiting out a "
+                "Retry-After with the token taken before the wait, which expired during it: "
+                "take the token again (refreshed if due) before each retry")  # fmt: skip
+    said = _after_expiry_alone(entries, hits, policy)
+    if not waited:
+        return said
+    return (f"{said}; {waited} of them were retries after waiting out a Retry-After with the "
+            "token taken before the wait: take it again before each retry")  # fmt: skip
+
+
+def kept_across_a_wait(
+    entries: Sequence[Entry], expired_sends: Sequence[Entry], policy: GradingPolicy
+) -> int:
+    """How many expired sends were retries, after a 429/503 with a Retry-After, that carried
+    the token the refused attempt had carried while still valid: it expired during the wait
+    (R118), not on a refresh clock of the target's own."""
+    expired = {id(e) for e in expired_sends}
+    kept = 0
+    for call in group_calls(entries, policy.retry_window_s):
+        for refused, again in itertools.pairwise(call.attempts):
+            waited = refused.retry_after_s is not None and refused.status in (429, 503)
+            live = refused.entry.get("token_status") == "valid"
+            kept += id(again.entry) in expired and waited and live and again.token == refused.token
+    return kept
+
+
+def _after_expiry_alone(
+    entries: Sequence[Entry], hits: Sequence[Entry], policy: GradingPolicy
+) -> str:
+    """What the target did once it had sent an expired token outside a Retry-After wait."""
     resent = resent_with_new_token(entries, hits, policy)
     if resent:
         return (f"{resent} of them refused and sent again with a new token: it refreshes after a "

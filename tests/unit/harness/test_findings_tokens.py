@@ -128,6 +128,26 @@ def test_a_gateway_that_refreshes_on_a_401_is_told_its_first_send_was_wasted() -
     )
 
 
+def test_a_retry_that_kept_its_token_across_a_retry_after_wait_is_told_so() -> None:
+    # R118: 429 (Retry-After 1) at 2.61 s and 3.70 s with tok-a, then the retry at 4.85 s with
+    # tok-a, which expired at 4.66 s; the gateway refreshes on `exp` otherwise (tok-b at 4.9 s).
+    def send(seq: int, t_s: float, **fields: Any) -> dict[str, Any]:
+        return entry(seq, t_s, token_id="tok-a", token_expires_t_s=4.66, body_sha256="ask",
+                     duration_s=0.05, **fields)  # fmt: skip
+
+    fresh = entry(5, 5.0, token_id="tok-b", token_expires_t_s=9.0, body_sha256="ask")
+    journal = [token(0, 0.0), send(1, 2.61, status=429, retry_after_s=1.0),
+               send(2, 3.70, status=429, retry_after_s=1.0),
+               send(3, 4.85, status=401, token_status="expired"), token(4, 4.9), fresh]  # fmt: skip
+    found = by_name(journal)["expired_token"]
+    assert found.explanation == (
+        "sent 1 request(s) with a token past its real expiry (within a second of it); it was a "
+        "retry after waiting out a Retry-After with the token taken before the wait, which "
+        "expired during it: take the token again (refreshed if due) before each retry"
+    )
+    assert "clock of its own" not in found.explanation
+
+
 def test_a_refresh_a_few_minutes_before_exp_is_not_early() -> None:
     journal = [token(0, 0.0), entry(1, 1.0, token_id="tok-a", token_expires_t_s=1800.0)]
     for i, t_s in enumerate((1560.0, 1565.0, 1570.0)):  # under 5 minutes left: due
