@@ -278,11 +278,37 @@ def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding
         return None
     together = policy.target_processes + 1
     hits = [e for group in by_host.values() for e in _in_flight_together(group, together)]
+    if hits:
+        return make_finding(
+            "refresh_stampede", Severity.WARN, hits,
+            f"{together}+ token requests in flight at once from a target of "
+            f"{policy.target_processes} process(es); {_ONE_REFRESH}",
+        )  # fmt: skip
+    gap_s = policy.back_to_back_s
+    hits = [e for group in by_host.values() for e in _back_to_back(group, together, gap_s)]
     return make_finding(
         "refresh_stampede", Severity.WARN, hits,
-        f"{together}+ token requests in flight at once from a target of "
-        f"{policy.target_processes} process(es); {_ONE_REFRESH}",
+        f"{together}+ token requests one after another, each sent within {gap_s * 1000:.0f} ms "
+        f"of the last one's answer, from a target of {policy.target_processes} process(es): "
+        "each replaced a token a moment old, as waiters on a token lock do when each refreshes "
+        "again once it holds the lock; check the token again after taking the lock",
     )  # fmt: skip
+
+
+def _back_to_back(tokens: list[Entry], at_least: int, gap_s: float) -> list[Entry]:
+    """The token requests in runs of at least `at_least`, each sent within `gap_s` of the end
+    of the one before (`t_s` + `duration_s`, as journaled)."""
+    runs: list[list[Entry]] = []
+    for entry in sorted(tokens, key=_t_s):
+        if runs and _t_s(entry) - _ended_s(runs[-1][-1]) <= gap_s:
+            runs[-1].append(entry)
+        else:
+            runs.append([entry])
+    return [e for run in runs if len(run) >= at_least for e in run]
+
+
+def _ended_s(entry: Entry) -> float:
+    return _t_s(entry) + float(entry.get("duration_s") or 0.0)
 
 
 def _in_flight_together(tokens: list[Entry], at_least: int) -> list[Entry]:

@@ -102,6 +102,9 @@ class GradingPolicy:
     # too short-lived to judge habits on, refreshes in flight together from more than this many
     # are a stampede: each process may keep its own token, one process should refresh once.
     target_processes: int | None = None
+    # ...and token requests one after another, each sent this soon after the last one ended:
+    # waiters on a token lock that each refresh again, with no re-check of the token (R123).
+    back_to_back_s: float = 0.2
     # A window's Models requests over more connections than this share of them reuse none
     # (a pooled client opens one per concurrent request at most); judged from this many on.
     max_connections_per_call: float = 0.5

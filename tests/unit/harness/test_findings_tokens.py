@@ -323,8 +323,19 @@ def test_short_lived_tokens_refreshed_all_at_once_by_one_process_are_a_stampede(
     )
 
 
-def test_refreshes_one_at_a_time_or_one_per_process_are_no_stampede() -> None:
-    one_at_a_time = refreshed_at_each_expiry(in_flight_s=0.005, users=4)
+def test_waiters_on_a_token_lock_that_each_refresh_again_are_a_stampede_one_at_a_time() -> None:
+    # R123: 4 users queue on a lock at each expiry and each fetches its own token in turn.
+    herd = refreshed_at_each_expiry(in_flight_s=0.005, users=4)
+    found = {f.name: f for f in grade_journal(herd, GradingPolicy(target_processes=1))}
+    assert found["refresh_stampede"].count == 12
+    assert found["refresh_stampede"].explanation.startswith(
+        "2+ token requests one after another, each sent within 200 ms of the last one's answer, "
+        "from a target of 1 process(es): each replaced a token a moment old"
+    )
+
+
+def test_one_refresh_at_each_expiry_or_one_per_process_are_no_stampede() -> None:
+    one_at_a_time = refreshed_at_each_expiry(in_flight_s=0.005, users=1)
     assert "refresh_stampede" not in {
         f.name for f in grade_journal(one_at_a_time, GradingPolicy(target_processes=1))
     }
