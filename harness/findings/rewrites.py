@@ -41,6 +41,9 @@ NATURAL_ENDPOINTS = {
     "embeddings": "embeddings",
 }
 SAMPLE_CHARS = 120
+# Set by the join on a chat call that carried no system message although every text of the
+# client's request, its system message's included, went up in order (R122).
+ROLE_LOST = "system_role_lost"
 NOT_SEPARABLE = "not separable"  # a flattened prompt whose start the journal does not show
 # A role label a flattened prompt ends its gateway-added part with ("System: ", "### User:").
 _ROLE_LABEL = re.compile(
@@ -48,8 +51,8 @@ _ROLE_LABEL = re.compile(
 )
 # `other_upstream_calls` is graded on the window's whole journal (`routes`), the rest here.
 REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
-                    "system_text_dropped", "user_text_changed", "ignored_fields",
-                    "extra_upstream_calls", "other_upstream_calls")  # fmt: skip
+                    "system_text_dropped", "system_role_lost", "user_text_changed",
+                    "ignored_fields", "extra_upstream_calls", "other_upstream_calls")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -132,6 +135,8 @@ def sent_system(entry: Entry, ask: Ask) -> tuple[str | None, str] | None:
     endpoint = entry.get("endpoint")
     if endpoint == "chat-generations":
         sent = entry.get("system_text")
+        if sent is None and entry.get(ROLE_LOST):
+            return ask.system_text, "sent as a user message"
         return sent, _system_change(ask.system_text, sent)
     if endpoint != "generations" or ask.endpoint != "chat-completions":
         return None
@@ -245,12 +250,17 @@ def _system_findings(entries: Sequence[Entry], ask: Ask) -> list[Finding | None]
     changes = [(e, sent_system(e, ask)) for e in entries]
     added = [(e, sent[0]) for e, sent in changes if sent and sent[1] in ("added", "replaced")]
     dropped = [e for e, sent in changes if sent and sent[1] == "dropped"]
+    demoted = [e for e, sent in changes if sent and sent[1] == "sent as a user message"]
     sample = (added[0][1] or "")[:SAMPLE_CHARS] if added else ""
     return [
         make_finding("system_text_added", Severity.INFO, [e for e, _ in added],
                      f"the gateway sent system text the client did not: {sample!r}"),
         make_finding("system_text_dropped", Severity.WARN, dropped,
                      "the client's system message did not reach the upstream"),
+        make_finding("system_role_lost", Severity.WARN, demoted,
+                     "the client's system message reached the upstream as a user message: every "
+                     "text as sent, its role lost, so the model reads the instructions as the "
+                     "user's own words"),
     ]  # fmt: skip
 
 

@@ -9,6 +9,7 @@ predicted from their request as sent; the record says how many rows were judged 
 
 from __future__ import annotations
 
+import hashlib
 import json
 from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
@@ -19,7 +20,13 @@ from harness.card.measures import in_flight_at_end, top_errors
 from harness.fidelity import ReplyOracle
 from harness.findings.grading import findings_record, most_severe_first
 from harness.findings.mock_faults import injected
-from harness.findings.rewrites import REWRITE_FINDINGS, Ask, grade_rewrites, rewrite_summary
+from harness.findings.rewrites import (
+    REWRITE_FINDINGS,
+    ROLE_LOST,
+    Ask,
+    grade_rewrites,
+    rewrite_summary,
+)
 from harness.findings.routes import calls_by_route, other_upstream_calls
 from harness.join import (
     CACHE_HIT,
@@ -36,6 +43,7 @@ from harness.overhead import added_latency_ms, stream_behaviour, stream_timings,
 from harness.records import RunRecord, Series, make_series
 from harness.runners.support.loadrows import UNSENT, Row, answered, asked_stream, no_reply
 from harness.runners.support.phases import PhaseSpan, calm_requests
+from mock_salesforce.replies import prompt_texts
 
 Entry = Mapping[str, Any]
 
@@ -176,6 +184,22 @@ def ask_of(joined: Sequence[Joined]) -> Ask:
     return Ask(str(request.get("model", "")), "chat-completions", "\n".join(system) or None)
 
 
+def _with_roles(call: Entry, row: Row) -> Entry:
+    """`call`, marked `ROLE_LOST` when it is a chat call with no system message although it
+    sent every text of the client's request in order, its system message's included (R122)."""
+    if call.get("endpoint") != "chat-generations" or call.get("system_text") is not None:
+        return call
+    request = _request(row)
+    messages = request.get("messages")
+    if not isinstance(messages, list) or not any(
+        isinstance(m, dict) and m.get("role") == "system" for m in messages
+    ):
+        return call
+    texts = "\n".join(prompt_texts("chat-generations", request))
+    sent_all = hashlib.sha256(texts.encode("utf-8", "surrogatepass")).hexdigest()
+    return {**call, ROLE_LOST: True} if call.get("content_sha256") == sent_all else call
+
+
 def _request(row: Row) -> dict[str, Any]:
     try:
         request = json.loads(row.request) if row.request else {}
@@ -232,7 +256,7 @@ def _rewrites_record(
 ) -> RunRecord:
     """`verdict/rewrites` of the joined calls, and of the `window`'s whole journal with its
     client request count: every call by route, the calls to routes the mock does not serve."""
-    calls = {int(c["seq"]): c for j in joined for c in j.calls}
+    calls = {int(c["seq"]): _with_roles(c, j.row) for j in joined for c in j.calls}
     entries = [calls[seq] for seq in sorted(calls)]
     summary = rewrite_summary(entries, ask) | {"routes": calls_by_route(*window)}
     findings = [*grade_rewrites(entries, ask, changed), other_upstream_calls(*window)]

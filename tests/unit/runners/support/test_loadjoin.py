@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 import json
 from dataclasses import replace
 from typing import Any
@@ -86,6 +87,22 @@ def test_a_login_server_call_before_every_request_is_counted_against_the_one_cal
     routes = joined.rewrites.params["rewrites"]["routes"]
     assert {r["route"]: r["per_request"] for r in routes} == {
         "/services/oauth2/userinfo": 1.0, "chat-generations": 1.0}  # fmt: skip
+
+
+def test_a_system_message_sent_up_as_a_user_message_is_a_lost_role_not_a_drop() -> None:
+    # R122: every text went up in order, the system one as the first user message.
+    as_sent = hashlib.sha256(b"Be brief.\nhi").hexdigest()
+    journal = [call(i + 1, f"sfpm{i:016x}", system_text=None, content_sha256=as_sent)
+               for i in range(3)]  # fmt: skip
+    journal.append(call(4, f"sfpm{3:016x}", system_text=None, content_sha256="only-hi"))
+    joined = join_load(rows(4), journal, oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    assert joined.rewrites is not None
+    assert joined.rewrites.get("finding:system_role_lost").values == (3.0,)
+    assert joined.rewrites.get("finding:system_text_dropped").values == (1.0,)
+    changes = {
+        r["change"]: r["requests"] for r in joined.rewrites.params["rewrites"]["system_text"]
+    }
+    assert changes == {"sent as a user message": 3, "dropped": 1}
 
 
 def test_without_a_journal_rows_are_judged_against_predicted_replies_and_the_record_says_so() -> (
