@@ -284,6 +284,11 @@ def refresh_stampede(entries: Sequence[Entry], policy: GradingPolicy) -> Finding
             f"{together}+ token requests in flight at once from a target of "
             f"{policy.target_processes} process(es); {_ONE_REFRESH}",
         )  # fmt: skip
+    # A token per request is fair on tokens this short (refreshing before a margin longer than
+    # their life): only a target that otherwise keeps its token shows a herd at each expiry.
+    tokens, models = _token_requests(entries), models_requests(entries)
+    if len(tokens) > policy.max_tokens_per_request * len(models):
+        return None
     gap_s = policy.back_to_back_s
     hits = [e for group in by_host.values() for e in _back_to_back(group, together, gap_s)]
     return make_finding(

@@ -326,6 +326,7 @@ def test_short_lived_tokens_refreshed_all_at_once_by_one_process_are_a_stampede(
 def test_waiters_on_a_token_lock_that_each_refresh_again_are_a_stampede_one_at_a_time() -> None:
     # R123: 4 users queue on a lock at each expiry and each fetches its own token in turn.
     herd = refreshed_at_each_expiry(in_flight_s=0.005, users=4)
+    herd += [entry(100 + n, (n % 3) * 3.0 + 0.5 + n * 0.01, token_id="kept") for n in range(60)]
     found = {f.name: f for f in grade_journal(herd, GradingPolicy(target_processes=1))}
     assert found["refresh_stampede"].count == 12
     assert found["refresh_stampede"].explanation.startswith(
@@ -338,6 +339,18 @@ def test_one_refresh_at_each_expiry_or_one_per_process_are_no_stampede() -> None
     one_at_a_time = refreshed_at_each_expiry(in_flight_s=0.005, users=1)
     assert "refresh_stampede" not in {
         f.name for f in grade_journal(one_at_a_time, GradingPolicy(target_processes=1))
+    }
+    # A token for every request, one after another: fair on tokens too short for its margin.
+    per_request = [
+        e
+        for n in range(30)
+        for e in (
+            token(2 * n, n * 0.06) | {"duration_s": 0.05},
+            entry(2 * n + 1, n * 0.06 + 0.055, token_id=f"tok-{n}", token_expires_t_s=3.0),
+        )
+    ]
+    assert "refresh_stampede" not in {
+        f.name for f in grade_journal(per_request, GradingPolicy(target_processes=1))
     }
     crowd = refreshed_at_each_expiry(in_flight_s=0.05, users=4)
     for processes in (4, None):  # each of 4 workers keeps its own token; or nobody counted them
