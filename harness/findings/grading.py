@@ -28,11 +28,12 @@ FINDING_NAMES = (
 
 
 # What a load window is graded on (`verdict/retries`): how the target retries and backs off,
-# whether it fetches more tokens than its processes need (a window's tokens live long enough to
-# tell), whether it reuses its connections, and what it puts in its Models requests' headers and
-# model names (R97: once judged on the resilience journal alone). Its tokens are counted by the
-# window's card record, its request fields by `verdict/rewrites` (`ignored_fields` there).
-WINDOW_RULES = (auth.tokens_per_process, protocol.no_connection_reuse, *protocol.HEADER_RULES)
+# whether it fetches a token per request (R129) or more than its processes need (a window's
+# tokens live long enough to tell), whether it reuses its connections, and what it puts in its
+# Models requests' headers and model names (R97: once judged on the resilience journal alone).
+# Its tokens are counted by the window's card record, its request fields by `verdict/rewrites`.
+WINDOW_RULES = (auth.token_per_request, auth.tokens_per_process, protocol.no_connection_reuse,
+                *protocol.HEADER_RULES)  # fmt: skip
 RETRY_FINDINGS = tuple(rule.__name__ for rule in (*retries.RULES, *WINDOW_RULES))
 
 

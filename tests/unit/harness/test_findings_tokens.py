@@ -53,6 +53,16 @@ def test_a_token_fetched_before_every_request_is_a_finding() -> None:
     assert "1.00 per Models request" in findings["token_rate"].explanation
 
 
+def test_every_load_window_is_graded_on_a_token_fetched_for_every_request() -> None:
+    # R129: `sfperf load` said nothing of 20 tokens for 20 calls, each good for 30 minutes.
+    journal = []
+    for i in range(20):
+        journal += [token(2 * i, i * 0.5), entry(2 * i + 1, i * 0.5 + 0.1, token_id=f"tok-{i}",
+                                                  token_expires_t_s=i * 0.5 + 1800.0)]  # fmt: skip
+    assert "token_per_request" in {f.name for f in grade_window(journal)}
+    assert "token_per_request" in RETRY_FINDINGS
+
+
 def fetch_before_each_call(lifetime_s: float, calls: int, users: int) -> list[dict[str, Any]]:
     """A gateway that refreshes whenever its token has under a minute left, on tokens living
     `lifetime_s`: `users` concurrent requests every 0.2 s, each finding its token too old."""
