@@ -232,6 +232,50 @@ def missing_token(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | 
     )
 
 
+# Early refreshes this many and more, their gaps all within this share of the median gap, are a
+# timer's: a clock, not the traffic or the token's life, decides when to refresh (R126).
+TIMER_MIN_REFRESHES = 5
+TIMER_SPREAD = 0.1
+
+
+def timer_period_s(entries: Sequence[Entry], policy: GradingPolicy) -> float | None:
+    """The period of a target's early refreshes when they come at a near-constant interval
+    (None: they do not, or too few to tell)."""
+    early = sorted(early_refreshes(entries, policy), key=_t_s)
+    if len(early) < TIMER_MIN_REFRESHES or not habits_judged(entries, policy):
+        return None
+    if len(early) > policy.max_tokens_per_request * len(models_requests(entries)):
+        return None  # a token per request, which token_per_request names, may come as evenly
+    gaps_s = [_t_s(b) - _t_s(a) for a, b in itertools.pairwise(early)]
+    period_s = statistics.median(gaps_s)
+    if period_s <= 0 or any(abs(g - period_s) > TIMER_SPREAD * period_s for g in gaps_s):
+        return None
+    # A timer goes on while the traffic does; first fetches of new threads or clients, evenly
+    # spaced as the first requests were, stop early.
+    traffic_s = _span_h(models_requests(entries)) * 3600.0
+    return period_s if _t_s(early[-1]) - _t_s(early[0]) >= traffic_s / 2 else None
+
+
+def token_timer(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
+    """Tokens fetched on a timer, at a near-constant interval whatever the traffic, although
+    each outlives it by far."""
+    period_s = timer_period_s(entries, policy)
+    if period_s is None:
+        return None
+    lifetime_s = typical_lifetime_s(entries) or 0.0
+    return make_finding(
+        "token_timer", Severity.WARN, early_refreshes(entries, policy),
+        f"a token every {period_s:.2f} s (about {_two_figures(3600 / period_s):,.0f} an hour) "
+        "on a timer, whatever "
+        f"the traffic, while each is good for {lifetime_s / 60:.0f} min: a timer refreshes even "
+        "with no traffic at all; refresh when the token nears its `exp` instead",
+    )  # fmt: skip
+
+
+def _two_figures(value: float) -> float:
+    return float(f"{value:.2g}")
+
+
 def tokens_per_process(entries: Sequence[Entry], policy: GradingPolicy) -> Finding | None:
     """More tokens than the target's processes need: fetched while a token it held still had
     more than the refresh margin to live, beyond one first fetch per process (a token per
@@ -240,6 +284,8 @@ def tokens_per_process(entries: Sequence[Entry], policy: GradingPolicy) -> Findi
     processes = policy.target_processes
     if processes is None or not habits_judged(entries, policy):
         return None
+    if timer_period_s(entries, policy) is not None:
+        return None  # a refresh timer: token_timer says it
     early, models = early_refreshes(entries, policy), models_requests(entries)
     if len(early) >= policy.min_token_requests and (
         len(early) / max(len(models), 1) > policy.max_tokens_per_request
@@ -343,5 +389,5 @@ def _bursts(tokens: list[Entry], policy: GradingPolicy) -> list[Entry]:
     return [e for e, hit in zip(ordered, marked, strict=True) if hit]
 
 
-RULES = (token_rate, token_per_request, tokens_per_process, expired_token, unknown_token,
-         missing_token, refresh_stampede)  # fmt: skip
+RULES = (token_rate, token_per_request, tokens_per_process, token_timer, expired_token,
+         unknown_token, missing_token, refresh_stampede)  # fmt: skip

@@ -21,7 +21,7 @@ from harness.records import Environment, RunRecord, capture_environment, make_se
 FINDING_NAMES = (
     "retry_after_ignored", "retried_non_retryable", "retry_storm", "no_backoff", "gave_up",
     "passed_on_retryable", "hang_no_timeout", "token_rate", "token_per_request",
-    "tokens_per_process", "expired_token",
+    "tokens_per_process", "token_timer", "expired_token",
     "unknown_token", "missing_token", "refresh_stampede", "bad_app_context", "bad_feature_id",
     "unknown_model", "ignored_fields", "no_connection_reuse",
 )  # fmt: skip
@@ -32,8 +32,8 @@ FINDING_NAMES = (
 # tokens live long enough to tell), whether it reuses its connections, and what it puts in its
 # Models requests' headers and model names (R97: once judged on the resilience journal alone).
 # Its tokens are counted by the window's card record, its request fields by `verdict/rewrites`.
-WINDOW_RULES = (auth.token_per_request, auth.tokens_per_process, protocol.no_connection_reuse,
-                *protocol.HEADER_RULES)  # fmt: skip
+WINDOW_RULES = (auth.token_per_request, auth.tokens_per_process, auth.token_timer,
+                protocol.no_connection_reuse, *protocol.HEADER_RULES)  # fmt: skip
 RETRY_FINDINGS = tuple(rule.__name__ for rule in (*retries.RULES, *WINDOW_RULES))
 
 

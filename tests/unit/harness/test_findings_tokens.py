@@ -63,6 +63,31 @@ def test_every_load_window_is_graded_on_a_token_fetched_for_every_request() -> N
     assert "token_per_request" in RETRY_FINDINGS
 
 
+def test_a_token_refreshed_on_a_timer_whatever_the_traffic_is_named_a_timer() -> None:
+    # R126: setInterval(refresh, 500) beside 30-minute tokens; 3 requests a second in bursts.
+    journal = [token(0, 0.0)]
+    for n in range(1, 13):
+        journal.append(token(len(journal), n * 0.5 + 0.001 * (n % 3)))
+        calls = 3 if n % 2 else 1
+        journal += [entry(len(journal) + k, n * 0.5 + 0.05 + 0.13 * k, token_id=f"tok-{n}",
+                          token_expires_t_s=n * 0.5 + 1800.0) for k in range(calls)]  # fmt: skip
+    found = {f.name: f for f in grade_window(journal, GradingPolicy(target_processes=1))}
+    assert found["token_timer"].explanation.startswith(
+        "a token every 0.50 s (about 7,200 an hour) on a timer, whatever the traffic, while each "
+        "is good for 30 min"
+    )
+    assert "tokens_per_process" not in found and "token_per_request" not in found
+
+
+def test_refreshes_that_follow_the_traffic_are_no_timer() -> None:
+    journal = [token(0, 0.0)]
+    for n, t_s in enumerate((0.4, 1.5, 1.7, 3.9, 4.0, 6.5, 9.0), start=1):
+        journal.append(token(len(journal), t_s))
+        journal += [entry(len(journal) + k, t_s + 0.05 + 0.1 * k, token_id=f"tok-{n}",
+                          token_expires_t_s=t_s + 1800.0) for k in range(3)]  # fmt: skip
+    assert "token_timer" not in {f.name for f in grade_window(journal)}
+
+
 def fetch_before_each_call(lifetime_s: float, calls: int, users: int) -> list[dict[str, Any]]:
     """A gateway that refreshes whenever its token has under a minute left, on tokens living
     `lifetime_s`: `users` concurrent requests every 0.2 s, each finding its token too old."""
