@@ -95,6 +95,7 @@ class Answer:
     complete: bool = True
     streamed: bool = True  # False: a stream was asked for and a whole JSON completion came
     sse: bool = True  # False: a stream was asked for and its text came raw, with no SSE events
+    without_done: bool = False  # a stream whole to its finish reason, ended with no [DONE]
 
 
 Usage = tuple[int | None, int | None, int | None]
@@ -116,6 +117,7 @@ class AnswerFacts:
     usage_asked: bool = True
     streamed: bool = True  # False: a whole JSON completion answered a request for a stream
     sse: bool = True  # False: a stream's text came raw, with no SSE `data:` events (R117)
+    without_done: bool = False  # a whole stream, ended with no `data: [DONE]` (R131)
     mojibake: bool = False  # the text reads as UTF-8 decoded one byte a character
     broken_characters: bool = False  # the text holds U+FFFD or a lone surrogate
     split_characters: bool = False  # the text holds a lone UTF-16 surrogate (R113)
@@ -134,6 +136,7 @@ class AnswerFacts:
             usage_asked=usage_asked,
             streamed=answer.streamed,
             sse=answer.sse,
+            without_done=answer.without_done,
             mojibake=reads_as_mojibake(text),
             broken_characters="\ufffd" in text or split,
             split_characters=split,
@@ -358,7 +361,11 @@ def stream_answer(body: Body) -> Answer:
         usage = chunk.get("usage") if isinstance(chunk.get("usage"), Mapping) else usage
     if not parts and not done and not error:
         return _unstreamed(raw)
-    return Answer("".join(parts) if parts else None, finish, usage, error, done)
+    # Whole once its finish reason came: the OpenAI SDKs end a stream on its close, with or
+    # without the [DONE] sentinel (R131); a stream cut before either lost its end.
+    whole = done or finish is not None
+    return Answer("".join(parts) if parts else None, finish, usage, error, whole,
+                  without_done=whole and not done)  # fmt: skip
 
 
 def _unstreamed(raw: str | Mapping[str, Any]) -> Answer:

@@ -30,7 +30,8 @@ from harness.errors import RunFailed, UsageError
 from harness.exits import PARAM as TARGET_EXIT
 from harness.exits import answered_before, exit_params, measured_before
 from harness.fidelity import ReplyOracle, fetch_oracle
-from harness.findings.client_connections import ClientConnections, closes_client_connections
+from harness.findings.client_side import CLIENT_FINDINGS, ClientSide
+from harness.findings.client_side import RULES as CLIENT_RULES
 from harness.findings.grading import (
     RETRY_FINDINGS,
     findings_record,
@@ -428,21 +429,24 @@ def retries_record(
     entries = with_client_replies(observation.journal, client_replies(rows))
     lost = observation.journal_lost
     policy = GradingPolicy(target_processes=target_processes(observation.io))
-    closing = closes_client_connections(client_connections(rows))
-    graded = most_severe_first([*grade_window(entries, policy), closing])
+    seen = client_side(rows)
+    graded = most_severe_first([*grade_window(entries, policy), *(r(seen) for r in CLIENT_RULES)])
     return findings_record(
         graded, target, params={"entries": len(entries)}, scenario="retries",
-        names=(*RETRY_FINDINGS, "closes_client_connections"), labels={"window": window},
+        names=(*RETRY_FINDINGS, *CLIENT_FINDINGS), labels={"window": window},
         partial=partial or lost,
     )  # fmt: skip
 
 
-def client_connections(rows: Sequence[Row]) -> ClientConnections:
-    """What the window's clients saw of their connections to the target (R101)."""
-    return ClientConnections(
+def client_side(rows: Sequence[Row]) -> ClientSide:
+    """What the window's clients saw of the target's connections (R101) and streams (R131)."""
+    streams = [r.answer for r in rows if r.ttft_ms is not None and r.answer is not None]
+    return ClientSide(
         replies=sum(1 for r in rows if r.status),
         closed=sum(1 for r in rows if r.status and r.closed),
         connect_ms=[r.connect_ms for r in rows if r.connect_ms is not None],
+        streams=len(streams),
+        without_done=sum(1 for a in streams if a.without_done),
     )
 
 

@@ -41,7 +41,7 @@ _COLUMNS = 20
 _OLDER_COLUMNS = (10, 11, 17, 18)
 _FLAGS = (("e", "error"), ("i", "incomplete"), ("x", "error_text"), ("n", "usage_unasked"),
           ("j", "unstreamed"), ("m", "mojibake"), ("b", "broken_characters"),
-          ("s", "split_characters"), ("r", "raw_text"))  # fmt: skip
+          ("s", "split_characters"), ("r", "raw_text"), ("w", "without_done"))  # fmt: skip
 FAULTS_FLAG = "f"
 
 
@@ -240,7 +240,8 @@ def _answer_columns(answer: AnswerFacts | None, errors_allowed: bool) -> tuple[s
               "error_text": answer.error_text, "usage_unasked": not answer.usage_asked,
               "unstreamed": not answer.streamed, "mojibake": answer.mojibake,
               "broken_characters": answer.broken_characters,
-              "split_characters": answer.split_characters, "raw_text": not answer.sse}  # fmt: skip
+              "split_characters": answer.split_characters, "raw_text": not answer.sse,
+              "without_done": answer.without_done}  # fmt: skip
     flags = "".join(letter for letter, state in _FLAGS if states[state])
     flags += FAULTS_FLAG if errors_allowed else ""
     return answer.text_sha256, _clean(answer.finish_reason)[:40], usage, flags or "-"
@@ -257,7 +258,7 @@ def _answer_of(text_sha256: str, finish: str, usage: str, flags: str) -> AnswerF
         text_sha256, finish, counts, error="e" in flags, complete="i" not in flags,
         error_text="x" in flags, usage_asked="n" not in flags, streamed="j" not in flags,
         mojibake="m" in flags, broken_characters="b" in flags, split_characters="s" in flags,
-        sse="r" not in flags,
+        sse="r" not in flags, without_done="w" in flags,
     )  # fmt: skip
 
 

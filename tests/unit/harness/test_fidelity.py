@@ -206,6 +206,16 @@ def test_a_stream_of_raw_text_without_sse_framing_is_not_sse_with_its_text_judge
     assert not AnswerFacts.of(stream_answer(raw)).sse
 
 
+def test_a_stream_whole_to_its_finish_reason_but_without_done_is_faithful_and_flagged() -> None:
+    # R131: the OpenAI SDKs end a stream on its close; only [DONE] is missing.
+    whole = sse(delta("pie bake"), delta(" oven", "stop"), done=False)
+    assert check_chat_stream(STREAM_REQUEST, 200, whole, EXPECTED) == ()
+    assert AnswerFacts.of(stream_answer(whole)).without_done
+    assert not AnswerFacts.of(stream_answer(sse(delta("pie bake oven", "stop")))).without_done
+    cut = sse(delta("pie bake"), done=False)  # no finish reason, no [DONE]: its end was lost
+    assert check_chat_stream(STREAM_REQUEST, 200, cut, EXPECTED) == ("dropped",)
+
+
 # R77: CRM text beyond ASCII, as the mock's replies carry it: an accent, a dash cp1252 maps
 # differently from latin-1, CJK, an emoji beyond the BMP and a combining accent.
 WORLD_TEXT = "Café — 東京都 go🚀 ne\u0301"

@@ -160,7 +160,8 @@ def test_rows_written_before_bodies_or_markers_were_kept_still_read() -> None:
      AnswerFacts("ef" * 32, "stop", (3, 3, 6), usage_asked=False, streamed=False),
      AnswerFacts("ab" * 32, "stop", (3, 3, 6), mojibake=True, broken_characters=True),
      AnswerFacts("ab" * 32, "stop", (3, 3, 6), broken_characters=True, split_characters=True),
-     AnswerFacts("ab" * 32, "", None, sse=False)],
+     AnswerFacts("ab" * 32, "", None, sse=False),
+     AnswerFacts("ab" * 32, "stop", None, without_done=True)],
 )  # fmt: skip
 def test_the_marker_and_the_answer_facts_survive_the_round_trip(answer: AnswerFacts) -> None:
     row = Row(
