@@ -6,8 +6,9 @@ once). Token fetches and the gateway's own work, retries' backoff included, are 
 
 Streaming: the Models API does not stream, so every gateway has the whole reply before it can
 send a token. What differs is what it does then: relay the reply at once (in one event, or
-re-chunked, its events leaving together), or play it back at a pace of its own, which delays the
-last token by the whole playback although the text was there. Observed: the time from the end of
+re-chunked, its events leaving together), play it back at a pace of its own, which delays the
+last token by the whole playback although the text was there, or hold it in a buffer and send
+it late in one burst (R124). Observed: the time from the end of
 the upstream reply to the first token (`lag`), from the first token to the last (`spread`), and
 the gaps between chunks.
 """
@@ -26,6 +27,10 @@ from harness.join import Joined, reply_facts
 PACED_GAP_MS = 5.0
 # A first token more than this before the upstream's reply ended cannot be the upstream's text.
 EARLY_SLACK_MS = 5.0
+# A first token this long after the upstream's reply, the chunks then leaving together, was held
+# by a buffer: a writer that does not flush each event, a proxy's buffering, gzip on the stream
+# (R124). The same bound as the added latency's claim: a busy machine's wait stays under it.
+HELD_LAG_MS = 50.0
 # Added latency subtracts the mock's measure of its time on the calls (its clock, in its process)
 # from the client's measure of the request's: medians within a millisecond of zero, or below it,
 # are the two clocks' disagreement, not the gateway's speed (a Go gateway reads -0.05 ms, R91).
@@ -117,6 +122,13 @@ def _stream_mode(lag_ms: float, spread_ms: float, chunks: float, gap_ms: float) 
     if chunks <= 1:
         return "one-event", (
             f"relays the whole reply in one event, {lag_ms:.1f} ms after the upstream's reply"
+        )
+    if gap_ms < PACED_GAP_MS and lag_ms >= HELD_LAG_MS:
+        return "held", (
+            f"holds the stream {lag_ms:.0f} ms after the upstream's reply, then sends its "
+            f"{chunks:.0f} chunks at once (within {spread_ms:.1f} ms): a buffer between it and "
+            "the client (a writer that does not flush each event, a proxy's buffering, gzip on "
+            "text/event-stream) keeps the first token back although the whole text was there"
         )
     if gap_ms >= PACED_GAP_MS:
         return "paced", (

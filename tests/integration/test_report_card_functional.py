@@ -42,7 +42,9 @@ RESILIENCE_S = 5.0  # every phase of the plan, the hangs ending before the run d
 STEADY_UPSTREAM = 'description = "card tests: a steady upstream"\n[latency]\n"*" = "fixed:100ms"\n'
 # Claims on time (the latency a gateway adds) hold or fall with how busy this machine is; the
 # tests read every other claim.
-TIMING = frozenset({"gw-added-latency", "gw-stream-relayed-at-once"})
+TIMING = frozenset(
+    {"gw-added-latency", "gw-stream-relayed-at-once", "gw-stream-first-token-at-once"}
+)
 
 
 def missing(framework: str) -> list[str]:
