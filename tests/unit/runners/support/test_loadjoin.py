@@ -120,13 +120,13 @@ def test_without_a_journal_rows_are_judged_against_predicted_replies_and_the_rec
 
 
 def test_streamed_rows_are_timed_against_the_mocks_clock() -> None:
-    streamed = rows(1, ttft_ms=160.0, itl_ms=(0.1, 0.1))
+    streamed = rows(1, ttft_ms=130.0, itl_ms=(0.1, 0.1))
     journal = [call(1, "sfpm0000000000000000", t_s=0.0)]
     joined = join_load(streamed, journal, oracle=no_oracle, labels=LABELS,
                        mock_epoch=lambda: 1.0)  # fmt: skip
     assert joined.params["streaming"]["mode"] == "relayed"
     lag = next(s for s in joined.series if s.name == "stream_lag_ms")
-    assert lag.values == pytest.approx((60.0,))
+    assert lag.values == pytest.approx((30.0,))
 
 
 def test_a_run_walked_through_phases_is_judged_on_the_requests_that_met_a_calm_upstream() -> None:
