@@ -146,9 +146,9 @@ def _delivered(exchange: Exchange) -> bool:
     return exchange.status == 200 and exchange.fault in _INTACT_FAULTS and not exchange.disconnected
 
 
-def _reply_atoms(reply: Reply) -> tuple[str, str, int, int]:
+def _reply_atoms(reply: Reply) -> tuple[bytes, str, int, int]:
     """What the journal keeps of a reply: atoms only, so its tuples stay out of the GC's way."""
-    return reply.text, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
+    return reply.utf8, reply.finish_reason, reply.prompt_tokens, reply.completion_tokens
 
 
 async def read_body(request: web.Request, limit_bytes: int) -> bytes:

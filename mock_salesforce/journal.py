@@ -18,12 +18,13 @@ from mock_salesforce.replies import TEXT_ENDPOINTS, prompt_texts
 from mock_salesforce.validation import KNOWN_FIELDS, extra_fields
 
 # The stored tuple, in order: `body` is the request bytes (or, for a large body, its `BodyFacts`
-# worked out at once) and `reply_text` the text the mock made for it (None: no reply was made).
+# worked out at once) and `reply_utf8` the text the mock made for it, as UTF-8 (None: no reply
+# was made).
 STORED = (
     "seq", "request_id", "t_s", "endpoint", "model", "client", "body", "token_id",
     "token_status", "token_expires_t_s", "status", "shape", "fault", "latency_ms",
     "retry_after_s", "app_context", "feature_id", "duration_s", "disconnected",
-    "error", "reply_text", "finish_reason", "prompt_tokens", "completion_tokens",
+    "error", "reply_utf8", "finish_reason", "prompt_tokens", "completion_tokens",
 )  # fmt: skip
 # What a reader gets, in order.
 FIELDS = (
@@ -139,15 +140,15 @@ def _as_dict(entry: tuple[Any, ...]) -> dict[str, Any]:
     """One entry as a dict in `FIELDS` order, its derived fields worked out now and times
     rounded (they are kept raw: neither is hot-path work)."""
     stored = dict(zip(STORED, entry, strict=True))
-    body, text = stored.pop("body"), stored.pop("reply_text")
+    body, utf8 = stored.pop("body"), stored.pop("reply_utf8")
     facts = body if isinstance(body, tuple) else body_facts(stored["endpoint"], body)
     sha256, markers, content_sha256, system_text, prompt_head, ignored = facts
     stored.update(content_sha256=content_sha256, system_text=system_text, prompt_head=prompt_head)
     stored["body_sha256"] = sha256
     stored["markers"] = list(markers)
     stored["extra_fields"] = list(ignored)
-    has_text = text is not None and stored["endpoint"] in TEXT_ENDPOINTS
-    stored["reply_sha256"] = text_sha256(text) if has_text else None
+    has_text = utf8 is not None and stored["endpoint"] in TEXT_ENDPOINTS
+    stored["reply_sha256"] = hashlib.sha256(utf8).hexdigest() if has_text else None
     for name, digits in _ROUNDED.items():
         if isinstance(stored[name], float):
             stored[name] = round(stored[name], digits)

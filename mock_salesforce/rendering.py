@@ -166,7 +166,7 @@ def prepare(runtime: Runtime, endpoint: str, model: str, raw: bytes) -> Prepared
     else:
         # A reply's words need no JSON escapes (`replies._VOCAB`; its tests check): quoted as
         # they are, where encoding them was 2.7k instructions a new body.
-        values["TEXT"] = b'"%s"' % reply.text.encode()
+        values["TEXT"] = b'"%s"' % reply.utf8
     template = runtime.corpus.shapes[reply.shape].template  # (the mix names known shapes)
     return Prepared(reply, template, values, pending)
 

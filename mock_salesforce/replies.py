@@ -13,6 +13,7 @@ import bisect
 import json
 import math
 import random
+from array import array
 from collections.abc import Mapping
 from dataclasses import dataclass
 from functools import cached_property, lru_cache
@@ -22,7 +23,7 @@ from typing import Any, NamedTuple
 from xxhash import xxh3_64_intdigest, xxh3_128_intdigest
 
 from mock_salesforce.errors import ConfigError
-from mock_salesforce.token_counts import CHARS_PER_TOKEN, count_message_tokens
+from mock_salesforce.token_counts import count_message_tokens
 
 TEXT_ENDPOINTS = ("generations", "chat-generations")
 OFFICIAL_SHAPES = {
@@ -32,13 +33,12 @@ OFFICIAL_SHAPES = {
     "feedback": "official-feedback",
 }
 # Every word is three characters (code points): with the space after it, one token's worth
-# (`token_counts`), so a reply of n words is n tokens by the mock's own count, and word i of the
-# stream starts at character 4 * i. About one word in seven is not ASCII (CRM text is full of
-# names and places): Latin accents, Greek and Cyrillic (two UTF-8 bytes a character), CJK and
-# Hangul (three), emoji beyond the BMP (four; a surrogate pair as a JSON escape) and a combining
-# accent ("ne" + U+0301), so a gateway that decodes, cuts or escapes UTF-8 wrongly changes the
-# text. No word needs a JSON escape (no quote, backslash or control character): replies are
-# quoted as they are (`rendering.prepare`).
+# (`token_counts`), so a reply of n words is n tokens by the mock's own count. About one word
+# in seven is not ASCII (CRM text is full of names and places): Latin accents, Greek and
+# Cyrillic (two UTF-8 bytes a character), CJK and Hangul (three), emoji beyond the BMP (four;
+# a surrogate pair as a JSON escape) and a combining accent ("ne" + U+0301), so a gateway that
+# decodes, cuts or escapes UTF-8 wrongly changes the text. No word needs a JSON escape (no
+# quote, backslash or control character): replies are quoted as they are (`rendering.prepare`).
 _VOCAB_TEXT = (
     "the and for are was not but can you our all new now too yes may use run set get put add "
     "mix api low cap job key log map net row sum tag top web own via per end few lot max min "
@@ -47,7 +47,6 @@ _VOCAB_TEXT = (
     "été für año où. где και 東京都 日本語 한국어 ok👍 go🚀 ne\u0301"
 )
 _VOCAB = tuple(_VOCAB_TEXT.split())
-_WORD_CHARS = CHARS_PER_TOKEN  # a word and the space after it
 # Reply texts are slices of one fixed word stream, so a reply costs a slice, not a word-by-word
 # draw from a freshly seeded generator (that draw was most of the mock's time per new request).
 _STREAM_WORDS = 1 << 16
@@ -61,13 +60,26 @@ class Reply(NamedTuple):
     """The reply the mock sends for one request (before it is rendered into a shape).
 
     A named tuple, not a frozen dataclass: one is made per new request, and a tuple is built
-    in a fraction of the time."""
+    in a fraction of the time. The text is kept as UTF-8, the form it is sent and journaled in:
+    a reply is a slice of the word stream's bytes, and no text object is made unless read."""
 
-    text: str
+    utf8: bytes
     finish_reason: str
     prompt_tokens: int
     completion_tokens: int
     shape: str
+
+    @classmethod
+    def of_text(
+        cls, text: str, finish_reason: str, prompt_tokens: int, completion_tokens: int, shape: str
+    ) -> Reply:
+        """A reply whose text is given as text."""
+        utf8 = text.encode("utf-8", "surrogatepass")
+        return cls(utf8, finish_reason, prompt_tokens, completion_tokens, shape)
+
+    @property
+    def text(self) -> str:
+        return self.utf8.decode("utf-8", "surrogatepass")
 
     @property
     def total_tokens(self) -> int:
@@ -283,32 +295,50 @@ def reply_for(
     shape = mix.choose(endpoint, ((digest >> 75) & _BITS_53) * _UNIT)
     prompt_tokens = count_message_tokens(texts)
     if endpoint not in TEXT_ENDPOINTS:
-        return Reply("", "stop", prompt_tokens, 0, shape)
+        return Reply(b"", "stop", prompt_tokens, 0, shape)
     n_tokens, cut = lengths.sample((((digest >> 22) & _BITS_53) + 0.5) * _UNIT)  # never 0 or 1
-    text = _words(digest & 0x3FFFFF, n_tokens)
+    utf8 = _words(digest & 0x3FFFFF, n_tokens)
     finish_reason = "length" if cut else "stop"
     # tuple.__new__: the named tuple's own __new__ is Python code, a tenth of this function
-    return tuple.__new__(Reply, (text, finish_reason, prompt_tokens, n_tokens, shape))
+    return tuple.__new__(Reply, (utf8, finish_reason, prompt_tokens, n_tokens, shape))
 
 
-def _words(start: int, count: int) -> str:
-    """`count` words of the fixed stream from word `start` on (wrapping); one token each."""
-    text = _STREAM.text
+def _words(start: int, count: int) -> bytes:
+    """`count` words of the fixed stream from word `start` on (wrapping), as UTF-8; one token
+    each."""
+    stream = _STREAM
+    utf8, starts = stream.utf8, stream.starts
     start %= _STREAM_WORDS
-    if start + count <= _STREAM_WORDS:
-        return text[start * _WORD_CHARS : (start + count) * _WORD_CHARS - 1]
-    head = text[start * _WORD_CHARS :]
-    return " ".join((head, _words(0, count - (_STREAM_WORDS - start)))) if head else ""
+    end = start + count
+    if end <= _STREAM_WORDS:
+        return utf8[starts[start] : starts[end] - 1]
+    return b" ".join((utf8[starts[start] :], _words(0, end - _STREAM_WORDS)))
 
 
 class _WordStream:
     """The word stream every reply is cut from, made when the first reply needs it (an
     attribute read after that, where a cached function call costs a reply a thousand
-    instructions)."""
+    instructions). Kept as UTF-8 with the byte offset of every word: a reply is one slice of
+    bytes. (Kept as text, the emoji made the stream four bytes a character, and each reply's
+    slice was scanned, narrowed and encoded again: 8k instructions a new body.)"""
 
     @cached_property
-    def text(self) -> str:
-        return " ".join(random.Random(_STREAM_SEED).choices(_VOCAB, k=_STREAM_WORDS))
+    def words(self) -> list[str]:
+        return random.Random(_STREAM_SEED).choices(_VOCAB, k=_STREAM_WORDS)
+
+    @cached_property
+    def utf8(self) -> bytes:
+        return " ".join(self.words).encode()
+
+    @cached_property
+    def starts(self) -> array[int]:
+        """The byte offset of each word, and one past the stream's end (as if a space
+        followed its last word)."""
+        starts, offset = array("I", [0]), 0
+        for word in self.words:
+            offset += len(word.encode()) + 1
+            starts.append(offset)
+        return starts
 
 
 _STREAM = _WordStream()

@@ -27,7 +27,7 @@ CHAT_REQUEST: dict[str, Any] = {
     "model": "gpt-4o-mini",
     "messages": [{"role": "user", "content": "hi there"}],
 }
-EXPECTED = Reply("pie bake oven", "stop", prompt_tokens=3, completion_tokens=3, shape="official")
+EXPECTED = Reply.of_text("pie bake oven", "stop", 3, 3, "official")
 
 
 def chat_body(
@@ -219,7 +219,7 @@ def test_a_stream_whole_to_its_finish_reason_but_without_done_is_faithful_and_fl
 # R77: CRM text beyond ASCII, as the mock's replies carry it: an accent, a dash cp1252 maps
 # differently from latin-1, CJK, an emoji beyond the BMP and a combining accent.
 WORLD_TEXT = "Café — 東京都 go🚀 ne\u0301"
-WORLD = Reply(WORLD_TEXT, "stop", prompt_tokens=3, completion_tokens=3, shape="official")
+WORLD = Reply.of_text(WORLD_TEXT, "stop", 3, 3, "official")
 
 
 @pytest.mark.parametrize("ensure_ascii", [True, False], ids=["escaped", "raw-utf8"])
@@ -233,7 +233,7 @@ def test_text_beyond_ascii_is_faithful_escaped_or_as_raw_utf8(ensure_ascii: bool
 @pytest.mark.parametrize("codec", ["latin-1", "cp1252"])
 def test_the_upstreams_utf8_read_one_byte_a_character_is_mojibake(codec: str) -> None:
     text = "Café — été".encode().decode(codec)  # 'CafÃ© â€” Ã©tÃ©' in cp1252
-    reply = Reply("Café — été", "stop", prompt_tokens=3, completion_tokens=3, shape="official")
+    reply = Reply.of_text("Café — été", "stop", 3, 3, "official")
     assert check_chat_completion(CHAT_REQUEST, 200, chat_body(text), reply) == ("mojibake",)
     mangled = WORLD_TEXT.encode().decode("latin-1")
     assert check_chat_completion(CHAT_REQUEST, 200, chat_body(mangled), WORLD) == ("mojibake",)

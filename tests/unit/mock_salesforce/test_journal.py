@@ -71,7 +71,7 @@ def test_an_entry_derives_digests_markers_and_system_text_from_the_body_it_kept(
         {"role": "user", "content": f"Summarise a lead. ({marker})"},
     ]
     raw = json.dumps({"messages": messages, "max Tokens": 9}).encode()
-    document = one_entry(body=raw, reply_text="ok then", finish_reason="stop",
+    document = one_entry(body=raw, reply_utf8=b"ok then", finish_reason="stop",
                          prompt_tokens=7, completion_tokens=2)  # fmt: skip
     assert document["body_sha256"] == hashlib.sha256(raw).hexdigest()
     assert document["markers"] == [marker]

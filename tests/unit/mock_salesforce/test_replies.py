@@ -7,6 +7,7 @@ from statistics import NormalDist
 
 import pytest
 
+from mock_salesforce import replies
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.replies import (
     MAX_LENGTH_STEPS,
@@ -170,6 +171,16 @@ def test_replies_longer_than_the_word_stream_wrap_around_it_and_still_agree_with
     reply = expected_reply(3, "generations", {"prompt": "a very long answer"}, lengths=lengths)
     assert reply.completion_tokens == count_tokens(reply.text) == 70000
     assert reply.text == reply.text.strip() and "  " not in reply.text
+
+
+@pytest.mark.parametrize(
+    ("start", "count"), [(0, 1), (123, 0), (65535, 1), (65535, 2), (65000, 600), (70000, 5)]
+)
+def test_a_reply_is_the_run_of_stream_words_from_its_start_as_utf8(start: int, count: int) -> None:
+    words = replies._STREAM.words  # the stream kept as bytes and word offsets, cut as words
+    first = start % len(words)
+    expected = " ".join((words + words)[first : first + count]).encode()
+    assert replies._words(start, count) == expected
 
 
 def test_length_and_shape_draws_are_independent_of_each_other() -> None:
