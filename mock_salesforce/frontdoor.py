@@ -47,6 +47,7 @@ from mock_salesforce.errors import ApiError
 from mock_salesforce.exchange import Exchange, finish, peer_of
 from mock_salesforce.faults import Fault
 from mock_salesforce.oauth import OAuthError
+from mock_salesforce.outbox import Outbox
 from mock_salesforce.protocol import (
     MAX_FIELD_BYTES,
     MAX_HEAD_BYTES,
@@ -174,7 +175,8 @@ class FrontDoor(asyncio.Protocol):
         "_active_s", "_backlog", "_body", "_body_bytes", "_body_limit", "_busy", "_chunked",
         "_connections", "_continued", "_current", "_date", "_fallback", "_handed", "_handing_over",
         "_head_bytes", "_head_from_s", "_head_split", "_head_timer", "_headers", "_idle_timer",
-        "_in_body", "_keepalive_s", "_linger_bytes", "_loop_time", "_mode", "_parser", "_paused",
+        "_in_body", "_keepalive_s", "_linger_bytes", "_loop_time", "_mode", "_outbox", "_parser",
+        "_paused",
         "_raw", "_read_bytes", "_reading_done", "_remote", "_route", "_route_url", "_transport",
         "_url", "state",
     )  # fmt: skip
@@ -186,8 +188,12 @@ class FrontDoor(asyncio.Protocol):
         date: HttpDate,
         connections: set[FrontDoor],
         keepalive_s: float = KEEPALIVE_S,
+        outbox: Outbox | None = None,
     ) -> None:
+        """`outbox`: the server's, to write replies at the end of the loop's turn; None writes
+        each at once."""
         self.state = state
+        self._outbox = outbox
         self._fallback = fallback
         self._date = date
         self._connections = connections
@@ -250,6 +256,7 @@ class FrontDoor(asyncio.Protocol):
             self._idle_timer = loop.call_at(max(due_s, loop.time() + 0.01), self._check_idle)
         else:
             self._idle_timer = None
+            self._flush()
             self._transport.close()
 
     def data_received(self, data: bytes) -> None:
@@ -278,6 +285,7 @@ class FrontDoor(asyncio.Protocol):
         """Bytes after a refusal: dropped, up to `LINGER_BYTES`."""
         self._linger_bytes -= size
         if self._linger_bytes < 0 and self._transport is not None:
+            self._flush()
             self._transport.close()
 
     def eof_received(self) -> bool | None:
@@ -311,6 +319,7 @@ class FrontDoor(asyncio.Protocol):
     def close(self) -> None:
         """Close the connection (server shutdown); a request in flight is cancelled."""
         if self._transport is not None:
+            self._flush()
             self._transport.close()
 
     # --- httptools callbacks -------------------------------------------------------------
@@ -355,6 +364,7 @@ class FrontDoor(asyncio.Protocol):
             self._stream_to_aiohttp()
             return
         if self._continued and self._transport is not None:
+            self._flush()
             self._transport.write(b"HTTP/1.1 100 Continue\r\n\r\n")
 
     def _may_continue(self) -> bool:
@@ -487,6 +497,7 @@ class FrontDoor(asyncio.Protocol):
         while self._busy is None and self._backlog and self._transport is not None:
             item = self._backlog.popleft()
             if isinstance(item, bytes):
+                self._flush()  # (aiohttp may answer within the read)
                 self._handover().data_received(item)  # type: ignore[attr-defined]
             elif isinstance(item, Request):
                 self._serve(item)
@@ -512,6 +523,7 @@ class FrontDoor(asyncio.Protocol):
         reply = compose(error.status, headers, error.body(), self._date(), close=True)
         transport = self._transport
         assert transport is not None
+        self._flush()
         transport.write(reply)
         # Close the way nginx does (a lingering close): closing with unread bytes would send a
         # reset that can destroy the reply before the client reads it.
@@ -653,16 +665,28 @@ class FrontDoor(asyncio.Protocol):
             head = head_of(status, exchange.header_lines(), len(body), self._date(), close=close)
         else:
             head = response_head(status, headers, len(body), self._date(), close=close)
+        outbox = self._outbox
+        if outbox is not None and not close:
+            outbox.put(transport, head + body)
+            return
+        self._flush()
         transport.write(head + body)
         if close:
             self._reading_done = True
             self._backlog.clear()
             transport.close()
 
+    def _flush(self) -> None:
+        """Write the replies the outbox keeps, before anything else is written or closed here
+        (a fault, a refusal, bytes aiohttp answers): nothing overtakes a kept reply."""
+        if self._outbox is not None:
+            self._outbox.flush()
+
     def _fail(self, request: Request, exchange: Exchange, exc: Exception) -> None:
         """A 500 for a request the mock failed on (a bug), with its traceback logged."""
         logger.error("the mock failed on a request", exc_info=exc)
         if exchange.status and self._transport is not None:  # a reply is under way: cut it
+            self._flush()
             self._transport.close()
             return
         self._error(request, exchange, ApiError.for_status(500))
@@ -677,6 +701,7 @@ class FrontDoor(asyncio.Protocol):
         exchange.status = 200
         close = not request.keep_alive
         length = sum(map(len, parts))
+        self._flush()
         transport.write(response_head(200, exchange.headers(), length, self._date(), close=close))
         for part in parts:
             transport.write(part)
@@ -704,8 +729,10 @@ class FrontDoor(asyncio.Protocol):
             error = delivery.status_error(fault, headers)
             self._send(request, exchange, error.status, headers, error.body())
         elif fault.kind == "reset":
+            self._flush()
             delivery.reset_connection(self._transport)
         elif fault.kind == "empty":
+            self._flush()
             delivery.close_connection(self._transport)
         elif fault.kind == "truncated":
             head = response_head(200, headers, len(payload), self._date())
@@ -718,6 +745,7 @@ class FrontDoor(asyncio.Protocol):
         """Bytes of a broken reply (the status line says 200)."""
         exchange.status = 200
         if self._transport is not None and not self._transport.is_closing():
+            self._flush()
             self._transport.write(data)
 
     async def _fault_slowly(
@@ -727,6 +755,7 @@ class FrontDoor(asyncio.Protocol):
         transport = self._transport
         exchange.disconnected = delivery.client_gone(transport)
         if fault.kind == "hang":
+            self._flush()
             exchange.shape = None
             exchange.disconnected = await delivery.hang(transport, fault.hang_s)
             return

@@ -18,6 +18,7 @@ from mock_salesforce.app import STATE, create_app
 from mock_salesforce.config import MockConfig
 from mock_salesforce.errors import ConfigError
 from mock_salesforce.frontdoor import KEEPALIVE_S, FrontDoor, HttpDate
+from mock_salesforce.outbox import Outbox
 from mock_salesforce.protocol import MockRequestHandler
 from mock_salesforce.state import MockState
 
@@ -100,14 +101,16 @@ class MockServer:
         await self._runner.setup()
         manager, state, date = self._runner.server, self.state, HttpDate()
         assert manager is not None  # set up above
+        loop = asyncio.get_running_loop()
+        outbox = Outbox(loop)  # every connection's replies, written as the loop's turn ends
 
         def aiohttp_protocol() -> MockRequestHandler:
             return MockRequestHandler(manager, state, self.keepalive_s)
 
         def front_door() -> FrontDoor:
-            return FrontDoor(state, aiohttp_protocol, date, self._doors, self.keepalive_s)
+            return FrontDoor(state, aiohttp_protocol, date, self._doors, self.keepalive_s, outbox)
 
-        self._listener = await asyncio.get_running_loop().create_server(
+        self._listener = await loop.create_server(
             front_door if self.front == "fast" else aiohttp_protocol,
             self.host,
             self.port,

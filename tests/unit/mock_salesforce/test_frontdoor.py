@@ -19,6 +19,7 @@ from mock_salesforce.frontdoor import (
     head_of,
     response_head,
 )
+from mock_salesforce.outbox import Outbox
 from mock_salesforce.protocol import header_fields
 from mock_salesforce.state import MockState
 
@@ -78,14 +79,17 @@ def post(path: bytes, body: bytes = BODY, extra: bytes = b"") -> bytes:
     return head + body
 
 
-def door_for(config: MockConfig | None = None) -> tuple[FrontDoor, Transport, Fallback]:
+def door_for(
+    config: MockConfig | None = None, outbox: Outbox | None = None
+) -> tuple[FrontDoor, Transport, Fallback]:
     state = MockState(
         config or MockConfig(require_auth=False, strict_headers=False, seed=2),
         clock=lambda: 5.0,
         wall_clock=lambda: 1_700_000_000.0,
     )
     fallback = Fallback()
-    door = FrontDoor(state, lambda: fallback, HttpDate(lambda: 1_700_000_000.0), set())
+    date = HttpDate(lambda: 1_700_000_000.0)
+    door = FrontDoor(state, lambda: fallback, date, set(), outbox=outbox)
     transport = Transport()
     door.connection_made(transport)
     return door, transport, fallback
@@ -248,6 +252,39 @@ async def test_connection_close_closes_after_the_reply() -> None:
     door.data_received(post(CHAT, extra=b"Connection: close\r\n"))
     assert transport.closed
     assert b"Connection: close\r\n" in transport.written
+
+
+async def test_with_an_outbox_replies_leave_together_when_the_loops_turn_ends() -> None:
+    outbox = Outbox(asyncio.get_running_loop())
+    (one, one_transport, _), (two, two_transport, _) = (
+        door_for(outbox=outbox),
+        door_for(outbox=outbox),
+    )
+    one.data_received(post(CHAT) + post(CHAT))
+    two.data_received(post(CHAT))
+    assert not one_transport.written and not two_transport.written and len(outbox) == 3
+    await asyncio.sleep(0)
+    assert [status for status, _ in replies(one_transport.written)] == [b"HTTP/1.1 200 OK"] * 2
+    assert [status for status, _ in replies(two_transport.written)] == [b"HTTP/1.1 200 OK"]
+
+
+async def test_with_an_outbox_a_close_or_a_handover_never_overtakes_a_kept_reply() -> None:
+    outbox = Outbox(asyncio.get_running_loop())
+    door, transport, _ = door_for(outbox=outbox)
+    door.data_received(post(CHAT) + post(CHAT, extra=b"Connection: close\r\n"))
+    assert transport.closed and len(replies(transport.written)) == 2  # in order, then closed
+    door, transport, fallback = door_for(outbox=outbox)
+    admin = b"GET /__admin/counters HTTP/1.1\r\nHost: x\r\n\r\n"
+    door.data_received(post(CHAT) + admin)
+    assert bytes(fallback.received) == admin  # (aiohttp may answer within the read)
+    assert [status for status, _ in replies(transport.written)] == [b"HTTP/1.1 200 OK"]
+
+
+async def test_with_an_outbox_a_refusal_comes_after_the_reply_kept_before_it() -> None:
+    door, transport, _ = door_for(outbox=Outbox(asyncio.get_running_loop()))
+    door.data_received(post(CHAT) + b"POST " + CHAT + b" HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
+    statuses = [status for status, _ in replies(transport.written)]
+    assert statuses == [b"HTTP/1.1 200 OK", b"HTTP/1.1 400 Bad Request"]
 
 
 class DuckTransport:
