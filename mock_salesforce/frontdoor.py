@@ -289,6 +289,7 @@ class FrontDoor(asyncio.Protocol):
             self._transport.close()
 
     def eof_received(self) -> bool | None:
+        self._flush()  # a client that half-closes after its request still gets the reply
         if self._handed is not None:
             return self._handed.eof_received()  # type: ignore[attr-defined, no-any-return]
         return None

@@ -280,6 +280,13 @@ async def test_with_an_outbox_a_close_or_a_handover_never_overtakes_a_kept_reply
     assert [status for status, _ in replies(transport.written)] == [b"HTTP/1.1 200 OK"]
 
 
+async def test_with_an_outbox_a_client_that_half_closes_after_its_request_gets_the_reply() -> None:
+    door, transport, _ = door_for(outbox=Outbox(asyncio.get_running_loop()))
+    door.data_received(post(CHAT))
+    door.eof_received()  # then the transport closes (its buffer is still sent)
+    assert [status for status, _ in replies(transport.written)] == [b"HTTP/1.1 200 OK"]
+
+
 async def test_with_an_outbox_a_refusal_comes_after_the_reply_kept_before_it() -> None:
     door, transport, _ = door_for(outbox=Outbox(asyncio.get_running_loop()))
     door.data_received(post(CHAT) + b"POST " + CHAT + b" HTTP/1.1\r\nHost: x\r\nBad Header\r\n\r\n")
