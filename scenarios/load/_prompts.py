@@ -9,7 +9,9 @@ chat UIs set them), so a gateway that breaks on them, or forwards them where the
 ignores them, shows; the mock's reply never depends on them. A third name a customer beyond ASCII
 (`CUSTOMERS`: accents, CJK, Hangul, Greek, Cyrillic, an emoji beyond the BMP, a combining
 accent), as CRM text does, and half of all bodies go out as raw UTF-8 (`wire_text`), the other
-half with `\\u` escapes (a surrogate pair for the emoji), both as real clients send them.
+half with `\\u` escapes (a surrogate pair for the emoji), both as real clients send them. Half
+the streamed requests ask for usage in the stream (`STREAM_USAGE`), as the OpenAI SDK's and
+LangChain's token accounting do, so a gateway that never sends it on a stream shows.
 """
 
 from __future__ import annotations
@@ -27,6 +29,9 @@ _NUMBERS = 50
 # What a third of the requests carry besides the messages. max_tokens is above any reply the
 # mock gives (512 tokens at most), so a gateway that honours it never has to cut one.
 CLIENT_FIELDS = {"max_tokens": 1024, "temperature": 0.7, "top_p": 1.0}
+# What half the streamed requests carry: a stream without usage leaves the client's token
+# accounting blind (R119).
+STREAM_USAGE = {"stream_options": {"include_usage": True}}
 # Customers a third of the prompts name (R77): every UTF-8 width and a combining accent.
 CUSTOMERS = (
     "Zoë Ångström", "Café Müller GmbH", "東京支店", "김민준", "São Paulo 🚀", "Beyonce\u0301",
@@ -47,8 +52,8 @@ def messages(
 
 def chat_body(rng: random.Random, model: str, stream: bool) -> tuple[dict[str, Any], str]:
     """An OpenAI chat completion request with a system prompt and one varied, marked user
-    message (a third of them with `CLIENT_FIELDS`, a third naming one of `CUSTOMERS`); and its
-    marker."""
+    message (a third of them with `CLIENT_FIELDS`, a third naming one of `CUSTOMERS`, half the
+    streamed ones with `STREAM_USAGE`); and its marker."""
     marker = new_marker(rng)
     # Fields and customer from the marker's digits, not drawn: the prompts drawn stay the same.
     named = int(marker[-2], 16) % 3 == 0
@@ -60,6 +65,8 @@ def chat_body(rng: random.Random, model: str, stream: bool) -> tuple[dict[str, A
         body |= CLIENT_FIELDS
     if stream:
         body["stream"] = True
+        if int(marker[-4], 16) % 2 == 0:
+            body |= STREAM_USAGE
     return body, marker
 
 

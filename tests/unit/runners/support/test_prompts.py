@@ -6,7 +6,7 @@ from __future__ import annotations
 import json
 import random
 
-from scenarios.load._prompts import CLIENT_FIELDS, CUSTOMERS, chat_body, wire_text
+from scenarios.load._prompts import CLIENT_FIELDS, CUSTOMERS, STREAM_USAGE, chat_body, wire_text
 
 
 def test_a_third_of_the_requests_carry_the_sampling_fields_real_openai_clients_send() -> None:
@@ -15,7 +15,17 @@ def test_a_third_of_the_requests_carry_the_sampling_fields_real_openai_clients_s
     bodies = [chat_body(rng, "gpt-4o-mini", stream=n % 2 == 0)[0] for n in range(300)]
     with_fields = [b for b in bodies if CLIENT_FIELDS.items() <= b.items()]
     assert 70 <= len(with_fields) <= 130
-    assert all(set(b) <= {"model", "messages", "stream"} for b in bodies if b not in with_fields)
+    plain = {"model", "messages", "stream", *STREAM_USAGE}
+    assert all(set(b) <= plain for b in bodies if b not in with_fields)
+
+
+def test_half_the_streamed_requests_ask_for_usage_in_the_stream_and_no_other_request_does() -> None:
+    # R119: a gateway that never sent usage on a stream passed, because no request asked for it.
+    rng = random.Random(8)
+    streamed = [chat_body(rng, "m", stream=True)[0] for _ in range(400)]
+    asking = [b for b in streamed if STREAM_USAGE.items() <= b.items()]
+    assert 160 <= len(asking) <= 240
+    assert not any("stream_options" in chat_body(rng, "m", False)[0] for _ in range(200))
 
 
 def test_the_fields_leave_the_prompts_drawn_unchanged() -> None:
