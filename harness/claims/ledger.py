@@ -36,6 +36,9 @@ class Expectation:
         return _percent_wording(self) if unit == "fraction" else f"{self.wording} {unit}".rstrip()
 
 
+SCENARIO_JOIN = "+"  # a claim on several scenarios names them joined: `steady+streaming`
+
+
 @dataclass(frozen=True)
 class MetricQuery:
     """Which records, which series and which statistic; optionally a ratio of two variants."""
@@ -213,7 +216,7 @@ def parse_metric(raw: Any, where: str) -> MetricQuery:
         raise UsageError(f"{where}: a ratio metric needs both 'baseline' and 'candidate' labels")
     query = MetricQuery(
         runner=_text(raw, "runner", where),
-        scenario=_text(raw, "scenario", where),
+        scenario=_scenario(raw, where),
         series=_names(raw.get("series"), where, "series"),
         statistic=statistic,
         labels=_labels(raw.get("labels", {}), where),
@@ -319,6 +322,14 @@ def _labels(raw: Any, where: str) -> dict[str, str]:
 def _label_value(value: Any) -> str:
     # TOML numbers become label strings; matching compares numerically when both sides are numbers.
     return f"{value:g}" if isinstance(value, float) else str(value)
+
+
+def _scenario(raw: Mapping[str, Any], where: str) -> str:
+    """`scenario`: one name, `*`, or a list of names (kept joined by `+`: `steady+streaming`)."""
+    value = raw.get("scenario")
+    if isinstance(value, list) and value and all(isinstance(v, str) and v for v in value):
+        return SCENARIO_JOIN.join(value)
+    return _text(raw, "scenario", where)
 
 
 def _text(raw: Mapping[str, Any], key: str, where: str) -> str:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, replace
 import numpy as np
 import numpy.typing as npt
 
-from harness.claims.ledger import Chances, MetricQuery, Unless
+from harness.claims.ledger import SCENARIO_JOIN, Chances, MetricQuery, Unless
 from harness.records import RunRecord
 from harness.saturation import client_bound_levels
 from harness.stats import (
@@ -95,13 +95,14 @@ ANY_SCENARIO = "*"
 def select_records(
     records: Sequence[RunRecord], runner: str, scenario: str, labels: Mapping[str, str]
 ) -> list[RunRecord]:
-    """Records of `runner`/`scenario` (`*`: any of the runner's) whose labels match every
-    given label."""
+    """Records of `runner`/`scenario` (`*`: any of the runner's; `a+b`: either) whose labels
+    match every given label."""
+    scenarios = scenario.split(SCENARIO_JOIN)
     return [
         r
         for r in records
         if r.runner == runner
-        and scenario in (ANY_SCENARIO, r.scenario)
+        and (scenario == ANY_SCENARIO or r.scenario in scenarios)
         and all(label_value_matches(r.labels.get(k), v) for k, v in labels.items())
     ]
 

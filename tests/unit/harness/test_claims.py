@@ -302,6 +302,29 @@ statistic = "sum"
     assert verdict.reason.endswith("2 requests is not at most 0 requests")
 
 
+def test_a_claim_on_a_list_of_scenarios_reads_each_of_them_and_only_them() -> None:
+    # R119: usage asked on streams is judged with the plain replies' usage, by one claim.
+    ledger = ledger_of("""
+[[claim]]
+id = "usage"
+text = "usage passed through"
+workload = "sfperf validate"
+unit = "replies"
+expect = { at_most = 0 }
+[claim.metric]
+runner = "load"
+scenario = ["steady", "streaming"]
+series = "fidelity_usage_mismatch"
+statistic = "sum"
+""")
+    runs = [record("load", name, {}, fidelity_usage_mismatch=[n])
+            for name, n in (("steady", 0.0), ("streaming", 3.0), ("resilience", 5.0))]  # fmt: skip
+    (verdict,) = evaluate_ledger(ledger, runs)
+    assert (verdict.verdict, verdict.low) == (REFUTED, 3.0)
+    (missing,) = evaluate_ledger(ledger, runs[2:])
+    assert missing.verdict == INCONCLUSIVE and "load/steady+streaming" in missing.reason
+
+
 def level(subject: str, role: str, n: int, rps: float) -> RunRecord:
     """One sweep level of `n` callers answering `rps` ok requests/s (a ceiling without role)."""
     labels = {"subject": subject, "kind": "ceiling" if not role else "target",
