@@ -628,13 +628,16 @@ def _ceilings(
     grouped: dict[tuple[str, str], dict[int, list[RunRecord]]],
 ) -> Callable[[str, int], float | None]:
     """ceiling(upstream, level): the ceiling's throughput there; a target whose upstream is
-    not the mock's (`unknown`) gets the run's one ceiling."""
-    measured = {
-        (upstream, level): _point(level, chosen, None).throughput_rps
+    not the mock's (`unknown`) gets the run's one ceiling. A level where the ceiling itself met
+    errors (not the mock's injected faults: its own, e.g. a token it kept past its life, R130)
+    measured no reach of the client's: no subject is held to it."""
+    points = {
+        (upstream, level): _point(level, chosen, None)
         for (subject, upstream), levels in grouped.items()
         if subject == CEILING_SUBJECT
         for level, chosen in levels.items()
     }
+    measured = {key: p.throughput_rps for key, p in points.items() if p.error_rate < ERROR_RISE}
     upstreams = {upstream for upstream, _ in measured}
     only = next(iter(upstreams)) if len(upstreams) == 1 else None
 

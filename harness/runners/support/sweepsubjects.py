@@ -22,7 +22,13 @@ from typing import Any
 
 import aiohttp
 
-from harness.runners.support.closedloop import Outcome, Window, drive_async, drive_threads
+from harness.runners.support.closedloop import (
+    OVERTIME_WINDOWS,
+    Outcome,
+    Window,
+    drive_async,
+    drive_threads,
+)
 from harness.subjects.clients import AsyncClient, BatchingClient, SyncWrapperClient
 from harness.subjects.token_providers import MemoryTokenStore, MemoryTtlTokenProvider, TokenProvider
 from harness.subjects.upstream import (
@@ -40,6 +46,7 @@ CLIENTS = ("sync-wrapper", "async", "async-batching")
 UPSTREAM_MODEL = "sfdc_ai__DefaultOpenAIGPT4OmniMini"
 GATEWAY_MODEL = "gpt-4o-mini"
 HTTP_TIMEOUT_S = 60.0
+AUTH_MARGIN_S = 5.0  # a token is fetched again unless it outlives a window by this much
 # Replies kept per window for the fidelity check: bounds memory (~1 KB each), and past some
 # thousands more checks say nothing new.
 MAX_EXCHANGES = 20_000
@@ -129,12 +136,14 @@ async def _measure_async_client(
 
 @dataclass(frozen=True)
 class HttpSubject:
-    """Where the sweep's HTTP client posts and what: `body(n)` is the n-th request body."""
+    """Where the sweep's HTTP client posts and what: `body(n)` is the n-th request body;
+    `auth(life_s)`, when given, the headers of a credential that lives `life_s` more."""
 
     url: str
     body: Callable[[int], dict[str, Any]]
     headers: Mapping[str, str] = field(default_factory=dict)
     tls: TargetTls = DEFAULT_TLS  # an https target's certificate checks (`--target-ca`...)
+    auth: Callable[[float], Mapping[str, str]] | None = None
 
 
 @dataclass(frozen=True)
@@ -177,13 +186,29 @@ def chat_subject(
 def mock_subject(mock_url: str, prompts: Iterator[int]) -> HttpSubject:
     """The mock's chat-generations endpoint called directly, as a gateway would call it: what
     the sweep's client reaches with nothing in between (its ceiling)."""
-    settings = ClientSettings(upstream_url=mock_url)
-    grant = fetch_grant(settings, time.time)
+    bearer = Bearer(ClientSettings(upstream_url=mock_url))
     return HttpSubject(
-        models_url(grant, settings, UPSTREAM_MODEL, "chat-generations"),
+        models_url(bearer.grant, bearer.settings, UPSTREAM_MODEL, "chat-generations"),
         lambda _: {"messages": messages(next(prompts))},
-        request_headers(grant.access_token),
+        auth=bearer.headers,
     )
+
+
+class Bearer:
+    """The ceiling client's token, fetched again when it would not outlive a window: a user's
+    mock may give tokens of seconds (R130: one kept past its 20 s got 9,532 x 401 expired, and
+    the subject was held to that 'ceiling')."""
+
+    def __init__(self, settings: ClientSettings, clock: Callable[[], float] = time.time) -> None:
+        self.settings = settings
+        self._clock = clock
+        self.grant = fetch_grant(settings, clock)
+
+    def headers(self, life_s: float) -> dict[str, str]:
+        """The headers of a token that lives `life_s` more (a new one when this one would not)."""
+        if self.grant.expires_at_s - self._clock() < life_s:
+            self.grant = fetch_grant(self.settings, self._clock)
+        return request_headers(self.grant.access_token)
 
 
 def measure_http(subject: HttpSubject, concurrency: int, duration_s: float) -> HttpWindow:
@@ -197,8 +222,10 @@ async def _measure_http(subject: HttpSubject, concurrency: int, duration_s: floa
     exchanges: list[Exchange] = []
     answered = itertools.count()
     counter = itertools.count()
+    # A window can run into overtime: the credential must outlive all of it (and a margin).
+    auth = subject.auth((1 + OVERTIME_WINDOWS) * duration_s + AUTH_MARGIN_S) if subject.auth else {}
     async with aiohttp.ClientSession(
-        connector=connector, timeout=timeout, headers=dict(subject.headers)
+        connector=connector, timeout=timeout, headers={**subject.headers, **auth}
     ) as session:
 
         async def call() -> tuple[int, int, float]:

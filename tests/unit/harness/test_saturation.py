@@ -182,6 +182,9 @@ def test_only_successful_requests_count_as_throughput_and_the_ceiling_joins_http
     assert app.ceiling_rps == pytest.approx(5.0)
     assert points["async", "200"][0].ceiling_rps is None  # its own client, no HTTP
     assert points["ceiling", "200"][0].ceiling_rps is None
+    # R130: a ceiling whose own requests failed (a token it kept past its life) is no bound.
+    broken = [record("ceiling", "ceiling", 1, False), record("app", "target", 1, True)]
+    assert level_points(broken)["app", "200"][0].ceiling_rps is None  # type: ignore[arg-type]
 
 
 # -- broken and partly broken targets: never said to scale -----------------------------------

@@ -5,11 +5,12 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import replace
 
 import pytest
 
+import harness.runners.support.sweepsubjects as sweepsubjects
 from harness.errors import UsageError
 from harness.fidelity import FidelityTally
 from harness.records import RunRecord, capture_environment, make_series
@@ -33,10 +34,13 @@ from harness.runners.sweep import (
     sweep_targets,
     with_exit,
 )
+from harness.subjects.token_providers import TokenGrant
+from harness.subjects.upstream import ClientSettings
 from harness.targets import RunningTarget, TargetSpec
 from harness.targets.cputime import CpuUse
 from harness.targets.discovery import ModelChoice
 from harness.targets.process import ProcessExit
+from tests.conftest import FakeClock
 
 ENV = capture_environment()
 
@@ -442,3 +446,22 @@ def test_further_rounds_go_to_the_highest_level_where_the_client_was_no_subjects
     assert judged_level(records) == 32
     assert judged_level(records[:2]) == 32
     assert judged_level(records[2:]) is None
+
+
+def test_the_ceilings_token_is_fetched_again_when_it_would_not_outlive_the_window(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # R130: behind a mock giving 20 s tokens the ceiling kept one: 9,532 x 401 expired.
+    clock = FakeClock(1000.0)
+    fetched: list[float] = []
+
+    def fetch(settings: ClientSettings, now: Callable[[], float]) -> TokenGrant:
+        fetched.append(now())
+        return TokenGrant(f"token-{len(fetched)}", now(), now() + 20.0)
+
+    monkeypatch.setattr(sweepsubjects, "fetch_grant", fetch)
+    bearer = sweepsubjects.Bearer(ClientSettings(upstream_url="http://mock"), clock)
+    assert bearer.headers(10.0)["Authorization"] == "Bearer token-1"
+    clock.sleep(12.0)  # 8 s left: not enough for a 10 s window
+    assert bearer.headers(10.0)["Authorization"] == "Bearer token-2"
+    assert fetched == [1000.0, 1012.0]
