@@ -629,3 +629,30 @@ def test_added_latency_that_is_a_wait_behind_a_cap_the_sweep_found_says_so() -> 
         "to finish)"
     )
     assert wrong_line(1).startswith("refuted: claim gw-added-latency (measured 440.6 ms).")
+
+
+def test_a_later_windows_extra_clients_connections_are_not_growth(tmp_path: Path) -> None:
+    # R134: waitress holds a socket per connected client: 11 fds after the 5-user windows, 47
+    # after the 100-user open one: "open file descriptors grew by 36 ... never closed".
+    def window(name: str, mode: str, users: int, fds: float, rss_kb: float) -> list[RunRecord]:
+        card = replace(growth_window(rss_kb, fds, 22.0),
+                       labels={"target": TARGET, "window": f"{name}-{mode}"})  # fmt: skip
+        load = RunRecord("load", name, {"users": users}, capture_environment(), (),
+                         labels={"target": TARGET, "mode": mode})  # fmt: skip
+        return [load, card]
+
+    waitress = [*window("steady", "closed", 5, 11.0, 36_448.0),
+                *window("streaming", "closed", 5, 11.0, 36_516.0),
+                *window("steady", "open", 100, 47.0, 36_828.0)]  # fmt: skip
+    write_report(tmp_path, waitress, claims=[], cards={TARGET: []})
+    assert "grew by" not in (tmp_path / "report.md").read_text(encoding="utf-8")
+    # A leak of 200 KB a request still shows past what 15 more clients are allowed (R95's).
+    leak = [*window("steady", "closed", 5, 24.0, 82_308.0),
+            *window("streaming", "closed", 5, 24.0, 85_300.0),
+            *window("steady", "open", 20, 36.0, 104_512.0)]  # fmt: skip
+    write_report(tmp_path, leak, claims=[], cards={TARGET: []})
+    assert (
+        "memory grew by 18 MB over the 44 requests after the first window (417 KB per request, "
+        "102 MB at the end; the first window left out as warm-up, and 3.8 MB for the 15 more "
+        "clients a later window held connected)"
+    ) in (tmp_path / "report.md").read_text(encoding="utf-8")
