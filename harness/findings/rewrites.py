@@ -44,6 +44,8 @@ SAMPLE_CHARS = 120
 # Set by the join on a chat call that carried no system message although every text of the
 # client's request, its system message's included, went up in order (R122).
 ROLE_LOST = "system_role_lost"
+# ...on a chat call that sent the client's messages twice (every one, or the history) (R136).
+DUPLICATED = "messages_duplicated"
 NOT_SEPARABLE = "not separable"  # a flattened prompt whose start the journal does not show
 # A role label a flattened prompt ends its gateway-added part with ("System: ", "### User:").
 _ROLE_LABEL = re.compile(
@@ -51,8 +53,9 @@ _ROLE_LABEL = re.compile(
 )
 # `other_upstream_calls` is graded on the window's whole journal (`routes`), the rest here.
 REWRITE_FINDINGS = ("model_swapped", "endpoint_changed", "system_text_added",
-                    "system_text_dropped", "system_role_lost", "user_text_changed",
-                    "ignored_fields", "extra_upstream_calls", "other_upstream_calls")  # fmt: skip
+                    "system_text_dropped", "system_role_lost", "messages_duplicated",
+                    "user_text_changed", "ignored_fields", "extra_upstream_calls",
+                    "other_upstream_calls")  # fmt: skip
 
 
 @dataclass(frozen=True)
@@ -135,6 +138,8 @@ def sent_system(entry: Entry, ask: Ask) -> tuple[str | None, str] | None:
     endpoint = entry.get("endpoint")
     if endpoint == "chat-generations":
         sent = entry.get("system_text")
+        if entry.get(DUPLICATED):  # `messages_duplicated` names it
+            return ask.system_text, "sent twice"
         if sent is None and entry.get(ROLE_LOST):
             return ask.system_text, "sent as a user message"
         return sent, _system_change(ask.system_text, sent)
@@ -257,6 +262,11 @@ def _system_findings(entries: Sequence[Entry], ask: Ask) -> list[Finding | None]
                      f"the gateway sent system text the client did not: {sample!r}"),
         make_finding("system_text_dropped", Severity.WARN, dropped,
                      "the client's system message did not reach the upstream"),
+        make_finding("messages_duplicated", Severity.WARN,
+                     [e for e, _ in changes if e.get(DUPLICATED)],
+                     "the client's messages went upstream twice (every one, or its history "
+                     "again before the last message): the Models API bills their prompt tokens "
+                     "again on every call, and the model reads the conversation doubled"),
         make_finding("system_role_lost", Severity.WARN, demoted,
                      "the client's system message reached the upstream as a user message: every "
                      "text as sent, its role lost, so the model reads the instructions as the "

@@ -21,6 +21,7 @@ from harness.fidelity import ReplyOracle
 from harness.findings.grading import findings_record, most_severe_first
 from harness.findings.mock_faults import injected
 from harness.findings.rewrites import (
+    DUPLICATED,
     REWRITE_FINDINGS,
     ROLE_LOST,
     Ask,
@@ -185,19 +186,29 @@ def ask_of(joined: Sequence[Joined]) -> Ask:
 
 
 def _with_roles(call: Entry, row: Row) -> Entry:
-    """`call`, marked `ROLE_LOST` when it is a chat call with no system message although it
-    sent every text of the client's request in order, its system message's included (R122)."""
-    if call.get("endpoint") != "chat-generations" or call.get("system_text") is not None:
+    """`call`, marked with what its journaled prompt digest tells of the client's messages as
+    sent: `DUPLICATED` (every one twice, or the history twice before the last, R136), or
+    `ROLE_LOST` (a chat call with no system message that sent every text of the client's
+    request in order, its system message's included, R122)."""
+    if call.get("endpoint") != "chat-generations":
         return call
     request = _request(row)
+    texts = prompt_texts("chat-generations", request)
+    sent = call.get("content_sha256")
+    if len(texts) > 1 and sent in (_digest(texts * 2), _digest(texts[:-1] * 2 + texts[-1:])):
+        return {**call, DUPLICATED: True}
     messages = request.get("messages")
-    if not isinstance(messages, list) or not any(
+    system = isinstance(messages, list) and any(
         isinstance(m, dict) and m.get("role") == "system" for m in messages
-    ):
-        return call
-    texts = "\n".join(prompt_texts("chat-generations", request))
-    sent_all = hashlib.sha256(texts.encode("utf-8", "surrogatepass")).hexdigest()
-    return {**call, ROLE_LOST: True} if call.get("content_sha256") == sent_all else call
+    )
+    if system and call.get("system_text") is None and sent == _digest(texts):
+        return {**call, ROLE_LOST: True}
+    return call
+
+
+def _digest(texts: Sequence[str]) -> str:
+    """The journal's `content_sha256` of a request sending `texts`."""
+    return hashlib.sha256("\n".join(texts).encode("utf-8", "surrogatepass")).hexdigest()
 
 
 def _request(row: Row) -> dict[str, Any]:

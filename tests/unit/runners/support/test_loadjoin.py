@@ -105,6 +105,17 @@ def test_a_system_message_sent_up_as_a_user_message_is_a_lost_role_not_a_drop() 
     assert changes == {"sent as a user message": 3, "dropped": 1}
 
 
+def test_the_clients_messages_sent_up_twice_are_named_not_a_system_text_added() -> None:
+    # R136: history + full messages merged: the system text and "hi" twice before the last "hi".
+    twice = hashlib.sha256(b"Be brief.\nBe brief.\nhi").hexdigest()
+    journal = [call(i + 1, f"sfpm{i:016x}", system_text="Be brief.\nBe brief.",
+                    content_sha256=twice) for i in range(3)]  # fmt: skip
+    joined = join_load(rows(3), journal, oracle=no_oracle, labels=LABELS, mock_epoch=never)
+    assert joined.rewrites is not None
+    assert joined.rewrites.get("finding:messages_duplicated").values == (3.0,)
+    assert joined.rewrites.get("finding:system_text_added").values == (0.0,)
+
+
 def test_without_a_journal_rows_are_judged_against_predicted_replies_and_the_record_says_so() -> (
     None
 ):
