@@ -62,6 +62,11 @@ def register(subparsers: Any) -> None:
     target.add_argument("--allow-remote", action="store_true", help="allow a non-loopback URL")
     target.add_argument("--duration", help="scenario run time, e.g. 10m (default 10m; quick 10s)")
     target.add_argument("--users", type=int, default=4, help="concurrent users of the scenario")
+    target.add_argument(
+        "--model", default="",
+        help="model name sent to the target (default: gpt-4o-mini to a reference variant; to "
+        "your gateway, the first one GET /v1/models lists that answers a probe request)",
+    )  # fmt: skip
     add_target_header_option(target)
     add_target_tls_options(target)
     add_start_timeout_option(target)
@@ -143,8 +148,16 @@ def run_scenario(args: argparse.Namespace, directory: Path) -> list[RunRecord]:
         return run_resilience(
             spec, directory, duration_s=duration_s, users=args.users,
             seed=load_settings().seed, mock_url=args.mock or "", admin_token=args.admin_token,
-            policy=policy_from_args(args), advance=advance,
+            policy=policy_from_args(args), advance=advance, model=scenario_model(args, spec),
         )  # fmt: skip
+
+
+def scenario_model(args: argparse.Namespace, spec: Any) -> str | None:
+    """The model the scenario sends: `--model`, the default to a reference variant, else None
+    (discovered on the target, as `sfperf load` does: R138)."""
+    from harness.targets.discovery import DEFAULT_MODEL
+
+    return args.model or (DEFAULT_MODEL if spec.kind == "variant" else None)
 
 
 def fails(findings: Sequence[Any], fail_on: str | None) -> bool:

@@ -35,7 +35,7 @@ from harness.runners.support.phases import (
 from harness.runners.support.progress import Advance, no_progress
 from harness.shim import target_processes
 from harness.targets import RunningTarget, TargetSpec, open_target, start_mock
-from harness.targets.discovery import DEFAULT_MODEL
+from harness.targets.discovery import DEFAULT_MODEL, discover_model
 from harness.targets.process import Child
 from harness.targets.running import logs_dir, run_child, safe_name
 from scenarios import scenario_path
@@ -58,7 +58,7 @@ def run_resilience(
     users: int = 4,
     seed: int = 1234,
     mock_url: str = "",
-    model: str = DEFAULT_MODEL,
+    model: str | None = DEFAULT_MODEL,
     model_upstream: str = "",
     admin_token: str | None = None,
     policy: GradingPolicy | None = None,
@@ -71,7 +71,8 @@ def run_resilience(
     A `url` target needs `mock_url`, the sfperf mock already behind it; any other target gets a
     fresh mock with the resilience profile (`admin_token`: of that running mock's admin API).
     `model_upstream`: the Models API model the target's listing maps `model` to (its rewrite
-    check takes that model as the one asked for, as the load step's does).
+    check takes that model as the one asked for, as the load step's does); `model` None: the
+    model discovery chooses on the target once it answers, as `sfperf load` does (R138).
     `policy` defaults to `GradingPolicy()`. Ctrl-C still grades what the mock saw: `Interrupted`
     then carries both records, marked partial."""
     plan = resilience_plan(duration_s)
@@ -79,8 +80,11 @@ def run_resilience(
     # The load's own clients outwait the hangs, so hanging up is left to the target.
     load_plan = LoadPlan("resilience", users=users, spawn_rate=float(users), duration_s=duration_s,
                          seed=seed, timeout_s=max(30.0, plan.hang_s + 15.0),
-                         model=model, model_upstream=model_upstream)  # fmt: skip
+                         model=model or DEFAULT_MODEL, model_upstream=model_upstream)  # fmt: skip
     with _resilience_target(spec, run_dir, plan, seed, mock_url) as target:
+        if model is None:  # before the graded journal starts: its probes are no part of it
+            chosen, upstream = chosen_model(target)
+            load_plan = replace(load_plan, model=chosen, model_upstream=upstream)
         started_at = now_iso()
         first_seq = fetch_journal(target.mock_url, admin_token=admin_token).last_seq
         try:
@@ -116,6 +120,18 @@ def run_resilience(
     if exited := exits_said(records):  # graded as far as it went; the rest was refused
         raise RunFailed(exited[0], [*records, tokens, verdict])
     return [*records, tokens, verdict]
+
+
+def chosen_model(target: LoadTarget) -> tuple[str, str]:
+    """The model discovery chooses on the target, and what its listing maps it to upstream, as
+    `sfperf load` asks it; UsageError saying why when none works: a
+    model the target does not serve would void the run and be blamed on it (R138)."""
+    choice = discover_model(target.url, mock_url=target.mock_url, headers=dict(target.headers),
+                            tls=target.tls)  # fmt: skip
+    if choice.model is None:
+        raise UsageError(f"{target.name}: {choice.reason}; nothing graded (pass --model NAME)")
+    print(f"model {choice.model!r} ({choice.source})", file=sys.stderr)
+    return choice.model, choice.upstream_of(choice.model)
 
 
 @dataclass(frozen=True)

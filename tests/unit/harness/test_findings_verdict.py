@@ -129,3 +129,27 @@ def test_json_output_lists_the_findings_for_tools(
     (finding,) = json.loads(capsys.readouterr().out)
     assert finding["name"] == "gave_up"
     assert finding["severity"] == "WARN"
+
+
+@pytest.mark.parametrize(
+    ("argv", "model"),
+    [(["--target-url", "http://127.0.0.1:9"], None), (["--launch", "python gw.py"], None),
+     (["--target-url", "http://127.0.0.1:9", "--model", "gpt-4o"], "gpt-4o"),
+     (["--variant", "async"], "gpt-4o-mini")],
+)  # fmt: skip
+def test_the_scenario_sends_a_users_gateway_the_model_discovered_on_it(
+    argv: list[str], model: str | None, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # R138: the scenario sent sfperf's default to a gateway that serves other names.
+    from harness.runners import resilience
+
+    sent: list[str | None] = []
+
+    def scenario(*_: Any, model: str | None = "", **__: Any) -> list[Any]:
+        sent.append(model)
+        raise UsageError("stop here")
+
+    monkeypatch.setattr(resilience, "run_resilience", scenario)
+    mock = ["--mock", "http://127.0.0.1:8"] if "--target-url" in argv else []
+    main(["verdict", "--scenario", "resilience", *mock, *argv, "--quick", "--out", str(tmp_path)])
+    assert sent == [model]

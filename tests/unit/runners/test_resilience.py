@@ -211,3 +211,51 @@ def test_the_load_record_counts_the_fault_phases_no_call_met_for_its_claims(
     assert graded.get("fault_phases_untested").values == (1.0,)
     assert verdict.params["faults_unmet"] == ["503 outage (401 x1)"]
     assert verdict.params["not_exercised"] == ["calm"]
+
+
+def test_a_users_gateway_is_sent_the_model_discovery_chooses_on_it_before_the_graded_journal(
+    stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # R138: `verdict --scenario resilience --target-url` sent gpt-4o-mini to a gateway serving
+    # only sfdc_ai__ names, and blamed it for every 404.
+    from harness.targets.discovery import ModelChoice
+
+    events: list[str] = []
+    haiku = "sfdc_ai__DefaultBedrockAnthropicClaude3Haiku"
+
+    def discover(url: str, **_: Any) -> ModelChoice:
+        events.append("discover")
+        return ModelChoice(haiku, "probe", (haiku,))
+
+    def journal(*_: Any, **__: Any) -> JournalRead:
+        events.append("journal")
+        return JournalRead(({"seq": 1, "endpoint": "chat-generations", "status": 200},), 0, False)
+
+    plans: list[LoadPlan] = []
+    monkeypatch.setattr(resilience, "discover_model", discover)
+    monkeypatch.setattr(resilience, "fetch_journal", journal)
+
+    def load(plan: LoadPlan, *_: Any, **__: Any) -> list[RunRecord]:
+        plans.append(plan)
+        return [fake_record(False)]
+
+    monkeypatch.setattr(resilience, "run_load", load)
+    run_resilience(TargetSpec(url="http://127.0.0.1:1"), tmp_path, duration_s=10.0,
+                   model=None, sleep=stand_ins.append)  # fmt: skip
+    assert [p.model for p in plans] == [haiku]
+    assert events[0] == "discover"  # its probes are not graded
+
+
+def test_a_gateway_no_model_works_on_is_not_graded(
+    stand_ins: list[float], monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from harness.errors import UsageError
+    from harness.targets.discovery import ModelChoice
+    from harness.targets.probes import Probe
+
+    none = ModelChoice(None, "none", ("m",), (Probe("m", 404, "model not found"),))
+    monkeypatch.setattr(resilience, "discover_model", lambda *_, **__: none)
+    monkeypatch.setattr(resilience, "run_load", lambda *_, **__: pytest.fail("load ran"))
+    with pytest.raises(UsageError, match=r"model not found; nothing graded \(pass --model NAME\)"):
+        run_resilience(TargetSpec(url="http://127.0.0.1:1"), tmp_path, duration_s=10.0,
+                       model=None, sleep=stand_ins.append)  # fmt: skip
