@@ -8,12 +8,14 @@ Proxies from the environment are ignored on purpose: targets live on loopback, a
 from __future__ import annotations
 
 import json
+import socket
 import urllib.error
 import urllib.request
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from functools import partial
 from typing import Any
+from urllib.parse import urlsplit
 
 from harness.targets.endpoints import HEALTH_PATH, MODELS_PATH, endpoint_url
 from harness.targets.tls import DEFAULT_TLS, TargetTls, tls_refusal
@@ -89,6 +91,29 @@ def readiness(
         if answer[0] < 500:
             return Readiness(True, tuple(said))
     return Readiness(False, tuple(said))
+
+
+# The HTTP/2 connection preface and an empty SETTINGS frame (a client with prior knowledge).
+H2_PREFACE = b"PRI * HTTP/2.0\r\n\r\nSM\r\n\r\n" + b"\x00\x00\x00\x04\x00\x00\x00\x00\x00"
+HTTP2_ONLY = ("it answers HTTP/2 only (a SETTINGS frame to the HTTP/2 preface, nothing to "
+              "HTTP/1.1): sfperf's clients speak HTTP/1.1; serve HTTP/1.1 as well (Go: "
+              "h2c.NewHandler; hypercorn and uvicorn serve both)")  # fmt: skip
+
+
+def speaks_http2_only(url: str, timeout_s: float = 2.0) -> bool:
+    """True when the plain-http server at `url` answers the HTTP/2 preface with a SETTINGS
+    frame: an h2c server with prior knowledge only, which no HTTP/1.1 request gets an answer
+    from, however long one waits (R132)."""
+    parts = urlsplit(url)
+    if parts.scheme != "http" or not parts.hostname:
+        return False
+    try:
+        with socket.create_connection((parts.hostname, parts.port or 80), timeout_s) as sock:
+            sock.sendall(H2_PREFACE)
+            head = sock.recv(9)
+    except OSError:
+        return False
+    return len(head) == 9 and head[3] == 0x04 and head[5:9] == b"\x00\x00\x00\x00"
 
 
 def get_json(

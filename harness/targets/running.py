@@ -286,9 +286,14 @@ def _wait_launched(
         if not alive():
             raise child.exited_error()
         hint = where_it_listens(child.pid, url, health.readiness(url, 1.0, headers, tls=tls))
-        raise UsageError(f"{child.label} is not ready at {url} after {timeout_s:g} s{hint}; "
-                         f"if it needs longer to start, give it --start-timeout "
-                         f"{longer_s(timeout_s):g} (log: {child.log_path})")  # fmt: skip
+        # More time cannot help a server that answers another protocol (R132).
+        longer = (
+            ""
+            if health.HTTP2_ONLY in hint
+            else (f"; if it needs longer to start, give it --start-timeout {longer_s(timeout_s):g}")
+        )
+        raise UsageError(f"{child.label} is not ready at {url} after {timeout_s:g} s{hint}"
+                         f"{longer} (log: {child.log_path})")  # fmt: skip
     return url
 
 
@@ -297,7 +302,12 @@ def longer_s(timeout_s: float) -> float:
     return max(90.0, 3 * timeout_s)
 
 
-def where_it_listens(pgid: int, url: str, answered: health.Readiness) -> str:
+def where_it_listens(
+    pgid: int,
+    url: str,
+    answered: health.Readiness,
+    speaks_http2_only: Callable[[str], bool] = health.speaks_http2_only,
+) -> str:
     """What to add to "not ready at URL": where the launched group does listen, if elsewhere,
     and what it answered there."""
     addresses = listening_addresses(pgid)
@@ -305,7 +315,10 @@ def where_it_listens(pgid: int, url: str, answered: health.Readiness) -> str:
         return "; it listens on no TCP port (yet)"
     listed, port = ", ".join(addresses), f":{urlsplit(url).port}"
     if any(a.endswith(port) for a in addresses):
-        return f"; it listens on {listed} but {answered.describe()}"
+        said = answered.describe()
+        if not answered.said and speaks_http2_only(url):
+            said = health.HTTP2_ONLY
+        return f"; it listens on {listed} but {said}"
     return f"; it listens on {listed}: is the port of --target-url right?"
 
 

@@ -83,3 +83,18 @@ def test_a_target_not_answering_is_told_where_it_does_listen(
     assert running.where_it_listens(9, url, said) == (
         "; it listens on 0.0.0.0:8005, 127.0.0.1:9090 but GET /health answered 503"
     )
+
+
+def test_a_target_that_answers_http2_only_is_told_so_not_to_wait_longer(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    # R132: Go's x/net/http2 ServeConn on the raw listener: a SETTINGS frame, no HTTP/1.1.
+    from harness.targets import health, running
+
+    monkeypatch.setattr(running, "listening_addresses", lambda pgid: ["127.0.0.1:8565"])
+    url, silent = "http://127.0.0.1:8565", Readiness(False, ())
+    said = running.where_it_listens(3, url, silent, speaks_http2_only=lambda u: True)
+    assert said == f"; it listens on 127.0.0.1:8565 but {health.HTTP2_ONLY}"
+    assert running.where_it_listens(3, url, silent, speaks_http2_only=lambda u: False) == (
+        "; it listens on 127.0.0.1:8565 but it answers no HTTP request"
+    )
