@@ -56,6 +56,7 @@ from harness.targets.discovery import discover_model
 from harness.targets.headers import Headers
 from harness.targets.listening import connections_to, is_running
 from harness.targets.process import Child, poll_until
+from harness.targets.redaction import shown_command
 from harness.targets.running import logs_dir, run_child, safe_name
 from harness.targets.spec import START_TIMEOUT_S, gateway_packages
 from harness.targets.tls import DEFAULT_TLS, TargetTls
@@ -92,7 +93,8 @@ class ProfilingPlan:
         return TargetSpec(command=self.launch).name if self.launch else self.variant
 
     def as_params(self) -> dict[str, Any]:
-        return {"variant": self.variant, "launch": self.launch, "requests": self.requests,
+        launch = shown_command(self.launch) if self.launch else self.launch  # (R143)
+        return {"variant": self.variant, "launch": launch, "requests": self.requests,
                 "concurrency": self.concurrency, "max_duration_s": self.max_duration_s,
                 "interval_s": self.interval_s, "mock_profile": self.mock_profile,
                 "top": self.top, "seed": self.seed, "model": self.model}  # fmt: skip
