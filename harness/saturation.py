@@ -49,6 +49,7 @@ from harness.blocking import blocking_call
 from harness.exits import PARAM as EXIT
 from harness.machine import load_span
 from harness.records import RunRecord
+from harness.runners.support.closedloop import TOO_MANY_WAIT_S
 
 KNEE_FRACTION = 0.9  # within 90% of the bound
 CLIENT_FRACTION = 0.9  # a level within 10% of the client's own ceiling is the client's limit
@@ -210,7 +211,7 @@ def _classify(ordered: Sequence[LevelPoint]) -> tuple[int | None, str, str, floa
     if limited and all(p.rate_limited for p in ordered if p.error_rate >= ERROR_RISE):
         index = last_within(serving, KNEE_FRACTION) if serving else -1
         knee = serving[index].concurrency if index >= 0 else None
-        return knee, "rate-limit", _rate_limit(limited), None
+        return knee, "rate-limit", _rate_limit(limited, ordered[0]), None
     if not serving:
         return None, "broken", _broken(ordered), None
     if len(ordered) == 1:
@@ -328,18 +329,29 @@ def _failure(base: LevelPoint, first: LevelPoint, worst: LevelPoint) -> str:
     )
 
 
-def _rate_limit(limited: Sequence[LevelPoint]) -> str:
-    """The subject's own rate limit: where it began, how much it answered 429, what it served."""
+def _rate_limit(limited: Sequence[LevelPoint], alone: LevelPoint) -> str:
+    """The subject's own rate limit: where it began, how much it answered 429, what it served;
+    without a Retry-After, how many it served at once (R137: nginx `limit_conn` per client
+    address, and every client of the sweep comes from 127.0.0.1)."""
     low, high = (f(p.throughput_rps for p in limited) for f in (min, max))
     served = f"{low:.0f}" if round(low) == round(high) else f"{low:.0f}-{high:.0f}"
     wait_s = statistics.median(p.retry_after_s for p in limited)
     whose = ("the upstream sent none" if all(p.upstream_429 == 0 for p in limited)
              else "the mock's journal was not read, so whose is unknown")  # fmt: skip
+    head = f"rate limit: from concurrency {limited[0].concurrency} it answers 429"
+    if wait_s > 0:
+        return (
+            f"{head} with Retry-After {wait_s:g} s to {_rates_of(limited)} of requests ({whose}), "
+            f"serving {served} ok req/s; the sweep's client waited as told: a limit it holds, "
+            "not a failure under load"
+        )
+    at_once = statistics.median(in_service(p, alone) for p in limited) if alone.p50_ms > 0 else 0
     return (
-        f"rate limit: from concurrency {limited[0].concurrency} it answers 429 with "
-        f"Retry-After {wait_s:g} s to {_rates_of(limited)} of requests ({whose}), serving "
-        f"{served} ok req/s; the sweep's client waited as told: a limit it holds, not a "
-        "failure under load"
+        f"{head} without a Retry-After to {_rates_of(limited)} of requests ({whose}), serving "
+        f"{served} ok req/s, about {at_once:.1f} at once; the sweep's client backed off "
+        f"{TOO_MANY_WAIT_S:g} s after each, as an OpenAI client does: a limit it holds, not a "
+        "failure under load (a limit on requests at once per client address holds every "
+        "sfperf client alike: they all come from 127.0.0.1)"
     )
 
 
@@ -718,14 +730,15 @@ def rate_limit_figures(records: Sequence[RunRecord]) -> dict[str, Any]:
     pairs = [(status, wait_s) for r in counted
              for status, wait_s in zip(r.get("status").values, r.get("retry_after_s").values,
                                        strict=False)]  # fmt: skip
-    waits = [wait_s for status, wait_s in pairs if status == 429 and wait_s > 0]
+    limited = [wait_s for status, wait_s in pairs if status == 429]
+    asked = [wait_s for wait_s in limited if wait_s > 0]
     total = sum(len(r.get("latency_ms").values) for r in records)
     upstream = [
         r.get("upstream_429").values[0] for r in records if "upstream_429" in r.series_names
     ]
     return {
-        "limited_share": len(waits) / total if total else 0.0,
-        "retry_after_s": statistics.median(waits) if waits else 0.0,
+        "limited_share": len(limited) / total if total else 0.0,
+        "retry_after_s": statistics.median(asked) if asked else 0.0,
         "upstream_429": int(sum(upstream)) if len(upstream) == len(records) else None,
     }
 

@@ -5,8 +5,9 @@ a round trip of at least L seconds, N workers can never exceed N / L requests pe
 Async callables are driven by N tasks on one event loop, sync callables by N threads. A call
 returns whether it succeeded, or the HTTP status it got (2xx is a success), kept per request.
 A call may also say how long its caller waits before the next request (a `Retry-After` it was
-given, honoured as an OpenAI client does): a rate-limited subject is then not hammered by
-re-sends of the sweep's own making, and the wait is no request's latency.
+given, honoured as an OpenAI client does; a 429 without one waits `TOO_MANY_WAIT_S`): a
+rate-limited subject is then not hammered by re-sends of the sweep's own making, and the wait
+is no request's latency.
 """
 
 from __future__ import annotations
@@ -25,7 +26,11 @@ Clock = Callable[[], float]
 # seconds its caller waits before the next request (`Sample.retry_after_s`).
 Outcome = bool | int | tuple[int, int] | tuple[int, int, float]
 NO_REPLY = 0  # the status of a request that raised (connection error, timeout), as in load rows
+TOO_MANY = 429
 MAX_WAIT_S = 10.0  # the longest a worker honours a Retry-After (a window lasts seconds)
+# A 429 that asks no wait: its worker backs off this long, as the OpenAI client's first retry
+# does (0.5 s), instead of re-sending at once (R137: ~2,000 refused re-sends a second).
+TOO_MANY_WAIT_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -104,7 +109,8 @@ class _Tally:
         """Count a request that began at `began_s` (outcome None: it raised): a worker's first
         is its warm-up; later ones are kept when they end in the window, or when they are the
         first of their worker past its warm-up. Returns the seconds the worker waits before its
-        next request (the call's, within MAX_WAIT_S and the window)."""
+        next request (the call's, or TOO_MANY_WAIT_S after a 429 that asked none; within
+        MAX_WAIT_S and the window)."""
         ended_s = self.clock()
         status, tag, wait_s = unpacked(outcome)
         if status is None or isinstance(status, bool):
@@ -122,6 +128,8 @@ class _Tally:
                 self.samples.append(sample)
                 self.measured.add(worker)
                 self.errors += outcome is None
+        if status == TOO_MANY and not wait_s:
+            wait_s = TOO_MANY_WAIT_S
         return min(wait_s, MAX_WAIT_S, max(0.0, self.deadline_s - ended_s))
 
     def window(self) -> Window:

@@ -99,9 +99,10 @@ class FaultFlags:
 
 
 def own_429(exchanges: tuple[Exchange, ...]) -> int:
-    """Replies that were 429 with a Retry-After: with no 429 from the upstream in the window,
-    the subject's own rate limit (judged `wrong_status`, but a limit it holds: R74)."""
-    return sum(1 for e in exchanges if e.status == 429 and e.retry_after_s > 0)
+    """Replies that were 429: with no 429 from the upstream in the window, the subject's own
+    limit (judged `wrong_status`, but a limit it holds: R74; with or without a Retry-After,
+    R137)."""
+    return sum(1 for e in exchanges if e.status == 429)
 
 
 def exchange_row(exchange: Exchange) -> Row:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -330,6 +331,23 @@ def test_a_gateways_own_429s_with_retry_after_are_its_rate_limit_not_a_failure()
     )
 
 
+def test_a_limit_answered_429_without_retry_after_is_a_limit_it_holds_not_a_failure() -> None:
+    # R137: nginx `limit_conn perip 4` answers the rest 429 at once: "failure under load: errors
+    # rise ... to 99.8%", sfperf's client re-sending ~2,000 refused requests a second.
+    def limited(level: int, share: float) -> LevelPoint:
+        return point(level, 17.5, errors=share, limited_share=share, upstream_429=0)
+
+    found = saturation_of([point(1, 4.8, upstream_429=0), limited(8, 0.3), limited(32, 0.7)])
+    assert (found.knee, found.shape) == (1, "rate-limit")
+    assert found.detail == (
+        "rate limit: from concurrency 8 it answers 429 without a Retry-After to 30-70% of "
+        "requests (the upstream sent none), serving 18 ok req/s, about 3.5 at once; the sweep's "
+        "client backed off 0.5 s after each, as an OpenAI client does: a limit it holds, not a "
+        "failure under load (a limit on requests at once per client address holds every sfperf "
+        "client alike: they all come from 127.0.0.1)"
+    )
+
+
 def test_429s_the_upstream_sent_or_errors_beside_them_are_still_a_failure() -> None:
     passed_on = point(8, 20.0, errors=0.9, limited_share=0.9, retry_after_s=1.0, upstream_429=50)
     mixed = point(8, 20.0, errors=0.9, limited_share=0.3, retry_after_s=1.0, upstream_429=0)
@@ -348,6 +366,11 @@ def test_a_levels_429s_with_retry_after_are_read_from_its_record() -> None:
     record = level_record(run, 4, L_MS, measured, environment=ENV, params={})
     (found,) = level_points([record])["app", "200"]
     assert (found.limited_share, found.retry_after_s, found.upstream_429) == (0.5, 2.0, 0)
+    unasked = [replace(sample, retry_after_s=0.0) for sample in samples]
+    bare = level_record(run, 4, L_MS, replace(measured, window=Window(tuple(unasked), 1.0, 0)),
+                        environment=ENV, params={})  # fmt: skip
+    (found,) = level_points([bare])["app", "200"]
+    assert (found.limited_share, found.retry_after_s) == (0.5, 0.0)
 
 
 def test_served_at_once_still_growing_at_the_top_level_is_sub_linear_not_a_cap() -> None:

@@ -349,6 +349,23 @@ async def test_a_worker_told_to_retry_after_waits_that_long_before_its_next_requ
     assert waits[:2] == [1.0, 1.0] and waits[2] == pytest.approx(0.497)
 
 
+async def test_a_429_that_asks_no_wait_holds_its_worker_back_as_an_openai_client_would() -> None:
+    # R137: nginx answered 429 with no Retry-After; sfperf re-sent ~2,000 a second.
+    clock = VirtualTime()
+    waits: list[float] = []
+
+    async def call() -> tuple[int, int]:
+        clock.now_s += 0.001
+        return 429, -1
+
+    async def sleep(wait_s: float) -> None:
+        waits.append(wait_s)
+        clock.now_s += wait_s
+
+    window = await drive_async(call, concurrency=1, duration_s=1.2, clock=clock, sleep=sleep)
+    assert waits[:2] == [0.5, 0.5] and all(s.retry_after_s == 0.0 for s in window.samples)
+
+
 async def test_the_async_driver_counts_exceptions_as_failed_requests() -> None:
     clock = VirtualTime()
 
