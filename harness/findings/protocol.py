@@ -112,7 +112,7 @@ def no_connection_reuse(entries: Sequence[Entry], policy: GradingPolicy) -> Find
         return None
     reused = sum(1 for carried in opened if len(carried) > 1)
     said = f"{len(calls)} Models requests over {len(opened)} connections: " + (
-        _pool_too_small(reused, peak_in_flight(calls)) if reused else _NO_REUSE)  # fmt: skip
+        _kept_some(reused, peak_in_flight(calls)) if reused else _NO_REUSE)  # fmt: skip
     return make_finding(
         "no_connection_reuse", Severity.WARN, [carried[0] for carried in opened], said
     )
@@ -152,6 +152,20 @@ _NO_REUSE = (
     f"no connection reuse; {_HANDSHAKE} and a new client its CA store; keep one HTTP session "
     "or client per process (requests.Session, httpx.Client, aiohttp.ClientSession)"
 )
+
+
+def _kept_some(reused: int, in_flight: int) -> str:
+    """A client that reused some connections: its pool is too small for the calls in flight, or,
+    with one call at a time, it drops connections between calls (review7 B5: "a pool smaller
+    than the 1 calls in flight")."""
+    if in_flight > 1:
+        return _pool_too_small(reused, in_flight)
+    return (
+        f"its client keeps some connections alive (it reused {reused} of them), but its calls, "
+        "one at a time, mostly went out on a new one: it drops connections between calls (an "
+        "idle timeout shorter than the gap between calls, or a limit of requests per "
+        f"connection?); {_HANDSHAKE}"
+    )
 
 
 def _pool_too_small(reused: int, in_flight: int) -> str:

@@ -488,3 +488,15 @@ def test_every_load_window_is_graded_on_the_headers_and_model_names_it_sent() ->
     (found,) = grade_window(journal)
     assert (found.name, found.severity, found.count) == ("bad_app_context", Severity.FAIL, 20)
     assert "bad_feature_id" in RETRY_FINDINGS and "ignored_fields" not in RETRY_FINDINGS
+
+
+def test_a_client_that_drops_connections_between_calls_one_at_a_time_is_not_a_small_pool() -> None:
+    # review7 B5: calls one at a time, a few reused: "a pool smaller than the 1 calls in flight".
+    connection = [n // 2 if n < 10 else n for n in range(40)]  # the first 5 carried two calls
+    journal = [entry(n, n * 0.5, duration_s=0.2, client=f"127.0.0.1:{40000 + c}#{c}")
+               for n, c in enumerate(connection)]  # fmt: skip
+    (found,) = grade_window(journal)
+    assert "in flight at once" not in found.explanation
+    assert "its calls, one at a time, mostly went out on a new one: it drops connections" in (
+        found.explanation
+    )
