@@ -20,7 +20,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.card.ledger import load_cards
-from harness.claims import Verdict, count_verdicts, load_verdicts
+from harness.claims import Verdict, count_verdicts, format_number, load_verdicts
 from harness.completeness import load_steps, step_states
 from harness.findings import findings_of
 from harness.records import RunRecord
@@ -191,7 +191,8 @@ def header(run_dir: Path, records: Sequence[RunRecord], title: str) -> dict[str,
 
 
 def format_cell(column: str, value: Any) -> str:
-    """A cell for people: percentages for rates and shares, 4 significant digits for floats."""
+    """A cell for people: percentages for rates and shares, other floats as claims say them
+    (`format_number`)."""
     if value is None or (isinstance(value, float) and math.isnan(value)):
         return ""
     if isinstance(value, bool):
@@ -199,9 +200,7 @@ def format_cell(column: str, value: Any) -> str:
     if isinstance(value, float):
         if column.endswith(PERCENT_COLUMNS):
             return f"{value * 100:.4g}%"
-        if value.is_integer() and abs(value) < 1e15:
-            return f"{value:.0f}"
-        return f"{value:,.0f}" if 1e4 <= abs(value) < 1e15 else f"{value:.4g}"  # not 1.244e+04
+        return format_number(value)
     return str(value)
 
 

@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 
 from harness.blocking import ClientCalls
-from harness.claims import Verdict
+from harness.claims import Verdict, format_value
 from harness.records import RunRecord, capture_environment, make_series
 from harness.store import load_records
 from reports import frames
@@ -99,7 +99,10 @@ def test_a_user_extractor_that_raised_is_said_with_its_shapes_and_its_raised_rat
 def test_cells_show_rates_as_percentages_and_numbers_compactly() -> None:
     assert format_cell("hit_rate", 0.8182) == "81.82%"
     assert format_cell("p50_ms", 12.345678) == "12.35"
-    assert format_cell("requests", 6000.0) == "6000"
+    # One rule with the claims' figures (review7 Q3): 12440.0 and 12440.5 alike, 1244.5 too.
+    assert format_cell("requests", 6000.0) == format_value(6000.0, "") == "6,000"
+    assert format_cell("p50_ms", 12_440.5) == format_cell("p50_ms", 12_440.0) == "12,440"
+    assert format_cell("p50_ms", 1_244.5) == format_value(1_244.5, "") == "1,244"
     assert format_cell("anything", None) == ""
 
 
