@@ -629,6 +629,9 @@ def test_added_latency_that_is_a_wait_behind_a_cap_the_sweep_found_says_so() -> 
         "to finish)"
     )
     assert wrong_line(1).startswith("refuted: claim gw-added-latency (measured 440.6 ms).")
+    # R142: a window of fewer users than the cap did not queue: the cap explains nothing there.
+    sweep = [*sweep, record("load", "steady", {"users": 1})]
+    assert wrong_line(5).startswith("refuted: claim gw-added-latency (measured 440.6 ms).")
 
 
 def test_a_later_windows_extra_clients_connections_are_not_growth(tmp_path: Path) -> None:
