@@ -86,8 +86,12 @@ def _missed_line(records: Sequence[RunRecord]) -> str:
     graded = [r for r in records if r.runner == "verdict"]
     missed = [str(p) for r in graded for p in r.params.get("not_exercised") or ()]
     unmet = [str(p) for r in graded for p in r.params.get("faults_unmet") or ()]
+    itself = [str(p) for r in graded for p in r.params.get("answered_itself") or ()]
     said = [f"the target made no upstream call during its {', '.join(missed)} phase(s), its "
             "clients all waiting on it"] if missed else []  # fmt: skip
+    said += [f"the target made no upstream call during its {', '.join(itself)} phase(s): it "
+             "answered every request sent there itself (an open circuit breaker? a cached "
+             "error?)"] if itself else []  # fmt: skip
     said += [f"its upstream calls during the {', '.join(unmet)} phase(s) met none of the "
              "phase's faults: the upstream refused them first"] if unmet else []  # fmt: skip
     if not said:

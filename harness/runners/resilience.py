@@ -25,12 +25,13 @@ from harness.findings.retries import with_client_replies
 from harness.records import RunRecord, Series, now_iso
 from harness.runners.load import LoadPlan, LoadTarget, run_load
 from harness.runners.support.interrupted import Interrupted
-from harness.runners.support.loadrows import client_replies, read_rows
+from harness.runners.support.loadrows import Row, client_replies, read_rows
 from harness.runners.support.phases import (
     PhaseSpan,
     fault_phases_untested,
     faults_unmet,
     not_exercised,
+    self_answered,
 )
 from harness.runners.support.progress import Advance, no_progress
 from harness.shim import target_processes
@@ -46,6 +47,7 @@ QUICK_DURATION_S = 10.0
 DEFAULT_DURATION_S = 600.0  # 200 s tokens expire twice; 45 s hangs tell a missing timeout
 NOT_EXERCISED = "not_exercised"  # the verdict's params: phases no upstream call reached (R64)
 FAULTS_UNMET = "faults_unmet"  # the verdict's params: fault phases whose calls met none (R116)
+SELF_ANSWERED = "answered_itself"  # the verdict's params: phases it refused all alone (R141)
 FAULTS_UNTESTED = "fault_phases_untested"  # the load record's: how many fault phases of either
 JOURNAL_SETTLE_S = 0.5  # replies to abandoned requests reach the journal a moment later
 
@@ -97,15 +99,17 @@ def run_resilience(
         sleep(JOURNAL_SETTLE_S)
         journal = fetch_journal(target.mock_url, since=first_seq, admin_token=admin_token)
         policy = replace(policy, target_processes=process_count(target))
-        missed = missed_phases(records, journal.entries, target.mock_url)
+        rows = rows_of(records, run_dir)
+        missed = missed_phases(records, journal.entries, target.mock_url, rows)
     records = [with_faults_untested(r, missed) for r in records]
-    findings = grade_journal(with_client_replies(journal.entries, replies_of(records, run_dir)),
+    findings = grade_journal(with_client_replies(journal.entries, client_replies(rows)),
                              policy)  # fmt: skip
     saved = save_journal(run_dir, target.name, journal.entries)
     params = {"mock": target.mock_url, "since": first_seq, "entries": len(journal.entries),
               "policy": policy.as_dict(), "resilience_plan": asdict(plan),
               "proves_read_timeout": plan.proves_read_timeout(policy.hang_wait_s),
-              NOT_EXERCISED: missed.no_call, FAULTS_UNMET: missed.unmet}  # fmt: skip
+              NOT_EXERCISED: missed.no_call, FAULTS_UNMET: missed.unmet,
+              SELF_ANSWERED: missed.answered_itself}  # fmt: skip
     verdict = findings_record(
         findings, target.name, params=params, started_at=started_at,
         partial=journal.lost or interrupted or any(r.partial for r in records),
@@ -136,29 +140,36 @@ def chosen_model(target: LoadTarget) -> tuple[str, str]:
 
 @dataclass(frozen=True)
 class MissedPhases:
-    """The phases of a run that did not test what they test: those with no upstream call
-    (`no_call`, R64), those with faults whose calls met none (`unmet`, with what the calls got
-    instead, R116), and how many of all those had faults to inject (`faulty`)."""
+    """The phases of a run that did not test what they test: those with no upstream call while
+    the target held its clients (`no_call`, R64) or answered them all itself (`answered_itself`,
+    with what it answered, R141), those with faults whose calls met none (`unmet`, with what the
+    calls got instead, R116), and how many of all those had faults to inject (`faulty`)."""
 
     no_call: list[str] = field(default_factory=list)
     unmet: list[str] = field(default_factory=list)
     faulty: int = 0
+    answered_itself: list[str] = field(default_factory=list)
 
 
 def missed_phases(
-    records: Sequence[RunRecord], entries: Sequence[Mapping[str, Any]], mock_url: str
+    records: Sequence[RunRecord],
+    entries: Sequence[Mapping[str, Any]],
+    mock_url: str,
+    rows: Sequence[Row] = (),
 ) -> MissedPhases:
     """The phases of the load record's run that did not test what they test (none when every
-    one did, or the phases or the mock's clock are unknown)."""
+    one did, or the phases or the mock's clock are unknown); `rows`: what the clients got."""
     spans = [PhaseSpan(str(p["name"]), float(p["start_s"]), bool(p["calm"]),
                        bool(p.get("injects", False)))
              for r in records for p in r.params.get("phases") or ()]  # fmt: skip
     epoch_s = mock_epoch_s(mock_url) if spans else None
     if epoch_s is None:
         return MissedPhases()
-    return MissedPhases(not_exercised(spans, entries, epoch_s),
-                        faults_unmet(spans, entries, epoch_s),
-                        fault_phases_untested(spans, entries, epoch_s))  # fmt: skip
+    silent = not_exercised(spans, entries, epoch_s)
+    answered = self_answered(spans, rows, silent)
+    held = [name for name in silent if not any(said.startswith(f"{name} (") for said in answered)]
+    return MissedPhases(held, faults_unmet(spans, entries, epoch_s),
+                        fault_phases_untested(spans, entries, epoch_s), answered)  # fmt: skip
 
 
 def with_faults_untested(record: RunRecord, missed: MissedPhases) -> RunRecord:
@@ -170,10 +181,10 @@ def with_faults_untested(record: RunRecord, missed: MissedPhases) -> RunRecord:
     return replace(record, series=(*record.series, series))
 
 
-def replies_of(records: Sequence[RunRecord], run_dir: Path) -> dict[str, tuple[int, str]]:
-    """What the client got for each request of the load `records` (their raw rows)."""
+def rows_of(records: Sequence[RunRecord], run_dir: Path) -> list[Row]:
+    """The raw rows of the load `records`."""
     dirs = [run_dir / str(r.params["raw_rows"]) for r in records if "raw_rows" in r.params]
-    return client_replies(row for directory in dirs for row in read_rows(directory))
+    return [row for directory in dirs for row in read_rows(directory)]
 
 
 @contextlib.contextmanager

@@ -103,6 +103,37 @@ def fault_phases_untested(
                for (_, calls), span in zip(by_phase, spans, strict=True))  # fmt: skip
 
 
+def self_answered(
+    spans: Sequence[PhaseSpan], rows: Iterable[Row], missed: Sequence[str]
+) -> list[str]:
+    """Of the phases no upstream call reached (`missed`, as `not_exercised` names them), those
+    whose every request sent in them the target answered itself, with what it answered: `calm 3
+    (502 x5,521: circuit breaker is open)`. No stall held its clients there: it refused on its
+    own (an open circuit breaker, a cache of errors), R141."""
+    sent = list(rows)
+    said = []
+    for name, start_s, end_s in _named(spans):
+        inside = [r for r in sent if start_s <= r.start_s < end_s]
+        if name in missed and inside and all(r.status for r in inside):
+            common = Counter((r.status, r.body) for r in inside).most_common(1)[0]
+            (status, body), count = common
+            quoted = f": {body[:120]}" if body else ""
+            said.append(f"{name} ({status} x{count:,} of {len(inside):,}{quoted})")
+    return said
+
+
+def _named(spans: Sequence[PhaseSpan]) -> list[tuple[str, float, float]]:
+    """Each phase's name (numbered when it repeats: "calm 2"), start and end (epoch s)."""
+    ends = [s.start_s for s in spans[1:]] + [float("inf")]
+    seen: Counter[str] = Counter()
+    named = []
+    for span, end in zip(spans, ends, strict=True):
+        seen[span.name] += 1
+        named.append((span.name + (f" {seen[span.name]}" if seen[span.name] > 1 else ""),
+                      span.start_s, end))  # fmt: skip
+    return named
+
+
 def _calls_by_phase(
     spans: Sequence[PhaseSpan], entries: Iterable[Mapping[str, Any]], epoch_s: float
 ) -> list[tuple[str, list[Mapping[str, Any]]]]:
@@ -110,11 +141,5 @@ def _calls_by_phase(
     (on the mock's clock: `epoch_s` is when its `t_s` 0 was)."""
     timed = [(epoch_s + float(e["t_s"]), e) for e in entries
              if e.get("endpoint") != "token" and isinstance(e.get("t_s"), int | float)]  # fmt: skip
-    ends = [s.start_s for s in spans[1:]] + [float("inf")]
-    seen: Counter[str] = Counter()
-    found = []
-    for span, end in zip(spans, ends, strict=True):
-        seen[span.name] += 1
-        name = span.name + (f" {seen[span.name]}" if seen[span.name] > 1 else "")
-        found.append((name, [e for t, e in timed if span.start_s <= t < end]))
-    return found
+    return [(name, [e for t, e in timed if start_s <= t < end_s])
+            for name, start_s, end_s in _named(spans)]  # fmt: skip

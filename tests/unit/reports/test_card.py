@@ -659,3 +659,16 @@ def test_a_later_windows_extra_clients_connections_are_not_growth(tmp_path: Path
         "102 MB at the end; the first window left out as warm-up, and 3.8 MB for the 15 more "
         "clients a later window held connected)"
     ) in (tmp_path / "report.md").read_text(encoding="utf-8")
+
+
+def test_the_card_says_a_phase_the_target_answered_alone_held_nobody() -> None:
+    from reports.card import card_section
+
+    itself = ["calm 3 (502 x5,521 of 5,521: circuit breaker is open)"]
+    graded = record("verdict", "resilience", {"not_exercised": [], "answered_itself": itself})
+    section = card_section(TARGET, [graded], [])
+    assert (
+        "the target made no upstream call during its calm 3 (502 x5,521 of 5,521: circuit "
+        "breaker is open) phase(s): it answered every request sent there itself"
+    ) in section.intro
+    assert "its clients all waiting on it" not in section.intro

@@ -259,3 +259,30 @@ def test_a_gateway_no_model_works_on_is_not_graded(
     with pytest.raises(UsageError, match=r"model not found; nothing graded \(pass --model NAME\)"):
         run_resilience(TargetSpec(url="http://127.0.0.1:1"), tmp_path, duration_s=10.0,
                        model=None, sleep=stand_ins.append)  # fmt: skip
+
+
+def test_a_phase_answered_by_the_target_alone_is_not_said_to_have_held_its_clients(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    # R141: a circuit breaker answered the calm phase itself; the calls came before it.
+    @contextlib.contextmanager
+    def target(*_: Any) -> Iterator[LoadTarget]:
+        yield LoadTarget("gw", "http://gw", "http://mock")
+
+    early = {"seq": 1, "endpoint": "chat-generations", "status": 429, "t_s": 1.0}
+    monkeypatch.setattr(resilience, "_resilience_target", target)
+    monkeypatch.setattr(resilience, "fetch_journal",
+                        lambda *_, **__: JournalRead((early,), 0, False))  # fmt: skip
+    monkeypatch.setattr(resilience, "mock_epoch_s", lambda _: 100.0)
+    (tmp_path / "raw").mkdir()
+    refused = [Row("chat", t, t, 2.0, 502, False, body="circuit breaker is open") for t in
+               (111.0, 112.0)]  # fmt: skip
+    (tmp_path / "raw" / "requests-local-h-1.tsv").write_text("".join(map(format_row, refused)))
+    phases = [{"name": "429 burst", "start_s": 100.0, "calm": False, "injects": True},
+              {"name": "calm", "start_s": 110.0, "calm": True, "injects": False}]  # fmt: skip
+    load = replace(fake_record(False), params={"phases": phases, "raw_rows": "raw"})
+    monkeypatch.setattr(resilience, "run_load", lambda *_, **__: [load])
+    *_, verdict = run_resilience(TargetSpec(variant="async"), tmp_path, duration_s=10.0,
+                                 sleep=lambda _: None)  # fmt: skip
+    assert verdict.params["not_exercised"] == []
+    assert verdict.params["answered_itself"] == ["calm (502 x2 of 2: circuit breaker is open)"]

@@ -14,6 +14,7 @@ from harness.runners.support.phases import (
     faults_unmet,
     not_exercised,
     read_phases,
+    self_answered,
     write_phases,
 )
 
@@ -86,3 +87,16 @@ def test_a_fault_phase_whose_calls_were_all_refused_first_is_named_with_what_the
     assert not_exercised(spans, journal, 100.0) == ["429 burst"]
     assert fault_phases_untested(spans, journal, 100.0) == 2
     assert fault_phases_untested(SPANS, journal, 100.0) == 0  # phases written before `injects`
+
+
+def test_a_phase_the_target_answered_all_alone_is_told_from_one_that_held_its_clients() -> None:
+    # R141: an open circuit breaker answered 502 at once through calm 3 and the hangs; nobody
+    # waited, yet the card said "its clients all waiting on it".
+    spans = (PhaseSpan("calm", 100.0, True), PhaseSpan("calm", 110.0, True),
+             PhaseSpan("hangs", 120.0, True, True))  # fmt: skip
+    breaker = "no eligible provider (salesforce: circuit breaker is open)"
+    refused = [Row("chat", t, t, 2.0, 502, False, body=breaker) for t in (111.0, 112.0, 113.0)]
+    waiting = [Row("chat", 121.0, 121.0, 9000.0, 0, False, error="InFlight")]
+    said = self_answered(spans, [*refused, *waiting], ["calm 2", "hangs"])
+    assert said == [f"calm 2 (502 x3 of 3: {breaker})"]
+    assert self_answered(spans, refused, ["hangs"]) == []  # it made calls in calm 2
