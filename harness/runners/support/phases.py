@@ -18,7 +18,7 @@ from pathlib import Path
 from typing import Any
 
 from harness.join import calls_by_marker
-from harness.runners.support.loadrows import Row
+from harness.runners.support.loadrows import Row, error_message
 from harness.store import atomic_write_text
 
 PHASES_FILE = "phases.json"
@@ -117,7 +117,7 @@ def self_answered(
         if name in missed and inside and all(r.status for r in inside):
             common = Counter((r.status, r.body) for r in inside).most_common(1)[0]
             (status, body), count = common
-            quoted = f": {body[:120]}" if body else ""
+            quoted = f": {(error_message(body) or body)[:120]}" if body else ""
             said.append(f"{name} ({status} x{count:,} of {len(inside):,}{quoted})")
     return said
 

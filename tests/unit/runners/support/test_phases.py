@@ -95,7 +95,8 @@ def test_a_phase_the_target_answered_all_alone_is_told_from_one_that_held_its_cl
     spans = (PhaseSpan("calm", 100.0, True), PhaseSpan("calm", 110.0, True),
              PhaseSpan("hangs", 120.0, True, True))  # fmt: skip
     breaker = "no eligible provider (salesforce: circuit breaker is open)"
-    refused = [Row("chat", t, t, 2.0, 502, False, body=breaker) for t in (111.0, 112.0, 113.0)]
+    body = f'{{"error": {{"message": "{breaker}", "type": "NoEligibleProviderError"}}}}'
+    refused = [Row("chat", t, t, 2.0, 502, False, body=body) for t in (111.0, 112.0, 113.0)]
     waiting = [Row("chat", 121.0, 121.0, 9000.0, 0, False, error="InFlight")]
     said = self_answered(spans, [*refused, *waiting], ["calm 2", "hangs"])
     assert said == [f"calm 2 (502 x3 of 3: {breaker})"]
