@@ -71,6 +71,16 @@ def write_report(
     return [*written, run_dir / REPORT_MD, run_dir / REPORT_HTML]
 
 
+def kept_title(run_dir: Path, default: str = "sfperf report") -> str:
+    """The title the run's report has (`sfperf validate --quick: launch:gw`), so a report
+    rendered again says what run it is (R140); `default` when it has none."""
+    try:
+        first = (run_dir / REPORT_MD).read_text(encoding="utf-8").split("\n", 1)[0]
+    except OSError:
+        return default
+    return first[2:].strip() if first.startswith("# ") and first[2:].strip() else default
+
+
 def retitle_claims(sections: Sequence[Section]) -> list[Section]:
     """Below a report card, the seed ledger's verdicts are about the reference code."""
     title = "Claims of the seed report, on the reference code"

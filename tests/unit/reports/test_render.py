@@ -175,3 +175,18 @@ def test_the_outcome_speaks_of_the_users_gateway_first_and_labels_the_reference_
     assert outcome(seed, records[2:], []) == (
         "claims: 1 hold, 1 refuted, 0 inconclusive; findings: 0 FAIL, 1 WARN"
     )
+
+
+def test_a_run_rendered_again_keeps_its_title_and_one_dir_takes_no_out(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    # R140: `sfperf report DIR --out OTHER` ignored --out and retitled DIR's report.
+    from harness.cli import main
+    from reports.render import kept_title
+
+    assert kept_title(tmp_path) == "sfperf report"
+    (tmp_path / "report.md").write_text("# sfperf validate --quick: launch:gw\n\n- **run:** x\n")
+    assert kept_title(tmp_path) == "sfperf validate --quick: launch:gw"
+    assert main(["report", str(tmp_path), "--out", str(tmp_path / "elsewhere")]) == 2
+    assert "--out applies to a comparison" in capsys.readouterr().err
+    assert not (tmp_path / "elsewhere").exists()
