@@ -4,8 +4,8 @@ In one turn the loop reads every connection with bytes ready, and the front door
 requests within the read. Written at once, each reply's send ran the kernel's loopback work on
 the mock's core (the client's receive path, its wake-up) between one request and the next, and
 a busy mock spent nearly half its time so (wrk, 64 connections, every body new, side by side:
-60 us of CPU a request written at once, 34 us kept to the turn's end; bare aiohttp, whose
-handlers run as tasks after the reads, 52 us). The outbox
+60 us of CPU a request written at once, 34 us kept to the turn's end; `bench/README.md`,
+session 8). Bare aiohttp never paid it: its handlers run as tasks after the reads. The outbox
 keeps a turn's replies and writes them together, in the order they were made, before the loop
 waits again. Whatever else the front door writes or closes first flushes it, so nothing
 overtakes a kept reply: see `FrontDoor._flush`.
