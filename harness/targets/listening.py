@@ -9,7 +9,7 @@ import ipaddress
 import os
 import re
 import sys
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 from pathlib import Path
 
 PROC = Path("/proc")
@@ -23,12 +23,8 @@ def listening_addresses(pgid: int, proc: Path = PROC) -> list[str]:
     /proc cannot say)."""
     inodes = {inode for pid in group_pids(pgid, proc) for inode in socket_inodes(pid, proc)}
     found: set[str] = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            text = (proc / "net" / table).read_text(encoding="ascii")
-        except OSError:
-            continue
-        found.update(listening_in(text, inodes))
+    for table in tcp_tables(proc):
+        found.update(listening_in(table, inodes))
     return sorted(found)
 
 
@@ -38,14 +34,9 @@ def connections_to(pgid: int, port: int, proc: Path = PROC) -> dict[int, int]:
     whatever their event loop (uvloop connects where no Python patch sees it: R80)."""
     owners = {inode: pid for pid in group_pids(pgid, proc) for inode in socket_inodes(pid, proc)}
     counts: dict[int, int] = {}
-    for table in ("tcp", "tcp6"):
-        try:
-            text = (proc / "net" / table).read_text(encoding="ascii")
-        except OSError:
-            continue
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) <= 9 or fields[3] != ESTABLISHED or fields[9] not in owners:
+    for table in tcp_tables(proc):
+        for fields in socket_rows(table):
+            if fields[3] != ESTABLISHED or fields[9] not in owners:
                 continue
             host, _, remote_port = address(fields[2]).rpartition(":")
             if int(remote_port) == port and ipaddress.ip_address(host.strip("[]")).is_loopback:
@@ -97,27 +88,38 @@ def socket_inodes(pid: int, proc: Path = PROC) -> set[str]:
 
 def listening_in(table: str, inodes: Iterable[str]) -> list[str]:
     """`host:port` of the LISTEN rows of a /proc/net/tcp(6) table whose inode is in `inodes`."""
-    wanted, found = set(inodes), []
+    wanted = set(inodes)
+    rows = socket_rows(table)
+    return [address(f[1]) for f in rows if f[3] == LISTEN and f[9] in wanted]
+
+
+def tcp_tables(proc: Path = PROC) -> Iterator[str]:
+    """The text of /proc/net/tcp and /proc/net/tcp6 (a table /proc cannot give is passed by)."""
+    for name in ("tcp", "tcp6"):
+        try:
+            yield (proc / "net" / name).read_text(encoding="ascii")
+        except OSError:
+            continue
+
+
+def socket_rows(table: str) -> Iterator[list[str]]:
+    """The fields of each socket row of a /proc/net/tcp(6) table (its heading left out):
+    [1] local address, [2] remote address, [3] state, [9] inode."""
     for line in table.splitlines()[1:]:
         fields = line.split()
-        if len(fields) > 9 and fields[3] == LISTEN and fields[9] in wanted:
-            found.append(address(fields[1]))
-    return found
+        if len(fields) > 9:
+            yield fields
 
 
 def listeners_on(port: int, proc: Path = PROC) -> list[int]:
     """The processes holding a TCP socket that listens on `port` (any address; [] when /proc
     cannot say): who already serves a port a target is about to be started on (R110)."""
-    inodes: set[str] = set()
-    for table in ("tcp", "tcp6"):
-        try:
-            text = (proc / "net" / table).read_text(encoding="ascii")
-        except OSError:
-            continue
-        for line in text.splitlines()[1:]:
-            fields = line.split()
-            if len(fields) > 9 and fields[3] == LISTEN and address(fields[1]).endswith(f":{port}"):
-                inodes.add(fields[9])
+    inodes = {
+        fields[9]
+        for table in tcp_tables(proc)
+        for fields in socket_rows(table)
+        if fields[3] == LISTEN and address(fields[1]).endswith(f":{port}")
+    }
     if not inodes:
         return []
     return sorted(int(pid) for pid in _numeric(proc) if socket_inodes(int(pid), proc) & inodes)
