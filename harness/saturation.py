@@ -416,8 +416,7 @@ def _errors_clause(points: Sequence[LevelPoint], shape: str) -> str:
     erring = [p for p in points if p.error_rate >= ERROR_RISE]
     if not erring or shape in ("failure", "broken", "rate-limit", "exited", "no-data"):
         return ""
-    where = "every level" if len(erring) == len(points) else f"concurrency {_levels(erring)}"
-    return f"; errors at {where}: {_rates(erring)}"
+    return f"; errors at {_where(erring, points)}: {_rates(erring)}"
 
 
 def _cache_clause(points: Sequence[LevelPoint]) -> str:
@@ -426,9 +425,7 @@ def _cache_clause(points: Sequence[LevelPoint]) -> str:
     cached = [p for p in points if p.uncalled_share >= ERROR_RISE]
     if not cached:
         return ""
-    low, high = (_percent(f(p.uncalled_share for p in cached)) for f in (min, max))
-    share = low if low == high else f"{low.removesuffix('%')}-{high}"
-    where = "every level" if len(cached) == len(points) else f"concurrency {_levels(cached)}"
+    share, where = _share_range([p.uncalled_share for p in cached]), _where(cached, points)
     return (
         f"; at {where} {share} of its replies were the upstream's answer to another prompt, "
         "given without an upstream call: a reply cache whose key leaves out part of the prompt"
@@ -441,9 +438,7 @@ def _faults_clause(points: Sequence[LevelPoint]) -> str:
     faulted = [p for p in points if p.fault_share > 0]
     if not faulted or all(p.fault_share >= 1.0 for p in points):
         return ""
-    low, high = (_percent(f(p.fault_share for p in faulted)) for f in (min, max))
-    share = low if low == high else f"{low.removesuffix('%')}-{high}"
-    where = "every level" if len(faulted) == len(points) else f"concurrency {_levels(faulted)}"
+    share, where = _share_range([p.fault_share for p in faulted]), _where(faulted, points)
     return (
         f"; at {where} {share} of its requests failed on a fault the mock injected: the mock's "
         "doing, set apart from its errors and counted as served"
@@ -454,6 +449,17 @@ def _missing_clause(missing: Sequence[int]) -> str:
     if not missing:
         return ""
     return f"; concurrency {_levels(missing)} planned but not measured"
+
+
+def _where(chosen: Sequence[LevelPoint], points: Sequence[LevelPoint]) -> str:
+    """ "every level", or the concurrencies of the `chosen` points when not all."""
+    return "every level" if len(chosen) == len(points) else f"concurrency {_levels(chosen)}"
+
+
+def _share_range(shares: Sequence[float]) -> str:
+    """The lowest and highest of `shares` as one percentage range ("12-40%"), or one ("12%")."""
+    low, high = _percent(min(shares)), _percent(max(shares))
+    return low if low == high else f"{low.removesuffix('%')}-{high}"
 
 
 def _percent(rate: float) -> str:
