@@ -357,8 +357,7 @@ def _rate_limit(limited: Sequence[LevelPoint], alone: LevelPoint) -> str:
 
 def _rates_of(points: Sequence[LevelPoint]) -> str:
     """The 429 shares of `points`: `99%`, or their range `40-100%`."""
-    low, high = (_percent(f(p.limited_share for p in points)) for f in (min, max))
-    return low if low == high else f"{low.rstrip('%')}-{high}"
+    return _share_range([p.limited_share for p in points])
 
 
 def _broken(points: Sequence[LevelPoint]) -> str:
@@ -472,9 +471,7 @@ def _percent(rate: float) -> str:
 
 def _rates(points: Sequence[LevelPoint]) -> str:
     """The error rates of `points`: `100%`, or their range `40-100%`."""
-    low = _percent(min(p.error_rate for p in points))
-    high = _percent(max(p.error_rate for p in points))
-    return high if low == high else f"{low.removesuffix('%')}-{high}"
+    return _share_range([p.error_rate for p in points])
 
 
 def _levels(levels: Iterable[LevelPoint | int]) -> str:
